@@ -1,0 +1,733 @@
+"""Source text → typed AST (`playbook.syntax.ast`).
+
+The Lark LALR parser is built once per process (and its tables cached on disk), with
+the AST transformer applied inline while parsing, so no intermediate parse tree is built.
+Positions come from the tokens (which always carry line and column) rather than from
+`propagate_positions`, which would cost a third of the parse time.
+
+Values that lex but make no sense (25:00, 2026-02-30, 12h1d) are collected as problems
+while parsing continues, so a file reports all of them at once. Syntax errors stop the
+parser; the file is then re-parsed declaration by declaration to report one syntax error
+per broken declaration instead of just the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, nearest
+from playbook.syntax import ast as A
+from playbook.syntax.source import FULL_WIDTH, STRAY_HINTS, normalize
+
+TOP_LEVEL_KEYWORDS = (
+    "playbook", "timezone", "quiet", "limit", "segment", "content", "journey", "group",
+    "moments", "rotate", "sla",
+)  # fmt: skip
+
+_UNIT_MINUTES = {"w": 7 * 24 * 60, "d": 24 * 60, "h": 60, "m": 1}
+_DURATION_PART = re.compile(r"(\d+)([wdhm])")
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+
+
+def grammar_text() -> str:
+    """The grammar shipped inside the package, or the repository copy when run from source."""
+    try:
+        return resources.files("playbook").joinpath("grammar/playbook.lark").read_text("utf-8")
+    except (FileNotFoundError, OSError):
+        return (Path(__file__).resolve().parents[2] / "grammar" / "playbook.lark").read_text("utf-8")
+
+
+class _Problem(Exception):
+    """A syntax problem found by the transformer, with the token it concerns."""
+
+    def __init__(self, message: str, token: Any, hint: str = ""):
+        super().__init__(message)
+        self.message, self.token, self.hint = message, token, hint
+
+
+def _span(first: Any, last: Any = None) -> A.Span:
+    """Span from the start of `first` to the end of `last` (tokens or nodes)."""
+    last = first if last is None else last
+    a = first.span if hasattr(first, "span") else first
+    b = last.span if hasattr(last, "span") else last
+    if isinstance(a, Token):
+        start_line, start_col = a.line, a.column
+    else:
+        start_line, start_col = a.line, a.column
+    if isinstance(b, Token):
+        end_line, end_col = b.end_line, b.end_column
+    else:
+        end_line, end_col = b.end_line, b.end_column
+    return A.Span(start_line, start_col, end_line, end_col)
+
+
+def _tok_span(tok: Token) -> A.Span:
+    return A.Span(tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+def dedent_block(raw: str) -> str:
+    """The body of a \"\"\"…\"\"\" string: drop the first and last line when blank, remove the
+    common leading indentation of the non-blank lines."""
+    lines = raw.split("\n")
+    if len(lines) > 1 and not lines[0].strip(" \t"):
+        lines = lines[1:]
+    if len(lines) > 1 and not lines[-1].strip(" \t"):
+        lines = lines[:-1]
+    indents = [len(ln) - len(ln.lstrip(" \t")) for ln in lines if ln.strip(" \t")]
+    cut = min(indents) if indents else 0
+    return "\n".join(ln[cut:] if ln.strip(" \t") else ln.lstrip(" \t") for ln in lines)
+
+
+@v_args(inline=True)
+class _ToAst(Transformer):
+    """Builds AST nodes while the LALR parser reduces (so no parse tree is built)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[_Problem] = []
+
+    def _problem(self, message: str, token: Any, hint: str = "") -> None:
+        self.problems.append(_Problem(message, token, hint))
+
+    # ---- leaves ----------------------------------------------------------------------
+    def _text(self, tok: Token) -> A.Text:
+        raw = str(tok)
+        if tok.type == "MLSTRING":
+            body = dedent_block(raw[3:-3])
+        else:
+            body = raw[1:-1]
+        if "\\" in body:
+
+            def unescape(m: re.Match[str]) -> str:
+                ch = m.group(1)
+                if ch in _ESCAPES:
+                    return _ESCAPES[ch]
+                self._problem(
+                    f"unknown escape '\\{ch}' in text",
+                    tok,
+                    'write \\\\ for a backslash, \\" for a quote, \\n for a new line',
+                )
+                return ch
+
+            body = _ESCAPE.sub(unescape, body)
+        return A.Text(body, _tok_span(tok))
+
+    def _name(self, tok: Token) -> A.Name:
+        return A.Name(str(tok), _tok_span(tok))
+
+    def _int(self, tok: Token, what: str) -> int:
+        if "." in tok:
+            self._problem(f"{what} must be a whole number", tok)
+            return int(float(tok))
+        return int(tok)
+
+    def _number(self, tok: Token) -> int | float:
+        return float(tok) if "." in tok else int(tok)
+
+    def _duration(self, tok: Token) -> A.Duration:
+        parts = _DURATION_PART.findall(str(tok))
+        order = [list(_UNIT_MINUTES).index(unit) for _, unit in parts]
+        if order != sorted(set(order)):
+            self._problem(
+                f"duration '{tok}' must list its units largest first, each once",
+                tok,
+                "write it like 1d12h or 90m",
+            )
+        minutes = sum(int(n) * _UNIT_MINUTES[unit] for n, unit in parts)
+        if minutes == 0:
+            self._problem("a duration must be longer than zero", tok)
+        return A.Duration(minutes, str(tok), _tok_span(tok))
+
+    def _clock(self, tok: Token) -> A.Clock:
+        hour, minute = (int(x) for x in str(tok).split(":"))
+        if hour > 23 or minute > 59:
+            self._problem(f"'{tok}' is not a time of day", tok, "expected a time between 00:00 and 23:59")
+            hour, minute = min(hour, 23), min(minute, 59)
+        return A.Clock(hour, minute, _tok_span(tok))
+
+    def _date(self, tok: Token) -> dt.date:
+        y, m, d = (int(x) for x in str(tok).split("-"))
+        try:
+            return dt.date(y, m, d)
+        except ValueError:
+            self._problem(f"'{tok}' is not a date on the calendar", tok, "expected a date like 2026-12-10")
+            return dt.date(2000, 1, 1)
+
+    def _datetime(self, date_tok: Token, time_tok: Token) -> A.DateTimeLit:
+        day = self._date(date_tok)
+        clock = self._clock(time_tok)
+        return A.DateTimeLit(dt.datetime.combine(day, dt.time(clock.hour, clock.minute)), _span(date_tok, time_tok))
+
+    def _weight(self, tok: Token) -> int | float:
+        return self._number(Token("NUMBER", str(tok)[:-1]))
+
+    # ---- file --------------------------------------------------------------------------
+    def start(self, *items: A.Declaration) -> list[A.Declaration]:
+        return list(items)
+
+    def title(self, s: Token) -> A.Title:
+        return A.Title(self._text(s), _tok_span(s))
+
+    def timezone(self, s: Token) -> A.Timezone:
+        return A.Timezone(self._text(s), _tok_span(s))
+
+    def time_range(self, a: Token, _minus: Token, b: Token) -> A.TimeRange:
+        return A.TimeRange(self._clock(a), self._clock(b), _span(a, b))
+
+    def quiet(self, window: A.TimeRange) -> A.Quiet:
+        return A.Quiet(window, window.span)
+
+    def limit(self, channel: Token, count: Token, scope: Token, period: Token, action: Token | None = None) -> A.Limit:
+        n = self._int(count, "a limit")
+        return A.Limit(
+            str(channel), n, str(scope), str(period), str(action) if action else None, _span(channel, action or period)
+        )
+
+    def channel(self, t: Token) -> Token:
+        return t
+
+    scope = period = limit_action = part_key = channel
+
+    # ---- expressions ---------------------------------------------------------------------
+    def segment(self, name: Token, expr: A.Expr) -> A.Segment:
+        return A.Segment(self._name(name), expr, _tok_span(name))
+
+    def or_(self, left: A.Expr, right: A.Expr) -> A.BoolOp:
+        return A.BoolOp("or", left, right, _span(left, right))
+
+    def and_(self, left: A.Expr, right: A.Expr) -> A.BoolOp:
+        return A.BoolOp("and", left, right, _span(left, right))
+
+    def not_(self, operand: A.Expr) -> A.Not:
+        return A.Not(operand, operand.span)
+
+    def field(self, *names: Token) -> A.Field:
+        return A.Field(tuple(str(n) for n in names), _span(names[0], names[-1]))
+
+    def compare(self, fld: A.Field, op: Token, operand: Any) -> A.Compare:
+        value = self._value(operand)
+        return A.Compare(fld, str(op), value, _span(fld, value))
+
+    def _value(self, v: Any) -> A.Literal | A.Field:
+        if isinstance(v, (A.Literal, A.Field)):
+            return v
+        # A bare string token (the ?string rule inlines to the token itself).
+        text = self._text(v)
+        return A.Literal("text", text.value, text.span)
+
+    def in_list(self, fld: A.Field, values: tuple[A.Literal, ...]) -> A.InList:
+        return A.InList(fld, values, False, fld.span)
+
+    def not_in_list(self, fld: A.Field, values: tuple[A.Literal, ...]) -> A.InList:
+        return A.InList(fld, values, True, fld.span)
+
+    def value_list(self, *values: Any) -> tuple[A.Literal, ...]:
+        out: list[A.Literal] = []
+        for v in values:
+            if v is None:  # `[]`
+                continue
+            lit = self._value(v)
+            assert isinstance(lit, A.Literal)
+            out.append(lit)
+        return tuple(out)
+
+    def within(self, fld: A.Field, d: Token) -> A.Within:
+        return A.Within(fld, self._duration(d), fld.span)
+
+    def is_set(self, fld: A.Field) -> A.IsSet:
+        return A.IsSet(fld, False, fld.span)
+
+    def is_not_set(self, fld: A.Field) -> A.IsSet:
+        return A.IsSet(fld, True, fld.span)
+
+    def has_tag(self, kw: Token, s: Token) -> A.HasTag:
+        return A.HasTag(self._text(s), _span(kw, s))
+
+    def in_segment(self, kw: Token, name: Token) -> A.InSegment:
+        return A.InSegment(self._name(name), _tok_span(name))
+
+    def signed_number(self, minus: Token | None, num: Token) -> A.Literal:
+        n = self._number(num)
+        return A.Literal("number", -n if minus else n, _span(minus or num, num))
+
+    def date(self, tok: Token) -> A.Literal:
+        return A.Literal("date", self._date(tok), _tok_span(tok))
+
+    def datetime(self, d: Token, t: Token) -> A.Literal:
+        lit = self._datetime(d, t)
+        return A.Literal("datetime", lit.value, lit.span)
+
+    def true(self, tok: Token) -> A.Literal:
+        return A.Literal("bool", True, _tok_span(tok))
+
+    def false(self, tok: Token) -> A.Literal:
+        return A.Literal("bool", False, _tok_span(tok))
+
+    # ---- content -------------------------------------------------------------------------
+    def content_short(self, name: Token, s: Token) -> A.Content:
+        text = self._text(s)
+        return A.Content(self._name(name), (A.ContentPart("text", text, text.span),), _tok_span(name))
+
+    def content(self, name: Token, *parts: A.ContentPart) -> A.Content:
+        return A.Content(self._name(name), tuple(parts), _tok_span(name))
+
+    def content_part(self, key: Token, s: Token) -> A.ContentPart:
+        return A.ContentPart(str(key), self._text(s), _span(key, s))
+
+    # ---- journeys --------------------------------------------------------------------------
+    def journey(self, name: Token, *members: Any) -> A.Journey:
+        return A.Journey(self._name(name), tuple(members), _tok_span(name))
+
+    def where(self, expr: A.Expr) -> A.Where:
+        return A.Where(expr, expr.span)
+
+    def entry_on(self, kw: Token, event: Token, where: A.Where | None = None) -> A.EntryOn:
+        return A.EntryOn(self._name(event), where.expr if where else None, _span(kw, event))
+
+    def entry_enter(self, kw: Token, seg: Token) -> A.EntryEnter:
+        return A.EntryEnter(self._name(seg), _span(kw, seg))
+
+    def entry_schedule(self, schedule: A.Schedule, seg: Token) -> A.EntrySchedule:
+        return A.EntrySchedule(schedule, self._name(seg), _span(schedule, seg))
+
+    def entry_at(self, kw: Token, at: A.DateTimeLit, seg: Token) -> A.EntryAt:
+        return A.EntryAt(at, self._name(seg), _span(kw, seg))
+
+    def exit_on(self, kw: Token, event: Token, where: A.Where | None = None) -> A.ExitOn:
+        return A.ExitOn(self._name(event), where.expr if where else None, _span(kw, event))
+
+    def exit_when(self, kw: Token, expr: A.Expr) -> A.ExitWhen:
+        return A.ExitWhen(expr, _tok_span(kw))
+
+    def reenter(self, kw: Token, d: Token) -> A.Reenter:
+        return A.Reenter(self._duration(d), _span(kw, d))
+
+    def goal(self, kw: Token, event: Token, *rest: Any) -> A.Goal:
+        where = rest[0].expr if len(rest) == 2 else None
+        return A.Goal(self._name(event), where, self._duration(rest[-1]), _span(kw, event))
+
+    def priority(self, kw: Token, value: A.Literal) -> A.Priority:
+        return A.Priority(value.value, _span(kw, value))  # type: ignore[arg-type]
+
+    def step(self, *parts: Any) -> A.Step:
+        timing = parts[0] if len(parts) == 2 else None
+        action = parts[-1]
+        return A.Step(timing, action, _span(timing or action, action))
+
+    def after(self, d: Token) -> A.After:
+        dur = self._duration(d)
+        return A.After(dur, dur.span)
+
+    def at_time(self, kw: Token, t: Token) -> A.AtTime:
+        return A.AtTime(self._clock(t), _span(kw, t))
+
+    def day_at(self, kw: Token, n: Token, t: Token) -> A.DayAt:
+        return A.DayAt(self._int(n, "a day number"), self._clock(t), _span(kw, t))
+
+    def dm(self, kw: Token, name: Token) -> A.Dm:
+        return A.Dm(self._name(name), _span(kw, name))
+
+    def post(self, kw: Token, name: Token) -> A.Post:
+        return A.Post(self._name(name), _span(kw, name))
+
+    def task(self, kw: Token, s: Token) -> A.Task:
+        return A.Task(self._text(s), _span(kw, s))
+
+    def tag_add(self, kw: Token, s: Token) -> A.TagAdd:
+        return A.TagAdd(self._text(s), _span(kw, s))
+
+    def tag_remove(self, kw: Token, s: Token) -> A.TagRemove:
+        return A.TagRemove(self._text(s), _span(kw, s))
+
+    def invite(self, kw: Token, name: Token) -> A.Invite:
+        return A.Invite(self._name(name), _span(kw, name))
+
+    def exit_step(self, kw: Token) -> A.ExitStep:
+        return A.ExitStep(_tok_span(kw))
+
+    def block(self, *steps: A.Step) -> tuple[A.Step, ...]:
+        return steps
+
+    def if_step(self, kw: Token, cond: A.Expr, then: tuple[A.Step, ...], _else: Token | None, other: Any) -> A.If:
+        if isinstance(other, A.If):
+            other = (A.Step(None, other, other.span),)
+        return A.If(cond, then, other, _tok_span(kw))
+
+    def split(self, kw: Token, *arms: A.Arm) -> A.Split:
+        return A.Split(tuple(arms), _tok_span(kw))
+
+    def arm(self, pct: Token, *body: Any) -> A.Arm:
+        steps = body[0] if len(body) == 1 and isinstance(body[0], tuple) else tuple(body)
+        return A.Arm(self._weight(pct), steps, _tok_span(pct))
+
+    def wait(self, kw: Token, event: Token, *rest: Any) -> A.Wait:
+        where = rest[0].expr if isinstance(rest[0], A.Where) else None
+        if isinstance(rest[0], A.Where):
+            rest = rest[1:]
+        duration, then, _else, other = rest
+        return A.Wait(self._name(event), where, self._duration(duration), then, other, _tok_span(kw))
+
+    # ---- groups ----------------------------------------------------------------------------
+    def group(self, name: Token, *members: Any) -> A.Group:
+        return A.Group(self._name(name), tuple(members), _tok_span(name))
+
+    def group_title(self, kw: Token, s: Token) -> A.GroupTitle:
+        return A.GroupTitle(self._text(s), _span(kw, s))
+
+    def group_members(self, kw: Token, expr: A.Expr) -> A.GroupMembers:
+        return A.GroupMembers(expr, _tok_span(kw))
+
+    def opens_once(self, kw: Token, at: A.DateTimeLit) -> A.OpensOnce:
+        return A.OpensOnce(at, _span(kw, at))
+
+    def opens_series(self, kw: Token, schedule: A.Schedule) -> A.OpensSeries:
+        return A.OpensSeries(schedule, _span(kw, schedule))
+
+    def group_lasts(self, kw: Token, d: Token) -> A.Lasts:
+        return A.Lasts(self._duration(d), _span(kw, d))
+
+    def group_size(self, kw: Token, n: Token) -> A.Size:
+        return A.Size(self._int(n, "a group size"), _span(kw, n))
+
+    def group_invite(self, kw: Token, name: Token) -> A.GroupInvite:
+        return A.GroupInvite(self._name(name), _span(kw, name))
+
+    def group_step(self, timing: A.Timing, action: A.Action) -> A.Step:
+        return A.Step(timing, action, _span(timing, action))
+
+    def group_closing(self, kw: Token, action: A.Action) -> A.Closing:
+        return A.Closing(action, _span(kw, action))
+
+    # ---- Moments -------------------------------------------------------------------------
+    def moments(self, name: Token, *rules: A.MomentRule) -> A.Moments:
+        return A.Moments(self._name(name), tuple(rules), _tok_span(name))
+
+    def moment_rule(self, schedule: A.Schedule, kw: Token, name: Token, visible: A.Where | None = None) -> A.MomentRule:
+        return A.MomentRule(schedule, self._name(name), visible.expr if visible else None, _span(schedule, name))
+
+    def moment_once(
+        self, at_kw: Token, at: A.DateTimeLit, kw: Token, name: Token, visible: A.Where | None = None
+    ) -> A.MomentRule:
+        return A.MomentRule(at, self._name(name), visible.expr if visible else None, _span(at_kw, name))
+
+    def visible(self, expr: A.Expr) -> A.Where:
+        return A.Where(expr, expr.span)
+
+    # ---- rotations -------------------------------------------------------------------------
+    def rotate(self, name: Token, *members: A.RotateMember) -> A.Rotate:
+        return A.Rotate(self._name(name), tuple(members), _tok_span(name))
+
+    def rotate_each(self, kw: Token, d: Token) -> A.RotateEach:
+        return A.RotateEach(self._duration(d), _span(kw, d))
+
+    def rotate_order(self, kw: Token, name: Token, direction: Token | None) -> A.RotateOrder:
+        fld = A.Field(tuple(str(name).split(".")), _tok_span(name))
+        return A.RotateOrder(fld, direction == "desc", _span(kw, direction or name))
+
+    def rotate_at(self, kw: Token, t: Token, days: tuple[A.WeekdayItem, ...] | None) -> A.RotateAt:
+        return A.RotateAt(self._clock(t), days, _span(kw, t))
+
+    def rotate_task(self, kw: Token, s: Token) -> A.RotateTask:
+        return A.RotateTask(self._text(s), _span(kw, s))
+
+    def rotate_members(self, kw: Token, expr: A.Expr) -> A.RotateMembers:
+        return A.RotateMembers(expr, _tok_span(kw))
+
+    # ---- SLAs --------------------------------------------------------------------------------
+    def sla(
+        self, name: Token, trigger: Token, answer: Token, d: Token, _during: Token | None, window: A.TimeRange | None
+    ) -> A.Sla:
+        return A.Sla(
+            self._name(name), self._name(trigger), self._name(answer), self._duration(d), window, _tok_span(name)
+        )
+
+    # ---- schedules ---------------------------------------------------------------------------
+    def at_times(self, *times: Token) -> tuple[A.Clock, ...]:
+        return tuple(self._clock(t) for t in times)
+
+    def every_day(self, kw: Token, times: tuple[A.Clock, ...]) -> A.EveryDay:
+        return A.EveryDay(times, _span(kw, times[-1]))
+
+    def every_weekday(self, kw: Token, times: tuple[A.Clock, ...]) -> A.EveryWeekday:
+        return A.EveryWeekday(times, _span(kw, times[-1]))
+
+    def every_weekend(self, kw: Token, times: tuple[A.Clock, ...]) -> A.EveryWeekend:
+        return A.EveryWeekend(times, _span(kw, times[-1]))
+
+    def every_weekdays(self, kw: Token, days: tuple[A.WeekdayItem, ...], times: tuple[A.Clock, ...]) -> A.EveryWeekdays:
+        return A.EveryWeekdays(days, times, _span(kw, times[-1]))
+
+    def every_month(self, kw: Token, *rest: Any) -> A.EveryMonth:
+        *days, times = rest
+        numbers = []
+        for d in days:
+            n = self._int(d, "a day of the month")
+            if not 1 <= n <= 31:
+                self._problem(f"'{d}' is not a day of the month", d, "expected a number from 1 to 31")
+            numbers.append(n)
+        return A.EveryMonth(tuple(numbers), times, _span(kw, times[-1]))
+
+    def every_interval(self, kw: Token, d: Token, window: A.TimeRange | None) -> A.EveryInterval:
+        return A.EveryInterval(self._duration(d), window, _span(kw, window or d))
+
+    def cron(self, kw: Token, s: Token) -> A.Cron:
+        return A.Cron(self._text(s), _span(kw, s))
+
+    def weekday_list(self, *items: A.WeekdayItem) -> tuple[A.WeekdayItem, ...]:
+        return items
+
+    def weekday_item(self, first: Token, _minus: Token | None = None, last: Token | None = None) -> A.WeekdayItem:
+        a = A.WEEKDAYS.index(str(first))
+        b = A.WEEKDAYS.index(str(last)) if last is not None else None
+        return A.WeekdayItem(a, b, _span(first, last or first))
+
+    def datetime_lit(self, d: Token, t: Token) -> A.DateTimeLit:
+        return self._datetime(d, t)
+
+
+class _Parser:
+    """One Lark parser and its transformer, plus the comments seen by the lexer."""
+
+    def __init__(self) -> None:
+        self.comments: list[Token] = []
+        self.transformer = _ToAst()
+        self.lark = Lark(
+            grammar_text(),
+            parser="lalr",
+            lexer="contextual",
+            transformer=self.transformer,
+            cache=True,
+            maybe_placeholders=True,
+            lexer_callbacks={"COMMENT": self.comments.append},
+        )
+        self.terminals = {t.name: t for t in self.lark.terminals}
+
+    def run(self, text: str) -> list[A.Declaration]:
+        self.comments.clear()
+        self.transformer.problems = []
+        return self.lark.parse(text)  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1)
+def _parser() -> _Parser:
+    return _Parser()
+
+
+def parse(text: str, path: str = "<input>") -> A.File:
+    """Parse one file's text into an AST. Raises PlaybookError with every problem found."""
+    source = normalize(text)
+    p = _parser()
+    try:
+        decls = p.run(source)
+    except (UnexpectedInput, VisitError, _Problem):
+        raise PlaybookError(_collect_syntax_errors(source, text, path)) from None
+    problems = p.transformer.problems
+    if problems:
+        raise PlaybookError([_problem_diagnostic(pr, text, path) for pr in problems])
+    for d in decls:
+        d.file = path
+    lines = source.split("\n")
+    comments = [
+        A.Comment(tok.line, tok.column, str(tok), bool(lines[tok.line - 1][: tok.column - 1].strip()))
+        for tok in p.comments
+    ]
+    return A.File(path, decls, comments, text)
+
+
+def parse_file(path: str | Path) -> A.File:
+    from playbook.syntax.source import read_source
+
+    return parse(read_source(path), str(path))
+
+
+# ---- syntax errors ----------------------------------------------------------------------
+
+_TOP_LEVEL_START = re.compile(r"^(?:" + "|".join(TOP_LEVEL_KEYWORDS) + r")\b")
+
+
+def _chunks(source: str) -> list[tuple[int, str]]:
+    """Split the file at lines that start a top-level declaration in column 1."""
+    out: list[tuple[int, list[str]]] = []
+    for number, line in enumerate(source.split("\n"), start=1):
+        if not out or _TOP_LEVEL_START.match(line):
+            out.append((number, [line]))
+        else:
+            out[-1][1].append(line)
+    return [(start, "\n".join(lines)) for start, lines in out]
+
+
+def _collect_syntax_errors(source: str, original: str, path: str) -> list[Diagnostic]:
+    """Parse declaration by declaration so each broken declaration reports its own error."""
+    p = _parser()
+    found: list[Diagnostic] = []
+    for start, chunk in _chunks(source):
+        try:
+            p.run("\n" * (start - 1) + chunk)
+        except (UnexpectedInput, VisitError, _Problem) as exc:
+            found.append(_exception_diagnostic(exc, original, path))
+            continue
+        found.extend(_problem_diagnostic(pr, original, path) for pr in p.transformer.problems)
+    if not found:  # the chunks parse on their own but not together: report the whole-file error
+        try:
+            p.run(source)
+        except (UnexpectedInput, VisitError, _Problem) as exc:
+            found.append(_exception_diagnostic(exc, original, path))
+    return found
+
+
+def _line(original: str, number: int) -> str:
+    lines = original.split("\n")
+    return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+def _problem_diagnostic(pr: _Problem, original: str, path: str) -> Diagnostic:
+    tok = pr.token
+    return Diagnostic(
+        ERROR, "syntax", pr.message, path, tok.line, tok.column, tok.end_column, pr.hint, _line(original, tok.line)
+    )
+
+
+def _exception_diagnostic(exc: BaseException, original: str, path: str) -> Diagnostic:
+    if isinstance(exc, VisitError):
+        exc = exc.orig_exc
+    if isinstance(exc, _Problem):
+        return _problem_diagnostic(exc, original, path)
+    assert isinstance(exc, UnexpectedInput)
+    expected = _describe_expected(getattr(exc, "expected", None) or getattr(exc, "allowed", set()) or set())
+    if isinstance(exc, UnexpectedCharacters):
+        line, column = exc.line, exc.column
+        ch = original.split("\n")[line - 1][column - 1] if line else ""
+        message, hint = _unexpected_char(ch, expected)
+        return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        lines = original.rstrip("\n").split("\n")
+        line = len(lines)
+        column = len(lines[-1]) + 1
+        message = "the file ends too early" + (f": expected {expected}" if expected else "")
+        hint = "a '{' is probably missing its '}'" if "'}'" in expected else ""
+        return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    found_text = str(tok)
+    original_text = _line(original, tok.line)[tok.column - 1 : tok.end_column - 1] if tok.line else found_text
+    if original_text != found_text and original_text and original_text[0] in FULL_WIDTH:
+        message = f"full-width '{original_text}' (read as '{found_text}') does not fit here: expected {expected}"
+    else:
+        message = f"expected {expected}, found {_describe_token(tok)}"
+    hint = _keyword_hint(tok, exc.expected)
+    return Diagnostic(ERROR, "syntax", message, path, tok.line, tok.column, tok.end_column, hint,
+                      _line(original, tok.line))  # fmt: skip
+
+
+def _unexpected_char(ch: str, expected: str) -> tuple[str, str]:
+    if ch in ('"', "“"):
+        return "this text has no closing quote", 'close it on the same line, or use """…""" for several lines'
+    if ch in STRAY_HINTS:
+        return f"unexpected '{ch}'", STRAY_HINTS[ch]
+    if ch and ord(ch) > 0x7F and not ch.isalnum():
+        twin = {"：": ":", "，": ","}.get(ch, "")
+        return f"unexpected character '{ch}'", (f"use '{twin}'" if twin else f"expected {expected}" if expected else "")
+    return f"unexpected character '{ch}'", (f"expected {expected}" if expected else "")
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "the end of the file"
+    if tok.type in ("STRING", "MLSTRING", "CNSTRING"):
+        return "text in quotes"
+    return f"'{tok}'"
+
+
+_WORDS = {
+    "NAME": "a name",
+    "STRING": "text in quotes",
+    "MLSTRING": "text in quotes",
+    "CNSTRING": "text in quotes",
+    "NUMBER": "a number",
+    "DURATION": "a duration like 30m, 2h or 7d",
+    "TIME": "a time like 10:00",
+    "DATE": "a date like 2026-12-10",
+    "PERCENT": "a percentage like 50%",
+    "WEEKDAY": "a weekday (mon … sun)",
+    "COMPARE": "a comparison (==, !=, <, <=, >, >=)",
+    "ORDER_DIRECTION": "'asc' or 'desc'",
+    "$END": "the end of the file",
+}
+
+_GROUPS = [
+    (
+        {
+            "PLAYBOOK",
+            "TIMEZONE",
+            "QUIET",
+            "LIMIT",
+            "SEGMENT",
+            "CONTENT",
+            "JOURNEY",
+            "GROUP",
+            "MOMENTS",
+            "ROTATE",
+            "SLA",
+        },
+        "a declaration (segment, content, journey, group, moments, rotate, sla) or a setting",
+    ),
+    (
+        {"DM", "TASK", "TAG", "INVITE", "EXIT", "IF", "SPLIT", "WAIT", "POST"},
+        "a step (dm, task, tag, invite, exit, if, split, wait)",
+    ),
+    ({"STRING", "MLSTRING", "CNSTRING"}, "text in quotes"),
+]
+
+
+def _describe_expected(names: set[str]) -> str:
+    names = set(names)
+    parts: list[str] = []
+    for members, words in _GROUPS:
+        if len(names & members) >= 3 or (members <= names):
+            names -= members
+            parts.append(words)
+    terminals = _parser().terminals
+    for name in sorted(names):
+        if name in _WORDS:
+            words = _WORDS[name]
+        elif name in terminals and terminals[name].pattern.type == "str":
+            words = f"'{terminals[name].pattern.value}'"
+        else:
+            words = name.lower()
+        if words not in parts:
+            parts.append(words)
+    # Keep the message short: the most specific few.
+    if len(parts) > 6:
+        parts = parts[:6] + ["…"]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def _keyword_hint(tok: Token, expected: set[str]) -> str:
+    """'did you mean 'within'?' when the token is a misspelled keyword."""
+    terminals = _parser().terminals
+    words = [
+        terminals[n].pattern.value
+        for n in expected
+        if n in terminals and terminals[n].pattern.type == "str" and str(terminals[n].pattern.value).isalpha()
+    ]
+    if tok.type != "NAME" or not words:
+        return ""
+    best = nearest(str(tok), words)
+    return f"did you mean '{best}'?" if best else ""
