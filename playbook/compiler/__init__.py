@@ -1,0 +1,136 @@
+"""Compile playbooks: PATH (a .pb file, or a directory of them forming one playbook) → IR.
+
+result = compile_path("playbooks/new_customer.pb")
+result.playbook   # ir.Playbook, or None when there are errors
+result.diagnostics
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playbook.compiler import ir
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+from playbook.syntax import ast as A
+from playbook.syntax.parser import parse, parse_file
+
+_IGNORE = re.compile(r"#\s*ignore\s*:\s*([\w\-, ]+)")
+
+
+@dataclass
+class CompileResult:
+    path: str
+    playbook: ir.Playbook | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[A.File] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def playbook_files(path: str | Path) -> list[Path]:
+    """The .pb files that make up the playbook at PATH (a file, or a directory's .pb files)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(p.glob("*.pb"))
+        if not files:
+            raise PlaybookError([Diagnostic(ERROR, "io", "this directory has no .pb files", file=str(path))])
+        return files
+    if not p.exists():
+        raise PlaybookError([Diagnostic(ERROR, "io", "no such file or directory", file=str(path))])
+    return [p]
+
+
+def compile_path(
+    path: str | Path, *, known_fields: Iterable[str] | None = None, ignore: Iterable[str] = ()
+) -> CompileResult:
+    try:
+        paths = playbook_files(path)
+    except PlaybookError as exc:
+        return CompileResult(str(path), None, exc.diagnostics)
+    files: list[A.File] = []
+    diagnostics: list[Diagnostic] = []
+    for p in paths:
+        try:
+            files.append(parse_file(p))
+        except PlaybookError as exc:
+            diagnostics.extend(exc.diagnostics)
+    name = Path(path).stem if Path(path).is_file() else Path(path).resolve().name
+    return _compile(str(path), name, files, diagnostics, known_fields, ignore)
+
+
+def compile_text(
+    text: str, path: str = "<input>", *, known_fields: Iterable[str] | None = None, ignore: Iterable[str] = ()
+) -> CompileResult:
+    """Compile one file's text (tests, benchmarks, editors)."""
+    try:
+        files = [parse(text, path)]
+        diagnostics: list[Diagnostic] = []
+    except PlaybookError as exc:
+        files, diagnostics = [], exc.diagnostics
+    return _compile(path, Path(path).stem, files, diagnostics, known_fields, ignore)
+
+
+def _compile(
+    path: str,
+    name: str,
+    files: list[A.File],
+    diagnostics: list[Diagnostic],
+    known_fields: Iterable[str] | None,
+    ignore: Iterable[str],
+) -> CompileResult:
+    from playbook.compiler.build import _Compiler
+
+    if diagnostics:  # syntax errors: checking the rest would only add noise
+        return CompileResult(path, None, sorted(diagnostics, key=Diagnostic.sort_key), files)
+    compiler = _Compiler(name, files, known_fields)
+    pb = compiler.run()
+    kept = _suppress(compiler.diagnostics, files, set(ignore))
+    return CompileResult(path, pb, sorted(kept, key=Diagnostic.sort_key), files)
+
+
+def _suppress(diagnostics: list[Diagnostic], files: list[A.File], ignore: set[str]) -> list[Diagnostic]:
+    """Drop warnings silenced by --ignore or by `# ignore: CODE` on their line or their
+    declaration's first line."""
+    silenced: dict[tuple[str, int], set[str]] = {}
+    decl_line: dict[str, list[tuple[int, int]]] = {}
+    for f in files:
+        for c in f.comments:
+            m = _IGNORE.search(c.text)
+            if m:
+                codes = {x.strip() for x in m.group(1).replace(",", " ").split()}
+                silenced.setdefault((f.path, c.line), set()).update(codes)
+        spans = []
+        for i, d in enumerate(f.declarations):
+            end = f.declarations[i + 1].span.line - 1 if i + 1 < len(f.declarations) else 10**9
+            spans.append((_first_line(d), end))
+        decl_line[f.path] = spans
+    kept = []
+    for d in diagnostics:
+        if not d.is_error:
+            if d.code in ignore:
+                continue
+            lines = {d.line}
+            for start, end in decl_line.get(d.file, []):
+                if start <= d.line <= end:
+                    lines.add(start)
+            if any(d.code in silenced.get((d.file, line), ()) for line in lines):
+                continue
+        kept.append(d)
+    return kept
+
+
+def _first_line(d: A.Declaration) -> int:
+    return d.span.line

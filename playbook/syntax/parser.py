@@ -575,19 +575,30 @@ def _collect_syntax_errors(source: str, original: str, path: str) -> list[Diagno
     """Parse declaration by declaration so each broken declaration reports its own error."""
     p = _parser()
     found: list[Diagnostic] = []
-    for start, chunk in _chunks(source):
+    chunks = _chunks(source)
+    for index, (start, chunk) in enumerate(chunks):
         try:
             p.run("\n" * (start - 1) + chunk)
         except (UnexpectedInput, VisitError, _Problem) as exc:
-            found.append(_exception_diagnostic(exc, original, path))
+            found.append(
+                _exception_diagnostic(
+                    exc, original, path, chunk_end=_end_of(start, chunk), last=index == len(chunks) - 1
+                )
+            )
             continue
         found.extend(_problem_diagnostic(pr, original, path) for pr in p.transformer.problems)
     if not found:  # the chunks parse on their own but not together: report the whole-file error
         try:
             p.run(source)
         except (UnexpectedInput, VisitError, _Problem) as exc:
-            found.append(_exception_diagnostic(exc, original, path))
+            found.append(_exception_diagnostic(exc, original, path, chunk_end=_end_of(1, source), last=True))
     return found
+
+
+def _end_of(start: int, chunk: str) -> tuple[int, int]:
+    """(line, column) just after the last non-blank character of a chunk."""
+    lines = chunk.rstrip().split("\n")
+    return start + len(lines) - 1, len(lines[-1]) + 1
 
 
 def _line(original: str, number: int) -> str:
@@ -602,7 +613,9 @@ def _problem_diagnostic(pr: _Problem, original: str, path: str) -> Diagnostic:
     )
 
 
-def _exception_diagnostic(exc: BaseException, original: str, path: str) -> Diagnostic:
+def _exception_diagnostic(
+    exc: BaseException, original: str, path: str, chunk_end: tuple[int, int], last: bool
+) -> Diagnostic:
     if isinstance(exc, VisitError):
         exc = exc.orig_exc
     if isinstance(exc, _Problem):
@@ -615,11 +628,13 @@ def _exception_diagnostic(exc: BaseException, original: str, path: str) -> Diagn
         message, hint = _unexpected_char(ch, expected)
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        lines = original.rstrip("\n").split("\n")
-        line = len(lines)
-        column = len(lines[-1]) + 1
-        message = "the file ends too early" + (f": expected {expected}" if expected else "")
-        hint = "a '{' is probably missing its '}'" if "'}'" in expected else ""
+        line, column = chunk_end
+        expected_names = getattr(exc, "expected", None) or set()
+        where = "the file ends" if last else "this declaration ends"
+        if "RBRACE" in expected_names:
+            message, hint = f"{where} inside a block: a '}}' is missing", "close every '{' with a '}'"
+        else:
+            message, hint = f"{where} too early" + (f": expected {expected}" if expected else ""), ""
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token

@@ -1,0 +1,1100 @@
+"""AST → schedule graph: name resolution across a playbook's files, checks, lowering.
+
+One `_Compiler` handles one playbook (a file, or a directory whose .pb files form one
+playbook). It never stops at the first problem: every check adds diagnostics and
+lowering carries on with what is usable, so the operator sees the whole list at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from playbook.compiler import ir
+from playbook.compiler.describe import expr_text
+from playbook.compiler.schedules import cron_problem
+from playbook.compiler.templates import TemplateError, placeholders
+from playbook.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
+from playbook.syntax import ast as A
+from playbook.syntax.keywords import keywords
+
+BUILTIN_EVENTS = (
+    "friend_request", "friend_added", "message", "staff_message", "purchase", "tag_added", "tag_removed",
+    "joined_group", "left_group", "moment_interaction", "deleted", "contact_updated",
+)  # fmt: skip
+
+# Fields every contact has, or that events maintain (LANGUAGE.md §3).
+BUILTIN_FIELDS = (
+    "id", "name", "account", "tags", "added_at", "orders", "spent", "last_purchase_at", "last_active_at",
+)  # fmt: skip
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+# WeCom customer groups hold at most 500 members.
+DEFAULT_GROUP_SIZE = 500
+_PERIOD_DAYS = {"day": 1, "week": 7, "month": 31}
+_KIND_WORDS = {
+    "segment": "segment",
+    "content": "content",
+    "journey": "journey",
+    "group": "group",
+    "moments": "Moments calendar",
+    "rotate": "rotation",
+    "sla": "service level",
+}
+
+
+@dataclass(slots=True)
+class _Decl:
+    kind: str
+    node: A.Segment | A.Content | A.Journey | A.Group | A.Moments | A.Rotate | A.Sla
+
+
+class _Compiler:
+    def __init__(self, name: str, files: list[A.File], known_fields: Iterable[str] | None):
+        self.name = name
+        self.files = files
+        self.known_fields = set(known_fields) if known_fields is not None else None
+        self.lines = {f.path: f.source.split("\n") for f in files}
+        self.diagnostics: list[Diagnostic] = []
+        self.tables: dict[str, dict[str, _Decl]] = {k: {} for k in _KIND_WORDS}
+        self.fields_used: dict[str, tuple[str, A.Span]] = {}
+        self.events_used: set[str] = set()
+        self.used_contents: set[str] = set()
+        self.first_dm: tuple[str, A.Span] | None = None
+        self.file = ""  # the file of the declaration being compiled
+
+    # ---- diagnostics ------------------------------------------------------------------
+    def _add(self, severity: str, code: str, message: str, span: A.Span, hint: str, file: str | None) -> None:
+        file = self.file if file is None else file
+        lines = self.lines.get(file, [])
+        source_line = lines[span.line - 1] if 0 < span.line <= len(lines) else ""
+        end = span.end_column if span.end_line == span.line else len(source_line) + 1
+        self.diagnostics.append(
+            Diagnostic(severity, code, message, file, span.line, span.column, end, hint, source_line)
+        )
+
+    def error(self, code: str, message: str, span: A.Span, hint: str = "", file: str | None = None) -> None:
+        self._add(ERROR, code, message, span, hint, file)
+
+    def warn(self, code: str, message: str, span: A.Span, hint: str = "", file: str | None = None) -> None:
+        self._add(WARNING, code, message, span, hint, file)
+
+    # ---- driver -------------------------------------------------------------------------
+    def run(self) -> ir.Playbook | None:
+        settings = self._collect()
+        segments = self._segments()
+        contents = self._contents()
+        journeys = {n: self._journey(d.node) for n, d in self.tables["journey"].items()}  # type: ignore[arg-type]
+        groups = {n: self._group(d.node) for n, d in self.tables["group"].items()}  # type: ignore[arg-type]
+        moments = {n: self._moments(d.node) for n, d in self.tables["moments"].items()}  # type: ignore[arg-type]
+        rotations = {n: self._rotation(d.node) for n, d in self.tables["rotate"].items()}  # type: ignore[arg-type]
+        slas = {n: self._sla(d.node) for n, d in self.tables["sla"].items()}  # type: ignore[arg-type]
+        self._check_unused_contents()
+        self._check_fields()
+        if settings["quiet"] is None and self.first_dm is not None:
+            file, span = self.first_dm
+            self.warn(
+                "no-quiet-hours",
+                "this playbook sends 1-on-1 messages but sets no quiet hours",
+                span,
+                "add a line like: quiet 22:00-08:00",
+                file=file,
+            )
+        if any(d.is_error for d in self.diagnostics):
+            return None
+        sources = {
+            f"{kind}:{name}": ir.SourceRef(file=d.node.file, line=d.node.span.line)
+            for kind, table in self.tables.items()
+            for name, d in table.items()
+        }
+        pb = ir.Playbook(
+            name=self.name,
+            title=settings["title"],
+            timezone=settings["timezone"],
+            quiet=settings["quiet"],
+            limits=settings["limits"],
+            segments=segments,
+            contents=contents,
+            journeys={k: v for k, v in journeys.items() if v is not None},
+            groups={k: v for k, v in groups.items() if v is not None},
+            moments=moments,
+            rotations={k: v for k, v in rotations.items() if v is not None},
+            slas=slas,
+            fields=sorted(self.fields_used),
+            events=sorted(self.events_used),
+            sources=sources,
+        )
+        return pb.with_version()
+
+    # ---- declarations and settings ----------------------------------------------------------
+    def _collect(self) -> dict:
+        title: A.Title | None = None
+        timezone: A.Timezone | None = None
+        quiet: A.Quiet | None = None
+        limits: list[A.Limit] = []
+        kinds = {
+            A.Segment: "segment",
+            A.Content: "content",
+            A.Journey: "journey",
+            A.Group: "group",
+            A.Moments: "moments",
+            A.Rotate: "rotate",
+            A.Sla: "sla",
+        }
+        for f in self.files:
+            self.file = f.path
+            for d in f.declarations:
+                if isinstance(d, A.Title | A.Timezone | A.Quiet):
+                    first = {A.Title: title, A.Timezone: timezone, A.Quiet: quiet}[type(d)]
+                    word = {A.Title: "playbook", A.Timezone: "timezone", A.Quiet: "quiet"}[type(d)]
+                    if first is not None:
+                        self.error(
+                            "duplicate-setting",
+                            f"'{word}' is set more than once",
+                            d.span,
+                            f"it is already set at {first.file}:{first.span.line}",
+                        )
+                        continue
+                    if isinstance(d, A.Title):
+                        title = d
+                    elif isinstance(d, A.Timezone):
+                        timezone = d
+                    else:
+                        quiet = d
+                elif isinstance(d, A.Limit):
+                    d.file = f.path
+                    limits.append(d)
+                else:
+                    self._declare(kinds[type(d)], d)  # type: ignore[arg-type]
+        tz = DEFAULT_TIMEZONE
+        if timezone is not None:
+            self.file = timezone.file
+            tz = timezone.name.value
+            try:
+                zoneinfo.ZoneInfo(tz)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                hint = did_you_mean(tz, zoneinfo.available_timezones()) or "use an IANA name like Asia/Shanghai"
+                self.error("timezone", f"unknown timezone '{tz}'", timezone.span, hint)
+        quiet_ir = None
+        if quiet is not None:
+            self.file = quiet.file
+            w = quiet.window
+            if w.start.minutes == w.end.minutes:
+                self.error("quiet", "the quiet window starts and ends at the same time", w.span)
+            quiet_ir = ir.Quiet(start=str(w.start), end=str(w.end))
+        return {
+            "title": title.text.value if title else None,
+            "timezone": tz,
+            "quiet": quiet_ir,
+            "limits": self._limits(limits),
+        }
+
+    def _declare(
+        self, kind: str, node: A.Segment | A.Content | A.Journey | A.Group | A.Moments | A.Rotate | A.Sla
+    ) -> None:
+        name = node.name.value
+        table = self.tables[kind]
+        if name in keywords():
+            self.error(
+                "reserved-name",
+                f"'{name}' is a keyword and cannot name a {_KIND_WORDS[kind]}",
+                node.name.span,
+                "pick another name (Chinese names work well)",
+            )
+            return
+        if name in table:
+            first = table[name].node
+            self.error(
+                "duplicate-name",
+                f"{_KIND_WORDS[kind]} '{name}' is declared twice",
+                node.name.span,
+                f"the first one is at {first.file}:{first.span.line}",
+            )
+            return
+        table[name] = _Decl(kind, node)
+
+    def _limits(self, limits: list[A.Limit]) -> list[ir.Limit]:
+        out: list[ir.Limit] = []
+        seen: dict[tuple[str, str, str], A.Limit] = {}
+        for lim in limits:
+            self.file = lim.file
+            if lim.count < 1:
+                self.error(
+                    "limit", "a limit must allow at least 1", lim.span, "to send nothing on a channel, remove its steps"
+                )
+                continue
+            key = (lim.channel, lim.scope, lim.period)
+            if key in seen:
+                other = seen[key]
+                self.error(
+                    "limit-conflict",
+                    f"'limit {lim.channel} … per {lim.scope} per {lim.period}' is given twice",
+                    lim.span,
+                    f"the other one ({other.count}) is at {other.file}:{other.span.line}; keep one",
+                )
+                continue
+            seen[key] = lim
+            out.append(
+                ir.Limit(
+                    channel=lim.channel,
+                    count=int(lim.count),
+                    scope=lim.scope,
+                    period=lim.period,
+                    action=lim.action or "defer",
+                )  # type: ignore[arg-type]
+            )
+        # A longer period that allows fewer than a shorter one makes the shorter one moot;
+        # the reverse (a shorter period allowing more than a longer one) is a contradiction
+        # in the operator's intent worth pointing out.
+        for (channel, scope, period), lim in seen.items():
+            for (c2, s2, p2), other in seen.items():
+                if (c2, s2) != (channel, scope) or _PERIOD_DAYS[p2] <= _PERIOD_DAYS[period]:
+                    continue
+                if lim.count > other.count:
+                    self.file = lim.file
+                    self.warn(
+                        "limit-ineffective",
+                        f"{lim.count} per {period} can never be reached: {other.count} per {p2} is lower",
+                        lim.span,
+                    )
+        return out
+
+    # ---- segments and expressions --------------------------------------------------------------
+    def _segments(self) -> dict[str, ir.Segment]:
+        out: dict[str, ir.Segment] = {}
+        for name, decl in self.tables["segment"].items():
+            node: A.Segment = decl.node  # type: ignore[assignment]
+            self.file = node.file
+            uses: list[str] = []
+            expr = self.expr(node.expr, events=False, segment_uses=uses)
+            out[name] = ir.Segment(name=name, expr=expr, uses=sorted(set(uses)))
+        self._check_cycles(out)
+        return out
+
+    def _check_cycles(self, segments: dict[str, ir.Segment]) -> None:
+        state: dict[str, int] = {}  # 1 visiting, 2 done
+        reported: set[str] = set()
+
+        def visit(name: str, path: list[str]) -> None:
+            state[name] = 1
+            for dep in segments[name].uses:
+                if dep not in segments:
+                    continue
+                if state.get(dep) == 1:
+                    cycle = path[path.index(dep) :] + [dep]
+                    if not reported & set(cycle):
+                        reported.update(cycle)
+                        node = self.tables["segment"][dep].node
+                        self.error(
+                            "segment-cycle",
+                            f"segment '{dep}' refers to itself: {' → '.join(cycle)}",
+                            node.name.span,
+                            "a segment cannot be defined in terms of itself",
+                            file=node.file,
+                        )
+                elif state.get(dep) is None:
+                    visit(dep, path + [dep])
+            state[name] = 2
+
+        for name in segments:
+            if state.get(name) is None:
+                visit(name, [name])
+
+    def expr(self, e: A.Expr, *, events: bool, segment_uses: list[str] | None = None) -> ir.Expr:
+        """Lower an expression; `events` says whether `event.*` means something here."""
+        if isinstance(e, A.BoolOp):
+            args = []
+            for side in (e.left, e.right):
+                lowered = self.expr(side, events=events, segment_uses=segment_uses)
+                # a and b and c nests to the left in the AST; the IR keeps one flat list.
+                if lowered.op == e.op:
+                    args.extend(lowered.args)  # type: ignore[union-attr]
+                else:
+                    args.append(lowered)
+            return ir.And(args=args) if e.op == "and" else ir.Or(args=args)
+        if isinstance(e, A.Not):
+            return ir.Not(arg=self.expr(e.operand, events=events, segment_uses=segment_uses))
+        if isinstance(e, A.Compare):
+            field = self._field(e.field, events)
+            if isinstance(e.operand, A.Field):
+                value: ir.Lit | ir.FieldRef = ir.FieldRef(field=self._field(e.operand, events))
+            else:
+                value = _lit(e.operand)
+            return ir.Cmp(field=field, cmp=e.op, value=value)  # type: ignore[arg-type]
+        if isinstance(e, A.InList):
+            lowered_in = ir.InList(field=self._field(e.field, events), values=[_lit(v) for v in e.values])
+            return ir.Not(arg=lowered_in) if e.negated else lowered_in
+        if isinstance(e, A.Within):
+            return ir.Within(field=self._field(e.field, events), minutes=e.duration.minutes)
+        if isinstance(e, A.IsSet):
+            lowered_set = ir.IsSet(field=self._field(e.field, events))
+            return ir.Not(arg=lowered_set) if e.negated else lowered_set
+        if isinstance(e, A.HasTag):
+            return ir.HasTag(tag=e.tag.value)
+        assert isinstance(e, A.InSegment)
+        name = e.segment.value
+        if name not in self.tables["segment"]:
+            self.error(
+                "unknown-name",
+                f"unknown segment '{name}'",
+                e.segment.span,
+                did_you_mean(name, self.tables["segment"]),
+            )
+        if segment_uses is not None:
+            segment_uses.append(name)
+        return ir.InSegment(segment=name)
+
+    def _field(self, f: A.Field, events: bool) -> str:
+        path = f.path
+        if len(path) > 2 or (len(path) == 2 and path[0] not in ("event", "account")):
+            self.error(
+                "field",
+                f"'{f.dotted}' is not a field",
+                f.span,
+                "use a contact field (spent), account.<field> or event.<field>",
+            )
+        elif path[0] == "event" and len(path) == 2 and not events:
+            self.error(
+                "event-field",
+                f"'{f.dotted}' has no event to read from here",
+                f.span,
+                "event.* can be used where an event is at hand: on/exit on/goal/wait for … where, "
+                "and in journeys entered on an event",
+            )
+        elif len(path) == 1:
+            self.fields_used.setdefault(path[0], (self.file, f.span))
+        return f.dotted
+
+    # ---- content ---------------------------------------------------------------------------------
+    def _contents(self) -> dict[str, ir.Content]:
+        out: dict[str, ir.Content] = {}
+        for name, decl in self.tables["content"].items():
+            node: A.Content = decl.node  # type: ignore[assignment]
+            self.file = node.file
+            fields: dict[str, object] = {"name": name, "images": []}
+            holders: list[ir.Placeholder] = []
+            for part in node.parts:
+                key = part.key
+                if key == "image":
+                    fields["images"].append(part.value.value)  # type: ignore[attr-defined]
+                elif key in fields:
+                    self.error("content", f"'{key}' is given twice in content '{name}'", part.span)
+                    continue
+                else:
+                    fields[key] = part.value.value
+                holders.extend(self._template(part.value))
+            if "link" in fields and "miniprogram" in fields:
+                self.error(
+                    "content",
+                    f"content '{name}' has both a link and a mini-program",
+                    node.name.span,
+                    "split it into two contents",
+                )
+            for key in ("title", "desc"):
+                if key in fields and "link" not in fields and "miniprogram" not in fields:
+                    self.error(
+                        "content",
+                        f"'{key}' describes a link or a mini-program, and '{name}' has neither",
+                        node.name.span,
+                    )
+            if "page" in fields and "miniprogram" not in fields:
+                self.error("content", f"'page' belongs to a mini-program, and '{name}' has none", node.name.span)
+            if "miniprogram" in fields:
+                for key in ("page", "title"):
+                    if key not in fields:
+                        self.error("content", f"the mini-program in '{name}' needs a '{key}'", node.name.span)
+            if len(fields) == 2 and not fields["images"]:
+                self.error(
+                    "content", f"content '{name}' is empty", node.name.span, "give it a text, an image or a link"
+                )
+            unique = {(p.path, p.fallback): p for p in holders}
+            fields["placeholders"] = [unique[k] for k in sorted(unique, key=lambda k: (k[0], k[1] or ""))]
+            out[name] = ir.Content(**fields)  # type: ignore[arg-type]
+        return out
+
+    def _template(self, text: A.Text) -> list[ir.Placeholder]:
+        try:
+            holders = placeholders(text.value)
+        except TemplateError as exc:
+            self.error("placeholder", exc.message, text.span, exc.hint)
+            return []
+        for p in holders:
+            if p.scope == "contact":
+                self.fields_used.setdefault(p.path, (self.file, text.span))
+        return [ir.Placeholder(path=p.path, fallback=p.fallback) for p in holders]
+
+    def _content_ref(self, name: A.Name, *, with_event: bool) -> str:
+        content = name.value
+        table = self.tables["content"]
+        if content not in table:
+            self.error("unknown-name", f"unknown content '{content}'", name.span, did_you_mean(content, table))
+            return content
+        self.used_contents.add(content)
+        if not with_event:
+            node: A.Content = table[content].node  # type: ignore[assignment]
+            for part in node.parts:
+                try:
+                    missing = [p for p in placeholders(part.value.value) if p.scope == "event" and p.fallback is None]
+                except TemplateError:
+                    continue
+                if missing:
+                    self.warn(
+                        "unresolvable-placeholder",
+                        f"'{{{missing[0].path}}}' in content '{content}' can never be filled here: no event starts this",
+                        name.span,
+                        f"give it a fallback like {{{missing[0].path}|…}} or use it only in journeys started by an event",
+                    )
+                    break
+        return content
+
+    def _text_without_event(self, text: A.Text) -> None:
+        try:
+            missing = [p for p in placeholders(text.value) if p.scope == "event" and p.fallback is None]
+        except TemplateError:
+            return
+        if missing:
+            self.warn(
+                "unresolvable-placeholder",
+                f"'{{{missing[0].path}}}' can never be filled here: no event starts this",
+                text.span,
+                f"give it a fallback like {{{missing[0].path}|…}}",
+            )
+
+    def _check_unused_contents(self) -> None:
+        for name, decl in self.tables["content"].items():
+            if name not in self.used_contents:
+                node = decl.node
+                self.warn("unused", f"content '{name}' is never sent", node.name.span, file=node.file)
+
+    def _check_fields(self) -> None:
+        if self.known_fields is None:
+            return
+        known = self.known_fields | set(BUILTIN_FIELDS)
+        for field, (file, span) in sorted(self.fields_used.items()):
+            if field not in known:
+                hint = did_you_mean(field, known)
+                self.warn(
+                    "unknown-field",
+                    f"no contact in the data has a field '{field}'",
+                    span,
+                    hint or f"known fields: {', '.join(sorted(known))}",
+                    file=file,
+                )
+
+    def _event(self, name: A.Name) -> str:
+        event = name.value
+        self.events_used.add(event)
+        if event not in BUILTIN_EVENTS:
+            hint = did_you_mean(event, BUILTIN_EVENTS)
+            if hint:
+                self.warn(
+                    "unknown-event",
+                    f"'{event}' is not a built-in event",
+                    name.span,
+                    hint + " (custom event names are fine)",
+                )
+        return event
+
+    def _segment_ref(self, name: A.Name) -> str:
+        if name.value not in self.tables["segment"]:
+            self.error(
+                "unknown-name",
+                f"unknown segment '{name.value}'",
+                name.span,
+                did_you_mean(name.value, self.tables["segment"]),
+            )
+        return name.value
+
+    # ---- schedules --------------------------------------------------------------------------------
+    def schedule(self, s: A.Schedule) -> ir.Schedule:
+        if isinstance(s, A.EveryDay):
+            return ir.Weekly(weekdays=list(range(7)), times=_times(s.times))
+        if isinstance(s, A.EveryWeekday):
+            return ir.Weekly(weekdays=[0, 1, 2, 3, 4], times=_times(s.times))
+        if isinstance(s, A.EveryWeekend):
+            return ir.Weekly(weekdays=[5, 6], times=_times(s.times))
+        if isinstance(s, A.EveryWeekdays):
+            return ir.Weekly(weekdays=self.weekdays(s.days), times=_times(s.times))
+        if isinstance(s, A.EveryMonth):
+            return ir.Monthly(days=sorted(set(s.days)), times=_times(s.times))
+        if isinstance(s, A.EveryInterval):
+            if s.every.minutes >= 24 * 60:
+                self.error(
+                    "schedule",
+                    "'every' with a duration repeats within a day; it must be shorter than 1d",
+                    s.every.span,
+                    "for daily or weekly, write 'every day at 10:00' or 'every mon at 10:00'",
+                )
+            between = None
+            if s.between is not None:
+                if s.between.end.minutes <= s.between.start.minutes:
+                    self.error("schedule", "the 'between' window must end after it starts", s.between.span)
+                between = [str(s.between.start), str(s.between.end)]
+            return ir.Interval(minutes=s.every.minutes, between=between)
+        assert isinstance(s, A.Cron)
+        problem = cron_problem(s.expression.value)
+        if problem:
+            self.error("cron", problem, s.expression.span, 'for example cron "0 10 * * 1-5" is 10:00 on weekdays')
+        return ir.CronSchedule(expr=s.expression.value)
+
+    def weekdays(self, items: tuple[A.WeekdayItem, ...]) -> list[int]:
+        days: set[int] = set()
+        for item in items:
+            if item.last is None:
+                days.add(item.first)
+            elif item.last < item.first:
+                self.error("schedule", "a weekday range runs forward, like mon-fri", item.span)
+            else:
+                days.update(range(item.first, item.last + 1))
+        return sorted(days)
+
+    # ---- journeys -----------------------------------------------------------------------------------
+    def _journey(self, j: A.Journey) -> ir.Journey | None:
+        self.file = j.file
+        name = j.name.value
+        entries: list[ir.Entry] = []
+        exits: list[ir.ExitRule] = []
+        reenter = goal = priority = None
+        steps: list[A.Step] = []
+        by_event = False
+        for m in j.members:
+            if isinstance(m, A.Step):
+                steps.append(m)
+                continue
+            if steps:
+                self.error(
+                    "clause-order",
+                    "settings of a journey (on, exit, reenter, goal, priority) come before its steps",
+                    m.span,
+                    "move this line above the first step",
+                )
+            if isinstance(m, A.EntryOn):
+                by_event = True
+                entries.append(ir.Entry(kind="event", event=self._event(m.event), where=self._where(m.where, True)))
+            elif isinstance(m, A.EntryEnter):
+                entries.append(ir.Entry(kind="segment", segment=self._segment_ref(m.segment)))
+            elif isinstance(m, A.EntrySchedule):
+                entries.append(
+                    ir.Entry(kind="schedule", schedule=self.schedule(m.schedule), segment=self._segment_ref(m.segment))
+                )
+            elif isinstance(m, A.EntryAt):
+                entries.append(
+                    ir.Entry(
+                        kind="once", at=m.at.value.isoformat(timespec="minutes"), segment=self._segment_ref(m.segment)
+                    )
+                )
+            elif isinstance(m, A.ExitOn):
+                exits.append(ir.ExitRule(kind="event", event=self._event(m.event), where=self._where(m.where, True)))
+            elif isinstance(m, A.ExitWhen):
+                exits.append(ir.ExitRule(kind="condition", condition=self.expr(m.condition, events=False)))
+            elif isinstance(m, A.Reenter | A.Goal | A.Priority):
+                word = {A.Reenter: "reenter", A.Goal: "goal", A.Priority: "priority"}[type(m)]
+                if {"reenter": reenter, "goal": goal, "priority": priority}[word] is not None:
+                    self.error("duplicate-clause", f"'{word}' is given twice in journey '{name}'", m.span)
+                elif isinstance(m, A.Reenter):
+                    reenter = m.after.minutes
+                elif isinstance(m, A.Goal):
+                    goal = ir.Goal(
+                        event=self._event(m.event), where=self._where(m.where, True), within_minutes=m.within.minutes
+                    )
+                else:
+                    priority = m.value
+        if not entries:
+            self.error(
+                "entry",
+                f"journey '{name}' has no entry",
+                j.name.span,
+                "add one of: on EVENT, on enter SEGMENT, every … for SEGMENT, at DATETIME for SEGMENT",
+            )
+        elif len(entries) > 1:
+            self.error("entry", f"journey '{name}' has {len(entries)} entries; a journey has exactly one", j.name.span)
+        if not steps:
+            self.warn("empty-journey", f"journey '{name}' has no steps", j.name.span)
+        graph = _Graph(self, events=by_event, where=f"journey '{name}'")
+        start = graph.lower(tuple(steps), None)
+        self._check_split_goal(steps, goal is not None)
+        self._check_spam(name, steps)
+        if not entries:
+            return None
+        return ir.Journey(
+            name=name,
+            entry=entries[0],
+            exits=exits,
+            reenter_after_minutes=reenter,
+            goal=goal,
+            priority=priority or 0,
+            start=start,
+            nodes=graph.ordered(),
+        )
+
+    def _where(self, where: A.Expr | None, events: bool) -> ir.Expr | None:
+        return None if where is None else self.expr(where, events=events)
+
+    # ---- groups ---------------------------------------------------------------------------------------
+    def _group(self, g: A.Group) -> ir.Group | None:
+        self.file = g.file
+        name = g.name.value
+        found: dict[type, A.GroupMember] = {}
+        steps: list[A.Step] = []
+        closing: list[A.Step] = []
+        for m in g.members:
+            if isinstance(m, A.Step):
+                steps.append(m)
+            elif isinstance(m, A.Closing):
+                closing.append(A.Step(None, m.action, m.span))
+            else:
+                kind = A.OpensOnce if isinstance(m, A.OpensSeries) else type(m)
+                if kind in found:
+                    self.error("duplicate-clause", f"group '{name}' says this twice", m.span)
+                else:
+                    found[kind] = m
+        missing = [
+            w for t, w in ((A.OpensOnce, "opens"), (A.Lasts, "lasts"), (A.GroupInvite, "invite")) if t not in found
+        ]
+        for word in missing:
+            hint = {
+                "opens": "for example: opens 2026-12-10 10:00, or opens every fri at 10:00",
+                "lasts": "for example: lasts 3d",
+                "invite": "name the content sent to invite each member, for example: invite 预售邀请",
+            }[word]
+            self.error("group-" + word, f"group '{name}' has no '{word}'", g.name.span, hint)
+        title = found.get(A.GroupTitle)
+        if title is not None:
+            self._template(title.text)  # type: ignore[union-attr]
+            self._text_without_event(title.text)  # type: ignore[union-attr]
+        members = found.get(A.GroupMembers)
+        opens = found.get(A.OpensOnce)
+        lasts = found.get(A.Lasts)
+        size = found.get(A.Size)
+        invite = found.get(A.GroupInvite)
+        invite_name = self._content_ref(invite.content, with_event=False) if invite else ""  # type: ignore[union-attr]
+        if invite is not None and self.first_dm is None:
+            self.first_dm = (self.file, invite.span)
+        if size is not None and size.value < 2:  # type: ignore[union-attr]
+            self.error("group-size", "a group needs room for at least 2 members", size.span)
+        graph = _Graph(self, events=False, where=f"group '{name}'", group=True)
+        start = graph.lower(tuple(steps), None)
+        closing_ids = [graph.lower((s,), None) for s in closing]
+        if missing:
+            return None
+        opens_ir = (
+            ir.GroupOpens(at=opens.at.value.isoformat(timespec="minutes"))  # type: ignore[union-attr]
+            if isinstance(opens, A.OpensOnce)
+            else ir.GroupOpens(schedule=self.schedule(opens.schedule))  # type: ignore[union-attr]
+        )
+        return ir.Group(
+            name=name,
+            title=title.text.value if title else name,  # type: ignore[union-attr]
+            members=self.expr(members.expr, events=False) if members else None,  # type: ignore[union-attr]
+            opens=opens_ir,
+            lasts_minutes=lasts.duration.minutes,  # type: ignore[union-attr]
+            size=int(size.value) if size else DEFAULT_GROUP_SIZE,  # type: ignore[union-attr]
+            invite=invite_name,
+            start=start,
+            nodes=graph.ordered(),
+            closing=[c for c in closing_ids if c],
+        )
+
+    # ---- Moments, rotations, SLAs ---------------------------------------------------------------------
+    def _moments(self, m: A.Moments) -> ir.Moments:
+        self.file = m.file
+        rules = []
+        for r in m.rules:
+            content = self._content_ref(r.content, with_event=False)
+            visible = self.expr(r.visible, events=False) if r.visible is not None else None
+            label = f"{_when_label(r.when)}: post {content}"
+            if isinstance(r.when, A.DateTimeLit):
+                rules.append(
+                    ir.MomentRule(
+                        label=label, at=r.when.value.isoformat(timespec="minutes"), content=content, visible=visible
+                    )
+                )
+            else:
+                rules.append(
+                    ir.MomentRule(label=label, schedule=self.schedule(r.when), content=content, visible=visible)
+                )
+        if not rules:
+            self.warn("empty-moments", f"Moments calendar '{m.name.value}' posts nothing", m.name.span)
+        result = ir.Moments(name=m.name.value, rules=rules)
+        self._check_crowded(m, result)
+        return result
+
+    def _rotation(self, r: A.Rotate) -> ir.Rotation | None:
+        self.file = r.file
+        name = r.name.value
+        found: dict[type, A.RotateMember] = {}
+        for m in r.members:
+            if type(m) in found:
+                self.error("duplicate-clause", f"rotation '{name}' says this twice", m.span)
+            found[type(m)] = m
+        missing = [
+            w
+            for t, w in ((A.RotateEach, "each contact every"), (A.RotateAt, "at"), (A.RotateTask, "task"))
+            if t not in found
+        ]
+        for word in missing:
+            self.error(
+                "rotate",
+                f"rotation '{name}' has no '{word}'",
+                r.name.span,
+                'for example: each contact every 30d / at 10:00 on mon-fri / task "…"',
+            )
+        each = found.get(A.RotateEach)
+        if each is not None and each.period.minutes % (24 * 60):  # type: ignore[union-attr]
+            self.error("rotate", "a rotation period is a whole number of days, like 30d", each.period.span)  # type: ignore[union-attr]
+        order = found.get(A.RotateOrder)
+        order_by = "added_at"
+        if order is not None:
+            order_by = self._field(order.field, False)  # type: ignore[union-attr]
+        task = found.get(A.RotateTask)
+        if task is not None:
+            self._template(task.text)  # type: ignore[union-attr]
+            self._text_without_event(task.text)  # type: ignore[union-attr]
+        at = found.get(A.RotateAt)
+        members = found.get(A.RotateMembers)
+        if missing:
+            return None
+        days = self.weekdays(at.days) if at.days else list(range(7))  # type: ignore[union-attr]
+        return ir.Rotation(
+            name=name,
+            period_days=max(each.period.minutes // (24 * 60), 1),  # type: ignore[union-attr]
+            order_by=order_by,
+            descending=bool(order and order.descending),  # type: ignore[union-attr]
+            time=str(at.clock),  # type: ignore[union-attr]
+            weekdays=days,
+            task=task.text.value,  # type: ignore[union-attr]
+            members=self.expr(members.expr, events=False) if members else None,  # type: ignore[union-attr]
+        )
+
+    def _sla(self, s: A.Sla) -> ir.Sla:
+        self.file = s.file
+        during = None
+        if s.during is not None:
+            if s.during.end.minutes <= s.during.start.minutes:
+                self.error(
+                    "sla", "the 'during' window must end after it starts (it cannot wrap midnight)", s.during.span
+                )
+            during = [str(s.during.start), str(s.during.end)]
+        return ir.Sla(
+            name=s.name.value,
+            trigger=self._event(s.trigger),
+            answer=self._event(s.answer),
+            within_minutes=s.within.minutes,
+            during=during,
+        )
+
+    # ---- practice lints ---------------------------------------------------------------------------------
+    def _check_split_goal(self, steps: list[A.Step], has_goal: bool) -> None:
+        if has_goal:
+            return
+        for step in _walk(steps):
+            if isinstance(step.action, A.Split):
+                self.warn(
+                    "split-without-goal",
+                    "this split has no goal to measure which arm works better",
+                    step.action.span,
+                    "add a goal to the journey, e.g. goal purchase within 14d",
+                )
+                return
+
+    def _check_spam(self, name: str, steps: list[A.Step]) -> None:
+        # Worst case: the contact enters at 00:00 of day 0, events come at once.
+        worst: list[A.Step] = []
+
+        def walk(seq: tuple[A.Step, ...] | list[A.Step], t: int, sent: list[A.Step]) -> list[tuple[int, list[A.Step]]]:
+            paths = [(t, list(sent))]
+            for step in seq:
+                new_paths = []
+                for t0, s0 in paths:
+                    t1 = _advance(t0, step.timing)
+                    a = step.action
+                    if t0 == _NEVER:
+                        new_paths.append((t0, s0))
+                    elif isinstance(a, A.Dm):
+                        new_paths.append((t1, s0 + [step] if t1 < 3 * 24 * 60 else s0))
+                    elif isinstance(a, A.If):
+                        new_paths += walk(a.then, t1, s0) + walk(a.otherwise or (), t1, s0)
+                    elif isinstance(a, A.Split):
+                        for arm in a.arms:
+                            new_paths += walk(arm.steps, t1, s0)
+                    elif isinstance(a, A.Wait):
+                        new_paths += walk(a.then or (), t1, s0) + walk(a.otherwise or (), t1 + a.up_to.minutes, s0)
+                    elif isinstance(a, A.ExitStep):
+                        new_paths.append((_NEVER, s0))
+                    else:
+                        new_paths.append((t1, s0))
+                # Keep the search small: per distinct dm count, the earliest time.
+                best: dict[int, tuple[int, list[A.Step]]] = {}
+                for t2, s2 in new_paths:
+                    if len(s2) not in best or t2 < best[len(s2)][0]:
+                        best[len(s2)] = (t2, s2)
+                paths = list(best.values())
+            return paths
+
+        for _, sent in walk(steps, 0, []):
+            if len(sent) > len(worst):
+                worst = sent
+        if len(worst) > 3:
+            self.warn(
+                "spam-dm",
+                f"journey '{name}' can send {len(worst)} dm to one contact in its first 3 days",
+                worst[3].span,
+                "more than 3 in 3 days reads as spam (刷屏); space them out",
+            )
+
+    def _check_crowded(self, node: A.Moments, moments: ir.Moments) -> None:
+        from playbook.compiler.schedules import occurrences
+
+        # Two months that contain every weekday and every day of the month 1–31.
+        start, end = dt.datetime(2027, 1, 1), dt.datetime(2027, 3, 1)
+        per_day: dict[dt.date, int] = {}
+        for rule in moments.rules:
+            if rule.schedule is not None and not (
+                isinstance(rule.schedule, ir.CronSchedule) and cron_problem(rule.schedule.expr)
+            ):
+                for t in occurrences(rule.schedule, start, end):
+                    per_day[t.date()] = per_day.get(t.date(), 0) + 1
+        dated: dict[str, int] = {}
+        for rule in moments.rules:
+            if rule.at:
+                dated[rule.at[:10]] = dated.get(rule.at[:10], 0) + 1
+        most = max(per_day.values(), default=0)
+        for day, n in dated.items():
+            weekday = dt.date.fromisoformat(day)
+            base = max((c for d, c in per_day.items() if d.weekday() == weekday.weekday()), default=0)
+            most = max(most, base + n)
+        if most > 3:
+            self.warn(
+                "moments-crowded",
+                f"Moments calendar '{node.name.value}' posts up to {most} times on some days",
+                node.name.span,
+                "more than 3 posts a day crowd friends' feeds; spread them out",
+            )
+
+
+_NEVER = 10**9  # a path that has exited
+
+
+def _advance(t: int, timing: A.Timing | None) -> int:
+    """Minutes since 00:00 of the entry day after a timing clause (see the spam lint)."""
+    if timing is None:
+        return t
+    if isinstance(timing, A.After):
+        return t + timing.duration.minutes
+    if isinstance(timing, A.AtTime):
+        day, minute = divmod(t, 24 * 60)
+        target = day * 24 * 60 + timing.clock.minutes
+        return target if target > t else target + 24 * 60
+    return max(t, timing.day * 24 * 60 + timing.clock.minutes)
+
+
+def _walk(steps: Iterable[A.Step]) -> Iterator[A.Step]:
+    for step in steps:
+        yield step
+        a = step.action
+        if isinstance(a, A.If):
+            yield from _walk(a.then)
+            yield from _walk(a.otherwise or ())
+        elif isinstance(a, A.Split):
+            for arm in a.arms:
+                yield from _walk(arm.steps)
+        elif isinstance(a, A.Wait):
+            yield from _walk(a.then or ())
+            yield from _walk(a.otherwise or ())
+
+
+def _times(times: tuple[A.Clock, ...]) -> list[str]:
+    return sorted({str(t) for t in times})
+
+
+def _lit(v: A.Literal) -> ir.Lit:
+    value = v.value
+    if isinstance(value, dt.datetime):
+        value = value.isoformat(timespec="minutes")
+    elif isinstance(value, dt.date):
+        value = value.isoformat()
+    return ir.Lit(kind=v.kind, value=value)  # type: ignore[arg-type]
+
+
+def _when_label(when: A.Schedule | A.DateTimeLit) -> str:
+    if isinstance(when, A.DateTimeLit):
+        return "at " + when.value.strftime("%Y-%m-%d %H:%M")
+    return schedule_text(when)
+
+
+def schedule_text(s: A.Schedule) -> str:
+    """A schedule as written in canonical form: `every mon, wed at 20:00`."""
+    if isinstance(s, A.Cron):
+        return f'cron "{s.expression.value}"'
+    if isinstance(s, A.EveryInterval):
+        window = f" between {s.between.start}-{s.between.end}" if s.between else ""
+        return f"every {s.every.text or s.every.minutes}{window}"
+    at = "at " + ", ".join(str(t) for t in s.times)
+    if isinstance(s, A.EveryDay):
+        return f"every day {at}"
+    if isinstance(s, A.EveryWeekday):
+        return f"every weekday {at}"
+    if isinstance(s, A.EveryWeekend):
+        return f"every weekend {at}"
+    if isinstance(s, A.EveryMonth):
+        return "every month on " + ", ".join(str(d) for d in s.days) + f" {at}"
+    days = ", ".join(A.WEEKDAYS[i.first] + (f"-{A.WEEKDAYS[i.last]}" if i.last is not None else "") for i in s.days)
+    return f"every {days} {at}"
+
+
+def _timing_label(timing: A.Timing | None) -> str:
+    if timing is None:
+        return ""
+    if isinstance(timing, A.After):
+        return f"after {timing.duration.text or timing.duration.minutes}: "
+    if isinstance(timing, A.AtTime):
+        return f"at {timing.clock}: "
+    return f"day {timing.day} at {timing.clock}: "
+
+
+class _Graph:
+    """Lowers a sequence of steps into nodes with explicit successors."""
+
+    def __init__(self, compiler: _Compiler, *, events: bool, where: str, group: bool = False):
+        self.c = compiler
+        self.events = events
+        self.where = where
+        self.group = group
+        self.nodes: dict[str, ir.Node] = {}
+        self.count = 0
+
+    def _id(self) -> str:
+        self.count += 1
+        return f"s{self.count}"
+
+    def ordered(self) -> dict[str, ir.Node]:
+        """Nodes by id number (branches are lowered before the step that holds them)."""
+        return {k: self.nodes[k] for k in sorted(self.nodes, key=lambda k: int(k[1:]))}
+
+    def lower(self, steps: tuple[A.Step, ...], follow: str | None) -> str | None:
+        """Nodes for `steps`, the last continuing to `follow`; returns the first node id."""
+        ids = [self._id() for _ in steps]
+        self._check_order(steps)
+        for i, step in enumerate(steps):
+            nxt = ids[i + 1] if i + 1 < len(steps) else follow
+            self.nodes[ids[i]] = self._node(ids[i], step, nxt)
+        return ids[0] if ids else follow
+
+    def _check_order(self, steps: tuple[A.Step, ...]) -> None:
+        last_day = -1
+        for i, step in enumerate(steps):
+            if isinstance(step.action, A.ExitStep) and i + 1 < len(steps):
+                self.c.warn(
+                    "unreachable-step",
+                    "this step can never run: the step before it exits the journey",
+                    steps[i + 1].span,
+                )
+            if isinstance(step.timing, A.DayAt):
+                if step.timing.day < last_day:
+                    self.c.warn(
+                        "day-backwards",
+                        f"day {step.timing.day} comes after day {last_day}: it will run right after the previous step",
+                        step.timing.span,
+                        "time never goes backwards; reorder the steps or fix the day number",
+                    )
+                last_day = max(last_day, step.timing.day)
+
+    def _timing(self, t: A.Timing | None) -> ir.Timing | None:
+        if t is None:
+            return None
+        if isinstance(t, A.After):
+            return ir.Timing(kind="after", minutes=t.duration.minutes)
+        if isinstance(t, A.AtTime):
+            return ir.Timing(kind="at", time=str(t.clock))
+        return ir.Timing(kind="day", day=t.day, time=str(t.clock))
+
+    def _node(self, node_id: str, step: A.Step, nxt: str | None) -> ir.Node:
+        a = step.action
+        c = self.c
+        label = _timing_label(step.timing)
+        common = {"id": node_id, "timing": self._timing(step.timing)}
+        allowed_in_group = isinstance(a, A.Post | A.Task)
+        if self.group and not allowed_in_group:
+            c.error("group-action", "steps in a group can only post into the group or create a task", a.span)
+        if isinstance(a, A.Post) and not self.group:
+            c.error(
+                "post", "'post' is for groups and Moments", a.span, "to message one contact, use: dm " + a.content.value
+            )
+        if isinstance(a, A.Dm | A.Invite) and c.first_dm is None:
+            c.first_dm = (c.file, a.span)
+        if isinstance(a, A.Dm | A.Post):
+            kind = "dm" if isinstance(a, A.Dm) else "post"
+            content = c._content_ref(a.content, with_event=self.events)
+            return ir.Node(kind=kind, label=f"{label}{kind} {content}", next=nxt, content=content, **common)
+        if isinstance(a, A.Task):
+            c._template(a.text)
+            if not self.events:
+                c._text_without_event(a.text)
+            return ir.Node(kind="task", label=f'{label}task "{a.text.value}"', next=nxt, text=a.text.value, **common)
+        if isinstance(a, A.TagAdd | A.TagRemove):
+            kind = "tag_add" if isinstance(a, A.TagAdd) else "tag_remove"
+            word = "add" if kind == "tag_add" else "remove"
+            return ir.Node(kind=kind, label=f'{label}tag {word} "{a.tag.value}"', next=nxt, text=a.tag.value, **common)
+        if isinstance(a, A.Invite):
+            group = a.group.value
+            if group not in c.tables["group"]:
+                c.error(
+                    "unknown-name", f"unknown group '{group}'", a.group.span, did_you_mean(group, c.tables["group"])
+                )
+            return ir.Node(kind="invite", label=f"{label}invite {group}", next=nxt, group=group, **common)
+        if isinstance(a, A.ExitStep):
+            return ir.Node(kind="exit", label=f"{label}exit", next=None, **common)
+        if isinstance(a, A.If):
+            condition = c.expr(a.condition, events=self.events)
+            then = self.lower(a.then, nxt)
+            otherwise = self.lower(a.otherwise or (), nxt)
+            return ir.Node(
+                kind="if",
+                label=f"{label}if {expr_text(condition)}",
+                condition=condition,
+                then=then,
+                otherwise=otherwise,
+                **common,
+            )
+        if isinstance(a, A.Split):
+            total = sum(arm.weight for arm in a.arms)
+            if abs(total - 100) > 1e-9:
+                c.error(
+                    "split-weights",
+                    f"the arms of this split add up to {_num(total)}%, not 100%",
+                    a.span,
+                    "make the percentages add up to 100",
+                )
+            for arm in a.arms:
+                if arm.weight <= 0:
+                    c.error("split-weights", "an arm needs a share above 0%", arm.span)
+            arms = [
+                ir.Arm(name=_arm_name(i), weight=float(arm.weight), next=self.lower(arm.steps, nxt))
+                for i, arm in enumerate(a.arms)
+            ]
+            return ir.Node(kind="split", label=f"{label}split", arms=arms, **common)
+        assert isinstance(a, A.Wait)
+        event = c._event(a.event)
+        where = c._where(a.where, True)
+        then = self.lower(a.then or (), nxt)
+        otherwise = self.lower(a.otherwise or (), nxt)
+        return ir.Node(
+            kind="wait",
+            label=f"{label}wait for {event} up to {a.up_to.text or a.up_to.minutes}",
+            event=event,
+            where=where,
+            up_to_minutes=a.up_to.minutes,
+            then=then,
+            otherwise=otherwise,
+            **common,
+        )
+
+
+def _arm_name(i: int) -> str:
+    return chr(ord("A") + i) if i < 26 else f"A{i}"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"

@@ -1,0 +1,87 @@
+"""Placeholders in text: `{name}`, `{account.name}`, `{event.amount}`, `{name|亲}`.
+
+A template is parsed once into literal pieces and placeholders. Only three shapes of
+path exist — a contact field, `account.<field>`, `event.<field>` — so rendering can
+never reach anything but the data (no attribute access, no evaluation). `{{` and `}}`
+are literal braces.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}|[{}]")
+_PATH = re.compile(r"^[^\W\d]\w*(?:\.[^\W\d]\w*)?$")
+SCOPES = ("account", "event")
+
+
+class TemplateError(ValueError):
+    def __init__(self, message: str, offset: int, hint: str = ""):
+        super().__init__(message)
+        self.message, self.offset, self.hint = message, offset, hint
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    path: str
+    fallback: str | None
+    offset: int  # where the `{` is in the text
+
+    @property
+    def scope(self) -> str:
+        """'contact', 'account' or 'event'."""
+        head, _, rest = self.path.partition(".")
+        return head if rest else "contact"
+
+    @property
+    def field(self) -> str:
+        return self.path.partition(".")[2] or self.path
+
+
+# A parsed template: literal strings and placeholders, in order.
+Piece = str | Placeholder
+
+
+def parse_template(text: str) -> list[Piece]:
+    pieces: list[Piece] = []
+    literal: list[str] = []
+    pos = 0
+    for m in _TOKEN.finditer(text):
+        literal.append(text[pos : m.start()])
+        pos = m.end()
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            literal.append(token[0])
+            continue
+        if m.group(1) is None:
+            what = "'{' is never closed" if token == "{" else "'}' has no opening '{'"
+            raise TemplateError(what, m.start(), "write {{ or }} for a literal brace")
+        inner = m.group(1)
+        path, bar, fallback = inner.partition("|")
+        path = path.strip()
+        if not _PATH.match(path):
+            raise TemplateError(
+                f"'{{{inner}}}' is not a placeholder",
+                m.start(),
+                "use {field}, {account.field}, {event.field} or {field|fallback}",
+            )
+        if "." in path and path.split(".")[0] not in SCOPES:
+            raise TemplateError(
+                f"'{{{inner}}}' reaches into '{path.split('.')[0]}'",
+                m.start(),
+                "only contact fields, account.<field> and event.<field> can be used",
+            )
+        if literal:
+            pieces.append("".join(literal))
+            literal = []
+        pieces.append(Placeholder(path, fallback if bar else None, m.start()))
+    literal.append(text[pos:])
+    tail = "".join(literal)
+    if tail:
+        pieces.append(tail)
+    return pieces
+
+
+def placeholders(text: str) -> list[Placeholder]:
+    return [p for p in parse_template(text) if isinstance(p, Placeholder)]

@@ -1,0 +1,1 @@
+timezone "Asia/Shanghia"

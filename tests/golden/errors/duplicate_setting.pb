@@ -1,0 +1,2 @@
+timezone "Asia/Shanghai"
+timezone "Asia/Tokyo"

@@ -1,0 +1,1 @@
+segment 大单 = event.amount > 1000

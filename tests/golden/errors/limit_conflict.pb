@@ -1,0 +1,2 @@
+limit dm 1 per contact per day
+limit dm 2 per contact per day

@@ -1,0 +1,1 @@
+limit task 0 per account per day

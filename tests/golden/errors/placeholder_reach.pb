@@ -1,0 +1,6 @@
+content 欢迎 = "你好{name.__class__}"
+journey 新客 {
+  on friend_added
+  dm 欢迎
+}
+quiet 22:00-08:00

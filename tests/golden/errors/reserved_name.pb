@@ -1,0 +1,1 @@
+segment day = orders >= 1

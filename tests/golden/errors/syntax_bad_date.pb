@@ -1,0 +1,1 @@
+segment 双11 = added_at >= 2026-02-30

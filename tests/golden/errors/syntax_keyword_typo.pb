@@ -1,0 +1,1 @@
+limit dm 1 per contact per daily

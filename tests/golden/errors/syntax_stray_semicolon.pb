@@ -1,0 +1,1 @@
+segment 新客 = added_at within 7d；

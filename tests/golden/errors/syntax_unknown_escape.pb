@@ -1,0 +1,1 @@
+content 欢迎 = "路径 C:\temp\x"

@@ -1,0 +1,8 @@
+quiet 22:00-08:00
+content 欢迎 = "你好"
+journey 新客 {
+  on friend_added
+  dm 欢迎
+  exit
+  dm 欢迎
+}
