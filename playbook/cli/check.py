@@ -38,7 +38,7 @@ def command(paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ..
             {
                 "path": r.path,
                 "ok": r.ok,
-                "version": r.playbook.version if r.playbook else None,
+                "version": r.version,
                 "diagnostics": [
                     {k: getattr(d, k) for k in ("severity", "code", "message", "file", "line", "column", "hint")}
                     for d in r.diagnostics
@@ -55,7 +55,7 @@ def command(paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ..
             if r.ok:
                 mark, style = "✓", "green"
                 tail = f" ({len(r.warnings)} warning{'s' if len(r.warnings) != 1 else ''})" if r.warnings else ""
-                out_console.print(f"{mark} {r.path}: {r.playbook.version}{tail}", style=style, markup=False)  # type: ignore[union-attr]
+                out_console.print(f"{mark} {r.path}: {r.version}{tail}", style=style, markup=False)
             else:
                 out_console.print(
                     f"✗ {r.path}: {len(r.errors)} error{'s' if len(r.errors) != 1 else ''}", style="red", markup=False

@@ -9,15 +9,15 @@ import click
 from playbook.cli.common import EXIT_ERRORS, console, paths_argument, print_diagnostics
 
 
-def compile_or_exit(paths: tuple[str, ...]):  # -> list[ir.Playbook]
-    """Compile every PATH; on any error print the diagnostics and exit 1."""
+def compile_or_exit(paths: tuple[str, ...]) -> list[dict]:
+    """Compile every PATH to its IR document; on any error print the diagnostics and exit 1."""
     from playbook.compiler import compile_path
 
     results = [compile_path(p) for p in paths]
     if any(not r.ok for r in results):
         print_diagnostics([d for r in results for d in r.errors], stderr=True)
         sys.exit(EXIT_ERRORS)
-    return [r.playbook for r in results]
+    return [r.doc for r in results]
 
 
 @click.command(name="compile")
@@ -25,18 +25,12 @@ def compile_or_exit(paths: tuple[str, ...]):  # -> list[ir.Playbook]
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON (sorted keys, ir_version, version id).")
 def command(paths: tuple[str, ...], as_json: bool) -> None:
     """Print the schedule graph of each playbook."""
-    from playbook.compiler import ir
+    from playbook.compiler.canonical import dumps
 
     playbooks = compile_or_exit(paths)
     if as_json:
-        if len(playbooks) == 1:
-            click.echo(ir.to_json(playbooks[0]))
-        else:
-            import json
-
-            click.echo(
-                json.dumps([p.model_dump(mode="json") for p in playbooks], ensure_ascii=False, sort_keys=True, indent=2)
-            )
+        # One PATH: the playbook's IR object; several: a list of them.
+        click.echo(dumps(playbooks[0] if len(playbooks) == 1 else playbooks))
         return
     from playbook.cli.tree import playbook_tree
 

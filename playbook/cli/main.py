@@ -39,4 +39,11 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli()
+    from playbook.diagnostics import PlaybookError
+
+    try:
+        cli(standalone_mode=True)
+    except PlaybookError as exc:  # bad input anywhere below: diagnostics, exit 1, never a traceback
+        from playbook.cli.common import fail
+
+        fail(exc)

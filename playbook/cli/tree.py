@@ -2,116 +2,114 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from rich.tree import Tree
 
-from playbook.compiler import ir
-from playbook.compiler.describe import duration_text, entry_text, expr_text, schedule_text
+from playbook.compiler.describe import WEEKDAY_NAMES, duration_text, entry_text, expr_text, schedule_text
+from playbook.compiler.graph import BRANCHING, successors
+
+Doc = dict[str, Any]
 
 
-def playbook_tree(pb: ir.Playbook) -> Tree:
-    root = Tree(Text.assemble((pb.title or pb.name, "bold"), f"  {pb.version}  ", (pb.timezone, "dim")))
+def _head(kind: str, name: str, rest: str = "") -> Text:
+    return Text.assemble((f"{kind} ", "bold"), (name, "bold cyan"), rest)
+
+
+def playbook_tree(pb: Doc) -> Tree:
+    root = Tree(Text.assemble((pb.get("title") or pb["name"], "bold"), f"  {pb['version']}  ", (pb["timezone"], "dim")))
     settings = root.add("settings")
-    settings.add(f"quiet {pb.quiet.start}-{pb.quiet.end}" if pb.quiet else Text("no quiet hours", style="yellow"))
-    for lim in pb.limits:
-        settings.add(f"{lim.label} else {lim.action}")
-    if pb.segments:
-        seg = root.add("segments")
-        for s in pb.segments.values():
-            seg.add(Text.assemble((s.name, "cyan"), " = ", expr_text(s.expr)))
-    if pb.contents:
-        con = root.add("contents")
-        for c in pb.contents.values():
-            parts = ", ".join(c.parts)
-            holders = " ".join(
-                "{" + p.path + ("|" + p.fallback if p.fallback is not None else "") + "}" for p in c.placeholders
+    quiet = pb.get("quiet")
+    settings.add(f"quiet {quiet['start']}-{quiet['end']}" if quiet else Text("no quiet hours", style="yellow"))
+    for lim in pb["limits"]:
+        settings.add(
+            f"limit {lim['channel']} {lim['count']} per {lim['scope']} per {lim['period']} else {lim['action']}"
+        )
+    if pb["segments"]:
+        branch = root.add("segments")
+        for s in pb["segments"].values():
+            branch.add(Text.assemble((s["name"], "cyan"), " = ", expr_text(s["expr"])))
+    if pb["contents"]:
+        branch = root.add("contents")
+        for c in pb["contents"].values():
+            parts = [k for k in ("text", "link", "miniprogram", "video", "file") if k in c] + (
+                ["image"] if c["images"] else []
             )
-            con.add(Text.assemble((c.name, "cyan"), f"  [{parts}]  ", (holders, "dim")))
-    for j in pb.journeys.values():
-        node = root.add(Text.assemble(("journey ", "bold"), (j.name, "bold cyan"), f"  priority {j.priority:g}"))
-        node.add(entry_text(j.entry))
-        for x in j.exits:
-            node.add(f"exit on {x.event}" if x.kind == "event" else f"exit when {expr_text(x.condition)}")
-        if j.reenter_after_minutes:
-            node.add(f"reenter after {duration_text(j.reenter_after_minutes)}")
-        if j.goal:
-            node.add(f"goal {j.goal.event} within {duration_text(j.goal.within_minutes)}")
-        _steps(node.add("steps"), j.nodes, j.start, None, set())
-    for g in pb.groups.values():
-        node = root.add(Text.assemble(("group ", "bold"), (g.name, "bold cyan")))
-        node.add(f"name {g.title}")
-        node.add("members " + (expr_text(g.members) if g.members else "all contacts of the account"))
-        node.add(f"opens {g.opens.at.replace('T', ' ')}" if g.opens.at else f"opens {schedule_text(g.opens.schedule)}")
-        node.add(f"lasts {duration_text(g.lasts_minutes)}, size {g.size}, invite {g.invite}")
-        _steps(node.add("steps"), g.nodes, g.start, None, set())
+            holders = " ".join(
+                "{" + p["path"] + ("|" + p["fallback"] if "fallback" in p else "") + "}" for p in c["placeholders"]
+            )
+            branch.add(Text.assemble((c["name"], "cyan"), f"  [{', '.join(parts)}]  ", (holders, "dim")))
+    for j in pb["journeys"].values():
+        node = root.add(_head("journey", j["name"], f"  priority {j['priority']:g}"))
+        node.add(entry_text(j["entry"]))
+        for x in j["exits"]:
+            node.add(f"exit on {x['event']}" if x["kind"] == "event" else f"exit when {expr_text(x['condition'])}")
+        if "reenter_after_minutes" in j:
+            node.add(f"reenter after {duration_text(j['reenter_after_minutes'])}")
+        if "goal" in j:
+            node.add(f"goal {j['goal']['event']} within {duration_text(j['goal']['within_minutes'])}")
+        _steps(node.add("steps"), j["nodes"], j.get("start"), None)
+    for g in pb["groups"].values():
+        node = root.add(_head("group", g["name"]))
+        node.add(f"name {g['title']}")
+        node.add("members " + (expr_text(g["members"]) if "members" in g else "all contacts of the account"))
+        opens = g["opens"]
+        node.add(
+            f"opens {opens['at'].replace('T', ' ')}" if "at" in opens else f"opens {schedule_text(opens['schedule'])}"
+        )
+        node.add(f"lasts {duration_text(g['lasts_minutes'])}, size {g['size']}, invite {g['invite']}")
+        _steps(node.add("steps"), g["nodes"], g.get("start"), None)
         closing = node.add("closing")
-        for cid in g.closing:
-            closing.add(g.nodes[cid].label)
-    for m in pb.moments.values():
-        node = root.add(Text.assemble(("moments ", "bold"), (m.name, "bold cyan")))
-        for r in m.rules:
-            node.add(r.label + (f" visible to {expr_text(r.visible)}" if r.visible else ""))
-    for r in pb.rotations.values():
-        days = ", ".join(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in r.weekdays)
-        root.add(Text.assemble(("rotate ", "bold"), (r.name, "bold cyan"),
-                               f"  every {r.period_days}d by {r.order_by}{' desc' if r.descending else ''} at {r.time} on {days}: {r.task}"))  # fmt: skip
-    for s in pb.slas.values():
-        during = f" during {s.during[0]}-{s.during[1]}" if s.during else ""
-        root.add(Text.assemble(("sla ", "bold"), (s.name, "bold cyan"),
-                               f"  {s.trigger} answered by {s.answer} within {duration_text(s.within_minutes)}{during}"))  # fmt: skip
+        for cid in g["closing"]:
+            closing.add(g["nodes"][cid]["label"])
+    for m in pb["moments"].values():
+        node = root.add(_head("moments", m["name"]))
+        for r in m["rules"]:
+            node.add(r["label"] + (f" visible to {expr_text(r['visible'])}" if "visible" in r else ""))
+    for r in pb["rotations"].values():
+        days = ", ".join(WEEKDAY_NAMES[d] for d in r["weekdays"])
+        order = f"{r['order_by']}{' desc' if r['descending'] else ''}"
+        root.add(
+            _head("rotate", r["name"], f"  every {r['period_days']}d by {order} at {r['time']} on {days}: {r['task']}")
+        )
+    for s in pb["slas"].values():
+        during = f" during {s['during'][0]}-{s['during'][1]}" if "during" in s else ""
+        within = duration_text(s["within_minutes"])
+        root.add(_head("sla", s["name"], f"  {s['trigger']} answered by {s['answer']} within {within}{during}"))
     return root
 
 
-def _steps(parent: Tree, nodes: dict[str, ir.Node], start: str | None, stop: str | None, seen: set[str]) -> None:
-    """Walk from `start` until `stop` (the join after a branch), nesting branches."""
+def _steps(parent: Tree, nodes: dict[str, Doc], start: str | None, stop: str | None) -> None:
+    """Walk from `start` until `stop` (where branches meet again), nesting the branches."""
     current = start
-    while current is not None and current != stop and current not in seen:
-        seen.add(current)
+    while current is not None and current != stop:
         node = nodes[current]
-        branch = parent.add(Text(node.label, style="bold" if node.kind in ("if", "split", "wait") else ""))
-        if node.kind == "if":
-            join = _join(nodes, node)
-            _steps(branch.add("then"), nodes, node.then, join, seen)
-            _steps(branch.add("else"), nodes, node.otherwise, join, seen)
-            current = join
-        elif node.kind == "wait":
-            join = _join(nodes, node)
-            _steps(branch.add(f"{node.event} came"), nodes, node.then, join, seen)
-            _steps(branch.add("timed out"), nodes, node.otherwise, join, seen)
-            current = join
-        elif node.kind == "split":
-            join = _join(nodes, node)
-            for arm in node.arms or []:
-                _steps(branch.add(f"arm {arm.name} {arm.weight:g}%"), nodes, arm.next, join, seen)
-            current = join
-        else:
-            current = node.next
+        branch = parent.add(Text(node["label"], style="bold" if node["kind"] in BRANCHING else ""))
+        if node["kind"] not in BRANCHING:
+            current = node.get("next")
+            continue
+        join = _join(nodes, node)
+        for target, label in successors(node):
+            _steps(branch.add(label or "then"), nodes, target, join)
+        current = join
 
 
-def _join(nodes: dict[str, ir.Node], node: ir.Node) -> str | None:
-    """Where the branches of `node` meet again: the first node reachable from every branch."""
-    starts = [node.then, node.otherwise] if node.kind != "split" else [a.next for a in node.arms or []]
+def _join(nodes: dict[str, Doc], node: Doc) -> str | None:
+    """Where the branches of `node` meet again: the first node every branch reaches."""
 
-    def reach(start: str | None) -> list[str | None]:
+    def reachable(start: str | None) -> list[str | None]:
         order: list[str | None] = []
-        stack, seen = [start], set()
-        while stack:
-            n = stack.pop(0)
-            if n in seen:
+        queue = [start]
+        while queue:
+            n = queue.pop(0)
+            if n in order:
                 continue
-            seen.add(n)
             order.append(n)
-            if n is None:
-                continue
-            x = nodes[n]
-            for nxt in (x.next, x.then, x.otherwise, *[a.next for a in x.arms or []]):
-                if nxt is not None or x.kind != "exit":
-                    stack.append(nxt)
+            if n is not None:
+                queue.extend(t for t, _ in successors(nodes[n]))
         return order
 
-    paths = [reach(s) for s in starts]
+    paths = [reachable(target) for target, _ in successors(node)]
     common = set(paths[0]).intersection(*map(set, paths[1:]))
-    for n in paths[0]:
-        if n in common:
-            return n
-    return None
+    return next((n for n in paths[0] if n in common), None)

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from playbook.compiler import ir
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.syntax import ast as A
 from playbook.syntax.parser import parse, parse_file
@@ -23,9 +23,24 @@ _IGNORE = re.compile(r"#\s*ignore\s*:\s*([\w\-, ]+)")
 @dataclass
 class CompileResult:
     path: str
-    playbook: ir.Playbook | None
+    doc: dict[str, Any] | None  # the IR in its canonical plain-data form; None on errors
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: list[A.File] = field(default_factory=list)
+    _typed: Any = field(default=None, repr=False)
+
+    @property
+    def version(self) -> str | None:
+        return self.doc["version"] if self.doc else None
+
+    @property
+    def playbook(self) -> Any:  # ir.Playbook | None — imported lazily (pydantic is slow to import)
+        if self.doc is None:
+            return None
+        if self._typed is None:
+            from playbook.compiler.ir import load
+
+            self._typed = load(self.doc)
+        return self._typed
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -11,8 +11,9 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from playbook.compiler import ir
+from playbook.compiler.canonical import IR_VERSION, version_of_doc
 from playbook.compiler.describe import expr_text
 from playbook.compiler.schedules import cron_problem
 from playbook.compiler.templates import TemplateError, placeholders
@@ -33,6 +34,15 @@ BUILTIN_FIELDS = (
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 # WeCom customer groups hold at most 500 members.
 DEFAULT_GROUP_SIZE = 500
+# The IR as the compiler emits it: JSON-ready data, keys as in playbook.compiler.ir.
+Doc = dict[str, Any]
+
+
+def _obj(**fields: Any) -> Doc:
+    """An IR object; absent (None) fields are left out, as in the canonical form."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 _PERIOD_DAYS = {"day": 1, "week": 7, "month": 31}
 _KIND_WORDS = {
     "segment": "segment",
@@ -82,7 +92,7 @@ class _Compiler:
         self._add(WARNING, code, message, span, hint, file)
 
     # ---- driver -------------------------------------------------------------------------
-    def run(self) -> ir.Playbook | None:
+    def run(self) -> Doc | None:
         settings = self._collect()
         segments = self._segments()
         contents = self._contents()
@@ -105,11 +115,12 @@ class _Compiler:
         if any(d.is_error for d in self.diagnostics):
             return None
         sources = {
-            f"{kind}:{name}": ir.SourceRef(file=d.node.file, line=d.node.span.line)
+            f"{kind}:{name}": _obj(file=d.node.file, line=d.node.span.line)
             for kind, table in self.tables.items()
             for name, d in table.items()
         }
-        pb = ir.Playbook(
+        pb = _obj(
+            ir_version=IR_VERSION,
             name=self.name,
             title=settings["title"],
             timezone=settings["timezone"],
@@ -126,7 +137,8 @@ class _Compiler:
             events=sorted(self.events_used),
             sources=sources,
         )
-        return pb.with_version()
+        pb["version"] = version_of_doc(pb)
+        return pb
 
     # ---- declarations and settings ----------------------------------------------------------
     def _collect(self) -> dict:
@@ -183,7 +195,7 @@ class _Compiler:
             w = quiet.window
             if w.start.minutes == w.end.minutes:
                 self.error("quiet", "the quiet window starts and ends at the same time", w.span)
-            quiet_ir = ir.Quiet(start=str(w.start), end=str(w.end))
+            quiet_ir = _obj(start=str(w.start), end=str(w.end))
         return {
             "title": title.text.value if title else None,
             "timezone": tz,
@@ -215,8 +227,8 @@ class _Compiler:
             return
         table[name] = _Decl(kind, node)
 
-    def _limits(self, limits: list[A.Limit]) -> list[ir.Limit]:
-        out: list[ir.Limit] = []
+    def _limits(self, limits: list[A.Limit]) -> list[Doc]:
+        out: list[Doc] = []
         seen: dict[tuple[str, str, str], A.Limit] = {}
         for lim in limits:
             self.file = lim.file
@@ -237,7 +249,7 @@ class _Compiler:
                 continue
             seen[key] = lim
             out.append(
-                ir.Limit(
+                _obj(
                     channel=lim.channel,
                     count=int(lim.count),
                     scope=lim.scope,
@@ -262,24 +274,24 @@ class _Compiler:
         return out
 
     # ---- segments and expressions --------------------------------------------------------------
-    def _segments(self) -> dict[str, ir.Segment]:
-        out: dict[str, ir.Segment] = {}
+    def _segments(self) -> dict[str, Doc]:
+        out: dict[str, Doc] = {}
         for name, decl in self.tables["segment"].items():
             node: A.Segment = decl.node  # type: ignore[assignment]
             self.file = node.file
             uses: list[str] = []
             expr = self.expr(node.expr, events=False, segment_uses=uses)
-            out[name] = ir.Segment(name=name, expr=expr, uses=sorted(set(uses)))
+            out[name] = _obj(name=name, expr=expr, uses=sorted(set(uses)))
         self._check_cycles(out)
         return out
 
-    def _check_cycles(self, segments: dict[str, ir.Segment]) -> None:
+    def _check_cycles(self, segments: dict[str, Doc]) -> None:
         state: dict[str, int] = {}  # 1 visiting, 2 done
         reported: set[str] = set()
 
         def visit(name: str, path: list[str]) -> None:
             state[name] = 1
-            for dep in segments[name].uses:
+            for dep in segments[name]["uses"]:
                 if dep not in segments:
                     continue
                 if state.get(dep) == 1:
@@ -302,37 +314,37 @@ class _Compiler:
             if state.get(name) is None:
                 visit(name, [name])
 
-    def expr(self, e: A.Expr, *, events: bool, segment_uses: list[str] | None = None) -> ir.Expr:
+    def expr(self, e: A.Expr, *, events: bool, segment_uses: list[str] | None = None) -> Doc:
         """Lower an expression; `events` says whether `event.*` means something here."""
         if isinstance(e, A.BoolOp):
             args = []
             for side in (e.left, e.right):
                 lowered = self.expr(side, events=events, segment_uses=segment_uses)
                 # a and b and c nests to the left in the AST; the IR keeps one flat list.
-                if lowered.op == e.op:
-                    args.extend(lowered.args)  # type: ignore[union-attr]
+                if lowered["op"] == e.op:
+                    args.extend(lowered["args"])
                 else:
                     args.append(lowered)
-            return ir.And(args=args) if e.op == "and" else ir.Or(args=args)
+            return _obj(op="and", args=args) if e.op == "and" else _obj(op="or", args=args)
         if isinstance(e, A.Not):
-            return ir.Not(arg=self.expr(e.operand, events=events, segment_uses=segment_uses))
+            return _obj(op="not", arg=self.expr(e.operand, events=events, segment_uses=segment_uses))
         if isinstance(e, A.Compare):
             field = self._field(e.field, events)
             if isinstance(e.operand, A.Field):
-                value: ir.Lit | ir.FieldRef = ir.FieldRef(field=self._field(e.operand, events))
+                value: Doc | Doc = _obj(field=self._field(e.operand, events))
             else:
                 value = _lit(e.operand)
-            return ir.Cmp(field=field, cmp=e.op, value=value)  # type: ignore[arg-type]
+            return _obj(op="cmp", field=field, cmp=e.op, value=value)  # type: ignore[arg-type]
         if isinstance(e, A.InList):
-            lowered_in = ir.InList(field=self._field(e.field, events), values=[_lit(v) for v in e.values])
-            return ir.Not(arg=lowered_in) if e.negated else lowered_in
+            lowered_in = _obj(op="in", field=self._field(e.field, events), values=[_lit(v) for v in e.values])
+            return _obj(op="not", arg=lowered_in) if e.negated else lowered_in
         if isinstance(e, A.Within):
-            return ir.Within(field=self._field(e.field, events), minutes=e.duration.minutes)
+            return _obj(op="within", field=self._field(e.field, events), minutes=e.duration.minutes)
         if isinstance(e, A.IsSet):
-            lowered_set = ir.IsSet(field=self._field(e.field, events))
-            return ir.Not(arg=lowered_set) if e.negated else lowered_set
+            lowered_set = _obj(op="is_set", field=self._field(e.field, events))
+            return _obj(op="not", arg=lowered_set) if e.negated else lowered_set
         if isinstance(e, A.HasTag):
-            return ir.HasTag(tag=e.tag.value)
+            return _obj(op="tag", tag=e.tag.value)
         assert isinstance(e, A.InSegment)
         name = e.segment.value
         if name not in self.tables["segment"]:
@@ -344,7 +356,7 @@ class _Compiler:
             )
         if segment_uses is not None:
             segment_uses.append(name)
-        return ir.InSegment(segment=name)
+        return _obj(op="segment", segment=name)
 
     def _field(self, f: A.Field, events: bool) -> str:
         path = f.path
@@ -368,13 +380,13 @@ class _Compiler:
         return f.dotted
 
     # ---- content ---------------------------------------------------------------------------------
-    def _contents(self) -> dict[str, ir.Content]:
-        out: dict[str, ir.Content] = {}
+    def _contents(self) -> dict[str, Doc]:
+        out: dict[str, Doc] = {}
         for name, decl in self.tables["content"].items():
             node: A.Content = decl.node  # type: ignore[assignment]
             self.file = node.file
             fields: dict[str, object] = {"name": name, "images": []}
-            holders: list[ir.Placeholder] = []
+            holders: list[Doc] = []
             for part in node.parts:
                 key = part.key
                 if key == "image":
@@ -409,12 +421,12 @@ class _Compiler:
                 self.error(
                     "content", f"content '{name}' is empty", node.name.span, "give it a text, an image or a link"
                 )
-            unique = {(p.path, p.fallback): p for p in holders}
+            unique = {(p["path"], p.get("fallback")): p for p in holders}
             fields["placeholders"] = [unique[k] for k in sorted(unique, key=lambda k: (k[0], k[1] or ""))]
-            out[name] = ir.Content(**fields)  # type: ignore[arg-type]
+            out[name] = _obj(**fields)  # type: ignore[arg-type]
         return out
 
-    def _template(self, text: A.Text) -> list[ir.Placeholder]:
+    def _template(self, text: A.Text) -> list[Doc]:
         try:
             holders = placeholders(text.value)
         except TemplateError as exc:
@@ -423,7 +435,7 @@ class _Compiler:
         for p in holders:
             if p.scope == "contact":
                 self.fields_used.setdefault(p.path, (self.file, text.span))
-        return [ir.Placeholder(path=p.path, fallback=p.fallback) for p in holders]
+        return [_obj(path=p.path, fallback=p.fallback) for p in holders]
 
     def _content_ref(self, name: A.Name, *, with_event: bool) -> str:
         content = name.value
@@ -508,17 +520,17 @@ class _Compiler:
         return name.value
 
     # ---- schedules --------------------------------------------------------------------------------
-    def schedule(self, s: A.Schedule) -> ir.Schedule:
+    def schedule(self, s: A.Schedule) -> Doc:
         if isinstance(s, A.EveryDay):
-            return ir.Weekly(weekdays=list(range(7)), times=_times(s.times))
+            return _obj(kind="weekly", weekdays=list(range(7)), times=_times(s.times))
         if isinstance(s, A.EveryWeekday):
-            return ir.Weekly(weekdays=[0, 1, 2, 3, 4], times=_times(s.times))
+            return _obj(kind="weekly", weekdays=[0, 1, 2, 3, 4], times=_times(s.times))
         if isinstance(s, A.EveryWeekend):
-            return ir.Weekly(weekdays=[5, 6], times=_times(s.times))
+            return _obj(kind="weekly", weekdays=[5, 6], times=_times(s.times))
         if isinstance(s, A.EveryWeekdays):
-            return ir.Weekly(weekdays=self.weekdays(s.days), times=_times(s.times))
+            return _obj(kind="weekly", weekdays=self.weekdays(s.days), times=_times(s.times))
         if isinstance(s, A.EveryMonth):
-            return ir.Monthly(days=sorted(set(s.days)), times=_times(s.times))
+            return _obj(kind="monthly", days=sorted(set(s.days)), times=_times(s.times))
         if isinstance(s, A.EveryInterval):
             if s.every.minutes >= 24 * 60:
                 self.error(
@@ -532,12 +544,12 @@ class _Compiler:
                 if s.between.end.minutes <= s.between.start.minutes:
                     self.error("schedule", "the 'between' window must end after it starts", s.between.span)
                 between = [str(s.between.start), str(s.between.end)]
-            return ir.Interval(minutes=s.every.minutes, between=between)
+            return _obj(kind="interval", minutes=s.every.minutes, between=between)
         assert isinstance(s, A.Cron)
         problem = cron_problem(s.expression.value)
         if problem:
             self.error("cron", problem, s.expression.span, 'for example cron "0 10 * * 1-5" is 10:00 on weekdays')
-        return ir.CronSchedule(expr=s.expression.value)
+        return _obj(kind="cron", expr=s.expression.value)
 
     def weekdays(self, items: tuple[A.WeekdayItem, ...]) -> list[int]:
         days: set[int] = set()
@@ -551,11 +563,11 @@ class _Compiler:
         return sorted(days)
 
     # ---- journeys -----------------------------------------------------------------------------------
-    def _journey(self, j: A.Journey) -> ir.Journey | None:
+    def _journey(self, j: A.Journey) -> Doc | None:
         self.file = j.file
         name = j.name.value
-        entries: list[ir.Entry] = []
-        exits: list[ir.ExitRule] = []
+        entries: list[Doc] = []
+        exits: list[Doc] = []
         reenter = goal = priority = None
         steps: list[A.Step] = []
         by_event = False
@@ -572,23 +584,21 @@ class _Compiler:
                 )
             if isinstance(m, A.EntryOn):
                 by_event = True
-                entries.append(ir.Entry(kind="event", event=self._event(m.event), where=self._where(m.where, True)))
+                entries.append(_obj(kind="event", event=self._event(m.event), where=self._where(m.where, True)))
             elif isinstance(m, A.EntryEnter):
-                entries.append(ir.Entry(kind="segment", segment=self._segment_ref(m.segment)))
+                entries.append(_obj(kind="segment", segment=self._segment_ref(m.segment)))
             elif isinstance(m, A.EntrySchedule):
                 entries.append(
-                    ir.Entry(kind="schedule", schedule=self.schedule(m.schedule), segment=self._segment_ref(m.segment))
+                    _obj(kind="schedule", schedule=self.schedule(m.schedule), segment=self._segment_ref(m.segment))
                 )
             elif isinstance(m, A.EntryAt):
                 entries.append(
-                    ir.Entry(
-                        kind="once", at=m.at.value.isoformat(timespec="minutes"), segment=self._segment_ref(m.segment)
-                    )
+                    _obj(kind="once", at=m.at.value.isoformat(timespec="minutes"), segment=self._segment_ref(m.segment))
                 )
             elif isinstance(m, A.ExitOn):
-                exits.append(ir.ExitRule(kind="event", event=self._event(m.event), where=self._where(m.where, True)))
+                exits.append(_obj(kind="event", event=self._event(m.event), where=self._where(m.where, True)))
             elif isinstance(m, A.ExitWhen):
-                exits.append(ir.ExitRule(kind="condition", condition=self.expr(m.condition, events=False)))
+                exits.append(_obj(kind="condition", condition=self.expr(m.condition, events=False)))
             elif isinstance(m, A.Reenter | A.Goal | A.Priority):
                 word = {A.Reenter: "reenter", A.Goal: "goal", A.Priority: "priority"}[type(m)]
                 if {"reenter": reenter, "goal": goal, "priority": priority}[word] is not None:
@@ -596,7 +606,7 @@ class _Compiler:
                 elif isinstance(m, A.Reenter):
                     reenter = m.after.minutes
                 elif isinstance(m, A.Goal):
-                    goal = ir.Goal(
+                    goal = _obj(
                         event=self._event(m.event), where=self._where(m.where, True), within_minutes=m.within.minutes
                     )
                 else:
@@ -618,7 +628,7 @@ class _Compiler:
         self._check_spam(name, steps)
         if not entries:
             return None
-        return ir.Journey(
+        return _obj(
             name=name,
             entry=entries[0],
             exits=exits,
@@ -629,11 +639,11 @@ class _Compiler:
             nodes=graph.ordered(),
         )
 
-    def _where(self, where: A.Expr | None, events: bool) -> ir.Expr | None:
+    def _where(self, where: A.Expr | None, events: bool) -> Doc | None:
         return None if where is None else self.expr(where, events=events)
 
     # ---- groups ---------------------------------------------------------------------------------------
-    def _group(self, g: A.Group) -> ir.Group | None:
+    def _group(self, g: A.Group) -> Doc | None:
         self.file = g.file
         name = g.name.value
         found: dict[type, A.GroupMember] = {}
@@ -680,11 +690,11 @@ class _Compiler:
         if missing:
             return None
         opens_ir = (
-            ir.GroupOpens(at=opens.at.value.isoformat(timespec="minutes"))  # type: ignore[union-attr]
+            _obj(at=opens.at.value.isoformat(timespec="minutes"))  # type: ignore[union-attr]
             if isinstance(opens, A.OpensOnce)
-            else ir.GroupOpens(schedule=self.schedule(opens.schedule))  # type: ignore[union-attr]
+            else _obj(schedule=self.schedule(opens.schedule))  # type: ignore[union-attr]
         )
-        return ir.Group(
+        return _obj(
             name=name,
             title=title.text.value if title else name,  # type: ignore[union-attr]
             members=self.expr(members.expr, events=False) if members else None,  # type: ignore[union-attr]
@@ -698,7 +708,7 @@ class _Compiler:
         )
 
     # ---- Moments, rotations, SLAs ---------------------------------------------------------------------
-    def _moments(self, m: A.Moments) -> ir.Moments:
+    def _moments(self, m: A.Moments) -> Doc:
         self.file = m.file
         rules = []
         for r in m.rules:
@@ -707,21 +717,17 @@ class _Compiler:
             label = f"{_when_label(r.when)}: post {content}"
             if isinstance(r.when, A.DateTimeLit):
                 rules.append(
-                    ir.MomentRule(
-                        label=label, at=r.when.value.isoformat(timespec="minutes"), content=content, visible=visible
-                    )
+                    _obj(label=label, at=r.when.value.isoformat(timespec="minutes"), content=content, visible=visible)
                 )
             else:
-                rules.append(
-                    ir.MomentRule(label=label, schedule=self.schedule(r.when), content=content, visible=visible)
-                )
+                rules.append(_obj(label=label, schedule=self.schedule(r.when), content=content, visible=visible))
         if not rules:
             self.warn("empty-moments", f"Moments calendar '{m.name.value}' posts nothing", m.name.span)
-        result = ir.Moments(name=m.name.value, rules=rules)
+        result = _obj(name=m.name.value, rules=rules)
         self._check_crowded(m, result)
         return result
 
-    def _rotation(self, r: A.Rotate) -> ir.Rotation | None:
+    def _rotation(self, r: A.Rotate) -> Doc | None:
         self.file = r.file
         name = r.name.value
         found: dict[type, A.RotateMember] = {}
@@ -757,7 +763,7 @@ class _Compiler:
         if missing:
             return None
         days = self.weekdays(at.days) if at.days else list(range(7))  # type: ignore[union-attr]
-        return ir.Rotation(
+        return _obj(
             name=name,
             period_days=max(each.period.minutes // (24 * 60), 1),  # type: ignore[union-attr]
             order_by=order_by,
@@ -768,7 +774,7 @@ class _Compiler:
             members=self.expr(members.expr, events=False) if members else None,  # type: ignore[union-attr]
         )
 
-    def _sla(self, s: A.Sla) -> ir.Sla:
+    def _sla(self, s: A.Sla) -> Doc:
         self.file = s.file
         during = None
         if s.during is not None:
@@ -777,7 +783,7 @@ class _Compiler:
                     "sla", "the 'during' window must end after it starts (it cannot wrap midnight)", s.during.span
                 )
             during = [str(s.during.start), str(s.during.end)]
-        return ir.Sla(
+        return _obj(
             name=s.name.value,
             trigger=self._event(s.trigger),
             answer=self._event(s.answer),
@@ -844,22 +850,21 @@ class _Compiler:
                 "more than 3 in 3 days reads as spam (刷屏); space them out",
             )
 
-    def _check_crowded(self, node: A.Moments, moments: ir.Moments) -> None:
+    def _check_crowded(self, node: A.Moments, moments: Doc) -> None:
         from playbook.compiler.schedules import occurrences
 
         # Two months that contain every weekday and every day of the month 1–31.
         start, end = dt.datetime(2027, 1, 1), dt.datetime(2027, 3, 1)
         per_day: dict[dt.date, int] = {}
-        for rule in moments.rules:
-            if rule.schedule is not None and not (
-                isinstance(rule.schedule, ir.CronSchedule) and cron_problem(rule.schedule.expr)
-            ):
-                for t in occurrences(rule.schedule, start, end):
+        for rule in moments["rules"]:
+            schedule = rule.get("schedule")
+            if schedule is not None and not (schedule["kind"] == "cron" and cron_problem(schedule["expr"])):
+                for t in occurrences(schedule, start, end):
                     per_day[t.date()] = per_day.get(t.date(), 0) + 1
         dated: dict[str, int] = {}
-        for rule in moments.rules:
-            if rule.at:
-                dated[rule.at[:10]] = dated.get(rule.at[:10], 0) + 1
+        for rule in moments["rules"]:
+            if "at" in rule:
+                dated[rule["at"][:10]] = dated.get(rule["at"][:10], 0) + 1
         most = max(per_day.values(), default=0)
         for day, n in dated.items():
             weekday = dt.date.fromisoformat(day)
@@ -909,13 +914,13 @@ def _times(times: tuple[A.Clock, ...]) -> list[str]:
     return sorted({str(t) for t in times})
 
 
-def _lit(v: A.Literal) -> ir.Lit:
+def _lit(v: A.Literal) -> Doc:
     value = v.value
     if isinstance(value, dt.datetime):
         value = value.isoformat(timespec="minutes")
     elif isinstance(value, dt.date):
         value = value.isoformat()
-    return ir.Lit(kind=v.kind, value=value)  # type: ignore[arg-type]
+    return _obj(kind=v.kind, value=value)  # type: ignore[arg-type]
 
 
 def _when_label(when: A.Schedule | A.DateTimeLit) -> str:
@@ -962,14 +967,14 @@ class _Graph:
         self.events = events
         self.where = where
         self.group = group
-        self.nodes: dict[str, ir.Node] = {}
+        self.nodes: dict[str, Doc] = {}
         self.count = 0
 
     def _id(self) -> str:
         self.count += 1
         return f"s{self.count}"
 
-    def ordered(self) -> dict[str, ir.Node]:
+    def ordered(self) -> dict[str, Doc]:
         """Nodes by id number (branches are lowered before the step that holds them)."""
         return {k: self.nodes[k] for k in sorted(self.nodes, key=lambda k: int(k[1:]))}
 
@@ -1001,16 +1006,16 @@ class _Graph:
                     )
                 last_day = max(last_day, step.timing.day)
 
-    def _timing(self, t: A.Timing | None) -> ir.Timing | None:
+    def _timing(self, t: A.Timing | None) -> Doc | None:
         if t is None:
             return None
         if isinstance(t, A.After):
-            return ir.Timing(kind="after", minutes=t.duration.minutes)
+            return _obj(kind="after", minutes=t.duration.minutes)
         if isinstance(t, A.AtTime):
-            return ir.Timing(kind="at", time=str(t.clock))
-        return ir.Timing(kind="day", day=t.day, time=str(t.clock))
+            return _obj(kind="at", time=str(t.clock))
+        return _obj(kind="day", day=t.day, time=str(t.clock))
 
-    def _node(self, node_id: str, step: A.Step, nxt: str | None) -> ir.Node:
+    def _node(self, node_id: str, step: A.Step, nxt: str | None) -> Doc:
         a = step.action
         c = self.c
         label = _timing_label(step.timing)
@@ -1027,30 +1032,30 @@ class _Graph:
         if isinstance(a, A.Dm | A.Post):
             kind = "dm" if isinstance(a, A.Dm) else "post"
             content = c._content_ref(a.content, with_event=self.events)
-            return ir.Node(kind=kind, label=f"{label}{kind} {content}", next=nxt, content=content, **common)
+            return _obj(kind=kind, label=f"{label}{kind} {content}", next=nxt, content=content, **common)
         if isinstance(a, A.Task):
             c._template(a.text)
             if not self.events:
                 c._text_without_event(a.text)
-            return ir.Node(kind="task", label=f'{label}task "{a.text.value}"', next=nxt, text=a.text.value, **common)
+            return _obj(kind="task", label=f'{label}task "{a.text.value}"', next=nxt, text=a.text.value, **common)
         if isinstance(a, A.TagAdd | A.TagRemove):
             kind = "tag_add" if isinstance(a, A.TagAdd) else "tag_remove"
             word = "add" if kind == "tag_add" else "remove"
-            return ir.Node(kind=kind, label=f'{label}tag {word} "{a.tag.value}"', next=nxt, text=a.tag.value, **common)
+            return _obj(kind=kind, label=f'{label}tag {word} "{a.tag.value}"', next=nxt, text=a.tag.value, **common)
         if isinstance(a, A.Invite):
             group = a.group.value
             if group not in c.tables["group"]:
                 c.error(
                     "unknown-name", f"unknown group '{group}'", a.group.span, did_you_mean(group, c.tables["group"])
                 )
-            return ir.Node(kind="invite", label=f"{label}invite {group}", next=nxt, group=group, **common)
+            return _obj(kind="invite", label=f"{label}invite {group}", next=nxt, group=group, **common)
         if isinstance(a, A.ExitStep):
-            return ir.Node(kind="exit", label=f"{label}exit", next=None, **common)
+            return _obj(kind="exit", label=f"{label}exit", next=None, **common)
         if isinstance(a, A.If):
             condition = c.expr(a.condition, events=self.events)
             then = self.lower(a.then, nxt)
             otherwise = self.lower(a.otherwise or (), nxt)
-            return ir.Node(
+            return _obj(
                 kind="if",
                 label=f"{label}if {expr_text(condition)}",
                 condition=condition,
@@ -1071,16 +1076,16 @@ class _Graph:
                 if arm.weight <= 0:
                     c.error("split-weights", "an arm needs a share above 0%", arm.span)
             arms = [
-                ir.Arm(name=_arm_name(i), weight=float(arm.weight), next=self.lower(arm.steps, nxt))
+                _obj(name=_arm_name(i), weight=float(arm.weight), next=self.lower(arm.steps, nxt))
                 for i, arm in enumerate(a.arms)
             ]
-            return ir.Node(kind="split", label=f"{label}split", arms=arms, **common)
+            return _obj(kind="split", label=f"{label}split", arms=arms, **common)
         assert isinstance(a, A.Wait)
         event = c._event(a.event)
         where = c._where(a.where, True)
         then = self.lower(a.then or (), nxt)
         otherwise = self.lower(a.otherwise or (), nxt)
-        return ir.Node(
+        return _obj(
             kind="wait",
             label=f"{label}wait for {event} up to {a.up_to.text or a.up_to.minutes}",
             event=event,

@@ -3,78 +3,85 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from playbook.compiler import ir
 from playbook.compiler.describe import entry_text, schedule_text
 
-
-def _edges(nodes: dict[str, ir.Node]) -> Iterator[tuple[str, str | None, str]]:
-    """(from, to, label) for every edge; `to` None means the flow ends."""
-    for node in nodes.values():
-        if node.kind == "if":
-            yield node.id, node.then, "yes"
-            yield node.id, node.otherwise, "no"
-        elif node.kind == "wait":
-            yield node.id, node.then, node.event or "event"
-            yield node.id, node.otherwise, "timed out"
-        elif node.kind == "split":
-            for arm in node.arms or []:
-                yield node.id, arm.next, f"{arm.name} {arm.weight:g}%"
-        elif node.kind != "exit":
-            yield node.id, node.next, ""
+Doc = dict[str, Any]
+BRANCHING = ("if", "split", "wait")
 
 
-def _flows(pb: ir.Playbook) -> Iterator[tuple[str, str, str, dict[str, ir.Node], str | None]]:
-    """(kind, name, entry label, nodes, start) for journeys and groups."""
-    for j in pb.journeys.values():
-        yield "journey", j.name, entry_text(j.entry), j.nodes, j.start
-    for g in pb.groups.values():
-        opens = f"opens {g.opens.at}" if g.opens.at else "opens " + schedule_text(g.opens.schedule)
-        yield "group", g.name, opens, g.nodes, g.start
+def successors(node: Doc) -> Iterator[tuple[str | None, str]]:
+    """(next node id or None for the end, edge label) of one node."""
+    kind = node["kind"]
+    if kind == "if":
+        yield node.get("then"), "yes"
+        yield node.get("otherwise"), "no"
+    elif kind == "wait":
+        yield node.get("then"), node["event"]
+        yield node.get("otherwise"), "timed out"
+    elif kind == "split":
+        for arm in node["arms"]:
+            yield arm.get("next"), f"{arm['name']} {arm['weight']:g}%"
+    elif kind != "exit":
+        yield node.get("next"), ""
 
 
-def _quote(text: str) -> str:
+def flows(pb: Doc) -> Iterator[tuple[str, str, str, dict[str, Doc], str | None]]:
+    """(kind, name, entry text, nodes, first node) for journeys and groups."""
+    for j in pb.get("journeys", {}).values():
+        yield "journey", j["name"], entry_text(j["entry"]), j["nodes"], j.get("start")
+    for g in pb.get("groups", {}).values():
+        opens = g["opens"]
+        when = (
+            f"opens {opens['at'].replace('T', ' ')}" if "at" in opens else "opens " + schedule_text(opens["schedule"])
+        )
+        yield "group", g["name"], when, g["nodes"], g.get("start")
+
+
+def _mermaid_text(text: str) -> str:
     return text.replace('"', "#quot;")
 
 
-def mermaid(pb: ir.Playbook) -> str:
+def mermaid(pb: Doc) -> str:
     lines = ["flowchart TD"]
-    for index, (kind, name, entry, nodes, start) in enumerate(_flows(pb)):
-        prefix = f"f{index}"
-        lines.append(f'  subgraph {prefix}["{kind} {_quote(name)}"]')
-        lines.append(f'    {prefix}_entry(["{_quote(entry)}"])')
+    for index, (kind, name, entry, nodes, start) in enumerate(flows(pb)):
+        p = f"f{index}"
+        lines.append(f'  subgraph {p}["{kind} {_mermaid_text(name)}"]')
+        lines.append(f'    {p}_entry(["{_mermaid_text(entry)}"])')
         for node in nodes.values():
-            shape = ('{"', '"}') if node.kind in ("if", "split", "wait") else ('["', '"]')
-            lines.append(f"    {prefix}_{node.id}{shape[0]}{_quote(node.label)}{shape[1]}")
-        lines.append(f'    {prefix}_end(["end"])')
-        lines.append(f"    {prefix}_entry --> {prefix}_{start}" if start else f"    {prefix}_entry --> {prefix}_end")
-        for src, dst, label in _edges(nodes):
-            target = f"{prefix}_{dst}" if dst else f"{prefix}_end"
-            arrow = f" -->|{_quote(label)}| " if label else " --> "
-            lines.append(f"    {prefix}_{src}{arrow}{target}")
+            left, right = ('{"', '"}') if node["kind"] in BRANCHING else ('["', '"]')
+            lines.append(f"    {p}_{node['id']}{left}{_mermaid_text(node['label'])}{right}")
+        lines.append(f'    {p}_end(["end"])')
+        lines.append(f"    {p}_entry --> {p}_{start or 'end'}")
+        for node in nodes.values():
+            for target, label in successors(node):
+                arrow = f" -->|{_mermaid_text(label)}| " if label else " --> "
+                lines.append(f"    {p}_{node['id']}{arrow}{p}_{target or 'end'}")
         lines.append("  end")
     return "\n".join(lines) + "\n"
 
 
-def _dot_quote(text: str) -> str:
+def _dot_text(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def dot(pb: ir.Playbook) -> str:
-    lines = [f"digraph {_dot_quote(pb.name)} {{", "  rankdir=TB;", '  node [shape=box, fontname="sans-serif"];']
-    for index, (kind, name, entry, nodes, start) in enumerate(_flows(pb)):
-        prefix = f"f{index}"
+def dot(pb: Doc) -> str:
+    lines = [f"digraph {_dot_text(pb['name'])} {{", "  rankdir=TB;", '  node [shape=box, fontname="sans-serif"];']
+    for index, (kind, name, entry, nodes, start) in enumerate(flows(pb)):
+        p = f"f{index}"
         lines.append(f"  subgraph cluster_{index} {{")
-        lines.append(f"    label={_dot_quote(f'{kind} {name}')};")
-        lines.append(f"    {prefix}_entry [label={_dot_quote(entry)}, shape=oval];")
+        lines.append(f"    label={_dot_text(f'{kind} {name}')};")
+        lines.append(f"    {p}_entry [label={_dot_text(entry)}, shape=oval];")
         for node in nodes.values():
-            shape = ", shape=diamond" if node.kind in ("if", "split", "wait") else ""
-            lines.append(f"    {prefix}_{node.id} [label={_dot_quote(node.label)}{shape}];")
-        lines.append(f'    {prefix}_end [label="end", shape=oval];')
-        lines.append(f"    {prefix}_entry -> {prefix}_{start or 'end'};")
-        for src, dst, label in _edges(nodes):
-            attrs = f" [label={_dot_quote(label)}]" if label else ""
-            lines.append(f"    {prefix}_{src} -> {prefix}_{dst or 'end'}{attrs};")
+            shape = ", shape=diamond" if node["kind"] in BRANCHING else ""
+            lines.append(f"    {p}_{node['id']} [label={_dot_text(node['label'])}{shape}];")
+        lines.append(f'    {p}_end [label="end", shape=oval];')
+        lines.append(f"    {p}_entry -> {p}_{start or 'end'};")
+        for node in nodes.values():
+            for target, label in successors(node):
+                attrs = f" [label={_dot_text(label)}]" if label else ""
+                lines.append(f"    {p}_{node['id']} -> {p}_{target or 'end'}{attrs};")
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,10 @@
 """The schedule graph: what a compiled playbook means, as pydantic models.
 
 This is the contract between the compiler and everything above it (engine, plan,
-runtime). It is plain data: names are resolved, durations are minutes, clock times are
+runtime). The compiler emits it as plain JSON-ready data (the canonical form: absent
+fields left out) so that `playbook check` never pays for importing pydantic; these
+models are its schema and the typed view everything above the compiler works with
+(`load(doc)`). A test keeps the two identical. It is plain data: names are resolved, durations are minutes, clock times are
 "HH:MM" in the playbook timezone, datetimes are local ISO strings, and every flow's steps
 are nodes of a graph with explicit successors. Its JSON form is stable (sorted keys,
 `ir_version`) and its `version` is a hash of that canonical form, so the same meaning
@@ -11,13 +14,13 @@ in `sources`, which the hash leaves out: moving a comment does not make a new ve
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-IR_VERSION = 1
+from playbook.compiler.canonical import IR_VERSION, dumps, version_of_doc
+
+__all__ = ["IR_VERSION", "dumps", "version_of_doc"]  # re-exported: the IR's one import point
 
 
 class Model(BaseModel):
@@ -194,7 +197,7 @@ class Journey(Model):
     exits: list[ExitRule] = []
     reenter_after_minutes: int | None = None  # None: never re-enter
     goal: Goal | None = None
-    priority: float = 0
+    priority: int | float = 0
     start: str | None  # first node id
     nodes: dict[str, Node]
 
@@ -326,24 +329,31 @@ class Playbook(Model):
     events: list[str] = []  # event types the playbook reacts to
     sources: dict[str, SourceRef] = {}  # "journey:新客培育" -> where it is written
 
-    def canonical_json(self) -> str:
-        return to_json(self)
 
-    def with_version(self) -> Playbook:
-        return self.model_copy(update={"version": version_of(self)})
+def to_doc(model: BaseModel) -> dict[str, Any]:
+    """The canonical plain-data form: JSON-ready, absent (None) fields left out."""
+    return _without_none(model.model_dump(mode="json"))
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def to_json(model: BaseModel, *, indent: int | None = 2) -> str:
-    """Stable JSON: sorted keys, UTF-8 text kept readable."""
-    return json.dumps(model.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, indent=indent)
+    return dumps(to_doc(model), indent=indent)
 
 
 def version_of(pb: Playbook) -> str:
-    """A hash of the meaning: everything but the version itself, the file-derived name and
-    source positions."""
-    data = pb.model_dump(mode="json", exclude={"version", "sources", "name"})
-    blob = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return "pb-" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+    return version_of_doc(to_doc(pb))
+
+
+def load(doc: dict[str, Any]) -> Playbook:
+    """The typed view of a compiled playbook (validates the document)."""
+    return Playbook.model_validate(doc)
 
 
 And.model_rebuild()

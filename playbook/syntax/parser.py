@@ -42,6 +42,11 @@ _UNIT_MINUTES = {"w": 7 * 24 * 60, "d": 24 * 60, "h": 60, "m": 1}
 _DURATION_PART = re.compile(r"(\d+)([wdhm])")
 _ESCAPE = re.compile(r"\\(.)", re.S)
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+# Longer numbers are typos; Python's int() also refuses strings of more than 4300 digits.
+_MAX_DIGITS = 15
+# Deeper nesting (parentheses, not, if/split/wait blocks) is rejected so that nothing
+# downstream (fmt, the compiler) recurses past Python's stack limit.
+_MAX_NESTING = 50
 
 
 def grammar_text() -> str:
@@ -100,9 +105,35 @@ class _ToAst(Transformer):
     def __init__(self) -> None:
         super().__init__()
         self.problems: list[_Problem] = []
+        self.depths: dict[int, int] = {}  # id(node) -> nesting depth, for nodes that nest
+
+    def reset(self) -> None:
+        self.problems = []
+        self.depths = {}
 
     def _problem(self, message: str, token: Any, hint: str = "") -> None:
         self.problems.append(_Problem(message, token, hint))
+
+    def _nest(self, node: Any, children: Any, flat: Any = None) -> None:
+        """Record how deep `node` nests; `flat` is a child that does not add a level (the left
+        operand of a chain like `a or b or c`, which nests to the left)."""
+        depth = max((self.depths.get(id(c), 0) + 1 for c in children), default=1)
+        if flat is not None:
+            depth = max(depth, self.depths.get(id(flat), 0))
+        self.depths[id(node)] = depth
+        if depth == _MAX_NESTING + 1:  # reported once, at the level where it goes too deep
+            self._problem(
+                f"this is nested more than {_MAX_NESTING} levels deep",
+                node.span,
+                "split it into several segments or simpler steps",
+            )
+
+    def _fits(self, tok: Token, digits: str) -> bool:
+        if len(digits.split(".")[0].lstrip("0")) <= _MAX_DIGITS:
+            return True
+        shown = str(tok) if len(str(tok)) <= 20 else str(tok)[:20] + "…"
+        self._problem(f"the number '{shown}' is too large", tok, f"numbers have at most {_MAX_DIGITS} digits")
+        return False
 
     # ---- leaves ----------------------------------------------------------------------
     def _text(self, tok: Token) -> A.Text:
@@ -131,12 +162,16 @@ class _ToAst(Transformer):
         return A.Name(str(tok), _tok_span(tok))
 
     def _int(self, tok: Token, what: str) -> int:
+        if not self._fits(tok, str(tok)):
+            return 0
         if "." in tok:
             self._problem(f"{what} must be a whole number", tok)
             return int(float(tok))
         return int(tok)
 
     def _number(self, tok: Token) -> int | float:
+        if not self._fits(tok, str(tok)):
+            return 0
         return float(tok) if "." in tok else int(tok)
 
     def _duration(self, tok: Token) -> A.Duration:
@@ -148,6 +183,8 @@ class _ToAst(Transformer):
                 tok,
                 "write it like 1d12h or 90m",
             )
+        if not all(self._fits(tok, n) for n, _ in parts):
+            return A.Duration(1, str(tok), _tok_span(tok))
         minutes = sum(int(n) * _UNIT_MINUTES[unit] for n, unit in parts)
         if minutes == 0:
             self._problem("a duration must be longer than zero", tok)
@@ -174,6 +211,8 @@ class _ToAst(Transformer):
         return A.DateTimeLit(dt.datetime.combine(day, dt.time(clock.hour, clock.minute)), _span(date_tok, time_tok))
 
     def _weight(self, tok: Token) -> int | float:
+        if not self._fits(tok, str(tok)[:-1]):
+            return 0
         return self._number(Token("NUMBER", str(tok)[:-1]))
 
     # ---- file --------------------------------------------------------------------------
@@ -530,6 +569,8 @@ def _parser() -> _Parser:
 
 def parse(text: str, path: str = "<input>") -> A.File:
     """Parse one file's text into an AST. Raises PlaybookError with every problem found."""
+    # A lone "\r" ends a line for the lexer (normalize), so it must for error lines too.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     source = normalize(text)
     p = _parser()
     try:
