@@ -1,0 +1,117 @@
+"""playbook plan PATH… --contacts FILE … — the dry-run: who gets what, when, from which
+account, and what quiet hours and limits did to it. Nothing is sent."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from playbook.cli.common import EXIT_ERRORS, console, paths_argument
+
+
+@click.command(name="plan")
+@paths_argument
+@click.option("--contacts", required=True, type=click.Path(), help="Contacts: CSV (tags split on ';') or JSON Lines.")
+@click.option("--accounts", type=click.Path(), help="Staff accounts: CSV or JSON Lines with id, name, ….")
+@click.option("--events", type=click.Path(), help="Events: JSON Lines {type, contact, at, …}.")
+@click.option("--start", metavar="DT", help="Start (local time of the playbook), default today 00:00.")
+@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help="Horizon in days.")
+@click.option("--simulate", metavar="K=P,…", help="Draw events: reply=0.3,purchase=0.05,delete=0.01,interaction=0.1.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --simulate.")
+@click.option("--adapter", metavar="NAME", help="Apply an adapter's platform limits (e.g. wecom).")
+@click.option("--contact", "contact_id", metavar="ID", help="Show this contact's own timeline with rendered text.")
+@click.option("--strict", is_flag=True, help="Any bad data row is fatal.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
+@click.option("--out", type=click.Path(), help="Write the output to this file instead of the terminal.")
+def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events: str | None, start: str | None,
+            days: int, simulate: str | None, seed: int, adapter: str | None, contact_id: str | None, strict: bool,
+            fmt: str, out: str | None) -> None:  # fmt: skip
+    """Dry-run playbooks over contacts and events: the full timeline of touches."""
+    from playbook.plan import output
+    from playbook.plan.run import PlanInput, run_plan
+    from playbook.plan.simulate import parse_simulate
+
+    limits, can_dissolve = adapter_profile(adapter)
+    spec = PlanInput(
+        paths, contacts, accounts, events, start, days, parse_simulate(simulate), seed, limits, can_dissolve
+    )
+    with _Progress() as progress:
+        result = run_plan(spec, progress=progress.update)
+    if strict and (result.problems or result.unknown_contacts):
+        err = console(stderr=True)
+        output.render_problems(result, err)
+        err.print("[red]--strict: the data has problems; nothing planned[/red]")
+        sys.exit(EXIT_ERRORS)
+    if fmt == "json":
+        _write(output.to_json(result), out)
+        return
+    from rich.console import Console
+
+    screen = Console(record=fmt == "html" or out is not None, highlight=False, file=None if out is None else _Null())
+    if contact_id:
+        if not output.render_contact(result, contact_id, screen):
+            console(stderr=True).print(f"[red]no contact '{contact_id}' in the plan[/red]")
+            sys.exit(EXIT_ERRORS)
+    else:
+        output.render_tables(result, screen)
+    if fmt == "html":
+        _write(screen.export_html(), out)
+    elif out is not None:
+        _write(screen.export_text(), out)
+
+
+def adapter_profile(name: str | None) -> tuple[list, bool]:
+    """The platform limits an adapter declares, and whether it can dissolve groups."""
+    if name is None:
+        return [], True
+    from playbook.adapters.capabilities import capabilities_of
+
+    caps = capabilities_of(name)
+    return list(caps.limits), caps.dissolve_groups
+
+
+def _write(text: str, out: str | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+class _Null:
+    """A file that swallows writes (the console only records, for --out)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class _Progress:
+    """A progress bar on stderr, shown only when the plan takes longer than a second."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.bar = None
+        self.task = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if time.monotonic() - self.started < 1.0 or not sys.stderr.isatty():
+                return
+            from rich.progress import Progress
+
+            self.bar = Progress(console=console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("planning", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

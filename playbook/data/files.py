@@ -1,0 +1,134 @@
+"""Reading contacts, accounts and events files (CSV or JSON Lines).
+
+Bad rows never stop the rest: each one becomes a `RowProblem` with its row number and
+reason, and the caller decides whether that is fatal (`--strict`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playbook.data.values import DataValueError, parse_time, typed
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+from playbook.engine.model import Event
+from playbook.engine.timeutil import LocalTime
+from playbook.engine.values import Instant
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    file: str
+    row: int  # line number in the file (a CSV header is row 1)
+    reason: str
+
+    def diagnostic(self) -> Diagnostic:
+        return Diagnostic(ERROR, "data", self.reason, self.file, self.row)
+
+
+def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(row number, row) for each record; a str row is the reason the record is unreadable."""
+    p = Path(path)
+    try:
+        fh = p.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise PlaybookError(
+            [Diagnostic(ERROR, "io", f"cannot read file: {exc.strerror or exc}", file=str(path))]
+        ) from None
+    with fh:
+        try:
+            if p.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+                for number, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        yield number, f"not valid JSON: {exc.msg}"
+                        continue
+                    yield number, row if isinstance(row, dict) else "each line must be a JSON object"
+            else:
+                reader = csv.reader(fh)
+                header = [h.strip() for h in next(reader, [])]
+                for record in reader:
+                    if not any(cell.strip() for cell in record):
+                        continue
+                    number = reader.line_num
+                    if len(record) > len(header):
+                        yield number, f"{len(record)} cells but the header has {len(header)} columns"
+                        continue
+                    yield number, {h: cell for h, cell in zip(header, record, strict=False) if h}
+        except UnicodeDecodeError:
+            raise PlaybookError(
+                [Diagnostic(ERROR, "encoding", "this file is not UTF-8 text", file=str(path))]
+            ) from None
+
+
+def read_records(path: str | Path, clock: LocalTime) -> tuple[list[dict[str, Any]], list[RowProblem]]:
+    """Contacts or accounts: typed field dicts keyed by `id` (missing fields left out)."""
+    out: list[dict[str, Any]] = []
+    problems: list[RowProblem] = []
+    seen: dict[str, int] = {}
+    for number, row in _rows(path):
+        if isinstance(row, str):
+            problems.append(RowProblem(str(path), number, row))
+            continue
+        try:
+            record = {k: v for k, raw in row.items() if (v := typed(k, raw, clock)) is not None}
+        except DataValueError as exc:
+            problems.append(RowProblem(str(path), number, str(exc)))
+            continue
+        rid = record.get("id")
+        if not rid:
+            problems.append(RowProblem(str(path), number, "the row has no id"))
+            continue
+        if rid in seen:
+            problems.append(RowProblem(str(path), number, f"id '{rid}' is already used on row {seen[rid]}"))
+            continue
+        seen[rid] = number
+        out.append(record)
+    return out, problems
+
+
+def read_events(path: str | Path, clock: LocalTime, first_seq: int = 0) -> tuple[list[Event], list[RowProblem]]:
+    """Events in arrival (file) order; sort by (at, seq) to process them."""
+    out: list[Event] = []
+    problems: list[RowProblem] = []
+    for number, row in _rows(path):
+        if isinstance(row, str):
+            problems.append(RowProblem(str(path), number, row))
+            continue
+        try:
+            out.append(event_from_record(row, clock, first_seq + len(out)))
+        except DataValueError as exc:
+            problems.append(RowProblem(str(path), number, str(exc)))
+    return out, problems
+
+
+def event_from_record(row: dict[str, Any], clock: LocalTime, seq: int) -> Event:
+    """One event from its JSON form {"type", "contact", "at", …data}."""
+    kind = row.get("type")
+    contact = row.get("contact")
+    at = row.get("at")
+    for key, value in (("type", kind), ("contact", contact), ("at", at)):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise DataValueError(f"the event has no '{key}'")
+    if not isinstance(at, str):
+        raise DataValueError("'at' must be a time like 2026-12-01T09:00:00+08:00")
+    instant: Instant = parse_time(at, clock)
+    data = {}
+    for key, raw in row.items():
+        if key in ("type", "contact", "at"):
+            continue
+        value = typed(key, raw, clock)
+        if value is not None:
+            data[key] = value
+    if kind == "purchase" and "amount" in data and not isinstance(data["amount"], int | float):
+        raise DataValueError(f"a purchase's amount must be a number, not '{data['amount']}'")
+    if kind in ("tag_added", "tag_removed") and not isinstance(data.get("tag"), str):
+        raise DataValueError(f"a {kind} event needs a 'tag'")
+    return Event(str(kind).strip(), str(contact).strip(), int(instant), data, seq)

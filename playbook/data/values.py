@@ -1,0 +1,81 @@
+"""Typed values of contact, account and event fields.
+
+Data files carry text; a value's type is read from its look (PRODUCT.md "Dry-run"):
+`3000` is a number, `99.5` a number, `2026-12-01…` a date or datetime, `true`/`false` a
+boolean, anything else text. `id`, `name`, `account` and `tags` are always text. Numbers
+with leading zeros (`007`, `0571`) stay text: they are codes, not quantities.
+
+Dates and datetimes become the engine's `Instant` / `DateValue` (engine/values.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from playbook.engine.timeutil import LocalTime, from_datetime
+from playbook.engine.values import DateValue, Instant
+
+ALWAYS_TEXT = frozenset({"id", "name", "account", "tags"})
+
+_INT = re.compile(r"^-?(0|[1-9]\d*)$")
+_FLOAT = re.compile(r"^-?(0|[1-9]\d*)\.\d+$")
+_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+Value = str | int | float | bool | Instant
+
+
+class DataValueError(ValueError):
+    """A value in a data file that cannot be read, with the operator-facing reason."""
+
+
+def parse_time(text: str, clock: LocalTime) -> Instant:
+    """ISO 8601 (or `2026-12-01 09:00`); without an offset it is local to `clock`."""
+    text = text.strip()
+    if not _DATE_LIKE.match(text):
+        raise DataValueError(f"'{text}' is not a date or time like 2026-12-01T09:00:00+08:00")
+    try:
+        if _DATE_ONLY.match(text):
+            return DateValue(clock.midnight(dt.date.fromisoformat(text)))
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DataValueError(f"'{text}' is not a date on the calendar") from None
+    if value.tzinfo is None:
+        return Instant(clock.instant(value))
+    return Instant(from_datetime(value))
+
+
+def typed(key: str, raw: object, clock: LocalTime) -> Value | frozenset[str] | None:
+    """A field's value from a data file (CSV text or JSON value); None means missing."""
+    if raw is None:
+        return None
+    if key == "tags":
+        return parse_tags(raw)
+    if key in ALWAYS_TEXT:
+        text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
+        return text or None
+    if isinstance(raw, bool | int | float):
+        return raw
+    if not isinstance(raw, str):
+        raise DataValueError(f"field '{key}' has a value of an unsupported kind ({type(raw).__name__})")
+    text = raw.strip()
+    if text == "":
+        return None
+    if _INT.match(text):
+        return int(text)
+    if _FLOAT.match(text):
+        return float(text)
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if text[:4].isdigit() and _DATE_LIKE.match(text):
+        return parse_time(text, clock)
+    return text
+
+
+def parse_tags(raw: object) -> frozenset[str]:
+    if isinstance(raw, list):
+        return frozenset(str(t).strip() for t in raw if str(t).strip())
+    return frozenset(t.strip() for t in str(raw).split(";") if t.strip())

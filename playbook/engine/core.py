@@ -1,0 +1,308 @@
+"""The engine: a discrete-event loop over one clock, shared by `plan` and the daemon.
+
+Everything that happens is an item on a timeline ordered by (time, phase, order):
+external events first (in arrival order), then the day tick and activation, then
+schedule firings, then flow steps. Touches made at an instant do not go out one by one:
+they are collected and, once nothing else is left at that instant, resolved together in
+competition order — priority, due time, flow name, step order (LANGUAGE.md §12) — so
+that a higher priority wins a limit deterministically. A touch that is held (quiet hours
+or a full `defer` limit) goes back on the timeline for the first moment worth trying,
+keeping its original place in that order.
+
+The engine never reads a wall clock: `advance(until)` moves time forward, and the caller
+(plan's simulated clock, or the daemon's real one) decides how far.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from playbook.compiler import ir
+from playbook.engine.expr import Compiler, Scope, segment_table
+from playbook.engine.model import DEFERRED, OK, SKIPPED, Event, StateEvent, Touch, TouchRequest
+from playbook.engine.policy import LimitCounter, LimitRule, Policies
+from playbook.engine.render import MissingValue, render
+from playbook.engine.timeutil import LocalTime, QuietWindow
+from playbook.engine.values import Instant
+
+# Phases: what goes first among things at the same instant.
+PHASE_EVENT, PHASE_TICK, PHASE_SCHEDULE, PHASE_STEP, PHASE_RETRY = 0, 1, 2, 3, 4
+
+Sink = Callable[[Touch | StateEvent], None]
+
+
+class Program:
+    """One compiled playbook, ready to run: its clock, policies and predicates."""
+
+    def __init__(self, pb: ir.Playbook, shared_limits: Iterable[LimitCounter] = ()):
+        self.ir = pb
+        self.version = pb.version
+        self.name = pb.title or pb.name
+        self.clock = LocalTime(pb.timezone)
+        quiet = QuietWindow(pb.quiet.start, pb.quiet.end, self.clock) if pb.quiet else None
+        rules = [LimitRule(x.channel, x.count, x.scope, x.period, x.action, x.label) for x in pb.limits]
+        self.policies = Policies(self.clock, quiet, rules, list(shared_limits))
+        self.segments = segment_table({k: ir.to_doc(v) for k, v in pb.segments.items()}, self.clock)
+        self.expr = Compiler(self.clock, self.segments)
+        self._compiled: dict[int, Callable[[Scope], bool]] = {}
+
+    def predicate(self, e: Any) -> Callable[[Scope], bool]:
+        """A compiled predicate for an IR expression (cached by identity)."""
+        fn = self._compiled.get(id(e))
+        if fn is None:
+            fn = self.expr.compile(ir.to_doc(e) if hasattr(e, "model_dump") else e)
+            self._compiled[id(e)] = fn
+        return fn
+
+
+class Contacts:
+    """Contacts and accounts as the engine sees them, and who belongs to which account."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, dict[str, Any]] = {}
+        self.deleted: set[str] = set()
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.by_account: dict[str, dict[str, None]] = {}  # insertion-ordered sets
+
+    def add_account(self, record: dict[str, Any]) -> None:
+        self.accounts[record["id"]] = record
+        self.by_account.setdefault(record["id"], {})
+
+    def upsert(self, record: dict[str, Any]) -> None:
+        cid = record["id"]
+        old = self.fields.get(cid)
+        if old is not None and old.get("account") != record.get("account"):
+            self.by_account.get(old.get("account"), {}).pop(cid, None)
+        self.fields[cid] = record
+        account = record.get("account")
+        if account:
+            self.by_account.setdefault(account, {})[cid] = None
+            self.accounts.setdefault(account, {"id": account})
+
+    def active(self, cid: str) -> bool:
+        return cid in self.fields and cid not in self.deleted
+
+    def of_account(self, account: str) -> list[str]:
+        return [c for c in self.by_account.get(account, {}) if c not in self.deleted]
+
+    def account_ids(self) -> list[str]:
+        return sorted(self.by_account)
+
+
+class Engine:
+    def __init__(self, playbooks: list[ir.Playbook], contacts: Contacts, start: int, sink: Sink, *,
+                 shared_limits: Iterable[LimitRule] = (), can_dissolve_groups: bool = True):  # fmt: skip
+        from playbook.engine.flows import FlowSet
+
+        first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime("Asia/Shanghai")
+        shared = [LimitCounter(rule, first_clock) for rule in shared_limits]
+        self.programs = [Program(pb, shared) for pb in playbooks]
+        self.contacts = contacts
+        self.now = start
+        self.start = start
+        self.sink = sink
+        self.can_dissolve_groups = can_dissolve_groups
+        self._heap: list[tuple[int, int, tuple, int, Callable[[], None]]] = []
+        self._counter = itertools.count()
+        self._pending: list[TouchRequest] = []
+        self.unknown_contacts: list[Event] = []
+        self.flows = [FlowSet(self, p) for p in self.programs]
+        self.last_day = -1
+
+    # ---- the timeline ---------------------------------------------------------------------
+    def at(self, t: int, phase: int, action: Callable[[], None], order: tuple = ()) -> None:
+        """Run `action` at time t (never in the past)."""
+        heapq.heappush(self._heap, (max(t, self.now), phase, order, next(self._counter), action))
+
+    def activate(self) -> None:
+        """Start the playbooks at `start`: on-enter journeys take who matches already, and
+        every schedule is laid out from here."""
+        for f in self.flows:
+            f.activate(self.start)
+        self.at(self.start, PHASE_TICK, lambda: self._day_tick(self.start))
+
+    def feed(self, event: Event) -> None:
+        """An event arrives; it is processed at its time (never before `now`)."""
+        self.at(event.at, PHASE_EVENT, lambda: self._on_event(event), (event.seq,))
+
+    def advance(self, until: int) -> None:
+        """Process everything due up to and including `until`."""
+        heap = self._heap
+        while heap and heap[0][0] <= until:
+            t = heap[0][0]
+            self.now = t
+            while heap and heap[0][0] == t:
+                heapq.heappop(heap)[4]()
+                if self._pending and not (heap and heap[0][0] == t):
+                    self._resolve(t)
+        self.now = max(self.now, until)
+
+    def next_time(self) -> int | None:
+        return self._heap[0][0] if self._heap else None
+
+    def drain(self) -> None:
+        """Follow held touches to their outcome, and nothing else: the end of a plan's
+        horizon, where no new step, event or schedule is simulated any more."""
+        heap = self._heap
+        while heap:
+            t, phase = heap[0][0], heap[0][1]
+            item = heapq.heappop(heap)
+            if phase != PHASE_RETRY:
+                continue
+            self.now = t
+            item[4]()
+            if self._pending and not (heap and heap[0][0] == t and heap[0][1] == PHASE_RETRY):
+                self._resolve(t)
+
+    def _day_tick(self, t: int) -> None:
+        """00:00 every day: segment membership is evaluated again (so `within` lapses)."""
+        for f in self.flows:
+            f.day_tick(t)
+        clock = self.programs[0].clock if self.programs else LocalTime("Asia/Shanghai")
+        nxt = clock.next_period_start(t, "day")
+        self.at(nxt, PHASE_TICK, lambda: self._day_tick(nxt))
+
+    # ---- events ---------------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        cid = event.contact
+        contacts = self.contacts
+        if event.type == "friend_added":
+            record = dict(contacts.fields.get(cid, {"id": cid}))
+            for key in ("name", "account"):
+                if key in event.data:
+                    record[key] = event.data[key]
+            record.setdefault("added_at", Instant(event.at))
+            contacts.deleted.discard(cid)
+            contacts.upsert(record)
+        elif cid not in contacts.fields:
+            if event.type not in ("friend_request",):
+                self.unknown_contacts.append(event)
+                self.emit(StateEvent(event.at, "unknown_contact", cid, data={"event": event.type}))
+                return
+        else:
+            apply_effects(contacts, event)
+        self.emit(StateEvent(event.at, event.type, cid, data=dict(event.data)))
+        for f in self.flows:
+            f.on_event(event)
+        if event.type != "friend_request" and cid in contacts.fields:
+            for f in self.flows:
+                f.contact_changed(cid)
+
+    def emit(self, record: Touch | StateEvent) -> None:
+        self.sink(record)
+
+    # ---- touches --------------------------------------------------------------------------
+    def request(self, req: TouchRequest) -> None:
+        """A touch is due now: it will compete at the end of this instant."""
+        self._pending.append(req)
+
+    def _resolve(self, t: int) -> None:
+        batch, self._pending = self._pending, []
+        batch.sort(key=TouchRequest.order)
+        for req in batch:
+            self._try(req, t)
+
+    def _try(self, req: TouchRequest, t: int) -> None:
+        program: Program = req.playbook
+        if req.cancelled:
+            return self._finish(req, t, SKIPPED, req.cancelled)
+        if req.contact is not None and not self.contacts.active(req.contact):
+            return self._finish(req, t, SKIPPED, "contact deleted")
+        if req.account is None:
+            return self._finish(req, t, SKIPPED, "the contact has no account")
+        if req.not_after is not None and t >= req.not_after:
+            return self._finish(req, t, SKIPPED, "the group has closed")
+        verdict = program.policies.judge(t, req.channel, req.account, req.contact)
+        if not verdict.send:
+            if verdict.retry_at is None:
+                return self._finish(req, t, SKIPPED, verdict.reason)
+            if verdict.reason not in req.reasons:
+                req.reasons.append(verdict.reason)
+            self.at(verdict.retry_at, PHASE_RETRY, lambda: self.request(req))
+            return None
+        try:
+            text, parts, audience = self._render(req, program)
+        except MissingValue as exc:
+            return self._finish(req, t, SKIPPED, f"missing {exc.path}")
+        if audience is not None and not audience:
+            return self._finish(req, t, SKIPPED, "no contact can see it")
+        program.policies.record(t, req.channel, req.account, req.contact)
+        outcome = OK if t == req.due else DEFERRED
+        return self._finish(
+            req, t, outcome, "; ".join(req.reasons) if outcome == DEFERRED else "", text, parts, audience
+        )
+
+    def _render(self, req: TouchRequest, program: Program) -> tuple[str, dict[str, Any] | None, list[str] | None]:
+        clock = program.clock
+        contact = self.contacts.fields.get(req.contact) if req.contact else None
+        account = self.contacts.accounts.get(req.account or "")
+        audience = req.audience_of() if req.audience_of else None
+        if req.task_text is not None:
+            return render(req.task_text, contact, account, req.event, clock), None, audience
+        content = program.ir.contents[req.content or ""]
+        text = render(content.text, contact, account, req.event, clock) if content.text else ""
+        parts: dict[str, Any] = {}
+        for key in ("title", "desc", "link", "miniprogram", "page", "video", "file"):
+            value = getattr(content, key)
+            if value:
+                parts[key] = render(value, contact, account, req.event, clock)
+        if content.images:
+            parts["images"] = [render(i, contact, account, req.event, clock) for i in content.images]
+        return text, parts or None, audience
+
+    def _finish(self, req: TouchRequest, t: int, outcome: str, reason: str, text: str = "",
+                parts: dict[str, Any] | None = None, audience: list[str] | None = None) -> None:  # fmt: skip
+        program: Program = req.playbook
+        self.emit(
+            Touch(
+                at=t,
+                due=req.due,
+                channel=req.channel,
+                account=req.account,
+                flow=req.flow,
+                step=req.step,
+                content=req.content,
+                text=text,
+                outcome=outcome,
+                reason=reason,
+                playbook=program.version,
+                key=req.key,
+                contact=req.contact,
+                group=req.group,
+                audience=audience,
+                priority=req.priority,
+                step_order=req.step_order,
+                parts=parts,
+            )  # fmt: skip
+        )
+        if req.on_done is not None:
+            req.on_done(None if outcome == SKIPPED else t)
+
+
+def apply_effects(contacts: Contacts, event: Event) -> None:
+    """How an event changes its contact, before any flow reacts (LANGUAGE.md §3)."""
+    cid = event.contact
+    record = contacts.fields[cid]
+    kind, data = event.type, event.data
+    if kind == "purchase":
+        record["orders"] = (record.get("orders") or 0) + 1
+        amount = data.get("amount")
+        if isinstance(amount, int | float):
+            record["spent"] = (record.get("spent") or 0) + amount
+        record["last_purchase_at"] = Instant(event.at)
+    elif kind in ("message", "moment_interaction"):
+        record["last_active_at"] = Instant(event.at)
+    elif kind == "tag_added":
+        record["tags"] = frozenset(record.get("tags", frozenset())) | {data["tag"]}
+    elif kind == "tag_removed":
+        record["tags"] = frozenset(record.get("tags", frozenset())) - {data["tag"]}
+    elif kind == "contact_updated":
+        for key, value in data.items():
+            if key != "id":
+                record[key] = value
+        contacts.upsert(record)
+    elif kind == "deleted":
+        contacts.deleted.add(cid)

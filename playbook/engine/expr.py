@@ -1,0 +1,146 @@
+"""Evaluating segment and condition expressions.
+
+An IR expression is compiled once into a Python closure (never `eval`): it reads only the
+contact's fields, its account's fields and the event at hand. Semantics (LANGUAGE.md §4,
+docs/semantics.md):
+- a missing field makes any comparison false, so `not x within 7d` is true without x;
+- numbers compare with numbers, text with text, times with times; anything else is false;
+- a date literal compares by local day (`added_at >= 2026-12-01` means "added on or
+  after that day"); a datetime literal compares to the minute;
+- `x within D` is true when x lies in the last D, up to now;
+- `x not in [..]` is `not (x in [..])`, so it is true when x is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from playbook.engine.timeutil import LocalTime
+from playbook.engine.values import Instant
+
+# What an expression sees: the contact's fields, the account's fields, the event's data,
+# and the moment of evaluation.
+
+
+class Scope:
+    __slots__ = ("contact", "account", "event", "now")
+
+    def __init__(
+        self, contact: Mapping[str, Any], account: Mapping[str, Any] | None, event: Mapping[str, Any] | None, now: int
+    ):
+        self.contact = contact
+        self.account = account or {}
+        self.event = event or {}
+        self.now = now
+
+
+Predicate = Callable[[Scope], bool]
+# segment name -> predicate, filled in as segments compile (forward references allowed)
+SegmentTable = dict[str, Predicate]
+
+_OPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def getter(path: str) -> Callable[[Scope], Any]:
+    """Read `field`, `account.field` or `event.field` from a scope (None when missing)."""
+    head, _, rest = path.partition(".")
+    if rest and head == "account":
+        return lambda s: s.account.get(rest)
+    if rest and head == "event":
+        return lambda s: s.event.get(rest)
+    return lambda s: s.contact.get(path)
+
+
+def _kind(value: Any) -> str | None:
+    if isinstance(value, Instant):
+        return "time"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return None
+
+
+class Compiler:
+    """Turns IR expressions into predicates for one playbook's timezone and segments."""
+
+    def __init__(self, clock: LocalTime, segments: SegmentTable):
+        self.clock = clock
+        self.segments = segments
+
+    def compile(self, e: Mapping[str, Any]) -> Predicate:
+        op = e["op"]
+        if op == "and":
+            parts = [self.compile(a) for a in e["args"]]
+            return lambda s: all(p(s) for p in parts)
+        if op == "or":
+            parts = [self.compile(a) for a in e["args"]]
+            return lambda s: any(p(s) for p in parts)
+        if op == "not":
+            inner = self.compile(e["arg"])
+            return lambda s: not inner(s)
+        if op == "tag":
+            tag = e["tag"]
+            return lambda s: tag in (s.contact.get("tags") or ())
+        if op == "segment":
+            name = e["segment"]
+            table = self.segments
+            return lambda s: table[name](s)
+        get = getter(e["field"])
+        if op == "is_set":
+            return lambda s: get(s) not in (None, "", frozenset())
+        if op == "within":
+            span = e["minutes"] * 60
+
+            def within(s: Scope) -> bool:
+                v = get(s)
+                return isinstance(v, Instant) and s.now - span <= v <= s.now
+
+            return within
+        if op == "in":
+            tests = [self._compare("==", v) for v in e["values"]]
+            return lambda s: (v := get(s)) is not None and any(t(v, s) for t in tests)
+        assert op == "cmp"
+        test = self._compare(e["cmp"], e["value"])
+        return lambda s: (v := get(s)) is not None and test(v, s)
+
+    def _compare(self, cmp: str, operand: Mapping[str, Any]) -> Callable[[Any, Scope], bool]:
+        """A test `value CMP operand` for a present value."""
+        fn = _OPS[cmp]
+        if "field" in operand:
+            other = getter(operand["field"])
+
+            def against_field(v: Any, s: Scope) -> bool:
+                w = other(s)
+                kv = _kind(v)
+                return w is not None and kv is not None and kv == _kind(w) and fn(v, w)
+
+            return against_field
+        kind, literal = operand["kind"], operand["value"]
+        if kind == "date":
+            # Compare the local day of a time with the literal day.
+            day = dt.date.fromisoformat(literal).toordinal()
+            clock = self.clock
+            return lambda v, s: isinstance(v, Instant) and fn(clock.date_of(v).toordinal(), day)
+        if kind == "datetime":
+            instant = self.clock.instant(dt.datetime.fromisoformat(literal))
+            return lambda v, s: isinstance(v, Instant) and fn(v, instant)
+        if kind == "number":
+            return lambda v, s: isinstance(v, int | float) and not isinstance(v, bool | Instant) and fn(v, literal)
+        if kind == "bool":
+            return lambda v, s: isinstance(v, bool) and fn(v, literal)
+        return lambda v, s: isinstance(v, str) and fn(v, literal)
+
+
+def segment_table(segments: Mapping[str, Mapping[str, Any]], clock: LocalTime) -> SegmentTable:
+    """Predicates for every segment of a playbook (the compiler has rejected cycles)."""
+    table: SegmentTable = {}
+    compiler = Compiler(clock, table)
+    for name, seg in segments.items():
+        table[name] = compiler.compile(seg["expr"])
+    return table

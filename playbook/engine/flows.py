@@ -1,0 +1,806 @@
+"""The flows of one playbook on the engine's timeline: journeys, short-term groups, the
+Moments calendar, rotations and service levels (LANGUAGE.md §6–§10).
+
+Each runner reacts to four things the engine tells it — activation, an event, a contact
+that changed, the 00:00 day tick — and puts its own work on the timeline. The exact
+rules, and every choice where the spec is silent, are in docs/semantics.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from playbook.compiler import ir
+from playbook.compiler.schedules import occurrences
+from playbook.engine.expr import Scope
+from playbook.engine.model import Event, StateEvent, TouchRequest
+from playbook.engine.timeutil import parse_clock
+
+if TYPE_CHECKING:
+    from playbook.engine.core import Engine, Program
+
+PHASE_SCHEDULE, PHASE_STEP = 2, 3
+
+
+class FlowSet:
+    """All runners of one playbook."""
+
+    def __init__(self, engine: Engine, program: Program):
+        self.engine = engine
+        self.program = program
+        pb = program.ir
+        self.journeys = {n: JourneyRun(self, j) for n, j in pb.journeys.items()}
+        self.groups = {n: GroupRun(self, g) for n, g in pb.groups.items()}
+        self.moments = [MomentsRun(self, m) for m in pb.moments.values()]
+        self.rotations = [RotationRun(self, r) for r in pb.rotations.values()]
+        self.slas = [SlaRun(self, s) for s in pb.slas.values()]
+
+    # ---- shared helpers --------------------------------------------------------------------
+    @property
+    def clock(self) -> Any:
+        return self.program.clock
+
+    def scope(self, cid: str | None, t: int, event: dict[str, Any] | None = None) -> Scope:
+        contacts = self.engine.contacts
+        fields = contacts.fields.get(cid, {}) if cid else {}
+        return Scope(fields, contacts.accounts.get(fields.get("account", "")), event, t)
+
+    def matches(self, expr: Any, cid: str, t: int, event: dict[str, Any] | None = None) -> bool:
+        return expr is None or self.program.predicate(expr)(self.scope(cid, t, event))
+
+    def emit(self, t: int, kind: str, contact: str | None, flow: str | None, **data: Any) -> None:
+        self.engine.emit(StateEvent(t, kind, contact, flow, data, self.program.version))
+
+    def next_firing(self, schedule: Any, after: int) -> int | None:
+        """The first firing strictly after `after` (within a year), as an instant."""
+        clock = self.clock
+        local = clock.local(after).replace(tzinfo=None, second=0, microsecond=0) + dt.timedelta(minutes=1)
+        doc = ir.to_doc(schedule)
+        for when in occurrences(doc, local, local + dt.timedelta(days=366)):
+            ts = clock.instant(when)
+            if ts > after:
+                return ts
+        return None
+
+    def repeat(self, schedule: Any, first_after: int, action: Callable[[int], None]) -> None:
+        """Run action(t) at every firing of a schedule after `first_after` (inclusive of a
+        firing exactly at activation)."""
+        nxt = self.next_firing(schedule, first_after - 1)
+
+        def fire(t: int) -> None:
+            action(t)
+            following = self.next_firing(schedule, t)
+            if following is not None:
+                self.engine.at(following, PHASE_SCHEDULE, lambda: fire(following))
+
+        if nxt is not None:
+            self.engine.at(nxt, PHASE_SCHEDULE, lambda: fire(nxt))
+
+    def once(self, local_iso: str, action: Callable[[int], None]) -> None:
+        t = self.clock.instant(dt.datetime.fromisoformat(local_iso))
+        if t >= self.engine.start:  # a one-off already in the past when activated never fires
+            self.engine.at(t, PHASE_SCHEDULE, lambda: action(t))
+
+    # ---- what the engine tells the runners -------------------------------------------------
+    def activate(self, t: int) -> None:
+        for run in (*self.journeys.values(), *self.groups.values(), *self.moments, *self.rotations):
+            run.activate(t)
+
+    def on_event(self, event: Event) -> None:
+        for sla in self.slas:
+            sla.on_event(event)
+        for j in self.journeys.values():
+            j.on_event(event)
+
+    def contact_changed(self, cid: str) -> None:
+        for j in self.journeys.values():
+            j.contact_changed(cid)
+        for r in self.rotations:
+            r.contact_changed(cid)
+
+    def day_tick(self, t: int) -> None:
+        for j in self.journeys.values():
+            j.day_tick(t)
+
+
+def timing_due(clock: Any, timing: Any, prev: int, anchor: int) -> int:
+    """When a step is due: from the previous step's time, or the anchor (entry/opening)."""
+    if timing is None:
+        return prev
+    if timing.kind == "after":
+        return prev + timing.minutes * 60
+    if timing.kind == "at":
+        return clock.next_clock(prev, parse_clock(timing.time))
+    # day N at HH:MM; if that moment is already past, the step runs now (never backwards)
+    return max(prev, clock.day_at(anchor, timing.day, parse_clock(timing.time)))
+
+
+def _step_order(node_id: str) -> int:
+    return int(node_id[1:])
+
+
+# ---- journeys ----------------------------------------------------------------------------------
+
+
+class Enrolment:
+    """One contact's pass through a journey."""
+
+    __slots__ = (
+        "contact",
+        "n",
+        "entered_at",
+        "status",
+        "epoch",
+        "event",
+        "arms",
+        "touch",
+        "wait",
+        "goal_at",
+        "segments",
+    )
+
+    def __init__(self, contact: str, n: int, entered_at: int, event: dict[str, Any] | None, segments: list[str]):
+        self.contact = contact
+        self.n = n  # 1 for the first entry, 2 for a re-entry …
+        self.entered_at = entered_at
+        self.status = "active"  # active | done | exited
+        self.epoch = 0  # bumped on exit, so timers set before it do nothing
+        self.event = event
+        self.arms: dict[str, str] = {}
+        self.touch: TouchRequest | None = None
+        self.wait: Any = None  # the wait node while waiting for an event
+        self.goal_at: int | None = None
+        self.segments = segments  # segments the contact was in at entry (for reports)
+
+
+class JourneyRun:
+    def __init__(self, flows: FlowSet, j: ir.Journey):
+        self.flows = flows
+        self.j = j
+        self.engine = flows.engine
+        self.history: dict[str, list[Enrolment]] = {}
+        self.matching: set[str] = set()  # on enter SEGMENT: who matches now
+        entry = j.entry
+        self.segment = flows.program.segments.get(entry.segment) if entry.segment else None
+        self.time_dependent = bool(entry.kind == "segment" and _uses_time(flows.program.ir, entry.segment))
+
+    # ---- entry -----------------------------------------------------------------------------
+    def activate(self, t: int) -> None:
+        entry = self.j.entry
+        if entry.kind == "segment":
+            self._reevaluate_all(t)
+        elif entry.kind == "schedule":
+            self.flows.repeat(entry.schedule, t, self._enter_segment)
+        elif entry.kind == "once":
+            self.flows.once(entry.at, self._enter_segment)
+
+    def _enter_segment(self, t: int) -> None:
+        contacts = self.engine.contacts
+        for cid in list(contacts.fields):
+            if contacts.active(cid) and self.segment(self.flows.scope(cid, t)):
+                self.enter(cid, t)
+
+    def _reevaluate_all(self, t: int) -> None:
+        for cid in list(self.engine.contacts.fields):
+            self._reevaluate(cid, t)
+
+    def _reevaluate(self, cid: str, t: int) -> None:
+        if not self.engine.contacts.active(cid):
+            self.matching.discard(cid)
+            return
+        if self.segment(self.flows.scope(cid, t)):
+            if cid not in self.matching:
+                self.matching.add(cid)
+                self.enter(cid, t)
+        else:
+            self.matching.discard(cid)
+
+    def contact_changed(self, cid: str) -> None:
+        if self.j.entry.kind == "segment":
+            self._reevaluate(cid, self.engine.now)
+
+    def day_tick(self, t: int) -> None:
+        if self.time_dependent and t > self.engine.start:
+            self._reevaluate_all(t)
+
+    def enter(self, cid: str, t: int, event: dict[str, Any] | None = None) -> None:
+        if not self.engine.contacts.active(cid):
+            return
+        past = self.history.get(cid)
+        if past:
+            last = past[-1]
+            if last.status == "active":
+                return  # at most once at a time
+            again = self.j.reenter_after_minutes
+            if again is None or t - last.entered_at < again * 60:
+                return
+        program = self.flows.program
+        scope = self.flows.scope(cid, t)
+        segments = [name for name, pred in program.segments.items() if pred(scope)]
+        enr = Enrolment(cid, len(past or ()) + 1, t, event, segments)
+        self.history.setdefault(cid, []).append(enr)
+        self.flows.emit(t, "enter", cid, self.j.name, n=enr.n)
+        self._goto(enr, self.j.start, t)
+
+    # ---- steps -----------------------------------------------------------------------------
+    def _goto(self, enr: Enrolment, node_id: str | None, prev: int) -> None:
+        if enr.status != "active":
+            return
+        if node_id is None:
+            enr.status = "done"
+            self.flows.emit(prev, "exit", enr.contact, self.j.name, reason="completed")
+            return
+        node = self.j.nodes[node_id]
+        due = timing_due(self.flows.clock, node.timing, prev, enr.entered_at)
+        epoch = enr.epoch
+        self.engine.at(due, PHASE_STEP, lambda: self._step(enr, node, epoch, due), (enr.contact,))
+
+    def _step(self, enr: Enrolment, node: ir.Node, epoch: int, t: int) -> None:
+        if enr.epoch != epoch or enr.status != "active":
+            return
+        cid = enr.contact
+        flows = self.flows
+        for rule in self.j.exits:
+            if rule.kind == "condition" and flows.matches(rule.condition, cid, t, enr.event):
+                return self.exit(enr, t, "exit when")
+        kind = node.kind
+        if kind in ("dm", "task"):
+            req = self._touch(enr, node, t, epoch)
+            if kind == "dm":
+                req.content = node.content
+            else:
+                req.task_text = node.text
+            enr.touch = req
+            return self.engine.request(req)
+        if kind == "invite":
+            return self._invite(enr, node, t, epoch)
+        if kind in ("tag_add", "tag_remove"):
+            change_tag(flows, cid, node.text or "", kind == "tag_add", t, self.j.name)
+            return self._goto(enr, node.next, t)
+        if kind == "exit":
+            return self.exit(enr, t, "exit step")
+        if kind == "if":
+            branch = node.then if flows.matches(node.condition, cid, t, enr.event) else node.otherwise
+            return self._goto(enr, branch, t)
+        if kind == "split":
+            arm = choose_arm(self.j.name, node, cid)
+            enr.arms[node.id] = arm.name
+            flows.emit(t, "split", cid, self.j.name, step=node.id, arm=arm.name)
+            return self._goto(enr, arm.next, t)
+        assert kind == "wait"
+        enr.wait = node
+        deadline = t + (node.up_to_minutes or 0) * 60
+
+        def timed_out() -> None:
+            if enr.epoch == epoch and enr.wait is node:
+                enr.wait = None
+                self._goto(enr, node.otherwise, deadline)
+
+        self.engine.at(deadline, PHASE_STEP, timed_out, (cid,))
+        return None
+
+    def _touch(self, enr: Enrolment, node: ir.Node, t: int, epoch: int) -> TouchRequest:
+        cid = enr.contact
+        program = self.flows.program
+
+        def done(sent_at: int | None) -> None:
+            enr.touch = None
+            if enr.epoch == epoch:
+                self._goto(enr, node.next, t if sent_at is None else sent_at)
+
+        return TouchRequest(
+            due=t,
+            channel=node.kind if node.kind != "invite" else "dm",
+            account=self.engine.contacts.fields[cid].get("account"),
+            flow=self.j.name,
+            step=node.label,
+            step_order=_step_order(node.id),
+            priority=self.j.priority,
+            playbook=program,
+            key=f"{program.version}/{self.j.name}/{cid}/{node.id}/{enr.n}",
+            contact=cid,
+            event=enr.event,
+            on_done=done,
+        )
+
+    def _invite(self, enr: Enrolment, node: ir.Node, t: int, epoch: int) -> None:
+        cid = enr.contact
+        group = self.flows.groups[node.group or ""]
+        req = self._touch(enr, node, t, epoch)
+        instance = group.instance_for(cid, t)
+        req.content = group.g.invite
+        if instance is None:
+            req.cancelled = f"group '{group.g.name}' is not open"
+        else:
+            req.group, req.not_after = instance.id, instance.closes
+            instance.members.append(cid)
+        enr.touch = req
+        self.engine.request(req)
+
+    def exit(self, enr: Enrolment, t: int, reason: str) -> None:
+        if enr.status != "active":
+            return
+        enr.status = "exited"
+        enr.epoch += 1
+        enr.wait = None
+        if enr.touch is not None:
+            enr.touch.cancelled = f"exited the journey ({reason})"
+            enr.touch = None
+        self.flows.emit(t, "exit", enr.contact, self.j.name, reason=reason)
+
+    # ---- events ----------------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        cid, t, kind = event.contact, event.at, event.type
+        data = {"type": kind, **event.data}
+        flows = self.flows
+        current = (self.history.get(cid) or [None])[-1]
+        if current is not None and current.status == "active":
+            if kind == "deleted":
+                self.exit(current, t, "deleted")
+            else:
+                for rule in self.j.exits:
+                    if rule.kind == "event" and rule.event == kind and flows.matches(rule.where, cid, t, data):
+                        self.exit(current, t, f"exit on {kind}")
+                        break
+            wait = current.wait
+            if (
+                current.status == "active"
+                and wait is not None
+                and wait.event == kind
+                and flows.matches(wait.where, cid, t, data)
+            ):
+                current.wait = None
+                self._goto(current, wait.then, t)
+        goal = self.j.goal
+        if goal is not None and goal.event == kind:
+            for enr in self.history.get(cid, ()):
+                within = enr.entered_at <= t <= enr.entered_at + goal.within_minutes * 60
+                if enr.goal_at is None and within and flows.matches(goal.where, cid, t, data):
+                    enr.goal_at = t
+                    flows.emit(t, "goal", cid, self.j.name, event=kind, after_seconds=t - enr.entered_at)
+        entry = self.j.entry
+        if entry.kind == "event" and entry.event == kind and kind != "deleted":
+            if self.engine.contacts.active(cid) and flows.matches(entry.where, cid, t, data):
+                self.enter(cid, t, data)
+
+
+def change_tag(flows: FlowSet, cid: str, tag: str, add: bool, t: int, flow: str) -> None:
+    """A playbook's own `tag add/remove`: changes tags like the event would (no event is
+    raised for other flows to react to; segment membership is re-evaluated)."""
+    record = flows.engine.contacts.fields[cid]
+    tags = frozenset(record.get("tags", frozenset()))
+    if (tag in tags) == add:
+        return
+    record["tags"] = tags | {tag} if add else tags - {tag}
+    flows.emit(t, "tag_added" if add else "tag_removed", cid, flow, tag=tag)
+    for f in flows.engine.flows:
+        f.contact_changed(cid)
+
+
+def choose_arm(journey: str, node: ir.Node, cid: str) -> ir.Arm:
+    """Deterministic per contact and journey: a hash of both picks a point in [0, 100)."""
+    digest = hashlib.sha256(f"{journey}\x00{node.id}\x00{cid}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64 * 100
+    total = 0.0
+    arms = node.arms or []
+    for arm in arms:
+        total += arm.weight
+        if point < total:
+            return arm
+    return arms[-1]
+
+
+def _uses_time(pb: ir.Playbook, segment: str | None, seen: set[str] | None = None) -> bool:
+    """Whether a segment's membership can change with time alone (it uses `within`)."""
+    if segment is None or segment not in pb.segments:
+        return False
+    seen = seen or set()
+    if segment in seen:
+        return False
+    seen.add(segment)
+    doc = ir.to_doc(pb.segments[segment].expr)
+    return _expr_uses_time(doc) or any(_uses_time(pb, s, seen) for s in pb.segments[segment].uses)
+
+
+def _expr_uses_time(e: dict[str, Any]) -> bool:
+    if e["op"] == "within":
+        return True
+    return any(_expr_uses_time(a) for a in e.get("args", ())) or ("arg" in e and _expr_uses_time(e["arg"]))
+
+
+# ---- short-term groups ---------------------------------------------------------------------------
+
+
+class Instance:
+    """One account's group of one opening (a full group overflows into the next)."""
+
+    __slots__ = ("id", "account", "opens", "closes", "members", "closed")
+
+    def __init__(self, id: str, account: str, opens: int, closes: int):
+        self.id = id
+        self.account = account
+        self.opens = opens
+        self.closes = closes
+        self.members: list[str] = []
+        self.closed = False
+
+
+class GroupRun:
+    def __init__(self, flows: FlowSet, g: ir.Group):
+        self.flows = flows
+        self.g = g
+        self.engine = flows.engine
+        self.open_instances: list[Instance] = []
+
+    def activate(self, t: int) -> None:
+        if self.g.opens.at:
+            self.flows.once(self.g.opens.at, self._open)
+        else:
+            self.flows.repeat(self.g.opens.schedule, t, self._open)
+
+    def _open(self, t: int) -> None:
+        g, flows, contacts = self.g, self.flows, self.engine.contacts
+        closes = t + g.lasts_minutes * 60
+        day = flows.clock.date_of(t).isoformat()
+        for account in contacts.account_ids():
+            members = sorted(c for c in contacts.of_account(account) if flows.matches(g.members, c, t))
+            for n in range(math.ceil(len(members) / g.size)):
+                inst = Instance(f"{g.name}/{account}/{day}/{n + 1}", account, t, closes)
+                inst.members = members[n * g.size : (n + 1) * g.size]
+                self._start(inst, t)
+                for cid in inst.members:
+                    self._invite(inst, cid, t)
+
+    def _start(self, inst: Instance, t: int) -> None:
+        self.open_instances.append(inst)
+        title_scope = self.engine.contacts.accounts.get(inst.account)
+        from playbook.engine.render import MissingValue, render
+
+        try:
+            title = render(self.g.title, None, title_scope, None, self.flows.clock)
+        except MissingValue:
+            title = self.g.name
+        self.flows.emit(t, "group_opened", None, self.g.name, group=inst.id, account=inst.account, title=title,
+                        members=len(inst.members), closes=inst.closes)  # fmt: skip
+        self._goto(inst, self.g.start, t)
+        self.engine.at(inst.closes, PHASE_SCHEDULE, lambda: self._close(inst))
+
+    def _invite(self, inst: Instance, cid: str, t: int) -> None:
+        program = self.flows.program
+        self.engine.request(
+            TouchRequest(
+                due=t,
+                channel="dm",
+                account=inst.account,
+                flow=self.g.name,
+                step=f"invite {self.g.invite}",
+                step_order=0,
+                priority=0,
+                playbook=program,
+                key=f"{program.version}/{inst.id}/invite/{cid}",
+                contact=cid,
+                group=inst.id,
+                content=self.g.invite,
+                not_after=inst.closes,
+            )  # fmt: skip
+        )
+
+    def instance_for(self, cid: str, t: int) -> Instance | None:
+        """The open instance a journey's `invite` puts this contact in (a new one when full)."""
+        account = self.engine.contacts.fields[cid].get("account")
+        open_now = [i for i in self.open_instances if i.account == account and not i.closed and i.opens <= t < i.closes]
+        if not open_now:
+            return None
+        latest = max(i.opens for i in open_now)
+        candidates = [i for i in open_now if i.opens == latest]
+        for inst in candidates:
+            if len(inst.members) < self.g.size:
+                return inst
+        base = candidates[-1]
+        stem = base.id.rsplit("/", 1)[0]
+        inst = Instance(f"{stem}/{len(candidates) + 1}", base.account, t, base.closes)
+        self._start(inst, t)
+        return inst
+
+    def _goto(
+        self,
+        inst: Instance,
+        node_id: str | None,
+        prev: int,
+        closing: bool = False,
+        after: Callable[[int], None] | None = None,
+    ) -> None:
+        if node_id is None:
+            if after is not None:
+                after(prev)
+            return
+        node = self.g.nodes[node_id]
+        due = timing_due(self.flows.clock, node.timing, prev, inst.opens)
+        self.engine.at(due, PHASE_STEP, lambda: self._step(inst, node, due, closing, after), (inst.id,))
+
+    def _step(self, inst: Instance, node: ir.Node, t: int, closing: bool, after: Callable[[int], None] | None) -> None:
+        if inst.closed and not closing:
+            return
+        program = self.flows.program
+
+        def done(sent_at: int | None) -> None:
+            self._goto(inst, node.next, t if sent_at is None else sent_at, closing, after)
+
+        req = TouchRequest(due=t, channel="group" if node.kind == "post" else "task", account=inst.account,
+                           flow=self.g.name, step=("closing: " if closing else "") + node.label,
+                           step_order=_step_order(node.id), priority=0, playbook=program,
+                           key=f"{program.version}/{inst.id}/{node.id}", group=inst.id, on_done=done,
+                           not_after=None if closing else inst.closes)  # fmt: skip
+        if node.kind == "post":
+            req.content = node.content
+        else:
+            req.task_text = node.text
+        self.engine.request(req)
+
+    def _close(self, inst: Instance) -> None:
+        """Closing posts go out, then the group is dissolved (or a task asks staff to)."""
+        inst.closed = True
+        self._run_closing(inst, list(self.g.closing), inst.closes)
+
+    def _run_closing(self, inst: Instance, remaining: list[str], t: int) -> None:
+        if remaining:
+            first, rest = remaining[0], remaining[1:]
+            self._goto(inst, first, t, closing=True, after=lambda sent: self._run_closing(inst, rest, sent))
+            return
+        self.open_instances.remove(inst)
+        self.flows.emit(t, "group_closed", None, self.g.name, group=inst.id, account=inst.account)
+        if not self.engine.can_dissolve_groups:
+            program = self.flows.program
+            self.engine.request(
+                TouchRequest(
+                    due=t,
+                    channel="task",
+                    account=inst.account,
+                    flow=self.g.name,
+                    step="dissolve",
+                    step_order=10**6,
+                    priority=0,
+                    playbook=program,
+                    key=f"{program.version}/{inst.id}/dissolve",
+                    group=inst.id,
+                    task_text=f"请解散群「{inst.id}」（短期群已结束）",
+                )  # fmt: skip
+            )
+
+
+# ---- Moments ----------------------------------------------------------------------------------------
+
+
+class MomentsRun:
+    def __init__(self, flows: FlowSet, m: ir.Moments):
+        self.flows = flows
+        self.m = m
+        self.engine = flows.engine
+
+    def activate(self, t: int) -> None:
+        for index, rule in enumerate(self.m.rules):
+            if rule.at:
+                self.flows.once(rule.at, lambda when, r=rule, i=index: self._post(r, i, when))
+            else:
+                self.flows.repeat(rule.schedule, t, lambda when, r=rule, i=index: self._post(r, i, when))
+
+    def _post(self, rule: ir.MomentRule, index: int, t: int) -> None:
+        program = self.flows.program
+        stamp = self.flows.clock.local(t).strftime("%Y-%m-%dT%H:%M")
+        for account in self.engine.contacts.account_ids():
+
+            def audience(account: str = account) -> list[str]:
+                now = self.engine.now
+                return sorted(
+                    c for c in self.engine.contacts.of_account(account) if self.flows.matches(rule.visible, c, now)
+                )
+
+            self.engine.request(
+                TouchRequest(
+                    due=t,
+                    channel="moment",
+                    account=account,
+                    flow=self.m.name,
+                    step=rule.label,
+                    step_order=index,
+                    priority=0,
+                    playbook=program,
+                    key=f"{program.version}/{self.m.name}/{account}/{index}/{stamp}",
+                    content=rule.content,
+                    audience_of=audience,
+                )  # fmt: skip
+            )
+
+
+# ---- rotations ----------------------------------------------------------------------------------------
+
+
+class RotationRun:
+    """Each account's contacts spread evenly over the period, in the given order."""
+
+    def __init__(self, flows: FlowSet, r: ir.Rotation):
+        self.flows = flows
+        self.r = r
+        self.engine = flows.engine
+        self.cycle = -1
+        self.queues: dict[str, list[str]] = {}
+        self.placed: set[str] = set()  # contacts already queued this cycle
+        self.first_day: dt.date | None = None
+
+    def activate(self, t: int) -> None:
+        self.first_day = self.flows.clock.date_of(t)
+        schedule = ir.Weekly(weekdays=self.r.weekdays, times=[self.r.time])
+        self.flows.repeat(schedule, t, self._fire)
+
+    def _order_key(self) -> Callable[[str], Any]:
+        field, fields = self.r.order_by, self.engine.contacts.fields
+        if field == "name":
+            from pypinyin import Style, lazy_pinyin
+
+            def key(cid: str) -> Any:
+                name = fields[cid].get("name")
+                if not isinstance(name, str):
+                    return (1, (), cid)
+                return (0, tuple(lazy_pinyin(name, style=Style.TONE3)), cid)
+
+            return key
+
+        def value_key(cid: str) -> Any:
+            v = fields[cid].get(field)
+            if v is None:
+                return (2, 0, "", cid)
+            if isinstance(v, int | float):
+                return (0, v, "", cid)
+            return (1, 0, str(v), cid)
+
+        return value_key
+
+    def _ordered(self, contacts: list[str]) -> list[str]:
+        key = self._order_key()
+        present = [c for c in contacts if self.engine.contacts.fields[c].get(self.r.order_by) is not None]
+        missing = sorted(c for c in contacts if self.engine.contacts.fields[c].get(self.r.order_by) is None)
+        present.sort(key=key, reverse=self.r.descending)
+        return present + missing  # contacts without the field come last either way
+
+    def _fire(self, t: int) -> None:
+        assert self.first_day is not None
+        clock = self.flows.clock
+        today = clock.date_of(t)
+        cycle = (today - self.first_day).days // self.r.period_days
+        if cycle != self.cycle:
+            self.cycle = cycle
+            self.placed = set()
+            self.queues = {}
+            for account in self.engine.contacts.account_ids():
+                queue = self._ordered(self.engine.contacts.of_account(account))
+                self.queues[account] = queue
+                self.placed.update(queue)
+        cycle_end = self.first_day + dt.timedelta(days=(cycle + 1) * self.r.period_days)
+        days_left = sum(
+            1 for i in range((cycle_end - today).days) if (today + dt.timedelta(days=i)).weekday() in self.r.weekdays
+        )
+        program = self.flows.program
+        for account in sorted(self.queues):
+            queue = self.queues[account]
+            take = math.ceil(len(queue) / max(days_left, 1))
+            today_list, self.queues[account] = queue[:take], queue[take:]
+            for cid in today_list:
+                if not self.engine.contacts.active(cid):
+                    continue
+                self.engine.request(
+                    TouchRequest(
+                        due=t,
+                        channel="task",
+                        account=account,
+                        flow=self.r.name,
+                        step=f'task "{self.r.task}"',
+                        step_order=0,
+                        priority=0,
+                        playbook=program,
+                        key=f"{program.version}/{self.r.name}/{account}/{cid}/{cycle}",
+                        contact=cid,
+                        task_text=self.r.task,
+                    )  # fmt: skip
+                )
+
+    def contact_changed(self, cid: str) -> None:
+        """Contacts added later join the end of the rotation."""
+        if self.cycle < 0 or cid in self.placed or not self.engine.contacts.active(cid):
+            return
+        account = self.engine.contacts.fields[cid].get("account")
+        if account is None:
+            return
+        self.placed.add(cid)
+        self.queues.setdefault(account, []).append(cid)
+
+
+# ---- service levels -------------------------------------------------------------------------------------
+
+
+class SlaRun:
+    """`X answered by Y within D during A-B`: a reminder task at 80% of the allowance and a
+    met/late/missed record; only time inside `during` counts against the allowance."""
+
+    def __init__(self, flows: FlowSet, s: ir.Sla):
+        self.flows = flows
+        self.s = s
+        self.engine = flows.engine
+        self.open: dict[str, tuple[int, int, int]] = {}  # contact -> (started, deadline, serial)
+        self.serial = 0
+
+    def business_time_after(self, start: int, minutes: float) -> int:
+        """The instant `minutes` of counted time after `start`."""
+        during = self.s.during
+        if during is None:
+            return start + round(minutes * 60)
+        clock = self.flows.clock
+        a, b = parse_clock(during[0]), parse_clock(during[1])
+        remaining = minutes * 60
+        t = start
+        while True:
+            day = clock.date_of(t)
+            window_start, window_end = clock.at(day, a), clock.at(day, b)
+            if t < window_start:
+                t = window_start
+            if t >= window_end:
+                t = clock.at(day + dt.timedelta(days=1), a)
+                continue
+            available = window_end - t
+            if remaining <= available:
+                return t + round(remaining)
+            remaining -= available
+            t = clock.at(day + dt.timedelta(days=1), a)
+
+    def on_event(self, event: Event) -> None:
+        cid, t = event.contact, event.at
+        flows = self.flows
+        if event.type == self.s.answer and cid in self.open:
+            started, deadline, _ = self.open.pop(cid)
+            kind = "sla_met" if t <= deadline else "sla_late"
+            flows.emit(t, kind, cid, self.s.name, waited_seconds=t - started)
+        elif event.type == self.s.trigger and cid not in self.open:
+            self.serial += 1
+            serial = self.serial
+            deadline = self.business_time_after(t, self.s.within_minutes)
+            remind = self.business_time_after(t, self.s.within_minutes * 0.8)
+            self.open[cid] = (t, deadline, serial)
+            flows.emit(t, "sla_started", cid, self.s.name, deadline=deadline)
+            account = self.engine.contacts.fields.get(cid, {}).get("account") or event.data.get("account")
+            self.engine.at(remind, PHASE_STEP, lambda: self._remind(cid, serial, remind, deadline, account, event))
+            self.engine.at(deadline, PHASE_STEP, lambda: self._deadline(cid, serial, deadline))
+
+    def _remind(self, cid: str, serial: int, t: int, deadline: int, account: str | None, event: Event) -> None:
+        if self.open.get(cid, (0, 0, -1))[2] != serial:
+            return
+        program = self.flows.program
+        name = self.engine.contacts.fields.get(cid, {}).get("name") or event.data.get("name") or cid
+        by = self.flows.clock.local(deadline).strftime("%H:%M")
+        self.engine.request(
+            TouchRequest(
+                due=t,
+                channel="task",
+                account=account,
+                flow=self.s.name,
+                step="reminder",
+                step_order=0,
+                priority=0,
+                playbook=program,
+                key=f"{program.version}/{self.s.name}/{cid}/{serial}",
+                contact=cid if cid in self.engine.contacts.fields else None,
+                task_text=f"【{self.s.name}】{_braces(str(name))}的{self.s.trigger}还未回应，请在{by}前处理",
+            )  # fmt: skip
+        )
+
+    def _deadline(self, cid: str, serial: int, t: int) -> None:
+        entry = self.open.get(cid)
+        if entry is not None and entry[2] == serial:
+            self.flows.emit(t, "sla_missed", cid, self.s.name)
+
+
+def _braces(text: str) -> str:
+    """Literal text inside a template: braces doubled."""
+    return text.replace("{", "{{").replace("}", "}}")

@@ -1,0 +1,120 @@
+"""Quiet hours and limits (LANGUAGE.md §12).
+
+Limits count touches that went out, per contact or per account, in calendar periods of
+the playbook timezone. The engine only ever asks about the current instant (time moves
+forward), so each limit keeps the counts of its current period and starts afresh when
+the period changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from playbook.engine.timeutil import LocalTime, QuietWindow
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRule:
+    channel: str  # dm | group | moment | task | any
+    count: int | str  # a number, or "days_in_month" (a platform quota)
+    scope: str  # contact | account
+    period: str  # day | week | month
+    action: str  # defer | skip
+    label: str
+
+    def applies(self, channel: str, has_contact: bool) -> bool:
+        if self.scope == "contact" and not has_contact:
+            return False
+        return self.channel == "any" or self.channel == channel
+
+
+class LimitCounter:
+    """Counts for one rule in its current period."""
+
+    __slots__ = ("rule", "clock", "period_start", "period_end", "counts")
+
+    def __init__(self, rule: LimitRule, clock: LocalTime):
+        self.rule = rule
+        self.clock = clock
+        self.period_start = -1
+        self.period_end = -1
+        self.counts: dict[str, int] = {}
+
+    def _roll(self, t: int) -> None:
+        if not (self.period_start <= t < self.period_end):
+            self.period_end = self.clock.next_period_start(t, self.rule.period)
+            self.period_start = self.clock.midnight(self.clock.period_start(t, self.rule.period))
+            self.counts = {}
+
+    def capacity(self, t: int) -> int:
+        count = self.rule.count
+        if count == "days_in_month":
+            day = self.clock.period_start(t, "month")
+            nxt = self.clock.date_of(self.clock.next_period_start(t, "month"))
+            return (nxt - day).days
+        return int(count)
+
+    def full(self, t: int, scope_id: str) -> bool:
+        self._roll(t)
+        return self.counts.get(scope_id, 0) >= self.capacity(t)
+
+    def add(self, t: int, scope_id: str) -> None:
+        self._roll(t)
+        self.counts[scope_id] = self.counts.get(scope_id, 0) + 1
+
+    def next_start(self, t: int) -> int:
+        self._roll(t)
+        return self.period_end
+
+
+@dataclass(slots=True)
+class Verdict:
+    send: bool
+    retry_at: int | None = None  # defer: the next moment worth trying
+    reason: str = ""  # why it was held or skipped
+
+
+class Policies:
+    """A playbook's quiet window and limits, plus limits shared across playbooks (an
+    adapter's platform quotas), which are passed in as already-built counters."""
+
+    def __init__(
+        self,
+        clock: LocalTime,
+        quiet: QuietWindow | None,
+        rules: Sequence[LimitRule],
+        shared: Sequence[LimitCounter] = (),
+    ):
+        self.clock = clock
+        self.quiet = quiet
+        self.counters = [LimitCounter(r, clock) for r in rules] + list(shared)
+
+    def judge(self, t: int, channel: str, account: str | None, contact: str | None) -> Verdict:
+        if self.quiet is not None and self.quiet.contains(t):
+            return Verdict(False, self.quiet.release(t), self.quiet.label)
+        retry = None
+        reason = ""
+        for counter in self.counters:
+            rule = counter.rule
+            if not rule.applies(channel, contact is not None):
+                continue
+            scope_id = contact if rule.scope == "contact" else account
+            if scope_id is None or not counter.full(t, scope_id):
+                continue
+            if rule.action == "skip":
+                return Verdict(False, None, rule.label)
+            nxt = counter.next_start(t)
+            if retry is None or nxt > retry:
+                retry, reason = nxt, rule.label
+        if retry is not None:
+            return Verdict(False, retry, reason)
+        return Verdict(True)
+
+    def record(self, t: int, channel: str, account: str | None, contact: str | None) -> None:
+        for counter in self.counters:
+            rule = counter.rule
+            if rule.applies(channel, contact is not None):
+                scope_id = contact if rule.scope == "contact" else account
+                if scope_id is not None:
+                    counter.add(t, scope_id)

@@ -1,0 +1,144 @@
+"""Time in the playbook timezone.
+
+The engine works on instants: integer seconds since the Unix epoch (UTC). Everything a
+playbook says in wall-clock terms — `at 10:00`, `day 3 at 20:00`, quiet hours, calendar
+days/weeks/months for limits — is turned into instants here, and only here.
+
+DST rule (docs/semantics.md): a local time that does not exist (the hour skipped when
+clocks go forward) shifts forward by the length of the gap (02:30 → 03:30); a local time
+that happens twice (clocks go back) means its first occurrence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+MINUTE = 60
+DAY_MINUTES = 24 * 60
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+class LocalTime:
+    """Conversions between instants and wall-clock time in one timezone."""
+
+    def __init__(self, tz_name: str):
+        self.name = tz_name
+        self.tz = zone(tz_name)
+        self._midnights: dict[int, int] = {}
+
+    # ---- instants <-> local ---------------------------------------------------------------
+    def local(self, ts: int) -> dt.datetime:
+        """The aware local datetime of an instant."""
+        return dt.datetime.fromtimestamp(ts, self.tz)
+
+    def instant(self, local: dt.datetime) -> int:
+        """The instant of a naive local datetime (DST rule above). fold=0 gives both halves
+        of the rule: an ambiguous time takes its first occurrence, and a time in a gap is
+        read with the offset from before the transition, which lands it after the gap by
+        the gap's length."""
+        return int(local.replace(tzinfo=self.tz, fold=0).timestamp())
+
+    def date_of(self, ts: int) -> dt.date:
+        return self.local(ts).date()
+
+    def minute_of_day(self, ts: int) -> int:
+        t = self.local(ts)
+        return t.hour * 60 + t.minute
+
+    def at(self, day: dt.date, minute_of_day: int) -> int:
+        """The instant of `day` at HH:MM (minutes since midnight)."""
+        hour, minute = divmod(minute_of_day, 60)
+        return self.instant(dt.datetime.combine(day, dt.time(hour, minute)))
+
+    def midnight(self, day: dt.date) -> int:
+        """The first instant of a local day (cached: limits ask for it constantly)."""
+        key = day.toordinal()
+        ts = self._midnights.get(key)
+        if ts is None:
+            ts = self.instant(dt.datetime.combine(day, dt.time()))
+            self._midnights[key] = ts
+        return ts
+
+    # ---- timing clauses --------------------------------------------------------------------
+    def next_clock(self, after: int, minute_of_day: int) -> int:
+        """`at HH:MM`: the next HH:MM strictly after `after`."""
+        day = self.date_of(after)
+        ts = self.at(day, minute_of_day)
+        while ts <= after:
+            day += dt.timedelta(days=1)
+            ts = self.at(day, minute_of_day)
+        return ts
+
+    def day_at(self, entry: int, day_number: int, minute_of_day: int) -> int:
+        """`day N at HH:MM`: day N counted from the calendar day of `entry` (day 0)."""
+        return self.at(self.date_of(entry) + dt.timedelta(days=day_number), minute_of_day)
+
+    # ---- calendar periods -----------------------------------------------------------------
+    def period_start(self, ts: int, period: str) -> dt.date:
+        """The first local day of the day/week/month that contains `ts` (weeks start Monday)."""
+        day = self.date_of(ts)
+        if period == "day":
+            return day
+        if period == "week":
+            return day - dt.timedelta(days=day.weekday())
+        return day.replace(day=1)
+
+    def next_period_start(self, ts: int, period: str) -> int:
+        """The first instant of the period after the one containing `ts`."""
+        start = self.period_start(ts, period)
+        if period == "day":
+            nxt = start + dt.timedelta(days=1)
+        elif period == "week":
+            nxt = start + dt.timedelta(days=7)
+        else:
+            nxt = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return self.midnight(nxt)
+
+
+def parse_clock(text: str) -> int:
+    """'HH:MM' -> minutes since midnight."""
+    hour, minute = text.split(":")
+    return int(hour) * 60 + int(minute)
+
+
+class QuietWindow:
+    """`quiet A-B`: touches due in [A, B) local time are held until B; may wrap midnight."""
+
+    def __init__(self, start: str, end: str, clock: LocalTime):
+        self.start = parse_clock(start)
+        self.end = parse_clock(end)
+        self.clock = clock
+        self.label = f"quiet hours {start}-{end}"
+
+    def contains_minute(self, m: int) -> bool:
+        if self.start < self.end:
+            return self.start <= m < self.end
+        return m >= self.start or m < self.end
+
+    def contains(self, ts: int) -> bool:
+        return self.contains_minute(self.clock.minute_of_day(ts))
+
+    def release(self, ts: int) -> int:
+        """The end of the window that holds `ts` (call only when `contains(ts)`)."""
+        day = self.clock.date_of(ts)
+        m = self.clock.minute_of_day(ts)
+        if self.start > self.end and m >= self.start:
+            day += dt.timedelta(days=1)
+        return self.clock.at(day, self.end)
+
+
+def iso(ts: int, clock: LocalTime) -> str:
+    """ISO 8601 in the playbook timezone, to the second: 2026-12-02T08:00:00+08:00."""
+    return clock.local(ts).isoformat(timespec="seconds")
+
+
+def from_datetime(value: dt.datetime) -> int:
+    """An aware datetime as an instant."""
+    return int((value - _EPOCH).total_seconds())

@@ -1,0 +1,188 @@
+"""What `playbook plan` shows: the JSON contract (PRODUCT.md), the summary line, per-day
+and per-account tables, one contact's timeline, and an HTML export of the same."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from typing import Any
+
+from playbook.engine.model import DEFERRED, SKIPPED, StateEvent, Touch
+from playbook.engine.timeutil import LocalTime, iso
+from playbook.plan.run import PlanResult
+
+CHANNELS = ("dm", "group", "moment", "task")
+CHANNEL_WORDS = {"dm": "dm", "group": "group posts", "moment": "moments", "task": "tasks"}
+
+
+def touch_json(t: Touch, clock: LocalTime) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "at": iso(t.at, clock),
+        "due": iso(t.due, clock),
+        "channel": t.channel,
+        "account": t.account,
+        "flow": t.flow,
+        "step": t.step,
+        "content": t.content,
+        "text": t.text,
+        "outcome": t.outcome,
+        "reason": t.reason,
+        "key": t.key,
+    }
+    if t.contact is not None:
+        out["contact"] = t.contact
+    if t.group is not None:
+        out["group"] = t.group
+    if t.audience is not None:
+        out["audience"] = t.audience
+    if t.parts:
+        out["parts"] = t.parts
+    return out
+
+
+def event_json(e: StateEvent, clock: LocalTime) -> dict[str, Any]:
+    out: dict[str, Any] = {"at": iso(e.at, clock), "type": e.type}
+    if e.contact is not None:
+        out["contact"] = e.contact
+    if e.flow is not None:
+        out["flow"] = e.flow
+    for key, value in e.data.items():
+        out[key] = iso(value, clock) if key in ("closes", "deadline") and isinstance(value, int) else value
+    return out
+
+
+def summary(result: PlanResult) -> dict[str, Any]:
+    return {
+        "by_channel": dict(sorted(Counter(t.channel for t in result.touches).items())),
+        "by_outcome": dict(sorted(Counter(t.outcome for t in result.touches).items())),
+    }
+
+
+def to_json(result: PlanResult) -> str:
+    """The stable JSON contract; same inputs, same bytes. One touch or event per line."""
+    clock = result.clock
+    head = {
+        "version": 1,
+        "playbook": result.version,
+        "start": iso(result.start, clock),
+        "end": iso(result.end, clock),
+        "summary": summary(result),
+        "metrics": result.metrics,
+        "problems": [{"file": p.file, "row": p.row, "reason": p.reason} for p in result.problems]
+        + [{"event": e.type, "contact": e.contact, "reason": "unknown contact"} for e in result.unknown_contacts],
+    }
+
+    def dump(x: Any) -> str:
+        return json.dumps(x, ensure_ascii=False, sort_keys=True)
+
+    lines = ["{"]
+    for key in sorted(head):
+        lines.append(f"  {dump(key)}: {dump(head[key])},")
+    for name, items in (("events", [event_json(e, clock) for e in result.events]),
+                        ("touches", [touch_json(t, clock) for t in result.touches])):  # fmt: skip
+        lines.append(f"  {dump(name)}: [")
+        lines.extend(f"    {dump(item)}," for item in items)
+        if items:
+            lines[-1] = lines[-1][:-1]
+        lines.append("  ]," if name == "events" else "  ]")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(result: PlanResult) -> str:
+    """Like `terraform plan`: '1,204 dm · 36 group posts · 90 moments · 412 tasks; …'."""
+    going = Counter(t.channel for t in result.touches if t.outcome != SKIPPED)
+    parts = [f"{going.get(c, 0):,} {CHANNEL_WORDS[c]}" for c in CHANNELS]
+    deferred = Counter(_cause(t.reason) for t in result.touches if t.outcome == DEFERRED)
+    skipped = Counter(_cause(t.reason) for t in result.touches if t.outcome == SKIPPED)
+    tail = [f"{n:,} deferred by {cause}" for cause, n in sorted(deferred.items())]
+    tail += [f"{n:,} skipped by {cause}" for cause, n in sorted(skipped.items())]
+    return " · ".join(parts) + ("; " + "; ".join(tail) if tail else "")
+
+
+def _cause(reason: str) -> str:
+    """Group reasons for the summary: 'quiet hours', 'limits', or the reason itself."""
+    first = reason.split(";")[0].strip()
+    if first.startswith("quiet hours"):
+        return "quiet hours"
+    if first.startswith("limit "):
+        return "limits"
+    if first.startswith("missing "):
+        return "missing fields"
+    if first.startswith("exited"):
+        return "exits"
+    return first
+
+
+def counts_by(result: PlanResult, key: str) -> dict[str, Counter[str]]:
+    """Per day (local date) or per account: touches by channel and outcome."""
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for t in result.touches:
+        row = result.clock.date_of(t.at).isoformat() if key == "day" else (t.account or "—")
+        if t.outcome != SKIPPED:
+            table[row][t.channel] += 1
+        table[row][t.outcome] += 1
+    return dict(sorted(table.items()))
+
+
+def render_tables(result: PlanResult, console: Any) -> None:
+    from rich.table import Table
+
+    console.print(
+        f"[bold]Plan[/bold] {result.version}  {iso(result.start, result.clock)} → {iso(result.end, result.clock)}"
+    )
+    console.print(summary_line(result), markup=False)
+    names = {a: (rec.get("name") or a) for a, rec in result.contacts.accounts.items()}
+    for key, title in (("day", "per day"), ("account", "per account")):
+        table = Table(title=title, title_justify="left")
+        table.add_column(key)
+        for c in CHANNELS:
+            table.add_column(CHANNEL_WORDS[c], justify="right")
+        for o in (DEFERRED, SKIPPED):
+            table.add_column(o, justify="right")
+        for row, counts in counts_by(result, key).items():
+            label = f"{row} {names.get(row, '')}".strip() if key == "account" and names.get(row, row) != row else row
+            table.add_row(label, *(f"{counts.get(c, 0):,}" for c in (*CHANNELS, DEFERRED, SKIPPED)))
+        console.print(table)
+    if result.metrics:
+        table = Table(title="journeys", title_justify="left")
+        for col in ("journey", "entered", "goal", "conversion", "by arm"):
+            table.add_column(col, justify="right" if col in ("entered", "goal", "conversion") else "left")
+        for name, m in result.metrics.items():
+            arms = ", ".join(f"{a} {v['goal']}/{v['entered']}" for a, v in m["by_arm"].items())
+            table.add_row(name, f"{m['entered']:,}", f"{m['goal']:,}", f"{m['conversion']:.1%}", arms)
+        console.print(table)
+    render_problems(result, console)
+
+
+def render_problems(result: PlanResult, console: Any) -> None:
+    for p in result.problems:
+        console.print(f"[yellow]{p.file}:{p.row}: skipped row: {p.reason}[/yellow]", highlight=False)
+    for e in result.unknown_contacts:
+        console.print(f"[yellow]event {e.type} for unknown contact '{e.contact}' ignored[/yellow]", highlight=False)
+
+
+def render_contact(result: PlanResult, contact: str, console: Any) -> bool:
+    """One contact's timeline, with rendered text. False when the contact is unknown."""
+    from rich.table import Table
+
+    if contact not in result.contacts.fields:
+        return False
+    record = result.contacts.fields[contact]
+    console.print(f"[bold]{record.get('name', contact)}[/bold] ({contact}) · account {record.get('account', '—')}")
+    table = Table(show_lines=False)
+    for col in ("at", "what", "flow", "step", "outcome", "text / detail"):
+        table.add_column(col)
+    rows: list[tuple[int, int, list[str]]] = []
+    for t in result.touches:
+        if t.contact == contact or (t.audience and contact in t.audience):
+            outcome = t.outcome + (f" ({t.reason})" if t.reason else "")
+            rows.append((t.at, 1, [iso(t.at, result.clock), t.channel, t.flow, t.step, outcome, t.text]))
+    for e in result.events:
+        if e.contact == contact:
+            detail = ", ".join(f"{k}={v}" for k, v in e.data.items())
+            rows.append((e.at, 0, [iso(e.at, result.clock), e.type, e.flow or "", "", "", detail]))
+    for _, _, cells in sorted(rows, key=lambda r: (r[0], r[1])):
+        table.add_row(*cells)
+    console.print(table)
+    return True

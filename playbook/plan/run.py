@@ -1,0 +1,177 @@
+"""`playbook plan`: the engine over a simulated clock, with nothing sent.
+
+The plan is what the daemon would do given the same events: both drive the same
+`Engine`; the plan only decides where the clock starts and stops, and (with
+`--simulate`) draws the events that have not happened yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from playbook.compiler import compile_path, ir
+from playbook.data.files import RowProblem, read_events, read_records
+from playbook.diagnostics import PlaybookError
+from playbook.engine.core import Contacts, Engine, apply_effects
+from playbook.engine.model import Event, StateEvent, Touch
+from playbook.engine.policy import LimitRule
+from playbook.engine.timeutil import LocalTime
+from playbook.plan.simulate import Simulator
+
+
+@dataclass
+class PlanInput:
+    paths: Sequence[str]
+    contacts: str
+    accounts: str | None = None
+    events: str | None = None
+    start: str | None = None  # local datetime text; default: today 00:00 in the playbook timezone
+    days: int = 7
+    simulate: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    adapter_limits: Sequence[LimitRule] = ()
+    can_dissolve_groups: bool = True
+
+
+@dataclass
+class PlanResult:
+    playbooks: list[ir.Playbook]
+    clock: LocalTime
+    start: int
+    end: int
+    touches: list[Touch]
+    events: list[StateEvent]
+    metrics: dict[str, Any]
+    problems: list[RowProblem]
+    unknown_contacts: list[Event]
+    contacts: Contacts
+
+    @property
+    def version(self) -> str:
+        if len(self.playbooks) == 1:
+            return self.playbooks[0].version
+        return "+".join(p.version for p in self.playbooks)
+
+
+def load_playbooks(paths: Sequence[str]) -> list[ir.Playbook]:
+    results = [compile_path(p) for p in paths]
+    errors = [d for r in results for d in r.errors]
+    if errors:
+        raise PlaybookError(errors)
+    return [r.playbook for r in results]
+
+
+def parse_start(text: str | None, clock: LocalTime, now: Callable[[], dt.datetime]) -> int:
+    from playbook.data.values import DataValueError, parse_time
+
+    if text is None:
+        today = now().astimezone(clock.tz).date()
+        return clock.midnight(today)
+    try:
+        return int(parse_time(text, clock))
+    except DataValueError as exc:
+        from playbook.diagnostics import ERROR, Diagnostic
+
+        raise PlaybookError([Diagnostic(ERROR, "option", f"--start: {exc}")]) from None
+
+
+def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+             progress: Callable[[int, int], None] | None = None) -> PlanResult:  # fmt: skip
+    playbooks = load_playbooks(spec.paths)
+    clock = LocalTime(playbooks[0].timezone)
+    start = parse_start(spec.start, clock, now)
+    end = start + spec.days * 86400
+
+    problems: list[RowProblem] = []
+    contacts = Contacts()
+    if spec.accounts:
+        records, bad = read_records(spec.accounts, clock)
+        problems += bad
+        for record in records:
+            contacts.add_account(record)
+    records, bad = read_records(spec.contacts, clock)
+    problems += bad
+    for record in records:
+        contacts.upsert(record)
+    events: list[Event] = []
+    if spec.events:
+        events, bad = read_events(spec.events, clock)
+        problems += bad
+    events.sort(key=lambda e: (e.at, e.seq))
+
+    touches: list[Touch] = []
+    states: list[StateEvent] = []
+
+    def sink(record: Touch | StateEvent) -> None:
+        if isinstance(record, Touch):
+            if record.due < end:
+                touches.append(record)
+                if simulator is not None:
+                    simulator.after_touch(record)
+        elif record.at < end:
+            states.append(record)
+
+    engine = Engine(playbooks, contacts, start, sink, shared_limits=spec.adapter_limits,
+                    can_dissolve_groups=spec.can_dissolve_groups)  # fmt: skip
+    simulator = Simulator(spec.simulate, spec.seed, engine, first_seq=len(events)) if spec.simulate else None
+    for event in events:
+        if event.at < start:
+            # History before the plan starts: it shapes the contacts, no flow reacts to it.
+            if event.contact in contacts.fields:
+                apply_effects(contacts, event)
+            elif event.type == "friend_added":
+                contacts.upsert(
+                    {"id": event.contact, **{k: event.data[k] for k in ("name", "account") if k in event.data}}
+                )
+        else:
+            engine.feed(event)
+    engine.activate()
+    step = 86400
+    t = start
+    while t < end:
+        t = min(t + step, end)
+        engine.advance(t - 1)
+        if progress is not None:
+            progress(t - start, end - start)
+    engine.drain()
+    touches.sort(key=lambda x: (x.at, x.account or "", x.contact or "", x.flow, x.step))
+    return PlanResult(playbooks, clock, start, end, touches, states, metrics(engine), problems,
+                      engine.unknown_contacts, contacts)  # fmt: skip
+
+
+def metrics(engine: Engine) -> dict[str, Any]:
+    """The seed metrics per journey: entered, goal, by arm and by segment, time to goal."""
+    out: dict[str, Any] = {}
+    names = Counter(j for f in engine.flows for j in f.journeys)
+    for flows in engine.flows:
+        for name, run in flows.journeys.items():
+            key = name if names[name] == 1 else f"{flows.program.name}/{name}"
+            enrolments = [e for history in run.history.values() for e in history]
+            reached = [e for e in enrolments if e.goal_at is not None]
+            by_arm: dict[str, dict[str, int]] = {}
+            by_segment: dict[str, dict[str, int]] = {}
+            for e in enrolments:
+                for node_id, arm in sorted(e.arms.items()):
+                    label = arm if len({n for x in enrolments for n in x.arms}) <= 1 else f"{node_id}:{arm}"
+                    slot = by_arm.setdefault(label, {"entered": 0, "goal": 0})
+                    slot["entered"] += 1
+                    slot["goal"] += e.goal_at is not None
+                for seg in e.segments:
+                    slot = by_segment.setdefault(seg, {"entered": 0, "goal": 0})
+                    slot["entered"] += 1
+                    slot["goal"] += e.goal_at is not None
+            waits = [e.goal_at - e.entered_at for e in reached if e.goal_at is not None]
+            out[key] = {
+                "entered": len(enrolments),
+                "goal": len(reached),
+                "conversion": round(len(reached) / len(enrolments), 4) if enrolments else 0.0,
+                "median_time_to_goal_hours": round(statistics.median(waits) / 3600, 2) if waits else None,
+                "by_arm": dict(sorted(by_arm.items())),
+                "by_segment": dict(sorted(by_segment.items())),
+            }
+    return dict(sorted(out.items()))
