@@ -171,14 +171,18 @@ def expr(e: A.Expr) -> str:
     """An expression with exactly the parentheses needed to read back the same tree."""
     match e:
         case A.BoolOp():
-            level = _PRECEDENCE[e.op]
-            left, right = expr(e.left), expr(e.right)
-            if _precedence(e.left) < level:
-                left = f"({left})"
-            # Chains nest to the left, so an equal-precedence right operand needs parentheses.
-            if _precedence(e.right) <= level:
-                right = f"({right})"
-            return f"{left} {e.op} {right}"
+            # Walk a left-nested chain `a or b or c` in a loop: a long chain is not deep.
+            level, rights, node = _PRECEDENCE[e.op], [], e
+            while isinstance(node, A.BoolOp) and node.op == e.op:
+                rights.append(node.right)
+                node = node.left
+            first = expr(node)
+            parts = [f"({first})" if _precedence(node) < level else first]
+            for right in reversed(rights):
+                # Chains nest to the left, so an equal-precedence right operand needs parentheses.
+                text = expr(right)
+                parts.append(f"({text})" if _precedence(right) <= level else text)
+            return f" {e.op} ".join(parts)
         case A.Not():
             inner = expr(e.operand)
             return f"not ({inner})" if _precedence(e.operand) < 3 else f"not {inner}"
@@ -634,25 +638,24 @@ class _Printer:
                 out.append("")
 
         for line in self.lines:
-            if line.anchor is not None:
-                own: list[A.Comment] = []
-                while i < len(pending) and (pending[i].line, pending[i].column) < line.anchor:
-                    c = pending[i]
-                    i += 1
-                    if c.trailing and trail_target is not None and trail_target not in trailed:
-                        out[trail_target] += "  " + _comment(c)
-                        trailed.add(trail_target)
-                    else:
-                        own.append(c)
-                if line.force_blank:
+            own: list[A.Comment] = []
+            while line.anchor is not None and i < len(pending) and (pending[i].line, pending[i].column) < line.anchor:
+                c = pending[i]
+                i += 1
+                if c.trailing and trail_target is not None and trail_target not in trailed:
+                    out[trail_target] += "  " + _comment(c)
+                    trailed.add(trail_target)
+                else:
+                    own.append(c)
+            if line.force_blank:
+                blank()
+            for c in own:
+                if self.src and self.src.blank(c.line - 1):
                     blank()
-                for c in own:
-                    if self.src and self.src.blank(c.line - 1):
-                        blank()
-                    out.append(INDENT * line.comment_depth + _comment(c))
-                    after_open = False
-                if line.blank_before and not line.closes:
-                    blank()
+                out.append(INDENT * line.comment_depth + _comment(c))
+                after_open = False
+            if line.blank_before and not line.closes:
+                blank()
             out.append(line.render())
             after_open = line.opens
             if line.can_trail:
