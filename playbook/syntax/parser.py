@@ -246,14 +246,24 @@ class _ToAst(Transformer):
     def segment(self, name: Token, expr: A.Expr) -> A.Segment:
         return A.Segment(self._name(name), expr, _tok_span(name))
 
+    def _bool_op(self, op: str, left: A.Expr, right: A.Expr) -> A.BoolOp:
+        node = A.BoolOp(op, left, right, _span(left, right))
+        if isinstance(left, A.BoolOp) and left.op == op:
+            self._nest(node, [right], flat=left)
+        else:
+            self._nest(node, [left, right])
+        return node
+
     def or_(self, left: A.Expr, right: A.Expr) -> A.BoolOp:
-        return A.BoolOp("or", left, right, _span(left, right))
+        return self._bool_op("or", left, right)
 
     def and_(self, left: A.Expr, right: A.Expr) -> A.BoolOp:
-        return A.BoolOp("and", left, right, _span(left, right))
+        return self._bool_op("and", left, right)
 
     def not_(self, operand: A.Expr) -> A.Not:
-        return A.Not(operand, operand.span)
+        node = A.Not(operand, operand.span)
+        self._nest(node, [operand])
+        return node
 
     def field(self, *names: Token) -> A.Field:
         return A.Field(tuple(str(n) for n in names), _span(names[0], names[-1]))
@@ -366,7 +376,9 @@ class _ToAst(Transformer):
     def step(self, *parts: Any) -> A.Step:
         timing = parts[0] if len(parts) == 2 else None
         action = parts[-1]
-        return A.Step(timing, action, _span(timing or action, action))
+        node = A.Step(timing, action, _span(timing or action, action))
+        self.depths[id(node)] = self.depths.get(id(action), 0)
+        return node
 
     def after(self, d: Token) -> A.After:
         dur = self._duration(d)
@@ -404,22 +416,30 @@ class _ToAst(Transformer):
 
     def if_step(self, kw: Token, cond: A.Expr, then: tuple[A.Step, ...], _else: Token | None, other: Any) -> A.If:
         if isinstance(other, A.If):
-            other = (A.Step(None, other, other.span),)
-        return A.If(cond, then, other, _tok_span(kw))
+            other = (self.step(other),)
+        node = A.If(cond, then, other, _tok_span(kw))
+        self._nest(node, [cond, *then, *(other or ())])
+        return node
 
     def split(self, kw: Token, *arms: A.Arm) -> A.Split:
-        return A.Split(tuple(arms), _tok_span(kw))
+        node = A.Split(tuple(arms), _tok_span(kw))
+        self._nest(node, arms)
+        return node
 
     def arm(self, pct: Token, *body: Any) -> A.Arm:
         steps = body[0] if len(body) == 1 and isinstance(body[0], tuple) else tuple(body)
-        return A.Arm(self._weight(pct), steps, _tok_span(pct))
+        node = A.Arm(self._weight(pct), steps, _tok_span(pct))
+        self.depths[id(node)] = max((self.depths.get(id(s), 0) for s in steps), default=0)
+        return node
 
     def wait(self, kw: Token, event: Token, *rest: Any) -> A.Wait:
         where = rest[0].expr if isinstance(rest[0], A.Where) else None
         if isinstance(rest[0], A.Where):
             rest = rest[1:]
         duration, then, _else, other = rest
-        return A.Wait(self._name(event), where, self._duration(duration), then, other, _tok_span(kw))
+        node = A.Wait(self._name(event), where, self._duration(duration), then, other, _tok_span(kw))
+        self._nest(node, [*([where] if where else []), *(then or ()), *(other or ())])
+        return node
 
     # ---- groups ----------------------------------------------------------------------------
     def group(self, name: Token, *members: Any) -> A.Group:
@@ -558,7 +578,7 @@ class _Parser:
 
     def run(self, text: str) -> list[A.Declaration]:
         self.comments.clear()
-        self.transformer.problems = []
+        self.transformer.reset()
         return self.lark.parse(text)  # type: ignore[return-value]
 
 
