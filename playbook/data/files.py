@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from playbook.data.values import DataValueError, parse_time, typed
+from playbook.data.values import ALWAYS_TEXT, DataValueError, parse_tags, parse_time, typed, typed_text
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.model import Event
 from playbook.engine.timeutil import LocalTime
@@ -30,8 +31,9 @@ class RowProblem:
         return Diagnostic(ERROR, "data", self.reason, self.file, self.row)
 
 
-def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(row number, row) for each record; a str row is the reason the record is unreadable."""
+def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | str]]:
+    """(row number, row) for each record: a JSON object, a CSV row as [header, cells], or
+    a str — the reason the record is unreadable."""
     p = Path(path)
     try:
         fh = p.open(encoding="utf-8-sig", newline="")
@@ -61,24 +63,44 @@ def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
                     if len(record) > len(header):
                         yield number, f"{len(record)} cells but the header has {len(header)} columns"
                         continue
-                    yield number, {h: cell for h, cell in zip(header, record, strict=False) if h}
+                    yield number, [header, record]
         except UnicodeDecodeError:
             raise PlaybookError(
                 [Diagnostic(ERROR, "encoding", "this file is not UTF-8 text", file=str(path))]
             ) from None
 
 
-def read_records(path: str | Path, clock: LocalTime) -> tuple[list[dict[str, Any]], list[RowProblem]]:
-    """Contacts or accounts: typed field dicts keyed by `id` (missing fields left out)."""
+def read_records(
+    path: str | Path, clock: LocalTime, only: Collection[str] | None = None
+) -> tuple[list[dict[str, Any]], list[RowProblem]]:
+    """Contacts or accounts: typed field dicts keyed by `id` (missing fields left out).
+    With `only`, fields outside it (and outside id/name/account/tags) are left out: the
+    plan reads just the fields its playbooks can look at."""
     out: list[dict[str, Any]] = []
     problems: list[RowProblem] = []
     seen: dict[str, int] = {}
+    keep = None if only is None else set(only) | ALWAYS_TEXT
+    csv_plan: list[tuple[int, str, Callable[[str], Any]]] | None = None
     for number, row in _rows(path):
         if isinstance(row, str):
             problems.append(RowProblem(str(path), number, row))
             continue
         try:
-            record = {k: v for k, raw in row.items() if (v := typed(k, raw, clock)) is not None}
+            if isinstance(row, list):  # a CSV row: cells by column
+                if csv_plan is None:
+                    csv_plan = _column_plan(row[0], keep, clock)
+                cells = row[1]
+                record = {}
+                for index, key, typer in csv_plan:
+                    cell = cells[index] if index < len(cells) else ""
+                    if cell:
+                        value = typer(cell)
+                        if value is not None:
+                            record[key] = value
+            else:
+                if keep is not None:
+                    row = {k: v for k, v in row.items() if k in keep}
+                record = {k: v for k, raw in row.items() if (v := typed(k, raw, clock)) is not None}
         except DataValueError as exc:
             problems.append(RowProblem(str(path), number, str(exc)))
             continue
@@ -92,6 +114,28 @@ def read_records(path: str | Path, clock: LocalTime) -> tuple[list[dict[str, Any
         seen[rid] = number
         out.append(record)
     return out, problems
+
+
+def _column_plan(
+    header: list[str], keep: set[str] | None, clock: LocalTime
+) -> list[tuple[int, str, Callable[[str], Any]]]:
+    """For each CSV column worth reading: its index, its field and how to type a cell."""
+    plan = []
+    for index, key in enumerate(header):
+        if not key or (keep is not None and key not in keep):
+            continue
+        if key == "tags":
+            typer: Callable[[str], Any] = parse_tags
+        elif key in ALWAYS_TEXT:
+            typer = _text_cell
+        else:
+            typer = partial(typed_text, clock=clock)
+        plan.append((index, key, typer))
+    return plan
+
+
+def _text_cell(cell: str) -> str | None:
+    return cell.strip() or None
 
 
 def read_events(path: str | Path, clock: LocalTime, first_seq: int = 0) -> tuple[list[Event], list[RowProblem]]:

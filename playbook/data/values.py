@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from playbook.engine.timeutil import LocalTime, from_datetime
+from playbook.engine.timeutil import LocalTime
 from playbook.engine.values import DateValue, Instant
 
 ALWAYS_TEXT = frozenset({"id", "name", "account", "tags"})
@@ -34,6 +34,11 @@ class DataValueError(ValueError):
 def parse_time(text: str, clock: LocalTime) -> Instant:
     """ISO 8601 (or `2026-12-01 09:00`); without an offset it is local to `clock`."""
     text = text.strip()
+    if len(text) > 10 and text[10] in "T " and text[-6] in "+-" and text[-3] == ":":
+        try:  # the common shape, 2026-12-01T09:00:00+08:00, without the checks below
+            return Instant(int(dt.datetime.fromisoformat(text).timestamp()))
+        except ValueError:
+            pass
     if not _DATE_LIKE.match(text):
         raise DataValueError(f"'{text}' is not a date or time like 2026-12-01T09:00:00+08:00")
     try:
@@ -44,7 +49,7 @@ def parse_time(text: str, clock: LocalTime) -> Instant:
         raise DataValueError(f"'{text}' is not a date on the calendar") from None
     if value.tzinfo is None:
         return Instant(clock.instant(value))
-    return Instant(from_datetime(value))
+    return Instant(int(value.timestamp()))
 
 
 def typed(key: str, raw: object, clock: LocalTime) -> Value | frozenset[str] | None:
@@ -56,13 +61,26 @@ def typed(key: str, raw: object, clock: LocalTime) -> Value | frozenset[str] | N
     if key in ALWAYS_TEXT:
         text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
         return text or None
+    if isinstance(raw, str):
+        return typed_text(raw, clock)
     if isinstance(raw, bool | int | float):
         return raw
-    if not isinstance(raw, str):
-        raise DataValueError(f"field '{key}' has a value of an unsupported kind ({type(raw).__name__})")
+    raise DataValueError(f"field '{key}' has a value of an unsupported kind ({type(raw).__name__})")
+
+
+def typed_text(raw: str, clock: LocalTime) -> Value | None:
+    """A text cell read by its look; the common shapes are tried first, cheaply."""
     text = raw.strip()
-    if text == "":
+    if not text:
         return None
+    first = text[0]
+    if first.isascii() and first.isdigit():
+        if text.isascii() and text.isdigit():
+            return int(text) if first != "0" or len(text) == 1 else text  # 0571 is a code
+        if len(text) >= 10 and text[4] == "-" and text[:4].isdigit():
+            return parse_time(text, clock)
+    elif first != "-" and first not in "tTfF":
+        return text
     if _INT.match(text):
         return int(text)
     if _FLOAT.match(text):
@@ -70,8 +88,6 @@ def typed(key: str, raw: object, clock: LocalTime) -> Value | frozenset[str] | N
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    if text[:4].isdigit() and _DATE_LIKE.match(text):
-        return parse_time(text, clock)
     return text
 
 

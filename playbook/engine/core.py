@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from playbook.compiler import ir
-from playbook.engine.expr import Compiler, Scope, segment_table
+from playbook.engine.columns import Columns, Membership, VecCompiler
+from playbook.engine.expr import Compiler, Scope, segment_table, uses_time
 from playbook.engine.model import DEFERRED, OK, SKIPPED, Event, StateEvent, Touch, TouchRequest
 from playbook.engine.policy import LimitCounter, LimitRule, Policies
 from playbook.engine.render import MissingValue, render
@@ -37,7 +38,7 @@ Sink = Callable[[Touch | StateEvent], None]
 class Program:
     """One compiled playbook, ready to run: its clock, policies and predicates."""
 
-    def __init__(self, pb: ir.Playbook, shared_limits: Iterable[LimitCounter] = ()):
+    def __init__(self, pb: ir.Playbook, columns: Columns, shared_limits: Iterable[LimitCounter] = ()):
         self.ir = pb
         self.version = pb.version
         self.name = pb.title or pb.name
@@ -45,9 +46,14 @@ class Program:
         quiet = QuietWindow(pb.quiet.start, pb.quiet.end, self.clock) if pb.quiet else None
         rules = [LimitRule(x.channel, x.count, x.scope, x.period, x.action, x.label) for x in pb.limits]
         self.policies = Policies(self.clock, quiet, rules, list(shared_limits))
-        self.segments = segment_table({k: ir.to_doc(v) for k, v in pb.segments.items()}, self.clock)
+        segment_docs = {k: ir.to_doc(v.expr) for k, v in pb.segments.items()}
+        self.segment_docs = segment_docs
+        self.segments = segment_table({k: {"expr": v} for k, v in segment_docs.items()}, self.clock)
         self.expr = Compiler(self.clock, self.segments)
+        self.columns = columns
+        self.vec = VecCompiler(columns, self.clock, segment_docs)
         self._compiled: dict[int, Callable[[Scope], bool]] = {}
+        self.memberships: dict[int, Membership] = {}
 
     def predicate(self, e: Any) -> Callable[[Scope], bool]:
         """A compiled predicate for an IR expression (cached by identity)."""
@@ -56,6 +62,22 @@ class Program:
             fn = self.expr.compile(ir.to_doc(e) if hasattr(e, "model_dump") else e)
             self._compiled[id(e)] = fn
         return fn
+
+    def membership(self, e: Any) -> Membership:
+        """Who matches expression `e`, for every contact at once (kept current)."""
+        m = self.memberships.get(id(e))
+        if m is None:
+            doc = ir.to_doc(e)
+            row = self.predicate(e)
+            contacts = self.columns.contacts
+
+            def row_match(cid: str, now: int) -> bool:
+                fields = contacts.fields.get(cid, {})
+                return row(Scope(fields, contacts.accounts.get(fields.get("account", "")), None, now))
+
+            m = Membership(self.vec.compile(doc), row_match, uses_time(doc, self.segment_docs), self.columns)
+            self.memberships[id(e)] = m
+        return m
 
 
 class Contacts:
@@ -99,7 +121,8 @@ class Engine:
 
         first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime("Asia/Shanghai")
         shared = [LimitCounter(rule, first_clock) for rule in shared_limits]
-        self.programs = [Program(pb, shared) for pb in playbooks]
+        self.columns = Columns(contacts)
+        self.programs = [Program(pb, self.columns, shared) for pb in playbooks]
         self.contacts = contacts
         self.now = start
         self.start = start
@@ -184,12 +207,28 @@ class Engine:
                 return
         else:
             apply_effects(contacts, event)
+        if cid in contacts.fields:
+            self.columns.touch(cid)
+            self._memberships_changed(cid)
         self.emit(StateEvent(event.at, event.type, cid, data=dict(event.data)))
         for f in self.flows:
             f.on_event(event)
         if event.type != "friend_request" and cid in contacts.fields:
             for f in self.flows:
                 f.contact_changed(cid)
+
+    def contact_changed(self, cid: str) -> None:
+        """A playbook changed a contact (a tag action): mirror it, then let flows react."""
+        self.columns.touch(cid)
+        self._memberships_changed(cid)
+        for f in self.flows:
+            f.contact_changed(cid)
+
+    def _memberships_changed(self, cid: str) -> None:
+        index = self.columns.row[cid]
+        for program in self.programs:
+            for m in program.memberships.values():
+                m.changed(cid, index, self.now)
 
     def emit(self, record: Touch | StateEvent) -> None:
         self.sink(record)
@@ -202,10 +241,11 @@ class Engine:
     def _resolve(self, t: int) -> None:
         batch, self._pending = self._pending, []
         batch.sort(key=TouchRequest.order)
+        held = {id(p): p.policies.quiet_release(t) for p in self.programs}
         for req in batch:
-            self._try(req, t)
+            self._try(req, t, held[id(req.playbook)])
 
-    def _try(self, req: TouchRequest, t: int) -> None:
+    def _try(self, req: TouchRequest, t: int, held_until: int | None) -> None:
         program: Program = req.playbook
         if req.cancelled:
             return self._finish(req, t, SKIPPED, req.cancelled)
@@ -215,7 +255,7 @@ class Engine:
             return self._finish(req, t, SKIPPED, "the contact has no account")
         if req.not_after is not None and t >= req.not_after:
             return self._finish(req, t, SKIPPED, "the group has closed")
-        verdict = program.policies.judge(t, req.channel, req.account, req.contact)
+        verdict = program.policies.judge(t, req.channel, req.account, req.contact, held_until)
         if not verdict.send:
             if verdict.retry_at is None:
                 return self._finish(req, t, SKIPPED, verdict.reason)
@@ -235,7 +275,7 @@ class Engine:
             req, t, outcome, "; ".join(req.reasons) if outcome == DEFERRED else "", text, parts, audience
         )
 
-    def _render(self, req: TouchRequest, program: Program) -> tuple[str, dict[str, Any] | None, list[str] | None]:
+    def _render(self, req: TouchRequest, program: Program) -> tuple[str, dict[str, Any] | None, Any]:
         clock = program.clock
         contact = self.contacts.fields.get(req.contact) if req.contact else None
         account = self.contacts.accounts.get(req.account or "")
@@ -254,7 +294,7 @@ class Engine:
         return text, parts or None, audience
 
     def _finish(self, req: TouchRequest, t: int, outcome: str, reason: str, text: str = "",
-                parts: dict[str, Any] | None = None, audience: list[str] | None = None) -> None:  # fmt: skip
+                parts: dict[str, Any] | None = None, audience: Any = None) -> None:  # fmt: skip
         program: Program = req.playbook
         self.emit(
             Touch(

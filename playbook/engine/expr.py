@@ -144,3 +144,19 @@ def segment_table(segments: Mapping[str, Mapping[str, Any]], clock: LocalTime) -
     for name, seg in segments.items():
         table[name] = compiler.compile(seg["expr"])
     return table
+
+
+def uses_time(
+    e: Mapping[str, Any], segments: Mapping[str, Mapping[str, Any]], seen: frozenset[str] = frozenset()
+) -> bool:
+    """Whether an expression's truth can change with time alone (`within`, directly or
+    through the segments it uses)."""
+    op = e["op"]
+    if op == "within":
+        return True
+    if op == "segment":
+        name = e["segment"]
+        return name not in seen and name in segments and uses_time(segments[name], segments, seen | {name})
+    return any(uses_time(a, segments, seen) for a in e.get("args", ())) or (
+        "arg" in e and uses_time(e["arg"], segments, seen)
+    )

@@ -14,8 +14,11 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from playbook.compiler import ir
 from playbook.compiler.schedules import occurrences
+from playbook.engine.columns import Audience
 from playbook.engine.expr import Scope
 from playbook.engine.model import Event, StateEvent, TouchRequest
 from playbook.engine.timeutil import parse_clock
@@ -166,7 +169,8 @@ class JourneyRun:
         self.matching: set[str] = set()  # on enter SEGMENT: who matches now
         entry = j.entry
         self.segment = flows.program.segments.get(entry.segment) if entry.segment else None
-        self.time_dependent = bool(entry.kind == "segment" and _uses_time(flows.program.ir, entry.segment))
+        program = flows.program
+        self.members = program.membership(program.ir.segments[entry.segment].expr) if entry.segment else None
 
     # ---- entry -----------------------------------------------------------------------------
     def activate(self, t: int) -> None:
@@ -179,14 +183,22 @@ class JourneyRun:
             self.flows.once(entry.at, self._enter_segment)
 
     def _enter_segment(self, t: int) -> None:
-        contacts = self.engine.contacts
-        for cid in list(contacts.fields):
-            if contacts.active(cid) and self.segment(self.flows.scope(cid, t)):
-                self.enter(cid, t)
+        assert self.members is not None
+        columns = self.engine.columns
+        for cid in columns.ids_of(self.members.at(t) & columns.live()):
+            self.enter(cid, t)
 
     def _reevaluate_all(self, t: int) -> None:
-        for cid in list(self.engine.contacts.fields):
-            self._reevaluate(cid, t)
+        """Everyone who matches now and did not before enters; who stopped matching is
+        forgotten (so matching again later is a new start)."""
+        assert self.members is not None
+        columns = self.engine.columns
+        now_matching = columns.ids_of(self.members.at(t) & columns.live())
+        before = self.matching
+        self.matching = set(now_matching)
+        for cid in now_matching:
+            if cid not in before:
+                self.enter(cid, t)
 
     def _reevaluate(self, cid: str, t: int) -> None:
         if not self.engine.contacts.active(cid):
@@ -204,7 +216,12 @@ class JourneyRun:
             self._reevaluate(cid, self.engine.now)
 
     def day_tick(self, t: int) -> None:
-        if self.time_dependent and t > self.engine.start:
+        if (
+            self.members is not None
+            and self.members.time_dependent
+            and t > self.engine.start
+            and self.j.entry.kind == "segment"
+        ):
             self._reevaluate_all(t)
 
     def enter(self, cid: str, t: int, event: dict[str, Any] | None = None) -> None:
@@ -377,8 +394,7 @@ def change_tag(flows: FlowSet, cid: str, tag: str, add: bool, t: int, flow: str)
         return
     record["tags"] = tags | {tag} if add else tags - {tag}
     flows.emit(t, "tag_added" if add else "tag_removed", cid, flow, tag=tag)
-    for f in flows.engine.flows:
-        f.contact_changed(cid)
+    flows.engine.contact_changed(cid)
 
 
 def choose_arm(journey: str, node: ir.Node, cid: str) -> ir.Arm:
@@ -392,24 +408,6 @@ def choose_arm(journey: str, node: ir.Node, cid: str) -> ir.Arm:
         if point < total:
             return arm
     return arms[-1]
-
-
-def _uses_time(pb: ir.Playbook, segment: str | None, seen: set[str] | None = None) -> bool:
-    """Whether a segment's membership can change with time alone (it uses `within`)."""
-    if segment is None or segment not in pb.segments:
-        return False
-    seen = seen or set()
-    if segment in seen:
-        return False
-    seen.add(segment)
-    doc = ir.to_doc(pb.segments[segment].expr)
-    return _expr_uses_time(doc) or any(_uses_time(pb, s, seen) for s in pb.segments[segment].uses)
-
-
-def _expr_uses_time(e: dict[str, Any]) -> bool:
-    if e["op"] == "within":
-        return True
-    return any(_expr_uses_time(a) for a in e.get("args", ())) or ("arg" in e and _expr_uses_time(e["arg"]))
 
 
 # ---- short-term groups ---------------------------------------------------------------------------
@@ -443,11 +441,14 @@ class GroupRun:
             self.flows.repeat(self.g.opens.schedule, t, self._open)
 
     def _open(self, t: int) -> None:
-        g, flows, contacts = self.g, self.flows, self.engine.contacts
+        g, flows = self.g, self.flows
         closes = t + g.lasts_minutes * 60
         day = flows.clock.date_of(t).isoformat()
-        for account in contacts.account_ids():
-            members = sorted(c for c in contacts.of_account(account) if flows.matches(g.members, c, t))
+        columns = self.engine.columns
+        mask = self.flows.program.membership(g.members).at(t) if g.members is not None else columns.live()
+        grouped = columns.by_account(mask)
+        for account in sorted(grouped):
+            members = sorted(columns.ids[i] for i in grouped[account])
             for n in range(math.ceil(len(members) / g.size)):
                 inst = Instance(f"{g.name}/{account}/{day}/{n + 1}", account, t, closes)
                 inst.members = members[n * g.size : (n + 1) * g.size]
@@ -580,6 +581,17 @@ class MomentsRun:
         self.flows = flows
         self.m = m
         self.engine = flows.engine
+        self._audiences: tuple[int, int, dict[str, np.ndarray]] | None = None  # (rule, now, by account)
+
+    def _audience(self, rule: ir.MomentRule, index: int, account: str) -> Audience:
+        """Who sees the post when it goes out: the account's contacts matching `visible to`."""
+        now = self.engine.now
+        cached = self._audiences
+        columns = self.engine.columns
+        if cached is None or cached[0] != index or cached[1] != now:
+            mask = self.flows.program.membership(rule.visible).at(now) if rule.visible is not None else columns.live()
+            cached = self._audiences = (index, now, columns.by_account(mask))
+        return Audience(cached[2].get(account, np.zeros(0, dtype=np.int64)), columns)
 
     def activate(self, t: int) -> None:
         for index, rule in enumerate(self.m.rules):
@@ -593,11 +605,8 @@ class MomentsRun:
         stamp = self.flows.clock.local(t).strftime("%Y-%m-%dT%H:%M")
         for account in self.engine.contacts.account_ids():
 
-            def audience(account: str = account) -> list[str]:
-                now = self.engine.now
-                return sorted(
-                    c for c in self.engine.contacts.of_account(account) if self.flows.matches(rule.visible, c, now)
-                )
+            def audience(account: str = account) -> Audience:
+                return self._audience(rule, index, account)
 
             self.engine.request(
                 TouchRequest(
@@ -639,13 +648,11 @@ class RotationRun:
     def _order_key(self) -> Callable[[str], Any]:
         field, fields = self.r.order_by, self.engine.contacts.fields
         if field == "name":
-            from pypinyin import Style, lazy_pinyin
+            from playbook.engine.pinyin import name_key
 
             def key(cid: str) -> Any:
                 name = fields[cid].get("name")
-                if not isinstance(name, str):
-                    return (1, (), cid)
-                return (0, tuple(lazy_pinyin(name, style=Style.TONE3)), cid)
+                return (0, name_key(name), cid) if isinstance(name, str) else (1, (), cid)
 
             return key
 

@@ -38,7 +38,7 @@ class Touch:
     key: str  # idempotency key: playbook version, flow, contact or group, step, occurrence
     contact: str | None = None
     group: str | None = None
-    audience: list[str] | None = None
+    audience: Any = None  # a Moments post: engine.columns.Audience
     priority: float = 0
     step_order: int = 0
     parts: dict[str, Any] | None = None  # rendered image/link/mini-program parts
@@ -72,7 +72,7 @@ class TouchRequest:
     key: str
     contact: str | None = None
     group: str | None = None
-    audience_of: Callable[[], list[str]] | None = None  # moments: computed when it goes out
+    audience_of: Callable[[], Any] | None = None  # moments: an Audience, computed when it goes out
     content: str | None = None  # content name (dm, post) …
     task_text: str | None = None  # … or task text
     event: dict[str, Any] | None = None  # the event a journey was entered on

@@ -90,9 +90,19 @@ class Policies:
         self.quiet = quiet
         self.counters = [LimitCounter(r, clock) for r in rules] + list(shared)
 
-    def judge(self, t: int, channel: str, account: str | None, contact: str | None) -> Verdict:
+    def quiet_release(self, t: int) -> int | None:
+        """When quiet hours that hold `t` end; None when `t` is outside them."""
         if self.quiet is not None and self.quiet.contains(t):
-            return Verdict(False, self.quiet.release(t), self.quiet.label)
+            return self.quiet.release(t)
+        return None
+
+    def judge(
+        self, t: int, channel: str, account: str | None, contact: str | None, held_until: int | None = None
+    ) -> Verdict:
+        """May a touch go out at `t`? `held_until` is quiet_release(t), which the caller
+        works out once for every touch of the instant."""
+        if held_until is not None:
+            return Verdict(False, held_until, self.quiet.label if self.quiet else "")
         retry = None
         reason = ""
         for counter in self.counters:

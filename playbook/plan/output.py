@@ -15,10 +15,24 @@ CHANNELS = ("dm", "group", "moment", "task")
 CHANNEL_WORDS = {"dm": "dm", "group": "group posts", "moment": "moments", "task": "tasks"}
 
 
-def touch_json(t: Touch, clock: LocalTime) -> dict[str, Any]:
+class _Iso:
+    """ISO text of instants, remembered: a plan has many touches at the same moment."""
+
+    def __init__(self, clock: LocalTime):
+        self.clock = clock
+        self.cache: dict[int, str] = {}
+
+    def __call__(self, ts: int) -> str:
+        text = self.cache.get(ts)
+        if text is None:
+            text = self.cache[ts] = iso(ts, self.clock)
+        return text
+
+
+def touch_json(t: Touch, when: _Iso) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "at": iso(t.at, clock),
-        "due": iso(t.due, clock),
+        "at": when(t.at),
+        "due": when(t.due),
         "channel": t.channel,
         "account": t.account,
         "flow": t.flow,
@@ -34,7 +48,7 @@ def touch_json(t: Touch, clock: LocalTime) -> dict[str, Any]:
     if t.group is not None:
         out["group"] = t.group
     if t.audience is not None:
-        out["audience"] = t.audience
+        out["audience"] = t.audience.ids()
     if t.parts:
         out["parts"] = t.parts
     return out
@@ -78,8 +92,9 @@ def to_json(result: PlanResult) -> str:
     lines = ["{"]
     for key in sorted(head):
         lines.append(f"  {dump(key)}: {dump(head[key])},")
+    when = _Iso(clock)
     for name, items in (("events", [event_json(e, clock) for e in result.events]),
-                        ("touches", [touch_json(t, clock) for t in result.touches])):  # fmt: skip
+                        ("touches", [touch_json(t, when) for t in result.touches])):  # fmt: skip
         lines.append(f"  {dump(name)}: [")
         lines.extend(f"    {dump(item)}," for item in items)
         if items:

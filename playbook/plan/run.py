@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.compiler import compile_path, ir
+from playbook.compiler.templates import placeholders
 from playbook.data.files import RowProblem, read_events, read_records
 from playbook.diagnostics import PlaybookError
 from playbook.engine.core import Contacts, Engine, apply_effects
@@ -66,6 +67,23 @@ def load_playbooks(paths: Sequence[str]) -> list[ir.Playbook]:
     return [r.playbook for r in results]
 
 
+def fields_read(playbooks: Sequence[ir.Playbook]) -> set[str]:
+    """Every contact field a playbook can look at: in expressions, placeholders, rotation
+    order, and the fields events maintain."""
+    fields = {"added_at", "orders", "spent", "last_purchase_at", "last_active_at"}
+    for pb in playbooks:
+        fields.update(pb.fields)
+        fields.update(r.order_by for r in pb.rotations.values())
+        for content in pb.contents.values():
+            fields.update(p.path for p in content.placeholders if "." not in p.path)
+        texts = [n.text for j in pb.journeys.values() for n in j.nodes.values() if n.kind == "task" and n.text]
+        texts += [n.text for g in pb.groups.values() for n in g.nodes.values() if n.kind == "task" and n.text]
+        texts += [r.task for r in pb.rotations.values()] + [g.title for g in pb.groups.values()]
+        for text in texts:
+            fields.update(p.path for p in placeholders(text) if p.scope == "contact")
+    return fields
+
+
 def parse_start(text: str | None, clock: LocalTime, now: Callable[[], dt.datetime]) -> int:
     from playbook.data.values import DataValueError, parse_time
 
@@ -94,7 +112,7 @@ def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.dat
         problems += bad
         for record in records:
             contacts.add_account(record)
-    records, bad = read_records(spec.contacts, clock)
+    records, bad = read_records(spec.contacts, clock, only=fields_read(playbooks))
     problems += bad
     for record in records:
         contacts.upsert(record)

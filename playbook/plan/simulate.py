@@ -74,7 +74,7 @@ class Simulator:
             event_type, channel, low, high = KINDS[kind]
             if touch.channel != channel or p <= 0:
                 continue
-            targets = touch.audience if channel == "moment" else [touch.contact]
+            targets = touch.audience.ids() if channel == "moment" and touch.audience is not None else [touch.contact]
             for cid in targets or ():
                 if cid is None:
                     continue

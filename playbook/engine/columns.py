@@ -1,0 +1,396 @@
+"""Column-wise segment evaluation for bulk questions ("which of a million contacts are
+in 老客 right now?").
+
+Contacts stay row dicts (the source of truth, what rendering and per-contact conditions
+read); `Columns` mirrors the fields expressions ask about as numpy arrays, one per
+(field, type) so that a comparison only ever sees values of its own type — exactly the
+row semantics of engine/expr.py, where a type mismatch or a missing value is false.
+`Membership` keeps one expression's answer for every contact, updated row by row when a
+contact changes and recomputed whole at the day tick when it depends on time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from playbook.engine.timeutil import LocalTime
+from playbook.engine.values import DateValue, Instant
+
+if TYPE_CHECKING:
+    from playbook.engine.core import Contacts
+
+MISSING_TIME = np.iinfo(np.int64).min
+VecPredicate = Callable[[int], np.ndarray]  # now -> bool array over all rows
+
+_KINDS = ("number", "time", "text", "bool")
+
+
+def _kind_of(value: Any) -> str | None:
+    if isinstance(value, Instant):
+        return "time"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return None
+
+
+class Columns:
+    """Field columns over all contacts, in row order (rows are never removed)."""
+
+    def __init__(self, contacts: Contacts):
+        self.contacts = contacts
+        self.ids: list[str] = []
+        self.row: dict[str, int] = {}
+        self._cols: dict[tuple[str, str], np.ndarray] = {}
+        self._tags: dict[str, np.ndarray] = {}
+        self.accounts: list[str | None] = [None]  # code -> account id (0: none)
+        self._account_code: dict[str | None, int] = {None: 0}
+        self.capacity = 0
+        self.active = np.zeros(0, dtype=bool)
+        self.account = np.zeros(0, dtype=np.int32)
+        for cid in contacts.fields:
+            self.touch(cid)
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def _grow(self) -> None:
+        capacity = max(1024, self.capacity * 2)
+
+        def grown(a: np.ndarray, fill: Any) -> np.ndarray:
+            out = np.full(capacity, fill, dtype=a.dtype)
+            out[: len(a)] = a
+            return out
+
+        self.active = grown(self.active, False)
+        self.account = grown(self.account, 0)
+        for key, col in self._cols.items():
+            self._cols[key] = grown(col, _fill(key[1]))
+        for tag, col in self._tags.items():
+            self._tags[tag] = grown(col, False)
+        self.capacity = capacity
+
+    def _append(self, cid: str) -> int:
+        if self.n >= self.capacity:
+            self._grow()
+        index = self.n
+        self.row[cid] = index
+        self.ids.append(cid)
+        return index
+
+    def touch(self, cid: str) -> int:
+        """A contact was added or changed: mirror its row into every built column."""
+        index = self.row.get(cid)
+        if index is None:
+            index = self._append(cid)
+        record = self.contacts.fields.get(cid, {})
+        self.active[index] = self.contacts.active(cid)
+        for (field, kind), col in self._cols.items():
+            col[index] = _cell(record.get(field), kind)
+        tags = record.get("tags") or frozenset()
+        for tag, col in self._tags.items():
+            col[index] = tag in tags
+        account = record.get("account")
+        code = self._account_code.get(account)
+        if code is None:
+            code = self._account_code[account] = len(self.accounts)
+            self.accounts.append(account)
+        self.account[index] = code
+        return index
+
+    def column(self, field: str, kind: str) -> np.ndarray:
+        col = self._cols.get((field, kind))
+        if col is None:
+            col = np.full(max(self.capacity, 1), _fill(kind), dtype=_dtype(kind))
+            fields = self.contacts.fields
+            values = [fields[cid].get(field) for cid in self.ids]
+            wanted = _TYPES[kind]
+            fill = _fill(kind)
+            if kind == "bool":
+                cells = [(1 if v else 0) if type(v) is bool else -1 for v in values]
+            else:
+                cells = [v if type(v) in wanted else fill for v in values]
+            col[: self.n] = np.array(cells, dtype=_dtype(kind)) if cells else col[:0]
+            self._cols[(field, kind)] = col
+        return col[: self.n]
+
+    def tag(self, tag: str) -> np.ndarray:
+        col = self._tags.get(tag)
+        if col is None:
+            col = np.zeros(max(self.capacity, 1), dtype=bool)
+            fields = self.contacts.fields
+            col[: self.n] = np.fromiter((tag in (fields[c].get("tags") or ()) for c in self.ids), bool, self.n)
+            self._tags[tag] = col
+        return col[: self.n]
+
+    def live(self) -> np.ndarray:
+        return self.active[: self.n]
+
+    def ids_of(self, mask: np.ndarray) -> list[str]:
+        """The contact ids where `mask` is true, in row order."""
+        ids = self.ids
+        return [ids[i] for i in np.flatnonzero(mask)]
+
+    def by_account(self, mask: np.ndarray) -> dict[str, np.ndarray]:
+        """Rows where `mask` is true (and live), grouped by account, in row order."""
+        rows = np.flatnonzero(mask & self.live())
+        codes = self.account[: self.n][rows]
+        order = np.argsort(codes, kind="stable")
+        rows, codes = rows[order], codes[order]
+        out: dict[str, np.ndarray] = {}
+        if len(rows) == 0:
+            return out
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(codes)) + 1])
+        ends = np.concatenate([starts[1:], [len(rows)]])
+        for a, b in zip(starts, ends, strict=True):
+            account = self.accounts[int(codes[a])]
+            if account is not None:
+                out[account] = rows[a:b]
+        return out
+
+
+class Audience:
+    """Who can see a Moments post: row numbers, turned into contact ids only when asked."""
+
+    __slots__ = ("rows", "columns")
+
+    def __init__(self, rows: np.ndarray, columns: Columns):
+        self.rows = rows
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def ids(self) -> list[str]:
+        ids = self.columns.ids
+        return sorted(ids[i] for i in self.rows)
+
+    def __contains__(self, cid: object) -> bool:
+        index = self.columns.row.get(cid) if isinstance(cid, str) else None
+        return index is not None and bool(np.any(self.rows == index))
+
+
+# Exact value types per column kind (bool and Instant are int subclasses, kept apart).
+_TYPES = {"number": (int, float), "time": (Instant, DateValue), "text": (str,), "bool": (bool,)}
+
+
+def _dtype(kind: str) -> Any:
+    return {"number": np.float64, "time": np.int64, "text": object, "bool": np.int8}[kind]
+
+
+def _fill(kind: str) -> Any:
+    return {"number": np.nan, "time": MISSING_TIME, "text": None, "bool": -1}[kind]
+
+
+def _cell(value: Any, kind: str) -> Any:
+    if _kind_of(value) != kind:
+        return _fill(kind)
+    if kind == "bool":
+        return 1 if value else 0
+    return value
+
+
+class VecCompiler:
+    """IR expression → function(now) → bool array, with the row semantics of expr.py."""
+
+    def __init__(self, columns: Columns, clock: LocalTime, segments: Mapping[str, Any]):
+        self.columns = columns
+        self.clock = clock
+        self.segments = segments  # name -> IR doc of the segment's expression
+
+    def compile(self, e: Mapping[str, Any]) -> VecPredicate:
+        op = e["op"]
+        cols = self.columns
+        if op in ("and", "or"):
+            parts = [self.compile(a) for a in e["args"]]
+            combine = np.logical_and if op == "and" else np.logical_or
+
+            def combined(now: int) -> np.ndarray:
+                out = parts[0](now)
+                for p in parts[1:]:
+                    out = combine(out, p(now))
+                return out
+
+            return combined
+        if op == "not":
+            inner = self.compile(e["arg"])
+            return lambda now: ~inner(now)
+        if op == "tag":
+            tag = e["tag"]
+            return lambda now: cols.tag(tag).copy()
+        if op == "segment":
+            name = e["segment"]
+            compiled: list[VecPredicate] = []
+
+            def segment(now: int) -> np.ndarray:
+                if not compiled:  # compiled on first use: segments may refer forward
+                    compiled.append(self.compile(self.segments[name]))
+                return compiled[0](now)
+
+            return segment
+        field = e["field"]
+        if field.startswith(("event.", "account.")):
+            return self._per_row(e)
+        if op == "is_set":
+
+            def is_set(now: int) -> np.ndarray:
+                present = np.zeros(cols.n, dtype=bool)
+                for kind in _KINDS:
+                    col = cols.column(field, kind)
+                    present |= _present(col, kind)
+                return present
+
+            return is_set
+        if op == "within":
+            span = e["minutes"] * 60
+
+            def within(now: int) -> np.ndarray:
+                col = cols.column(field, "time")
+                return (col != MISSING_TIME) & (col >= now - span) & (col <= now)
+
+            return within
+        if op == "in":
+            tests = [self._compare(field, "==", v) for v in e["values"]]
+
+            def any_of(now: int) -> np.ndarray:
+                out = np.zeros(cols.n, dtype=bool)
+                for test in tests:
+                    out |= test(now)
+                return out
+
+            return any_of
+        assert op == "cmp"
+        if "field" in e["value"]:
+            return self._per_row(e)
+        return self._compare(field, e["cmp"], e["value"])
+
+    def _compare(self, field: str, cmp: str, lit: Mapping[str, Any]) -> VecPredicate:
+        cols = self.columns
+        kind, value = lit["kind"], lit["value"]
+        ops = {
+            "==": np.equal,
+            "!=": np.not_equal,
+            "<": np.less,
+            "<=": np.less_equal,
+            ">": np.greater,
+            ">=": np.greater_equal,
+        }
+        if kind == "date":
+            day = dt.date.fromisoformat(value)
+            lo, hi = self.clock.midnight(day), self.clock.midnight(day + dt.timedelta(days=1))
+
+            def by_day(now: int) -> np.ndarray:
+                col = cols.column(field, "time")
+                present = col != MISSING_TIME
+                inside = (col >= lo) & (col < hi)
+                result = {"==": inside, "!=": ~inside, "<": col < lo, "<=": col < hi, ">": col >= hi, ">=": col >= lo}[
+                    cmp
+                ]
+                return present & result
+
+            return by_day
+        fn = ops[cmp]
+        if kind == "datetime":
+            instant = self.clock.instant(dt.datetime.fromisoformat(value))
+            return lambda now: _time_cmp(cols.column(field, "time"), fn, instant)
+        if kind == "number":
+            return lambda now: _num_cmp(cols.column(field, "number"), fn, value)
+        if kind == "bool":
+            flag = 1 if value else 0
+            return lambda now: _bool_cmp(cols.column(field, "bool"), fn, flag)
+        return lambda now: _text_cmp(cols.column(field, "text"), cmp, value)
+
+    def _per_row(self, e: Mapping[str, Any]) -> VecPredicate:
+        """Expressions that read another field or the account: evaluated row by row."""
+        from playbook.engine.expr import Compiler, Scope
+
+        row_pred = Compiler(self.clock, {}).compile(e)
+        contacts = self.columns.contacts
+
+        def per_row(now: int) -> np.ndarray:
+            fields, accounts = contacts.fields, contacts.accounts
+            ids = self.columns.ids
+            return np.fromiter(
+                (row_pred(Scope(fields[c], accounts.get(fields[c].get("account", "")), None, now)) for c in ids),
+                bool,
+                len(ids),
+            )
+
+        return per_row
+
+
+def _present(col: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "number":
+        return ~np.isnan(col)
+    if kind == "time":
+        return col != MISSING_TIME
+    if kind == "bool":
+        return col >= 0
+    return np.fromiter((v is not None and v != "" for v in col), bool, len(col))
+
+
+def _num_cmp(col: np.ndarray, fn: Any, value: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(col) & fn(col, value)
+
+
+def _time_cmp(col: np.ndarray, fn: Any, instant: int) -> np.ndarray:
+    return (col != MISSING_TIME) & fn(col, instant)
+
+
+def _bool_cmp(col: np.ndarray, fn: Any, flag: int) -> np.ndarray:
+    return (col >= 0) & fn(col, flag)
+
+
+def _text_cmp(col: np.ndarray, cmp: str, value: str) -> np.ndarray:
+    if cmp == "==":
+        return col == value
+    if cmp == "!=":
+        return np.fromiter((v is not None and v != value for v in col), bool, len(col))
+    import operator
+
+    fn = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[cmp]
+    return np.fromiter((v is not None and fn(v, value) for v in col), bool, len(col))
+
+
+class Membership:
+    """One expression's answer for every contact, kept current."""
+
+    def __init__(self, vec: VecPredicate, row: Callable[[str, int], bool], time_dependent: bool, columns: Columns):
+        self.vec = vec
+        self.row = row
+        self.time_dependent = time_dependent
+        self.columns = columns
+        self.values: np.ndarray | None = None
+        self.computed_at = -1
+
+    def at(self, now: int) -> np.ndarray:
+        """Membership of every row (active or not) as of `now`."""
+        if self.values is None or (self.time_dependent and now != self.computed_at):
+            self.values = np.asarray(self.vec(now), dtype=bool).copy()
+            self.computed_at = now
+        elif len(self.values) < self.columns.n:
+            extra = self.columns.n - len(self.values)
+            self.values = np.concatenate([self.values, np.zeros(extra, dtype=bool)])
+            for index in range(self.columns.n - extra, self.columns.n):
+                self.values[index] = self.row(self.columns.ids[index], now)
+        return self.values
+
+    def changed(self, cid: str, index: int, now: int) -> None:
+        if self.values is None:
+            return
+        if self.time_dependent and now != self.computed_at:
+            self.values = None  # stale anyway: recomputed whole on the next question
+            return
+        if index >= len(self.values):
+            self.at(now)
+            return
+        self.values[index] = self.row(cid, now)
