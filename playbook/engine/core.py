@@ -128,28 +128,54 @@ class Engine:
         self.start = start
         self.sink = sink
         self.can_dissolve_groups = can_dissolve_groups
-        self._heap: list[tuple[int, int, tuple, int, Callable[[], None]]] = []
+        self._heap: list[tuple[int, int, tuple, int, str, tuple]] = []
+        self._held: dict[str, TouchRequest] = {}  # touches waiting to be tried again, by key
         self._counter = itertools.count()
         self._pending: list[TouchRequest] = []
         self.unknown_contacts: list[Event] = []
-        self.flows = [FlowSet(self, p) for p in self.programs]
-        self.last_day = -1
+        self.flows = [FlowSet(self, p, i) for i, p in enumerate(self.programs)]
 
     # ---- the timeline ---------------------------------------------------------------------
-    def at(self, t: int, phase: int, action: Callable[[], None], order: tuple = ()) -> None:
-        """Run `action` at time t (never in the past)."""
-        heapq.heappush(self._heap, (max(t, self.now), phase, order, next(self._counter), action))
+    def at(self, t: int, phase: int, kind: str, payload: tuple, order: tuple = ()) -> None:
+        """Put an item on the timeline at time t (never in the past). Items are plain data
+        — a kind and its payload — so that a store can keep them (issue: timers in the
+        store); `_handlers` says what each kind does."""
+        heapq.heappush(self._heap, (max(t, self.now), phase, order, next(self._counter), kind, payload))
 
     def activate(self) -> None:
         """Start the playbooks at `start`: on-enter journeys take who matches already, and
         every schedule is laid out from here."""
         for f in self.flows:
             f.activate(self.start)
-        self.at(self.start, PHASE_TICK, lambda: self._day_tick(self.start))
+        self.at(self.start, PHASE_TICK, "tick", ())
 
     def feed(self, event: Event) -> None:
         """An event arrives; it is processed at its time (never before `now`)."""
-        self.at(event.at, PHASE_EVENT, lambda: self._on_event(event), (event.seq,))
+        self.at(event.at, PHASE_EVENT, "event", (event,), (event.seq,))
+
+    def _run(self, kind: str, payload: tuple) -> None:
+        if kind == "event":
+            self._on_event(payload[0])
+        elif kind == "tick":
+            self._day_tick()
+        elif kind == "retry":
+            self.request(self._held.pop(payload[0]))
+        elif kind == "fire":
+            self.flows[payload[0]].fire(*payload[1:])
+        elif kind == "step":
+            self.flows[payload[0]].journeys[payload[1]].step(*payload[2:])
+        elif kind == "timeout":
+            self.flows[payload[0]].journeys[payload[1]].timed_out(*payload[2:])
+        elif kind == "group_step":
+            self.flows[payload[0]].groups[payload[1]].step(*payload[2:])
+        elif kind == "close":
+            self.flows[payload[0]].groups[payload[1]].close(*payload[2:])
+        elif kind == "sla_remind":
+            self.flows[payload[0]].slas[payload[1]].remind(*payload[2:])
+        elif kind == "sla_deadline":
+            self.flows[payload[0]].slas[payload[1]].deadline(*payload[2:])
+        else:
+            raise ValueError(f"unknown timeline item {kind!r}")
 
     def advance(self, until: int) -> None:
         """Process everything due up to and including `until`."""
@@ -158,7 +184,8 @@ class Engine:
             t = heap[0][0]
             self.now = t
             while heap and heap[0][0] == t:
-                heapq.heappop(heap)[4]()
+                item = heapq.heappop(heap)
+                self._run(item[4], item[5])
                 if self._pending and not (heap and heap[0][0] == t):
                     self._resolve(t)
         self.now = max(self.now, until)
@@ -171,22 +198,21 @@ class Engine:
         horizon, where no new step, event or schedule is simulated any more."""
         heap = self._heap
         while heap:
-            t, phase = heap[0][0], heap[0][1]
             item = heapq.heappop(heap)
-            if phase != PHASE_RETRY:
+            if item[4] != "retry":
                 continue
-            self.now = t
-            item[4]()
-            if self._pending and not (heap and heap[0][0] == t and heap[0][1] == PHASE_RETRY):
+            t = self.now = item[0]
+            self._run(item[4], item[5])
+            if self._pending and not (heap and heap[0][0] == t and heap[0][4] == "retry"):
                 self._resolve(t)
 
-    def _day_tick(self, t: int) -> None:
+    def _day_tick(self) -> None:
         """00:00 every day: segment membership is evaluated again (so `within` lapses)."""
+        t = self.now
         for f in self.flows:
             f.day_tick(t)
         clock = self.programs[0].clock if self.programs else LocalTime("Asia/Shanghai")
-        nxt = clock.next_period_start(t, "day")
-        self.at(nxt, PHASE_TICK, lambda: self._day_tick(nxt))
+        self.at(clock.next_period_start(t, "day"), PHASE_TICK, "tick", ())
 
     # ---- events ---------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -261,7 +287,8 @@ class Engine:
                 return self._finish(req, t, SKIPPED, verdict.reason)
             if verdict.reason not in req.reasons:
                 req.reasons.append(verdict.reason)
-            self.at(verdict.retry_at, PHASE_RETRY, lambda: self.request(req))
+            self._held[req.key] = req
+            self.at(verdict.retry_at, PHASE_RETRY, "retry", (req.key,))
             return None
         try:
             text, parts, audience = self._render(req, program)
@@ -318,8 +345,8 @@ class Engine:
                 parts=parts,
             )  # fmt: skip
         )
-        if req.on_done is not None:
-            req.on_done(None if outcome == SKIPPED else t)
+        if req.origin is not None:
+            self.flows[req.origin[1]].touch_done(req.origin, None if outcome == SKIPPED else t)
 
 
 def apply_effects(contacts: Contacts, event: Event) -> None:

@@ -32,15 +32,22 @@ PHASE_SCHEDULE, PHASE_STEP = 2, 3
 class FlowSet:
     """All runners of one playbook."""
 
-    def __init__(self, engine: Engine, program: Program):
+    def __init__(self, engine: Engine, program: Program, index: int):
         self.engine = engine
         self.program = program
+        self.index = index  # position among the engine's playbooks: timeline items name it
         pb = program.ir
         self.journeys = {n: JourneyRun(self, j) for n, j in pb.journeys.items()}
         self.groups = {n: GroupRun(self, g) for n, g in pb.groups.items()}
         self.moments = [MomentsRun(self, m) for m in pb.moments.values()]
         self.rotations = [RotationRun(self, r) for r in pb.rotations.values()]
-        self.slas = [SlaRun(self, s) for s in pb.slas.values()]
+        self.slas = [SlaRun(self, s, i) for i, s in enumerate(pb.slas.values())]
+        self.runners: dict[str, Any] = {}
+        for kind, runs in (("journey", self.journeys.values()), ("group", self.groups.values()),
+                           ("moments", self.moments), ("rotation", self.rotations)):  # fmt: skip
+            for run in runs:
+                run.key = f"{kind}:{run.name}"
+                self.runners[run.key] = run
 
     # ---- shared helpers --------------------------------------------------------------------
     @property
@@ -69,24 +76,25 @@ class FlowSet:
                 return ts
         return None
 
-    def repeat(self, schedule: Any, first_after: int, action: Callable[[int], None]) -> None:
-        """Run action(t) at every firing of a schedule after `first_after` (inclusive of a
-        firing exactly at activation)."""
+    def repeat(self, schedule: Any, first_after: int, runner: str, rule: int = 0) -> None:
+        """Fire runner's rule at every firing of a schedule from `first_after` on
+        (including a firing exactly at `first_after`)."""
         nxt = self.next_firing(schedule, first_after - 1)
-
-        def fire(t: int) -> None:
-            action(t)
-            following = self.next_firing(schedule, t)
-            if following is not None:
-                self.engine.at(following, PHASE_SCHEDULE, lambda: fire(following))
-
         if nxt is not None:
-            self.engine.at(nxt, PHASE_SCHEDULE, lambda: fire(nxt))
+            self.engine.at(nxt, PHASE_SCHEDULE, "fire", (self.index, runner, rule))
 
-    def once(self, local_iso: str, action: Callable[[int], None]) -> None:
+    def once(self, local_iso: str, runner: str, rule: int = 0) -> None:
         t = self.clock.instant(dt.datetime.fromisoformat(local_iso))
         if t >= self.engine.start:  # a one-off already in the past when activated never fires
-            self.engine.at(t, PHASE_SCHEDULE, lambda: action(t))
+            self.engine.at(t, PHASE_SCHEDULE, "fire", (self.index, runner, rule, True))
+
+    def fire(self, runner: str, rule: int, once: bool = False) -> None:
+        """A schedule fired: run it, and put its next firing on the timeline."""
+        t = self.engine.now
+        run = self.runners[runner]
+        run.fired(rule, t)
+        if not once:
+            self.repeat(run.schedule_of(rule), t + 1, runner, rule)
 
     # ---- what the engine tells the runners -------------------------------------------------
     def activate(self, t: int) -> None:
@@ -108,6 +116,14 @@ class FlowSet:
     def day_tick(self, t: int) -> None:
         for j in self.journeys.values():
             j.day_tick(t)
+
+    def touch_done(self, origin: tuple, sent_at: int | None) -> None:
+        """A touch with an origin went out (sent_at) or was skipped (None): continue."""
+        kind, _, name, *rest = origin
+        if kind == "journey":
+            self.journeys[name].touch_done(*rest, sent_at=sent_at)
+        else:
+            self.groups[name].touch_done(*rest, sent_at=sent_at)
 
 
 def timing_due(clock: Any, timing: Any, prev: int, anchor: int) -> int:
@@ -164,6 +180,8 @@ class JourneyRun:
     def __init__(self, flows: FlowSet, j: ir.Journey):
         self.flows = flows
         self.j = j
+        self.name = j.name
+        self.key = ""
         self.engine = flows.engine
         self.history: dict[str, list[Enrolment]] = {}
         self.matching: set[str] = set()  # on enter SEGMENT: who matches now
@@ -178,9 +196,15 @@ class JourneyRun:
         if entry.kind == "segment":
             self._reevaluate_all(t)
         elif entry.kind == "schedule":
-            self.flows.repeat(entry.schedule, t, self._enter_segment)
+            self.flows.repeat(entry.schedule, t, self.key)
         elif entry.kind == "once":
-            self.flows.once(entry.at, self._enter_segment)
+            self.flows.once(entry.at, self.key)
+
+    def schedule_of(self, rule: int) -> Any:
+        return self.j.entry.schedule
+
+    def fired(self, rule: int, t: int) -> None:
+        self._enter_segment(t)
 
     def _enter_segment(self, t: int) -> None:
         assert self.members is not None
@@ -253,12 +277,20 @@ class JourneyRun:
             return
         node = self.j.nodes[node_id]
         due = timing_due(self.flows.clock, node.timing, prev, enr.entered_at)
-        epoch = enr.epoch
-        self.engine.at(due, PHASE_STEP, lambda: self._step(enr, node, epoch, due), (enr.contact,))
+        payload = (self.flows.index, self.name, enr.contact, enr.n, node_id, enr.epoch)
+        self.engine.at(due, PHASE_STEP, "step", payload, (enr.contact,))
 
-    def _step(self, enr: Enrolment, node: ir.Node, epoch: int, t: int) -> None:
+    def enrolment(self, cid: str, n: int) -> Enrolment:
+        return self.history[cid][n - 1]
+
+    def step(self, cid: str, n: int, node_id: str, epoch: int) -> None:
+        """A step is due (timeline item "step")."""
+        enr = self.enrolment(cid, n)
         if enr.epoch != epoch or enr.status != "active":
             return
+        self._step(enr, self.j.nodes[node_id], self.engine.now)
+
+    def _step(self, enr: Enrolment, node: ir.Node, t: int) -> None:
         cid = enr.contact
         flows = self.flows
         for rule in self.j.exits:
@@ -266,7 +298,7 @@ class JourneyRun:
                 return self.exit(enr, t, "exit when")
         kind = node.kind
         if kind in ("dm", "task"):
-            req = self._touch(enr, node, t, epoch)
+            req = self._touch(enr, node, t)
             if kind == "dm":
                 req.content = node.content
             else:
@@ -274,7 +306,7 @@ class JourneyRun:
             enr.touch = req
             return self.engine.request(req)
         if kind == "invite":
-            return self._invite(enr, node, t, epoch)
+            return self._invite(enr, node, t)
         if kind in ("tag_add", "tag_remove"):
             change_tag(flows, cid, node.text or "", kind == "tag_add", t, self.j.name)
             return self._goto(enr, node.next, t)
@@ -291,24 +323,20 @@ class JourneyRun:
         assert kind == "wait"
         enr.wait = node
         deadline = t + (node.up_to_minutes or 0) * 60
-
-        def timed_out() -> None:
-            if enr.epoch == epoch and enr.wait is node:
-                enr.wait = None
-                self._goto(enr, node.otherwise, deadline)
-
-        self.engine.at(deadline, PHASE_STEP, timed_out, (cid,))
+        payload = (self.flows.index, self.name, cid, enr.n, node.id, enr.epoch)
+        self.engine.at(deadline, PHASE_STEP, "timeout", payload, (cid,))
         return None
 
-    def _touch(self, enr: Enrolment, node: ir.Node, t: int, epoch: int) -> TouchRequest:
+    def timed_out(self, cid: str, n: int, node_id: str, epoch: int) -> None:
+        """A wait ran out (timeline item "timeout"): the else-branch, from the deadline."""
+        enr = self.enrolment(cid, n)
+        if enr.epoch == epoch and enr.wait is not None and enr.wait.id == node_id:
+            enr.wait = None
+            self._goto(enr, self.j.nodes[node_id].otherwise, self.engine.now)
+
+    def _touch(self, enr: Enrolment, node: ir.Node, t: int) -> TouchRequest:
         cid = enr.contact
         program = self.flows.program
-
-        def done(sent_at: int | None) -> None:
-            enr.touch = None
-            if enr.epoch == epoch:
-                self._goto(enr, node.next, t if sent_at is None else sent_at)
-
         return TouchRequest(
             due=t,
             channel=node.kind if node.kind != "invite" else "dm",
@@ -321,13 +349,20 @@ class JourneyRun:
             key=f"{program.version}/{self.j.name}/{cid}/{node.id}/{enr.n}",
             contact=cid,
             event=enr.event,
-            on_done=done,
+            origin=("journey", self.flows.index, self.name, cid, enr.n, node.id, enr.epoch),
         )
 
-    def _invite(self, enr: Enrolment, node: ir.Node, t: int, epoch: int) -> None:
+    def touch_done(self, cid: str, n: int, node_id: str, epoch: int, *, sent_at: int | None) -> None:
+        enr = self.enrolment(cid, n)
+        enr.touch = None
+        if enr.epoch == epoch:
+            due = self.engine.now if sent_at is None else sent_at
+            self._goto(enr, self.j.nodes[node_id].next, due)
+
+    def _invite(self, enr: Enrolment, node: ir.Node, t: int) -> None:
         cid = enr.contact
         group = self.flows.groups[node.group or ""]
-        req = self._touch(enr, node, t, epoch)
+        req = self._touch(enr, node, t)
         instance = group.instance_for(cid, t)
         req.content = group.g.invite
         if instance is None:
@@ -431,14 +466,23 @@ class GroupRun:
     def __init__(self, flows: FlowSet, g: ir.Group):
         self.flows = flows
         self.g = g
+        self.name = g.name
+        self.key = ""
         self.engine = flows.engine
+        self.instances: dict[str, Instance] = {}
         self.open_instances: list[Instance] = []
 
     def activate(self, t: int) -> None:
         if self.g.opens.at:
-            self.flows.once(self.g.opens.at, self._open)
+            self.flows.once(self.g.opens.at, self.key)
         else:
-            self.flows.repeat(self.g.opens.schedule, t, self._open)
+            self.flows.repeat(self.g.opens.schedule, t, self.key)
+
+    def schedule_of(self, rule: int) -> Any:
+        return self.g.opens.schedule
+
+    def fired(self, rule: int, t: int) -> None:
+        self._open(t)
 
     def _open(self, t: int) -> None:
         g, flows = self.g, self.flows
@@ -457,6 +501,7 @@ class GroupRun:
                     self._invite(inst, cid, t)
 
     def _start(self, inst: Instance, t: int) -> None:
+        self.instances[inst.id] = inst
         self.open_instances.append(inst)
         title_scope = self.engine.contacts.accounts.get(inst.account)
         from playbook.engine.render import MissingValue, render
@@ -468,7 +513,7 @@ class GroupRun:
         self.flows.emit(t, "group_opened", None, self.g.name, group=inst.id, account=inst.account, title=title,
                         members=len(inst.members), closes=inst.closes)  # fmt: skip
         self._goto(inst, self.g.start, t)
-        self.engine.at(inst.closes, PHASE_SCHEDULE, lambda: self._close(inst))
+        self.engine.at(inst.closes, PHASE_SCHEDULE, "close", (self.flows.index, self.name, inst.id))
 
     def _invite(self, inst: Instance, cid: str, t: int) -> None:
         program = self.flows.program
@@ -507,50 +552,52 @@ class GroupRun:
         self._start(inst, t)
         return inst
 
-    def _goto(
-        self,
-        inst: Instance,
-        node_id: str | None,
-        prev: int,
-        closing: bool = False,
-        after: Callable[[int], None] | None = None,
-    ) -> None:
+    def _goto(self, inst: Instance, node_id: str | None, prev: int, closing: tuple[str, ...] | None = None) -> None:
+        """Put the instance's next step on the timeline. `closing` is None for the group's
+        own steps, else the closing steps still to run after this one."""
         if node_id is None:
-            if after is not None:
-                after(prev)
+            if closing is not None:
+                self._run_closing(inst, closing, prev)
             return
         node = self.g.nodes[node_id]
         due = timing_due(self.flows.clock, node.timing, prev, inst.opens)
-        self.engine.at(due, PHASE_STEP, lambda: self._step(inst, node, due, closing, after), (inst.id,))
+        self.engine.at(
+            due, PHASE_STEP, "group_step", (self.flows.index, self.name, inst.id, node_id, closing), (inst.id,)
+        )
 
-    def _step(self, inst: Instance, node: ir.Node, t: int, closing: bool, after: Callable[[int], None] | None) -> None:
-        if inst.closed and not closing:
+    def step(self, inst_id: str, node_id: str, closing: tuple[str, ...] | None) -> None:
+        """A group step is due (timeline item "group_step")."""
+        inst = self.instances[inst_id]
+        if inst.closed and closing is None:
             return
+        node = self.g.nodes[node_id]
         program = self.flows.program
-
-        def done(sent_at: int | None) -> None:
-            self._goto(inst, node.next, t if sent_at is None else sent_at, closing, after)
-
-        req = TouchRequest(due=t, channel="group" if node.kind == "post" else "task", account=inst.account,
-                           flow=self.g.name, step=("closing: " if closing else "") + node.label,
+        req = TouchRequest(due=self.engine.now, channel="group" if node.kind == "post" else "task",
+                           account=inst.account, flow=self.g.name,
+                           step=("closing: " if closing is not None else "") + node.label,
                            step_order=_step_order(node.id), priority=0, playbook=program,
-                           key=f"{program.version}/{inst.id}/{node.id}", group=inst.id, on_done=done,
-                           not_after=None if closing else inst.closes)  # fmt: skip
+                           key=f"{program.version}/{inst.id}/{node.id}", group=inst.id,
+                           origin=("group", self.flows.index, self.name, inst.id, node_id, closing),
+                           not_after=None if closing is not None else inst.closes)  # fmt: skip
         if node.kind == "post":
             req.content = node.content
         else:
             req.task_text = node.text
         self.engine.request(req)
 
-    def _close(self, inst: Instance) -> None:
-        """Closing posts go out, then the group is dissolved (or a task asks staff to)."""
-        inst.closed = True
-        self._run_closing(inst, list(self.g.closing), inst.closes)
+    def touch_done(self, inst_id: str, node_id: str, closing: tuple[str, ...] | None, *, sent_at: int | None) -> None:
+        inst = self.instances[inst_id]
+        self._goto(inst, self.g.nodes[node_id].next, self.engine.now if sent_at is None else sent_at, closing)
 
-    def _run_closing(self, inst: Instance, remaining: list[str], t: int) -> None:
+    def close(self, inst_id: str) -> None:
+        """Closing posts go out, then the group is dissolved (or a task asks staff to)."""
+        inst = self.instances[inst_id]
+        inst.closed = True
+        self._run_closing(inst, tuple(self.g.closing), inst.closes)
+
+    def _run_closing(self, inst: Instance, remaining: tuple[str, ...], t: int) -> None:
         if remaining:
-            first, rest = remaining[0], remaining[1:]
-            self._goto(inst, first, t, closing=True, after=lambda sent: self._run_closing(inst, rest, sent))
+            self._goto(inst, remaining[0], t, remaining[1:])
             return
         self.open_instances.remove(inst)
         self.flows.emit(t, "group_closed", None, self.g.name, group=inst.id, account=inst.account)
@@ -580,6 +627,8 @@ class MomentsRun:
     def __init__(self, flows: FlowSet, m: ir.Moments):
         self.flows = flows
         self.m = m
+        self.name = m.name
+        self.key = ""
         self.engine = flows.engine
         self._audiences: tuple[int, int, dict[str, np.ndarray]] | None = None  # (rule, now, by account)
 
@@ -596,9 +645,15 @@ class MomentsRun:
     def activate(self, t: int) -> None:
         for index, rule in enumerate(self.m.rules):
             if rule.at:
-                self.flows.once(rule.at, lambda when, r=rule, i=index: self._post(r, i, when))
+                self.flows.once(rule.at, self.key, index)
             else:
-                self.flows.repeat(rule.schedule, t, lambda when, r=rule, i=index: self._post(r, i, when))
+                self.flows.repeat(rule.schedule, t, self.key, index)
+
+    def schedule_of(self, rule: int) -> Any:
+        return self.m.rules[rule].schedule
+
+    def fired(self, rule: int, t: int) -> None:
+        self._post(self.m.rules[rule], rule, t)
 
     def _post(self, rule: ir.MomentRule, index: int, t: int) -> None:
         program = self.flows.program
@@ -634,6 +689,8 @@ class RotationRun:
     def __init__(self, flows: FlowSet, r: ir.Rotation):
         self.flows = flows
         self.r = r
+        self.name = r.name
+        self.key = ""
         self.engine = flows.engine
         self.cycle = -1
         self.queues: dict[str, list[str]] = {}
@@ -642,8 +699,13 @@ class RotationRun:
 
     def activate(self, t: int) -> None:
         self.first_day = self.flows.clock.date_of(t)
-        schedule = ir.Weekly(weekdays=self.r.weekdays, times=[self.r.time])
-        self.flows.repeat(schedule, t, self._fire)
+        self.flows.repeat(self.schedule_of(0), t, self.key)
+
+    def schedule_of(self, rule: int) -> Any:
+        return ir.Weekly(weekdays=self.r.weekdays, times=[self.r.time])
+
+    def fired(self, rule: int, t: int) -> None:
+        self._fire(t)
 
     def _order_key(self) -> Callable[[str], Any]:
         field, fields = self.r.order_by, self.engine.contacts.fields
@@ -732,9 +794,10 @@ class SlaRun:
     """`X answered by Y within D during A-B`: a reminder task at 80% of the allowance and a
     met/late/missed record; only time inside `during` counts against the allowance."""
 
-    def __init__(self, flows: FlowSet, s: ir.Sla):
+    def __init__(self, flows: FlowSet, s: ir.Sla, index: int):
         self.flows = flows
         self.s = s
+        self.index = index
         self.engine = flows.engine
         self.open: dict[str, tuple[int, int, int]] = {}  # contact -> (started, deadline, serial)
         self.serial = 0
@@ -776,19 +839,24 @@ class SlaRun:
             remind = self.business_time_after(t, self.s.within_minutes * 0.8)
             self.open[cid] = (t, deadline, serial)
             flows.emit(t, "sla_started", cid, self.s.name, deadline=deadline)
-            account = self.engine.contacts.fields.get(cid, {}).get("account") or event.data.get("account")
-            self.engine.at(remind, PHASE_STEP, lambda: self._remind(cid, serial, remind, deadline, account, event))
-            self.engine.at(deadline, PHASE_STEP, lambda: self._deadline(cid, serial, deadline))
+            record = self.engine.contacts.fields.get(cid, {})
+            account = record.get("account") or event.data.get("account")
+            name = record.get("name") or event.data.get("name") or cid
+            pi = self.flows.index
+            self.engine.at(
+                remind, PHASE_STEP, "sla_remind", (pi, self.index, cid, serial, deadline, account, str(name))
+            )
+            self.engine.at(deadline, PHASE_STEP, "sla_deadline", (pi, self.index, cid, serial))
 
-    def _remind(self, cid: str, serial: int, t: int, deadline: int, account: str | None, event: Event) -> None:
+    def remind(self, cid: str, serial: int, deadline: int, account: str | None, name: str) -> None:
+        """At 80% of the allowance (timeline item "sla_remind"): a task, if still unanswered."""
         if self.open.get(cid, (0, 0, -1))[2] != serial:
             return
         program = self.flows.program
-        name = self.engine.contacts.fields.get(cid, {}).get("name") or event.data.get("name") or cid
         by = self.flows.clock.local(deadline).strftime("%H:%M")
         self.engine.request(
             TouchRequest(
-                due=t,
+                due=self.engine.now,
                 channel="task",
                 account=account,
                 flow=self.s.name,
@@ -798,14 +866,15 @@ class SlaRun:
                 playbook=program,
                 key=f"{program.version}/{self.s.name}/{cid}/{serial}",
                 contact=cid if cid in self.engine.contacts.fields else None,
-                task_text=f"【{self.s.name}】{_braces(str(name))}的{self.s.trigger}还未回应，请在{by}前处理",
+                task_text=f"【{self.s.name}】{_braces(name)}的{self.s.trigger}还未回应，请在{by}前处理",
             )  # fmt: skip
         )
 
-    def _deadline(self, cid: str, serial: int, t: int) -> None:
+    def deadline(self, cid: str, serial: int) -> None:
+        """The allowance ran out (timeline item "sla_deadline")."""
         entry = self.open.get(cid)
         if entry is not None and entry[2] == serial:
-            self.flows.emit(t, "sla_missed", cid, self.s.name)
+            self.flows.emit(self.engine.now, "sla_missed", cid, self.s.name)
 
 
 def _braces(text: str) -> str:

@@ -76,7 +76,7 @@ class TouchRequest:
     content: str | None = None  # content name (dm, post) …
     task_text: str | None = None  # … or task text
     event: dict[str, Any] | None = None  # the event a journey was entered on
-    on_done: Callable[[int | None], None] | None = None  # continuation: send time, None if skipped
+    origin: tuple | None = None  # the step that waits for this touch (FlowSet.touch_done)
     cancelled: str | None = None  # why it will not go out any more
     reasons: list[str] = field(default_factory=list)  # why it was deferred so far
     not_after: int | None = None  # give up when it cannot go out by then (group closed)

@@ -3,9 +3,11 @@ and per-account tables, one contact's timeline, and an HTML export of the same."
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter, defaultdict
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 from playbook.engine.model import DEFERRED, SKIPPED, StateEvent, Touch
 from playbook.engine.timeutil import LocalTime, iso
@@ -72,8 +74,9 @@ def summary(result: PlanResult) -> dict[str, Any]:
     }
 
 
-def to_json(result: PlanResult) -> str:
-    """The stable JSON contract; same inputs, same bytes. One touch or event per line."""
+def write_json(result: PlanResult, out: TextIO) -> None:
+    """The stable JSON contract, streamed: same inputs, same bytes; one touch or event per
+    line, so a million-contact plan never sits in memory as one string."""
     clock = result.clock
     head = {
         "version": 1,
@@ -89,19 +92,29 @@ def to_json(result: PlanResult) -> str:
     def dump(x: Any) -> str:
         return json.dumps(x, ensure_ascii=False, sort_keys=True)
 
-    lines = ["{"]
+    out.write("{\n")
     for key in sorted(head):
-        lines.append(f"  {dump(key)}: {dump(head[key])},")
+        out.write(f"  {dump(key)}: {dump(head[key])},\n")
     when = _Iso(clock)
-    for name, items in (("events", [event_json(e, clock) for e in result.events]),
-                        ("touches", [touch_json(t, when) for t in result.touches])):  # fmt: skip
-        lines.append(f"  {dump(name)}: [")
-        lines.extend(f"    {dump(item)}," for item in items)
-        if items:
-            lines[-1] = lines[-1][:-1]
-        lines.append("  ]," if name == "events" else "  ]")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    sections: list[tuple[str, Iterable[dict[str, Any]]]] = [
+        ("events", (event_json(e, clock) for e in result.events)),
+        ("touches", (touch_json(t, when) for t in result.touches)),
+    ]
+    for number, (name, items) in enumerate(sections):
+        out.write(f"  {dump(name)}: [")
+        separator = "\n"
+        for item in items:
+            out.write(f"{separator}    {dump(item)}")
+            separator = ",\n"
+        out.write("\n  ]" if separator != "\n" else "]")
+        out.write(",\n" if number + 1 < len(sections) else "\n")
+    out.write("}\n")
+
+
+def to_json(result: PlanResult) -> str:
+    buffer = io.StringIO()
+    write_json(result, buffer)
+    return buffer.getvalue()
 
 
 def summary_line(result: PlanResult) -> str:
