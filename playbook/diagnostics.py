@@ -17,8 +17,12 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from playbook.i18n import N_, t
+
+# Severities are codes (JSON output, comparisons); the rendered header translates them.
 ERROR = "error"
 WARNING = "warning"
+_SEVERITY_WORDS = {ERROR: N_("error"), WARNING: N_("warning")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,8 @@ def render(d: Diagnostic) -> str:
     location = d.file or "<input>"
     if d.line:
         location += f":{d.line}:{d.column}"
-    head = f"{location}: {d.severity}: {d.message}"
+    severity = t(_SEVERITY_WORDS[d.severity]) if d.severity in _SEVERITY_WORDS else d.severity
+    head = t("{location}: {severity}: {message}", location=location, severity=severity, message=d.message)
     if d.code and d.severity == WARNING:
         head += f" [{d.code}]"
     if not d.line or not d.source_line:
@@ -84,7 +89,7 @@ def render(d: Diagnostic) -> str:
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """'did you mean 'X'?' for the nearest candidate, or '' when nothing is close."""
     best = nearest(name, candidates)
-    return f"did you mean '{best}'?" if best else ""
+    return t("did you mean '{name}'?", name=best) if best else ""
 
 
 def nearest(name: str, candidates: Iterable[str]) -> str | None:

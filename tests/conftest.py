@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Tests read English (the goldens are English), whatever the developer's locale says;
+# set here, at import, so subprocesses running `playbook` inherit it too.
+os.environ["PLAYBOOK_LANG"] = "en"
+
+from playbook.i18n import set_language  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
@@ -24,3 +31,11 @@ def check_golden(path: Path, actual: str) -> None:
 def in_root(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(ROOT)
     return ROOT
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Every test starts in English and leaves no language chosen behind."""
+    set_language(None)
+    yield
+    set_language(None)

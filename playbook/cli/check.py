@@ -9,15 +9,23 @@ import click
 
 from playbook.cli.common import EXIT_ERRORS, EXIT_OK, console, fail, paths_argument, print_diagnostics
 from playbook.diagnostics import PlaybookError
+from playbook.i18n import t, tn
 
 
-@click.command(name="check")
+@click.command(name="check", help=t("Parse, compile and lint playbooks."))
 @paths_argument
 @click.option(
-    "--contacts", type=click.Path(), help="A contacts file (CSV or JSON Lines): unknown fields become warnings."
+    "--contacts", type=click.Path(), help=t("A contacts file (CSV or JSON Lines): unknown fields become warnings.")
 )
-@click.option("--ignore", "ignored", multiple=True, metavar="CODE", help="Silence a warning code (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--ignore", "ignored", multiple=True, metavar="CODE", help=t("Silence a warning code (repeatable)."))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help=t("Output: text for people, json for scripts."),
+)
 def command(paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ...], fmt: str) -> None:
     """Parse, compile and lint playbooks."""
     from playbook.compiler import compile_path
@@ -52,18 +60,35 @@ def command(paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ..
             print_diagnostics(r.diagnostics)
         out_console = console()
         for r in results:
-            if r.ok:
-                mark, style = "✓", "green"
-                tail = f" ({len(r.warnings)} warning{'s' if len(r.warnings) != 1 else ''})" if r.warnings else ""
-                out_console.print(f"{mark} {r.path}: {r.version}{tail}", style=style, markup=False)
+            if r.ok and r.warnings:
+                line = t(
+                    "✓ {path}: {version} ({warnings})",
+                    path=r.path,
+                    version=r.version,
+                    warnings=_warnings(len(r.warnings)),
+                )
+                out_console.print(line, style="green", markup=False)
+            elif r.ok:
+                out_console.print(t("✓ {path}: {version}", path=r.path, version=r.version), style="green", markup=False)
             else:
                 out_console.print(
-                    f"✗ {r.path}: {len(r.errors)} error{'s' if len(r.errors) != 1 else ''}", style="red", markup=False
+                    t("✗ {path}: {errors}", path=r.path, errors=_errors(len(r.errors))), style="red", markup=False
                 )
         if len(results) > 1 or errors or warnings:
-            out_console.print(
-                f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''} "
-                f"in {len(results)} playbook{'s' if len(results) != 1 else ''}",
-                markup=False,
+            summary = t(
+                "{errors}, {warnings} in {playbooks}",
+                errors=_errors(errors),
+                warnings=_warnings(warnings),
+                playbooks=tn("{n} playbook", "{n} playbooks", len(results)),
             )
+            out_console.print(summary, markup=False)
     sys.exit(EXIT_ERRORS if errors else EXIT_OK)
+
+
+def _errors(count: int) -> str:
+    """'1 error', '3 errors'."""
+    return tn("{n} error", "{n} errors", count)
+
+
+def _warnings(count: int) -> str:
+    return tn("{n} warning", "{n} warnings", count)

@@ -7,6 +7,7 @@ import sys
 import click
 
 from playbook.cli.common import EXIT_ERRORS, console, paths_argument, print_diagnostics
+from playbook.i18n import t
 
 
 def compile_or_exit(paths: tuple[str, ...]) -> list[dict]:
@@ -20,9 +21,9 @@ def compile_or_exit(paths: tuple[str, ...]) -> list[dict]:
     return [r.doc for r in results]
 
 
-@click.command(name="compile")
+@click.command(name="compile", help=t("Print the schedule graph of each playbook."))
 @paths_argument
-@click.option("--json", "as_json", is_flag=True, help="Stable JSON (sorted keys, ir_version, version id).")
+@click.option("--json", "as_json", is_flag=True, help=t("Stable JSON (sorted keys, ir_version, version id)."))
 def command(paths: tuple[str, ...], as_json: bool) -> None:
     """Print the schedule graph of each playbook."""
     from playbook.compiler.canonical import dumps

@@ -7,13 +7,16 @@ import importlib
 
 import click
 
+from playbook.i18n import LANGUAGES, N_, set_language, t
+
 # command name -> (module, help line)
 COMMANDS = {
-    "check": ("playbook.cli.check", "Parse, compile and lint playbooks; exit 1 on errors."),
-    "fmt": ("playbook.cli.fmt", "Rewrite playbooks in the canonical layout."),
-    "compile": ("playbook.cli.compile", "Print the schedule graph (a tree, or --json)."),
-    "graph": ("playbook.cli.graph", "The schedule graph as Mermaid or Graphviz source."),
+    "check": ("playbook.cli.check", N_("Parse, compile and lint playbooks; exit 1 on errors.")),
+    "fmt": ("playbook.cli.fmt", N_("Rewrite playbooks in the canonical layout.")),
+    "compile": ("playbook.cli.compile", N_("Print the schedule graph (a tree, or --json).")),
+    "graph": ("playbook.cli.graph", N_("The schedule graph as Mermaid or Graphviz source.")),
 }
+HELP = N_("Private-domain customer operations (私域运营) as code.")
 
 
 class LazyGroup(click.Group):
@@ -26,13 +29,34 @@ class LazyGroup(click.Group):
         module = importlib.import_module(COMMANDS[name][0])
         return module.command
 
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Translated when shown: --lang is read only after this module is imported.
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(t(HELP))
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, help_line) for name, (_, help_line) in COMMANDS.items()]
-        with formatter.section("Commands"):
+        rows = [(name, t(help_line)) for name, (_, help_line) in COMMANDS.items()]
+        with formatter.section(t("Commands")):
             formatter.write_dl(rows)
 
 
+def _choose_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    # Eager, so the language is set before subcommands are imported (their help texts)
+    # and before anything runs; without --lang the locale decides (playbook.i18n).
+    if value is not None:
+        set_language(value)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    callback=_choose_language,
+    expose_value=False,
+    is_eager=True,
+    help=t("Language of messages: en or zh (default: PLAYBOOK_LANG, then the locale)."),
+)
 @click.version_option(package_name="playbook")
 def cli() -> None:
     """Private-domain customer operations (私域运营) as code."""

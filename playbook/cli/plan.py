@@ -9,22 +9,39 @@ import time
 import click
 
 from playbook.cli.common import EXIT_ERRORS, console, paths_argument
+from playbook.i18n import t
 
 
-@click.command(name="plan")
+@click.command(name="plan", help=t("Dry-run playbooks over contacts and events: the full timeline of touches."))
 @paths_argument
-@click.option("--contacts", required=True, type=click.Path(), help="Contacts: CSV (tags split on ';') or JSON Lines.")
-@click.option("--accounts", type=click.Path(), help="Staff accounts: CSV or JSON Lines with id, name, ….")
-@click.option("--events", type=click.Path(), help="Events: JSON Lines {type, contact, at, …}.")
-@click.option("--start", metavar="DT", help="Start (local time of the playbook), default today 00:00.")
-@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help="Horizon in days.")
-@click.option("--simulate", metavar="K=P,…", help="Draw events: reply=0.3,purchase=0.05,delete=0.01,interaction=0.1.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --simulate.")
-@click.option("--adapter", metavar="NAME", help="Apply an adapter's platform limits (e.g. wecom).")
-@click.option("--contact", "contact_id", metavar="ID", help="Show this contact's own timeline with rendered text.")
-@click.option("--strict", is_flag=True, help="Any bad data row is fatal.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True)
-@click.option("--out", type=click.Path(), help="Write the output to this file instead of the terminal.")
+@click.option(
+    "--contacts",
+    required=True,
+    type=click.Path(),
+    help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator=";"),
+)
+@click.option("--accounts", type=click.Path(), help=t("Staff accounts: CSV or JSON Lines with id, name, …."))
+@click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))
+@click.option("--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00."))
+@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
+@click.option(
+    "--simulate",
+    metavar="K=P,…",
+    help=t("Draw events: {example}.", example="reply=0.3,purchase=0.05,delete=0.01,interaction=0.1"),
+)
+@click.option("--seed", type=int, default=0, show_default=True, help=t("Seed for --simulate."))
+@click.option("--adapter", metavar="NAME", help=t("Apply an adapter's platform limits (e.g. wecom)."))
+@click.option("--contact", "contact_id", metavar="ID", help=t("Show this contact's own timeline with rendered text."))
+@click.option("--strict", is_flag=True, help=t("Any bad data row is fatal."))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "html"]),
+    default="table",
+    show_default=True,
+    help=t("table for people, json for scripts, html for sharing."),
+)
+@click.option("--out", type=click.Path(), help=t("Write the output to this file instead of the terminal."))
 def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events: str | None, start: str | None,
             days: int, simulate: str | None, seed: int, adapter: str | None, contact_id: str | None, strict: bool,
             fmt: str, out: str | None) -> None:  # fmt: skip
@@ -42,17 +59,21 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
     if strict and (result.problems or result.unknown_contacts):
         err = console(stderr=True)
         output.render_problems(result, err)
-        err.print("[red]--strict: the data has problems; nothing planned[/red]")
+        err.print(t("--strict: the data has problems; nothing planned"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)
     if fmt == "json":
-        _write(output.to_json(result), out)
+        if out is None:
+            output.write_json(result, sys.stdout)
+        else:
+            with open(out, "w", encoding="utf-8") as fh:
+                output.write_json(result, fh)
         return
     from rich.console import Console
 
     screen = Console(record=fmt == "html" or out is not None, highlight=False, file=None if out is None else _Null())
     if contact_id:
         if not output.render_contact(result, contact_id, screen):
-            console(stderr=True).print(f"[red]no contact '{contact_id}' in the plan[/red]")
+            console(stderr=True).print(t("no contact '{id}' in the plan", id=contact_id), style="red", markup=False)
             sys.exit(EXIT_ERRORS)
     else:
         output.render_tables(result, screen)
@@ -109,7 +130,7 @@ class _Progress:
 
             self.bar = Progress(console=console(stderr=True), transient=True)
             self.bar.start()
-            self.task = self.bar.add_task("planning", total=total)
+            self.task = self.bar.add_task(t("planning"), total=total)
         self.bar.update(self.task, completed=done)
 
     def __exit__(self, *exc: object) -> None:

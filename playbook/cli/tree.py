@@ -9,6 +9,7 @@ from rich.tree import Tree
 
 from playbook.compiler.describe import WEEKDAY_NAMES, duration_text, entry_text, expr_text, schedule_text
 from playbook.compiler.graph import BRANCHING, successors
+from playbook.i18n import t
 
 Doc = dict[str, Any]
 
@@ -19,19 +20,19 @@ def _head(kind: str, name: str, rest: str = "") -> Text:
 
 def playbook_tree(pb: Doc) -> Tree:
     root = Tree(Text.assemble((pb.get("title") or pb["name"], "bold"), f"  {pb['version']}  ", (pb["timezone"], "dim")))
-    settings = root.add("settings")
+    settings = root.add(t("settings"))
     quiet = pb.get("quiet")
-    settings.add(f"quiet {quiet['start']}-{quiet['end']}" if quiet else Text("no quiet hours", style="yellow"))
+    settings.add(f"quiet {quiet['start']}-{quiet['end']}" if quiet else Text(t("no quiet hours"), style="yellow"))
     for lim in pb["limits"]:
         settings.add(
             f"limit {lim['channel']} {lim['count']} per {lim['scope']} per {lim['period']} else {lim['action']}"
         )
     if pb["segments"]:
-        branch = root.add("segments")
+        branch = root.add(t("segments"))
         for s in pb["segments"].values():
             branch.add(Text.assemble((s["name"], "cyan"), " = ", expr_text(s["expr"])))
     if pb["contents"]:
-        branch = root.add("contents")
+        branch = root.add(t("contents"))
         for c in pb["contents"].values():
             parts = [k for k in ("text", "link", "miniprogram", "video", "file") if k in c] + (
                 ["image"] if c["images"] else []
@@ -49,17 +50,17 @@ def playbook_tree(pb: Doc) -> Tree:
             node.add(f"reenter after {duration_text(j['reenter_after_minutes'])}")
         if "goal" in j:
             node.add(f"goal {j['goal']['event']} within {duration_text(j['goal']['within_minutes'])}")
-        _steps(node.add("steps"), j["nodes"], j.get("start"), None)
+        _steps(node.add(t("steps")), j["nodes"], j.get("start"), None)
     for g in pb["groups"].values():
         node = root.add(_head("group", g["name"]))
         node.add(f"name {g['title']}")
-        node.add("members " + (expr_text(g["members"]) if "members" in g else "all contacts of the account"))
+        node.add("members " + (expr_text(g["members"]) if "members" in g else t("all contacts of the account")))
         opens = g["opens"]
         node.add(
             f"opens {opens['at'].replace('T', ' ')}" if "at" in opens else f"opens {schedule_text(opens['schedule'])}"
         )
         node.add(f"lasts {duration_text(g['lasts_minutes'])}, size {g['size']}, invite {g['invite']}")
-        _steps(node.add("steps"), g["nodes"], g.get("start"), None)
+        _steps(node.add(t("steps")), g["nodes"], g.get("start"), None)
         closing = node.add("closing")
         for cid in g["closing"]:
             closing.add(g["nodes"][cid]["label"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+from playbook.i18n import t
 from playbook.syntax import ast as A
 from playbook.syntax.parser import parse, parse_file
 
@@ -61,10 +62,10 @@ def playbook_files(path: str | Path) -> list[Path]:
     if p.is_dir():
         files = sorted(p.glob("*.pb"))
         if not files:
-            raise PlaybookError([Diagnostic(ERROR, "io", "this directory has no .pb files", file=str(path))])
+            raise PlaybookError([Diagnostic(ERROR, "io", t("this directory has no .pb files"), file=str(path))])
         return files
     if not p.exists():
-        raise PlaybookError([Diagnostic(ERROR, "io", "no such file or directory", file=str(path))])
+        raise PlaybookError([Diagnostic(ERROR, "io", t("no such file or directory"), file=str(path))])
     return [p]
 
 

@@ -18,6 +18,7 @@ from playbook.compiler.describe import expr_text
 from playbook.compiler.schedules import cron_problem
 from playbook.compiler.templates import TemplateError, placeholders
 from playbook.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
+from playbook.i18n import N_, t
 from playbook.syntax import ast as A
 from playbook.syntax.keywords import keywords
 
@@ -44,14 +45,15 @@ def _obj(**fields: Any) -> Doc:
 
 
 _PERIOD_DAYS = {"day": 1, "week": 7, "month": 31}
+# What each kind of declaration is called in messages (translated where shown).
 _KIND_WORDS = {
-    "segment": "segment",
-    "content": "content",
-    "journey": "journey",
-    "group": "group",
-    "moments": "Moments calendar",
-    "rotate": "rotation",
-    "sla": "service level",
+    "segment": N_("segment"),
+    "content": N_("content"),
+    "journey": N_("journey"),
+    "group": N_("group"),
+    "moments": N_("Moments calendar"),
+    "rotate": N_("rotation"),
+    "sla": N_("service level"),
 }
 
 
@@ -107,9 +109,9 @@ class _Compiler:
             file, span = self.first_dm
             self.warn(
                 "no-quiet-hours",
-                "this playbook sends 1-on-1 messages but sets no quiet hours",
+                t("this playbook sends 1-on-1 messages but sets no quiet hours"),
                 span,
-                "add a line like: quiet 22:00-08:00",
+                t("add a line like: {example}", example="quiet 22:00-08:00"),
                 file=file,
             )
         if any(d.is_error for d in self.diagnostics):
@@ -164,9 +166,9 @@ class _Compiler:
                     if first is not None:
                         self.error(
                             "duplicate-setting",
-                            f"'{word}' is set more than once",
+                            t("'{setting}' is set more than once", setting=word),
                             d.span,
-                            f"it is already set at {first.file}:{first.span.line}",
+                            t("it is already set at {place}", place=f"{first.file}:{first.span.line}"),
                         )
                         continue
                     if isinstance(d, A.Title):
@@ -187,14 +189,16 @@ class _Compiler:
             try:
                 zoneinfo.ZoneInfo(tz)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                hint = did_you_mean(tz, zoneinfo.available_timezones()) or "use an IANA name like Asia/Shanghai"
-                self.error("timezone", f"unknown timezone '{tz}'", timezone.span, hint)
+                hint = did_you_mean(tz, zoneinfo.available_timezones()) or t(
+                    "use an IANA name like {example}", example="Asia/Shanghai"
+                )
+                self.error("timezone", t("unknown timezone '{name}'", name=tz), timezone.span, hint)
         quiet_ir = None
         if quiet is not None:
             self.file = quiet.file
             w = quiet.window
             if w.start.minutes == w.end.minutes:
-                self.error("quiet", "the quiet window starts and ends at the same time", w.span)
+                self.error("quiet", t("the quiet window starts and ends at the same time"), w.span)
             quiet_ir = _obj(start=str(w.start), end=str(w.end))
         return {
             "title": title.text.value if title else None,
@@ -211,18 +215,18 @@ class _Compiler:
         if name in keywords():
             self.error(
                 "reserved-name",
-                f"'{name}' is a keyword and cannot name a {_KIND_WORDS[kind]}",
+                t("'{name}' is a keyword and cannot name a {kind}", name=name, kind=t(_KIND_WORDS[kind])),
                 node.name.span,
-                "pick another name (Chinese names work well)",
+                t("pick another name (Chinese names work well)"),
             )
             return
         if name in table:
             first = table[name].node
             self.error(
                 "duplicate-name",
-                f"{_KIND_WORDS[kind]} '{name}' is declared twice",
+                t("{kind} '{name}' is declared twice", kind=t(_KIND_WORDS[kind]), name=name),
                 node.name.span,
-                f"the first one is at {first.file}:{first.span.line}",
+                t("the first one is at {place}", place=f"{first.file}:{first.span.line}"),
             )
             return
         table[name] = _Decl(kind, node)
@@ -234,7 +238,10 @@ class _Compiler:
             self.file = lim.file
             if lim.count < 1:
                 self.error(
-                    "limit", "a limit must allow at least 1", lim.span, "to send nothing on a channel, remove its steps"
+                    "limit",
+                    t("a limit must allow at least 1"),
+                    lim.span,
+                    t("to send nothing on a channel, remove its steps"),
                 )
                 continue
             key = (lim.channel, lim.scope, lim.period)
@@ -242,9 +249,13 @@ class _Compiler:
                 other = seen[key]
                 self.error(
                     "limit-conflict",
-                    f"'limit {lim.channel} … per {lim.scope} per {lim.period}' is given twice",
+                    t("'{limit}' is given twice", limit=f"limit {lim.channel} … per {lim.scope} per {lim.period}"),
                     lim.span,
-                    f"the other one ({other.count}) is at {other.file}:{other.span.line}; keep one",
+                    t(
+                        "the other one ({count}) is at {place}; keep one",
+                        count=other.count,
+                        place=f"{other.file}:{other.span.line}",
+                    ),
                 )
                 continue
             seen[key] = lim
@@ -268,7 +279,13 @@ class _Compiler:
                     self.file = lim.file
                     self.warn(
                         "limit-ineffective",
-                        f"{lim.count} per {period} can never be reached: {other.count} per {p2} is lower",
+                        t(
+                            "{count} per {period} can never be reached: {other_count} per {other_period} is lower",
+                            count=lim.count,
+                            period=period,
+                            other_count=other.count,
+                            other_period=p2,
+                        ),
                         lim.span,
                     )
         return out
@@ -301,9 +318,9 @@ class _Compiler:
                         node = self.tables["segment"][dep].node
                         self.error(
                             "segment-cycle",
-                            f"segment '{dep}' refers to itself: {' → '.join(cycle)}",
+                            t("segment '{name}' refers to itself: {cycle}", name=dep, cycle=" → ".join(cycle)),
                             node.name.span,
-                            "a segment cannot be defined in terms of itself",
+                            t("a segment cannot be defined in terms of itself"),
                             file=node.file,
                         )
                 elif state.get(dep) is None:
@@ -350,7 +367,7 @@ class _Compiler:
         if name not in self.tables["segment"]:
             self.error(
                 "unknown-name",
-                f"unknown segment '{name}'",
+                t("unknown segment '{name}'", name=name),
                 e.segment.span,
                 did_you_mean(name, self.tables["segment"]),
             )
@@ -363,17 +380,19 @@ class _Compiler:
         if len(path) > 2 or (len(path) == 2 and path[0] not in ("event", "account")):
             self.error(
                 "field",
-                f"'{f.dotted}' is not a field",
+                t("'{name}' is not a field", name=f.dotted),
                 f.span,
-                "use a contact field (spent), account.<field> or event.<field>",
+                t("use a contact field (spent), account.<field> or event.<field>"),
             )
         elif path[0] == "event" and len(path) == 2 and not events:
             self.error(
                 "event-field",
-                f"'{f.dotted}' has no event to read from here",
+                t("'{name}' has no event to read from here", name=f.dotted),
                 f.span,
-                "event.* can be used where an event is at hand: on/exit on/goal/wait for … where, "
-                "and in journeys entered on an event",
+                t(
+                    "event.* can be used where an event is at hand: on/exit on/goal/wait for … where, "
+                    "and in journeys entered on an event"
+                ),
             )
         elif len(path) == 1:
             self.fields_used.setdefault(path[0], (self.file, f.span))
@@ -392,7 +411,9 @@ class _Compiler:
                 if key == "image":
                     fields["images"].append(part.value.value)  # type: ignore[attr-defined]
                 elif key in fields:
-                    self.error("content", f"'{key}' is given twice in content '{name}'", part.span)
+                    self.error(
+                        "content", t("'{key}' is given twice in content '{name}'", key=key, name=name), part.span
+                    )
                     continue
                 else:
                     fields[key] = part.value.value
@@ -400,26 +421,37 @@ class _Compiler:
             if "link" in fields and "miniprogram" in fields:
                 self.error(
                     "content",
-                    f"content '{name}' has both a link and a mini-program",
+                    t("content '{name}' has both a link and a mini-program", name=name),
                     node.name.span,
-                    "split it into two contents",
+                    t("split it into two contents"),
                 )
             for key in ("title", "desc"):
                 if key in fields and "link" not in fields and "miniprogram" not in fields:
                     self.error(
                         "content",
-                        f"'{key}' describes a link or a mini-program, and '{name}' has neither",
+                        t("'{key}' describes a link or a mini-program, and '{name}' has neither", key=key, name=name),
                         node.name.span,
                     )
             if "page" in fields and "miniprogram" not in fields:
-                self.error("content", f"'page' belongs to a mini-program, and '{name}' has none", node.name.span)
+                self.error(
+                    "content",
+                    t("'{key}' belongs to a mini-program, and '{name}' has none", key="page", name=name),
+                    node.name.span,
+                )
             if "miniprogram" in fields:
                 for key in ("page", "title"):
                     if key not in fields:
-                        self.error("content", f"the mini-program in '{name}' needs a '{key}'", node.name.span)
+                        self.error(
+                            "content",
+                            t("the mini-program in '{name}' needs a '{key}'", name=name, key=key),
+                            node.name.span,
+                        )
             if len(fields) == 2 and not fields["images"]:
                 self.error(
-                    "content", f"content '{name}' is empty", node.name.span, "give it a text, an image or a link"
+                    "content",
+                    t("content '{name}' is empty", name=name),
+                    node.name.span,
+                    t("give it a text, an image or a link"),
                 )
             unique = {(p["path"], p.get("fallback")): p for p in holders}
             fields["placeholders"] = [unique[k] for k in sorted(unique, key=lambda k: (k[0], k[1] or ""))]
@@ -441,7 +473,9 @@ class _Compiler:
         content = name.value
         table = self.tables["content"]
         if content not in table:
-            self.error("unknown-name", f"unknown content '{content}'", name.span, did_you_mean(content, table))
+            self.error(
+                "unknown-name", t("unknown content '{name}'", name=content), name.span, did_you_mean(content, table)
+            )
             return content
         self.used_contents.add(content)
         if not with_event:
@@ -454,9 +488,16 @@ class _Compiler:
                 if missing:
                     self.warn(
                         "unresolvable-placeholder",
-                        f"'{{{missing[0].path}}}' in content '{content}' can never be filled here: no event starts this",
+                        t(
+                            "'{placeholder}' in content '{name}' can never be filled here: no event starts this",
+                            placeholder="{" + missing[0].path + "}",
+                            name=content,
+                        ),
                         name.span,
-                        f"give it a fallback like {{{missing[0].path}|…}} or use it only in journeys started by an event",
+                        t(
+                            "give it a fallback like {example} or use it only in journeys started by an event",
+                            example="{" + missing[0].path + "|…}",
+                        ),
                     )
                     break
         return content
@@ -469,16 +510,19 @@ class _Compiler:
         if missing:
             self.warn(
                 "unresolvable-placeholder",
-                f"'{{{missing[0].path}}}' can never be filled here: no event starts this",
+                t(
+                    "'{placeholder}' can never be filled here: no event starts this",
+                    placeholder="{" + missing[0].path + "}",
+                ),
                 text.span,
-                f"give it a fallback like {{{missing[0].path}|…}}",
+                t("give it a fallback like {example}", example="{" + missing[0].path + "|…}"),
             )
 
     def _check_unused_contents(self) -> None:
         for name, decl in self.tables["content"].items():
             if name not in self.used_contents:
                 node = decl.node
-                self.warn("unused", f"content '{name}' is never sent", node.name.span, file=node.file)
+                self.warn("unused", t("content '{name}' is never sent", name=name), node.name.span, file=node.file)
 
     def _check_fields(self) -> None:
         if self.known_fields is None:
@@ -489,9 +533,9 @@ class _Compiler:
                 hint = did_you_mean(field, known)
                 self.warn(
                     "unknown-field",
-                    f"no contact in the data has a field '{field}'",
+                    t("no contact in the data has a field '{name}'", name=field),
                     span,
-                    hint or f"known fields: {', '.join(sorted(known))}",
+                    hint or t("known fields: {fields}", fields=", ".join(sorted(known))),
                     file=file,
                 )
 
@@ -503,9 +547,9 @@ class _Compiler:
             if hint:
                 self.warn(
                     "unknown-event",
-                    f"'{event}' is not a built-in event",
+                    t("'{name}' is not a built-in event", name=event),
                     name.span,
-                    hint + " (custom event names are fine)",
+                    t("{suggestion} (custom event names are fine)", suggestion=hint),
                 )
         return event
 
@@ -513,7 +557,7 @@ class _Compiler:
         if name.value not in self.tables["segment"]:
             self.error(
                 "unknown-name",
-                f"unknown segment '{name.value}'",
+                t("unknown segment '{name}'", name=name.value),
                 name.span,
                 did_you_mean(name.value, self.tables["segment"]),
             )
@@ -535,20 +579,29 @@ class _Compiler:
             if s.every.minutes >= 24 * 60:
                 self.error(
                     "schedule",
-                    "'every' with a duration repeats within a day; it must be shorter than 1d",
+                    t("'every' with a duration repeats within a day; it must be shorter than 1d"),
                     s.every.span,
-                    "for daily or weekly, write 'every day at 10:00' or 'every mon at 10:00'",
+                    t(
+                        "for daily or weekly, write '{daily}' or '{weekly}'",
+                        daily="every day at 10:00",
+                        weekly="every mon at 10:00",
+                    ),
                 )
             between = None
             if s.between is not None:
                 if s.between.end.minutes <= s.between.start.minutes:
-                    self.error("schedule", "the 'between' window must end after it starts", s.between.span)
+                    self.error("schedule", t("the 'between' window must end after it starts"), s.between.span)
                 between = [str(s.between.start), str(s.between.end)]
             return _obj(kind="interval", minutes=s.every.minutes, between=between)
         assert isinstance(s, A.Cron)
         problem = cron_problem(s.expression.value)
         if problem:
-            self.error("cron", problem, s.expression.span, 'for example cron "0 10 * * 1-5" is 10:00 on weekdays')
+            self.error(
+                "cron",
+                problem,
+                s.expression.span,
+                t("for example {example} is 10:00 on weekdays", example='cron "0 10 * * 1-5"'),
+            )
         return _obj(kind="cron", expr=s.expression.value)
 
     def weekdays(self, items: tuple[A.WeekdayItem, ...]) -> list[int]:
@@ -557,7 +610,7 @@ class _Compiler:
             if item.last is None:
                 days.add(item.first)
             elif item.last < item.first:
-                self.error("schedule", "a weekday range runs forward, like mon-fri", item.span)
+                self.error("schedule", t("a weekday range runs forward, like {example}", example="mon-fri"), item.span)
             else:
                 days.update(range(item.first, item.last + 1))
         return sorted(days)
@@ -578,9 +631,9 @@ class _Compiler:
             if steps:
                 self.error(
                     "clause-order",
-                    "settings of a journey (on, exit, reenter, goal, priority) come before its steps",
+                    t("settings of a journey (on, exit, reenter, goal, priority) come before its steps"),
                     m.span,
-                    "move this line above the first step",
+                    t("move this line above the first step"),
                 )
             if isinstance(m, A.EntryOn):
                 by_event = True
@@ -602,7 +655,11 @@ class _Compiler:
             elif isinstance(m, A.Reenter | A.Goal | A.Priority):
                 word = {A.Reenter: "reenter", A.Goal: "goal", A.Priority: "priority"}[type(m)]
                 if {"reenter": reenter, "goal": goal, "priority": priority}[word] is not None:
-                    self.error("duplicate-clause", f"'{word}' is given twice in journey '{name}'", m.span)
+                    self.error(
+                        "duplicate-clause",
+                        t("'{clause}' is given twice in journey '{name}'", clause=word, name=name),
+                        m.span,
+                    )
                 elif isinstance(m, A.Reenter):
                     reenter = m.after.minutes
                 elif isinstance(m, A.Goal):
@@ -614,14 +671,18 @@ class _Compiler:
         if not entries:
             self.error(
                 "entry",
-                f"journey '{name}' has no entry",
+                t("journey '{name}' has no entry", name=name),
                 j.name.span,
-                "add one of: on EVENT, on enter SEGMENT, every … for SEGMENT, at DATETIME for SEGMENT",
+                t("add one of: on EVENT, on enter SEGMENT, every … for SEGMENT, at DATETIME for SEGMENT"),
             )
         elif len(entries) > 1:
-            self.error("entry", f"journey '{name}' has {len(entries)} entries; a journey has exactly one", j.name.span)
+            self.error(
+                "entry",
+                t("journey '{name}' has {count} entries; a journey has exactly one", name=name, count=len(entries)),
+                j.name.span,
+            )
         if not steps:
-            self.warn("empty-journey", f"journey '{name}' has no steps", j.name.span)
+            self.warn("empty-journey", t("journey '{name}' has no steps", name=name), j.name.span)
         graph = _Graph(self, events=by_event, where=f"journey '{name}'")
         start = graph.lower(tuple(steps), None)
         self._check_split_goal(steps, goal is not None)
@@ -657,7 +718,7 @@ class _Compiler:
             else:
                 kind = A.OpensOnce if isinstance(m, A.OpensSeries) else type(m)
                 if kind in found:
-                    self.error("duplicate-clause", f"group '{name}' says this twice", m.span)
+                    self.error("duplicate-clause", t("group '{name}' says this twice", name=name), m.span)
                 else:
                     found[kind] = m
         missing = [
@@ -665,11 +726,19 @@ class _Compiler:
         ]
         for word in missing:
             hint = {
-                "opens": "for example: opens 2026-12-10 10:00, or opens every fri at 10:00",
-                "lasts": "for example: lasts 3d",
-                "invite": "name the content sent to invite each member, for example: invite 预售邀请",
+                "opens": t(
+                    "for example: {example}, or {other}",
+                    example="opens 2026-12-10 10:00",
+                    other="opens every fri at 10:00",
+                ),
+                "lasts": t("for example: {example}", example="lasts 3d"),
+                "invite": t(
+                    "name the content sent to invite each member, for example: {example}", example="invite 预售邀请"
+                ),
             }[word]
-            self.error("group-" + word, f"group '{name}' has no '{word}'", g.name.span, hint)
+            self.error(
+                "group-" + word, t("group '{name}' has no '{clause}'", name=name, clause=word), g.name.span, hint
+            )
         title = found.get(A.GroupTitle)
         if title is not None:
             self._template(title.text)  # type: ignore[union-attr]
@@ -683,7 +752,7 @@ class _Compiler:
         if invite is not None and self.first_dm is None:
             self.first_dm = (self.file, invite.span)
         if size is not None and size.value < 2:  # type: ignore[union-attr]
-            self.error("group-size", "a group needs room for at least 2 members", size.span)
+            self.error("group-size", t("a group needs room for at least 2 members"), size.span)
         graph = _Graph(self, events=False, where=f"group '{name}'", group=True)
         start = graph.lower(tuple(steps), None)
         closing_ids = [graph.lower((s,), None) for s in closing]
@@ -722,7 +791,7 @@ class _Compiler:
             else:
                 rules.append(_obj(label=label, schedule=self.schedule(r.when), content=content, visible=visible))
         if not rules:
-            self.warn("empty-moments", f"Moments calendar '{m.name.value}' posts nothing", m.name.span)
+            self.warn("empty-moments", t("Moments calendar '{name}' posts nothing", name=m.name.value), m.name.span)
         result = _obj(name=m.name.value, rules=rules)
         self._check_crowded(m, result)
         return result
@@ -733,7 +802,7 @@ class _Compiler:
         found: dict[type, A.RotateMember] = {}
         for m in r.members:
             if type(m) in found:
-                self.error("duplicate-clause", f"rotation '{name}' says this twice", m.span)
+                self.error("duplicate-clause", t("rotation '{name}' says this twice", name=name), m.span)
             found[type(m)] = m
         missing = [
             w
@@ -743,13 +812,17 @@ class _Compiler:
         for word in missing:
             self.error(
                 "rotate",
-                f"rotation '{name}' has no '{word}'",
+                t("rotation '{name}' has no '{clause}'", name=name, clause=word),
                 r.name.span,
-                'for example: each contact every 30d / at 10:00 on mon-fri / task "…"',
+                t("for example: {example}", example='each contact every 30d / at 10:00 on mon-fri / task "…"'),
             )
         each = found.get(A.RotateEach)
         if each is not None and each.period.minutes % (24 * 60):  # type: ignore[union-attr]
-            self.error("rotate", "a rotation period is a whole number of days, like 30d", each.period.span)  # type: ignore[union-attr]
+            self.error(
+                "rotate",
+                t("a rotation period is a whole number of days, like {example}", example="30d"),
+                each.period.span,  # type: ignore[union-attr]
+            )
         order = found.get(A.RotateOrder)
         order_by = "added_at"
         if order is not None:
@@ -780,7 +853,7 @@ class _Compiler:
         if s.during is not None:
             if s.during.end.minutes <= s.during.start.minutes:
                 self.error(
-                    "sla", "the 'during' window must end after it starts (it cannot wrap midnight)", s.during.span
+                    "sla", t("the 'during' window must end after it starts (it cannot wrap midnight)"), s.during.span
                 )
             during = [str(s.during.start), str(s.during.end)]
         return _obj(
@@ -799,9 +872,9 @@ class _Compiler:
             if isinstance(step.action, A.Split):
                 self.warn(
                     "split-without-goal",
-                    "this split has no goal to measure which arm works better",
+                    t("this split has no goal to measure which arm works better"),
                     step.action.span,
-                    "add a goal to the journey, e.g. goal purchase within 14d",
+                    t("add a goal to the journey, e.g. {example}", example="goal purchase within 14d"),
                 )
                 return
 
@@ -845,9 +918,13 @@ class _Compiler:
         if len(worst) > 3:
             self.warn(
                 "spam-dm",
-                f"journey '{name}' can send {len(worst)} dm to one contact in its first 3 days",
+                t(
+                    "journey '{name}' can send {count} dm to one contact in its first 3 days",
+                    name=name,
+                    count=len(worst),
+                ),
                 worst[3].span,
-                "more than 3 in 3 days reads as spam (刷屏); space them out",
+                t("more than 3 in 3 days reads as spam (刷屏); space them out"),
             )
 
     def _check_crowded(self, node: A.Moments, moments: Doc) -> None:
@@ -859,8 +936,8 @@ class _Compiler:
         for rule in moments["rules"]:
             schedule = rule.get("schedule")
             if schedule is not None and not (schedule["kind"] == "cron" and cron_problem(schedule["expr"])):
-                for t in occurrences(schedule, start, end):
-                    per_day[t.date()] = per_day.get(t.date(), 0) + 1
+                for when in occurrences(schedule, start, end):
+                    per_day[when.date()] = per_day.get(when.date(), 0) + 1
         dated: dict[str, int] = {}
         for rule in moments["rules"]:
             if "at" in rule:
@@ -873,9 +950,9 @@ class _Compiler:
         if most > 3:
             self.warn(
                 "moments-crowded",
-                f"Moments calendar '{node.name.value}' posts up to {most} times on some days",
+                t("Moments calendar '{name}' posts up to {count} times on some days", name=node.name.value, count=most),
                 node.name.span,
-                "more than 3 posts a day crowd friends' feeds; spread them out",
+                t("more than 3 posts a day crowd friends' feeds; spread them out"),
             )
 
 
@@ -993,16 +1070,20 @@ class _Graph:
             if isinstance(step.action, A.ExitStep) and i + 1 < len(steps):
                 self.c.warn(
                     "unreachable-step",
-                    "this step can never run: the step before it exits the journey",
+                    t("this step can never run: the step before it exits the journey"),
                     steps[i + 1].span,
                 )
             if isinstance(step.timing, A.DayAt):
                 if step.timing.day < last_day:
                     self.c.warn(
                         "day-backwards",
-                        f"day {step.timing.day} comes after day {last_day}: it will run right after the previous step",
+                        t(
+                            "day {day} comes after day {previous}: it will run right after the previous step",
+                            day=step.timing.day,
+                            previous=last_day,
+                        ),
                         step.timing.span,
-                        "time never goes backwards; reorder the steps or fix the day number",
+                        t("time never goes backwards; reorder the steps or fix the day number"),
                     )
                 last_day = max(last_day, step.timing.day)
 
@@ -1022,10 +1103,13 @@ class _Graph:
         common = {"id": node_id, "timing": self._timing(step.timing)}
         allowed_in_group = isinstance(a, A.Post | A.Task)
         if self.group and not allowed_in_group:
-            c.error("group-action", "steps in a group can only post into the group or create a task", a.span)
+            c.error("group-action", t("steps in a group can only post into the group or create a task"), a.span)
         if isinstance(a, A.Post) and not self.group:
             c.error(
-                "post", "'post' is for groups and Moments", a.span, "to message one contact, use: dm " + a.content.value
+                "post",
+                t("'{keyword}' is for groups and Moments", keyword="post"),
+                a.span,
+                t("to message one contact, use: {example}", example="dm " + a.content.value),
             )
         if isinstance(a, A.Dm | A.Invite) and c.first_dm is None:
             c.first_dm = (c.file, a.span)
@@ -1046,7 +1130,10 @@ class _Graph:
             group = a.group.value
             if group not in c.tables["group"]:
                 c.error(
-                    "unknown-name", f"unknown group '{group}'", a.group.span, did_you_mean(group, c.tables["group"])
+                    "unknown-name",
+                    t("unknown group '{name}'", name=group),
+                    a.group.span,
+                    did_you_mean(group, c.tables["group"]),
                 )
             return _obj(kind="invite", label=f"{label}invite {group}", next=nxt, group=group, **common)
         if isinstance(a, A.ExitStep):
@@ -1068,13 +1155,13 @@ class _Graph:
             if abs(total - 100) > 1e-9:
                 c.error(
                     "split-weights",
-                    f"the arms of this split add up to {_num(total)}%, not 100%",
+                    t("the arms of this split add up to {total}%, not 100%", total=_num(total)),
                     a.span,
-                    "make the percentages add up to 100",
+                    t("make the percentages add up to 100"),
                 )
             for arm in a.arms:
                 if arm.weight <= 0:
-                    c.error("split-weights", "an arm needs a share above 0%", arm.span)
+                    c.error("split-weights", t("an arm needs a share above 0%"), arm.span)
             arms = [
                 _obj(name=_arm_name(i), weight=float(arm.weight), next=self.lower(arm.steps, nxt))
                 for i, arm in enumerate(a.arms)

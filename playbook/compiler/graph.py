@@ -6,20 +6,23 @@ from collections.abc import Iterator
 from typing import Any
 
 from playbook.compiler.describe import entry_text, schedule_text
+from playbook.i18n import t
 
 Doc = dict[str, Any]
 BRANCHING = ("if", "split", "wait")
 
 
 def successors(node: Doc) -> Iterator[tuple[str | None, str]]:
-    """(next node id or None for the end, edge label) of one node."""
+    """(next node id or None for the end, edge label) of one node.
+
+    Labels are words for people (translated); event names and arm names stay as written."""
     kind = node["kind"]
     if kind == "if":
-        yield node.get("then"), "yes"
-        yield node.get("otherwise"), "no"
+        yield node.get("then"), t("yes")
+        yield node.get("otherwise"), t("no")
     elif kind == "wait":
         yield node.get("then"), node["event"]
-        yield node.get("otherwise"), "timed out"
+        yield node.get("otherwise"), t("timed out")
     elif kind == "split":
         for arm in node["arms"]:
             yield arm.get("next"), f"{arm['name']} {arm['weight']:g}%"
@@ -52,7 +55,7 @@ def mermaid(pb: Doc) -> str:
         for node in nodes.values():
             left, right = ('{"', '"}') if node["kind"] in BRANCHING else ('["', '"]')
             lines.append(f"    {p}_{node['id']}{left}{_mermaid_text(node['label'])}{right}")
-        lines.append(f'    {p}_end(["end"])')
+        lines.append(f'    {p}_end(["{_mermaid_text(t("end"))}"])')
         lines.append(f"    {p}_entry --> {p}_{start or 'end'}")
         for node in nodes.values():
             for target, label in successors(node):
@@ -76,7 +79,7 @@ def dot(pb: Doc) -> str:
         for node in nodes.values():
             shape = ", shape=diamond" if node["kind"] in BRANCHING else ""
             lines.append(f"    {p}_{node['id']} [label={_dot_text(node['label'])}{shape}];")
-        lines.append(f'    {p}_end [label="end", shape=oval];')
+        lines.append(f"    {p}_end [label={_dot_text(t('end'))}, shape=oval];")
         lines.append(f"    {p}_entry -> {p}_{start or 'end'};")
         for node in nodes.values():
             for target, label in successors(node):

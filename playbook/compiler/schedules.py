@@ -10,6 +10,8 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from playbook.i18n import t
+
 
 def parse_clock(text: str) -> dt.time:
     hour, minute = text.split(":")
@@ -19,14 +21,14 @@ def parse_clock(text: str) -> dt.time:
 def cron_problem(expr: str) -> str | None:
     """Why a cron expression is invalid, or None when it is fine."""
     if len(expr.split()) != 5:
-        return "a cron expression has five fields: minute hour day-of-month month day-of-week"
+        return t("a cron expression has five fields: minute hour day-of-month month day-of-week")
     from croniter import croniter  # imported here: only cron schedules need it
 
     try:
         valid = croniter.is_valid(expr)
     except Exception:  # croniter raises for some malformed fields instead of answering False
         valid = False
-    return None if valid else f"'{expr}' is not a valid cron expression"
+    return None if valid else t("'{expr}' is not a valid cron expression", expr=expr)
 
 
 def occurrences(schedule: dict[str, Any], start: dt.datetime, end: dt.datetime) -> Iterator[dt.datetime]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from playbook.i18n import t
+
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}|[{}]")
 _PATH = re.compile(r"^[^\W\d]\w*(?:\.[^\W\d]\w*)?$")
 SCOPES = ("account", "event")
@@ -27,16 +29,13 @@ class Placeholder:
     path: str
     fallback: str | None
     offset: int  # where the `{` is in the text
+    scope: str = ""  # 'contact', 'account' or 'event' (derived from path)
+    field: str = ""  # the field within that scope
 
-    @property
-    def scope(self) -> str:
-        """'contact', 'account' or 'event'."""
+    def __post_init__(self) -> None:
         head, _, rest = self.path.partition(".")
-        return head if rest else "contact"
-
-    @property
-    def field(self) -> str:
-        return self.path.partition(".")[2] or self.path
+        object.__setattr__(self, "scope", head if rest else "contact")
+        object.__setattr__(self, "field", rest or self.path)
 
 
 # A parsed template: literal strings and placeholders, in order.
@@ -55,22 +54,27 @@ def parse_template(text: str) -> list[Piece]:
             literal.append(token[0])
             continue
         if m.group(1) is None:
-            what = "'{' is never closed" if token == "{" else "'}' has no opening '{'"
-            raise TemplateError(what, m.start(), "write {{ or }} for a literal brace")
+            if token == "{":
+                what = t("'{brace}' is never closed", brace="{")
+            else:
+                what = t("'{brace}' has no opening '{opening}'", brace="}", opening="{")
+            raise TemplateError(
+                what, m.start(), t("write {open} or {close} for a literal brace", open="{{", close="}}")
+            )
         inner = m.group(1)
         path, bar, fallback = inner.partition("|")
         path = path.strip()
         if not _PATH.match(path):
             raise TemplateError(
-                f"'{{{inner}}}' is not a placeholder",
+                t("'{placeholder}' is not a placeholder", placeholder="{" + inner + "}"),
                 m.start(),
-                "use {field}, {account.field}, {event.field} or {field|fallback}",
+                t("use {{field}}, {{account.field}}, {{event.field}} or {{field|fallback}}"),
             )
         if "." in path and path.split(".")[0] not in SCOPES:
             raise TemplateError(
-                f"'{{{inner}}}' reaches into '{path.split('.')[0]}'",
+                t("'{placeholder}' reaches into '{scope}'", placeholder="{" + inner + "}", scope=path.split(".")[0]),
                 m.start(),
-                "only contact fields, account.<field> and event.<field> can be used",
+                t("only contact fields, account.<field> and event.<field> can be used"),
             )
         if literal:
             pieces.append("".join(literal))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+from playbook.i18n import t
 
 
 def field_names(path: str | Path) -> set[str]:
@@ -24,7 +25,11 @@ def field_names(path: str | Path) -> set[str]:
                         raise PlaybookError(
                             [
                                 Diagnostic(
-                                    ERROR, "data", f"line {number} is not JSON: {exc.msg}", file=str(path), line=number
+                                    ERROR,
+                                    "data",
+                                    t("line {number} is not JSON: {reason}", number=number, reason=exc.msg),
+                                    file=str(path),
+                                    line=number,
                                 )
                             ]
                         ) from None
@@ -35,7 +40,7 @@ def field_names(path: str | Path) -> set[str]:
             return {h.strip() for h in header if h.strip()}
     except OSError as exc:
         raise PlaybookError(
-            [Diagnostic(ERROR, "io", f"cannot read file: {exc.strerror or exc}", file=str(path))]
+            [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(path))]
         ) from None
     except UnicodeDecodeError:
-        raise PlaybookError([Diagnostic(ERROR, "encoding", "this file is not UTF-8 text", file=str(path))]) from None
+        raise PlaybookError([Diagnostic(ERROR, "encoding", t("this file is not UTF-8 text"), file=str(path))]) from None

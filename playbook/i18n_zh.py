@@ -1,0 +1,241 @@
+"""Simplified Chinese messages: English template → Chinese template (see playbook.i18n).
+
+Both sides are `str.format` templates with the same `{placeholders}`; a test checks that.
+Keywords of the language (dm, task, segment, journey, day, at, on, every, …), names,
+code values and warning codes stay as written. Terms used throughout:
+
+    segment 客群 · content 内容 · journey 旅程 · group 群 · Moments 朋友圈 ·
+    rotation 轮询任务 · service level 服务标准 · limit 频次限制 · quiet hours 免打扰时段 ·
+    dm 私聊 · task 任务 · tag 标签 · playbook 剧本 · split 分流 · arm 组 · placeholder 占位符
+"""
+
+from __future__ import annotations
+
+ZH: dict[str, str] = {
+    # ---- playbook.diagnostics ------------------------------------------------------------
+    "error": "错误",
+    "warning": "警告",
+    "{location}: {severity}: {message}": "{location}: {severity}：{message}",
+    "did you mean '{name}'?": "你是不是想写 '{name}'？",
+    # ---- playbook.compiler (files) ----------------------------------------------------------
+    "no such file or directory": "文件或目录不存在",
+    "this directory has no .pb files": "这个目录里没有 .pb 文件",
+    # ---- playbook.compiler.build: what each declaration is called ---------------------------
+    "segment": "客群",
+    "content": "内容",
+    "journey": "旅程",
+    "group": "群",
+    "Moments calendar": "朋友圈日历",
+    "rotation": "轮询任务",
+    "service level": "服务标准",
+    # ---- playbook.compiler.build: declarations and settings ---------------------------------
+    "this playbook sends 1-on-1 messages but sets no quiet hours": "这个剧本会发私聊消息，但没有设置免打扰时段",
+    "add a line like: {example}": "加一行，例如：{example}",
+    "'{setting}' is set more than once": "'{setting}' 设置了不止一次",
+    "it is already set at {place}": "已经在 {place} 设置过",
+    "use an IANA name like {example}": "请使用 IANA 时区名，例如 {example}",
+    "unknown timezone '{name}'": "未知的时区 '{name}'",
+    "the quiet window starts and ends at the same time": "免打扰时段的开始和结束时间相同",
+    "'{name}' is a keyword and cannot name a {kind}": "'{name}' 是关键字，不能用作{kind}的名字",
+    "pick another name (Chinese names work well)": "换个名字吧（用中文名就很好）",
+    "{kind} '{name}' is declared twice": "{kind} '{name}' 声明了两次",
+    "the first one is at {place}": "第一次声明在 {place}",
+    # ---- limits ------------------------------------------------------------------------------
+    "a limit must allow at least 1": "频次限制至少要允许 1 次",
+    "to send nothing on a channel, remove its steps": "如果某个渠道一条都不想发，请删掉对应的步骤",
+    "'{limit}' is given twice": "频次限制 '{limit}' 写了两次",
+    "the other one ({count}) is at {place}; keep one": "另一条（{count}）在 {place}；只保留一条",
+    "{count} per {period} can never be reached: {other_count} per {other_period} is lower": (
+        "{count} per {period} 永远达不到：{other_count} per {other_period} 的限制更低"
+    ),
+    # ---- segments and expressions ---------------------------------------------------------------
+    "segment '{name}' refers to itself: {cycle}": "客群 '{name}' 引用了自己：{cycle}",
+    "a segment cannot be defined in terms of itself": "客群不能用它自己来定义",
+    "unknown segment '{name}'": "未知的客群 '{name}'",
+    "'{name}' is not a field": "'{name}' 不是一个字段",
+    "use a contact field (spent), account.<field> or event.<field>": (
+        "请使用联系人字段（如 spent）、account.<字段> 或 event.<字段>"
+    ),
+    "'{name}' has no event to read from here": "'{name}' 在这里没有事件可读",
+    "event.* can be used where an event is at hand: on/exit on/goal/wait for … where, "
+    "and in journeys entered on an event": (
+        "event.* 只能用在有事件的地方：on / exit on / goal / wait for … 的 where 条件里，以及由事件触发进入的旅程中"
+    ),
+    # ---- content and placeholders ---------------------------------------------------------------
+    "'{key}' is given twice in content '{name}'": "内容 '{name}' 里的 '{key}' 写了两次",
+    "content '{name}' has both a link and a mini-program": "内容 '{name}' 同时带了链接和小程序",
+    "split it into two contents": "请拆成两个内容",
+    "'{key}' describes a link or a mini-program, and '{name}' has neither": (
+        "'{key}' 是用来描述链接或小程序的，但 '{name}' 两者都没有"
+    ),
+    "'{key}' belongs to a mini-program, and '{name}' has none": "'{key}' 属于小程序，但 '{name}' 没有小程序",
+    "the mini-program in '{name}' needs a '{key}'": "'{name}' 里的小程序缺少 '{key}'",
+    "content '{name}' is empty": "内容 '{name}' 是空的",
+    "give it a text, an image or a link": "请给它加上文字、图片或链接",
+    "unknown content '{name}'": "未知的内容 '{name}'",
+    "'{placeholder}' in content '{name}' can never be filled here: no event starts this": (
+        "内容 '{name}' 里的 '{placeholder}' 在这里永远取不到值：这里不是由事件触发的"
+    ),
+    "give it a fallback like {example} or use it only in journeys started by an event": (
+        "给它一个默认值，例如 {example}，或者只在由事件触发的旅程里使用"
+    ),
+    "'{placeholder}' can never be filled here: no event starts this": (
+        "'{placeholder}' 在这里永远取不到值：这里不是由事件触发的"
+    ),
+    "give it a fallback like {example}": "给它一个默认值，例如 {example}",
+    "content '{name}' is never sent": "内容 '{name}' 从来没有被发送",
+    "no contact in the data has a field '{name}'": "数据里没有任何联系人有字段 '{name}'",
+    "known fields: {fields}": "已知的字段：{fields}",
+    "'{name}' is not a built-in event": "'{name}' 不是内置事件",
+    "{suggestion} (custom event names are fine)": "{suggestion}（自定义事件名也可以）",
+    # ---- schedules ----------------------------------------------------------------------------
+    "'every' with a duration repeats within a day; it must be shorter than 1d": (
+        "'every' 加时长表示在一天之内重复，时长必须短于 1d"
+    ),
+    "for daily or weekly, write '{daily}' or '{weekly}'": "要每天或每周重复，请写 '{daily}' 或 '{weekly}'",
+    "the 'between' window must end after it starts": "'between' 时段的结束时间必须晚于开始时间",
+    "for example {example} is 10:00 on weekdays": "例如 {example} 表示每个工作日的 10:00",
+    "a weekday range runs forward, like {example}": "星期范围要从前往后写，例如 {example}",
+    "a cron expression has five fields: minute hour day-of-month month day-of-week": (
+        "cron 表达式有五个字段：分 时 日 月 星期"
+    ),
+    "'{expr}' is not a valid cron expression": "'{expr}' 不是有效的 cron 表达式",
+    # ---- journeys -------------------------------------------------------------------------------
+    "settings of a journey (on, exit, reenter, goal, priority) come before its steps": (
+        "旅程的设置（on、exit、reenter、goal、priority）要写在步骤之前"
+    ),
+    "move this line above the first step": "把这一行移到第一个步骤之前",
+    "'{clause}' is given twice in journey '{name}'": "旅程 '{name}' 里的 '{clause}' 写了两次",
+    "journey '{name}' has no entry": "旅程 '{name}' 没有入口",
+    "add one of: on EVENT, on enter SEGMENT, every … for SEGMENT, at DATETIME for SEGMENT": (
+        "请加上其中一种：on 事件、on enter 客群、every … for 客群、at 日期时间 for 客群"
+    ),
+    "journey '{name}' has {count} entries; a journey has exactly one": (
+        "旅程 '{name}' 有 {count} 个入口；一个旅程只能有一个入口"
+    ),
+    "journey '{name}' has no steps": "旅程 '{name}' 没有任何步骤",
+    # ---- groups ---------------------------------------------------------------------------------
+    "group '{name}' says this twice": "群 '{name}' 把这一项写了两次",
+    "for example: {example}, or {other}": "例如：{example}，或 {other}",
+    "for example: {example}": "例如：{example}",
+    "name the content sent to invite each member, for example: {example}": (
+        "写明邀请每位成员时发送的内容，例如：{example}"
+    ),
+    "group '{name}' has no '{clause}'": "群 '{name}' 缺少 '{clause}'",
+    "a group needs room for at least 2 members": "一个群至少要能容纳 2 人",
+    # ---- Moments, rotations, service levels -----------------------------------------------------
+    "Moments calendar '{name}' posts nothing": "朋友圈日历 '{name}' 没有安排任何发布",
+    "rotation '{name}' says this twice": "轮询任务 '{name}' 把这一项写了两次",
+    "rotation '{name}' has no '{clause}'": "轮询任务 '{name}' 缺少 '{clause}'",
+    "a rotation period is a whole number of days, like {example}": "轮询周期必须是整数天，例如 {example}",
+    "the 'during' window must end after it starts (it cannot wrap midnight)": (
+        "'during' 时段的结束时间必须晚于开始时间（不能跨过午夜）"
+    ),
+    # ---- practice lints -------------------------------------------------------------------------
+    "this split has no goal to measure which arm works better": "这个分流没有设目标，无法衡量哪一组效果更好",
+    "add a goal to the journey, e.g. {example}": "给旅程加一个目标，例如 {example}",
+    "journey '{name}' can send {count} dm to one contact in its first 3 days": (
+        "旅程 '{name}' 在前 3 天里可能给同一个联系人发 {count} 条私聊"
+    ),
+    "more than 3 in 3 days reads as spam (刷屏); space them out": "3 天内超过 3 条就是刷屏了，请拉开间隔",
+    "Moments calendar '{name}' posts up to {count} times on some days": (
+        "朋友圈日历 '{name}' 有些天最多会发 {count} 条"
+    ),
+    "more than 3 posts a day crowd friends' feeds; spread them out": (
+        "一天发超过 3 条朋友圈会刷屏好友的动态，请分散到不同的日子"
+    ),
+    # ---- steps ----------------------------------------------------------------------------------
+    "this step can never run: the step before it exits the journey": "这一步永远不会执行：上一步已经退出了旅程",
+    "day {day} comes after day {previous}: it will run right after the previous step": (
+        "day {day} 写在 day {previous} 之后：它会紧接着上一步执行"
+    ),
+    "time never goes backwards; reorder the steps or fix the day number": "时间不会倒流；请调整步骤顺序或改正天数",
+    "steps in a group can only post into the group or create a task": "群里的步骤只能在群里发内容（post）或创建任务（task）",
+    "'{keyword}' is for groups and Moments": "'{keyword}' 只能用在群和朋友圈里",
+    "to message one contact, use: {example}": "要给单个联系人发消息，请用：{example}",
+    "unknown group '{name}'": "未知的群 '{name}'",
+    "the arms of this split add up to {total}%, not 100%": "这个分流各组的比例加起来是 {total}%，不是 100%",
+    "make the percentages add up to 100": "请让各组比例加起来等于 100",
+    "an arm needs a share above 0%": "每一组的比例都要大于 0%",
+    # ---- playbook.compiler.templates ------------------------------------------------------------
+    "'{brace}' is never closed": "'{brace}' 没有闭合",
+    "'{brace}' has no opening '{opening}'": "'{brace}' 前面没有对应的 '{opening}'",
+    "write {open} or {close} for a literal brace": "要写花括号本身，请用 {open} 或 {close}",
+    "'{placeholder}' is not a placeholder": "'{placeholder}' 不是有效的占位符",
+    "use {{field}}, {{account.field}}, {{event.field}} or {{field|fallback}}": (
+        "请使用 {{字段}}、{{account.字段}}、{{event.字段}} 或 {{字段|默认值}}"
+    ),
+    "'{placeholder}' reaches into '{scope}'": "'{placeholder}' 试图读取 '{scope}' 里的数据",
+    "only contact fields, account.<field> and event.<field> can be used": (
+        "只能使用联系人字段、account.<字段> 和 event.<字段>"
+    ),
+    # ---- playbook.compiler.graph (picture labels) -----------------------------------------------
+    "yes": "是",
+    "no": "否",
+    "timed out": "超时",
+    "end": "结束",
+    # ---- playbook.data.fields -------------------------------------------------------------------
+    "cannot read file: {reason}": "无法读取文件：{reason}",
+    "this file is not UTF-8 text": "这个文件不是 UTF-8 编码的文本",
+    "line {number} is not JSON: {reason}": "第 {number} 行不是合法的 JSON：{reason}",
+    # ---- playbook.cli.main ----------------------------------------------------------------------
+    "Private-domain customer operations (私域运营) as code.": "用代码做私域运营。",
+    "Commands": "命令",
+    "Language of messages: en or zh (default: PLAYBOOK_LANG, then the locale).": (
+        "提示信息的语言：en 或 zh（默认依次看 PLAYBOOK_LANG 和系统语言环境）。"
+    ),
+    "Parse, compile and lint playbooks; exit 1 on errors.": "解析、编译并检查剧本；有错误时退出码为 1。",
+    "Rewrite playbooks in the canonical layout.": "按标准格式重排剧本。",
+    "Print the schedule graph (a tree, or --json).": "打印调度图（树形，或 --json）。",
+    "The schedule graph as Mermaid or Graphviz source.": "以 Mermaid 或 Graphviz 源码输出调度图。",
+    "Dry-run: who gets what, when, from which account. Nothing is sent.": (
+        "演练：谁在什么时候、由哪个账号收到什么。不会真的发送。"
+    ),
+    # ---- playbook.cli.check ---------------------------------------------------------------------
+    "Parse, compile and lint playbooks.": "解析、编译并检查剧本。",
+    "A contacts file (CSV or JSON Lines): unknown fields become warnings.": (
+        "联系人文件（CSV 或 JSON Lines）：剧本用到、文件里却没有的字段会给出警告。"
+    ),
+    "Silence a warning code (repeatable).": "不再提示某个警告代码（可重复使用）。",
+    "Output: text for people, json for scripts.": "输出格式：text 给人看，json 给脚本用。",
+    "✓ {path}: {version}": "✓ {path}：通过，版本 {version}",
+    "✓ {path}: {version} ({warnings})": "✓ {path}：通过，版本 {version}（{warnings}）",
+    "✗ {path}: {errors}": "✗ {path}：{errors}",
+    "{errors}, {warnings} in {playbooks}": "共检查 {playbooks}：{errors}，{warnings}",
+    "{n} error": "{n} 个错误",
+    "{n} errors": "{n} 个错误",
+    "{n} warning": "{n} 个警告",
+    "{n} warnings": "{n} 个警告",
+    "{n} playbook": "{n} 个剧本",
+    "{n} playbooks": "{n} 个剧本",
+    # ---- playbook.cli.compile, playbook.cli.graph, playbook.cli.tree ----------------------------
+    "Print the schedule graph of each playbook.": "打印每个剧本的调度图。",
+    "Stable JSON (sorted keys, ir_version, version id).": "稳定的 JSON（键已排序，含 ir_version 和版本号）。",
+    "Print the schedule graph as Mermaid or Graphviz dot source.": "以 Mermaid 或 Graphviz dot 源码输出调度图。",
+    "mermaid for Markdown and Feishu docs, dot for Graphviz.": "mermaid 适用于 Markdown 和飞书文档，dot 适用于 Graphviz。",
+    "settings": "设置",
+    "segments": "客群",
+    "contents": "内容",
+    "steps": "步骤",
+    "no quiet hours": "未设免打扰时段",
+    "all contacts of the account": "该账号的全部联系人",
+    # ---- playbook.cli.plan ----------------------------------------------------------------------
+    "Dry-run playbooks over contacts and events: the full timeline of touches.": (
+        "用联系人和事件数据演练剧本：列出每一次触达的完整时间线。"
+    ),
+    "Contacts: CSV (tags split on '{separator}') or JSON Lines.": "联系人：CSV（tags 用 '{separator}' 分隔）或 JSON Lines。",
+    "Staff accounts: CSV or JSON Lines with id, name, ….": "员工账号：CSV 或 JSON Lines，含 id、name 等字段。",
+    "Events: JSON Lines {fields}.": "事件：JSON Lines，每行形如 {fields}。",
+    "Start (local time of the playbook), default today 00:00.": "开始时间（剧本时区的当地时间），默认今天 00:00。",
+    "Horizon in days.": "演练多少天。",
+    "Draw events: {example}.": "按概率模拟事件：{example}。",
+    "Seed for --simulate.": "--simulate 的随机种子。",
+    "Apply an adapter's platform limits (e.g. wecom).": "套用某个适配器的平台限制（如 wecom）。",
+    "Show this contact's own timeline with rendered text.": "显示这个联系人自己的时间线，包括渲染后的文案。",
+    "Any bad data row is fatal.": "数据里只要有一行有问题就中止。",
+    "table for people, json for scripts, html for sharing.": "table 给人看，json 给脚本用，html 方便分享。",
+    "Write the output to this file instead of the terminal.": "把输出写入这个文件，而不是打印到终端。",
+    "--strict: the data has problems; nothing planned": "--strict：数据有问题，未做演练",
+    "no contact '{id}' in the plan": "演练里没有联系人 '{id}'",
+    "planning": "演练中",
+}
