@@ -288,7 +288,10 @@ class Engine:
             if verdict.reason not in req.reasons:
                 req.reasons.append(verdict.reason)
             self._held[req.key] = req
-            self.at(verdict.retry_at, PHASE_RETRY, "retry", (req.key,))
+            retry = verdict.retry_at
+            if req.not_after is not None and retry >= req.not_after:
+                retry = req.not_after  # it cannot go out in time: given up when the group closes
+            self.at(retry, PHASE_RETRY, "retry", (req.key,))
             return None
         try:
             text, parts, audience = self._render(req, program)

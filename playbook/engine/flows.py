@@ -369,7 +369,6 @@ class JourneyRun:
             req.cancelled = f"group '{group.g.name}' is not open"
         else:
             req.group, req.not_after = instance.id, instance.closes
-            instance.members.append(cid)
         enr.touch = req
         self.engine.request(req)
 
@@ -512,7 +511,7 @@ class GroupRun:
             title = self.g.name
         self.flows.emit(t, "group_opened", None, self.g.name, group=inst.id, account=inst.account, title=title,
                         members=len(inst.members), closes=inst.closes)  # fmt: skip
-        self._goto(inst, self.g.start, t)
+        self._goto(inst, self.g.start, inst.opens)  # a late instance: past steps run at once
         self.engine.at(inst.closes, PHASE_SCHEDULE, "close", (self.flows.index, self.name, inst.id))
 
     def _invite(self, inst: Instance, cid: str, t: int) -> None:
@@ -536,7 +535,9 @@ class GroupRun:
         )
 
     def instance_for(self, cid: str, t: int) -> Instance | None:
-        """The open instance a journey's `invite` puts this contact in (a new one when full)."""
+        """The open instance a journey's `invite` puts this contact in, the contact added:
+        the account's latest opening with room, or a new instance of that opening when all
+        are full (its steps count from the original opening)."""
         account = self.engine.contacts.fields[cid].get("account")
         open_now = [i for i in self.open_instances if i.account == account and not i.closed and i.opens <= t < i.closes]
         if not open_now:
@@ -545,10 +546,12 @@ class GroupRun:
         candidates = [i for i in open_now if i.opens == latest]
         for inst in candidates:
             if len(inst.members) < self.g.size:
+                inst.members.append(cid)
                 return inst
         base = candidates[-1]
         stem = base.id.rsplit("/", 1)[0]
-        inst = Instance(f"{stem}/{len(candidates) + 1}", base.account, t, base.closes)
+        inst = Instance(f"{stem}/{len(candidates) + 1}", base.account, base.opens, base.closes)
+        inst.members.append(cid)
         self._start(inst, t)
         return inst
 
