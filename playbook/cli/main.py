@@ -15,6 +15,7 @@ COMMANDS = {
     "fmt": ("playbook.cli.fmt", N_("Rewrite playbooks in the canonical layout.")),
     "compile": ("playbook.cli.compile", N_("Print the schedule graph (a tree, or --json).")),
     "graph": ("playbook.cli.graph", N_("The schedule graph as Mermaid or Graphviz source.")),
+    "plan": ("playbook.cli.plan", N_("Dry-run: who gets what, when, from which account. Nothing is sent.")),
 }
 HELP = N_("Private-domain customer operations (私域运营) as code.")
 
