@@ -238,4 +238,6 @@ ZH: dict[str, str] = {
     "--strict: the data has problems; nothing planned": "--strict：数据有问题，未做演练",
     "no contact '{id}' in the plan": "演练里没有联系人 '{id}'",
     "planning": "演练中",
+    "would reformat {path}": "需要重新排版 {path}",
+    "reformatted {path}": "已重新排版 {path}",
 }

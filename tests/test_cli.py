@@ -126,3 +126,23 @@ def test_graph(fmt: str) -> None:
 
 def test_unknown_command_exits_2() -> None:
     assert run("frobnicate").returncode == 2
+
+
+def test_fmt_check_then_rewrite(tmp_path: Path) -> None:
+    source = (ROOT / "playbooks" / "new_customer.pb").read_text("utf-8").replace("quiet 22:00-08:00", "quiet 22：00-08：00")
+    target = tmp_path / "x.pb"
+    target.write_text(source, "utf-8")
+    out = run("fmt", "--check", str(target))
+    assert out.returncode == 1 and "would reformat" in out.stdout
+    assert target.read_text("utf-8") == source, "--check must not change the file"
+    assert run("fmt", str(target)).returncode == 0
+    assert "quiet 22:00-08:00" in target.read_text("utf-8")
+    assert run("fmt", "--check", str(target)).returncode == 0
+
+
+def test_fmt_leaves_a_broken_file_alone(tmp_path: Path) -> None:
+    target = tmp_path / "broken.pb"
+    target.write_text("segment 新客 = added_at within\n", "utf-8")
+    out = run("fmt", str(target))
+    assert out.returncode == 1 and "error" in out.stderr
+    assert target.read_text("utf-8") == "segment 新客 = added_at within\n"
