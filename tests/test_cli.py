@@ -146,3 +146,70 @@ def test_fmt_leaves_a_broken_file_alone(tmp_path: Path) -> None:
     out = run("fmt", str(target))
     assert out.returncode == 1 and "error" in out.stderr
     assert target.read_text("utf-8") == "segment 新客 = added_at within\n"
+
+
+PLAN = [
+    "plan", "playbooks/moments_and_service.pb", "playbooks/new_customer.pb", "playbooks/presale_group.pb",
+    "--contacts", "playbooks/contacts.csv", "--accounts", "playbooks/accounts.csv",
+    "--events", "playbooks/events.jsonl", "--start", "2026-12-01 00:00", "--days", "14",
+]  # fmt: skip
+
+
+def test_plan_table() -> None:
+    out = run(*PLAN)
+    assert out.returncode == 0, out.stderr
+    assert " dm · " in out.stdout and "per day" in out.stdout and "per account" in out.stdout
+    assert "小美" in out.stdout  # account names from --accounts
+
+
+def test_plan_json_is_deterministic_and_follows_the_contract() -> None:
+    first, second = run(*PLAN, "--format", "json"), run(*PLAN, "--format", "json")
+    assert first.returncode == 0 and first.stdout == second.stdout
+    data = json.loads(first.stdout)
+    assert data["version"] == 1 and data["start"] == "2026-12-01T00:00:00+08:00"
+    assert set(data["summary"]) == {"by_channel", "by_outcome"}
+    touches = data["touches"]
+    assert touches and all(t["outcome"] in ("ok", "deferred", "skipped") for t in touches)
+    keys = [(t["at"], t["account"] or "", t.get("contact") or "", t["flow"], t["step"]) for t in touches]
+    assert keys == sorted(keys)
+    moment = next(t for t in touches if t["channel"] == "moment")
+    assert isinstance(moment["audience"], list) and "contact" not in moment
+
+
+def test_plan_simulate_is_seeded() -> None:
+    a = run(*PLAN, "--format", "json", "--simulate", "reply=0.5,purchase=0.2", "--seed", "7")
+    b = run(*PLAN, "--format", "json", "--simulate", "reply=0.5,purchase=0.2", "--seed", "7")
+    c = run(*PLAN, "--format", "json", "--simulate", "reply=0.5,purchase=0.2", "--seed", "8")
+    assert a.returncode == 0 and a.stdout == b.stdout and a.stdout != c.stdout
+
+
+def test_plan_contact_timeline() -> None:
+    out = run(*PLAN, "--contact", "c41")
+    assert out.returncode == 0
+    assert "钱多多 (c41) · account a1" in out.stdout
+    assert "after 5m: dm 欢迎语" in out.stdout and "钱多多您好，我是您的专属顾问小美。" in out.stdout
+
+
+def test_plan_html(tmp_path: Path) -> None:
+    target = tmp_path / "plan.html"
+    assert run(*PLAN, "--format", "html", "--out", str(target)).returncode == 0
+    assert target.read_text("utf-8").lstrip().startswith("<!DOCTYPE html>")
+
+
+def test_plan_bad_rows_are_reported_and_strict_fails(tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("id,name,account,added_at\nc1,甲,a1,2026-11-30\n,乙,a1,\nc3,丙,a1,2026-13-45\n", "utf-8")
+    args = ["plan", "playbooks/new_customer.pb", "--contacts", str(contacts), "--start", "2026-12-01 00:00"]
+    out = run(*args)
+    assert out.returncode == 0
+    assert ":3: skipped row: the row has no id" in out.stdout
+    assert ":4: skipped row:" in out.stdout and "2026-13-45" in out.stdout
+    strict = run(*args, "--strict")
+    assert strict.returncode == 1 and "Traceback" not in strict.stderr
+
+
+def test_plan_bad_options_are_errors_not_tracebacks() -> None:
+    for extra in (["--simulate", "reply=2"], ["--simulate", "nonsense"], ["--start", "tomorrow"], ["--adapter", "wecon"]):
+        out = run(*PLAN, *extra)
+        assert out.returncode == 1, extra
+        assert "Traceback" not in out.stderr and "error" in out.stderr

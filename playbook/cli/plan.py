@@ -70,7 +70,9 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         return
     from rich.console import Console
 
-    screen = Console(record=fmt == "html" or out is not None, highlight=False, file=None if out is None else _Null())
+    screen = Console(
+        record=fmt == "html" or out is not None, highlight=False, soft_wrap=True, file=None if out is None else _Null()
+    )
     if contact_id:
         if not output.render_contact(result, contact_id, screen):
             console(stderr=True).print(t("no contact '{id}' in the plan", id=contact_id), style="red", markup=False)

@@ -191,26 +191,39 @@ def render_problems(result: PlanResult, console: Any) -> None:
 
 
 def render_contact(result: PlanResult, contact: str, console: Any) -> bool:
-    """One contact's timeline, with rendered text. False when the contact is unknown."""
-    from rich.table import Table
+    """One contact's timeline, oldest first, with the full rendered text of each touch.
+    False when the contact is unknown."""
+    from rich.text import Text
 
     if contact not in result.contacts.fields:
         return False
     record = result.contacts.fields[contact]
-    console.print(f"[bold]{record.get('name', contact)}[/bold] ({contact}) · account {record.get('account', '—')}")
-    table = Table(show_lines=False)
-    for col in ("at", "what", "flow", "step", "outcome", "text / detail"):
-        table.add_column(col)
-    rows: list[tuple[int, int, list[str]]] = []
+    console.print(
+        Text.assemble(
+            (str(record.get("name", contact)), "bold"), f" ({contact}) · account {record.get('account', '—')}"
+        )
+    )
+    clock = result.clock
+    rows: list[tuple[int, int, Text, str]] = []
     for t in result.touches:
-        if t.contact == contact or (t.audience and contact in t.audience):
-            outcome = t.outcome + (f" ({t.reason})" if t.reason else "")
-            rows.append((t.at, 1, [iso(t.at, result.clock), t.channel, t.flow, t.step, outcome, t.text]))
+        if t.contact == contact or (t.audience is not None and contact in t.audience):
+            style = {"ok": "green", "deferred": "yellow", "skipped": "red"}[t.outcome]
+            head = Text.assemble(
+                (clock.local(t.at).strftime("%Y-%m-%d %H:%M"), "bold"), f"  {t.channel:<6} {t.flow} · {t.step}  ",
+                (t.outcome + (f" ({t.reason})" if t.reason else ""), style),
+            )  # fmt: skip
+            if t.outcome == "deferred":
+                head.append(f"  due {clock.local(t.due).strftime('%m-%d %H:%M')}", style="dim")
+            rows.append((t.at, 1, head, t.text))
     for e in result.events:
         if e.contact == contact:
-            detail = ", ".join(f"{k}={v}" for k, v in e.data.items())
-            rows.append((e.at, 0, [iso(e.at, result.clock), e.type, e.flow or "", "", "", detail]))
-    for _, _, cells in sorted(rows, key=lambda r: (r[0], r[1])):
-        table.add_row(*cells)
-    console.print(table)
+            detail = ", ".join(f"{k}={v}" for k, v in e.data.items() if k not in ("deadline", "closes"))
+            head = Text.assemble(
+                (clock.local(e.at).strftime("%Y-%m-%d %H:%M"), "bold"), f"  {e.type}", (f"  {e.flow or ''}", "cyan")
+            )
+            rows.append((e.at, 0, head, detail))
+    for _, _, head, body in sorted(rows, key=lambda r: (r[0], r[1])):
+        console.print(head)
+        for line in body.splitlines():
+            console.print(f"      {line}", markup=False, highlight=False)
     return True
