@@ -1,6 +1,7 @@
 """The typed syntax tree of a playbook file.
 
-Every node is a dataclass. Source positions (`span`) and the file name are excluded from
+Every node is a dataclass-like class (syntax/node.py: defined in one compilation, for
+start-up time). Source positions (`span`) and the file name are excluded from
 equality, so two trees are equal when they mean the same program: that is what
 `parse(fmt(x)) == parse(x)` compares. The tree keeps the order the operator wrote
 things in (fmt preserves it); the compiler decides what the order means.
@@ -9,10 +10,11 @@ things in (fmt preserves it); the compiler decides what the order means.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+
+from playbook.syntax.node import build_nodes, node, opt
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Span:
     """1-based line/column of the first character; end is exclusive."""
 
@@ -22,17 +24,18 @@ class Span:
     end_column: int
 
 
+build_nodes()  # Span first: NOSPAN below is every node's default position
 NOSPAN = Span(0, 0, 0, 0)
 
 
 def _pos() -> Span:
-    return field(default=NOSPAN, compare=False, repr=False)  # type: ignore[return-value]
+    return opt(NOSPAN, compare=False)  # type: ignore[no-any-return]
 
 
 # ---- leaves ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Name:
     """A name as written where it is declared or referenced (segment, content, event…)."""
 
@@ -40,7 +43,7 @@ class Name:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Text:
     """A string literal after escapes and dedent."""
 
@@ -48,15 +51,15 @@ class Text:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Duration:
     minutes: int
     # As written ("14d", "1d12h"), so fmt does not rewrite 14d as 2w.
-    text: str = field(default="", compare=False)
+    text: str = opt("", compare=False)
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Clock:
     hour: int
     minute: int
@@ -70,14 +73,14 @@ class Clock:
         return f"{self.hour:02d}:{self.minute:02d}"
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class TimeRange:
     start: Clock
     end: Clock
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class DateTimeLit:
     """A local date and time (playbook timezone), e.g. 2026-12-10 10:00."""
 
@@ -88,7 +91,7 @@ class DateTimeLit:
 # ---- expressions ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Field:
     """A data field: `spent`, `event.amount`, `account.name`."""
 
@@ -100,7 +103,7 @@ class Field:
         return ".".join(self.path)
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Literal:
     """kind is one of text, number, date, datetime, bool."""
 
@@ -109,7 +112,7 @@ class Literal:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class BoolOp:
     """`left and right` / `left or right`; chains nest to the left."""
 
@@ -119,13 +122,13 @@ class BoolOp:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Not:
     operand: Expr
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Compare:
     field: Field
     op: str
@@ -133,7 +136,7 @@ class Compare:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class InList:
     field: Field
     values: tuple[Literal, ...]
@@ -141,27 +144,27 @@ class InList:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Within:
     field: Field
     duration: Duration
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class IsSet:
     field: Field
     negated: bool = False
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class HasTag:
     tag: Text
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class InSegment:
     segment: Name
     span: Span = _pos()
@@ -173,7 +176,7 @@ Expr = BoolOp | Not | Compare | InList | Within | IsSet | HasTag | InSegment
 # ---- schedules ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class WeekdayItem:
     """`mon` or the range `mon-fri` (0 = Monday)."""
 
@@ -182,13 +185,13 @@ class WeekdayItem:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EveryDay:
     times: tuple[Clock, ...]
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EveryWeekday:
     """Monday to Friday."""
 
@@ -196,34 +199,34 @@ class EveryWeekday:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EveryWeekend:
     times: tuple[Clock, ...]
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EveryWeekdays:
     days: tuple[WeekdayItem, ...]
     times: tuple[Clock, ...]
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EveryMonth:
     days: tuple[int, ...]
     times: tuple[Clock, ...]
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EveryInterval:
     every: Duration
     between: TimeRange | None = None
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Cron:
     expression: Text
     span: Span = _pos()
@@ -235,19 +238,19 @@ Schedule = EveryDay | EveryWeekday | EveryWeekend | EveryWeekdays | EveryMonth |
 # ---- steps ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class After:
     duration: Duration
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class AtTime:
     clock: Clock
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class DayAt:
     day: int
     clock: Clock
@@ -257,48 +260,48 @@ class DayAt:
 Timing = After | AtTime | DayAt
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Dm:
     content: Name
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Post:
     content: Name
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Task:
     text: Text
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class TagAdd:
     tag: Text
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class TagRemove:
     tag: Text
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Invite:
     group: Name
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class ExitStep:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class If:
     condition: Expr
     then: tuple[Step, ...]
@@ -306,26 +309,26 @@ class If:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Arm:
     weight: int | float
     steps: tuple[Step, ...]
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Split:
     arms: tuple[Arm, ...]
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Where:
     expr: Expr
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Wait:
     event: Name
     where: Expr | None
@@ -338,7 +341,7 @@ class Wait:
 Action = Dm | Post | Task | TagAdd | TagRemove | Invite | ExitStep | If | Split | Wait
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Step:
     timing: Timing | None
     action: Action
@@ -348,53 +351,53 @@ class Step:
 # ---- journey clauses ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EntryOn:
     event: Name
     where: Expr | None = None
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EntryEnter:
     segment: Name
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EntrySchedule:
     schedule: Schedule
     segment: Name
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EntryAt:
     at: DateTimeLit
     segment: Name
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class ExitOn:
     event: Name
     where: Expr | None = None
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class ExitWhen:
     condition: Expr
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Reenter:
     after: Duration
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Goal:
     event: Name
     where: Expr | None
@@ -402,7 +405,7 @@ class Goal:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Priority:
     value: int | float
     span: Span = _pos()
@@ -413,49 +416,49 @@ JourneyClause = EntryOn | EntryEnter | EntrySchedule | EntryAt | ExitOn | ExitWh
 # ---- group members --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class GroupTitle:
     text: Text
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class GroupMembers:
     expr: Expr
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class OpensOnce:
     at: DateTimeLit
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class OpensSeries:
     schedule: Schedule
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Lasts:
     duration: Duration
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Size:
     value: int | float
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class GroupInvite:
     content: Name
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Closing:
     action: Action
     span: Span = _pos()
@@ -466,7 +469,7 @@ GroupMember = GroupTitle | GroupMembers | OpensOnce | OpensSeries | Lasts | Size
 # ---- Moments and rotations ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class MomentRule:
     when: Schedule | DateTimeLit
     content: Name
@@ -474,33 +477,33 @@ class MomentRule:
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class RotateEach:
     period: Duration
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class RotateOrder:
     field: Field
     descending: bool = False
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class RotateAt:
     clock: Clock
     days: tuple[WeekdayItem, ...] | None = None
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class RotateTask:
     text: Text
     span: Span = _pos()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class RotateMembers:
     expr: Expr
     span: Span = _pos()
@@ -512,31 +515,31 @@ RotateMember = RotateEach | RotateOrder | RotateAt | RotateTask | RotateMembers
 
 
 def _file() -> str:
-    return field(default="", compare=False, repr=False)  # type: ignore[return-value]
+    return opt("", compare=False)  # type: ignore[no-any-return]
 
 
-@dataclass(slots=True)
+@node
 class Title:
     text: Text
     span: Span = _pos()
     file: str = _file()
 
 
-@dataclass(slots=True)
+@node
 class Timezone:
     name: Text
     span: Span = _pos()
     file: str = _file()
 
 
-@dataclass(slots=True)
+@node
 class Quiet:
     window: TimeRange
     span: Span = _pos()
     file: str = _file()
 
 
-@dataclass(slots=True)
+@node
 class Limit:
     channel: str
     count: int | float
@@ -547,7 +550,7 @@ class Limit:
     file: str = _file()
 
 
-@dataclass(slots=True)
+@node
 class Segment:
     name: Name
     expr: Expr
@@ -555,14 +558,14 @@ class Segment:
     file: str = _file()
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class ContentPart:
     key: str
     value: Text
     span: Span = _pos()
 
 
-@dataclass(slots=True)
+@node
 class Content:
     name: Name
     parts: tuple[ContentPart, ...]
@@ -570,7 +573,7 @@ class Content:
     file: str = _file()
 
 
-@dataclass(slots=True)
+@node
 class Journey:
     name: Name
     members: tuple[JourneyClause | Step, ...]
@@ -578,7 +581,7 @@ class Journey:
     file: str = _file()
 
 
-@dataclass(slots=True)
+@node
 class Group:
     name: Name
     members: tuple[GroupMember, ...]
@@ -586,7 +589,7 @@ class Group:
     file: str = _file()
 
 
-@dataclass(slots=True)
+@node
 class Moments:
     name: Name
     rules: tuple[MomentRule, ...]
@@ -594,7 +597,7 @@ class Moments:
     file: str = _file()
 
 
-@dataclass(slots=True)
+@node
 class Rotate:
     name: Name
     members: tuple[RotateMember, ...]
@@ -602,7 +605,7 @@ class Rotate:
     file: str = _file()
 
 
-@dataclass(slots=True)
+@node
 class Sla:
     name: Name
     trigger: Name
@@ -616,7 +619,7 @@ class Sla:
 Declaration = Title | Timezone | Quiet | Limit | Segment | Content | Journey | Group | Moments | Rotate | Sla
 
 
-@dataclass(slots=True)
+@node
 class Comment:
     """A `#` comment; kept beside the tree so fmt can put it back."""
 
@@ -627,12 +630,14 @@ class Comment:
     trailing: bool
 
 
-@dataclass(slots=True)
+@node
 class File:
     path: str
     declarations: list[Declaration]
-    comments: list[Comment] = field(default_factory=list, compare=False, repr=False)
-    source: str = field(default="", compare=False, repr=False)
+    comments: list[Comment] = opt(factory=list, compare=False)
+    source: str = opt("", compare=False)
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+build_nodes()

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
 from playbook.syntax import ast as A
+from playbook.syntax.node import fields, is_node
 
 
 def to_data(node: Any) -> Any:
     if isinstance(node, A.Span):
         return f"{node.line}:{node.column}-{node.end_line}:{node.end_column}"
-    if dataclasses.is_dataclass(node):
+    if is_node(node):
         out: dict[str, Any] = {"node": type(node).__name__}
-        for f in dataclasses.fields(node):
+        for f in fields(node):
             if f.name in ("source",):
                 continue
             out[f.name] = to_data(getattr(node, f.name))
