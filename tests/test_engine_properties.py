@@ -244,7 +244,7 @@ def cases(draw: st.DrawFn) -> Case:
     seen = set()
     for _ in range(draw(st.integers(0, 3))):
         lim = Limit(draw(st.sampled_from(["dm", "dm", "task", "moment", "group", "any"])), draw(st.integers(1, 3)),
-                    draw(st.sampled_from(["contact", "account"])), draw(st.sampled_from(["day", "week"])),
+                    draw(st.sampled_from(["contact", "account"])), draw(st.sampled_from(["day", "week", "month"])),
                     draw(st.sampled_from(["defer", "defer", "skip"])))  # fmt: skip
         if lim.scope == "contact" and lim.channel in ("moment", "group"):
             continue
@@ -258,11 +258,13 @@ def cases(draw: st.DrawFn) -> Case:
     contents: dict[str, str] = {}
     journeys: list[Journey] = []
     for j in range(1, draw(st.integers(1, 3)) + 1):
-        kind = draw(st.sampled_from(["friend_added", "message", "purchase", "enter", "every"]))
+        kind = draw(st.sampled_from(["friend_added", "message", "purchase", "enter", "every", "once"]))
         segment = draw(st.sampled_from(SEGMENT_NAMES))
+        once = (local_dt(start, tz) + dt.timedelta(days=1, hours=9)).strftime("%Y-%m-%d %H:%M")
         entry = {"friend_added": "on friend_added", "message": "on message", "purchase": "on purchase",
                  "enter": f"on enter {segment}",
-                 "every": f"every day at {draw(st.sampled_from(CLOCKS))} for {segment}"}[kind]  # fmt: skip
+                 "every": f"every day at {draw(st.sampled_from(CLOCKS))} for {segment}",
+                 "once": f"at {once} for {segment}"}[kind]  # fmt: skip
         steps = draw(blocks(j, Counter_(), contents, 0, 1, 4))
         journey = Journey(f"旅程{j}", entry, kind, steps, draw(st.booleans()), draw(st.integers(0, 4)) == 0)
         journeys.append(journey)
@@ -270,6 +272,8 @@ def cases(draw: st.DrawFn) -> Case:
         lines.append(f"  {entry}")
         if journey.exit_on_purchase:
             lines.append("  exit on purchase")
+        if draw(st.integers(0, 3)) == 0:
+            lines.append(f"  exit when {draw(st.sampled_from(CONDITIONS))}")
         if journey.reenter:
             lines.append(f"  reenter after {draw(st.sampled_from(['1d', '2d']))}")
         if draw(st.booleans()):
@@ -385,6 +389,8 @@ def check_quiet(doc: dict, case: Case) -> None:
 
 def period_of(at: dt.datetime, period: str) -> dt.date:
     day = at.date()  # `at` is ISO in the playbook timezone: its date is the local date
+    if period == "month":
+        return day.replace(day=1)
     return day if period == "day" else day - dt.timedelta(days=day.weekday())
 
 
@@ -400,6 +406,22 @@ def check_limits(doc: dict, case: Case) -> None:
             counts[(who, period_of(when(t["at"]), lim.period))] += 1
         over = {k: n for k, n in counts.items() if n > lim.count}
         assert not over, f"limit {lim} exceeded: {over}"
+
+
+def check_skips_justified(doc: dict, case: Case) -> None:
+    """A touch skipped by a limit found that limit full: N touches had gone out in its
+    period (for its contact or account) by then."""
+    labels = {f"limit {x.channel} {x.count} per {x.scope} per {x.period}": x for x in case.limits}
+    for t in doc["touches"]:
+        lim = labels.get(t["reason"]) if t["outcome"] == "skipped" else None
+        if lim is None:
+            continue
+        scope = "contact" if lim.scope == "contact" else "account"
+        at = when(t["at"])
+        sent = [u for u in doc["touches"] if u["outcome"] != "skipped" and u.get(scope) == t.get(scope)
+                and (lim.channel == "any" or u["channel"] == lim.channel) and when(u["at"]) <= at
+                and period_of(when(u["at"]), lim.period) == period_of(at, lim.period)]  # fmt: skip
+        assert len(sent) >= lim.count, f"skipped by {lim} with only {len(sent)} sent: {t}"
 
 
 def check_deleted(doc: dict) -> None:
@@ -477,6 +499,7 @@ def check_all(text: str, case: Case) -> dict:
     check_outcomes(doc)
     check_quiet(doc, case)
     check_limits(doc, case)
+    check_skips_justified(doc, case)
     check_deleted(doc)
     check_enrolments(doc, case)
     check_entries(doc, case, when(doc["end"]))

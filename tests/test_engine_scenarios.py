@@ -13,6 +13,8 @@ expected.txt format (one record per line; `#` starts a comment line):
     @days 5                          horizon
     @events enter exit               state event types to compare (all of them, in full)
     @xfail what the engine does wrong     (one line per disputed point)
+    @playbooks a.pb b.pb             several playbooks side by side (default: playbook.pb)
+    @adapter wecom                   apply an adapter's platform limits (plan --adapter)
 
     T at | due | channel | account | target | flow | step | outcome | reason | text
     E at | type | contact | flow | key=value, key=value
@@ -77,6 +79,8 @@ class Expected:
     events: list[tuple[str, bool]] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     xfail: list[str] = field(default_factory=list)
+    playbooks: list[str] = field(default_factory=lambda: ["playbook.pb"])
+    adapter: str | None = None
 
 
 def read_expected(path: Path) -> Expected:
@@ -91,6 +95,10 @@ def read_expected(path: Path) -> Expected:
             exp.days = int(line.split()[1])
         elif line.startswith("@events"):
             exp.event_types = line.split()[1:]
+        elif line.startswith("@playbooks "):
+            exp.playbooks = line.split()[1:]
+        elif line.startswith("@adapter "):
+            exp.adapter = line.split()[1]
         elif line.startswith("@xfail "):
             exp.xfail.append(line.split(" ", 1)[1].strip())
         elif line[:2] in ("T ", "E ", "M ", "T!", "E!"):
@@ -214,7 +222,12 @@ def plan(name: str, exp: Expected) -> PlanResult:
     d = SCENARIOS / name
     optional = {k: str(d / f) if (d / f).exists() else None
                 for k, f in (("accounts", "accounts.csv"), ("events", "events.jsonl"))}  # fmt: skip
-    return run_plan(PlanInput(paths=[str(d / "playbook.pb")], contacts=str(d / "contacts.csv"),
+    if exp.adapter:
+        from playbook.adapters.capabilities import capabilities_of
+
+        caps = capabilities_of(exp.adapter)
+        optional |= {"adapter_limits": caps.limits, "can_dissolve_groups": caps.dissolve_groups}
+    return run_plan(PlanInput(paths=[str(d / p) for p in exp.playbooks], contacts=str(d / "contacts.csv"),
                               start=exp.start, days=exp.days, **optional))  # fmt: skip
 
 
@@ -228,7 +241,7 @@ def actual_lines(result: PlanResult, exp: Expected) -> tuple[list[str], list[str
 
 
 def test_there_are_enough_scenarios() -> None:
-    assert len(NAMES) >= 12
+    assert len(NAMES) >= 20
 
 
 def load(name: str) -> tuple[Expected, PlanResult, list[str], list[str], list[str]]:
