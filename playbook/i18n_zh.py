@@ -240,4 +240,71 @@ ZH: dict[str, str] = {
     "planning": "演练中",
     "would reformat {path}": "需要重新排版 {path}",
     "reformatted {path}": "已重新排版 {path}",
+    # ---- playbook.syntax.parser: values that make no sense -----------------------------------
+    "this is nested more than {n} levels deep": "这里嵌套超过了 {n} 层",
+    "split it into several segments or simpler steps": "请拆成几个客群，或者写成更简单的步骤",
+    "the number '{number}' is too large": "数字 '{number}' 太大了",
+    "numbers have at most {n} digits": "数字最多 {n} 位",
+    "unknown escape '\\{char}' in text": "文字里有未知的转义 '\\{char}'",
+    'write \\\\ for a backslash, \\" for a quote, \\n for a new line': ('反斜杠写成 \\\\，引号写成 \\"，换行写成 \\n'),
+    "a limit must be a whole number": "频次限制必须是整数",
+    "a day number must be a whole number": "day 后面的天数必须是整数",
+    "a group size must be a whole number": "群人数必须是整数",
+    "a day of the month must be a whole number": "每月的几号必须是整数",
+    "duration '{duration}' must list its units largest first, each once": (
+        "时长 '{duration}' 的单位要从大到小写，每个单位只写一次"
+    ),
+    "write it like 1d12h or 90m": "例如写成 1d12h 或 90m",
+    "a duration must be longer than zero": "时长必须大于零",
+    "'{time}' is not a time of day": "'{time}' 不是有效的时刻",
+    "expected a time between 00:00 and 23:59": "时间应在 00:00 到 23:59 之间",
+    "'{date}' is not a date on the calendar": "日历上没有 '{date}' 这一天",
+    "expected a date like 2026-12-10": "应为日历上存在的日期，例如 2026-12-10",
+    "'{day}' is not a day of the month": "'{day}' 不是每月的有效日期",
+    "expected a number from 1 to 31": "应为 1 到 31 之间的数字",
+    # ---- playbook.syntax.parser: syntax errors ------------------------------------------------
+    "the file ends inside a block: a '}}' is missing": "文件结束时还有花括号没有闭合：缺少 '}}'",
+    "this declaration ends inside a block: a '}}' is missing": "这个声明结束时还有花括号没有闭合：缺少 '}}'",
+    "close every '{{' with a '}}'": "每个 '{{' 都要有对应的 '}}'",
+    "the file ends too early": "文件提前结束了",
+    "the file ends too early: expected {expected}": "文件提前结束了：这里应为 {expected}",
+    "this declaration ends too early": "这个声明没写完就结束了",
+    "this declaration ends too early: expected {expected}": "这个声明没写完就结束了：这里应为 {expected}",
+    "full-width '{text}' (read as '{read}') does not fit here: expected {expected}": (
+        "全角的 '{text}'（按 '{read}' 理解）不能放在这里：这里应为 {expected}"
+    ),
+    "expected {expected}, found {found}": "这里应为 {expected}，但写的是 {found}",
+    "expected {expected}": "这里应为 {expected}",
+    "this text has no closing quote": "这段文字缺少结尾的引号",
+    'close it on the same line, or use """…""" for several lines': '请在同一行内写上结尾的引号；多行文字请用 """…"""',
+    "unexpected '{char}'": "这里不应出现 '{char}'",
+    "unexpected character '{char}'": "这里不应出现字符 '{char}'",
+    "use '{char}'": "请用 '{char}'",
+    # ---- playbook.syntax.parser: what the parser expected ('expected …') ------------------------
+    "the end of the file": "文件末尾",
+    "text in quotes": "带引号的文字",
+    "a name": "名字",
+    "a number": "数字",
+    "a duration like 30m, 2h or 7d": "时长（如 30m、2h 或 7d）",
+    "a time like 10:00": "时间（如 10:00）",
+    "a date like 2026-12-10": "日期（如 2026-12-10）",
+    "a percentage like 50%": "百分比（如 50%）",
+    "a weekday (mon … sun)": "星期几（mon … sun）",
+    "a comparison (==, !=, <, <=, >, >=)": "比较符（==、!=、<、<=、>、>=）",
+    "'asc' or 'desc'": "'asc' 或 'desc'",
+    "a declaration (segment, content, journey, group, moments, rotate, sla) or a setting": (
+        "声明（segment、content、journey、group、moments、rotate、sla）或设置"
+    ),
+    "a step (dm, task, tag, invite, exit, if, split, wait)": "步骤（dm、task、tag、invite、exit、if、split、wait）",
+    "{items}, {item}": "{items}、{item}",
+    "{items} or {last}": "{items} 或 {last}",
+    # ---- playbook.syntax.source -----------------------------------------------------------------
+    "no ';' is needed — start a new line instead": "不需要写 ';'，直接换行就行",
+    "no '。' is needed outside quotes": "引号外面不需要写 '。'",
+    'use "…" or “…” for text': '文字请用 "…" 或 “…” 括起来',
+    "this closing quote has no opening “": "这个右引号 ” 前面没有对应的左引号 “",
+    "'～' is only allowed inside quotes": "'～' 只能写在引号里",
+    "save it as UTF-8 (most editors: File → Save with Encoding → UTF-8)": (
+        "请把它另存为 UTF-8 编码（多数编辑器：文件 → 通过编码保存 → UTF-8）"
+    ),
 }

@@ -15,7 +15,7 @@ from conftest import GOLDEN, ROOT
 
 from playbook import i18n
 from playbook.compiler import compile_path
-from playbook.diagnostics import Diagnostic, PlaybookError, render
+from playbook.diagnostics import Diagnostic, render
 from playbook.i18n import ENV_VARS, language, set_language, t, tn
 from playbook.i18n_zh import ZH
 
@@ -201,16 +201,6 @@ def _diagnostics(path: Path) -> list[Diagnostic]:
     return compile_path(path.relative_to(ROOT), known_fields=known).diagnostics
 
 
-def _stops_in_the_parser(path: Path) -> bool:
-    from playbook.syntax.parser import parse_file
-
-    try:
-        parse_file(path)
-    except PlaybookError:
-        return True
-    return False
-
-
 @pytest.mark.parametrize("path", ERROR_CASES, ids=lambda p: p.stem)
 def test_error_golden_in_chinese_has_no_english_left(path: Path, in_root: Path) -> None:
     english = _diagnostics(path)
@@ -222,9 +212,6 @@ def test_error_golden_in_chinese_has_no_english_left(path: Path, in_root: Path) 
     left = [text for d in chinese for text in (d.message, d.hint) if text and text in english_texts]
     left += sorted(i18n.missing())
     i18n.clear_missing()
-    if left and _stops_in_the_parser(path):
-        # playbook/syntax (parser.py, source.py) does not use playbook.i18n yet.
-        pytest.xfail(f"syntax errors are not translated yet: {left}")
     assert not left, f"these fell back to English: {left}"
     for d in chinese:
         head = render(d).split("\n")[0]

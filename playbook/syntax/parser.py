@@ -29,7 +29,8 @@ from lark.exceptions import (
     VisitError,
 )
 
-from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, nearest
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
+from playbook.i18n import N_, t
 from playbook.syntax import ast as A
 from playbook.syntax.source import FULL_WIDTH, STRAY_HINTS, normalize
 
@@ -123,16 +124,20 @@ class _ToAst(Transformer):
         self.depths[id(node)] = depth
         if depth == _MAX_NESTING + 1:  # reported once, at the level where it goes too deep
             self._problem(
-                f"this is nested more than {_MAX_NESTING} levels deep",
+                t("this is nested more than {n} levels deep", n=_MAX_NESTING),
                 node.span,
-                "split it into several segments or simpler steps",
+                t("split it into several segments or simpler steps"),
             )
 
     def _fits(self, tok: Token, digits: str) -> bool:
         if len(digits.split(".")[0].lstrip("0")) <= _MAX_DIGITS:
             return True
         shown = str(tok) if len(str(tok)) <= 20 else str(tok)[:20] + "…"
-        self._problem(f"the number '{shown}' is too large", tok, f"numbers have at most {_MAX_DIGITS} digits")
+        self._problem(
+            t("the number '{number}' is too large", number=shown),
+            tok,
+            t("numbers have at most {n} digits", n=_MAX_DIGITS),
+        )
         return False
 
     # ---- leaves ----------------------------------------------------------------------
@@ -149,9 +154,9 @@ class _ToAst(Transformer):
                 if ch in _ESCAPES:
                     return _ESCAPES[ch]
                 self._problem(
-                    f"unknown escape '\\{ch}' in text",
+                    t("unknown escape '\\{char}' in text", char=ch),
                     tok,
-                    'write \\\\ for a backslash, \\" for a quote, \\n for a new line',
+                    t('write \\\\ for a backslash, \\" for a quote, \\n for a new line'),
                 )
                 return ch
 
@@ -161,11 +166,12 @@ class _ToAst(Transformer):
     def _name(self, tok: Token) -> A.Name:
         return A.Name(str(tok), _tok_span(tok))
 
-    def _int(self, tok: Token, what: str) -> int:
+    def _int(self, tok: Token, not_whole: str) -> int:
+        """`tok` as an int; `not_whole` is the (N_-marked) message when it has a fraction."""
         if not self._fits(tok, str(tok)):
             return 0
         if "." in tok:
-            self._problem(f"{what} must be a whole number", tok)
+            self._problem(t(not_whole), tok)
             return int(float(tok))
         return int(tok)
 
@@ -179,21 +185,23 @@ class _ToAst(Transformer):
         order = [list(_UNIT_MINUTES).index(unit) for _, unit in parts]
         if order != sorted(set(order)):
             self._problem(
-                f"duration '{tok}' must list its units largest first, each once",
+                t("duration '{duration}' must list its units largest first, each once", duration=tok),
                 tok,
-                "write it like 1d12h or 90m",
+                t("write it like 1d12h or 90m"),
             )
         if not all(self._fits(tok, n) for n, _ in parts):
             return A.Duration(1, str(tok), _tok_span(tok))
         minutes = sum(int(n) * _UNIT_MINUTES[unit] for n, unit in parts)
         if minutes == 0:
-            self._problem("a duration must be longer than zero", tok)
+            self._problem(t("a duration must be longer than zero"), tok)
         return A.Duration(minutes, str(tok), _tok_span(tok))
 
     def _clock(self, tok: Token) -> A.Clock:
         hour, minute = (int(x) for x in str(tok).split(":"))
         if hour > 23 or minute > 59:
-            self._problem(f"'{tok}' is not a time of day", tok, "expected a time between 00:00 and 23:59")
+            self._problem(
+                t("'{time}' is not a time of day", time=tok), tok, t("expected a time between 00:00 and 23:59")
+            )
             hour, minute = min(hour, 23), min(minute, 59)
         return A.Clock(hour, minute, _tok_span(tok))
 
@@ -202,7 +210,9 @@ class _ToAst(Transformer):
         try:
             return dt.date(y, m, d)
         except ValueError:
-            self._problem(f"'{tok}' is not a date on the calendar", tok, "expected a date like 2026-12-10")
+            self._problem(
+                t("'{date}' is not a date on the calendar", date=tok), tok, t("expected a date like 2026-12-10")
+            )
             return dt.date(2000, 1, 1)
 
     def _datetime(self, date_tok: Token, time_tok: Token) -> A.DateTimeLit:
@@ -232,13 +242,13 @@ class _ToAst(Transformer):
         return A.Quiet(window, window.span)
 
     def limit(self, channel: Token, count: Token, scope: Token, period: Token, action: Token | None = None) -> A.Limit:
-        n = self._int(count, "a limit")
+        n = self._int(count, N_("a limit must be a whole number"))
         return A.Limit(
             str(channel), n, str(scope), str(period), str(action) if action else None, _span(channel, action or period)
         )
 
-    def channel(self, t: Token) -> Token:
-        return t
+    def channel(self, tok: Token) -> Token:
+        return tok
 
     scope = period = limit_action = part_key = channel
 
@@ -317,8 +327,8 @@ class _ToAst(Transformer):
     def date(self, tok: Token) -> A.Literal:
         return A.Literal("date", self._date(tok), _tok_span(tok))
 
-    def datetime(self, d: Token, t: Token) -> A.Literal:
-        lit = self._datetime(d, t)
+    def datetime(self, d: Token, tm: Token) -> A.Literal:
+        lit = self._datetime(d, tm)
         return A.Literal("datetime", lit.value, lit.span)
 
     def true(self, tok: Token) -> A.Literal:
@@ -384,11 +394,11 @@ class _ToAst(Transformer):
         dur = self._duration(d)
         return A.After(dur, dur.span)
 
-    def at_time(self, kw: Token, t: Token) -> A.AtTime:
-        return A.AtTime(self._clock(t), _span(kw, t))
+    def at_time(self, kw: Token, tm: Token) -> A.AtTime:
+        return A.AtTime(self._clock(tm), _span(kw, tm))
 
-    def day_at(self, kw: Token, n: Token, t: Token) -> A.DayAt:
-        return A.DayAt(self._int(n, "a day number"), self._clock(t), _span(kw, t))
+    def day_at(self, kw: Token, n: Token, tm: Token) -> A.DayAt:
+        return A.DayAt(self._int(n, N_("a day number must be a whole number")), self._clock(tm), _span(kw, tm))
 
     def dm(self, kw: Token, name: Token) -> A.Dm:
         return A.Dm(self._name(name), _span(kw, name))
@@ -461,7 +471,7 @@ class _ToAst(Transformer):
         return A.Lasts(self._duration(d), _span(kw, d))
 
     def group_size(self, kw: Token, n: Token) -> A.Size:
-        return A.Size(self._int(n, "a group size"), _span(kw, n))
+        return A.Size(self._int(n, N_("a group size must be a whole number")), _span(kw, n))
 
     def group_invite(self, kw: Token, name: Token) -> A.GroupInvite:
         return A.GroupInvite(self._name(name), _span(kw, name))
@@ -498,8 +508,8 @@ class _ToAst(Transformer):
         fld = A.Field(tuple(str(name).split(".")), _tok_span(name))
         return A.RotateOrder(fld, direction == "desc", _span(kw, direction or name))
 
-    def rotate_at(self, kw: Token, t: Token, days: tuple[A.WeekdayItem, ...] | None) -> A.RotateAt:
-        return A.RotateAt(self._clock(t), days, _span(kw, t))
+    def rotate_at(self, kw: Token, tm: Token, days: tuple[A.WeekdayItem, ...] | None) -> A.RotateAt:
+        return A.RotateAt(self._clock(tm), days, _span(kw, tm))
 
     def rotate_task(self, kw: Token, s: Token) -> A.RotateTask:
         return A.RotateTask(self._text(s), _span(kw, s))
@@ -517,7 +527,7 @@ class _ToAst(Transformer):
 
     # ---- schedules ---------------------------------------------------------------------------
     def at_times(self, *times: Token) -> tuple[A.Clock, ...]:
-        return tuple(self._clock(t) for t in times)
+        return tuple(self._clock(tm) for tm in times)
 
     def every_day(self, kw: Token, times: tuple[A.Clock, ...]) -> A.EveryDay:
         return A.EveryDay(times, _span(kw, times[-1]))
@@ -535,9 +545,9 @@ class _ToAst(Transformer):
         *days, times = rest
         numbers = []
         for d in days:
-            n = self._int(d, "a day of the month")
+            n = self._int(d, N_("a day of the month must be a whole number"))
             if not 1 <= n <= 31:
-                self._problem(f"'{d}' is not a day of the month", d, "expected a number from 1 to 31")
+                self._problem(t("'{day}' is not a day of the month", day=d), d, t("expected a number from 1 to 31"))
             numbers.append(n)
         return A.EveryMonth(tuple(numbers), times, _span(kw, times[-1]))
 
@@ -555,8 +565,8 @@ class _ToAst(Transformer):
         b = A.WEEKDAYS.index(str(last)) if last is not None else None
         return A.WeekdayItem(a, b, _span(first, last or first))
 
-    def datetime_lit(self, d: Token, t: Token) -> A.DateTimeLit:
-        return self._datetime(d, t)
+    def datetime_lit(self, d: Token, tm: Token) -> A.DateTimeLit:
+        return self._datetime(d, tm)
 
 
 class _Parser:
@@ -574,7 +584,7 @@ class _Parser:
             maybe_placeholders=True,
             lexer_callbacks={"COMMENT": self.comments.append},
         )
-        self.terminals = {t.name: t for t in self.lark.terminals}
+        self.terminals = {term.name: term for term in self.lark.terminals}
 
     def run(self, text: str) -> list[A.Declaration]:
         self.comments.clear()
@@ -691,58 +701,77 @@ def _exception_diagnostic(
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         line, column = chunk_end
         expected_names = getattr(exc, "expected", None) or set()
-        where = "the file ends" if last else "this declaration ends"
+        hint = ""
         if "RBRACE" in expected_names:
-            message, hint = f"{where} inside a block: a '}}' is missing", "close every '{' with a '}'"
+            if last:
+                message = t("the file ends inside a block: a '}}' is missing")
+            else:
+                message = t("this declaration ends inside a block: a '}}' is missing")
+            hint = t("close every '{{' with a '}}'")
+        elif expected:
+            if last:
+                message = t("the file ends too early: expected {expected}", expected=expected)
+            else:
+                message = t("this declaration ends too early: expected {expected}", expected=expected)
         else:
-            message, hint = f"{where} too early" + (f": expected {expected}" if expected else ""), ""
+            message = t("the file ends too early") if last else t("this declaration ends too early")
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
     found_text = str(tok)
     original_text = _line(original, tok.line)[tok.column - 1 : tok.end_column - 1] if tok.line else found_text
     if original_text != found_text and original_text and original_text[0] in FULL_WIDTH:
-        message = f"full-width '{original_text}' (read as '{found_text}') does not fit here: expected {expected}"
+        message = t(
+            "full-width '{text}' (read as '{read}') does not fit here: expected {expected}",
+            text=original_text,
+            read=found_text,
+            expected=expected,
+        )
     else:
-        message = f"expected {expected}, found {_describe_token(tok)}"
+        message = t("expected {expected}, found {found}", expected=expected, found=_describe_token(tok))
     hint = _keyword_hint(tok, exc.expected)
     return Diagnostic(ERROR, "syntax", message, path, tok.line, tok.column, tok.end_column, hint,
                       _line(original, tok.line))  # fmt: skip
 
 
 def _unexpected_char(ch: str, expected: str) -> tuple[str, str]:
+    """Message and hint for a character the lexer cannot start a token with."""
+    expected_hint = t("expected {expected}", expected=expected) if expected else ""
     if ch in ('"', "“"):
-        return "this text has no closing quote", 'close it on the same line, or use """…""" for several lines'
+        return t("this text has no closing quote"), t('close it on the same line, or use """…""" for several lines')
     if ch in STRAY_HINTS:
-        return f"unexpected '{ch}'", STRAY_HINTS[ch]
+        return t("unexpected '{char}'", char=ch), t(STRAY_HINTS[ch])
+    message = t("unexpected character '{char}'", char=ch)
     if ch and ord(ch) > 0x7F and not ch.isalnum():
         twin = {"：": ":", "，": ","}.get(ch, "")
-        return f"unexpected character '{ch}'", (f"use '{twin}'" if twin else f"expected {expected}" if expected else "")
-    return f"unexpected character '{ch}'", (f"expected {expected}" if expected else "")
+        return message, (t("use '{char}'", char=twin) if twin else expected_hint)
+    return message, expected_hint
 
 
 def _describe_token(tok: Token) -> str:
     if tok.type == "$END":
-        return "the end of the file"
+        return t("the end of the file")
     if tok.type in ("STRING", "MLSTRING", "CNSTRING"):
-        return "text in quotes"
+        return t("text in quotes")
     return f"'{tok}'"
 
 
+# What the terminals and groups of terminals are called in "expected …" (N_: translated when shown,
+# so the module-level tables never hold one language).
 _WORDS = {
-    "NAME": "a name",
-    "STRING": "text in quotes",
-    "MLSTRING": "text in quotes",
-    "CNSTRING": "text in quotes",
-    "NUMBER": "a number",
-    "DURATION": "a duration like 30m, 2h or 7d",
-    "TIME": "a time like 10:00",
-    "DATE": "a date like 2026-12-10",
-    "PERCENT": "a percentage like 50%",
-    "WEEKDAY": "a weekday (mon … sun)",
-    "COMPARE": "a comparison (==, !=, <, <=, >, >=)",
-    "ORDER_DIRECTION": "'asc' or 'desc'",
-    "$END": "the end of the file",
+    "NAME": N_("a name"),
+    "STRING": N_("text in quotes"),
+    "MLSTRING": N_("text in quotes"),
+    "CNSTRING": N_("text in quotes"),
+    "NUMBER": N_("a number"),
+    "DURATION": N_("a duration like 30m, 2h or 7d"),
+    "TIME": N_("a time like 10:00"),
+    "DATE": N_("a date like 2026-12-10"),
+    "PERCENT": N_("a percentage like 50%"),
+    "WEEKDAY": N_("a weekday (mon … sun)"),
+    "COMPARE": N_("a comparison (==, !=, <, <=, >, >=)"),
+    "ORDER_DIRECTION": N_("'asc' or 'desc'"),
+    "$END": N_("the end of the file"),
 }
 
 _GROUPS = [
@@ -760,27 +789,28 @@ _GROUPS = [
             "ROTATE",
             "SLA",
         },
-        "a declaration (segment, content, journey, group, moments, rotate, sla) or a setting",
+        N_("a declaration (segment, content, journey, group, moments, rotate, sla) or a setting"),
     ),
     (
         {"DM", "TASK", "TAG", "INVITE", "EXIT", "IF", "SPLIT", "WAIT", "POST"},
-        "a step (dm, task, tag, invite, exit, if, split, wait)",
+        N_("a step (dm, task, tag, invite, exit, if, split, wait)"),
     ),
-    ({"STRING", "MLSTRING", "CNSTRING"}, "text in quotes"),
+    ({"STRING", "MLSTRING", "CNSTRING"}, N_("text in quotes")),
 ]
 
 
 def _describe_expected(names: set[str]) -> str:
+    """'a, b or c' (Chinese: 'a、b 或 c') for the terminals the parser would have accepted."""
     names = set(names)
     parts: list[str] = []
     for members, words in _GROUPS:
         if len(names & members) >= 3 or (members <= names):
             names -= members
-            parts.append(words)
+            parts.append(t(words))
     terminals = _parser().terminals
     for name in sorted(names):
         if name in _WORDS:
-            words = _WORDS[name]
+            words = t(_WORDS[name])
         elif name in terminals and terminals[name].pattern.type == "str":
             words = f"'{terminals[name].pattern.value}'"
         else:
@@ -792,7 +822,10 @@ def _describe_expected(names: set[str]) -> str:
         parts = parts[:6] + ["…"]
     if len(parts) <= 1:
         return "".join(parts)
-    return ", ".join(parts[:-1]) + " or " + parts[-1]
+    listed = parts[0]
+    for part in parts[1:-1]:
+        listed = t("{items}, {item}", items=listed, item=part)
+    return t("{items} or {last}", items=listed, last=parts[-1])
 
 
 def _keyword_hint(tok: Token, expected: set[str]) -> str:
@@ -805,5 +838,4 @@ def _keyword_hint(tok: Token, expected: set[str]) -> str:
     ]
     if tok.type != "NAME" or not words:
         return ""
-    best = nearest(str(tok), words)
-    return f"did you mean '{best}'?" if best else ""
+    return did_you_mean(str(tok), words)

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+from playbook.i18n import N_, t
 
 # Full-width character -> the ASCII character it stands for.
 FULL_WIDTH = {
@@ -38,16 +39,16 @@ FULL_WIDTH = {
     **{chr(0xFF10 + i): str(i) for i in range(10)},
 }
 
-# What to suggest for characters that have no place outside strings at all.
+# What to suggest for characters that have no place outside strings at all (templates: `t()` them when shown).
 STRAY_HINTS = {
-    "；": "no ';' is needed — start a new line instead",
-    ";": "no ';' is needed — start a new line instead",
-    "。": "no '。' is needed outside quotes",
-    "‘": 'use "…" or “…” for text',
-    "’": 'use "…" or “…” for text',
-    "'": 'use "…" or “…” for text',
-    "”": "this closing quote has no opening “",
-    "～": "'～' is only allowed inside quotes",
+    "；": N_("no ';' is needed — start a new line instead"),
+    ";": N_("no ';' is needed — start a new line instead"),
+    "。": N_("no '。' is needed outside quotes"),
+    "‘": N_('use "…" or “…” for text'),
+    "’": N_('use "…" or “…” for text'),
+    "'": N_('use "…" or “…” for text'),
+    "”": N_("this closing quote has no opening “"),
+    "～": N_("'～' is only allowed inside quotes"),
 }
 
 _FULL_WIDTH_CLASS = "[" + "".join(re.escape(c) for c in FULL_WIDTH) + "]"
@@ -84,7 +85,7 @@ def read_source(path: str | Path) -> str:
         raw = p.read_bytes()
     except OSError as exc:
         raise PlaybookError(
-            [Diagnostic(ERROR, "io", f"cannot read file: {exc.strerror or exc}", file=str(path))]
+            [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(path))]
         ) from None
     try:
         text = raw.decode("utf-8")
@@ -97,11 +98,11 @@ def read_source(path: str | Path) -> str:
                 Diagnostic(
                     ERROR,
                     "encoding",
-                    "this file is not UTF-8 text",
+                    t("this file is not UTF-8 text"),
                     file=str(path),
                     line=line,
                     column=column,
-                    hint="save it as UTF-8 (most editors: File → Save with Encoding → UTF-8)",
+                    hint=t("save it as UTF-8 (most editors: File → Save with Encoding → UTF-8)"),
                 )
             ]
         ) from None
