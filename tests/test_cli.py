@@ -129,7 +129,9 @@ def test_unknown_command_exits_2() -> None:
 
 
 def test_fmt_check_then_rewrite(tmp_path: Path) -> None:
-    source = (ROOT / "playbooks" / "new_customer.pb").read_text("utf-8").replace("quiet 22:00-08:00", "quiet 22：00-08：00")
+    source = (
+        (ROOT / "playbooks" / "new_customer.pb").read_text("utf-8").replace("quiet 22:00-08:00", "quiet 22：00-08：00")
+    )
     target = tmp_path / "x.pb"
     target.write_text(source, "utf-8")
     out = run("fmt", "--check", str(target))
@@ -209,7 +211,12 @@ def test_plan_bad_rows_are_reported_and_strict_fails(tmp_path: Path) -> None:
 
 
 def test_plan_bad_options_are_errors_not_tracebacks() -> None:
-    for extra in (["--simulate", "reply=2"], ["--simulate", "nonsense"], ["--start", "tomorrow"], ["--adapter", "wecon"]):
+    for extra in (
+        ["--simulate", "reply=2"],
+        ["--simulate", "nonsense"],
+        ["--start", "tomorrow"],
+        ["--adapter", "wecon"],
+    ):
         out = run(*PLAN, *extra)
         assert out.returncode == 1, extra
         assert "Traceback" not in out.stderr and "error" in out.stderr

@@ -159,7 +159,9 @@ class Engine:
         elif kind == "tick":
             self._day_tick()
         elif kind == "retry":
-            self.request(self._held.pop(payload[0]))
+            req = self._held.pop(payload[0], None)
+            if req is not None:  # None: given up meanwhile
+                self.request(req)
         elif kind == "fire":
             self.flows[payload[0]].fire(*payload[1:])
         elif kind == "step":
@@ -233,6 +235,9 @@ class Engine:
                 return
         else:
             apply_effects(contacts, event)
+            if event.type == "deleted":
+                for req in [r for r in self._held.values() if r.contact == cid]:
+                    self.give_up(req, "contact deleted")
         if cid in contacts.fields:
             self.columns.touch(cid)
             self._memberships_changed(cid)
@@ -264,6 +269,15 @@ class Engine:
         """A touch is due now: it will compete at the end of this instant."""
         self._pending.append(req)
 
+    def give_up(self, req: TouchRequest, reason: str) -> None:
+        """A touch will not go out any more (its journey ended, its contact is gone): a
+        held one is recorded as skipped now, one still waiting for this instant's turn
+        when its turn comes."""
+        if self._held.pop(req.key, None) is not None:
+            self._finish(req, self.now, SKIPPED, reason)
+        else:
+            req.cancelled = reason
+
     def _resolve(self, t: int) -> None:
         batch, self._pending = self._pending, []
         batch.sort(key=TouchRequest.order)
@@ -275,7 +289,7 @@ class Engine:
         program: Program = req.playbook
         if req.cancelled:
             return self._finish(req, t, SKIPPED, req.cancelled)
-        if req.contact is not None and not self.contacts.active(req.contact):
+        if req.contact is not None and req.contact in self.contacts.deleted:
             return self._finish(req, t, SKIPPED, "contact deleted")
         if req.account is None:
             return self._finish(req, t, SKIPPED, "the contact has no account")
@@ -298,7 +312,7 @@ class Engine:
         except MissingValue as exc:
             return self._finish(req, t, SKIPPED, f"missing {exc.path}")
         if audience is not None and not audience:
-            return self._finish(req, t, SKIPPED, "no contact can see it")
+            return self._finish(req, t, SKIPPED, "no contact can see it", audience=audience)
         program.policies.record(t, req.channel, req.account, req.contact)
         outcome = OK if t == req.due else DEFERRED
         return self._finish(
@@ -326,6 +340,8 @@ class Engine:
     def _finish(self, req: TouchRequest, t: int, outcome: str, reason: str, text: str = "",
                 parts: dict[str, Any] | None = None, audience: Any = None) -> None:  # fmt: skip
         program: Program = req.playbook
+        if audience is None and req.audience_of is not None:
+            audience = req.audience_of()  # a skipped post still says who would have seen it
         self.emit(
             Touch(
                 at=t,

@@ -378,10 +378,10 @@ class JourneyRun:
         enr.status = "exited"
         enr.epoch += 1
         enr.wait = None
-        if enr.touch is not None:
-            enr.touch.cancelled = f"exited the journey ({reason})"
-            enr.touch = None
         self.flows.emit(t, "exit", enr.contact, self.j.name, reason=reason)
+        if enr.touch is not None:
+            touch, enr.touch = enr.touch, None
+            self.engine.give_up(touch, f"exited the journey ({reason})")
 
     # ---- events ----------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -868,7 +868,7 @@ class SlaRun:
                 priority=0,
                 playbook=program,
                 key=f"{program.version}/{self.s.name}/{cid}/{serial}",
-                contact=cid if cid in self.engine.contacts.fields else None,
+                contact=cid,
                 task_text=f"【{self.s.name}】{_braces(name)}的{self.s.trigger}还未回应，请在{by}前处理",
             )  # fmt: skip
         )
