@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from playbook.i18n import t
 
@@ -42,7 +43,10 @@ class Placeholder:
 Piece = str | Placeholder
 
 
-def parse_template(text: str) -> list[Piece]:
+@lru_cache(maxsize=8192)
+def parse_template(text: str) -> tuple[Piece, ...]:
+    """Literal text and placeholders, in order (cached: a content's text is parsed once,
+    however often it is referenced or rendered). Raises TemplateError."""
     pieces: list[Piece] = []
     literal: list[str] = []
     pos = 0
@@ -84,7 +88,7 @@ def parse_template(text: str) -> list[Piece]:
     tail = "".join(literal)
     if tail:
         pieces.append(tail)
-    return pieces
+    return tuple(pieces)
 
 
 def placeholders(text: str) -> list[Placeholder]:

@@ -10,10 +10,9 @@ skipped with the reason — never "您好None" or a literal "{name}".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
-from playbook.compiler.templates import Piece, Placeholder, parse_template
+from playbook.compiler.templates import Placeholder, parse_template
 from playbook.engine.timeutil import LocalTime
 from playbook.engine.values import format_value
 
@@ -22,11 +21,6 @@ class MissingValue(Exception):
     def __init__(self, path: str):
         super().__init__(path)
         self.path = path
-
-
-@lru_cache(maxsize=4096)
-def _pieces(template: str) -> tuple[Piece, ...]:
-    return tuple(parse_template(template))
 
 
 def render(
@@ -38,7 +32,7 @@ def render(
 ) -> str:
     """The text with every placeholder filled; raises MissingValue for the first one that
     has neither a value nor a fallback."""
-    pieces = _pieces(template)
+    pieces = parse_template(template)
     if len(pieces) == 1 and isinstance(pieces[0], str):
         return pieces[0]
     out: list[str] = []

@@ -67,19 +67,11 @@ class _Problem(Exception):
 
 
 def _span(first: Any, last: Any = None) -> A.Span:
-    """Span from the start of `first` to the end of `last` (tokens or nodes)."""
-    last = first if last is None else last
-    a = first.span if hasattr(first, "span") else first
-    b = last.span if hasattr(last, "span") else last
-    if isinstance(a, Token):
-        start_line, start_col = a.line, a.column
-    else:
-        start_line, start_col = a.line, a.column
-    if isinstance(b, Token):
-        end_line, end_col = b.end_line, b.end_column
-    else:
-        end_line, end_col = b.end_line, b.end_column
-    return A.Span(start_line, start_col, end_line, end_col)
+    """Span from the start of `first` to the end of `last`. Tokens and spans share the
+    attribute names line/column/end_line/end_column, so either will do."""
+    a = first if type(first) is Token else first.span
+    b = a if last is None else (last if type(last) is Token else last.span)
+    return A.Span(a.line, a.column, b.end_line, b.end_column)
 
 
 def _tok_span(tok: Token) -> A.Span:
