@@ -55,8 +55,10 @@ class Columns:
         self.capacity = 0
         self.active = np.zeros(0, dtype=bool)
         self.account = np.zeros(0, dtype=np.int32)
+        self._dirty: set[str] = set()
         for cid in contacts.fields:
-            self.touch(cid)
+            self._append(cid)
+            self._mirror(cid)
 
     @property
     def n(self) -> int:
@@ -87,10 +89,24 @@ class Columns:
         return index
 
     def touch(self, cid: str) -> int:
-        """A contact was added or changed: mirror its row into every built column."""
+        """A contact was added or changed: it gets its row now, and its cells are brought up
+        to date before the next column-wise question (events often change one contact
+        several times in a row)."""
         index = self.row.get(cid)
         if index is None:
             index = self._append(cid)
+        self._dirty.add(cid)
+        return index
+
+    def _flush(self) -> None:
+        if self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            for cid in dirty:
+                self._mirror(cid)
+
+    def _mirror(self, cid: str) -> int:
+        """Copy a contact's fields into its row of every built column."""
+        index = self.row[cid]
         record = self.contacts.fields.get(cid, {})
         self.active[index] = self.contacts.active(cid)
         for (field, kind), col in self._cols.items():
@@ -107,6 +123,7 @@ class Columns:
         return index
 
     def column(self, field: str, kind: str) -> np.ndarray:
+        self._flush()
         col = self._cols.get((field, kind))
         if col is None:
             col = np.full(max(self.capacity, 1), _fill(kind), dtype=_dtype(kind))
@@ -123,6 +140,7 @@ class Columns:
         return col[: self.n]
 
     def tag(self, tag: str) -> np.ndarray:
+        self._flush()
         col = self._tags.get(tag)
         if col is None:
             col = np.zeros(max(self.capacity, 1), dtype=bool)
@@ -132,6 +150,7 @@ class Columns:
         return col[: self.n]
 
     def live(self) -> np.ndarray:
+        self._flush()
         return self.active[: self.n]
 
     def ids_of(self, mask: np.ndarray) -> list[str]:
@@ -141,7 +160,8 @@ class Columns:
 
     def by_account(self, mask: np.ndarray) -> dict[str, np.ndarray]:
         """Rows where `mask` is true (and live), grouped by account, in row order."""
-        rows = np.flatnonzero(mask & self.live())
+        live = self.live()  # flushes pending rows, accounts included
+        rows = np.flatnonzero(mask & live)
         codes = self.account[: self.n][rows]
         order = np.argsort(codes, kind="stable")
         rows, codes = rows[order], codes[order]

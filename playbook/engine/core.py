@@ -134,6 +134,9 @@ class Engine:
         self._pending: list[TouchRequest] = []
         self.unknown_contacts: list[Event] = []
         self.flows = [FlowSet(self, p, i) for i, p in enumerate(self.programs)]
+        # Fields whose change can change a segment's membership (besides deletion, tags and
+        # the account, which always can).
+        self.watched = {"deleted", "tags", "account"}.union(*(p.ir.fields for p in self.programs))
 
     # ---- the timeline ---------------------------------------------------------------------
     def at(self, t: int, phase: int, kind: str, payload: tuple, order: tuple = ()) -> None:
@@ -220,6 +223,7 @@ class Engine:
     def _on_event(self, event: Event) -> None:
         cid = event.contact
         contacts = self.contacts
+        changed: set[str] | None = None  # None: anything may have changed
         if event.type == "friend_added":
             record = dict(contacts.fields.get(cid, {"id": cid}))
             for key in ("name", "account"):
@@ -234,17 +238,20 @@ class Engine:
                 self.emit(StateEvent(event.at, "unknown_contact", cid, data={"event": event.type}))
                 return
         else:
-            apply_effects(contacts, event)
+            changed = apply_effects(contacts, event)
             if event.type == "deleted":
                 for req in [r for r in self._held.values() if r.contact == cid]:
                     self.give_up(req, "contact deleted")
-        if cid in contacts.fields:
+        # Segment membership only needs a second look when the event changed something a
+        # playbook reads (a staff_message changes nothing; a message only last_active_at).
+        relevant = cid in contacts.fields and (changed is None or not changed.isdisjoint(self.watched))
+        if relevant:
             self.columns.touch(cid)
             self._memberships_changed(cid)
         self.emit(StateEvent(event.at, event.type, cid, data=dict(event.data)))
         for f in self.flows:
             f.on_event(event)
-        if event.type != "friend_request" and cid in contacts.fields:
+        if relevant and event.type != "friend_request":
             for f in self.flows:
                 f.contact_changed(cid)
 
@@ -368,8 +375,9 @@ class Engine:
             self.flows[req.origin[1]].touch_done(req.origin, None if outcome == SKIPPED else t)
 
 
-def apply_effects(contacts: Contacts, event: Event) -> None:
-    """How an event changes its contact, before any flow reacts (LANGUAGE.md §3)."""
+def apply_effects(contacts: Contacts, event: Event) -> set[str]:
+    """How an event changes its contact, before any flow reacts (LANGUAGE.md §3). Returns
+    the fields it changed ("deleted" for a deletion)."""
     cid = event.contact
     record = contacts.fields[cid]
     kind, data = event.type, event.data
@@ -379,16 +387,22 @@ def apply_effects(contacts: Contacts, event: Event) -> None:
         if isinstance(amount, int | float):
             record["spent"] = (record.get("spent") or 0) + amount
         record["last_purchase_at"] = Instant(event.at)
-    elif kind in ("message", "moment_interaction"):
+        return {"orders", "spent", "last_purchase_at"}
+    if kind in ("message", "moment_interaction"):
         record["last_active_at"] = Instant(event.at)
-    elif kind == "tag_added":
-        record["tags"] = frozenset(record.get("tags", frozenset())) | {data["tag"]}
-    elif kind == "tag_removed":
-        record["tags"] = frozenset(record.get("tags", frozenset())) - {data["tag"]}
-    elif kind == "contact_updated":
+        return {"last_active_at"}
+    if kind in ("tag_added", "tag_removed"):
+        before = frozenset(record.get("tags", frozenset()))
+        after = before | {data["tag"]} if kind == "tag_added" else before - {data["tag"]}
+        record["tags"] = after
+        return {"tags"} if after != before else set()
+    if kind == "contact_updated":
         for key, value in data.items():
             if key != "id":
                 record[key] = value
         contacts.upsert(record)
-    elif kind == "deleted":
+        return set(data) - {"id"}
+    if kind == "deleted":
         contacts.deleted.add(cid)
+        return {"deleted"}
+    return set()

@@ -89,8 +89,7 @@ def write_json(result: PlanResult, out: TextIO) -> None:
         + [{"event": e.type, "contact": e.contact, "reason": "unknown contact"} for e in result.unknown_contacts],
     }
 
-    def dump(x: Any) -> str:
-        return json.dumps(x, ensure_ascii=False, sort_keys=True)
+    dump = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # one encoder for every line
 
     out.write("{\n")
     for key in sorted(head):
