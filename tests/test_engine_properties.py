@@ -424,10 +424,11 @@ def check_skips_justified(doc: dict, case: Case) -> None:
         assert len(sent) >= lim.count, f"skipped by {lim} with only {len(sent)} sent: {t}"
 
 
-def check_deleted(doc: dict) -> None:
-    """Nothing goes out to a contact from its deletion until it is added again."""
+def check_deleted(doc: dict, inputs: list[dict]) -> None:
+    """Nothing goes out to a contact from its deletion until it is added again (the
+    deletions and re-adds are the plan's input events, in file order)."""
     spans: dict[str, list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
-    for e in doc["events"]:
+    for e in inputs:
         mine = spans[e.get("contact") or ""]
         if e["type"] == "deleted" and not (mine and mine[-1][1] is None):
             mine.append((when(e["at"]), None))
@@ -487,11 +488,16 @@ def check_enrolments(doc: dict, case: Case) -> None:
 
 def check_entries(doc: dict, case: Case, end: dt.datetime) -> None:
     """Every new friend is taken in by each `on friend_added` journey (nothing silently lost)."""
-    added = {e["contact"] for e in doc["events"] if e["type"] == "friend_added" and when(e["at"]) < end}
+    added = {e["contact"] for e in inputs_of(case) if e["type"] == "friend_added" and when(e["at"]) < end}
     for j in case.journeys:
         if j.entry_kind == "friend_added":
             entered = {e["contact"] for e in doc["events"] if e["type"] == "enter" and e["flow"] == j.name}
             assert added <= entered, f"{j.name}: added but never entered: {added - entered}"
+
+
+def inputs_of(case: Case) -> list[dict]:
+    """The plan's input events, in file order."""
+    return [json.loads(line) for line in case.events.splitlines() if line.strip()]
 
 
 def check_all(text: str, case: Case) -> dict:
@@ -500,7 +506,7 @@ def check_all(text: str, case: Case) -> dict:
     check_quiet(doc, case)
     check_limits(doc, case)
     check_skips_justified(doc, case)
-    check_deleted(doc)
+    check_deleted(doc, inputs_of(case))
     check_enrolments(doc, case)
     check_entries(doc, case, when(doc["end"]))
     return doc

@@ -235,7 +235,6 @@ class Engine:
         elif cid not in contacts.fields:
             if event.type not in ("friend_request",):
                 self.unknown_contacts.append(event)
-                self.emit(StateEvent(event.at, "unknown_contact", cid, data={"event": event.type}))
                 return
         else:
             changed = apply_effects(contacts, event)
@@ -248,7 +247,6 @@ class Engine:
         if relevant:
             self.columns.touch(cid)
             self._memberships_changed(cid)
-        self.emit(StateEvent(event.at, event.type, cid, data=dict(event.data)))
         for f in self.flows:
             f.on_event(event)
         if relevant and event.type != "friend_request":

@@ -32,6 +32,7 @@ class LocalTime:
         self.name = tz_name
         self.tz = zone(tz_name)
         self._midnights: dict[int, int] = {}
+        self._at: dict[tuple[int, int], int] = {}
 
     # ---- instants <-> local ---------------------------------------------------------------
     def local(self, ts: int) -> dt.datetime:
@@ -53,9 +54,14 @@ class LocalTime:
         return t.hour * 60 + t.minute
 
     def at(self, day: dt.date, minute_of_day: int) -> int:
-        """The instant of `day` at HH:MM (minutes since midnight)."""
-        hour, minute = divmod(minute_of_day, 60)
-        return self.instant(dt.datetime.combine(day, dt.time(hour, minute)))
+        """The instant of `day` at HH:MM (minutes since midnight); remembered, since a plan
+        asks for the same few local times of the same days again and again."""
+        key = (day.toordinal(), minute_of_day)
+        ts = self._at.get(key)
+        if ts is None:
+            hour, minute = divmod(minute_of_day, 60)
+            ts = self._at[key] = self.instant(dt.datetime.combine(day, dt.time(hour, minute)))
+        return ts
 
     def midnight(self, day: dt.date) -> int:
         """The first instant of a local day (cached: limits ask for it constantly)."""

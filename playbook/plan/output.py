@@ -67,6 +67,13 @@ def event_json(e: StateEvent, clock: LocalTime) -> dict[str, Any]:
     return out
 
 
+def _events_in_order(result: PlanResult) -> list[StateEvent]:
+    """What the playbooks did (enter, exit, tags, goals, groups, service levels) and the
+    events --simulate drew, in time order; the input file's own events are not repeated."""
+    drawn = [StateEvent(e.at, e.type, e.contact, None, {**e.data}) for e in result.inputs if e.data.get("simulated")]
+    return sorted([*result.events, *drawn], key=lambda e: e.at)
+
+
 def summary(result: PlanResult) -> dict[str, Any]:
     return {
         "by_channel": dict(sorted(Counter(t.channel for t in result.touches).items())),
@@ -96,7 +103,7 @@ def write_json(result: PlanResult, out: TextIO) -> None:
         out.write(f"  {dump(key)}: {dump(head[key])},\n")
     when = _Iso(clock)
     sections: list[tuple[str, Iterable[dict[str, Any]]]] = [
-        ("events", (event_json(e, clock) for e in result.events)),
+        ("events", (event_json(e, clock) for e in _events_in_order(result))),
         ("touches", (touch_json(t, when) for t in result.touches)),
     ]
     for number, (name, items) in enumerate(sections):
@@ -214,7 +221,8 @@ def render_contact(result: PlanResult, contact: str, console: Any) -> bool:
             if t.outcome == "deferred":
                 head.append(f"  due {clock.local(t.due).strftime('%m-%d %H:%M')}", style="dim")
             rows.append((t.at, 1, head, t.text))
-    for e in result.events:
+    inputs = [StateEvent(e.at, e.type, e.contact, None, e.data) for e in result.inputs if e.contact == contact]
+    for e in [*inputs, *result.events]:
         if e.contact == contact:
             detail = ", ".join(f"{k}={v}" for k, v in e.data.items() if k not in ("deadline", "closes"))
             head = Text.assemble(

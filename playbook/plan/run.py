@@ -51,6 +51,7 @@ class PlanResult:
     problems: list[RowProblem]
     unknown_contacts: list[Event]
     contacts: Contacts
+    inputs: list[Event]  # the events the plan read or drew (--simulate), in time order
 
     @property
     def version(self) -> str:
@@ -158,8 +159,10 @@ def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.dat
             progress(t - start, end - start)
     engine.drain()
     touches.sort(key=lambda x: (x.at, x.account or "", x.contact or "", x.flow, x.step))
+    drawn = simulator.drawn if simulator is not None else []
+    inputs = sorted((e for e in [*events, *drawn] if start <= e.at < end), key=lambda e: (e.at, e.seq))
     return PlanResult(playbooks, clock, start, end, touches, states, metrics(engine), problems,
-                      engine.unknown_contacts, contacts)  # fmt: skip
+                      engine.unknown_contacts, contacts, inputs)  # fmt: skip
 
 
 def metrics(engine: Engine) -> dict[str, Any]:

@@ -62,6 +62,7 @@ class Simulator:
         self.seed = seed
         self.engine = engine
         self.seq = first_seq
+        self.drawn: list[Event] = []  # the events it made up, for the plan to show
 
     def _rng(self, key: str, kind: str) -> random.Random:
         digest = hashlib.sha256(f"{self.seed}\x00{key}\x00{kind}".encode()).digest()
@@ -89,4 +90,6 @@ class Simulator:
                     average = spent / orders if isinstance(spent, int | float) and orders else 100
                     data["amount"] = round(float(average), 2)
                 self.seq += 1
-                self.engine.feed(Event(event_type, cid, at, data, self.seq))
+                event = Event(event_type, cid, at, data, self.seq)
+                self.drawn.append(event)
+                self.engine.feed(event)
