@@ -363,14 +363,7 @@ class _Compiler:
         if isinstance(e, A.HasTag):
             return _obj(op="tag", tag=e.tag.value)
         assert isinstance(e, A.InSegment)
-        name = e.segment.value
-        if name not in self.tables["segment"]:
-            self.error(
-                "unknown-name",
-                t("unknown segment '{name}'", name=name),
-                e.segment.span,
-                did_you_mean(name, self.tables["segment"]),
-            )
+        name = self._segment_ref(e.segment)
         if segment_uses is not None:
             segment_uses.append(name)
         return _obj(op="segment", segment=name)
@@ -472,10 +465,7 @@ class _Compiler:
     def _content_ref(self, name: A.Name, *, with_event: bool) -> str:
         content = name.value
         table = self.tables["content"]
-        if content not in table:
-            self.error(
-                "unknown-name", t("unknown content '{name}'", name=content), name.span, did_you_mean(content, table)
-            )
+        if not self._known("content", name):
             return content
         self.used_contents.add(content)
         if not with_event:
@@ -554,14 +544,18 @@ class _Compiler:
         return event
 
     def _segment_ref(self, name: A.Name) -> str:
-        if name.value not in self.tables["segment"]:
-            self.error(
-                "unknown-name",
-                t("unknown segment '{name}'", name=name.value),
-                name.span,
-                did_you_mean(name.value, self.tables["segment"]),
-            )
+        self._known("segment", name)
         return name.value
+
+    def _known(self, kind: str, name: A.Name) -> bool:
+        """Whether a referenced segment/content/group is declared; an error when it is not."""
+        table = self.tables[kind]
+        if name.value in table:
+            return True
+        message = {"segment": "unknown segment '{name}'", "content": "unknown content '{name}'",
+                   "group": "unknown group '{name}'"}[kind]  # fmt: skip
+        self.error("unknown-name", t(message, name=name.value), name.span, did_you_mean(name.value, table))
+        return False
 
     # ---- schedules --------------------------------------------------------------------------------
     def schedule(self, s: A.Schedule) -> Doc:
@@ -1128,13 +1122,7 @@ class _Graph:
             return _obj(kind=kind, label=f'{label}tag {word} "{a.tag.value}"', next=nxt, text=a.tag.value, **common)
         if isinstance(a, A.Invite):
             group = a.group.value
-            if group not in c.tables["group"]:
-                c.error(
-                    "unknown-name",
-                    t("unknown group '{name}'", name=group),
-                    a.group.span,
-                    did_you_mean(group, c.tables["group"]),
-                )
+            c._known("group", a.group)
             return _obj(kind="invite", label=f"{label}invite {group}", next=nxt, group=group, **common)
         if isinstance(a, A.ExitStep):
             return _obj(kind="exit", label=f"{label}exit", next=None, **common)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import DateValue, Instant
+from playbook.engine.values import DateValue, Instant, kind_of
 
 if TYPE_CHECKING:
     from playbook.engine.core import Contacts
@@ -27,18 +27,6 @@ MISSING_TIME = np.iinfo(np.int64).min
 VecPredicate = Callable[[int], np.ndarray]  # now -> bool array over all rows
 
 _KINDS = ("number", "time", "text", "bool")
-
-
-def _kind_of(value: Any) -> str | None:
-    if isinstance(value, Instant):
-        return "time"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "text"
-    return None
 
 
 class Columns:
@@ -211,7 +199,7 @@ def _fill(kind: str) -> Any:
 
 
 def _cell(value: Any, kind: str) -> Any:
-    if _kind_of(value) != kind:
+    if kind_of(value) != kind:
         return _fill(kind)
     if kind == "bool":
         return 1 if value else 0

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import Instant
+from playbook.engine.values import Instant, kind_of
 
 # What an expression sees: the contact's fields, the account's fields, the event's data,
 # and the moment of evaluation.
@@ -52,18 +52,6 @@ def getter(path: str) -> Callable[[Scope], Any]:
     if rest and head == "event":
         return lambda s: s.event.get(rest)
     return lambda s: s.contact.get(path)
-
-
-def _kind(value: Any) -> str | None:
-    if isinstance(value, Instant):
-        return "time"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "text"
-    return None
 
 
 class Compiler:
@@ -117,8 +105,8 @@ class Compiler:
 
             def against_field(v: Any, s: Scope) -> bool:
                 w = other(s)
-                kv = _kind(v)
-                return w is not None and kv is not None and kv == _kind(w) and fn(v, w)
+                kv = kind_of(v)
+                return w is not None and kv is not None and kv == kind_of(w) and fn(v, w)
 
             return against_field
         kind, literal = operand["kind"], operand["value"]

@@ -35,3 +35,17 @@ def format_value(value: object, clock: LocalTime) -> str:
     if isinstance(value, frozenset):
         return "、".join(sorted(value))
     return str(value)
+
+
+def kind_of(value: object) -> str | None:
+    """The type a comparison sees: time, bool, number or text (None for anything else);
+    bool and Instant are int subclasses, so the order of the tests matters."""
+    if isinstance(value, Instant):
+        return "time"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return None
