@@ -57,7 +57,17 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
     gc.disable()
     limits, can_dissolve = adapter_profile(adapter)
     spec = PlanInput(
-        paths, contacts, accounts, events, start, days, parse_simulate(simulate), seed, limits, can_dissolve
+        paths,
+        contacts,
+        accounts,
+        events,
+        start,
+        days,
+        parse_simulate(simulate),
+        seed,
+        limits,
+        can_dissolve,
+        keep_inputs=contact_id is not None,  # only a contact's timeline shows the input events
     )
     with _Progress() as progress:
         result = run_plan(spec, progress=progress.update)

@@ -37,6 +37,7 @@ class PlanInput:
     seed: int = 0
     adapter_limits: Sequence[LimitRule] = ()
     can_dissolve_groups: bool = True
+    keep_inputs: bool = True  # keep the input events for a contact timeline (memory at scale)
 
 
 @dataclass
@@ -149,6 +150,8 @@ def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.dat
                 )
         else:
             engine.feed(event)
+    if not spec.keep_inputs:
+        events = []  # the engine holds what it still has to process, and lets go of it then
     engine.activate()
     step = 86400
     t = start
