@@ -1,0 +1,277 @@
+"""What the store reads and writes: one dataclass per kind of row, the `Journal` of changes
+written in one transaction, and the `State` loaded back.
+
+Times are as in the tables (codec.py): `int` seconds since the epoch (UTC) for engine
+instants, aware UTC `datetime`s for bookkeeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from playbook.engine.model import SKIPPED, Touch, TouchRequest
+
+FlowStateKey = tuple[str, str, str]  # (version, runner, item)
+EnrolmentKey = tuple[str, str, str, int]  # (version, journey, contact, n)
+CounterKey = tuple[str, int, str, int]  # (scope, rule, scope_id, period_start)
+
+
+@dataclass(slots=True)
+class VersionRow:
+    version: str
+    name: str
+    document: dict[str, Any]
+    created_at: dt.datetime
+    activated_at: dt.datetime | None = None
+    retired_at: dt.datetime | None = None
+
+
+@dataclass(slots=True)
+class EnrolmentRow:
+    version: str
+    journey: str
+    contact: str
+    n: int
+    entered_at: int
+    status: str = "active"  # active | done | exited
+    epoch: int = 0
+    event: dict[str, Any] | None = None
+    arms: dict[str, str] = field(default_factory=dict)
+    wait: str | None = None  # the wait node's id
+    touch: str | None = None  # the key of the touch it waits for
+    goal_at: int | None = None
+    segments: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> EnrolmentKey:
+        return (self.version, self.journey, self.contact, self.n)
+
+
+@dataclass(slots=True)
+class TimerRow:
+    """One engine timeline item (time, phase, order, seq, kind, payload) and who owns it."""
+
+    seq: int
+    due: int
+    phase: int
+    order: tuple[Any, ...]
+    kind: str
+    payload: tuple[Any, ...]
+    version: str | None = None
+    shard: int = 0
+    account: str | None = None
+
+    def item(self) -> tuple[int, int, tuple[Any, ...], int, str, tuple[Any, ...]]:
+        """The tuple the engine keeps in its heap."""
+        return (self.due, self.phase, self.order, self.seq, self.kind, self.payload)
+
+    @classmethod
+    def from_item(cls, item: tuple[int, int, tuple[Any, ...], int, str, tuple[Any, ...]], *,
+                  version: str | None = None, shard: int = 0, account: str | None = None) -> TimerRow:  # fmt: skip
+        due, phase, order, seq, kind, payload = item
+        return cls(seq, due, phase, order, kind, payload, version, shard, account)
+
+
+@dataclass(slots=True)
+class CounterRow:
+    scope: str  # a playbook version, or "platform" for an adapter's quotas
+    rule: int
+    scope_id: str
+    period_start: int
+    period_end: int
+    count: int
+
+    @property
+    def key(self) -> CounterKey:
+        return (self.scope, self.rule, self.scope_id, self.period_start)
+
+
+@dataclass(slots=True)
+class TouchRow:
+    """A row of the ledger (outbox)."""
+
+    key: str
+    version: str
+    flow: str
+    step: str
+    channel: str
+    due: int
+    state: str
+    account: str | None = None
+    contact: str | None = None
+    group: str | None = None
+    at: int | None = None
+    content: str | None = None
+    text: str = ""
+    parts: dict[str, Any] | None = None
+    audience: list[str] | None = None
+    outcome: str | None = None  # the engine's: ok | deferred | skipped
+    reason: str = ""
+    error: str | None = None
+    attempts: int = 0
+    next_attempt_at: int | None = None
+    owner: str | None = None
+    adapter: str | None = None
+    adapter_ref: str | None = None
+    request: dict[str, Any] | None = None  # held: the rest of the TouchRequest
+    created_at: dt.datetime | None = None  # set by the store
+    updated_at: dt.datetime | None = None
+
+    @classmethod
+    def from_touch(cls, touch: Touch) -> TouchRow:
+        """An engine outcome as a ledger row: a skipped touch is final; one that went out
+        (on time or deferred) is pending, for a dispatcher to take from `touch.at` on."""
+        skipped = touch.outcome == SKIPPED
+        audience = touch.audience
+        if audience is not None and not isinstance(audience, list):
+            audience = audience.ids()  # engine.columns.Audience
+        return cls(
+            key=touch.key,
+            version=touch.playbook,
+            flow=touch.flow,
+            step=touch.step,
+            channel=touch.channel,
+            due=touch.due,
+            state="skipped" if skipped else "pending",
+            account=touch.account,
+            contact=touch.contact,
+            group=touch.group,
+            at=touch.at,
+            content=touch.content,
+            text=touch.text,
+            parts=touch.parts,
+            audience=audience,
+            outcome=touch.outcome,
+            reason=touch.reason,
+            next_attempt_at=None if skipped else touch.at,
+        )
+
+    @classmethod
+    def held(cls, req: TouchRequest) -> TouchRow:
+        """A touch the engine holds (quiet hours, a `defer` limit). `request` keeps what a
+        restarted engine needs to rebuild the TouchRequest besides its Program (found by
+        `version`) and a Moments post's audience function (rebuilt from flow and step order)."""
+        return cls(
+            key=req.key,
+            version=req.playbook.version,
+            flow=req.flow,
+            step=req.step,
+            channel=req.channel,
+            due=req.due,
+            state="held",
+            account=req.account,
+            contact=req.contact,
+            group=req.group,
+            content=req.content,
+            request={
+                "step_order": req.step_order,
+                "priority": req.priority,
+                "task_text": req.task_text,
+                "event": req.event,
+                "origin": req.origin,
+                "cancelled": req.cancelled,
+                "reasons": list(req.reasons),
+                "not_after": req.not_after,
+                "moments": req.audience_of is not None,
+            },
+        )
+
+
+@dataclass(slots=True)
+class GroupRow:
+    version: str
+    id: str
+    group: str
+    account: str
+    opens: int
+    closes: int
+    members: list[str] = field(default_factory=list)
+    closed: bool = False  # the closing steps have begun
+    dissolved: bool = False  # the closing steps are done (`group_closed`)
+
+
+@dataclass(slots=True)
+class Settlement:
+    """How one claimed touch ended up, for `Store.settle`."""
+
+    key: str
+    state: str  # sent | failed | dead | unknown | pending
+    error: str | None = None
+    adapter: str | None = None
+    adapter_ref: str | None = None
+    next_attempt_at: int | None = None  # failed: when to try again
+
+
+@dataclass
+class Journal:
+    """Changes to the engine's state, written by `Store.write` in one transaction.
+
+    Contacts and accounts are engine records ({"id", …fields}); their rows are replaced.
+    Touches are inserted, or replace a row that is still `held` — a row a dispatcher has
+    taken over is never overwritten by the engine. Events listed as processed/rejected are
+    marked so in the same transaction, so a crash never loses or repeats their effect."""
+
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    deleted_contacts: set[str] = field(default_factory=set)  # contacts (in `contacts`) now deleted
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    enrolments: list[EnrolmentRow] = field(default_factory=list)
+    enrolments_removed: list[EnrolmentKey] = field(default_factory=list)
+    timers: list[TimerRow] = field(default_factory=list)
+    timers_removed: list[int] = field(default_factory=list)  # seqs
+    counters: list[CounterRow] = field(default_factory=list)
+    counters_removed: list[CounterKey] = field(default_factory=list)
+    touches: list[TouchRow] = field(default_factory=list)
+    groups: list[GroupRow] = field(default_factory=list)
+    flow_state: dict[FlowStateKey, Any] = field(default_factory=dict)
+    flow_state_removed: list[FlowStateKey] = field(default_factory=list)
+    events_processed: list[int] = field(default_factory=list)
+    events_rejected: dict[int, str] = field(default_factory=dict)  # seq -> reason
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f) for f in self.__dataclass_fields__)
+
+
+@dataclass
+class State:
+    """Everything `Store.load_state` reads back for an engine to resume."""
+
+    contacts: list[dict[str, Any]]
+    deleted_contacts: set[str]
+    accounts: list[dict[str, Any]]
+    enrolments: list[EnrolmentRow]
+    timers: list[TimerRow]
+    counters: list[CounterRow]
+    held: list[TouchRow]
+    groups: list[GroupRow]
+    flow_state: dict[FlowStateKey, Any]
+
+
+@dataclass
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+@dataclass
+class StoreStatus:
+    """Counts for `playbook status`."""
+
+    touches: dict[str, int]  # by state
+    events: dict[str, int]  # by status
+    enrolments: dict[str, int]  # by status
+    timers: int
+    next_due: int | None
+    contacts: int
+    deleted_contacts: int
+    accounts: int
+    versions: list[VersionRow]  # active ones (activated, not retired), without their documents
+    dead: list[TouchRow]  # the latest dead letters
+    errors: list[TouchRow]  # the latest failed/unknown rows

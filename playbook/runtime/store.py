@@ -1,0 +1,766 @@
+"""The daemon's durable state: a SQLite file by default, PostgreSQL by URL.
+
+    store = Store("sqlite:///playbook.db")        # or "postgresql+psycopg://user@host/db"
+    store.migrate()                                # create / upgrade the schema (Alembic)
+    store.import_records("contacts", records)      # idempotent: inserted / updated / unchanged
+    seqs = store.append_events(events, "http")     # the event log, in arrival order
+    store.write(journal)                           # engine state changes, one transaction
+    state = store.load_state()                     # … and back after a restart
+    rows = store.claim_due(now, owner="p1")        # the ledger: pending → sending, compare-and-set
+
+Every method is one transaction. Write transactions on SQLite start with BEGIN IMMEDIATE,
+so concurrent writers queue on the busy timeout instead of failing with "database is
+locked" when a read lock cannot be upgraded; on PostgreSQL the ledger's compare-and-set
+(`UPDATE … WHERE state IN (…) RETURNING`) makes two claimers of one touch end with one
+winner. Tables are in schema.py; how values and times are stored is in codec.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection, Engine
+
+from playbook.engine.model import Event
+from playbook.runtime import schema as s
+from playbook.runtime.codec import dumps, encode
+from playbook.runtime.rows import (
+    CounterRow,
+    EnrolmentRow,
+    GroupRow,
+    Journal,
+    Settlement,
+    State,
+    StoreStatus,
+    TimerRow,
+    TouchRow,
+    UpsertCounts,
+    VersionRow,
+)
+
+DEFAULT_DB = "playbook.db"
+DB_ENV = "PLAYBOOK_DB"
+BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another to finish
+BATCH = 2000  # rows per statement batch (SQLite allows 32766 parameters a statement)
+SETTLED_STATES = ("sent", "failed", "dead", "unknown", "pending")
+_ADVISORY = {"events": 0x706C6201, "migrate": 0x706C6202}  # PostgreSQL advisory lock ids
+
+
+class StoreError(Exception):
+    """The store cannot be used (cannot be opened, unreachable, schema from a newer version)."""
+
+
+def default_url() -> str:
+    """`PLAYBOOK_DB` if set, else playbook.db in the current directory."""
+    return os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+def normalize_url(url: str) -> str:
+    """A database URL from what users type: a file path means SQLite; a plain
+    postgresql:// URL means psycopg 3 (SQLAlchemy would otherwise pick psycopg2)."""
+    if "://" not in url:
+        return "sqlite:///" + url
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def shard_of(account: str | None, shards: int) -> int:
+    """A stable shard number for an account (the unit that limits are enforced in)."""
+    if shards <= 1 or not account:
+        return 0
+    return int.from_bytes(hashlib.sha1(account.encode("utf-8")).digest()[:8], "big") % shards
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+_PLAIN = sa.JSON(none_as_null=True)  # a Value column read or written as its stored JSON
+
+
+def _unwrap(fields: dict[str, Any]) -> dict[str, Any]:
+    """Stored fields (encoded) as a dict of encoded values (see codec's "$dict")."""
+    return fields["$dict"] if len(fields) == 1 and "$dict" in fields else fields
+
+
+def _wrap(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"$dict": fields} if len(fields) == 1 and next(iter(fields)).startswith("$") else fields
+
+
+class Store:
+    def __init__(self, url: str | None = None, *, busy_timeout: float = BUSY_TIMEOUT,
+                 now: Callable[[], dt.datetime] = _utcnow, echo: bool = False) -> None:  # fmt: skip
+        self.url = normalize_url(url or default_url())
+        self.now = now  # bookkeeping clock (created_at, received_at, leases); tests pass their own
+        try:
+            parsed = sa.make_url(self.url)
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"not a database URL: {url}") from exc
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise StoreError(f"unsupported database '{self.dialect}': use sqlite:///FILE or postgresql+psycopg://…")
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": dumps}
+        if self.dialect == "sqlite":
+            memory = parsed.database in (None, "", ":memory:")
+            # timeout is sqlite3's busy timeout; connections may move between threads in the pool
+            kwargs["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
+            if memory:
+                kwargs["poolclass"] = sa.pool.StaticPool  # one database, shared
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = sa.create_engine(parsed, **kwargs)
+        if self.dialect == "sqlite":
+            self._sqlite_setup(busy_timeout, memory)
+
+    # ---- connections and transactions ---------------------------------------------------------
+    def _sqlite_setup(self, busy_timeout: float, memory: bool) -> None:
+        @sa_event.listens_for(self.engine, "connect")
+        def _connect(dbapi_conn: Any, record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+            cur = dbapi_conn.cursor()
+            if not memory:
+                cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=FULL")  # a committed ledger row survives power loss
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            cur.close()
+
+        @sa_event.listens_for(self.engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # IMMEDIATE takes the write lock up front: waiting for it honours the busy
+            # timeout, whereas upgrading a read transaction later fails at once when
+            # another writer got in between.
+            write = conn.get_execution_options().get("playbook_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @contextmanager
+    def _write(self, lock: str | None = None) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(playbook_write=True)
+                with conn.begin():
+                    if lock is not None and self.dialect == "postgresql":
+                        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY[lock])))
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreError(self._describe(exc)) from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if self.dialect == "postgresql":  # one snapshot across the statements
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreError(self._describe(exc)) from exc
+
+    def _describe(self, exc: sa.exc.OperationalError) -> str:
+        where = self.engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        return f"{where}: {reason}"
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]], *,
+                keep: Collection[str] = (), where: Any = None) -> None:  # fmt: skip
+        """Insert rows, or update the existing ones (all columns but the key and `keep`).
+        Rows repeating a key are collapsed first, last one wins (PostgreSQL refuses a
+        statement that updates one row twice)."""
+        if not rows:
+            return
+        pk = [c.name for c in table.primary_key]
+        unique = list({tuple(r[k] for k in pk): r for r in rows}.values())
+        ins = self._insert(table)
+        update = {c.name: ins.excluded[c.name] for c in table.columns if c.name not in pk and c.name not in keep}
+        stmt = ins.on_conflict_do_update(index_elements=pk, set_=update, where=where)
+        for chunk in _chunks(unique):
+            conn.execute(stmt, list(chunk))
+
+    def _delete(self, conn: Connection, table: sa.Table, keys: Sequence[Any]) -> None:
+        """Delete rows by primary key (a value, or a tuple for a composite key)."""
+        if not keys:
+            return
+        pk = list(table.primary_key)
+        if len(pk) == 1:
+            for chunk in _chunks(list(keys)):
+                conn.execute(table.delete().where(pk[0].in_(chunk)))
+            return
+        stmt = table.delete().where(*(c == sa.bindparam(f"k_{c.name}") for c in pk))
+        conn.execute(stmt, [{f"k_{c.name}": v for c, v in zip(pk, key, strict=True)} for key in keys])
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- schema -----------------------------------------------------------------------------------
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` (Alembic, scripts in playbook/runtime/migrations)."""
+        from alembic import command
+
+        from playbook.runtime.migrations import alembic_config
+
+        with self._write(lock="migrate") as conn:
+            command.upgrade(alembic_config(conn), revision)
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: not created yet)."""
+        from alembic.migration import MigrationContext
+
+        with self._read() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @staticmethod
+    def head() -> str:
+        """The newest schema revision this version of playbook knows."""
+        from alembic.script import ScriptDirectory
+
+        from playbook.runtime.migrations import alembic_config
+
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert head is not None
+        return head
+
+    def check_schema(self) -> None:
+        """Refuse a database whose schema is not the one this code knows."""
+        current, head = self.revision(), self.head()
+        if current is None:
+            raise StoreError("the store has no tables yet (run `playbook import` or start the daemon once)")
+        if current != head:
+            raise StoreError(f"the store's schema is at revision {current}, this playbook knows {head}")
+
+    # ---- playbook versions --------------------------------------------------------------------------
+    def save_version(self, document: Mapping[str, Any]) -> bool:
+        """Keep a compiled playbook (its IR document); True when the version is new."""
+        row = {"version": document["version"], "name": document.get("name") or document.get("title") or "",
+               "document": dict(document), "created_at": self.now()}  # fmt: skip
+        with self._write() as conn:
+            stmt = self._insert(s.playbook_versions).values(row).on_conflict_do_nothing()
+            return conn.execute(stmt.returning(s.playbook_versions.c.version)).first() is not None
+
+    def activate_version(self, version: str) -> None:
+        with self._write() as conn:
+            t = s.playbook_versions
+            conn.execute(t.update().where(t.c.version == version).values(activated_at=self.now(), retired_at=None))
+
+    def retire_version(self, version: str) -> None:
+        with self._write() as conn:
+            t = s.playbook_versions
+            conn.execute(t.update().where(t.c.version == version).values(retired_at=self.now()))
+
+    def versions(self, *, active: bool | None = None, documents: bool = True) -> list[VersionRow]:
+        """Saved versions, oldest first; active=True: activated and not retired."""
+        t = s.playbook_versions
+        columns = [t.c.version, t.c.name, t.c.document if documents else sa.null(), t.c.created_at,
+                   t.c.activated_at, t.c.retired_at]  # fmt: skip
+        query = sa.select(*columns).order_by(t.c.created_at, t.c.version)
+        if active is not None:
+            live = sa.and_(t.c.activated_at.is_not(None), t.c.retired_at.is_(None))
+            query = query.where(live if active else sa.not_(live))
+        with self._read() as conn:
+            return [VersionRow(*row) for row in conn.execute(query)]
+
+    def get_version(self, version: str) -> VersionRow | None:
+        t = s.playbook_versions
+        with self._read() as conn:
+            row = conn.execute(sa.select(t).where(t.c.version == version)).first()
+        return VersionRow(*row) if row else None
+
+    # ---- contacts and accounts ------------------------------------------------------------------------
+    def import_records(self, kind: str, records: Iterable[Mapping[str, Any]],
+                       progress: Callable[[int], None] | None = None) -> UpsertCounts:  # fmt: skip
+        """Idempotent import of contact or account records ({"id", …fields}). A record's
+        fields overwrite the stored ones and fields it lacks are kept (events may have set
+        them: orders, spent, tags…); a record that changes nothing counts as unchanged.
+        Committed every BATCH rows: an interrupted import is completed by running it again."""
+        table = {"contacts": s.contacts, "accounts": s.accounts}[kind]
+        counts = UpsertCounts()
+        batch: list[Mapping[str, Any]] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) >= BATCH:
+                counts.add(self._import_batch(table, batch))
+                if progress:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            counts.add(self._import_batch(table, batch))
+            if progress:
+                progress(len(batch))
+        return counts
+
+    def _import_batch(self, table: sa.Table, records: list[Mapping[str, Any]]) -> UpsertCounts:
+        # Compared and merged in the stored (encoded) form: decoding every stored row and
+        # re-encoding both sides was most of the time of a re-import.
+        incoming: dict[str, dict[str, Any]] = {}
+        for record in records:  # a later record with the same id merges into the earlier one
+            fields = {k: encode(v) for k, v in record.items() if k != "id"}
+            incoming.setdefault(key_text(record["id"]), {}).update(fields)
+        counts = UpsertCounts()
+        now = self.now()
+        contacts = table is s.contacts
+        stored = sa.type_coerce(table.c.fields, _PLAIN)
+        with self._write() as conn:
+            query = sa.select(table.c.id, stored).where(table.c.id.in_(list(incoming)))
+            existing = {rid: _unwrap(fields) for rid, fields in conn.execute(query)}
+            inserts, updates = [], []
+            for rid, fields in incoming.items():
+                old = existing.get(rid)
+                if old is None:
+                    row = {"id": rid, "fields": _wrap(fields), "updated_at": now}
+                    if contacts:
+                        row.update(account=_account(fields), deleted=False)
+                    inserts.append(row)
+                elif all(k in old and type(old[k]) is type(v) and old[k] == v for k, v in fields.items()):
+                    counts.unchanged += 1  # exact types: 1, 1.0, True and {"$time": 1} all differ
+                else:
+                    merged = {**old, **fields}
+                    row = {"b_id": rid, "fields": _wrap(merged), "updated_at": now}
+                    if contacts:
+                        row["account"] = _account(merged)
+                    updates.append(row)
+            plain = sa.bindparam("fields", type_=_PLAIN)
+            if inserts:
+                extra = {"account": sa.bindparam("account"), "deleted": sa.bindparam("deleted")} if contacts else {}
+                stmt = table.insert().values(id=sa.bindparam("id"), fields=plain,
+                                             updated_at=sa.bindparam("updated_at"), **extra)  # fmt: skip
+                conn.execute(stmt, inserts)
+            if updates:
+                values: dict[str, Any] = {"fields": plain, "updated_at": sa.bindparam("updated_at")}
+                if contacts:
+                    values["account"] = sa.bindparam("account")
+                conn.execute(table.update().where(table.c.id == sa.bindparam("b_id")).values(values), updates)
+        counts.inserted, counts.updated = len(inserts), len(updates)
+        return counts
+
+    def load_contacts(self) -> tuple[list[dict[str, Any]], set[str]]:
+        """Every contact as an engine record ({"id", …fields}), and the deleted ones' ids."""
+        with self._read() as conn:
+            return self._contacts(conn)
+
+    def _contacts(self, conn: Connection) -> tuple[list[dict[str, Any]], set[str]]:
+        t = s.contacts
+        records, deleted = [], set()
+        for cid, fields, gone in conn.execute(sa.select(t.c.id, t.c.fields, t.c.deleted).order_by(t.c.id)):
+            records.append({"id": cid, **fields})
+            if gone:
+                deleted.add(cid)
+        return records, deleted
+
+    def load_accounts(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return self._accounts(conn)
+
+    def _accounts(self, conn: Connection) -> list[dict[str, Any]]:
+        t = s.accounts
+        return [{"id": aid, **fields} for aid, fields in conn.execute(sa.select(t.c.id, t.c.fields).order_by(t.c.id))]
+
+    # ---- the event log ----------------------------------------------------------------------------------
+    def append_events(self, events: Sequence[Event], source: str) -> list[int]:
+        """Log events (stored first, processed later: a crash loses none); their sequence
+        numbers, in the order given. On PostgreSQL appends are serialised, so sequence
+        order is also commit order and a reader never skips past one still committing."""
+        if source not in s.EVENT_SOURCES:
+            raise ValueError(f"unknown event source {source!r}")
+        if not events:
+            return []
+        now = self.now()
+        rows = [{"received_at": now, "at": e.at, "type": e.type, "contact": key_text(e.contact), "data": e.data,
+                 "source": source, "status": "new"} for e in events]  # fmt: skip
+        stmt = sa.insert(s.events).returning(s.events.c.seq, sort_by_parameter_order=True)
+        with self._write(lock="events") as conn:
+            return [seq for chunk in _chunks(rows) for (seq,) in conn.execute(stmt, list(chunk))]
+
+    def next_events(self, limit: int = 1000, after: int = 0) -> list[Event]:
+        """The oldest unprocessed events, in arrival order; each Event's seq is its log number."""
+        t = s.events
+        query = (sa.select(t.c.type, t.c.contact, t.c.at, t.c.data, t.c.seq)
+                 .where(t.c.status == "new", t.c.seq > after).order_by(t.c.seq).limit(limit))  # fmt: skip
+        with self._read() as conn:
+            return [Event(*row) for row in conn.execute(query)]
+
+    def mark_events(self, processed: Iterable[int] = (), rejected: Mapping[int, str] | None = None) -> None:
+        with self._write() as conn:
+            self._mark_events(conn, list(processed), dict(rejected or {}))
+
+    def _mark_events(self, conn: Connection, processed: list[int], rejected: dict[int, str]) -> None:
+        t = s.events
+        now = self.now()
+        for chunk in _chunks(processed):
+            conn.execute(t.update().where(t.c.seq.in_(chunk)).values(status="processed", processed_at=now))
+        if rejected:
+            stmt = (
+                t.update()
+                .where(t.c.seq == sa.bindparam("b_seq"))
+                .values(status="rejected", processed_at=now, reason=sa.bindparam("b_reason"))
+            )
+            conn.execute(stmt, [{"b_seq": k, "b_reason": v} for k, v in rejected.items()])
+
+    def event_counts(self) -> dict[str, int]:
+        t = s.events
+        with self._read() as conn:
+            return dict(conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status)).all())
+
+    # ---- engine state: the journal --------------------------------------------------------------------
+    def write(self, journal: Journal) -> None:
+        """Apply a journal of engine-state changes in one transaction (see `Journal`)."""
+        if not journal:
+            return
+        now = self.now()
+        with self._write() as conn:
+            j = journal
+            self._upsert(conn, s.accounts, [
+                {"id": key_text(r["id"]), "fields": {k: v for k, v in r.items() if k != "id"}, "updated_at": now}
+                for r in j.accounts
+            ])  # fmt: skip
+            self._upsert(conn, s.contacts, [
+                {"id": key_text(r["id"]), "account": _account(r), "fields": {k: v for k, v in r.items() if k != "id"},
+                 "deleted": r["id"] in j.deleted_contacts, "updated_at": now}
+                for r in j.contacts
+            ])  # fmt: skip
+            self._delete(conn, s.enrolments, j.enrolments_removed)
+            self._upsert(conn, s.enrolments, [_enrolment(r) for r in j.enrolments])
+            self._delete(conn, s.timers, j.timers_removed)
+            self._upsert(conn, s.timers, [_timer(r) for r in j.timers])
+            self._delete(conn, s.limit_counters, j.counters_removed)
+            self._upsert(conn, s.limit_counters, [_counter(r) for r in j.counters])
+            touches = s.touches
+            self._upsert(conn, touches, [_touch(r, now) for r in j.touches], keep=("created_at",),
+                         where=touches.c.state == "held")  # fmt: skip
+            self._upsert(conn, s.group_instances, [_group(r) for r in j.groups])
+            self._delete(conn, s.flow_state, j.flow_state_removed)
+            self._upsert(conn, s.flow_state, [
+                {"version": k[0], "runner": k[1], "item": k[2], "value": v, "updated_at": now}
+                for k, v in j.flow_state.items()
+            ])  # fmt: skip
+            self._mark_events(conn, list(j.events_processed), dict(j.events_rejected))
+
+    def load_state(self, versions: Collection[str] | None = None) -> State:
+        """Everything an engine needs to resume, in one snapshot: contacts, accounts and
+        the state of the given playbook versions (all when None); timers of no version
+        (the day tick) and platform counters always come along. Touches: the held ones."""
+        vs = None if versions is None else list(versions)
+
+        def of(column: sa.Column, extra: Any = None) -> Any:
+            if vs is None:
+                return sa.true()
+            cond = column.in_(vs)
+            return cond if extra is None else sa.or_(cond, extra)
+
+        with self._read() as conn:
+            contacts, deleted = self._contacts(conn)
+            accounts = self._accounts(conn)
+            e = s.enrolments
+            enrolments = [
+                EnrolmentRow(
+                    r.version,
+                    r.journey,
+                    r.contact,
+                    r.n,
+                    r.entered_at,
+                    r.status,
+                    r.epoch,
+                    r.event,
+                    r.arms,
+                    r.wait,
+                    r.touch,
+                    r.goal_at,
+                    r.segments,
+                )  # fmt: skip
+                for r in conn.execute(sa.select(e).where(of(e.c.version)).order_by(*e.primary_key))
+            ]
+            ti = s.timers
+            timers = [
+                TimerRow(r.seq, r.due, r.phase, r.order_key, r.kind, r.payload, r.version, r.shard, r.account)
+                for r in conn.execute(sa.select(ti).where(of(ti.c.version, ti.c.version.is_(None))).order_by(ti.c.seq))
+            ]
+            c = s.limit_counters
+            counters = [
+                CounterRow(*r)
+                for r in conn.execute(
+                    sa.select(c.c.scope, c.c.rule, c.c.scope_id, c.c.period_start, c.c.period_end, c.c.count)
+                    .where(of(c.c.scope, c.c.scope == "platform"))
+                    .order_by(*c.primary_key)
+                )
+            ]
+            to = s.touches
+            held = [
+                _touch_row(r)
+                for r in conn.execute(sa.select(to).where(to.c.state == "held", of(to.c.version)).order_by(to.c.key))
+            ]
+            g = s.group_instances
+            groups = [
+                GroupRow(r.version, r.id, r.group_name, r.account, r.opens, r.closes, r.members, r.closed, r.dissolved)
+                for r in conn.execute(sa.select(g).where(of(g.c.version)).order_by(*g.primary_key))
+            ]
+            f = s.flow_state
+            flow_state = {
+                (r.version, r.runner, r.item): r.value
+                for r in conn.execute(sa.select(f).where(of(f.c.version)).order_by(*f.primary_key))
+            }
+        return State(contacts, deleted, accounts, enrolments, timers, counters, held, groups, flow_state)
+
+    def reserve_seqs(self, count: int, name: str = "timers") -> int:
+        """Reserve `count` consecutive sequence numbers (for timer rows); the first of them.
+        Several processes sharing a store each take blocks, so their seqs never collide."""
+        t = s.sequences
+        with self._write() as conn:
+            start = sa.select(sa.func.coalesce(sa.func.max(s.timers.c.seq), 0) + 1).scalar_subquery()
+            conn.execute(self._insert(t).values(name=name, next_value=start).on_conflict_do_nothing())
+            stmt = (t.update().where(t.c.name == name).values(next_value=t.c.next_value + count)
+                    .returning(t.c.next_value))  # fmt: skip
+            return int(conn.execute(stmt).scalar_one()) - count
+
+    def prune_counters(self, before: int) -> int:
+        """Forget limit counts of periods that ended by `before`; how many rows went."""
+        t = s.limit_counters
+        with self._write() as conn:
+            return conn.execute(t.delete().where(t.c.period_end <= before)).rowcount
+
+    # ---- the ledger --------------------------------------------------------------------------------------
+    def claim_due(self, now: int, owner: str, limit: int = 500,
+                  accounts: Collection[str] | None = None) -> list[TouchRow]:  # fmt: skip
+        """Take up to `limit` touches that are due (pending, or failed and due again) for
+        sending: pending → sending, owner set, attempts + 1. Compare-and-set: a touch
+        another process took first is not returned. Oldest first."""
+        t = s.touches
+        due = sa.and_(t.c.state.in_(s.DUE_STATES), t.c.next_attempt_at <= now)
+        if accounts is not None:
+            due = sa.and_(due, t.c.account.in_(list(accounts)))
+        with self._write() as conn:
+            pick = sa.select(t.c.key).where(due).order_by(t.c.next_attempt_at, t.c.key).limit(limit)
+            if self.dialect == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)  # claimers take disjoint rows
+            keys = list(conn.execute(pick).scalars())
+            rows = self._cas(conn, keys, s.DUE_STATES, "sending", extra=due, owner=owner,
+                             attempts=t.c.attempts + 1)  # fmt: skip
+        rows.sort(key=lambda r: (r.next_attempt_at or 0, r.key))
+        return rows
+
+    def transition(self, keys: Iterable[str], expect: str | Collection[str], to: str, *,
+                   expect_owner: str | None = None, **values: Any) -> list[str]:  # fmt: skip
+        """Move touches from a state in `expect` to `to`, compare-and-set; the keys that
+        moved. `expect_owner` (when given) must match too; `values` sets other columns
+        (owner, error, adapter, adapter_ref, next_attempt_at …)."""
+        expected = (expect,) if isinstance(expect, str) else tuple(expect)
+        keys = list(keys)
+        if not keys:
+            return []
+        t = s.touches
+        with self._write() as conn:
+            extra = t.c.owner == expect_owner if expect_owner is not None else None
+            return [r.key for r in self._cas(conn, keys, expected, to, extra=extra, **values)]
+
+    def _cas(self, conn: Connection, keys: list[str], expect: Sequence[str], to: str, *, extra: Any = None,
+             **values: Any) -> list[TouchRow]:  # fmt: skip
+        if to not in s.TOUCH_STATES:
+            raise ValueError(f"unknown touch state {to!r}")
+        unknown = set(values) - {c.name for c in s.touches.columns}
+        if unknown:
+            raise ValueError(f"not touch columns: {sorted(unknown)}")
+        t = s.touches
+        out: list[TouchRow] = []
+        for chunk in _chunks(sorted(keys)):
+            if self.dialect == "postgresql":
+                # lock the rows in key order first: two overlapping claims then queue
+                # instead of deadlocking on rows locked in different orders
+                conn.execute(sa.select(t.c.key).where(t.c.key.in_(chunk)).order_by(t.c.key).with_for_update())
+            cond = [t.c.key.in_(chunk), t.c.state.in_(expect)]
+            if extra is not None:
+                cond.append(extra)
+            stmt = t.update().where(*cond).values(state=to, updated_at=self.now(), **values).returning(t)
+            out += [_touch_row(r) for r in conn.execute(stmt)]
+        return out
+
+    def settle(self, results: Sequence[Settlement], owner: str) -> list[str]:
+        """Record how claimed touches ended (sent, failed, dead …), each only if it is
+        still `sending` and ours; the keys that were not (someone reconciled them)."""
+        if not results:
+            return []
+        for r in results:
+            if r.state not in SETTLED_STATES:
+                raise ValueError(f"a claimed touch cannot become {r.state!r}")
+        t = s.touches
+        now = self.now()
+        stmt = (
+            t.update()
+            .where(t.c.key == sa.bindparam("b_key"), t.c.state == "sending", t.c.owner == owner)
+            .values(
+                state=sa.bindparam("b_state"),
+                error=sa.bindparam("b_error"),
+                adapter=sa.func.coalesce(sa.bindparam("b_adapter"), t.c.adapter),
+                adapter_ref=sa.func.coalesce(sa.bindparam("b_ref"), t.c.adapter_ref),
+                next_attempt_at=sa.bindparam("b_next"),
+                updated_at=now,
+            )  # fmt: skip
+        )
+        params = [{"b_key": r.key, "b_state": r.state, "b_error": r.error, "b_adapter": r.adapter,
+                   "b_ref": r.adapter_ref, "b_next": r.next_attempt_at} for r in results]  # fmt: skip
+        with self._write() as conn:
+            if conn.dialect.supports_sane_multi_rowcount:
+                if conn.execute(stmt, params).rowcount == len(params):
+                    return []
+                # some did not match: find which (they are not in the state we set, or not ours)
+                want = {r.key: r.state for r in results}
+                found = conn.execute(sa.select(t.c.key, t.c.state, t.c.owner).where(t.c.key.in_(list(want))))
+                ok = {k for k, state, who in found if state == want[k] and who == owner}
+                return [r.key for r in results if r.key not in ok]
+            return [p["b_key"] for p in params if conn.execute(stmt, p).rowcount != 1]
+
+    def touches(self, *, states: Collection[str] | None = None, keys: Collection[str] | None = None,
+                owner: str | None = None, limit: int | None = None) -> list[TouchRow]:  # fmt: skip
+        """Ledger rows (by key order), filtered."""
+        t = s.touches
+        query = sa.select(t).order_by(t.c.key)
+        if states is not None:
+            query = query.where(t.c.state.in_(list(states)))
+        if keys is not None:
+            query = query.where(t.c.key.in_(list(keys)))
+        if owner is not None:
+            query = query.where(t.c.owner == owner)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [_touch_row(r) for r in conn.execute(query)]
+
+    # ---- leases (sharding by account) ----------------------------------------------------------------------
+    def acquire_lease(self, shard: int, owner: str, ttl: float) -> bool:
+        """Take or renew a shard for `ttl` seconds; False while another owner's lease lasts."""
+        t = s.leases
+        now = self.now()
+        with self._write() as conn:
+            conn.execute(self._insert(t).values(shard=shard).on_conflict_do_nothing())
+            free = sa.or_(t.c.owner.is_(None), t.c.owner == owner, t.c.expires_at < now)
+            acquired = sa.case((t.c.owner == owner, t.c.acquired_at), else_=now)
+            stmt = (
+                t.update()
+                .where(t.c.shard == shard, free)
+                .values(owner=owner, acquired_at=acquired, expires_at=now + dt.timedelta(seconds=ttl))
+            )
+            return conn.execute(stmt).rowcount == 1
+
+    def release_lease(self, shard: int, owner: str) -> bool:
+        t = s.leases
+        with self._write() as conn:
+            stmt = t.update().where(t.c.shard == shard, t.c.owner == owner).values(owner=None, expires_at=None)
+            return conn.execute(stmt).rowcount == 1
+
+    def leases(self) -> list[tuple[int, str | None, dt.datetime | None]]:
+        t = s.leases
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute(sa.select(t.c.shard, t.c.owner, t.c.expires_at).order_by(t.c.shard))]
+
+    # ---- status ---------------------------------------------------------------------------------------------
+    def status(self, latest: int = 10) -> StoreStatus:
+        """Counts for `playbook status`, in one snapshot."""
+        to, ev, en, ti, co = s.touches, s.events, s.enrolments, s.timers, s.contacts
+
+        def by(conn: Connection, column: sa.Column) -> dict[str, int]:
+            return dict(conn.execute(sa.select(column, sa.func.count()).group_by(column)).all())
+
+        def last(conn: Connection, states: Sequence[str]) -> list[TouchRow]:
+            query = sa.select(to).where(to.c.state.in_(states)).order_by(to.c.updated_at.desc(), to.c.key).limit(latest)
+            return [_touch_row(r) for r in conn.execute(query)]
+
+        with self._read() as conn:
+            timers, next_due = conn.execute(sa.select(sa.func.count(), sa.func.min(ti.c.due))).one()
+            contacts, deleted = conn.execute(
+                sa.select(sa.func.count(), sa.func.count().filter(co.c.deleted.is_(True)))
+            ).one()
+            accounts = conn.execute(sa.select(sa.func.count()).select_from(s.accounts)).scalar_one()
+            result = StoreStatus(
+                touches=by(conn, to.c.state), events=by(conn, ev.c.status), enrolments=by(conn, en.c.status),
+                timers=timers, next_due=next_due, contacts=contacts, deleted_contacts=deleted, accounts=accounts,
+                versions=[], dead=last(conn, ("dead",)), errors=last(conn, ("failed", "unknown")),
+            )  # fmt: skip
+        result.versions = self.versions(active=True, documents=False)
+        return result
+
+
+def key_text(value: Any) -> str:
+    """An id as stored in a key column. PostgreSQL text cannot hold NUL (SQLite can): both
+    backends refuse it, so a store behaves the same wherever it lives."""
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError(f"an id cannot contain a NUL character: {text!r}")
+    return text
+
+
+def _account(fields: Mapping[str, Any]) -> str | None:
+    account = fields.get("account")
+    return None if account is None else key_text(account)
+
+
+# ---- rows ⇄ table dicts ---------------------------------------------------------------------------------------
+def _enrolment(r: EnrolmentRow) -> dict[str, Any]:
+    return {"version": r.version, "journey": r.journey, "contact": r.contact, "n": r.n, "entered_at": r.entered_at,
+            "status": r.status, "epoch": r.epoch, "event": r.event, "arms": r.arms, "wait": r.wait,
+            "touch": r.touch, "goal_at": r.goal_at, "segments": r.segments}  # fmt: skip
+
+
+def _timer(r: TimerRow) -> dict[str, Any]:
+    return {"seq": r.seq, "due": r.due, "phase": r.phase, "order_key": r.order, "kind": r.kind,
+            "payload": r.payload, "version": r.version, "shard": r.shard, "account": r.account}  # fmt: skip
+
+
+def _counter(r: CounterRow) -> dict[str, Any]:
+    return {"scope": r.scope, "rule": r.rule, "scope_id": r.scope_id, "period_start": r.period_start,
+            "period_end": r.period_end, "count": r.count}  # fmt: skip
+
+
+def _group(r: GroupRow) -> dict[str, Any]:
+    return {"version": r.version, "id": r.id, "group_name": r.group, "account": r.account, "opens": r.opens,
+            "closes": r.closes, "members": r.members, "closed": r.closed, "dissolved": r.dissolved}  # fmt: skip
+
+
+def _touch(r: TouchRow, now: dt.datetime) -> dict[str, Any]:
+    return {"key": r.key, "version": r.version, "flow": r.flow, "step": r.step, "channel": r.channel,
+            "account": r.account, "contact": r.contact, "group_id": r.group, "due": r.due, "at": r.at,
+            "content": r.content, "text": r.text, "parts": r.parts, "audience": r.audience, "outcome": r.outcome,
+            "reason": r.reason, "state": r.state, "error": r.error, "attempts": r.attempts,
+            "next_attempt_at": r.next_attempt_at, "owner": r.owner, "adapter": r.adapter,
+            "adapter_ref": r.adapter_ref, "request": r.request, "created_at": r.created_at or now,
+            "updated_at": now}  # fmt: skip
+
+
+def _touch_row(r: Any) -> TouchRow:
+    return TouchRow(key=r.key, version=r.version, flow=r.flow, step=r.step, channel=r.channel, due=r.due,
+                    state=r.state, account=r.account, contact=r.contact, group=r.group_id, at=r.at,
+                    content=r.content, text=r.text, parts=r.parts, audience=r.audience, outcome=r.outcome,
+                    reason=r.reason, error=r.error, attempts=r.attempts, next_attempt_at=r.next_attempt_at,
+                    owner=r.owner, adapter=r.adapter, adapter_ref=r.adapter_ref, request=r.request,
+                    created_at=r.created_at, updated_at=r.updated_at)  # fmt: skip
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases or memory)."""
+    parsed = sa.make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
