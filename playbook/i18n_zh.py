@@ -238,6 +238,31 @@ ZH: dict[str, str] = {
     "--strict: the data has problems; nothing planned": "--strict：数据有问题，未做演练",
     "no contact '{id}' in the plan": "演练里没有联系人 '{id}'",
     "planning": "演练中",
+    # ---- playbook.cli.importer (and its line in playbook.cli.main) -------------------------------
+    "Import contacts or accounts into the store (re-run to update).": "把联系人或员工账号导入存储（重复运行即更新）。",
+    "Import contacts (or, with --accounts, staff accounts) into the store; re-run to update.": (
+        "把联系人（加 --accounts 则为员工账号）导入存储；重复运行即更新。"
+    ),
+    "The store: a SQLite file or a database URL (default: ${env}, else {default}).": (
+        "存储：SQLite 文件或数据库 URL（默认取 ${env}，没有则用 {default}）。"
+    ),
+    "The files are staff accounts, not contacts.": "这些文件是员工账号，而不是联系人。",
+    "Timezone of times without an offset (default: the active playbook's, else {tz}).": (
+        "没写时区的时间按哪个时区理解（默认取当前启用剧本的时区，没有则用 {tz}）。"
+    ),
+    "Any bad data row is fatal: nothing is imported.": "数据里只要有一行有问题就中止：什么都不导入。",
+    "table for people, json for scripts.": "table 给人看，json 给脚本用。",
+    "import into {db}": "导入到 {db}",
+    "file": "文件",
+    "rows": "行数",
+    "inserted": "新增",
+    "updated": "更新",
+    "unchanged": "未变",
+    "problems": "有问题",
+    "--strict: the data has problems; nothing imported": "--strict：数据有问题，未导入任何内容",
+    "importing": "导入中",
+    "cannot use the store: {reason}": "无法使用存储：{reason}",
+    "unknown timezone '{tz}'": "未知的时区 '{tz}'",
     "would reformat {path}": "需要重新排版 {path}",
     "reformatted {path}": "已重新排版 {path}",
     # ---- playbook.syntax.parser: values that make no sense -----------------------------------

@@ -16,6 +16,7 @@ COMMANDS = {
     "compile": ("playbook.cli.compile", N_("Print the schedule graph (a tree, or --json).")),
     "graph": ("playbook.cli.graph", N_("The schedule graph as Mermaid or Graphviz source.")),
     "plan": ("playbook.cli.plan", N_("Dry-run: who gets what, when, from which account. Nothing is sent.")),
+    "import": ("playbook.cli.importer", N_("Import contacts or accounts into the store (re-run to update).")),
 }
 HELP = N_("Private-domain customer operations (私域运营) as code.")
 

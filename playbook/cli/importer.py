@@ -1,0 +1,125 @@
+"""playbook import FILE… [--db URL] [--accounts] — contacts (or staff accounts) into the
+store, idempotently: re-run it with a newer export to update. Bad rows are reported with
+their row numbers and the rest are imported; exit 1 when any row had a problem."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from playbook.cli.common import EXIT_ERRORS, console, print_diagnostics
+from playbook.i18n import t
+
+DEFAULT_DB = "playbook.db"  # mirrors playbook.runtime.store (not imported here: start-up time)
+
+
+@click.command(
+    name="import",
+    help=t("Import contacts (or, with --accounts, staff accounts) into the store; re-run to update."),
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--db",
+    metavar="URL",
+    help=t(
+        "The store: a SQLite file or a database URL (default: ${env}, else {default}).",
+        env="PLAYBOOK_DB",
+        default=DEFAULT_DB,
+    ),  # fmt: skip
+)
+@click.option("--accounts", "accounts", is_flag=True, help=t("The files are staff accounts, not contacts."))
+@click.option(
+    "--timezone",
+    metavar="TZ",
+    help=t("Timezone of times without an offset (default: the active playbook's, else {tz}).", tz="Asia/Shanghai"),
+)
+@click.option("--strict", is_flag=True, help=t("Any bad data row is fatal: nothing is imported."))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help=t("table for people, json for scripts."),
+)
+def command(files: tuple[str, ...], db: str | None, accounts: bool, timezone: str | None, strict: bool,
+            fmt: str) -> None:  # fmt: skip
+    from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+    from playbook.engine.timeutil import LocalTime
+    from playbook.runtime.importing import import_files, store_timezone
+    from playbook.runtime.store import Store, StoreError, default_url
+
+    url = db or default_url()
+    kind = "accounts" if accounts else "contacts"
+    try:
+        with Store(url) as store:
+            store.migrate()
+            tz = timezone or store_timezone(store)
+            try:
+                clock = LocalTime(tz)
+            except (KeyError, ValueError):  # zoneinfo: not found (a KeyError) or a malformed name
+                raise PlaybookError([Diagnostic(ERROR, "option", t("unknown timezone '{tz}'", tz=tz))]) from None
+            with _Progress() as progress:
+                results = import_files(store, files, kind, clock, strict=strict, progress=progress.update)
+            shown = store.engine.url.render_as_string(hide_password=True)
+    except StoreError as exc:
+        raise PlaybookError([Diagnostic(ERROR, "store", t("cannot use the store: {reason}", reason=exc))]) from None
+
+    problems = [p for r in results for p in r.problems]
+    refused = strict and bool(problems)
+    if fmt == "json":
+        doc = {"db": shown, "kind": kind, "imported": not refused, "files": [r.as_json() for r in results]}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        _render(results, shown, refused)
+    if problems:
+        if fmt != "json":
+            print_diagnostics((p.diagnostic() for p in problems), stderr=True)
+        sys.exit(EXIT_ERRORS)
+
+
+def _render(results: list[Any], shown: str, refused: bool) -> None:
+    from rich.table import Table
+
+    out = console()
+    table = Table(title=t("import into {db}", db=shown), title_justify="left")
+    for header in (t("file"), t("rows"), t("inserted"), t("updated"), t("unchanged"), t("problems")):
+        table.add_column(header, justify="left" if header == t("file") else "right", overflow="fold")
+    for r in results:
+        c = r.counts
+        table.add_row(r.path, str(r.rows), str(c.inserted), str(c.updated), str(c.unchanged),
+                      str(len(r.problems)) if r.problems else "")  # fmt: skip
+    out.print(table)
+    if refused:
+        console(stderr=True).print(t("--strict: the data has problems; nothing imported"), style="red", markup=False)
+
+
+class _Progress:
+    """A progress bar on stderr, shown only on a terminal and when importing takes > 1 s."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if time.monotonic() - self.started < 1.0 or not sys.stderr.isatty():
+                return
+            from rich.progress import Progress
+
+            self.bar = Progress(console=console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(t("importing"), total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
