@@ -284,11 +284,15 @@ class Engine:
             req.cancelled = reason
 
     def _resolve(self, t: int) -> None:
-        batch, self._pending = self._pending, []
-        batch.sort(key=TouchRequest.order)
+        """Resolve the touches of this instant, in competition order. Resolving can make
+        new touches for the same instant (a group's dissolve task after its last post):
+        they are resolved too, before time moves on."""
         held = {id(p): p.policies.quiet_release(t) for p in self.programs}
-        for req in batch:
-            self._try(req, t, held[id(req.playbook)])
+        while self._pending:
+            batch, self._pending = self._pending, []
+            batch.sort(key=TouchRequest.order)
+            for req in batch:
+                self._try(req, t, held[id(req.playbook)])
 
     def _try(self, req: TouchRequest, t: int, held_until: int | None) -> None:
         program: Program = req.playbook
