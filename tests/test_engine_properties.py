@@ -488,16 +488,19 @@ def check_enrolments(doc: dict, case: Case) -> None:
 
 def check_entries(doc: dict, case: Case, end: dt.datetime) -> None:
     """Every new friend is taken in by each `on friend_added` journey (nothing silently lost)."""
-    added = {e["contact"] for e in inputs_of(case) if e["type"] == "friend_added" and when(e["at"]) < end}
+    added = {e["contact"] for e in inputs_of(case, doc) if e["type"] == "friend_added"}
     for j in case.journeys:
         if j.entry_kind == "friend_added":
             entered = {e["contact"] for e in doc["events"] if e["type"] == "enter" and e["flow"] == j.name}
             assert added <= entered, f"{j.name}: added but never entered: {added - entered}"
 
 
-def inputs_of(case: Case) -> list[dict]:
-    """The plan's input events, in file order."""
-    return [json.loads(line) for line in case.events.splitlines() if line.strip()]
+def inputs_of(case: Case, doc: dict) -> list[dict]:
+    """The input events the plan simulated (before its end), in file order; nothing at or
+    after the end is simulated (held touches are only followed to their outcome)."""
+    end = when(doc["end"])
+    events = [json.loads(line) for line in case.events.splitlines() if line.strip()]
+    return [e for e in events if when(e["at"]) < end]
 
 
 def check_all(text: str, case: Case) -> dict:
@@ -506,7 +509,7 @@ def check_all(text: str, case: Case) -> dict:
     check_quiet(doc, case)
     check_limits(doc, case)
     check_skips_justified(doc, case)
-    check_deleted(doc, inputs_of(case))
+    check_deleted(doc, inputs_of(case, doc))
     check_enrolments(doc, case)
     check_entries(doc, case, when(doc["end"]))
     return doc
