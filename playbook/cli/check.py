@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from playbook.cli.common import EXIT_ERRORS, EXIT_OK, console, fail, paths_argument, print_diagnostics
+from playbook.cli.common import EXIT_ERRORS, EXIT_OK, fail, paths_argument, print_diagnostics, say
 from playbook.diagnostics import PlaybookError
 from playbook.i18n import t, tn
 
@@ -58,7 +58,6 @@ def command(paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ..
     else:
         for r in results:
             print_diagnostics(r.diagnostics)
-        out_console = console()
         for r in results:
             if r.ok and r.warnings:
                 line = t(
@@ -67,13 +66,11 @@ def command(paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ..
                     version=r.version,
                     warnings=_warnings(len(r.warnings)),
                 )
-                out_console.print(line, style="green", markup=False)
+                say(line, "ok")
             elif r.ok:
-                out_console.print(t("✓ {path}: {version}", path=r.path, version=r.version), style="green", markup=False)
+                say(t("✓ {path}: {version}", path=r.path, version=r.version), "ok")
             else:
-                out_console.print(
-                    t("✗ {path}: {errors}", path=r.path, errors=_errors(len(r.errors))), style="red", markup=False
-                )
+                say(t("✗ {path}: {errors}", path=r.path, errors=_errors(len(r.errors))), "error")
         if len(results) > 1 or errors or warnings:
             summary = t(
                 "{errors}, {warnings} in {playbooks}",
@@ -81,7 +78,7 @@ def command(paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ..
                 warnings=_warnings(warnings),
                 playbooks=tn("{n} playbook", "{n} playbooks", len(results)),
             )
-            out_console.print(summary, markup=False)
+            say(summary)
     sys.exit(EXIT_ERRORS if errors else EXIT_OK)
 
 

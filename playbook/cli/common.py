@@ -20,15 +20,20 @@ def console(stderr: bool = False):  # -> rich.console.Console, imported lazily f
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
+def say(text: str, style: str = "", stderr: bool = False) -> None:
+    """One line of plain output, coloured only on a terminal (click strips the colour
+    otherwise). The start-up-critical commands use this rather than rich."""
+    colours = {"error": ("red", True), "warning": ("yellow", False), "ok": ("green", False)}
+    fg, bold = colours.get(style, (None, False))
+    click.secho(text, fg=fg, bold=bold, err=stderr)
+
+
 def print_diagnostics(diagnostics: Iterable[Diagnostic], stderr: bool = False) -> None:
-    out = console(stderr)
     for d in diagnostics:
-        text = render(d)
-        style = "bold red" if d.is_error else "yellow"
-        head, _, rest = text.partition("\n")
-        out.print(head, style=style, markup=False)
+        head, _, rest = render(d).partition("\n")
+        say(head, "error" if d.is_error else "warning", stderr)
         if rest:
-            out.print(rest, markup=False)
+            say(rest, stderr=stderr)
 
 
 def fail(error: PlaybookError) -> None:
