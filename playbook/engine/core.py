@@ -54,6 +54,7 @@ class Program:
         self.vec = VecCompiler(columns, self.clock, segment_docs)
         self._compiled: dict[int, Callable[[Scope], bool]] = {}
         self.memberships: dict[int, Membership] = {}
+        self._content_plans: dict[str, tuple[str | None, list[tuple[str, str]], list[str]]] = {}
 
     def predicate(self, e: Any) -> Callable[[Scope], bool]:
         """A compiled predicate for an IR expression (cached by identity)."""
@@ -62,6 +63,19 @@ class Program:
             fn = self.expr.compile(ir.to_doc(e) if hasattr(e, "model_dump") else e)
             self._compiled[id(e)] = fn
         return fn
+
+    def content_plan(self, name: str) -> tuple[str | None, list[tuple[str, str]], list[str]]:
+        """A content's templates to render: its text, its other parts, its images."""
+        plan = self._content_plans.get(name)
+        if plan is None:
+            content = self.ir.contents[name]
+            parts = [
+                (k, v)
+                for k in ("title", "desc", "link", "miniprogram", "page", "video", "file")
+                if (v := getattr(content, k))
+            ]
+            plan = self._content_plans[name] = (content.text, parts, list(content.images))
+        return plan
 
     def membership(self, e: Any) -> Membership:
         """Who matches expression `e`, for every contact at once (kept current)."""
@@ -335,16 +349,14 @@ class Engine:
         audience = req.audience_of() if req.audience_of else None
         if req.task_text is not None:
             return render(req.task_text, contact, account, req.event, clock), None, audience
-        content = program.ir.contents[req.content or ""]
-        text = render(content.text, contact, account, req.event, clock) if content.text else ""
-        parts: dict[str, Any] = {}
-        for key in ("title", "desc", "link", "miniprogram", "page", "video", "file"):
-            value = getattr(content, key)
-            if value:
-                parts[key] = render(value, contact, account, req.event, clock)
-        if content.images:
-            parts["images"] = [render(i, contact, account, req.event, clock) for i in content.images]
-        return text, parts or None, audience
+        text_template, part_templates, images = program.content_plan(req.content or "")
+        text = render(text_template, contact, account, req.event, clock) if text_template else ""
+        if not part_templates and not images:
+            return text, None, audience
+        parts: dict[str, Any] = {key: render(tpl, contact, account, req.event, clock) for key, tpl in part_templates}
+        if images:
+            parts["images"] = [render(i, contact, account, req.event, clock) for i in images]
+        return text, parts, audience
 
     def _finish(self, req: TouchRequest, t: int, outcome: str, reason: str, text: str = "",
                 parts: dict[str, Any] | None = None, audience: Any = None) -> None:  # fmt: skip

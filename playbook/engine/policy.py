@@ -89,6 +89,15 @@ class Policies:
         self.clock = clock
         self.quiet = quiet
         self.counters = [LimitCounter(r, clock) for r in rules] + list(shared)
+        self._applicable: dict[tuple[str, bool], list[LimitCounter]] = {}
+
+    def applicable(self, channel: str, has_contact: bool) -> list[LimitCounter]:
+        """The counters a touch on `channel` counts against (worked out once per kind)."""
+        key = (channel, has_contact)
+        found = self._applicable.get(key)
+        if found is None:
+            found = self._applicable[key] = [c for c in self.counters if c.rule.applies(channel, has_contact)]
+        return found
 
     def quiet_release(self, t: int) -> int | None:
         """When quiet hours that hold `t` end; None when `t` is outside them."""
@@ -105,10 +114,8 @@ class Policies:
             return Verdict(False, held_until, self.quiet.label if self.quiet else "")
         retry = None
         reason = ""
-        for counter in self.counters:
+        for counter in self.applicable(channel, contact is not None):
             rule = counter.rule
-            if not rule.applies(channel, contact is not None):
-                continue
             scope_id = contact if rule.scope == "contact" else account
             if scope_id is None or not counter.full(t, scope_id):
                 continue
@@ -122,9 +129,7 @@ class Policies:
         return Verdict(True)
 
     def record(self, t: int, channel: str, account: str | None, contact: str | None) -> None:
-        for counter in self.counters:
-            rule = counter.rule
-            if rule.applies(channel, contact is not None):
-                scope_id = contact if rule.scope == "contact" else account
-                if scope_id is not None:
-                    counter.add(t, scope_id)
+        for counter in self.applicable(channel, contact is not None):
+            scope_id = contact if counter.rule.scope == "contact" else account
+            if scope_id is not None:
+                counter.add(t, scope_id)
