@@ -103,7 +103,8 @@ class FlowSet:
 
     def on_event(self, event: Event) -> None:
         for sla in self.slas:
-            sla.on_event(event)
+            if event.type in (sla.s.trigger, sla.s.answer):
+                sla.on_event(event)
         for j in self.journeys.values():
             j.on_event(event)
 
@@ -189,6 +190,16 @@ class JourneyRun:
         self.segment = flows.program.segments.get(entry.segment) if entry.segment else None
         program = flows.program
         self.members = program.membership(program.ir.segments[entry.segment].expr) if entry.segment else None
+        # The event types this journey can react to: its entry, exits, goal, waits, deletion.
+        self.reacts_to = {
+            "deleted",
+            *(x.event for x in j.exits if x.event),
+            *(n.event for n in j.nodes.values() if n.event),
+        }
+        if entry.event:
+            self.reacts_to.add(entry.event)
+        if j.goal is not None:
+            self.reacts_to.add(j.goal.event)
 
     # ---- entry -----------------------------------------------------------------------------
     def activate(self, t: int) -> None:
@@ -386,6 +397,8 @@ class JourneyRun:
     # ---- events ----------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
         cid, t, kind = event.contact, event.at, event.type
+        if kind not in self.reacts_to:
+            return
         data = {"type": kind, **event.data}
         flows = self.flows
         current = (self.history.get(cid) or [None])[-1]
