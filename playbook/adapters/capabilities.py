@@ -10,7 +10,7 @@ one a day per customer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
 from playbook.engine.policy import LimitRule
@@ -22,7 +22,6 @@ class Capabilities:
     limits: tuple[LimitRule, ...] = ()
     dissolve_groups: bool = True  # False: a staff task asks to dissolve a finished group
     batch_size: int = 1  # recipients one call can take (1: no batching)
-    notes: tuple[str, ...] = field(default=())
 
 
 ALL_PARTS = frozenset({"text", "image", "link", "miniprogram", "video", "file"})

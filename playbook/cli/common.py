@@ -11,7 +11,6 @@ from playbook.diagnostics import Diagnostic, PlaybookError, render
 
 EXIT_OK = 0
 EXIT_ERRORS = 1  # the input has errors (check failed, fmt --check found changes)
-EXIT_USAGE = 2  # click's own code for bad options
 
 
 def console(stderr: bool = False):  # -> rich.console.Console, imported lazily for start-up time

@@ -209,9 +209,6 @@ class Engine:
                     self._resolve(t)
         self.now = max(self.now, until)
 
-    def next_time(self) -> int | None:
-        return self._heap[0][0] if self._heap else None
-
     def drain(self) -> None:
         """Follow held touches to their outcome, and nothing else: the end of a plan's
         horizon, where no new step, event or schedule is simulated any more."""

@@ -15,10 +15,6 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-MINUTE = 60
-DAY_MINUTES = 24 * 60
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
 
 @lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:
@@ -144,7 +140,3 @@ def iso(ts: int, clock: LocalTime) -> str:
     """ISO 8601 in the playbook timezone, to the second: 2026-12-02T08:00:00+08:00."""
     return clock.local(ts).isoformat(timespec="seconds")
 
-
-def from_datetime(value: dt.datetime) -> int:
-    """An aware datetime as an instant."""
-    return int((value - _EPOCH).total_seconds())
