@@ -23,14 +23,22 @@ from typing import Any
 from playbook.compiler import ir
 from playbook.engine.columns import Columns, Membership, VecCompiler
 from playbook.engine.expr import Compiler, Scope, segment_table, uses_time
-from playbook.engine.model import DEFERRED, OK, SKIPPED, Event, StateEvent, Touch, TouchRequest
+from playbook.engine.model import (
+    DEFERRED,
+    OK,
+    PHASE_EVENT,
+    PHASE_RETRY,
+    PHASE_TICK,
+    SKIPPED,
+    Event,
+    StateEvent,
+    Touch,
+    TouchRequest,
+)
 from playbook.engine.policy import LimitCounter, LimitRule, Policies
 from playbook.engine.render import MissingValue, render
 from playbook.engine.timeutil import LocalTime, QuietWindow
 from playbook.engine.values import Instant
-
-# Phases: what goes first among things at the same instant.
-PHASE_EVENT, PHASE_TICK, PHASE_SCHEDULE, PHASE_STEP, PHASE_RETRY = 0, 1, 2, 3, 4
 
 Sink = Callable[[Touch | StateEvent], None]
 

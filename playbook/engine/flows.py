@@ -20,13 +20,11 @@ from playbook.compiler import ir
 from playbook.compiler.schedules import occurrences
 from playbook.engine.columns import Audience
 from playbook.engine.expr import Scope
-from playbook.engine.model import Event, StateEvent, TouchRequest
+from playbook.engine.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
 from playbook.engine.timeutil import parse_clock
 
 if TYPE_CHECKING:
     from playbook.engine.core import Engine, Program
-
-PHASE_SCHEDULE, PHASE_STEP = 2, 3
 
 
 class FlowSet:

@@ -9,6 +9,9 @@ from typing import Any
 
 OK, DEFERRED, SKIPPED = "ok", "deferred", "skipped"
 
+# What goes first among timeline items at the same instant (docs/semantics.md, "The timeline").
+PHASE_EVENT, PHASE_TICK, PHASE_SCHEDULE, PHASE_STEP, PHASE_RETRY = 0, 1, 2, 3, 4
+
 
 @dataclass(slots=True)
 class Event:

@@ -139,4 +139,3 @@ class QuietWindow:
 def iso(ts: int, clock: LocalTime) -> str:
     """ISO 8601 in the playbook timezone, to the second: 2026-12-02T08:00:00+08:00."""
     return clock.local(ts).isoformat(timespec="seconds")
-
