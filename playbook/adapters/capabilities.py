@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
 from playbook.engine.policy import LimitRule
+from playbook.i18n import t
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,8 @@ def capabilities_of(name: str) -> Capabilities:
             Diagnostic(
                 ERROR,
                 "option",
-                f"unknown adapter '{name}'",
-                hint=did_you_mean(name, BUILTIN) or f"known: {', '.join(BUILTIN)}",
+                t("unknown adapter '{name}'", name=name),
+                hint=did_you_mean(name, BUILTIN) or t("known adapters: {names}", names=", ".join(BUILTIN)),
             )
         ]
     )

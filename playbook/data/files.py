@@ -9,37 +9,64 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from playbook.data.values import ALWAYS_TEXT, DataValueError, parse_tags, parse_time, typed, typed_text
+from playbook.data.values import (
+    ALWAYS_TEXT,
+    EXAMPLE_TIME,
+    DataValueError,
+    parse_tags,
+    parse_time,
+    typed,
+    typed_text,
+)
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.model import Event
 from playbook.engine.timeutil import LocalTime
 from playbook.engine.values import Instant
+from playbook.i18n import N_, t
 
 
 @dataclass(frozen=True, slots=True)
 class RowProblem:
+    """A row that was left out. `reason` is English whatever the language: it is part of
+    the JSON output (`plan --format json`, `import --format json`). `message()` is the
+    reason in the operator's language, from `template` (an `N_` template) and `values`."""
+
     file: str
     row: int  # line number in the file (a CSV header is row 1)
     reason: str
+    template: str = field(default="", compare=False, repr=False)
+    values: dict[str, object] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    @classmethod
+    def of(cls, file: str, row: int, template: str, /, **values: object) -> RowProblem:
+        return cls(file, row, template.format(**values), template, values)
+
+    @classmethod
+    def from_error(cls, file: str, row: int, error: DataValueError) -> RowProblem:
+        return cls(file, row, str(error), error.template, error.values)
+
+    def message(self) -> str:
+        """The reason in the operator's language (as given when there is no template)."""
+        return t(self.template, **self.values) if self.template else self.reason
 
     def diagnostic(self) -> Diagnostic:
-        return Diagnostic(ERROR, "data", self.reason, self.file, self.row)
+        return Diagnostic(ERROR, "data", self.message(), self.file, self.row)
 
 
-def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | str]]:
+def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | DataValueError]]:
     """(row number, row) for each record: a JSON object, a CSV row as [header, cells], or
-    a str — the reason the record is unreadable."""
+    a DataValueError — why the record is unreadable."""
     p = Path(path)
     try:
         fh = p.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise PlaybookError(
-            [Diagnostic(ERROR, "io", f"cannot read file: {exc.strerror or exc}", file=str(path))]
+            [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(path))]
         ) from None
     with fh:
         try:
@@ -50,9 +77,11 @@ def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | str]]
                     try:
                         row = json.loads(line)
                     except json.JSONDecodeError as exc:
-                        yield number, f"not valid JSON: {exc.msg}"
+                        yield number, DataValueError(N_("not valid JSON: {detail}"), detail=exc.msg)
                         continue
-                    yield number, row if isinstance(row, dict) else "each line must be a JSON object"
+                    if not isinstance(row, dict):
+                        row = DataValueError(N_("each line must be a JSON object"))
+                    yield number, row
             else:
                 reader = csv.reader(fh)
                 header = [h.strip() for h in next(reader, [])]
@@ -61,12 +90,13 @@ def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | str]]
                         continue
                     number = reader.line_num
                     if len(record) > len(header):
-                        yield number, f"{len(record)} cells but the header has {len(header)} columns"
+                        template = N_("{cells} cells but the header has {columns} columns")
+                        yield number, DataValueError(template, cells=len(record), columns=len(header))
                         continue
                     yield number, [header, record]
         except UnicodeDecodeError:
             raise PlaybookError(
-                [Diagnostic(ERROR, "encoding", "this file is not UTF-8 text", file=str(path))]
+                [Diagnostic(ERROR, "encoding", t("this file is not UTF-8 text"), file=str(path))]
             ) from None
 
 
@@ -82,8 +112,8 @@ def read_records(
     keep = None if only is None else set(only) | ALWAYS_TEXT
     csv_plan: list[tuple[int, str, Callable[[str], Any]]] | None = None
     for number, row in _rows(path):
-        if isinstance(row, str):
-            problems.append(RowProblem(str(path), number, row))
+        if isinstance(row, DataValueError):
+            problems.append(RowProblem.from_error(str(path), number, row))
             continue
         try:
             if isinstance(row, list):  # a CSV row: cells by column
@@ -102,14 +132,15 @@ def read_records(
                     row = {k: v for k, v in row.items() if k in keep}
                 record = {k: v for k, raw in row.items() if (v := typed(k, raw, clock)) is not None}
         except DataValueError as exc:
-            problems.append(RowProblem(str(path), number, str(exc)))
+            problems.append(RowProblem.from_error(str(path), number, exc))
             continue
         rid = record.get("id")
         if not rid:
-            problems.append(RowProblem(str(path), number, "the row has no id"))
+            problems.append(RowProblem.of(str(path), number, N_("the row has no id")))
             continue
         if rid in seen:
-            problems.append(RowProblem(str(path), number, f"id '{rid}' is already used on row {seen[rid]}"))
+            problems.append(RowProblem.of(str(path), number, N_("id '{id}' is already used on row {row}"),
+                                          id=rid, row=seen[rid]))  # fmt: skip
             continue
         seen[rid] = number
         out.append(record)
@@ -143,13 +174,13 @@ def read_events(path: str | Path, clock: LocalTime, first_seq: int = 0) -> tuple
     out: list[Event] = []
     problems: list[RowProblem] = []
     for number, row in _rows(path):
-        if isinstance(row, str):
-            problems.append(RowProblem(str(path), number, row))
+        if isinstance(row, DataValueError):
+            problems.append(RowProblem.from_error(str(path), number, row))
             continue
         try:
             out.append(event_from_record(row, clock, first_seq + len(out)))
         except DataValueError as exc:
-            problems.append(RowProblem(str(path), number, str(exc)))
+            problems.append(RowProblem.from_error(str(path), number, exc))
     return out, problems
 
 
@@ -160,9 +191,9 @@ def event_from_record(row: dict[str, Any], clock: LocalTime, seq: int) -> Event:
     at = row.get("at")
     for key, value in (("type", kind), ("contact", contact), ("at", at)):
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise DataValueError(f"the event has no '{key}'")
+            raise DataValueError(N_("the event has no '{key}'"), key=key)
     if not isinstance(at, str):
-        raise DataValueError("'at' must be a time like 2026-12-01T09:00:00+08:00")
+        raise DataValueError(N_("'{key}' must be a time like {example}"), key="at", example=EXAMPLE_TIME)
     instant: Instant = parse_time(at, clock)
     data = {}
     for key, raw in row.items():
@@ -172,7 +203,7 @@ def event_from_record(row: dict[str, Any], clock: LocalTime, seq: int) -> Event:
         if value is not None:
             data[key] = value
     if kind == "purchase" and "amount" in data and not isinstance(data["amount"], int | float):
-        raise DataValueError(f"a purchase's amount must be a number, not '{data['amount']}'")
+        raise DataValueError(N_("a purchase's amount must be a number, not '{amount}'"), amount=data["amount"])
     if kind in ("tag_added", "tag_removed") and not isinstance(data.get("tag"), str):
-        raise DataValueError(f"a {kind} event needs a 'tag'")
+        raise DataValueError(N_("a {kind} event needs a 'tag'"), kind=kind)
     return Event(str(kind).strip(), str(contact).strip(), int(instant), data, seq)

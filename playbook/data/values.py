@@ -15,8 +15,10 @@ import re
 
 from playbook.engine.timeutil import LocalTime
 from playbook.engine.values import DateValue, Instant
+from playbook.i18n import N_, t
 
 ALWAYS_TEXT = frozenset({"id", "name", "account", "tags"})
+EXAMPLE_TIME = "2026-12-01T09:00:00+08:00"  # how a time is written, in messages
 
 _INT = re.compile(r"^-?(0|[1-9]\d*)$")
 _FLOAT = re.compile(r"^-?(0|[1-9]\d*)\.\d+$")
@@ -28,7 +30,20 @@ Value = str | int | float | bool | Instant
 
 
 class DataValueError(ValueError):
-    """A value in a data file that cannot be read, with the operator-facing reason."""
+    """A value in a data file that cannot be read.
+
+    `str(exc)` is the reason in English — it goes into the plan's and the import's JSON,
+    which read the same in every language — and `message()` is the same reason in the
+    operator's language. `template` is an `N_` template, `values` its placeholders.
+    """
+
+    def __init__(self, template: str, /, **values: object) -> None:
+        super().__init__(template.format(**values))
+        self.template = template
+        self.values = values
+
+    def message(self) -> str:
+        return t(self.template, **self.values)
 
 
 def parse_time(text: str, clock: LocalTime) -> Instant:
@@ -40,13 +55,13 @@ def parse_time(text: str, clock: LocalTime) -> Instant:
         except ValueError:
             pass
     if not _DATE_LIKE.match(text):
-        raise DataValueError(f"'{text}' is not a date or time like 2026-12-01T09:00:00+08:00")
+        raise DataValueError(N_("'{text}' is not a date or time like {example}"), text=text, example=EXAMPLE_TIME)
     try:
         if _DATE_ONLY.match(text):
             return DateValue(clock.midnight(dt.date.fromisoformat(text)))
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise DataValueError(f"'{text}' is not a date on the calendar") from None
+        raise DataValueError(N_("'{text}' is not a date on the calendar"), text=text) from None
     if value.tzinfo is None:
         return Instant(clock.instant(value))
     return Instant(int(value.timestamp()))
@@ -65,7 +80,9 @@ def typed(key: str, raw: object, clock: LocalTime) -> Value | frozenset[str] | N
         return typed_text(raw, clock)
     if isinstance(raw, bool | int | float):
         return raw
-    raise DataValueError(f"field '{key}' has a value of an unsupported kind ({type(raw).__name__})")
+    raise DataValueError(
+        N_("field '{key}' has a value of an unsupported kind ({kind})"), key=key, kind=type(raw).__name__
+    )
 
 
 def typed_text(raw: str, clock: LocalTime) -> Value | None:

@@ -1,20 +1,37 @@
 """What `playbook plan` shows: the JSON contract (PRODUCT.md), the summary line, per-day
-and per-account tables, one contact's timeline, and an HTML export of the same."""
+and per-account tables, one contact's timeline, and an HTML export of the same.
+
+The JSON is for scripts: the same bytes in every language, so touch reasons and row
+problems stay in English there. Tables and timelines are for people: they show the same
+reasons in the operator's language (`reason_text`), translated when shown.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from playbook.engine.model import DEFERRED, SKIPPED, StateEvent, Touch
+from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch
 from playbook.engine.timeutil import LocalTime, iso
+from playbook.i18n import N_, t, tn
 from playbook.plan.run import PlanResult
 
 CHANNELS = ("dm", "group", "moment", "task")
-CHANNEL_WORDS = {"dm": "dm", "group": "group posts", "moment": "moments", "task": "tasks"}
+# Column headers of the tables.
+CHANNEL_WORDS = {"dm": N_("dm"), "group": N_("group posts"), "moment": N_("moments"), "task": N_("tasks")}
+# The summary line's counts, (singular, plural); {count} is the number with thousands separators.
+CHANNEL_COUNTS = {
+    "dm": (N_("{count} dm"), N_("{count} dm")),
+    "group": (N_("{count} group post"), N_("{count} group posts")),
+    "moment": (N_("{count} moment"), N_("{count} moments")),
+    "task": (N_("{count} task"), N_("{count} tasks")),
+}
+OUTCOME_WORDS = {OK: N_("ok"), DEFERRED: N_("deferred"), SKIPPED: N_("skipped")}
+SEPARATOR = N_("; ")  # between reasons, and between the parts of the summary line
 
 
 class _Iso:
@@ -76,8 +93,8 @@ def _events_in_order(result: PlanResult) -> list[StateEvent]:
 
 def summary(result: PlanResult) -> dict[str, Any]:
     return {
-        "by_channel": dict(sorted(Counter(t.channel for t in result.touches).items())),
-        "by_outcome": dict(sorted(Counter(t.outcome for t in result.touches).items())),
+        "by_channel": dict(sorted(Counter(x.channel for x in result.touches).items())),
+        "by_outcome": dict(sorted(Counter(x.outcome for x in result.touches).items())),
     }
 
 
@@ -104,7 +121,7 @@ def write_json(result: PlanResult, out: TextIO) -> None:
     when = _Iso(clock)
     sections: list[tuple[str, Iterable[dict[str, Any]]]] = [
         ("events", (event_json(e, clock) for e in _events_in_order(result))),
-        ("touches", (touch_json(t, when) for t in result.touches)),
+        ("touches", (touch_json(x, when) for x in result.touches)),
     ]
     for number, (name, items) in enumerate(sections):
         out.write(f"  {dump(name)}: [")
@@ -125,13 +142,23 @@ def to_json(result: PlanResult) -> str:
 
 def summary_line(result: PlanResult) -> str:
     """Like `terraform plan`: '1,204 dm · 36 group posts · 90 moments · 412 tasks; …'."""
-    going = Counter(t.channel for t in result.touches if t.outcome != SKIPPED)
-    parts = [f"{going.get(c, 0):,} {CHANNEL_WORDS[c]}" for c in CHANNELS]
-    deferred = Counter(_cause(t.reason) for t in result.touches if t.outcome == DEFERRED)
-    skipped = Counter(_cause(t.reason) for t in result.touches if t.outcome == SKIPPED)
-    tail = [f"{n:,} deferred by {cause}" for cause, n in sorted(deferred.items())]
-    tail += [f"{n:,} skipped by {cause}" for cause, n in sorted(skipped.items())]
-    return " · ".join(parts) + ("; " + "; ".join(tail) if tail else "")
+    going = Counter(x.channel for x in result.touches if x.outcome != SKIPPED)
+    parts = [tn(*CHANNEL_COUNTS[c], going[c], count=f"{going[c]:,}") for c in CHANNELS]
+    deferred = Counter(_cause(x.reason) for x in result.touches if x.outcome == DEFERRED)
+    skipped = Counter(_cause(x.reason) for x in result.touches if x.outcome == SKIPPED)
+    tail = [t("{count} deferred by {cause}", count=f"{n:,}", cause=_cause_text(c)) for c, n in sorted(deferred.items())]
+    tail += [t("{count} skipped by {cause}", count=f"{n:,}", cause=_cause_text(c)) for c, n in sorted(skipped.items())]
+    line = " · ".join(parts)
+    return t("{counts}; {causes}", counts=line, causes=t(SEPARATOR).join(tail)) if tail else line
+
+
+# The causes the summary groups reasons into.
+CAUSES = {
+    "quiet hours": N_("quiet hours"),
+    "limits": N_("limits"),
+    "missing fields": N_("missing fields"),
+    "exits": N_("exits"),
+}
 
 
 def _cause(reason: str) -> str:
@@ -148,40 +175,120 @@ def _cause(reason: str) -> str:
     return first
 
 
+def _cause_text(cause: str) -> str:
+    return t(CAUSES[cause]) if cause in CAUSES else reason_text(cause)
+
+
+# ---- touch reasons, for people --------------------------------------------------------------------
+# The engine gives reasons in English (the JSON keeps them so); these patterns show them in
+# the operator's language. A reason no pattern knows is shown as it is.
+
+_FIXED_REASONS = {
+    "contact deleted": N_("contact deleted"),
+    "the contact has no account": N_("the contact has no account"),
+    "the group has closed": N_("the group has closed"),
+    "no contact can see it": N_("no contact can see it"),
+    # the platform limits of adapters (playbook.adapters.capabilities)
+    "wecom: 1 dm per customer per day": N_("wecom: 1 dm per customer per day"),
+    "wecom: 7 dm per customer per week": N_("wecom: 7 dm per customer per week"),
+    "wecom: days-in-month dm per customer": N_("wecom: days-in-month dm per customer"),
+}
+# Why a contact left a journey: "exited the journey (…)".
+_EXITS = {
+    "exit when": N_("exit when"),
+    "exit step": N_("exit step"),
+    "deleted": N_("deleted"),
+}
+_QUIET = re.compile(r"quiet hours (?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})")
+_LIMIT = re.compile(
+    r"limit (?P<channel>dm|group|moment|task|any) (?P<count>\d+)"
+    r" per (?P<scope>contact|account) per (?P<period>day|week|month)"
+)
+_LIMITS = {
+    "dm": N_("limit dm {count} {per}"),
+    "group": N_("limit group {count} {per}"),
+    "moment": N_("limit moment {count} {per}"),
+    "task": N_("limit task {count} {per}"),
+    "any": N_("limit any {count} {per}"),
+}
+_PER = {
+    ("contact", "day"): N_("per contact per day"),
+    ("contact", "week"): N_("per contact per week"),
+    ("contact", "month"): N_("per contact per month"),
+    ("account", "day"): N_("per account per day"),
+    ("account", "week"): N_("per account per week"),
+    ("account", "month"): N_("per account per month"),
+}
+_EXITED = re.compile(r"exited the journey \((?P<why>.*)\)")
+_EXIT_ON = re.compile(r"exit on (?P<event>\S+)")
+_MISSING = re.compile(r"missing (?P<path>\S+)")
+
+
+def reason_text(reason: str) -> str:
+    """A touch's reason (English, as in the JSON) in the operator's language."""
+    if not reason:
+        return ""
+    return t(SEPARATOR).join(_one_reason(part) for part in reason.split("; "))
+
+
+def _one_reason(reason: str) -> str:
+    fixed = _FIXED_REASONS.get(reason)
+    if fixed is not None:
+        return t(fixed)
+    if m := _QUIET.fullmatch(reason):
+        return t("quiet hours {start}-{end}", start=m["start"], end=m["end"])
+    if m := _LIMIT.fullmatch(reason):
+        per = t(_PER[m["scope"], m["period"]])
+        return t(_LIMITS[m["channel"]], count=m["count"], per=per)
+    if m := _MISSING.fullmatch(reason):
+        return t("missing {field}", field=m["path"])
+    if m := _EXITED.fullmatch(reason):
+        return t("exited the journey ({reason})", reason=_exit_text(m["why"]))
+    return reason
+
+
+def _exit_text(why: str) -> str:
+    if why in _EXITS:
+        return t(_EXITS[why])
+    if m := _EXIT_ON.fullmatch(why):
+        return t("exit on {event}", event=m["event"])
+    return why
+
+
 def counts_by(result: PlanResult, key: str) -> dict[str, Counter[str]]:
     """Per day (local date) or per account: touches by channel and outcome."""
     table: dict[str, Counter[str]] = defaultdict(Counter)
-    for t in result.touches:
-        row = result.clock.date_of(t.at).isoformat() if key == "day" else (t.account or "—")
-        if t.outcome != SKIPPED:
-            table[row][t.channel] += 1
-        table[row][t.outcome] += 1
+    for x in result.touches:
+        row = result.clock.date_of(x.at).isoformat() if key == "day" else (x.account or "—")
+        if x.outcome != SKIPPED:
+            table[row][x.channel] += 1
+        table[row][x.outcome] += 1
     return dict(sorted(table.items()))
 
 
 def render_tables(result: PlanResult, console: Any) -> None:
     from rich.table import Table
 
-    console.print(
-        f"[bold]Plan[/bold] {result.version}  {iso(result.start, result.clock)} → {iso(result.end, result.clock)}"
-    )
+    span = f"{iso(result.start, result.clock)} → {iso(result.end, result.clock)}"
+    head = t("Plan {version}  {span}", version="\0", span=span)
+    console.print(_styled(head, result.version, style="", title=True))
     console.print(summary_line(result), markup=False)
     names = {a: (rec.get("name") or a) for a, rec in result.contacts.accounts.items()}
-    for key, title in (("day", "per day"), ("account", "per account")):
-        table = Table(title=title, title_justify="left")
-        table.add_column(key)
+    for key, title, header in (("day", N_("per day"), N_("day")), ("account", N_("per account"), N_("account"))):
+        table = Table(title=t(title), title_justify="left")
+        table.add_column(t(header))
         for c in CHANNELS:
-            table.add_column(CHANNEL_WORDS[c], justify="right")
+            table.add_column(t(CHANNEL_WORDS[c]), justify="right")
         for o in (DEFERRED, SKIPPED):
-            table.add_column(o, justify="right")
+            table.add_column(t(OUTCOME_WORDS[o]), justify="right")
         for row, counts in counts_by(result, key).items():
             label = f"{row} {names.get(row, '')}".strip() if key == "account" and names.get(row, row) != row else row
             table.add_row(label, *(f"{counts.get(c, 0):,}" for c in (*CHANNELS, DEFERRED, SKIPPED)))
         console.print(table)
     if result.metrics:
-        table = Table(title="journeys", title_justify="left")
-        for col in ("journey", "entered", "goal", "conversion", "by arm"):
-            table.add_column(col, justify="right" if col in ("entered", "goal", "conversion") else "left")
+        table = Table(title=t("journeys"), title_justify="left")
+        for col in (N_("journey"), N_("entered"), N_("goal"), N_("conversion"), N_("by arm")):
+            table.add_column(t(col), justify="right" if col in ("entered", "goal", "conversion") else "left")
         for name, m in result.metrics.items():
             arms = ", ".join(f"{a} {v['goal']}/{v['entered']}" for a, v in m["by_arm"].items())
             table.add_row(name, f"{m['entered']:,}", f"{m['goal']:,}", f"{m['conversion']:.1%}", arms)
@@ -191,9 +298,23 @@ def render_tables(result: PlanResult, console: Any) -> None:
 
 def render_problems(result: PlanResult, console: Any) -> None:
     for p in result.problems:
-        console.print(f"[yellow]{p.file}:{p.row}: skipped row: {p.reason}[/yellow]", highlight=False)
+        line = t("{file}:{row}: skipped row: {reason}", file=p.file, row=p.row, reason=p.message())
+        console.print(line, style="yellow", markup=False, highlight=False)
     for e in result.unknown_contacts:
-        console.print(f"[yellow]event {e.type} for unknown contact '{e.contact}' ignored[/yellow]", highlight=False)
+        line = t("event {type} for unknown contact '{contact}' ignored", type=e.type, contact=e.contact)
+        console.print(line, style="yellow", markup=False, highlight=False)
+
+
+def _styled(text: str, value: str, style: str = "bold", title: bool = False) -> Any:
+    """A translated line as rich Text, `value` put in where `text` has a NUL, in `style`
+    (with `title`, the words before it in bold): styles without markup in the catalogue."""
+    from rich.text import Text
+
+    before, _, after = text.partition("\0")
+    if title:
+        words = before.rstrip()
+        return Text.assemble((words, "bold"), before[len(words) :], (value, style), after)
+    return Text.assemble(before, (value, style), after)
 
 
 def render_contact(result: PlanResult, contact: str, console: Any) -> bool:
@@ -204,23 +325,24 @@ def render_contact(result: PlanResult, contact: str, console: Any) -> bool:
     if contact not in result.contacts.fields:
         return False
     record = result.contacts.fields[contact]
-    console.print(
-        Text.assemble(
-            (str(record.get("name", contact)), "bold"), f" ({contact}) · account {record.get('account', '—')}"
-        )
-    )
+    account = record.get("account", "—")
+    head = t("{name} ({id}) · account {account}", name="\0", id=contact, account=account)
+    console.print(_styled(head, str(record.get("name", contact))))
     clock = result.clock
     rows: list[tuple[int, int, Text, str]] = []
-    for t in result.touches:
-        if t.contact == contact or (t.audience is not None and contact in t.audience):
-            style = {"ok": "green", "deferred": "yellow", "skipped": "red"}[t.outcome]
+    for x in result.touches:
+        if x.contact == contact or (x.audience is not None and contact in x.audience):
+            style = {OK: "green", DEFERRED: "yellow", SKIPPED: "red"}[x.outcome]
+            outcome = t(OUTCOME_WORDS[x.outcome])
+            if x.reason:
+                outcome = t("{outcome} ({reason})", outcome=outcome, reason=reason_text(x.reason))
             head = Text.assemble(
-                (clock.local(t.at).strftime("%Y-%m-%d %H:%M"), "bold"), f"  {t.channel:<6} {t.flow} · {t.step}  ",
-                (t.outcome + (f" ({t.reason})" if t.reason else ""), style),
+                (clock.local(x.at).strftime("%Y-%m-%d %H:%M"), "bold"), f"  {x.channel:<6} {x.flow} · {x.step}  ",
+                (outcome, style),
             )  # fmt: skip
-            if t.outcome == "deferred":
-                head.append(f"  due {clock.local(t.due).strftime('%m-%d %H:%M')}", style="dim")
-            rows.append((t.at, 1, head, t.text))
+            if x.outcome == DEFERRED:
+                head.append("  " + t("due {when}", when=clock.local(x.due).strftime("%m-%d %H:%M")), style="dim")
+            rows.append((x.at, 1, head, x.text))
     inputs = [StateEvent(e.at, e.type, e.contact, None, e.data) for e in result.inputs if e.contact == contact]
     for e in [*inputs, *result.events]:
         if e.contact == contact:

@@ -22,6 +22,7 @@ from playbook.engine.core import Contacts, Engine, apply_effects
 from playbook.engine.model import Event, StateEvent, Touch
 from playbook.engine.policy import LimitRule
 from playbook.engine.timeutil import LocalTime
+from playbook.i18n import t
 from playbook.plan.simulate import Simulator
 
 
@@ -97,7 +98,7 @@ def parse_start(text: str | None, clock: LocalTime, now: Callable[[], dt.datetim
     except DataValueError as exc:
         from playbook.diagnostics import ERROR, Diagnostic
 
-        raise PlaybookError([Diagnostic(ERROR, "option", f"--start: {exc}")]) from None
+        raise PlaybookError([Diagnostic(ERROR, "option", t("--start: {problem}", problem=exc.message()))]) from None
 
 
 def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.model import DEFERRED, OK, Event, Touch
+from playbook.i18n import t
 
 if TYPE_CHECKING:
     from playbook.engine.core import Engine
@@ -41,14 +42,15 @@ def parse_simulate(text: str | None) -> dict[str, float]:
         key, sep, value = part.strip().partition("=")
         problem = None
         if not sep or key not in KINDS:
-            problem = f"--simulate: '{part.strip()}' — use KEY=PROBABILITY with KEY one of {', '.join(KINDS)}"
+            problem = t("--simulate: '{part}' — use KEY=PROBABILITY with KEY one of {keys}",
+                        part=part.strip(), keys=", ".join(KINDS))  # fmt: skip
         else:
             try:
                 p = float(value)
             except ValueError:
                 p = -1.0
             if not 0 <= p <= 1:
-                problem = f"--simulate: the probability for {key} must be a number from 0 to 1"
+                problem = t("--simulate: the probability for {key} must be a number from 0 to 1", key=key)
             else:
                 out[key] = p
         if problem:
