@@ -332,6 +332,16 @@ ZH: dict[str, str] = {
     "save it as UTF-8 (most editors: File → Save with Encoding → UTF-8)": (
         "请把它另存为 UTF-8 编码（多数编辑器：文件 → 通过编码保存 → UTF-8）"
     ),
+    # ---- playbook.cli.event (and its line in playbook.cli.main) ----------------------------------
+    "Append one event (TYPE --contact ID key=value…) to the store.": "向存储追加一条事件（TYPE --contact ID key=value…）。",
+    "Append one event to the store; the daemon processes it.": "向存储追加一条事件，由守护进程处理。",
+    "The contact the event is about.": "事件所属的联系人。",
+    "When it happened, like 2026-12-01T09:00:00+08:00 (default: now).": "发生时间，如 2026-12-01T09:00:00+08:00（默认：现在）。",
+    "text for people, json for scripts.": "text 给人看，json 给脚本用。",
+    "'{pair}' is not KEY=VALUE": "'{pair}' 不是 KEY=VALUE 的形式",
+    "'{key}' is set by its own option, not as KEY=VALUE": "'{key}' 要用它自己的选项来设置，不能写成 KEY=VALUE",
+    "bad event: {reason}": "事件有误：{reason}",
+    "event {seq} stored: {type} for contact {contact}": "已存入事件 {seq}：联系人 {contact} 的 {type}",
     # ---- playbook.data.files, playbook.data.values: rows that are left out ----------------------
     "the row has no id": "这一行没有 id",
     "id '{id}' is already used on row {row}": "id '{id}' 已经在第 {row} 行用过了",
@@ -418,4 +428,5 @@ ZH: dict[str, str] = {
     "exit step": "执行到 exit 步骤",
     "exit on {event}": "发生了 {event} 事件",
     "deleted": "联系人已删除",
+    "this file is neither UTF-8 nor GB18030 text": "这个文件既不是 UTF-8 也不是 GB18030 编码的文本",
 }

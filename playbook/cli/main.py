@@ -17,6 +17,7 @@ COMMANDS = {
     "graph": ("playbook.cli.graph", N_("The schedule graph as Mermaid or Graphviz source.")),
     "plan": ("playbook.cli.plan", N_("Dry-run: who gets what, when, from which account. Nothing is sent.")),
     "import": ("playbook.cli.importer", N_("Import contacts or accounts into the store (re-run to update).")),
+    "event": ("playbook.cli.event", N_("Append one event (TYPE --contact ID key=value…) to the store.")),
 }
 HELP = N_("Private-domain customer operations (私域运营) as code.")
 

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+from playbook.data.encoding import text_encoding
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.i18n import t
 
@@ -13,7 +14,7 @@ from playbook.i18n import t
 def field_names(path: str | Path) -> set[str]:
     p = Path(path)
     try:
-        with p.open(encoding="utf-8-sig", newline="") as fh:
+        with p.open(encoding=text_encoding(p), newline="") as fh:
             if p.suffix.lower() in (".jsonl", ".ndjson", ".json"):
                 names: set[str] = set()
                 for number, line in enumerate(fh, start=1):

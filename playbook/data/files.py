@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from playbook.data.encoding import text_encoding
 from playbook.data.values import (
     ALWAYS_TEXT,
     EXAMPLE_TIME,
@@ -63,7 +64,7 @@ def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | DataV
     a DataValueError — why the record is unreadable."""
     p = Path(path)
     try:
-        fh = p.open(encoding="utf-8-sig", newline="")
+        fh = p.open(encoding=text_encoding(p), newline="")
     except OSError as exc:
         raise PlaybookError(
             [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(path))]
