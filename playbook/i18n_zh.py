@@ -429,4 +429,8 @@ ZH: dict[str, str] = {
     "exit on {event}": "发生了 {event} 事件",
     "deleted": "联系人已删除",
     "this file is neither UTF-8 nor GB18030 text": "这个文件既不是 UTF-8 也不是 GB18030 编码的文本",
+    "adapter '{adapter}' cannot carry {parts} in {channel} touches (content '{name}')": "适配器 '{adapter}' 无法在 {channel} 触达中发送 {parts}（内容 '{name}'）",
+    "these parts will not be sent; use another content for this channel": "这些部分不会发出；请为这个渠道换一个内容",
+    "adapter '{adapter}' cannot dissolve group '{name}': a staff task will ask for it": "适配器 '{adapter}' 无法解散群 '{name}'：会生成一个员工任务提醒解散",
+    "Report what this adapter cannot carry (e.g. wecom).": "报告这个适配器无法承载的内容（例如 wecom）。",
 }

@@ -220,3 +220,21 @@ def test_plan_bad_options_are_errors_not_tracebacks() -> None:
         out = run(*PLAN, *extra)
         assert out.returncode == 1, extra
         assert "Traceback" not in out.stderr and "error" in out.stderr
+
+
+def test_check_adapter_reports_what_it_cannot_carry(tmp_path: Path) -> None:
+    source = tmp_path / "card.pb"
+    source.write_text(
+        'quiet 22:00-08:00\ncontent 卡片 { text "看看" miniprogram "wx1" page "p/i" title "活动" }\n'
+        "moments 日常 { every day at 08:00: post 卡片 }\njourney 新客 {\n  on friend_added\n  dm 卡片\n}\n",
+        "utf-8",
+    )
+    out = run("check", "--adapter", "wecom", str(source))
+    assert out.returncode == 0
+    assert "cannot carry miniprogram in moment touches (content '卡片')" in out.stdout
+    assert "in dm touches" not in out.stdout  # WeCom mass messages do carry mini-programs
+    assert "2 | content 卡片 {" in out.stdout
+    assert run("check", "--adapter", "console", str(source)).stdout.count("adapter-part") == 0
+    groups = run("check", "--adapter", "wecom", "playbooks/presale_group.pb")
+    assert "[adapter-dissolve]" in groups.stdout
+    assert run("check", "--adapter", "wecon", str(source)).returncode == 1

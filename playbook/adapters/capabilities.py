@@ -11,21 +11,26 @@ one a day per customer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
+from playbook.diagnostics import ERROR, WARNING, Diagnostic, PlaybookError, did_you_mean
 from playbook.engine.policy import LimitRule
 from playbook.i18n import t
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    parts: frozenset[str]  # content parts it can carry: text, image, link, miniprogram, video, file
+    # content parts it can carry on each channel (dm, group, moment, task): text, image, link,
+    # miniprogram, video, file
+    parts: dict[str, frozenset[str]]
     limits: tuple[LimitRule, ...] = ()
     dissolve_groups: bool = True  # False: a staff task asks to dissolve a finished group
     batch_size: int = 1  # recipients one call can take (1: no batching)
 
 
 ALL_PARTS = frozenset({"text", "image", "link", "miniprogram", "video", "file"})
+CHANNELS = ("dm", "group", "moment", "task")
+EVERYWHERE = {channel: ALL_PARTS for channel in CHANNELS}
 
 
 def wecom_limits(mode: str = "month") -> tuple[LimitRule, ...]:
@@ -43,11 +48,19 @@ def wecom_limits(mode: str = "month") -> tuple[LimitRule, ...]:
 
 
 BUILTIN: dict[str, Capabilities] = {
-    "console": Capabilities(parts=ALL_PARTS),
-    "jsonl": Capabilities(parts=ALL_PARTS, batch_size=10_000),
-    "webhook": Capabilities(parts=ALL_PARTS, batch_size=1_000),
+    "console": Capabilities(parts=EVERYWHERE),
+    "jsonl": Capabilities(parts=EVERYWHERE, batch_size=10_000),
+    "webhook": Capabilities(parts=EVERYWHERE, batch_size=1_000),
     "wecom": Capabilities(
-        parts=frozenset({"text", "image", "link", "miniprogram", "video", "file"}),
+        # Mass messages to customers and to groups take text plus attachments; a customer
+        # Moments task takes text with images, a video or a link; tasks reach staff as text
+        # app messages.
+        parts={
+            "dm": ALL_PARTS,
+            "group": ALL_PARTS,
+            "moment": frozenset({"text", "image", "video", "link"}),
+            "task": frozenset({"text"}),
+        },
         limits=wecom_limits(),
         dissolve_groups=False,
         batch_size=10_000,
@@ -68,3 +81,68 @@ def capabilities_of(name: str) -> Capabilities:
             )
         ]
     )
+
+
+def content_parts(content: dict[str, Any]) -> set[str]:
+    """The kinds of part a content (IR form) carries."""
+    kinds = {k for k in ("text", "link", "miniprogram", "video", "file") if content.get(k)}
+    if content.get("images"):
+        kinds.add("image")
+    return kinds
+
+
+def unsupported(doc: dict[str, Any], caps: Capabilities, adapter: str, path: str) -> list[Diagnostic]:
+    """What a compiled playbook asks of an adapter that the adapter cannot honour."""
+    uses: dict[tuple[str, str], None] = {}  # (content, channel), in order of first use
+    for journey in doc.get("journeys", {}).values():
+        for node in journey["nodes"].values():
+            if node["kind"] == "dm":
+                uses[(node["content"], "dm")] = None
+    for group in doc.get("groups", {}).values():
+        uses[(group["invite"], "dm")] = None
+        for node in group["nodes"].values():
+            if node["kind"] == "post":
+                uses[(node["content"], "group")] = None
+    for moments in doc.get("moments", {}).values():
+        for rule in moments["rules"]:
+            uses[(rule["content"], "moment")] = None
+    found: list[Diagnostic] = []
+    for (name, channel), _ in uses.items():
+        missing = sorted(content_parts(doc["contents"][name]) - caps.parts.get(channel, ALL_PARTS))
+        if missing:
+            where = doc.get("sources", {}).get(f"content:{name}", {})
+            found.append(
+                Diagnostic(
+                    WARNING,
+                    "adapter-part",
+                    t(
+                        "adapter '{adapter}' cannot carry {parts} in {channel} touches (content '{name}')",
+                        adapter=adapter,
+                        parts=", ".join(missing),
+                        channel=channel,
+                        name=name,
+                    ),
+                    where.get("file", path),
+                    where.get("line", 0),
+                    0,
+                    0,
+                    t("these parts will not be sent; use another content for this channel"),
+                )  # fmt: skip
+            )
+    if doc.get("groups") and not caps.dissolve_groups:
+        for name in doc["groups"]:
+            where = doc.get("sources", {}).get(f"group:{name}", {})
+            found.append(
+                Diagnostic(
+                    WARNING,
+                    "adapter-dissolve",
+                    t(
+                        "adapter '{adapter}' cannot dissolve group '{name}': a staff task will ask for it",
+                        adapter=adapter,
+                        name=name,
+                    ),
+                    where.get("file", path),
+                    where.get("line", 0),
+                )  # fmt: skip
+            )
+    return found

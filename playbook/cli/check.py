@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
@@ -18,6 +19,7 @@ from playbook.i18n import t, tn
     "--contacts", type=click.Path(), help=t("A contacts file (CSV or JSON Lines): unknown fields become warnings.")
 )
 @click.option("--ignore", "ignored", multiple=True, metavar="CODE", help=t("Silence a warning code (repeatable)."))
+@click.option("--adapter", metavar="NAME", help=t("Report what this adapter cannot carry (e.g. wecom)."))
 @click.option(
     "--format",
     "fmt",
@@ -26,7 +28,9 @@ from playbook.i18n import t, tn
     show_default=True,
     help=t("Output: text for people, json for scripts."),
 )
-def command(paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ...], fmt: str) -> None:
+def command(
+    paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ...], adapter: str | None, fmt: str
+) -> None:
     """Parse, compile and lint playbooks."""
     from playbook.compiler import compile_path
 
@@ -39,6 +43,8 @@ def command(paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ..
         except PlaybookError as exc:
             fail(exc)
     results = [compile_path(p, known_fields=known, ignore=ignored) for p in paths]
+    if adapter:
+        _adapter_warnings(results, adapter, set(ignored))
     errors = sum(len(r.errors) for r in results)
     warnings = sum(len(r.warnings) for r in results)
     if fmt == "json":
@@ -89,3 +95,31 @@ def _errors(count: int) -> str:
 
 def _warnings(count: int) -> str:
     return tn("{n} warning", "{n} warnings", count)
+
+
+def _adapter_warnings(results: list, adapter: str, ignored: set[str]) -> None:
+    """Add what the adapter cannot honour to each compiled playbook's warnings."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from playbook.adapters.capabilities import capabilities_of, unsupported
+
+    try:
+        caps = capabilities_of(adapter)
+    except PlaybookError as exc:
+        fail(exc)
+    for r in results:
+        if r.doc is None:
+            continue
+        for d in unsupported(r.doc, caps, adapter, r.path):
+            if d.code in ignored:
+                continue
+            try:
+                lines = Path(d.file).read_text("utf-8").split("\n")
+                line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
+                name = re.search(r"\b(?:content|group)\s+([^\s={]+)", line)  # underline the declared name
+                column, end = (name.start(1) + 1, name.end(1) + 1) if name else (1, 1)
+                d = replace(d, source_line=line, column=column, end_column=end)
+            except OSError:
+                pass
+            r.diagnostics.append(d)
