@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable
+from typing import Any
 
 import click
 
@@ -42,3 +44,32 @@ def fail(error: PlaybookError) -> None:
 
 
 paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path())
+
+
+class LateProgress:
+    """A progress bar on stderr that appears only once the work has taken a second (and
+    only on a terminal): short runs stay quiet."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.monotonic()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> LateProgress:
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if time.monotonic() - self.started < 1.0 or not sys.stderr.isatty():
+                return
+            from rich.progress import Progress
+
+            self.bar = Progress(console=console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

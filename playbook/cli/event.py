@@ -9,9 +9,9 @@ import json
 
 import click
 
+from playbook.cli.store_options import db_option
 from playbook.i18n import t
 
-DEFAULT_DB = "playbook.db"  # mirrors playbook.runtime.store (not imported here: start-up time)
 RESERVED = ("type", "contact", "at")
 
 
@@ -39,15 +39,7 @@ def _fields(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.argument("pairs", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--contact", required=True, metavar="ID", help=t("The contact the event is about."))
 @click.option("--at", "at", metavar="TIME", help=t("When it happened, like 2026-12-01T09:00:00+08:00 (default: now)."))
-@click.option(
-    "--db",
-    metavar="URL",
-    help=t(
-        "The store: a SQLite file or a database URL (default: ${env}, else {default}).",
-        env="PLAYBOOK_DB",
-        default=DEFAULT_DB,
-    ),  # fmt: skip
-)
+@db_option
 @click.option(
     "--timezone",
     metavar="TZ",

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
 import click
 
-from playbook.cli.common import EXIT_ERRORS, console, print_diagnostics
+from playbook.cli.common import EXIT_ERRORS, LateProgress, console, print_diagnostics
+from playbook.cli.store_options import db_option
 from playbook.i18n import t
-
-DEFAULT_DB = "playbook.db"  # mirrors playbook.runtime.store (not imported here: start-up time)
 
 
 @click.command(
@@ -22,15 +20,7 @@ DEFAULT_DB = "playbook.db"  # mirrors playbook.runtime.store (not imported here:
     help=t("Import contacts (or, with --accounts, staff accounts) into the store; re-run to update."),
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option(
-    "--db",
-    metavar="URL",
-    help=t(
-        "The store: a SQLite file or a database URL (default: ${env}, else {default}).",
-        env="PLAYBOOK_DB",
-        default=DEFAULT_DB,
-    ),  # fmt: skip
-)
+@db_option
 @click.option("--accounts", "accounts", is_flag=True, help=t("The files are staff accounts, not contacts."))
 @click.option(
     "--timezone",
@@ -63,7 +53,7 @@ def command(files: tuple[str, ...], db: str | None, accounts: bool, timezone: st
                 clock = LocalTime(tz)
             except (KeyError, ValueError):  # zoneinfo: not found (a KeyError) or a malformed name
                 raise PlaybookError([Diagnostic(ERROR, "option", t("unknown timezone '{tz}'", tz=tz))]) from None
-            with _Progress() as progress:
+            with LateProgress(t("importing")) as progress:
                 results = import_files(store, files, kind, clock, strict=strict, progress=progress.update)
             shown = store.engine.url.render_as_string(hide_password=True)
     except StoreError as exc:
@@ -96,30 +86,3 @@ def _render(results: list[Any], shown: str, refused: bool) -> None:
     out.print(table)
     if refused:
         console(stderr=True).print(t("--strict: the data has problems; nothing imported"), style="red", markup=False)
-
-
-class _Progress:
-    """A progress bar on stderr, shown only on a terminal and when importing takes > 1 s."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.bar: Any = None
-        self.task: Any = None
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def update(self, done: int, total: int) -> None:
-        if self.bar is None:
-            if time.monotonic() - self.started < 1.0 or not sys.stderr.isatty():
-                return
-            from rich.progress import Progress
-
-            self.bar = Progress(console=console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(t("importing"), total=total)
-        self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()

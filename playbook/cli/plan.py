@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import gc
 import sys
-import time
 
 import click
 
-from playbook.cli.common import EXIT_ERRORS, console, paths_argument
+from playbook.cli.common import EXIT_ERRORS, LateProgress, console, paths_argument
 from playbook.i18n import t
 
 
@@ -69,7 +68,7 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         can_dissolve,
         keep_inputs=contact_id is not None,  # only a contact's timeline shows the input events
     )
-    with _Progress() as progress:
+    with LateProgress(t("planning")) as progress:
         result = run_plan(spec, progress=progress.update)
     if strict and (result.problems or result.unknown_contacts):
         err = console(stderr=True)
@@ -126,30 +125,3 @@ class _Null:
 
     def flush(self) -> None:
         pass
-
-
-class _Progress:
-    """A progress bar on stderr, shown only when the plan takes longer than a second."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.bar = None
-        self.task = None
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def update(self, done: int, total: int) -> None:
-        if self.bar is None:
-            if time.monotonic() - self.started < 1.0 or not sys.stderr.isatty():
-                return
-            from rich.progress import Progress
-
-            self.bar = Progress(console=console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(t("planning"), total=total)
-        self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
