@@ -30,7 +30,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import pstats
 import shutil
 import statistics
@@ -44,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from bench.population import DEFAULT_SEED, HORIZON_DAYS, ensure  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -156,44 +156,6 @@ def read_summary(path: Path) -> dict[str, Any]:
             if line.startswith('  "events": '):
                 break
     raise SystemExit(f"no summary in {path}")
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-
-    def git(*args: str) -> str | None:
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return None
-
-    dirty = git("status", "--porcelain", "playbook", "grammar")
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory_gib": mem,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-        "git_commit": git("rev-parse", "--short", "HEAD"),
-        "git_dirty": None if dirty is None else bool(dirty),
-    }
 
 
 def _median(xs: list[float]) -> float:
@@ -679,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     result: dict[str, Any] = {
         "when": started.isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": describe(),
         "command": " ".join([".venv/bin/python bench/plan_bench.py", *(argv if argv is not None else sys.argv[1:])]),
         "config": {"sizes": sizes, "seed": args.seed, "examples": list(EXAMPLES), "start": START, "days": HORIZON_DAYS},
         "sizes": [],

@@ -20,8 +20,6 @@ import cProfile
 import datetime as dt
 import gc
 import json
-import os
-import platform
 import pstats
 import re
 import statistics
@@ -40,6 +38,7 @@ if str(ROOT) not in sys.path:
 import yaml  # noqa: E402
 
 from bench.generate import DEFAULT_LINES, DEFAULT_SEED, generate  # noqa: E402
+from bench.machine import describe  # noqa: E402
 from playbook.compiler import compile_text  # noqa: E402
 from playbook.syntax.parser import parse  # noqa: E402
 
@@ -99,18 +98,7 @@ def process_times(cmd: list[str], repeat: int, warmup: int = 1, check: bool = Tr
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
+    """The machine (bench/machine.py) plus the parser's and YAML's versions."""
 
     def version(dist: str) -> str | None:
         try:
@@ -118,29 +106,10 @@ def machine() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return None
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "playbook", "grammar"], cwd=ROOT, capture_output=True, text=True
-            ).stdout.strip()
-        )
-    except (OSError, subprocess.CalledProcessError):
-        commit, dirty = None, None
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
+        **describe(),
         "packages": {d: version(d) for d in ("lark", "pydantic", "pydantic_core", "PyYAML")},
         "libyaml": bool(getattr(yaml, "__with_libyaml__", False)),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "git_commit": commit,
-        "git_dirty": dirty,
     }
 
 
