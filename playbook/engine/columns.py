@@ -325,19 +325,14 @@ class VecCompiler:
 
     def _per_row(self, e: Mapping[str, Any]) -> VecPredicate:
         """Expressions that read another field or the account: evaluated row by row."""
-        from playbook.engine.expr import Compiler, Scope
+        from playbook.engine.expr import Compiler
 
-        row_pred = Compiler(self.clock, {}).compile(e)
+        row_pred = Compiler(self.clock, {}).compile(e)  # a leaf: it names no segment
         contacts = self.columns.contacts
 
         def per_row(now: int) -> np.ndarray:
-            fields, accounts = contacts.fields, contacts.accounts
             ids = self.columns.ids
-            return np.fromiter(
-                (row_pred(Scope(fields[c], accounts.get(fields[c].get("account", "")), None, now)) for c in ids),
-                bool,
-                len(ids),
-            )
+            return np.fromiter((row_pred(contacts.scope(c, now)) for c in ids), bool, len(ids))
 
         return per_row
 

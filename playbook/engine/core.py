@@ -94,8 +94,7 @@ class Program:
             contacts = self.columns.contacts
 
             def row_match(cid: str, now: int) -> bool:
-                fields = contacts.fields.get(cid, {})
-                return row(Scope(fields, contacts.accounts.get(fields.get("account", "")), None, now))
+                return row(contacts.scope(cid, now))
 
             m = Membership(self.vec.compile(doc), row_match, uses_time(doc, self.segment_docs), self.columns)
             self.memberships[id(e)] = m
@@ -125,6 +124,11 @@ class Contacts:
         if account:
             self.by_account.setdefault(account, {})[cid] = None
             self.accounts.setdefault(account, {"id": account})
+
+    def scope(self, cid: str | None, now: int, event: dict[str, Any] | None = None) -> Scope:
+        """What a predicate sees for a contact: its fields, its account's, the event."""
+        fields = self.fields.get(cid, {}) if cid else {}
+        return Scope(fields, self.accounts.get(fields.get("account", "")), event, now)
 
     def active(self, cid: str) -> bool:
         return cid in self.fields and cid not in self.deleted

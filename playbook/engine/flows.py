@@ -53,9 +53,7 @@ class FlowSet:
         return self.program.clock
 
     def scope(self, cid: str | None, t: int, event: dict[str, Any] | None = None) -> Scope:
-        contacts = self.engine.contacts
-        fields = contacts.fields.get(cid, {}) if cid else {}
-        return Scope(fields, contacts.accounts.get(fields.get("account", "")), event, t)
+        return self.engine.contacts.scope(cid, t, event)
 
     def matches(self, expr: Any, cid: str, t: int, event: dict[str, Any] | None = None) -> bool:
         return expr is None or self.program.predicate(expr)(self.scope(cid, t, event))
