@@ -100,7 +100,6 @@ def _warnings(count: int) -> str:
 def _adapter_warnings(results: list, adapter: str, ignored: set[str]) -> None:
     """Add what the adapter cannot honour to each compiled playbook's warnings."""
     from dataclasses import replace
-    from pathlib import Path
 
     from playbook.adapters.capabilities import capabilities_of, unsupported
 
@@ -111,15 +110,13 @@ def _adapter_warnings(results: list, adapter: str, ignored: set[str]) -> None:
     for r in results:
         if r.doc is None:
             continue
+        sources = {f.path: f.source.split("\n") for f in r.files}  # the text compile already read
         for d in unsupported(r.doc, caps, adapter, r.path):
             if d.code in ignored:
                 continue
-            try:
-                lines = Path(d.file).read_text("utf-8").split("\n")
-                line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
-                name = re.search(r"\b(?:content|group)\s+([^\s={]+)", line)  # underline the declared name
-                column, end = (name.start(1) + 1, name.end(1) + 1) if name else (1, 1)
-                d = replace(d, source_line=line, column=column, end_column=end)
-            except OSError:
-                pass
+            lines = sources.get(d.file, [])
+            line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
+            name = re.search(r"\b(?:content|group)\s+([^\s={]+)", line)  # underline the declared name
+            column, end = (name.start(1) + 1, name.end(1) + 1) if name else (1, 1)
+            d = replace(d, source_line=line, column=column, end_column=end)
             r.diagnostics.append(d)
