@@ -102,6 +102,7 @@ def _adapter_warnings(results: list, adapter: str, ignored: set[str]) -> None:
     from dataclasses import replace
 
     from playbook.adapters.capabilities import capabilities_of, unsupported
+    from playbook.compiler import suppress
 
     try:
         caps = capabilities_of(adapter)
@@ -111,9 +112,8 @@ def _adapter_warnings(results: list, adapter: str, ignored: set[str]) -> None:
         if r.doc is None:
             continue
         sources = {f.path: f.source.split("\n") for f in r.files}  # the text compile already read
-        for d in unsupported(r.doc, caps, adapter, r.path):
-            if d.code in ignored:
-                continue
+        # Silenced like every other warning: --ignore, or `# ignore: CODE` in the file.
+        for d in suppress(unsupported(r.doc, caps, adapter, r.path), r.files, ignored):
             lines = sources.get(d.file, [])
             line = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
             name = re.search(r"\b(?:content|group)\s+([^\s={]+)", line)  # underline the declared name

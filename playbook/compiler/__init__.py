@@ -113,11 +113,11 @@ def _compile(
         return CompileResult(path, None, sorted(diagnostics, key=Diagnostic.sort_key), files)
     compiler = _Compiler(name, files, known_fields)
     pb = compiler.run()
-    kept = _suppress(compiler.diagnostics, files, set(ignore))
+    kept = suppress(compiler.diagnostics, files, set(ignore))
     return CompileResult(path, pb, sorted(kept, key=Diagnostic.sort_key), files)
 
 
-def _suppress(diagnostics: list[Diagnostic], files: list[A.File], ignore: set[str]) -> list[Diagnostic]:
+def suppress(diagnostics: list[Diagnostic], files: list[A.File], ignore: set[str]) -> list[Diagnostic]:
     """Drop warnings silenced by --ignore or by `# ignore: CODE` on their line or their
     declaration's first line."""
     silenced: dict[tuple[str, int], set[str]] = {}
