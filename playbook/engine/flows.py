@@ -41,6 +41,7 @@ class FlowSet:
         self.rotations = [RotationRun(self, r) for r in pb.rotations.values()]
         self.slas = [SlaRun(self, s, i) for i, s in enumerate(pb.slas.values())]
         self.runners: dict[str, Any] = {}
+        self._schedule_docs: dict[int, dict[str, Any]] = {}
         for kind, runs in (("journey", self.journeys.values()), ("group", self.groups.values()),
                            ("moments", self.moments), ("rotation", self.rotations)):  # fmt: skip
             for run in runs:
@@ -65,7 +66,9 @@ class FlowSet:
         """The first firing strictly after `after` (within a year), as an instant."""
         clock = self.clock
         local = clock.local(after).replace(tzinfo=None, second=0, microsecond=0) + dt.timedelta(minutes=1)
-        doc = ir.to_doc(schedule)
+        doc = self._schedule_docs.get(id(schedule))
+        if doc is None:  # the plain form occurrences() reads, made once per schedule
+            doc = self._schedule_docs[id(schedule)] = ir.to_doc(schedule)
         for when in occurrences(doc, local, local + dt.timedelta(days=366)):
             ts = clock.instant(when)
             if ts > after:
@@ -702,6 +705,7 @@ class RotationRun:
         self.flows = flows
         self.r = r
         self.name = r.name
+        self.schedule = ir.Weekly(weekdays=r.weekdays, times=[r.time])  # one object: schedules are cached by id
         self.key = ""
         self.engine = flows.engine
         self.cycle = -1
@@ -714,7 +718,7 @@ class RotationRun:
         self.flows.repeat(self.schedule_of(0), t, self.key)
 
     def schedule_of(self, rule: int) -> Any:
-        return ir.Weekly(weekdays=self.r.weekdays, times=[self.r.time])
+        return self.schedule
 
     def fired(self, rule: int, t: int) -> None:
         self._fire(t)
