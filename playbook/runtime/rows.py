@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from playbook.engine.model import SKIPPED, Touch, TouchRequest
+from playbook.engine.model import SKIPPED, StateEvent, Touch, TouchRequest
 
 FlowStateKey = tuple[str, str, str]  # (version, runner, item)
 EnrolmentKey = tuple[str, str, str, int]  # (version, journey, contact, n)
@@ -228,6 +228,8 @@ class Journal:
     flow_state_removed: list[FlowStateKey] = field(default_factory=list)
     events_processed: list[int] = field(default_factory=list)
     events_rejected: dict[int, str] = field(default_factory=dict)  # seq -> reason
+    state_events: list[StateEvent] = field(default_factory=list)  # appended to the state event log
+    engine_state: dict[str, Any] = field(default_factory=dict)  # name -> value (the engine's clock …)
 
     def __bool__(self) -> bool:
         return any(getattr(self, f) for f in self.__dataclass_fields__)
@@ -246,6 +248,7 @@ class State:
     held: list[TouchRow]
     groups: list[GroupRow]
     flow_state: dict[FlowStateKey, Any]
+    engine_state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -238,3 +238,26 @@ sequences = sa.Table(
     sa.Column("name", sa.String, primary_key=True),
     sa.Column("next_value", sa.BigInteger, nullable=False),  # the next value to hand out
 )
+
+state_events = sa.Table(
+    "state_events",
+    metadata,
+    sa.Column("seq", RowId, primary_key=True, autoincrement=True),
+    sa.Column("at", Seconds, nullable=False),
+    sa.Column("type", sa.String, nullable=False),  # enter, exit, goal, tag_added, group_opened, sla_met …
+    sa.Column("contact", sa.String),
+    sa.Column("flow", sa.String),
+    sa.Column("version", sa.String),
+    sa.Column("data", Value, nullable=False),
+    sa.Index("ix_state_events_contact", "contact", "at"),
+    sa.Index("ix_state_events_flow", "version", "flow", "type"),
+    sqlite_autoincrement=True,
+)
+
+engine_state = sa.Table(
+    "engine_state",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),  # "clock": the engine's now and start, …
+    sa.Column("value", Value),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

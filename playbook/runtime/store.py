@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
-from playbook.engine.model import Event
+from playbook.engine.model import Event, StateEvent
 from playbook.runtime import schema as s
 from playbook.runtime.codec import dumps, encode
 from playbook.runtime.rows import (
@@ -460,6 +460,14 @@ class Store:
                 for k, v in j.flow_state.items()
             ])  # fmt: skip
             self._mark_events(conn, list(j.events_processed), dict(j.events_rejected))
+            if j.state_events:
+                rows = [{"at": e.at, "type": e.type, "contact": e.contact, "flow": e.flow, "version": e.playbook,
+                         "data": e.data} for e in j.state_events]  # fmt: skip
+                for chunk in _chunks(rows):
+                    conn.execute(sa.insert(s.state_events), list(chunk))
+            self._upsert(conn, s.engine_state, [
+                {"name": k, "value": v, "updated_at": now} for k, v in j.engine_state.items()
+            ])  # fmt: skip
 
     def load_state(self, versions: Collection[str] | None = None) -> State:
         """Everything an engine needs to resume, in one snapshot: contacts, accounts and
@@ -524,7 +532,25 @@ class Store:
                 (r.version, r.runner, r.item): r.value
                 for r in conn.execute(sa.select(f).where(of(f.c.version)).order_by(*f.primary_key))
             }
-        return State(contacts, deleted, accounts, enrolments, timers, counters, held, groups, flow_state)
+            es = s.engine_state
+            engine_state = dict(conn.execute(sa.select(es.c.name, es.c.value)).all())
+        return State(contacts, deleted, accounts, enrolments, timers, counters, held, groups, flow_state, engine_state)
+
+    def state_events(self, *, contact: str | None = None, flow: str | None = None,
+                     types: Collection[str] | None = None, version: str | None = None) -> list[StateEvent]:  # fmt: skip
+        """The state event log (what the engine decided besides touches), in order."""
+        t = s.state_events
+        query = sa.select(t.c.at, t.c.type, t.c.contact, t.c.flow, t.c.data, t.c.version).order_by(t.c.seq)
+        if contact is not None:
+            query = query.where(t.c.contact == contact)
+        if flow is not None:
+            query = query.where(t.c.flow == flow)
+        if types is not None:
+            query = query.where(t.c.type.in_(list(types)))
+        if version is not None:
+            query = query.where(t.c.version == version)
+        with self._read() as conn:
+            return [StateEvent(*row) for row in conn.execute(query)]
 
     def reserve_seqs(self, count: int, name: str = "timers") -> int:
         """Reserve `count` consecutive sequence numbers (for timer rows); the first of them.

@@ -1,0 +1,101 @@
+"""The one small interface every messaging adapter implements.
+
+The daemon's dispatcher (playbook/runtime/dispatch.py) claims due touches from the ledger,
+groups touches of one account, channel, content and instant into batches of at most
+`capabilities.batch_size`, and hands each batch to `send`. An adapter reports one
+`Result` per delivery; it raises `TransientError` / `PermanentError` when the whole call
+failed. After a crash, touches left `sending` are offered to `reconcile`: an adapter that
+can ask its platform what happened says so; one that cannot returns nothing for them and
+they are marked `unknown` (never re-sent blindly) unless the operator allows
+at-least-once delivery for an adapter that is `idempotent` (deduplicates by key).
+
+Adapters are found by entry point (group `playbook.adapters`, see registry.py); each is a
+class built with `Adapter(options, secrets)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from playbook.adapters.capabilities import EVERYWHERE, Capabilities
+
+SENT, FAILED, DEAD = "sent", "failed", "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One touch to hand to the platform (a ledger row, as the adapter needs it)."""
+
+    key: str  # idempotency key: playbook version, flow, contact or group, step, occurrence
+    version: str
+    flow: str
+    step: str
+    channel: str  # dm | group | moment | task
+    account: str | None
+    contact: str | None
+    group: str | None
+    audience: tuple[str, ...] | None  # a Moments post: who may see it
+    content: str | None  # content name
+    text: str  # rendered
+    parts: Mapping[str, Any] | None  # rendered image/link/mini-program parts
+    at: int  # when the engine let it go (epoch seconds, UTC)
+    due: int  # when the flow wanted it
+    attempt: int  # 1 on the first call
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """How one delivery ended: sent (ref: the platform's id), failed (transient: tried
+    again later, after `retry_after` seconds if the platform said) or dead (permanent)."""
+
+    key: str
+    status: str  # sent | failed | dead
+    error: str | None = None
+    ref: str | None = None
+    retry_after: float | None = None
+
+
+class AdapterError(Exception):
+    """A whole call failed; `reason` is shown to operators (never a secret)."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class TransientError(AdapterError):
+    """Worth trying again (timeouts, 5xx, rate limits)."""
+
+
+class PermanentError(AdapterError):
+    """Trying again will not help (bad request, unknown recipient, auth refused)."""
+
+
+class Adapter:
+    """Base class: override `send`; override `reconcile` if the platform can say what
+    happened to a call the daemon did not see the end of."""
+
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities(parts=EVERYWHERE)
+    idempotent: ClassVar[bool] = False  # the receiver deduplicates by key
+
+    def __init__(self, options: Mapping[str, Any] | None = None, secrets: Mapping[str, str] | None = None):
+        self.options = dict(options or {})
+        self.secrets = dict(secrets or {})
+
+    def open(self) -> None:
+        """Called once before the first send (connect, check credentials)."""
+
+    def send(self, batch: Sequence[Delivery]) -> list[Result]:
+        raise NotImplementedError
+
+    def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
+        """Results for touches a crash left `sending`, where the platform can tell; the
+        ones not returned are unknown."""
+        return []
+
+    def close(self) -> None:
+        """Called once on shutdown, after in-flight calls are drained."""
