@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from playbook.compiler import ir
 from playbook.engine.columns import Columns, Membership, VecCompiler
@@ -41,6 +41,20 @@ from playbook.engine.timeutil import LocalTime, QuietWindow
 from playbook.engine.values import Instant
 
 Sink = Callable[[Touch | StateEvent], None]
+
+
+class Observer(Protocol):
+    """What changes in an engine's state, for a caller that keeps it durable (the daemon's
+    journal, runtime/state.py). Flows report their own runners' changes through
+    `FlowSet.dirty`."""
+
+    def timer_added(self, item: tuple) -> None: ...
+    def timer_done(self, item: tuple) -> None: ...
+    def contact(self, cid: str) -> None: ...
+    def held(self, req: TouchRequest) -> None: ...
+    def released(self, req: TouchRequest) -> None: ...
+    def counted(self, program: Program, req: TouchRequest) -> None: ...
+    def dirty(self, flow_index: int, runner: str, item: str) -> None: ...
 
 
 class Program:
@@ -159,6 +173,8 @@ class Engine:
         self._counter = itertools.count()
         self._pending: list[TouchRequest] = []
         self.unknown_contacts: list[Event] = []
+        # The daemon's journal (runtime/state.py) watches what changes; None in a plan.
+        self.observer: Observer | None = None
         self.flows = [FlowSet(self, p, i) for i, p in enumerate(self.programs)]
         # Fields whose change can change a segment's membership (besides deletion, tags and
         # the account, which always can).
@@ -169,7 +185,10 @@ class Engine:
         """Put an item on the timeline at time t (never in the past). Items are plain data
         — a kind and its payload — so that a store can keep them (issue: timers in the
         store); `_handlers` says what each kind does."""
-        heapq.heappush(self._heap, (max(t, self.now), phase, order, next(self._counter), kind, payload))
+        item = (max(t, self.now), phase, order, next(self._counter), kind, payload)
+        heapq.heappush(self._heap, item)
+        if self.observer is not None:
+            self.observer.timer_added(item)
 
     def activate(self) -> None:
         """Start the playbooks at `start`: on-enter journeys take who matches already, and
@@ -190,6 +209,8 @@ class Engine:
         elif kind == "retry":
             req = self._held.pop(payload[0], None)
             if req is not None:  # None: given up meanwhile
+                if self.observer is not None:
+                    self.observer.released(req)
                 self.request(req)
         elif kind == "fire":
             self.flows[payload[0]].fire(*payload[1:])
@@ -216,6 +237,8 @@ class Engine:
             self.now = t
             while heap and heap[0][0] == t:
                 item = heapq.heappop(heap)
+                if self.observer is not None:
+                    self.observer.timer_done(item)
                 self._run(item[4], item[5])
                 if self._pending and not (heap and heap[0][0] == t):
                     self._resolve(t)
@@ -266,6 +289,8 @@ class Engine:
                     self.give_up(req, "contact deleted")
         # Segment membership only needs a second look when the event changed something a
         # playbook reads (a staff_message changes nothing; a message only last_active_at).
+        if self.observer is not None and (changed is None or changed):
+            self.observer.contact(cid)
         relevant = cid in contacts.fields and (changed is None or not changed.isdisjoint(self.watched))
         if relevant:
             self.columns.touch(cid)
@@ -278,6 +303,8 @@ class Engine:
 
     def contact_changed(self, cid: str) -> None:
         """A playbook changed a contact (a tag action): mirror it, then let flows react."""
+        if self.observer is not None:
+            self.observer.contact(cid)
         self.columns.touch(cid)
         self._memberships_changed(cid)
         for f in self.flows:
@@ -302,6 +329,8 @@ class Engine:
         held one is recorded as skipped now, one still waiting for this instant's turn
         when its turn comes."""
         if self._held.pop(req.key, None) is not None:
+            if self.observer is not None:
+                self.observer.released(req)
             self._finish(req, self.now, SKIPPED, reason)
         else:
             req.cancelled = reason
@@ -337,6 +366,8 @@ class Engine:
             retry = verdict.retry_at
             if req.not_after is not None and retry >= req.not_after:
                 retry = req.not_after  # it cannot go out in time: given up when the group closes
+            if self.observer is not None:
+                self.observer.held(req)
             self.at(retry, PHASE_RETRY, "retry", (req.key,))
             return None
         try:
@@ -346,6 +377,8 @@ class Engine:
         if audience is not None and not audience:
             return self._finish(req, t, SKIPPED, "no contact can see it", audience=audience)
         program.policies.record(t, req.channel, req.account, req.contact)
+        if self.observer is not None:
+            self.observer.counted(program, req)
         outcome = OK if t == req.due else DEFERRED
         return self._finish(
             req, t, outcome, "; ".join(req.reasons) if outcome == DEFERRED else "", text, parts, audience

@@ -34,6 +34,10 @@ class FlowSet:
         self.engine = engine
         self.program = program
         self.index = index  # position among the engine's playbooks: timeline items name it
+        # A version replaced by a newer one (the daemon's reload): its contacts finish what
+        # they started, but nobody enters and no schedule fires any more.
+        self.retired = False
+        self.activated_at = engine.start  # when its schedules were laid out (a reload: later)
         pb = program.ir
         self.journeys = {n: JourneyRun(self, j) for n, j in pb.journeys.items()}
         self.groups = {n: GroupRun(self, g) for n, g in pb.groups.items()}
@@ -47,6 +51,14 @@ class FlowSet:
             for run in runs:
                 run.key = f"{kind}:{run.name}"
                 self.runners[run.key] = run
+        for sla in self.slas:
+            sla.key = f"sla:{sla.s.name}"
+
+    def dirty(self, runner: str, item: str) -> None:
+        """A runner's state for `item` changed (for the daemon's journal)."""
+        observer = self.engine.observer
+        if observer is not None:
+            observer.dirty(self.index, runner, item)
 
     # ---- shared helpers --------------------------------------------------------------------
     @property
@@ -84,11 +96,13 @@ class FlowSet:
 
     def once(self, local_iso: str, runner: str, rule: int = 0) -> None:
         t = self.clock.instant(dt.datetime.fromisoformat(local_iso))
-        if t >= self.engine.start:  # a one-off already in the past when activated never fires
+        if t >= self.activated_at:  # a one-off already in the past when activated never fires
             self.engine.at(t, PHASE_SCHEDULE, "fire", (self.index, runner, rule, True))
 
     def fire(self, runner: str, rule: int, once: bool = False) -> None:
         """A schedule fired: run it, and put its next firing on the timeline."""
+        if self.retired:
+            return  # the newer version's schedules run now
         t = self.engine.now
         run = self.runners[runner]
         run.fired(rule, t)
@@ -97,6 +111,7 @@ class FlowSet:
 
     # ---- what the engine tells the runners -------------------------------------------------
     def activate(self, t: int) -> None:
+        self.activated_at = t
         for run in (*self.journeys.values(), *self.groups.values(), *self.moments, *self.rotations):
             run.activate(t)
 
@@ -185,6 +200,9 @@ class JourneyRun:
         self.engine = flows.engine
         self.history: dict[str, list[Enrolment]] = {}
         self.matching: set[str] = set()  # on enter SEGMENT: who matches now
+        # The same journey in older versions still running: one enrolment at a time and
+        # re-entry count across versions (a playbook edit does not greet everyone again).
+        self.predecessors: list[JourneyRun] = []
         entry = j.entry
         self.segment = flows.program.segments.get(entry.segment) if entry.segment else None
         program = flows.program
@@ -230,20 +248,28 @@ class JourneyRun:
         now_matching = columns.ids_of(self.members.at(t) & columns.live())
         before = self.matching
         self.matching = set(now_matching)
+        flows = self.flows
+        for cid in before.symmetric_difference(self.matching):
+            flows.dirty(self.key, cid)
         for cid in now_matching:
             if cid not in before:
                 self.enter(cid, t)
 
     def _reevaluate(self, cid: str, t: int) -> None:
+        matching = self.matching
         if not self.engine.contacts.active(cid):
-            self.matching.discard(cid)
+            if cid in matching:
+                matching.discard(cid)
+                self.flows.dirty(self.key, cid)
             return
         if self.segment(self.flows.scope(cid, t)):
-            if cid not in self.matching:
-                self.matching.add(cid)
+            if cid not in matching:
+                matching.add(cid)
+                self.flows.dirty(self.key, cid)
                 self.enter(cid, t)
-        else:
-            self.matching.discard(cid)
+        elif cid in matching:
+            matching.discard(cid)
+            self.flows.dirty(self.key, cid)
 
     def contact_changed(self, cid: str) -> None:
         if self.j.entry.kind == "segment":
@@ -258,12 +284,19 @@ class JourneyRun:
         ):
             self._reevaluate_all(t)
 
+    def latest(self, cid: str) -> Enrolment | None:
+        """The contact's most recent enrolment in this journey, in any running version."""
+        found = [h[-1] for run in (self, *self.predecessors) if (h := run.history.get(cid))]
+        return max(found, key=lambda e: e.entered_at) if found else None
+
     def enter(self, cid: str, t: int, event: dict[str, Any] | None = None) -> None:
-        if not self.engine.contacts.active(cid):
+        if self.flows.retired or not self.engine.contacts.active(cid):
             return
         past = self.history.get(cid)
-        if past:
-            last = past[-1]
+        last = past[-1] if past else None
+        if self.predecessors:
+            last = self.latest(cid)
+        if last is not None:
             if last.status == "active":
                 return  # at most once at a time
             again = self.j.reenter_after_minutes
@@ -274,6 +307,7 @@ class JourneyRun:
         segments = [name for name, pred in program.segments.items() if pred(scope)]
         enr = Enrolment(cid, len(past or ()) + 1, t, event, segments)
         self.history.setdefault(cid, []).append(enr)
+        self.flows.dirty(self.key, cid)
         self.flows.emit(t, "enter", cid, self.j.name, n=enr.n)
         self._goto(enr, self.j.start, t)
 
@@ -283,6 +317,7 @@ class JourneyRun:
             return
         if node_id is None:
             enr.status = "done"
+            self.flows.dirty(self.key, enr.contact)
             self.flows.emit(prev, "exit", enr.contact, self.j.name, reason="completed")
             return
         node = self.j.nodes[node_id]
@@ -298,6 +333,7 @@ class JourneyRun:
         enr = self.enrolment(cid, n)
         if enr.epoch != epoch or enr.status != "active":
             return
+        self.flows.dirty(self.key, cid)  # its touch or wait may change
         self._step(enr, self.j.nodes[node_id], self.engine.now)
 
     def _step(self, enr: Enrolment, node: ir.Node, t: int) -> None:
@@ -342,6 +378,7 @@ class JourneyRun:
         enr = self.enrolment(cid, n)
         if enr.epoch == epoch and enr.wait is not None and enr.wait.id == node_id:
             enr.wait = None
+            self.flows.dirty(self.key, cid)
             self._goto(enr, self.j.nodes[node_id].otherwise, self.engine.now)
 
     def _touch(self, enr: Enrolment, node: ir.Node, t: int) -> TouchRequest:
@@ -365,6 +402,7 @@ class JourneyRun:
     def touch_done(self, cid: str, n: int, node_id: str, epoch: int, *, sent_at: int | None) -> None:
         enr = self.enrolment(cid, n)
         enr.touch = None
+        self.flows.dirty(self.key, cid)
         if enr.epoch == epoch:
             due = self.engine.now if sent_at is None else sent_at
             self._goto(enr, self.j.nodes[node_id].next, due)
@@ -388,6 +426,7 @@ class JourneyRun:
         enr.status = "exited"
         enr.epoch += 1
         enr.wait = None
+        self.flows.dirty(self.key, enr.contact)
         self.flows.emit(t, "exit", enr.contact, self.j.name, reason=reason)
         if enr.touch is not None:
             touch, enr.touch = enr.touch, None
@@ -400,6 +439,8 @@ class JourneyRun:
             return
         data = {"type": kind, **event.data}
         flows = self.flows
+        if cid in self.history:
+            flows.dirty(self.key, cid)  # an exit, a wait answered or a goal may follow
         current = (self.history.get(cid) or [None])[-1]
         if current is not None and current.status == "active":
             if kind == "deleted":
@@ -514,6 +555,7 @@ class GroupRun:
     def _start(self, inst: Instance, t: int) -> None:
         self.instances[inst.id] = inst
         self.open_instances.append(inst)
+        self.flows.dirty(self.key, inst.id)
         title_scope = self.engine.contacts.accounts.get(inst.account)
         from playbook.engine.render import MissingValue, render
 
@@ -559,6 +601,7 @@ class GroupRun:
         for inst in candidates:
             if len(inst.members) < self.g.size:
                 inst.members.append(cid)
+                self.flows.dirty(self.key, inst.id)
                 return inst
         base = candidates[-1]
         stem = base.id.rsplit("/", 1)[0]
@@ -608,6 +651,7 @@ class GroupRun:
         """Closing posts go out, then the group is dissolved (or a task asks staff to)."""
         inst = self.instances[inst_id]
         inst.closed = True
+        self.flows.dirty(self.key, inst.id)
         self._run_closing(inst, tuple(self.g.closing), inst.closes)
 
     def _run_closing(self, inst: Instance, remaining: tuple[str, ...], t: int) -> None:
@@ -615,6 +659,7 @@ class GroupRun:
             self._goto(inst, remaining[0], t, remaining[1:])
             return
         self.open_instances.remove(inst)
+        self.flows.dirty(self.key, inst.id)
         self.flows.emit(t, "group_closed", None, self.g.name, group=inst.id, account=inst.account)
         if not self.engine.can_dissolve_groups:
             program = self.flows.program
@@ -657,6 +702,11 @@ class MomentsRun:
             cached = self._audiences = (index, now, columns.by_account(mask))
         return Audience(cached[2].get(account, np.zeros(0, dtype=np.int64)), columns)
 
+    def audience_for(self, index: int, account: str) -> Callable[[], Audience]:
+        """Who will see rule `index`'s post from `account`, worked out when it goes out."""
+        rule = self.m.rules[index]
+        return lambda: self._audience(rule, index, account)
+
     def activate(self, t: int) -> None:
         for index, rule in enumerate(self.m.rules):
             if rule.at:
@@ -674,10 +724,6 @@ class MomentsRun:
         program = self.flows.program
         stamp = self.flows.clock.local(t).strftime("%Y-%m-%dT%H:%M")
         for account in self.engine.contacts.account_ids():
-
-            def audience(account: str = account) -> Audience:
-                return self._audience(rule, index, account)
-
             self.engine.request(
                 TouchRequest(
                     due=t,
@@ -690,7 +736,7 @@ class MomentsRun:
                     playbook=program,
                     key=f"{program.version}/{self.m.name}/{account}/{index}/{stamp}",
                     content=rule.content,
-                    audience_of=audience,
+                    audience_of=self.audience_for(index, account),
                 )  # fmt: skip
             )
 
@@ -715,6 +761,7 @@ class RotationRun:
 
     def activate(self, t: int) -> None:
         self.first_day = self.flows.clock.date_of(t)
+        self.flows.dirty(self.key, "")
         self.flows.repeat(self.schedule_of(0), t, self.key)
 
     def schedule_of(self, rule: int) -> Any:
@@ -759,6 +806,8 @@ class RotationRun:
         if cycle != self.cycle:
             self.cycle = cycle
             self.placed = set()
+            for account in self.queues:
+                self.flows.dirty(self.key, account)  # an account that has no contacts now
             self.queues = {}
             for account in self.engine.contacts.account_ids():
                 queue = self._ordered(self.engine.contacts.of_account(account))
@@ -773,6 +822,7 @@ class RotationRun:
             queue = self.queues[account]
             take = math.ceil(len(queue) / max(days_left, 1))
             today_list, self.queues[account] = queue[:take], queue[take:]
+            self.flows.dirty(self.key, account)
             for cid in today_list:
                 if not self.engine.contacts.active(cid):
                     continue
@@ -801,6 +851,7 @@ class RotationRun:
             return
         self.placed.add(cid)
         self.queues.setdefault(account, []).append(cid)
+        self.flows.dirty(self.key, account)
 
 
 # ---- service levels -------------------------------------------------------------------------------------
@@ -817,6 +868,7 @@ class SlaRun:
         self.engine = flows.engine
         self.open: dict[str, tuple[int, int, int]] = {}  # contact -> (started, deadline, serial)
         self.serial = 0
+        self.key = ""
 
     def business_time_after(self, start: int, minutes: float) -> int:
         """The instant `minutes` of counted time after `start`."""
@@ -846,10 +898,12 @@ class SlaRun:
         flows = self.flows
         if event.type == self.s.answer and cid in self.open:
             started, deadline, _ = self.open.pop(cid)
+            flows.dirty(self.key, cid)
             kind = "sla_met" if t <= deadline else "sla_late"
             flows.emit(t, kind, cid, self.s.name, waited_seconds=t - started)
-        elif event.type == self.s.trigger and cid not in self.open:
+        elif event.type == self.s.trigger and cid not in self.open and not flows.retired:
             self.serial += 1
+            flows.dirty(self.key, cid)
             serial = self.serial
             deadline = self.business_time_after(t, self.s.within_minutes)
             remind = self.business_time_after(t, self.s.within_minutes * 0.8)
