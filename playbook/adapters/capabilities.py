@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from playbook.diagnostics import ERROR, WARNING, Diagnostic, PlaybookError, did_you_mean
+from playbook.diagnostics import WARNING, Diagnostic
 from playbook.engine.policy import LimitRule
 from playbook.i18n import t
 
@@ -50,7 +50,7 @@ def wecom_limits(mode: str = "month") -> tuple[LimitRule, ...]:
 BUILTIN: dict[str, Capabilities] = {
     "console": Capabilities(parts=EVERYWHERE),
     "jsonl": Capabilities(parts=EVERYWHERE, batch_size=10_000),
-    "webhook": Capabilities(parts=EVERYWHERE, batch_size=1_000),
+    "webhook": Capabilities(parts=EVERYWHERE, batch_size=100),
     "wecom": Capabilities(
         # Mass messages to customers and to groups take text plus attachments; a customer
         # Moments task takes text with images, a video or a link; tasks reach staff as text
@@ -69,18 +69,16 @@ BUILTIN: dict[str, Capabilities] = {
 
 
 def capabilities_of(name: str) -> Capabilities:
+    """An installed adapter's own declaration, else the table above (adapters not written yet,
+    so `plan --adapter wecom` works before the WeCom adapter does)."""
+    from playbook.adapters import registry  # imports base, which imports this module
+
+    installed = registry.available()
+    if name in installed:
+        return registry.adapter_class(name).capabilities
     if name in BUILTIN:
         return BUILTIN[name]
-    raise PlaybookError(
-        [
-            Diagnostic(
-                ERROR,
-                "option",
-                t("unknown adapter '{name}'", name=name),
-                hint=did_you_mean(name, BUILTIN) or t("known adapters: {names}", names=", ".join(BUILTIN)),
-            )
-        ]
-    )
+    raise registry.unknown_adapter(name, [*installed, *BUILTIN])
 
 
 def content_parts(content: dict[str, Any]) -> set[str]:

@@ -1,0 +1,160 @@
+"""The `jsonl` adapter: an outbox file, one JSON object a line per delivery.
+
+    [adapter]
+    name = "jsonl"
+    [adapter.options]
+    path = "outbox.jsonl"
+
+Lines are appended and each batch is fsync'd before `send` returns, so a touch the ledger
+records as sent is on disk; a batch that fails half-way is cut back off the file before
+the call fails, so a retry cannot write a line twice. The file itself
+is the platform's memory: after a crash between the write and the ledger update,
+`reconcile` finds the keys already written and reports them sent, so nothing is lost or
+written twice. Another program may tail the file and deliver from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from io import FileIO
+from pathlib import Path
+from typing import Any, ClassVar
+
+from playbook.adapters.base import SENT, Adapter, Delivery, PermanentError, Result, TransientError
+from playbook.adapters.capabilities import BUILTIN, Capabilities
+from playbook.adapters.registry import check_options, require_option
+from playbook.i18n import t
+
+
+def iso_utc(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def delivery_record(d: Delivery) -> dict[str, Any]:
+    """A delivery as plain JSON values: every field, times as ISO 8601 UTC (shared with webhook)."""
+    return {
+        "key": d.key,
+        "version": d.version,
+        "flow": d.flow,
+        "step": d.step,
+        "channel": d.channel,
+        "account": d.account,
+        "contact": d.contact,
+        "group": d.group,
+        "audience": list(d.audience) if d.audience is not None else None,
+        "content": d.content,
+        "text": d.text,
+        "parts": dict(d.parts) if d.parts is not None else None,
+        "at": iso_utc(d.at),
+        "due": iso_utc(d.due),
+        "attempt": d.attempt,
+    }
+
+
+def dumps(record: Mapping[str, Any]) -> str:
+    """Stable bytes for the same delivery (sorted keys), Chinese kept readable."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class JsonlAdapter(Adapter):
+    name: ClassVar[str] = "jsonl"
+    capabilities: ClassVar[Capabilities] = BUILTIN["jsonl"]
+    idempotent: ClassVar[bool] = False  # whoever reads the file sees every line
+
+    def __init__(self, options: Mapping[str, Any] | None = None, secrets: Mapping[str, str] | None = None):
+        super().__init__(options, secrets)
+        check_options(self.name, self.options, ["path"])
+        self.path = Path(require_option(self.name, self.options, "path"))
+        self._file: FileIO | None = None
+        self._lock = threading.Lock()  # the dispatcher's workers send concurrently; lines must not interleave
+
+    def __repr__(self) -> str:
+        return f"JsonlAdapter(path={str(self.path)!r})"
+
+    def open(self) -> None:
+        with self._lock:
+            self._open()
+
+    def _open(self) -> FileIO:
+        if self._file is None:
+            file: FileIO | None = None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Unbuffered: what write() returned is in the file, so a failed batch can be cut off exactly.
+                file = FileIO(self.path, "a")
+                # A crash mid-line leaves a torn last line: start a fresh one so the next record stays whole.
+                if os.fstat(file.fileno()).st_size > 0 and not _ends_with_newline(self.path):
+                    _write_all(file, b"\n")
+            except OSError as exc:
+                if file is not None:
+                    file.close()
+                # Worth retrying: the operator can fix the folder or its permissions while the daemon runs.
+                raise TransientError(t("cannot open the outbox {path}: {reason}", path=self.path, reason=exc)) from None
+            self._file = file
+        return self._file
+
+    def send(self, batch: Sequence[Delivery]) -> list[Result]:
+        data = "".join(dumps(delivery_record(d)) + "\n" for d in batch).encode("utf-8")
+        with self._lock:
+            file = self._open()
+            start = os.fstat(file.fileno()).st_size
+            try:
+                _write_all(file, data)
+                os.fsync(file.fileno())
+            except OSError as exc:
+                reason = t("cannot write the outbox {path}: {reason}", path=self.path, reason=exc)
+                try:  # take back the part that was written, so a retry cannot duplicate it
+                    os.ftruncate(file.fileno(), start)
+                    os.fsync(file.fileno())
+                except OSError:
+                    # Some lines may be in the file: reconcile can tell after a restart, a retry could not.
+                    raise PermanentError(reason) from None
+                raise TransientError(reason) from None
+        return [Result(d.key, SENT) for d in batch]
+
+    def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
+        wanted = {d.key for d in deliveries}
+        found: set[str] = set()
+        with self._lock:
+            if not self.path.exists():
+                return []
+            with self.path.open(encoding="utf-8", errors="replace") as lines:
+                for line in lines:
+                    key = _key_of(line)
+                    if key in wanted:
+                        found.add(key)
+        return [Result(d.key, SENT) for d in deliveries if d.key in found]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def _write_all(file: FileIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        if not written:
+            raise OSError("the file took no more bytes")
+        view = view[written:]
+
+
+def _key_of(line: str) -> str | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None  # a torn line: that delivery did not make it
+    key = record.get("key") if isinstance(record, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"

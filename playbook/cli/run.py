@@ -1,0 +1,53 @@
+"""playbook run PATH… [--config playbook.toml] [--migrate] [--once] — the daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from playbook.i18n import t
+
+
+@click.command(name="run", help=t("Run the playbooks as a daemon: decide, send through the adapter, take events."))
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help=t("The daemon's configuration (default: playbook.toml in the current folder, if there is one)."),
+)
+@click.option("--db", metavar="URL", help=t("The store, overriding the configuration's [store] url."))
+@click.option("--adapter", "adapter_name", metavar="NAME", help=t("The adapter, overriding [adapter] name."))
+@click.option(
+    "--migrate", is_flag=True, help=t("Move contacts mid-journey in older versions onto the current version.")
+)
+@click.option("--once", is_flag=True, help=t("Decide and send what is due now, then stop (no intake, no loop)."))
+@click.option("-v", "--verbose", is_flag=True, help=t("Log every decision and dispatch round."))
+def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, adapter_name: str | None, migrate: bool,
+            once: bool, verbose: bool) -> None:  # fmt: skip
+    import logging
+
+    from rich.logging import RichHandler
+
+    from playbook.cli.common import console
+    from playbook.runtime.config import CONFIG_FILE, load_config
+    from playbook.runtime.daemon import Daemon, RunOptions
+    from playbook.runtime.store import normalize_url
+
+    if config_path is None and Path(CONFIG_FILE).is_file():
+        config_path = Path(CONFIG_FILE)
+    config = load_config(config_path)
+    if db is not None:
+        config.store.url = normalize_url(db)
+    if adapter_name is not None:
+        config.adapter.name = adapter_name
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console(stderr=True), show_path=False, rich_tracebacks=False)],
+    )
+    logging.getLogger("playbook").setLevel(logging.DEBUG if verbose else logging.INFO)
+    code = Daemon(config, RunOptions(list(paths), migrate=migrate, once=once)).run()
+    raise SystemExit(code)

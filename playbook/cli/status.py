@@ -1,0 +1,145 @@
+"""playbook status [--db URL] [--format table|json] — what the daemon's store holds now:
+pending timers, the ledger by state, events by status, dead letters and the last errors.
+
+Also the store opening that status, report and explain share: they only read, so a store
+that does not exist yet is an error, not a new empty file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from playbook.cli.common import console, fail
+from playbook.cli.store_options import db_option
+from playbook.i18n import N_, t
+
+if TYPE_CHECKING:
+    from playbook.runtime.store import Store
+
+# Ledger states, event statuses and enrolment statuses, as column headers.
+STATE_WORDS = {
+    "held": N_("held"),
+    "pending": N_("pending"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
+    "unknown": N_("unknown"),
+    "dead": N_("dead"),
+    "new": N_("new"),
+    "processed": N_("processed"),
+    "rejected": N_("rejected"),
+    "active": N_("active"),
+    "done": N_("done"),
+    "exited": N_("exited"),
+}
+
+HELP_FORMAT = {"table": N_("table for people, json for scripts."), "text": N_("text for people, json for scripts.")}
+
+
+def format_option(people: str = "table") -> Callable[[Any], Any]:
+    """--format PEOPLE|json: `people` (table or text) is the default."""
+    return click.option("--format", "fmt", type=click.Choice([people, "json"]), default=people, show_default=True,
+                        help=t(HELP_FORMAT[people]))  # fmt: skip
+
+
+@contextmanager
+def reading_store(db: str | None) -> Iterator[Store]:
+    """The store at `db` (default as `playbook import`), for reading; a missing store or
+    one this version cannot read is a PlaybookError (exit 1), never a traceback."""
+    from sqlalchemy.exc import ArgumentError
+
+    from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+    from playbook.runtime.store import Store, StoreError, default_url, sqlite_path
+
+    def refuse(reason: object) -> PlaybookError:
+        return PlaybookError([Diagnostic(ERROR, "store", t("cannot use the store: {reason}", reason=reason))])
+
+    url = db or default_url()
+    try:
+        path = sqlite_path(url)
+    except ArgumentError:  # not even a URL: Store says why below
+        path = None
+    if path is not None and not path.exists():
+        raise refuse(t("{path} does not exist (run `playbook import` or start the daemon first)", path=path))
+    try:
+        with Store(url) as store:
+            store.check_schema()
+            yield store
+    except StoreError as exc:
+        raise refuse(exc) from None
+
+
+def show(db: str | None, fmt: str, build: Callable[[Store], dict[str, Any]],
+         render: Callable[[dict[str, Any], Any], None]) -> None:  # fmt: skip
+    """Build a document from the store and print it: stable JSON (sorted keys) for scripts,
+    `render` on the terminal's console for people."""
+    from playbook.diagnostics import PlaybookError
+
+    try:
+        with reading_store(db) as store:
+            doc = build(store)
+    except PlaybookError as exc:
+        fail(exc)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        render(doc, console())
+
+
+@click.command(name="status", help=t("What the store holds: pending timers, the ledger by state, dead letters."))
+@db_option
+@format_option()
+def command(db: str | None, fmt: str) -> None:
+    from playbook.runtime.report import status
+
+    show(db, fmt, status, render)
+
+
+def _counts_table(title: str, counts: dict[str, int]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for state in counts:
+        table.add_column(t(STATE_WORDS.get(state, state)), justify="right")
+    table.add_row(*(str(n) for n in counts.values()))
+    return table
+
+
+def render(doc: dict[str, Any], out: Any) -> None:
+    """The status as tables on a rich console."""
+    from rich.table import Table
+
+    from playbook.runtime.report import short_time
+
+    versions = ", ".join(f"{v['name']} ({v['version']})" for v in doc["versions"]) or t("none")
+    out.print(t("active playbooks: {versions}", versions=versions), markup=False, highlight=False)
+    timers = doc["timers"]
+    out.print(t("timers pending: {count} (next due {when})", count=timers["pending"],
+                when=short_time(timers["next_due"])), markup=False, highlight=False)  # fmt: skip
+    contacts = doc["contacts"]
+    out.print(t("contacts: {total} ({deleted} deleted) · accounts: {accounts}", total=contacts["total"],
+                deleted=contacts["deleted"], accounts=doc["accounts"]), markup=False, highlight=False)  # fmt: skip
+    out.print(_counts_table(t("ledger"), doc["touches"]))
+    out.print(_counts_table(t("events"), doc["events"]))
+    out.print(_counts_table(t("enrolments"), doc["enrolments"]))
+    for key, title in (("dead", t("dead letters (latest)")), ("errors", t("last errors"))):
+        rows = doc[key]
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left")
+        for header in (t("when"), t("state"), t("flow · step"), t("to"), t("attempts"), t("error"), t("retry at")):
+            table.add_column(header, overflow="fold")
+        for r in rows:
+            to = r["contact"] or r["group"] or ""
+            if r["account"]:
+                to = f"{to} ({r['account']})" if to else r["account"]
+            table.add_row(short_time(r["updated_at"]), t(STATE_WORDS.get(r["state"], r["state"])),
+                          f"{r['flow']} · {r['step']}", to, str(r["attempts"]), r["error"] or "",
+                          short_time(r["next_attempt_at"]) if r["next_attempt_at"] else "")  # fmt: skip
+        out.print(table)

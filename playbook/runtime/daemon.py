@@ -1,0 +1,210 @@
+"""`playbook run`: the daemon — deciding, dispatching, intake, reloads and a clean stop.
+
+One loop on the main thread, woken by APScheduler: an interval job (the due-timer tick,
+every `[daemon] tick` seconds) and a date job set to the engine's next timeline item, so a
+step, a schedule firing or a held touch's release is decided on time rather than at the
+next tick. Playbook schedules are timeline items of the engine (one notion of time for
+plan and run); APScheduler is the clock that wakes the loop for them. Each wake-up:
+
+1. reload if asked (SIGHUP) or a playbook file changed — a broken edit is reported and
+   the running versions carry on;
+2. decide (`Decider.step`): events in, engine to now, one commit;
+3. dispatch rounds until nothing more is due.
+
+SIGTERM / SIGINT stop the loop after the round in flight: its adapter calls finish and
+are settled, then the adapter, intake and store close and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playbook.adapters.base import Adapter
+from playbook.diagnostics import PlaybookError
+from playbook.runtime.config import DaemonConfig, intake_settings, load_secrets
+from playbook.runtime.decide import Decider, LoadReport
+from playbook.runtime.dispatch import Dispatcher, RetryPolicy
+from playbook.runtime.store import Store
+
+log = logging.getLogger("playbook.daemon")
+
+
+@dataclass
+class RunOptions:
+    paths: Sequence[str]
+    migrate: bool = False
+    once: bool = False  # decide and dispatch what is due now, then stop (cron-style use, tests)
+
+
+class Daemon:
+    def __init__(self, config: DaemonConfig, options: RunOptions, *, adapter: Adapter | None = None,
+                 clock: Callable[[], float] = time.time):  # fmt: skip
+        self.config = config
+        self.options = options
+        self.clock = clock
+        self._adapter = adapter
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._reload = threading.Event()
+        self._mtimes: dict[Path, float] = {}
+        self.owner = f"{uuid.uuid4().hex[:12]}"
+
+    # ---- control (signal handlers and tests) ----------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, *_: Any) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def reload(self, *_: Any) -> None:
+        self._reload.set()
+        self._wake.set()
+
+    # ---- the process -------------------------------------------------------------------------------
+    def run(self) -> int:
+        cfg = self.config
+        store = Store(cfg.store.url)
+        adapter = self._adapter
+        scheduler = None
+        intake = None
+        dispatcher = None
+        try:
+            store.migrate()
+            if adapter is None:
+                from playbook.adapters.registry import build
+
+                adapter = build(cfg.adapter.name, cfg.adapter.options, load_secrets(cfg))
+            adapter.open()
+            caps = adapter.capabilities
+            d = cfg.daemon
+            decider = Decider(store, self.options.paths, shared_limits=caps.limits,
+                              can_dissolve_groups=caps.dissolve_groups, grace=int(d.grace))  # fmt: skip
+            loaded = decider.load(int(self.clock()), migrate=self.options.migrate)
+            self._log_load(loaded)
+            self._mtimes = self._playbook_mtimes()
+            dispatcher = Dispatcher(store, adapter, owner=self.owner, adapter_name=cfg.adapter.name, batch=d.batch,
+                                    workers=d.workers, at_least_once=cfg.adapter.at_least_once, clock=self.clock,
+                                    retry=RetryPolicy(d.max_attempts, d.backoff, d.backoff_cap))  # fmt: skip
+            reconciled = dispatcher.reconcile()
+            if reconciled.unknown or reconciled.sent or reconciled.resent:
+                log.warning("after a stop during dispatch: %s", reconciled)
+            if self.options.once:
+                self._turn(decider, dispatcher)
+                return 0
+            settings = intake_settings(cfg)
+            if settings is not None:
+                from playbook.engine.timeutil import LocalTime
+                from playbook.runtime.intake import IntakeServer
+
+                intake = IntakeServer(store, settings, LocalTime(decider.playbooks[-1].timezone))
+                intake.start()
+            scheduler = self._scheduler()
+            self._install_signals()
+            self._loop(decider, dispatcher, scheduler)
+            return 0
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            if intake is not None:
+                intake.stop()
+            if dispatcher is not None:
+                dispatcher.close()
+            if adapter is not None:
+                adapter.close()
+            store.close()
+
+    def _scheduler(self) -> Any:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(self.wake, "interval", seconds=self.config.daemon.tick, id="tick", coalesce=True,
+                          max_instances=1)  # fmt: skip
+        scheduler.start()
+        return scheduler
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may set handlers (tests run the loop elsewhere)
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, self.reload)
+
+    def _loop(self, decider: Decider, dispatcher: Dispatcher, scheduler: Any) -> None:
+        while not self._stopping.is_set():
+            if self._reload.is_set() or self._files_changed():
+                self._reload.clear()
+                self._do_reload(decider)
+            self._turn(decider, dispatcher)
+            self._wake_at_next_due(decider, scheduler)
+            self._wake.wait(self.config.daemon.tick)
+            self._wake.clear()
+
+    def _turn(self, decider: Decider, dispatcher: Dispatcher) -> None:
+        """Decide up to now, then dispatch until nothing more is due (or a stop)."""
+        step = decider.step(int(self.clock()))
+        if step.events or step.touches:
+            log.debug("decided: %d events, %d touches, %d state events", step.events, step.touches,
+                     step.state_events)  # fmt: skip
+        while True:
+            done = dispatcher.run_once()
+            if done.claimed:
+                log.debug("dispatched %d: %d sent, %d failed, %d dead (%d calls)", done.claimed, done.sent,
+                         done.failed, done.dead, done.calls)  # fmt: skip
+            if done.claimed < dispatcher.batch or self._stopping.is_set():
+                break
+
+    def _wake_at_next_due(self, decider: Decider, scheduler: Any) -> None:
+        import datetime as dt
+
+        due = decider.next_due()
+        if due is None or due <= self.clock() + self.config.daemon.tick:
+            return  # the tick comes first anyway
+        when = dt.datetime.fromtimestamp(due, dt.UTC)
+        scheduler.add_job(self.wake, "date", run_date=when, id="next-due", replace_existing=True,
+                          misfire_grace_time=None)  # fmt: skip
+
+    # ---- reloads ------------------------------------------------------------------------------------------
+    def _playbook_mtimes(self) -> dict[Path, float]:
+        from playbook.compiler import playbook_files
+
+        found: dict[Path, float] = {}
+        for path in self.options.paths:
+            for file in playbook_files(path):
+                try:
+                    found[file] = file.stat().st_mtime
+                except OSError:
+                    continue
+        return found
+
+    def _files_changed(self) -> bool:
+        return self._playbook_mtimes() != self._mtimes
+
+    def _do_reload(self, decider: Decider) -> None:
+        self._mtimes = self._playbook_mtimes()
+        try:
+            loaded = decider.load(int(self.clock()))
+        except PlaybookError as exc:
+            log.error("reload refused, the running versions carry on: %s", exc.diagnostics[0].message)
+            return
+        self._log_load(loaded)
+
+    def _log_load(self, loaded: LoadReport) -> None:
+        log.info("running %s%s", ", ".join(loaded.versions), " (new)" if loaded.new else "")
+        if loaded.finishing:
+            log.info("finishing what contacts started in %s", ", ".join(loaded.finishing))
+        if loaded.missed:
+            log.warning("%d schedule firings were missed while stopped (older than the grace period)", loaded.missed)
+        if loaded.caught_up:
+            log.info("%d overdue items run now", loaded.caught_up)
+        if loaded.migrated:
+            log.info("%d contacts moved to the new version", loaded.migrated)

@@ -1,0 +1,385 @@
+"""What `playbook status` and `playbook report` show, computed from the store.
+
+Pure functions from a store to plain, JSON-ready dicts (sorted where order is not
+meaningful, times as ISO 8601 in the playbook timezone); the CLI only renders them. Every
+figure is defined in docs/report.md. Conversion per journey has exactly the shape and
+rounding of the plan's `metrics()` (playbook/plan/run.py), so a plan and the daemon's
+report over the same events can be compared figure by figure.
+
+Large tables are read in one pass each, streamed: a report over millions of ledger rows
+keeps per-account counters, not rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from playbook.engine.timeutil import LocalTime, iso
+from playbook.runtime import schema as s
+from playbook.runtime.importing import store_timezone
+from playbook.runtime.rows import TouchRow
+from playbook.runtime.store import Store, StoreError
+
+ON_TIME_SECONDS = 3600  # a sent touch is on time when it went out within 1 h of the engine letting it go
+LET_GO = ("ok", "deferred")  # engine outcomes of touches that were meant to go out
+SLA_TYPES = ("sla_started", "sla_met", "sla_late", "sla_missed")
+# An SLA's trigger names the seed metric it measures (PRODUCT.md): 通过率, 回复率.
+SLA_KINDS = {"friend_request": "pass_rate", "message": "reply_rate"}
+STREAM = 2000  # rows fetched at a time from the big tables
+
+
+@contextmanager
+def snapshot(store: Store) -> Iterator[Connection]:
+    """One consistent read of the store (REPEATABLE READ on PostgreSQL, as the store's own reads)."""
+    try:
+        with store.engine.connect() as conn:
+            if store.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise StoreError(reason) from exc
+
+
+def clock_of(store: Store) -> LocalTime:
+    """The timezone times are shown in: the newest active playbook's."""
+    return LocalTime(store_timezone(store))
+
+
+def when(ts: int | None, clock: LocalTime) -> str | None:
+    """An engine instant as ISO 8601 in the playbook timezone."""
+    return None if ts is None else iso(int(ts), clock)
+
+
+def when_dt(value: dt.datetime | None, clock: LocalTime) -> str | None:
+    """A bookkeeping time (aware UTC) as ISO 8601 in the playbook timezone."""
+    return None if value is None else value.astimezone(clock.tz).isoformat(timespec="seconds")
+
+
+def short_time(text: str | None) -> str:
+    """2026-12-01T09:00:00+08:00 → 2026-12-01 09:00 (ISO text already in the playbook timezone)."""
+    return dt.datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M") if text else "—"
+
+
+def ratio(part: int, whole: int) -> float | None:
+    """part / whole to 4 places; None when there is nothing to divide by."""
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass(frozen=True)
+class Window:
+    """[since, until) in engine instants; None: open on that side."""
+
+    since: int | None = None
+    until: int | None = None
+
+    def has(self, t: int | None) -> bool:
+        return t is not None and (self.since is None or t >= self.since) and (self.until is None or t < self.until)
+
+    def where(self, column: Any) -> list[Any]:
+        out = []
+        if self.since is not None:
+            out.append(column >= self.since)
+        if self.until is not None:
+            out.append(column < self.until)
+        return out
+
+
+# ---- status ---------------------------------------------------------------------------------------------
+
+
+def status(store: Store, clock: LocalTime | None = None, latest: int = 10) -> dict[str, Any]:
+    """What is pending, what was sent/skipped/failed, the dead letters and the last errors."""
+    clock = clock or clock_of(store)
+    st = store.status(latest)
+    return {
+        "versions": [
+            {"version": v.version, "name": v.name, "activated_at": when_dt(v.activated_at, clock)} for v in st.versions
+        ],
+        "timers": {"pending": st.timers, "next_due": when(st.next_due, clock)},
+        "touches": {state: st.touches.get(state, 0) for state in s.TOUCH_STATES},
+        "events": {state: st.events.get(state, 0) for state in s.EVENT_STATUSES},
+        "enrolments": {state: st.enrolments.get(state, 0) for state in s.ENROLMENT_STATUSES},
+        "contacts": {"total": st.contacts, "deleted": st.deleted_contacts},
+        "accounts": st.accounts,
+        "dead": [_problem(r, clock) for r in st.dead],
+        "errors": [_problem(r, clock) for r in st.errors],
+    }
+
+
+def _problem(r: TouchRow, clock: LocalTime) -> dict[str, Any]:
+    """A dead, failed or unknown ledger row: what, for whom, and why."""
+    return {
+        "key": r.key,
+        "state": r.state,
+        "flow": r.flow,
+        "step": r.step,
+        "channel": r.channel,
+        "account": r.account,
+        "contact": r.contact,
+        "group": r.group,
+        "at": when(r.at, clock),
+        "error": r.error,
+        "attempts": r.attempts,
+        "next_attempt_at": when(r.next_attempt_at, clock) if r.state == "failed" else None,
+        "updated_at": when_dt(r.updated_at, clock),
+    }
+
+
+# ---- report ---------------------------------------------------------------------------------------------
+
+
+def report(store: Store, since: int | None = None, until: int | None = None,
+           clock: LocalTime | None = None) -> dict[str, Any]:  # fmt: skip
+    """The seed metrics over [since, until): service levels, interaction rate, conversion
+    per journey, average order value, and each account's execution of its touches."""
+    clock = clock or clock_of(store)
+    window = Window(since, until)
+    versions = Versions(store)
+    with snapshot(store) as conn:
+        return {
+            "window": {"since": when(since, clock), "until": when(until, clock)},
+            "service_levels": service_levels(conn, versions, window),
+            "interaction": interaction(conn, window),
+            "conversion": conversion(conn, versions, window),
+            "purchases": purchases(conn, window),
+            "accounts": leaderboard(conn, window),
+        }
+
+
+class Versions:
+    """The saved playbook versions: which playbook each belongs to, and the active ones' documents."""
+
+    def __init__(self, store: Store) -> None:
+        self.playbook: dict[str, str] = {}  # version -> playbook name (title, else name), as the plan names it
+        self.active: list[Mapping[str, Any]] = []
+        for row in store.versions():
+            doc = row.document if isinstance(row.document, dict) else {}
+            self.playbook[row.version] = str(doc.get("title") or doc.get("name") or row.name)
+            if row.activated_at is not None and row.retired_at is None:
+                self.active.append(doc)
+
+    def name_of(self, version: str | None) -> str:
+        return self.playbook.get(version or "", version or "")
+
+
+def flow_keys(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(playbook, flow) -> the key metrics are reported under: the flow's name, or
+    "playbook/flow" when playbooks given side by side share the name — as the plan does.
+    Versions of one playbook share its name, so a flow's figures add up across versions."""
+    pairs = sorted(set(pairs))
+    count = Counter(name for _, name in pairs)
+    return {(pb, name): name if count[name] == 1 else f"{pb}/{name}" for pb, name in pairs}
+
+
+def _stream(conn: Connection, query: Any) -> Iterator[Any]:
+    return iter(conn.execute(query, execution_options={"yield_per": STREAM}))
+
+
+# ---- service levels (通过率, 回复率) --------------------------------------------------------------------
+
+
+def service_levels(conn: Connection, versions: Versions, window: Window) -> dict[str, Any]:
+    """Per SLA, the watches that started in the window and what became of them (by the
+    window's end): met in time, missed (the deadline passed unanswered), late (answered
+    after the deadline; these were missed first), open (neither yet)."""
+    specs: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for doc in versions.active:
+        pb = versions.name_of(doc.get("version"))
+        for name, sla in (doc.get("slas") or {}).items():
+            specs[(pb, name)] = sla
+    counts: dict[tuple[str, str], Counter[str]] = {key: Counter() for key in specs}
+    t = s.state_events
+    query = (sa.select(t.c.type, t.c.contact, t.c.flow, t.c.version)
+             .where(t.c.type.in_(SLA_TYPES), *window.where(t.c.at)).order_by(t.c.seq))  # fmt: skip
+    open_watch: set[tuple[str | None, str | None, str | None]] = set()  # (version, sla, contact) started in the window
+    for kind, contact, flow, version in _stream(conn, query):
+        watch = (version, flow, contact)
+        key = (versions.name_of(version), flow or "")
+        if kind == "sla_started":
+            open_watch.add(watch)
+            counts.setdefault(key, Counter())["started"] += 1
+        elif watch in open_watch:  # outcomes of watches that started before the window do not count
+            counts.setdefault(key, Counter())[kind.removeprefix("sla_")] += 1
+            if kind in ("sla_met", "sla_late"):
+                open_watch.discard(watch)  # answered: the watch is over
+    keys = flow_keys(counts)
+    out: dict[str, Any] = {}
+    for pair, c in counts.items():
+        spec = specs.get(pair, {})
+        met, missed = c["met"], c["missed"]
+        trigger = spec.get("trigger")
+        out[keys[pair]] = {
+            "trigger": trigger,
+            "answer": spec.get("answer"),
+            "within_minutes": spec.get("within_minutes"),
+            "measures": SLA_KINDS.get(trigger or ""),
+            "started": c["started"],
+            "met": met,
+            "missed": missed,
+            "late": c["late"],
+            "open": c["started"] - met - missed,
+            "in_time_rate": ratio(met, met + missed),
+        }
+    return dict(sorted(out.items()))
+
+
+# ---- interaction rate (互动率) ------------------------------------------------------------------------
+
+
+def interaction(conn: Connection, window: Window) -> dict[str, Any]:
+    """Contacts who interacted with Moments / contacts who could see a Moments post that
+    went out, both in the window (an interaction counts when its contact was in such an audience)."""
+    t = s.touches
+    posts = sa.select(t.c.audience).where(t.c.channel == "moment", t.c.state == "sent", *window.where(t.c.at))
+    reached: set[str] = set()
+    sent = 0
+    for (audience,) in _stream(conn, posts):
+        sent += 1
+        reached.update(audience or ())
+    e = s.events
+    active = sa.select(e.c.contact).where(e.c.type == "moment_interaction", e.c.status != "rejected",
+                                          *window.where(e.c.at)).distinct()  # fmt: skip
+    interacted = {cid for (cid,) in _stream(conn, active)}
+    both = len(interacted & reached)
+    return {
+        "posts": sent,
+        "reached": len(reached),
+        "interacted": both,
+        "interacted_outside_audience": len(interacted) - both,
+        "interaction_rate": ratio(both, len(reached)),
+    }
+
+
+# ---- conversion per journey (转化率, 转化周期) ------------------------------------------------------------
+
+
+def journey_metrics(enrolments: list[tuple[int, int | None, Mapping[str, str], Iterable[str]]]) -> dict[str, Any]:
+    """One journey's metrics from its enrolments (entered_at, goal_at, arms, segments):
+    the same figures, shape and rounding as the plan's `metrics()`."""
+    by_arm: dict[str, dict[str, int]] = {}
+    by_segment: dict[str, dict[str, int]] = {}
+    split_nodes = {node for _, _, arms, _ in enrolments for node in arms}
+    waits: list[int] = []
+    for entered_at, goal_at, arms, segments in enrolments:
+        reached = goal_at is not None
+        if goal_at is not None:
+            waits.append(goal_at - entered_at)
+        for node_id, arm in sorted(arms.items()):
+            label = arm if len(split_nodes) <= 1 else f"{node_id}:{arm}"
+            slot = by_arm.setdefault(label, {"entered": 0, "goal": 0})
+            slot["entered"] += 1
+            slot["goal"] += reached
+        for seg in segments:
+            slot = by_segment.setdefault(seg, {"entered": 0, "goal": 0})
+            slot["entered"] += 1
+            slot["goal"] += reached
+    entered = len(enrolments)
+    return {
+        "entered": entered,
+        "goal": len(waits),
+        "conversion": round(len(waits) / entered, 4) if entered else 0.0,
+        "median_time_to_goal_hours": round(statistics.median(waits) / 3600, 2) if waits else None,
+        "by_arm": dict(sorted(by_arm.items())),
+        "by_segment": dict(sorted(by_segment.items())),
+    }
+
+
+def conversion(conn: Connection, versions: Versions, window: Window) -> dict[str, Any]:
+    """Per journey: enrolments that entered in the window, and which of them reached the
+    goal before the window's end. Journeys of the active versions are listed even without entries."""
+    found: dict[tuple[str, str], list[tuple[int, int | None, Mapping[str, str], Iterable[str]]]] = {}
+    for doc in versions.active:
+        pb = versions.name_of(doc.get("version"))
+        for name in doc.get("journeys") or {}:
+            found.setdefault((pb, name), [])
+    e = s.enrolments
+    query = (sa.select(e.c.version, e.c.journey, e.c.entered_at, e.c.goal_at, e.c.arms, e.c.segments)
+             .where(*window.where(e.c.entered_at)))  # fmt: skip
+    for version, journey, entered_at, goal_at, arms, segments in _stream(conn, query):
+        if goal_at is not None and window.until is not None and goal_at >= window.until:
+            goal_at = None  # reached after the window: not yet, as far as this report goes
+        found.setdefault((versions.name_of(version), journey), []).append(
+            (entered_at, goal_at, arms or {}, segments or [])
+        )
+    keys = flow_keys(found)
+    return dict(sorted((keys[pair], journey_metrics(rows)) for pair, rows in found.items()))
+
+
+# ---- purchases (客单价) ------------------------------------------------------------------------------
+
+
+def purchases(conn: Connection, window: Window) -> dict[str, Any]:
+    """Purchase events in the window (rejected ones left out): how many, by how many
+    contacts, the revenue, and the average order value over those that carry an amount."""
+    e = s.events
+    query = sa.select(e.c.contact, e.c.data).where(e.c.type == "purchase", e.c.status != "rejected",
+                                                   *window.where(e.c.at))  # fmt: skip
+    count = priced = 0
+    revenue = 0.0
+    buyers: set[str] = set()
+    for contact, data in _stream(conn, query):
+        count += 1
+        buyers.add(contact)
+        amount = (data or {}).get("amount")
+        if isinstance(amount, int | float) and not isinstance(amount, bool):
+            priced += 1
+            revenue += amount
+    return {
+        "purchases": count,
+        "buyers": len(buyers),
+        "with_amount": priced,
+        "revenue": round(revenue, 2),
+        "average_order_value": round(revenue / priced, 2) if priced else None,
+    }
+
+
+# ---- execution per account (HQ sees execution) -----------------------------------------------------------
+
+
+def leaderboard(conn: Connection, window: Window) -> list[dict[str, Any]]:
+    """Per account, the touches the engine let go (ok or deferred) in the window and what
+    dispatch made of them; best execution rate first."""
+    t = s.touches
+    query = sa.select(t.c.account, t.c.state, t.c.at, t.c.updated_at).where(
+        t.c.outcome.in_(LET_GO), t.c.account.is_not(None), *window.where(t.c.at)
+    )
+    rows: dict[str, Counter[str]] = {}
+    for account, state, at, updated_at in _stream(conn, query):
+        c = rows.setdefault(account, Counter())
+        c["due"] += 1
+        c[state] += 1
+        if state == "sent" and updated_at is not None and updated_at.timestamp() - at <= ON_TIME_SECONDS:
+            c["on_time"] += 1
+    a = s.accounts
+    names: dict[str, Any] = {}
+    if rows:
+        for aid, fields in conn.execute(sa.select(a.c.id, a.c.fields).where(a.c.id.in_(sorted(rows)))):
+            names[aid] = (fields or {}).get("name")
+    board = [
+        {
+            "account": account,
+            "name": names.get(account),
+            "due": c["due"],
+            "sent": c["sent"],
+            "on_time": c["on_time"],
+            "waiting": c["pending"] + c["sending"],
+            "failed": c["failed"],
+            "dead": c["dead"],
+            "unknown": c["unknown"],
+            "execution_rate": ratio(c["sent"], c["due"]),
+        }
+        for account, c in rows.items()
+    ]
+    board.sort(key=lambda r: (-(r["execution_rate"] or 0.0), r["account"]))
+    return board

@@ -1,0 +1,1 @@
+"""Adapter and daemon-configuration tests (a package, so its conftest does not shadow tests/conftest.py)."""
