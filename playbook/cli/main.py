@@ -16,6 +16,7 @@ COMMANDS = {
     "compile": ("playbook.cli.compile", N_("Print the schedule graph (a tree, or --json).")),
     "graph": ("playbook.cli.graph", N_("The schedule graph as Mermaid or Graphviz source.")),
     "plan": ("playbook.cli.plan", N_("Dry-run: who gets what, when, from which account. Nothing is sent.")),
+    "run": ("playbook.cli.run", N_("The daemon: decide, send through the adapter, take events; SIGTERM stops.")),
     "import": ("playbook.cli.importer", N_("Import contacts or accounts into the store (re-run to update).")),
     "event": ("playbook.cli.event", N_("Append one event (TYPE --contact ID key=value…) to the store.")),
     "status": ("playbook.cli.status", N_("What the store holds: pending timers, the ledger by state, dead letters.")),

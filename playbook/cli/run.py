@@ -32,17 +32,12 @@ def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, ad
     from rich.logging import RichHandler
 
     from playbook.cli.common import console
-    from playbook.runtime.config import CONFIG_FILE, load_config
+    from playbook.runtime.config import CONFIG_FILE, load_config, with_overrides
     from playbook.runtime.daemon import Daemon, RunOptions
-    from playbook.runtime.store import normalize_url
 
     if config_path is None and Path(CONFIG_FILE).is_file():
         config_path = Path(CONFIG_FILE)
-    config = load_config(config_path)
-    if db is not None:
-        config.store.url = normalize_url(db)
-    if adapter_name is not None:
-        config.adapter.name = adapter_name
+    config = with_overrides(load_config(config_path), db=db, adapter=adapter_name)
     logging.basicConfig(
         level=logging.WARNING,
         format="%(message)s",

@@ -68,6 +68,15 @@ class _Section(BaseModel):
 class StoreSection(_Section):
     url: str | None = None  # load_config fills it in: never None on a loaded config
 
+    def __repr_args__(self) -> Any:  # a database password never shows in a repr or a log
+        url = self.url
+        if url is not None:
+            try:
+                url = sa.make_url(url).render_as_string(hide_password=True)
+            except sa.exc.ArgumentError:
+                url = "<unparsable url>"
+        yield "url", url
+
 
 class AdapterSection(_Section):
     name: str = "console"
@@ -217,6 +226,19 @@ def _check_adapter(config: DaemonConfig, path: Path | None, text: str) -> None:
         )
         hint = t("without it, touches a crash left unfinished are reported as unknown, never sent twice")
         raise _error(path, message, text, ("adapter", "at_least_once"), hint)
+
+
+def with_overrides(config: DaemonConfig, *, db: str | None = None, adapter: str | None = None) -> DaemonConfig:
+    """The configuration with command-line choices in place, checked like the file's."""
+    if db is not None:
+        config.store.url = normalize_url(db)
+    if adapter is not None:
+        config.adapter.name = adapter
+        cls = adapter_class(adapter)
+        if config.adapter.at_least_once and not cls.idempotent:
+            message = t("at_least_once needs an adapter that deduplicates by key; '{name}' does not", name=adapter)
+            raise PlaybookError([Diagnostic(ERROR, "config", message)])
+    return config
 
 
 # ---- secrets --------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from typing import Any
 
 from playbook.adapters.base import Adapter
 from playbook.diagnostics import PlaybookError
+from playbook.i18n import t
 from playbook.runtime.config import DaemonConfig, intake_settings, load_secrets
 from playbook.runtime.decide import Decider, LoadReport
 from playbook.runtime.dispatch import Dispatcher, RetryPolicy
@@ -96,7 +97,8 @@ class Daemon:
                                     retry=RetryPolicy(d.max_attempts, d.backoff, d.backoff_cap))  # fmt: skip
             reconciled = dispatcher.reconcile()
             if reconciled.unknown or reconciled.sent or reconciled.resent:
-                log.warning("after a stop during dispatch: %s", reconciled)
+                log.warning(t("after a stop during dispatch: {sent} found sent, {resent} to send again, {unknown} unknown",
+                              sent=reconciled.sent, resent=reconciled.resent, unknown=reconciled.unknown))  # fmt: skip
             if self.options.once:
                 self._turn(decider, dispatcher)
                 return 0
@@ -153,13 +155,13 @@ class Daemon:
         """Decide up to now, then dispatch until nothing more is due (or a stop)."""
         step = decider.step(int(self.clock()))
         if step.events or step.touches:
-            log.debug("decided: %d events, %d touches, %d state events", step.events, step.touches,
-                     step.state_events)  # fmt: skip
+            log.debug(t("decided: {events} events, {touches} touches, {states} state events", events=step.events,
+                        touches=step.touches, states=step.state_events))  # fmt: skip
         while True:
             done = dispatcher.run_once()
             if done.claimed:
-                log.debug("dispatched %d: %d sent, %d failed, %d dead (%d calls)", done.claimed, done.sent,
-                         done.failed, done.dead, done.calls)  # fmt: skip
+                log.debug(t("dispatched {n}: {sent} sent, {failed} failed, {dead} dead ({calls} calls)", n=done.claimed,
+                            sent=done.sent, failed=done.failed, dead=done.dead, calls=done.calls))  # fmt: skip
             if done.claimed < dispatcher.batch or self._stopping.is_set():
                 break
 
@@ -194,17 +196,20 @@ class Daemon:
         try:
             loaded = decider.load(int(self.clock()))
         except PlaybookError as exc:
-            log.error("reload refused, the running versions carry on: %s", exc.diagnostics[0].message)
+            log.error(t("reload refused, the running versions carry on: {reason}", reason=exc.diagnostics[0].message))
             return
         self._log_load(loaded)
 
     def _log_load(self, loaded: LoadReport) -> None:
-        log.info("running %s%s", ", ".join(loaded.versions), " (new)" if loaded.new else "")
+        versions = ", ".join(loaded.versions)
+        log.info(t("running {versions} (new)", versions=versions) if loaded.new else t("running {versions}",
+                                                                                       versions=versions))  # fmt: skip
         if loaded.finishing:
-            log.info("finishing what contacts started in %s", ", ".join(loaded.finishing))
+            log.info(t("finishing what contacts started in {versions}", versions=", ".join(loaded.finishing)))
         if loaded.missed:
-            log.warning("%d schedule firings were missed while stopped (older than the grace period)", loaded.missed)
+            log.warning(t("{n} schedule firings were missed while stopped (older than the grace period)",
+                          n=loaded.missed))  # fmt: skip
         if loaded.caught_up:
-            log.info("%d overdue items run now", loaded.caught_up)
+            log.info(t("{n} overdue timeline items run now", n=loaded.caught_up))
         if loaded.migrated:
-            log.info("%d contacts moved to the new version", loaded.migrated)
+            log.info(t("{n} contacts moved to the current version", n=loaded.migrated))
