@@ -11,6 +11,7 @@ same inputs are decided again, the same way, on restart.
 from __future__ import annotations
 
 import heapq
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from playbook.runtime.store import Store
 
 ACTIVATED = "activated"  # engine_state: versions whose schedules were laid out
 EVENT_BATCH = 5000
+CLOCK_SLACK = 5.0  # seconds: imports stamped by another process's clock
 
 
 @dataclass
@@ -42,6 +44,7 @@ class LoadReport:
 @dataclass
 class StepReport:
     events: int = 0
+    imported: int = 0  # contacts an import changed, taken in
     rejected: int = 0
     touches: int = 0
     state_events: int = 0
@@ -58,6 +61,8 @@ class Decider:
     engine: Engine | None = field(default=None, init=False)
     journaler: Journaler | None = field(default=None, init=False)
     playbooks: list[ir.Playbook] = field(default_factory=list, init=False)
+    _imports: int = field(default=0, init=False)  # imports taken in so far (Store.imports)
+    _synced_at: float = field(default=0.0, init=False)  # wall time the contacts were last read
 
     # ---- start and reload ---------------------------------------------------------------------------
     def load(self, now: int, *, migrate: bool = False) -> LoadReport:
@@ -74,6 +79,7 @@ class Decider:
                 self.store.retire_version(row.version)
         for version in current_versions:
             self.store.activate_version(version)
+        self._imports, self._synced_at = self.store.imports(), time.time()
         state = self.store.load_state()
         finishing = [v for v in _versions_with_work(state) if v not in current_versions]
         known = {r.version: r for r in self.store.versions()}
@@ -110,6 +116,8 @@ class Decider:
         engine, journaler = self.engine, self.journaler
         assert engine is not None and journaler is not None
         report = StepReport()
+        if self.store.imports() != self._imports:
+            report.imported = self._take_imports()
         fed: list[int] = []
         after = 0
         while True:
@@ -132,6 +140,29 @@ class Decider:
         report.events, report.rejected = len(fed), len(rejected)
         report.touches, report.state_events = len(journal.touches), len(journal.state_events)
         return report
+
+    def _take_imports(self) -> int:
+        """Contacts and accounts an import changed while we run: in memory, and flows react
+        as to any change (an imported contact matching a segment entry enters)."""
+        engine = self.engine
+        assert engine is not None
+        self._imports, since, self._synced_at = self.store.imports(), self._synced_at, time.time()
+        records, deleted, accounts = self.store.contacts_changed_since(since - CLOCK_SLACK)
+        contacts = engine.contacts
+        for account in accounts:
+            if contacts.accounts.get(account["id"]) != account:
+                contacts.add_account(account)
+        changed = 0
+        for record in records:
+            cid = record["id"]
+            if contacts.fields.get(cid) == record and (cid in contacts.deleted) == (cid in deleted):
+                continue  # what we wrote ourselves
+            changed += 1
+            contacts.upsert(record)
+            if cid in deleted:
+                contacts.deleted.add(cid)
+            engine.contact_changed(cid)
+        return changed
 
     def next_due(self) -> int | None:
         """When the engine next has something to do (None: nothing on its timeline)."""
@@ -232,9 +263,13 @@ class Decider:
                     target.history.setdefault(cid, []).append(fresh)
                     target.flows.dirty(target.key, cid)
                     run.exit(enr, now, f"migrated to {target.flows.program.version}")
+                    engine._heap.remove(item)  # the older version has nothing left to do for them
+                    if engine.observer is not None:
+                        engine.observer.timer_done(item)
                     payload = (target.flows.index, name, cid, fresh.n, node_id, fresh.epoch)
                     engine.at(item[0], item[1], item[4], payload, item[2])
                     moved += 1
+        heapq.heapify(engine._heap)
         return moved
 
 

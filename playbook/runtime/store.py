@@ -356,8 +356,37 @@ class Store:
                 if contacts:
                     values["account"] = sa.bindparam("account")
                 conn.execute(table.update().where(table.c.id == sa.bindparam("b_id")).values(values), updates)
+            if inserts or updates:
+                self._note_import(conn, now)
         counts.inserted, counts.updated = len(inserts), len(updates)
         return counts
+
+    def _note_import(self, conn: Connection, now: dt.datetime) -> None:
+        """Tell a running daemon that contacts or accounts changed from outside (engine_state
+        "imported": how many imports so far), so it takes them in without a restart."""
+        es = s.engine_state
+        current = conn.execute(sa.select(es.c.value).where(es.c.name == IMPORTED)).scalar_one_or_none()
+        self._upsert(conn, es, [{"name": IMPORTED, "value": (current or 0) + 1, "updated_at": now}])
+
+    def imports(self) -> int:
+        """How many imports changed something so far (0: none)."""
+        es = s.engine_state
+        with self._read() as conn:
+            return conn.execute(sa.select(es.c.value).where(es.c.name == IMPORTED)).scalar_one_or_none() or 0
+
+    def contacts_changed_since(self, since: float) -> tuple[list[dict[str, Any]], set[str], list[dict[str, Any]]]:
+        """Contacts (as engine records) and their deleted ids updated at or after `since`
+        (epoch seconds), and every account: what a daemon takes in after an import."""
+        t = s.contacts
+        when = dt.datetime.fromtimestamp(since, dt.UTC)
+        with self._read() as conn:
+            records, deleted = [], set()
+            query = sa.select(t.c.id, t.c.fields, t.c.deleted).where(t.c.updated_at >= when).order_by(t.c.id)
+            for cid, fields, gone in conn.execute(query):
+                records.append({"id": cid, **fields})
+                if gone:
+                    deleted.add(cid)
+            return records, deleted, self._accounts(conn)
 
     def load_contacts(self) -> tuple[list[dict[str, Any]], set[str]]:
         """Every contact as an engine record ({"id", …fields}), and the deleted ones' ids."""
@@ -727,6 +756,9 @@ class Store:
             )  # fmt: skip
         result.versions = self.versions(active=True, documents=False)
         return result
+
+
+IMPORTED = "imported"  # engine_state: see Store._note_import
 
 
 def key_text(value: Any) -> str:
