@@ -600,4 +600,5 @@ ZH: dict[str, str] = {
     "{n} schedule firings were missed while stopped (older than the grace period)": "停机期间错过了 {n} 次定时触发（超出宽限期）",
     "{n} overdue timeline items run now": "{n} 个逾期的时间线项目现在执行",
     "{n} contacts moved to the current version": "{n} 位联系人已迁移到当前版本",
+    "the HTTP event intake is off: set PLAYBOOK_INTAKE_TOKEN (or a secret) to turn it on": "HTTP 事件接口未开启：设置 PLAYBOOK_INTAKE_TOKEN（或签名密钥）即可开启",
 }

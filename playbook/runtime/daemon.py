@@ -79,6 +79,7 @@ class Daemon:
         intake = None
         dispatcher = None
         try:
+            settings = None if self.options.once else self._intake_settings()
             store.migrate()
             if adapter is None:
                 from playbook.adapters.registry import build
@@ -102,7 +103,6 @@ class Daemon:
             if self.options.once:
                 self._turn(decider, dispatcher)
                 return 0
-            settings = intake_settings(cfg)
             if settings is not None:
                 from playbook.engine.timeutil import LocalTime
                 from playbook.runtime.intake import IntakeServer
@@ -123,6 +123,17 @@ class Daemon:
             if adapter is not None:
                 adapter.close()
             store.close()
+
+    def _intake_settings(self) -> Any:
+        """The HTTP intake's settings; without a token or secret it stays off (with a
+        warning) unless the configuration asked for it explicitly — then that is an error."""
+        try:
+            return intake_settings(self.config)
+        except PlaybookError:
+            if "port" in self.config.intake.model_fields_set:
+                raise
+            log.warning(t("the HTTP event intake is off: set PLAYBOOK_INTAKE_TOKEN (or a secret) to turn it on"))
+            return None
 
     def _scheduler(self) -> Any:
         from apscheduler.schedulers.background import BackgroundScheduler
