@@ -1,0 +1,181 @@
+"""Dispatch: claim → batch → adapter → settle, retries with backoff, dead letters, and
+reconciling what a crash left `sending` — on both store backends."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import pytest
+
+from playbook.adapters.base import DEAD, FAILED, SENT, Adapter, Delivery, PermanentError, Result, TransientError
+from playbook.adapters.capabilities import EVERYWHERE, Capabilities
+from playbook.runtime.dispatch import CRASHED, Dispatcher, RetryPolicy, batches
+from playbook.runtime.rows import Journal, TouchRow
+from playbook.runtime.store import Store
+
+T0 = 1_796_000_000
+
+
+def row(key: str, *, account: str = "a1", content: str | None = "欢迎", at: int = T0, channel: str = "dm",
+        text: str = "hi") -> TouchRow:  # fmt: skip
+    return TouchRow(key=key, version="pb-1", flow="f", step="s", channel=channel, due=at, state="pending",
+                    account=account, contact=key, at=at, content=content, text=text, outcome="ok",
+                    next_attempt_at=at)  # fmt: skip
+
+
+class Recorder(Adapter):
+    """Answers from a script: per call, a status for each delivery or an exception."""
+
+    name = "recorder"
+
+    def __init__(self, script: Sequence[object] = (), batch_size: int = 100, idempotent: bool = False):
+        super().__init__()
+        self.calls: list[list[str]] = []
+        self.script = list(script)
+        self.capabilities = Capabilities(parts=EVERYWHERE, batch_size=batch_size)  # type: ignore[misc]
+        self.idempotent = idempotent  # type: ignore[misc]
+        self.known: dict[str, Result] = {}
+
+    def send(self, batch: Sequence[Delivery]) -> list[Result]:
+        self.calls.append([d.key for d in batch])
+        step = self.script.pop(0) if self.script else SENT
+        if isinstance(step, Exception):
+            raise step
+        if step == "partial":  # the first delivery gets no result
+            return [Result(d.key, SENT) for d in batch[1:]]
+        return [Result(d.key, str(step), None if step == SENT else f"{step} by the platform") for d in batch]
+
+    def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
+        return [self.known[d.key] for d in deliveries if d.key in self.known]
+
+
+@pytest.fixture
+def ledger(store: Store) -> Store:
+    store.save_version({"version": "pb-1", "name": "t"})
+    return store
+
+
+def put(store: Store, *rows: TouchRow) -> None:
+    store.write(Journal(touches=list(rows)))
+
+
+def states(store: Store) -> dict[str, str]:
+    return {r.key: r.state for r in store.touches()}
+
+
+def test_touches_of_one_account_content_and_instant_go_as_one_batch() -> None:
+    rows = [row(f"k{i}") for i in range(5)] + [row("x", account="a2"), row("y", content="别的"),
+                                                row("z", at=T0 + 60), row("t1", content=None, text="跟进")]  # fmt: skip
+    groups = [[r.key for r in g] for g in batches(rows, 2)]
+    # ordered by (account, channel, content or task text, instant); at most 2 to a batch
+    assert groups == [["y"], ["k0", "k1"], ["k2", "k3"], ["k4"], ["z"], ["t1"], ["x"]]
+
+
+def test_a_round_sends_due_rows_in_batches_and_records_them(ledger: Store) -> None:
+    put(ledger, *[row(f"k{i}") for i in range(5)], row("later", at=T0 + 3600))
+    adapter = Recorder(batch_size=3)
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0, workers=2)
+    report = d.run_once(T0)
+    d.close()
+    assert (report.claimed, report.sent, report.calls) == (5, 5, 2)
+    assert sorted(map(len, adapter.calls)) == [2, 3]
+    assert states(ledger) == {**{f"k{i}": "sent" for i in range(5)}, "later": "pending"}
+    assert all(x == 0 for x in report.lateness)
+
+
+def test_transient_failures_retry_with_backoff_then_succeed(ledger: Store) -> None:
+    put(ledger, row("k"))
+    now = [T0]
+    adapter = Recorder([TransientError("timeout", retry_after=30), FAILED, SENT])
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: now[0], rng=random.Random(1),
+                   retry=RetryPolicy(max_attempts=5, backoff=10, backoff_cap=100))  # fmt: skip
+    d.run_once()
+    (r,) = ledger.touches()
+    assert (r.state, r.attempts, r.error) == ("failed", 1, "timeout")
+    assert r.next_attempt_at is not None and r.next_attempt_at >= T0 + 30  # the platform's Retry-After
+    assert d.run_once().claimed == 0  # not before its time
+    now[0] = r.next_attempt_at
+    d.run_once()
+    (r,) = ledger.touches()
+    assert (r.state, r.attempts) == ("failed", 2)
+    assert r.next_attempt_at is not None and r.next_attempt_at <= now[0] + 20 + 1  # backoff·2^(2-1), jittered
+    now[0] = r.next_attempt_at
+    d.run_once()
+    d.close()
+    assert states(ledger) == {"k": "sent"}
+    assert len(adapter.calls) == 3
+
+
+def test_out_of_attempts_or_permanent_errors_become_dead_letters(ledger: Store) -> None:
+    put(ledger, row("a"), row("b", account="a2"))
+    adapter = Recorder([FAILED, PermanentError("40003 invalid userid")])
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0, workers=1,
+                   retry=RetryPolicy(max_attempts=1))  # fmt: skip
+    d.run_once()
+    d.close()
+    rows = {r.key: r for r in ledger.touches()}
+    assert rows["a"].state == rows["b"].state == "dead"
+    assert rows["a"].error == "gave up after 1 attempts: failed by the platform"
+    assert rows["b"].error == "40003 invalid userid"
+
+
+def test_an_adapter_bug_or_a_missing_result_is_retried_not_lost(ledger: Store) -> None:
+    put(ledger, row("a"), row("b"))
+    adapter = Recorder([ValueError("boom")])
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0, retry=RetryPolicy(backoff=0.001))
+    d.run_once()
+    assert {r.key: (r.state, r.error) for r in ledger.touches()} == {
+        "a": ("failed", "ValueError: boom"),
+        "b": ("failed", "ValueError: boom"),
+    }
+    adapter.script = ["partial"]
+    d.run_once(T0 + 1)
+    d.close()
+    got = {r.key: (r.state, r.error) for r in ledger.touches()}
+    assert got == {"a": ("failed", "the adapter returned no result for it"), "b": ("sent", None)}
+
+
+def test_a_dead_result_for_one_delivery(ledger: Store) -> None:
+    put(ledger, row("a"))
+    d = Dispatcher(ledger, Recorder([DEAD]), owner="me", clock=lambda: T0)
+    d.run_once()
+    d.close()
+    assert [(r.state, r.error) for r in ledger.touches()] == [("dead", "dead by the platform")]
+
+
+def _crashed(ledger: Store) -> None:
+    """Rows a dead process claimed and never settled."""
+    put(ledger, row("known"), row("lost"))
+    assert len(ledger.claim_due(T0, "dead-process")) == 2
+
+
+def test_reconcile_asks_the_adapter_and_marks_the_rest_unknown(ledger: Store) -> None:
+    _crashed(ledger)
+    adapter = Recorder()
+    adapter.known["known"] = Result("known", SENT, ref="msg-1")
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0)
+    report = d.reconcile()
+    d.close()
+    assert (report.sent, report.unknown, report.resent) == (1, 1, 0)
+    rows = {r.key: r for r in ledger.touches()}
+    assert (rows["known"].state, rows["known"].adapter_ref) == ("sent", "msg-1")
+    assert (rows["lost"].state, rows["lost"].error) == ("unknown", CRASHED)
+    assert adapter.calls == []  # never re-sent blindly
+
+
+def test_at_least_once_resends_only_for_an_adapter_that_deduplicates(ledger: Store) -> None:
+    _crashed(ledger)
+    d = Dispatcher(ledger, Recorder(idempotent=False), owner="me", clock=lambda: T0, at_least_once=True)
+    assert d.reconcile().unknown == 2  # the switch is ignored for an adapter that does not deduplicate
+    d.close()
+
+
+def test_at_least_once_with_an_idempotent_adapter(ledger: Store) -> None:
+    _crashed(ledger)
+    adapter = Recorder(idempotent=True)
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0, at_least_once=True)
+    assert d.reconcile().resent == 2
+    d.run_once()
+    d.close()
+    assert states(ledger) == {"known": "sent", "lost": "sent"}
