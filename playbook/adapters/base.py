@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from playbook.adapters.capabilities import EVERYWHERE, Capabilities
 
 SENT, FAILED, DEAD = "sent", "failed", "dead"
+LATER = "later"  # not tried: the adapter's own throttle; due again after retry_after, no attempt used
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +44,31 @@ class Delivery:
     at: int  # when the engine let it go (epoch seconds, UTC)
     due: int  # when the flow wanted it
     attempt: int  # 1 on the first call
+    ref: str | None = None  # the platform's id, once sent (for receipts)
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
     """How one delivery ended: sent (ref: the platform's id), failed (transient: tried
-    again later, after `retry_after` seconds if the platform said) or dead (permanent)."""
+    again later, after `retry_after` seconds if the platform said), dead (permanent), or
+    later (not tried — the adapter's own throttle — due again after `retry_after`)."""
 
     key: str
-    status: str  # sent | failed | dead
+    status: str  # sent | failed | dead | later
     error: str | None = None
     ref: str | None = None
     retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the platform said later about a sent touch: `status` is final (confirmed,
+    not_friend, quota …); `at` when it happened (a staff member's confirmation: when they
+    sent it)."""
+
+    key: str
+    status: str
+    at: int | None = None
 
 
 class AdapterError(Exception):
@@ -81,6 +95,7 @@ class Adapter:
     name: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities(parts=EVERYWHERE)
     idempotent: ClassVar[bool] = False  # the receiver deduplicates by key
+    gives_receipts: ClassVar[bool] = False  # the platform reports on sent touches later (`receipts`)
 
     def __init__(self, options: Mapping[str, Any] | None = None, secrets: Mapping[str, str] | None = None):
         self.options = dict(options or {})
@@ -95,6 +110,11 @@ class Adapter:
     def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
         """Results for touches a crash left `sending`, where the platform can tell; the
         ones not returned are unknown."""
+        return []
+
+    def receipts(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
+        """Final reports on sent touches (each has its `ref`); the ones not returned are
+        asked about again later."""
         return []
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ class Capabilities:
     limits: tuple[LimitRule, ...] = ()
     dissolve_groups: bool = True  # False: a staff task asks to dissolve a finished group
     batch_size: int = 1  # recipients one call can take (1: no batching)
+    tags: bool = False  # keeps the platform's customer tags in step with the playbooks' tag actions
 
 
 ALL_PARTS = frozenset({"text", "image", "link", "miniprogram", "video", "file"})

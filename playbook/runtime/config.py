@@ -98,6 +98,13 @@ class DaemonSection(_Section):
     backoff: float = Field(2.0, gt=0)  # first retry delay; doubles each attempt, full jitter
     backoff_cap: float = Field(3600.0, gt=0)
     workers: int = Field(4, ge=1)  # concurrent adapter calls
+    receipts: float = Field(60.0, gt=0)  # seconds between asking the platform about sent touches (WeCom)
+    receipt_horizon: float = 7 * 86400.0  # a touch with no report by then is recorded unconfirmed
+
+    @field_validator("receipt_horizon", mode="before")
+    @classmethod
+    def _horizon(cls, value: Any) -> float:
+        return parse_span(value)
 
     @field_validator("grace", mode="before")
     @classmethod

@@ -56,6 +56,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._reload = threading.Event()
         self._mtimes: dict[Path, float] = {}
+        self._receipts_at = 0.0  # when the platform was last asked for receipts
         self.owner = f"{uuid.uuid4().hex[:12]}"
 
     # ---- control (signal handlers and tests) ----------------------------------------------------
@@ -89,7 +90,8 @@ class Daemon:
             caps = adapter.capabilities
             d = cfg.daemon
             decider = Decider(store, self.options.paths, shared_limits=caps.limits,
-                              can_dissolve_groups=caps.dissolve_groups, grace=int(d.grace))  # fmt: skip
+                              can_dissolve_groups=caps.dissolve_groups, grace=int(d.grace),
+                              sync_tags=caps.tags)  # fmt: skip
             loaded = decider.load(int(self.clock()), migrate=self.options.migrate)
             self._log_load(loaded)
             self._mtimes = self._playbook_mtimes()
@@ -175,6 +177,12 @@ class Daemon:
                             sent=done.sent, failed=done.failed, dead=done.dead, calls=done.calls))  # fmt: skip
             if done.claimed < dispatcher.batch or self._stopping.is_set():
                 break
+        d = self.config.daemon
+        if dispatcher.adapter.gives_receipts and self.clock() - self._receipts_at >= d.receipts:
+            self._receipts_at = self.clock()
+            recorded = dispatcher.collect_receipts(horizon=d.receipt_horizon)
+            if recorded:
+                log.debug(t("{n} receipts from the platform", n=recorded))
 
     def _wake_at_next_due(self, decider: Decider, scheduler: Any) -> None:
         import datetime as dt

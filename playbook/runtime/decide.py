@@ -58,6 +58,7 @@ class Decider:
     can_dissolve_groups: bool = True
     grace: int = 3600  # schedule firings missed by less than this run once after downtime
     late_after: int = 60  # timeline items overdue by more than this run "now" (not back-dated)
+    sync_tags: bool = False  # the adapter keeps platform tags in step (ledger rows for tag actions)
     engine: Engine | None = field(default=None, init=False)
     journaler: Journaler | None = field(default=None, init=False)
     playbooks: list[ir.Playbook] = field(default_factory=list, init=False)
@@ -89,7 +90,7 @@ class Decider:
         engine, fresh = restore(self.playbooks, state, self._sink, start=now, shared_limits=self.shared_limits,
                                 can_dissolve_groups=self.can_dissolve_groups, retired=finishing)  # fmt: skip
         self.engine = engine
-        self.journaler = Journaler(engine, {a["id"] for a in state.accounts})
+        self.journaler = Journaler(engine, {a["id"] for a in state.accounts}, tag_rows=self.sync_tags)
         report = LoadReport(current_versions, new, finishing, fresh)
         if fresh:
             engine.activate()

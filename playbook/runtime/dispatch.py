@@ -20,11 +20,22 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from playbook.adapters.base import DEAD, FAILED, SENT, Adapter, Delivery, PermanentError, Result, TransientError
+from playbook.adapters.base import (
+    DEAD,
+    FAILED,
+    LATER,
+    SENT,
+    Adapter,
+    Delivery,
+    PermanentError,
+    Result,
+    TransientError,
+)
 from playbook.runtime.rows import Settlement, TouchRow
 from playbook.runtime.store import Store
 
 CRASHED = "the daemon stopped during the adapter call and the adapter cannot tell whether it was sent"
+UNCONFIRMED = "unconfirmed"  # a receipt never came within the horizon
 
 
 @dataclass
@@ -46,6 +57,7 @@ class RoundReport:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    later: int = 0  # put off by the adapter's throttle
     calls: int = 0
     lateness: list[float] = field(default_factory=list)  # seconds from `at` to sent, per sent touch
 
@@ -64,7 +76,7 @@ def delivery_of(row: TouchRow) -> Delivery:
                     account=row.account, contact=row.contact, group=row.group,
                     audience=tuple(row.audience) if row.audience is not None else None, content=row.content,
                     text=row.text, parts=row.parts, at=row.at if row.at is not None else row.due, due=row.due,
-                    attempt=row.attempts)  # fmt: skip
+                    attempt=row.attempts, ref=row.adapter_ref)  # fmt: skip
 
 
 def batches(rows: Sequence[TouchRow], size: int) -> list[list[TouchRow]]:
@@ -130,6 +142,26 @@ class Dispatcher:
         if moved:
             setattr(report, settlement.state, getattr(report, settlement.state) + 1)
 
+    # ---- receipts -------------------------------------------------------------------------------------
+    def collect_receipts(self, now: float | None = None, *, horizon: float = 7 * 86400, limit: int = 1000) -> int:
+        """Ask the platform about touches it took but has not reported on; ones older than
+        `horizon` without a report are recorded `unconfirmed`. How many were recorded."""
+        if not self.adapter.gives_receipts:
+            return 0
+        now = self.clock() if now is None else now
+        rows = self.store.awaiting_receipts(self.adapter_name, limit)
+        if not rows:
+            return 0
+        got = {r.key: r for r in self.adapter.receipts([delivery_of(r) for r in rows])}
+        records: list[tuple[str, str, int | None]] = []
+        for row in rows:
+            receipt = got.get(row.key)
+            if receipt is not None:
+                records.append((row.key, receipt.status, receipt.at))
+            elif now - (row.at if row.at is not None else row.due) > horizon:
+                records.append((row.key, UNCONFIRMED, None))
+        return self.store.record_receipts(records)
+
     # ---- a round -------------------------------------------------------------------------------------
     def run_once(self, now: float | None = None) -> RoundReport:
         """Claim what is due, send it, settle it. Returns what happened."""
@@ -154,8 +186,10 @@ class Dispatcher:
                     report.lateness.append(done_at - (row.at if row.at is not None else row.due))
                 elif settlement.state == FAILED:
                     report.failed += 1
-                else:
+                elif settlement.state == DEAD:
                     report.dead += 1
+                else:
+                    report.later += 1
         self.store.settle(settlements, self.owner)
         return report
 
@@ -179,6 +213,9 @@ class Dispatcher:
             return Settlement(row.key, SENT, None, self.adapter_name, result.ref)
         if result.status == DEAD:
             return Settlement(row.key, DEAD, result.error or "refused", self.adapter_name, result.ref)
+        if result.status == LATER:  # the adapter's own throttle: not an attempt
+            wait = math.ceil(now + (result.retry_after or self.retry.backoff))
+            return Settlement(row.key, "pending", None, self.adapter_name, None, wait, attempted=False)
         attempts = max(row.attempts, 1)
         if attempts >= self.retry.max_attempts:
             return Settlement(row.key, DEAD, f"gave up after {attempts} attempts: {result.error}", self.adapter_name)

@@ -116,6 +116,8 @@ class TouchRow:
     adapter: str | None = None
     adapter_ref: str | None = None
     request: dict[str, Any] | None = None  # held: the rest of the TouchRequest
+    receipt: str | None = None  # what the platform said later (confirmed, not_friend, quota …)
+    receipt_at: int | None = None
     created_at: dt.datetime | None = None  # set by the store
     updated_at: dt.datetime | None = None
 
@@ -202,6 +204,7 @@ class Settlement:
     adapter: str | None = None
     adapter_ref: str | None = None
     next_attempt_at: int | None = None  # failed: when to try again
+    attempted: bool = True  # False: the adapter put it off without trying (its own throttle)
 
 
 @dataclass

@@ -31,7 +31,7 @@ RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 EVENT_SOURCES = ("http", "file", "cli", "adapter", "simulated")
 EVENT_STATUSES = ("new", "processed", "rejected")
 ENROLMENT_STATUSES = ("active", "done", "exited")
-CHANNELS = ("dm", "group", "moment", "task")
+CHANNELS = ("dm", "group", "moment", "task", "tag")  # tag: a playbook's tag action, for adapters that sync tags
 OUTCOMES = ("ok", "deferred", "skipped")
 # held: the engine is still holding it (quiet hours, a defer limit); pending: due, waiting
 # for dispatch; sending: claimed by a dispatcher, the adapter may have been called;
@@ -156,6 +156,7 @@ limit_counters = sa.Table(
 )
 
 _due = sa.text(_in("state", DUE_STATES))
+_AWAITING = "state = 'sent' AND receipt IS NULL AND adapter_ref IS NOT NULL"
 touches = sa.Table(
     "touches",
     metadata,
@@ -183,6 +184,8 @@ touches = sa.Table(
     sa.Column("adapter", sa.String),
     sa.Column("adapter_ref", sa.String),  # the platform's id for what was sent
     sa.Column("request", Value),  # held: what the engine needs to try it again
+    sa.Column("receipt", sa.String),  # what the platform said later (confirmed, not_friend, quota, unconfirmed …)
+    sa.Column("receipt_at", Seconds),  # when that happened (a staff member's confirmation: when they sent it)
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.CheckConstraint(_in("state", TOUCH_STATES), name="state"),
@@ -193,6 +196,13 @@ touches = sa.Table(
     sa.Index("ix_touches_state", "state"),
     sa.Index("ix_touches_flow", "version", "flow", "state"),
     sa.Index("ix_touches_contact", "contact"),
+    sa.Index(
+        "ix_touches_awaiting_receipt",
+        "adapter",
+        "updated_at",
+        sqlite_where=sa.text(_AWAITING),
+        postgresql_where=sa.text(_AWAITING),
+    ),
 )
 
 group_instances = sa.Table(

@@ -35,8 +35,9 @@ CLOCK = "clock"  # engine_state: {"start", "now"}
 class Journaler:
     """Collects an engine's changes between commits (the engine's `Observer`)."""
 
-    def __init__(self, engine: Engine, stored_accounts: set[str] | None = None):
+    def __init__(self, engine: Engine, stored_accounts: set[str] | None = None, *, tag_rows: bool = False):
         self.engine = engine
+        self.tag_rows = tag_rows  # the adapter keeps platform tags in step: a ledger row per tag action
         self.versions = [p.version for p in engine.programs]
         self.stored_accounts = set(stored_accounts or ())
         self._counter_scopes = _counter_scopes(engine.programs)
@@ -84,8 +85,22 @@ class Journaler:
         """The engine's sink: touches to the ledger, state events to their log."""
         if isinstance(record, Touch):
             self.touches[record.key] = TouchRow.from_touch(record)
-        else:
-            self.state_events.append(record)
+            return
+        self.state_events.append(record)
+        if self.tag_rows and record.type in ("tag_added", "tag_removed") and record.flow and record.contact:
+            row = self._tag_row(record)
+            self.touches[row.key] = row
+
+    def _tag_row(self, event: StateEvent) -> TouchRow:
+        """A playbook's tag action as a ledger row, for an adapter that syncs tags: sent
+        once, retried, reconciled like any touch."""
+        action = "add" if event.type == "tag_added" else "remove"
+        tag = str(event.data.get("tag", ""))
+        account = self.engine.contacts.fields.get(event.contact or "", {}).get("account")
+        key = f"{event.playbook}/{event.flow}/{event.contact}/tag/{action}/{tag}/{event.at}"
+        return TouchRow(key=key, version=event.playbook or "", flow=event.flow or "", step=f"tag {action} {tag}",
+                        channel="tag", due=event.at, state="pending", account=account, contact=event.contact,
+                        at=event.at, content=action, text=tag, outcome="ok", next_attempt_at=event.at)  # fmt: skip
 
     # ---- the commit -------------------------------------------------------------------------------
     def capture(self) -> Journal:

@@ -672,11 +672,13 @@ class Store:
                 adapter=sa.func.coalesce(sa.bindparam("b_adapter"), t.c.adapter),
                 adapter_ref=sa.func.coalesce(sa.bindparam("b_ref"), t.c.adapter_ref),
                 next_attempt_at=sa.bindparam("b_next"),
+                attempts=t.c.attempts - sa.bindparam("b_undo"),
                 updated_at=now,
             )  # fmt: skip
         )
         params = [{"b_key": r.key, "b_state": r.state, "b_error": r.error, "b_adapter": r.adapter,
-                   "b_ref": r.adapter_ref, "b_next": r.next_attempt_at} for r in results]  # fmt: skip
+                   "b_ref": r.adapter_ref, "b_next": r.next_attempt_at, "b_undo": 0 if r.attempted else 1}
+                  for r in results]  # fmt: skip
         with self._write() as conn:
             if conn.dialect.supports_sane_multi_rowcount:
                 if conn.execute(stmt, params).rowcount == len(params):
@@ -703,6 +705,34 @@ class Store:
             query = query.limit(limit)
         with self._read() as conn:
             return [_touch_row(r) for r in conn.execute(query)]
+
+    # ---- receipts ------------------------------------------------------------------------------------
+    def awaiting_receipts(self, adapter: str, limit: int = 1000) -> list[TouchRow]:
+        """Touches the adapter handed over (with its reference) that the platform has not
+        reported on yet, oldest first."""
+        t = s.touches
+        query = (
+            sa.select(t)
+            .where(t.c.state == "sent", t.c.receipt.is_(None), t.c.adapter_ref.is_not(None), t.c.adapter == adapter)
+            .order_by(t.c.updated_at, t.c.key)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_touch_row(r) for r in conn.execute(query)]
+
+    def record_receipts(self, receipts: Sequence[tuple[str, str, int | None]]) -> int:
+        """(key, receipt, when) for sent touches still without one; how many were recorded."""
+        if not receipts:
+            return 0
+        t = s.touches
+        stmt = (
+            t.update()
+            .where(t.c.key == sa.bindparam("b_key"), t.c.state == "sent", t.c.receipt.is_(None))
+            .values(receipt=sa.bindparam("b_receipt"), receipt_at=sa.bindparam("b_at"))
+        )
+        params = [{"b_key": k, "b_receipt": r, "b_at": at} for k, r, at in receipts]
+        with self._write() as conn:
+            return conn.execute(stmt, params).rowcount
 
     # ---- leases (sharding by account) ----------------------------------------------------------------------
     def acquire_lease(self, shard: int, owner: str, ttl: float) -> bool:
@@ -803,8 +833,8 @@ def _touch(r: TouchRow, now: dt.datetime) -> dict[str, Any]:
             "content": r.content, "text": r.text, "parts": r.parts, "audience": r.audience, "outcome": r.outcome,
             "reason": r.reason, "state": r.state, "error": r.error, "attempts": r.attempts,
             "next_attempt_at": r.next_attempt_at, "owner": r.owner, "adapter": r.adapter,
-            "adapter_ref": r.adapter_ref, "request": r.request, "created_at": r.created_at or now,
-            "updated_at": now}  # fmt: skip
+            "adapter_ref": r.adapter_ref, "request": r.request, "receipt": r.receipt, "receipt_at": r.receipt_at,
+            "created_at": r.created_at or now, "updated_at": now}  # fmt: skip
 
 
 def _touch_row(r: Any) -> TouchRow:
@@ -813,7 +843,8 @@ def _touch_row(r: Any) -> TouchRow:
                     content=r.content, text=r.text, parts=r.parts, audience=r.audience, outcome=r.outcome,
                     reason=r.reason, error=r.error, attempts=r.attempts, next_attempt_at=r.next_attempt_at,
                     owner=r.owner, adapter=r.adapter, adapter_ref=r.adapter_ref, request=r.request,
-                    created_at=r.created_at, updated_at=r.updated_at)  # fmt: skip
+                    receipt=r.receipt, receipt_at=r.receipt_at, created_at=r.created_at,
+                    updated_at=r.updated_at)  # fmt: skip
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -248,3 +248,31 @@ def test_an_uncommitted_step_is_decided_again_the_same_way(store: Store, tmp_pat
     run_until(again, at("2026-12-01 11:00"))
     assert sent(store) == [("12-01 10:00", "c1", "欢迎", "ok")]
     assert store.event_counts() == {"processed": 1}
+
+
+TAGGING = """\
+playbook "打标签"
+timezone "Asia/Shanghai"
+journey 标记 {
+  on friend_added
+  tag add "新朋友"
+  after 1h: tag remove "新朋友"
+}
+"""
+
+
+@pytest.mark.parametrize("sync", [False, True])
+def test_tag_actions_reach_the_ledger_only_for_an_adapter_that_syncs_tags(store: Store, tmp_path: Path,
+                                                                           sync: bool) -> None:  # fmt: skip
+    pb = tmp_path / "t.pb"
+    pb.write_text(TAGGING, encoding="utf-8")
+    decider = Decider(store, [str(pb)], sync_tags=sync)
+    decider.load(at("2026-12-01 09:00"))
+    arrive(store, decider, Event("friend_added", "c1", at("2026-12-01 10:00"), {"account": "a1"}))
+    run_until(decider, at("2026-12-01 12:00"))
+    rows = [(r.channel, r.content, r.text, r.account, r.contact, r.state) for r in store.touches()]
+    if not sync:
+        assert rows == []
+    else:
+        assert sorted(rows) == [("tag", "add", "新朋友", "a1", "c1", "pending"),
+                                ("tag", "remove", "新朋友", "a1", "c1", "pending")]  # fmt: skip

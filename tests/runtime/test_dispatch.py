@@ -8,7 +8,17 @@ from collections.abc import Sequence
 
 import pytest
 
-from playbook.adapters.base import DEAD, FAILED, SENT, Adapter, Delivery, PermanentError, Result, TransientError
+from playbook.adapters.base import (
+    DEAD,
+    FAILED,
+    SENT,
+    Adapter,
+    Delivery,
+    PermanentError,
+    Receipt,
+    Result,
+    TransientError,
+)
 from playbook.adapters.capabilities import EVERYWHERE, Capabilities
 from playbook.runtime.dispatch import CRASHED, Dispatcher, RetryPolicy, batches
 from playbook.runtime.rows import Journal, TouchRow
@@ -179,3 +189,49 @@ def test_at_least_once_with_an_idempotent_adapter(ledger: Store) -> None:
     d.run_once()
     d.close()
     assert states(ledger) == {"known": "sent", "lost": "sent"}
+
+
+def test_the_adapters_own_throttle_puts_a_touch_off_without_using_an_attempt(ledger: Store) -> None:
+    put(ledger, row("a"))
+    adapter = Recorder(["later"])
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0, retry=RetryPolicy(max_attempts=1))
+    report = d.run_once()
+    (r,) = ledger.touches()
+    assert (report.later, r.state, r.attempts, r.next_attempt_at) == (1, "pending", 0, T0 + 2)
+    d.run_once(T0 + 2)  # with max_attempts=1 a counted attempt would have made it dead
+    d.close()
+    assert states(ledger) == {"a": "sent"}
+
+
+class Confirming(Recorder):
+    gives_receipts = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.confirmed: dict[str, int] = {}
+        self.asked: list[list[str]] = []
+
+    def send(self, batch: Sequence[Delivery]) -> list[Result]:
+        return [Result(d.key, SENT, ref=f"msg-{d.key}") for d in batch]
+
+    def receipts(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
+        self.asked.append([f"{d.key}:{d.ref}" for d in deliveries])
+        return [Receipt(d.key, "confirmed", self.confirmed[d.key]) for d in deliveries if d.key in self.confirmed]
+
+
+def test_receipts_are_asked_for_until_the_platform_reports_or_the_horizon_passes(ledger: Store) -> None:
+    put(ledger, row("a"), row("b"))
+    adapter = Confirming()
+    now = [float(T0)]
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: now[0])
+    d.run_once()
+    adapter.confirmed["a"] = T0 + 600
+    assert d.collect_receipts(horizon=3600) == 1
+    assert adapter.asked == [["a:msg-a", "b:msg-b"]]
+    got = {r.key: (r.receipt, r.receipt_at) for r in ledger.touches()}
+    assert got == {"a": ("confirmed", T0 + 600), "b": (None, None)}
+    now[0] = T0 + 7200  # past the horizon, counted from when the touch went out
+    assert d.collect_receipts(horizon=3600) == 1
+    d.close()
+    assert {r.key: r.receipt for r in ledger.touches()} == {"a": "confirmed", "b": "unconfirmed"}
+    assert adapter.asked[-1] == ["b:msg-b"]  # a is not asked about again
