@@ -617,4 +617,6 @@ ZH: dict[str, str] = {
     "{n} bad rows left out": "{n} 行有误，已跳过",
     "contact {id}: ids cannot contain NUL characters": "联系人 {id}：ID 不能包含 NUL 字符",
     "{n} receipts from the platform": "收到平台回执 {n} 条",
+    "to confirm": "待确认",
+    "not executed": "未执行",
 }

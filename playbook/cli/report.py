@@ -103,12 +103,14 @@ def render(doc: dict[str, Any], out: Any) -> None:
            count=p["purchases"], buyers=p["buyers"], revenue=f"{p['revenue']:,.2f}", aov=aov))  # fmt: skip
 
     table = Table(title=t("execution by account"), title_justify="left")
-    headers = (t("account"), t("due"), t("sent"), t("on time"), t("waiting"), t("failed"), t("dead"), t("unknown"),
-               t("execution rate"))  # fmt: skip
+    headers = (t("account"), t("due"), t("sent"), t("on time"), t("waiting"), t("to confirm"), t("not executed"),
+               t("failed"), t("dead"), t("unknown"), t("execution rate"))  # fmt: skip
     for header in headers:
         table.add_column(header, justify="left" if header == t("account") else "right")
     for r in doc["accounts"]:
         who = f"{r['account']} {r['name']}" if r["name"] else r["account"]
-        table.add_row(who, *(str(r[k]) for k in ("due", "sent", "on_time", "waiting", "failed", "dead", "unknown")),
+        counts = ("due", "sent", "on_time", "waiting", "awaiting_confirmation", "not_executed", "failed", "dead",
+                  "unknown")  # fmt: skip
+        table.add_row(who, *(str(r[k]) for k in counts),
                       percent(r["execution_rate"]))  # fmt: skip
     out.print(table)

@@ -13,6 +13,7 @@ keeps per-account counters, not rows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -345,19 +346,43 @@ def purchases(conn: Connection, window: Window) -> dict[str, Any]:
 
 
 # ---- execution per account (HQ sees execution) -----------------------------------------------------------
+@functools.cache
+def _gives_receipts(adapter: str | None) -> bool:
+    """Whether the adapter's platform reports on sent touches later (an unknown or
+    uninstalled adapter: no)."""
+    if not adapter:
+        return False
+    from playbook.adapters.registry import adapter_class
+    from playbook.diagnostics import PlaybookError
+
+    try:
+        return bool(adapter_class(adapter).gives_receipts)
+    except PlaybookError:
+        return False
 
 
 def leaderboard(conn: Connection, window: Window) -> list[dict[str, Any]]:
     """Per account, the touches the engine let go (ok or deferred) in the window and what
-    dispatch made of them; best execution rate first."""
+    dispatch made of them; best execution rate first. Where the adapter reports later
+    (WeCom: the staff member confirms the task in the client), a touch counts as executed
+    only once the platform confirmed it, and on time by when it was confirmed."""
     t = s.touches
-    query = sa.select(t.c.account, t.c.state, t.c.at, t.c.updated_at).where(
-        t.c.outcome.in_(LET_GO), t.c.account.is_not(None), *window.where(t.c.at)
-    )
+    query = sa.select(t.c.account, t.c.state, t.c.at, t.c.updated_at, t.c.adapter, t.c.receipt,
+                      t.c.receipt_at).where(t.c.outcome.in_(LET_GO), t.c.account.is_not(None),
+                                            *window.where(t.c.at))  # fmt: skip
     rows: dict[str, Counter[str]] = {}
-    for account, state, at, updated_at in _stream(conn, query):
+    for account, state, at, updated_at, adapter, receipt, receipt_at in _stream(conn, query):
         c = rows.setdefault(account, Counter())
         c["due"] += 1
+        if state == "sent" and _gives_receipts(adapter):
+            if receipt is None:
+                c["awaiting"] += 1
+            elif receipt == "confirmed":
+                c["sent"] += 1
+                c["on_time"] += receipt_at is not None and receipt_at - at <= ON_TIME_SECONDS
+            else:
+                c["not_executed"] += 1
+            continue
         c[state] += 1
         if state == "sent" and updated_at is not None and updated_at.timestamp() - at <= ON_TIME_SECONDS:
             c["on_time"] += 1
@@ -374,6 +399,8 @@ def leaderboard(conn: Connection, window: Window) -> list[dict[str, Any]]:
             "sent": c["sent"],
             "on_time": c["on_time"],
             "waiting": c["pending"] + c["sending"],
+            "awaiting_confirmation": c["awaiting"],
+            "not_executed": c["not_executed"],  # the platform said no (not a friend, quota) or never confirmed
             "failed": c["failed"],
             "dead": c["dead"],
             "unknown": c["unknown"],

@@ -248,7 +248,8 @@ def test_execution_leaderboard(db: Store, clock: Clock) -> None:
     a1, a2, a3 = board
     # a1: k1 on time, k2 sent 2 h after it was let go (late), k3 dead, m1 on time; k8 was skipped: not due
     assert a1 == {"account": "a1", "name": "小美", "due": 4, "sent": 3, "on_time": 2, "waiting": 0, "failed": 0,
-                  "dead": 1, "unknown": 0, "execution_rate": 0.75}  # fmt: skip
+                  "dead": 1, "unknown": 0, "execution_rate": 0.75, "awaiting_confirmation": 0,
+                  "not_executed": 0}  # fmt: skip
     assert (a2["due"], a2["sent"], a2["on_time"], a2["failed"], a2["unknown"], a2["dead"]) == (5, 2, 2, 1, 1, 1)
     assert a2["execution_rate"] == 0.4
     assert (a3["due"], a3["waiting"], a3["execution_rate"]) == (1, 1, 0.0)
@@ -261,6 +262,24 @@ def test_execution_leaderboard(db: Store, clock: Clock) -> None:
     # k3 dead, k6 unknown: a tie is broken by the account id
     tie = report(db, since=T0 + 2 * H, until=T0 + 3 * H)["accounts"]
     assert [(r["account"], r["execution_rate"]) for r in tie] == [("a1", 0.0), ("a2", 0.0)]
+
+
+def test_execution_waits_for_the_platforms_confirmation(db: Store, clock: Clock,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """With an adapter whose platform confirms later (WeCom), sent means handed over:
+    executed only once confirmed, on time by the confirmation's time."""
+    from playbook.runtime import report as report_module
+
+    monkeypatch.setattr(report_module, "_gives_receipts", lambda adapter: adapter == "confirming")
+    db.write(Journal(accounts=[{"id": "a1", "name": "小美"}],
+                     touches=[touch(f"w{i}", "a1", T0, contact=f"c{i}") for i in range(1, 5)]))  # fmt: skip
+    for i in range(1, 5):
+        clock.t = T0
+        db.transition([f"w{i}"], "pending", "sent", adapter="confirming", adapter_ref=f"msg{i}")
+    db.record_receipts([("w1", "confirmed", T0 + 600), ("w2", "confirmed", T0 + 3 * H), ("w3", "not_friend", None)])
+    (a1,) = report(db)["accounts"]
+    assert (a1["due"], a1["sent"], a1["on_time"], a1["awaiting_confirmation"], a1["not_executed"]) == (4, 2, 1, 1, 1)
+    assert a1["execution_rate"] == 0.5
 
 
 # ---- the report equals the plan ------------------------------------------------------------------------------
