@@ -1,18 +1,38 @@
 """playbook event TYPE --contact ID [KEY=VALUE…] [--at TIME] [--db URL] — append one event
 to the store's event log (source "cli"); the daemon processes it like any other. Values
 are typed as in data files: 3000 and 99.5 are numbers, 2026-12-01 a date, true/false
-booleans, anything else text. The event is checked by the same rules as `plan`'s events."""
+booleans, anything else text. The event is checked by the same rules as `plan`'s events.
+
+playbook event --file PATH [--strict] [--db URL] — append every event of a JSON Lines file
+(`-`: standard input), one {"type", "contact", "at", …data} object a line, read and checked
+exactly as `plan --events` reads its file (times without an offset are in --timezone, else
+the active playbook's). Bad rows are reported with their row number and reason and the
+good ones are stored, in file order, with source "file" in one transaction: all of them or,
+if the store fails, none. Exit 1 when any row had a problem; with --strict a single bad row
+stores nothing.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from playbook.cli.store_options import db_option
-from playbook.i18n import t
+from playbook.i18n import N_, t, tn
+
+if TYPE_CHECKING:
+    from playbook.data.files import RowProblem
+    from playbook.engine.model import Event
+    from playbook.engine.timeutil import LocalTime
 
 RESERVED = ("type", "contact", "at")
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")  # what data.files reads as JSON Lines (anything else: CSV)
+STDIN = "-"
+STDIN_NAME = "<stdin>"  # how problems in standard input are located
 
 
 def _fields(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -34,11 +54,42 @@ def _fields(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-@click.command(name="event", help=t("Append one event to the store; the daemon processes it."))
-@click.argument("kind", metavar="TYPE")
+def _option_error(message: str) -> Exception:
+    from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+
+    return PlaybookError([Diagnostic(ERROR, "option", message)])
+
+
+def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: str | None, file: str | None,
+                strict: bool) -> None:  # fmt: skip
+    """One event (TYPE --contact) or a file (--file), never a mix of the two."""
+    if file is not None:
+        if kind is not None or pairs or contact is not None or at is not None:
+            raise _option_error(t("--file reads the events from the file: leave out TYPE, KEY=VALUE, --contact "
+                                  "and --at"))  # fmt: skip
+        return
+    if strict:
+        raise _option_error(t("--strict applies to --file only"))
+    if kind is None and contact is None:
+        raise _option_error(t("give an event (TYPE --contact ID) or a file of events (--file PATH, - for stdin)"))
+    if kind is None:
+        raise _option_error(t("give the event's TYPE, like friend_added"))
+    if contact is None:
+        raise _option_error(t("--contact is required with TYPE (or use --file)"))
+
+
+@click.command(name="event", help=t("Append one event, or a JSON Lines file of them, to the store."))
+@click.argument("kind", metavar="TYPE", required=False)
 @click.argument("pairs", nargs=-1, metavar="[KEY=VALUE]...")
-@click.option("--contact", required=True, metavar="ID", help=t("The contact the event is about."))
+@click.option("--contact", metavar="ID", help=t("The contact the event is about."))
 @click.option("--at", "at", metavar="TIME", help=t("When it happened, like 2026-12-01T09:00:00+08:00 (default: now)."))
+@click.option(
+    "--file",
+    "file",
+    metavar="PATH",
+    help=t("Append every event of a JSON Lines file instead (- reads standard input)."),
+)
+@click.option("--strict", is_flag=True, help=t("With --file: any bad row is fatal and nothing is stored."))
 @db_option
 @click.option(
     "--timezone",
@@ -53,22 +104,14 @@ def _fields(pairs: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help=t("text for people, json for scripts."),
 )
-def command(kind: str, pairs: tuple[str, ...], contact: str, at: str | None, db: str | None, timezone: str | None,
-            fmt: str) -> None:  # fmt: skip
-    import datetime as dt
-
-    from playbook.data.files import event_from_record
-    from playbook.data.values import DataValueError
+def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: str | None, file: str | None,
+            strict: bool, db: str | None, timezone: str | None, fmt: str) -> None:  # fmt: skip
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
     from playbook.engine.timeutil import LocalTime
     from playbook.runtime.importing import store_timezone
     from playbook.runtime.store import Store, StoreError, default_url
 
-    def refuse(reason: str) -> PlaybookError:
-        return PlaybookError([Diagnostic(ERROR, "event", t("bad event: {reason}", reason=reason))])
-
-    record = {"type": kind, "contact": contact, "at": at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              **_fields(pairs)}  # fmt: skip
+    _check_form(kind, pairs, contact, at, file, strict)
     try:
         with Store(db or default_url()) as store:
             store.migrate()
@@ -77,14 +120,11 @@ def command(kind: str, pairs: tuple[str, ...], contact: str, at: str | None, db:
                 clock = LocalTime(tz)
             except (KeyError, ValueError):  # zoneinfo: not found (a KeyError) or a malformed name
                 raise PlaybookError([Diagnostic(ERROR, "option", t("unknown timezone '{tz}'", tz=tz))]) from None
-            try:
-                event = event_from_record(record, clock, 0)
-            except DataValueError as exc:
-                raise refuse(exc.message()) from None  # in the operator's language
-            try:
-                (seq,) = store.append_events([event], "cli")
-            except ValueError as exc:  # an id the store cannot hold (a NUL character)
-                raise refuse(str(exc)) from None
+            if file is not None:
+                _from_file(store, file, clock, strict, fmt)
+                return
+            assert kind is not None and contact is not None  # _check_form
+            event, seq = _one(store, kind, contact, at, pairs, clock)
     except StoreError as exc:
         raise PlaybookError([Diagnostic(ERROR, "store", t("cannot use the store: {reason}", reason=exc))]) from None
 
@@ -94,3 +134,109 @@ def command(kind: str, pairs: tuple[str, ...], contact: str, at: str | None, db:
     else:
         click.echo(t("event {seq} stored: {type} for contact {contact}", seq=seq, type=event.type,
                      contact=event.contact))  # fmt: skip
+
+
+def _refuse(reason: str) -> Exception:
+    from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+
+    return PlaybookError([Diagnostic(ERROR, "event", t("bad event: {reason}", reason=reason))])
+
+
+def _one(store: Any, kind: str, contact: str, at: str | None, pairs: tuple[str, ...],
+         clock: LocalTime) -> tuple[Event, int]:  # fmt: skip
+    import datetime as dt
+
+    from playbook.data.files import event_from_record
+    from playbook.data.values import DataValueError
+
+    record = {"type": kind, "contact": contact, "at": at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+              **_fields(pairs)}  # fmt: skip
+    try:
+        event = event_from_record(record, clock, 0)
+    except DataValueError as exc:
+        raise _refuse(exc.message()) from None  # in the operator's language
+    try:
+        (seq,) = store.append_events([event], "cli")
+    except ValueError as exc:  # an id the store cannot hold (a NUL character)
+        raise _refuse(str(exc)) from None
+    return event, seq
+
+
+def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str) -> None:
+    """Read, check and store a file's events (all good ones in one transaction); report."""
+    from playbook.cli.common import EXIT_ERRORS, print_diagnostics, say
+
+    name = STDIN_NAME if file == STDIN else file
+    events, problems = _read(file, name, clock)
+    refused = strict and bool(problems)
+    seqs: list[int] = [] if refused or not events else store.append_events(events, "file")
+    if fmt == "json":
+        doc = {
+            "file": name,
+            "stored": len(seqs),
+            "seqs": seqs,
+            "problems": [{"row": p.row, "reason": p.reason} for p in problems],  # English, like every JSON reason
+        }
+        click.echo(json.dumps(doc, ensure_ascii=False, sort_keys=True))
+    elif refused:
+        message = tn("--strict: {n} bad row in {file}; nothing stored",
+                     "--strict: {n} bad rows in {file}; nothing stored", len(problems), file=name)  # fmt: skip
+        say(message, "error", stderr=True)
+    else:
+        line = tn("{n} event stored from {file}", "{n} events stored from {file}", len(seqs), file=name)
+        if problems:
+            line += t("; ") + tn("{n} bad row left out", "{n} bad rows left out", len(problems))
+        click.echo(line)
+    if problems:
+        if fmt != "json":
+            print_diagnostics((p.diagnostic() for p in problems), stderr=True)
+        sys.exit(EXIT_ERRORS)
+
+
+def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[RowProblem]]:
+    """The events and row problems of a JSON Lines file, by `data.files.read_events`: the
+    reader and checks `plan --events` uses. Standard input, and a file whose name does not
+    say JSON (which the reader would take for CSV), are copied to a temporary .jsonl first."""
+    import contextlib
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from playbook.data.files import read_events
+    from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+
+    if file != STDIN and Path(file).suffix.lower() in JSON_SUFFIXES:
+        events, problems = read_events(file, clock)
+    else:
+        with tempfile.TemporaryDirectory(prefix="playbook-events-") as folder:
+            copy = Path(folder) / "events.jsonl"
+            try:
+                # standard input is borrowed (bytes: the reader detects the encoding), never closed
+                source = contextlib.nullcontext(sys.stdin.buffer) if file == STDIN else open(file, "rb")
+                with source as stream, copy.open("wb") as target:
+                    shutil.copyfileobj(stream, target)
+            except OSError as exc:
+                reason = t("cannot read file: {reason}", reason=exc.strerror or exc)
+                raise PlaybookError([Diagnostic(ERROR, "io", reason, file=name)]) from None
+            try:
+                events, problems = read_events(copy, clock)
+            except PlaybookError as exc:  # not UTF-8 or GB18030 text: say where, not the copy's name
+                raise PlaybookError([dataclasses.replace(d, file=name) for d in exc.diagnostics]) from None
+        problems = [dataclasses.replace(p, file=name) for p in problems]
+    return _storable(events, problems, name)
+
+
+def _storable(events: list[Event], problems: list[RowProblem], name: str) -> tuple[list[Event], list[RowProblem]]:
+    """Events whose contact the store cannot hold (a NUL character) become problems too,
+    rather than failing the whole append. The reader gives no row numbers for good events:
+    these are located by row 0, with the contact in the reason."""
+    from playbook.data.files import RowProblem
+
+    good: list[Event] = []
+    for event in events:
+        if "\x00" in event.contact:
+            problems.append(RowProblem.of(name, 0, N_("contact {id}: ids cannot contain NUL characters"),
+                                          id=repr(event.contact)))  # fmt: skip
+        else:
+            good.append(event)
+    return good, problems
