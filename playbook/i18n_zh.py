@@ -619,4 +619,5 @@ ZH: dict[str, str] = {
     "{n} receipts from the platform": "收到平台回执 {n} 条",
     "to confirm": "待确认",
     "not executed": "未执行",
+    "Append events to the store: TYPE --contact ID key=value…, or --file.": "向存储库追加事件：TYPE --contact ID key=value…，或 --file 文件。",
 }

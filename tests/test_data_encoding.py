@@ -39,3 +39,16 @@ def test_undecodable_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PlaybookError) as err:
         read_records(path, LocalTime("Asia/Shanghai"))
     assert "neither UTF-8 nor GB18030" in err.value.diagnostics[0].message
+
+
+def test_events_in_a_csv_file_are_read_like_json_lines(tmp_path) -> None:
+    from playbook.data.files import read_events
+    from playbook.engine.timeutil import LocalTime
+
+    path = tmp_path / "events.csv"
+    path.write_text("type,contact,at,amount,tag\npurchase,c1,2026-12-01 09:00,99.5,\ntag_added,c2,2026-12-01 10:00,,VIP\n"
+                    ",c3,2026-12-01 11:00,,\n", encoding="utf-8")  # fmt: skip
+    events, problems = read_events(path, LocalTime("Asia/Shanghai"))
+    assert [(e.type, e.contact, e.data) for e in events] == [("purchase", "c1", {"amount": 99.5}),
+                                                             ("tag_added", "c2", {"tag": "VIP"})]  # fmt: skip
+    assert [(p.row, p.reason) for p in problems] == [(4, "the event has no 'type'")]

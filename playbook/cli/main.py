@@ -18,7 +18,7 @@ COMMANDS = {
     "plan": ("playbook.cli.plan", N_("Dry-run: who gets what, when, from which account. Nothing is sent.")),
     "run": ("playbook.cli.run", N_("The daemon: decide, send through the adapter, take events; SIGTERM stops.")),
     "import": ("playbook.cli.importer", N_("Import contacts or accounts into the store (re-run to update).")),
-    "event": ("playbook.cli.event", N_("Append one event (TYPE --contact ID key=value…) to the store.")),
+    "event": ("playbook.cli.event", N_("Append events to the store: TYPE --contact ID key=value…, or --file.")),
     "status": ("playbook.cli.status", N_("What the store holds: pending timers, the ledger by state, dead letters.")),
     "report": ("playbook.cli.report", N_("The seed metrics from the store: service levels, conversion, execution.")),
     "explain": ("playbook.cli.explain", N_("Why a contact got (or did not get) each journey and touch.")),

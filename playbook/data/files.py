@@ -178,6 +178,9 @@ def read_events(path: str | Path, clock: LocalTime, first_seq: int = 0) -> tuple
         if isinstance(row, DataValueError):
             problems.append(RowProblem.from_error(str(path), number, row))
             continue
+        if isinstance(row, list):  # a CSV row: [header, cells]; an empty cell is a missing field
+            header, cells = row
+            row = {k: (c if c.strip() else None) for k, c in zip(header, cells, strict=False) if k}
         try:
             out.append(event_from_record(row, clock, first_seq + len(out)))
         except DataValueError as exc:
