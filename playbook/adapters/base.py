@@ -15,8 +15,8 @@ class built with `Adapter(options, secrets)`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from playbook.adapters.capabilities import EVERYWHERE, Capabilities
@@ -71,6 +71,30 @@ class Receipt:
     at: int | None = None
 
 
+@dataclass(frozen=True)
+class HttpRequest:
+    """A request to one of an adapter's callback routes (served by the daemon's intake)."""
+
+    method: str  # GET | POST
+    path: str
+    query: Mapping[str, str]
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+CallbackRoute = Callable[[HttpRequest], HttpResponse]
+# What a callback route does with the events it receives: stored in the event log (source
+# "adapter") before the route answers, so an acknowledged callback is never lost.
+EventSink = Callable[[Sequence[Any]], None]
+
+
 class AdapterError(Exception):
     """A whole call failed; `reason` is shown to operators (never a secret)."""
 
@@ -111,6 +135,12 @@ class Adapter:
         """Results for touches a crash left `sending`, where the platform can tell; the
         ones not returned are unknown."""
         return []
+
+    def callbacks(self, deliver: EventSink) -> Mapping[str, CallbackRoute]:
+        """HTTP routes the platform calls (path → handler), served beside `POST /events`;
+        each authenticates its caller itself (WeCom: the msg_signature). A handler turns
+        what it receives into events and hands them to `deliver`."""
+        return {}
 
     def receipts(self, deliveries: Sequence[Delivery]) -> list[Receipt]:
         """Final reports on sent touches (each has its `ref`); the ones not returned are

@@ -105,11 +105,17 @@ class Daemon:
             if self.options.once:
                 self._turn(decider, dispatcher)
                 return 0
+            routes = adapter.callbacks(lambda events: store.append_events(list(events), "adapter"))
+            if settings is None and routes and self.config.intake.port:
+                from playbook.runtime.intake import IntakeConfig
+
+                section = self.config.intake  # the platform's callbacks, without POST /events
+                settings = IntakeConfig(host=section.host, port=section.port, max_body=section.max_body, events=False)
             if settings is not None:
                 from playbook.engine.timeutil import LocalTime
                 from playbook.runtime.intake import IntakeServer
 
-                intake = IntakeServer(store, settings, LocalTime(decider.playbooks[-1].timezone))
+                intake = IntakeServer(store, settings, LocalTime(decider.playbooks[-1].timezone), routes)
                 intake.start()
             scheduler = self._scheduler()
             self._install_signals()

@@ -40,6 +40,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from playbook.adapters.base import CallbackRoute, HttpRequest, HttpResponse
 from playbook.data.files import event_from_record
 from playbook.data.values import DataValueError, parse_time, typed
 from playbook.engine.model import Event
@@ -66,8 +67,10 @@ class IntakeConfig:
     max_body: int = DEFAULT_MAX_BODY
     timezone: str | None = None  # of times without an offset (default: the active playbook's)
 
+    events: bool = True  # False: only adapter callback routes are served (no token or secret configured)
+
     def __post_init__(self) -> None:
-        if not self.token and not self.secret:
+        if self.events and not self.token and not self.secret:
             raise ValueError(f"the intake endpoint needs a token or a secret (set {TOKEN_ENV} or {SECRET_ENV})")
         if self.max_body <= 0:
             raise ValueError("max_body must be positive")
@@ -165,9 +168,11 @@ def _field_of(record: dict[str, Any], clock: LocalTime) -> str | None:
 class IntakeServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck client never holds up shutdown
 
-    def __init__(self, store: Store, config: IntakeConfig, clock: LocalTime | None = None) -> None:
+    def __init__(self, store: Store, config: IntakeConfig, clock: LocalTime | None = None,
+                 routes: Mapping[str, CallbackRoute] | None = None) -> None:  # fmt: skip
         self.store = store
         self.config = config
+        self.routes = dict(routes or {})  # an adapter's callback routes (path → handler)
         self.clock = clock or LocalTime(config.timezone or store_timezone(store))
         self._thread: threading.Thread | None = None
         super().__init__((config.host, config.port), _Handler)
@@ -196,13 +201,25 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "playbook-intake"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path.split("?")[0] == "/health":
+        path = self.path.split("?")[0]
+        if path in self.server.routes:
+            self._callback(path, b"")
+        elif path == "/health":
             self._reply(HTTPStatus.OK, {"status": "ok"})
         else:
             self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
 
     def do_POST(self) -> None:  # noqa: N802
-        if self.path.split("?")[0] != "/events":
+        path = self.path.split("?")[0]
+        if path in self.server.routes:
+            try:
+                body = self._body()
+            except IntakeError as exc:
+                self._reply(exc.status, exc.body, close=True)
+                return
+            self._callback(path, body)
+            return
+        if path != "/events" or not self.server.config.events:
             self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"}, close=True)
             return
         body: bytes | None = None
@@ -219,6 +236,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the store is unavailable; retry later"})
             return
         self._reply(HTTPStatus.OK, {"accepted": len(seqs), "seqs": seqs})
+
+    def _callback(self, path: str, body: bytes) -> None:
+        """An adapter's callback route: it authenticates the caller and stores the events."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+        request = HttpRequest(self.command, path, query, body, {k: v for k, v in self.headers.items()})
+        try:
+            response = self.server.routes[path](request)
+        except StoreError as exc:
+            log.error("callback %s: the store refused: %s", path, exc)
+            response = HttpResponse(HTTPStatus.SERVICE_UNAVAILABLE, b"the store is unavailable")
+        except Exception:  # a bug in a route must not take the intake down
+            log.exception("callback %s failed", path)
+            response = HttpResponse(HTTPStatus.INTERNAL_SERVER_ERROR, b"internal error")
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
 
     def _body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

@@ -230,3 +230,36 @@ def test_playbook_event_refuses_bad_input(tmp_path: Path) -> None:
     assert out.returncode == 1 and "cannot use the store" in out.stderr and "Traceback" not in out.stderr
     with Store(db) as store:
         assert store.event_counts() == {}
+
+
+def test_adapter_callback_routes_are_served_beside_events(store: Store) -> None:
+    """A platform's callbacks (WeCom) reach the adapter's route with the query and body;
+    the route authenticates its caller itself, and with `events=False` POST /events is off."""
+    from playbook.adapters.base import HttpRequest, HttpResponse
+    from playbook.engine.model import Event
+
+    seen: list[HttpRequest] = []
+
+    def route(request: HttpRequest) -> HttpResponse:
+        seen.append(request)
+        if request.method == "POST":
+            store.append_events([Event("deleted", "c1", 1_796_000_000)], "adapter")
+        return HttpResponse(200, b"echo:" + request.query.get("echostr", "").encode())
+
+    srv = IntakeServer(store, IntakeConfig(port=0, events=False), routes={"/wecom/callback": route})
+    srv.start()
+    try:
+        host, port = srv.server_address[:2]
+        conn = http.client.HTTPConnection(host, port, timeout=5)
+        conn.request("GET", "/wecom/callback?msg_signature=s&echostr=abc%3D")
+        answer = conn.getresponse()
+        assert (answer.status, answer.read()) == (200, b"echo:abc=")
+        conn.request("POST", "/wecom/callback?msg_signature=s", body=b"<xml/>", headers={"Content-Length": "6"})
+        answer = conn.getresponse()
+        assert (answer.status, answer.read()) == (200, b"echo:")
+        assert [(r.method, r.body) for r in seen] == [("GET", b""), ("POST", b"<xml/>")]
+        assert store.event_counts() == {"new": 1}
+        conn.request("POST", "/events", body=b"{}", headers={"Content-Length": "2", "Authorization": "Bearer x"})
+        assert conn.getresponse().status == 404  # no token configured: the events endpoint is off
+    finally:
+        srv.stop()
