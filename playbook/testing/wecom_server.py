@@ -18,7 +18,8 @@ and the choices made where they say nothing. What it keeps:
   only then is each customer's status decided: 1 sent, 2 not a friend, 3 over the monthly
   quota (days-in-month messages a customer or group may receive from the whole company;
   `quota="week"` for 7 a week, `"day"` for 1 a day, as the admin may choose);
-* customer Moments tasks (``add_moment_task`` → jobid, ``get_moment_task_result``), corp tags
+* customer Moments tasks (``add_moment_task`` → jobid, ``get_moment_task_result``; each sender
+  publishes later — `confirm_moment`, or `auto_confirm` — as ``get_moment_task`` reports), corp tags
   (``get_corp_tag_list``, ``add_corp_tag``, ``del_corp_tag``, ``mark_tag``), group join ways,
   app messages to staff (``message/send``: beyond 30 a minute / 1,000 an hour per staff member
   they are silently dropped, the answer is still ok) and temporary media (``media/upload``,
@@ -214,6 +215,7 @@ class MomentJob:
     invalid_senders: list[str]
     invalid_tags: list[str]
     audience: dict[str, list[str]]  # sender → customers who can see the post (tagged when created)
+    published: dict[str, int] = field(default_factory=dict)  # sender → when they published it (confirmed)
 
 
 @dataclass(frozen=True)
@@ -473,7 +475,17 @@ class WeComServer:
 
     def moment_job(self, jobid: str) -> MomentJob:
         with self._lock:
+            self._settle()
             return self._jobs[jobid]
+
+    @property
+    def moment_jobs(self) -> list[MomentJob]:
+        with self._lock:
+            self._settle()
+            return list(self._jobs.values())
+
+    def _moment(self, moment_id: str) -> MomentJob | None:
+        return next((j for j in self._jobs.values() if j.moment_id == moment_id), None)
 
     def app_messages(self, userid: str | None = None, *, delivered: bool | None = None) -> list[AppMessage]:
         with self._lock:
@@ -529,6 +541,20 @@ class WeComServer:
                 self._received[target].append(at)
         return {t: s for t, (s, _) in staff.results.items()}
 
+    def confirm_moment(self, moment_id: str, userid: str | None = None, at: float | None = None) -> dict[str, int]:
+        """The staff member (every sender of the post when None) publishes the Moments post
+        at `at` (now by default). Returns each sender's publish_status (0 未发表, 1 已发表)."""
+        with self._lock:
+            self._settle()
+            job = self._moment(moment_id)
+            if job is None:
+                raise KeyError(moment_id)
+            when = int(self.clock() if at is None else at)
+            for sender in [userid] if userid else list(job.audience):
+                if sender in job.audience:
+                    job.published.setdefault(sender, when)
+            return {u: int(u in job.published) for u in job.audience}
+
     def quota_period(self, at: float) -> tuple[tuple[int, ...], int]:
         """The quota period containing `at` (China time) and its limit."""
         day = datetime.fromtimestamp(at, CHINA)
@@ -556,6 +582,11 @@ class WeComServer:
                 for staff in task.staff.values():
                     if staff.status == TASK_UNSENT:
                         self._confirm(task, staff, due)
+        for job in self._jobs.values():  # Moments tasks too: each sender publishes auto_confirm seconds later
+            due = job.created + self.auto_confirm
+            if due <= now:
+                for sender in job.audience:
+                    job.published.setdefault(sender, int(due))
 
     # ---- callbacks out ---------------------------------------------------------------------
     def send_callback(
@@ -919,6 +950,19 @@ class WeComServer:
         }
         return {"status": 3, "type": "add_moment_task", "result": result}
 
+    def _get_moment_task(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
+        """获取客户朋友圈企业发表的列表: each sender of a company-created post and whether they
+        published it (publish_status 0 未发表, 1 已发表); limit ≤ 1,000 (default 500)."""
+        moment_id = body.get("moment_id")
+        if not moment_id:
+            raise ApiError(INVALID_PARAMETER, "moment_id missing")
+        job = self._moment(moment_id) if isinstance(moment_id, str) else None
+        if job is None or now < job.created + self.moment_job_delay:  # not known before the job is done
+            raise ApiError(INVALID_PARAMETER, "invalid moment_id")
+        rows = [{"userid": u, "publish_status": int(u in job.published)} for u in job.audience]
+        page, next_cursor = _page(rows, body, 500, 1000)
+        return {"next_cursor": next_cursor, "task_list": page}
+
     def _tag_group_doc(self, group_id: str, tag_ids: Iterable[str]) -> dict[str, Any]:
         group = self._groups[group_id]
         return {
@@ -1143,6 +1187,7 @@ ROUTES: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "externalcontact/cancel_groupmsg_send": ("POST", WeComServer._cancel_groupmsg_send),
     "externalcontact/add_moment_task": ("POST", WeComServer._add_moment_task),
     "externalcontact/get_moment_task_result": ("GET", WeComServer._get_moment_task_result),
+    "externalcontact/get_moment_task": ("POST", WeComServer._get_moment_task),
     "externalcontact/get_corp_tag_list": ("POST", WeComServer._get_corp_tag_list),
     "externalcontact/add_corp_tag": ("POST", WeComServer._add_corp_tag),
     "externalcontact/del_corp_tag": ("POST", WeComServer._del_corp_tag),

@@ -365,6 +365,40 @@ def test_moment_task_through_its_job(clock: Clock) -> None:
         assert api.post("externalcontact/get_moment_task_result", {"jobid": jobid})["errcode"] == 40063  # GET only
 
 
+def test_who_published_a_moment(clock: Clock) -> None:
+    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, moment_job_delay=10) as server:
+        api = Api(server)
+        body = {"text": {"content": "早安"}, "visible_range": {"sender_list": {"user_list": ["zhangsan", "lisi"]}}}
+        jobid = api.post("externalcontact/add_moment_task", body)["jobid"]
+        moment_id = server.moment_job(jobid).moment_id
+        # not known before the job is done
+        assert api.post("externalcontact/get_moment_task", {"moment_id": moment_id})["errcode"] == 40058
+        clock.t += 10
+        first = api.post("externalcontact/get_moment_task", {"moment_id": moment_id, "limit": 1})
+        assert first["task_list"] == [{"userid": "zhangsan", "publish_status": 0}] and first["next_cursor"] == "1"
+        assert server.confirm_moment(moment_id, "lisi") == {"zhangsan": 0, "lisi": 1}
+        rest = api.post("externalcontact/get_moment_task", {"moment_id": moment_id, "cursor": first["next_cursor"]})
+        assert rest["task_list"] == [{"userid": "lisi", "publish_status": 1}] and rest["next_cursor"] == ""
+        assert server.moment_job(jobid).published == {"lisi": int(clock.t)}
+        assert api.post("externalcontact/get_moment_task", {"moment_id": "momnope"})["errcode"] == 40058
+        assert api.post("externalcontact/get_moment_task", {})["errcode"] == 40058
+
+
+def test_moments_are_auto_confirmed_too(clock: Clock) -> None:
+    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, auto_confirm=600) as server:
+        api = Api(server)
+        body = {"text": {"content": "早安"}, "visible_range": {"sender_list": {"user_list": ["zhangsan"]}}}
+        moment_id = server.moment_job(api.post("externalcontact/add_moment_task", body)["jobid"]).moment_id
+        assert (
+            api.post("externalcontact/get_moment_task", {"moment_id": moment_id})["task_list"][0]["publish_status"] == 0
+        )
+        clock.t += 600
+        assert api.post("externalcontact/get_moment_task", {"moment_id": moment_id})["task_list"] == [
+            {"userid": "zhangsan", "publish_status": 1}
+        ]
+        assert server.moment_jobs[0].published == {"zhangsan": int(clock.t)}
+
+
 # ---- join ways, app messages, media ---------------------------------------------------------
 def test_join_way(api: Api) -> None:
     body = {"scene": 2, "remark": "aa_remark", "auto_create_room": 1, "room_base_name": "销售客服群",
