@@ -44,7 +44,6 @@ class Columns:
         self.active = np.zeros(0, dtype=bool)
         self.account = np.zeros(0, dtype=np.int32)
         self._dirty: set[str] = set()
-        self.audience_ids: dict[bytes, list[str]] = {}  # see Audience.ids
         for cid in contacts.fields:
             self._append(cid)
             self._mirror(cid)
@@ -179,14 +178,9 @@ class Audience:
         return len(self.rows)
 
     def ids(self) -> list[str]:
-        """The contact ids, sorted; one list per distinct audience (consecutive posts of an
-        account mostly have the same one)."""
-        key = self.rows.tobytes()
-        cached = self.columns.audience_ids.get(key)
-        if cached is None:
-            ids = self.columns.ids
-            cached = self.columns.audience_ids[key] = sorted(ids[i] for i in self.rows)
-        return cached
+        """The contact ids, sorted. Not remembered: most posts have an audience of their own
+        (contacts come and go between posts), and a million contacts' lists add up."""
+        return sorted(map(self.columns.ids.__getitem__, self.rows.tolist()))
 
     def __contains__(self, cid: object) -> bool:
         index = self.columns.row.get(cid) if isinstance(cid, str) else None

@@ -12,7 +12,8 @@ import io
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring as _quote  # the C function json.dumps(ensure_ascii=False) quotes with
 from typing import Any, TextIO
 
 from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch
@@ -73,8 +74,8 @@ def touch_json(t: Touch, when: _Iso) -> dict[str, Any]:
     return out
 
 
-def event_json(e: StateEvent, clock: LocalTime) -> dict[str, Any]:
-    out: dict[str, Any] = {"at": iso(e.at, clock), "type": e.type}
+def event_json(e: StateEvent, clock: LocalTime, when: Callable[[int], str] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"at": when(e.at) if when is not None else iso(e.at, clock), "type": e.type}
     if e.contact is not None:
         out["contact"] = e.contact
     if e.flow is not None:
@@ -98,11 +99,10 @@ def summary(result: PlanResult) -> dict[str, Any]:
     }
 
 
-def write_json(result: PlanResult, out: TextIO) -> None:
-    """The stable JSON contract, streamed: same inputs, same bytes; one touch or event per
-    line, so a million-contact plan never sits in memory as one string."""
+def json_head(result: PlanResult) -> dict[str, Any]:
+    """The contract's fields before the events and touches."""
     clock = result.clock
-    head = {
+    return {
         "version": 1,
         "playbook": result.version,
         "start": iso(result.start, clock),
@@ -113,25 +113,112 @@ def write_json(result: PlanResult, out: TextIO) -> None:
         + [{"event": e.type, "contact": e.contact, "reason": "unknown contact"} for e in result.unknown_contacts],
     }
 
+
+def write_json(result: PlanResult, out: TextIO) -> None:
+    """The stable JSON contract, streamed: same inputs, same bytes; one touch or event per
+    line, so a million-contact plan never sits in memory as one string."""
+    clock = result.clock
+    head = json_head(result)
     dump = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # one encoder for every line
 
     out.write("{\n")
     for key in sorted(head):
         out.write(f"  {dump(key)}: {dump(head[key])},\n")
     when = _Iso(clock)
-    sections: list[tuple[str, Iterable[dict[str, Any]]]] = [
-        ("events", (event_json(e, clock) for e in _events_in_order(result))),
-        ("touches", (touch_json(x, when) for x in result.touches)),
+    touch_line = TouchLines(when, dump)
+    sections: list[tuple[str, Iterable[str]]] = [
+        ("events", (dump(event_json(e, clock, when)) for e in _events_in_order(result))),
+        ("touches", (touch_line(x) for x in result.touches)),
     ]
-    for number, (name, items) in enumerate(sections):
+    for number, (name, lines) in enumerate(sections):
         out.write(f"  {dump(name)}: [")
-        separator = "\n"
-        for item in items:
-            out.write(f"{separator}    {dump(item)}")
-            separator = ",\n"
-        out.write("\n  ]" if separator != "\n" else "]")
+        separator = "\n    "
+        chunk: list[str] = []  # lines are written in chunks: one write per line costs more than the line
+        for line in lines:
+            chunk.append(separator)
+            chunk.append(line)
+            separator = ",\n    "
+            if len(chunk) >= 2048:
+                out.write("".join(chunk))
+                chunk = []
+        out.write("".join(chunk))
+        out.write("\n  ]" if separator != "\n    " else "]")
         out.write(",\n" if number + 1 < len(sections) else "\n")
     out.write("}\n")
+
+
+class TouchLines:
+    """A touch's JSON line, written by hand: the bytes `dump(touch_json(t, when))` gives
+    (keys sorted, `json.dumps` quoting; tests/test_plan_output.py holds them equal), at a
+    fraction of the cost — a plan has millions. A touch with a field of an unexpected type
+    goes the generic way."""
+
+    def __init__(self, when: _Iso, dump: Callable[[Any], str]):
+        self.when = when
+        self.dump = dump
+        self.times: dict[int, str] = {}  # instant -> its quoted ISO text
+        self.audiences: dict[str | None, tuple[bytes, str]] = {}  # account -> its last audience (rows, JSON)
+
+    def _time(self, ts: int) -> str:
+        text = self.times.get(ts)
+        if text is None:
+            text = self.times[ts] = _quote(self.when(ts))
+        return text
+
+    def _audience(self, audience: Any, account: str | None) -> str:
+        """An audience's id list. Most posts have an audience of their own (contacts come
+        and go between posts), so only each account's last one is remembered."""
+        rows = getattr(audience, "rows", None)
+        key = rows.tobytes() if rows is not None else None
+        last = self.audiences.get(account)
+        if key is not None and last is not None and last[0] == key:
+            return last[1]
+        ids = audience.ids()
+        try:
+            joined = "".join(ids)
+        except TypeError:
+            return self.dump(ids)
+        if not ids:
+            text = "[]"
+        elif len(_quote(joined)) == len(joined) + 2:  # no id needs escaping
+            text = '["' + '", "'.join(ids) + '"]'
+        else:
+            text = "[" + ", ".join(map(_quote, ids)) + "]"
+        if key is not None:
+            self.audiences[account] = (key, text)
+        return text
+
+    def __call__(self, t: Touch) -> str:
+        try:
+            times = self.times
+            at = times.get(t.at) or self._time(t.at)
+            due = times.get(t.due) or self._time(t.due)
+            account = "null" if t.account is None else _quote(t.account)
+            content = "null" if t.content is None else _quote(t.content)
+            pieces = ['{"account": ', account, ', "at": ', at]
+            if t.audience is not None:
+                pieces += [', "audience": ', self._audience(t.audience, t.account)]
+            pieces += [', "channel": ', _quote(t.channel)]
+            if t.contact is not None:
+                pieces += [', "contact": ', _quote(t.contact)]
+            pieces += [', "content": ', content, ', "due": ', due, ', "flow": ', _quote(t.flow)]
+            if t.group is not None:
+                pieces += [', "group": ', _quote(t.group)]
+            pieces += [', "key": ', _quote(t.key), ', "outcome": ', _quote(t.outcome)]
+            if t.parts:
+                pieces += [', "parts": ', self.dump(t.parts)]
+            pieces += [
+                ', "reason": ',
+                _quote(t.reason),
+                ', "step": ',
+                _quote(t.step),
+                ', "text": ',
+                _quote(t.text),
+                "}",
+            ]
+        except TypeError:  # not a str where one was expected: let json say how it reads
+            return self.dump(touch_json(t, self.when))
+        return "".join(pieces)
 
 
 def to_json(result: PlanResult) -> str:

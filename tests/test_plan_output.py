@@ -1,0 +1,144 @@
+"""`plan --format json` writes touches by hand (plan/output.py, `TouchLines`) for speed: the
+bytes must be exactly those of the generic writer it replaced — `json` with sorted keys
+and `ensure_ascii=False` over `touch_json` — on every scenario, on the shared examples,
+and on touches made of awkward strings."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import GOLDEN, ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from playbook.engine.columns import Audience
+from playbook.engine.model import Touch
+from playbook.engine.timeutil import LocalTime
+from playbook.plan.output import TouchLines, _events_in_order, _Iso, event_json, json_head, to_json, touch_json
+from playbook.plan.run import PlanInput, PlanResult, run_plan
+
+DUMP = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
+def reference_json(result: PlanResult) -> str:
+    """The writer as it was before TouchLines: every line through `json`."""
+    out = io.StringIO()
+    clock = result.clock
+    head = json_head(result)
+    out.write("{\n")
+    for key in sorted(head):
+        out.write(f"  {DUMP(key)}: {DUMP(head[key])},\n")
+    when = _Iso(clock)
+    sections: list[tuple[str, Iterable[dict[str, Any]]]] = [
+        ("events", (event_json(e, clock) for e in _events_in_order(result))),
+        ("touches", (touch_json(x, when) for x in result.touches)),
+    ]
+    for number, (name, items) in enumerate(sections):
+        out.write(f"  {DUMP(name)}: [")
+        separator = "\n"
+        for item in items:
+            out.write(f"{separator}    {DUMP(item)}")
+            separator = ",\n"
+        out.write("\n  ]" if separator != "\n" else "]")
+        out.write(",\n" if number + 1 < len(sections) else "\n")
+    out.write("}\n")
+    return out.getvalue()
+
+
+def scenario_inputs() -> list[tuple[str, PlanInput]]:
+    cases = []
+    for d in sorted((GOLDEN / "plan").iterdir()):
+        if not (d / "expected.txt").exists():
+            continue
+        head = [line.split(None, 1) for line in (d / "expected.txt").read_text(encoding="utf-8").splitlines()]
+        opts = {k[1:]: v.strip() for k, v in (x for x in head if len(x) == 2) if k in ("@start", "@days", "@playbooks")}
+        paths = [str(d / p) for p in opts.get("playbooks", "playbook.pb").split()]
+        optional = {k: str(d / f) for k, f in (("accounts", "accounts.csv"), ("events", "events.jsonl"))
+                    if (d / f).exists()}  # fmt: skip
+        cases.append((d.name, PlanInput(paths=paths, contacts=str(d / "contacts.csv"), start=opts.get("start"),
+                                        days=int(opts.get("days", 7)), **optional)))  # fmt: skip
+    data = ROOT / "playbooks"
+    examples = [str(data / f"{n}.pb") for n in ("moments_and_service", "new_customer", "presale_group")]
+    cases.append(("examples", PlanInput(paths=examples, contacts=str(data / "contacts.csv"),
+                                        accounts=str(data / "accounts.csv"), events=str(data / "events.jsonl"),
+                                        start="2026-12-01 00:00", days=30)))  # fmt: skip
+    return cases
+
+
+@pytest.mark.parametrize(("name", "spec"), scenario_inputs(), ids=lambda x: x if isinstance(x, str) else "")
+def test_same_bytes_as_the_generic_writer(name: str, spec: PlanInput) -> None:
+    result = run_plan(spec)
+    assert result.touches, name
+    assert to_json(result) == reference_json(result)
+
+
+# ---- awkward strings ------------------------------------------------------------------------------
+
+CLOCK = LocalTime("Asia/Shanghai")
+TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ['"', "\\", "\n", "\x00", "\x1f", "\x7f", "\u2028", "😀", "小美", "", 'a"b\\c\td', "{name}", "null"]
+)
+MAYBE = st.none() | TEXT
+ODD = st.integers(-5, 5) | st.booleans() | st.floats(allow_nan=False) | st.just(["x"])  # what json still writes
+# One column of ids for every audience in a test, as in a plan (rows always name the same ids).
+IDS = ["c1", "c2", 'c"3', "c\\4", "小5", "c\n6", "c7", "😀8"]
+COLUMNS = SimpleNamespace(ids=IDS)
+
+
+@st.composite
+def touches(draw: st.DrawFn) -> Touch:
+    def text() -> Any:
+        return draw(TEXT | ODD) if draw(st.integers(0, 30)) == 0 else draw(TEXT)
+
+    audience = None
+    if draw(st.booleans()):
+        rows = sorted(draw(st.sets(st.integers(0, len(IDS) - 1))))
+        audience = Audience(np.array(rows, dtype=np.int64), COLUMNS)  # type: ignore[arg-type]
+    parts = draw(st.none() | st.dictionaries(st.sampled_from(["title", "desc", "link", "images"]), TEXT, max_size=3))
+    if parts and "images" in parts:
+        parts["images"] = draw(st.lists(TEXT, max_size=3))
+    return Touch(
+        at=draw(st.integers(1_700_000_000, 1_700_100_000)),
+        due=draw(st.integers(1_700_000_000, 1_700_100_000)),
+        channel=text(),
+        account=draw(MAYBE) if draw(st.booleans()) else draw(st.sampled_from(["a1", "a2"])),
+        flow=text(),
+        step=text(),
+        content=draw(MAYBE),
+        text=text(),
+        outcome=text(),
+        reason=text(),
+        playbook="v",
+        key=text(),
+        contact=draw(MAYBE),
+        group=draw(MAYBE),
+        audience=audience,
+        parts=parts,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(touches(), min_size=1, max_size=6))
+def test_touch_lines_match_json(items: list[Touch]) -> None:
+    when = _Iso(CLOCK)
+    lines = TouchLines(when, DUMP)
+    for t in items:  # one writer for all: its caches must not leak between touches
+        assert lines(t) == DUMP(touch_json(t, when))
+        assert json.loads(lines(t))["key"] == t.key
+
+
+def test_touch_lines_know_every_key() -> None:
+    """A key that touch_json gains must be taught to TouchLines too (this list with it)."""
+    full = Touch(at=1_700_000_000, due=1_700_000_000, channel="moment", account="a1", flow="f", step="s",
+                 content="c", text="t", outcome="ok", reason="", playbook="v", key="k", contact="c1", group="g",
+                 audience=Audience(np.array([0], dtype=np.int64), COLUMNS), parts={"title": "x"})  # type: ignore[arg-type]  # fmt: skip
+    assert sorted(touch_json(full, _Iso(CLOCK))) == ["account", "at", "audience", "channel", "contact", "content",
+                                                      "due", "flow", "group", "key", "outcome", "parts", "reason",
+                                                      "step", "text"]  # fmt: skip
+    assert TouchLines(_Iso(CLOCK), DUMP)(full) == DUMP(touch_json(full, _Iso(CLOCK)))
