@@ -168,3 +168,28 @@ def test_sigterm_drains_and_exits_zero(tmp_path: Path) -> None:
     final.communicate(timeout=120)
     assert {r.key for r in store.touches(states=("sent",))} == expected
     store.close()
+
+
+def test_sighup_reloads_a_changed_playbook(tmp_path: Path) -> None:
+    config, store, _ = _setup(tmp_path)
+    proc = _start(tmp_path, config)
+    try:
+        deadline = time.monotonic() + 30
+        while not store.versions(active=True) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (before,) = [v.version for v in store.versions(active=True)]
+        path = tmp_path / "p.pb"
+        stat = path.stat()
+        path.write_text(PLAYBOOK.replace("欢迎！", "欢迎光临！"), encoding="utf-8")
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # unchanged mtime: only the signal can tell
+        time.sleep(0.5)
+        assert [v.version for v in store.versions(active=True)] == [before]
+        proc.send_signal(signal.SIGHUP)
+        while [v.version for v in store.versions(active=True)] == [before] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [v.version for v in store.versions(active=True)] not in ([before], [])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    store.close()
