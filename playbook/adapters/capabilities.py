@@ -62,9 +62,10 @@ BUILTIN: dict[str, Capabilities] = {
             "moment": frozenset({"text", "image", "video", "link"}),
             "task": frozenset({"text"}),
         },
-        limits=wecom_limits(),
+        limits=wecom_limits(),  # the admin's default rule; the adapter's `quota` option picks week or day
         dissolve_groups=False,
         batch_size=10_000,
+        tags=True,  # playbook tag actions become corp tags on the customer (mark_tag)
     ),
 }
 

@@ -8,7 +8,7 @@ the events it means for playbooks, or none with the reason:
 | change_external_contact / add_external_contact | `friend_added` (contact = ExternalUserID; account = UserID, state/source = State) |
 | change_external_contact / del_external_contact (staff removed the customer) | `deleted` (by = "staff") |
 | change_external_contact / del_follow_user (the customer removed the staff member) | `deleted` (by = "customer") |
-| change_external_contact / edit_external_contact | `contact_updated` ({"edited": true}: the event names no field) |
+| change_external_contact / edit_external_contact | nothing: the callback names no field (read the customer to see what changed) |
 | change_external_chat / update / add_member, del_member | `joined_group` / `left_group`, one per id in MemChangeList |
 | change_external_tag (create, update, delete, shuffle) | nothing: these describe the corp tag library, never a customer |
 
@@ -109,7 +109,13 @@ def _contact(message: Mapping[str, Any], change: str, at: int, label: str) -> Tr
             data["source"] = source
         return Translation((Event("deleted", contact, at, data),), kind=label)
     if change == "edit_external_contact":
-        return Translation((Event("contact_updated", contact, at, {"edited": True}),), kind=label)
+        # `contact_updated` sets its data keys as contact fields: {"edited": true} would give
+        # every edited customer a bogus field, and the callback says nothing of what changed.
+        return Translation(
+            reason="edit_external_contact names no field (a remark, description or tag changed in the client); "
+            "read the customer (externalcontact/get) to see what changed",
+            kind=label,
+        )
     if change == "add_half_external_contact":
         return Translation(
             reason="add_half_external_contact: the customer added a staff member who has not accepted yet; "
