@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -107,7 +108,8 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.batch_size = max(1, adapter.capabilities.batch_size)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="dispatch")
+        self.workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dispatch")
 
     def close(self) -> None:
         """Wait for in-flight calls (their rows are settled by the round that made them)."""
@@ -172,12 +174,9 @@ class Dispatcher:
         if not rows:
             return report
         groups = batches(rows, self.batch_size)
-        futures = [self._pool.submit(self._call, group) for group in groups]
         settlements: list[Settlement] = []
-        for group, future in zip(groups, futures, strict=True):
-            results = future.result()
+        for group, (results, done_at) in zip(groups, self._send_all(groups), strict=True):
             report.calls += 1
-            done_at = self.clock()
             for row in group:
                 settlement = self._settlement(row, results.get(row.key), done_at)
                 settlements.append(settlement)
@@ -192,6 +191,28 @@ class Dispatcher:
                     report.later += 1
         self.store.settle(settlements, self.owner)
         return report
+
+    def _send_all(self, groups: list[list[TouchRow]]) -> list[tuple[dict[str, Result], float]]:
+        """Every group's results and the time its call returned, in the order of `groups`.
+        At most `workers` calls at once: as many pool tasks, each taking the next group
+        until none is left — not a task per group, whose hand-over would cost more than a
+        small batch's call."""
+        out: list[tuple[dict[str, Result], float]] = [({}, 0.0)] * len(groups)
+        todo = iter(range(len(groups)))
+        lock = threading.Lock()
+
+        def drain() -> None:
+            while True:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                results = self._call(groups[i])
+                out[i] = (results, self.clock())
+
+        for task in [self._pool.submit(drain) for _ in range(min(self.workers, len(groups)))]:
+            task.result()
+        return out
 
     def _call(self, group: list[TouchRow]) -> dict[str, Result]:
         """One adapter call; a whole-call failure becomes every delivery's result."""
