@@ -9,10 +9,11 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from playbook.data.encoding import text_encoding
 from playbook.data.values import (
@@ -59,9 +60,9 @@ class RowProblem:
         return Diagnostic(ERROR, "data", self.message(), self.file, self.row)
 
 
-def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | DataValueError]]:
-    """(row number, row) for each record: a JSON object, a CSV row as [header, cells], or
-    a DataValueError — why the record is unreadable."""
+@contextmanager
+def _opened(path: str | Path) -> Iterator[tuple[TextIO, bool]]:
+    """The file as text, and whether it is JSON Lines (else CSV); read errors as problems."""
     p = Path(path)
     try:
         fh = p.open(encoding=text_encoding(p), newline="")
@@ -71,34 +72,67 @@ def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | DataV
         ) from None
     with fh:
         try:
-            if p.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-                for number, line in enumerate(fh, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        yield number, DataValueError(N_("not valid JSON: {detail}"), detail=exc.msg)
-                        continue
-                    if not isinstance(row, dict):
-                        row = DataValueError(N_("each line must be a JSON object"))
-                    yield number, row
-            else:
-                reader = csv.reader(fh)
-                header = [h.strip() for h in next(reader, [])]
-                for record in reader:
-                    if not any(cell.strip() for cell in record):
-                        continue
-                    number = reader.line_num
-                    if len(record) > len(header):
-                        template = N_("{cells} cells but the header has {columns} columns")
-                        yield number, DataValueError(template, cells=len(record), columns=len(header))
-                        continue
-                    yield number, [header, record]
+            yield fh, p.suffix.lower() in (".jsonl", ".ndjson", ".json")
         except UnicodeDecodeError:
             raise PlaybookError(
                 [Diagnostic(ERROR, "encoding", t("this file is not UTF-8 text"), file=str(path))]
             ) from None
+
+
+def _json_rows(fh: TextIO) -> Iterator[tuple[int, dict[str, Any] | DataValueError]]:
+    scan = json.JSONDecoder().scan_once  # what json.loads runs, without its checks around it
+    for number, line in enumerate(fh, start=1):
+        if line[:1] == "{":  # the usual line: one object, then the line break
+            try:
+                row, end = scan(line, 0)
+            except (StopIteration, ValueError):
+                pass  # json.loads below says what is wrong
+            else:
+                if end == len(line) or line[end:] in ("\n", "\r\n", "\r"):
+                    yield number, row
+                    continue
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, DataValueError(N_("not valid JSON: {detail}"), detail=exc.msg)
+            continue
+        if not isinstance(row, dict):
+            row = DataValueError(N_("each line must be a JSON object"))
+        yield number, row
+
+
+def _csv_rows(fh: TextIO) -> tuple[list[str], Iterator[tuple[int, list[str] | DataValueError]]]:
+    """The header, and (row number, cells) for each row that is not blank."""
+    reader = csv.reader(fh)
+    header = [h.strip() for h in next(reader, [])]
+    columns = len(header)
+
+    def rows() -> Iterator[tuple[int, list[str] | DataValueError]]:
+        for record in reader:
+            if not (record and record[0].strip()) and not "".join(record).strip():
+                continue  # every cell blank (the first cell is the quick test)
+            number = reader.line_num
+            if len(record) > columns:
+                template = N_("{cells} cells but the header has {columns} columns")
+                yield number, DataValueError(template, cells=len(record), columns=columns)
+                continue
+            yield number, record
+
+    return header, rows()
+
+
+def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | DataValueError]]:
+    """(row number, row) for each record: a JSON object, a CSV row as [header, cells], or
+    a DataValueError — why the record is unreadable."""
+    with _opened(path) as (fh, is_json):
+        if is_json:
+            yield from _json_rows(fh)
+            return
+        header, rows = _csv_rows(fh)
+        for number, row in rows:
+            yield number, row if isinstance(row, DataValueError) else [header, row]
 
 
 def read_records(
@@ -111,47 +145,119 @@ def read_records(
     problems: list[RowProblem] = []
     seen: dict[str, int] = {}
     keep = None if only is None else set(only) | ALWAYS_TEXT
-    csv_plan: list[tuple[int, str, Callable[[str], Any]]] | None = None
-    for number, row in _rows(path):
-        if isinstance(row, DataValueError):
-            problems.append(RowProblem.from_error(str(path), number, row))
-            continue
-        try:
-            if isinstance(row, list):  # a CSV row: cells by column
-                if csv_plan is None:
-                    csv_plan = _column_plan(row[0], keep, clock)
-                cells = row[1]
-                record = {}
-                for index, key, typer in csv_plan:
-                    cell = cells[index] if index < len(cells) else ""
-                    if cell:
-                        value = typer(cell)
-                        if value is not None:
-                            record[key] = value
-            else:
-                if keep is not None:
-                    row = {k: v for k, v in row.items() if k in keep}
-                record = {k: v for k, raw in row.items() if (v := typed(k, raw, clock)) is not None}
-        except DataValueError as exc:
-            problems.append(RowProblem.from_error(str(path), number, exc))
-            continue
+    file = str(path)
+
+    def accept(number: int, record: dict[str, Any]) -> None:
         rid = record.get("id")
         if not rid:
-            problems.append(RowProblem.of(str(path), number, N_("the row has no id")))
-            continue
-        if rid in seen:
-            problems.append(RowProblem.of(str(path), number, N_("id '{id}' is already used on row {row}"),
+            problems.append(RowProblem.of(file, number, N_("the row has no id")))
+        elif rid in seen:
+            problems.append(RowProblem.of(file, number, N_("id '{id}' is already used on row {row}"),
                                           id=rid, row=seen[rid]))  # fmt: skip
-            continue
-        seen[rid] = number
-        out.append(record)
+        else:
+            seen[rid] = number
+            out.append(record)
+
+    with _opened(path) as (fh, is_json):
+        if is_json:
+            for number, row in _json_rows(fh):
+                if isinstance(row, DataValueError):
+                    problems.append(RowProblem.from_error(file, number, row))
+                    continue
+                if keep is not None:
+                    row = {k: v for k, v in row.items() if k in keep}
+                try:
+                    record = {k: v for k, raw in row.items() if (v := typed(k, raw, clock)) is not None}
+                except DataValueError as exc:
+                    problems.append(RowProblem.from_error(file, number, exc))
+                    continue
+                accept(number, record)
+            return out, problems
+        header, rows = _csv_rows(fh)
+        plan = _column_plan(header, keep, clock)
+        keys = [key for _, key, _ in plan]
+        width = len(header)
+        for chunk in _batches(rows, 4096):
+            columns = _typed_columns(chunk, plan, width)
+            if columns is None:  # a bad row in the chunk: row by row, to say which and why
+                for number, cells in chunk:
+                    try:
+                        record = _typed_row(cells, plan)
+                    except DataValueError as exc:
+                        problems.append(RowProblem.from_error(file, number, exc))
+                        continue
+                    accept(number, record)
+                continue
+            for (number, _), values in zip(chunk, zip(*columns, strict=True), strict=True):
+                accept(number, {k: v for k, v in zip(keys, values, strict=True) if v is not None})
     return out, problems
 
 
-def _column_plan(
-    header: list[str], keep: set[str] | None, clock: LocalTime
-) -> list[tuple[int, str, Callable[[str], Any]]]:
-    """For each CSV column worth reading: its index, its field and how to type a cell."""
+def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _typed_row(cells: list[str] | DataValueError, plan: list[tuple[int, str, _Cells]]) -> dict[str, Any]:
+    """One CSV row's record (raises DataValueError for a bad row or cell)."""
+    if isinstance(cells, DataValueError):
+        raise cells
+    record = {}
+    for index, key, typed_cells in plan:
+        cell = cells[index] if index < len(cells) else ""
+        if cell:
+            value = typed_cells[cell]
+            if value is not None:
+                record[key] = value
+    return record
+
+
+def _typed_columns(
+    chunk: list[tuple[int, list[str] | DataValueError]], plan: list[tuple[int, str, _Cells]], width: int
+) -> list[list[Any]] | None:
+    """The chunk's typed cells column by column (a plan reads a million rows: one C-level
+    pass per column instead of Python code per cell); None when a row or cell is bad."""
+    rows = []
+    for _, cells in chunk:
+        if isinstance(cells, DataValueError):
+            return None
+        rows.append(cells if len(cells) == width else cells + [""] * (width - len(cells)))
+    by_column = list(zip(*rows, strict=True))
+    try:
+        return [
+            [c.strip() or None for c in by_column[index]]  # ids and names hardly repeat
+            if key in ("id", "name")
+            else list(map(typed_cells.__getitem__, by_column[index]))
+            for index, key, typed_cells in plan
+        ]
+    except DataValueError:
+        return None
+
+
+class _Cells(dict[str, Any]):
+    """A column's cells and their typed values: most columns repeat a few values (account,
+    city, tags, source), and every value is immutable, so each distinct cell is typed once
+    (up to a bound: ids and times do not repeat). An empty cell is a missing field."""
+
+    def __init__(self, typer: Callable[[str], Any]):
+        super().__init__({"": None})
+        self.typer = typer
+
+    def __missing__(self, cell: str) -> Any:
+        value = self.typer(cell)  # may raise: a bad cell is not remembered
+        if len(self) < 8192:
+            self[cell] = value
+        return value
+
+
+def _column_plan(header: list[str], keep: set[str] | None, clock: LocalTime) -> list[tuple[int, str, _Cells]]:
+    """For each CSV column worth reading: its index, its field and its typed cells."""
     plan = []
     for index, key in enumerate(header):
         if not key or (keep is not None and key not in keep):
@@ -162,7 +268,7 @@ def _column_plan(
             typer = _text_cell
         else:
             typer = partial(typed_text, clock=clock)
-        plan.append((index, key, typer))
+        plan.append((index, key, _Cells(typer)))
     return plan
 
 
@@ -188,20 +294,25 @@ def read_events(path: str | Path, clock: LocalTime, first_seq: int = 0) -> tuple
     return out, problems
 
 
+_EVENT_KEYS = frozenset({"type", "contact", "at"})
+
+
 def event_from_record(row: dict[str, Any], clock: LocalTime, seq: int) -> Event:
     """One event from its JSON form {"type", "contact", "at", …data}."""
     kind = row.get("type")
     contact = row.get("contact")
     at = row.get("at")
-    for key, value in (("type", kind), ("contact", contact), ("at", at)):
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise DataValueError(N_("the event has no '{key}'"), key=key)
-    if not isinstance(at, str):
-        raise DataValueError(N_("'{key}' must be a time like {example}"), key="at", example=EXAMPLE_TIME)
+    common = type(kind) is str and type(contact) is str and type(at) is str
+    if not (common and kind.strip() and contact.strip() and at.strip()):  # say what is missing or wrong
+        for key, value in (("type", kind), ("contact", contact), ("at", at)):
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise DataValueError(N_("the event has no '{key}'"), key=key)
+        if not isinstance(at, str):
+            raise DataValueError(N_("'{key}' must be a time like {example}"), key="at", example=EXAMPLE_TIME)
     instant: Instant = parse_time(at, clock)
     data = {}
     for key, raw in row.items():
-        if key in ("type", "contact", "at"):
+        if key in _EVENT_KEYS:
             continue
         value = typed(key, raw, clock)
         if value is not None:
