@@ -8,8 +8,8 @@
     quota = "month"                     # the admin's mass-message rule: month | week | day
     media_dir = "/srv/playbook"         # relative image paths in playbooks resolve here
     state_file = "/srv/playbook/wecom-state.json"
-    [adapter.options.groups]            # short-term groups: WeCom chats their join way starts from
-    "车厘子预售群" = ["wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"]
+    [adapter.options.groups."车厘子预售群"]  # short-term groups: each account's chats their join way starts from
+    a1 = ["wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"]
 
 Secrets (`[wecom]` in the secrets file, or PLAYBOOK_WECOM_<KEY>): `secret` (the app's secret,
 an app allowed to call the customer-contact APIs), `callback_token` and `callback_aes_key` (the
@@ -261,7 +261,7 @@ class WeComAdapter(Adapter):
         parts = deliveries[0].parts
         extra: list[dict[str, Any]] = []
         if group:  # an invitation: the instance's join way QR code, when the group has template chats
-            way = self._join_way(group, deliveries[0].flow)
+            way = self._join_way(group, deliveries[0].flow, account)
             if way is not None:
                 extra.append({"msgtype": "link", "link": {"title": deliveries[0].flow, "url": way["qr_code"]}})
         results, todo = self._found_earlier(account, "single", text, deliveries, lambda d: d.contact)
@@ -367,7 +367,11 @@ class WeComAdapter(Adapter):
                 return rows
 
     # join ways and group posts --------------------------------------------------------------------
-    def _join_way(self, instance: str, group: str) -> dict[str, Any] | None:
+    def _template_chats(self, group: str, account: str | None) -> list[str]:
+        chats = self.groups.get(group, {})
+        return list(chats.get(account or "", chats.get("", [])))
+
+    def _join_way(self, instance: str, group: str, account: str) -> dict[str, Any] | None:
         """The join way (QR code) of a short-term group instance: made once, with auto-created
         rooms named after the group, from the group's template chats; None without them."""
         with self._ways_lock:
@@ -375,7 +379,7 @@ class WeComAdapter(Adapter):
             way = ways.get(instance)
             if isinstance(way, dict):
                 return way
-            chats = self.groups.get(group)
+            chats = self._template_chats(group, account)
             if not chats:
                 log.info(t("group '{group}' has no template chats (option groups): its invitations go without a "
                            "QR code", group=group))  # fmt: skip
@@ -407,7 +411,7 @@ class WeComAdapter(Adapter):
             except WeComError as exc:
                 log.warning(t("the join way of {group} cannot be read: {reason}", group=d.group, reason=exc.reason))
             return list(way.get("chat_id_list") or [])
-        return list(self.groups.get(d.flow, []))
+        return self._template_chats(d.flow, d.account)
 
     def _send_group(self, batch: Sequence[Delivery]) -> list[Result]:
         out: list[Result] = []
@@ -804,15 +808,20 @@ def _positive(value: Any, option: str, *, whole: bool, most: float | None = None
     return float(value)
 
 
-def _groups(value: Any) -> dict[str, list[str]]:
-    """The `groups` option: playbook group name → the WeCom chat ids its join way starts from."""
+def _groups(value: Any) -> dict[str, dict[str, list[str]]]:
+    """The `groups` option: playbook group name → the WeCom chat ids its join way starts from,
+    either one list (for every account) or a table account → list (a staff member can post
+    only to chats they own, so each account usually has its own)."""
     if not isinstance(value, Mapping):
         raise adapter_error(t("the wecom option 'groups' is a table: group name = [chat ids]"))
-    out: dict[str, list[str]] = {}
+    out: dict[str, dict[str, list[str]]] = {}
     for name, chats in value.items():
-        if isinstance(chats, str):
-            chats = [chats]
-        if not isinstance(chats, list) or not chats or not all(isinstance(c, str) and c.strip() for c in chats):
-            raise adapter_error(t("the wecom option groups.{name} must be a list of WeCom chat ids", name=name))
-        out[str(name)] = list(chats)
+        per_account = chats if isinstance(chats, Mapping) else {"": chats}
+        out[str(name)] = {}
+        for account, ids in per_account.items():
+            if isinstance(ids, str):
+                ids = [ids]
+            if not isinstance(ids, list) or not ids or not all(isinstance(c, str) and c.strip() for c in ids):
+                raise adapter_error(t("the wecom option groups.{name} must be a list of WeCom chat ids", name=name))
+            out[str(name)][str(account)] = list(ids)
     return out

@@ -1,0 +1,211 @@
+"""WeCom API calls: how many the adapter makes, for the issue's figures.
+
+    .venv/bin/python bench/wecom_calls.py            # both figures (about a minute)
+    .venv/bin/python bench/wecom_calls.py --days 3   # a shorter simulation
+
+1. API calls per 10,000 same-content dm touches of one account: 10,000 ledger rows due at one
+   instant, through the daemon's Dispatcher and the WeCom adapter to the WeCom-compatible test
+   server, with `[daemon] batch = 10000` and with the default 500 rows a round.
+2. API calls per simulated day for the example population: the shared examples with
+   playbooks/contacts.csv, accounts.csv and events.jsonl in the daemon's Decider + Dispatcher
+   (the wecom adapter's limits shared, tags synced, groups not dissolvable) on a simulated
+   clock, staff confirming each task 10 minutes after it is created, receipts asked every 60
+   simulated seconds — counted by endpoint on the server.
+
+`simulate` is also what tests/wecom/test_end_to_end.py runs (with assertions instead of a
+table). Everything is in process; the server listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from playbook.adapters.wecom.adapter import WeComAdapter  # noqa: E402
+from playbook.data.files import read_events  # noqa: E402
+from playbook.plan.output import to_json  # noqa: E402
+from playbook.plan.run import PlanInput, run_plan  # noqa: E402
+from playbook.runtime.decide import Decider  # noqa: E402
+from playbook.runtime.dispatch import Dispatcher, RetryPolicy  # noqa: E402
+from playbook.runtime.importing import import_files  # noqa: E402
+from playbook.runtime.rows import Journal, TouchRow  # noqa: E402
+from playbook.runtime.store import Store  # noqa: E402
+from playbook.testing.wecom_server import WeComServer  # noqa: E402
+
+EXAMPLES = sorted((ROOT.parent / "shared" / "examples").glob("*.pb")) or [
+    ROOT / "playbooks" / name for name in ("moments_and_service.pb", "new_customer.pb", "presale_group.pb")
+]
+DATA = ROOT / "playbooks"
+CORP, SECRET, AGENT = "wwbench000001", "bench-secret", 1000002
+TEMPLATE_CHATS = {"车厘子预售群": {a: [f"wrCherryTemplate-{a}"] for a in ("a1", "a2", "a3")}}  # one per account
+IMAGES = {"assets/new.jpg": b"\xff\xd8\xff\xe0-new-arrivals-jpeg", "assets/cherry.jpg": b"\xff\xd8\xff\xe0-cherries"}
+
+
+class Clock:
+    """The simulated time, shared by the daemon's halves, the adapter and the server."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class Run:
+    server: WeComServer
+    store: Store
+    adapter: WeComAdapter
+    plan: dict[str, Any]  # `playbook plan --format json` of the same inputs
+    start: int
+    end: int
+    clock: Clock
+    days: int
+    calls: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.adapter.close()
+        self.store.close()
+        self.server.stop()
+
+
+def simulate(tmp: Path, *, days: int = 8, start: str = "2026-12-01 00:00", auto_confirm: float = 600,
+             quota_limit: int | None = None, tick: float = 60.0, timeout: float = 10.0,
+             faults: Sequence[tuple[int, Callable[[WeComServer], None]]] = (), workers: int = 1,
+             settle_hours: int = 3) -> Run:  # fmt: skip
+    """The examples in the daemon with the WeCom adapter against the test server, over `days`
+    simulated days: a step at every engine wake-up and at least every `tick` seconds (the
+    daemon's receipts interval), each followed by dispatch rounds and a receipts round.
+    `faults` are (seconds after start, action on the server), applied when the clock passes
+    them. After the horizon, `settle_hours` more of receipts rounds let the last tasks be
+    confirmed. Close the returned Run."""
+    paths = [str(p) for p in EXAMPLES]
+    contacts, accounts, events = str(DATA / "contacts.csv"), str(DATA / "accounts.csv"), str(DATA / "events.jsonl")
+    media = tmp / "media"
+    for name, data in IMAGES.items():
+        (media / name).parent.mkdir(parents=True, exist_ok=True)
+        (media / name).write_bytes(data)
+    probe = WeComAdapter({"corp_id": CORP, "state_file": str(tmp / "probe.json")}, {"secret": SECRET})
+    limits = probe.capabilities.limits
+    planned = run_plan(PlanInput(paths=paths, contacts=contacts, accounts=accounts, events=events, start=start,
+                                 days=days, adapter_limits=limits, can_dissolve_groups=False))  # fmt: skip
+    assert not planned.problems, planned.problems
+    clock = Clock(planned.start)
+    server = WeComServer(corp_id=CORP, secret=SECRET, agent_id=AGENT, clock=clock, auto_confirm=auto_confirm,
+                         quota_limit=quota_limit).start()  # fmt: skip
+    adapter = WeComAdapter({"corp_id": CORP, "agent_id": AGENT, "base_url": server.url, "timeout": timeout,
+                            "media_dir": str(media), "groups": TEMPLATE_CHATS,
+                            "state_file": str(tmp / "wecom-state.json")},
+                           {"secret": SECRET}, clock=clock)  # fmt: skip
+    adapter.open()
+    store = Store(f"sqlite:///{tmp / 'store.db'}")
+    store.migrate()
+    import_files(store, [accounts], "accounts", planned.clock)
+    import_files(store, [contacts], "contacts", planned.clock)
+    logged, problems = read_events(events, planned.clock)
+    assert not problems
+    store.append_events(sorted(logged, key=lambda e: (e.at, e.seq)), "file")
+    caps = adapter.capabilities
+    decider = Decider(store, paths, shared_limits=caps.limits, can_dissolve_groups=caps.dissolve_groups,
+                      sync_tags=caps.tags)  # fmt: skip
+    decider.load(planned.start)
+    dispatcher = Dispatcher(store, adapter, owner="bench", clock=clock, workers=workers, batch=10_000,
+                            retry=RetryPolicy(max_attempts=12, backoff=2.0, backoff_cap=600.0))  # fmt: skip
+    todo = sorted(faults, key=lambda f: f[0])
+    end = planned.end
+    try:
+        while clock.t < end:
+            due = decider.next_due()
+            clock.t = min(end - 1 if due is None else max(due, clock.t), clock.t + tick, end - 1)
+            while todo and planned.start + todo[0][0] <= clock.t:
+                todo.pop(0)[1](server)
+            decider.step(int(clock.t))
+            while dispatcher.run_once(clock.t).claimed:
+                pass
+            dispatcher.collect_receipts(clock.t)
+            if clock.t >= end - 1:
+                break
+        for _ in range(int(settle_hours * 3600 / tick)):  # the last tasks are confirmed, receipts come in
+            clock.t += tick
+            while dispatcher.run_once(clock.t).claimed:  # failed rows whose retry time came
+                pass
+            dispatcher.collect_receipts(clock.t)
+    finally:
+        dispatcher.close()
+    plan = json.loads(to_json(planned))
+    return Run(server, store, adapter, plan, planned.start, end, clock, days, server.calls)
+
+
+def per_10000(batch: int) -> Counter[str]:
+    """API calls for 10,000 same-content dm touches of one account due at one instant."""
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        clock = Clock(1_796_000_000)
+        with WeComServer(corp_id=CORP, secret=SECRET, clock=clock) as server:
+            adapter = WeComAdapter({"corp_id": CORP, "base_url": server.url, "state_file": str(tmp / "s.json")},
+                                   {"secret": SECRET}, clock=clock)  # fmt: skip
+            adapter.open()
+            store = Store(f"sqlite:///{tmp / 'store.db'}")
+            store.migrate()
+            at = int(clock.t)
+            rows = [TouchRow(key=f"pb-1/活动通知/c{i:05d}/s1/1", version="pb-1", flow="活动通知", step="dm 通知",
+                             channel="dm", due=at, state="pending", account="a1", contact=f"c{i:05d}", at=at,
+                             content="通知", text="双12活动今晚开始，点开看看～", outcome="ok", next_attempt_at=at)
+                    for i in range(10_000)]  # fmt: skip
+            store.save_version({"version": "pb-1", "name": "wecom bench"})
+            store.write(Journal(touches=rows))
+            dispatcher = Dispatcher(store, adapter, owner="bench", clock=clock, workers=4, batch=batch)
+            while dispatcher.run_once(at).claimed:
+                pass
+            dispatcher.close()
+            assert len(store.touches(states=("sent",))) == 10_000
+            adapter.close()
+            store.close()
+            return Counter(c.endpoint for c in server.calls)
+
+
+def by_endpoint(run: Run) -> Counter[str]:
+    return Counter(c.endpoint for c in run.calls)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=7, help="simulated days for the example population (default 7)")
+    args = parser.parse_args(argv)
+    print("API calls per 10,000 same-content dm touches of one account (one instant):")
+    for batch in (10_000, 500):
+        counts = per_10000(batch)
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        print(f"  [daemon] batch = {batch:>6}: add_msg_template {counts['externalcontact/add_msg_template']}"
+              f" (all calls {sum(counts.values())}: {detail})")  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        run = simulate(Path(folder), days=args.days)
+        try:
+            counts = by_endpoint(run)
+            ledger = Counter(r.channel for r in run.store.touches(states=("sent",)))
+            receipts = Counter(r.receipt for r in run.store.touches(states=("sent",)) if r.receipt)
+        finally:
+            run.close()
+    total = sum(counts.values())
+    print(f"\nExample population ({len(EXAMPLES)} playbooks, playbooks/contacts.csv), {args.days} simulated days:")
+    print(f"  touches sent: {dict(sorted(ledger.items()))}; receipts: {dict(sorted(receipts.items()))}")
+    print(f"  API calls: {total} in all, {total / args.days:.1f} a day")
+    width = max(len(k) for k in counts)
+    for endpoint, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"    {endpoint:<{width}}  {n:>6}  {n / args.days:>8.1f}/day")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
