@@ -35,7 +35,7 @@ from playbook.engine.model import (
     Touch,
     TouchRequest,
 )
-from playbook.engine.policy import LimitCounter, LimitRule, Policies
+from playbook.engine.policy import SEND, LimitCounter, LimitRule, Policies
 from playbook.engine.render import MissingValue, render
 from playbook.engine.timeutil import LocalTime, QuietWindow
 from playbook.engine.values import Instant
@@ -350,14 +350,15 @@ class Engine:
         program: Program = req.playbook
         if req.cancelled:
             return self._finish(req, t, SKIPPED, req.cancelled)
-        if req.contact is not None and req.contact in self.contacts.deleted:
+        contact, account = req.contact, req.account
+        if contact is not None and contact in self.contacts.deleted:
             return self._finish(req, t, SKIPPED, "contact deleted")
-        if req.account is None:
+        if account is None:
             return self._finish(req, t, SKIPPED, "the contact has no account")
         if req.not_after is not None and t >= req.not_after:
             return self._finish(req, t, SKIPPED, "the group has closed")
-        verdict = program.policies.judge(t, req.channel, req.account, req.contact, held_until)
-        if not verdict.send:
+        verdict = program.policies.judge(t, req.channel, account, contact, held_until)
+        if verdict is not SEND and not verdict.send:
             if verdict.retry_at is None:
                 return self._finish(req, t, SKIPPED, verdict.reason)
             if verdict.reason not in req.reasons:
@@ -376,13 +377,12 @@ class Engine:
             return self._finish(req, t, SKIPPED, f"missing {exc.path}")
         if audience is not None and not audience:
             return self._finish(req, t, SKIPPED, "no contact can see it", audience=audience)
-        program.policies.record(t, req.channel, req.account, req.contact)
+        program.policies.record(t, req.channel, account, contact)
         if self.observer is not None:
             self.observer.counted(program, req)
-        outcome = OK if t == req.due else DEFERRED
-        return self._finish(
-            req, t, outcome, "; ".join(req.reasons) if outcome == DEFERRED else "", text, parts, audience
-        )
+        if t == req.due:
+            return self._finish(req, t, OK, "", text, parts, audience)
+        return self._finish(req, t, DEFERRED, "; ".join(req.reasons), text, parts, audience)
 
     def _render(self, req: TouchRequest, program: Program) -> tuple[str, dict[str, Any] | None, Any]:
         clock = program.clock
@@ -402,31 +402,12 @@ class Engine:
 
     def _finish(self, req: TouchRequest, t: int, outcome: str, reason: str, text: str = "",
                 parts: dict[str, Any] | None = None, audience: Any = None) -> None:  # fmt: skip
-        program: Program = req.playbook
         if audience is None and req.audience_of is not None:
             audience = req.audience_of()  # a skipped post still says who would have seen it
-        self.emit(
-            Touch(
-                at=t,
-                due=req.due,
-                channel=req.channel,
-                account=req.account,
-                flow=req.flow,
-                step=req.step,
-                content=req.content,
-                text=text,
-                outcome=outcome,
-                reason=reason,
-                playbook=program.version,
-                key=req.key,
-                contact=req.contact,
-                group=req.group,
-                audience=audience,
-                priority=req.priority,
-                step_order=req.step_order,
-                parts=parts,
-            )  # fmt: skip
-        )
+        # Touch's fields in order (positional: a plan makes millions of them)
+        self.emit(Touch(t, req.due, req.channel, req.account, req.flow, req.step, req.content, text, outcome, reason,
+                        req.playbook.version, req.key, req.contact, req.group, audience, req.priority,
+                        req.step_order, parts))  # fmt: skip
         if req.origin is not None:
             self.flows[req.origin[1]].touch_done(req.origin, None if outcome == SKIPPED else t)
 

@@ -32,7 +32,7 @@ class LimitRule:
 class LimitCounter:
     """Counts for one rule in its current period."""
 
-    __slots__ = ("rule", "clock", "period_start", "period_end", "counts")
+    __slots__ = ("rule", "clock", "period_start", "period_end", "counts", "limit", "by_contact")
 
     def __init__(self, rule: LimitRule, clock: LocalTime):
         self.rule = rule
@@ -40,6 +40,9 @@ class LimitCounter:
         self.period_start = -1
         self.period_end = -1
         self.counts: dict[str, int] = {}
+        # a fixed capacity, or None when it depends on the month (a platform quota)
+        self.limit = None if rule.count == "days_in_month" else int(rule.count)
+        self.by_contact = rule.scope == "contact"
 
     def _roll(self, t: int) -> None:
         if not (self.period_start <= t < self.period_end):
@@ -56,12 +59,16 @@ class LimitCounter:
         return int(count)
 
     def full(self, t: int, scope_id: str) -> bool:
-        self._roll(t)
-        return self.counts.get(scope_id, 0) >= self.capacity(t)
+        if not (self.period_start <= t < self.period_end):
+            self._roll(t)
+        limit = self.limit
+        return self.counts.get(scope_id, 0) >= (limit if limit is not None else self.capacity(t))
 
     def add(self, t: int, scope_id: str) -> None:
-        self._roll(t)
-        self.counts[scope_id] = self.counts.get(scope_id, 0) + 1
+        if not (self.period_start <= t < self.period_end):
+            self._roll(t)
+        counts = self.counts
+        counts[scope_id] = counts.get(scope_id, 0) + 1
 
     def next_start(self, t: int) -> int:
         self._roll(t)
@@ -112,13 +119,16 @@ class Policies:
         works out once for every touch of the instant."""
         if held_until is not None:
             return Verdict(False, held_until, self.quiet.label if self.quiet else "")
+        counters = self._applicable.get((channel, contact is not None))
+        if counters is None:
+            counters = self.applicable(channel, contact is not None)
         retry = None
         reason = ""
-        for counter in self.applicable(channel, contact is not None):
-            rule = counter.rule
-            scope_id = contact if rule.scope == "contact" else account
+        for counter in counters:
+            scope_id = contact if counter.by_contact else account
             if scope_id is None or not counter.full(t, scope_id):
                 continue
+            rule = counter.rule
             if rule.action == "skip":
                 return Verdict(False, None, rule.label)
             nxt = counter.next_start(t)
@@ -126,10 +136,16 @@ class Policies:
                 retry, reason = nxt, rule.label
         if retry is not None:
             return Verdict(False, retry, reason)
-        return Verdict(True)
+        return SEND
 
     def record(self, t: int, channel: str, account: str | None, contact: str | None) -> None:
-        for counter in self.applicable(channel, contact is not None):
-            scope_id = contact if counter.rule.scope == "contact" else account
+        counters = self._applicable.get((channel, contact is not None))
+        if counters is None:
+            counters = self.applicable(channel, contact is not None)
+        for counter in counters:
+            scope_id = contact if counter.by_contact else account
             if scope_id is not None:
                 counter.add(t, scope_id)
+
+
+SEND = Verdict(True)  # the usual verdict, shared (verdicts are only read)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from playbook.compiler.templates import Placeholder, parse_template
+from playbook.compiler.templates import parse_template
 from playbook.engine.timeutil import LocalTime
 from playbook.engine.values import format_value
 
@@ -21,6 +21,9 @@ class MissingValue(Exception):
     def __init__(self, path: str):
         super().__init__(path)
         self.path = path
+
+
+_NOTHING = frozenset()
 
 
 def render(
@@ -33,29 +36,22 @@ def render(
     """The text with every placeholder filled; raises MissingValue for the first one that
     has neither a value nor a fallback."""
     pieces = parse_template(template)
-    if len(pieces) == 1 and isinstance(pieces[0], str):
-        return pieces[0]
+    if len(pieces) == 1 and pieces[0].__class__ is str:
+        return pieces[0]  # type: ignore[return-value]
     out: list[str] = []
     for piece in pieces:
-        if isinstance(piece, str):
-            out.append(piece)
+        if piece.__class__ is str:
+            out.append(piece)  # type: ignore[arg-type]
             continue
-        value = _lookup(piece, contact, account, event)
-        if value is None or value == "" or value == frozenset():
-            if piece.fallback is None:
-                raise MissingValue(piece.path)
-            out.append(piece.fallback)
+        scope = piece.scope  # type: ignore[union-attr]
+        source = contact if scope == "contact" else account if scope == "account" else event
+        value = None if source is None else source.get(piece.field)  # type: ignore[union-attr]
+        if value.__class__ is str and value:  # the usual value: text, shown as it is
+            out.append(value)
+        elif value is None or value == "" or value == _NOTHING:
+            if piece.fallback is None:  # type: ignore[union-attr]
+                raise MissingValue(piece.path)  # type: ignore[union-attr]
+            out.append(piece.fallback)  # type: ignore[union-attr]
         else:
             out.append(format_value(value, clock))
     return "".join(out)
-
-
-def _lookup(
-    p: Placeholder,
-    contact: Mapping[str, Any] | None,
-    account: Mapping[str, Any] | None,
-    event: Mapping[str, Any] | None,
-) -> Any:
-    scope = p.scope
-    source = contact if scope == "contact" else account if scope == "account" else event
-    return None if source is None else source.get(p.field)
