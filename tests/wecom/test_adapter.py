@@ -185,7 +185,7 @@ def test_an_invitation_carries_its_instance_join_way(server: WeComServer, make: 
 
 # ---- group posts ---------------------------------------------------------------------------------
 def test_group_posts_go_to_the_instance_chats(server: WeComServer, make: Callable[..., WeComAdapter]) -> None:
-    adapter = make(groups={"车厘子预售群": ["wrT1", "wrT2"]})
+    adapter = make(groups={"车厘子预售群": {"zhangsan": ["wrT1", "wrT2"], "lisi": ["wrL1"]}})  # chats per account
     instance = "车厘子预售群/zhangsan/2026-12-04/1"
     adapter.send([delivery("i1", contact="wmA", group=instance, flow="车厘子预售群")])
     post = {"channel": "group", "group": instance, "flow": "车厘子预售群", "content": "开群欢迎", "text": "欢迎大家"}
@@ -193,6 +193,9 @@ def test_group_posts_go_to_the_instance_chats(server: WeComServer, make: Callabl
     body = bodies(server, "add_msg_template")[-1]
     assert result.status == SENT and body["chat_type"] == "group" and body["chat_id_list"] == ["wrT1", "wrT2"]
     assert body["sender"] == "zhangsan"
+    lisi = {**post, "group": "车厘子预售群/lisi/2026-12-04/1"}  # no invitation yet: the template chats
+    assert adapter.send([delivery("p3", account="lisi", **lisi)])[0].status == SENT
+    assert bodies(server, "add_msg_template")[-1]["chat_id_list"] == ["wrL1"]
     (lost,) = adapter.send([delivery("p2", **{**post, "group": "无名群/zhangsan/1", "flow": "无名群"})])
     assert lost.status == DEAD and "groups" in (lost.error or "")
 

@@ -179,7 +179,7 @@ class WeComAdapter(Adapter):
         self._tags: dict[str, str] | None = None  # corp tag name → id
         self._tags_lock = threading.Lock()
         self._ways_lock = threading.Lock()
-        self._moment_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._moment_locks: dict[str, threading.Lock] = {}  # account → its Moments audience sync
         self._made: OrderedDict[str, frozenset[str]] = OrderedDict()  # msgid → keys it carries
         self._asked: dict[str, tuple[float, float]] = {}  # ref → (next ask, interval)
         self._lock = threading.Lock()
@@ -479,7 +479,9 @@ class WeComAdapter(Adapter):
     def _moment(self, d: Delivery) -> Result:
         if not d.account:
             return Result(d.key, DEAD, t("a WeCom Moments post needs an account (userid)"))
-        with self._moment_locks[d.account]:  # one audience tag sync at a time per account
+        with self._lock:
+            account_lock = self._moment_locks.setdefault(d.account, threading.Lock())
+        with account_lock:  # one audience tag sync at a time per account
             visible: dict[str, Any] = {"sender_list": {"user_list": [d.account]}}
             if d.audience is not None:
                 tag_id = self._tag_id(moment_tag_name(d.flow, d.step, d.content), create=True)
