@@ -303,3 +303,43 @@ def test_reconcile_finds_what_a_crash_left_sending(server: WeComServer, make: Ca
                                  delivery("t", channel="tag", contact="wmA", content="add", text="VIP")])  # fmt: skip
     got = {r.key: (r.status, r.ref) for r in found}
     assert got == {"a": (SENT, sent[0].ref), "t": (FAILED, None)}  # z was not sent; a Moments post cannot be told
+
+
+def test_whole_call_failures_become_each_delivery_result(
+    server: WeComServer, make: Callable[..., WeComAdapter]
+) -> None:
+    adapter = make()
+    batch = [delivery("a", contact="wmA"), delivery("b", contact="wmB")]
+    server.fail_next("add_msg_template", 45009)
+    assert {(r.status, r.retry_after) for r in adapter.send(batch)} == {(FAILED, 60.0)}
+    server.fail_next("add_msg_template", 60020)
+    results = adapter.send(batch)
+    assert {r.status for r in results} == {DEAD} and all("trusted IP" in (r.error or "") for r in results)
+    server.fail_http("mark_tag", 502)
+    (tag,) = adapter.send([delivery("t", channel="tag", contact="wmA", content="add", text="VIP")])
+    assert tag.status == FAILED and "502" in (tag.error or "")
+    assert all(SECRET not in (r.error or "") for r in [*results, tag])
+
+
+def test_a_crash_mid_call_is_reconciled_by_the_dispatcher(server: WeComServer, clock: Clock, tmp_path: Path,
+                                                          make: Callable[..., WeComAdapter]) -> None:  # fmt: skip
+    from playbook.runtime.dispatch import Dispatcher, delivery_of
+    from playbook.runtime.rows import Journal, TouchRow
+    from playbook.runtime.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    store.save_version({"version": "pb-1", "name": "crash"})
+    rows = [TouchRow(key=f"pb-1/通知/{c}/s1/1", version="pb-1", flow="通知", step="dm", channel="dm", due=T0,
+                     state="pending", account="zhangsan", contact=c, at=T0, content="通知", text="今晚活动",
+                     outcome="ok", next_attempt_at=T0) for c in ("wmA", "wmB")]  # fmt: skip
+    store.write(Journal(touches=rows))
+    claimed = store.claim_due(T0, "first-process")
+    make().send([delivery_of(claimed[0])])  # WeCom took the first one; the process died before settling
+    dispatcher = Dispatcher(store, make(), owner="second-process", clock=clock)  # a restart
+    report = dispatcher.reconcile()
+    dispatcher.close()
+    assert (report.sent, report.unknown) == (1, 1)
+    states = {r.contact: (r.state, r.adapter_ref) for r in store.touches()}
+    assert states == {"wmA": ("sent", server.tasks[0].msgid), "wmB": ("unknown", None)}
+    store.close()
