@@ -68,7 +68,7 @@ from bench.machine import describe  # noqa: E402
 from playbook.adapters.base import SENT, Adapter, Delivery, Result  # noqa: E402
 from playbook.adapters.capabilities import BUILTIN, EVERYWHERE, Capabilities  # noqa: E402
 from playbook.runtime.config import DaemonSection  # noqa: E402
-from playbook.runtime.dispatch import Dispatcher, delivery_of  # noqa: E402
+from playbook.runtime.dispatch import DEFAULT_BATCH, Dispatcher, delivery_of  # noqa: E402
 from playbook.runtime.rows import Journal, TouchRow  # noqa: E402
 from playbook.runtime.store import Store  # noqa: E402
 
@@ -102,6 +102,10 @@ class NullAdapter(Adapter):
         self.calls += 1
         self.keys.extend(d.key for d in batch)
         return [Result(d.key, SENT) for d in batch]
+
+
+# The daemon's claim batch: `[daemon] batch` when set, else the adapter's batch size (≥ 500).
+DEFAULT_CLAIM = DEFAULTS.batch or max(DEFAULT_BATCH, NullAdapter.capabilities.batch_size)
 
 
 # ---- the ledger's touches -------------------------------------------------------------------------------
@@ -238,7 +242,7 @@ def _lateness(xs: Sequence[float]) -> dict[str, Any]:
 
 
 def run_ours(path: Path, *, mode: str = "throughput", window: int = 10, lead: float = 1.0, idle: float = 0.05,
-             batch: int = DEFAULTS.batch, workers: int = DEFAULTS.workers, batch_size: int | None = None,
+             batch: int = DEFAULT_CLAIM, workers: int = DEFAULTS.workers, batch_size: int | None = None,
              timeout: float = 600.0) -> dict[str, Any]:  # fmt: skip
     """Dispatch every pending touch of the store at `path` to the null adapter.
 
@@ -315,7 +319,7 @@ def run_ours(path: Path, *, mode: str = "throughput", window: int = 10, lead: fl
 
 
 # ---- the storage floor ------------------------------------------------------------------------------------
-def run_floor(path: Path, *, window: int = 10, batch: int = DEFAULTS.batch, sync: str = "FULL") -> dict[str, Any]:
+def run_floor(path: Path, *, window: int = 10, batch: int = DEFAULT_CLAIM, sync: str = "FULL") -> dict[str, Any]:
     """The claim and settle statements the store runs on SQLite, through sqlite3 alone —
     no SQLAlchemy, no rows made, no adapter: with the daemon's durability (WAL,
     synchronous=FULL; `sync` to try another) and `batch` rows a round, what this schema
@@ -682,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=int, default=10, help="seconds the touches come due over, lateness runs")
     ap.add_argument("--lead", type=float, default=1.0, help="seconds from the start of a lateness run to its window")
     ap.add_argument("--idle", type=float, default=0.05, help="seconds between turns in the lateness run (default 0.05)")
-    ap.add_argument("--batch", type=int, default=DEFAULTS.batch, help="rows claimed per round (the daemon's default)")
+    ap.add_argument("--batch", type=int, default=DEFAULT_CLAIM, help="rows claimed per round (the daemon's default)")
     ap.add_argument("--workers", type=int, default=DEFAULTS.workers, help="adapter calls at once (daemon's default)")
     ap.add_argument("--batch-size", type=int, default=NullAdapter.capabilities.batch_size, help="deliveries per call")
     ap.add_argument("--accounts", type=int, default=50, help="staff accounts (default 50)")

@@ -93,7 +93,7 @@ class IntakeSection(_Section):
 class DaemonSection(_Section):
     tick: float = Field(1.0, gt=0)  # seconds between due-timer ticks
     grace: float = 3600.0  # seconds: a missed schedule firing younger than this runs once, older is recorded missed
-    batch: int = Field(500, ge=1)  # ledger rows claimed per dispatch round
+    batch: int | None = Field(None, ge=1)  # ledger rows claimed per round (default: the adapter's batch size, ≥ 500)
     max_attempts: int = Field(8, ge=1)
     backoff: float = Field(2.0, gt=0)  # first retry delay; doubles each attempt, full jitter
     backoff_cap: float = Field(3600.0, gt=0)
@@ -171,8 +171,9 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
     config._folder = path.resolve().parent if path is not None else Path.cwd()
     config.store.url = _store_url(config.store.url or env.get(DB_ENV) or DEFAULT_DB, config.folder)
     options = config.adapter.options
-    if isinstance(options.get("path"), str):
-        options["path"] = str(config.folder / options["path"])  # an absolute path stays as it is
+    for key, value in options.items():  # files and folders an adapter keeps: path, state_file, media_dir …
+        if isinstance(value, str) and (key == "path" or key.endswith(("_file", "_dir", "_path"))):
+            options[key] = str(config.folder / value)  # an absolute path stays as it is
     _check_adapter(config, path, text)
     return config
 

@@ -37,6 +37,7 @@ from playbook.runtime.store import Store
 
 CRASHED = "the daemon stopped during the adapter call and the adapter cannot tell whether it was sent"
 UNCONFIRMED = "unconfirmed"  # a receipt never came within the horizon
+DEFAULT_BATCH = 500
 
 
 @dataclass
@@ -95,19 +96,22 @@ def batches(rows: Sequence[TouchRow], size: int) -> list[list[TouchRow]]:
 
 class Dispatcher:
     def __init__(self, store: Store, adapter: Adapter, *, owner: str, adapter_name: str | None = None,
-                 batch: int = 500, workers: int = 4, retry: RetryPolicy | None = None,
+                 batch: int | None = None, workers: int = 4, retry: RetryPolicy | None = None,
                  at_least_once: bool = False, clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None):  # fmt: skip
         self.store = store
         self.adapter = adapter
         self.adapter_name = adapter_name or adapter.name
         self.owner = owner
-        self.batch = batch
         self.retry = retry or RetryPolicy()
         self.at_least_once = at_least_once and adapter.idempotent
         self.clock = clock
         self.rng = rng or random.Random()
         self.batch_size = max(1, adapter.capabilities.batch_size)
+        # rows claimed a round; by default one full adapter batch (10,000 same-content WeCom dm
+        # are one call), at least DEFAULT_BATCH
+        self.batch = batch if batch is not None else max(DEFAULT_BATCH, self.batch_size)
+        self._receipts_after: tuple | None = None  # where the last receipts page ended
         self.workers = max(1, workers)
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dispatch")
 
@@ -151,7 +155,10 @@ class Dispatcher:
         if not self.adapter.gives_receipts:
             return 0
         now = self.clock() if now is None else now
-        rows = self.store.awaiting_receipts(self.adapter_name, limit)
+        rows = self.store.awaiting_receipts(self.adapter_name, limit, self._receipts_after)
+        # the next call takes the next page; after the last page, from the oldest again
+        last = rows[-1] if len(rows) == limit else None
+        self._receipts_after = (last.updated_at, last.key) if last is not None and last.updated_at else None
         if not rows:
             return 0
         got = {r.key: r for r in self.adapter.receipts([delivery_of(r) for r in rows])}

@@ -775,9 +775,12 @@ class Store:
             return [_touch_row(r) for r in conn.execute(query)]
 
     # ---- receipts ------------------------------------------------------------------------------------
-    def awaiting_receipts(self, adapter: str, limit: int = 1000) -> list[TouchRow]:
+    def awaiting_receipts(self, adapter: str, limit: int = 1000,
+                          after: tuple[dt.datetime, str] | None = None) -> list[TouchRow]:  # fmt: skip
         """Touches the adapter handed over (with its reference) that the platform has not
-        reported on yet, oldest first."""
+        reported on yet, oldest first; `after` (updated_at, key) of the last row of the
+        previous page, so a caller walks through all of them rather than asking about the
+        oldest page again and again."""
         t = s.touches
         query = (
             sa.select(t)
@@ -785,6 +788,8 @@ class Store:
             .order_by(t.c.updated_at, t.c.key)
             .limit(limit)
         )
+        if after is not None:
+            query = query.where(sa.tuple_(t.c.updated_at, t.c.key) > sa.tuple_(*after))
         with self._read() as conn:
             return [_touch_row(r) for r in conn.execute(query)]
 

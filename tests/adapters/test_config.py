@@ -32,7 +32,7 @@ def test_no_file_means_every_default_in_the_current_folder(tmp_path: Path, monke
     assert (config.intake.host, config.intake.port, config.intake.max_body) == ("127.0.0.1", 8787, 1 << 20)
     d = config.daemon
     assert (d.tick, d.grace, d.batch, d.max_attempts, d.backoff, d.backoff_cap, d.workers) == (
-        1.0, 3600.0, 500, 8, 2.0, 3600.0, 4,
+        1.0, 3600.0, None, 8, 2.0, 3600.0, 4,  # batch None: the adapter's batch size (dispatch.py)
     )  # fmt: skip
     assert config.secrets_file is None and load_secrets(config, {}) == {}
     # $PLAYBOOK_DB names the store when the config does not, as for `playbook import`.

@@ -235,3 +235,27 @@ def test_receipts_are_asked_for_until_the_platform_reports_or_the_horizon_passes
     d.close()
     assert {r.key: r.receipt for r in ledger.touches()} == {"a": "confirmed", "b": "unconfirmed"}
     assert adapter.asked[-1] == ["b:msg-b"]  # a is not asked about again
+
+
+def test_a_round_claims_a_full_adapter_batch_by_default(ledger: Store) -> None:
+    put(ledger, *[row(f"k{i:04}") for i in range(1200)])
+    adapter = Recorder(batch_size=1000)
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0)
+    assert d.batch == 1000  # the adapter's batch size (at least 500)
+    report = d.run_once()
+    d.close()
+    assert (report.claimed, report.calls) == (1000, 1)
+    assert Dispatcher(ledger, Recorder(batch_size=1), owner="x").batch == 500
+
+
+def test_receipts_are_asked_for_page_by_page_so_none_starves(ledger: Store) -> None:
+    put(ledger, *[row(f"k{i}") for i in range(5)])
+    adapter = Confirming()
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0)
+    d.run_once()
+    for _ in range(3):
+        d.collect_receipts(limit=2, horizon=10**9)
+    d.close()
+    pages = [[x.split(":")[0] for x in page] for page in adapter.asked]
+    assert pages[0] != pages[1]  # the second call does not ask about the first page again
+    assert sorted(k for page in pages[:3] for k in page) == ["k0", "k1", "k2", "k3", "k4"]
