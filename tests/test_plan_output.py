@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,8 @@ from conftest import GOLDEN, ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook.engine.columns import Audience
+from playbook.engine.columns import Audience, Columns
+from playbook.engine.core import Contacts
 from playbook.engine.model import Touch
 from playbook.engine.timeutil import LocalTime
 from playbook.plan.output import TouchLines, _events_in_order, _Iso, event_json, json_head, to_json, touch_json
@@ -87,8 +87,20 @@ TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
 MAYBE = st.none() | TEXT
 ODD = st.integers(-5, 5) | st.booleans() | st.floats(allow_nan=False) | st.just(["x"])  # what json still writes
 # One column of ids for every audience in a test, as in a plan (rows always name the same ids).
-IDS = ["c1", "c2", 'c"3', "c\\4", "小5", "c\n6", "c7", "😀8"]
-COLUMNS = SimpleNamespace(ids=IDS)
+IDS = ["c2", "c1", 'c"3', "c\\4", "小5", "c\n6", "c7", "😀8", "c10"]  # not in id order
+
+
+PLAIN = ["c07", "c02", "c10", "c01", "c99", "c03"]  # ASCII of one width: the lists are put together by numpy
+
+
+def _columns(ids: list[str]) -> Columns:
+    contacts = Contacts()
+    for cid in ids:
+        contacts.upsert({"id": cid})
+    return Columns(contacts)
+
+
+COLUMNS, PLAIN_COLUMNS = _columns(IDS), _columns(PLAIN)
 
 
 @st.composite
@@ -98,8 +110,9 @@ def touches(draw: st.DrawFn) -> Touch:
 
     audience = None
     if draw(st.booleans()):
-        rows = sorted(draw(st.sets(st.integers(0, len(IDS) - 1))))
-        audience = Audience(np.array(rows, dtype=np.int64), COLUMNS)  # type: ignore[arg-type]
+        columns = COLUMNS if draw(st.booleans()) else PLAIN_COLUMNS
+        rows = sorted(draw(st.sets(st.integers(0, columns.n - 1))))
+        audience = Audience(np.array(rows, dtype=np.int64), columns)  # type: ignore[arg-type]
     parts = draw(st.none() | st.dictionaries(st.sampled_from(["title", "desc", "link", "images"]), TEXT, max_size=3))
     if parts and "images" in parts:
         parts["images"] = draw(st.lists(TEXT, max_size=3))

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from playbook.compiler import ir
 from playbook.engine.columns import Columns, Membership, VecCompiler
-from playbook.engine.expr import Compiler, Scope, segment_table, uses_time
+from playbook.engine.expr import Compiler, Scope, fields_read, segment_table, uses_time
 from playbook.engine.model import (
     DEFERRED,
     OK,
@@ -111,6 +111,7 @@ class Program:
                 return row(contacts.scope(cid, now))
 
             m = Membership(self.vec.compile(doc), row_match, uses_time(doc, self.segment_docs), self.columns)
+            m.fields = fields_read(doc, self.segment_docs)
             self.memberships[id(e)] = m
         return m
 
@@ -294,7 +295,7 @@ class Engine:
         relevant = cid in contacts.fields and (changed is None or not changed.isdisjoint(self.watched))
         if relevant:
             self.columns.touch(cid)
-            self._memberships_changed(cid)
+            self._memberships_changed(cid, changed)
         for f in self.flows:
             f.on_event(event)
         if relevant and event.type != "friend_request":
@@ -310,11 +311,14 @@ class Engine:
         for f in self.flows:
             f.contact_changed(cid)
 
-    def _memberships_changed(self, cid: str) -> None:
+    def _memberships_changed(self, cid: str, changed: set[str] | None = None) -> None:
+        """Memberships that read a field in `changed` (None: anything may have changed)
+        take the contact's new answer; the others cannot have changed."""
         index = self.columns.row[cid]
         for program in self.programs:
             for m in program.memberships.values():
-                m.changed(cid, index, self.now)
+                if changed is None or m.fields is None or not m.fields.isdisjoint(changed):
+                    m.changed(cid, index, self.now)
 
     def emit(self, record: Touch | StateEvent) -> None:
         self.sink(record)

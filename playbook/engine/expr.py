@@ -148,3 +148,43 @@ def uses_time(
     return any(uses_time(a, segments, seen) for a in e.get("args", ())) or (
         "arg" in e and uses_time(e["arg"], segments, seen)
     )
+
+
+def fields_read(
+    e: Mapping[str, Any], segments: Mapping[str, Mapping[str, Any]], seen: frozenset[str] = frozenset()
+) -> set[str] | None:
+    """The contact fields an expression's truth for a contact depends on (besides time):
+    a change to any other field cannot change it. `tags` for a tag test, `account` for an
+    `account.` field; None when unsure (an unknown operator or segment)."""
+    op = e.get("op")
+    if op in ("and", "or"):
+        out: set[str] = set()
+        for a in e["args"]:
+            part = fields_read(a, segments, seen)
+            if part is None:
+                return None
+            out |= part
+        return out
+    if op == "not":
+        return fields_read(e["arg"], segments, seen)
+    if op == "tag":
+        return {"tags"}
+    if op == "segment":
+        name = e["segment"]
+        if name in seen:
+            return set()  # a cycle (the compiler rejects them): nothing new
+        if name not in segments:
+            return None
+        return fields_read(segments[name], segments, seen | {name})
+    if op not in ("is_set", "within", "in", "cmp"):
+        return None
+    paths = [e["field"]]
+    if op == "cmp" and "field" in e["value"]:
+        paths.append(e["value"]["field"])
+    out = set()
+    for path in paths:
+        head, _, rest = path.partition(".")
+        if rest and head == "event":
+            continue  # no event in a membership's scope
+        out.add("account" if rest and head == "account" else path)
+    return out

@@ -46,6 +46,7 @@ class FlowSet:
         self.slas = [SlaRun(self, s, i) for i, s in enumerate(pb.slas.values())]
         self.runners: dict[str, Any] = {}
         self._schedule_docs: dict[int, dict[str, Any]] = {}
+        self._reacting: dict[str, tuple[list[SlaRun], list[JourneyRun]]] = {}  # event type -> who reacts
         for kind, runs in (("journey", self.journeys.values()), ("group", self.groups.values()),
                            ("moments", self.moments), ("rotation", self.rotations)):  # fmt: skip
             for run in runs:
@@ -116,11 +117,20 @@ class FlowSet:
             run.activate(t)
 
     def on_event(self, event: Event) -> None:
-        for sla in self.slas:
-            if event.type in (sla.s.trigger, sla.s.answer):
-                sla.on_event(event)
-        for j in self.journeys.values():
+        slas, journeys = self._reacting.get(event.type) or self._reacts(event.type)
+        for sla in slas:
+            sla.on_event(event)
+        for j in journeys:
             j.on_event(event)
+
+    def _reacts(self, kind: str) -> tuple[list[SlaRun], list[JourneyRun]]:
+        """The SLAs and journeys an event type concerns, in their order (worked out once
+        per type: most events concern few runners)."""
+        found = self._reacting[kind] = (
+            [sla for sla in self.slas if kind in (sla.s.trigger, sla.s.answer)],
+            [j for j in self.journeys.values() if kind in j.reacts_to],
+        )
+        return found
 
     def contact_changed(self, cid: str) -> None:
         for j in self.journeys.values():
@@ -775,9 +785,16 @@ class RotationRun:
         if field == "name":
             from playbook.engine.pinyin import name_key
 
+            spelled: dict[str, Any] = {}  # name -> its key (many contacts share a name)
+
             def key(cid: str) -> Any:
                 name = fields[cid].get("name")
-                return (0, name_key(name), cid) if isinstance(name, str) else (1, (), cid)
+                if not isinstance(name, str):
+                    return (1, (), cid)
+                k = spelled.get(name)
+                if k is None:
+                    k = spelled[name] = name_key(name)
+                return (0, k, cid)
 
             return key
 
@@ -818,29 +835,21 @@ class RotationRun:
             1 for i in range((cycle_end - today).days) if (today + dt.timedelta(days=i)).weekday() in self.r.weekdays
         )
         program = self.flows.program
+        contacts, request = self.engine.contacts, self.engine.request
+        name, task, step = self.r.name, self.r.task, f'task "{self.r.task}"'
         for account in sorted(self.queues):
             queue = self.queues[account]
             take = math.ceil(len(queue) / max(days_left, 1))
             today_list, self.queues[account] = queue[:take], queue[take:]
             self.flows.dirty(self.key, account)
+            prefix = f"{program.version}/{name}/{account}/"
             for cid in today_list:
-                if not self.engine.contacts.active(cid):
+                if cid not in contacts.fields or cid in contacts.deleted:  # not active
                     continue
-                self.engine.request(
-                    TouchRequest(
-                        due=t,
-                        channel="task",
-                        account=account,
-                        flow=self.r.name,
-                        step=f'task "{self.r.task}"',
-                        step_order=0,
-                        priority=0,
-                        playbook=program,
-                        key=f"{program.version}/{self.r.name}/{account}/{cid}/{cycle}",
-                        contact=cid,
-                        task_text=self.r.task,
-                    )  # fmt: skip
-                )
+                # positional: due, channel, account, flow, step, step_order, priority, playbook, key, contact
+                req = TouchRequest(t, "task", account, name, step, 0, 0, program, f"{prefix}{cid}/{cycle}", cid)
+                req.task_text = task
+                request(req)
 
     def contact_changed(self, cid: str) -> None:
         """Contacts added later join the end of the rotation."""
@@ -867,6 +876,7 @@ class SlaRun:
         self.index = index
         self.engine = flows.engine
         self.open: dict[str, tuple[int, int, int]] = {}  # contact -> (started, deadline, serial)
+        self.window = (parse_clock(s.during[0]), parse_clock(s.during[1])) if s.during is not None else None
         self.serial = 0
         self.key = ""
 
@@ -876,7 +886,7 @@ class SlaRun:
         if during is None:
             return start + round(minutes * 60)
         clock = self.flows.clock
-        a, b = parse_clock(during[0]), parse_clock(during[1])
+        a, b = self.window if self.window is not None else (parse_clock(during[0]), parse_clock(during[1]))
         remaining = minutes * 60
         t = start
         while True:
@@ -923,7 +933,8 @@ class SlaRun:
         if self.open.get(cid, (0, 0, -1))[2] != serial:
             return
         program = self.flows.program
-        by = self.flows.clock.local(deadline).strftime("%H:%M")
+        minute = self.flows.clock.minute_of_day(deadline)
+        by = f"{minute // 60:02d}:{minute % 60:02d}"  # the deadline's local HH:MM
         self.engine.request(
             TouchRequest(
                 due=self.engine.now,

@@ -29,6 +29,11 @@ class LocalTime:
         self.tz = zone(tz_name)
         self._midnights: dict[int, int] = {}
         self._at: dict[tuple[int, int], int] = {}
+        # Local days whose UTC offset is the same all day: their instants [lo, hi), date,
+        # offset in seconds and ISO offset suffix. The engine asks about the same few days
+        # again and again: the last one, and all of them by the UTC days they touch.
+        self._day: tuple[int, int, dt.date, int, str] = (0, 0, dt.date.min, 0, "")
+        self._days: dict[int, list[tuple[int, int, dt.date, int, str]]] = {}
 
     # ---- instants <-> local ---------------------------------------------------------------
     def local(self, ts: int) -> dt.datetime:
@@ -42,10 +47,47 @@ class LocalTime:
         the gap's length."""
         return int(local.replace(tzinfo=self.tz, fold=0).timestamp())
 
+    def _same_day(self, ts: int) -> tuple[int, int, dt.date, int, str] | None:
+        """The cached day holding `ts`, made anew when `ts` is outside it; None for a day
+        whose offset changes (a DST day), which is left to datetime."""
+        day = self._day
+        if day[0] <= ts < day[1]:
+            return day
+        for day in self._days.get(ts // 86400, ()):  # days seen before, by the UTC days they touch
+            if day[0] <= ts < day[1]:
+                self._day = day
+                return day
+        local = self.local(ts)
+        date = local.date()
+        lo, hi = self.midnight(date), self.midnight(date + dt.timedelta(days=1))
+        offset = local.utcoffset()
+        if not all(self.local(x).utcoffset() == offset for x in (lo, (lo + hi) // 2, hi - 1)):
+            return None
+        seconds = int(offset.total_seconds())  # type: ignore[union-attr]
+        sign, minutes = ("-", -seconds // 60) if seconds < 0 else ("+", seconds // 60)
+        suffix = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}" if seconds % 60 == 0 else ""  # as isoformat writes it
+        day = self._day = (lo, hi, date, seconds, suffix)
+        if len(self._days) < 100_000:
+            for utc_day in range(lo // 86400, (hi - 1) // 86400 + 1):
+                self._days.setdefault(utc_day, []).append(day)
+        return day
+
+    def iso(self, ts: int) -> str:
+        """ISO 8601 in this timezone, to the second: 2026-12-02T08:00:00+08:00."""
+        day = self._same_day(ts)
+        if day is None or not day[4]:
+            return self.local(ts).isoformat(timespec="seconds")
+        second = (ts + day[3]) % 86400
+        return f"{day[2].isoformat()}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}{day[4]}"
+
     def date_of(self, ts: int) -> dt.date:
-        return self.local(ts).date()
+        day = self._same_day(ts)
+        return day[2] if day is not None else self.local(ts).date()
 
     def minute_of_day(self, ts: int) -> int:
+        day = self._same_day(ts)
+        if day is not None:
+            return (ts + day[3]) % 86400 // 60
         t = self.local(ts)
         return t.hour * 60 + t.minute
 
@@ -138,4 +180,4 @@ class QuietWindow:
 
 def iso(ts: int, clock: LocalTime) -> str:
     """ISO 8601 in the playbook timezone, to the second: 2026-12-02T08:00:00+08:00."""
-    return clock.local(ts).isoformat(timespec="seconds")
+    return clock.iso(ts)

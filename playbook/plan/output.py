@@ -9,6 +9,7 @@ reasons in the operator's language (`reason_text`), translated when shown.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from collections import Counter, defaultdict
@@ -16,6 +17,9 @@ from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring as _quote  # the C function json.dumps(ensure_ascii=False) quotes with
 from typing import Any, TextIO
 
+import numpy as np
+
+from playbook.engine.columns import Audience, Columns, IdOrder
 from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch
 from playbook.engine.timeutil import LocalTime, iso
 from playbook.i18n import N_, t, tn
@@ -132,17 +136,11 @@ def write_json(result: PlanResult, out: TextIO) -> None:
     ]
     for number, (name, lines) in enumerate(sections):
         out.write(f"  {dump(name)}: [")
-        separator = "\n    "
-        chunk: list[str] = []  # lines are written in chunks: one write per line costs more than the line
-        for line in lines:
-            chunk.append(separator)
-            chunk.append(line)
-            separator = ",\n    "
-            if len(chunk) >= 2048:
-                out.write("".join(chunk))
-                chunk = []
-        out.write("".join(chunk))
-        out.write("\n  ]" if separator != "\n    " else "]")
+        first = True
+        while chunk := list(itertools.islice(lines, 4096)):  # one write per line costs more than the line
+            out.write(("\n    " if first else ",\n    ") + ",\n    ".join(chunk))
+            first = False
+        out.write("]" if first else "\n  ]")
         out.write(",\n" if number + 1 < len(sections) else "\n")
     out.write("}\n")
 
@@ -157,7 +155,9 @@ class TouchLines:
         self.when = when
         self.dump = dump
         self.times: dict[int, str] = {}  # instant -> its quoted ISO text
-        self.audiences: dict[str | None, tuple[bytes, str]] = {}  # account -> its last audience (rows, JSON)
+        # account -> its last audience ((columns, rows), JSON)
+        self.audiences: dict[str | None, tuple[tuple[Columns, bytes], str]] = {}
+        self.lists: AudienceLists | None = None
 
     def _time(self, ts: int) -> str:
         text = self.times.get(ts)
@@ -168,25 +168,32 @@ class TouchLines:
     def _audience(self, audience: Any, account: str | None) -> str:
         """An audience's id list. Most posts have an audience of their own (contacts come
         and go between posts), so only each account's last one is remembered."""
-        rows = getattr(audience, "rows", None)
-        key = rows.tobytes() if rows is not None else None
+        if not isinstance(audience, Audience):
+            return self._ids_json(audience.ids())
+        key = (audience.columns, audience.rows.tobytes())
         last = self.audiences.get(account)
-        if key is not None and last is not None and last[0] == key:
+        if last is not None and last[0][0] is key[0] and last[0][1] == key[1]:
             return last[1]
-        ids = audience.ids()
+        lists = self.lists
+        if lists is None or not lists.order.covers(audience):
+            lists = self.lists = AudienceLists(audience.columns)
+        if lists.table is not None:
+            text = lists.json(audience.rows)
+        else:
+            text = self._ids_json(lists.order.ids(audience.rows))
+        self.audiences[account] = (key, text)
+        return text
+
+    def _ids_json(self, ids: list[str]) -> str:
         try:
             joined = "".join(ids)
         except TypeError:
             return self.dump(ids)
         if not ids:
-            text = "[]"
-        elif len(_quote(joined)) == len(joined) + 2:  # no id needs escaping
-            text = '["' + '", "'.join(ids) + '"]'
-        else:
-            text = "[" + ", ".join(map(_quote, ids)) + "]"
-        if key is not None:
-            self.audiences[account] = (key, text)
-        return text
+            return "[]"
+        if len(_quote(joined)) == len(joined) + 2:  # no id needs escaping
+            return '["' + '", "'.join(ids) + '"]'
+        return "[" + ", ".join(map(_quote, ids)) + "]"
 
     def __call__(self, t: Touch) -> str:
         try:
@@ -195,30 +202,48 @@ class TouchLines:
             due = times.get(t.due) or self._time(t.due)
             account = "null" if t.account is None else _quote(t.account)
             content = "null" if t.content is None else _quote(t.content)
-            pieces = ['{"account": ', account, ', "at": ', at]
-            if t.audience is not None:
-                pieces += [', "audience": ', self._audience(t.audience, t.account)]
-            pieces += [', "channel": ', _quote(t.channel)]
-            if t.contact is not None:
-                pieces += [', "contact": ', _quote(t.contact)]
-            pieces += [', "content": ', content, ', "due": ', due, ', "flow": ', _quote(t.flow)]
-            if t.group is not None:
-                pieces += [', "group": ', _quote(t.group)]
-            pieces += [', "key": ', _quote(t.key), ', "outcome": ', _quote(t.outcome)]
-            if t.parts:
-                pieces += [', "parts": ', self.dump(t.parts)]
-            pieces += [
-                ', "reason": ',
-                _quote(t.reason),
-                ', "step": ',
-                _quote(t.step),
-                ', "text": ',
-                _quote(t.text),
-                "}",
-            ]
+            # the optional keys, each with its place in the sorted order
+            audience = "" if t.audience is None else f', "audience": {self._audience(t.audience, t.account)}'
+            contact = "" if t.contact is None else f', "contact": {_quote(t.contact)}'
+            group = "" if t.group is None else f', "group": {_quote(t.group)}'
+            parts = f', "parts": {self.dump(t.parts)}' if t.parts else ""
+            return (
+                f'{{"account": {account}, "at": {at}{audience}, "channel": {_quote(t.channel)}{contact}, '
+                f'"content": {content}, "due": {due}, "flow": {_quote(t.flow)}{group}, "key": {_quote(t.key)}, '
+                f'"outcome": {_quote(t.outcome)}{parts}, "reason": {_quote(t.reason)}, "step": {_quote(t.step)}, '
+                f'"text": {_quote(t.text)}}}'
+            )
         except TypeError:  # not a str where one was expected: let json say how it reads
             return self.dump(touch_json(t, self.when))
-        return "".join(pieces)
+
+
+class AudienceLists:
+    """The JSON of Moments audiences, ≈ 1,000 sorted ids for each post, which add up to
+    most of a plan's JSON. When every id is ASCII of one length and needs no escaping (the
+    usual case), a list is put together by numpy from a table of the ids' bytes: no Python
+    string is touched (at a million contacts, fetching them from all over memory was
+    the cost)."""
+
+    def __init__(self, columns: Columns):
+        self.order = IdOrder(columns)
+        ids = columns.ids
+        self.table: np.ndarray | None = None
+        joined = "".join(ids)
+        if ids and len(set(map(len, ids))) == 1 and joined.isascii() and len(_quote(joined)) == len(joined) + 2:
+            self.table = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(len(ids), len(ids[0]))
+
+    def json(self, rows: np.ndarray) -> str:
+        """'["c1", "c2"]' for the rows (with a table)."""
+        assert self.table is not None
+        if len(rows) == 0:
+            return "[]"
+        width = self.table.shape[1]
+        line = np.empty((len(rows), width + 4), dtype=np.uint8)  # "id", ␣ for each id
+        line[:, 0] = line[:, width + 1] = ord('"')
+        line[:, 1 : width + 1] = self.table[self.order.sorted_rows(rows)]
+        line[:, width + 2] = ord(",")
+        line[:, width + 3] = ord(" ")
+        return "[" + line.tobytes()[:-2].decode("ascii") + "]"
 
 
 def to_json(result: PlanResult) -> str:
