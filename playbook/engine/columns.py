@@ -413,9 +413,15 @@ class Membership:
             self.values = np.asarray(self.vec(now), dtype=bool).copy()
             self.computed_at = now
         elif len(self.values) < self.columns.n:
-            extra = self.columns.n - len(self.values)
-            self.values = np.concatenate([self.values, np.zeros(extra, dtype=bool)])
-            for index in range(self.columns.n - extra, self.columns.n):
+            # Rows added since (new contacts): `values` is a view of a buffer that grows by
+            # doubling, so a contact added costs its own row, not a copy of every row.
+            size, n = len(self.values), self.columns.n
+            buffer = self.values.base if self.values.base is not None else self.values
+            if len(buffer) < n:
+                buffer = np.zeros(max(n, 2 * len(buffer)), dtype=bool)
+                buffer[:size] = self.values
+            self.values = buffer[:n]
+            for index in range(size, n):
                 self.values[index] = self.row(self.columns.ids[index], now)
         return self.values
 
