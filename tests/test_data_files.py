@@ -9,9 +9,11 @@ import csv
 import datetime as dt
 import io
 import json
+import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -212,3 +214,28 @@ def test_event_checks_in_their_order(row: dict[str, Any]) -> None:
     if got[0] == "Event":
         assert got[1].data == {k: typed(k, v, CLOCK) for k, v in row.items()
                                if k not in ("type", "contact", "at") and typed(k, v, CLOCK) is not None}  # fmt: skip
+
+
+@pytest.mark.parametrize("bad_row", [None, 3, 15_000])
+def test_csv_columns_that_do_not_repeat(tmp_path: Path, bad_row: int | None) -> None:
+    """Past a few thousand distinct cells a column is typed without remembering them."""
+    rng = random.Random(bad_row)
+    start = CLOCK.instant(dt.datetime(2026, 1, 1))
+    rows = []
+    for i in range(20_000):
+        t = dt.datetime.fromtimestamp(start + rng.randrange(400 * 86400), CLOCK.tz)
+        shape = rng.randrange(8)
+        when = (t.isoformat(timespec="seconds") if shape < 5 else f" {t.isoformat(timespec='seconds')} "
+                if shape == 5 else t.strftime("%Y-%m-%d %H:%M") if shape == 6 else t.date().isoformat())  # fmt: skip
+        spent = rng.choice(["", f"{rng.randrange(100_000) / 10}", str(rng.randrange(10**6)), "0571", "x"])
+        rows.append([f"c{i}", when if i != bad_row else "2026-13-01T09:00:00+08:00", spent])
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "added_at", "spent"])
+    writer.writerows(rows)
+    text = buffer.getvalue()
+    path = tmp_path / "contacts.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    records, problems = read_records(path, CLOCK)
+    got = ([[(k, type(v).__name__, v) for k, v in r.items()] for r in records], [(p.row, p.reason) for p in problems])
+    assert got == plain_records(text, None)

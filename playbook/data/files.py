@@ -24,6 +24,7 @@ from playbook.data.values import (
     parse_time,
     typed,
     typed_text,
+    typed_texts,
 )
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.model import Event
@@ -189,7 +190,13 @@ def read_records(
                     accept(number, record)
                 continue
             for (number, _), values in zip(chunk, zip(*columns, strict=True), strict=True):
-                accept(number, {k: v for k, v in zip(keys, values, strict=True) if v is not None})
+                record = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+                rid = record.get("id")
+                if rid and rid not in seen:  # the usual row (accept, without a call)
+                    seen[rid] = number
+                    out.append(record)
+                else:
+                    accept(number, record)
     return out, problems
 
 
@@ -230,14 +237,18 @@ def _typed_columns(
         rows.append(cells if len(cells) == width else cells + [""] * (width - len(cells)))
     by_column = list(zip(*rows, strict=True))
     try:
-        return [
-            [c.strip() or None for c in by_column[index]]  # ids and names hardly repeat
-            if key in ("id", "name")
-            else list(map(typed_cells.__getitem__, by_column[index]))
-            for index, key, typed_cells in plan
-        ]
+        return [_typed_column(key, typed_cells, by_column[index]) for index, key, typed_cells in plan]
     except DataValueError:
         return None
+
+
+def _typed_column(key: str, typed_cells: _Cells, cells: tuple[str, ...]) -> list[Any]:
+    if key in ("id", "name"):
+        return [c.strip() or None for c in cells]  # ids and names hardly repeat
+    if typed_cells.clock is not None and len(typed_cells) >= _CELLS_REMEMBERED:
+        # a column whose cells hardly repeat (times, amounts): typed without looking them up
+        return typed_texts(cells, typed_cells.clock)
+    return list(map(typed_cells.__getitem__, cells))
 
 
 class _Cells(dict[str, Any]):
@@ -245,15 +256,19 @@ class _Cells(dict[str, Any]):
     city, tags, source), and every value is immutable, so each distinct cell is typed once
     (up to a bound: ids and times do not repeat). An empty cell is a missing field."""
 
-    def __init__(self, typer: Callable[[str], Any]):
+    def __init__(self, typer: Callable[[str], Any], clock: LocalTime | None = None):
         super().__init__({"": None})
         self.typer = typer
+        self.clock = clock  # typer is typed_text with this clock
 
     def __missing__(self, cell: str) -> Any:
         value = self.typer(cell)  # may raise: a bad cell is not remembered
-        if len(self) < 8192:
+        if len(self) < _CELLS_REMEMBERED:
             self[cell] = value
         return value
+
+
+_CELLS_REMEMBERED = 8192
 
 
 def _column_plan(header: list[str], keep: set[str] | None, clock: LocalTime) -> list[tuple[int, str, _Cells]]:
@@ -263,12 +278,11 @@ def _column_plan(header: list[str], keep: set[str] | None, clock: LocalTime) -> 
         if not key or (keep is not None and key not in keep):
             continue
         if key == "tags":
-            typer: Callable[[str], Any] = parse_tags
+            plan.append((index, key, _Cells(parse_tags)))
         elif key in ALWAYS_TEXT:
-            typer = _text_cell
+            plan.append((index, key, _Cells(_text_cell)))
         else:
-            typer = partial(typed_text, clock=clock)
-        plan.append((index, key, _Cells(typer)))
+            plan.append((index, key, _Cells(partial(typed_text, clock=clock), clock)))
     return plan
 
 

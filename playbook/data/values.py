@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 
 from playbook.engine.timeutil import LocalTime
 from playbook.engine.values import DateValue, Instant
@@ -130,6 +131,24 @@ def typed_text(raw: str, clock: LocalTime) -> Value | None:
     if lowered in ("true", "false"):
         return lowered == "true"
     return text
+
+
+def typed_texts(cells: Iterable[str], clock: LocalTime) -> list[Value | None]:
+    """`typed_text` of each cell, for a column of a million: the usual time shape is read
+    here from the remembered parts (as parse_time does), without a call per cell."""
+    days, minutes, seconds, offsets = _DAYS, _MINUTES, _SECONDS, _OFFSETS
+    out: list[Value | None] = []
+    for text in cells:
+        if len(text) == 25 and text[16] == ":" and text[10] in "T ":
+            day, minute = days.get(text[:10]), minutes.get(text[11:16])
+            second, offset = seconds.get(text[17:19]), offsets.get(text[19:])
+            if day is not None and minute is not None and second is not None and offset is not None:
+                # a remembered day starts with a digit and an offset ends with one: nothing to
+                # strip, and typed_text would take it to parse_time
+                out.append(Instant(day + minute + second - offset))
+                continue
+        out.append(typed_text(text, clock))
+    return out
 
 
 def parse_tags(raw: object) -> frozenset[str]:

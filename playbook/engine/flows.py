@@ -394,20 +394,15 @@ class JourneyRun:
     def _touch(self, enr: Enrolment, node: ir.Node, t: int) -> TouchRequest:
         cid = enr.contact
         program = self.flows.program
-        return TouchRequest(
-            due=t,
-            channel=node.kind if node.kind != "invite" else "dm",
-            account=self.engine.contacts.fields[cid].get("account"),
-            flow=self.j.name,
-            step=node.label,
-            step_order=_step_order(node.id),
-            priority=self.j.priority,
-            playbook=program,
-            key=f"{program.version}/{self.j.name}/{cid}/{node.id}/{enr.n}",
-            contact=cid,
-            event=enr.event,
-            origin=("journey", self.flows.index, self.name, cid, enr.n, node.id, enr.epoch),
-        )
+        # positional (a plan makes a million): due, channel, account, flow, step, step_order,
+        # priority, playbook, key, contact
+        req = TouchRequest(t, node.kind if node.kind != "invite" else "dm",
+                           self.engine.contacts.fields[cid].get("account"), self.j.name, node.label,
+                           _step_order(node.id), self.j.priority, program,
+                           f"{program.version}/{self.j.name}/{cid}/{node.id}/{enr.n}", cid)  # fmt: skip
+        req.event = enr.event
+        req.origin = ("journey", self.flows.index, self.name, cid, enr.n, node.id, enr.epoch)
+        return req
 
     def touch_done(self, cid: str, n: int, node_id: str, epoch: int, *, sent_at: int | None) -> None:
         enr = self.enrolment(cid, n)
@@ -580,23 +575,12 @@ class GroupRun:
 
     def _invite(self, inst: Instance, cid: str, t: int) -> None:
         program = self.flows.program
-        self.engine.request(
-            TouchRequest(
-                due=t,
-                channel="dm",
-                account=inst.account,
-                flow=self.g.name,
-                step=f"invite {self.g.invite}",
-                step_order=0,
-                priority=0,
-                playbook=program,
-                key=f"{program.version}/{inst.id}/invite/{cid}",
-                contact=cid,
-                group=inst.id,
-                content=self.g.invite,
-                not_after=inst.closes,
-            )  # fmt: skip
-        )
+        # positional: due, channel, account, flow, step, step_order, priority, playbook, key, contact, group
+        req = TouchRequest(t, "dm", inst.account, self.g.name, f"invite {self.g.invite}", 0, 0, program,
+                           f"{program.version}/{inst.id}/invite/{cid}", cid, inst.id)  # fmt: skip
+        req.content = self.g.invite
+        req.not_after = inst.closes
+        self.engine.request(req)
 
     def instance_for(self, cid: str, t: int) -> Instance | None:
         """The open instance a journey's `invite` puts this contact in, the contact added:
@@ -767,6 +751,7 @@ class RotationRun:
         self.cycle = -1
         self.queues: dict[str, list[str]] = {}
         self.placed: set[str] = set()  # contacts already queued this cycle
+        self._name_keys: dict[str, Any] = {}
         self.first_day: dt.date | None = None
 
     def activate(self, t: int) -> None:
@@ -785,7 +770,7 @@ class RotationRun:
         if field == "name":
             from playbook.engine.pinyin import name_key
 
-            spelled: dict[str, Any] = {}  # name -> its key (many contacts share a name)
+            spelled = self._name_keys  # name -> its key (many contacts share a name, across accounts)
 
             def key(cid: str) -> Any:
                 name = fields[cid].get("name")
@@ -812,7 +797,11 @@ class RotationRun:
         key = self._order_key()
         present = [c for c in contacts if self.engine.contacts.fields[c].get(self.r.order_by) is not None]
         missing = sorted(c for c in contacts if self.engine.contacts.fields[c].get(self.r.order_by) is None)
-        present.sort(key=key, reverse=self.r.descending)
+        keys = [key(c) for c in present]
+        flat = _flat_keys(keys) if self.r.order_by == "name" else None
+        # (keys are unique: each ends with the contact id)
+        by = dict(zip(present, flat if flat is not None else keys, strict=True))
+        present.sort(key=by.__getitem__, reverse=self.r.descending)
         return present + missing  # contacts without the field come last either way
 
     def _fire(self, t: int) -> None:
@@ -861,6 +850,23 @@ class RotationRun:
         self.placed.add(cid)
         self.queues.setdefault(account, []).append(cid)
         self.flows.dirty(self.key, account)
+
+
+def _flat_keys(keys: list[tuple]) -> list[str] | None:
+    """Name order keys, (0, (0 or 1, spelled), id) or (1, (), id), as strings that sort
+    the same way, "0" "0|1" spelled NUL id or "1" NUL id: strings compare far faster than
+    nested tuples (a million contacts are ordered at each rotation cycle). None when a
+    spelled name holds a NUL, where the strings would not sort alike."""
+    out = []
+    for key in keys:
+        if key[0] == 0:
+            flag, spelled = key[1]
+            if "\0" in spelled:
+                return None
+            out.append(f"0{flag}{spelled}\0{key[2]}")
+        else:
+            out.append(f"1\0{key[2]}")
+    return out
 
 
 # ---- service levels -------------------------------------------------------------------------------------

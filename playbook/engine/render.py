@@ -35,6 +35,8 @@ def render(
 ) -> str:
     """The text with every placeholder filled; raises MissingValue for the first one that
     has neither a value nor a fallback."""
+    if "{" not in template and "}" not in template:
+        return template  # nothing to fill (an SLA reminder's text is new each time: not parsed, not cached)
     pieces = parse_template(template)
     if len(pieces) == 1 and pieces[0].__class__ is str:
         return pieces[0]  # type: ignore[return-value]

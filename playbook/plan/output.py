@@ -9,7 +9,6 @@ reasons in the operator's language (`reason_text`), translated when shown.
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import re
 from collections import Counter, defaultdict
@@ -130,17 +129,30 @@ def write_json(result: PlanResult, out: TextIO) -> None:
         out.write(f"  {dump(key)}: {dump(head[key])},\n")
     when = _Iso(clock)
     touch_line = TouchLines(when, dump)
-    sections: list[tuple[str, Iterable[str]]] = [
+    sections: list[tuple[str, Iterable[str | tuple[str, ...]]]] = [
         ("events", (dump(event_json(e, clock, when)) for e in _events_in_order(result))),
-        ("touches", (touch_line(x) for x in result.touches)),
+        ("touches", (touch_line.pieces(x) for x in result.touches)),
     ]
     for number, (name, lines) in enumerate(sections):
         out.write(f"  {dump(name)}: [")
-        first = True
-        while chunk := list(itertools.islice(lines, 4096)):  # one write per line costs more than the line
-            out.write(("\n    " if first else ",\n    ") + ",\n    ".join(chunk))
-            first = False
-        out.write("]" if first else "\n  ]")
+        separator = "\n    "
+        chunk: list[str] = []  # written a few thousand lines at a time: one write per line costs more
+        for line in lines:
+            chunk.append(separator)
+            separator = ",\n    "
+            if line.__class__ is str:
+                chunk.append(line)  # type: ignore[arg-type]
+                if len(chunk) >= 8192:
+                    out.write("".join(chunk))
+                    chunk = []
+            else:  # a line in pieces, each written as it is (see TouchLines.pieces)
+                chunk.append(line[0])
+                out.write("".join(chunk))
+                for piece in line[1:-1]:
+                    out.write(piece)
+                chunk = [line[-1]]
+        out.write("".join(chunk))
+        out.write("]" if separator == "\n    " else "\n  ]")
         out.write(",\n" if number + 1 < len(sections) else "\n")
     out.write("}\n")
 
@@ -196,6 +208,26 @@ class TouchLines:
         return "[" + ", ".join(map(_quote, ids)) + "]"
 
     def __call__(self, t: Touch) -> str:
+        line = self.pieces(t)
+        return line if isinstance(line, str) else "".join(line)
+
+    def pieces(self, t: Touch) -> str | tuple[str, str, str]:
+        """The line, or for a Moments post the line in three pieces with the audience (its
+        ids, ASCII and most of the plan's bytes) apart: joined with the post's Chinese text
+        into one string, the ids would be widened into a copy only to be encoded back."""
+        if t.audience is None:
+            return self._line(t, "")
+        try:
+            audience = self._audience(t.audience, t.account)
+        except TypeError:
+            return self.dump(touch_json(t, self.when))
+        line = self._line(t, "\0")
+        if line.count("\0") != 1:  # a NUL of the data's own (escaped as \u0000 by json, so never)
+            return line.replace("\0", audience)
+        head, _, tail = line.partition("\0")
+        return (head, audience, tail)
+
+    def _line(self, t: Touch, audience_mark: str) -> str:
         try:
             times = self.times
             at = times.get(t.at) or self._time(t.at)
@@ -203,7 +235,7 @@ class TouchLines:
             account = "null" if t.account is None else _quote(t.account)
             content = "null" if t.content is None else _quote(t.content)
             # the optional keys, each with its place in the sorted order
-            audience = "" if t.audience is None else f', "audience": {self._audience(t.audience, t.account)}'
+            audience = "" if t.audience is None else f', "audience": {audience_mark}'
             contact = "" if t.contact is None else f', "contact": {_quote(t.contact)}'
             group = "" if t.group is None else f', "group": {_quote(t.group)}'
             parts = f', "parts": {self.dump(t.parts)}' if t.parts else ""
