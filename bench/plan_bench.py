@@ -496,8 +496,9 @@ _PHASES = (
     ("  of which Touch records + flow callbacks (_finish)", "engine/core.py", "Engine", "_finish"),
     ("metrics", "plan/run.py", "metrics", "metrics"),
     ("JSON output (write_json)", "plan/output.py", "write_json", "write_json"),
-    ("  of which Moments audience id lists (Audience.ids)", "engine/columns.py", "Audience", "ids"),
-    ("  of which touch_json + event_json dicts", "plan/output.py", "*", "touch_json|event_json"),
+    ("  of which Moments audience lists (TouchLines._audience)", "plan/output.py", "TouchLines", "_audience"),
+    ("  of which touch lines (TouchLines.pieces)", "plan/output.py", "TouchLines", "pieces"),
+    ("  of which event dicts (event_json)", "plan/output.py", "event_json", "event_json"),
 )
 
 
