@@ -20,7 +20,7 @@ from playbook.engine.columns import Audience, Columns
 from playbook.engine.core import Contacts
 from playbook.engine.model import Touch
 from playbook.engine.timeutil import LocalTime
-from playbook.plan.output import TouchLines, _events_in_order, _Iso, event_json, json_head, to_json, touch_json
+from playbook.plan.output import Dump, TouchLines, _events_in_order, _Iso, event_json, json_head, to_json, touch_json
 from playbook.plan.run import PlanInput, PlanResult, run_plan
 
 DUMP = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
@@ -155,3 +155,25 @@ def test_touch_lines_know_every_key() -> None:
                                                       "due", "flow", "group", "key", "outcome", "parts", "reason",
                                                       "step", "text"]  # fmt: skip
     assert TouchLines(_Iso(CLOCK), DUMP)(full) == DUMP(touch_json(full, _Iso(CLOCK)))
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(JSONISH | st.just({"x": object()}) | st.just([1, {2: "a"}]), min_size=1, max_size=8))
+def test_dump_is_json_encode(values: list[Any]) -> None:
+    """One encoder for every line gives what a new JSONEncoder gives, errors included."""
+    dump = Dump()
+    for value in values:
+        try:
+            want = DUMP(value)
+        except TypeError as exc:
+            with pytest.raises(TypeError, match=str(exc)):
+                dump(value)
+            continue
+        assert dump(value) == want

@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring as _quote  # the C function json.dumps(ensure_ascii=False) quotes with
 from typing import Any, TextIO
 
@@ -122,7 +123,7 @@ def write_json(result: PlanResult, out: TextIO) -> None:
     line, so a million-contact plan never sits in memory as one string."""
     clock = result.clock
     head = json_head(result)
-    dump = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode  # one encoder for every line
+    dump = Dump()  # one encoder for every line
 
     out.write("{\n")
     for key in sorted(head):
@@ -157,6 +158,32 @@ def write_json(result: PlanResult, out: TextIO) -> None:
     out.write("}\n")
 
 
+class Dump:
+    """`json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode`, its C part made once:
+    JSONEncoder makes it anew at each call, which costs more than encoding a small dict
+    (a plan writes a line per event, a million of them)."""
+
+    def __init__(self) -> None:
+        self.plain = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+        self.encoder = self._make()
+
+    def _make(self) -> Any:
+        if c_make_encoder is None:  # no C accelerator: json's own way
+            return None
+        # the arguments JSONEncoder.iterencode gives it: markers, default, quoting, indent,
+        # separators, sort_keys, skipkeys, allow_nan
+        return c_make_encoder({}, self.plain.default, _quote, None, ": ", ", ", True, False, True)
+
+    def __call__(self, o: Any) -> str:
+        if self.encoder is None:
+            return self.plain.encode(o)
+        try:
+            return "".join(self.encoder(o, 0))
+        except Exception:
+            self.encoder = self._make()  # its circular-reference markers may be left dirty
+            return self.plain.encode(o)  # the same text, or the same error
+
+
 class TouchLines:
     """A touch's JSON line, written by hand: the bytes `dump(touch_json(t, when))` gives
     (keys sorted, `json.dumps` quoting; tests/test_plan_output.py holds them equal), at a
@@ -170,6 +197,7 @@ class TouchLines:
         # account -> its last audience ((columns, rows), JSON)
         self.audiences: dict[str | None, tuple[tuple[Columns, bytes], str]] = {}
         self.lists: AudienceLists | None = None
+        self.quoted = _Quoted()
 
     def _time(self, ts: int) -> str:
         text = self.times.get(ts)
@@ -232,21 +260,32 @@ class TouchLines:
             times = self.times
             at = times.get(t.at) or self._time(t.at)
             due = times.get(t.due) or self._time(t.due)
-            account = "null" if t.account is None else _quote(t.account)
-            content = "null" if t.content is None else _quote(t.content)
+            q = self.quoted  # the fields that repeat (a few channels, flows, steps, reasons, accounts)
+            account = "null" if t.account is None else q[t.account]
+            content = "null" if t.content is None else q[t.content]
             # the optional keys, each with its place in the sorted order
             audience = "" if t.audience is None else f', "audience": {audience_mark}'
             contact = "" if t.contact is None else f', "contact": {_quote(t.contact)}'
             group = "" if t.group is None else f', "group": {_quote(t.group)}'
             parts = f', "parts": {self.dump(t.parts)}' if t.parts else ""
             return (
-                f'{{"account": {account}, "at": {at}{audience}, "channel": {_quote(t.channel)}{contact}, '
-                f'"content": {content}, "due": {due}, "flow": {_quote(t.flow)}{group}, "key": {_quote(t.key)}, '
-                f'"outcome": {_quote(t.outcome)}{parts}, "reason": {_quote(t.reason)}, "step": {_quote(t.step)}, '
+                f'{{"account": {account}, "at": {at}{audience}, "channel": {q[t.channel]}{contact}, '
+                f'"content": {content}, "due": {due}, "flow": {q[t.flow]}{group}, "key": {_quote(t.key)}, '
+                f'"outcome": {q[t.outcome]}{parts}, "reason": {q[t.reason]}, "step": {q[t.step]}, '
                 f'"text": {_quote(t.text)}}}'
             )
         except TypeError:  # not a str where one was expected: let json say how it reads
             return self.dump(touch_json(t, self.when))
+
+
+class _Quoted(dict[str, str]):
+    """Strings and their JSON, remembered (up to a bound)."""
+
+    def __missing__(self, text: str) -> str:
+        quoted = _quote(text)  # a TypeError for what is not a str, as _quote gives it
+        if len(self) < 100_000:
+            self[text] = quoted
+        return quoted
 
 
 class AudienceLists:
