@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from playbook.cli.store_options import db_option
+from playbook.cli.store_options import db_option, store_clock, timezone_option
 from playbook.i18n import N_, t, tn
 
 if TYPE_CHECKING:
@@ -91,11 +91,7 @@ def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, a
 )
 @click.option("--strict", is_flag=True, help=t("With --file: any bad row is fatal and nothing is stored."))
 @db_option
-@click.option(
-    "--timezone",
-    metavar="TZ",
-    help=t("Timezone of times without an offset (default: the active playbook's, else {tz}).", tz="Asia/Shanghai"),
-)
+@timezone_option
 @click.option(
     "--format",
     "fmt",
@@ -107,19 +103,13 @@ def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, a
 def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: str | None, file: str | None,
             strict: bool, db: str | None, timezone: str | None, fmt: str) -> None:  # fmt: skip
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-    from playbook.engine.timeutil import LocalTime
-    from playbook.runtime.importing import store_timezone
     from playbook.runtime.store import Store, StoreError, default_url
 
     _check_form(kind, pairs, contact, at, file, strict)
     try:
         with Store(db or default_url()) as store:
             store.migrate()
-            tz = timezone or store_timezone(store)
-            try:
-                clock = LocalTime(tz)
-            except (KeyError, ValueError):  # zoneinfo: not found (a KeyError) or a malformed name
-                raise PlaybookError([Diagnostic(ERROR, "option", t("unknown timezone '{tz}'", tz=tz))]) from None
+            clock = store_clock(store, timezone)
             if file is not None:
                 _from_file(store, file, clock, strict, fmt)
                 return

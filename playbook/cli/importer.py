@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from playbook.cli.common import EXIT_ERRORS, LateProgress, console, print_diagnostics
-from playbook.cli.store_options import db_option
+from playbook.cli.store_options import db_option, store_clock, timezone_option
 from playbook.i18n import t
 
 
@@ -22,11 +22,7 @@ from playbook.i18n import t
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @db_option
 @click.option("--accounts", "accounts", is_flag=True, help=t("The files are staff accounts, not contacts."))
-@click.option(
-    "--timezone",
-    metavar="TZ",
-    help=t("Timezone of times without an offset (default: the active playbook's, else {tz}).", tz="Asia/Shanghai"),
-)
+@timezone_option
 @click.option("--strict", is_flag=True, help=t("Any bad data row is fatal: nothing is imported."))
 @click.option(
     "--format",
@@ -39,8 +35,7 @@ from playbook.i18n import t
 def command(files: tuple[str, ...], db: str | None, accounts: bool, timezone: str | None, strict: bool,
             fmt: str) -> None:  # fmt: skip
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-    from playbook.engine.timeutil import LocalTime
-    from playbook.runtime.importing import import_files, store_timezone
+    from playbook.runtime.importing import import_files
     from playbook.runtime.store import Store, StoreError, default_url
 
     url = db or default_url()
@@ -48,11 +43,7 @@ def command(files: tuple[str, ...], db: str | None, accounts: bool, timezone: st
     try:
         with Store(url) as store:
             store.migrate()
-            tz = timezone or store_timezone(store)
-            try:
-                clock = LocalTime(tz)
-            except (KeyError, ValueError):  # zoneinfo: not found (a KeyError) or a malformed name
-                raise PlaybookError([Diagnostic(ERROR, "option", t("unknown timezone '{tz}'", tz=tz))]) from None
+            clock = store_clock(store, timezone)
             with LateProgress(t("importing")) as progress:
                 results = import_files(store, files, kind, clock, strict=strict, progress=progress.update)
             shown = store.engine.url.render_as_string(hide_password=True)

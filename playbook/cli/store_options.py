@@ -1,7 +1,9 @@
-"""Options of the commands that use the store (import, event; run, status, report later).
+"""Options of the commands that use the store (import, event, status, report, explain).
 Kept apart from cli/common.py so the start-up-critical commands never import it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -18,3 +20,22 @@ db_option = click.option(
         default=DEFAULT_DB,
     ),  # fmt: skip
 )
+
+timezone_option = click.option(
+    "--timezone",
+    metavar="TZ",
+    help=t("Timezone of times without an offset (default: the active playbook's, else {tz}).", tz="Asia/Shanghai"),
+)
+
+
+def store_clock(store: Any, timezone: str | None) -> Any:  # -> LocalTime; imported lazily (start-up time)
+    """The clock data times are read in: --timezone, else the active playbook's."""
+    from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+    from playbook.engine.timeutil import LocalTime
+    from playbook.runtime.importing import store_timezone
+
+    tz = timezone or store_timezone(store)
+    try:
+        return LocalTime(tz)
+    except (KeyError, ValueError):  # zoneinfo: not found (a KeyError) or a malformed name
+        raise PlaybookError([Diagnostic(ERROR, "option", t("unknown timezone '{tz}'", tz=tz))]) from None
