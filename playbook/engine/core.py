@@ -198,6 +198,35 @@ class Engine:
             f.activate(self.start)
         self.at(self.start, PHASE_TICK, "tick", ())
 
+    def next_due(self) -> int | None:
+        """When the next timeline item is due (None: the timeline is empty)."""
+        return self._heap[0][0] if self._heap else None
+
+    def items(self) -> list[tuple]:
+        """What is on the timeline, in no particular order (for a caller that inspects it)."""
+        return list(self._heap)
+
+    def take(self, wanted: Callable[[tuple], bool]) -> list[tuple]:
+        """Take the timeline items `wanted` picks off the timeline, in timeline order (the
+        observer sees them go, as if they had run)."""
+        taken = [item for item in self._heap if wanted(item)]
+        if taken:
+            self._heap = [item for item in self._heap if not wanted(item)]
+            heapq.heapify(self._heap)
+            taken.sort()
+            if self.observer is not None:
+                for item in taken:
+                    self.observer.timer_done(item)
+        return taken
+
+    def resume(self, items: Iterable[tuple], held: dict[str, TouchRequest], last_seq: int = 0) -> None:
+        """Put back a timeline and the held touches a previous engine left (the daemon's
+        restore); new items are numbered after `last_seq` and after every item given."""
+        self._heap = list(items)
+        heapq.heapify(self._heap)
+        self._counter = itertools.count(max([last_seq, *(item[3] for item in self._heap)]) + 1)
+        self._held = dict(held)
+
     def feed(self, event: Event) -> None:
         """An event arrives; it is processed at its time (never before `now`)."""
         self.at(event.at, PHASE_EVENT, "event", (event,), (event.seq,))

@@ -10,7 +10,6 @@ same inputs are decided again, the same way, on restart.
 
 from __future__ import annotations
 
-import heapq
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -168,8 +167,7 @@ class Decider:
     def next_due(self) -> int | None:
         """When the engine next has something to do (None: nothing on its timeline)."""
         assert self.engine is not None
-        heap = self.engine._heap
-        return heap[0][0] if heap else None
+        return self.engine.next_due()
 
     # ---- after downtime -----------------------------------------------------------------------------------
     def catch_up(self, now: int) -> tuple[int, int]:
@@ -180,18 +178,9 @@ class Decider:
         (never a burst). Returns (items run now, firings recorded as missed)."""
         engine = self.engine
         assert engine is not None
-        overdue = [item for item in engine._heap if item[0] < now - self.late_after]
-        if not overdue:
-            return 0, 0
-        keep = [item for item in engine._heap if item[0] >= now - self.late_after]
-        heapq.heapify(keep)
-        engine._heap = keep
-        observer = engine.observer
+        overdue = engine.take(lambda item: item[0] < now - self.late_after)
         missed_total = 0
-        for item in sorted(overdue):
-            due, phase, order, seq, kind, payload = item
-            if observer is not None:
-                observer.timer_done(item)
+        for due, phase, order, _, kind, payload in overdue:
             if kind == "fire":
                 missed, when = self._missed_firings(payload, due, now)
                 missed_total += missed
@@ -238,8 +227,9 @@ class Decider:
         assert engine is not None
         current = [f for f in engine.flows if not f.retired]
         moved = 0
+        moving: set[int] = set()  # seqs of the older version's items that moved
         pending = {}
-        for item in engine._heap:
+        for item in engine.items():
             if item[4] in ("step", "timeout"):
                 index, name, cid, n, node_id, epoch = item[5]
                 pending[(index, name, cid, n, epoch)] = item
@@ -264,13 +254,11 @@ class Decider:
                     target.history.setdefault(cid, []).append(fresh)
                     target.flows.dirty(target.key, cid)
                     run.exit(enr, now, f"migrated to {target.flows.program.version}")
-                    engine._heap.remove(item)  # the older version has nothing left to do for them
-                    if engine.observer is not None:
-                        engine.observer.timer_done(item)
+                    moving.add(item[3])
                     payload = (target.flows.index, name, cid, fresh.n, node_id, fresh.epoch)
                     engine.at(item[0], item[1], item[4], payload, item[2])
                     moved += 1
-        heapq.heapify(engine._heap)
+        engine.take(lambda item: item[3] in moving)  # the older version has nothing left to do for them
         return moved
 
 

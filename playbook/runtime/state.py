@@ -15,8 +15,6 @@ playbooks; in the store they name its version, so a restart with another set of 
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -265,8 +263,8 @@ def restore(playbooks: list[ir.Playbook], state: State, sink: Sink, *, start: in
     if clock is None:
         return engine, True
     engine.now = clock["now"]
-    held = _restore_held(engine, state.held, index)
-    _restore_timers(engine, state.timers, index)
+    held = _held_requests(engine, state.held, index)
+    engine.resume(_timeline(state.timers, index), held, max((row.seq for row in state.timers), default=0))
     _restore_enrolments(engine, state.enrolments, index, held)
     _restore_groups(engine, state.groups, index)
     _restore_flow_state(engine, state.flow_state, index)
@@ -284,23 +282,20 @@ def _link_predecessors(engine: Engine) -> None:
             run.predecessors = [f.journeys[name] for f in engine.flows if f.retired and name in f.journeys]
 
 
-def _restore_timers(engine: Engine, timers: Sequence[TimerRow], index: dict[str, int]) -> None:
-    heap = []
-    last = 0
+def _timeline(timers: Sequence[TimerRow], index: dict[str, int]) -> list[tuple]:
+    """Timer rows as timeline items, the playbook named by its position again."""
+    items = []
     for row in timers:
-        last = max(last, row.seq)
         payload = row.payload
         if row.kind in INDEXED_KINDS:
             if payload[0] not in index:
                 continue  # a version no longer loaded
             payload = (index[payload[0]], *payload[1:])
-        heap.append((row.due, row.phase, tuple(row.order), row.seq, row.kind, tuple(payload)))
-    heapq.heapify(heap)
-    engine._heap = heap
-    engine._counter = itertools.count(last + 1)
+        items.append((row.due, row.phase, tuple(row.order), row.seq, row.kind, tuple(payload)))
+    return items
 
 
-def _restore_held(engine: Engine, rows: Sequence[TouchRow], index: dict[str, int]) -> dict[str, TouchRequest]:
+def _held_requests(engine: Engine, rows: Sequence[TouchRow], index: dict[str, int]) -> dict[str, TouchRequest]:
     held: dict[str, TouchRequest] = {}
     for row in rows:
         if row.version not in index or row.request is None:
@@ -319,7 +314,6 @@ def _restore_held(engine: Engine, rows: Sequence[TouchRow], index: dict[str, int
             run = next(m for m in flows.moments if m.name == row.flow)
             req.audience_of = run.audience_for(req.step_order, row.account or "")
         held[row.key] = req
-    engine._held = dict(held)
     return held
 
 
