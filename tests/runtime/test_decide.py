@@ -65,14 +65,19 @@ content 回访 = "{follow_up}"
 """
 
 
-def test_contacts_mid_journey_finish_their_version(store: Store, tmp_path: Path) -> None:
+def _c1_mid_journey(store: Store, tmp_path: Path) -> tuple[Path, Decider]:
+    """Version 1 running; c1 greeted at 10:00 and waiting for its follow-up (due a day later)."""
     pb = tmp_path / "p.pb"
     pb.write_text(NURTURE.format(follow_up="回访一"), encoding="utf-8")
     decider = Decider(store, [str(pb)])
     decider.load(at("2026-12-01 09:00"))
     arrive(store, decider, Event("friend_added", "c1", at("2026-12-01 10:00"), {"account": "a1"}))
     run_until(decider, at("2026-12-01 11:00"))
+    return pb, decider
 
+
+def test_contacts_mid_journey_finish_their_version(store: Store, tmp_path: Path) -> None:
+    pb, decider = _c1_mid_journey(store, tmp_path)
     pb.write_text(NURTURE.format(follow_up="回访二"), encoding="utf-8")
     report = decider.load(at("2026-12-01 11:00"))  # what SIGHUP or a file change does
     assert report.new and report.finishing  # the old version still has c1's step to run
@@ -88,12 +93,7 @@ def test_contacts_mid_journey_finish_their_version(store: Store, tmp_path: Path)
 
 
 def test_a_reload_does_not_greet_anyone_again(store: Store, tmp_path: Path) -> None:
-    pb = tmp_path / "p.pb"
-    pb.write_text(NURTURE.format(follow_up="回访一"), encoding="utf-8")
-    decider = Decider(store, [str(pb)])
-    decider.load(at("2026-12-01 09:00"))
-    arrive(store, decider, Event("friend_added", "c1", at("2026-12-01 10:00"), {"account": "a1"}))
-    run_until(decider, at("2026-12-01 11:00"))
+    pb, decider = _c1_mid_journey(store, tmp_path)
     pb.write_text(NURTURE.format(follow_up="回访二"), encoding="utf-8")
     decider.load(at("2026-12-01 11:00"))
     # the same friend_added again (a duplicate delivery): c1 is mid-journey in v1, so v2 does not take it
@@ -103,12 +103,7 @@ def test_a_reload_does_not_greet_anyone_again(store: Store, tmp_path: Path) -> N
 
 
 def test_migrate_moves_contacts_mid_journey_to_the_new_version(store: Store, tmp_path: Path) -> None:
-    pb = tmp_path / "p.pb"
-    pb.write_text(NURTURE.format(follow_up="回访一"), encoding="utf-8")
-    decider = Decider(store, [str(pb)])
-    decider.load(at("2026-12-01 09:00"))
-    arrive(store, decider, Event("friend_added", "c1", at("2026-12-01 10:00"), {"account": "a1"}))
-    run_until(decider, at("2026-12-01 11:00"))
+    pb, decider = _c1_mid_journey(store, tmp_path)
     pb.write_text(NURTURE.format(follow_up="回访二"), encoding="utf-8")
     report = Decider(store, [str(pb)]).load(at("2026-12-01 11:00"), migrate=True)  # `playbook run --migrate`
     assert report.migrated == 1
