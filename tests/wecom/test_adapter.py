@@ -16,17 +16,10 @@ from playbook.adapters.capabilities import wecom_limits
 from playbook.adapters.wecom.adapter import WeComAdapter, moment_tag_name
 from playbook.diagnostics import PlaybookError
 from playbook.testing.wecom_server import WeComServer
+from tests.wecom import Clock
 
 CORP, SECRET, AGENT = "wwadapter001", "adapter-secret", 1000002
 T0 = 1_796_000_000  # 2026-11-30, a Monday
-
-
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def delivery(key: str, channel: str = "dm", account: str | None = "zhangsan", contact: str | None = None, *,
@@ -40,7 +33,7 @@ def delivery(key: str, channel: str = "dm", account: str | None = "zhangsan", co
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

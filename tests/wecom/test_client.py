@@ -12,22 +12,15 @@ import pytest
 from playbook.adapters.base import PermanentError, TransientError
 from playbook.adapters.wecom.client import WeComClient, WeComError
 from playbook.testing.wecom_server import WeComServer
+from tests.wecom import Clock
 
 CORP, SECRET = "wwclient0001", "client-secret-value"
 TAGS = "externalcontact/get_corp_tag_list"
 
 
-class Clock:
-    def __init__(self, t: float = 1_800_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_800_000_000.0)
 
 
 @pytest.fixture

@@ -15,17 +15,10 @@ import pytest
 from playbook.adapters.wecom import crypto
 from playbook.adapters.wecom.callbacks import translate
 from playbook.testing.wecom_server import CHINA, WeComServer, event_xml
+from tests.wecom import Clock
 
 CORP, SECRET, AGENT = "wwcorp0001", "app-secret", 1000002
 FEB_1 = datetime(2026, 2, 1, 9, 0, tzinfo=CHINA).timestamp()  # a 28-day month
-
-
-class Clock:
-    def __init__(self, t: float = FEB_1) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class Api:
@@ -68,7 +61,7 @@ class Api:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(FEB_1)
 
 
 @pytest.fixture
