@@ -17,6 +17,7 @@ are settled, then the adapter, intake and store close and the process exits 0.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import threading
@@ -191,8 +192,6 @@ class Daemon:
                 log.debug(t("{n} receipts from the platform", n=recorded))
 
     def _wake_at_next_due(self, decider: Decider, scheduler: Any) -> None:
-        import datetime as dt
-
         due = decider.next_due()
         if due is None or due <= self.clock() + self.config.daemon.tick:
             return  # the tick comes first anyway

@@ -15,6 +15,7 @@ playbooks; in the store they name its version, so a restart with another set of 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -355,8 +356,6 @@ def _instance_number(instance_id: str) -> int:
 
 
 def _restore_flow_state(engine: Engine, values: dict[tuple[str, str, str], Any], index: dict[str, int]) -> None:
-    import datetime as dt
-
     for (version, runner, item), value in values.items():
         if version not in index:
             continue
