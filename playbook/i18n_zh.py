@@ -683,4 +683,6 @@ ZH: dict[str, str] = {
     "cannot download {url}: {reason}": "无法下载 {url}：{reason}",
     "cannot read the wecom adapter's state file {path}: {reason}": "无法读取 wecom 适配器的状态文件 {path}：{reason}",
     "move it aside to start with an empty memory (tag memberships and join ways are then made again)": "把它移走即可从空状态开始（标签成员和加入群聊方式会重新建立）",
+    "Processes that plan the accounts in parallel; 0 (the default): one per CPU for large contact files.": "并行演练各账号的进程数；0（默认）：联系人文件较大时每个 CPU 一个",
+    "a planning process ended without its result (exit code {code}); is the machine out of memory?": "一个演练进程没有交回结果就结束了（退出码 {code}）；是不是内存不够了？",
 }

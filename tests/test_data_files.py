@@ -189,7 +189,7 @@ def test_json_lines_as_json_loads_reads_them(tmp_path_factory: Any, lines: list[
             want_problems.append((number, "each line must be a JSON object"))
             continue
         try:
-            e = event_from_record(row, CLOCK, len(want_events))
+            e = event_from_record(row, CLOCK, number)  # seq: the row number
         except DataValueError as exc:
             want_problems.append((number, str(exc)))
             continue

@@ -20,7 +20,7 @@ from playbook.engine.columns import Audience, Columns
 from playbook.engine.core import Contacts
 from playbook.engine.model import Touch
 from playbook.engine.timeutil import LocalTime
-from playbook.plan.output import Dump, TouchLines, _events_in_order, _Iso, event_json, json_head, to_json, touch_json
+from playbook.plan.output import Dump, TouchLines, _Iso, event_json, events_in_order, json_head, to_json, touch_json
 from playbook.plan.run import PlanInput, PlanResult, run_plan
 
 DUMP = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
@@ -36,7 +36,7 @@ def reference_json(result: PlanResult) -> str:
         out.write(f"  {DUMP(key)}: {DUMP(head[key])},\n")
     when = _Iso(clock)
     sections: list[tuple[str, Iterable[dict[str, Any]]]] = [
-        ("events", (event_json(e, clock) for e in _events_in_order(result))),
+        ("events", (event_json(e, clock) for e in events_in_order(result))),
         ("touches", (touch_json(x, when) for x in result.touches)),
     ]
     for number, (name, items) in enumerate(sections):

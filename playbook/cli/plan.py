@@ -4,6 +4,7 @@ account, and what quiet hours and limits did to it. Nothing is sent."""
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 import click
@@ -42,9 +43,15 @@ from playbook.i18n import t
     help=t("table for people, json for scripts, html for sharing."),
 )
 @click.option("--out", type=click.Path(), help=t("Write the output to this file instead of the terminal."))
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=0,
+    help=t("Processes that plan the accounts in parallel; 0 (the default): one per CPU for large contact files."),
+)
 def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events: str | None, start: str | None,
             days: int, simulate: str | None, seed: int, adapter: str | None, contact_id: str | None, strict: bool,
-            fmt: str, out: str | None) -> None:  # fmt: skip
+            fmt: str, out: str | None, workers: int) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
     from playbook.plan import output
     from playbook.plan.run import PlanInput, run_plan
@@ -67,6 +74,9 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         limits,
         can_dissolve,
         keep_inputs=contact_id is not None,  # only a contact's timeline shows the input events
+        workers=workers or auto_workers(contacts),
+        output="json" if fmt == "json" and not contact_id else "table",
+        contact=contact_id,
     )
     with LateProgress(t("planning")) as progress:
         result = run_plan(spec, progress=progress.update)
@@ -81,6 +91,8 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         else:
             with open(out, "w", encoding="utf-8") as fh:
                 output.write_json(result, fh)
+        if result.sections is not None:
+            result.sections.close()
         return
     from rich.console import Console
 
@@ -97,6 +109,22 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         _write(screen.export_html(), out)
     elif out is not None:
         _write(screen.export_text(), out)
+
+
+# Below this size a contacts file is planned in one process: starting workers (each reads
+# every file) costs more than it saves (bench/README.md, "Plan benchmark").
+SHARD_FROM_BYTES = 4 * 2**20
+
+
+def auto_workers(contacts: str) -> int:
+    """One worker per CPU this process may use, for a large contacts file; else one."""
+    try:
+        large = os.path.getsize(contacts) >= SHARD_FROM_BYTES
+    except OSError:
+        return 1  # the plan says what is wrong with the file
+    if not large:
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def adapter_profile(name: str | None) -> tuple[list, bool]:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from playbook.data.encoding import text_encoding
 from playbook.data.values import (
@@ -136,12 +136,24 @@ def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | DataV
             yield number, row if isinstance(row, DataValueError) else [header, row]
 
 
+class RowOwner(Protocol):
+    """Who reads which rows, when several processes share a file (a plan in shards,
+    plan/shards.py): a process keeps the rows of its own accounts and notes the ids of the
+    others' rows."""
+
+    def mine(self, account: str | None) -> bool: ...
+    def other_row(self, rid: str | None, account: str | None) -> None: ...
+    def check_own(self, rid: str) -> None: ...  # raises when an earlier row of another owner had this id
+
+
 def read_records(
-    path: str | Path, clock: LocalTime, only: Collection[str] | None = None
+    path: str | Path, clock: LocalTime, only: Collection[str] | None = None, owner: RowOwner | None = None
 ) -> tuple[list[dict[str, Any]], list[RowProblem]]:
     """Contacts or accounts: typed field dicts keyed by `id` (missing fields left out).
     With `only`, fields outside it (and outside id/name/account/tags) are left out: the
-    plan reads just the fields its playbooks can look at."""
+    plan reads just the fields its playbooks can look at. With `owner`, only the rows of
+    its accounts are typed and kept (and their problems reported); a row that cannot be
+    split into cells belongs to the owner of no account."""
     out: list[dict[str, Any]] = []
     problems: list[RowProblem] = []
     seen: dict[str, int] = {}
@@ -150,6 +162,12 @@ def read_records(
 
     def accept(number: int, record: dict[str, Any]) -> None:
         rid = record.get("id")
+        if owner is not None:
+            if not owner.mine(record.get("account")):
+                owner.other_row(rid, record.get("account"))
+                return
+            if rid:
+                owner.check_own(rid)
         if not rid:
             problems.append(RowProblem.of(file, number, N_("the row has no id")))
         elif rid in seen:
@@ -163,14 +181,16 @@ def read_records(
         if is_json:
             for number, row in _json_rows(fh):
                 if isinstance(row, DataValueError):
-                    problems.append(RowProblem.from_error(file, number, row))
+                    if owner is None or owner.mine(None):
+                        problems.append(RowProblem.from_error(file, number, row))
                     continue
                 if keep is not None:
                     row = {k: v for k, v in row.items() if k in keep}
                 try:
                     record = {k: v for k, raw in row.items() if (v := typed(k, raw, clock)) is not None}
                 except DataValueError as exc:
-                    problems.append(RowProblem.from_error(file, number, exc))
+                    if owner is None or owner.mine(_account_of(row, clock)):
+                        problems.append(RowProblem.from_error(file, number, exc))
                     continue
                 accept(number, record)
             return out, problems
@@ -178,7 +198,13 @@ def read_records(
         plan = _column_plan(header, keep, clock)
         keys = [key for _, key, _ in plan]
         width = len(header)
+        split = None if owner is None else _RowSplit(owner, header)
+        check = None if owner is None else owner.check_own
         for chunk in _batches(rows, 4096):
+            if split is not None:
+                chunk = split(chunk)
+                if not chunk:
+                    continue
             columns = _typed_columns(chunk, plan, width)
             if columns is None:  # a bad row in the chunk: row by row, to say which and why
                 for number, cells in chunk:
@@ -193,11 +219,47 @@ def read_records(
                 record = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
                 rid = record.get("id")
                 if rid and rid not in seen:  # the usual row (accept, without a call)
+                    if check is not None:
+                        check(rid)
                     seen[rid] = number
                     out.append(record)
                 else:
                     accept(number, record)
     return out, problems
+
+
+def _account_of(row: dict[str, Any], clock: LocalTime) -> str | None:
+    """The account a JSON row names (None: none, or not readable)."""
+    try:
+        account = typed("account", row.get("account"), clock)
+    except DataValueError:
+        return None
+    return account if isinstance(account, str) else None
+
+
+class _RowSplit:
+    """A CSV chunk's rows of the owner's accounts (by the raw `account` cell, which is
+    what the field is: text, stripped); the others' ids are noted, untyped."""
+
+    def __init__(self, owner: RowOwner, header: list[str]):
+        self.owner = owner
+        self.account = header.index("account") if "account" in header else None
+        self.id = header.index("id") if "id" in header else None
+
+    def __call__(self, chunk: list[tuple[int, list[str] | DataValueError]]) -> list[tuple[int, Any]]:
+        owner, account, rid = self.owner, self.account, self.id
+        mine = []
+        for number, cells in chunk:
+            if isinstance(cells, DataValueError):
+                if owner.mine(None):
+                    mine.append((number, cells))
+                continue
+            cell = (cells[account].strip() if account is not None and account < len(cells) else "") or None
+            if owner.mine(cell):
+                mine.append((number, cells))
+            else:
+                owner.other_row((cells[rid].strip() or None) if rid is not None and rid < len(cells) else None, cell)
+        return mine
 
 
 def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -290,21 +352,56 @@ def _text_cell(cell: str) -> str | None:
     return cell.strip() or None
 
 
-def read_events(path: str | Path, clock: LocalTime, first_seq: int = 0) -> tuple[list[Event], list[RowProblem]]:
-    """Events in arrival (file) order; sort by (at, seq) to process them."""
+class EventRouter(Protocol):
+    """Which events a process reads, when several share the file (plan/shards.py)."""
+
+    def route(self, contact: str | None, row: dict[str, Any]) -> bool | None: ...  # None: decide at the end
+    def settle(self, contact: str | None) -> bool: ...
+
+
+def read_events(
+    path: str | Path, clock: LocalTime, first_seq: int = 0, router: EventRouter | None = None
+) -> tuple[list[Event], list[RowProblem]]:
+    """Events in arrival (file) order; sort by (at, seq) to process them. An event's seq
+    is `first_seq` plus its row number, so that it is the same whichever rows a process
+    reads. With `router`, only the rows it routes here are typed and kept (and their
+    problems reported); an unreadable row belongs to the owner of no contact."""
     out: list[Event] = []
     problems: list[RowProblem] = []
+    file = str(path)
+    later: list[tuple[int, dict[str, Any]]] = []
+
+    def take(number: int, row: dict[str, Any]) -> None:
+        try:
+            out.append(event_from_record(row, clock, first_seq + number))
+        except DataValueError as exc:
+            problems.append(RowProblem.from_error(file, number, exc))
+
     for number, row in _rows(path):
         if isinstance(row, DataValueError):
-            problems.append(RowProblem.from_error(str(path), number, row))
+            if router is None or router.route(None, {}):
+                problems.append(RowProblem.from_error(file, number, row))
             continue
         if isinstance(row, list):  # a CSV row: [header, cells]; an empty cell is a missing field
             header, cells = row
             row = {k: (c if c.strip() else None) for k, c in zip(header, cells, strict=False) if k}
-        try:
-            out.append(event_from_record(row, clock, first_seq + len(out)))
-        except DataValueError as exc:
-            problems.append(RowProblem.from_error(str(path), number, exc))
+        if router is not None:
+            contact = row.get("contact")
+            mine = router.route(contact.strip() or None if isinstance(contact, str) else None, row)
+            if mine is None:
+                later.append((number, row))
+                continue
+            if not mine:
+                continue
+        take(number, row)
+    if later:
+        assert router is not None
+        for number, row in later:
+            contact = row.get("contact")
+            if router.settle(contact.strip() or None if isinstance(contact, str) else None):
+                take(number, row)
+        out.sort(key=lambda e: e.seq)
+        problems.sort(key=lambda p: p.row)
     return out, problems
 
 

@@ -882,8 +882,11 @@ class SlaRun:
         self.index = index
         self.engine = flows.engine
         self.open: dict[str, tuple[int, int, int]] = {}  # contact -> (started, deadline, serial)
+        # contact -> how many watches it has had: a watch's occurrence in its touch's key
+        # counts per contact (one contact's keys never depend on the others')
+        self.serials: dict[str, int] = {}
+        self.base = 0  # occurrences counted before, in a store of an earlier version (runtime/state.py)
         self.window = (parse_clock(s.during[0]), parse_clock(s.during[1])) if s.during is not None else None
-        self.serial = 0
         self.key = ""
 
     def business_time_after(self, start: int, minutes: float) -> int:
@@ -918,9 +921,8 @@ class SlaRun:
             kind = "sla_met" if t <= deadline else "sla_late"
             flows.emit(t, kind, cid, self.s.name, waited_seconds=t - started)
         elif event.type == self.s.trigger and cid not in self.open and not flows.retired:
-            self.serial += 1
+            serial = self.serials[cid] = self.serials.get(cid, self.base) + 1
             flows.dirty(self.key, cid)
-            serial = self.serial
             deadline = self.business_time_after(t, self.s.within_minutes)
             remind = self.business_time_after(t, self.s.within_minutes * 0.8)
             self.open[cid] = (t, deadline, serial)

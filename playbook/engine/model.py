@@ -58,6 +58,7 @@ class StateEvent:
     flow: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     playbook: str | None = None
+    account: str | None = None  # whose it is (the plan orders events by it); set by the plan
 
 
 @dataclass(slots=True, eq=False)

@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring as _quote  # the C function json.dumps(ensure_ascii=False) quotes with
 from typing import Any, TextIO
@@ -89,18 +90,27 @@ def event_json(e: StateEvent, clock: LocalTime, when: Callable[[int], str] | Non
     return out
 
 
-def _events_in_order(result: PlanResult) -> list[StateEvent]:
+def events_in_order(result: PlanResult) -> list[StateEvent]:
     """What the playbooks did (enter, exit, tags, goals, groups, service levels) and the
-    events --simulate drew, in time order; the input file's own events are not repeated."""
-    drawn = [StateEvent(e.at, e.type, e.contact, None, {**e.data}) for e in result.inputs if e.data.get("simulated")]
-    return sorted([*result.events, *drawn], key=lambda e: e.at)
+    events --simulate drew, by time, account and contact, then in the order they happened;
+    the input file's own events are not repeated. (So ordered, the list is the same whether
+    the accounts were planned together or in shards.)"""
+    fields = result.contacts.fields
+    drawn = [
+        StateEvent(e.at, e.type, e.contact, None, {**e.data}, None, fields.get(e.contact, {}).get("account"))
+        for e in result.inputs
+        if e.data.get("simulated")
+    ]
+    return sorted([*result.events, *drawn], key=lambda e: (e.at, e.account or "", e.contact or ""))
 
 
 def summary(result: PlanResult) -> dict[str, Any]:
-    return {
-        "by_channel": dict(sorted(Counter(x.channel for x in result.touches).items())),
-        "by_outcome": dict(sorted(Counter(x.outcome for x in result.touches).items())),
-    }
+    by_channel: Counter[str] = Counter()
+    by_outcome: Counter[str] = Counter()
+    for (_, _, channel, outcome, _), n in result.counts().items():
+        by_channel[channel] += n
+        by_outcome[outcome] += n
+    return {"by_channel": dict(sorted(by_channel.items())), "by_outcome": dict(sorted(by_outcome.items()))}
 
 
 def json_head(result: PlanResult) -> dict[str, Any]:
@@ -131,11 +141,15 @@ def write_json(result: PlanResult, out: TextIO) -> None:
     when = _Iso(clock)
     touch_line = TouchLines(when, dump)
     sections: list[tuple[str, Iterable[str | tuple[str, ...]]]] = [
-        ("events", (dump(event_json(e, clock, when)) for e in _events_in_order(result))),
+        ("events", (dump(event_json(e, clock, when)) for e in events_in_order(result))),
         ("touches", (touch_line.pieces(x) for x in result.touches)),
     ]
     for number, (name, lines) in enumerate(sections):
         out.write(f"  {dump(name)}: [")
+        if result.sections is not None:  # planned in shards: their lines, put together
+            result.sections.write(name, out)
+            out.write(",\n" if number + 1 < len(sections) else "\n")
+            continue
         separator = "\n    "
         chunk: list[str] = []  # written a few thousand lines at a time: one write per line costs more
         for line in lines:
@@ -156,6 +170,80 @@ def write_json(result: PlanResult, out: TextIO) -> None:
         out.write("]" if separator == "\n    " else "\n  ]")
         out.write(",\n" if number + 1 < len(sections) else "\n")
     out.write("}\n")
+
+
+LINE_SEPARATOR = ",\n    "  # between two lines of a section (after "[\n    ")
+
+
+def write_section_lines(result: PlanResult, directory: str) -> dict[str, SectionLines]:
+    """A shard's share of the JSON (plan/shards.py): for the events and the touches, a file
+    of their lines in order, each followed by LINE_SEPARATOR, and for each line its time,
+    its account and where it ends in the file — all the shards' lines put in that order
+    are the lines `write_json` writes for the whole plan."""
+    clock = result.clock
+    dump = Dump()
+    when = _Iso(clock)
+    touch_line = TouchLines(when, dump)
+    events = events_in_order(result)
+    sections = [
+        ("events", events, (dump(event_json(e, clock, when)) for e in events)),
+        ("touches", result.touches, (touch_line.pieces(x) for x in result.touches)),
+    ]
+    out: dict[str, SectionLines] = {}
+    for name, items, lines in sections:
+        path = f"{directory}/{name}"
+        ends = np.empty(len(items), dtype=np.int64)
+        with open(path, "wb") as fh:
+            written = done = 0
+            chunk: list[str] = []
+            for line in lines:
+                if line.__class__ is str:
+                    chunk.append(line)  # type: ignore[arg-type]
+                else:
+                    chunk.append("".join(line))
+                if len(chunk) == 4096:
+                    written = _write_lines(fh, chunk, ends, done, written)
+                    done += len(chunk)
+                    chunk = []
+            _write_lines(fh, chunk, ends, done, written)
+        codes: dict[str, int] = {}
+        accounts = np.fromiter((codes.setdefault(x.account or "", len(codes)) for x in items), np.int32, len(items))
+        # the contact, where there is no account: contacts without one may be in any shard
+        others: dict[str, int] = {"": 0}
+        contacts = np.fromiter((others.setdefault(x.contact or "", len(others)) if not x.account else 0
+                                for x in items), np.int32, len(items))  # fmt: skip
+        times = np.fromiter((x.at for x in items), dtype=np.int64, count=len(items))
+        out[name] = SectionLines(path, list(codes), accounts, list(others), contacts, times, ends)
+    return out
+
+
+def _write_lines(fh: Any, lines: list[str], ends: np.ndarray, done: int, written: int) -> int:
+    """Lines, each with its separator, into a file; where each ends goes into `ends` from
+    index `done`. A JSON line has no line break of its own (json escapes it in a string),
+    so the line breaks in the encoded bytes are the separators': found by numpy, not by
+    measuring each line."""
+    if not lines:
+        return written
+    data = (LINE_SEPARATOR.join(lines) + LINE_SEPARATOR).encode()
+    breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    if len(breaks) != len(lines):  # not so after all (never, with json's own quoting): measure each
+        breaks = np.cumsum([len(x.encode()) + len(LINE_SEPARATOR) for x in lines]) - len(LINE_SEPARATOR) + 1
+    ends[done : done + len(lines)] = breaks + (written + len(LINE_SEPARATOR) - 1)
+    fh.write(data)
+    return written + len(data)
+
+
+@dataclass
+class SectionLines:
+    """One shard's lines of a section (see write_section_lines)."""
+
+    path: str
+    accounts: list[str]  # the accounts its lines name ("" for none) …
+    account: np.ndarray  # … and each line's, as an index into them
+    contacts: list[str]  # the contacts of its lines without an account ("" for the others) …
+    contact: np.ndarray  # … and each line's, as an index into them
+    at: np.ndarray  # each line's time
+    ends: np.ndarray  # where each line (with its separator) ends in the file
 
 
 class Dump:
@@ -325,10 +413,17 @@ def to_json(result: PlanResult) -> str:
 
 def summary_line(result: PlanResult) -> str:
     """Like `terraform plan`: '1,204 dm · 36 group posts · 90 moments · 412 tasks; …'."""
-    going = Counter(x.channel for x in result.touches if x.outcome != SKIPPED)
+    going: Counter[str] = Counter()
+    deferred: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    for (_, _, channel, outcome, cause), n in result.counts().items():
+        if outcome != SKIPPED:
+            going[channel] += n
+        if outcome == DEFERRED:
+            deferred[cause] += n
+        elif outcome == SKIPPED:
+            skipped[cause] += n
     parts = [tn(*CHANNEL_COUNTS[c], going[c], count=f"{going[c]:,}") for c in CHANNELS]
-    deferred = Counter(_cause(x.reason) for x in result.touches if x.outcome == DEFERRED)
-    skipped = Counter(_cause(x.reason) for x in result.touches if x.outcome == SKIPPED)
     tail = [t("{count} deferred by {cause}", count=f"{n:,}", cause=_cause_text(c)) for c, n in sorted(deferred.items())]
     tail += [t("{count} skipped by {cause}", count=f"{n:,}", cause=_cause_text(c)) for c, n in sorted(skipped.items())]
     line = " · ".join(parts)
@@ -342,20 +437,6 @@ CAUSES = {
     "missing fields": N_("missing fields"),
     "exits": N_("exits"),
 }
-
-
-def _cause(reason: str) -> str:
-    """Group reasons for the summary: 'quiet hours', 'limits', or the reason itself."""
-    first = reason.split(";")[0].strip()
-    if first.startswith("quiet hours"):
-        return "quiet hours"
-    if first.startswith("limit "):
-        return "limits"
-    if first.startswith("missing "):
-        return "missing fields"
-    if first.startswith("exited"):
-        return "exits"
-    return first
 
 
 def _cause_text(cause: str) -> str:
@@ -441,11 +522,11 @@ def _exit_text(why: str) -> str:
 def counts_by(result: PlanResult, key: str) -> dict[str, Counter[str]]:
     """Per day (local date) or per account: touches by channel and outcome."""
     table: dict[str, Counter[str]] = defaultdict(Counter)
-    for x in result.touches:
-        row = result.clock.date_of(x.at).isoformat() if key == "day" else (x.account or "—")
-        if x.outcome != SKIPPED:
-            table[row][x.channel] += 1
-        table[row][x.outcome] += 1
+    for (day, account, channel, outcome, _), n in result.counts().items():
+        row = day if key == "day" else (account or "—")
+        if outcome != SKIPPED:
+            table[row][channel] += n
+        table[row][outcome] += n
     return dict(sorted(table.items()))
 
 

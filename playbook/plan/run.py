@@ -12,7 +12,7 @@ import statistics
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playbook.compiler import compile_path, ir
 from playbook.compiler.templates import placeholders
@@ -24,6 +24,9 @@ from playbook.engine.policy import LimitRule
 from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
 from playbook.plan.simulate import Simulator
+
+if TYPE_CHECKING:
+    from playbook.plan.shards import Shard
 
 
 @dataclass
@@ -39,6 +42,9 @@ class PlanInput:
     adapter_limits: Sequence[LimitRule] = ()
     can_dissolve_groups: bool = True
     keep_inputs: bool = True  # keep the input events for a contact timeline (memory at scale)
+    workers: int = 1  # processes planning the accounts in shards (plan/shards.py); 1: this one
+    output: str = "json"  # what a shard prepares for: "json" (the lines) or "table" (counts only)
+    contact: str | None = None  # a shard also keeps this contact's own timeline
 
 
 @dataclass
@@ -47,19 +53,59 @@ class PlanResult:
     clock: LocalTime
     start: int
     end: int
-    touches: list[Touch]
-    events: list[StateEvent]
+    touches: list[Touch]  # planned in shards: only `PlanInput.contact`'s
+    events: list[StateEvent]  # idem
     metrics: dict[str, Any]
     problems: list[RowProblem]
     unknown_contacts: list[Event]
-    contacts: Contacts
+    contacts: Contacts  # planned in shards: every account, and only `PlanInput.contact`
     inputs: list[Event]  # the events the plan read or drew (--simulate), in time order
+    tally: Counter[tuple[str, str, str, str, str]] | None = None  # see `tally`; None: count `touches`
+    sections: Any = None  # planned in shards: the JSON lines of events and touches (plan/shards.py)
+    metric_counts: dict[str, JourneyCounts] | None = None  # what `metrics` was made of
 
     @property
     def version(self) -> str:
         if len(self.playbooks) == 1:
             return self.playbooks[0].version
         return "+".join(p.version for p in self.playbooks)
+
+    def counts(self) -> Counter[tuple[str, str, str, str, str]]:
+        """Touches by (local day, account, channel, outcome, cause): what every summary and
+        table counts."""
+        if self.tally is None:
+            self.tally = tally(self.touches, self.clock)
+        return self.tally
+
+
+def tally(touches: Sequence[Touch], clock: LocalTime) -> Counter[tuple[str, str, str, str, str]]:
+    days: dict[int, str] = {}
+    causes: dict[str, str] = {}
+    counts: Counter[tuple[str, str, str, str, str]] = Counter()
+    for x in touches:
+        day = days.get(x.at)
+        if day is None:
+            day = days[x.at] = clock.date_of(x.at).isoformat()
+        cause = causes.get(x.reason)
+        if cause is None:
+            cause = causes[x.reason] = reason_cause(x.reason)
+        counts[day, x.account or "", x.channel, x.outcome, cause] += 1
+    return counts
+
+
+def reason_cause(reason: str) -> str:
+    """What a reason is counted as in the summary: 'quiet hours', 'limits', 'missing
+    fields', 'exits', or the (first) reason itself."""
+    first = reason.split(";")[0].strip()
+    if first.startswith("quiet hours"):
+        return "quiet hours"
+    if first.startswith("limit "):
+        return "limits"
+    if first.startswith("missing "):
+        return "missing fields"
+    if first.startswith("exited"):
+        return "exits"
+    return first
 
 
 def load_playbooks(paths: Sequence[str]) -> list[ir.Playbook]:
@@ -107,26 +153,46 @@ def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.dat
     clock = LocalTime(playbooks[0].timezone)
     start = parse_start(spec.start, clock, now)
     end = start + spec.days * 86400
+    if spec.workers > 1:
+        from playbook.plan.shards import run_in_shards
 
+        result = run_in_shards(spec, playbooks, start, end, progress)
+        if result is not None:
+            return result
+    return plan_part(spec, playbooks, start, end, progress=progress)
+
+
+def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, shard: Shard | None = None,
+              progress: Callable[[int, int], None] | None = None) -> PlanResult:  # fmt: skip
+    """The plan of every account, or of one shard's accounts (`shard`: which rows of the
+    files are its own); the same engine either way."""
+    clock = LocalTime(playbooks[0].timezone)
     problems: list[RowProblem] = []
     contacts = Contacts()
     if spec.accounts:
-        records, bad = read_records(spec.accounts, clock)
-        problems += bad
+        records, bad = read_records(spec.accounts, clock)  # a small file: each shard reads it all
+        if shard is None or shard.index == 0:
+            problems += bad
         for record in records:
-            contacts.add_account(record)
-    records, bad = read_records(spec.contacts, clock, only=fields_read(playbooks))
+            if shard is None or shard.mine(record["id"]):
+                contacts.add_account(record)
+    records, bad = read_records(spec.contacts, clock, only=fields_read(playbooks), owner=shard)
     problems += bad
     for record in records:
         contacts.upsert(record)
+    del records
     events: list[Event] = []
     if spec.events:
-        events, bad = read_events(spec.events, clock)
+        if shard is not None:
+            shard.known(contacts)
+        events, bad = read_events(spec.events, clock, router=shard)
         problems += bad
     events.sort(key=lambda e: (e.at, e.seq))
+    first_drawn = max((e.seq for e in events), default=0) + 1
 
     touches: list[Touch] = []
     states: list[StateEvent] = []
+    fields = contacts.fields
 
     def sink(record: Touch | StateEvent) -> None:
         if isinstance(record, Touch):
@@ -135,11 +201,14 @@ def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.dat
                 if simulator is not None:
                     simulator.after_touch(record)
         elif record.at < end:
+            # whose event it is: the plan lists events by time, then account
+            record.account = record.data.get("account") if record.contact is None else \
+                fields.get(record.contact, {}).get("account")  # fmt: skip
             states.append(record)
 
     engine = Engine(playbooks, contacts, start, sink, shared_limits=spec.adapter_limits,
                     can_dissolve_groups=spec.can_dissolve_groups)  # fmt: skip
-    simulator = Simulator(spec.simulate, spec.seed, engine, first_seq=len(events)) if spec.simulate else None
+    simulator = Simulator(spec.simulate, spec.seed, engine, first_seq=first_drawn) if spec.simulate else None
     coming: deque[Event] = deque()
     for event in events:
         if event.at < start:
@@ -171,38 +240,72 @@ def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.dat
     touches.sort(key=lambda x: (x.at, x.account or "", x.contact or "", x.flow, x.step))
     drawn = simulator.drawn if simulator is not None else []
     inputs = sorted((e for e in [*events, *drawn] if start <= e.at < end), key=lambda e: (e.at, e.seq))
-    return PlanResult(playbooks, clock, start, end, touches, states, metrics(engine), problems,
-                      engine.unknown_contacts, contacts, inputs)  # fmt: skip
+    counts = metric_parts(engine)
+    return PlanResult(playbooks, clock, start, end, touches, states, metrics(counts), problems,
+                      engine.unknown_contacts, contacts, inputs, metric_counts=counts)  # fmt: skip
 
 
-def metrics(engine: Engine) -> dict[str, Any]:
-    """The seed metrics per journey: entered, goal, by arm and by segment, time to goal."""
-    out: dict[str, Any] = {}
+@dataclass
+class JourneyCounts:
+    """One journey's seed metrics before they are put together (a shard's share adds up)."""
+
+    entered: int = 0
+    goal: int = 0
+    waits: list[int] = field(default_factory=list)  # seconds to the goal, of each that reached it
+    by_arm: Counter[tuple[str, str, bool]] = field(default_factory=Counter)  # (split node, arm, goal)
+    by_segment: Counter[tuple[str, bool]] = field(default_factory=Counter)  # (segment, goal)
+
+    def add(self, other: JourneyCounts) -> None:
+        self.entered += other.entered
+        self.goal += other.goal
+        self.waits += other.waits
+        self.by_arm.update(other.by_arm)
+        self.by_segment.update(other.by_segment)
+
+
+def metric_parts(engine: Engine) -> dict[str, JourneyCounts]:
+    """Entered, goal, arms and segments of every journey's enrolments."""
+    out: dict[str, JourneyCounts] = {}
     names = Counter(j for f in engine.flows for j in f.journeys)
     for flows in engine.flows:
         for name, run in flows.journeys.items():
             key = name if names[name] == 1 else f"{flows.program.name}/{name}"
-            enrolments = [e for history in run.history.values() for e in history]
-            reached = [e for e in enrolments if e.goal_at is not None]
-            by_arm: dict[str, dict[str, int]] = {}
-            by_segment: dict[str, dict[str, int]] = {}
-            for e in enrolments:
-                for node_id, arm in sorted(e.arms.items()):
-                    label = arm if len({n for x in enrolments for n in x.arms}) <= 1 else f"{node_id}:{arm}"
-                    slot = by_arm.setdefault(label, {"entered": 0, "goal": 0})
-                    slot["entered"] += 1
-                    slot["goal"] += e.goal_at is not None
-                for seg in e.segments:
-                    slot = by_segment.setdefault(seg, {"entered": 0, "goal": 0})
-                    slot["entered"] += 1
-                    slot["goal"] += e.goal_at is not None
-            waits = [e.goal_at - e.entered_at for e in reached if e.goal_at is not None]
-            out[key] = {
-                "entered": len(enrolments),
-                "goal": len(reached),
-                "conversion": round(len(reached) / len(enrolments), 4) if enrolments else 0.0,
-                "median_time_to_goal_hours": round(statistics.median(waits) / 3600, 2) if waits else None,
-                "by_arm": dict(sorted(by_arm.items())),
-                "by_segment": dict(sorted(by_segment.items())),
-            }
+            counts = out[key] = JourneyCounts()
+            for history in run.history.values():
+                for e in history:
+                    reached = e.goal_at is not None
+                    counts.entered += 1
+                    if reached:
+                        counts.goal += 1
+                        counts.waits.append(e.goal_at - e.entered_at)
+                    for node_id, arm in e.arms.items():
+                        counts.by_arm[node_id, arm, reached] += 1
+                    for seg in e.segments:
+                        counts.by_segment[seg, reached] += 1
+    return out
+
+
+def metrics(parts: dict[str, JourneyCounts]) -> dict[str, Any]:
+    """The seed metrics per journey: entered, goal, by arm and by segment, time to goal."""
+    out: dict[str, Any] = {}
+    for key, c in parts.items():
+        by_arm: dict[str, dict[str, int]] = {}
+        one_split = len({node_id for node_id, _, _ in c.by_arm}) <= 1
+        for (node_id, arm, reached), n in sorted(c.by_arm.items()):
+            slot = by_arm.setdefault(arm if one_split else f"{node_id}:{arm}", {"entered": 0, "goal": 0})
+            slot["entered"] += n
+            slot["goal"] += n if reached else 0
+        by_segment: dict[str, dict[str, int]] = {}
+        for (seg, reached), n in sorted(c.by_segment.items()):
+            slot = by_segment.setdefault(seg, {"entered": 0, "goal": 0})
+            slot["entered"] += n
+            slot["goal"] += n if reached else 0
+        out[key] = {
+            "entered": c.entered,
+            "goal": c.goal,
+            "conversion": round(c.goal / c.entered, 4) if c.entered else 0.0,
+            "median_time_to_goal_hours": round(statistics.median(c.waits) / 3600, 2) if c.waits else None,
+            "by_arm": dict(sorted(by_arm.items())),
+            "by_segment": dict(sorted(by_segment.items())),
+        }
     return dict(sorted(out.items()))

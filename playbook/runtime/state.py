@@ -176,13 +176,12 @@ class Journaler:
             )
         else:
             sla = next(x for x in flows.slas if x.s.name == name)
-            journal.flow_state[(version, runner, "")] = sla.serial
             if item:
                 watch = sla.open.get(item)
-                if watch is None:
-                    journal.flow_state_removed.append((version, runner, item))
-                else:
-                    journal.flow_state[(version, runner, item)] = list(watch)
+                journal.flow_state[(version, runner, item)] = {
+                    "serial": sla.serials.get(item, sla.base),
+                    "open": None if watch is None else list(watch),
+                }
 
     def _rotation_into(self, journal: Journal, index: int, runner: str, accounts: list[str]) -> None:
         """A rotation's cycle, and each changed account's queue and who was placed in it
@@ -380,9 +379,14 @@ def _restore_flow_state(engine: Engine, values: dict[tuple[str, str, str], Any],
             if sla is None:
                 continue
             if item == "":
-                sla.serial = value
-            else:
+                sla.base = value  # a store of an earlier version counted occurrences for all contacts
+            elif isinstance(value, dict):
+                sla.serials[item] = value["serial"]
+                if value["open"] is not None:
+                    sla.open[item] = tuple(value["open"])
+            else:  # an earlier version's open watch
                 sla.open[item] = tuple(value)
+                sla.serials[item] = value[2]
     for flows in engine.flows:
         for rot in flows.rotations:
             rot.queues = dict(sorted(rot.queues.items()))

@@ -291,13 +291,13 @@ def test_conversion_and_service_levels_equal_the_plan(store: Store, monkeypatch:
     from playbook.plan import run as plan_run
 
     engines = []
-    original = plan_run.metrics
+    original = plan_run.metric_parts
 
     def capture(engine):  # type: ignore[no-untyped-def]
         engines.append(engine)
         return original(engine)
 
-    monkeypatch.setattr(plan_run, "metrics", capture)
+    monkeypatch.setattr(plan_run, "metric_parts", capture)
     books = [ROOT / "playbooks" / name for name in ("ab_first_order.pb", "new_customer.pb", "moments_and_service.pb")]
     result = plan_run.run_plan(plan_run.PlanInput(
         [str(p) for p in books], str(ROOT / "playbooks" / "contacts.csv"), str(ROOT / "playbooks" / "accounts.csv"),

@@ -1,0 +1,370 @@
+"""A plan in shards: the accounts split over several processes, planned at once.
+
+Everything the engine decides is per contact or per account — limits count per contact or
+per account, a group instance, a Moments post and a rotation belong to one account, and
+a contact is planned with its account — so the accounts can be planned apart and the
+results put together. Each worker process reads the files itself, keeps the rows of its
+own accounts (`Shard`: an account's shard is a hash of its id), runs the same engine on
+them, and hands back its counts, metrics, row problems and, for JSON, its lines in
+files. The parent puts the lines in the plan's order — by time, then account; two shards
+never share an account, so no tie between them is left to chance — and copies the bytes
+into the output. The result is byte for byte the plan of one process (tests/
+test_plan_shards.py holds them equal).
+
+When the data moves a contact to an account of another shard (an event's `account`), or
+one contact id is on rows of two shards, a shard stops with `NotShardable` and the plan
+is made in one process.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
+import tempfile
+import weakref
+import zlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import numpy as np
+
+from playbook.compiler import ir
+from playbook.data.values import DataValueError, typed
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+from playbook.engine.core import Contacts
+from playbook.engine.model import Event, StateEvent, Touch
+from playbook.engine.timeutil import LocalTime
+from playbook.i18n import t
+from playbook.plan.run import JourneyCounts, PlanInput, PlanResult, metrics, plan_part
+
+
+class NotShardable(Exception):
+    """The data ties accounts of different shards together: plan in one process."""
+
+
+def owner_of(account: str | None, count: int) -> int:
+    """The shard an account's contacts are planned in (contacts without one: shard 0)."""
+    return zlib.crc32(account.encode()) % count if account else 0
+
+
+class Shard:
+    """One worker's part: the rows of its accounts (data.files.RowOwner, EventRouter)."""
+
+    def __init__(self, index: int, count: int):
+        self.index = index
+        self.count = count
+        self.others: dict[str, int] = {}  # contact id -> shard, for the contacts file's other rows
+        self.own: Mapping[str, Any] = {}  # this shard's contacts, once read
+        self.new: dict[str, int] = {}  # contact id -> shard, for contacts only events add
+        self._owners: dict[str | None, int] = {}
+
+    def owner(self, account: str | None) -> int:
+        shard = self._owners.get(account)
+        if shard is None:
+            shard = self._owners[account] = owner_of(account, self.count)
+        return shard
+
+    # ---- contacts (data.files.RowOwner) ----------------------------------------------------
+    def mine(self, account: str | None) -> bool:
+        return self.owner(account) == self.index
+
+    def other_row(self, rid: str | None, account: str | None) -> None:
+        if rid:
+            self.others.setdefault(rid, self.owner(account))
+
+    def check_own(self, rid: str) -> None:
+        if rid in self.others:
+            raise NotShardable(f"contact {rid!r} is on rows of accounts in different shards")
+
+    def known(self, contacts: Contacts) -> None:
+        self.own = contacts.fields
+
+    # ---- events (data.files.EventRouter) ---------------------------------------------------
+    def route(self, contact: str | None, row: dict[str, Any]) -> bool | None:
+        """Whether an event row is this shard's (None: not known yet — a contact that a
+        later row adds)."""
+        if contact is None:
+            return self.index == 0  # a row without a contact: shard 0 reports it
+        if contact in self.own:
+            shard: int | None = self.index
+        else:
+            shard = self.others.get(contact)
+            if shard is None:
+                shard = self.new.get(contact)
+        if "account" in row and row.get("type") in ("friend_added", "contact_updated"):
+            account = _account(row["account"])
+            if account:
+                given = self.owner(account)
+                if shard is None:
+                    shard = self.new[contact] = given
+                elif given != shard:
+                    raise NotShardable(f"contact {contact!r} moves to an account of another shard")
+        return None if shard is None else shard == self.index
+
+    def settle(self, contact: str | None) -> bool:
+        """Whose a row is that `route` could not tell at the time: the shard of the account
+        that a later row added the contact with; a contact never added is shard 0's (the
+        engine reports it as unknown)."""
+        return self.new.get(contact or "", 0) == self.index
+
+
+def _account(raw: Any) -> str | None:
+    try:
+        value = typed("account", raw, LocalTime("UTC"))
+    except DataValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+# ---- the workers -----------------------------------------------------------------------------
+
+
+@dataclass
+class ShardOutput:
+    """What a worker hands back: small things by value, the JSON lines in files."""
+
+    counts: Counter[tuple[str, str, str, str, str]]
+    metrics: dict[str, JourneyCounts]
+    problems: list[Any]
+    unknown_contacts: list[Event]
+    accounts: dict[str, dict[str, Any]]
+    sections: dict[str, Any] | None  # output.SectionLines by section, for JSON
+    view: tuple[dict[str, Any], list[Touch], list[StateEvent], list[Event]] | None  # PlanInput.contact's
+
+
+def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, shard: Shard, directory: str,
+          done: Any, conn: multiprocessing.connection.Connection) -> None:  # fmt: skip
+    def progress(at: int, total: int) -> None:
+        done.value = at / total
+
+    try:
+        result = plan_part(spec, playbooks, start, end, shard, progress)
+        sections = None
+        if spec.output == "json":
+            from playbook.plan.output import write_section_lines
+
+            sections = write_section_lines(result, directory)
+        conn.send(("ok", ShardOutput(result.counts(), result.metric_counts or {}, result.problems,
+                                     result.unknown_contacts, result.contacts.accounts, sections,
+                                     _view(result, spec.contact))))  # fmt: skip
+    except NotShardable as exc:
+        conn.send(("not shardable", str(exc)))
+    except BaseException as exc:  # handed to the parent, which raises it
+        try:
+            conn.send(("error", exc))
+        except Exception:
+            conn.send(("error", RuntimeError(repr(exc))))
+    finally:
+        conn.close()
+
+
+def _view(result: PlanResult, contact: str | None) -> tuple | None:
+    """One contact's own timeline (`plan --contact`), if it is this shard's."""
+    if contact is None or contact not in result.contacts.fields:
+        return None
+    touches = []
+    for x in result.touches:
+        if x.contact == contact or (x.audience is not None and contact in x.audience):
+            touches.append(Touch(x.at, x.due, x.channel, x.account, x.flow, x.step, x.content, x.text, x.outcome,
+                                 x.reason, x.playbook, x.key, x.contact, x.group,
+                                 None if x.audience is None else (contact,), x.priority, x.step_order, x.parts))  # fmt: skip
+    events = [e for e in result.events if e.contact == contact]
+    inputs = [e for e in result.inputs if e.contact == contact]
+    return result.contacts.fields[contact], touches, events, inputs
+
+
+def run_in_shards(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int,
+                  progress: Callable[[int, int], None] | None) -> PlanResult | None:  # fmt: skip
+    """The plan made by `spec.workers` processes; None when the data cannot be split (or
+    this system cannot fork): plan in one process then."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("fork")
+    count = spec.workers
+    directory = tempfile.mkdtemp(prefix="playbook-plan-")
+    workers = []
+    try:
+        for index in range(count):
+            part = os.path.join(directory, str(index))
+            os.mkdir(part)
+            done = context.Value("d", 0.0, lock=False)
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_work, args=(spec, playbooks, start, end, Shard(index, count), part,
+                                                          done, send), daemon=True)  # fmt: skip
+            process.start()
+            send.close()
+            workers.append((process, receive, done))
+        outputs = _collect(workers, progress, end - start)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    finally:
+        for process, receive, _ in workers:
+            if process.is_alive():
+                process.kill()
+            process.join()
+            receive.close()
+    if outputs is None:
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
+    return _put_together(spec, playbooks, start, end, outputs, directory)
+
+
+def _collect(workers: list, progress: Callable[[int, int], None] | None, span: int) -> list[ShardOutput] | None:
+    """Every worker's output, in shard order (None: a shard found the data cannot be split)."""
+    outputs: dict[int, ShardOutput] = {}
+    waiting = {receive: index for index, (_, receive, _) in enumerate(workers)}
+    while waiting:
+        for receive in multiprocessing.connection.wait(list(waiting), timeout=0.25):
+            index = waiting.pop(receive)  # type: ignore[call-overload]
+            try:
+                kind, value = receive.recv()  # type: ignore[union-attr]
+            except EOFError:
+                code = workers[index][0].exitcode
+                raise PlaybookError([Diagnostic(ERROR, "plan", t(
+                    "a planning process ended without its result (exit code {code}); is the machine out of memory?",
+                    code=code))]) from None  # fmt: skip
+            if kind == "not shardable":
+                return None
+            if kind == "error":
+                raise value
+            outputs[index] = value
+        if progress is not None:
+            share = sum(1.0 if i in outputs else done.value for i, (_, _, done) in enumerate(workers)) / len(workers)
+            progress(int(share * span), span)
+    return [outputs[i] for i in range(len(workers))]
+
+
+def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int,
+                  outputs: list[ShardOutput], directory: str) -> PlanResult:  # fmt: skip
+    clock = LocalTime(playbooks[0].timezone)
+    counts: Counter[tuple[str, str, str, str, str]] = Counter()
+    parts: dict[str, JourneyCounts] = {}
+    contacts = Contacts()
+    for out in outputs:
+        counts.update(out.counts)
+        for key, journey in out.metrics.items():
+            parts.setdefault(key, JourneyCounts()).add(journey)
+        contacts.accounts.update(out.accounts)
+    # Row problems by file (accounts, contacts, events, as one process reads them), then row;
+    # unknown contacts in the order the engine met them: by time, then arrival.
+    files = [f for f in (spec.accounts, spec.contacts, spec.events) if f]
+    problems = sorted((p for out in outputs for p in out.problems), key=lambda p: (files.index(p.file), p.row))
+    unknown = sorted((e for out in outputs for e in out.unknown_contacts), key=lambda e: (e.at, e.seq))
+    touches: list[Touch] = []
+    events: list[StateEvent] = []
+    inputs: list[Event] = []
+    for out in outputs:
+        if out.view is not None:
+            record, touches, events, inputs = out.view
+            contacts.fields[record["id"]] = record
+    sections = None
+    if spec.output == "json":
+        sections = MergedSections([out.sections for out in outputs if out.sections is not None], directory)
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
+    return PlanResult(playbooks, clock, start, end, touches, events, metrics(dict(sorted(parts.items()))), problems,
+                      unknown, contacts, inputs, counts, sections)  # fmt: skip
+
+
+# ---- the JSON lines, put together ----------------------------------------------------------------
+
+
+class MergedSections:
+    """The shards' lines of each JSON section, written in the plan's order: by time, then
+    account (then contact, for lines without one), then each shard's own order (its lines
+    are in that order already). No two shards have lines of one account or contact, so
+    their order is not left to chance."""
+
+    def __init__(self, parts: list[dict[str, Any]], directory: str):
+        self.parts = parts
+        self.directory = directory
+        weakref.finalize(self, shutil.rmtree, directory, True)  # the files go, whatever happens
+
+    def write(self, name: str, out: TextIO) -> None:
+        """What write_json writes after a section's '[': its lines, then the ']'."""
+        from playbook.plan.output import LINE_SEPARATOR
+
+        lines = [part[name] for part in self.parts]
+        if not sum(len(x.at) for x in lines):
+            out.write("]")
+            return
+        at = np.concatenate([x.at for x in lines])
+        account = _ranks([(x.accounts, x.account) for x in lines])
+        contact = _ranks([(x.contacts, x.contact) for x in lines])
+        shard = np.concatenate([np.full(len(x.at), i, np.int64) for i, x in enumerate(lines)])
+        index = np.concatenate([np.arange(len(x.at), dtype=np.int64) for x in lines])
+        order = np.lexsort((index, shard, contact, account, at))  # the last key first
+        shard = shard[order]
+        ends = np.concatenate([x.ends for x in lines])
+        begins = ends - np.concatenate([np.diff(x.ends, prepend=0) for x in lines])
+        begins, ends = begins[order], ends[order]
+        # runs of consecutive lines of one shard (consecutive in its file too): one copy each
+        starts = np.flatnonzero(np.diff(shard, prepend=-1))
+        stops = np.append(starts[1:], len(shard)) - 1
+        ends_of_runs = ends[stops]
+        ends_of_runs[-1] -= len(LINE_SEPARATOR.encode())  # no separator after the last line
+        out.write("\n    ")
+        copier = _Copier(out, [x.path for x in lines])
+        try:
+            for k, begin, stop in zip(shard[starts].tolist(), begins[starts].tolist(), ends_of_runs.tolist(),
+                                      strict=True):  # fmt: skip
+                copier.copy(k, begin, stop - begin)
+        finally:
+            copier.close()
+        out.write("\n  ]")
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _ranks(parts: list[tuple[list[str], np.ndarray]]) -> np.ndarray:
+    """Each line's string (given per shard as its names and an index into them) as its rank
+    among all the shards' names."""
+    rank = {a: i for i, a in enumerate(sorted(set().union(*(names for names, _ in parts))))}
+    return np.concatenate([np.array([rank[a] for a in names], np.int64)[codes] for names, codes in parts])
+
+
+class _Copier:
+    """Byte ranges of the shards' files into the output: by the kernel (sendfile) when the
+    output is a file or pipe, else through Python (a StringIO in tests)."""
+
+    def __init__(self, out: TextIO, paths: list[str]):
+        self.out = out
+        self.files = [open(p, "rb") for p in paths]  # noqa: SIM115 (closed in close())
+        self.fd: int | None = None
+        self.first = True
+        try:
+            out.flush()
+            self.fd = out.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            self.fd = None
+
+    def copy(self, shard: int, offset: int, count: int) -> None:
+        source = self.files[shard]
+        if self.fd is not None:
+            try:
+                while count > 0:
+                    sent = os.sendfile(self.fd, source.fileno(), offset, count)
+                    if sent == 0:
+                        raise OSError("the plan's lines ended early")
+                    offset += sent
+                    count -= sent
+                return
+            except OSError:
+                if not self.first:
+                    raise
+                self.fd = None  # an output the kernel cannot send to (nothing sent yet): Python copies
+            finally:
+                self.first = False
+        source.seek(offset)
+        self.out.write(source.read(count).decode("utf-8"))
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
