@@ -194,17 +194,19 @@ def write_section_lines(result: PlanResult, directory: str) -> dict[str, Section
         path = f"{directory}/{name}"
         ends = np.empty(len(items), dtype=np.int64)
         with open(path, "wb") as fh:
-            written = done = 0
+            written = done = size = 0
             chunk: list[str] = []
             for line in lines:
-                if line.__class__ is str:
-                    chunk.append(line)  # type: ignore[arg-type]
-                else:
-                    chunk.append("".join(line))
-                if len(chunk) == 4096:
+                text = line if line.__class__ is str else "".join(line)  # type: ignore[arg-type]
+                chunk.append(text)  # type: ignore[arg-type]
+                size += len(text)
+                # written about 1 MB at a time: larger buffers are memory the system maps
+                # and unmaps at each write (page faults cost more than the writes)
+                if size >= 2**20 or len(chunk) == 4096:
                     written = _write_lines(fh, chunk, ends, done, written)
                     done += len(chunk)
                     chunk = []
+                    size = 0
             _write_lines(fh, chunk, ends, done, written)
         codes: dict[str, int] = {}
         accounts = np.fromiter((codes.setdefault(x.account or "", len(codes)) for x in items), np.int32, len(items))
