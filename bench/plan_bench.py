@@ -56,25 +56,60 @@ TARGET_1M_S = 60.0
 TARGET_1M_RSS_MIB = 4096.0
 TARGET_RATIO = 1.2
 
-# Runs the command given as arguments as its only child; prints wall time, the child's peak
-# RSS and CPU time as JSON on the last line. A fresh helper per measurement, because
-# RUSAGE_CHILDREN's maxrss is the largest over all the children a process ever had.
+# Runs the command given as arguments as its only child; prints wall time, the peak RSS and
+# CPU time as JSON on the last line. The peak RSS is the largest sum over the child and its
+# own children (a plan's worker processes), sampled every 0.2 s from /proc, shared pages
+# counted in each process (an upper bound), or `getrusage`'s largest single process if that
+# is more. A fresh helper per measurement, because RUSAGE_CHILDREN's maxrss is the largest
+# over all the children a process ever had.
 _HELPER = r"""
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
 timeout = float(sys.argv[1]) or None
 out, err = sys.argv[2], sys.argv[3]
 cmd = sys.argv[4:]
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+def tree_rss(root):
+    children = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            pass
+        todo += children.get(pid, [])
+    return total
+
 t0 = time.perf_counter()
+peak = 0
 with open(out, "wb") as o, open(err, "wb") as e:
-    try:
-        rc = subprocess.run(cmd, stdout=o, stderr=e, timeout=timeout).returncode
-    except subprocess.TimeoutExpired:
-        rc = "timeout"
+    proc = subprocess.Popen(cmd, stdout=o, stderr=e)
+    rc = None
+    while rc is None:
+        if os.path.isdir("/proc"):
+            peak = max(peak, tree_rss(proc.pid))
+        try:
+            rc = proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if timeout and time.perf_counter() - t0 > timeout:
+                proc.kill()
+                proc.wait()
+                rc = "timeout"
 wall = time.perf_counter() - t0
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-print(json.dumps({"rc": rc, "wall_s": wall, "max_rss_bytes": r.ru_maxrss * scale,
-                  "user_s": r.ru_utime, "sys_s": r.ru_stime}))
+print(json.dumps({"rc": rc, "wall_s": wall, "max_rss_bytes": max(peak, r.ru_maxrss * scale),
+                  "largest_process_rss_bytes": r.ru_maxrss * scale, "user_s": r.ru_utime, "sys_s": r.ru_stime}))
 """
 
 
@@ -174,6 +209,7 @@ def bench_size(n: int, args: argparse.Namespace, exe: str) -> dict[str, Any]:
         "--accounts", str(directory / "accounts.csv"),
         "--events", str(directory / "events.jsonl"),
         "--start", START, "--days", str(HORIZON_DAYS),
+        *(["--workers", str(args.workers)] if args.workers else []),
     ]  # fmt: skip
     json_out = PLAN_OUT / f"plan-{n}.json"
     table_out = PLAN_OUT / f"plan-{n}.txt"
@@ -626,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="10k and 100k")
     ap.add_argument("--repeat", type=int, default=0, help="runs per size (default 3 up to 100k, 1 above)")
     ap.add_argument("--table-once", action="store_true", help="time --format table once per size")
+    ap.add_argument("--workers", type=int, help="plan --workers (default: the plan's own choice, one per CPU)")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help="population seed")
     ap.add_argument("--timeout", type=float, default=1800, help="give up on a plan process after this many s")
     ap.add_argument("--retries", type=int, default=2, help="run a failed plan process again (default 2)")

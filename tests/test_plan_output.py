@@ -18,9 +18,19 @@ from hypothesis import strategies as st
 
 from playbook.engine.columns import Audience, Columns
 from playbook.engine.core import Contacts
-from playbook.engine.model import Touch
+from playbook.engine.model import StateEvent, Touch
 from playbook.engine.timeutil import LocalTime
-from playbook.plan.output import Dump, TouchLines, _Iso, event_json, events_in_order, json_head, to_json, touch_json
+from playbook.plan.output import (
+    Dump,
+    EventLines,
+    TouchLines,
+    _Iso,
+    event_json,
+    events_in_order,
+    json_head,
+    to_json,
+    touch_json,
+)
 from playbook.plan.run import PlanInput, PlanResult, run_plan
 
 DUMP = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
@@ -155,6 +165,48 @@ def test_touch_lines_know_every_key() -> None:
                                                       "due", "flow", "group", "key", "outcome", "parts", "reason",
                                                       "step", "text"]  # fmt: skip
     assert TouchLines(_Iso(CLOCK), DUMP)(full) == DUMP(touch_json(full, _Iso(CLOCK)))
+
+
+@st.composite
+def state_events(draw: st.DrawFn) -> StateEvent:
+    keys = st.sampled_from(["n", "reason", "deadline", "closes", "group", "members", "tag", "waited_seconds", "arm",
+                            "amount", "simulated", "at", "type", "contact", "flow", "odd"]) | TEXT  # fmt: skip
+    values = (st.integers(-5, 2_000_000_000) | TEXT | st.booleans() | st.none() | st.floats() | JSONISH
+              | st.just(object()))  # fmt: skip
+    return StateEvent(
+        at=draw(st.integers(1_700_000_000, 1_700_100_000)),
+        type=draw(TEXT | ODD) if draw(st.integers(0, 20)) == 0 else draw(st.sampled_from(["enter", "sla_met"])),
+        contact=draw(MAYBE),
+        flow=draw(MAYBE | st.integers(0, 3)),
+        data=draw(st.dictionaries(keys, values, max_size=5)),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(state_events(), min_size=1, max_size=8))
+def test_event_lines_match_json(items: list[StateEvent]) -> None:
+    when = _Iso(CLOCK)
+    lines = EventLines(CLOCK, when, DUMP)
+    for e in items:  # one writer for all: its caches must not leak between events
+        try:
+            want = DUMP(event_json(e, CLOCK, when))
+        except (TypeError, ValueError) as exc:
+            with pytest.raises(type(exc)):
+                lines(e)
+            continue
+        assert lines(e) == want
+
+
+def test_event_lines_of_a_plan_match_json() -> None:
+    books = ROOT / "playbooks"
+    result = run_plan(PlanInput([str(books / n) for n in ("new_customer.pb", "moments_and_service.pb", "presale_group.pb")],
+                                str(books / "contacts.csv"), str(books / "accounts.csv"), str(books / "events.jsonl"),
+                                start="2026-12-01 00:00", days=30, simulate={"purchase": 0.3, "reply": 0.3}, seed=1))  # fmt: skip
+    when = _Iso(result.clock)
+    lines = EventLines(result.clock, when, DUMP)
+    events = events_in_order(result)
+    assert {e.type for e in events} >= {"enter", "exit", "goal", "sla_started", "group_opened", "purchase"}
+    assert [lines(e) for e in events] == [DUMP(event_json(e, result.clock, when)) for e in events]
 
 
 JSONISH = st.recursive(

@@ -187,11 +187,13 @@ def test_bad_rows_and_unknown_contacts_are_reported_once(tmp_path: Path) -> None
         {"type": "friend_added", "contact": "n9", "at": "2026-12-01T11:00:00+08:00", "account": b},
         {"type": "message", "contact": "n9", "at": "2026-12-01T11:30:00+08:00"},
         {"type": "message", "contact": "c5", "at": "2026-12-01T12:00:00+08:00"},
+        '{"type": "message", "contact": "c2", "at": "2026-12-01T12:00:00+08:00"',  # cut short: c2's shard says so
+        '{"type": "message", "x": {"contact": "c2"}, "contact": "c1", "at": "2026-12-01T12:00:00+08:00"}',
     ]
     spec = _spec(tmp_path, contacts, events)
     got = assert_same_in_shards(spec, (2, 3))
     doc = json.loads(got["json"])
-    assert [p.get("row") for p in doc["problems"] if "row" in p] == [4, 5, 7, 2, 3, 6]  # contacts, then events
+    assert [p.get("row") for p in doc["problems"] if "row" in p] == [4, 5, 7, 2, 3, 6, 10, 11]  # contacts, then events
     assert [p["contact"] for p in doc["problems"] if "contact" in p] == ["ghost", "n9"]
 
 
@@ -264,3 +266,18 @@ def test_the_json_of_a_sharded_plan_goes_to_a_pipe_and_a_file(tmp_path: Path) ->
     assert piped[0] == piped[1]
     subprocess.run([*args, "--workers", "2", "--out", str(tmp_path / "p.json")], check=True)
     assert (tmp_path / "p.json").read_bytes() == piped[0]
+
+
+def test_lines_are_copied_where_the_kernel_cannot(tmp_path: Path, monkeypatch: Any) -> None:
+    import errno
+
+    def refuses(*args: Any) -> int:
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", refuses)
+    spec = PlanInput(EXAMPLES, **DATA, start="2026-12-01 00:00", days=5)
+    for n, name in ((1, "one.json"), (2, "two.json")):
+        result = run_plan(dataclasses.replace(spec, workers=n))
+        with open(tmp_path / name, "w", encoding="utf-8") as fh:
+            output.write_json(result, fh)
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()

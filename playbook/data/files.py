@@ -80,9 +80,19 @@ def _opened(path: str | Path) -> Iterator[tuple[TextIO, bool]]:
             ) from None
 
 
-def _json_rows(fh: TextIO) -> Iterator[tuple[int, dict[str, Any] | DataValueError]]:
+def _json_rows(
+    fh: TextIO, wanted: Callable[[str], bool | None] | None = None
+) -> Iterator[tuple[int, dict[str, Any] | DataValueError]]:
+    """(row number, object or why the line is not one) for each line that is not blank.
+    `wanted` may pass over a line before it is decoded (False); a line it is sure of (True)
+    comes as a `_Sure` error when it is not readable."""
     scan = json.JSONDecoder().scan_once  # what json.loads runs, without its checks around it
+    sure: bool | None = None
     for number, line in enumerate(fh, start=1):
+        if wanted is not None:
+            sure = wanted(line)
+            if sure is False:
+                continue
         if line[:1] == "{":  # the usual line: one object, then the line break
             try:
                 row, end = scan(line, 0)
@@ -97,11 +107,21 @@ def _json_rows(fh: TextIO) -> Iterator[tuple[int, dict[str, Any] | DataValueErro
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, DataValueError(N_("not valid JSON: {detail}"), detail=exc.msg)
+            error = DataValueError(N_("not valid JSON: {detail}"), detail=exc.msg)
+            yield number, _Sure(error) if sure else error
             continue
         if not isinstance(row, dict):
-            row = DataValueError(N_("each line must be a JSON object"))
+            error = DataValueError(N_("each line must be a JSON object"))
+            yield number, _Sure(error) if sure else error
+            continue
         yield number, row
+
+
+class _Sure(DataValueError):
+    """A line's error, in a line that the reader's `wanted` said is its own."""
+
+    def __init__(self, error: DataValueError):
+        super().__init__(error.template, **error.values)
 
 
 def _csv_rows(fh: TextIO) -> tuple[list[str], Iterator[tuple[int, list[str] | DataValueError]]]:
@@ -124,12 +144,14 @@ def _csv_rows(fh: TextIO) -> tuple[list[str], Iterator[tuple[int, list[str] | Da
     return header, rows()
 
 
-def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | list | DataValueError]]:
+def _rows(
+    path: str | Path, wanted: Callable[[str], bool | None] | None = None
+) -> Iterator[tuple[int, dict[str, Any] | list | DataValueError]]:
     """(row number, row) for each record: a JSON object, a CSV row as [header, cells], or
-    a DataValueError — why the record is unreadable."""
+    a DataValueError — why the record is unreadable. (`wanted`: see _json_rows.)"""
     with _opened(path) as (fh, is_json):
         if is_json:
-            yield from _json_rows(fh)
+            yield from _json_rows(fh, wanted)
             return
         header, rows = _csv_rows(fh)
         for number, row in rows:
@@ -357,6 +379,7 @@ class EventRouter(Protocol):
 
     def route(self, contact: str | None, row: dict[str, Any]) -> bool | None: ...  # None: decide at the end
     def settle(self, contact: str | None) -> bool: ...
+    def line(self, text: str) -> bool | None: ...  # a JSON line's owner from its text (None: read it to know)
 
 
 def read_events(
@@ -377,9 +400,9 @@ def read_events(
         except DataValueError as exc:
             problems.append(RowProblem.from_error(file, number, exc))
 
-    for number, row in _rows(path):
+    for number, row in _rows(path, None if router is None else router.line):
         if isinstance(row, DataValueError):
-            if router is None or router.route(None, {}):
+            if router is None or isinstance(row, _Sure) or router.route(None, {}):
                 problems.append(RowProblem.from_error(file, number, row))
             continue
         if isinstance(row, list):  # a CSV row: [header, cells]; an empty cell is a missing field

@@ -86,7 +86,7 @@ def event_json(e: StateEvent, clock: LocalTime, when: Callable[[int], str] | Non
     if e.flow is not None:
         out["flow"] = e.flow
     for key, value in e.data.items():
-        out[key] = iso(value, clock) if key in ("closes", "deadline") and isinstance(value, int) else value
+        out[key] = iso(value, clock) if key in _TIMES and isinstance(value, int) else value
     return out
 
 
@@ -140,8 +140,9 @@ def write_json(result: PlanResult, out: TextIO) -> None:
         out.write(f"  {dump(key)}: {dump(head[key])},\n")
     when = _Iso(clock)
     touch_line = TouchLines(when, dump)
+    event_line = EventLines(clock, when, dump)
     sections: list[tuple[str, Iterable[str | tuple[str, ...]]]] = [
-        ("events", (dump(event_json(e, clock, when)) for e in events_in_order(result))),
+        ("events", map(event_line, events_in_order(result))),
         ("touches", (touch_line.pieces(x) for x in result.touches)),
     ]
     for number, (name, lines) in enumerate(sections):
@@ -184,9 +185,10 @@ def write_section_lines(result: PlanResult, directory: str) -> dict[str, Section
     dump = Dump()
     when = _Iso(clock)
     touch_line = TouchLines(when, dump)
+    event_line = EventLines(clock, when, dump)
     events = events_in_order(result)
     sections = [
-        ("events", events, (dump(event_json(e, clock, when)) for e in events)),
+        ("events", events, map(event_line, events)),
         ("touches", result.touches, (touch_line.pieces(x) for x in result.touches)),
     ]
     out: dict[str, SectionLines] = {}
@@ -366,6 +368,74 @@ class TouchLines:
             )
         except TypeError:  # not a str where one was expected: let json say how it reads
             return self.dump(touch_json(t, self.when))
+
+
+class EventLines:
+    """An event's JSON line, written by hand: the bytes `dump(event_json(e, clock, when))`
+    gives (tests/test_plan_output.py holds them equal) — a plan has a million events, and
+    building a dict for each to sort its keys cost more than the line. The keys' order is
+    worked out once per shape of event; a value of a type json would write otherwise than
+    here goes the generic way."""
+
+    def __init__(self, clock: LocalTime, when: _Iso, dump: Callable[[Any], str]):
+        self.clock = clock
+        self.when = when
+        self.dump = dump
+        self.times: dict[int, str] = {}  # instant -> its quoted ISO text
+        self.quoted = _Quoted()
+        self.plans: dict[tuple, list[tuple[str, str]]] = {}
+
+    def _plan(self, shape: tuple) -> list[tuple[str, str]]:
+        """(text before the value, where the value comes from) in sorted key order."""
+        has_contact, has_flow, *data = shape
+        keys = ["at", "type", *(["contact"] if has_contact else []), *(["flow"] if has_flow else []), *data]
+        plan = [(("{" if n == 0 else ", ") + _quote(k) + ": ", k) for n, k in enumerate(sorted(keys))]
+        self.plans[shape] = plan
+        return plan
+
+    def __call__(self, e: StateEvent) -> str:
+        data = e.data
+        if "at" in data or "type" in data or "contact" in data or "flow" in data:
+            return self.dump(event_json(e, self.clock, self.when))  # a data key that shadows one of ours
+        shape = (e.contact is not None, e.flow is not None, *data)
+        plan = self.plans.get(shape) or self._plan(shape)
+        out = []
+        q = self.quoted
+        try:
+            for prefix, key in plan:
+                out.append(prefix)
+                if key == "at":
+                    out.append(self.times.get(e.at) or self._time(e.at))
+                elif key == "type":
+                    out.append(q[e.type])
+                elif key == "contact":
+                    out.append(_quote(e.contact))
+                elif key == "flow":
+                    out.append(q[e.flow])  # type: ignore[index]
+                else:
+                    value = data[key]
+                    kind = value.__class__
+                    if kind is str:
+                        out.append(_quote(value))
+                    elif kind is int:
+                        out.append(_quote(iso(value, self.clock)) if key in _TIMES else int.__repr__(value))
+                    elif key in _TIMES:
+                        out.append(self.dump(event_json(e, self.clock, self.when)[key]))
+                    else:
+                        out.append(self.dump(value))  # the text json gives a value inside a line
+        except TypeError:  # not a str where one was expected: let json say how it reads
+            return self.dump(event_json(e, self.clock, self.when))
+        out.append("}")
+        return "".join(out)
+
+    def _time(self, ts: int) -> str:
+        text = self.times[ts] = _quote(self.when(ts))
+        if len(self.times) > 100_000:  # events' times hardly repeat: keep the memory bounded
+            self.times = {ts: text}
+        return text
+
+
+_TIMES = ("closes", "deadline")  # event data that are instants, written as ISO text
 
 
 class _Quoted(dict[str, str]):

@@ -18,16 +18,19 @@ is made in one process.
 
 from __future__ import annotations
 
+import errno
 import io
 import multiprocessing
 import multiprocessing.connection
 import os
 import shutil
+import stat
 import tempfile
 import weakref
 import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -106,11 +109,35 @@ class Shard:
                     raise NotShardable(f"contact {contact!r} moves to an account of another shard")
         return None if shard is None else shard == self.index
 
+    def line(self, text: str) -> bool | None:
+        """Whose a line of a JSON Lines events file is, read off its text before it is
+        decoded, where that is sure: one object, one `"contact": "…"` key without escapes,
+        no `account` (which could move the contact), a contact of the contacts file. A line
+        that is not valid JSON after all is reported by that shard. None: decode it."""
+        start = text.find(_CONTACT_KEY)
+        if start < 0:
+            return None
+        start += len(_CONTACT_KEY)
+        end = text.find('"', start)
+        if end < 0 or text.count("{") != 1 or text.count(_CONTACT_KEY) != 1 or '"account"' in text:
+            return None
+        contact = text[start:end]
+        if "\\" in contact:
+            return None
+        contact = contact.strip()
+        if contact in self.own:
+            return True
+        shard = self.others.get(contact)
+        return None if shard is None else shard == self.index
+
     def settle(self, contact: str | None) -> bool:
         """Whose a row is that `route` could not tell at the time: the shard of the account
         that a later row added the contact with; a contact never added is shard 0's (the
         engine reports it as unknown)."""
         return self.new.get(contact or "", 0) == self.index
+
+
+_CONTACT_KEY = '"contact": "'
 
 
 def _account(raw: Any) -> str | None:
@@ -310,13 +337,16 @@ class MergedSections:
         ends_of_runs = ends[stops]
         ends_of_runs[-1] -= len(LINE_SEPARATOR.encode())  # no separator after the last line
         out.write("\n    ")
-        copier = _Copier(out, [x.path for x in lines])
-        try:
-            for k, begin, stop in zip(shard[starts].tolist(), begins[starts].tolist(), ends_of_runs.tolist(),
-                                      strict=True):  # fmt: skip
-                copier.copy(k, begin, stop - begin)
-        finally:
-            copier.close()
+        paths = [x.path for x in lines]
+        run_shard, run_begin = shard[starts], begins[starts]
+        run_length = ends_of_runs - run_begin
+        if not _copy_at_once(out, paths, run_shard, run_begin, run_length):
+            copier = _Copier(out, paths)
+            try:
+                for k, begin, count in zip(run_shard.tolist(), run_begin.tolist(), run_length.tolist(), strict=True):
+                    copier.copy(k, begin, count)
+            finally:
+                copier.close()
         out.write("\n  ]")
 
     def close(self) -> None:
@@ -330,9 +360,58 @@ def _ranks(parts: list[tuple[list[str], np.ndarray]]) -> np.ndarray:
     return np.concatenate([np.array([rank[a] for a in names], np.int64)[codes] for names, codes in parts])
 
 
+def _copy_at_once(out: TextIO, paths: list[str], run_shard: np.ndarray, run_begin: np.ndarray,
+                  run_length: np.ndarray) -> bool:  # fmt: skip
+    """Into an output that is a regular file: every run to its place at once, a thread per
+    shard copying its runs (the kernel copies; the copies of two threads go side by side).
+    False for another kind of output (a pipe): then copy in order."""
+    try:
+        out.flush()
+        fd = out.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        base = os.lseek(fd, 0, os.SEEK_CUR)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return False
+    places = base + np.cumsum(run_length) - run_length
+
+    def copy(k: int) -> None:
+        mine = run_shard == k
+        with open(paths[k], "rb") as source:
+            runs = zip(run_begin[mine].tolist(), places[mine].tolist(), run_length[mine].tolist(), strict=True)
+            _copy_runs(source.fileno(), fd, runs)
+
+    with ThreadPoolExecutor(len(paths)) as pool:
+        for done in [pool.submit(copy, k) for k in range(len(paths))]:
+            done.result()  # raises what a thread raised
+    os.lseek(fd, base + int(run_length.sum()), os.SEEK_SET)
+    return True
+
+
+def _copy_runs(source: int, target: int, runs: Any) -> None:
+    """Byte ranges (offset, place, count) of one file into places of another: by
+    copy_file_range, or by reading and writing where the system cannot."""
+    kernel = hasattr(os, "copy_file_range")
+    for offset, place, count in runs:
+        while count > 0:
+            if kernel:
+                try:
+                    done = os.copy_file_range(source, target, count, offset, place)
+                except OSError as exc:
+                    if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                        raise
+                    kernel = False
+                    continue
+            else:
+                done = os.pwrite(target, os.pread(source, count, offset), place)
+            if done == 0:
+                raise OSError(errno.EIO, "the plan's lines ended early")
+            offset, place, count = offset + done, place + done, count - done
+
+
 class _Copier:
-    """Byte ranges of the shards' files into the output: by the kernel (sendfile) when the
-    output is a file or pipe, else through Python (a StringIO in tests)."""
+    """Byte ranges of the shards' files into the output, in order: by the kernel (sendfile)
+    into a pipe, else through Python (a StringIO in tests)."""
 
     def __init__(self, out: TextIO, paths: list[str]):
         self.out = out
