@@ -150,9 +150,10 @@ def touches(draw: st.DrawFn) -> Touch:
 @given(st.lists(touches(), min_size=1, max_size=6))
 def test_touch_lines_match_json(items: list[Touch]) -> None:
     when = _Iso(CLOCK)
-    lines = TouchLines(when, DUMP)
+    lines, binary = TouchLines(when, DUMP), TouchLines(when, DUMP, binary=True)
     for t in items:  # one writer for all: its caches must not leak between touches
         assert lines(t) == DUMP(touch_json(t, when))
+        assert binary(t) == lines(t)  # the audience as bytes, for a shard's file
         assert json.loads(lines(t))["key"] == t.key
 
 

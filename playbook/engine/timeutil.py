@@ -32,7 +32,8 @@ class LocalTime:
         # Local days whose UTC offset is the same all day: their instants [lo, hi), date,
         # offset in seconds and ISO offset suffix. The engine asks about the same few days
         # again and again: the last one, and all of them by the UTC days they touch.
-        self._day: tuple[int, int, dt.date, int, str] = (0, 0, dt.date.min, 0, "")
+        self._day: tuple = (0, 0, dt.date.min, 0, "", "")
+        self._hms: list[str] | None = None  # "HH:MM:SS" of each second of a day, once asked for
         self._days: dict[int, list[tuple[int, int, dt.date, int, str]]] = {}
 
     # ---- instants <-> local ---------------------------------------------------------------
@@ -47,7 +48,7 @@ class LocalTime:
         the gap's length."""
         return int(local.replace(tzinfo=self.tz, fold=0).timestamp())
 
-    def _same_day(self, ts: int) -> tuple[int, int, dt.date, int, str] | None:
+    def _same_day(self, ts: int) -> tuple | None:
         """The cached day holding `ts`, made anew when `ts` is outside it; None for a day
         whose offset changes (a DST day), which is left to datetime."""
         day = self._day
@@ -66,7 +67,8 @@ class LocalTime:
         seconds = int(offset.total_seconds())  # type: ignore[union-attr]
         sign, minutes = ("-", -seconds // 60) if seconds < 0 else ("+", seconds // 60)
         suffix = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}" if seconds % 60 == 0 else ""  # as isoformat writes it
-        day = self._day = (lo, hi, date, seconds, suffix)
+        # the ISO text around the time of day: "2026-12-02T" and "+08:00"
+        day = self._day = (lo, hi, date, seconds, suffix, f"{date.isoformat()}T" if suffix else "")
         if len(self._days) < 100_000:
             for utc_day in range(lo // 86400, (hi - 1) // 86400 + 1):
                 self._days.setdefault(utc_day, []).append(day)
@@ -77,8 +79,10 @@ class LocalTime:
         day = self._same_day(ts)
         if day is None or not day[4]:
             return self.local(ts).isoformat(timespec="seconds")
-        second = (ts + day[3]) % 86400
-        return f"{day[2].isoformat()}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}{day[4]}"
+        hms = self._hms
+        if hms is None:  # a plan writes a million times: 86,400 short strings are cheaper than formatting each
+            hms = self._hms = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
+        return day[5] + hms[(ts + day[3]) % 86400] + day[4]
 
     def date_of(self, ts: int) -> dt.date:
         day = self._same_day(ts)

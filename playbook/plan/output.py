@@ -184,7 +184,7 @@ def write_section_lines(result: PlanResult, directory: str) -> dict[str, Section
     clock = result.clock
     dump = Dump()
     when = _Iso(clock)
-    touch_line = TouchLines(when, dump)
+    touch_line = TouchLines(when, dump, binary=True)
     event_line = EventLines(clock, when, dump)
     events = events_in_order(result)
     sections = [
@@ -199,16 +199,24 @@ def write_section_lines(result: PlanResult, directory: str) -> dict[str, Section
             written = done = size = 0
             chunk: list[str] = []
             for line in lines:
-                text = line if line.__class__ is str else "".join(line)  # type: ignore[arg-type]
-                chunk.append(text)  # type: ignore[arg-type]
-                size += len(text)
-                # written about 1 MB at a time: larger buffers are memory the system maps
-                # and unmaps at each write (page faults cost more than the writes)
-                if size >= 2**20 or len(chunk) == 4096:
-                    written = _write_lines(fh, chunk, ends, done, written)
-                    done += len(chunk)
-                    chunk = []
-                    size = 0
+                if line.__class__ is str:
+                    chunk.append(line)  # type: ignore[arg-type]
+                    size += len(line)
+                    # written about 1 MB at a time: larger buffers are memory the system maps
+                    # and unmaps at each write (page faults cost more than the writes)
+                    if size < 2**20 and len(chunk) < 4096:
+                        continue
+                written = _write_lines(fh, chunk, ends, done, written)
+                done += len(chunk)
+                chunk = []
+                size = 0
+                if line.__class__ is not str:  # a Moments post: its audience's bytes as they are
+                    head, audience, tail = line
+                    for data in (head.encode(), audience, (tail + LINE_SEPARATOR).encode()):
+                        fh.write(data)
+                        written += len(data)
+                    ends[done] = written
+                    done += 1
             _write_lines(fh, chunk, ends, done, written)
         codes: dict[str, int] = {}
         accounts = np.fromiter((codes.setdefault(x.account or "", len(codes)) for x in items), np.int32, len(items))
@@ -282,12 +290,13 @@ class TouchLines:
     fraction of the cost — a plan has millions. A touch with a field of an unexpected type
     goes the generic way."""
 
-    def __init__(self, when: _Iso, dump: Callable[[Any], str]):
+    def __init__(self, when: _Iso, dump: Callable[[Any], str], binary: bool = False):
         self.when = when
         self.dump = dump
+        self.binary = binary  # audiences as UTF-8 bytes (for a file of bytes: no round trip through str)
         self.times: dict[int, str] = {}  # instant -> its quoted ISO text
         # account -> its last audience ((columns, rows), JSON)
-        self.audiences: dict[str | None, tuple[tuple[Columns, bytes], str]] = {}
+        self.audiences: dict[str | None, tuple[tuple[Columns, bytes], Any]] = {}
         self.lists: AudienceLists | None = None
         self.quoted = _Quoted()
 
@@ -297,11 +306,13 @@ class TouchLines:
             text = self.times[ts] = _quote(self.when(ts))
         return text
 
-    def _audience(self, audience: Any, account: str | None) -> str:
-        """An audience's id list. Most posts have an audience of their own (contacts come
-        and go between posts), so only each account's last one is remembered."""
+    def _audience(self, audience: Any, account: str | None) -> Any:
+        """An audience's id list (str, or bytes when `binary`). Most posts have an audience of
+        their own (contacts come and go between posts), so only each account's last one is
+        remembered."""
         if not isinstance(audience, Audience):
-            return self._ids_json(audience.ids())
+            text = self._ids_json(audience.ids())
+            return text.encode() if self.binary else text
         key = (audience.columns, audience.rows.tobytes())
         last = self.audiences.get(account)
         if last is not None and last[0][0] is key[0] and last[0][1] == key[1]:
@@ -310,9 +321,11 @@ class TouchLines:
         if lists is None or not lists.order.covers(audience):
             lists = self.lists = AudienceLists(audience.columns)
         if lists.table is not None:
-            text = lists.json(audience.rows)
+            text: Any = lists.json_bytes(audience.rows) if self.binary else lists.json(audience.rows)
         else:
             text = self._ids_json(lists.order.ids(audience.rows))
+            if self.binary:
+                text = text.encode()
         self.audiences[account] = (key, text)
         return text
 
@@ -329,12 +342,16 @@ class TouchLines:
 
     def __call__(self, t: Touch) -> str:
         line = self.pieces(t)
-        return line if isinstance(line, str) else "".join(line)
+        if isinstance(line, str):
+            return line
+        head, audience, tail = line
+        return head + (audience.decode() if isinstance(audience, bytes) else audience) + tail
 
-    def pieces(self, t: Touch) -> str | tuple[str, str, str]:
+    def pieces(self, t: Touch) -> str | tuple[str, Any, str]:
         """The line, or for a Moments post the line in three pieces with the audience (its
-        ids, ASCII and most of the plan's bytes) apart: joined with the post's Chinese text
-        into one string, the ids would be widened into a copy only to be encoded back."""
+        ids, ASCII and most of the plan's bytes; bytes when `binary`) apart: joined with the
+        post's Chinese text into one string, the ids would be widened into a copy only to be
+        encoded back."""
         if t.audience is None:
             return self._line(t, "")
         try:
@@ -343,7 +360,7 @@ class TouchLines:
             return self.dump(touch_json(t, self.when))
         line = self._line(t, "\0")
         if line.count("\0") != 1:  # a NUL of the data's own (escaped as \u0000 by json, so never)
-            return line.replace("\0", audience)
+            return line.replace("\0", audience.decode() if isinstance(audience, bytes) else audience)
         head, _, tail = line.partition("\0")
         return (head, audience, tail)
 
@@ -465,16 +482,20 @@ class AudienceLists:
 
     def json(self, rows: np.ndarray) -> str:
         """'["c1", "c2"]' for the rows (with a table)."""
+        return self.json_bytes(rows).decode("ascii")
+
+    def json_bytes(self, rows: np.ndarray) -> bytes:
+        """b'["c1", "c2"]' for the rows (with a table)."""
         assert self.table is not None
         if len(rows) == 0:
-            return "[]"
+            return b"[]"
         width = self.table.shape[1]
         line = np.empty((len(rows), width + 4), dtype=np.uint8)  # "id", ␣ for each id
         line[:, 0] = line[:, width + 1] = ord('"')
         line[:, 1 : width + 1] = self.table[self.order.sorted_rows(rows)]
         line[:, width + 2] = ord(",")
         line[:, width + 3] = ord(" ")
-        return "[" + line.tobytes()[:-2].decode("ascii") + "]"
+        return b"[" + line.tobytes()[:-2] + b"]"
 
 
 def to_json(result: PlanResult) -> str:
