@@ -124,21 +124,39 @@ class _Sure(DataValueError):
         super().__init__(error.template, **error.values)
 
 
-def _csv_rows(fh: TextIO) -> tuple[list[str], Iterator[tuple[int, list[str] | DataValueError]]]:
-    """The header, and (row number, cells) for each row that is not blank."""
+def _csv_rows(
+    fh: TextIO, owner: RowOwner | None = None
+) -> tuple[list[str], Iterator[tuple[int, list[str] | DataValueError]]]:
+    """The header, and (row number, cells) for each row that is not blank. With `owner`,
+    only the rows of its accounts (by the raw `account` cell, which is what the field is:
+    text, stripped); the others' ids are noted, untyped. A row that cannot be split into
+    cells belongs to the owner of no account."""
     reader = csv.reader(fh)
     header = [h.strip() for h in next(reader, [])]
     columns = len(header)
+    account = header.index("account") if "account" in header else None
+    rid = header.index("id") if "id" in header else None
 
     def rows() -> Iterator[tuple[int, list[str] | DataValueError]]:
+        mine: dict[str, bool] = {}  # raw account cell -> the owner's (a few thousand accounts)
         for record in reader:
             if not (record and record[0].strip()) and not "".join(record).strip():
                 continue  # every cell blank (the first cell is the quick test)
             number = reader.line_num
             if len(record) > columns:
-                template = N_("{cells} cells but the header has {columns} columns")
-                yield number, DataValueError(template, cells=len(record), columns=columns)
+                if owner is None or owner.mine(None):
+                    template = N_("{cells} cells but the header has {columns} columns")
+                    yield number, DataValueError(template, cells=len(record), columns=columns)
                 continue
+            if owner is not None:
+                cell = record[account] if account is not None and account < len(record) else ""
+                own = mine.get(cell)
+                if own is None:
+                    own = mine[cell] = owner.mine(cell.strip() or None)
+                if not own:
+                    owner.other_row((record[rid].strip() or None) if rid is not None and rid < len(record) else None,
+                                    cell.strip() or None)  # fmt: skip
+                    continue
             yield number, record
 
     return header, rows()
@@ -216,17 +234,12 @@ def read_records(
                     continue
                 accept(number, record)
             return out, problems
-        header, rows = _csv_rows(fh)
+        header, rows = _csv_rows(fh, owner)
         plan = _column_plan(header, keep, clock)
         keys = [key for _, key, _ in plan]
         width = len(header)
-        split = None if owner is None else _RowSplit(owner, header)
         check = None if owner is None else owner.check_own
         for chunk in _batches(rows, 4096):
-            if split is not None:
-                chunk = split(chunk)
-                if not chunk:
-                    continue
             columns = _typed_columns(chunk, plan, width)
             if columns is None:  # a bad row in the chunk: row by row, to say which and why
                 for number, cells in chunk:
@@ -257,31 +270,6 @@ def _account_of(row: dict[str, Any], clock: LocalTime) -> str | None:
     except DataValueError:
         return None
     return account if isinstance(account, str) else None
-
-
-class _RowSplit:
-    """A CSV chunk's rows of the owner's accounts (by the raw `account` cell, which is
-    what the field is: text, stripped); the others' ids are noted, untyped."""
-
-    def __init__(self, owner: RowOwner, header: list[str]):
-        self.owner = owner
-        self.account = header.index("account") if "account" in header else None
-        self.id = header.index("id") if "id" in header else None
-
-    def __call__(self, chunk: list[tuple[int, list[str] | DataValueError]]) -> list[tuple[int, Any]]:
-        owner, account, rid = self.owner, self.account, self.id
-        mine = []
-        for number, cells in chunk:
-            if isinstance(cells, DataValueError):
-                if owner.mine(None):
-                    mine.append((number, cells))
-                continue
-            cell = (cells[account].strip() if account is not None and account < len(cells) else "") or None
-            if owner.mine(cell):
-                mine.append((number, cells))
-            else:
-                owner.other_row((cells[rid].strip() or None) if rid is not None and rid < len(cells) else None, cell)
-        return mine
 
 
 def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
