@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook.engine.flows import _flat_keys
+from playbook.engine.flows import _name_tuple, name_prefix
 from playbook.engine.pinyin import name_key
 
 NAMES = st.one_of(
@@ -42,9 +42,10 @@ NAMES = st.one_of(
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.tuples(NAMES, st.text(max_size=3)), max_size=30, unique_by=lambda x: x[1]), st.booleans())
 def test_flat_keys_sort_as_the_tuples(people: list[tuple[object, str]], descending: bool) -> None:
-    keys = [(0, name_key(n), cid) if isinstance(n, str) else (1, (), cid) for n, cid in people]
-    flat = _flat_keys(keys)
-    if flat is None:
+    keys = [_name_tuple(n, cid) for n, cid in people]
+    assert keys == [(0, name_key(n), cid) if isinstance(n, str) else (1, (), cid) for n, cid in people]
+    flat = [name_prefix(n) + cid if isinstance(n, str) else "1\x00" + cid for n, cid in people]
+    if any(isinstance(n, str) and not name_prefix(n) for n, _ in people):
         assert any(isinstance(n, str) and "\x00" in name_key(n)[1] for n, _ in people)
         return
     by_tuple = sorted(range(len(keys)), key=keys.__getitem__, reverse=descending)

@@ -21,6 +21,7 @@ from playbook.compiler.schedules import occurrences
 from playbook.engine.columns import Audience
 from playbook.engine.expr import Scope
 from playbook.engine.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
+from playbook.engine.pinyin import name_key
 from playbook.engine.timeutil import parse_clock
 
 if TYPE_CHECKING:
@@ -751,7 +752,7 @@ class RotationRun:
         self.cycle = -1
         self.queues: dict[str, list[str]] = {}
         self.placed: set[str] = set()  # contacts already queued this cycle
-        self._name_keys: dict[str, Any] = {}
+        self._prefixes: dict[str, str] = {}  # name -> its order key's start (many contacts share a name)
         self.first_day: dt.date | None = None
 
     def activate(self, t: int) -> None:
@@ -765,44 +766,41 @@ class RotationRun:
     def fired(self, rule: int, t: int) -> None:
         self._fire(t)
 
-    def _order_key(self) -> Callable[[str], Any]:
-        field, fields = self.r.order_by, self.engine.contacts.fields
-        if field == "name":
-            from playbook.engine.pinyin import name_key
-
-            spelled = self._name_keys  # name -> its key (many contacts share a name, across accounts)
-
-            def key(cid: str) -> Any:
-                name = fields[cid].get("name")
-                if not isinstance(name, str):
-                    return (1, (), cid)
-                k = spelled.get(name)
-                if k is None:
-                    k = spelled[name] = name_key(name)
-                return (0, k, cid)
-
-            return key
-
-        def value_key(cid: str) -> Any:
-            v = fields[cid].get(field)
-            if v is None:
-                return (2, 0, "", cid)
-            if isinstance(v, int | float):
-                return (0, v, "", cid)
-            return (1, 0, str(v), cid)
-
-        return value_key
-
     def _ordered(self, contacts: list[str]) -> list[str]:
-        key = self._order_key()
-        present = [c for c in contacts if self.engine.contacts.fields[c].get(self.r.order_by) is not None]
-        missing = sorted(c for c in contacts if self.engine.contacts.fields[c].get(self.r.order_by) is None)
-        keys = [key(c) for c in present]
-        flat = _flat_keys(keys) if self.r.order_by == "name" else None
+        """The contacts in the rotation's order; those without the field last, by id."""
+        fields, field = self.engine.contacts.fields, self.r.order_by
+        present, missing = [], []
+        for c in contacts:
+            (missing if fields[c].get(field) is None else present).append(c)
+        missing.sort()
+        keys = self._name_keys(present) if field == "name" else None
+        if keys is None:
+            keys = [_value_key(fields[c].get(field), c) if field != "name" else _name_tuple(fields[c]["name"], c)
+                    for c in present]  # fmt: skip
         # (keys are unique: each ends with the contact id)
-        by = dict(zip(present, flat if flat is not None else keys, strict=True))
+        by = dict(zip(present, keys, strict=True))
         present.sort(key=by.__getitem__, reverse=self.r.descending)
         return present + missing  # contacts without the field come last either way
+
+    def _name_keys(self, present: list[str]) -> list[str] | None:
+        """Name order keys as strings that sort like the tuples (0, name_key(name), id) and
+        (1, (), id) of `_name_tuple` — strings compare far faster than nested tuples, and
+        a million contacts are ordered at each rotation cycle: "0" flag spelled NUL id, or
+        "1" NUL id. None when a spelled name holds a NUL, where they would not sort alike."""
+        fields, prefixes = self.engine.contacts.fields, self._prefixes
+        keys = []
+        for c in present:
+            name = fields[c]["name"]
+            if name.__class__ is not str:
+                keys.append("1\0" + c)
+                continue
+            prefix = prefixes.get(name)
+            if prefix is None:
+                prefix = prefixes[name] = name_prefix(name)
+            if not prefix:
+                return None
+            keys.append(prefix + c)
+        return keys
 
     def _fire(self, t: int) -> None:
         assert self.first_day is not None
@@ -852,21 +850,24 @@ class RotationRun:
         self.flows.dirty(self.key, account)
 
 
-def _flat_keys(keys: list[tuple]) -> list[str] | None:
-    """Name order keys, (0, (0 or 1, spelled), id) or (1, (), id), as strings that sort
-    the same way, "0" "0|1" spelled NUL id or "1" NUL id: strings compare far faster than
-    nested tuples (a million contacts are ordered at each rotation cycle). None when a
-    spelled name holds a NUL, where the strings would not sort alike."""
-    out = []
-    for key in keys:
-        if key[0] == 0:
-            flag, spelled = key[1]
-            if "\0" in spelled:
-                return None
-            out.append(f"0{flag}{spelled}\0{key[2]}")
-        else:
-            out.append(f"1\0{key[2]}")
-    return out
+def name_prefix(name: str) -> str:
+    """The start of a name's order key as a string, "0" flag spelled NUL ("" when the
+    spelled name holds a NUL)."""
+    flag, spelled = name_key(name)
+    return "" if "\0" in spelled else f"0{flag}{spelled}\0"
+
+
+def _name_tuple(name: Any, cid: str) -> tuple:
+    """A contact's place in a rotation by name: (0, name_key(name), id), or (1, (), id) for
+    a name that is not text."""
+    return (0, name_key(name), cid) if isinstance(name, str) else (1, (), cid)
+
+
+def _value_key(v: Any, cid: str) -> tuple:
+    """A contact's place in a rotation by another field: numbers, then text, then the rest."""
+    if isinstance(v, int | float):
+        return (0, v, "", cid)
+    return (1, 0, str(v), cid)
 
 
 # ---- service levels -------------------------------------------------------------------------------------
