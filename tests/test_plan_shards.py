@@ -268,16 +268,39 @@ def test_the_json_of_a_sharded_plan_goes_to_a_pipe_and_a_file(tmp_path: Path) ->
     assert (tmp_path / "p.json").read_bytes() == piped[0]
 
 
-def test_lines_are_copied_where_the_kernel_cannot(tmp_path: Path, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("kernel", [True, False])
+def test_lines_copied_side_by_side_or_gathered(tmp_path: Path, monkeypatch: Any, kernel: bool) -> None:
+    """Every section copied by the kernel side by side (and, where the kernel cannot copy,
+    by reading and writing), or every section gathered in order: the same bytes."""
     import errno
 
     def refuses(*args: Any) -> int:
         raise OSError(errno.EXDEV, "cross-device")
 
-    monkeypatch.setattr(os, "copy_file_range", refuses)
+    if not kernel:
+        monkeypatch.setattr(os, "copy_file_range", refuses)
     spec = PlanInput(EXAMPLES, **DATA, start="2026-12-01 00:00", days=5)
-    for n, name in ((1, "one.json"), (2, "two.json")):
+    for n, name, long_runs in ((1, "one.json", 4096), (2, "copied.json", 0), (2, "gathered.json", 10**9)):
+        monkeypatch.setattr(shards, "_LONG_RUNS", long_runs)
         result = run_plan(dataclasses.replace(spec, workers=n))
         with open(tmp_path / name, "w", encoding="utf-8") as fh:
             output.write_json(result, fh)
-    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()
+    one = (tmp_path / "one.json").read_bytes()
+    assert (tmp_path / "copied.json").read_bytes() == one
+    assert (tmp_path / "gathered.json").read_bytes() == one
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 2)), max_size=40), st.booleans())
+def test_the_merge_order_is_time_account_contact_then_as_given(keys: list[tuple[int, int, int]], wide: bool) -> None:
+    import numpy as np
+
+    from playbook.plan.shards import _in_order
+
+    base = 1_795_000_000 if not wide else -(2**61)  # wide: no one-integer key fits (the three-key sort)
+    at = np.array([base + a * 10**17 * wide + a for a, _, _ in keys], dtype=np.int64)
+    account = np.array([b for _, b, _ in keys], dtype=np.int64)
+    contact = np.array([c for _, _, c in keys], dtype=np.int64)
+    if not keys:
+        return
+    got = _in_order(at, account, contact).tolist()
+    assert got == sorted(range(len(keys)), key=lambda i: (int(at[i]), keys[i][1], keys[i][2], i))
