@@ -182,6 +182,8 @@ def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, s
                                      _view(result, spec.contact))))  # fmt: skip
     except NotShardable as exc:
         conn.send(("not shardable", str(exc)))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C reaches the whole group: the parent stops the plan and says so
     except BaseException as exc:  # handed to the parent, which raises it
         try:
             conn.send(("error", exc))
