@@ -264,6 +264,8 @@ def test_the_json_of_a_sharded_plan_goes_to_a_pipe_and_a_file(tmp_path: Path) ->
             "--format", "json"]  # fmt: skip
     piped = [subprocess.run([*args, "--workers", str(n)], capture_output=True, check=True).stdout for n in (1, 2)]
     assert piped[0] == piped[1]
+    with_contact = subprocess.run([*args, "--workers", "2", "--contact", "c43"], capture_output=True, check=True)
+    assert with_contact.stdout == piped[0]  # --format json is the whole plan, --contact or not
     subprocess.run([*args, "--workers", "2", "--out", str(tmp_path / "p.json")], check=True)
     assert (tmp_path / "p.json").read_bytes() == piped[0]
 

@@ -75,7 +75,7 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         can_dissolve,
         keep_inputs=contact_id is not None,  # only a contact's timeline shows the input events
         workers=workers or auto_workers(contacts),
-        output="json" if fmt == "json" and not contact_id else "table",
+        output="json" if fmt == "json" else "table",  # (--format json writes the whole plan, --contact or not)
         contact=contact_id,
     )
     with LateProgress(t("planning")) as progress:
