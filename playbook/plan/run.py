@@ -60,7 +60,7 @@ class PlanResult:
     unknown_contacts: list[Event]
     contacts: Contacts  # planned in shards: every account, and only `PlanInput.contact`
     inputs: list[Event]  # the events the plan read or drew (--simulate), in time order
-    tally: Counter[tuple[str, str, str, str, str]] | None = None  # see `tally`; None: count `touches`
+    tally: Counter[tuple[str, str, str, str, str]] | None = None  # see `counts`; None: count `touches`
     sections: Any = None  # planned in shards: the JSON lines of events and touches (plan/shards.py)
     metric_counts: dict[str, JourneyCounts] | None = None  # what `metrics` was made of
 
@@ -74,11 +74,12 @@ class PlanResult:
         """Touches by (local day, account, channel, outcome, cause): what every summary and
         table counts."""
         if self.tally is None:
-            self.tally = tally(self.touches, self.clock)
+            self.tally = count_touches(self.touches, self.clock)
         return self.tally
 
 
-def tally(touches: Sequence[Touch], clock: LocalTime) -> Counter[tuple[str, str, str, str, str]]:
+def count_touches(touches: Sequence[Touch], clock: LocalTime) -> Counter[tuple[str, str, str, str, str]]:
+    """Touches by (local day, account or "", channel, outcome, cause)."""
     days: dict[int, str] = {}
     causes: dict[str, str] = {}
     counts: Counter[tuple[str, str, str, str, str]] = Counter()
