@@ -22,6 +22,7 @@ from playbook.data.values import (
     DataValueError,
     parse_tags,
     parse_time,
+    text_value,
     typed,
     typed_text,
     typed_texts,
@@ -229,7 +230,7 @@ def read_records(
                 try:
                     record = {k: v for k, raw in row.items() if (v := typed(k, raw, clock)) is not None}
                 except DataValueError as exc:
-                    if owner is None or owner.mine(_account_of(row, clock)):
+                    if owner is None or owner.mine(text_value(row.get("account"))):
                         problems.append(RowProblem.from_error(file, number, exc))
                     continue
                 accept(number, record)
@@ -261,15 +262,6 @@ def read_records(
                 else:
                     accept(number, record)
     return out, problems
-
-
-def _account_of(row: dict[str, Any], clock: LocalTime) -> str | None:
-    """The account a JSON row names (None: none, or not readable)."""
-    try:
-        account = typed("account", row.get("account"), clock)
-    except DataValueError:
-        return None
-    return account if isinstance(account, str) else None
 
 
 def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -397,8 +389,7 @@ def read_events(
             header, cells = row
             row = {k: (c if c.strip() else None) for k, c in zip(header, cells, strict=False) if k}
         if router is not None:
-            contact = row.get("contact")
-            mine = router.route(contact.strip() or None if isinstance(contact, str) else None, row)
+            mine = router.route(_contact_of(row), row)
             if mine is None:
                 later.append((number, row))
                 continue
@@ -408,12 +399,17 @@ def read_events(
     if later:
         assert router is not None
         for number, row in later:
-            contact = row.get("contact")
-            if router.settle(contact.strip() or None if isinstance(contact, str) else None):
+            if router.settle(_contact_of(row)):
                 take(number, row)
         out.sort(key=lambda e: e.seq)
         problems.sort(key=lambda p: p.row)
     return out, problems
+
+
+def _contact_of(row: dict[str, Any]) -> str | None:
+    """The contact an event row names, as event_from_record reads it (None: none)."""
+    contact = row.get("contact")
+    return contact.strip() or None if isinstance(contact, str) else None
 
 
 _EVENT_KEYS = frozenset({"type", "contact", "at"})

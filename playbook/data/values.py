@@ -61,11 +61,9 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def parse_time(text: str, clock: LocalTime) -> Instant:
     """ISO 8601 (or `2026-12-01 09:00`); without an offset it is local to `clock`."""
     text = text.strip()
-    if len(text) == 25 and text[16] == ":" and text[10] in "T ":
-        day, minutes = _DAYS.get(text[:10]), _MINUTES.get(text[11:16])
-        seconds, offset = _SECONDS.get(text[17:19]), _OFFSETS.get(text[19:])
-        if day is not None and minutes is not None and seconds is not None and offset is not None:
-            return Instant(day + minutes + seconds - offset)
+    remembered = _remembered_instant(text)
+    if remembered is not None:
+        return remembered
     if len(text) > 10 and text[10] in "T " and text[-6] in "+-" and text[-3] == ":":
         try:  # the common shape, 2026-12-01T09:00:00+08:00, without the checks below
             value = dt.datetime.fromisoformat(text)
@@ -92,6 +90,25 @@ def parse_time(text: str, clock: LocalTime) -> Instant:
     return Instant(int(value.timestamp()))
 
 
+def _remembered_instant(text: str) -> Instant | None:
+    """The usual time shape, 2026-12-01T09:00:00+08:00, read from the parts parse_time
+    remembered (its day, minute, second and offset); None for anything else."""
+    if len(text) == 25 and text[16] == ":" and text[10] in "T ":
+        day, minute = _DAYS.get(text[:10]), _MINUTES.get(text[11:16])
+        second, offset = _SECONDS.get(text[17:19]), _OFFSETS.get(text[19:])
+        if day is not None and minute is not None and second is not None and offset is not None:
+            return Instant(day + minute + second - offset)
+    return None
+
+
+def text_value(raw: object) -> str | None:
+    """A text field's value (id, name, account): stripped; a whole float without its ".0"."""
+    if raw is None:
+        return None
+    text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
+    return text or None
+
+
 def typed(key: str, raw: object, clock: LocalTime) -> Value | frozenset[str] | None:
     """A field's value from a data file (CSV text or JSON value); None means missing."""
     if raw is None:
@@ -99,8 +116,7 @@ def typed(key: str, raw: object, clock: LocalTime) -> Value | frozenset[str] | N
     if key == "tags":
         return parse_tags(raw)
     if key in ALWAYS_TEXT:
-        text = str(raw).strip() if not isinstance(raw, float) or not raw.is_integer() else str(int(raw))
-        return text or None
+        return text_value(raw)
     if isinstance(raw, str):
         return typed_text(raw, clock)
     if isinstance(raw, bool | int | float):
@@ -135,19 +151,12 @@ def typed_text(raw: str, clock: LocalTime) -> Value | None:
 
 def typed_texts(cells: Iterable[str], clock: LocalTime) -> list[Value | None]:
     """`typed_text` of each cell, for a column of a million: the usual time shape is read
-    here from the remembered parts (as parse_time does), without a call per cell."""
-    days, minutes, seconds, offsets = _DAYS, _MINUTES, _SECONDS, _OFFSETS
+    from the remembered parts straight away (a remembered day starts with a digit and an
+    offset ends with one: nothing to strip, and typed_text would take it to parse_time)."""
     out: list[Value | None] = []
     for text in cells:
-        if len(text) == 25 and text[16] == ":" and text[10] in "T ":
-            day, minute = days.get(text[:10]), minutes.get(text[11:16])
-            second, offset = seconds.get(text[17:19]), offsets.get(text[19:])
-            if day is not None and minute is not None and second is not None and offset is not None:
-                # a remembered day starts with a digit and an offset ends with one: nothing to
-                # strip, and typed_text would take it to parse_time
-                out.append(Instant(day + minute + second - offset))
-                continue
-        out.append(typed_text(text, clock))
+        value = _remembered_instant(text)
+        out.append(value if value is not None else typed_text(text, clock))
     return out
 
 

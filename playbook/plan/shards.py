@@ -38,7 +38,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from playbook.compiler import ir
-from playbook.data.values import DataValueError, typed
+from playbook.data.values import text_value
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Contacts
 from playbook.engine.model import Event, StateEvent, Touch
@@ -54,6 +54,9 @@ class NotShardable(Exception):
 def owner_of(account: str | None, count: int) -> int:
     """The shard an account's contacts are planned in (contacts without one: shard 0)."""
     return zlib.crc32(account.encode()) % count if account else 0
+
+
+_CONTACT_KEY = '"contact": "'  # how a JSON Lines event names its contact, usually
 
 
 class Shard:
@@ -101,7 +104,7 @@ class Shard:
             if shard is None:
                 shard = self.new.get(contact)
         if "account" in row and row.get("type") in ("friend_added", "contact_updated"):
-            account = _account(row["account"])
+            account = text_value(row["account"])
             if account:
                 given = self.owner(account)
                 if shard is None:
@@ -136,17 +139,6 @@ class Shard:
         that a later row added the contact with; a contact never added is shard 0's (the
         engine reports it as unknown)."""
         return self.new.get(contact or "", 0) == self.index
-
-
-_CONTACT_KEY = '"contact": "'
-
-
-def _account(raw: Any) -> str | None:
-    try:
-        value = typed("account", raw, LocalTime("UTC"))
-    except DataValueError:
-        return None
-    return value if isinstance(value, str) else None
 
 
 # ---- the workers -----------------------------------------------------------------------------
