@@ -91,18 +91,19 @@ class Shard:
     def known(self, contacts: Contacts) -> None:
         self.own = contacts.fields
 
+    def _in_file(self, contact: str) -> int | None:
+        """The shard of a contact of the contacts file (None: not in it)."""
+        return self.index if contact in self.own else self.others.get(contact)
+
     # ---- events (data.files.EventRouter) ---------------------------------------------------
     def route(self, contact: str | None, row: dict[str, Any]) -> bool | None:
         """Whether an event row is this shard's (None: not known yet — a contact that a
         later row adds)."""
         if contact is None:
             return self.index == 0  # a row without a contact: shard 0 reports it
-        if contact in self.own:
-            shard: int | None = self.index
-        else:
-            shard = self.others.get(contact)
-            if shard is None:
-                shard = self.new.get(contact)
+        shard = self._in_file(contact)
+        if shard is None:
+            shard = self.new.get(contact)
         if "account" in row and row.get("type") in ("friend_added", "contact_updated"):
             account = text_value(row["account"])
             if account:
@@ -128,10 +129,7 @@ class Shard:
         contact = text[start:end]
         if "\\" in contact:
             return None
-        contact = contact.strip()
-        if contact in self.own:
-            return True
-        shard = self.others.get(contact)
+        shard = self._in_file(contact.strip())
         return None if shard is None else shard == self.index
 
     def settle(self, contact: str | None) -> bool:
@@ -208,12 +206,13 @@ def run_in_shards(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
         return None
     context = multiprocessing.get_context("fork")
     count = spec.workers
-    directory = tempfile.mkdtemp(prefix="playbook-plan-")
+    directory = tempfile.mkdtemp(prefix="playbook-plan-") if spec.output == "json" else ""  # the JSON lines go there
     workers = []
     try:
         for index in range(count):
-            part = os.path.join(directory, str(index))
-            os.mkdir(part)
+            part = os.path.join(directory, str(index)) if directory else ""
+            if part:
+                os.mkdir(part)
             done = context.Value("d", 0.0, lock=False)
             receive, send = context.Pipe(duplex=False)
             process = context.Process(target=_work, args=(spec, playbooks, start, end, Shard(index, count), part,
@@ -223,7 +222,8 @@ def run_in_shards(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
             workers.append((process, receive, done))
         outputs = _collect(workers, progress, end - start)
     except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
+        if directory:
+            shutil.rmtree(directory, ignore_errors=True)
         raise
     finally:
         for process, receive, _ in workers:
@@ -232,7 +232,8 @@ def run_in_shards(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
             process.join()
             receive.close()
     if outputs is None:
-        shutil.rmtree(directory, ignore_errors=True)
+        if directory:
+            shutil.rmtree(directory, ignore_errors=True)
         return None
     return _put_together(spec, playbooks, start, end, outputs, directory)
 
@@ -286,10 +287,8 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
             record, touches, events, inputs = out.view
             contacts.fields[record["id"]] = record
     sections = None
-    if spec.output == "json":
+    if directory:  # JSON: the lines to put together
         sections = MergedSections([out.sections for out in outputs if out.sections is not None], directory)
-    else:
-        shutil.rmtree(directory, ignore_errors=True)
     return PlanResult(playbooks, clock, start, end, touches, events, metrics(dict(sorted(parts.items()))), problems,
                       unknown, contacts, inputs, counts, sections)  # fmt: skip
 
