@@ -12,7 +12,7 @@ import io
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring as _quote  # the C function json.dumps(ensure_ascii=False) quotes with
@@ -132,21 +132,14 @@ def json_head(result: PlanResult) -> dict[str, Any]:
 def write_json(result: PlanResult, out: TextIO) -> None:
     """The stable JSON contract, streamed: same inputs, same bytes; one touch or event per
     line, so a million-contact plan never sits in memory as one string."""
-    clock = result.clock
     head = json_head(result)
     dump = Dump()  # one encoder for every line
 
     out.write("{\n")
     for key in sorted(head):
         out.write(f"  {dump(key)}: {dump(head[key])},\n")
-    when = _Iso(clock)
-    touch_line = TouchLines(when, dump)
-    event_line = EventLines(clock, when, dump)
-    sections: list[tuple[str, Iterable[str | tuple[str, ...]]]] = [
-        ("events", map(event_line, events_in_order(result))),
-        ("touches", (touch_line.pieces(x) for x in result.touches)),
-    ]
-    for number, (name, lines) in enumerate(sections):
+    sections = _sections(result, dump)
+    for number, (name, _, lines) in enumerate(sections):
         out.write(f"  {dump(name)}: [")
         if result.sections is not None:  # planned in shards: their lines, put together
             result.sections.write(name, out)
@@ -156,7 +149,7 @@ def write_json(result: PlanResult, out: TextIO) -> None:
         chunk: list[str] = []  # written a few thousand lines at a time: one write per line costs more
         for line in lines:
             chunk.append(separator)
-            separator = ",\n    "
+            separator = LINE_SEPARATOR
             if line.__class__ is str:
                 chunk.append(line)  # type: ignore[arg-type]
                 if len(chunk) >= 8192:
@@ -174,6 +167,19 @@ def write_json(result: PlanResult, out: TextIO) -> None:
     out.write("}\n")
 
 
+def _sections(result: PlanResult, dump: Dump, binary: bool = False) -> list[tuple[str, list[Any], Iterator[Any]]]:
+    """The JSON's two sections, events and touches: each with its items in order and their
+    lines (a Moments post's line in pieces, see TouchLines.pieces)."""
+    when = _Iso(result.clock)
+    touch_line = TouchLines(when, dump, binary)
+    event_line = EventLines(result.clock, when, dump)
+    events = events_in_order(result)
+    return [
+        ("events", events, map(event_line, events)),
+        ("touches", result.touches, map(touch_line.pieces, result.touches)),
+    ]
+
+
 LINE_SEPARATOR = ",\n    "  # between two lines of a section (after "[\n    ")
 _AT = attrgetter("at")
 
@@ -183,18 +189,8 @@ def write_section_lines(result: PlanResult, directory: str) -> dict[str, Section
     of their lines in order, each followed by LINE_SEPARATOR, and for each line its time,
     its account and where it ends in the file — all the shards' lines put in that order
     are the lines `write_json` writes for the whole plan."""
-    clock = result.clock
-    dump = Dump()
-    when = _Iso(clock)
-    touch_line = TouchLines(when, dump, binary=True)
-    event_line = EventLines(clock, when, dump)
-    events = events_in_order(result)
-    sections = [
-        ("events", events, map(event_line, events)),
-        ("touches", result.touches, (touch_line.pieces(x) for x in result.touches)),
-    ]
     out: dict[str, SectionLines] = {}
-    for name, items, lines in sections:
+    for name, items, lines in _sections(result, Dump(), binary=True):
         path = f"{directory}/{name}"
         ends = np.empty(len(items), dtype=np.int64)
         with open(path, "wb") as fh:
@@ -298,17 +294,11 @@ class TouchLines:
         self.when = when
         self.dump = dump
         self.binary = binary  # audiences as UTF-8 bytes (for a file of bytes: no round trip through str)
-        self.times: dict[int, str] = {}  # instant -> its quoted ISO text
+        self.times = _QuotedTimes(when.clock)
         # account -> its last audience ((columns, rows), JSON)
         self.audiences: dict[str | None, tuple[tuple[Columns, bytes], Any]] = {}
         self.lists: AudienceLists | None = None
         self.quoted = _Quoted()
-
-    def _time(self, ts: int) -> str:
-        text = self.times.get(ts)
-        if text is None:
-            text = self.times[ts] = _quote(self.when(ts))
-        return text
 
     def _audience(self, audience: Any, account: str | None) -> Any:
         """An audience's id list (str, or bytes when `binary`). Most posts have an audience of
@@ -371,8 +361,7 @@ class TouchLines:
     def _line(self, t: Touch, audience_mark: str) -> str:
         try:
             times = self.times
-            at = times.get(t.at) or self._time(t.at)
-            due = times.get(t.due) or self._time(t.due)
+            at, due = times[t.at], times[t.due]
             q = self.quoted  # the fields that repeat (a few channels, flows, steps, reasons, accounts)
             account = "null" if t.account is None else q[t.account]
             content = "null" if t.content is None else q[t.content]
@@ -402,7 +391,7 @@ class EventLines:
         self.clock = clock
         self.when = when
         self.dump = dump
-        self.times: dict[int, str] = {}  # instant -> its quoted ISO text
+        self.times = _QuotedTimes(clock)
         self.quoted = _Quoted()
         self.plans: dict[tuple, list[tuple[str, str]]] = {}
 
@@ -426,7 +415,7 @@ class EventLines:
             for prefix, key in plan:
                 out.append(prefix)
                 if key == "at":
-                    out.append(self.times.get(e.at) or self._time(e.at))
+                    out.append(self.times[e.at])
                 elif key == "type":
                     out.append(q[e.type])
                 elif key == "contact":
@@ -449,14 +438,23 @@ class EventLines:
         out.append("}")
         return "".join(out)
 
-    def _time(self, ts: int) -> str:
-        text = self.times[ts] = _quote(self.when(ts))
-        if len(self.times) > 100_000:  # events' times hardly repeat: keep the memory bounded
-            self.times = {ts: text}
-        return text
-
 
 _TIMES = ("closes", "deadline")  # event data that are instants, written as ISO text
+
+
+class _QuotedTimes(dict[int, str]):
+    """Instants and their quoted ISO text, remembered: touches share a few instants (events'
+    times hardly repeat, so the memory is bounded)."""
+
+    def __init__(self, clock: LocalTime):
+        super().__init__()
+        self.clock = clock
+
+    def __missing__(self, ts: int) -> str:
+        if len(self) >= 100_000:
+            self.clear()
+        text = self[ts] = _quote(self.clock.iso(ts))
+        return text
 
 
 class _Quoted(dict[str, str]):
