@@ -887,16 +887,16 @@ class SlaRun:
         # counts per contact (one contact's keys never depend on the others')
         self.serials: dict[str, int] = {}
         self.base = 0  # occurrences counted before, in a store of an earlier version (runtime/state.py)
+        # `during` as minutes of the day (None: all day counts)
         self.window = (parse_clock(s.during[0]), parse_clock(s.during[1])) if s.during is not None else None
         self.key = ""
 
     def business_time_after(self, start: int, minutes: float) -> int:
         """The instant `minutes` of counted time after `start`."""
-        during = self.s.during
-        if during is None:
+        if self.window is None:
             return start + round(minutes * 60)
         clock = self.flows.clock
-        a, b = self.window if self.window is not None else (parse_clock(during[0]), parse_clock(during[1]))
+        a, b = self.window
         remaining = minutes * 60
         t = start
         while True:

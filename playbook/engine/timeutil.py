@@ -29,12 +29,12 @@ class LocalTime:
         self.tz = zone(tz_name)
         self._midnights: dict[int, int] = {}
         self._at: dict[tuple[int, int], int] = {}
-        # Local days whose UTC offset is the same all day: their instants [lo, hi), date,
-        # offset in seconds and ISO offset suffix. The engine asks about the same few days
-        # again and again: the last one, and all of them by the UTC days they touch.
-        self._day: tuple = (0, 0, dt.date.min, 0, "", "")
+        # Local days whose UTC offset is the same all day: (their instants lo, hi, date, offset
+        # in seconds, ISO offset suffix, ISO date with "T"). The engine asks about the same few
+        # days again and again: the last one, and all of them by the UTC days they touch.
+        self._day: tuple[int, int, dt.date, int, str, str] = (0, 0, dt.date.min, 0, "", "")
         self._hms: list[str] | None = None  # "HH:MM:SS" of each second of a day, once asked for
-        self._days: dict[int, list[tuple[int, int, dt.date, int, str]]] = {}
+        self._days: dict[int, list[tuple[int, int, dt.date, int, str, str]]] = {}
 
     # ---- instants <-> local ---------------------------------------------------------------
     def local(self, ts: int) -> dt.datetime:
@@ -48,7 +48,7 @@ class LocalTime:
         the gap's length."""
         return int(local.replace(tzinfo=self.tz, fold=0).timestamp())
 
-    def _same_day(self, ts: int) -> tuple | None:
+    def _same_day(self, ts: int) -> tuple[int, int, dt.date, int, str, str] | None:
         """The cached day holding `ts`, made anew when `ts` is outside it; None for a day
         whose offset changes (a DST day), which is left to datetime."""
         day = self._day
