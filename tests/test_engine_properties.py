@@ -293,6 +293,11 @@ def cases(draw: st.DrawFn) -> Case:
         )
         contents["群邀请"] = "{name|亲}，进群领福利"
         contents["群公告"] = "欢迎来到{account.name|我们}的群"
+    if draw(st.booleans()):
+        every, at = draw(st.sampled_from(["1d", "3d", "7d"])), draw(st.sampled_from(CLOCKS))
+        order = draw(st.sampled_from(["name", "spent desc", "city"]))
+        lines.append(f"rotate 轮访 {{ each contact every {every} order by {order} at {at} on mon-fri "
+                     f'task "{draw(st.sampled_from(TASK_TEMPLATES))}" }}')  # fmt: skip
     for name, text in contents.items():
         lines.append(f'content {name} = "{text}"')
     source = "\n".join(lines) + "\n"
@@ -338,7 +343,8 @@ def cases(draw: st.DrawFn) -> Case:
 # ---- running a case ---------------------------------------------------------------------------------
 
 
-def plan_json(case: Case, *, days: int | None = None, simulate: dict[str, float] | None = None, seed: int = 0) -> str:
+def plan_json(case: Case, *, days: int | None = None, simulate: dict[str, float] | None = None, seed: int = 0,
+              runs: bool = True) -> str:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         for name, text in (("p.pb", case.source), ("contacts.csv", case.contacts), ("accounts.csv", case.accounts),
@@ -347,7 +353,7 @@ def plan_json(case: Case, *, days: int | None = None, simulate: dict[str, float]
         result = run_plan(PlanInput(paths=[str(d / "p.pb")], contacts=str(d / "contacts.csv"),
                                     accounts=str(d / "accounts.csv"), events=str(d / "events.jsonl"),
                                     start=case.start, days=days or case.days, simulate=simulate or {},
-                                    seed=seed))  # fmt: skip
+                                    seed=seed, touch_runs=runs))  # fmt: skip
         assert not result.problems, result.problems
         return to_json(result)
 
@@ -570,6 +576,15 @@ def test_plan_invariants(case: Case, seed: int) -> None:
 @_settings(max(5, CASES // 3))
 def test_plan_is_deterministic(case: Case, seed: int) -> None:
     determinism(case, seed)
+
+
+@given(cases(), st.integers(0, 2**16))
+@_settings(max(5, CASES // 3))
+def test_touches_planned_together_as_one_by_one(case: Case, seed: int) -> None:
+    """Touches alike planned as one batch (rotations, invitations: engine TouchBatch) come
+    out as the same bytes as each planned on its own."""
+    simulate = {"reply": 0.3, "purchase": 0.1} if seed % 2 else {}
+    assert plan_json(case, simulate=simulate, seed=seed) == plan_json(case, simulate=simulate, seed=seed, runs=False)
 
 
 @given(cases())

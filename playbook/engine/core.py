@@ -33,14 +33,16 @@ from playbook.engine.model import (
     Event,
     StateEvent,
     Touch,
+    TouchBatch,
     TouchRequest,
+    TouchRun,
 )
-from playbook.engine.policy import SEND, LimitCounter, LimitRule, Policies
+from playbook.engine.policy import SEND, LimitCounter, LimitRule, Policies, Verdict
 from playbook.engine.render import MissingValue, render
 from playbook.engine.timeutil import LocalTime, QuietWindow
 from playbook.engine.values import Instant
 
-Sink = Callable[[Touch | StateEvent], None]
+Sink = Callable[[Touch | TouchRun | StateEvent], None]  # TouchRuns only with Engine(runs=True)
 
 
 class Observer(Protocol):
@@ -157,7 +159,8 @@ class Contacts:
 
 class Engine:
     def __init__(self, playbooks: list[ir.Playbook], contacts: Contacts, start: int, sink: Sink, *,
-                 shared_limits: Iterable[LimitRule] = (), can_dissolve_groups: bool = True):  # fmt: skip
+                 shared_limits: Iterable[LimitRule] = (), can_dissolve_groups: bool = True,
+                 runs: bool = False):  # fmt: skip
         from playbook.engine.flows import FlowSet
 
         first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime("Asia/Shanghai")
@@ -172,7 +175,10 @@ class Engine:
         self._heap: list[tuple[int, int, tuple, int, str, tuple]] = []
         self._held: dict[str, TouchRequest] = {}  # touches waiting to be tried again, by key
         self._counter = itertools.count()
-        self._pending: list[TouchRequest] = []
+        self._pending: list[TouchRequest | TouchBatch] = []
+        # A sink that takes TouchRuns (a plan): touches alike are requested as a TouchBatch
+        # and come out as TouchRuns. Otherwise (the daemon) each is a TouchRequest and a Touch.
+        self.runs = runs
         self.unknown_contacts: list[Event] = []
         # The daemon's journal (runtime/state.py) watches what changes; None in a plan.
         self.observer: Observer | None = None
@@ -357,6 +363,27 @@ class Engine:
         """A touch is due now: it will compete at the end of this instant."""
         self._pending.append(req)
 
+    def request_batch(self, like: TouchRequest, contacts: list[str], keys: list[str]) -> None:
+        """Touches alike but for their contact (`like` with each contact and key) are due
+        now: as a TouchBatch where the sink takes runs, else one request each."""
+        if not contacts:
+            return
+        plain = like.content is None or _text_only(like.playbook, like.content)
+        if (
+            self.runs
+            and plain
+            and like.account is not None
+            and like.origin is None
+            and like.audience_of is None
+            and self.observer is None
+        ):
+            if any(keys[i] >= keys[i + 1] for i in range(len(keys) - 1)):
+                keys, contacts = map(list, zip(*sorted(zip(keys, contacts, strict=True)), strict=True))
+            self._pending.append(TouchBatch(like, contacts, keys))
+            return
+        for contact, key in zip(contacts, keys, strict=True):
+            self._pending.append(like.member(contact, key))
+
     def give_up(self, req: TouchRequest, reason: str) -> None:
         """A touch will not go out any more (its journey ended, its contact is gone): a
         held one is recorded as skipped now, one still waiting for this instant's turn
@@ -375,9 +402,14 @@ class Engine:
         held = {id(p): p.policies.quiet_release(t) for p in self.programs}
         while self._pending:
             batch, self._pending = self._pending, []
-            batch.sort(key=TouchRequest.order)
+            batch.sort(key=_order)
+            if self.runs:
+                batch = _whole_batches(batch, t)
             for req in batch:
-                self._try(req, t, held[id(req.playbook)])
+                if req.__class__ is TouchBatch:
+                    self._try_batch(req, t, held[id(req.like.playbook)])  # type: ignore[union-attr]
+                else:
+                    self._try(req, t, held[id(req.playbook)])  # type: ignore[arg-type]
 
     def _try(self, req: TouchRequest, t: int, held_until: int | None) -> None:
         program: Program = req.playbook
@@ -394,16 +426,7 @@ class Engine:
         if verdict is not SEND and not verdict.send:
             if verdict.retry_at is None:
                 return self._finish(req, t, SKIPPED, verdict.reason)
-            if verdict.reason not in req.reasons:
-                req.reasons.append(verdict.reason)
-            self._held[req.key] = req
-            retry = verdict.retry_at
-            if req.not_after is not None and retry >= req.not_after:
-                retry = req.not_after  # it cannot go out in time: given up when the group closes
-            if self.observer is not None:
-                self.observer.held(req)
-            self.at(retry, PHASE_RETRY, "retry", (req.key,))
-            return None
+            return self._hold(req, verdict)
         try:
             text, parts, audience = self._render(req, program)
         except MissingValue as exc:
@@ -416,6 +439,68 @@ class Engine:
         if t == req.due:
             return self._finish(req, t, OK, "", text, parts, audience)
         return self._finish(req, t, DEFERRED, "; ".join(req.reasons), text, parts, audience)
+
+    def _hold(self, req: TouchRequest, verdict: Verdict) -> None:
+        """Quiet hours or a `defer` limit hold the touch: it is tried again when worth it."""
+        if verdict.reason not in req.reasons:
+            req.reasons.append(verdict.reason)
+        self._held[req.key] = req
+        retry = verdict.retry_at
+        assert retry is not None
+        if req.not_after is not None and retry >= req.not_after:
+            retry = req.not_after  # it cannot go out in time: given up when the group closes
+        if self.observer is not None:
+            self.observer.held(req)
+        self.at(retry, PHASE_RETRY, "retry", (req.key,))
+
+    def _try_batch(self, batch: TouchBatch, t: int, held_until: int | None) -> None:
+        """A batch's turn: each member as `_try` would take it as a request of its own, in
+        key order; those that go out, and those skipped for one reason, come out as one
+        TouchRun each; a held member goes on as a request of its own."""
+        like = batch.like
+        program: Program = like.playbook
+        account, channel = like.account, like.channel
+        sent: tuple[list[str], list[str], list[str]] = ([], [], [])
+        skipped: dict[str, tuple[list[str], list[str], list[str]]] = {}
+        closed = like.not_after is not None and t >= like.not_after
+        deleted, fields = self.contacts.deleted, self.contacts.fields
+        judge, record = program.policies.judge, program.policies.record
+        account_fields = self.contacts.accounts.get(account or "")
+        clock, event = program.clock, like.event
+        template = like.task_text if like.task_text is not None else program.content_plan(like.content or "")[0]
+        for contact, key in zip(batch.contacts, batch.keys, strict=True):
+            if contact in deleted:
+                reason = "contact deleted"
+            elif closed:
+                reason = "the group has closed"
+            else:
+                verdict = judge(t, channel, account, contact, held_until)
+                if verdict is SEND or verdict.send:
+                    try:
+                        text = render(template, fields.get(contact), account_fields, event, clock) if template else ""
+                    except MissingValue as exc:
+                        reason = f"missing {exc.path}"
+                    else:
+                        record(t, channel, account, contact)
+                        sent[0].append(contact)
+                        sent[1].append(key)
+                        sent[2].append(text)
+                        continue
+                elif verdict.retry_at is None:
+                    reason = verdict.reason
+                else:
+                    self._hold(like.member(contact, key), verdict)
+                    continue
+            run = skipped.get(reason)
+            if run is None:
+                run = skipped[reason] = ([], [], [])
+            run[0].append(contact)
+            run[1].append(key)
+            run[2].append("")
+        if sent[0]:
+            self.emit(TouchRun(t, like, OK, "", *sent))  # (a batch is tried when due: _whole_batches)
+        for reason, run in skipped.items():
+            self.emit(TouchRun(t, like, SKIPPED, reason, *run))
 
     def _render(self, req: TouchRequest, program: Program) -> tuple[str, dict[str, Any] | None, Any]:
         clock = program.clock
@@ -443,6 +528,46 @@ class Engine:
                         req.step_order, parts))  # fmt: skip
         if req.origin is not None:
             self.flows[req.origin[1]].touch_done(req.origin, None if outcome == SKIPPED else t)
+
+
+def _text_only(program: Program, content: str) -> bool:
+    """Whether a content is text alone (no parts, no images): all a TouchRun holds."""
+    _, parts, images = program.content_plan(content)
+    return not parts and not images
+
+
+def _order(req: TouchRequest | TouchBatch) -> tuple[float, int, str, int, str]:
+    return req.order()
+
+
+def _whole_batches(ordered: list[TouchRequest | TouchBatch], t: int) -> list[TouchRequest | TouchBatch]:
+    """The instant's touches in competition order, a batch taken whole where nothing comes
+    between its members: where another touch's key falls among a batch's keys (same
+    priority, due time, flow and step order), or the batch is not due now (never so: a
+    batch is requested when due), every batch goes as requests of its own."""
+    whole = True
+    for i, req in enumerate(ordered):
+        if req.__class__ is not TouchBatch:
+            continue
+        if req.like.due != t:  # type: ignore[union-attr]
+            whole = False
+            break
+        if i + 1 < len(ordered):
+            mine, after = req.order(), ordered[i + 1].order()
+            last = req.keys[-1]  # type: ignore[union-attr]
+            if mine[:4] == after[:4] and after[4] <= last:
+                whole = False
+                break
+    if whole:
+        return ordered
+    single: list[TouchRequest | TouchBatch] = []
+    for req in ordered:
+        if req.__class__ is TouchBatch:
+            single += [req.like.member(c, k) for c, k in zip(req.contacts, req.keys, strict=True)]  # type: ignore
+        else:
+            single.append(req)
+    single.sort(key=_order)
+    return single
 
 
 def apply_effects(contacts: Contacts, event: Event) -> set[str]:

@@ -555,8 +555,7 @@ class GroupRun:
                 inst = Instance(f"{g.name}/{account}/{day}/{n + 1}", account, t, closes)
                 inst.members = members[n * g.size : (n + 1) * g.size]
                 self._start(inst, t)
-                for cid in inst.members:
-                    self._invite(inst, cid, t)
+                self._invite(inst, t)
 
     def _start(self, inst: Instance, t: int) -> None:
         self.instances[inst.id] = inst
@@ -574,14 +573,16 @@ class GroupRun:
         self._goto(inst, self.g.start, inst.opens)  # a late instance: past steps run at once
         self.engine.at(inst.closes, PHASE_SCHEDULE, "close", (self.flows.index, self.name, inst.id))
 
-    def _invite(self, inst: Instance, cid: str, t: int) -> None:
+    def _invite(self, inst: Instance, t: int) -> None:
+        """The instance's members are invited (a dm each)."""
         program = self.flows.program
         # positional: due, channel, account, flow, step, step_order, priority, playbook, key, contact, group
-        req = TouchRequest(t, "dm", inst.account, self.g.name, f"invite {self.g.invite}", 0, 0, program,
-                           f"{program.version}/{inst.id}/invite/{cid}", cid, inst.id)  # fmt: skip
-        req.content = self.g.invite
-        req.not_after = inst.closes
-        self.engine.request(req)
+        like = TouchRequest(t, "dm", inst.account, self.g.name, f"invite {self.g.invite}", 0, 0, program, "", None,
+                            inst.id)  # fmt: skip
+        like.content = self.g.invite
+        like.not_after = inst.closes
+        prefix = f"{program.version}/{inst.id}/invite/"
+        self.engine.request_batch(like, inst.members, [prefix + cid for cid in inst.members])
 
     def instance_for(self, cid: str, t: int) -> Instance | None:
         """The open instance a journey's `invite` puts this contact in, the contact added:
@@ -774,11 +775,13 @@ class RotationRun:
             (missing if fields[c].get(field) is None else present).append(c)
         missing.sort()
         keys = self._name_keys(present) if field == "name" else None
-        if keys is None:
-            keys = [_value_key(fields[c].get(field), c) if field != "name" else _name_tuple(fields[c]["name"], c)
-                    for c in present]  # fmt: skip
+        if keys is not None:  # strings "…\0" + id: sorted as they are, the id after the first NUL
+            keys.sort(reverse=self.r.descending)
+            return [key.partition("\0")[2] for key in keys] + missing
+        tuples = [_value_key(fields[c].get(field), c) if field != "name" else _name_tuple(fields[c]["name"], c)
+                  for c in present]  # fmt: skip
         # (keys are unique: each ends with the contact id)
-        by = dict(zip(present, keys, strict=True))
+        by = dict(zip(present, tuples, strict=True))
         present.sort(key=by.__getitem__, reverse=self.r.descending)
         return present + missing  # contacts without the field come last either way
 
@@ -822,21 +825,19 @@ class RotationRun:
             1 for i in range((cycle_end - today).days) if (today + dt.timedelta(days=i)).weekday() in self.r.weekdays
         )
         program = self.flows.program
-        contacts, request = self.engine.contacts, self.engine.request
-        name, task, step = self.r.name, self.r.task, f'task "{self.r.task}"'
+        fields, deleted = self.engine.contacts.fields, self.engine.contacts.deleted
+        name, step = self.r.name, f'task "{self.r.task}"'
         for account in sorted(self.queues):
             queue = self.queues[account]
             take = math.ceil(len(queue) / max(days_left, 1))
             today_list, self.queues[account] = queue[:take], queue[take:]
             self.flows.dirty(self.key, account)
-            prefix = f"{program.version}/{name}/{account}/"
-            for cid in today_list:
-                if cid not in contacts.fields or cid in contacts.deleted:  # not active
-                    continue
-                # positional: due, channel, account, flow, step, step_order, priority, playbook, key, contact
-                req = TouchRequest(t, "task", account, name, step, 0, 0, program, f"{prefix}{cid}/{cycle}", cid)
-                req.task_text = task
-                request(req)
+            prefix, suffix = f"{program.version}/{name}/{account}/", f"/{cycle}"
+            active = [cid for cid in today_list if cid in fields and cid not in deleted]
+            # positional: due, channel, account, flow, step, step_order, priority, playbook, key, contact
+            like = TouchRequest(t, "task", account, name, step, 0, 0, program, "", None)
+            like.task_text = self.r.task
+            self.engine.request_batch(like, active, [prefix + cid + suffix for cid in active])
 
     def contact_changed(self, cid: str) -> None:
         """Contacts added later join the end of the rotation."""

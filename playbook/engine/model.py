@@ -88,3 +88,50 @@ class TouchRequest:
     def order(self) -> tuple[float, int, str, int, str]:
         """Competition order (LANGUAGE.md §12): priority, due time, flow name, step order."""
         return (-self.priority, self.due, self.flow, self.step_order, self.key)
+
+    def member(self, contact: str, key: str) -> TouchRequest:
+        """This request for one contact (a TouchBatch's member on its own)."""
+        return TouchRequest(self.due, self.channel, self.account, self.flow, self.step, self.step_order, self.priority,
+                            self.playbook, key, contact, self.group, content=self.content, task_text=self.task_text,
+                            event=self.event, not_after=self.not_after)  # fmt: skip
+
+
+@dataclass(slots=True, eq=False)
+class TouchBatch:
+    """Touches alike but for their contact — a rotation's day for one account, a group's
+    invitations — requested at once: in the competition they take the place their keys
+    give them, member by member, as that many TouchRequests would (engine.core), without
+    making each. A plan makes a million."""
+
+    like: TouchRequest  # every field but contact and key; no origin, no audience, an account
+    contacts: list[str]
+    keys: list[str]  # one per contact, ascending
+
+    def order(self) -> tuple[float, int, str, int, str]:
+        like = self.like
+        return (-like.priority, like.due, like.flow, like.step_order, self.keys[0])
+
+
+@dataclass(slots=True)
+class TouchRun:
+    """Members of one TouchBatch that ended alike at one instant (sent, or skipped for one
+    reason): what a plan keeps of them, a Touch each only when asked (`touches`)."""
+
+    at: int
+    like: TouchRequest
+    outcome: str
+    reason: str
+    contacts: list[str]
+    keys: list[str]
+    texts: list[str]
+
+    def touch(self, i: int) -> Touch:
+        """Member `i` as a Touch."""
+        like = self.like
+        return Touch(self.at, like.due, like.channel, like.account, like.flow, like.step, like.content, self.texts[i],
+                     self.outcome, self.reason, like.playbook.version, self.keys[i], self.contacts[i], like.group, None,
+                     like.priority, like.step_order)  # fmt: skip
+
+    def touches(self, first: int = 0, stop: int | None = None) -> list[Touch]:
+        """Members `first` to `stop` as Touches."""
+        return [self.touch(i) for i in range(first, len(self.contacts) if stop is None else stop)]

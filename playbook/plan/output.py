@@ -22,10 +22,11 @@ from typing import Any, TextIO
 import numpy as np
 
 from playbook.engine.columns import Audience, Columns, IdOrder
-from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch
+from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch, TouchRun
 from playbook.engine.timeutil import LocalTime, iso
 from playbook.i18n import N_, t, tn
 from playbook.plan.run import PlanResult
+from playbook.plan.touches import PlannedTouches, touches_of
 
 CHANNELS = ("dm", "group", "moment", "task")
 # Column headers of the tables.
@@ -174,10 +175,9 @@ def _sections(result: PlanResult, dump: Dump, binary: bool = False) -> list[tupl
     touch_line = TouchLines(when, dump, binary)
     event_line = EventLines(result.clock, when, dump)
     events = events_in_order(result)
-    return [
-        ("events", events, map(event_line, events)),
-        ("touches", result.touches, map(touch_line.pieces, result.touches)),
-    ]
+    touches = result.touches
+    lines = touch_line.of(touches) if isinstance(touches, PlannedTouches) else map(touch_line.pieces, touches)
+    return [("events", events, map(event_line, events)), ("touches", touches, lines)]
 
 
 LINE_SEPARATOR = ",\n    "  # between two lines of a section (after "[\n    ")
@@ -216,17 +216,28 @@ def write_section_lines(result: PlanResult, directory: str) -> dict[str, Section
                     ends[done] = written
                     done += 1
             _write_lines(fh, chunk, ends, done, written)
-        names = [x.account or "" for x in items]
-        codes = {a: i for i, a in enumerate(dict.fromkeys(names))}
-        accounts = np.fromiter(map(codes.__getitem__, names), np.int32, len(items))
-        # the contact, where there is no account: contacts without one may be in any shard
-        others: dict[str, int] = {"": 0}
-        contacts = np.zeros(len(items), dtype=np.int32)
-        if "" in codes:
-            contacts[:] = [others.setdefault(x.contact or "", len(others)) if not x.account else 0 for x in items]
-        times = np.fromiter(map(_AT, items), dtype=np.int64, count=len(items))
-        out[name] = SectionLines(path, list(codes), accounts, list(others), contacts, times, ends)
+        out[name] = SectionLines(path, *_merge_keys(items), ends)
     return out
+
+
+def _merge_keys(items: Any) -> tuple[list[str], np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """What the shards' lines are put in order by (SectionLines): each line's account, its
+    contact where it has no account (contacts without one may be in any shard), its time."""
+    if isinstance(items, PlannedTouches):
+        names, account = items.accounts, items.account
+        others, contact = items.contact_of_lines()
+        if "" not in names or not len(account):
+            return names, account, [""], np.zeros(len(items), dtype=np.int32), items.at
+        return names, account, others, np.where(account == names.index(""), contact, 0), items.at
+    accounts = [x.account or "" for x in items]
+    codes = {a: i for i, a in enumerate(dict.fromkeys(accounts))}
+    codes_of_lines = np.fromiter(map(codes.__getitem__, accounts), np.int32, len(items))
+    seen: dict[str, int] = {"": 0}
+    contacts = np.zeros(len(items), dtype=np.int32)
+    if "" in codes:
+        contacts[:] = [seen.setdefault(x.contact or "", len(seen)) if not x.account else 0 for x in items]
+    times = np.fromiter(map(_AT, items), dtype=np.int64, count=len(items))
+    return list(codes), codes_of_lines, list(seen), contacts, times
 
 
 def _write_lines(fh: Any, lines: list[str], ends: np.ndarray, done: int, written: int) -> int:
@@ -358,6 +369,29 @@ class TouchLines:
         head, _, tail = line.partition("\0")
         return (head, audience, tail)
 
+    def of(self, touches: PlannedTouches) -> Iterator[str | tuple[str, Any, str]]:
+        """The lines of a plan's touches in order: a single touch's as `pieces` gives it, a
+        run's members' from one template each."""
+        for x, first, stop in touches.segments():
+            if x.__class__ is Touch:
+                yield self.pieces(x)  # type: ignore[arg-type]
+            else:
+                yield from self.run_lines(x, first, stop)  # type: ignore[arg-type]
+
+    def run_lines(self, run: TouchRun, first: int, stop: int) -> list[str]:
+        """The lines of a run's members `first` to `stop`: the bytes `_line` gives each."""
+        like, q, times = run.like, self.quoted, self.times
+        try:
+            content = "null" if like.content is None else q[like.content]
+            group = "" if like.group is None else f', "group": {_quote(like.group)}'
+            head = f'{{"account": {q[like.account]}, "at": {times[run.at]}, "channel": {q[like.channel]}, "contact": '  # type: ignore[index]
+            middle = f', "content": {content}, "due": {times[like.due]}, "flow": {q[like.flow]}{group}, "key": '
+            tail = f', "outcome": {q[run.outcome]}, "reason": {q[run.reason]}, "step": {q[like.step]}, "text": '
+            return [head + _quote(c) + middle + _quote(k) + tail + _quote(x) + "}"
+                    for c, k, x in zip(run.contacts[first:stop], run.keys[first:stop], run.texts[first:stop], strict=True)]  # fmt: skip
+        except TypeError:  # not a str where one was expected: the generic way
+            return [self._line(x, "") for x in run.touches(first, stop)]
+
     def _line(self, t: Touch, audience_mark: str) -> str:
         try:
             times = self.times
@@ -470,9 +504,9 @@ class _Quoted(dict[str, str]):
 class AudienceLists:
     """The JSON of Moments audiences, ≈ 1,000 sorted ids for each post, which add up to
     most of a plan's JSON. When every id is ASCII of one length and needs no escaping (the
-    usual case), a list is put together by numpy from a table of the ids' bytes: no Python
-    string is touched (at a million contacts, fetching them from all over memory was
-    the cost)."""
+    usual case), a list is put together by numpy from a table of each id's bytes as it is
+    written (`"id", `): one gather, no Python string touched (at a million contacts,
+    fetching them from all over memory was the cost)."""
 
     def __init__(self, columns: Columns):
         self.order = IdOrder(columns)
@@ -480,7 +514,8 @@ class AudienceLists:
         self.table: np.ndarray | None = None
         joined = "".join(ids)
         if ids and len(set(map(len, ids))) == 1 and joined.isascii() and len(_quote(joined)) == len(joined) + 2:
-            self.table = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(len(ids), len(ids[0]))
+            written = ('"' + '", "'.join(ids) + '", ').encode("ascii")
+            self.table = np.frombuffer(written, dtype=f"V{len(ids[0]) + 4}")  # one item per id
 
     def json(self, rows: np.ndarray) -> str:
         """'["c1", "c2"]' for the rows (with a table)."""
@@ -491,17 +526,8 @@ class AudienceLists:
         assert self.table is not None
         if len(rows) == 0:
             return b"[]"
-        width = self.table.shape[1]
-        # '[' then "id", ␣ for each id; the last ", " becomes ']' and one byte less: one copy out
-        data = np.empty(1 + len(rows) * (width + 4), dtype=np.uint8)
-        data[0] = ord("[")
-        line = data[1:].reshape(len(rows), width + 4)
-        line[:, 0] = line[:, width + 1] = ord('"')
-        line[:, 1 : width + 1] = self.table[self.order.sorted_rows(rows)]
-        line[:, width + 2] = ord(",")
-        line[:, width + 3] = ord(" ")
-        data[-2] = ord("]")
-        return data[:-1].tobytes()
+        written = self.table[self.order.sorted_rows(rows)].tobytes()
+        return b"[" + written[:-2] + b"]"  # the last id without its ", "
 
 
 def to_json(result: PlanResult) -> str:
@@ -693,19 +719,18 @@ def render_contact(result: PlanResult, contact: str, console: Any) -> bool:
     console.print(_styled(head, str(record.get("name", contact))))
     clock = result.clock
     rows: list[tuple[int, int, Text, str]] = []
-    for x in result.touches:
-        if x.contact == contact or (x.audience is not None and contact in x.audience):
-            style = {OK: "green", DEFERRED: "yellow", SKIPPED: "red"}[x.outcome]
-            outcome = t(OUTCOME_WORDS[x.outcome])
-            if x.reason:
-                outcome = t("{outcome} ({reason})", outcome=outcome, reason=reason_text(x.reason))
-            head = Text.assemble(
-                (clock.local(x.at).strftime("%Y-%m-%d %H:%M"), "bold"), f"  {x.channel:<6} {x.flow} · {x.step}  ",
-                (outcome, style),
-            )  # fmt: skip
-            if x.outcome == DEFERRED:
-                head.append("  " + t("due {when}", when=clock.local(x.due).strftime("%m-%d %H:%M")), style="dim")
-            rows.append((x.at, 1, head, x.text))
+    for x in touches_of(result.touches, contact):
+        style = {OK: "green", DEFERRED: "yellow", SKIPPED: "red"}[x.outcome]
+        outcome = t(OUTCOME_WORDS[x.outcome])
+        if x.reason:
+            outcome = t("{outcome} ({reason})", outcome=outcome, reason=reason_text(x.reason))
+        head = Text.assemble(
+            (clock.local(x.at).strftime("%Y-%m-%d %H:%M"), "bold"), f"  {x.channel:<6} {x.flow} · {x.step}  ",
+            (outcome, style),
+        )  # fmt: skip
+        if x.outcome == DEFERRED:
+            head.append("  " + t("due {when}", when=clock.local(x.due).strftime("%m-%d %H:%M")), style="dim")
+        rows.append((x.at, 1, head, x.text))
     inputs = [StateEvent(e.at, e.type, e.contact, None, e.data) for e in result.inputs if e.contact == contact]
     for e in [*inputs, *result.events]:
         if e.contact == contact:

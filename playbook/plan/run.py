@@ -19,11 +19,12 @@ from playbook.compiler.templates import placeholders
 from playbook.data.files import RowProblem, read_events, read_records
 from playbook.diagnostics import PlaybookError
 from playbook.engine.core import Contacts, Engine, apply_effects
-from playbook.engine.model import Event, StateEvent, Touch
+from playbook.engine.model import Event, StateEvent, Touch, TouchRun
 from playbook.engine.policy import LimitRule
 from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
 from playbook.plan.simulate import Simulator
+from playbook.plan.touches import PlannedTouches
 
 if TYPE_CHECKING:
     from playbook.plan.shards import Shard
@@ -45,6 +46,7 @@ class PlanInput:
     workers: int = 1  # processes planning the accounts in shards (plan/shards.py); 1: this one
     output: str = "json"  # what a shard prepares for: "json" (the lines) or "table" (counts only)
     contact: str | None = None  # a shard also keeps this contact's own timeline
+    touch_runs: bool = True  # touches alike planned together (engine TouchBatch); False: one by one (tests compare)
 
 
 @dataclass
@@ -53,7 +55,7 @@ class PlanResult:
     clock: LocalTime
     start: int
     end: int
-    touches: list[Touch]  # planned in shards: only `PlanInput.contact`'s
+    touches: Sequence[Touch]  # in order (a PlannedTouches); planned in shards: only `PlanInput.contact`'s
     events: list[StateEvent]  # idem
     metrics: dict[str, Any]
     problems: list[RowProblem]
@@ -83,14 +85,16 @@ def count_touches(touches: Sequence[Touch], clock: LocalTime) -> Counter[tuple[s
     days: dict[int, str] = {}
     causes: dict[str, str] = {}
     counts: Counter[tuple[str, str, str, str, str]] = Counter()
-    for x in touches:
+    parts = touches.by_run() if isinstance(touches, PlannedTouches) else ((x, 1) for x in touches)
+    for x, n in parts:
         day = days.get(x.at)
         if day is None:
             day = days[x.at] = clock.date_of(x.at).isoformat()
         cause = causes.get(x.reason)
         if cause is None:
             cause = causes[x.reason] = reason_cause(x.reason)
-        counts[day, x.account or "", x.channel, x.outcome, cause] += 1
+        channel, account = (x.channel, x.account) if x.__class__ is Touch else (x.like.channel, x.like.account)  # type: ignore[union-attr]
+        counts[day, account or "", channel, x.outcome, cause] += n
     return counts
 
 
@@ -191,16 +195,23 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     events.sort(key=lambda e: (e.at, e.seq))
     first_drawn = max((e.seq for e in events), default=0) + 1
 
-    touches: list[Touch] = []
+    touches: list[Touch | TouchRun] = []
     states: list[StateEvent] = []
     fields = contacts.fields
 
-    def sink(record: Touch | StateEvent) -> None:
-        if isinstance(record, Touch):
-            if record.due < end:
-                touches.append(record)
+    def sink(record: Touch | TouchRun | StateEvent) -> None:
+        kind = record.__class__
+        if kind is Touch:
+            if record.due < end:  # type: ignore[union-attr]
+                touches.append(record)  # type: ignore[arg-type]
                 if simulator is not None:
-                    simulator.after_touch(record)
+                    simulator.after_touch(record)  # type: ignore[arg-type]
+        elif kind is TouchRun:
+            if record.like.due < end:  # type: ignore[union-attr]
+                touches.append(record)  # type: ignore[arg-type]
+                if simulator is not None:
+                    for touch in record.touches():  # type: ignore[union-attr]
+                        simulator.after_touch(touch)
         elif record.at < end:
             # whose event it is: the plan lists events by time, then account
             record.account = record.data.get("account") if record.contact is None else \
@@ -208,7 +219,7 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
             states.append(record)
 
     engine = Engine(playbooks, contacts, start, sink, shared_limits=spec.adapter_limits,
-                    can_dissolve_groups=spec.can_dissolve_groups)  # fmt: skip
+                    can_dissolve_groups=spec.can_dissolve_groups, runs=spec.touch_runs)  # fmt: skip
     simulator = Simulator(spec.simulate, spec.seed, engine, first_seq=first_drawn) if spec.simulate else None
     coming: deque[Event] = deque()
     for event in events:
@@ -238,11 +249,11 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
         if progress is not None:
             progress(t - start, end - start)
     engine.drain()
-    touches.sort(key=lambda x: (x.at, x.account or "", x.contact or "", x.flow, x.step))
+    planned = PlannedTouches(touches)  # in the plan's order
     drawn = simulator.drawn if simulator is not None else []
     inputs = sorted((e for e in [*events, *drawn] if start <= e.at < end), key=lambda e: (e.at, e.seq))
     counts = metric_parts(engine)
-    return PlanResult(playbooks, clock, start, end, touches, states, metrics(counts), problems,
+    return PlanResult(playbooks, clock, start, end, planned, states, metrics(counts), problems,
                       engine.unknown_contacts, contacts, inputs, metric_counts=counts)  # fmt: skip
 
 

@@ -45,6 +45,7 @@ from playbook.engine.model import Event, StateEvent, Touch
 from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
 from playbook.plan.run import JourneyCounts, PlanInput, PlanResult, metrics, plan_part
+from playbook.plan.touches import touches_of
 
 
 class NotShardable(Exception):
@@ -187,12 +188,9 @@ def _view(result: PlanResult, contact: str | None) -> tuple | None:
     """One contact's own timeline (`plan --contact`), if it is this shard's."""
     if contact is None or contact not in result.contacts.fields:
         return None
-    touches = []
-    for x in result.touches:
-        if x.contact == contact or (x.audience is not None and contact in x.audience):
-            touches.append(Touch(x.at, x.due, x.channel, x.account, x.flow, x.step, x.content, x.text, x.outcome,
-                                 x.reason, x.playbook, x.key, x.contact, x.group,
-                                 None if x.audience is None else (contact,), x.priority, x.step_order, x.parts))  # fmt: skip
+    touches = [Touch(x.at, x.due, x.channel, x.account, x.flow, x.step, x.content, x.text, x.outcome, x.reason,
+                     x.playbook, x.key, x.contact, x.group, None if x.audience is None else (contact,), x.priority,
+                     x.step_order, x.parts) for x in touches_of(result.touches, contact)]  # fmt: skip
     events = [e for e in result.events if e.contact == contact]
     inputs = [e for e in result.inputs if e.contact == contact]
     return result.contacts.fields[contact], touches, events, inputs
@@ -248,6 +246,8 @@ def _collect(workers: list, progress: Callable[[int, int], None] | None, span: i
             try:
                 kind, value = receive.recv()  # type: ignore[union-attr]
             except EOFError:
+                # The pipe can close a moment before the process is reaped; wait for its exit code.
+                workers[index][0].join(timeout=10)
                 code = workers[index][0].exitcode
                 raise PlaybookError([Diagnostic(ERROR, "plan", t(
                     "a planning process ended without its result (exit code {code}); is the machine out of memory?",
