@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from playbook.engine.model import OK, SKIPPED, Touch, TouchRequest, TouchRun
 from playbook.engine.timeutil import LocalTime
-from playbook.plan.output import Dump, TouchLines, _Iso
+from playbook.plan.output import BLOCK, Dump, TouchLines, _Iso
 from playbook.plan.run import count_touches
-from playbook.plan.touches import PlannedTouches, touches_of
+from playbook.plan.touches import PlannedTouches, _contact_ranks, touches_of
 
 CLOCK = LocalTime("Asia/Shanghai")
 T0 = 1_796_083_200  # 2026-12-01 08:00 +08:00
@@ -58,10 +58,20 @@ def test_runs_in_the_order_lines_and_counts_of_single_touches(items: list[Touch 
     assert [planned[i] for i in range(len(plain))] == plain
     assert planned[-1:] == plain[-1:]
     lines = TouchLines(_Iso(CLOCK), Dump())
-    assert list(lines.of(planned)) == [lines.pieces(x) for x in plain]
+    blocks = list(lines.blocks(planned))
+    assert all(blocks) and all(len(b) <= BLOCK for b in blocks if isinstance(b, list))
+    assert [line for b in blocks for line in (b if isinstance(b, list) else [b])] == [lines.pieces(x) for x in plain]
     assert count_touches(planned, CLOCK) == count_touches(plain, CLOCK)
     for contact in IDS:
         assert touches_of(planned, contact) == touches_of(plain, contact)
     # the shards' merge keys: each line's time and account
     assert planned.at.tolist() == [x.at for x in plain]
     assert [planned.accounts[i] for i in planned.account] == [x.account or "" for x in plain]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(IDS), st.text(max_size=4), st.text("ab\0 ", max_size=3)), max_size=30))
+def test_contacts_ranked_as_sorted_strings(contacts: list[str]) -> None:
+    names, ranks = _contact_ranks(contacts)
+    assert names == sorted(set(contacts))
+    assert [names[r] for r in ranks.tolist()] == contacts

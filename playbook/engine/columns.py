@@ -44,6 +44,9 @@ class Columns:
         self.active = np.zeros(0, dtype=bool)
         self.account = np.zeros(0, dtype=np.int32)
         self._dirty: set[str] = set()
+        # rows 0..n0-1 in account order (a stable sort of their account codes) and those codes,
+        # for by_account; rows added since are not in it, a row of it changing account drops it
+        self._grouped: tuple[int, np.ndarray, np.ndarray] | None = None
         self._load()
 
     def _load(self) -> None:
@@ -68,6 +71,7 @@ class Columns:
                 self.accounts.append(account)
             row_codes.append(code)
         self.account[:n] = row_codes
+        self._grouped = None
 
     @property
     def n(self) -> int:
@@ -128,7 +132,10 @@ class Columns:
         if code is None:
             code = self._account_code[account] = len(self.accounts)
             self.accounts.append(account)
-        self.account[index] = code
+        if self.account[index] != code:
+            self.account[index] = code
+            if self._grouped is not None and index < self._grouped[0]:
+                self._grouped = None
         return index
 
     def column(self, field: str, kind: str) -> np.ndarray:
@@ -169,23 +176,44 @@ class Columns:
 
     def by_account(self, mask: np.ndarray) -> dict[str, np.ndarray]:
         """Rows where `mask` is true (and live), grouped by account, in row order."""
-        live = self.live()  # flushes pending rows, accounts included
-        rows = np.flatnonzero(mask & live)
-        codes = self.account[: self.n][rows]
+        chosen = mask & self.live()  # live() flushes pending rows, accounts included
+        n = self.n
+        grouped = self._grouped
+        if grouped is None or 8 * (n - grouped[0]) > n:  # none yet, or many rows added since
+            grouped = self._grouped = self._group(n)
+        covered, order, codes = grouped
+        # the account order of every row there was is known: keep the chosen ones (no sort)
+        keep = chosen[order]
+        rows, codes = order[keep], codes[keep]
+        out: dict[str, np.ndarray] = {}
+        for code, part in _split(rows, codes):
+            account = self.accounts[code]
+            if account is not None:
+                out[account] = part
+        added = np.flatnonzero(chosen[covered:]) + covered  # rows added since: after every older row
+        if len(added):
+            added_codes = self.account[added]
+            by_code = np.argsort(added_codes, kind="stable")
+            for code, part in _split(added[by_code], added_codes[by_code]):
+                account = self.accounts[code]
+                if account is not None:
+                    out[account] = np.concatenate([out[account], part]) if account in out else part
+        return out
+
+    def _group(self, n: int) -> tuple[int, np.ndarray, np.ndarray]:
+        codes = self.account[:n]
         if len(self.accounts) <= 32767:
             codes = codes.astype(np.int16)  # the same order: numpy's stable sort of 16-bit ints is a radix sort
         order = np.argsort(codes, kind="stable")
-        rows, codes = rows[order], codes[order]
-        out: dict[str, np.ndarray] = {}
-        if len(rows) == 0:
-            return out
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(codes)) + 1])
-        ends = np.concatenate([starts[1:], [len(rows)]])
-        for a, b in zip(starts, ends, strict=True):
-            account = self.accounts[int(codes[a])]
-            if account is not None:
-                out[account] = rows[a:b]
-        return out
+        return n, order, codes[order]
+
+
+def _split(rows: np.ndarray, codes: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Rows sorted by their codes, as (code, its rows) for each code."""
+    if len(rows) == 0:
+        return []
+    starts = np.flatnonzero(np.diff(codes)) + 1
+    return list(zip(codes[np.concatenate([[0], starts])].tolist(), np.split(rows, starts), strict=True))
 
 
 class Audience:

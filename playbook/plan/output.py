@@ -12,7 +12,7 @@ import io
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from json.encoder import c_make_encoder  # type: ignore[attr-defined]
 from json.encoder import encode_basestring as _quote  # the C function json.dumps(ensure_ascii=False) quotes with
@@ -140,29 +140,22 @@ def write_json(result: PlanResult, out: TextIO) -> None:
     for key in sorted(head):
         out.write(f"  {dump(key)}: {dump(head[key])},\n")
     sections = _sections(result, dump)
-    for number, (name, _, lines) in enumerate(sections):
+    for number, (name, _, blocks) in enumerate(sections):
         out.write(f"  {dump(name)}: [")
         if result.sections is not None:  # planned in shards: their lines, put together
             result.sections.write(name, out)
             out.write(",\n" if number + 1 < len(sections) else "\n")
             continue
         separator = "\n    "
-        chunk: list[str] = []  # written a few thousand lines at a time: one write per line costs more
-        for line in lines:
-            chunk.append(separator)
-            separator = LINE_SEPARATOR
-            if line.__class__ is str:
-                chunk.append(line)  # type: ignore[arg-type]
-                if len(chunk) >= 8192:
-                    out.write("".join(chunk))
-                    chunk = []
+        for block in blocks:
+            if block.__class__ is list:
+                out.write(separator + LINE_SEPARATOR.join(block))  # type: ignore[arg-type]
             else:  # a line in pieces, each written as it is (see TouchLines.pieces)
-                chunk.append(line[0])
-                out.write("".join(chunk))
-                for piece in line[1:-1]:
-                    out.write(piece)
-                chunk = [line[-1]]
-        out.write("".join(chunk))
+                head, audience, tail = block
+                out.write(separator + head)
+                out.write(audience)
+                out.write(tail)
+            separator = LINE_SEPARATOR
         out.write("]" if separator == "\n    " else "\n  ]")
         out.write(",\n" if number + 1 < len(sections) else "\n")
     out.write("}\n")
@@ -170,14 +163,38 @@ def write_json(result: PlanResult, out: TextIO) -> None:
 
 def _sections(result: PlanResult, dump: Dump, binary: bool = False) -> list[tuple[str, list[Any], Iterator[Any]]]:
     """The JSON's two sections, events and touches: each with its items in order and their
-    lines (a Moments post's line in pieces, see TouchLines.pieces)."""
+    lines in blocks (see TouchLines.blocks)."""
     when = _Iso(result.clock)
     touch_line = TouchLines(when, dump, binary)
     event_line = EventLines(result.clock, when, dump)
     events = events_in_order(result)
     touches = result.touches
-    lines = touch_line.of(touches) if isinstance(touches, PlannedTouches) else map(touch_line.pieces, touches)
-    return [("events", events, map(event_line, events)), ("touches", touches, lines)]
+    if isinstance(touches, PlannedTouches):
+        touch_blocks = touch_line.blocks(touches)
+    else:
+        touch_blocks = _in_blocks(map(touch_line.pieces, touches))
+    event_blocks = ([event_line(e) for e in events[i : i + BLOCK]] for i in range(0, len(events), BLOCK))
+    return [("events", events, event_blocks), ("touches", touches, touch_blocks)]
+
+
+BLOCK = 4096  # lines in a block: a list of lines is joined and written at once
+
+
+def _in_blocks(lines: Iterable[str | tuple[str, Any, str]]) -> Iterator[list[str] | tuple[str, Any, str]]:
+    """Lines as blocks: lists of whole lines, and a line in pieces on its own."""
+    block: list[str] = []
+    for line in lines:
+        if line.__class__ is str:
+            block.append(line)  # type: ignore[arg-type]
+            if len(block) < BLOCK:
+                continue
+        if block:
+            yield block
+            block = []
+        if line.__class__ is not str:
+            yield line
+    if block:
+        yield block
 
 
 LINE_SEPARATOR = ",\n    "  # between two lines of a section (after "[\n    ")
@@ -190,26 +207,24 @@ def write_section_lines(result: PlanResult, directory: str) -> dict[str, Section
     its account and where it ends in the file — all the shards' lines put in that order
     are the lines `write_json` writes for the whole plan."""
     out: dict[str, SectionLines] = {}
-    for name, items, lines in _sections(result, Dump(), binary=True):
+    for name, items, blocks in _sections(result, Dump(), binary=True):
         path = f"{directory}/{name}"
         ends = np.empty(len(items), dtype=np.int64)
         with open(path, "wb") as fh:
-            written = done = size = 0
+            written = done = 0
             chunk: list[str] = []
-            for line in lines:
-                if line.__class__ is str:
-                    chunk.append(line)  # type: ignore[arg-type]
-                    size += len(line)
-                    # written about 1 MB at a time: larger buffers are memory the system maps
-                    # and unmaps at each write (page faults cost more than the writes)
-                    if size < 2**20 and len(chunk) < 4096:
+            for block in blocks:
+                if block.__class__ is list:
+                    chunk += block  # type: ignore[arg-type]
+                    # written a few thousand lines (1–3 MB) at a time: larger buffers are memory
+                    # the system maps and unmaps at each write (page faults cost more than the writes)
+                    if len(chunk) < BLOCK:
                         continue
                 written = _write_lines(fh, chunk, ends, done, written)
                 done += len(chunk)
                 chunk = []
-                size = 0
-                if line.__class__ is not str:  # a Moments post: its audience's bytes as they are
-                    head, audience, tail = line
+                if block.__class__ is not list:  # a Moments post: its audience's bytes as they are
+                    head, audience, tail = block
                     for data in (head.encode(), audience, (tail + LINE_SEPARATOR).encode()):
                         fh.write(data)
                         written += len(data)
@@ -310,6 +325,8 @@ class TouchLines:
         self.audiences: dict[str | None, tuple[tuple[Columns, bytes], Any]] = {}
         self.lists: AudienceLists | None = None
         self.quoted = _Quoted()
+        # id(run) -> _run_template(run) (the plan's touches hold their runs while lines are made)
+        self.run_parts: dict[int, tuple[str, str, str] | None] = {}
 
     def _audience(self, audience: Any, account: str | None) -> Any:
         """An audience's id list (str, or bytes when `binary`). Most posts have an audience of
@@ -369,28 +386,57 @@ class TouchLines:
         head, _, tail = line.partition("\0")
         return (head, audience, tail)
 
-    def of(self, touches: PlannedTouches) -> Iterator[str | tuple[str, Any, str]]:
-        """The lines of a plan's touches in order: a single touch's as `pieces` gives it, a
-        run's members' from one template each."""
+    def blocks(self, touches: PlannedTouches) -> Iterator[list[str] | tuple[str, Any, str]]:
+        """The lines of a plan's touches in order, in blocks: lists of whole lines (a single
+        touch's as `pieces` gives it, a run's members' from one template each), and a line
+        in pieces on its own. No block is empty."""
+        block: list[str] = []
         for x, first, stop in touches.segments():
-            if x.__class__ is Touch:
-                yield self.pieces(x)  # type: ignore[arg-type]
+            if x.__class__ is not Touch:
+                block += self.run_lines(x, first, stop)  # type: ignore[arg-type]
             else:
-                yield from self.run_lines(x, first, stop)  # type: ignore[arg-type]
+                line = self.pieces(x)  # type: ignore[arg-type]
+                if line.__class__ is not str:
+                    if block:
+                        yield block
+                        block = []
+                    yield line
+                    continue
+                block.append(line)  # type: ignore[arg-type]
+            if len(block) >= BLOCK:
+                yield block
+                block = []
+        if block:
+            yield block
 
     def run_lines(self, run: TouchRun, first: int, stop: int) -> list[str]:
         """The lines of a run's members `first` to `stop`: the bytes `_line` gives each."""
+        parts = self.run_parts.get(id(run), False)
+        if parts is False:
+            parts = self.run_parts[id(run)] = self._run_template(run)
+        if parts is not None:
+            head, middle, tail = parts
+            try:
+                return ["".join((head, _quote(c), middle, _quote(k), tail, _quote(x), "}"))
+                        for c, k, x in zip(run.contacts[first:stop], run.keys[first:stop], run.texts[first:stop], strict=True)]  # fmt: skip
+            except TypeError:  # not a str where one was expected: the generic way
+                pass
+        return [self._line(x, "") for x in run.touches(first, stop)]
+
+    def _run_template(self, run: TouchRun) -> tuple[str, str, str] | None:
+        """A run's line around its member's contact, key and text (None: a field of an
+        unexpected type). Made once: a run's members are often far apart in the order."""
         like, q, times = run.like, self.quoted, self.times
         try:
             content = "null" if like.content is None else q[like.content]
             group = "" if like.group is None else f', "group": {_quote(like.group)}'
-            head = f'{{"account": {q[like.account]}, "at": {times[run.at]}, "channel": {q[like.channel]}, "contact": '  # type: ignore[index]
-            middle = f', "content": {content}, "due": {times[like.due]}, "flow": {q[like.flow]}{group}, "key": '
-            tail = f', "outcome": {q[run.outcome]}, "reason": {q[run.reason]}, "step": {q[like.step]}, "text": '
-            return [head + _quote(c) + middle + _quote(k) + tail + _quote(x) + "}"
-                    for c, k, x in zip(run.contacts[first:stop], run.keys[first:stop], run.texts[first:stop], strict=True)]  # fmt: skip
-        except TypeError:  # not a str where one was expected: the generic way
-            return [self._line(x, "") for x in run.touches(first, stop)]
+            return (
+                f'{{"account": {q[like.account]}, "at": {times[run.at]}, "channel": {q[like.channel]}, "contact": ',  # type: ignore[index]
+                f', "content": {content}, "due": {times[like.due]}, "flow": {q[like.flow]}{group}, "key": ',
+                f', "outcome": {q[run.outcome]}, "reason": {q[run.reason]}, "step": {q[like.step]}, "text": ',
+            )
+        except TypeError:
+            return None
 
     def _line(self, t: Touch, audience_mark: str) -> str:
         try:
@@ -417,9 +463,9 @@ class TouchLines:
 class EventLines:
     """An event's JSON line, written by hand: the bytes `dump(event_json(e, clock, when))`
     gives (tests/test_plan_output.py holds them equal) — a plan has a million events, and
-    building a dict for each to sort its keys cost more than the line. The keys' order is
-    worked out once per shape of event; a value of a type json would write otherwise than
-    here goes the generic way."""
+    building a dict for each to sort its keys cost more than the line. Each shape of event
+    gets a format with its keys in sorted order, filled with the quoted values in one call;
+    a value of a type json would write otherwise than here goes the generic way."""
 
     def __init__(self, clock: LocalTime, when: _Iso, dump: Callable[[Any], str]):
         self.clock = clock
@@ -427,50 +473,44 @@ class EventLines:
         self.dump = dump
         self.times = _QuotedTimes(clock)
         self.quoted = _Quoted()
-        self.plans: dict[tuple, list[tuple[str, str]]] = {}
+        self.formats: dict[tuple, str] = {}
 
-    def _plan(self, shape: tuple) -> list[tuple[str, str]]:
-        """(text before the value, where the value comes from) in sorted key order."""
+    def _format(self, shape: tuple) -> str:
+        """The line of a shape with a positional field for each value: 0 the time, 1 the
+        type, 2 the contact, 3 the flow, then the data's values in their order."""
         has_contact, has_flow, *data = shape
-        keys = ["at", "type", *(["contact"] if has_contact else []), *(["flow"] if has_flow else []), *data]
-        plan = [(("{" if n == 0 else ", ") + _quote(k) + ": ", k) for n, k in enumerate(sorted(keys))]
-        self.plans[shape] = plan
-        return plan
+        slots = {"at": 0, "type": 1, **({"contact": 2} if has_contact else {}), **({"flow": 3} if has_flow else {})}
+        slots.update((key, 4 + n) for n, key in enumerate(data))
+        fields = [
+            (("{" if n == 0 else ", ") + _quote(key) + ": ").replace("{", "{{").replace("}", "}}") + f"{{{slots[key]}}}"
+            for n, key in enumerate(sorted(slots))
+        ]
+        fmt = self.formats[shape] = "".join(fields) + "}}"
+        return fmt
 
     def __call__(self, e: StateEvent) -> str:
         data = e.data
         if "at" in data or "type" in data or "contact" in data or "flow" in data:
             return self.dump(event_json(e, self.clock, self.when))  # a data key that shadows one of ours
-        shape = (e.contact is not None, e.flow is not None, *data)
-        plan = self.plans.get(shape) or self._plan(shape)
-        out = []
-        q = self.quoted
+        q, times = self.quoted, self.times
         try:
-            for prefix, key in plan:
-                out.append(prefix)
-                if key == "at":
-                    out.append(self.times[e.at])
-                elif key == "type":
-                    out.append(q[e.type])
-                elif key == "contact":
-                    out.append(_quote(e.contact))
-                elif key == "flow":
-                    out.append(q[e.flow])  # type: ignore[index]
+            shape = (e.contact is not None, e.flow is not None, *data)
+            fmt = self.formats.get(shape) or self._format(shape)
+            values = [times[e.at], q[e.type], "" if e.contact is None else _quote(e.contact),
+                      "" if e.flow is None else q[e.flow]]  # fmt: skip
+            for key, value in data.items():
+                kind = value.__class__
+                if kind is str:
+                    values.append(_quote(value))
+                elif kind is int:
+                    values.append(times[value] if key in _TIMES else int.__repr__(value))
+                elif key in _TIMES:
+                    values.append(self.dump(event_json(e, self.clock, self.when)[key]))
                 else:
-                    value = data[key]
-                    kind = value.__class__
-                    if kind is str:
-                        out.append(_quote(value))
-                    elif kind is int:
-                        out.append(_quote(iso(value, self.clock)) if key in _TIMES else int.__repr__(value))
-                    elif key in _TIMES:
-                        out.append(self.dump(event_json(e, self.clock, self.when)[key]))
-                    else:
-                        out.append(self.dump(value))  # the text json gives a value inside a line
+                    values.append(self.dump(value))  # the text json gives a value inside a line
         except TypeError:  # not a str where one was expected: let json say how it reads
             return self.dump(event_json(e, self.clock, self.when))
-        out.append("}")
-        return "".join(out)
+        return fmt.format(*values)
 
 
 _TIMES = ("closes", "deadline")  # event data that are instants, written as ISO text

@@ -48,9 +48,7 @@ class PlannedTouches(Sequence[Touch]):
             contact_of[i] = c or ""
         for i, x in zip(firsts[runs].tolist(), many, strict=True):
             contact_of[i : i + len(x.contacts)] = x.contacts
-        names = sorted(set(contact_of))
-        rank = {c: i for i, c in enumerate(names)}
-        contact = np.fromiter(map(rank.__getitem__, contact_of), np.int64, total)
+        names, contact = _contact_ranks(contact_of)
         order = _stable_order([at[item], account[item], contact, flow[item], step[item]])
         self.item, self.member = item[order], member[order]
         self.at = at[self.item]
@@ -160,6 +158,26 @@ def _ranks(count: int, singles: list[int], runs: list[int], of_singles: list[str
     rank = {v: i for i, v in enumerate(names)}
     return names, _by_item(count, singles, runs, list(map(rank.__getitem__, of_singles)),
                            list(map(rank.__getitem__, of_runs)))  # fmt: skip
+
+
+def _contact_ranks(contacts: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct contacts sorted, and each one's rank among them. Sorted by numpy (a
+    million ids: about 2.5 times faster than sorted() and a dict), as bytes where every id
+    is ASCII (bytes order is then code point order, as str's); numpy's strings lose
+    trailing NULs, so ids with a NUL are ranked the plain way."""
+    if not contacts:
+        return [], np.zeros(0, dtype=np.int64)
+    if "\0" in "".join(contacts):
+        names = sorted(set(contacts))
+        rank = {c: i for i, c in enumerate(names)}
+        return names, np.fromiter(map(rank.__getitem__, contacts), np.int64, len(contacts))
+    try:
+        as_array = np.array(contacts, dtype="S")
+    except UnicodeEncodeError:
+        as_array = np.array(contacts, dtype="U")
+    distinct, ranks = np.unique(as_array, return_inverse=True)
+    names = [x.decode() for x in distinct.tolist()] if distinct.dtype.kind == "S" else distinct.tolist()
+    return names, ranks.astype(np.int64, copy=False).reshape(-1)
 
 
 def _stable_order(keys: list[np.ndarray]) -> np.ndarray:
