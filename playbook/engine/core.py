@@ -38,7 +38,7 @@ from playbook.engine.model import (
     TouchRun,
 )
 from playbook.engine.policy import SEND, LimitCounter, LimitRule, Policies, Verdict
-from playbook.engine.render import MissingValue, render
+from playbook.engine.render import MissingValue, member_renderer, render
 from playbook.engine.timeutil import LocalTime, QuietWindow
 from playbook.engine.values import Instant
 
@@ -464,24 +464,40 @@ class Engine:
         skipped: dict[str, tuple[list[str], list[str], list[str]]] = {}
         closed = like.not_after is not None and t >= like.not_after
         deleted, fields = self.contacts.deleted, self.contacts.fields
-        judge, record = program.policies.judge, program.policies.record
-        account_fields = self.contacts.accounts.get(account or "")
-        clock, event = program.clock, like.event
+        policies = program.policies
+        judge = policies.judge
         template = like.task_text if like.task_text is not None else program.content_plan(like.content or "")[0]
+        fill = member_renderer(template, self.contacts.accounts.get(account or ""), like.event, program.clock) \
+            if template else None  # fmt: skip
+        # Where every limit on these touches counts per account and quiet hours do not hold
+        # them, members go out unjudged while the limits leave room; they are counted
+        # together, before the next member is judged and at the end.
+        room = policies.room_per_account(t, channel, account) if held_until is None and account is not None else None
+        uncounted = 0
         for contact, key in zip(batch.contacts, batch.keys, strict=True):
             if contact in deleted:
                 reason = "contact deleted"
             elif closed:
                 reason = "the group has closed"
             else:
-                verdict = judge(t, channel, account, contact, held_until)
+                if room:
+                    verdict = SEND
+                else:
+                    if uncounted:
+                        policies.record_per_account(t, channel, account, uncounted)  # type: ignore[arg-type]
+                        uncounted = 0
+                    verdict = judge(t, channel, account, contact, held_until)
                 if verdict is SEND or verdict.send:
                     try:
-                        text = render(template, fields.get(contact), account_fields, event, clock) if template else ""
+                        text = fill(fields.get(contact)) if fill is not None else ""
                     except MissingValue as exc:
                         reason = f"missing {exc.path}"
                     else:
-                        record(t, channel, account, contact)
+                        if room:
+                            room -= 1
+                            uncounted += 1
+                        else:
+                            policies.record(t, channel, account, contact)
                         sent[0].append(contact)
                         sent[1].append(key)
                         sent[2].append(text)
@@ -497,6 +513,8 @@ class Engine:
             run[0].append(contact)
             run[1].append(key)
             run[2].append("")
+        if uncounted:
+            policies.record_per_account(t, channel, account, uncounted)  # type: ignore[arg-type]
         if sent[0]:
             self.emit(TouchRun(t, like, OK, "", *sent))  # (a batch is tried when due: _whole_batches)
         for reason, run in skipped.items():

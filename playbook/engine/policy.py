@@ -8,6 +8,7 @@ the period changes.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,11 +65,18 @@ class LimitCounter:
         limit = self.limit
         return self.counts.get(scope_id, 0) >= (limit if limit is not None else self.capacity(t))
 
-    def add(self, t: int, scope_id: str) -> None:
+    def room(self, t: int, scope_id: str) -> int:
+        """How many more touches `scope_id` may have in the period of `t`."""
+        if not (self.period_start <= t < self.period_end):
+            self._roll(t)
+        limit = self.limit
+        return max(0, (limit if limit is not None else self.capacity(t)) - self.counts.get(scope_id, 0))
+
+    def add(self, t: int, scope_id: str, n: int = 1) -> None:
         if not (self.period_start <= t < self.period_end):
             self._roll(t)
         counts = self.counts
-        counts[scope_id] = counts.get(scope_id, 0) + 1
+        counts[scope_id] = counts.get(scope_id, 0) + n
 
     def next_start(self, t: int) -> int:
         self._roll(t)
@@ -137,6 +145,20 @@ class Policies:
         if retry is not None:
             return Verdict(False, retry, reason)
         return SEND
+
+    def room_per_account(self, t: int, channel: str, account: str) -> int | None:
+        """For touches to contacts on `channel` from `account` when every limit on them counts
+        per account: how many more may go out at `t` (the same for each of them, until one
+        goes); None when a limit counts per contact."""
+        counters = self.applicable(channel, True)
+        if any(counter.by_contact for counter in counters):
+            return None
+        return min((counter.room(t, account) for counter in counters), default=sys.maxsize)
+
+    def record_per_account(self, t: int, channel: str, account: str, n: int) -> None:
+        """`n` touches to contacts on `channel` from `account` went out (see room_per_account)."""
+        for counter in self.applicable(channel, True):
+            counter.add(t, account, n)
 
     def record(self, t: int, channel: str, account: str | None, contact: str | None) -> None:
         counters = self._applicable.get((channel, contact is not None))

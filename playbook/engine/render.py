@@ -9,7 +9,7 @@ skipped with the reason — never "您好None" or a literal "{name}".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from playbook.compiler.templates import parse_template
@@ -57,3 +57,26 @@ def render(
         else:
             out.append(format_value(value, clock))
     return "".join(out)
+
+
+def member_renderer(
+    template: str, account: Mapping[str, Any] | None, event: Mapping[str, Any] | None, clock: LocalTime
+) -> Callable[[Mapping[str, Any] | None], str]:
+    """`render` for many contacts with the same account and event (a batch's members). A
+    template with one contact placeholder — the usual "{name}，…" — is filled by joining its
+    text around the contact's value where that is non-empty text; anything else is
+    `render`'s."""
+    pieces = parse_template(template) if "{" in template or "}" in template else (template,)
+    holes = [i for i, piece in enumerate(pieces) if piece.__class__ is not str]
+    if len(holes) != 1 or pieces[holes[0]].scope != "contact":  # type: ignore[union-attr]
+        return lambda contact: render(template, contact, account, event, clock)
+    before, after = "".join(pieces[: holes[0]]), "".join(pieces[holes[0] + 1 :])  # type: ignore[arg-type]
+    field = pieces[holes[0]].field  # type: ignore[union-attr]
+
+    def fill(contact: Mapping[str, Any] | None) -> str:
+        value = None if contact is None else contact.get(field)
+        if value.__class__ is str and value:
+            return before + value + after  # type: ignore[operator]
+        return render(template, contact, account, event, clock)
+
+    return fill
