@@ -66,7 +66,7 @@ def member_renderer(
     template with one contact placeholder — the usual "{name}，…" — is filled by joining its
     text around the contact's value where that is non-empty text; anything else is
     `render`'s."""
-    pieces = parse_template(template) if "{" in template or "}" in template else (template,)
+    pieces = parse_template(template)
     holes = [i for i, piece in enumerate(pieces) if piece.__class__ is not str]
     if len(holes) != 1 or pieces[holes[0]].scope != "contact":  # type: ignore[union-attr]
         return lambda contact: render(template, contact, account, event, clock)

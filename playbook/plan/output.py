@@ -180,19 +180,25 @@ def _sections(result: PlanResult, dump: Dump, binary: bool = False) -> list[tupl
 BLOCK = 4096  # lines in a block: a list of lines is joined and written at once
 
 
-def _in_blocks(lines: Iterable[str | tuple[str, Any, str]]) -> Iterator[list[str] | tuple[str, Any, str]]:
-    """Lines as blocks: lists of whole lines, and a line in pieces on its own."""
+def _in_blocks(parts: Iterable[str | list[str] | tuple[str, Any, str]]) -> Iterator[list[str] | tuple[str, Any, str]]:
+    """Lines as blocks: lists of up to about BLOCK whole lines (from single lines and lists
+    of them), and a line in pieces on its own. No block is empty."""
     block: list[str] = []
-    for line in lines:
-        if line.__class__ is str:
-            block.append(line)  # type: ignore[arg-type]
-            if len(block) < BLOCK:
-                continue
-        if block:
+    for part in parts:
+        kind = part.__class__
+        if kind is str:
+            block.append(part)  # type: ignore[arg-type]
+        elif kind is list:
+            block += part  # type: ignore[arg-type]
+        else:
+            if block:
+                yield block
+                block = []
+            yield part  # type: ignore[misc]
+            continue
+        if len(block) >= BLOCK:
             yield block
             block = []
-        if line.__class__ is not str:
-            yield line
     if block:
         yield block
 
@@ -387,27 +393,12 @@ class TouchLines:
         return (head, audience, tail)
 
     def blocks(self, touches: PlannedTouches) -> Iterator[list[str] | tuple[str, Any, str]]:
-        """The lines of a plan's touches in order, in blocks: lists of whole lines (a single
-        touch's as `pieces` gives it, a run's members' from one template each), and a line
-        in pieces on its own. No block is empty."""
-        block: list[str] = []
-        for x, first, stop in touches.segments():
-            if x.__class__ is not Touch:
-                block += self.run_lines(x, first, stop)  # type: ignore[arg-type]
-            else:
-                line = self.pieces(x)  # type: ignore[arg-type]
-                if line.__class__ is not str:
-                    if block:
-                        yield block
-                        block = []
-                    yield line
-                    continue
-                block.append(line)  # type: ignore[arg-type]
-            if len(block) >= BLOCK:
-                yield block
-                block = []
-        if block:
-            yield block
+        """The lines of a plan's touches in order, in blocks (see _in_blocks): a single
+        touch's as `pieces` gives it, a run's members' from one template each."""
+        return _in_blocks(
+            self.pieces(x) if x.__class__ is Touch else self.run_lines(x, first, stop)  # type: ignore[arg-type]
+            for x, first, stop in touches.segments()
+        )
 
     def run_lines(self, run: TouchRun, first: int, stop: int) -> list[str]:
         """The lines of a run's members `first` to `stop`: the bytes `_line` gives each."""
