@@ -59,6 +59,12 @@ class Observer(Protocol):
     def dirty(self, flow_index: int, runner: str, item: str) -> None: ...
 
 
+def identity(pb: ir.Playbook) -> str:
+    """The playbook a compiled version belongs to: its path's name, else its title (what
+    the store files versions under)."""
+    return pb.name or pb.title or ""
+
+
 class Program:
     """One compiled playbook, ready to run: its clock, policies and predicates."""
 
@@ -66,6 +72,9 @@ class Program:
         self.ir = pb
         self.version = pb.version
         self.name = pb.title or pb.name
+        # The playbook this is a version of (its path's name, else its title): versions of
+        # one playbook share its limits (an edit never resets what they counted).
+        self.identity = identity(pb)
         self.clock = LocalTime(pb.timezone)
         quiet = QuietWindow(pb.quiet.start, pb.quiet.end, self.clock) if pb.quiet else None
         rules = [LimitRule(x.channel, x.count, x.scope, x.period, x.action, x.label) for x in pb.limits]
@@ -167,6 +176,12 @@ class Engine:
         shared = [LimitCounter(rule, first_clock) for rule in shared_limits]
         self.columns = Columns(contacts)
         self.programs = [Program(pb, self.columns, shared) for pb in playbooks]
+        # Versions of one playbook side by side (a daemon after an edit: the older ones
+        # finishing what they started): the newest version's quiet hours and limits govern
+        # them all, and they count together.
+        newest = {p.identity: p.policies for p in self.programs}
+        for p in self.programs:
+            p.policies = newest[p.identity]
         self.contacts = contacts
         self.now = start
         self.start = start

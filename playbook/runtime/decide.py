@@ -87,7 +87,8 @@ class Decider:
         docs = [known[v].document for v in finishing] + current
         self.playbooks = [ir.load(doc) for doc in docs]
         engine, fresh = restore(self.playbooks, state, self._sink, start=now, shared_limits=self.shared_limits,
-                                can_dissolve_groups=self.can_dissolve_groups, retired=finishing)  # fmt: skip
+                                can_dissolve_groups=self.can_dissolve_groups, retired=finishing,
+                                sent=self.store.sent_in)  # fmt: skip
         self.engine = engine
         self.journaler = Journaler(engine, {a["id"] for a in state.accounts}, tag_rows=self.sync_tags)
         report = LoadReport(current_versions, new, finishing, fresh)

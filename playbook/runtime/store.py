@@ -544,7 +544,10 @@ class Store:
                 CounterRow(*r)
                 for r in conn.execute(
                     sa.select(c.c.scope, c.c.rule, c.c.scope_id, c.c.period_start, c.c.period_end, c.c.count)
-                    .where(of(c.c.scope, c.c.scope == "platform"))
+                    .where(sa.true() if vs is None else sa.or_(
+                        c.c.scope.in_(sa.select(s.playbook_versions.c.name).where(
+                            s.playbook_versions.c.version.in_(vs))),
+                        c.c.scope == "platform"))  # fmt: skip
                     .order_by(*c.primary_key)
                 )
             ]
@@ -593,6 +596,18 @@ class Store:
             stmt = (t.update().where(t.c.name == name).values(next_value=t.c.next_value + count)
                     .returning(t.c.next_value))  # fmt: skip
             return int(conn.execute(stmt).scalar_one()) - count
+
+    def sent_in(self, name: str, start: int, end: int) -> list[tuple[str, str | None, str | None]]:
+        """The touches the versions of playbook `name` let go (ok or deferred) in [start, end):
+        (channel, account, contact) — what a limit added by an edit counts from."""
+        to, v = s.touches, s.playbook_versions
+        query = (
+            sa.select(to.c.channel, to.c.account, to.c.contact)
+            .where(to.c.version.in_(sa.select(v.c.version).where(v.c.name == name)))
+            .where(to.c.outcome.in_(("ok", "deferred")), to.c.at >= start, to.c.at < end)
+        )
+        with self._read() as conn:
+            return [(r.channel, r.account, r.contact) for r in conn.execute(query)]
 
     def prune_counters(self, before: int) -> int:
         """Forget limit counts of periods that ended by `before`; how many rows went."""
