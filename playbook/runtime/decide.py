@@ -81,13 +81,18 @@ class Decider:
             self.store.activate_version(version)
         self._imports, self._synced_at = self.store.imports(), time.time()
         state = self.store.load_state()
-        finishing = [v for v in _versions_with_work(state) if v not in current_versions]
         known = {r.version: r for r in self.store.versions()}
-        finishing.sort(key=lambda v: (known[v].created_at, v))
-        docs = [known[v].document for v in finishing] + current
+        # older versions of the running playbooks whose contacts entered a journey: what they
+        # entered counts for re-entry, one-at-a-time and goal windows in the newer version
+        names = {doc.get("name") or doc.get("title") or "" for doc in current}
+        entered = {row.version for row in state.enrolments if known[row.version].name in names}
+        finishing = [v for v in _versions_with_work(state) if v not in current_versions]
+        retired = sorted({*finishing, *entered} - set(current_versions), key=lambda v: (known[v].created_at, v))
+        finishing = [v for v in retired if v in finishing]
+        docs = [known[v].document for v in retired] + current
         self.playbooks = [ir.load(doc) for doc in docs]
         engine, fresh = restore(self.playbooks, state, self._sink, start=now, shared_limits=self.shared_limits,
-                                can_dissolve_groups=self.can_dissolve_groups, retired=finishing,
+                                can_dissolve_groups=self.can_dissolve_groups, retired=retired,
                                 sent=self.store.sent_in)  # fmt: skip
         self.engine = engine
         self.journaler = Journaler(engine, {a["id"] for a in state.accounts}, tag_rows=self.sync_tags)
@@ -101,7 +106,7 @@ class Decider:
             activated = set(state.engine_state.get(ACTIVATED) or ())
             for flows in engine.flows:
                 if not flows.retired and flows.program.version not in activated:
-                    _take_over(flows, now)
+                    _take_over(engine, flows, now)
         journal = self.journaler.capture()
         journal.engine_state[ACTIVATED] = current_versions
         self.store.write(journal)
@@ -263,15 +268,45 @@ class Decider:
         return moved
 
 
-def _take_over(flows: FlowSet, now: int) -> None:
-    """A new version starts while older ones run: who already matches a segment entry in
-    the older version is not greeted again, and its schedules are laid out from now."""
+def _take_over(engine: Engine, flows: FlowSet, now: int) -> None:
+    """A new version starts while older ones of the same playbook run: who already matches
+    a segment entry in the older version is not greeted again, and its schedules are laid
+    out from now. A rotation goes on with the older version's cycle (who was already
+    tasked this cycle is not tasked again) and a service level takes over the watches that
+    are open, with their reminders and deadlines."""
     for run in flows.journeys.values():
         for older in run.predecessors:
             run.matching |= older.matching
         for cid in run.matching:
             flows.dirty(run.key, cid)
     flows.activate(now)
+    olders = [f for f in engine.flows if f.retired and f.program.identity == flows.program.identity]
+    for rot in flows.rotations:
+        prev = next((r for f in reversed(olders) for r in f.rotations if r.name == rot.name and r.cycle >= 0), None)
+        if prev is None:
+            continue
+        rot.first_day, rot.cycle = prev.first_day, prev.cycle
+        rot.queues = {account: list(queue) for account, queue in prev.queues.items()}
+        rot.placed = set(prev.placed)
+        for account in ("", *rot.queues):
+            flows.dirty(rot.key, account)
+    for sla in flows.slas:
+        for older in olders:
+            prev = next((x for x in older.slas if x.s.name == sla.s.name), None)
+            if prev is None:
+                continue
+            sla.base = max(sla.base, prev.base)
+            for cid, serial in prev.serials.items():
+                sla.serials[cid] = max(sla.serials.get(cid, 0), serial)
+                flows.dirty(sla.key, cid)
+            for cid, watch in prev.open.items():
+                sla.open[cid] = watch
+                older.dirty(prev.key, cid)
+            prev.open.clear()
+            moved = engine.take(lambda item, o=older.index, p=prev.index: item[4] in ("sla_remind", "sla_deadline")
+                                and item[5][0] == o and item[5][1] == p)  # fmt: skip
+            for due, phase, order, _, kind, payload in moved:
+                engine.at(due, phase, kind, (flows.index, sla.index, *payload[2:]), order)
 
 
 def _versions_with_work(state: State) -> list[str]:

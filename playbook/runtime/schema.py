@@ -145,8 +145,9 @@ timers = sa.Table(
 limit_counters = sa.Table(
     "limit_counters",
     metadata,
-    sa.Column("scope", sa.String, nullable=False),  # a playbook (playbook_versions.name: all its versions), or "platform"
-    sa.Column("rule", sa.String, nullable=False),  # what the rule counts: "dm per contact per day" (LimitRule.key)
+    # the playbook (playbook_versions.name: all its versions count together), or "platform"
+    sa.Column("scope", sa.String, nullable=False),
+    sa.Column("rule", sa.String, nullable=False),  # what the rule counts: "dm per contact per day"
     sa.Column("scope_id", sa.String, nullable=False),  # the contact or account counted
     sa.Column("period_start", Seconds, nullable=False),
     sa.Column("period_end", Seconds, nullable=False),

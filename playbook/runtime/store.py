@@ -539,15 +539,18 @@ class Store:
                 TimerRow(r.seq, r.due, r.phase, r.order_key, r.kind, r.payload, r.version, r.shard, r.account)
                 for r in conn.execute(sa.select(ti).where(of(ti.c.version, ti.c.version.is_(None))).order_by(ti.c.seq))
             ]
-            c = s.limit_counters
+            c, v = s.limit_counters, s.playbook_versions
+            # counters belong to a playbook (all its versions): the given versions' playbooks
+            of_playbooks = (
+                sa.true()
+                if vs is None
+                else sa.or_(c.c.scope.in_(sa.select(v.c.name).where(v.c.version.in_(vs))), c.c.scope == "platform")
+            )
             counters = [
                 CounterRow(*r)
                 for r in conn.execute(
                     sa.select(c.c.scope, c.c.rule, c.c.scope_id, c.c.period_start, c.c.period_end, c.c.count)
-                    .where(sa.true() if vs is None else sa.or_(
-                        c.c.scope.in_(sa.select(s.playbook_versions.c.name).where(
-                            s.playbook_versions.c.version.in_(vs))),
-                        c.c.scope == "platform"))  # fmt: skip
+                    .where(of_playbooks)
                     .order_by(*c.primary_key)
                 )
             ]

@@ -155,3 +155,136 @@ def dt_iso(epoch: int) -> str:
     from playbook.adapters.jsonl import iso_utc
 
     return iso_utc(epoch)
+
+
+# ---- the rest of a playbook's state across an edit (the Decider the daemon runs) -------------------------
+FLOWS = """\
+playbook "状态测试"
+timezone "Asia/Shanghai"
+
+journey 欢迎 {
+  on ping
+  goal purchase within 7d
+  dm hi
+}
+
+rotate 回访 {
+  each contact every 7d
+  order by name
+  at 10:00
+  task "回访{name}"
+}
+
+sla 回复 { message answered by staff_message within 60m }
+
+content hi = "hi"
+"""
+T0 = 1_796_090_400  # 2026-12-01 10:00 Asia/Shanghai, a Tuesday
+
+
+def _load(store: Store, path: Path, text: str, now: int) -> Decider:
+    path.write_text(text, encoding="utf-8")
+    decider = Decider(store, [str(path)])
+    decider.load(now)
+    return decider
+
+
+def _run_until(decider: Decider, end: int) -> None:
+    """The daemon's loop on a fast-forward clock: each wake-up at the next timeline item."""
+    while (due := decider.next_due()) is not None and due <= end:
+        decider.step(due)
+    decider.step(end)
+
+
+def _event(store: Store, kind: str, cid: str, at: int) -> None:
+    store.append_events([Event(kind, cid, at, {})], "cli")
+
+
+def test_reentry_goals_rotations_and_watches_survive_an_edit(store: Store, tmp_path: Path) -> None:
+    store.import_records("contacts", [{"id": f"c{i}", "name": f"客户{i}", "account": "a1"} for i in range(1, 5)])
+    path = tmp_path / "状态.pb"
+    decider = _load(store, path, FLOWS, T0 - 60)
+    _event(store, "ping", "c1", T0)
+    _event(store, "message", "c2", T0 + 60)
+    decider.step(T0 + 120)
+    tasks = [r for r in store.touches() if r.flow == "回访"]
+    assert len(tasks) == 1  # one of four contacts each day over the 7-day cycle (ceil(4 / 7))
+    # the edit: a new version (the dm's text), reloaded
+    decider = _load(store, path, FLOWS.replace('"hi"', '"hello"'), T0 + 180)
+    _event(store, "ping", "c1", T0 + 240)  # no re-entry: once ever, in any version
+    _event(store, "message", "c2", T0 + 300)  # part of the watch that is open
+    _event(store, "purchase", "c1", T0 + 3600)  # the goal of the enrolment made before the edit
+    _event(store, "staff_message", "c2", T0 + 1800)
+    _run_until(decider, T0 + 2 * 86400)
+    assert [r.text for r in store.touches() if r.flow == "欢迎"] == ["hi"]
+    goals = store.state_events(types=["goal"])
+    assert [(e.contact, e.flow) for e in goals] == [("c1", "欢迎")]
+    slas = store.state_events(types=["sla_started", "sla_met", "sla_late", "sla_missed"])
+    assert [e.type for e in slas] == ["sla_started", "sla_met"]
+    reminders = [r for r in store.touches() if r.flow == "回复"]
+    assert reminders == []  # answered at 30 of 60 minutes, before the reminder at 48
+    tasks = sorted(r.contact for r in store.touches() if r.flow == "回访")
+    assert len(tasks) == 3 and len(set(tasks)) == 3  # the cycle goes on: nobody twice, one a day
+
+
+JOURNEY = """\
+playbook "再入测试"
+timezone "Asia/Shanghai"
+
+journey 欢迎 {
+  on ping
+  reenter after 3d
+  goal purchase within 7d
+  dm hi
+}
+
+content hi = "hi"
+"""
+
+
+def test_an_edit_after_the_journey_ended_keeps_reentry_and_the_goal_window(store: Store, tmp_path: Path) -> None:
+    """The older version has nothing left to do (its only enrolment ended) when the edit
+    comes: what it entered still counts."""
+    store.import_records("contacts", [{"id": "c1", "name": "客户", "account": "a1"}])
+    path = tmp_path / "再入.pb"
+    decider = _load(store, path, JOURNEY, T0 - 60)
+    _event(store, "ping", "c1", T0)
+    _run_until(decider, T0 + 60)
+    decider = _load(store, path, JOURNEY.replace('"hi"', '"hello"'), T0 + 120)
+    decider = _load(store, path, JOURNEY.replace('"hi"', '"hello"'), T0 + 130)  # and a restart
+    _event(store, "ping", "c1", T0 + 86400)  # too soon: reenter after 3d
+    _event(store, "purchase", "c1", T0 + 2 * 86400)
+    _event(store, "ping", "c1", T0 + 3 * 86400 + 60)  # now it may
+    _run_until(decider, T0 + 4 * 86400)
+    assert sorted((r.at, r.text) for r in store.touches()) == [(T0, "hi"), (T0 + 3 * 86400 + 60, "hello")]
+    assert [(e.type, e.at) for e in store.state_events(types=["goal", "enter"])] == [
+        ("enter", T0), ("goal", T0 + 2 * 86400), ("enter", T0 + 3 * 86400 + 60)]  # fmt: skip
+
+
+def test_migration_0006_moves_counts_from_versions_to_their_playbook(open_store: Callable[..., Store]) -> None:
+    import sqlalchemy as sa
+
+    store = open_store()
+    store.migrate("0003")
+    limits = [
+        {"channel": "dm", "count": 1, "scope": "contact", "period": "day", "action": "defer", "label": "x"},
+        {"channel": "task", "count": 5, "scope": "account", "period": "week", "action": "skip", "label": "y"},
+    ]
+    for version in ("pb-1", "pb-2"):  # two versions of one playbook, both counted today
+        store.save_version({"version": version, "name": "限额", "limits": limits})
+    day, week, month = (T0 - 36000, T0 + 50400), (T0 - 122400, T0 + 482400), (T0 - 36000, T0 + 30 * 86400)
+    rows = [
+        ("pb-1", 0, "c1", *day, 1),
+        ("pb-2", 0, "c1", *day, 1),
+        ("pb-2", 1, "a1", *week, 3),
+        ("platform", 0, "c1", *day, 1),
+        ("platform", 1, "c1", *month, 4),
+        ("pb-gone", 0, "c1", *day, 9),
+    ]
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO limit_counters VALUES (:a, :b, :c, :d, :e, :f)"),
+                     [dict(zip("abcdef", row, strict=True)) for row in rows])  # fmt: skip
+    store.migrate()
+    got = sorted((c.scope, c.rule, c.scope_id, c.count) for c in store.load_state().counters)
+    assert got == [("platform", "dm per contact per day", "c1", 1), ("platform", "dm per contact per month", "c1", 4),
+                   ("限额", "dm per contact per day", "c1", 2), ("限额", "task per account per week", "a1", 3)]  # fmt: skip

@@ -215,7 +215,14 @@ def test_sequences_for_timers(store: Store) -> None:
 
 def test_counters_are_pruned_by_period_end(store: Store) -> None:
     _save_versions(store)
-    store.write(Journal(counters=[CounterRow(V1, "dm per contact per day", "c1", 0, 100, 1), CounterRow(V1, "dm per contact per day", "c1", 100, 200, 2)]))
+    store.write(
+        Journal(
+            counters=[
+                CounterRow(V1, "dm per contact per day", "c1", 0, 100, 1),
+                CounterRow(V1, "dm per contact per day", "c1", 100, 200, 2),
+            ]
+        )
+    )
     assert store.prune_counters(before=100) == 1
     assert [c.period_start for c in store.load_state().counters] == [100]
 
