@@ -685,4 +685,11 @@ ZH: dict[str, str] = {
     "move it aside to start with an empty memory (tag memberships and join ways are then made again)": "把它移走即可从空状态开始（标签成员和加入群聊方式会重新建立）",
     "Processes that plan the accounts in parallel; 0 (the default): one per CPU for large contact files.": "并行演练各账号的进程数；0（默认）：联系人文件较大时每个 CPU 一个",
     "a planning process ended without its result (exit code {code}); is the machine out of memory?": "一个演练进程没有交回结果就结束了（退出码 {code}）；是不是内存不够了？",
+    # ---- i12a: live safety (limits across versions, plan --db, approvals) ----------------------
+    "Plan forward from a daemon's store as it is now (its contacts, journeys, held touches, limit counts).": "从守护进程的存储库当前状态往后演练（其中的联系人、旅程、暂缓的触达、频次计数）",
+    "Start (local time of the playbook), default today 00:00 (with --db: now).": "开始时间（剧本时区的当地时间），默认今天 00:00（用 --db 时：现在）。",
+    "--db plans from the store's contacts and events: leave out {options}": "--db 按存储库里的联系人和事件演练：请去掉 {options}",
+    "give the playbook's PATH (or --db URL to plan from a store)": "请给出剧本的路径 PATH（或用 --db URL 按存储库演练）",
+    "--contacts is needed (or --db URL to plan from a store)": "需要 --contacts（或用 --db URL 按存储库演练）",
+    "the store runs no playbook yet: give the playbook's PATH": "存储库里还没有在运行的剧本：请给出剧本的路径 PATH",
 }

@@ -6,24 +6,31 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from typing import Any
 
 import click
 
-from playbook.cli.common import EXIT_ERRORS, LateProgress, console, paths_argument
+from playbook.cli.common import EXIT_ERRORS, LateProgress, console
 from playbook.i18n import t
 
 
 @click.command(name="plan", help=t("Dry-run playbooks over contacts and events: the full timeline of touches."))
-@paths_argument
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--db",
+    metavar="URL",
+    help=t("Plan forward from a daemon's store as it is now (its contacts, journeys, held touches, limit counts)."),
+)
 @click.option(
     "--contacts",
-    required=True,
     type=click.Path(),
     help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator=";"),
 )
 @click.option("--accounts", type=click.Path(), help=t("Staff accounts: CSV or JSON Lines with id, name, …."))
 @click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))
-@click.option("--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00."))
+@click.option(
+    "--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00 (with --db: now).")
+)
 @click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
 @click.option(
     "--simulate",
@@ -49,13 +56,25 @@ from playbook.i18n import t
     default=0,
     help=t("Processes that plan the accounts in parallel; 0 (the default): one per CPU for large contact files."),
 )
-def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events: str | None, start: str | None,
-            days: int, simulate: str | None, seed: int, adapter: str | None, contact_id: str | None, strict: bool,
-            fmt: str, out: str | None, workers: int) -> None:  # fmt: skip
+def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accounts: str | None, events: str | None,
+            start: str | None, days: int, simulate: str | None, seed: int, adapter: str | None,
+            contact_id: str | None, strict: bool, fmt: str, out: str | None, workers: int) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
     from playbook.plan import output
     from playbook.plan.run import PlanInput, run_plan
     from playbook.plan.simulate import parse_simulate
+
+    if db is not None:
+        if contacts or accounts or events or simulate:
+            raise click.UsageError(t("--db plans from the store's contacts and events: leave out {options}",
+                                     options="--contacts, --accounts, --events, --simulate"))  # fmt: skip
+        result = _from_store(db, paths, start, days, adapter)
+        _show(result, fmt, out, contact_id)
+        return
+    if not paths:
+        raise click.UsageError(t("give the playbook's PATH (or --db URL to plan from a store)"))
+    if contacts is None:
+        raise click.UsageError(t("--contacts is needed (or --db URL to plan from a store)"))
 
     # A plan is one batch: what it builds lives until the end and forms no garbage cycles
     # worth collecting, while the collector's full passes over a multi-GB heap cost
@@ -85,6 +104,13 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         output.render_problems(result, err)
         err.print(t("--strict: the data has problems; nothing planned"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)
+    _show(result, fmt, out, contact_id)
+
+
+def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> None:  # a plan.run.PlanResult
+    """The plan's outputs: JSON, tables, a contact's timeline, HTML."""
+    from playbook.plan import output
+
     if fmt == "json":
         if out is None:
             output.write_json(result, sys.stdout)
@@ -109,6 +135,47 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         _write(screen.export_html(), out)
     elif out is not None:
         _write(screen.export_text(), out)
+
+
+def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, adapter: str | None) -> Any:
+    """`plan --db`: the store's state now, run forward (runtime/forecast.py), as a plan."""
+    import datetime as dt
+    import time
+
+    from playbook.cli.common import fail
+    from playbook.cli.status import reading_store
+    from playbook.diagnostics import PlaybookError
+    from playbook.engine.timeutil import LocalTime
+    from playbook.plan.run import PlanResult, metric_parts, metrics, parse_start
+    from playbook.plan.touches import PlannedTouches
+    from playbook.runtime.forecast import current_documents, forecast
+
+    limits, can_dissolve = adapter_profile(adapter)
+    try:
+        with reading_store(db) as store:
+            if paths:
+                from playbook.plan.run import load_playbooks
+
+                timezone = load_playbooks(paths)[-1].timezone
+            else:
+                timezone = current_documents(store)[-1]["timezone"]
+            clock = LocalTime(timezone)
+            now = int(time.time())
+            begin = now if start is None else parse_start(start, clock, lambda: dt.datetime.fromtimestamp(now, dt.UTC))
+            with LateProgress(t("planning")):
+                fc = forecast(store, list(paths), begin, begin + days * 86400, shared_limits=limits,
+                              can_dissolve_groups=can_dissolve)  # fmt: skip
+    except PlaybookError as exc:
+        fail(exc)
+    current = [pb for pb in fc.playbooks if pb.version in fc.current]
+    counts = metric_parts(fc.engine, since=fc.start)
+    for event in fc.events:
+        fields = fc.engine.contacts.fields
+        event.account = event.data.get("account") if event.contact is None else \
+            fields.get(event.contact, {}).get("account")  # fmt: skip
+    inputs = [e for e in fc.inputs if fc.start <= e.at < fc.end]
+    return PlanResult(current, clock, fc.start, fc.end, PlannedTouches(fc.touches), fc.events, metrics(counts), [],
+                      fc.engine.unknown_contacts, fc.engine.contacts, inputs, metric_counts=counts)  # fmt: skip
 
 
 # Below this size a contacts file is planned in one process: starting workers (each reads

@@ -275,16 +275,21 @@ class JourneyCounts:
         self.by_segment.update(other.by_segment)
 
 
-def metric_parts(engine: Engine) -> dict[str, JourneyCounts]:
-    """Entered, goal, arms and segments of every journey's enrolments."""
+def metric_parts(engine: Engine, since: int | None = None) -> dict[str, JourneyCounts]:
+    """Entered, goal, arms and segments of every journey's enrolments (`since`: of those
+    entered then or later — a plan from a store's state). Versions of one playbook (a
+    daemon's engine after an edit) add up."""
     out: dict[str, JourneyCounts] = {}
-    names = Counter(j for f in engine.flows for j in f.journeys)
+    names = Counter((f.program.identity, j) for f in engine.flows for j in f.journeys)
+    distinct = Counter(j for _, j in names)
     for flows in engine.flows:
         for name, run in flows.journeys.items():
-            key = name if names[name] == 1 else f"{flows.program.name}/{name}"
-            counts = out[key] = JourneyCounts()
+            key = name if distinct[name] == 1 else f"{flows.program.name}/{name}"
+            counts = out.setdefault(key, JourneyCounts())
             for history in run.history.values():
                 for e in history:
+                    if since is not None and e.entered_at < since:
+                        continue
                     reached = e.goal_at is not None
                     counts.entered += 1
                     if reached:

@@ -17,7 +17,7 @@ from typing import Any
 
 from playbook.compiler import compile_path, ir
 from playbook.diagnostics import PlaybookError
-from playbook.engine.core import Engine
+from playbook.engine.core import Engine, Sink
 from playbook.engine.flows import Enrolment, FlowSet
 from playbook.engine.policy import LimitRule
 from playbook.runtime.rows import State
@@ -67,11 +67,7 @@ class Decider:
     # ---- start and reload ---------------------------------------------------------------------------
     def load(self, now: int, *, migrate: bool = False) -> LoadReport:
         """Compile the playbooks, keep new versions, and build the engine from the store."""
-        results = [compile_path(p) for p in self.paths]
-        errors = [d for r in results for d in r.errors]
-        if errors:
-            raise PlaybookError(errors)
-        current = [r.doc for r in results if r.doc is not None]
+        current = self.compile()
         new = [doc["version"] for doc in current if self.store.save_version(doc)]
         current_versions = [doc["version"] for doc in current]
         for row in self.store.versions(active=True, documents=False):
@@ -80,6 +76,29 @@ class Decider:
         for version in current_versions:
             self.store.activate_version(version)
         self._imports, self._synced_at = self.store.imports(), time.time()
+        report = self.build(now, current, migrate=migrate)
+        report.new = new
+        assert self.journaler is not None
+        journal = self.journaler.capture()
+        journal.engine_state[ACTIVATED] = current_versions
+        self.store.write(journal)
+        return report
+
+    def compile(self) -> list[dict[str, Any]]:
+        """The playbooks' IR documents (a PlaybookError when any does not compile)."""
+        results = [compile_path(p) for p in self.paths]
+        errors = [d for r in results for d in r.errors]
+        if errors:
+            raise PlaybookError(errors)
+        return [r.doc for r in results if r.doc is not None]
+
+    def build(self, now: int, current: Sequence[dict[str, Any]], *, migrate: bool = False,
+              sink: Sink | None = None) -> LoadReport:  # fmt: skip
+        """The engine in the store's state with `current` as the running versions: older
+        versions finishing or remembered, caught up after downtime, new versions taking
+        over. Nothing is written here; with `sink` (a forecast, runtime/forecast.py) the
+        engine's records go there and nothing is journaled."""
+        current_versions = [doc["version"] for doc in current]
         state = self.store.load_state()
         known = {r.version: r for r in self.store.versions()}
         # older versions of the running playbooks whose contacts entered a journey: what they
@@ -89,14 +108,15 @@ class Decider:
         finishing = [v for v in _versions_with_work(state) if v not in current_versions]
         retired = sorted({*finishing, *entered} - set(current_versions), key=lambda v: (known[v].created_at, v))
         finishing = [v for v in retired if v in finishing]
-        docs = [known[v].document for v in retired] + current
+        docs = [known[v].document for v in retired] + list(current)
         self.playbooks = [ir.load(doc) for doc in docs]
-        engine, fresh = restore(self.playbooks, state, self._sink, start=now, shared_limits=self.shared_limits,
-                                can_dissolve_groups=self.can_dissolve_groups, retired=retired,
-                                sent=self.store.sent_in)  # fmt: skip
+        engine, fresh = restore(self.playbooks, state, self._sink if sink is None else sink, start=now,
+                                shared_limits=self.shared_limits, can_dissolve_groups=self.can_dissolve_groups,
+                                retired=retired, sent=self.store.sent_in)  # fmt: skip
         self.engine = engine
-        self.journaler = Journaler(engine, {a["id"] for a in state.accounts}, tag_rows=self.sync_tags)
-        report = LoadReport(current_versions, new, finishing, fresh)
+        if sink is None:
+            self.journaler = Journaler(engine, {a["id"] for a in state.accounts}, tag_rows=self.sync_tags)
+        report = LoadReport(current_versions, [v for v in current_versions if v not in known], finishing, fresh)
         if fresh:
             engine.activate()
         else:
@@ -107,9 +127,6 @@ class Decider:
             for flows in engine.flows:
                 if not flows.retired and flows.program.version not in activated:
                     _take_over(engine, flows, now)
-        journal = self.journaler.capture()
-        journal.engine_state[ACTIVATED] = current_versions
-        self.store.write(journal)
         return report
 
     def _sink(self, record: Any) -> None:
