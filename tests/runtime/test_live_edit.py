@@ -288,3 +288,16 @@ def test_migration_0006_moves_counts_from_versions_to_their_playbook(open_store:
     got = sorted((c.scope, c.rule, c.scope_id, c.count) for c in store.load_state().counters)
     assert got == [("platform", "dm per contact per day", "c1", 1), ("platform", "dm per contact per month", "c1", 4),
                    ("限额", "dm per contact per day", "c1", 2), ("限额", "task per account per week", "a1", 3)]  # fmt: skip
+
+
+def test_an_edit_that_removes_a_journeys_only_step_reloads(store: Store, tmp_path: Path) -> None:
+    """Found by the edits-at-random-instants property run: a journey without steps is a
+    warning for `check`, and its IR (no `start`) must load — it used to be a traceback."""
+    store.import_records("contacts", [{"id": "c1", "name": "客户", "account": "a1"}])
+    path = tmp_path / "再入.pb"
+    _load(store, path, JOURNEY, T0 - 60)
+    decider = _load(store, path, JOURNEY.replace("  dm hi\n", ""), T0)
+    _event(store, "ping", "c1", T0 + 60)
+    _run_until(decider, T0 + 120)
+    assert store.touches() == []
+    assert [e.type for e in store.state_events(types=["enter", "exit"])] == ["enter", "exit"]
