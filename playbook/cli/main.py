@@ -22,6 +22,8 @@ COMMANDS = {
     "status": ("playbook.cli.status", N_("What the store holds: pending timers, the ledger by state, dead letters.")),
     "report": ("playbook.cli.report", N_("The seed metrics from the store: service levels, conversion, execution.")),
     "explain": ("playbook.cli.explain", N_("Why a contact got (or did not get) each journey and touch.")),
+    "approve": ("playbook.cli.approve", N_("Let a playbook version that waits for approval send.")),
+    "reject": ("playbook.cli.reject", N_("Refuse a playbook version that waits for approval.")),
 }
 HELP = N_("Private-domain customer operations (私域运营) as code.")
 

@@ -42,6 +42,7 @@ from playbook.engine.render import MissingValue, member_renderer, render
 from playbook.engine.timeutil import LocalTime, QuietWindow
 from playbook.engine.values import Instant
 
+GATE_RETRY = 86400  # a touch held by the launch gate is looked at again daily (approval releases it at once)
 Sink = Callable[[Touch | TouchRun | StateEvent], None]  # TouchRuns only with Engine(runs=True)
 
 
@@ -75,6 +76,10 @@ class Program:
         # The playbook this is a version of (its path's name, else its title): versions of
         # one playbook share its limits (an edit never resets what they counted).
         self.identity = identity(pb)
+        # The daemon's launch gate (runtime/approvals.py): while `awaiting` is set, every touch
+        # of this version is held with it as the reason; with `refused` set, skipped.
+        self.awaiting: str | None = None
+        self.refused: str | None = None
         self.clock = LocalTime(pb.timezone)
         quiet = QuietWindow(pb.quiet.start, pb.quiet.end, self.clock) if pb.quiet else None
         rules = [LimitRule(x.channel, x.count, x.scope, x.period, x.action, x.label) for x in pb.limits]
@@ -303,6 +308,9 @@ class Engine:
             item = heapq.heappop(heap)
             if item[4] != "retry":
                 continue
+            held = self._held.get(item[5][0])
+            if held is not None and held.playbook.awaiting is not None:
+                continue  # held by the launch gate: it waits for a decision no plan can foresee
             t = self.now = item[0]
             self._run(item[4], item[5])
             if self._pending and not (heap and heap[0][0] == t and heap[0][4] == "retry"):
@@ -399,6 +407,59 @@ class Engine:
         for contact, key in zip(contacts, keys, strict=True):
             self._pending.append(like.member(contact, key))
 
+    # ---- the daemon's launch gate (runtime/approvals.py) ----------------------------------------
+    def gate(self, version: str, reason: str) -> None:
+        """Hold every touch of `version` (awaiting approval) from now on."""
+        for program in self.programs:
+            if program.version == version:
+                program.awaiting = reason
+
+    def open_gate(self, version: str, held: str) -> int:
+        """Approved: touches of `version` held by the gate (their reasons include `held`)
+        are tried again now — quiet hours and limits judge them as any touch. Returns how
+        many."""
+        keys = self._gated(version, held)
+        for program in self.programs:
+            if program.version == version:
+                program.awaiting = None
+        self.take(lambda item: item[4] == "retry" and item[5][0] in keys)
+        for key in sorted(keys):
+            self.at(self.now, PHASE_RETRY, "retry", (key,))
+        return len(keys)
+
+    def refuse(self, version: str, held: str, reason: str) -> int:
+        """Rejected (or replaced before approval): touches of `version` held by the gate
+        (their reasons include `held`) are skipped now with `reason`, and its later touches
+        too. Returns how many."""
+        keys = self._gated(version, held)
+        for program in self.programs:
+            if program.version == version:
+                program.awaiting, program.refused = None, reason
+        self.take(lambda item: item[4] == "retry" and item[5][0] in keys)
+        for key in sorted(keys):
+            self.give_up(self._held[key], reason)
+        # Its contacts leave it, and a newer version of the playbook does not count what they
+        # entered (they never got anything from it): it greets them as if it had not been.
+        for flows in self.flows:
+            if flows.program.version == version:
+                for run in flows.journeys.values():
+                    for history in run.history.values():
+                        if history[-1].status == "active":
+                            run.exit(history[-1], self.now, reason)
+        self.forget(version)
+        return len(keys)
+
+    def forget(self, version: str) -> None:
+        """Newer versions of the playbook do not count what contacts entered in `version`
+        (refused: they never got anything from it) — re-entry, one at a time, who already
+        matched a segment entry."""
+        for flows in self.flows:
+            for run in flows.journeys.values():
+                run.predecessors = [p for p in run.predecessors if p.flows.program.version != version]
+
+    def _gated(self, version: str, held: str) -> set[str]:
+        return {key for key, req in self._held.items() if req.playbook.version == version and held in req.reasons}
+
     def give_up(self, req: TouchRequest, reason: str) -> None:
         """A touch will not go out any more (its journey ended, its contact is gone): a
         held one is recorded as skipped now, one still waiting for this instant's turn
@@ -437,6 +498,10 @@ class Engine:
             return self._finish(req, t, SKIPPED, "the contact has no account")
         if req.not_after is not None and t >= req.not_after:
             return self._finish(req, t, SKIPPED, "the group has closed")
+        if program.refused is not None:
+            return self._finish(req, t, SKIPPED, program.refused)
+        if program.awaiting is not None:
+            return self._hold(req, Verdict(False, t + GATE_RETRY, program.awaiting))
         verdict = program.policies.judge(t, req.channel, account, contact, held_until)
         if verdict is not SEND and not verdict.send:
             if verdict.retry_at is None:

@@ -32,6 +32,7 @@ from pydantic_core import ErrorDetails
 from playbook.adapters.registry import adapter_class
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
 from playbook.i18n import t
+from playbook.runtime.approvals import DEFAULT_POLICY, ApprovePolicy, parse_policy
 from playbook.runtime.intake import DEFAULT_HOST, DEFAULT_MAX_BODY, DEFAULT_PORT, IntakeConfig
 from playbook.runtime.store import DB_ENV, normalize_url
 
@@ -100,6 +101,12 @@ class DaemonSection(_Section):
     workers: int = Field(4, ge=1)  # concurrent adapter calls
     receipts: float = Field(60.0, gt=0)  # seconds between asking the platform about sent touches (WeCom)
     receipt_horizon: float = 7 * 86400.0  # a touch with no report by then is recorded unconfirmed
+    approve: ApprovePolicy = DEFAULT_POLICY  # which new versions wait for `playbook approve` (runtime/approvals.py)
+
+    @field_validator("approve", mode="before")
+    @classmethod
+    def _approve(cls, value: Any) -> ApprovePolicy:
+        return parse_policy(value)
 
     @field_validator("receipt_horizon", mode="before")
     @classmethod

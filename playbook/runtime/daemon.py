@@ -44,6 +44,7 @@ class RunOptions:
     paths: Sequence[str]
     migrate: bool = False
     once: bool = False  # decide and dispatch what is due now, then stop (cron-style use, tests)
+    yes: bool = False  # approve at the start what waits for approval (scripted use)
 
 
 class Daemon:
@@ -92,7 +93,7 @@ class Daemon:
             d = cfg.daemon
             decider = Decider(store, self.options.paths, shared_limits=caps.limits,
                               can_dissolve_groups=caps.dissolve_groups, grace=int(d.grace),
-                              sync_tags=caps.tags)  # fmt: skip
+                              sync_tags=caps.tags, approve=d.approve, yes=self.options.yes)  # fmt: skip
             loaded = decider.load(int(self.clock()), migrate=self.options.migrate)
             self._log_load(loaded)
             self._mtimes = self._playbook_mtimes()
@@ -174,6 +175,11 @@ class Daemon:
     def _turn(self, decider: Decider, dispatcher: Dispatcher) -> None:
         """Decide up to now, then dispatch until nothing more is due (or a stop)."""
         step = decider.step(int(self.clock()))
+        for version, state in step.decisions.items():
+            if state == "approved":
+                log.info(t("{version} was approved: its touches go out", version=version))
+            elif state == "rejected":
+                log.warning(t("{version} was rejected: its held touches are skipped", version=version))
         if step.events or step.touches:
             log.debug(t("decided: {events} events, {touches} touches, {states} state events", events=step.events,
                         touches=step.touches, states=step.state_events))  # fmt: skip
@@ -237,3 +243,10 @@ class Daemon:
             log.info(t("{n} overdue timeline items run now", n=loaded.caught_up))
         if loaded.migrated:
             log.info(t("{n} contacts moved to the current version", n=loaded.migrated))
+        for version in loaded.replaced:
+            log.warning(t("{version} was replaced before anyone approved it: its held touches are skipped",
+                          version=version))  # fmt: skip
+        for version, touches in loaded.awaiting.items():
+            log.warning(t("{version} waits for approval: it would send {n} touches in its first hour ({policy}); "
+                          "nothing goes out until `playbook approve {version}`", version=version, n=touches,
+                          policy=str(self.config.daemon.approve)))  # fmt: skip

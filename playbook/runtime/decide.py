@@ -11,6 +11,7 @@ same inputs are decided again, the same way, on restart.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,9 @@ from playbook.compiler import compile_path, ir
 from playbook.diagnostics import PlaybookError
 from playbook.engine.core import Engine, Sink
 from playbook.engine.flows import Enrolment, FlowSet
+from playbook.engine.model import Event
 from playbook.engine.policy import LimitRule
+from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, ApprovePolicy, awaiting, refused
 from playbook.runtime.rows import State
 from playbook.runtime.state import INDEXED_KINDS, Journaler, restore
 from playbook.runtime.store import Store
@@ -38,6 +41,8 @@ class LoadReport:
     missed: int = 0  # schedule firings older than the grace period, recorded as missed
     caught_up: int = 0  # timeline items overdue after downtime, run now
     migrated: int = 0
+    awaiting: dict[str, int] = field(default_factory=dict)  # versions held for approval: their first hour's touches
+    replaced: list[str] = field(default_factory=list)  # versions replaced before a decision on them
 
 
 @dataclass
@@ -47,6 +52,7 @@ class StepReport:
     rejected: int = 0
     touches: int = 0
     state_events: int = 0
+    decisions: dict[str, str] = field(default_factory=dict)  # approvals and rejections taken in: version -> state
 
 
 @dataclass
@@ -58,7 +64,10 @@ class Decider:
     grace: int = 3600  # schedule firings missed by less than this run once after downtime
     late_after: int = 60  # timeline items overdue by more than this run "now" (not back-dated)
     sync_tags: bool = False  # the adapter keeps platform tags in step (ledger rows for tag actions)
+    approve: ApprovePolicy | None = None  # the launch gate (runtime/approvals.py); None: none
+    yes: bool = False  # `run --yes`: what waits for approval at the start is approved
     engine: Engine | None = field(default=None, init=False)
+    _decisions: dict[str, str] = field(default_factory=dict, init=False)  # version -> approval state applied
     journaler: Journaler | None = field(default=None, init=False)
     playbooks: list[ir.Playbook] = field(default_factory=list, init=False)
     _imports: int = field(default=0, init=False)  # imports taken in so far (Store.imports)
@@ -68,21 +77,77 @@ class Decider:
     def load(self, now: int, *, migrate: bool = False) -> LoadReport:
         """Compile the playbooks, keep new versions, and build the engine from the store."""
         current = self.compile()
-        new = [doc["version"] for doc in current if self.store.save_version(doc)]
         current_versions = [doc["version"] for doc in current]
+        replaced = self.store.replace_pending(current_versions)  # a newer version loaded before a decision
+        asks = self._approvals_needed(now, current)
+        new = [doc["version"] for doc in current if self.store.save_version(doc)]
         for row in self.store.versions(active=True, documents=False):
             if row.version not in current_versions:
                 self.store.retire_version(row.version)
         for version in current_versions:
             self.store.activate_version(version)
         self._imports, self._synced_at = self.store.imports(), time.time()
+        for version, (touches, summary) in asks.items():
+            assert self.approve is not None
+            self.store.request_approval(version, touches, str(self.approve), summary)
+        if self.yes:
+            for row in self.store.approvals():
+                if row.state == PENDING and row.version in current_versions:
+                    self.store.decide_approval(row.version, APPROVED, "run --yes", None)
         report = self.build(now, current, migrate=migrate)
-        report.new = new
+        report.new, report.replaced = new, replaced
+        report.awaiting = {v: touches for v, (touches, _) in asks.items() if self._decisions.get(v) == PENDING}
         assert self.journaler is not None
         journal = self.journaler.capture()
         journal.engine_state[ACTIVATED] = current_versions
         self.store.write(journal)
         return report
+
+    def _approvals_needed(self, now: int, current: Sequence[dict[str, Any]]) -> dict[str, tuple[int, dict]]:
+        """The running versions new since the last load that `approve` holds back: what
+        each would send in its first hour (a forecast, before anything is loaded), with a
+        summary by journey and channel."""
+        if self.approve is None or self.approve.mode == "never":
+            return {}
+        activated = set(self.store.engine_value(ACTIVATED) or ())
+        rows = self.store.approvals()
+        known = {row.version for row in rows if row.state != REPLACED}
+        again = {row.version for row in rows if row.state == REPLACED}  # never decided: asked again
+        new = [doc["version"] for doc in current if doc["version"] not in activated and doc["version"] not in known]
+        if not new:
+            return {}
+        from playbook.runtime.forecast import forecast
+
+        fc = forecast(self.store, self.paths, now, now + FIRST_HOUR, shared_limits=self.shared_limits,
+                      can_dissolve_groups=self.can_dissolve_groups, grace=self.grace)  # fmt: skip
+        asks = {}
+        for version in new:
+            going = [x for x in fc.touches if x.playbook == version and x.outcome != "skipped" and x.at < fc.end]
+            if self.approve.needs(len(going)) or version in again:
+                by_flow, by_channel = Counter(x.flow for x in going), Counter(x.channel for x in going)
+                asks[version] = (len(going), {"by_flow": dict(sorted(by_flow.items())),
+                                              "by_channel": dict(sorted(by_channel.items()))})  # fmt: skip
+        return asks
+
+    def apply_decisions(self) -> dict[str, str]:
+        """Approvals and rejections made since (from any shell, `playbook approve`): the
+        gate opens or closes. Returns the versions whose state changed."""
+        engine = self.engine
+        assert engine is not None
+        loaded = {p.version for p in engine.programs}
+        changed = {}
+        for row in self.store.approvals():
+            if row.version not in loaded or self._decisions.get(row.version) == row.state:
+                continue
+            self._decisions[row.version] = row.state
+            changed[row.version] = row.state
+            if row.state == PENDING:
+                engine.gate(row.version, awaiting(row.version))
+            elif row.state == APPROVED:
+                engine.open_gate(row.version, awaiting(row.version))
+            else:
+                engine.refuse(row.version, awaiting(row.version), refused(row.version, row.state))
+        return changed
 
     def compile(self) -> list[dict[str, Any]]:
         """The playbooks' IR documents (a PlaybookError when any does not compile)."""
@@ -117,6 +182,17 @@ class Decider:
         if sink is None:
             self.journaler = Journaler(engine, {a["id"] for a in state.accounts}, tag_rows=self.sync_tags)
         report = LoadReport(current_versions, [v for v in current_versions if v not in known], finishing, fresh)
+        # Before anything runs, a version that is not approved sends nothing: approvals and
+        # rejections are taken in at the first step (`advance`), at its time.
+        self._decisions = {}
+        loaded = {p.version for p in engine.programs}
+        for row in self.store.approvals():
+            if row.version in loaded and row.state != APPROVED:
+                engine.gate(row.version, awaiting(row.version))
+                if row.state == PENDING:
+                    self._decisions[row.version] = PENDING
+                else:
+                    engine.forget(row.version)  # before a newer version takes over from it
         if fresh:
             engine.activate()
         else:
@@ -141,19 +217,8 @@ class Decider:
         report = StepReport()
         if self.store.imports() != self._imports:
             report.imported = self._take_imports()
-        fed: list[int] = []
-        after = 0
-        while True:
-            events = self.store.next_events(limit=EVENT_BATCH, after=after)
-            for event in events:
-                engine.feed(event)
-                fed.append(event.seq)
-            if len(events) < EVENT_BATCH:
-                break
-            after = events[-1].seq
-        if now - engine.now > self.late_after:
-            self.catch_up(now)
-        engine.advance(now)
+        fed = [event.seq for event in self.take_events()]
+        report.decisions = self.advance(now)
         journal = journaler.capture()
         rejected = {e.seq: "unknown contact" for e in engine.unknown_contacts}
         engine.unknown_contacts.clear()
@@ -163,6 +228,36 @@ class Decider:
         report.events, report.rejected = len(fed), len(rejected)
         report.touches, report.state_events = len(journal.touches), len(journal.state_events)
         return report
+
+    def take_events(self) -> list[Event]:
+        """The events logged since, onto the engine's timeline (in sequence order)."""
+        engine = self.engine
+        assert engine is not None
+        fed: list[Event] = []
+        after = 0
+        while True:
+            events = self.store.next_events(limit=EVENT_BATCH, after=after)
+            for event in events:
+                engine.feed(event)
+            fed += events
+            if len(events) < EVENT_BATCH:
+                break
+            after = events[-1].seq
+        return fed
+
+    def advance(self, now: int) -> dict[str, str]:
+        """The engine to `now` (caught up first after a gap); then approvals and rejections
+        made meanwhile are taken in at `now` (what they release is decided at `now` too).
+        Returns those decisions (version -> state)."""
+        engine = self.engine
+        assert engine is not None
+        if now - engine.now > self.late_after:
+            self.catch_up(now)
+        engine.advance(now)
+        decisions = self.apply_decisions()
+        if decisions:
+            engine.advance(now)
+        return decisions
 
     def _take_imports(self) -> int:
         """Contacts and accounts an import changed while we run: in memory, and flows react

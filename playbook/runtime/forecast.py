@@ -24,7 +24,7 @@ from playbook.engine.core import Engine
 from playbook.engine.model import Event, StateEvent, Touch
 from playbook.engine.policy import LimitRule
 from playbook.i18n import t
-from playbook.runtime.decide import EVENT_BATCH, Decider, LoadReport
+from playbook.runtime.decide import Decider, LoadReport
 from playbook.runtime.store import Store
 
 DAY = 86400
@@ -72,16 +72,8 @@ def forecast(store: Store, paths: Sequence[str], start: int, end: int, *, shared
     report = decider.build(start, current, sink=sink)
     engine = decider.engine
     assert engine is not None
-    inputs: list[Event] = []
-    after = 0
-    while True:
-        batch = store.next_events(limit=EVENT_BATCH, after=after)
-        for event in batch:
-            engine.feed(event)
-        inputs += batch
-        if len(batch) < EVENT_BATCH:
-            break
-        after = batch[-1].seq
+    inputs = decider.take_events()
+    decider.advance(start)  # the daemon's first step: events in, approvals taken in
     t = max(start, engine.now)
     while t < end:  # a day at a time, as `plan` runs
         t = min(t + DAY, end)

@@ -272,3 +272,20 @@ engine_state = sa.Table(
     sa.Column("value", Value),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+APPROVAL_STATES = ("pending", "approved", "rejected", "replaced")  # runtime/approvals.py
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    _version_fk(),
+    sa.Column("state", sa.String, nullable=False),
+    sa.Column("touches", sa.Integer, nullable=False),  # what the forecast gave for its first hour
+    sa.Column("policy", sa.String, nullable=False),  # `[daemon] approve` when it was asked: "above 50"
+    sa.Column("summary", Doc(), nullable=False),  # the first hour's touches by journey and channel
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("decided_by", sa.String),
+    sa.Column("note", sa.Text),
+    sa.PrimaryKeyConstraint("version"),
+    sa.CheckConstraint(_in("state", APPROVAL_STATES), name="state"),
+)

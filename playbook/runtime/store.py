@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from playbook.engine.model import Event, StateEvent
 from playbook.runtime import schema as s
+from playbook.runtime.approvals import ApprovalRow
 from playbook.runtime.codec import dumps, encode
 from playbook.runtime.rows import (
     CounterRow,
@@ -376,6 +377,12 @@ class Store:
         with self._read() as conn:
             return conn.execute(sa.select(es.c.value).where(es.c.name == IMPORTED)).scalar_one_or_none() or 0
 
+    def engine_value(self, name: str) -> Any:
+        """One value of the engine's bookkeeping (`engine_state`), None when absent."""
+        es = s.engine_state
+        with self._read() as conn:
+            return conn.execute(sa.select(es.c.value).where(es.c.name == name)).scalar_one_or_none()
+
     def contacts_changed_since(self, since: float) -> tuple[list[dict[str, Any]], set[str], list[dict[str, Any]]]:
         """Contacts (as engine records) and their deleted ids updated at or after `since`
         (epoch seconds), and every account: what a daemon takes in after an import."""
@@ -611,6 +618,48 @@ class Store:
         )
         with self._read() as conn:
             return [(r.channel, r.account, r.contact) for r in conn.execute(query)]
+
+    # ---- approvals (runtime/approvals.py) ------------------------------------------------------------------
+    def request_approval(self, version: str, touches: int, policy: str, summary: Mapping[str, Any]) -> bool:
+        """A version waits for approval; True when asked now. A version asked before keeps
+        its request or decision, unless it was replaced before a decision (loaded again: it
+        is asked again)."""
+        a = s.approvals
+        row = {"version": version, "state": "pending", "touches": touches, "policy": policy,
+               "summary": dict(summary), "requested_at": self.now()}  # fmt: skip
+        again = {k: v for k, v in row.items() if k != "version"}
+        again.update(decided_at=None, decided_by=None, note=None)
+        with self._write() as conn:
+            stmt = self._insert(a).values(row)
+            stmt = stmt.on_conflict_do_update(index_elements=[a.c.version], set_=again, where=a.c.state == "replaced")
+            return conn.execute(stmt.returning(a.c.version)).first() is not None
+
+    def replace_pending(self, keep: Collection[str]) -> list[str]:
+        """Pending requests of versions not in `keep` (a newer version was loaded before a
+        decision) become `replaced`; returns those versions."""
+        a = s.approvals
+        with self._write() as conn:
+            query = a.update().where(a.c.state == "pending", a.c.version.not_in(list(keep)))
+            done = conn.execute(query.values(state="replaced", decided_at=self.now()).returning(a.c.version))
+            return sorted(r.version for r in done)
+
+    def decide_approval(self, version: str, state: str, by: str | None, note: str | None) -> ApprovalRow | None:
+        """pending → approved or rejected (compare-and-set: one decision per request);
+        None when `version` has no pending request."""
+        a = s.approvals
+        with self._write() as conn:
+            query = a.update().where(a.c.version == version, a.c.state == "pending")
+            done = conn.execute(query.values(state=state, decided_at=self.now(), decided_by=by, note=note)
+                                .returning(*a.c))  # fmt: skip
+            row = done.first()
+            return None if row is None else ApprovalRow(*row)
+
+    def approvals(self) -> list[ApprovalRow]:
+        """Every request and decision, the latest request first."""
+        a = s.approvals
+        with self._read() as conn:
+            rows = conn.execute(sa.select(*a.c).order_by(a.c.requested_at.desc(), a.c.version))
+            return [ApprovalRow(*row) for row in rows]
 
     def prune_counters(self, before: int) -> int:
         """Forget limit counts of periods that ended by `before`; how many rows went."""

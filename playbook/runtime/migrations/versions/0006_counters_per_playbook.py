@@ -1,4 +1,4 @@
-"""Limit counters belong to the playbook, not to one version of it (issue 12).
+"""Limit counters belong to the playbook, not to one version of it; approvals (issue 12).
 
 `limit_counters.scope` was a playbook version and `rule` the rule's position in it, so an
 edit (a new version) started every limit from zero. Now `scope` is the playbook
@@ -7,6 +7,10 @@ edit (a new version) started every limit from zero. Now `scope` is the playbook
 its period. Existing rows are converted; rows of two versions of one playbook for the
 same rule, contact and period are added up (both versions sent them). An adapter's
 quotas ("platform") are all dm per contact; their period is read from the row's span.
+
+`approvals`: the launch gate's requests and decisions, one row per version
+(runtime/approvals.py): pending, approved, rejected, or replaced by a newer version
+before a decision; who decided, when, with what note.
 
 Revision ID: 0006
 Revises: 0003
@@ -76,9 +80,27 @@ def upgrade() -> None:
     op.create_index("ix_limit_counters_period_end", "limit_counters", ["period_end"])
     if merged:
         op.bulk_insert(table, list(merged.values()))
+    op.create_table(
+        "approvals",
+        sa.Column("version", sa.String(), nullable=False),
+        sa.Column("state", sa.String(), nullable=False),
+        sa.Column("touches", sa.Integer(), nullable=False),
+        sa.Column("policy", sa.String(), nullable=False),
+        sa.Column("summary", sa.JSON(none_as_null=True), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", sa.String(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.CheckConstraint("state IN ('pending', 'approved', 'rejected', 'replaced')", name=op.f("ck_approvals_state")),
+        sa.ForeignKeyConstraint(
+            ["version"], ["playbook_versions.version"], name=op.f("fk_approvals_version_playbook_versions")
+        ),
+        sa.PrimaryKeyConstraint("version", name=op.f("pk_approvals")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("approvals")
     # Counts per playbook cannot be split back into versions: the counters start afresh.
     op.drop_index("ix_limit_counters_period_end", table_name="limit_counters")
     op.drop_table("limit_counters")
