@@ -54,6 +54,7 @@ port = 0
 tick = 0.2
 batch = {batch}
 workers = 2
+approve = "never"  # the launch gate (above 50 by default) would hold the 1,600 touches
 """,
         encoding="utf-8",
     )
