@@ -709,4 +709,10 @@ ZH: dict[str, str] = {
     "{version} waits for approval: it would send {n} touches in its first hour ({policy}); nothing goes out until `playbook approve {version}`": "{version} 等待审批：它第一个小时内会发出 {n} 条触达（{policy}）；在 `playbook approve {version}` 之前不发送任何内容",
     "{version} was approved: its touches go out": "{version} 已批准：它的触达开始发送",
     "{version} was rejected: its held touches are skipped": "{version} 已驳回：它暂缓的触达全部跳过",
+    "approvals": "审批",
+    "version": "版本",
+    "first hour": "第一个小时",
+    "decided": "决定",
+    "note": "备注",
+    "to let it send: playbook approve {version} (or reject it: playbook reject {version})": "批准发送：playbook approve {version}（或驳回：playbook reject {version}）",
 }

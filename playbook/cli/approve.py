@@ -6,6 +6,7 @@ daemon takes the decision in at its next step."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -18,6 +19,29 @@ STATE_WORDS = {"pending": N_("waiting"), "approved": N_("approved"), "rejected":
 
 by_option = click.option("--by", metavar="NAME", help=t("Who decides (default: the system user)."))
 note_option = click.option("--note", metavar="TEXT", help=t("Why, for the record."))
+
+
+def render_approvals(rows: list[dict[str, Any]], out: Any) -> None:
+    """The launch gate's requests and decisions as a table (status, report)."""
+    if not rows:
+        return
+    from rich.table import Table
+
+    from playbook.runtime.report import short_time
+
+    table = Table(title=t("approvals"), title_justify="left")
+    for header in (t("version"), t("state"), t("first hour"), t("held"), t("decided"), t("note")):
+        table.add_column(header, overflow="fold")
+    for r in rows:
+        hour = " · ".join(f"{k} {n}" for k, n in {**r["by_flow"], **r["by_channel"]}.items())
+        first = f"{r['first_hour']} ({r['policy']})" + (f": {hour}" if hour else "")
+        decided = f"{r['decided_by'] or ''} {short_time(r['decided_at'])}" if r["decided_at"] else "—"
+        table.add_row(r["version"], t(STATE_WORDS[r["state"]]), first, str(r["held"]), decided, r["note"] or "")
+    out.print(table)
+    for r in rows:
+        if r["state"] == "pending":
+            out.print(t("to let it send: playbook approve {version} (or reject it: playbook reject {version})",
+                        version=r["version"]), markup=False, highlight=False, soft_wrap=True)  # fmt: skip
 
 
 def decide(db: str | None, version: str, state: str, by: str | None, note: str | None) -> None:

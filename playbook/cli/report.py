@@ -114,3 +114,6 @@ def render(doc: dict[str, Any], out: Any) -> None:
         table.add_row(who, *(str(r[k]) for k in counts),
                       percent(r["execution_rate"]))  # fmt: skip
     out.print(table)
+    from playbook.cli.approve import render_approvals
+
+    render_approvals(doc.get("approvals", []), out)

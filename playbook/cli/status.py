@@ -128,6 +128,9 @@ def render(doc: dict[str, Any], out: Any) -> None:
     out.print(_counts_table(t("ledger"), doc["touches"]))
     out.print(_counts_table(t("events"), doc["events"]))
     out.print(_counts_table(t("enrolments"), doc["enrolments"]))
+    from playbook.cli.approve import render_approvals
+
+    render_approvals(doc.get("approvals", []), out)
     for key, title in (("dead", t("dead letters (latest)")), ("errors", t("last errors"))):
         rows = doc[key]
         if not rows:

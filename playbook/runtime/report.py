@@ -115,6 +115,7 @@ def status(store: Store, clock: LocalTime | None = None, latest: int = 10) -> di
         "accounts": st.accounts,
         "dead": [_problem(r, clock) for r in st.dead],
         "errors": [_problem(r, clock) for r in st.errors],
+        "approvals": approvals(store, clock, latest),
     }
 
 
@@ -155,6 +156,7 @@ def report(store: Store, since: int | None = None, until: int | None = None,
             "conversion": conversion(conn, versions, window),
             "purchases": purchases(conn, window),
             "accounts": leaderboard(conn, window),
+            "approvals": approvals(store, clock),
         }
 
 
@@ -410,3 +412,16 @@ def leaderboard(conn: Connection, window: Window) -> list[dict[str, Any]]:
     ]
     board.sort(key=lambda r: (-(r["execution_rate"] or 0.0), r["account"]))
     return board
+
+
+# ---- approvals (runtime/approvals.py) --------------------------------------------------------------------
+def approvals(store: Store, clock: LocalTime, latest: int | None = None) -> list[dict[str, Any]]:
+    """The launch gate's requests and decisions, the latest first: which version, what its
+    first hour would send (by journey and channel), who decided what, when and why, and how
+    many of its touches are held now."""
+    rows = store.approvals()[:latest]
+    held = Counter(r.version for r in store.touches(states=("held",))) if rows else Counter()
+    return [{"version": r.version, "state": r.state, "first_hour": r.touches, "policy": r.policy,
+             "by_flow": r.summary.get("by_flow", {}), "by_channel": r.summary.get("by_channel", {}),
+             "requested_at": when_dt(r.requested_at, clock), "decided_at": when_dt(r.decided_at, clock),
+             "decided_by": r.decided_by, "note": r.note, "held": held[r.version]} for r in rows]  # fmt: skip

@@ -6,6 +6,7 @@ restarts. On SQLite and PostgreSQL, with the Decider the daemon runs and the rea
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,12 @@ def test_a_version_above_the_threshold_sends_nothing_until_approved(store: Store
     assert decider.report.awaiting == {}  # type: ignore[attr-defined]
     assert [r.state for r in store.approvals()] == ["pending"]
     assert {r.state for r in store.touches()} == {"held"}
+    code, out = _cli(store_url, "status", "--format", "json")
+    assert code == 0, out
+    (shown,) = json.loads(out)["approvals"]
+    assert (shown["version"], shown["state"], shown["first_hour"], shown["held"]) == (version, "pending", 5, 5)
+    code, out = _cli(store_url, "status")
+    assert code == 0 and f"playbook approve {version}" in out, out
     code, out = _cli(store_url, "approve", version, "--by", "王店长", "--note", "双12首发")
     assert code == 0, out
     assert decider.step(T0 + 120).decisions == {version: "approved"}
@@ -83,6 +90,10 @@ def test_a_version_above_the_threshold_sends_nothing_until_approved(store: Store
     assert (row.state, row.decided_by, row.note) == ("approved", "王店长", "双12首发")
     code, out = _cli(store_url, "approve", version)
     assert code == 1 and "approved" in out  # decided once
+    code, out = _cli(store_url, "report", "--format", "json")
+    assert code == 0, out
+    (shown,) = json.loads(out)["approvals"]
+    assert (shown["state"], shown["decided_by"], shown["note"], shown["held"]) == ("approved", "王店长", "双12首发", 0)
     # and after another restart it stays approved: a newcomer's touch goes out at once
     decider = _decider(store, path, T0 + 180)
     store.import_records("contacts", [{"id": "c9", "name": "新客", "account": "a1", "orders": 1}])
