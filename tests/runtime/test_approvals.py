@@ -164,3 +164,38 @@ def test_a_bad_policy_is_a_clear_error(tmp_path: Path) -> None:
     assert "approve" in str(info.value.diagnostics[0].message)
     config.write_text("[daemon]\n", encoding="utf-8")
     assert load_config(config).daemon.approve == ApprovePolicy("above", 50)
+
+
+def test_the_daemon_process_holds_until_approved_from_another_shell(tmp_path: Path, store_url: str) -> None:
+    """The real daemon (jsonl adapter): the first start is above the threshold, nothing goes
+    out; `playbook approve` in another process, and the daemon sends at its next step."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.runtime.test_live_edit import _config, _outbox, _start, _wait
+
+    config = _config(tmp_path, store_url)
+    config.write_text(config.read_text(encoding="utf-8") + 'approve = "above 3"\n', encoding="utf-8")
+    store = Store(store_url)
+    store.migrate()
+    _setup(store, tmp_path)
+    (tmp_path / "首发.pb").rename(tmp_path / "p.pb")
+    proc = _start(tmp_path, config)
+    try:
+        held = _wait(lambda: [r for r in store.touches() if r.state == "held"])
+        assert len(held) == 5 and not _outbox(tmp_path)  # type: ignore[arg-type]
+        (version,) = {r.version for r in held}  # type: ignore[attr-defined]
+        approve = subprocess.run([sys.executable, "-m", "playbook", "approve", version, "--by", "店长", "--db",
+                                  store_url], capture_output=True, text=True, env=os.environ, timeout=60)  # fmt: skip
+        assert approve.returncode == 0, approve.stderr
+        _wait(lambda: len(_outbox(tmp_path)) == 5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    log = err.decode()
+    assert "waits for approval" in log and f"{version} was approved" in log
+    assert sorted(d["contact"] for d in _outbox(tmp_path)) == [f"c{i}" for i in range(1, 6)]
+    store.close()
