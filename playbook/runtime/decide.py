@@ -96,7 +96,8 @@ class Decider:
                     self.store.decide_approval(row.version, APPROVED, "run --yes", None)
         report = self.build(now, current, migrate=migrate)
         report.new, report.replaced = new, replaced
-        report.awaiting = {v: touches for v, (touches, _) in asks.items() if self._decisions.get(v) == PENDING}
+        report.awaiting = {row.version: row.touches for row in self.store.approvals()  # asked now or before a restart
+                           if row.state == PENDING and row.version in current_versions}  # fmt: skip
         assert self.journaler is not None
         journal = self.journaler.capture()
         journal.engine_state[ACTIVATED] = current_versions

@@ -70,9 +70,9 @@ def test_a_version_above_the_threshold_sends_nothing_until_approved(store: Store
     (row,) = store.approvals()
     assert (row.state, row.touches, row.policy, row.summary) == (
         "pending", 5, "above 3", {"by_flow": {"问候": 5}, "by_channel": {"dm": 5}})  # fmt: skip
-    # a restart: still waiting, nothing new asked, nothing sent
+    # a restart: still waiting (and the log says so again), nothing new asked, nothing sent
     decider = _decider(store, path, T0 + 60)
-    assert decider.report.awaiting == {}  # type: ignore[attr-defined]
+    assert decider.report.awaiting == {version: 5}  # type: ignore[attr-defined]
     assert [r.state for r in store.approvals()] == ["pending"]
     assert {r.state for r in store.touches()} == {"held"}
     code, out = _cli(store_url, "status", "--format", "json")
