@@ -172,6 +172,7 @@ def _scenario(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, cas
     tmp = tmp_path_factory.mktemp("live")
     found = run_scenario(tmp, case, change, where, random.Random(seed) if seed % 2 else None)
     event(f"change: {change[0]}")  # --hypothesis-show-statistics: what the runs covered
+    event("restarting at random steps" if seed % 2 else "no restart before the edit")
     event("touches after the edit: " + ("none" if not found["touches"] else "some"))
     event("a touch held at the edit" if found["held_at_edit"] else "nothing held at the edit")
     event("deferred or skipped after the edit" if found["judged"] else "all ok after the edit")
