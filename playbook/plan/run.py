@@ -18,7 +18,7 @@ from playbook.compiler import compile_path, ir
 from playbook.compiler.templates import placeholders
 from playbook.data.files import RowProblem, read_events, read_records
 from playbook.diagnostics import PlaybookError
-from playbook.engine.core import Contacts, Engine, apply_effects
+from playbook.engine.core import Contacts, Engine, apply_effects, friend_added
 from playbook.engine.model import Event, StateEvent, Touch, TouchRun
 from playbook.engine.policy import LimitRule
 from playbook.engine.timeutil import LocalTime
@@ -225,12 +225,10 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     for event in events:
         if event.at < start:
             # History before the plan starts: it shapes the contacts, no flow reacts to it.
-            if event.contact in contacts.fields:
+            if event.type == "friend_added":
+                friend_added(contacts, event)
+            elif event.contact in contacts.fields:
                 apply_effects(contacts, event)
-            elif event.type == "friend_added":
-                contacts.upsert(
-                    {"id": event.contact, **{k: event.data[k] for k in ("name", "account") if k in event.data}}
-                )
         elif event.at < end:  # later ones would never be processed
             coming.append(event)
     if not spec.keep_inputs:
