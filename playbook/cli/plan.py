@@ -19,7 +19,7 @@ from playbook.i18n import t
     "--contacts",
     required=True,
     type=click.Path(),
-    help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator=";"),
+    help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator="; ； , ， 、 |"),
 )
 @click.option("--accounts", type=click.Path(), help=t("Staff accounts: CSV or JSON Lines with id, name, …."))
 @click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))

@@ -160,7 +160,19 @@ def typed_texts(cells: Iterable[str], clock: LocalTime) -> list[Value | None]:
     return out
 
 
+# What separates tags in one cell, the ways people type them (docs/data.md): ASCII and
+# full-width semicolons and commas, the enumeration comma 、 and the bar.
+TAG_SEPARATORS = ";；,，、|"
+_TAG_SPLIT = re.compile("[" + re.escape(TAG_SEPARATORS) + "]")
+
+
 def parse_tags(raw: object) -> frozenset[str]:
+    """A contact's tags, wherever tags are read (data files, events, intake): one text
+    split on any of TAG_SEPARATORS, or a JSON list of tags (taken as they are); each
+    trimmed (full-width spaces too), empty ones dropped, duplicates once."""
     if isinstance(raw, list):
-        return frozenset(str(t).strip() for t in raw if str(t).strip())
-    return frozenset(t.strip() for t in str(raw).split(";") if t.strip())
+        parts = (str(t) for t in raw)
+    else:
+        text = str(raw)
+        parts = _TAG_SPLIT.split(text) if _TAG_SPLIT.search(text) else (text,)
+    return frozenset(p for t in parts if (p := t.strip()))
