@@ -9,6 +9,7 @@ import sys
 
 import click
 
+from playbook.cli.columns import columns_option
 from playbook.cli.common import EXIT_ERRORS, LateProgress, console, paths_argument
 from playbook.i18n import t
 
@@ -43,6 +44,7 @@ from playbook.i18n import t
     help=t("table for people, json for scripts, html for sharing."),
 )
 @click.option("--out", type=click.Path(), help=t("Write the output to this file instead of the terminal."))
+@columns_option
 @click.option(
     "--workers",
     type=click.IntRange(0, 64),
@@ -51,7 +53,7 @@ from playbook.i18n import t
 )
 def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events: str | None, start: str | None,
             days: int, simulate: str | None, seed: int, adapter: str | None, contact_id: str | None, strict: bool,
-            fmt: str, out: str | None, workers: int) -> None:  # fmt: skip
+            fmt: str, out: str | None, workers: int, columns: str | None) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
     from playbook.plan import output
     from playbook.plan.run import PlanInput, run_plan
@@ -61,6 +63,10 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
     # worth collecting, while the collector's full passes over a multi-GB heap cost
     # minutes at a million contacts. The process exits right after.
     gc.disable()
+    from playbook.cli.columns import column_pairs, say_column_notes
+
+    pairs = column_pairs(columns)
+    say_column_notes([(contacts, "contacts"), (accounts, "accounts"), (events, "events")], pairs)
     limits, can_dissolve = adapter_profile(adapter)
     spec = PlanInput(
         paths,
@@ -77,6 +83,7 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         workers=workers or auto_workers(contacts),
         output="json" if fmt == "json" else "table",  # (--format json writes the whole plan, --contact or not)
         contact=contact_id,
+        columns=pairs,
     )
     with LateProgress(t("planning")) as progress:
         result = run_plan(spec, progress=progress.update)

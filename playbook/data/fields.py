@@ -1,47 +1,85 @@
-"""Which fields a contacts file has: the CSV header, or the keys of its JSON Lines."""
+"""Which fields a data file has: the CSV header read as data/columns.py says, or the keys
+of its JSON Lines; and the one note a file in a shape of its own gets."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
-from playbook.data.encoding import text_encoding
+from playbook.data.columns import CONTACTS, ColumnMap, Header
+from playbook.data.encoding import open_text, text_shape
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.i18n import t
 
+_JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
-def field_names(path: str | Path) -> set[str]:
+
+def field_names(path: str | Path, columns: ColumnMap | None = None) -> set[str]:
+    columns = columns or ColumnMap(CONTACTS)
+    p = Path(path)
+    if p.suffix.lower() in _JSON_SUFFIXES:
+        names: set[str] = set()
+        for number, row in _json_objects(p):
+            if isinstance(row, str):
+                raise PlaybookError([Diagnostic(ERROR, "data", t("line {number} is not JSON: {reason}", number=number,
+                                                                 reason=row), file=str(path), line=number)])  # fmt: skip
+            names.update(f for f in columns.header([k for k, v in row.items() if v is not None]).fields if f)
+        return names
+    return {f for f in columns.header(_csv_header(p)).fields if f}
+
+
+def column_note(path: str | Path, columns: ColumnMap) -> Diagnostic | None:
+    """What the reader makes of a file's headers, when it is not what they say (None
+    otherwise, or when the file cannot be read: the reader says why)."""
     p = Path(path)
     try:
-        with p.open(encoding=text_encoding(p), newline="") as fh:
-            if p.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-                names: set[str] = set()
-                for number, line in enumerate(fh, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise PlaybookError(
-                            [
-                                Diagnostic(
-                                    ERROR,
-                                    "data",
-                                    t("line {number} is not JSON: {reason}", number=number, reason=exc.msg),
-                                    file=str(path),
-                                    line=number,
-                                )
-                            ]
-                        ) from None
-                    if isinstance(row, dict):
-                        names.update(k for k, v in row.items() if v is not None)
-                return names
-            header = next(csv.reader(fh), [])
-            return {h.strip() for h in header if h.strip()}
+        if p.suffix.lower() in _JSON_SUFFIXES:
+            keys: dict[str, None] = {}
+            for _, row in _json_objects(p, limit=1000):
+                if isinstance(row, dict):
+                    keys.update(dict.fromkeys(row))
+            found: Header = columns.header(list(keys))
+        else:
+            found = columns.header(_csv_header(p))
+    except PlaybookError:
+        return None
+    return found.note(str(path))
+
+
+def _csv_header(p: Path) -> list[str]:
+    from playbook.data.files import _csv_rows  # the reader's own header logic (separators, sep=)
+
+    try:
+        with open_text(p, text_shape(p)) as fh:
+            header, _ = _csv_rows(fh)  # type: ignore[arg-type]
+            return header
     except OSError as exc:
         raise PlaybookError(
-            [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(path))]
+            [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(p))]
         ) from None
-    except UnicodeDecodeError:
-        raise PlaybookError([Diagnostic(ERROR, "encoding", t("this file is not UTF-8 text"), file=str(path))]) from None
+
+
+def _json_objects(p: Path, limit: int | None = None) -> list[tuple[int, dict | str]]:
+    out: list[tuple[int, dict | str]] = []
+    try:
+        with open_text(p, text_shape(p)) as fh:
+            for number, line in enumerate(fh, start=1):
+                if limit is not None and number > limit:
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except (ValueError, RecursionError) as exc:
+                    out.append((number, getattr(exc, "msg", str(exc))))
+                    continue
+                if isinstance(row, dict):
+                    out.append((number, row))
+    except OSError as exc:
+        raise PlaybookError(
+            [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(p))]
+        ) from None
+    return out
+
+
+

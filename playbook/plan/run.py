@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from playbook.compiler import compile_path, ir
 from playbook.compiler.templates import placeholders
+from playbook.data.columns import ACCOUNTS, CONTACTS, EVENTS, ColumnMap
 from playbook.data.files import RowProblem, read_events, read_records
 from playbook.diagnostics import PlaybookError
 from playbook.engine.core import Contacts, Engine, apply_effects, friend_added
@@ -47,6 +48,7 @@ class PlanInput:
     output: str = "json"  # what a shard prepares for: "json" (the lines) or "table" (counts only)
     contact: str | None = None  # a shard also keeps this contact's own timeline
     touch_runs: bool = True  # touches alike planned together (engine TouchBatch); False: one by one (tests compare)
+    columns: tuple[tuple[str, str], ...] = ()  # the operator's COLUMN=FIELD mapping (data/columns.py)
 
 
 @dataclass
@@ -175,13 +177,14 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     problems: list[RowProblem] = []
     contacts = Contacts()
     if spec.accounts:
-        records, bad = read_records(spec.accounts, clock)  # a small file: each shard reads it all
+        records, bad = read_records(spec.accounts, clock, columns=ColumnMap(ACCOUNTS, spec.columns))  # each shard: all
         if shard is None or shard.index == 0:
             problems += bad
         for record in records:
             if shard is None or shard.mine(record["id"]):
                 contacts.add_account(record)
-    records, bad = read_records(spec.contacts, clock, only=fields_read(playbooks), owner=shard)
+    records, bad = read_records(spec.contacts, clock, only=fields_read(playbooks), owner=shard,
+                                columns=ColumnMap(CONTACTS, spec.columns))  # fmt: skip
     problems += bad
     for record in records:
         contacts.upsert(record)
@@ -190,7 +193,7 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     if spec.events:
         if shard is not None:
             shard.known(contacts)
-        events, bad = read_events(spec.events, clock, router=shard)
+        events, bad = read_events(spec.events, clock, router=shard, columns=ColumnMap(EVENTS, spec.columns))
         problems += bad
     events.sort(key=lambda e: (e.at, e.seq))
     first_drawn = max((e.seq for e in events), default=0) + 1

@@ -24,6 +24,7 @@ import mmap
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -60,12 +61,23 @@ def owner_of(account: str | None, count: int) -> int:
 _CONTACT_KEY = '"contact": "'  # how a JSON Lines event names its contact, usually
 
 
+def _renamed_keys(columns: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    """JSON keys (as written, any case) that the events reader takes for `account` or
+    `contact` under another name: a line with one is decoded to know its shard."""
+    from playbook.data.columns import EVENTS, SYNONYMS
+
+    names = [*SYNONYMS[EVENTS]["account"], *SYNONYMS[EVENTS]["contact"]]
+    names += [header for header, field in columns if field in ("account", "contact")]
+    return re.compile("|".join(f'"{re.escape(n)}"' for n in names), re.IGNORECASE)
+
+
 class Shard:
     """One worker's part: the rows of its accounts (data.files.RowOwner, EventRouter)."""
 
-    def __init__(self, index: int, count: int):
+    def __init__(self, index: int, count: int, columns: tuple[tuple[str, str], ...] = ()):
         self.index = index
         self.count = count
+        self.renamed = _renamed_keys(columns)
         self.others: dict[str, int] = {}  # contact id -> shard, for the contacts file's other rows
         self.own: Mapping[str, Any] = {}  # this shard's contacts, once read
         self.new: dict[str, int] = {}  # contact id -> shard, for contacts only events add
@@ -126,6 +138,8 @@ class Shard:
         start += len(_CONTACT_KEY)
         end = text.find('"', start)
         if end < 0 or text.count("{") != 1 or text.count(_CONTACT_KEY) != 1 or '"account"' in text:
+            return None
+        if self.renamed.search(text):  # a key read as the account or the contact (data/columns.py)
             return None
         contact = text[start:end]
         if "\\" in contact:
@@ -213,7 +227,7 @@ def run_in_shards(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
                 os.mkdir(part)
             done = context.Value("d", 0.0, lock=False)
             receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(spec, playbooks, start, end, Shard(index, count), part,
+            process = context.Process(target=_work, args=(spec, playbooks, start, end, Shard(index, count, spec.columns), part,
                                                           done, send), daemon=True)  # fmt: skip
             process.start()
             send.close()
