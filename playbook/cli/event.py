@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from playbook.cli.columns import columns_option
 from playbook.cli.store_options import db_option, store_clock, timezone_option
 from playbook.i18n import N_, t, tn
 
 if TYPE_CHECKING:
+    from playbook.data.columns import ColumnMap
     from playbook.data.files import RowProblem
     from playbook.engine.model import Event
     from playbook.engine.timeutil import LocalTime
@@ -92,6 +94,7 @@ def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, a
 @click.option("--strict", is_flag=True, help=t("With --file: any bad row is fatal and nothing is stored."))
 @db_option
 @timezone_option
+@columns_option
 @click.option(
     "--format",
     "fmt",
@@ -101,20 +104,23 @@ def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, a
     help=t("text for people, json for scripts."),
 )
 def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: str | None, file: str | None,
-            strict: bool, db: str | None, timezone: str | None, fmt: str) -> None:  # fmt: skip
+            strict: bool, db: str | None, timezone: str | None, columns: str | None, fmt: str) -> None:  # fmt: skip
+    from playbook.cli.columns import column_pairs
+    from playbook.data.columns import EVENTS, ColumnMap
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
     from playbook.runtime.store import Store, StoreError, default_url
 
     _check_form(kind, pairs, contact, at, file, strict)
+    mapping = ColumnMap(EVENTS, column_pairs(columns))
     try:
         with Store(db or default_url()) as store:
             store.migrate()
             clock = store_clock(store, timezone)
             if file is not None:
-                _from_file(store, file, clock, strict, fmt)
+                _from_file(store, file, clock, strict, fmt, mapping)
                 return
             assert kind is not None and contact is not None  # _check_form
-            event, seq = _one(store, kind, contact, at, pairs, clock)
+            event, seq = _one(store, kind, contact, at, pairs, clock, mapping)
     except StoreError as exc:
         raise PlaybookError([Diagnostic(ERROR, "store", t("cannot use the store: {reason}", reason=exc))]) from None
 
@@ -133,14 +139,19 @@ def _refuse(reason: str) -> Exception:
 
 
 def _one(store: Any, kind: str, contact: str, at: str | None, pairs: tuple[str, ...],
-         clock: LocalTime) -> tuple[Event, int]:  # fmt: skip
+         clock: LocalTime, mapping: ColumnMap) -> tuple[Event, int]:  # fmt: skip
     import datetime as dt
 
     from playbook.data.files import event_from_record
     from playbook.data.values import DataValueError
 
+    given = _fields(pairs)  # KEY=VALUE keys are read like a file's columns: 昵称=张三 is the name
+    fields = mapping.header(list(given)).fields
+    for key, field in zip(given, fields, strict=True):
+        if field in RESERVED:
+            raise _refuse(t("'{key}' is set by its own option, not as KEY=VALUE", key=key))
     record = {"type": kind, "contact": contact, "at": at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              **_fields(pairs)}  # fmt: skip
+              **{f: v for f, v in zip(fields, given.values(), strict=True) if f and f not in RESERVED}}  # fmt: skip
     try:
         event = event_from_record(record, clock, 0)
     except DataValueError as exc:
@@ -152,12 +163,12 @@ def _one(store: Any, kind: str, contact: str, at: str | None, pairs: tuple[str, 
     return event, seq
 
 
-def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str) -> None:
+def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str, mapping: ColumnMap) -> None:
     """Read, check and store a file's events (all good ones in one transaction); report."""
     from playbook.cli.common import EXIT_ERRORS, print_diagnostics, say
 
     name = STDIN_NAME if file == STDIN else file
-    events, problems = _read(file, name, clock)
+    events, problems = _read(file, name, clock, mapping)
     refused = strict and bool(problems)
     seqs: list[int] = [] if refused or not events else store.append_events(events, "file")
     if fmt == "json":
@@ -183,7 +194,7 @@ def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str) 
         sys.exit(EXIT_ERRORS)
 
 
-def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[RowProblem]]:
+def _read(file: str, name: str, clock: LocalTime, mapping: ColumnMap) -> tuple[list[Event], list[RowProblem]]:
     """The events and row problems of a JSON Lines file, by `data.files.read_events`: the
     reader and checks `plan --events` uses. Standard input, and a file whose name does not
     say JSON (which the reader would take for CSV), are copied to a temporary .jsonl first."""
@@ -196,7 +207,7 @@ def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[Row
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 
     if file != STDIN and Path(file).suffix.lower() in JSON_SUFFIXES:
-        events, problems = read_events(file, clock)
+        events, problems = read_events(file, clock, columns=mapping)
     else:
         with tempfile.TemporaryDirectory(prefix="playbook-events-") as folder:
             copy = Path(folder) / "events.jsonl"
@@ -209,7 +220,7 @@ def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[Row
                 reason = t("cannot read file: {reason}", reason=exc.strerror or exc)
                 raise PlaybookError([Diagnostic(ERROR, "io", reason, file=name)]) from None
             try:
-                events, problems = read_events(copy, clock)
+                events, problems = read_events(copy, clock, columns=mapping)
             except PlaybookError as exc:  # not UTF-8 or GB18030 text: say where, not the copy's name
                 raise PlaybookError([dataclasses.replace(d, file=name) for d in exc.diagnostics]) from None
         problems = [dataclasses.replace(p, file=name) for p in problems]

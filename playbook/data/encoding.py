@@ -52,7 +52,6 @@ def text_shape(path: Path) -> TextShape:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         if _decodes(path, "utf-16"):
             return TextShape("utf-16")
-        raise _error(path, t("this file starts as UTF-16 text but is not UTF-16 throughout"))
     if _decodes(path, "utf-8-sig"):
         return TextShape("utf-8-sig")
     if len(head) >= 4 and head[1:4:2] == b"\x00\x00" and head[0] and head[2]:

@@ -124,6 +124,7 @@ class DaemonConfig(_Section):
     adapter: AdapterSection = Field(default_factory=AdapterSection)
     intake: IntakeSection = Field(default_factory=IntakeSection)
     daemon: DaemonSection = Field(default_factory=DaemonSection)
+    columns: dict[str, str] = Field(default_factory=dict)  # data files' COLUMN = "FIELD" (cli/columns.py, docs/data.md)
     _file: Path | None = PrivateAttr(default=None)
     _folder: Path = PrivateAttr(default_factory=Path.cwd)
 
