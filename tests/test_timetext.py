@@ -1,0 +1,119 @@
+"""The one reader of times and dates (playbook/timetext.py): every way people write a
+time reads as that time; text of any other shape is an error saying which problem, never
+another exception."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from playbook.data.values import DataValueError, parse_time, typed_text
+from playbook.engine.timeutil import LocalTime
+from playbook.timetext import TimeTextError, parse_clock, parse_datetime
+
+CLOCK = LocalTime("Asia/Shanghai")
+FULL = str.maketrans("0123456789:-/", "０１２３４５６７８９：－／")
+
+
+@st.composite
+def written(draw: st.DrawFn) -> tuple[str, dt.datetime, bool, int | None]:
+    """A datetime and one way of writing it: (text, value, has a time, offset)."""
+    value = draw(st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2999, 12, 31))).replace(microsecond=0)
+    pad = draw(st.booleans())
+    m, d = (f"{value.month:02d}", f"{value.day:02d}") if pad else (str(value.month), str(value.day))
+    style = draw(st.sampled_from(["-", "/", ".", "年"]))
+    date = f"{value.year}年{m}月{d}{draw(st.sampled_from(['日', '号', '']))}" if style == "年" else \
+        f"{value.year}{style}{m}{style}{d}"  # fmt: skip
+    with_time = draw(st.booleans())
+    offset = None
+    text = date
+    if with_time:
+        hour = f"{value.hour:02d}" if draw(st.booleans()) else str(value.hour)
+        seconds = draw(st.booleans())
+        if not seconds:
+            value = value.replace(second=0)
+        clock = f"{hour}:{value.minute:02d}" + (f":{value.second:02d}" if seconds else "")
+        between = draw(st.sampled_from([" ", "T", "  "] + (["", " "] if date.endswith(("日", "号")) else [])))
+        text = f"{date}{between}{clock}"
+        if draw(st.booleans()):
+            offset = draw(st.integers(-14, 14)) * 3600
+            sign = "+" if offset >= 0 else "-"
+            text += f"{sign}{abs(offset) // 3600:02d}:00"
+    else:
+        value = value.replace(hour=0, minute=0, second=0)
+    if draw(st.booleans()):
+        text = text.translate(FULL)  # full-width digits and punctuation
+    return text, value, with_time, offset
+
+
+@given(written())
+def test_every_way_of_writing_a_time_reads_as_that_time(case: tuple[str, dt.datetime, bool, int | None]) -> None:
+    text, value, with_time, offset = case
+    found = parse_datetime(text)
+    assert found.date == value.date()
+    if with_time:
+        assert found.time is not None and (found.time.hour, found.time.minute, found.time.second) == \
+            (value.hour, value.minute, value.second)  # fmt: skip
+        assert found.offset == offset
+        want = CLOCK.instant(value) if offset is None else \
+            int((value - dt.timedelta(seconds=offset)).replace(tzinfo=dt.UTC).timestamp())  # fmt: skip
+        assert int(parse_time(text, CLOCK)) == want
+    else:
+        assert found.time is None
+        assert int(parse_time(text, CLOCK)) == CLOCK.midnight(value.date())
+    assert typed_text(f" {text} ", CLOCK) == parse_time(text, CLOCK)  # a CSV cell reads the same
+
+
+@given(st.text(max_size=30))
+def test_any_text_is_a_time_or_says_why(text: str) -> None:
+    for reader in (parse_datetime, parse_clock):
+        try:
+            reader(text)
+        except TimeTextError as exc:
+            assert exc.kind in ("shape", "calendar", "clock")
+    try:
+        parse_time(text, CLOCK)
+    except DataValueError as exc:
+        assert exc.message()
+
+
+@given(st.integers(0, 23), st.integers(0, 59), st.booleans(), st.booleans())
+def test_clock_times(hour: int, minute: int, pad: bool, full: bool) -> None:
+    text = f"{hour:02d}:{minute:02d}" if pad else f"{hour}:{minute:02d}"
+    if full:
+        text = text.translate(FULL)
+    assert parse_clock(text) == (hour, minute, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("2026-12-01 8:00", "2026-12-01T08:00:00+08:00"), ("2026/12/06 16:20", "2026-12-06T16:20:00+08:00"),
+     ("2026年12月6日 16:20", "2026-12-06T16:20:00+08:00"), ("2026年12月6日16:20", "2026-12-06T16:20:00+08:00"),
+     ("２０２６－１２－０６　８：００", "2026-12-06T08:00:00+08:00"), ("2026-12-06T16:20Z", "2026-12-07T00:20:00+08:00"),
+     ("2026/1/5 9:03", "2026-01-05T09:03:00+08:00"), ("2026-12-06 8点30", "2026-12-06T08:30:00+08:00")],
+)  # fmt: skip
+def test_the_issue_s_values(text: str, want: str) -> None:
+    assert int(parse_time(text, CLOCK)) == int(dt.datetime.fromisoformat(want).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("2026-02-30", "not a date on the calendar"), ("2026/12/06 25:00", "not a time of day"),
+     ("2026-12-06 8:61", "not a time of day"), ("明天", "not a date or time"), ("2026-12", "not a date or time")],
+)  # fmt: skip
+def test_wrong_values_say_what_is_wrong(text: str, reason: str) -> None:
+    with pytest.raises(DataValueError) as caught:
+        parse_time(text, CLOCK)
+    assert reason in str(caught.value)
+
+
+def test_cells_typed_leniently() -> None:
+    assert typed_text("３９９", CLOCK) == 399 and typed_text("－３.５", CLOCK) == -3.5
+    assert typed_text("ＳＶＩＰ", CLOCK) == "ＳＶＩＰ"  # text stays as written
+    assert typed_text("0571-88888888", CLOCK) == "0571-88888888"  # a phone number, not a broken date
+    assert typed_text("2026/12/06", CLOCK) == parse_time("2026-12-06", CLOCK)
+    with pytest.raises(DataValueError):
+        typed_text("2026/02/30", CLOCK)
