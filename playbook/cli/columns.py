@@ -5,6 +5,7 @@ plan, import, check and event."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,3 +57,24 @@ def say_column_notes(files: list[tuple[str | None, str]], pairs: tuple[tuple[str
             if note is not None:
                 notes.append(note)
     print_diagnostics(notes, stderr=True)
+
+
+def unheard_events(types: dict[str, int], listened: set[str], file: str) -> list[Any]:
+    """A warning for each event type in a file (type -> how many) that no playbook listens
+    to and that is not built in (a built-in one still changes its contact): nothing will
+    happen on it. With the nearest name a playbook knows."""
+    from playbook.diagnostics import WARNING, Diagnostic, nearest
+    from playbook.eventnames import BUILTIN_EVENTS, EVENT_ALIASES
+    from playbook.i18n import tn
+
+    out = []
+    for kind, count in sorted(types.items()):
+        if kind in BUILTIN_EVENTS or kind in listened:
+            continue
+        near = nearest(kind, [*BUILTIN_EVENTS, *EVENT_ALIASES, *listened])
+        hint = t("did you mean '{name}'?", name=near) if near else t(
+            "a playbook reacts to it with a journey like: {example}", example=f"on {kind}")  # fmt: skip
+        message = tn("{n} event of type '{type}': no playbook listens to it",
+                     "{n} events of type '{type}': no playbook listens to them", count, type=kind)  # fmt: skip
+        out.append(Diagnostic(WARNING, "unknown-event", message, file=file, hint=hint))
+    return out

@@ -121,6 +121,7 @@ def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: s
                 return
             assert kind is not None and contact is not None  # _check_form
             event, seq = _one(store, kind, contact, at, pairs, clock, mapping)
+            _unheard(store, {event.type: 1}, "")
     except StoreError as exc:
         raise PlaybookError([Diagnostic(ERROR, "store", t("cannot use the store: {reason}", reason=exc))]) from None
 
@@ -130,6 +131,18 @@ def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: s
     else:
         click.echo(t("event {seq} stored: {type} for contact {contact}", seq=seq, type=event.type,
                      contact=event.contact))  # fmt: skip
+
+
+def _unheard(store: Any, types: dict[str, int], file: str) -> None:
+    """Warn (stderr) about event types no active playbook listens to (nothing happens on
+    them); said only when some playbook is active."""
+    from playbook.cli.columns import unheard_events
+    from playbook.cli.common import print_diagnostics
+
+    documents = [row.document for row in store.versions(active=True) if isinstance(row.document, dict)]
+    if documents:
+        listened = {str(e) for doc in documents for e in doc.get("events") or ()}
+        print_diagnostics(unheard_events(types, listened, file), stderr=True)
 
 
 def _refuse(reason: str) -> Exception:
@@ -169,6 +182,10 @@ def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str, 
 
     name = STDIN_NAME if file == STDIN else file
     events, problems = _read(file, name, clock, mapping)
+    types: dict[str, int] = {}
+    for event in events:
+        types[event.type] = types.get(event.type, 0) + 1
+    _unheard(store, types, name)
     refused = strict and bool(problems)
     seqs: list[int] = [] if refused or not events else store.append_events(events, "file")
     if fmt == "json":

@@ -87,6 +87,12 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
     )
     with LateProgress(t("planning")) as progress:
         result = run_plan(spec, progress=progress.update)
+    if events:
+        from playbook.cli.columns import unheard_events
+        from playbook.cli.common import print_diagnostics
+
+        listened = {e for pb in result.playbooks for e in pb.events}
+        print_diagnostics(unheard_events(result.event_types, listened, events), stderr=True)
     if strict and (result.problems or result.unknown_contacts):
         err = console(stderr=True)
         output.render_problems(result, err)

@@ -32,6 +32,7 @@ from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.model import Event
 from playbook.engine.timeutil import LocalTime
 from playbook.engine.values import Instant
+from playbook.eventnames import canonical_event
 from playbook.i18n import N_, t
 
 
@@ -579,6 +580,7 @@ def event_from_record(row: dict[str, Any], clock: LocalTime, seq: int) -> Event:
         if not isinstance(at, str):
             raise DataValueError(N_("'{key}' must be a time like {example}"), key="at", example=EXAMPLE_TIME)
     instant: Instant = parse_time(at, clock)
+    kind = canonical_event(str(kind).strip())  # 加好友 is friend_added (eventnames.py)
     data = {}
     for key, raw in row.items():
         if key in _EVENT_KEYS:
@@ -590,4 +592,4 @@ def event_from_record(row: dict[str, Any], clock: LocalTime, seq: int) -> Event:
         raise DataValueError(N_("a purchase's amount must be a number, not '{amount}'"), amount=data["amount"])
     if kind in ("tag_added", "tag_removed") and not isinstance(data.get("tag"), str):
         raise DataValueError(N_("a {kind} event needs a 'tag'"), kind=kind)
-    return Event(str(kind).strip(), str(contact).strip(), int(instant), data, seq)
+    return Event(kind, str(contact).strip(), int(instant), data, seq)

@@ -67,6 +67,7 @@ class PlanResult:
     tally: Counter[tuple[str, str, str, str, str]] | None = None  # see `counts`; None: count `touches`
     sections: Any = None  # planned in shards: the JSON lines of events and touches (plan/shards.py)
     metric_counts: dict[str, JourneyCounts] | None = None  # what `metrics` was made of
+    event_types: dict[str, int] = field(default_factory=dict)  # the events file's types, how many of each
 
     @property
     def version(self) -> str:
@@ -196,6 +197,7 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
         events, bad = read_events(spec.events, clock, router=shard, columns=ColumnMap(EVENTS, spec.columns))
         problems += bad
     events.sort(key=lambda e: (e.at, e.seq))
+    event_types = dict(Counter(e.type for e in events))
     first_drawn = max((e.seq for e in events), default=0) + 1
 
     touches: list[Touch | TouchRun] = []
@@ -255,7 +257,8 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     inputs = sorted((e for e in [*events, *drawn] if start <= e.at < end), key=lambda e: (e.at, e.seq))
     counts = metric_parts(engine)
     return PlanResult(playbooks, clock, start, end, planned, states, metrics(counts), problems,
-                      engine.unknown_contacts, contacts, inputs, metric_counts=counts)  # fmt: skip
+                      engine.unknown_contacts, contacts, inputs, metric_counts=counts,
+                      event_types=event_types)  # fmt: skip
 
 
 @dataclass

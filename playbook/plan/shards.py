@@ -33,7 +33,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
@@ -168,6 +168,7 @@ class ShardOutput:
     accounts: dict[str, dict[str, Any]]
     sections: dict[str, Any] | None  # output.SectionLines by section, for JSON
     view: tuple[dict[str, Any], list[Touch], list[StateEvent], list[Event]] | None  # PlanInput.contact's
+    event_types: dict[str, int] = field(default_factory=dict)  # its events' types, how many of each
 
 
 def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, shard: Shard, directory: str,
@@ -184,7 +185,7 @@ def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, s
             sections = write_section_lines(result, directory)
         conn.send(("ok", ShardOutput(result.counts(), result.metric_counts or {}, result.problems,
                                      result.unknown_contacts, result.contacts.accounts, sections,
-                                     _view(result, spec.contact))))  # fmt: skip
+                                     _view(result, spec.contact), result.event_types)))  # fmt: skip
     except NotShardable as exc:
         conn.send(("not shardable", str(exc)))
     except KeyboardInterrupt:
@@ -283,8 +284,10 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     counts: Counter[tuple[str, str, str, str, str]] = Counter()
     parts: dict[str, JourneyCounts] = {}
     contacts = Contacts()
+    event_types: Counter[str] = Counter()
     for out in outputs:
         counts.update(out.counts)
+        event_types.update(out.event_types)
         for key, journey in out.metrics.items():
             parts.setdefault(key, JourneyCounts()).add(journey)
         contacts.accounts.update(out.accounts)
@@ -304,7 +307,7 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     if directory:  # JSON: the lines to put together
         sections = MergedSections([out.sections for out in outputs if out.sections is not None], directory)
     return PlanResult(playbooks, clock, start, end, touches, events, metrics(dict(sorted(parts.items()))), problems,
-                      unknown, contacts, inputs, counts, sections)  # fmt: skip
+                      unknown, contacts, inputs, counts, sections, event_types=dict(event_types))  # fmt: skip
 
 
 # ---- the JSON lines, put together ----------------------------------------------------------------

@@ -444,6 +444,8 @@ class _Printer:
                 self.emit(0, f"playbook {quoted(d.text.value)}", at)
             case A.Timezone():
                 self.emit(0, f"timezone {quoted(d.name.value)}", at)
+            case A.EventDecl():
+                self.emit(0, f"event {d.name.value}", at)
             case A.Quiet():
                 self.emit(0, f"quiet {_time_range(d.window)}", at)
             case A.Limit():

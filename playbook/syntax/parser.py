@@ -227,6 +227,9 @@ class _ToAst(Transformer):
     def timezone(self, s: Token) -> A.Timezone:
         return A.Timezone(self._text(s), _tok_span(s))
 
+    def event_decl(self, name: Token) -> A.EventDecl:
+        return A.EventDecl(self._name(name), _tok_span(name))
+
     def time_range(self, a: Token, _minus: Token, b: Token) -> A.TimeRange:
         return A.TimeRange(self._clock(a), self._clock(b), _span(a, b))
 
