@@ -537,8 +537,10 @@ class _Compiler:
         if event not in BUILTIN_EVENTS and event not in self.events_declared:
             known = [*BUILTIN_EVENTS, *EVENT_ALIASES, *self.events_declared]
             near = nearest(event, known)
-            declare = t("if it is an event of your own, declare it: {example}", example=f"event {event}")
-            hint = t("did you mean '{name}'?", name=near) + " " + t("or") + " " + declare if near else declare
+            example = f"event {event}"
+            hint = (t("did you mean '{name}'? If it is an event of your own, declare it: {example}", name=near,
+                      example=example)
+                    if near else t("if it is an event of your own, declare it: {example}", example=example))  # fmt: skip
             self.warn(
                 "unknown-event",
                 t("'{name}' is neither a built-in event nor declared with 'event'", name=event),

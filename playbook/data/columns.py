@@ -18,10 +18,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-from playbook.i18n import t
+from playbook.i18n import N_, t
 
 CONTACTS, ACCOUNTS, EVENTS = "contacts", "accounts", "events"
 KINDS = (CONTACTS, ACCOUNTS, EVENTS)
+_KIND_WORDS = {CONTACTS: N_("contacts"), ACCOUNTS: N_("accounts"), EVENTS: N_("events")}
 DROP = "-"  # `--columns 手机号=-`: leave the column out
 
 _ACCOUNT_NAMES = ("所属员工", "所属成员", "跟进人", "跟进员工", "添加人", "负责人", "所属客服", "客服", "员工",
@@ -164,7 +165,7 @@ class Header:
                                                    if n and f not in REQUIRED[self.kind]])  # fmt: skip
         columns = ", ".join(found) if found else t("none")
         message = t("the {kind} file has no '{field}' column (columns found: {columns})",
-                    kind=t(self.kind), field="', '".join(missing), columns=columns)  # fmt: skip
+                    kind=t(_KIND_WORDS[self.kind]), field="', '".join(missing), columns=columns)  # fmt: skip
         example = f"{nearest or t('COLUMN')}={missing[0]}"
         hint = (t("the nearest is '{column}': say which column it is with --columns {example} (or [columns] in "
                   "playbook.toml)", column=nearest, example=example)
