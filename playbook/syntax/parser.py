@@ -33,6 +33,7 @@ from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
 from playbook.i18n import N_, t
 from playbook.syntax import ast as A
 from playbook.syntax.source import FULL_WIDTH, STRAY_HINTS, normalize
+from playbook.timetext import TimeTextError, parse_clock, parse_datetime
 
 TOP_LEVEL_KEYWORDS = (
     "playbook", "timezone", "quiet", "limit", "segment", "content", "journey", "group",
@@ -189,7 +190,10 @@ class _ToAst(Transformer):
         return A.Duration(minutes, str(tok), _tok_span(tok))
 
     def _clock(self, tok: Token) -> A.Clock:
-        hour, minute = (int(x) for x in str(tok).split(":"))
+        try:
+            hour, minute, _ = parse_clock(str(tok))  # the one reader of times (playbook/timetext.py)
+        except TimeTextError:  # the TIME token has the shape: only its values can be wrong
+            hour, minute = (int(x) for x in str(tok).split(":"))
         if hour > 23 or minute > 59:
             self._problem(
                 t("'{time}' is not a time of day", time=tok), tok, t("expected a time between 00:00 and 23:59")
@@ -198,10 +202,9 @@ class _ToAst(Transformer):
         return A.Clock(hour, minute, _tok_span(tok))
 
     def _date(self, tok: Token) -> dt.date:
-        y, m, d = (int(x) for x in str(tok).split("-"))
         try:
-            return dt.date(y, m, d)
-        except ValueError:
+            return parse_datetime(str(tok)).date  # the one reader of dates (playbook/timetext.py)
+        except TimeTextError:
             self._problem(
                 t("'{date}' is not a date on the calendar", date=tok), tok, t("expected a date like 2026-12-10")
             )
