@@ -5,6 +5,11 @@ another exception."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -12,9 +17,11 @@ from hypothesis import strategies as st
 
 from playbook.data.values import DataValueError, parse_time, typed_text
 from playbook.engine.timeutil import LocalTime
+from playbook.runtime.store import Store
 from playbook.timetext import TimeTextError, parse_clock, parse_datetime
 
 CLOCK = LocalTime("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parents[1]
 FULL = str.maketrans("0123456789:-/", "０１２３４５６７８９：－／")
 
 
@@ -117,3 +124,26 @@ def test_cells_typed_leniently() -> None:
     assert typed_text("2026/12/06", CLOCK) == parse_time("2026-12-06", CLOCK)
     with pytest.raises(DataValueError):
         typed_text("2026/02/30", CLOCK)
+
+
+def test_options_and_event_values_read_leniently(tmp_path: Path) -> None:
+    """--start "2026-12-01 8:00", --days ７, --at "2026/12/06 16:20", amount=３９９ (issue 14)."""
+    env = {k: v for k, v in os.environ.items() if k != "PLAYBOOK_DB"} | {"PLAYBOOK_LANG": "en"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "playbook", *args], capture_output=True, text=True, cwd=ROOT,
+                              env=env, timeout=120)  # fmt: skip
+
+    plan = run("plan", "playbooks/new_customer.pb", "--contacts", "playbooks/contacts.csv", "--start",
+               "2026-12-01 8:00", "--days", "７", "--format", "json")  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    doc = json.loads(plan.stdout)
+    assert (doc["start"], doc["end"]) == ("2026-12-01T08:00:00+08:00", "2026-12-08T08:00:00+08:00")
+    db = str(tmp_path / "s.db")
+    event = run("event", "purchase", "--contact", "k1", "amount=３９９", "--at", "2026/12/06 16:20", "--db", db,
+                "--timezone", "Asia/Shanghai", "--format", "json")  # fmt: skip
+    assert event.returncode == 0, event.stderr
+    assert json.loads(event.stdout)["at"] == int(dt.datetime.fromisoformat("2026-12-06T16:20:00+08:00").timestamp())
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        (stored,) = store.next_events(limit=10, after=0)
+        assert stored.data == {"amount": 399}

@@ -10,7 +10,7 @@ import sys
 import click
 
 from playbook.cli.columns import columns_option
-from playbook.cli.common import EXIT_ERRORS, LateProgress, console, paths_argument
+from playbook.cli.common import EXIT_ERRORS, LateProgress, WholeNumber, console, paths_argument
 from playbook.i18n import t
 
 
@@ -25,13 +25,13 @@ from playbook.i18n import t
 @click.option("--accounts", type=click.Path(), help=t("Staff accounts: CSV or JSON Lines with id, name, …."))
 @click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))
 @click.option("--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00."))
-@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
+@click.option("--days", type=WholeNumber(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
 @click.option(
     "--simulate",
     metavar="K=P,…",
     help=t("Draw events: {example}.", example="reply=0.3,purchase=0.05,delete=0.01,interaction=0.1"),
 )
-@click.option("--seed", type=int, default=0, show_default=True, help=t("Seed for --simulate."))
+@click.option("--seed", type=WholeNumber(), default=0, show_default=True, help=t("Seed for --simulate."))
 @click.option("--adapter", metavar="NAME", help=t("Apply an adapter's platform limits (e.g. wecom)."))
 @click.option("--contact", "contact_id", metavar="ID", help=t("Show this contact's own timeline with rendered text."))
 @click.option("--strict", is_flag=True, help=t("Any bad data row is fatal."))
