@@ -231,3 +231,11 @@ def test_mixed_encodings_through_import_exit_1(tmp_path: Path) -> None:
     path.write_bytes("id,name\nc1,张三\n".encode() + "c2,张三\n".encode("gb18030") + "c3,李四\n".encode())
     out = run_cli("import", str(path), "--db", str(tmp_path / "s.db"))
     assert out.returncode == 1 and "GB18030" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_daemon_config_accepts_the_columns_table(tmp_path: Path) -> None:
+    from playbook.runtime.config import load_config
+
+    path = tmp_path / "playbook.toml"
+    path.write_text('[columns]\n"客户编号" = "id"\n', encoding="utf-8")
+    assert load_config(path).columns == {"客户编号": "id"}

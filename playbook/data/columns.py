@@ -30,7 +30,7 @@ _ACCOUNT_NAMES = ("所属员工", "所属成员", "跟进人", "跟进员工", "
 
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     CONTACTS: {
-        "id": ("客户ID", "客户编号", "客户id", "外部联系人ID", "外部联系人", "external_userid", "联系人ID", "会员ID",
+        "id": ("客户ID", "客户编号", "外部联系人ID", "外部联系人", "external_userid", "联系人ID", "会员ID",
                "会员编号", "unionid"),  # fmt: skip
         "name": ("昵称", "客户昵称", "微信昵称", "备注名", "客户备注", "备注", "客户名称", "客户姓名", "姓名", "名字",
                  "nickname", "remark"),  # fmt: skip
