@@ -239,3 +239,15 @@ def test_the_daemon_config_accepts_the_columns_table(tmp_path: Path) -> None:
     path = tmp_path / "playbook.toml"
     path.write_text('[columns]\n"客户编号" = "id"\n', encoding="utf-8")
     assert load_config(path).columns == {"客户编号": "id"}
+
+
+def test_json_lines_keys_are_read_like_headers(tmp_path: Path) -> None:
+    from playbook.data.fields import field_names
+
+    path = tmp_path / "contacts.jsonl"
+    path.write_text('{"客户ID": "k1", "客户昵称": "张三", "标签": "a、b", "城市": "上海"}\n'
+                    '{"id": "k2", "name": "李四"}\n', encoding="utf-8")  # fmt: skip
+    records, problems = read_records(path, CLOCK)
+    assert not problems
+    assert records == [{"id": "k1", "name": "张三", "tags": {"a", "b"}, "城市": "上海"}, {"id": "k2", "name": "李四"}]
+    assert field_names(path) == {"id", "name", "tags", "城市"}
