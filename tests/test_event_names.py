@@ -98,3 +98,13 @@ def test_plan_and_event_warn_on_types_nobody_listens_to(tmp_path: Path) -> None:
     assert heard.returncode == 0 and "no playbook listens" not in heard.stderr
     from_file = run_cli("event", "--file", str(events), "--db", str(db))
     assert from_file.returncode == 0 and "2 events of type '直播签到'" in from_file.stderr
+
+
+def test_fmt_keeps_an_event_declaration(tmp_path: Path) -> None:
+    from playbook.syntax.fmt import format_source
+
+    text = format_source("event   直播预约\n" + BOOK.replace("event 直播预约\n", ""))
+    assert text.startswith("event 直播预约\n") and format_source(text) == text
+    path = tmp_path / "p.pb"
+    path.write_text(text, encoding="utf-8")
+    assert not [d for d in compile_path(str(path)).warnings if d.code == "unknown-event" and "直播预约" in d.message]
