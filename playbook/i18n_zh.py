@@ -713,4 +713,5 @@ ZH: dict[str, str] = {
     "'{text}' is not a time of day": "'{text}' 不是一天中的时刻",
     'contacts': '联系人',
     'accounts': '员工账号',
+    "the column '{column}' is read as the field '{field}': write {field}": "'{column}' 列按字段 '{field}' 读取：请写 {field}",
 }

@@ -251,3 +251,14 @@ def test_json_lines_keys_are_read_like_headers(tmp_path: Path) -> None:
     assert not problems
     assert records == [{"id": "k1", "name": "张三", "tags": {"a", "b"}, "城市": "上海"}, {"id": "k2", "name": "李四"}]
     assert field_names(path) == {"id", "name", "tags", "城市"}
+
+
+def test_check_says_which_field_a_mapped_header_is(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(SCRM, encoding="utf-8")
+    book = tmp_path / "p.pb"
+    book.write_text('quiet 22:00-08:00\nsegment 老客 = 累计消费 > 100 and 城市 == "上海"\n', encoding="utf-8")
+    out = run_cli("check", str(book), "--contacts", str(path))
+    assert "no contact in the data has a field '累计消费'" in out.stdout
+    assert "the column '累计消费' is read as the field 'spent': write spent" in out.stdout
+    assert "'城市'" not in out.stdout  # kept under its own name: known

@@ -64,6 +64,8 @@ class _Compiler:
         self.name = name
         self.files = files
         self.known_fields = set(known_fields) if known_fields is not None else None
+        # header -> field, for a data file whose columns were read under other names (data/fields.py KnownFields)
+        self.field_aliases: dict[str, str] = dict(getattr(known_fields, "aliases", None) or {})
         self.lines = {f.path: f.source.split("\n") for f in files}
         self.diagnostics: list[Diagnostic] = []
         self.tables: dict[str, dict[str, _Decl]] = {k: {} for k in _KIND_WORDS}
@@ -519,7 +521,9 @@ class _Compiler:
         known = self.known_fields | set(BUILTIN_FIELDS)
         for field, (file, span) in sorted(self.fields_used.items()):
             if field not in known:
-                hint = did_you_mean(field, known)
+                alias = self.field_aliases.get(field)
+                hint = t("the column '{column}' is read as the field '{field}': write {field}", column=field,
+                         field=alias) if alias else did_you_mean(field, known)  # fmt: skip
                 self.warn(
                     "unknown-field",
                     t("no contact in the data has a field '{name}'", name=field),

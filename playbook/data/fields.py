@@ -14,18 +14,33 @@ from playbook.i18n import t
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
-def field_names(path: str | Path, columns: ColumnMap | None = None) -> set[str]:
+class KnownFields(set[str]):
+    """A file's fields, and the headers it has under another name (header -> field): for
+    `check --contacts`, which says "write spent" where a playbook uses the header 累计消费."""
+
+    def __init__(self, names: set[str], aliases: dict[str, str]) -> None:
+        super().__init__(names)
+        self.aliases = aliases
+
+
+def field_names(path: str | Path, columns: ColumnMap | None = None) -> KnownFields:
     columns = columns or ColumnMap(CONTACTS)
     p = Path(path)
+    names: set[str] = set()
+    aliases: dict[str, str] = {}
     if p.suffix.lower() in _JSON_SUFFIXES:
-        names: set[str] = set()
         for number, row in _json_objects(p):
             if isinstance(row, str):
                 raise PlaybookError([Diagnostic(ERROR, "data", t("line {number} is not JSON: {reason}", number=number,
                                                                  reason=row), file=str(path), line=number)])  # fmt: skip
-            names.update(f for f in columns.header([k for k, v in row.items() if v is not None]).fields if f)
-        return names
-    return {f for f in columns.header(_csv_header(p)).fields if f}
+            found = columns.header([k for k, v in row.items() if v is not None])
+            names.update(f for f in found.fields if f)
+            aliases.update(found.mapped)
+    else:
+        found = columns.header(_csv_header(p))
+        names.update(f for f in found.fields if f)
+        aliases.update(found.mapped)
+    return KnownFields(names, aliases)
 
 
 def column_note(path: str | Path, columns: ColumnMap) -> Diagnostic | None:
