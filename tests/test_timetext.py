@@ -147,3 +147,11 @@ def test_options_and_event_values_read_leniently(tmp_path: Path) -> None:
     with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
         (stored,) = store.next_events(limit=10, after=0)
         assert stored.data == {"amount": 399}
+
+
+def test_amounts_as_excel_formats_them() -> None:
+    assert typed_text("1,299", CLOCK) == 1299 and typed_text("1,299.50", CLOCK) == 1299.5
+    assert typed_text("¥399", CLOCK) == 399 and typed_text("￥1,299.00", CLOCK) == 1299.0
+    assert typed_text("-12,000", CLOCK) == -12000
+    for text in ("1,2", "12,34", "0,123", "a,b", "¥", "¥abc", "¥true"):
+        assert typed_text(text, CLOCK) == text  # not a grouped number: text as written

@@ -24,6 +24,7 @@ EXAMPLE_TIME = "2026-12-01T09:00:00+08:00"  # how a time is written, in messages
 
 _INT = re.compile(r"^-?(0|[1-9]\d*)$")
 _FLOAT = re.compile(r"^-?(0|[1-9]\d*)\.\d+$")
+_GROUPED = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 
 
 Value = str | int | float | bool | Instant
@@ -144,12 +145,18 @@ def typed_text(raw: str, clock: LocalTime) -> Value | None:
         plain = ascii_form(text)
         value = typed_text(plain, clock) if plain != text else text
         return value if not isinstance(value, str) else text
+    elif first in "¥￥":  # an amount as Excel formats it: ¥399, ¥1,299.00
+        value = typed_text(text[1:], clock)
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else text
     elif first != "-" and first not in "tTfF":
         return text
     if _INT.match(text):
         return int(text)
     if _FLOAT.match(text):
         return float(text)
+    if "," in text and _GROUPED.match(text):  # 1,299 and 1,299.50: thousands grouped, as Excel shows them
+        plain = text.replace(",", "")
+        return float(plain) if "." in plain else int(plain)
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
