@@ -262,3 +262,13 @@ def test_check_says_which_field_a_mapped_header_is(tmp_path: Path) -> None:
     assert "no contact in the data has a field '累计消费'" in out.stdout
     assert "the column '累计消费' is read as the field 'spent': write spent" in out.stdout
     assert "'城市'" not in out.stdout  # kept under its own name: known
+
+
+def test_event_file_in_csv_with_chinese_headers(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("事件类型,客户ID,时间,金额\npurchase,k1,2026/12/06 16:20,\"1,299\"\n加好友,k2,2026-12-06 8:00,\n",
+                    encoding="utf-8")  # fmt: skip
+    out = run_cli("event", "--file", str(path), "--db", str(tmp_path / "s.db"), "--timezone", "Asia/Shanghai",
+                  "--format", "json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["stored"] == 2

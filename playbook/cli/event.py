@@ -4,7 +4,8 @@ are typed as in data files: 3000 and 99.5 are numbers, 2026-12-01 a date, true/f
 booleans, anything else text. The event is checked by the same rules as `plan`'s events.
 
 playbook event --file PATH [--strict] [--db URL] — append every event of a JSON Lines file
-(`-`: standard input), one {"type", "contact", "at", …data} object a line, read and checked
+(`-`: standard input; a `.csv`/`.tsv` file is read as CSV, docs/data.md), one
+{"type", "contact", "at", …data} object a line, read and checked
 exactly as `plan --events` reads its file (times without an offset are in --timezone, else
 the active playbook's). Bad rows are reported with their row number and reason and the
 good ones are stored, in file order, with source "file" in one transaction: all of them or,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 RESERVED = ("type", "contact", "at")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")  # what data.files reads as JSON Lines (anything else: CSV)
+CSV_SUFFIXES = (".csv", ".tsv")  # read as CSV (docs/data.md); any other name is taken for JSON Lines
 STDIN = "-"
 STDIN_NAME = "<stdin>"  # how problems in standard input are located
 
@@ -223,7 +225,7 @@ def _read(file: str, name: str, clock: LocalTime, mapping: ColumnMap) -> tuple[l
     from playbook.data.files import read_events
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 
-    if file != STDIN and Path(file).suffix.lower() in JSON_SUFFIXES:
+    if file != STDIN and Path(file).suffix.lower() in (*JSON_SUFFIXES, *CSV_SUFFIXES):
         events, problems = read_events(file, clock, columns=mapping)
     else:
         with tempfile.TemporaryDirectory(prefix="playbook-events-") as folder:
