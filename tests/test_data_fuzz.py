@@ -21,7 +21,9 @@ from playbook.data.columns import ACCOUNTS, CONTACTS, EVENTS, ColumnMap
 from playbook.data.fields import column_note, field_names
 from playbook.data.files import RowProblem, read_events, read_records
 from playbook.diagnostics import PlaybookError
+from playbook.engine.core import Contacts
 from playbook.engine.timeutil import LocalTime
+from playbook.plan.shards import NotShardable, Shard
 
 CLOCK = LocalTime("Asia/Shanghai")
 FAST = int(os.environ.get("PLAYBOOK_FUZZ_DATA", "25"))
@@ -55,6 +57,14 @@ def exercise(data: bytes, suffix: str) -> None:
                     assert p.row >= 0 and p.message()
             except PlaybookError as exc:
                 assert exc.diagnostics and all(d.message for d in exc.diagnostics)
+        for index in (0, 1):  # as the shards of a plan in two processes read it
+            shard = Shard(index, 2)
+            try:
+                read_records(path, CLOCK, owner=shard, columns=ColumnMap(CONTACTS))
+                shard.known(Contacts())
+                read_events(path, CLOCK, router=shard, columns=ColumnMap(EVENTS))
+            except (PlaybookError, NotShardable):
+                pass
         try:
             field_names(path)
         except PlaybookError:
