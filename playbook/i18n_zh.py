@@ -714,4 +714,6 @@ ZH: dict[str, str] = {
     'contacts': '联系人',
     'accounts': '员工账号',
     "the column '{column}' is read as the field '{field}': write {field}": "'{column}' 列按字段 '{field}' 读取：请写 {field}",
+    "the row above the header row is left out": "表头行上方的 1 行未读取",
+    "the {n} rows above the header row are left out": "表头行上方的 {n} 行未读取",
 }

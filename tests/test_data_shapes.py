@@ -272,3 +272,20 @@ def test_event_file_in_csv_with_chinese_headers(tmp_path: Path) -> None:
                   "--format", "json")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["stored"] == 2
+
+
+def test_title_rows_above_the_header(tmp_path: Path) -> None:
+    from playbook.data.fields import column_note, field_names
+
+    path = tmp_path / "export.csv"
+    path.write_text("客户列表\n导出时间：2026-12-01 09:00,,\n" + SCRM, encoding="utf-8")
+    records, problems = read_records(path, CLOCK)
+    assert not problems and [r["id"] for r in records] == ["k1", "k2"]
+    note = column_note(path, ColumnMap())
+    assert note is not None and "the 2 rows above the header row are left out" in note.message
+    assert "id" in field_names(path)
+    no_header = tmp_path / "none.csv"
+    no_header.write_text("客户列表\n" + "x,y\n" * 20, encoding="utf-8")
+    with pytest.raises(PlaybookError) as caught:
+        read_records(no_header, CLOCK)
+    assert "columns found: 客户列表" in caught.value.diagnostics[0].message  # the first row's, said once

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-from playbook.i18n import N_, t
+from playbook.i18n import N_, t, tn
 
 CONTACTS, ACCOUNTS, EVENTS = "contacts", "accounts", "events"
 KINDS = (CONTACTS, ACCOUNTS, EVENTS)
@@ -148,16 +148,21 @@ class Header:
     fields: list[str | None]
     mapped: list[tuple[str, str]] = field(default_factory=list)  # (header, field) read as another name
     dropped: list[str] = field(default_factory=list)  # columns left out (mapped away, or a field twice)
+    above: int = 0  # rows above the header row (a title), left out
 
     def own_names(self) -> list[str]:
         """Columns kept as fields under their own names that the language has no meaning for."""
         known = set(SYNONYMS[self.kind]) | set(REQUIRED[self.kind])
         return [n for n, f in zip(self.names, self.fields, strict=True) if f == n and f not in known]
 
+    def missing(self) -> list[str]:
+        """The required fields no column is."""
+        present = {f for f in self.fields if f}
+        return [r for r in REQUIRED[self.kind] if r not in present]
+
     def check(self, file: str) -> None:
         """One error for the required columns the file lacks, naming what it has."""
-        present = {f for f in self.fields if f}
-        missing = [r for r in REQUIRED[self.kind] if r not in present]
+        missing = self.missing()
         if not missing:
             return
         found = [n for n in self.names if n]
@@ -177,9 +182,12 @@ class Header:
     def note(self, file: str) -> Diagnostic | None:
         """What was read differently from the headers as written — said once per file, and
         only for a file in a shape of its own (a header mapped, or a column left out)."""
-        if not self.mapped and not self.dropped:
+        if not self.mapped and not self.dropped and not self.above:
             return None
         parts = []
+        if self.above:
+            parts.append(tn("the row above the header row is left out", "the {n} rows above the header row are left out",
+                            self.above))  # fmt: skip
         if self.mapped:
             parts.append(t("columns read as: {pairs}", pairs=", ".join(f"{h} → {f}" for h, f in self.mapped)))
         own = self.own_names()

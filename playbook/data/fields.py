@@ -37,7 +37,7 @@ def field_names(path: str | Path, columns: ColumnMap | None = None) -> KnownFiel
             names.update(f for f in found.fields if f)
             aliases.update(found.mapped)
     else:
-        found = columns.header(_csv_header(p))
+        found = _csv_header(p, columns)
         names.update(f for f in found.fields if f)
         aliases.update(found.mapped)
     return KnownFields(names, aliases)
@@ -55,19 +55,25 @@ def column_note(path: str | Path, columns: ColumnMap) -> Diagnostic | None:
                     keys.update(dict.fromkeys(row))
             found: Header = columns.header(list(keys))
         else:
-            found = columns.header(_csv_header(p))
+            found = _csv_header(p, columns)
     except PlaybookError:
         return None
     return found.note(str(path))
 
 
-def _csv_header(p: Path) -> list[str]:
-    from playbook.data.files import _csv_rows  # the reader's own header logic (separators, sep=)
+def _csv_header(p: Path, columns: ColumnMap) -> Header:
+    """The header as the reader finds it (separators, `sep=`, title rows above it)."""
+    from playbook.data.files import _csv_rows
 
+    found: list[Header] = []
     try:
         with open_text(p, text_shape(p)) as fh:
-            header, _ = _csv_rows(fh)  # type: ignore[arg-type]
-            return header
+            try:
+                _csv_rows(fh, None, columns, str(p), None, found)  # type: ignore[arg-type]
+            except PlaybookError:
+                if not found:
+                    raise
+            return found[0]
     except OSError as exc:
         raise PlaybookError(
             [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(p))]

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from playbook.data.columns import EVENTS, ColumnMap
+from playbook.data.columns import EVENTS, ColumnMap, Header
 from playbook.data.encoding import TextShape, open_text, text_shape
 from playbook.data.values import (
     ALWAYS_TEXT,
@@ -181,7 +181,7 @@ class _Sure(DataValueError):
 
 def _csv_rows(
     fh: TextIO, owner: RowOwner | None = None, columns: ColumnMap | None = None, file: str = "",
-    shape: TextShape | None = None,
+    shape: TextShape | None = None, found: list[Header] | None = None,
 ) -> tuple[list[str], Iterator[tuple[int, list[str] | DataValueError]]]:
     """The header, and (row number, cells) for each row that is not blank. With `owner`,
     only the rows of its accounts (by the raw `account` cell, which is what the field is:
@@ -218,9 +218,13 @@ def _csv_rows(
         raise PlaybookError([Diagnostic(ERROR, "data", t("the header row cannot be read: {reason}", reason=exc),
                                         file=file, line=lines.count)]) from None  # fmt: skip
     if columns is not None:
-        found = columns.header(names)
-        found.check(file)
-        header = [f or "" for f in found.fields]
+        read = columns.header(names)
+        if read.missing():  # a title row or two above the header, as some exports have
+            read = _header_below(reader, lines, columns, read)
+        if found is not None:
+            found.append(read)
+        read.check(file)
+        header = [f or "" for f in read.fields]
     else:
         header = names
     foreign = shape.foreign if shape is not None else frozenset()
@@ -282,6 +286,26 @@ def _csv_rows(
             yield number, record
 
     return header, rows()
+
+
+_TITLE_ROWS = 10  # how far below the first row a header is looked for
+
+
+def _header_below(reader: Any, lines: _Lines, columns: ColumnMap, first: Header) -> Header:
+    """The first of the next rows that has every required column, as the header (the rows
+    above it are left out, and said so); else the first row's header, which check() refuses."""
+    for _ in range(_TITLE_ROWS):
+        try:
+            row = next(reader, None)
+        except csv.Error:
+            break
+        if row is None:
+            break
+        candidate = columns.header([h.strip().lstrip("\ufeff") for h in row])
+        if not candidate.missing():
+            candidate.above = lines.count - 1
+            return candidate
+    return first
 
 
 class _Lines:
