@@ -305,6 +305,22 @@ ZH: dict[str, str] = {
     "unexpected '{char}'": "这里不应出现 '{char}'",
     "unexpected character '{char}'": "这里不应出现字符 '{char}'",
     "use '{char}'": "请用 '{char}'",
+    "'{word}' is not a unit of time here: write {fixed}": "'{word}' 不是这里能用的时间单位：请写 {fixed}",
+    "durations are written with w, d, h or m: {fixed}": "时长用 w（周）、d（天）、h（小时）、m（分钟）表示：{fixed}",
+    "did you mean {options}?": "你是不是想写 {options}？",
+    "'{sign}' does not compare: write a comparison sign (==, !=, <, <=, >, >=)": (
+        "'{sign}' 不能用来比较：请写比较符（==、!=、<、<=、>、>=）"
+    ),
+    "add '{char}' before this": "在它前面加上 '{char}'",
+    "put the text in quotes: {text}": "文字要放在引号里：{text}",
+    "a text on its own is not a condition": "单独一段文字不构成条件",
+    "this '}}' closes no block": "这个 '}}' 没有对应的块可以闭合",
+    "remove it, or look for a missing '{{' above": "删掉它，或检查上面是否少了 '{{'",
+    "a comparison sign (==, !=, <, <=, >, >=) is missing before {value}": "{value} 前面少了比较符（==、!=、<、<=、>、>=）",
+    "'{field}' alone is not a condition: compare it with a value": "只写 '{field}' 不构成条件：请把它和一个值比较",
+    "'{name}' alone is not a condition: a segment is tested with 'in {name}'": (
+        "只写 '{name}' 不构成条件：判断是否属于客群要写 'in {name}'"
+    ),
     # ---- playbook.syntax.parser: what the parser expected ('expected …') ------------------------
     "the end of the file": "文件末尾",
     "text in quotes": "带引号的文字",

@@ -26,7 +26,9 @@ content VIP邀请 {
   desc "会员价、新品试穿、生日礼"
 }
 content VIP进群提醒 = "{name|亲}，VIP群今晚8点有会员专享价，还没进群的话点之前发您的邀请卡片就可以～"
-content 大单致谢 = "{name|亲}，您{event.amount}元的订单已收到，我们会尽快安排发货。有任何问题随时找我，我是{account.name}。"
+content 大单致谢 {
+  text "{name|亲}，您{event.amount}元的订单已收到，我们会尽快安排发货。有任何问题随时找我，我是{account.name}。"
+}
 
 # 满3000进VIP群：进入分群的那一刻触发
 journey VIP群邀请 {

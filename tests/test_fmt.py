@@ -249,8 +249,11 @@ def test_wait_forms() -> None:
 def test_content_forms() -> None:
     src = 'content a { text "一行" }\ncontent b { image "x.jpg"\n}\ncontent c {\n text "a" image "b" }\ncontent d {}\n'
     assert fmt(src) == (
-        'content a = "一行"\ncontent b {\n  image "x.jpg"\n}\ncontent c {\n  text "a"\n  image "b"\n}\ncontent d {}\n'
+        'content a { text "一行" }\ncontent b {\n  image "x.jpg"\n}\ncontent c {\n  text "a"\n  image "b"\n}\ncontent d {}\n'
     )
+    # `content X = "…"` and the block form of one text are both kept as written.
+    kept = 'content a = "一行"\ncontent b {\n  text "二"\n}\n'
+    assert fmt(kept) == kept
     # A block written on one line stays on one line; a multi-line text keeps the block form.
     one_line = 'content c { text "a" image "b" }\ncontent e {\n  text """\n  甲\n  乙\n  """\n}\n'
     assert fmt(one_line) == one_line

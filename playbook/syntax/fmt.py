@@ -508,11 +508,12 @@ class _Printer:
             case A.Segment():
                 self.emit(0, f"segment {d.name.value} = {expr(d.expr)}", at)
             case A.Content():
-                single = len(d.parts) == 1 and d.parts[0].key == "text"
+                braces = self._brace_right_after(_end(d.name.span))
+                # One one-line text: `content X = "…"`, unless the operator wrote the block form.
+                single = len(d.parts) == 1 and d.parts[0].key == "text" and braces is None
                 if single and _multiline_body(d.parts[0].value.value, 1) is None:
                     self.emit(0, f"content {d.name.value} = {quoted(d.parts[0].value.value)}", at)
                 else:
-                    braces = self._brace_right_after(_end(d.name.span))
                     self.blocks(0, f"content {d.name.value}", at, [("", d.parts, self.content_part, braces)],
                                 compact=True)  # fmt: skip
             case A.Journey():

@@ -687,6 +687,9 @@ def _exception_diagnostic(
     expected = _describe_expected(getattr(exc, "expected", None) or getattr(exc, "allowed", set()) or set())
     if isinstance(exc, UnexpectedCharacters):
         line, column = exc.line, exc.column
+        unit = _word_unit(_line(original, line), column)
+        if unit is not None:
+            return unit.diagnostic(path, line, _line(original, line))
         ch = original.split("\n")[line - 1][column - 1] if line else ""
         message, hint = _unexpected_char(ch, expected)
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
@@ -710,6 +713,9 @@ def _exception_diagnostic(
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
+    special = _condition_error(tok, exc.expected, original, path)
+    if special is not None:
+        return special
     found_text = str(tok)
     original_text = _line(original, tok.line)[tok.column - 1 : tok.end_column - 1] if tok.line else found_text
     if original_text != found_text and original_text and original_text[0] in FULL_WIDTH:
@@ -721,7 +727,7 @@ def _exception_diagnostic(
         )
     else:
         message = t("expected {expected}, found {found}", expected=expected, found=_describe_token(tok))
-    hint = _keyword_hint(tok, exc.expected)
+    hint = _keyword_hint(tok, exc.expected) or _fix_hint(tok, exc.expected)
     return Diagnostic(ERROR, "syntax", message, path, tok.line, tok.column, tok.end_column, hint,
                       _line(original, tok.line))  # fmt: skip
 
@@ -809,15 +815,27 @@ def _describe_expected(names: set[str]) -> str:
             words = name.lower()
         if words not in parts:
             parts.append(words)
-    # Keep the message short: the most specific few.
-    if len(parts) > 6:
-        parts = parts[:6] + ["…"]
+    # Keep the message short: the most specific few (never more than 5 alternatives).
+    if len(parts) > _MAX_ALTERNATIVES:
+        parts = parts[: _MAX_ALTERNATIVES - 1] + ["…"]
     if len(parts) <= 1:
         return "".join(parts)
     listed = parts[0]
     for part in parts[1:-1]:
         listed = t("{items}, {item}", items=listed, item=part)
     return t("{items} or {last}", items=listed, last=parts[-1])
+
+
+_PUNCTUATION = {"COLON": ":", "EQUAL": "=", "LBRACE": "{", "RBRACE": "}", "RPAR": ")", "RSQB": "]", "COMMA": ","}
+
+
+def _fix_hint(tok: Token, expected: set[str]) -> str:
+    """The fix when only one thing fits: the missing ':' or '=', or the quotes a text needs."""
+    if len(expected) == 1 and (char := _PUNCTUATION.get(next(iter(expected)))):
+        return t("add '{char}' before this", char=char) if str(tok) != char else ""
+    if tok.type == "NAME" and expected <= {"STRING", "MLSTRING", "CNSTRING"}:
+        return t("put the text in quotes: {text}", text=f'"{tok}"')
+    return ""
 
 
 def _keyword_hint(tok: Token, expected: set[str]) -> str:
@@ -831,3 +849,168 @@ def _keyword_hint(tok: Token, expected: set[str]) -> str:
     if tok.type != "NAME" or not words:
         return ""
     return did_you_mean(str(tok), words)
+
+
+# ---- errors explained in the operator's words --------------------------------------------
+
+_MAX_ALTERNATIVES = 5
+# Units people write after a number, in Chinese and English → the unit the language uses.
+_UNIT_WORDS = {
+    "天": "d", "日": "d", "d": "d", "day": "d", "days": "d",
+    "小时": "h", "个小时": "h", "时": "h", "钟头": "h", "个钟头": "h", "h": "h", "hr": "h", "hrs": "h",
+    "hour": "h", "hours": "h",
+    "分钟": "m", "分": "m", "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
+    "周": "w", "星期": "w", "个星期": "w", "礼拜": "w", "个礼拜": "w", "w": "w", "wk": "w", "week": "w",
+    "weeks": "w",
+}  # fmt: skip
+_NUMBER_WORD = re.compile(r"(\d+)\s*([^\W\d_]+)")
+_IDENT = re.compile(r"[^\W\d]\w*$")
+
+
+class _Explained:
+    """A syntax error with its own message, hint and span (columns are 1-based)."""
+
+    def __init__(self, message: str, hint: str, column: int, end_column: int) -> None:
+        self.message, self.hint, self.column, self.end_column = message, hint, column, end_column
+
+    def diagnostic(self, path: str, line: int, source_line: str) -> Diagnostic:
+        return Diagnostic(ERROR, "syntax", self.message, path, line, self.column, self.end_column, self.hint,
+                          source_line)  # fmt: skip
+
+
+def _word_unit(line_text: str, column: int) -> _Explained | None:
+    """`7天`, `30分钟`, `2 hours`: a number followed by a unit word. The caret goes under the
+    word, and the hint is the duration as the language writes it (`7d`)."""
+    m = _NUMBER_WORD.match(normalize(line_text), column - 1)
+    if m is None:
+        return None
+    word = m.group(2)
+    # The longest known unit at the start of the word (`7天后` is `7天` then `后`).
+    # The longest known unit at the start of the word: a Chinese unit may run on into the
+    # next word (`7天后`); an English one must be the whole word (`7days`, not `7dbetween`).
+    unit_word = next(
+        (w for w in sorted(_UNIT_WORDS, key=len, reverse=True)
+         if word.lower() == w or (not w.isascii() and word.startswith(w))),
+        None,
+    )  # fmt: skip
+    if unit_word is None or unit_word in ("w", "d", "h", "m"):
+        return None
+    fixed = f"{int(m.group(1))}{_UNIT_WORDS[unit_word]}"
+    start = m.start(2) + 1
+    return _Explained(
+        t("'{word}' is not a unit of time here: write {fixed}", word=line_text[m.start(2) : m.start(2) + len(unit_word)],
+          fixed=fixed),
+        t("durations are written with w, d, h or m: {fixed}", fixed=fixed),
+        start,
+        start + len(unit_word),
+    )  # fmt: skip
+
+
+def _previous_word(text: str, offset: int) -> tuple[int, str]:
+    """The start and text of the word (or single character) before `offset`, skipping
+    whitespace and comments; (-1, "") at the start."""
+    i = offset - 1
+    while i >= 0:
+        if text[i] in " \t\f\n":
+            i -= 1
+            continue
+        line_start = text.rfind("\n", 0, i) + 1
+        hash_at = _comment_start(text[line_start : i + 1])
+        if hash_at >= 0:
+            i = line_start + hash_at - 1
+            continue
+        break
+    if i < 0:
+        return -1, ""
+    end = i + 1
+    if text[i].isalnum() or text[i] == "_":
+        while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+            i -= 1
+    return i, text[i:end]
+
+
+def _comment_start(line: str) -> int:
+    """Where a '#' comment starts in `line` (outside quotes), or -1."""
+    quote = ""
+    for k, ch in enumerate(line):
+        if quote:
+            if ch == "\\":
+                continue
+            if ch == quote or (quote == "“" and ch == "”"):
+                quote = ""
+        elif ch in ('"', "“"):
+            quote = ch
+        elif ch == "#":
+            return k
+    return -1
+
+
+def _condition_error(tok: Token, expected: set[str], original: str, path: str) -> Diagnostic | None:
+    """A field where a whole condition belongs, in the operator's words:
+
+    * `visible to 未购` (a bare name: a segment test is `in 未购`), reported at the name;
+    * `orders ： 2` / `orders = 2` (no comparison sign), reported at the ':' or '='."""
+    if not tok.line:
+        return None
+    if tok.type in ("STRING", "CNSTRING", "MLSTRING") and ("TAG" in expected or {"LPAR", "NAME"} <= expected):
+        # `segment 高意向 = "问过价格"`: a text on its own is not a condition; a tag test is.
+        return Diagnostic(ERROR, "syntax", t("a text on its own is not a condition"), path, tok.line, tok.column,
+                          tok.end_column if tok.end_line == tok.line else tok.column + 1,
+                          t("did you mean {options}?", options=f"'tag {tok}'"), _line(original, tok.line))  # fmt: skip
+    if tok.type == "RBRACE" and "RBRACE" not in expected and "JOURNEY" in expected:  # at the top level
+        return Diagnostic(ERROR, "syntax", t("this '}}' closes no block"), path, tok.line, tok.column,
+                          tok.column + 1, t("remove it, or look for a missing '{{' above"),
+                          _line(original, tok.line))  # fmt: skip
+    if tok.type == "NUMBER" and "DURATION" in expected:  # `within 3 days`
+        unit = _word_unit(_line(original, tok.line), tok.column)
+        if unit is not None:
+            return unit.diagnostic(path, tok.line, _line(original, tok.line))
+    if "COMPARE" not in expected:
+        return None
+    text = normalize(original)
+    lines = text.split("\n")
+    offset = sum(len(ln) + 1 for ln in lines[: tok.line - 1]) + tok.column - 1
+    start, word = _previous_word(text, offset)
+    if not _IDENT.match(word):
+        return None
+    dotted = start > 0 and text[start - 1] == "."
+    field = word
+    k = start
+    while k > 0 and text[k - 1] == ".":
+        k2, before = _previous_word(text, k - 1)
+        if not _IDENT.match(before):
+            break
+        field, k = before + "." + field, k2
+    line_no = text.count("\n", 0, k) + 1
+    column = k - (text.rfind("\n", 0, k) + 1) + 1
+    same_line = line_no == tok.line
+    if tok.type in ("NUMBER", "STRING", "CNSTRING", "DATE", "TRUE", "FALSE", "MINUS") and same_line:
+        # `orders 2`: the comparison sign is missing between the field and the value.
+        value = str(tok) if tok.type != "MINUS" else "-…"
+        hint = t("did you mean {options}?", options=f"'{field} >= {value}' / '{field} == {value}'")
+        return Diagnostic(ERROR, "syntax", t("a comparison sign (==, !=, <, <=, >, >=) is missing before {value}",
+                          value=_describe_token(tok)), path, tok.line, tok.column,
+                          tok.end_column if tok.end_line == tok.line else tok.column + 1, hint,
+                          _line(original, tok.line))  # fmt: skip
+    if tok.type in ("COLON", "EQUAL"):
+        rest = re.match(r"[ \t]*([^\s{}()\[\],]+)", text[offset + 1 :])
+        value = rest.group(1) if rest else "…"
+        options = [f"{field} >= {value}", f"{field} == {value}"] if tok.type == "COLON" else [f"{field} == {value}"]
+        hint = t("did you mean {options}?", options=" / ".join(f"'{o}'" for o in options))
+        message = t("'{sign}' does not compare: write a comparison sign (==, !=, <, <=, >, >=)",
+                    sign=_line(original, tok.line)[tok.column - 1 : tok.column] or str(tok))  # fmt: skip
+        return Diagnostic(ERROR, "syntax", message, path, tok.line, tok.column, tok.column + 1, hint,
+                          _line(original, tok.line))  # fmt: skip
+    _, keyword = _previous_word(text, k)
+    lead = {"to": "visible to "}.get(keyword, f"{keyword} " if keyword in _CONDITION_KEYWORDS else "")
+    if dotted:
+        message = t("'{field}' alone is not a condition: compare it with a value", field=field)
+        hint = t("did you mean {options}?", options=f"'{lead}{field} == …'")
+    else:
+        message = t("'{name}' alone is not a condition: a segment is tested with 'in {name}'", name=field)
+        hint = t("did you mean {options}?", options=f"'{lead}in {field}'")
+    return Diagnostic(ERROR, "syntax", message, path, line_no, column, column + len(field), hint,
+                      _line(original, line_no))  # fmt: skip
+
+
+_CONDITION_KEYWORDS = {"where", "when", "members", "if", "and", "or", "not"}
