@@ -181,6 +181,9 @@ ZH: dict[str, str] = {
     # ---- playbook.cli.main ----------------------------------------------------------------------
     "Private-domain customer operations (私域运营) as code.": "用代码做私域运营。",
     "Commands": "命令",
+    "Show the version and exit.": "显示版本并退出。",
+    "Change nothing; exit 1 when a file is not formatted.": "不改动文件；有文件不是标准格式时退出码为 1。",
+    "Print what would change as a diff; write nothing.": "以 diff 形式打印会改动的地方；不写入文件。",
     "Language of messages: en or zh (default: PLAYBOOK_LANG, then the locale).": (
         "提示信息的语言：en 或 zh（默认依次看 PLAYBOOK_LANG 和系统语言环境）。"
     ),

@@ -13,8 +13,8 @@ from playbook.i18n import t
 
 @click.command(name="fmt")
 @paths_argument
-@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 when a file is not formatted.")
-@click.option("--diff", "show_diff", is_flag=True, help="Print what would change as a diff; write nothing.")
+@click.option("--check", "check_only", is_flag=True, help=t("Change nothing; exit 1 when a file is not formatted."))
+@click.option("--diff", "show_diff", is_flag=True, help=t("Print what would change as a diff; write nothing."))
 def command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     """Rewrite playbooks in the canonical layout; files with errors are left as they are."""
     from playbook.compiler import playbook_files
