@@ -148,3 +148,36 @@ def test_wrap_cells() -> None:
         assert "".join(lines).replace(" ", "") == text.replace(" ", "")
         assert not any(line.startswith(("。", "，", "）", "]")) for line in lines)
     assert wrap_cells("", 10) == [""]
+
+
+PLAN_ALL = [
+    "plan", "playbooks/moments_and_service.pb", "playbooks/new_customer.pb", "playbooks/presale_group.pb",
+    "playbooks/vip_invite.pb", "--contacts", "playbooks/contacts.csv", "--accounts", "playbooks/accounts.csv",
+    "--events", "playbooks/events.jsonl", "--start", "2026-12-01 00:00", "--days", "14", "--adapter", "wecom",
+]  # fmt: skip
+BOX = tuple("┏┃┡│└")
+
+
+def test_plan_tables_fit_80_columns_and_say_no_goal() -> None:
+    for lang, no_goal in (("zh", "未设目标"), ("en", "no goal")):
+        out = run("--lang", lang, *PLAN_ALL, COLUMNS="80")
+        assert out.returncode == 0, out.stderr
+        table_lines = [line for line in out.stdout.splitlines() if line.startswith(BOX)]
+        assert table_lines and all(cell_width(line) <= 80 for line in table_lines)
+        assert "…" not in out.stdout
+        assert no_goal in out.stdout  # VIP升级 and 大单致谢 declare no goal
+        assert "12.5%" in out.stdout  # VIP群邀请 has one
+
+
+def test_timeline_in_words() -> None:
+    out = run("--lang", "zh", *PLAN_ALL, "--contact", "c04")
+    assert out.returncode == 0, out.stderr
+    for text in ("进入旅程 (enter)", "退出旅程 (exit)", "原因：走完了全部步骤", "达成目标 (goal)",
+                 "通过 进群 (joined_group)；进入后 1天20小时30分钟", "打标签 (tag_added)", "标签 VIP群",
+                 "进群 (joined_group)", "私聊   VIP升级"):  # fmt: skip
+        assert text in out.stdout, text
+    for raw in ("reason=", "after_seconds=", "n=1", "  enter  ", "  dm     "):
+        assert raw not in out.stdout, raw
+    english = run("--lang", "en", *PLAN_ALL, "--contact", "c04")
+    assert "why: finished every step" in english.stdout and "  enter  " in english.stdout
+    assert "by joined_group; 1d20h30m after entering" in english.stdout
