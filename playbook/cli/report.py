@@ -68,6 +68,7 @@ def render(doc: dict[str, Any], out: Any, no_goal: set[str] | frozenset[str] = f
 
     from playbook.runtime.report import short_time
     from playbook.tables import print_table
+    from playbook.words import event_label
 
     def line(text: str) -> None:
         out.print(text, markup=False, highlight=False)
@@ -82,7 +83,7 @@ def render(doc: dict[str, Any], out: Any, no_goal: set[str] | frozenset[str] = f
         table.add_column(header, justify="left" if header in (t("service level"), t("measures")) else "right")
     for name, c in doc["service_levels"].items():
         measures = t(MEASURES[c["measures"]]) if c["measures"] in MEASURES else ""
-        watched = f"{c['trigger']} → {c['answer']}" if c["trigger"] else ""
+        watched = f"{event_label(c['trigger'])} → {event_label(c['answer'])}" if c["trigger"] else ""
         table.add_row(name, " ".join(x for x in (measures, watched) if x), str(c["started"]), str(c["met"]),
                       str(c["missed"]), str(c["late"]), str(c["open"]), percent(c["in_time_rate"]))  # fmt: skip
     print_table(out, table)
