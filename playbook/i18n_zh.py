@@ -358,6 +358,7 @@ ZH: dict[str, str] = {
     ),
     "add '{char}' before this": "在它前面加上 '{char}'",
     "put the text in quotes: {text}": "文字要放在引号里：{text}",
+    "'{word}' is not a condition or a keyword": "'{word}' 既不是条件也不是关键字",
     "a text on its own is not a condition": "单独一段文字不构成条件",
     "this '}}' closes no block": "这个 '}}' 没有对应的块可以闭合",
     "remove it, or look for a missing '{{' above": "删掉它，或检查上面是否少了 '{{'",

@@ -116,3 +116,16 @@ def test_never_more_than_five_alternatives() -> None:
                 worst = max(worst, _alternatives(d.message))
                 assert d.line and d.column <= len(d.source_line) + 1, render(d)
     assert 2 <= worst <= 5
+
+
+def test_bare_name_variants() -> None:
+    (d,) = diagnostics("journey j {\n  on a\n  exit when 不打扰\n  dm x\n}\n")
+    assert marked(d) == "不打扰" and "'exit when in 不打扰'" in d.hint
+    (d,) = diagnostics("segment s = inSVIP\n")
+    assert marked(d) == "inSVIP" and "'in SVIP'" in d.hint
+    (d,) = diagnostics('segment s = spent >= 5000 ors tag "SVIP"\n')
+    assert marked(d) == "ors" and "'or'" in d.hint
+    # Not a missing `in`: a keyword read as a name (the field is missing), two names in a row.
+    for text in ("segment s = within 14d\n", "segment s = a dded_at within 7d\n", "segment s = spent] >= 3000\n"):
+        (d,) = diagnostics(text)
+        assert "alone is not a condition" not in d.message and "is not a condition or a keyword" not in d.message

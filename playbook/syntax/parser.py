@@ -29,9 +29,10 @@ from lark.exceptions import (
     VisitError,
 )
 
-from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean, nearest
 from playbook.i18n import N_, t
 from playbook.syntax import ast as A
+from playbook.syntax.keywords import keywords
 from playbook.syntax.source import FULL_WIDTH, STRAY_HINTS, normalize
 
 TOP_LEVEL_KEYWORDS = (
@@ -696,6 +697,10 @@ def _exception_diagnostic(
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         line, column = chunk_end
         expected_names = getattr(exc, "expected", None) or set()
+        end = Token("$END", "", line=line, column=column, end_line=line, end_column=column)
+        special = _condition_error(end, set(expected_names), original, path)  # `segment s = 未购` at the end
+        if special is not None:
+            return special
         hint = ""
         if "RBRACE" in expected_names:
             if last:
@@ -952,7 +957,12 @@ def _condition_error(tok: Token, expected: set[str], original: str, path: str) -
     * `orders ： 2` / `orders = 2` (no comparison sign), reported at the ':' or '='."""
     if not tok.line:
         return None
-    if tok.type in ("STRING", "CNSTRING", "MLSTRING") and ("TAG" in expected or {"LPAR", "NAME"} <= expected):
+    in_expression = not expected & {"DM", "TASK", "SEGMENT", "JOURNEY"}  # not where a step or declaration may start
+    if (
+        tok.type in ("STRING", "CNSTRING", "MLSTRING")
+        and in_expression
+        and ("TAG" in expected or {"LPAR", "NAME"} <= expected)
+    ):
         # `segment 高意向 = "问过价格"`: a text on its own is not a condition; a tag test is.
         return Diagnostic(ERROR, "syntax", t("a text on its own is not a condition"), path, tok.line, tok.column,
                           tok.end_column if tok.end_line == tok.line else tok.column + 1,
@@ -1001,16 +1011,32 @@ def _condition_error(tok: Token, expected: set[str], original: str, path: str) -
                     sign=_line(original, tok.line)[tok.column - 1 : tok.column] or str(tok))  # fmt: skip
         return Diagnostic(ERROR, "syntax", message, path, tok.line, tok.column, tok.column + 1, hint,
                           _line(original, tok.line))  # fmt: skip
+    if word in keywords():  # a keyword read as a name (`= within 14d`: the field is missing)
+        return None
     _, keyword = _previous_word(text, k)
-    lead = {"to": "visible to "}.get(keyword, f"{keyword} " if keyword in _CONDITION_KEYWORDS else "")
+    if same_line and tok.type not in _CONDITION_ENDS:
+        # `spent >= 5000 ors tag "x"`: a misspelled `or`/`and` right after a whole condition.
+        near = nearest(word, ("and", "or")) if keyword not in _CONDITION_KEYWORDS | {"=", "(", "to"} else None
+        if near is None:
+            return None  # two names in a row (`a dded_at`), a stray `]`: the generic message fits
+        return Diagnostic(ERROR, "syntax", t("'{word}' is not a condition or a keyword", word=word), path, line_no,
+                          column, column + len(word), did_you_mean(word, (near,)), _line(original, line_no))  # fmt: skip
+    lead = {"to": "visible to ", "when": "exit when "}.get(
+        keyword, f"{keyword} " if keyword in _CONDITION_KEYWORDS else ""
+    )
     if dotted:
         message = t("'{field}' alone is not a condition: compare it with a value", field=field)
         hint = t("did you mean {options}?", options=f"'{lead}{field} == …'")
     else:
-        message = t("'{name}' alone is not a condition: a segment is tested with 'in {name}'", name=field)
-        hint = t("did you mean {options}?", options=f"'{lead}in {field}'")
+        # `inSVIP`: the space after `in` is missing.
+        glued = field.startswith("in") and len(field) > 2 and not ("a" <= field[2] <= "z" or field[2] == "_")
+        name = field[2:] if glued else field
+        message = t("'{name}' alone is not a condition: a segment is tested with 'in {name}'", name=name)
+        hint = t("did you mean {options}?", options=f"'{lead}in {name}'")
     return Diagnostic(ERROR, "syntax", message, path, line_no, column, column + len(field), hint,
                       _line(original, line_no))  # fmt: skip
 
 
 _CONDITION_KEYWORDS = {"where", "when", "members", "if", "and", "or", "not"}
+# What may follow a whole condition: the end of a line, a block, `)`, `and`/`or`, a ':'.
+_CONDITION_ENDS = {"LBRACE", "RBRACE", "RPAR", "AND", "OR", "COLON", "$END"}
