@@ -671,7 +671,9 @@ def _exit_text(why: str) -> str:
     if why in _EXITS:
         return t(_EXITS[why])
     if m := _EXIT_ON.fullmatch(why):
-        return t("exit on {event}", event=m["event"])
+        from playbook.words import event_label
+
+        return t("exit on {event}", event=event_label(m["event"]))
     return why
 
 
