@@ -129,3 +129,12 @@ def test_bare_name_variants() -> None:
     for text in ("segment s = within 14d\n", "segment s = a dded_at within 7d\n", "segment s = spent] >= 3000\n"):
         (d,) = diagnostics(text)
         assert "alone is not a condition" not in d.message and "is not a condition or a keyword" not in d.message
+
+
+def test_a_malformed_value_is_marked_whole() -> None:
+    (d,) = diagnostics("journey j {\n  on a\n  day 2 at 1919:30: dm x\n}\n")
+    assert marked(d) == "1919:30" and "is not a time" in d.message
+    (d,) = diagnostics("quiet 22s:30-07:30\n")
+    assert marked(d) == "22s:30-07:30"
+    (d,) = diagnostics("segment s = a within 7dbetween\n")
+    assert marked(d) == "7dbetween" and "is not a duration" in d.message

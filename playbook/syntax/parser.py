@@ -691,6 +691,9 @@ def _exception_diagnostic(
         unit = _word_unit(_line(original, line), column)
         if unit is not None:
             return unit.diagnostic(path, line, _line(original, line))
+        value = _bad_value(_line(original, line), column, set(getattr(exc, "allowed", None) or ()), expected)
+        if value is not None:
+            return value.diagnostic(path, line, _line(original, line))
         ch = original.split("\n")[line - 1][column - 1] if line else ""
         message, hint = _unexpected_char(ch, expected)
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
@@ -909,6 +912,32 @@ def _word_unit(line_text: str, column: int) -> _Explained | None:
         start,
         start + len(unit_word),
     )  # fmt: skip
+
+
+_VALUE_RUN = re.compile(r"\d[\w:.\-%]*")
+_VALUE_KINDS = (
+    ("TIME", N_("'{text}' is not a time: write it like 10:00")),
+    ("DATE", N_("'{text}' is not a date: write it like 2026-12-10")),
+    ("DURATION", N_("'{text}' is not a duration: write it like 30m, 2h or 7d")),
+    ("NUMBER", N_("'{text}' is not a number")),
+)
+
+
+def _bad_value(line_text: str, column: int, allowed: set[str], expected: str) -> _Explained | None:
+    """`at 1919:30`, `quiet 22s:30-07:30`, `>= 1s`: a value the lexer cannot read, marked
+    whole (not just its first digit) and named by what was expected there."""
+    m = _VALUE_RUN.match(normalize(line_text), column - 1)
+    if m is None:
+        return None
+    text = m.group(0).rstrip(":.-")  # a timing's ':' or a sentence's '.' is not part of it
+    for kind, template in _VALUE_KINDS:
+        if kind in allowed:
+            message = t(template, text=line_text[m.start() : m.start() + len(text)])
+            break
+    else:
+        message = t("'{text}' does not fit here", text=line_text[m.start() : m.start() + len(text)])
+    hint = t("expected {expected}", expected=expected) if expected else ""
+    return _Explained(message, hint, column, column + len(text))
 
 
 def _previous_word(text: str, offset: int) -> tuple[int, str]:
