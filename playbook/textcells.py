@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _WIDE = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 # What may not break away from its neighbour: opening brackets stay with what follows,
@@ -18,7 +19,12 @@ _OPENING = "\\[(（「『【《“‘"
 _CLOSING = "，。、；：？！）」』】》”’,.;:?!)\\]"
 # A piece is a run of spaces, or one wide character or one run of other characters, with
 # any opening brackets before it and closing punctuation after it.
-_PIECES = re.compile(rf"\s+|[{_OPENING}]*(?:[{_WIDE}]|[^\s{_WIDE}]+?(?=[\s{_WIDE}{_OPENING}]|$))[{_CLOSING}]*")
+_PIECES = rf"\s+|[{_OPENING}]*(?:[{_WIDE}]|[^\s{_WIDE}]+?(?=[\s{_WIDE}{_OPENING}]|$))[{_CLOSING}]*"
+
+
+@lru_cache(maxsize=1)
+def _pieces() -> re.Pattern[str]:  # compiled when first needed: `playbook check` starts without it
+    return re.compile(_PIECES)
 
 
 def cell_width(text: str) -> int:
@@ -38,7 +44,7 @@ def wrap_cells(text: str, width: int) -> list[str]:
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line, used = "", 0
-        for piece in _PIECES.findall(paragraph):
+        for piece in _pieces().findall(paragraph):
             if piece.isspace():
                 if line:
                     line, used = line + piece, used + len(piece)
