@@ -138,3 +138,13 @@ def test_a_malformed_value_is_marked_whole() -> None:
     assert marked(d) == "22s:30-07:30"
     (d,) = diagnostics("segment s = a within 7dbetween\n")
     assert marked(d) == "7dbetween" and "is not a duration" in d.message
+
+
+def test_expected_lists_only_what_fits_here() -> None:
+    """After a text the LALR tables merge states; the list comes from trying each terminal."""
+    (d,) = diagnostics('content c {\n  iamge "x.jpg"\n}\n')
+    assert "a declaration" not in d.message and "a step" not in d.message and "'image'" in d.hint
+    (d,) = diagnostics('segment s = tag "x"s\n')
+    assert "a step" not in d.message
+    (d,) = diagnostics('segment s = atg "VIP群"\n')
+    assert marked(d) == "atg" and "'tag \"VIP群\"'" in d.hint

@@ -685,7 +685,10 @@ def _exception_diagnostic(
     if isinstance(exc, _Problem):
         return _problem_diagnostic(exc, original, path)
     assert isinstance(exc, UnexpectedInput)
-    expected = _describe_expected(getattr(exc, "expected", None) or getattr(exc, "allowed", set()) or set())
+    names = set(getattr(exc, "expected", None) or getattr(exc, "allowed", set()) or set())
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        names = _accepted(exc, names)
+    expected = _describe_expected(names)
     if isinstance(exc, UnexpectedCharacters):
         line, column = exc.line, exc.column
         unit = _word_unit(_line(original, line), column)
@@ -721,7 +724,7 @@ def _exception_diagnostic(
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
-    special = _condition_error(tok, exc.expected, original, path)
+    special = _condition_error(tok, names, original, path)
     if special is not None:
         return special
     found_text = str(tok)
@@ -735,9 +738,21 @@ def _exception_diagnostic(
         )
     else:
         message = t("expected {expected}, found {found}", expected=expected, found=_describe_token(tok))
-    hint = _keyword_hint(tok, exc.expected) or _fix_hint(tok, exc.expected)
+    hint = _keyword_hint(tok, names) or _fix_hint(tok, names)
     return Diagnostic(ERROR, "syntax", message, path, tok.line, tok.column, tok.end_column, hint,
                       _line(original, tok.line))  # fmt: skip
+
+
+def _accepted(exc: UnexpectedToken, fallback: set[str]) -> set[str]:
+    """The terminals that could really come next. After a text or a name the LALR tables
+    share one state among many rules, so `exc.expected` lists everything that may follow
+    any of them (a declaration, a step, 'and' …); trying each terminal on a copy of the
+    parser (Lark's `accepts`) leaves only those that fit here."""
+    try:
+        accepted = set(exc.interactive_parser.accepts())
+    except Exception:  # noqa: BLE001 — a callback objecting to a trial token: keep the tables' answer
+        return fallback
+    return accepted or fallback
 
 
 def _unexpected_char(ch: str, expected: str) -> tuple[str, str]:
@@ -1023,6 +1038,11 @@ def _condition_error(tok: Token, expected: set[str], original: str, path: str) -
     line_no = text.count("\n", 0, k) + 1
     column = k - (text.rfind("\n", 0, k) + 1) + 1
     same_line = line_no == tok.line
+    if tok.type in ("STRING", "CNSTRING") and same_line and not dotted and (nearest(word, ("tag",)) or "tag" in word):
+        # `atg "VIP群"`: a misspelled `tag` before its text, not a comparison.
+        return Diagnostic(ERROR, "syntax", t("'{word}' is not a condition or a keyword", word=word), path, line_no,
+                          column, column + len(word), t("did you mean {options}?", options=f"'tag {tok}'"),
+                          _line(original, line_no))  # fmt: skip
     if tok.type in ("NUMBER", "STRING", "CNSTRING", "DATE", "TRUE", "FALSE", "MINUS") and same_line:
         # `orders 2`: the comparison sign is missing between the field and the value.
         value = str(tok) if tok.type != "MINUS" else "-…"
