@@ -181,3 +181,11 @@ def test_timeline_in_words() -> None:
     english = run("--lang", "en", *PLAN_ALL, "--contact", "c04")
     assert "why: finished every step" in english.stdout and "  enter  " in english.stdout
     assert "by joined_group; 1d20h30m after entering" in english.stdout
+
+
+def test_help_paragraphs_reflow_like_click() -> None:
+    from playbook.cli.click_i18n import CellHelpFormatter
+
+    f = CellHelpFormatter(width=40)
+    f.write_text("First line of a\nparagraph that goes on.\n\n\b\nkeep  this\n  and this\n\n中文一段\n接着写")
+    assert f.getvalue() == "First line of a paragraph that goes on.\n\nkeep  this\n  and this\n\n中文一段接着写\n"

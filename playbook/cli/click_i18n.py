@@ -62,10 +62,25 @@ class CellHelpFormatter(click.HelpFormatter):
     lines keep to the screen width and the option column stays aligned."""
 
     def write_text(self, text: str) -> None:
+        """Paragraphs re-flowed to the width, as click does (a paragraph whose first line is
+        "\\b" keeps its lines); Chinese lines are joined without a space."""
         indent = " " * self.current_indent
         width = max((self.width or 80) - self.current_indent, 11)
-        for line in wrap_cells(text, width):
-            self.write(f"{indent}{line}\n" if line else "\n")
+        for n, paragraph in enumerate(p for p in text.split("\n\n") if p.strip()):
+            if n:
+                self.write("\n")
+            raw = paragraph.strip("\n").split("\n")
+            lines = [line.strip() for line in raw]
+            if lines[0] == "\b":
+                rows = [line.rstrip() for line in raw[1:]]
+            else:
+                joined = lines[0]
+                for line in lines[1:]:
+                    wide = joined[-1:] and cell_width(joined[-1]) == 2 and cell_width(line[:1]) == 2
+                    joined += line if wide else " " + line
+                rows = wrap_cells(joined, width)
+            for row in rows:
+                self.write(f"{indent}{row}\n" if row else "\n")
 
     def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
         rows = list(rows)
