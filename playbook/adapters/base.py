@@ -23,6 +23,9 @@ from playbook.adapters.capabilities import EVERYWHERE, Capabilities
 
 SENT, FAILED, DEAD = "sent", "failed", "dead"
 LATER = "later"  # not tried: the adapter's own throttle; due again after retry_after, no attempt used
+# only from `reconcile`: the platform proves it never got this delivery (the jsonl outbox
+# lacks the key, a webhook receiver says the key is unknown to it) — safe to send again
+ABSENT = "absent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,7 @@ class Result:
     later (not tried — the adapter's own throttle — due again after `retry_after`)."""
 
     key: str
-    status: str  # sent | failed | dead | later
+    status: str  # sent | failed | dead | later (from send); sent | failed | dead | absent (from reconcile)
     error: str | None = None
     ref: str | None = None
     retry_after: float | None = None
@@ -132,8 +135,10 @@ class Adapter:
         raise NotImplementedError
 
     def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
-        """Results for touches a crash left `sending`, where the platform can tell; the
-        ones not returned are unknown."""
+        """Results for touches a crash left `sending`, where the platform can tell: sent,
+        failed, dead, or `ABSENT` when it proves it never got one (it goes back to pending
+        and is sent again); the ones not returned are unknown. Called only by the holder of
+        the store's lease, after the previous holder's lease ended."""
         return []
 
     def callbacks(self, deliver: EventSink) -> Mapping[str, CallbackRoute]:

@@ -9,8 +9,8 @@ Lines are appended and each batch is fsync'd before `send` returns, so a touch t
 records as sent is on disk; a batch that fails half-way is cut back off the file before
 the call fails, so a retry cannot write a line twice. The file itself
 is the platform's memory: after a crash between the write and the ledger update,
-`reconcile` finds the keys already written and reports them sent, so nothing is lost or
-written twice. Another program may tail the file and deliver from it.
+`reconcile` finds the keys already written and reports them sent, and the keys not in the
+file absent (sent again), so nothing is lost or written twice. Another program may tail the file and deliver from it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from io import FileIO
 from pathlib import Path
 from typing import Any, ClassVar
 
-from playbook.adapters.base import SENT, Adapter, Delivery, PermanentError, Result, TransientError
+from playbook.adapters.base import ABSENT, SENT, Adapter, Delivery, PermanentError, Result, TransientError
 from playbook.adapters.capabilities import BUILTIN, Capabilities
 from playbook.adapters.registry import check_options, require_option
 from playbook.i18n import t
@@ -117,17 +117,20 @@ class JsonlAdapter(Adapter):
         return [Result(d.key, SENT) for d in batch]
 
     def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
+        """The file is the proof both ways: a key with a whole line in it was sent; a key
+        without one never was (a line torn by a crash does not count), so it is `ABSENT`
+        and goes out again. Sound because only the lease holder writes the outbox and the
+        previous holder is gone (or fenced) when this is called."""
         wanted = {d.key for d in deliveries}
         found: set[str] = set()
         with self._lock:
-            if not self.path.exists():
-                return []
-            with self.path.open(encoding="utf-8", errors="replace") as lines:
-                for line in lines:
-                    key = _key_of(line)
-                    if key in wanted:
-                        found.add(key)
-        return [Result(d.key, SENT) for d in deliveries if d.key in found]
+            if self.path.exists():
+                with self.path.open(encoding="utf-8", errors="replace") as lines:
+                    for line in lines:
+                        key = _key_of(line)
+                        if key in wanted:
+                            found.add(key)
+        return [Result(d.key, SENT if d.key in found else ABSENT) for d in deliveries]
 
     def close(self) -> None:
         with self._lock:
