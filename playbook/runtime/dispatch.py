@@ -41,8 +41,8 @@ from playbook.adapters.base import (
     Result,
     TransientError,
 )
-from playbook.runtime.rows import Settlement, TouchRow
 from playbook.runtime import schema as s
+from playbook.runtime.rows import Settlement, TouchRow
 from playbook.runtime.store import Store, StoreError
 
 CRASHED = "the daemon stopped during the adapter call and the adapter cannot tell whether it was sent"
