@@ -115,6 +115,11 @@ class PermanentError(AdapterError):
     """Trying again will not help (bad request, unknown recipient, auth refused)."""
 
 
+class Fenced(Exception):
+    """The platform has seen a newer writer's fencing token: this process lost the store's
+    lease and must not send (nothing was sent by this call)."""
+
+
 class Adapter:
     """Base class: override `send`; override `reconcile` if the platform can say what
     happened to a call the daemon did not see the end of."""
@@ -130,6 +135,14 @@ class Adapter:
 
     def open(self) -> None:
         """Called once before the first send (connect, check credentials)."""
+
+    def fence(self, token: int) -> None:
+        """Called once the daemon holds the store's lease, before `reconcile`, with the
+        lease's fencing token (it grows with every take-over). An adapter whose platform can
+        keep a token makes every later call of an older token fail with `Fenced` — so a
+        process paused past its lease cannot deliver after the new holder reconciled (jsonl:
+        a `.fence` file beside the outbox; webhook: the `X-Playbook-Fence` header).
+        Default: nothing (the daemon's lease check before each call is then the guard)."""
 
     def send(self, batch: Sequence[Delivery]) -> list[Result]:
         raise NotImplementedError

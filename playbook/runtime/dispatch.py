@@ -37,6 +37,7 @@ from playbook.adapters.base import (
     SENT,
     Adapter,
     Delivery,
+    Fenced,
     PermanentError,
     Result,
     TransientError,
@@ -129,6 +130,7 @@ class Dispatcher:
         self._receipts_after: tuple | None = None  # where the last receipts page ended
         self._unsettled: list[Settlement] = []  # results of calls made whose settling the store refused
         self._uncalled: list[str] = []  # claimed rows whose call was not made
+        self._strays = False  # a store error may have left rows of ours `sending` that we do not know of
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dispatch")
 
     def close(self) -> None:
@@ -199,26 +201,35 @@ class Dispatcher:
         """Claim what is due, send it, settle each call's rows as it returns. Returns what
         happened. Raises StoreError (the store is unavailable: what was sent is kept to be
         settled at the next round) or the guard's error (the lease was lost)."""
-        self.recover()
-        now = self.clock() if now is None else now
-        report = RoundReport()
-        rows = self.store.claim_due(int(now), self.owner, limit=self.batch)
-        report.claimed = len(rows)
-        if not rows:
+        try:
+            self.recover()
+            now = self.clock() if now is None else now
+            report = RoundReport()
+            rows = self.store.claim_due(int(now), self.owner, limit=self.batch)
+            report.claimed = len(rows)
+            if not rows:
+                return report
+            self._send_all(batches(rows, self.batch_size), report)
             return report
-        self._send_all(batches(rows, self.batch_size), report)
-        return report
+        except StoreError:
+            self._strays = True  # a claim may have committed although its answer was lost
+            raise
 
-    def recover(self) -> None:
+    def recover(self, *, strays: bool = False) -> None:
         """What an earlier round could not write (the store was unavailable): the results of
-        calls made, then the rows claimed but not sent, back to `pending`."""
+        calls made, then the rows claimed but not sent, back to `pending`. After a store
+        error (or with `strays`) every row of this process still `sending` goes back too —
+        no call of ours is in flight between rounds, so none of them was sent."""
         if self._unsettled:
             self.store.settle(self._unsettled, self.owner)
             self._unsettled = []
+        if strays or self._strays:
+            self._uncalled = [r.key for r in self.store.touches(states=("sending",), owner=self.owner)]
         if self._uncalled:
             self.store.transition(self._uncalled, "sending", "pending", expect_owner=self.owner, owner=None,
                                   attempts=s.touches.c.attempts - 1)  # fmt: skip
-            self._uncalled = []
+        self._uncalled = []
+        self._strays = False
 
     def _send_all(self, groups: list[list[TouchRow]], report: RoundReport) -> None:
         """Call the adapter for every group and settle each group's rows as its call
@@ -245,7 +256,13 @@ class Dispatcher:
                         errors.append(exc)
                         self._uncalled += [r.key for r in group]
                     return
-                results = self._call(group)
+                try:
+                    results = self._call(group)
+                except Fenced as exc:
+                    with lock:
+                        errors.append(exc)
+                        self._uncalled += [r.key for r in group]
+                    return
                 done_at = self.clock()
                 settlements = self._count(group, results, done_at, report, lock)
                 try:
@@ -286,6 +303,8 @@ class Dispatcher:
         """One adapter call; a whole-call failure becomes every delivery's result."""
         try:
             results = self.adapter.send([delivery_of(r) for r in group])
+        except Fenced:
+            raise  # a newer writer holds the store: nothing was sent; this process stops
         except PermanentError as exc:
             return {r.key: Result(r.key, DEAD, exc.reason) for r in group}
         except TransientError as exc:

@@ -142,7 +142,8 @@ def _wrap(fields: dict[str, Any]) -> dict[str, Any]:
 
 class Store:
     def __init__(self, url: str | None = None, *, busy_timeout: float = BUSY_TIMEOUT,
-                 now: Callable[[], dt.datetime] = _utcnow, echo: bool = False) -> None:  # fmt: skip
+                 now: Callable[[], dt.datetime] = _utcnow, echo: bool = False,
+                 idle_in_transaction: float | None = None) -> None:  # fmt: skip
         self.url = normalize_url(url or default_url())
         self.now = now  # bookkeeping clock (created_at, received_at, leases); tests pass their own
         try:
@@ -164,6 +165,18 @@ class Store:
         self.engine: Engine = sa.create_engine(parsed, **kwargs)
         if self.dialect == "sqlite":
             self._sqlite_setup(busy_timeout, memory)
+        elif idle_in_transaction:
+            # A process stopped inside a transaction (SIGSTOP, a frozen VM) would hold its row
+            # locks — the lease row too — for as long as it is stopped: PostgreSQL ends such a
+            # session after this long, so the next holder is not kept waiting.
+            milliseconds = max(1, int(idle_in_transaction * 1000))
+
+            @sa_event.listens_for(self.engine, "connect")
+            def _limit_idle(dbapi_conn: Any, record: Any) -> None:
+                with dbapi_conn.cursor() as cur:
+                    cur.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+                dbapi_conn.commit()
+
         # Set by the daemon once it holds the writer's lease: from then on every write of
         # this store checks the lease first, in the same transaction (see `_write`).
         self.fence: Fence | None = None
@@ -488,7 +501,8 @@ class Store:
         rows = [{"received_at": now, "at": e.at, "type": e.type, "contact": key_text(e.contact), "data": e.data,
                  "source": source, "status": "new"} for e in events]  # fmt: skip
         stmt = sa.insert(s.events).returning(s.events.c.seq, sort_by_parameter_order=True)
-        with self._write(lock="events") as conn:
+        # not fenced: events are inputs, which any process may log (`playbook event` does too)
+        with self._write(lock="events", fenced=False) as conn:
             return [seq for chunk in _chunks(rows) for (seq,) in conn.execute(stmt, list(chunk))]
 
     def next_events(self, limit: int = 1000, after: int = 0) -> list[Event]:
