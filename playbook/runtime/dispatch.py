@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from playbook.adapters.base import (
     ABSENT,
@@ -36,6 +37,7 @@ from playbook.adapters.base import (
     LATER,
     SENT,
     Adapter,
+    AdapterError,
     Delivery,
     Fenced,
     PermanentError,
@@ -148,30 +150,37 @@ class Dispatcher:
         rows = [r for r in self.store.touches(states=("sending",)) if r.owner != self.owner]
         if not rows:
             return report
-        known = {r.key: r for r in self.adapter.reconcile([delivery_of(r) for r in rows])}
+        why = CRASHED
+        try:
+            known = {r.key: r for r in self.adapter.reconcile([delivery_of(r) for r in rows])}
+        except AdapterError as exc:  # the platform could not be asked: undecided, for `playbook requeue`
+            known, why = {}, f"{CRASHED} (asking it failed: {exc.reason})"
+        # rows with the same outcome move together: one statement per outcome, not per row
+        # (a crash mid-backlog leaves thousands)
+        moves: dict[tuple[str, tuple[tuple[str, Any], ...]], list[str]] = {}
+        now = int(self.clock())
         for row in rows:
             result = known.get(row.key)
             if result is not None and result.status == ABSENT:
-                report.absent += len(self.store.transition(
-                    [row.key], "sending", "pending", owner=None, next_attempt_at=int(self.clock()),
-                    attempts=s.touches.c.attempts - 1))  # fmt: skip
+                to, values = "pending", {"owner": None, "next_attempt_at": now, "attempts": "undo"}
             elif result is not None:
-                self._settle_foreign(row, result, report)
+                st = self._settlement(row, result, self.clock())
+                to, values = st.state, {"owner": None, "error": st.error, "adapter": self.adapter_name,
+                                        "adapter_ref": st.adapter_ref, "next_attempt_at": st.next_attempt_at}
             elif self.at_least_once:
-                report.resent += len(self.store.transition([row.key], "sending", "pending", owner=None,
-                                                           next_attempt_at=int(self.clock())))  # fmt: skip
+                to, values = "pending", {"owner": None, "next_attempt_at": now, "resent": True}
             else:
-                report.unknown += len(self.store.transition([row.key], "sending", "unknown", owner=None,
-                                                            error=CRASHED, adapter=self.adapter_name))  # fmt: skip
+                to, values = "unknown", {"owner": None, "error": why, "adapter": self.adapter_name}
+            moves.setdefault((to, tuple(values.items())), []).append(row.key)
+        for (to, items), keys in moves.items():
+            values = dict(items)
+            kind = "absent" if values.get("attempts") == "undo" else "resent" if values.pop("resent", False) else to
+            kind = kind if kind in ("absent", "resent", "sent", "failed", "dead", "unknown") else "resent"
+            if kind == "absent":
+                values["attempts"] = s.touches.c.attempts - 1
+            moved = len(self.store.transition(keys, "sending", to, **values))
+            setattr(report, kind, getattr(report, kind) + moved)
         return report
-
-    def _settle_foreign(self, row: TouchRow, result: Result, report: ReconcileReport) -> None:
-        settlement = self._settlement(row, result, self.clock())
-        moved = self.store.transition([row.key], "sending", settlement.state, owner=None, error=settlement.error,
-                                      adapter=self.adapter_name, adapter_ref=settlement.adapter_ref,
-                                      next_attempt_at=settlement.next_attempt_at)  # fmt: skip
-        if moved:
-            setattr(report, settlement.state, getattr(report, settlement.state) + 1)
 
     # ---- receipts -------------------------------------------------------------------------------------
     def collect_receipts(self, now: float | None = None, *, horizon: float = 7 * 86400, limit: int = 1000) -> int:
