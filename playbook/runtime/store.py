@@ -851,6 +851,35 @@ class Store:
         with self._read() as conn:
             return [_touch_row(r) for r in conn.execute(query)]
 
+    def requeue(self, state: str, *, before: int | None = None, keys: Collection[str] | None = None,
+                actor: str, now: int) -> list[str]:  # fmt: skip
+        """Put touches in `state` (unknown, dead) back to `pending`, due at `now`, by hand:
+        only those meant to go out before `before` (their `at`), or only `keys`; the action
+        is recorded in `ledger_actions` in the same transaction. The keys that moved.
+        Compare-and-set: a running daemon may claim them at once, never twice."""
+        if state not in ("unknown", "dead"):
+            raise ValueError(f"only unknown or dead touches can be requeued, not {state!r}")
+        t = s.touches
+        query = sa.select(t.c.key).where(t.c.state == state).order_by(t.c.key)
+        if before is not None:
+            query = query.where(sa.func.coalesce(t.c.at, t.c.due) < before)
+        if keys is not None:
+            query = query.where(t.c.key.in_(list(keys)))
+        with self._write() as conn:
+            found = list(conn.execute(query).scalars())
+            moved = [r.key for r in self._cas(conn, found, (state,), "pending", owner=None, next_attempt_at=now,
+                                              error=None)] if found else []  # fmt: skip
+            criteria = {"state": state, "before": before, "keys": sorted(keys) if keys is not None else None}
+            conn.execute(sa.insert(s.ledger_actions).values(at=self.now(), action="requeue", actor=actor,
+                                                             criteria=criteria, keys=moved))  # fmt: skip
+        return moved
+
+    def ledger_actions(self) -> list[dict[str, Any]]:
+        """What operators did to the ledger by hand, oldest first."""
+        t = s.ledger_actions
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(t.c.seq))]
+
     # ---- receipts ------------------------------------------------------------------------------------
     def awaiting_receipts(self, adapter: str, limit: int = 1000,
                           after: tuple[dt.datetime, str] | None = None) -> list[TouchRow]:  # fmt: skip
