@@ -24,6 +24,7 @@ COMMANDS = {
     "status": ("playbook.cli.status", N_("What the store holds: pending timers, the ledger by state, dead letters.")),
     "report": ("playbook.cli.report", N_("The seed metrics from the store: service levels, conversion, execution.")),
     "explain": ("playbook.cli.explain", N_("Why a contact got (or did not get) each journey and touch.")),
+    "requeue": ("playbook.cli.requeue", N_("Send unknown (or dead) touches again: back to pending, recorded.")),
 }
 HELP = N_("Private-domain customer operations (私域运营) as code.")
 
