@@ -4,7 +4,8 @@ are typed as in data files: 3000 and 99.5 are numbers, 2026-12-01 a date, true/f
 booleans, anything else text. The event is checked by the same rules as `plan`'s events.
 
 playbook event --file PATH [--strict] [--db URL] — append every event of a JSON Lines file
-(`-`: standard input), one {"type", "contact", "at", …data} object a line, read and checked
+(`-`: standard input; a `.csv`/`.tsv` file is read as CSV, docs/data.md), one
+{"type", "contact", "at", …data} object a line, read and checked
 exactly as `plan --events` reads its file (times without an offset are in --timezone, else
 the active playbook's). Bad rows are reported with their row number and reason and the
 good ones are stored, in file order, with source "file" in one transaction: all of them or,
@@ -21,16 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from playbook.cli.columns import columns_option
 from playbook.cli.store_options import db_option, store_clock, timezone_option
 from playbook.i18n import N_, t, tn
 
 if TYPE_CHECKING:
+    from playbook.data.columns import ColumnMap
     from playbook.data.files import RowProblem
     from playbook.engine.model import Event
     from playbook.engine.timeutil import LocalTime
 
 RESERVED = ("type", "contact", "at")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")  # what data.files reads as JSON Lines (anything else: CSV)
+CSV_SUFFIXES = (".csv", ".tsv")  # read as CSV (docs/data.md); any other name is taken for JSON Lines
 STDIN = "-"
 STDIN_NAME = "<stdin>"  # how problems in standard input are located
 
@@ -92,6 +96,7 @@ def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, a
 @click.option("--strict", is_flag=True, help=t("With --file: any bad row is fatal and nothing is stored."))
 @db_option
 @timezone_option
+@columns_option
 @click.option(
     "--format",
     "fmt",
@@ -101,20 +106,24 @@ def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, a
     help=t("text for people, json for scripts."),
 )
 def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: str | None, file: str | None,
-            strict: bool, db: str | None, timezone: str | None, fmt: str) -> None:  # fmt: skip
+            strict: bool, db: str | None, timezone: str | None, columns: str | None, fmt: str) -> None:  # fmt: skip
+    from playbook.cli.columns import column_pairs
+    from playbook.data.columns import EVENTS, ColumnMap
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
     from playbook.runtime.store import Store, StoreError, default_url
 
     _check_form(kind, pairs, contact, at, file, strict)
+    mapping = ColumnMap(EVENTS, column_pairs(columns))
     try:
         with Store(db or default_url()) as store:
             store.migrate()
             clock = store_clock(store, timezone)
             if file is not None:
-                _from_file(store, file, clock, strict, fmt)
+                _from_file(store, file, clock, strict, fmt, mapping)
                 return
             assert kind is not None and contact is not None  # _check_form
-            event, seq = _one(store, kind, contact, at, pairs, clock)
+            event, seq = _one(store, kind, contact, at, pairs, clock, mapping)
+            _unheard(store, {event.type: 1}, "")
     except StoreError as exc:
         raise PlaybookError([Diagnostic(ERROR, "store", t("cannot use the store: {reason}", reason=exc))]) from None
 
@@ -126,6 +135,18 @@ def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: s
                      contact=event.contact))  # fmt: skip
 
 
+def _unheard(store: Any, types: dict[str, int], file: str) -> None:
+    """Warn (stderr) about event types no active playbook listens to (nothing happens on
+    them); said only when some playbook is active."""
+    from playbook.cli.columns import unheard_events
+    from playbook.cli.common import print_diagnostics
+
+    documents = [row.document for row in store.versions(active=True) if isinstance(row.document, dict)]
+    if documents:
+        listened = {str(e) for doc in documents for e in doc.get("events") or ()}
+        print_diagnostics(unheard_events(types, listened, file), stderr=True)
+
+
 def _refuse(reason: str) -> Exception:
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 
@@ -133,14 +154,19 @@ def _refuse(reason: str) -> Exception:
 
 
 def _one(store: Any, kind: str, contact: str, at: str | None, pairs: tuple[str, ...],
-         clock: LocalTime) -> tuple[Event, int]:  # fmt: skip
+         clock: LocalTime, mapping: ColumnMap) -> tuple[Event, int]:  # fmt: skip
     import datetime as dt
 
     from playbook.data.files import event_from_record
     from playbook.data.values import DataValueError
 
+    given = _fields(pairs)  # KEY=VALUE keys are read like a file's columns: 昵称=张三 is the name
+    fields = mapping.header(list(given)).fields
+    for key, field in zip(given, fields, strict=True):
+        if field in RESERVED:
+            raise _refuse(t("'{key}' is set by its own option, not as KEY=VALUE", key=key))
     record = {"type": kind, "contact": contact, "at": at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              **_fields(pairs)}  # fmt: skip
+              **{f: v for f, v in zip(fields, given.values(), strict=True) if f and f not in RESERVED}}  # fmt: skip
     try:
         event = event_from_record(record, clock, 0)
     except DataValueError as exc:
@@ -152,12 +178,16 @@ def _one(store: Any, kind: str, contact: str, at: str | None, pairs: tuple[str, 
     return event, seq
 
 
-def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str) -> None:
+def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str, mapping: ColumnMap) -> None:
     """Read, check and store a file's events (all good ones in one transaction); report."""
     from playbook.cli.common import EXIT_ERRORS, print_diagnostics, say
 
     name = STDIN_NAME if file == STDIN else file
-    events, problems = _read(file, name, clock)
+    events, problems = _read(file, name, clock, mapping)
+    types: dict[str, int] = {}
+    for event in events:
+        types[event.type] = types.get(event.type, 0) + 1
+    _unheard(store, types, name)
     refused = strict and bool(problems)
     seqs: list[int] = [] if refused or not events else store.append_events(events, "file")
     if fmt == "json":
@@ -183,7 +213,7 @@ def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str) 
         sys.exit(EXIT_ERRORS)
 
 
-def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[RowProblem]]:
+def _read(file: str, name: str, clock: LocalTime, mapping: ColumnMap) -> tuple[list[Event], list[RowProblem]]:
     """The events and row problems of a JSON Lines file, by `data.files.read_events`: the
     reader and checks `plan --events` uses. Standard input, and a file whose name does not
     say JSON (which the reader would take for CSV), are copied to a temporary .jsonl first."""
@@ -195,8 +225,8 @@ def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[Row
     from playbook.data.files import read_events
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 
-    if file != STDIN and Path(file).suffix.lower() in JSON_SUFFIXES:
-        events, problems = read_events(file, clock)
+    if file != STDIN and Path(file).suffix.lower() in (*JSON_SUFFIXES, *CSV_SUFFIXES):
+        events, problems = read_events(file, clock, columns=mapping)
     else:
         with tempfile.TemporaryDirectory(prefix="playbook-events-") as folder:
             copy = Path(folder) / "events.jsonl"
@@ -209,7 +239,7 @@ def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[Row
                 reason = t("cannot read file: {reason}", reason=exc.strerror or exc)
                 raise PlaybookError([Diagnostic(ERROR, "io", reason, file=name)]) from None
             try:
-                events, problems = read_events(copy, clock)
+                events, problems = read_events(copy, clock, columns=mapping)
             except PlaybookError as exc:  # not UTF-8 or GB18030 text: say where, not the copy's name
                 raise PlaybookError([dataclasses.replace(d, file=name) for d in exc.diagnostics]) from None
         problems = [dataclasses.replace(p, file=name) for p in problems]

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from playbook.cli.common import EXIT_ERRORS, LateProgress, console
+from playbook.cli.columns import columns_option
+from playbook.cli.common import EXIT_ERRORS, LateProgress, WholeNumber, console
 from playbook.i18n import t
 
 
@@ -24,20 +25,20 @@ from playbook.i18n import t
 @click.option(
     "--contacts",
     type=click.Path(),
-    help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator=";"),
+    help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator="; ； , ， 、 |"),
 )
 @click.option("--accounts", type=click.Path(), help=t("Staff accounts: CSV or JSON Lines with id, name, …."))
 @click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))
 @click.option(
     "--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00 (with --db: now).")
 )
-@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
+@click.option("--days", type=WholeNumber(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
 @click.option(
     "--simulate",
     metavar="K=P,…",
     help=t("Draw events: {example}.", example="reply=0.3,purchase=0.05,delete=0.01,interaction=0.1"),
 )
-@click.option("--seed", type=int, default=0, show_default=True, help=t("Seed for --simulate."))
+@click.option("--seed", type=WholeNumber(), default=0, show_default=True, help=t("Seed for --simulate."))
 @click.option("--adapter", metavar="NAME", help=t("Apply an adapter's platform limits (e.g. wecom)."))
 @click.option("--contact", "contact_id", metavar="ID", help=t("Show this contact's own timeline with rendered text."))
 @click.option("--strict", is_flag=True, help=t("Any bad data row is fatal."))
@@ -50,6 +51,7 @@ from playbook.i18n import t
     help=t("table for people, json for scripts, html for sharing."),
 )
 @click.option("--out", type=click.Path(), help=t("Write the output to this file instead of the terminal."))
+@columns_option
 @click.option(
     "--workers",
     type=click.IntRange(0, 64),
@@ -58,16 +60,17 @@ from playbook.i18n import t
 )
 def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accounts: str | None, events: str | None,
             start: str | None, days: int, simulate: str | None, seed: int, adapter: str | None,
-            contact_id: str | None, strict: bool, fmt: str, out: str | None, workers: int) -> None:  # fmt: skip
+            contact_id: str | None, strict: bool, fmt: str, out: str | None, workers: int,
+            columns: str | None) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
     from playbook.plan import output
     from playbook.plan.run import PlanInput, run_plan
     from playbook.plan.simulate import parse_simulate
 
     if db is not None:
-        if contacts or accounts or events or simulate:
+        if contacts or accounts or events or simulate or columns:
             raise click.UsageError(t("--db plans from the store's contacts and events: leave out {options}",
-                                     options="--contacts, --accounts, --events, --simulate"))  # fmt: skip
+                                     options="--contacts, --accounts, --events, --simulate, --columns"))  # fmt: skip
         result = _from_store(db, paths, start, days, adapter)
         _show(result, fmt, out, contact_id)
         return
@@ -80,6 +83,10 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
     # worth collecting, while the collector's full passes over a multi-GB heap cost
     # minutes at a million contacts. The process exits right after.
     gc.disable()
+    from playbook.cli.columns import column_pairs, say_column_notes
+
+    pairs = column_pairs(columns)
+    say_column_notes([(contacts, "contacts"), (accounts, "accounts"), (events, "events")], pairs)
     limits, can_dissolve = adapter_profile(adapter)
     spec = PlanInput(
         paths,
@@ -96,9 +103,16 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
         workers=workers or auto_workers(contacts),
         output="json" if fmt == "json" else "table",  # (--format json writes the whole plan, --contact or not)
         contact=contact_id,
+        columns=pairs,
     )
     with LateProgress(t("planning")) as progress:
         result = run_plan(spec, progress=progress.update)
+    if events:
+        from playbook.cli.columns import unheard_events
+        from playbook.cli.common import print_diagnostics
+
+        listened = {e for pb in result.playbooks for e in pb.events}
+        print_diagnostics(unheard_events(result.event_types, listened, events), stderr=True)
     if strict and (result.problems or result.unknown_contacts):
         err = console(stderr=True)
         output.render_problems(result, err)
