@@ -71,6 +71,8 @@ def command(files: tuple[str, ...], db: str | None, accounts: bool, timezone: st
 def _render(results: list[Any], shown: str, refused: bool) -> None:
     from rich.table import Table
 
+    from playbook.tables import print_table
+
     out = console()
     table = Table(title=t("import into {db}", db=shown), title_justify="left")
     for header in (t("file"), t("rows"), t("inserted"), t("updated"), t("unchanged"), t("problems")):
@@ -79,6 +81,6 @@ def _render(results: list[Any], shown: str, refused: bool) -> None:
         c = r.counts
         table.add_row(r.path, str(r.rows), str(c.inserted), str(c.updated), str(c.unchanged),
                       str(len(r.problems)) if r.problems else "")  # fmt: skip
-    out.print(table)
+    print_table(out, table)
     if refused:
         console(stderr=True).print(t("--strict: the data has problems; nothing imported"), style="red", markup=False)

@@ -175,6 +175,7 @@ class IntakeServer(ThreadingHTTPServer):
         self.routes = dict(routes or {})  # an adapter's callback routes (path → handler)
         self.clock = clock or LocalTime(config.timezone or store_timezone(store))
         self._thread: threading.Thread | None = None
+        self.store_down = False  # the store refused the last write (logged once per outage)
         super().__init__((config.host, config.port), _Handler)
 
     @property
@@ -193,6 +194,9 @@ class IntakeServer(ThreadingHTTPServer):
         self.server_close()
         if self._thread is not None:
             self._thread.join()
+
+
+RETRY_AFTER = 5  # seconds a client is asked to wait when the store is unavailable (503)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -232,10 +236,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(exc.status, exc.body, close=body is None)  # an unread body: the connection cannot go on
             return
         except StoreError as exc:
-            log.error("event intake: the store refused: %s", exc)
+            self._store_down(exc)
             self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the store is unavailable; retry later"})
             return
+        self.server.store_down = False
         self._reply(HTTPStatus.OK, {"accepted": len(seqs), "seqs": seqs})
+
+    def _store_down(self, exc: StoreError) -> None:
+        """Logged once per outage (the daemon says what to do); every request meanwhile
+        gets 503 with Retry-After and nothing of it is stored."""
+        if self.server.store_down:
+            log.debug("event intake: the store refused: %s", exc)
+        else:
+            self.server.store_down = True
+            log.error("event intake: the store refused, answering 503 until it is back: %s", exc)
 
     def _callback(self, path: str, body: bytes) -> None:
         """An adapter's callback route: it authenticates the caller and stores the events."""
@@ -246,12 +260,14 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             response = self.server.routes[path](request)
         except StoreError as exc:
-            log.error("callback %s: the store refused: %s", path, exc)
+            self._store_down(exc)
             response = HttpResponse(HTTPStatus.SERVICE_UNAVAILABLE, b"the store is unavailable")
         except Exception:  # a bug in a route must not take the intake down
             log.exception("callback %s failed", path)
             response = HttpResponse(HTTPStatus.INTERNAL_SERVER_ERROR, b"internal error")
         self.send_response(response.status)
+        if response.status == HTTPStatus.SERVICE_UNAVAILABLE:
+            self.send_header("Retry-After", str(RETRY_AFTER))
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
@@ -299,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         if status == HTTPStatus.UNAUTHORIZED:
             self.send_header("WWW-Authenticate", 'Bearer realm="playbook"')
+        if status == HTTPStatus.SERVICE_UNAVAILABLE:
+            self.send_header("Retry-After", str(RETRY_AFTER))
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
