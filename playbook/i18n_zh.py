@@ -364,6 +364,8 @@ ZH: dict[str, str] = {
     "'{text}' is not a duration: write it like 30m, 2h or 7d": "'{text}' 不是有效的时长：请写成 30m、2h 或 7d 这样",
     "'{text}' is not a number": "'{text}' 不是有效的数字",
     "'{text}' does not fit here": "'{text}' 不能放在这里",
+    "'{word}' belongs inside a block, not between declarations": "'{word}' 应该写在某个块里面，而不是两个声明之间",
+    "is a '}}' above closing the block too early, or its '{{' missing?": "是不是上面的 '}}' 把块提前关上了，或者少了 '{{'？",
     "a text on its own is not a condition": "单独一段文字不构成条件",
     "this '}}' closes no block": "这个 '}}' 没有对应的块可以闭合",
     "remove it, or look for a missing '{{' above": "删掉它，或检查上面是否少了 '{{'",
