@@ -685,4 +685,18 @@ ZH: dict[str, str] = {
     "move it aside to start with an empty memory (tag memberships and join ways are then made again)": "把它移走即可从空状态开始（标签成员和加入群聊方式会重新建立）",
     "Processes that plan the accounts in parallel; 0 (the default): one per CPU for large contact files.": "并行演练各账号的进程数；0（默认）：联系人文件较大时每个 CPU 一个",
     "a planning process ended without its result (exit code {code}); is the machine out of memory?": "一个演练进程没有交回结果就结束了（退出码 {code}）；是不是内存不够了？",
+    # issue 19 (i19b): idempotent events, events far from the clock
+    "The event's id: sent again with the same id, it is not stored twice.": "事件的 id：以同一 id 再次发送时不会重复保存。",
+    "--id names one event: with --file, give each row an id field": "--id 只标识一个事件：用 --file 时，请在每行写 id 字段",
+    "the id {id} is already taken by a different event": "id {id} 已被另一个不同的事件使用",
+    "warning: {reason}": "警告：{reason}",
+    "event {seq} was already stored with id {id}: not stored again": "事件 {seq} 已以 id {id} 保存过：不再重复保存",
+    "{file}:{row}: warning: {reason}": "{file}:{row}：警告：{reason}",
+    "{n} already stored (same id), not again": "{n} 条已保存过（相同 id），不再重复保存",
+    "event id '{id}' repeats row {row}: the same event, counted once": "事件 id '{id}' 与第 {row} 行重复：同一事件，只算一次",
+    "event id '{id}' was given to a different event at row {row}: this row is left out": "事件 id '{id}' 已在第 {row} 行用于另一个不同的事件：本行被略过",
+    "{n} event ids older than the retention window forgotten": "已清除 {n} 个超出保留期的事件 id",
+    "the event is {days} days in the future; events more than 1 day ahead are refused": "事件时间在 {days} 天之后；超过 1 天之后的事件会被拒绝",
+    "the event is {minutes} minutes in the future: it waits until then": "事件时间在 {minutes} 分钟之后：到时再处理",
+    "the event is {days} days old: flows react to it now, not back then": "事件发生在 {days} 天前：流程现在才对它作出反应，而不是当时",
 }

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from playbook.compiler import compile_path, ir
 from playbook.compiler.templates import placeholders
-from playbook.data.files import RowProblem, read_events, read_records
+from playbook.data.files import RowProblem, read_events, read_records, unique_events
 from playbook.diagnostics import PlaybookError
 from playbook.engine.core import Contacts, Engine, apply_effects
 from playbook.engine.model import Event, StateEvent, Touch, TouchRun
@@ -192,6 +192,9 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
             shard.known(contacts)
         events, bad = read_events(spec.events, clock, router=shard)
         problems += bad
+        unique = unique_events(events, str(spec.events))  # a repeated id is one event, reported
+        events = unique.events
+        problems += unique.repeats + unique.conflicts
     events.sort(key=lambda e: (e.at, e.seq))
     first_drawn = max((e.seq for e in events), default=0) + 1
 
