@@ -343,7 +343,7 @@ class EventsEndpoint:
                 raise IntakeError(HTTPStatus.BAD_REQUEST, f"the {IDEMPOTENCY_HEADER} names a single event: give each "
                                                           "event of a batch its own \"id\"")  # fmt: skip
             if ids[0] is not None and ids[0] != key:
-                raise IntakeError(HTTPStatus.BAD_REQUEST, f"the {IDEMPOTENCY_HEADER} and the event's \"id\" differ")
+                raise IntakeError(HTTPStatus.BAD_REQUEST, f'the {IDEMPOTENCY_HEADER} and the event\'s "id" differ')
             ids[0] = key
             events[0].data["id"] = key  # kept with the event, as if it came in the body
         if signature is not None:
