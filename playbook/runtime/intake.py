@@ -633,7 +633,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if isinstance(code, HTTPStatus):
             code = code.value
-        self.log_message("%s %s %s", self.command, self.path, str(code))
+        # (a request line that could not be parsed has no command or path: its own words then)
+        line = f"{self.command} {self.path}" if getattr(self, "path", None) else self.requestline
+        self.log_message("%s %s", line, str(code))
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
         # the method, path and status only: never headers (they carry the credentials), and

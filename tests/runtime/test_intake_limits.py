@@ -1,0 +1,197 @@
+"""The intake's limits (issue 19, item 5), against a real server on an ephemeral port:
+slow connections (1 byte a second) by the thousand while a real client posts events,
+deep JSON nesting, and no secret from a query string in the log."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from playbook.runtime.intake import IntakeConfig, IntakeServer
+from playbook.runtime.store import Store
+
+TOKEN = "tok-limits"
+BEARER = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+def event(n: int) -> dict[str, Any]:
+    return {"type": "message", "contact": f"c{n}", "at": "2026-12-01T09:00:00+08:00", "id": f"m-{n}"}
+
+
+def start(store: Store, **limits: Any) -> IntakeServer:
+    srv = IntakeServer(store, IntakeConfig(token=TOKEN, port=0, timezone="Asia/Shanghai", **limits))
+    srv.start()
+    return srv
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Any) -> Iterator[Store]:
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        store.migrate()
+        yield store
+
+
+def post(srv: IntakeServer, body: bytes, path: str = "/events", timeout: float = 5) -> tuple[int, dict[str, Any]]:
+    host, port = srv.server_address[:2]
+    conn = http.client.HTTPConnection(str(host), int(port), timeout=timeout)
+    try:
+        conn.request("POST", path, body=body, headers=BEARER)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+class SlowClients:
+    """`count` connections from the given source addresses, each sending a request one
+    byte a second (a slowloris), until stopped. Connections the server ends are counted."""
+
+    REQUEST = b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"[" * 1000
+
+    def __init__(self, srv: IntakeServer, count: int, sources: list[str]) -> None:
+        host, port = srv.server_address[:2]
+        self.sockets: list[tuple[socket.socket, int]] = []
+        for i in range(count):
+            s = socket.create_connection(
+                (str(host), int(port)), timeout=5, source_address=(sources[i % len(sources)], 0)
+            )
+            s.setblocking(False)
+            self.sockets.append((s, 0))
+        self.ended = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._trickle, daemon=True)
+        self._thread.start()
+
+    def _trickle(self) -> None:
+        while not self._stop.wait(1.0):
+            alive = []
+            for s, sent in self.sockets:
+                try:
+                    s.send(self.REQUEST[sent : sent + 1])
+                    alive.append((s, sent + 1))
+                except OSError:  # the server ended it (refused, dropped or timed out)
+                    s.close()
+                    self.ended += 1
+            self.sockets = alive
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for s, _ in self.sockets:
+            s.close()
+
+
+def timed_posts(srv: IntakeServer, n: int, first: int = 0) -> list[float]:
+    """Post n events one by one, a fifth of a second apart; how long each answer took."""
+    took = []
+    for i in range(first, first + n):
+        began = time.monotonic()
+        status, doc = post(srv, json.dumps(event(i)).encode("utf-8"))
+        took.append(time.monotonic() - began)
+        assert status == 200 and doc["stored"] == 1, doc
+        time.sleep(0.2)
+    return took
+
+
+@pytest.mark.parametrize("sources", [1, 100], ids=["one-address", "100-addresses"])
+def test_a_thousand_slow_connections_do_not_starve_a_real_client(sqlite_store: Store, sources: int) -> None:
+    # one address: the per-client bound refuses all but 32 at once; 100 addresses (10 each,
+    # under that bound): the total bound (512) makes room by dropping the longest waiting
+    srv = start(sqlite_store)
+    addresses = ["127.0.0.2"] if sources == 1 else [f"127.0.1.{i}" for i in range(1, sources + 1)]
+    slow = SlowClients(srv, 1000, addresses)
+    try:
+        time.sleep(1.5)  # they are all in, and trickling
+        took = timed_posts(srv, 10)
+        assert max(took) < 1.0, took
+        assert srv.open_connections <= srv.config.max_connections + 1
+        if sources == 1:
+            assert srv.open_connections <= srv.config.max_per_client + 1
+        assert slow.ended > 0
+    finally:
+        slow.stop()
+        srv.stop()
+    assert sum(sqlite_store.event_counts().values()) == 10
+
+
+def test_a_slow_request_is_dropped_after_the_read_timeout(sqlite_store: Store) -> None:
+    srv = start(sqlite_store, read_timeout=1.0)
+    slow = SlowClients(srv, 5, ["127.0.0.3"])  # within every bound: only the deadline ends them
+    try:
+        deadline = time.monotonic() + 5
+        while slow.ended < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert slow.ended == 5  # each had sent a byte or two of its request head, a second apart
+        assert timed_posts(srv, 1)[0] < 1.0
+    finally:
+        slow.stop()
+        srv.stop()
+
+
+def test_too_many_connections_from_one_client_are_answered_503(sqlite_store: Store) -> None:
+    srv = start(sqlite_store, max_per_client=2)
+    host, port = srv.server_address[:2]
+    held = [socket.create_connection((str(host), int(port)), source_address=("127.0.0.4", 0)) for _ in range(2)]
+    try:
+        time.sleep(0.2)
+        extra = socket.create_connection((str(host), int(port)), timeout=5, source_address=("127.0.0.4", 0))
+        answer = extra.recv(1000)
+        assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 1" in answer
+        extra.close()
+        assert post(srv, json.dumps(event(1)).encode("utf-8"))[0] == 200  # another client is not concerned
+    finally:
+        for s in held:
+            s.close()
+        srv.stop()
+
+
+def test_a_hundred_thousand_nested_arrays_are_a_400_at_once(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    srv = start(sqlite_store, max_body=1 << 20)
+    try:
+        for body in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000):
+            began = time.monotonic()
+            status, doc = post(srv, body)
+            assert time.monotonic() - began < 1.0
+            assert status == 400 and doc["error"] == "the body nests JSON deeper than 16 levels"
+        deep = json.dumps([{**event(1), "x": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}]).encode("utf-8")  # 18 levels
+        assert post(srv, deep)[0] == 400
+        assert post(srv, json.dumps([event(1)]).encode("utf-8"))[0] == 200  # 2 levels: fine
+    finally:
+        srv.stop()
+    assert "RecursionError" not in caplog.text and "Traceback" not in caplog.text
+    assert sum(sqlite_store.event_counts().values()) == 1
+
+
+def test_a_token_in_the_query_string_is_not_logged(sqlite_store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "qs-secret-4711"
+    srv = start(sqlite_store)
+    try:
+        status, _ = post(srv, json.dumps(event(1)).encode("utf-8"), path=f"/events?token={secret}")
+        assert status == 200
+        host, port = srv.server_address[:2]
+        with socket.create_connection((str(host), int(port)), timeout=5) as s:  # a malformed request line
+            s.sendall(f"GET /events?token={secret} HTTP/1.1 junk\r\n\r\n".encode())
+            answer = b""
+            while chunk := s.recv(1000):
+                answer += chunk
+            assert b"400" in answer  # (http.server answers a request line it cannot read as HTTP/0.9: no head)
+        conn = http.client.HTTPConnection(str(host), int(port), timeout=5)
+        conn.request("GET", f"/health?access_token={secret}")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        srv.stop()
+    assert "POST /events?… 200" in caplog.text and "/health?…" in caplog.text
+    assert secret not in caplog.text and TOKEN not in caplog.text
