@@ -117,6 +117,7 @@ def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, a
 )
 def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: str | None, file: str | None,
             strict: bool, event_id: str | None, db: str | None, timezone: str | None, fmt: str) -> None:  # fmt: skip
+    from playbook.cli.common import say
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
     from playbook.runtime.store import Store, StoreError, default_url
 
@@ -141,10 +142,9 @@ def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: s
             doc.update(id=event_id, repeated=repeated)
         click.echo(json.dumps(doc, ensure_ascii=False, sort_keys=True))
     elif repeated:
-        click.echo(t("event {seq} was already stored with id {id}: not stored again", seq=seq, id=event_id))
+        say(t("event {seq} was already stored with id {id}: not stored again", seq=seq, id=event_id))
     else:
-        click.echo(t("event {seq} stored: {type} for contact {contact}", seq=seq, type=event.type,
-                     contact=event.contact))  # fmt: skip
+        say(t("event {seq} stored: {type} for contact {contact}", seq=seq, type=event.type, contact=event.contact))
 
 
 def _refuse(reason: str) -> Exception:
