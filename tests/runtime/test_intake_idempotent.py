@@ -294,3 +294,22 @@ def test_plan_counts_a_repeated_event_id_once(tmp_path: Any) -> None:
         (n + 3, f"event id 'o-1' repeats row {n + 1}: the same event, counted once"),
     ]
     assert {k: v for k, v in thrice.items() if k != "problems"} == {k: v for k, v in single.items() if k != "problems"}
+
+
+def test_plan_reads_an_id_column_of_a_csv_events_file(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    events = tmp_path / "events.csv"
+    events.write_text("type,contact,at,amount,id\n"
+                      "purchase,c01,2026-12-02 10:00,999,o-1\n"
+                      "purchase,c01,2026-12-02 10:00,999,o-1\n"
+                      "purchase,c01,2026-12-02 11:00,5,o-1\n"
+                      "purchase,c02,2026-12-02 11:00,5,\n", encoding="utf-8")  # fmt: skip
+    args = ["plan", str(root / "playbooks" / "new_customer.pb"), "--contacts", str(root / "playbooks" / "contacts.csv"),
+            "--events", str(events), "--start", "2026-12-01 00:00", "--days", "3", "--format", "json"]  # fmt: skip
+    doc = json.loads(cli(*args).stdout)
+    assert [(p["row"], p["reason"]) for p in doc["problems"]] == [
+        (3, "event id 'o-1' repeats row 2: the same event, counted once"),
+        (4, "event id 'o-1' was given to a different event at row 2: this row is left out"),
+    ]
