@@ -49,6 +49,26 @@ def _safe_console_class() -> type:
                 s if s.control else Segment(escape_controls(s.text), s.style, s.control) for s in buffer
             )
 
+        def _escape_record(self) -> None:
+            # what `record=True` kept (plan --out, --format html) is escaped the same way
+            with self._record_buffer_lock:
+                self._record_buffer[:] = [
+                    s if s.control else Segment(escape_controls(s.text), s.style, s.control)
+                    for s in self._record_buffer
+                ]
+
+        def export_text(self, **kwargs: Any) -> str:
+            self._escape_record()
+            return super().export_text(**kwargs)
+
+        def export_html(self, **kwargs: Any) -> str:
+            self._escape_record()
+            return super().export_html(**kwargs)
+
+        def export_svg(self, **kwargs: Any) -> str:
+            self._escape_record()
+            return super().export_svg(**kwargs)
+
     return SafeConsole
 
 

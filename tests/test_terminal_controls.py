@@ -67,6 +67,14 @@ def test_plan_contact_timeline(tmp_path: Path) -> None:
                                       "--contact", "c1"])  # fmt: skip
     assert result.exit_code == 0, result.output
     shown(result.stdout)  # the contact's name, at the head of the timeline
+    for fmt in ("html", "text"):  # recorded and exported: --format html to stdout, --out FILE
+        out = tmp_path / f"plan.{fmt}"
+        extra = ["--format", "html"] if fmt == "html" else ["--out", str(out)]
+        result = CliRunner().invoke(cli, ["plan", str(ROOT / "playbooks" / "new_customer.pb"), "--contacts",
+                                          str(contacts), "--start", "2026-12-01 00:00", "--days", "2", "--contact",
+                                          "c1", *extra])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        shown(result.stdout if fmt == "html" else out.read_text(encoding="utf-8"))
 
 
 @pytest.fixture
