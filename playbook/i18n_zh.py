@@ -701,4 +701,6 @@ ZH: dict[str, str] = {
     "the event is {days} days old: flows react to it now, not back then": "事件发生在 {days} 天前：流程现在才对它作出反应，而不是当时",
     "the webhook URL carries credentials (user:password@) and a token is set: the URL's credentials would silently replace the bearer token": "webhook 的 URL 带有凭据（user:password@），同时又设置了令牌：URL 里的凭据会悄悄顶替 Bearer 令牌",
     "remove user:password@ from the URL, or the webhook token from the secrets": "请从 URL 中去掉 user:password@，或从密钥中去掉 webhook 的令牌",
+    "… and {n} more warning": "……另有 {n} 条警告",
+    "… and {n} more warnings": "……另有 {n} 条警告",
 }

@@ -41,6 +41,7 @@ RESERVED = ("type", "contact", "at")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")  # what data.files reads as JSON Lines (anything else: CSV)
 STDIN = "-"
 STDIN_NAME = "<stdin>"  # how problems in standard input are located
+WARNINGS_SHOWN = 20  # warnings about event times printed for a file (--format json lists them all)
 wall_clock = time.time  # what events far in the past or future are judged against (tests pin it)
 
 
@@ -233,9 +234,12 @@ def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str) 
             line += t("; ") + tn("{n} bad row left out", "{n} bad rows left out", len(problems))
         click.echo(line)
     if warnings and fmt != "json":
-        for w in warnings:
+        for w in warnings[:WARNINGS_SHOWN]:  # a backfill of old events would otherwise warn a line a row
             say(t("{file}:{row}: warning: {reason}", file=w.file, row=w.row, reason=w.message()), "warning",
                 stderr=True)  # fmt: skip
+        if len(warnings) > WARNINGS_SHOWN:
+            more = len(warnings) - WARNINGS_SHOWN
+            say(tn("… and {n} more warning", "… and {n} more warnings", more), "warning", stderr=True)
     if problems:
         if fmt != "json":
             print_diagnostics((p.diagnostic() for p in problems), stderr=True)

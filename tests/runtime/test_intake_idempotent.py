@@ -313,3 +313,16 @@ def test_plan_reads_an_id_column_of_a_csv_events_file(tmp_path: Any) -> None:
         (3, "event id 'o-1' repeats row 2: the same event, counted once"),
         (4, "event id 'o-1' was given to a different event at row 2: this row is left out"),
     ]
+
+
+def test_a_backfill_of_old_events_warns_in_short(tmp_path: Any, pinned: None) -> None:
+    data = tmp_path / "old.jsonl"
+    data.write_text("".join(json.dumps(purchase(contact=f"c{i}", at="2026-09-01 10:00")) + "\n" for i in range(25)),
+                    encoding="utf-8")  # fmt: skip
+    result = cli("event", "--file", str(data), "--db", str(tmp_path / "s.db"))
+    assert result.exit_code == 0 and "25 events stored" in result.stdout
+    warned = [line for line in result.stderr.splitlines() if "days old: flows react to it now" in line]
+    assert len(warned) == 20 and result.stderr.rstrip().endswith("… and 5 more warnings")
+    doc = json.loads(cli("event", "--file", str(data), "--db", str(tmp_path / "t.db"), "--format", "json").stdout)
+    assert len(doc["warnings"]) == 25 and doc["warnings"][0] == {
+        "row": 1, "reason": "the event is 91.0 days old: flows react to it now, not back then"}  # fmt: skip
