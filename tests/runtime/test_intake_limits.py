@@ -203,3 +203,21 @@ def test_a_token_in_the_query_string_is_not_logged(sqlite_store: Store, caplog: 
         srv.stop()
     assert "POST /events?… 200" in caplog.text and "/health?…" in caplog.text
     assert secret not in caplog.text and TOKEN not in caplog.text
+
+
+def test_a_store_that_cannot_be_reached_is_a_503_with_retry_after(caplog: pytest.LogCaptureFixture) -> None:
+    # a real store whose database does not answer (nothing listens on port 1): nothing stored, retry later
+    store = Store("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
+    srv = start(store)
+    try:
+        host, port = srv.server_address[:2]
+        conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
+        conn.request("POST", "/events", body=json.dumps(event(1)).encode("utf-8"), headers=BEARER)
+        response = conn.getresponse()
+        assert response.status == 503 and response.getheader("Retry-After") == "5"
+        assert json.loads(response.read()) == {"error": "the store is unavailable; retry later"}
+        conn.close()
+    finally:
+        srv.stop()
+        store.close()
+    assert "the store refused" in caplog.text and TOKEN not in caplog.text
