@@ -74,3 +74,15 @@ class LateProgress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class WholeNumber(click.IntRange):
+    """An integer option that also takes full-width digits (`--days ７`), as the values in
+    data files and playbooks do."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.isascii():
+            import unicodedata
+
+            value = unicodedata.normalize("NFKC", value)
+        return super().convert(value, param, ctx)

@@ -4,7 +4,8 @@ are typed as in data files: 3000 and 99.5 are numbers, 2026-12-01 a date, true/f
 booleans, anything else text. The event is checked by the same rules as `plan`'s events.
 
 playbook event --file PATH [--strict] [--db URL] — append every event of a JSON Lines file
-(`-`: standard input), one {"type", "contact", "at", …data} object a line, read and checked
+(`-`: standard input; a `.csv`/`.tsv` file is read as CSV, docs/data.md), one
+{"type", "contact", "at", …data} object a line, read and checked
 exactly as `plan --events` reads its file (times without an offset are in --timezone, else
 the active playbook's). Bad rows are reported with their row number and reason and the
 good ones are stored, in file order, with source "file" in one transaction: all of them or,
@@ -29,16 +30,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from playbook.cli.columns import columns_option
 from playbook.cli.store_options import db_option, store_clock, timezone_option
 from playbook.i18n import N_, t, tn
 
 if TYPE_CHECKING:
+    from playbook.data.columns import ColumnMap
     from playbook.data.files import RowProblem
     from playbook.engine.model import Event
     from playbook.engine.timeutil import LocalTime
 
 RESERVED = ("type", "contact", "at")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")  # what data.files reads as JSON Lines (anything else: CSV)
+CSV_SUFFIXES = (".csv", ".tsv")  # read as CSV (docs/data.md); any other name is taken for JSON Lines
 STDIN = "-"
 STDIN_NAME = "<stdin>"  # how problems in standard input are located
 WARNINGS_SHOWN = 20  # warnings about event times printed for a file (--format json lists them all)
@@ -108,6 +112,7 @@ def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, a
 )
 @db_option
 @timezone_option
+@columns_option
 @click.option(
     "--format",
     "fmt",
@@ -117,23 +122,28 @@ def _check_form(kind: str | None, pairs: tuple[str, ...], contact: str | None, a
     help=t("text for people, json for scripts."),
 )
 def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: str | None, file: str | None,
-            strict: bool, event_id: str | None, db: str | None, timezone: str | None, fmt: str) -> None:  # fmt: skip
+            strict: bool, event_id: str | None, db: str | None, timezone: str | None, columns: str | None,
+            fmt: str) -> None:  # fmt: skip
+    from playbook.cli.columns import column_pairs
     from playbook.cli.common import say
+    from playbook.data.columns import EVENTS, ColumnMap
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
     from playbook.runtime.store import Store, StoreError, default_url
 
     _check_form(kind, pairs, contact, at, file, strict)
     if file is not None and event_id is not None:
         raise _option_error(t("--id names one event: with --file, give each row an id field"))
+    mapping = ColumnMap(EVENTS, column_pairs(columns))
     try:
         with Store(db or default_url()) as store:
             store.migrate()
             clock = store_clock(store, timezone)
             if file is not None:
-                _from_file(store, file, clock, strict, fmt)
+                _from_file(store, file, clock, strict, fmt, mapping)
                 return
             assert kind is not None and contact is not None  # _check_form
-            event, seq, repeated = _one(store, kind, contact, at, pairs, clock, event_id)
+            event, seq, repeated = _one(store, kind, contact, at, pairs, clock, mapping, event_id)
+            _unheard(store, {event.type: 1}, "")
     except StoreError as exc:
         raise PlaybookError([Diagnostic(ERROR, "store", t("cannot use the store: {reason}", reason=exc))]) from None
 
@@ -148,6 +158,18 @@ def command(kind: str | None, pairs: tuple[str, ...], contact: str | None, at: s
         say(t("event {seq} stored: {type} for contact {contact}", seq=seq, type=event.type, contact=event.contact))
 
 
+def _unheard(store: Any, types: dict[str, int], file: str) -> None:
+    """Warn (stderr) about event types no active playbook listens to (nothing happens on
+    them); said only when some playbook is active."""
+    from playbook.cli.columns import unheard_events
+    from playbook.cli.common import print_diagnostics
+
+    documents = [row.document for row in store.versions(active=True) if isinstance(row.document, dict)]
+    if documents:
+        listened = {str(e) for doc in documents for e in doc.get("events") or ()}
+        print_diagnostics(unheard_events(types, listened, file), stderr=True)
+
+
 def _refuse(reason: str) -> Exception:
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 
@@ -155,7 +177,7 @@ def _refuse(reason: str) -> Exception:
 
 
 def _one(store: Any, kind: str, contact: str, at: str | None, pairs: tuple[str, ...], clock: LocalTime,
-         event_id: str | None) -> tuple[Event, int, bool]:  # fmt: skip
+         mapping: ColumnMap, event_id: str | None) -> tuple[Event, int, bool]:  # fmt: skip
     """Store one event; its seq, and whether its id was already taken by the same event."""
     import datetime as dt
 
@@ -164,11 +186,14 @@ def _one(store: Any, kind: str, contact: str, at: str | None, pairs: tuple[str, 
     from playbook.data.values import DataValueError
     from playbook.runtime.intake import time_rule
 
-    fields = _fields(pairs)
-    if "id" in fields:
-        raise _refuse(t("'{key}' is set by its own option, not as KEY=VALUE", key="id"))
-    record = {"type": kind, "contact": contact, "at": at or dt.datetime.fromtimestamp(wall_clock(), dt.UTC).isoformat(timespec="seconds"),
-              **fields}  # fmt: skip
+    given = _fields(pairs)  # KEY=VALUE keys are read like a file's columns: 昵称=张三 is the name
+    fields = mapping.header(list(given)).fields
+    for key, field in zip(given, fields, strict=True):
+        if field in RESERVED or field == "id":
+            raise _refuse(t("'{key}' is set by its own option, not as KEY=VALUE", key=key))
+    now = dt.datetime.fromtimestamp(wall_clock(), dt.UTC).isoformat(timespec="seconds")
+    record = {"type": kind, "contact": contact, "at": at or now,
+              **{f: v for f, v in zip(fields, given.values(), strict=True) if f and f not in RESERVED}}  # fmt: skip
     if event_id is not None:
         record["id"] = event_id
     try:
@@ -191,13 +216,17 @@ def _one(store: Any, kind: str, contact: str, at: str | None, pairs: tuple[str, 
     return event, seq, bool(logged.repeated)
 
 
-def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str) -> None:
+def _from_file(store: Any, file: str, clock: LocalTime, strict: bool, fmt: str, mapping: ColumnMap) -> None:
     """Read, check and store a file's events (all good ones in one transaction); report."""
     from playbook.cli.common import EXIT_ERRORS, print_diagnostics, say
 
     name = STDIN_NAME if file == STDIN else file
-    events, problems = _read(file, name, clock)
+    events, problems = _read(file, name, clock, mapping)
     events, repeats, warnings = _unique_and_timely(events, problems, name)
+    types: dict[str, int] = {}
+    for event in events:
+        types[event.type] = types.get(event.type, 0) + 1
+    _unheard(store, types, name)
     refused = strict and bool(problems)
     seqs: list[int] = []
     already = len(repeats)
@@ -283,7 +312,7 @@ def _taken(events: list[Event], conflicts: list[int], name: str) -> list[RowProb
                           id=events[i].data.get("id")) for i in conflicts]  # fmt: skip
 
 
-def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[RowProblem]]:
+def _read(file: str, name: str, clock: LocalTime, mapping: ColumnMap) -> tuple[list[Event], list[RowProblem]]:
     """The events and row problems of a JSON Lines file, by `data.files.read_events`: the
     reader and checks `plan --events` uses. Standard input, and a file whose name does not
     say JSON (which the reader would take for CSV), are copied to a temporary .jsonl first."""
@@ -295,8 +324,8 @@ def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[Row
     from playbook.data.files import read_events
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 
-    if file != STDIN and Path(file).suffix.lower() in JSON_SUFFIXES:
-        events, problems = read_events(file, clock)
+    if file != STDIN and Path(file).suffix.lower() in (*JSON_SUFFIXES, *CSV_SUFFIXES):
+        events, problems = read_events(file, clock, columns=mapping)
     else:
         with tempfile.TemporaryDirectory(prefix="playbook-events-") as folder:
             copy = Path(folder) / "events.jsonl"
@@ -309,7 +338,7 @@ def _read(file: str, name: str, clock: LocalTime) -> tuple[list[Event], list[Row
                 reason = t("cannot read file: {reason}", reason=exc.strerror or exc)
                 raise PlaybookError([Diagnostic(ERROR, "io", reason, file=name)]) from None
             try:
-                events, problems = read_events(copy, clock)
+                events, problems = read_events(copy, clock, columns=mapping)
             except PlaybookError as exc:  # not UTF-8 or GB18030 text: say where, not the copy's name
                 raise PlaybookError([dataclasses.replace(d, file=name) for d in exc.diagnostics]) from None
         problems = [dataclasses.replace(p, file=name) for p in problems]

@@ -116,6 +116,7 @@ def render(doc: dict[str, Any], out: Any) -> None:
     from rich.table import Table
 
     from playbook.runtime.report import short_time
+    from playbook.tables import print_table
 
     versions = ", ".join(f"{v['name']} ({v['version']})" for v in doc["versions"]) or t("none")
     out.print(t("active playbooks: {versions}", versions=versions), markup=False, highlight=False)
@@ -142,4 +143,4 @@ def render(doc: dict[str, Any], out: Any) -> None:
             table.add_row(short_time(r["updated_at"]), t(STATE_WORDS.get(r["state"], r["state"])),
                           f"{r['flow']} · {r['step']}", to, str(r["attempts"]), r["error"] or "",
                           short_time(r["next_attempt_at"]) if r["next_attempt_at"] else "")  # fmt: skip
-        out.print(table)
+        print_table(out, table)

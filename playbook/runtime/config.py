@@ -128,6 +128,8 @@ class DaemonSection(_Section):
     workers: int = Field(4, ge=1)  # concurrent adapter calls
     receipts: float = Field(60.0, gt=0)  # seconds between asking the platform about sent touches (WeCom)
     receipt_horizon: float = 7 * 86400.0  # a touch with no report by then is recorded unconfirmed
+    lease: float = Field(15.0, ge=1)  # seconds the writer's lease lasts unless renewed (renewed every third of it)
+    store_retry_cap: float = Field(30.0, gt=0)  # longest wait between tries while the store is unavailable
 
     @field_validator("receipt_horizon", mode="before")
     @classmethod
@@ -152,6 +154,7 @@ class DaemonConfig(_Section):
     adapter: AdapterSection = Field(default_factory=AdapterSection)
     intake: IntakeSection = Field(default_factory=IntakeSection)
     daemon: DaemonSection = Field(default_factory=DaemonSection)
+    columns: dict[str, str] = Field(default_factory=dict)  # data files' COLUMN = "FIELD" (cli/columns.py, docs/data.md)
     _file: Path | None = PrivateAttr(default=None)
     _folder: Path = PrivateAttr(default_factory=Path.cwd)
 

@@ -290,13 +290,26 @@ class EventsEndpoint:
         self.config = config
         self.clock = clock
         self.now = now
+        self.store_down = False  # the store refused the last write (logged once per outage)
 
     def handle(self, headers: Headers, body: bytes) -> tuple[HTTPStatus, dict[str, Any]]:
         try:
-            return self._handle(headers, body)
+            answer = self._handle(headers, body)
         except StoreError as exc:
+            self.outage(exc)
             raise IntakeError(HTTPStatus.SERVICE_UNAVAILABLE, "the store is unavailable; retry later",
                               headers={"Retry-After": str(RETRY_AFTER)}) from exc  # fmt: skip
+        self.store_down = False
+        return answer
+
+    def outage(self, exc: StoreError) -> None:
+        """Logged once per outage (the daemon says what to do); every request meanwhile
+        gets 503 with Retry-After and nothing of it is stored."""
+        if self.store_down:
+            log.debug("event intake: the store refused: %s", exc)
+        else:
+            self.store_down = True
+            log.error("event intake: the store refused, answering 503 until it is back: %s", exc)
 
     def _handle(self, headers: Headers, body: bytes) -> tuple[HTTPStatus, dict[str, Any]]:
         signature = self.authenticate(headers, body)
@@ -311,11 +324,7 @@ class EventsEndpoint:
                 (errors if note.refused else warnings).append({"index": index, "field": "at", "message": note.reason})
         if errors:
             raise IntakeError(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid events: nothing was stored", errors)
-        try:
-            logged = self.store.log_events(events, "http", ids, all_or_nothing=True)
-        except StoreError as exc:
-            log.error("event intake: the store refused: %s", exc)
-            raise
+        logged = self.store.log_events(events, "http", ids, all_or_nothing=True)
         if logged.conflicts:
             taken = [{"index": i, "field": "id", "message": f"the id {ids[i]!r} is already taken by a different event"}
                      for i in logged.conflicts]  # fmt: skip
@@ -569,6 +578,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._reply(status, doc)
 
+    def _store_down(self, exc: StoreError) -> None:
+        self.server.endpoint.outage(exc)  # one outage, whichever route met it
+
     def _callback(self, path: str, body: bytes) -> None:
         """An adapter's callback route: it authenticates the caller and stores the events."""
         from urllib.parse import parse_qsl, urlsplit
@@ -578,12 +590,14 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             response = self.server.routes[path](request)
         except StoreError as exc:
-            log.error("callback %s: the store refused: %s", path, exc)
+            self._store_down(exc)
             response = HttpResponse(HTTPStatus.SERVICE_UNAVAILABLE, b"the store is unavailable")
         except Exception:  # a bug in a route must not take the intake down
             log.exception("callback %s failed", path)
             response = HttpResponse(HTTPStatus.INTERNAL_SERVER_ERROR, b"internal error")
         self.send_response(response.status)
+        if response.status == HTTPStatus.SERVICE_UNAVAILABLE:
+            self.send_header("Retry-After", str(RETRY_AFTER))
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()

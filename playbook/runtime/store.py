@@ -83,6 +83,42 @@ class StoreError(Exception):
     """The store cannot be used (cannot be opened, unreachable, schema from a newer version)."""
 
 
+STORE_SHARD = 0  # the store-wide writer's lease: shard 0 of one shard (scale-out adds shards)
+
+
+@dataclasses.dataclass(frozen=True)
+class Holder:
+    """Who holds a lease: the process's owner id, host and pid, since when, until when."""
+
+    shard: int
+    owner: str
+    host: str | None
+    pid: int | None
+    since: dt.datetime | None
+    expires_at: dt.datetime | None
+    token: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Fence:
+    """The lease a store's writes are made under: each write checks, in its own transaction,
+    that `owner` still holds `shard` with this `token` (see `Store.fence`)."""
+
+    shard: int
+    owner: str
+    token: int
+
+
+class LeaseLost(Exception):
+    """A write under a fence found the lease taken by another process: nothing was written."""
+
+    def __init__(self, fence: Fence, holder: Holder | None) -> None:
+        who = f"{holder.owner} on {holder.host} (pid {holder.pid})" if holder is not None else "nobody"
+        super().__init__(f"the store's lease (shard {fence.shard}, token {fence.token}) is now held by {who}")
+        self.fence = fence
+        self.holder = holder
+
+
 def default_url() -> str:
     """`PLAYBOOK_DB` if set, else playbook.db in the current directory."""
     return os.environ.get(DB_ENV) or DEFAULT_DB
@@ -129,7 +165,8 @@ def _wrap(fields: dict[str, Any]) -> dict[str, Any]:
 
 class Store:
     def __init__(self, url: str | None = None, *, busy_timeout: float = BUSY_TIMEOUT,
-                 now: Callable[[], dt.datetime] = _utcnow, echo: bool = False) -> None:  # fmt: skip
+                 now: Callable[[], dt.datetime] = _utcnow, echo: bool = False,
+                 idle_in_transaction: float | None = None) -> None:  # fmt: skip
         self.url = normalize_url(url or default_url())
         self.now = now  # bookkeeping clock (created_at, received_at, leases); tests pass their own
         try:
@@ -151,6 +188,21 @@ class Store:
         self.engine: Engine = sa.create_engine(parsed, **kwargs)
         if self.dialect == "sqlite":
             self._sqlite_setup(busy_timeout, memory)
+        elif idle_in_transaction:
+            # A process stopped inside a transaction (SIGSTOP, a frozen VM) would hold its row
+            # locks — the lease row too — for as long as it is stopped: PostgreSQL ends such a
+            # session after this long, so the next holder is not kept waiting.
+            milliseconds = max(1, int(idle_in_transaction * 1000))
+
+            @sa_event.listens_for(self.engine, "connect")
+            def _limit_idle(dbapi_conn: Any, record: Any) -> None:
+                with dbapi_conn.cursor() as cur:
+                    cur.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+                dbapi_conn.commit()
+
+        # Set by the daemon once it holds the writer's lease: from then on every write of
+        # this store checks the lease first, in the same transaction (see `_write`).
+        self.fence: Fence | None = None
 
     # ---- connections and transactions ---------------------------------------------------------
     def _sqlite_setup(self, busy_timeout: float, memory: bool) -> None:
@@ -174,16 +226,36 @@ class Store:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     @contextmanager
-    def _write(self, lock: str | None = None) -> Iterator[Connection]:
+    def _write(self, lock: str | None = None, *, fenced: bool = True) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(playbook_write=True)
                 with conn.begin():
                     if lock is not None and self.dialect == "postgresql":
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY[lock])))
+                    if fenced and self.fence is not None:
+                        self._check_fence(conn, self.fence)
                     yield conn
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise StoreError(self._describe(exc)) from exc
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreError(self._describe(exc)) from exc
+            raise
+
+    def _check_fence(self, conn: Connection, fence: Fence) -> None:
+        """The fencing check, first in a write transaction: the lease row must still name
+        our owner and token. On SQLite the transaction holds the write lock (BEGIN
+        IMMEDIATE) until it commits; on PostgreSQL the row is locked FOR SHARE, so a
+        take-over (an UPDATE of that row) waits for this commit — either way no write of a
+        process that lost its lease lands after the new holder took it."""
+        t = s.leases
+        query = sa.select(t).where(t.c.shard == fence.shard)
+        if self.dialect == "postgresql":
+            query = query.with_for_update(read=True)
+        row = conn.execute(query).first()
+        if row is None or row.owner != fence.owner or row.token != fence.token:
+            raise LeaseLost(fence, _holder(row) if row is not None and row.owner is not None else None)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -193,10 +265,14 @@ class Store:
                     conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     yield conn
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise StoreError(self._describe(exc)) from exc
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreError(self._describe(exc)) from exc
+            raise
 
-    def _describe(self, exc: sa.exc.OperationalError) -> str:
+    def _describe(self, exc: sa.exc.DBAPIError) -> str:
         where = self.engine.url.render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         return f"{where}: {reason}"
@@ -251,7 +327,7 @@ class Store:
 
         from playbook.runtime.migrations import alembic_config
 
-        with self._write(lock="migrate") as conn:
+        with self._write(lock="migrate", fenced=False) as conn:
             command.upgrade(alembic_config(conn), revision)
 
     def revision(self) -> str | None:
@@ -449,7 +525,8 @@ class Store:
             if logged.conflicts:
                 raise ValueError(f"event {logged.conflicts[0]}: its id is already taken by a different event")
             return [seq for seq in logged.seqs if seq is not None]
-        with self._write(lock="events") as conn:
+        # not fenced: events are inputs, which any process may log (`playbook event` does too)
+        with self._write(lock="events", fenced=False) as conn:
             return self._append(conn, events, source)
 
     def log_events(self, events: Sequence[Event], source: str, ids: Sequence[str | None] | None = None, *,
@@ -474,7 +551,7 @@ class Store:
         if not events:
             return logged
         t = s.event_ids
-        with self._write(lock="events") as conn:
+        with self._write(lock="events", fenced=False) as conn:  # not fenced: events are inputs (above)
             known: dict[str, tuple[int, str]] = {}  # id -> (seq, digest), stored before
             wanted = sorted({i for i in names if i is not None})
             for chunk in _chunks(wanted):
@@ -869,6 +946,35 @@ class Store:
         with self._read() as conn:
             return [_touch_row(r) for r in conn.execute(query)]
 
+    def requeue(self, state: str, *, before: int | None = None, keys: Collection[str] | None = None,
+                actor: str, now: int) -> list[str]:  # fmt: skip
+        """Put touches in `state` (unknown, dead) back to `pending`, due at `now`, by hand:
+        only those meant to go out before `before` (their `at`), or only `keys`; the action
+        is recorded in `ledger_actions` in the same transaction. The keys that moved.
+        Compare-and-set: a running daemon may claim them at once, never twice."""
+        if state not in ("unknown", "dead"):
+            raise ValueError(f"only unknown or dead touches can be requeued, not {state!r}")
+        t = s.touches
+        query = sa.select(t.c.key).where(t.c.state == state).order_by(t.c.key)
+        if before is not None:
+            query = query.where(sa.func.coalesce(t.c.at, t.c.due) < before)
+        if keys is not None:
+            query = query.where(t.c.key.in_(list(keys)))
+        with self._write() as conn:
+            found = list(conn.execute(query).scalars())
+            moved = [r.key for r in self._cas(conn, found, (state,), "pending", owner=None, next_attempt_at=now,
+                                              error=None)] if found else []  # fmt: skip
+            criteria = {"state": state, "before": before, "keys": sorted(keys) if keys is not None else None}
+            conn.execute(sa.insert(s.ledger_actions).values(at=self.now(), action="requeue", actor=actor,
+                                                             criteria=criteria, keys=moved))  # fmt: skip
+        return moved
+
+    def ledger_actions(self) -> list[dict[str, Any]]:
+        """What operators did to the ledger by hand, oldest first."""
+        t = s.ledger_actions
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(t.c.seq))]
+
     # ---- receipts ------------------------------------------------------------------------------------
     def awaiting_receipts(self, adapter: str, limit: int = 1000,
                           after: tuple[dt.datetime, str] | None = None) -> list[TouchRow]:  # fmt: skip
@@ -923,6 +1029,59 @@ class Store:
         with self._write() as conn:
             stmt = t.update().where(t.c.shard == shard, t.c.owner == owner).values(owner=None, expires_at=None)
             return conn.execute(stmt).rowcount == 1
+
+    # ---- the writer's lease (one writer per store; per shard once scale-out exists) ----------------
+    def take_lease(self, owner: str, ttl: float, *, host: str, pid: int,
+                   shard: int = STORE_SHARD) -> int | Holder:  # fmt: skip
+        """Take the lease for `ttl` seconds if it is free (released, or expired): the new
+        fencing token (one more than the last holder's). Otherwise who holds it."""
+        t = s.leases
+        now = self.now()
+        with self._write(fenced=False) as conn:
+            conn.execute(self._insert(t).values(shard=shard, token=0).on_conflict_do_nothing())
+            query = sa.select(t).where(t.c.shard == shard)
+            if self.dialect == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).one()
+            if row.owner is not None and row.owner != owner and row.expires_at is not None and row.expires_at >= now:
+                return _holder(row)
+            token = int(row.token) + 1
+            conn.execute(t.update().where(t.c.shard == shard).values(
+                owner=owner, token=token, host=host, pid=pid, acquired_at=now, renewed_at=now,
+                expires_at=now + dt.timedelta(seconds=ttl)))  # fmt: skip
+            return token
+
+    def renew_lease(self, fence: Fence, ttl: float) -> bool:
+        """Extend our lease to now + `ttl`; False when it is not ours any more (nothing changed)."""
+        t = s.leases
+        now = self.now()
+        with self._write(fenced=False) as conn:
+            stmt = (
+                t.update()
+                .where(t.c.shard == fence.shard, t.c.owner == fence.owner, t.c.token == fence.token)
+                .values(renewed_at=now, expires_at=now + dt.timedelta(seconds=ttl))
+            )
+            return conn.execute(stmt).rowcount == 1
+
+    def give_up_lease(self, fence: Fence) -> bool:
+        """Release our lease at a clean stop, so a standby takes over at once (the token stays)."""
+        t = s.leases
+        with self._write(fenced=False) as conn:
+            stmt = (
+                t.update()
+                .where(t.c.shard == fence.shard, t.c.owner == fence.owner, t.c.token == fence.token)
+                .values(owner=None, expires_at=None, host=None, pid=None)
+            )
+            return conn.execute(stmt).rowcount == 1
+
+    def lease_holder(self, shard: int = STORE_SHARD) -> Holder | None:
+        """Who holds the lease now (None: nobody, or it expired)."""
+        t = s.leases
+        with self._read() as conn:
+            row = conn.execute(sa.select(t).where(t.c.shard == shard)).first()
+        if row is None or row.owner is None or row.expires_at is None or row.expires_at < self.now():
+            return None
+        return _holder(row)
 
     def leases(self) -> list[tuple[int, str | None, dt.datetime | None]]:
         t = s.leases
@@ -1003,6 +1162,11 @@ def _touch(r: TouchRow, now: dt.datetime) -> dict[str, Any]:
             "next_attempt_at": r.next_attempt_at, "owner": r.owner, "adapter": r.adapter,
             "adapter_ref": r.adapter_ref, "request": r.request, "receipt": r.receipt, "receipt_at": r.receipt_at,
             "created_at": r.created_at or now, "updated_at": now}  # fmt: skip
+
+
+def _holder(r: Any) -> Holder:
+    return Holder(shard=r.shard, owner=r.owner, host=r.host, pid=r.pid, since=r.acquired_at, expires_at=r.expires_at,
+                  token=int(r.token))  # fmt: skip
 
 
 def _touch_row(r: Any) -> TouchRow:
