@@ -221,3 +221,24 @@ def test_a_store_that_cannot_be_reached_is_a_503_with_retry_after(caplog: pytest
         srv.stop()
         store.close()
     assert "the store refused" in caplog.text and TOKEN not in caplog.text
+
+
+def test_the_limits_come_from_playbook_toml(tmp_path: Any) -> None:
+    from playbook.diagnostics import PlaybookError
+    from playbook.runtime.config import intake_settings, load_config
+
+    path = tmp_path / "playbook.toml"
+    path.write_text('[intake]\nread_timeout = "30s"\nmax_per_client = 64\nmax_connections = 128\nbacklog = 256\n'
+                    'max_depth = 8\nremember_ids = "7d"\n', encoding="utf-8")  # fmt: skip
+    config = load_config(path, {})
+    settings = intake_settings(config, {"PLAYBOOK_INTAKE_TOKEN": "t"})
+    assert settings is not None
+    assert (settings.read_timeout, settings.max_per_client, settings.max_connections, settings.backlog,
+            settings.max_depth) == (30.0, 64, 128, 256, 8)  # fmt: skip
+    assert config.intake.remember_ids == 7 * 86400
+    defaults = intake_settings(load_config(None, {}), {"PLAYBOOK_INTAKE_TOKEN": "t"})
+    assert defaults is not None and (defaults.read_timeout, defaults.max_per_client, defaults.max_connections,
+                                     defaults.backlog, defaults.max_depth) == (10.0, 32, 512, 1024, 16)  # fmt: skip
+    path.write_text("[intake]\nmax_per_client = 0\n", encoding="utf-8")
+    with pytest.raises(PlaybookError, match="max_per_client"):
+        load_config(path, {})
