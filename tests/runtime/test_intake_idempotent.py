@@ -326,3 +326,28 @@ def test_a_backfill_of_old_events_warns_in_short(tmp_path: Any, pinned: None) ->
     doc = json.loads(cli("event", "--file", str(data), "--db", str(tmp_path / "t.db"), "--format", "json").stdout)
     assert len(doc["warnings"]) == 25 and doc["warnings"][0] == {
         "row": 1, "reason": "the event is 91.0 days old: flows react to it now, not back then"}  # fmt: skip
+
+
+def test_the_same_id_posted_at_once_by_many_clients_is_stored_once(server: IntakeServer, store: Store) -> None:
+    """Retries racing each other (a client's timeout, a proxy's retry): appends of one id
+    are serialised in the store (PostgreSQL: the events advisory lock; SQLite: BEGIN
+    IMMEDIATE), so exactly one of them stores it."""
+    import threading
+
+    body = json.dumps([purchase(id="race-1"), purchase(id="race-2", contact="c2")]).encode("utf-8")
+    answers: list[tuple[int, dict[str, Any]]] = []
+    go = threading.Event()
+
+    def client() -> None:
+        go.wait()
+        answers.append(post(server, body, BEARER))
+
+    threads = [threading.Thread(target=client) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    go.set()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [200] * 12
+    assert sum(doc["stored"] for _, doc in answers) == 2 and rows(store) == 2
+    assert len({tuple(doc["seqs"]) for _, doc in answers}) == 1  # every client got the same sequence numbers
