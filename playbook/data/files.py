@@ -595,7 +595,11 @@ def unique_events(events: list[Event], file: str, first_seq: int = 0) -> UniqueE
     """One event per id (an event's `id` field makes it idempotent, as in the store): a
     later row repeating an id is the same event sent again and is left out; one whose id
     was given to a different event (type, contact, time or data differ) is left out too,
-    as a problem. Rows are numbered as `read_events` numbers them (seq - first_seq)."""
+    as a problem. Rows are numbered as `read_events` numbers them (seq - first_seq).
+
+    Ids are told apart per contact here (the store takes an id once whatever the
+    contact): a plan split across processes by account sees each contact's rows in one
+    of them, so it finds the same repeats whatever the number of processes."""
     first: dict[Any, Event] = {}
     kept: list[Event] = []
     repeats: list[RowProblem] = []
@@ -605,9 +609,9 @@ def unique_events(events: list[Event], file: str, first_seq: int = 0) -> UniqueE
         if eid is None:
             kept.append(event)
             continue
-        seen = first.get(eid)
+        seen = first.get((event.contact, eid))
         if seen is None:
-            first[eid] = event
+            first[(event.contact, eid)] = event
             kept.append(event)
             continue
         row, earlier = event.seq - first_seq, seen.seq - first_seq

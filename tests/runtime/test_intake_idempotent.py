@@ -267,7 +267,8 @@ def test_event_file_with_ids(tmp_path: Any, pinned: None) -> None:
     assert result.exit_code == 1  # rows 4 and 5 are problems
     assert (doc["stored"], doc["repeated"]) == (2, 1)
     assert [p["row"] for p in doc["problems"]] == [4, 5]
-    assert "was given to a different event at row 2" in doc["problems"][0]["reason"]
+    # row 4 reuses row 2's id (another contact's): the store, which takes an id once, refuses it
+    assert doc["problems"][0]["reason"] == "the id o-2 is already taken by a different event"
     again = cli("event", "--file", str(data), "--db", db)  # the whole file sent again: nothing new
     assert "0 events stored" in again.stdout and "3 already stored (same id), not again" in again.stdout
     with Store(db) as store:
