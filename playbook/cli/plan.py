@@ -107,9 +107,9 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         if result.sections is not None:
             result.sections.close()
         return
-    from rich.console import Console
+    from playbook.textsafe import safe_console
 
-    screen = Console(
+    screen = safe_console(
         record=fmt == "html" or out is not None, highlight=False, soft_wrap=True, file=None if out is None else _Null()
     )
     if contact_id:
