@@ -166,7 +166,7 @@ def _wrap(fields: dict[str, Any]) -> dict[str, Any]:
 class Store:
     def __init__(self, url: str | None = None, *, busy_timeout: float = BUSY_TIMEOUT,
                  now: Callable[[], dt.datetime] = _utcnow, echo: bool = False,
-                 idle_in_transaction: float | None = None) -> None:  # fmt: skip
+                 idle_in_transaction: float | None = None, read_only: bool = False) -> None:  # fmt: skip
         self.url = normalize_url(url or default_url())
         self.now = now  # bookkeeping clock (created_at, received_at, leases); tests pass their own
         try:
@@ -179,6 +179,11 @@ class Store:
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": dumps}
         if self.dialect == "sqlite":
             memory = parsed.database in (None, "", ":memory:")
+            if read_only and not memory:
+                # a store on a read-only disk: opened as an immutable file (no lock, no WAL
+                # index to create), for `status` and the other readers while it cannot be written
+                path = Path(parsed.database).resolve().as_posix()
+                parsed = parsed.set(database=f"file:{path}?mode=ro&immutable=1", query={"uri": "true"})
             # timeout is sqlite3's busy timeout; connections may move between threads in the pool
             kwargs["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
             if memory:
@@ -187,7 +192,7 @@ class Store:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = sa.create_engine(parsed, **kwargs)
         if self.dialect == "sqlite":
-            self._sqlite_setup(busy_timeout, memory)
+            self._sqlite_setup(busy_timeout, memory or read_only)
         elif idle_in_transaction:
             # A process stopped inside a transaction (SIGSTOP, a frozen VM) would hold its row
             # locks — the lease row too — for as long as it is stopped: PostgreSQL ends such a
