@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from playbook.data.columns import ACCOUNTS, EVENTS, ColumnMap
+from playbook.data.columns import ACCOUNTS, CONTACTS, EVENTS, ColumnMap
 from playbook.data.files import read_events, read_records
 from playbook.data.values import TAG_SEPARATORS, parse_tags
 from playbook.diagnostics import PlaybookError
@@ -289,3 +289,18 @@ def test_title_rows_above_the_header(tmp_path: Path) -> None:
     with pytest.raises(PlaybookError) as caught:
         read_records(no_header, CLOCK)
     assert "columns found: 客户列表" in caught.value.diagnostics[0].message  # the first row's, said once
+
+
+HEADER_NAMES = st.sampled_from(["id", "ID", "客户ID", "外部联系人ID", "name", "昵称", "备注名", "客户昵称", "所属员工",
+                                "跟进人", "标签", "tags", "城市", "添加时间", "", "x", "手机号", "事件类型", "时间"])  # fmt: skip
+
+
+@given(st.lists(HEADER_NAMES, max_size=10), st.sampled_from([CONTACTS, ACCOUNTS, EVENTS]),
+       st.lists(st.tuples(HEADER_NAMES, st.sampled_from(["id", "name", "-", "city", "contact"])), max_size=3))
+def test_every_field_is_one_column(names: list[str], kind: str, given: list[tuple[str, str]]) -> None:
+    found = ColumnMap(kind, tuple((h, f) for h, f in given if h)).header(names)
+    fields = [f for f in found.fields if f]
+    assert len(fields) == len(set(fields))  # no field twice: a second column is kept apart or left out
+    for name, field, in zip(names, found.fields, strict=True):
+        assert field is None or field == name or (name, field) in found.mapped
+        assert field is not None or not name or name in found.dropped

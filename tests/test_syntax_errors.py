@@ -148,3 +148,10 @@ def test_expected_lists_only_what_fits_here() -> None:
     assert "a step" not in d.message
     (d,) = diagnostics('segment s = atg "VIP群"\n')
     assert marked(d) == "atg" and "'tag \"VIP群\"'" in d.hint
+
+
+def test_a_member_outside_its_block() -> None:
+    (d,) = diagnostics('content c {\n  text "你好"\n}\n  image "a.jpg"\n')
+    assert (d.line, marked(d)) == (4, "image") and "belongs inside a block" in d.message
+    (d,) = diagnostics('timezone "Asia/Shanghai"between\n')  # not at the start of a line: not this message
+    assert "belongs inside a block" not in d.message

@@ -9,7 +9,8 @@
 
 Secrets (never in the playbook or the config; see docs/adapters/README.md): `secret`, the
 HMAC-SHA256 key for `X-Playbook-Signature: sha256=<hex>` over the exact body bytes, and
-`token`, sent as `Authorization: Bearer <token>`.
+`token`, sent as `Authorization: Bearer <token>`. A URL with `user:password@` is sent with
+Basic auth; with a token as well it is refused (one would silently replace the other).
 
 The body is `{"touches": [delivery, …]}` (each delivery as the jsonl adapter writes it). The
 `Idempotency-Key` header is the delivery's key (percent-encoded UTF-8 where it is not plain
@@ -86,7 +87,7 @@ EXCERPT = 200  # characters of a receiver's answer kept in an error
 
 
 def sign(body: bytes, secret: str) -> str:
-    """The X-Playbook-Signature value for a body (the same scheme as the event intake)."""
+    """The X-Playbook-Signature value for a body (the event intake also signs a timestamp; this does not, yet)."""
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
@@ -141,6 +142,13 @@ class WebhookAdapter(Adapter):
         self.capabilities = replace(type(self).capabilities, batch_size=batch_size)  # type: ignore[misc]
         self._secret = self.secrets.get("secret") or None
         self._token = self.secrets.get("token") or None
+        if (parts.username or parts.password) and self._token:
+            # httpx would send the URL's user:password as Basic auth in place of the bearer token
+            raise adapter_error(
+                t("the webhook URL carries credentials (user:password@) and a token is set: the URL's credentials "
+                  "would silently replace the bearer token"),
+                hint=t("remove user:password@ from the URL, or the webhook token from the secrets"),
+            )  # fmt: skip
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 

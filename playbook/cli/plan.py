@@ -134,9 +134,9 @@ def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> Non
         if result.sections is not None:
             result.sections.close()
         return
-    from rich.console import Console
+    from playbook.textsafe import safe_console
 
-    screen = Console(
+    screen = safe_console(
         record=fmt == "html" or out is not None, highlight=False, soft_wrap=True, file=None if out is None else _Null()
     )
     if contact_id:

@@ -67,8 +67,16 @@ def reading_store(db: str | None) -> Iterator[Store]:
     if path is not None and not path.exists():
         raise refuse(t("{path} does not exist (run `playbook import` or start the daemon first)", path=path))
     try:
-        with Store(url) as store:
+        store = Store(url)
+        try:
             store.check_schema()
+        except StoreError:
+            if path is None:
+                raise
+            store.close()  # a read-only disk or folder: read the file as it is, without locking
+            store = Store(url, read_only=True)
+            store.check_schema()
+        with store:
             yield store
     except StoreError as exc:
         raise refuse(exc) from None

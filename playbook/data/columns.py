@@ -21,7 +21,6 @@ from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.i18n import N_, t, tn
 
 CONTACTS, ACCOUNTS, EVENTS = "contacts", "accounts", "events"
-KINDS = (CONTACTS, ACCOUNTS, EVENTS)
 _KIND_WORDS = {CONTACTS: N_("contacts"), ACCOUNTS: N_("accounts"), EVENTS: N_("events")}
 DROP = "-"  # `--columns 手机号=-`: leave the column out
 
@@ -119,14 +118,6 @@ class ColumnMap:
             fields[i], taken[name] = name, i
         mapped = [(names[i], fields[i]) for i, r in sorted(how.items()) if r != "dropped" and names[i] != fields[i]]
         return Header(self.kind, names, fields, mapped, dropped)
-
-    def key(self, name: str) -> str:
-        """A JSON Lines key's field (a key of its own name when nothing maps it)."""
-        for _, table in self.rules():
-            target = table.get(normal(name))
-            if target is not None:
-                return target
-        return name
 
 
 def _rank(kind: str, rule: str, key: str) -> int:

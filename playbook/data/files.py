@@ -582,6 +582,48 @@ def read_events(
     return out, problems
 
 
+@dataclass(frozen=True, slots=True)
+class UniqueEvents:
+    """The events of a file with each id once (`unique_events`)."""
+
+    events: list[Event]  # the first event of each id, and every event without one
+    repeats: list[RowProblem]  # later rows with an id already given to the same event: counted once
+    conflicts: list[RowProblem]  # later rows with an id already given to a different event: left out
+
+
+def unique_events(events: list[Event], file: str, first_seq: int = 0) -> UniqueEvents:
+    """One event per id (an event's `id` field makes it idempotent, as in the store): a
+    later row repeating an id is the same event sent again and is left out; one whose id
+    was given to a different event (type, contact, time or data differ) is left out too,
+    as a problem. Rows are numbered as `read_events` numbers them (seq - first_seq).
+
+    Ids are told apart per contact here (the store takes an id once whatever the
+    contact): a plan split across processes by account sees each contact's rows in one
+    of them, so it finds the same repeats whatever the number of processes."""
+    first: dict[Any, Event] = {}
+    kept: list[Event] = []
+    repeats: list[RowProblem] = []
+    conflicts: list[RowProblem] = []
+    for event in events:
+        eid = event.data.get("id")
+        if eid is None:
+            kept.append(event)
+            continue
+        seen = first.get((event.contact, eid))
+        if seen is None:
+            first[(event.contact, eid)] = event
+            kept.append(event)
+            continue
+        row, earlier = event.seq - first_seq, seen.seq - first_seq
+        if (event.type, event.contact, event.at, event.data) == (seen.type, seen.contact, seen.at, seen.data):
+            repeats.append(RowProblem.of(file, row, N_("event id '{id}' repeats row {row}: the same event, counted "
+                                                       "once"), id=eid, row=earlier))  # fmt: skip
+        else:
+            conflicts.append(RowProblem.of(file, row, N_("event id '{id}' was given to a different event at row "
+                                                         "{row}: this row is left out"), id=eid, row=earlier))  # fmt: skip
+    return UniqueEvents(kept, repeats, conflicts)
+
+
 def _contact_of(row: dict[str, Any]) -> str | None:
     """The contact an event row names, as event_from_record reads it (None: none)."""
     contact = row.get("contact")

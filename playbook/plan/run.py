@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from playbook.compiler import compile_path, ir
 from playbook.compiler.templates import placeholders
 from playbook.data.columns import ACCOUNTS, CONTACTS, EVENTS, ColumnMap
-from playbook.data.files import RowProblem, read_events, read_records
+from playbook.data.files import RowProblem, read_events, read_records, unique_events
 from playbook.diagnostics import PlaybookError
 from playbook.engine.core import Contacts, Engine, apply_effects, friend_added
 from playbook.engine.model import Event, StateEvent, Touch, TouchRun
@@ -196,6 +196,9 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
             shard.known(contacts)
         events, bad = read_events(spec.events, clock, router=shard, columns=ColumnMap(EVENTS, spec.columns))
         problems += bad
+        unique = unique_events(events, str(spec.events))  # a repeated id is one event, reported
+        events = unique.events
+        problems += unique.repeats + unique.conflicts
     events.sort(key=lambda e: (e.at, e.seq))
     event_types = dict(Counter(e.type for e in events))
     first_drawn = max((e.seq for e in events), default=0) + 1

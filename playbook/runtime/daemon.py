@@ -38,6 +38,7 @@ from playbook.runtime.lease import WriterLease, describe
 from playbook.runtime.store import LeaseLost, Store, StoreError
 
 log = logging.getLogger("playbook.daemon")
+IDS_PRUNED_EVERY = 3600.0  # seconds between forgetting old event ids
 EXIT_HELD = 3  # another process holds the store's lease (refused, or lost while running)
 _T = TypeVar("_T")
 
@@ -95,6 +96,7 @@ class Daemon:
         self._reload = threading.Event()
         self._mtimes: dict[Path, float] = {}
         self._receipts_at = 0.0  # when the platform was last asked for receipts
+        self._ids_pruned_at = 0.0  # when event ids older than [intake] remember_ids were last forgotten
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self._lost: LeaseLost | None = None
 
@@ -164,7 +166,7 @@ class Daemon:
                 from playbook.runtime.intake import IntakeConfig
 
                 section = self.config.intake  # the platform's callbacks, without POST /events
-                settings = IntakeConfig(host=section.host, port=section.port, max_body=section.max_body, events=False)
+                settings = IntakeConfig(events=False, **section.limits())
             if settings is not None:
                 from playbook.engine.timeutil import LocalTime
                 from playbook.runtime.intake import IntakeServer
@@ -323,12 +325,25 @@ class Daemon:
                             sent=done.sent, failed=done.failed, dead=done.dead, calls=done.calls))  # fmt: skip
             if done.claimed < dispatcher.batch or self._stopping.is_set():
                 break
+        self._forget_old_event_ids(decider.store)
         d = self.config.daemon
         if dispatcher.adapter.gives_receipts and self.clock() - self._receipts_at >= d.receipts:
             self._receipts_at = self.clock()
             recorded = dispatcher.collect_receipts(horizon=d.receipt_horizon)
             if recorded:
                 log.debug(t("{n} receipts from the platform", n=recorded))
+
+    def _forget_old_event_ids(self, store: Store) -> None:
+        """Event ids are remembered `[intake] remember_ids` (a repeat within it is not
+        stored again); older ones are forgotten, hourly, so the table stays bounded."""
+        now = self.clock()
+        if now - self._ids_pruned_at < IDS_PRUNED_EVERY:
+            return
+        self._ids_pruned_at = now
+        before = dt.datetime.fromtimestamp(now - self.config.intake.remember_ids, dt.UTC)
+        forgotten = store.prune_event_ids(before)
+        if forgotten:
+            log.debug(t("{n} event ids older than the retention window forgotten", n=forgotten))
 
     def _wake_at_next_due(self, decider: Decider, scheduler: Any) -> None:
         due = decider.next_due()

@@ -104,6 +104,20 @@ events = sa.Table(
     sqlite_autoincrement=True,  # seq stays increasing even after old rows are pruned
 )
 
+# Event ids already taken (issue 19, "idempotent intake"): a repeated id is acknowledged
+# with the first event's seq and not stored again. `digest` is the event's content (type,
+# contact, at, data without the id), so a reused id carrying another event is told apart
+# from a retry. Rows older than the retention window (`[intake] remember_ids`) are pruned.
+event_ids = sa.Table(
+    "event_ids",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),  # the event's id, or "~<signature>/<index>" for a signed request
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the event stored under it
+    sa.Column("digest", sa.String, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index("ix_event_ids_received_at", "received_at"),
+)
+
 enrolments = sa.Table(
     "enrolments",
     metadata,

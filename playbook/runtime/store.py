@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -55,6 +56,28 @@ BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another to finish
 BATCH = 2000  # rows per statement batch (SQLite allows 32766 parameters a statement)
 SETTLED_STATES = ("sent", "failed", "dead", "unknown", "pending")
 _ADVISORY = {"events": 0x706C6201, "migrate": 0x706C6202}  # PostgreSQL advisory lock ids
+
+
+@dataclasses.dataclass
+class Logged:
+    """What `Store.log_events` did with each event."""
+
+    seqs: list[int | None]  # per event: its seq (a repeat: the first one's); None: not stored (a conflict)
+    repeated: list[int] = dataclasses.field(default_factory=list)  # indices: id already taken by the same event
+    conflicts: list[int] = dataclasses.field(default_factory=list)  # indices: id taken by a different event
+
+    @property
+    def stored(self) -> int:
+        """How many events were stored now."""
+        return sum(seq is not None for seq in self.seqs) - len(self.repeated)
+
+
+def event_digest(event: Event) -> str:
+    """What makes two events with one id the same event: type, contact, instant and data
+    (the id aside), as the store encodes them."""
+    data = {k: v for k, v in event.data.items() if k != "id"}
+    doc = json.dumps([event.type, event.contact, event.at, encode(data)], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 
 class StoreError(Exception):
@@ -144,7 +167,7 @@ def _wrap(fields: dict[str, Any]) -> dict[str, Any]:
 class Store:
     def __init__(self, url: str | None = None, *, busy_timeout: float = BUSY_TIMEOUT,
                  now: Callable[[], dt.datetime] = _utcnow, echo: bool = False,
-                 idle_in_transaction: float | None = None) -> None:  # fmt: skip
+                 idle_in_transaction: float | None = None, read_only: bool = False) -> None:  # fmt: skip
         self.url = normalize_url(url or default_url())
         self.now = now  # bookkeeping clock (created_at, received_at, leases); tests pass their own
         try:
@@ -157,6 +180,11 @@ class Store:
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": dumps}
         if self.dialect == "sqlite":
             memory = parsed.database in (None, "", ":memory:")
+            if read_only and not memory:
+                # a store on a read-only disk: opened as an immutable file (no lock, no WAL
+                # index to create), for `status` and the other readers while it cannot be written
+                path = Path(parsed.database).resolve().as_posix()
+                parsed = parsed.set(database=f"file:{path}?mode=ro&immutable=1", query={"uri": "true"})
             # timeout is sqlite3's busy timeout; connections may move between threads in the pool
             kwargs["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
             if memory:
@@ -165,7 +193,7 @@ class Store:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = sa.create_engine(parsed, **kwargs)
         if self.dialect == "sqlite":
-            self._sqlite_setup(busy_timeout, memory)
+            self._sqlite_setup(busy_timeout, memory or read_only)
         elif idle_in_transaction:
             # A process stopped inside a transaction (SIGSTOP, a frozen VM) would hold its row
             # locks — the lease row too — for as long as it is stopped: PostgreSQL ends such a
@@ -504,13 +532,85 @@ class Store:
             raise ValueError(f"unknown event source {source!r}")
         if not events:
             return []
+        if any("id" in e.data for e in events):  # idempotent: a repeated id gives the first event's seq
+            logged = self.log_events(events, source)
+            if logged.conflicts:
+                raise ValueError(f"event {logged.conflicts[0]}: its id is already taken by a different event")
+            return [seq for seq in logged.seqs if seq is not None]
+        # not fenced: events are inputs, which any process may log (`playbook event` does too)
+        with self._write(lock="events", fenced=False) as conn:
+            return self._append(conn, events, source)
+
+    def log_events(self, events: Sequence[Event], source: str, ids: Sequence[str | None] | None = None, *,
+                   all_or_nothing: bool = False) -> Logged:  # fmt: skip
+        """Log events that carry an id once (idempotent intake). An event's id is its
+        `data["id"]` unless `ids` gives one per event (None: no id; the HTTP intake names
+        the events of a signed request by its signature). An id already taken — by an
+        earlier event or an earlier one in `events` — by the same event (same type,
+        contact, time and data) is a repeat: acknowledged with the first one's seq and not
+        stored again; taken by a different event, it is a conflict and that event is not
+        stored (with `all_or_nothing`, then nothing is). Ids are remembered until
+        `prune_event_ids` forgets them (the daemon: after `[intake] remember_ids`)."""
+        if source not in s.EVENT_SOURCES:
+            raise ValueError(f"unknown event source {source!r}")
+        if ids is None:
+            ids = [e.data.get("id") for e in events]
+        if len(ids) != len(events):
+            raise ValueError("one id (or None) per event")
+        names = [None if i is None else key_text(i) for i in ids]
+        digests = [event_digest(e) if i is not None else "" for e, i in zip(events, names, strict=True)]
+        logged = Logged([None] * len(events))
+        if not events:
+            return logged
+        t = s.event_ids
+        with self._write(lock="events", fenced=False) as conn:  # not fenced: events are inputs (above)
+            known: dict[str, tuple[int, str]] = {}  # id -> (seq, digest), stored before
+            wanted = sorted({i for i in names if i is not None})
+            for chunk in _chunks(wanted):
+                query = sa.select(t.c.id, t.c.seq, t.c.digest).where(t.c.id.in_(chunk))
+                known.update({i: (seq, digest) for i, seq, digest in conn.execute(query)})
+            first: dict[str, int] = {}  # id -> index of the event that takes it now
+            store: list[int] = []
+            for index, name in enumerate(names):
+                if name is None:
+                    store.append(index)
+                    continue
+                digest = known[name][1] if name in known else digests[first[name]] if name in first else None
+                if digest is None:
+                    first[name] = index
+                    store.append(index)
+                elif digest == digests[index]:
+                    logged.repeated.append(index)
+                else:
+                    logged.conflicts.append(index)
+            if logged.conflicts and all_or_nothing:
+                return Logged([None] * len(events), conflicts=logged.conflicts)
+            seqs = self._append(conn, [events[i] for i in store], source)
+            for index, seq in zip(store, seqs, strict=True):
+                logged.seqs[index] = seq
+            for index in logged.repeated:
+                name = names[index]
+                assert name is not None
+                logged.seqs[index] = known[name][0] if name in known else logged.seqs[first[name]]
+            now = self.now()
+            rows = [{"id": name, "seq": logged.seqs[index], "digest": digests[index], "received_at": now}
+                    for name, index in first.items()]  # fmt: skip
+            for chunk in _chunks(rows):
+                conn.execute(sa.insert(t), list(chunk))
+        return logged
+
+    def _append(self, conn: Connection, events: Sequence[Event], source: str) -> list[int]:
         now = self.now()
         rows = [{"received_at": now, "at": e.at, "type": e.type, "contact": key_text(e.contact), "data": e.data,
                  "source": source, "status": "new"} for e in events]  # fmt: skip
         stmt = sa.insert(s.events).returning(s.events.c.seq, sort_by_parameter_order=True)
-        # not fenced: events are inputs, which any process may log (`playbook event` does too)
-        with self._write(lock="events", fenced=False) as conn:
-            return [seq for chunk in _chunks(rows) for (seq,) in conn.execute(stmt, list(chunk))]
+        return [seq for chunk in _chunks(rows) for (seq,) in conn.execute(stmt, list(chunk))]
+
+    def prune_event_ids(self, before: dt.datetime) -> int:
+        """Forget the event ids received before `before`; how many."""
+        t = s.event_ids
+        with self._write() as conn:
+            return conn.execute(t.delete().where(t.c.received_at < before)).rowcount
 
     def next_events(self, limit: int = 1000, after: int = 0) -> list[Event]:
         """The oldest unprocessed events, in arrival order; each Event's seq is its log number."""

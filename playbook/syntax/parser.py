@@ -730,7 +730,7 @@ def _exception_diagnostic(
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
-    special = _condition_error(tok, names, original, path)
+    special = _condition_error(tok, names, original, path) or _top_level_error(tok, names, original, path)
     if special is not None:
         return special
     found_text = str(tok)
@@ -959,6 +959,21 @@ def _bad_value(line_text: str, column: int, allowed: set[str], expected: str) ->
         message = t("'{text}' does not fit here", text=line_text[m.start() : m.start() + len(text)])
     hint = t("expected {expected}", expected=expected) if expected else ""
     return _Explained(message, hint, column, column + len(text))
+
+
+def _top_level_error(tok: Token, expected: set[str], original: str, path: str) -> Diagnostic | None:
+    """`  text "…"` or `  dm 欢迎` where only a declaration may start: a member of a block
+    found outside it (most often a '}' above closed the block too early)."""
+    if not tok.line or "JOURNEY" not in expected or "DM" in expected:
+        return None
+    word = str(tok)
+    starts_line = not _line(original, tok.line)[: tok.column - 1].strip()
+    if not starts_line or word in TOP_LEVEL_KEYWORDS or word not in keywords():
+        return None
+    return Diagnostic(ERROR, "syntax", t("'{word}' belongs inside a block, not between declarations", word=word),
+                      path, tok.line, tok.column, tok.end_column,
+                      t("is a '}}' above closing the block too early, or its '{{' missing?"),
+                      _line(original, tok.line))  # fmt: skip
 
 
 def _previous_word(text: str, offset: int) -> tuple[int, str]:
