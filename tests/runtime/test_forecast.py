@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from playbook.adapters.capabilities import wecom_limits
 from playbook.adapters.jsonl import JsonlAdapter
 from playbook.cli.main import cli
 from playbook.data.files import read_events
@@ -32,8 +33,8 @@ DAY = 86400
 class Daemon:
     """The daemon's two halves on a fast-forward clock (as test_plan_equals_run drives them)."""
 
-    def __init__(self, store: Store, paths: list[str], outbox: Path, now: int):
-        self.store, self.paths, self.now = store, paths, now
+    def __init__(self, store: Store, paths: list[str], outbox: Path, now: int, limits: tuple = ()):
+        self.store, self.paths, self.now, self.limits = store, paths, now, limits
         self.adapter = JsonlAdapter({"path": str(outbox)})
         self.adapter.open()
         self.dispatcher = Dispatcher(store, self.adapter, owner="test", clock=lambda: self.now, workers=1)
@@ -41,7 +42,7 @@ class Daemon:
 
     def restart(self, now: int) -> None:
         self.now = now
-        self.decider = Decider(self.store, self.paths)
+        self.decider = Decider(self.store, self.paths, shared_limits=self.limits)
         self.decider.load(now)
         self.decider.step(now)  # as the real loop's first turn: events logged meanwhile are taken in
         while self.dispatcher.run_once(now).claimed:
@@ -84,13 +85,14 @@ def _decided_since(store: Store, before: dict[str, str], end: int) -> list[tuple
     return sorted(rows)
 
 
-@pytest.mark.parametrize("split_day, restarts", [(2, False), (5, True)])
+@pytest.mark.parametrize("split_day, restarts, quota", [(2, False, False), (5, True, False), (3, True, True)])
 def test_plan_from_the_store_after_a_restart_equals_what_the_daemon_then_does(
-    tmp_path: Path, store_url: str, split_day: int, restarts: bool
+    tmp_path: Path, store_url: str, split_day: int, restarts: bool, quota: bool
 ) -> None:
     paths = [str(p) for p in EXAMPLES]
     store = _store(store_url, paths)
-    daemon = Daemon(store, paths, tmp_path / "outbox.jsonl", START)
+    limits = wecom_limits() if quota else ()  # WeCom's per-customer quota, shared by every playbook
+    daemon = Daemon(store, paths, tmp_path / "outbox.jsonl", START, limits)
     split, end = START + split_day * DAY + 10 * 3600 + 7 * 60 + 17, START + 14 * DAY
     daemon.run_until(split, random.Random(split_day) if restarts else None)
     before = {r.key: r.state for r in store.touches()}
@@ -98,7 +100,7 @@ def test_plan_from_the_store_after_a_restart_equals_what_the_daemon_then_does(
     store.append_events([Event("friend_added", "c900", split - 600, {"account": "a1", "name": "新朋友"}),
                          Event("purchase", "c900", split + 3 * 3600, {"amount": 3200}),
                          Event("message", "c01", split + 600, {})], "cli")  # fmt: skip
-    fc = forecast(store, paths, split, end)  # `plan --db` right after the restart below
+    fc = forecast(store, paths, split, end, shared_limits=limits)  # `plan --db` right after the restart below
     assert store.touches() and {r.key: r.state for r in store.touches()} == before  # nothing written
     daemon.restart(split)
     daemon.run_until(end)
