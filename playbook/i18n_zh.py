@@ -855,4 +855,5 @@ ZH: dict[str, str] = {
     "decided": "决定",
     "note": "备注",
     "to let it send: playbook approve {version} (or reject it: playbook reject {version})": "批准发送：playbook approve {version}（或驳回：playbook reject {version}）",
+    "two playbooks are both named '{name}' ({first}, {second}): their limits and state would be one; rename a file": "两个剧本同名 '{name}'（{first}、{second}）：它们的频次限制和状态会混为一体；请给其中一个文件改名",
 }

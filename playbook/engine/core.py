@@ -181,12 +181,6 @@ class Engine:
         shared = [LimitCounter(rule, first_clock) for rule in shared_limits]
         self.columns = Columns(contacts)
         self.programs = [Program(pb, self.columns, shared) for pb in playbooks]
-        # Versions of one playbook side by side (a daemon after an edit: the older ones
-        # finishing what they started): the newest version's quiet hours and limits govern
-        # them all, and they count together.
-        newest = {p.identity: p.policies for p in self.programs}
-        for p in self.programs:
-            p.policies = newest[p.identity]
         self.contacts = contacts
         self.now = start
         self.start = start

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.compiler import compile_path, ir
-from playbook.diagnostics import PlaybookError
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Engine, Sink
 from playbook.engine.flows import Enrolment, FlowSet
 from playbook.engine.model import Event
 from playbook.engine.policy import LimitRule
+from playbook.i18n import t
 from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, ApprovePolicy, awaiting, refused
 from playbook.runtime.rows import State
 from playbook.runtime.state import INDEXED_KINDS, Journaler, restore
@@ -156,6 +157,14 @@ class Decider:
         errors = [d for r in results for d in r.errors]
         if errors:
             raise PlaybookError(errors)
+        named: dict[str, str] = {}
+        for r in results:  # a playbook's state is filed under its name: two running playbooks need two
+            name = (r.doc or {}).get("name") or (r.doc or {}).get("title") or ""
+            if name in named:
+                message = t("two playbooks are both named '{name}' ({first}, {second}): their limits and state "
+                            "would be one; rename a file", name=name, first=named[name], second=r.path)  # fmt: skip
+                raise PlaybookError([Diagnostic(ERROR, "run", message)])
+            named[name] = r.path
         return [r.doc for r in results if r.doc is not None]
 
     def build(self, now: int, current: Sequence[dict[str, Any]], *, migrate: bool = False,

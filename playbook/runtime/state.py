@@ -266,6 +266,7 @@ def restore(playbooks: list[ir.Playbook], state: State, sink: Sink, *, start: in
     retired_set = set(retired)
     for flows in engine.flows:
         flows.retired = flows.program.version in retired_set
+    _share_policies(engine)
     _link_predecessors(engine)
     if clock is None:
         return engine, True
@@ -283,6 +284,16 @@ def restore(playbooks: list[ir.Playbook], state: State, sink: Sink, *, start: in
             counter.next_start(engine.now)
             count_sent(counter, engine.now, sent(owner[id(counter)], counter.period_start, counter.period_end))
     return engine, False
+
+
+def _share_policies(engine: Engine) -> None:
+    """Versions of one playbook side by side (older ones finishing what their contacts
+    started): the running version's quiet hours and limits govern them all, and they count
+    together."""
+    running = {f.program.identity: f.program.policies for f in engine.flows if not f.retired}
+    for flows in engine.flows:
+        if flows.retired and flows.program.identity in running:
+            flows.program.policies = running[flows.program.identity]
 
 
 def _link_predecessors(engine: Engine) -> None:

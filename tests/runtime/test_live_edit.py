@@ -301,3 +301,17 @@ def test_an_edit_that_removes_a_journeys_only_step_reloads(store: Store, tmp_pat
     _run_until(decider, T0 + 120)
     assert store.touches() == []
     assert [e.type for e in store.state_events(types=["enter", "exit"])] == ["enter", "exit"]
+
+
+def test_two_running_playbooks_with_one_name_are_refused(store: Store, tmp_path: Path) -> None:
+    """A playbook's limits and state are filed under its name (its file's): two files named
+    alike in different folders would share them, so the daemon refuses to run both."""
+    from playbook.diagnostics import PlaybookError
+
+    for folder in ("甲", "乙"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "活动.pb").write_text(JOURNEY, encoding="utf-8")
+    decider = Decider(store, [str(tmp_path / "甲" / "活动.pb"), str(tmp_path / "乙" / "活动.pb")])
+    with pytest.raises(PlaybookError) as info:
+        decider.load(T0)
+    assert "活动" in info.value.diagnostics[0].message and store.versions() == []
