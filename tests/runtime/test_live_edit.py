@@ -315,3 +315,44 @@ def test_two_running_playbooks_with_one_name_are_refused(store: Store, tmp_path:
     with pytest.raises(PlaybookError) as info:
         decider.load(T0)
     assert "活动" in info.value.diagnostics[0].message and store.versions() == []
+
+
+TWO_STEPS = """\
+playbook "两步"
+timezone "Asia/Shanghai"
+limit dm 2 per contact per day
+
+journey 一 {
+  on ping
+  dm hi
+  after 2h: dm again
+}
+
+journey 二 {
+  on pong
+  dm yo
+}
+
+content hi = "hi"
+content again = "again"
+content yo = "yo"
+"""
+
+
+def test_an_older_version_finishing_counts_against_the_same_limit(store: Store, tmp_path: Path) -> None:
+    """c1 is mid-journey in the old version when the edit comes; the new version sends it a
+    dm; the old version's second dm then finds the day's limit full (one count for both)."""
+    store.import_records("contacts", [{"id": "c1", "name": "客户", "account": "a1"}])
+    path = tmp_path / "两步.pb"
+    decider = _load(store, path, TWO_STEPS, T0 - 60)
+    _event(store, "ping", "c1", T0)
+    _run_until(decider, T0 + 60)
+    decider = _load(store, path, TWO_STEPS.replace('"yo"', '"yo!"'), T0 + 120)
+    _event(store, "pong", "c1", T0 + 180)
+    decider.step(T0 + 180)  # the daemon's tick takes the event in
+    _run_until(decider, T0 + 3 * 3600)
+    rows = {r.content: r for r in store.touches()}
+    assert [(rows[x].outcome, rows[x].text) for x in ("hi", "yo")] == [("ok", "hi"), ("ok", "yo!")]
+    assert (rows["again"].state, rows["again"].reason) == ("held", "limit dm 2 per contact per day")
+    _run_until(decider, T0 + 86400)
+    assert store.touches(keys=[rows["again"].key])[0].at == 1_796_140_800  # the next day, 00:00
