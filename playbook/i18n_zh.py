@@ -685,4 +685,18 @@ ZH: dict[str, str] = {
     "move it aside to start with an empty memory (tag memberships and join ways are then made again)": "把它移走即可从空状态开始（标签成员和加入群聊方式会重新建立）",
     "Processes that plan the accounts in parallel; 0 (the default): one per CPU for large contact files.": "并行演练各账号的进程数；0（默认）：联系人文件较大时每个 CPU 一个",
     "a planning process ended without its result (exit code {code}); is the machine out of memory?": "一个演练进程没有交回结果就结束了（退出码 {code}）；是不是内存不够了？",
+    # WeCom holds, blocks and recovery (issue 13)
+    "WeCom blocked: {reason} — touches are held": "企业微信已暂停发送：{reason} —— 触达保留待发",
+    "WeCom blocked: trusted IP (60020) — add this server's IP {ip} to the app's 企业可信IP; touches are held and go out once WeCom answers": "企业微信已暂停发送：可信 IP（60020）—— 请把本服务器的 IP {ip} 加入应用的「企业可信IP」；触达保留待发，企业微信恢复应答后自动发出",
+    "WeCom blocked: API not allowed for this app (48002) — configure it under 客户联系 → 可调用接口的应用; touches are held and go out once WeCom answers": "企业微信已暂停发送：本应用无权调用该接口（48002）—— 请在「客户联系 → 可调用接口的应用」中配置它；触达保留待发，企业微信恢复应答后自动发出",
+    "WeCom blocked: wrong secret ({errcode}) — set the app's current secret; touches are held": "企业微信已暂停发送：Secret 错误（{errcode}）—— 请填写应用当前的 Secret；触达保留待发",
+    "WeCom blocked: wrong corp id (40013) — check corp_id; touches are held": "企业微信已暂停发送：企业 ID 错误（40013）—— 请检查 corp_id；触达保留待发",
+    "WeCom blocked for {account}: {reason} — touches of this account are held": "企业微信已暂停 {account} 的发送：{reason} —— 该账号的触达保留待发",
+    "WeCom blocked {endpoint} (45009, {kind} block) until {until}": "企业微信限制了 {endpoint} 的调用频率（45009，{kind}级封禁），直到 {until}",
+    "WeCom answers again: sending resumed ({alert})": "企业微信已恢复应答，继续发送（此前：{alert}）",
+    "the wecom option 'remind_after' must be 0 (never) or less than confirm_within": "wecom 选项 'remind_after' 必须为 0（不提醒）或小于 confirm_within",
+    "WeCom account {account}: {reason}": "企业微信账号 {account}：{reason}",
+    "interrupted by a stop before WeCom was called: sent again": "调用企业微信前被停止中断：重新发送",
+    "no privilege: the staff member is outside the app's visible range (可见范围)": "无权限：该成员不在应用的可见范围内",
+    "a WeCom Moments link needs a cover: give the content one image (and no video)": "企业微信朋友圈链接需要封面：请给内容配一张图片（且不带视频）",
 }

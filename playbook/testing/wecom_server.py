@@ -284,6 +284,14 @@ def _norm(endpoint: str) -> str:
     return path[len("cgi-bin/") :] if path.startswith("cgi-bin/") else path
 
 
+def _route(endpoint: str) -> str:
+    """The full route of an endpoint named by its path or its last part ("add_msg_template")."""
+    name = _norm(endpoint)
+    if name in ROUTES:
+        return name
+    return next((r for r in ROUTES if r.rsplit("/", 1)[-1] == name), name)
+
+
 def _cursor(value: Any, total: int) -> int:
     if value in (None, ""):
         return 0
@@ -514,7 +522,7 @@ class WeComServer:
             elif not endpoints:
                 self._forbidden = None
             elif self._forbidden is not None:
-                self._forbidden.update(_norm(e) for e in endpoints)
+                self._forbidden.update(_route(e) for e in endpoints)
 
     def change_secret(self, secret: str) -> None:
         """The admin resets the app's secret: gettoken with the old one answers 40001; tokens
@@ -528,7 +536,7 @@ class WeComServer:
         if kind not in ("minute", "hour"):
             raise ValueError("kind is 'minute' or 'hour'")
         with self._lock:
-            self._blocks[_norm(endpoint)] = (self.clock() + (MINUTE_BLOCK if kind == "minute" else HOUR_BLOCK), kind)
+            self._blocks[_route(endpoint)] = (self.clock() + (MINUTE_BLOCK if kind == "minute" else HOUR_BLOCK), kind)
 
     def expire_tokens(self) -> None:
         """Every token issued so far answers 42001 (expired) from now on."""
