@@ -686,6 +686,9 @@ ZH: dict[str, str] = {
     "Processes that plan the accounts in parallel; 0 (the default): one per CPU for large contact files.": "并行演练各账号的进程数；0（默认）：联系人文件较大时每个 CPU 一个",
     "a planning process ended without its result (exit code {code}); is the machine out of memory?": "一个演练进程没有交回结果就结束了（退出码 {code}）；是不是内存不够了？",
     # WeCom holds, blocks and recovery (issue 13)
+    "⚠ {n} touches held: {reason}": "⚠ {n} 条触达保留待发：{reason}",
+    "With --adapter: connect with this configuration and probe the platform (permissions, trusted IP, accounts).": "与 --adapter 同用：按此配置连接平台并试探（权限、可信 IP、账号）。",
+    "✓ {adapter}: the platform answers ({n} accounts probed)": "✓ {adapter}：平台应答正常（已试探 {n} 个账号）",
     "WeCom blocked: {reason} — touches are held": "企业微信已暂停发送：{reason} —— 触达保留待发",
     "WeCom blocked: trusted IP (60020) — add this server's IP {ip} to the app's 企业可信IP; touches are held and go out once WeCom answers": "企业微信已暂停发送：可信 IP（60020）—— 请把本服务器的 IP {ip} 加入应用的「企业可信IP」；触达保留待发，企业微信恢复应答后自动发出",
     "WeCom blocked: API not allowed for this app (48002) — configure it under 客户联系 → 可调用接口的应用; touches are held and go out once WeCom answers": "企业微信已暂停发送：本应用无权调用该接口（48002）—— 请在「客户联系 → 可调用接口的应用」中配置它；触达保留待发，企业微信恢复应答后自动发出",

@@ -88,6 +88,8 @@ class Daemon:
 
                 adapter = build(cfg.adapter.name, cfg.adapter.options, load_secrets(cfg))
             adapter.open()
+            for problem in adapter.probe([str(a["id"]) for a in store.load_accounts() if a.get("id")]):
+                log.error(problem)  # the adapter holds what it cannot send; fix and it resumes
             caps = adapter.capabilities
             d = cfg.daemon
             decider = Decider(store, self.options.paths, shared_limits=caps.limits,
@@ -106,7 +108,7 @@ class Daemon:
             if self.options.once:
                 self._turn(decider, dispatcher)
                 return 0
-            routes = adapter.callbacks(lambda events: store.append_events(list(events), "adapter"))
+            routes = adapter.callbacks(self._adapter_events(store))
             if settings is None and routes and self.config.intake.port:
                 from playbook.runtime.intake import IntakeConfig
 
@@ -132,6 +134,16 @@ class Daemon:
             if adapter is not None:
                 adapter.close()
             store.close()
+
+    def _adapter_events(self, store: Store) -> Callable[[Sequence[Any]], None]:
+        """Where an adapter's callback route puts its events: the store, then a wake-up — a
+        reply to a friend request must go within seconds (WeCom's WelcomeCode lives 20 s)."""
+
+        def deliver(events: Sequence[Any]) -> None:
+            store.append_events(list(events), "adapter")
+            self.wake()
+
+        return deliver
 
     def _intake_settings(self) -> Any:
         """The HTTP intake's settings; without a token or secret it stays off (with a

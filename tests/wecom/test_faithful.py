@@ -296,6 +296,10 @@ def test_a_trusted_ip_outage_holds_everything_then_resumes(
     rows = store.touches()
     assert {r.state for r in rows} == {"pending"} and {r.attempts for r in rows} == {0}
     assert all("add this server's IP 127.0.0.1" in (r.error or "") for r in rows)
+    from playbook.runtime.report import status
+
+    (held,) = status(store)["held"]  # what `playbook status` shows
+    assert held["touches"] == 3 and held["reason"].startswith("WeCom blocked: trusted IP (60020)")
     alerts = [r for r in caplog.records if "trusted IP" in r.getMessage() and r.levelname == "ERROR"]
     assert len(alerts) == 1  # one alert, not one per touch
     creates = [c for c in server.calls_to("add_msg_template")]
@@ -330,3 +334,27 @@ def test_a_wrong_secret_holds_instead_of_killing(server: WeComServer, make: Call
     results = adapter.send([delivery("a", contact="wmA"), delivery("b", contact="wmB")])
     assert {r.status for r in results} == {LATER} and "wrong secret" in (results[0].error or "")
     assert DEAD not in {r.status for r in results}
+
+
+def test_check_probes_the_platform_with_the_configuration(server: WeComServer, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    config = tmp_path / "playbook.toml"
+    config.write_text(f'[adapter]\nname = "wecom"\n[adapter.options]\ncorp_id = "{CORP}"\nbase_url = "{server.url}"\n'
+                      f'state_file = "{tmp_path / "s.json"}"\n', encoding="utf-8")  # fmt: skip
+    env = {**os.environ, "PLAYBOOK_WECOM_SECRET": SECRET, "PYTHONPATH": str(root)}
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "playbook", "check", str(root / "playbooks" / "new_customer.pb"),
+                               "--adapter", "wecom", "--config", str(config)], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=60)  # fmt: skip
+
+    ok = check()
+    assert ok.returncode == 0 and "the platform answers" in ok.stdout + ok.stderr
+    server.distrust_ip()
+    blocked = check()
+    assert blocked.returncode == 1
+    assert "add this server's IP 127.0.0.1" in blocked.stdout + blocked.stderr

@@ -235,9 +235,13 @@ class WeComAdapter(Adapter):
         self.state.load()
         self._index_tasks()
         try:
-            self.client.token()  # the credentials, the corp id and the trusted IP list, checked now
+            self.client.token()  # the credentials and the corp id (the trusted IP list: on data calls only)
         except TransientError as exc:
             log.warning(t("WeCom cannot be reached yet: {reason}", reason=exc.reason))
+        except WeComError as exc:
+            if exc.errcode not in HOLD_ALL:
+                raise adapter_error(exc.reason) from None
+            self._hold("", exc, self.clock())  # held, not refused: callbacks still come in meanwhile
         except PermanentError as exc:
             raise adapter_error(exc.reason) from None
 
