@@ -687,6 +687,8 @@ ZH: dict[str, str] = {
     "a planning process ended without its result (exit code {code}); is the machine out of memory?": "一个演练进程没有交回结果就结束了（退出码 {code}）；是不是内存不够了？",
     # WeCom holds, blocks and recovery (issue 13)
     "⚠ {n} touches held: {reason}": "⚠ {n} 条触达保留待发：{reason}",
+    "WeCom task {msgid} of {account} was not confirmed within {hours} h: cancelled, {n} touches expired": "{account} 的企业微信群发任务 {msgid} 在 {hours} 小时内未确认：已停止，{n} 条触达过期",
+    "cannot remind {account} of WeCom task {msgid}: {reason}": "无法提醒 {account} 发送企业微信群发任务 {msgid}：{reason}",
     "With --adapter: connect with this configuration and probe the platform (permissions, trusted IP, accounts).": "与 --adapter 同用：按此配置连接平台并试探（权限、可信 IP、账号）。",
     "✓ {adapter}: the platform answers ({n} accounts probed)": "✓ {adapter}：平台应答正常（已试探 {n} 个账号）",
     "WeCom blocked: {reason} — touches are held": "企业微信已暂停发送：{reason} —— 触达保留待发",

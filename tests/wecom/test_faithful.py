@@ -24,10 +24,10 @@ T0 = 1_796_000_000  # 2026-11-30 (a Monday), 08:53 China time
 def delivery(key: str, channel: str = "dm", account: str | None = "zhangsan", contact: str | None = None, *,
              text: str = "今晚活动", group: str | None = None, at: int = T0, attempt: int = 1,
              flow: str = "活动通知", parts: dict[str, Any] | None = None, audience: tuple[str, ...] | None = None,
-             content: str = "通知") -> Delivery:  # fmt: skip
+             content: str = "通知", ref: str | None = None) -> Delivery:  # fmt: skip
     return Delivery(key=key, version="pb-1", flow=flow, step="s1", channel=channel, account=account, contact=contact,
                     group=group, audience=audience, content=content, text=text, parts=parts, at=at, due=at,
-                    attempt=attempt)  # fmt: skip
+                    attempt=attempt, ref=ref)  # fmt: skip
 
 
 @pytest.fixture
@@ -358,3 +358,37 @@ def test_check_probes_the_platform_with_the_configuration(server: WeComServer, t
     blocked = check()
     assert blocked.returncode == 1
     assert "add this server's IP 127.0.0.1" in blocked.stdout + blocked.stderr
+
+
+# ---- unconfirmed tasks: a reminder, then cancelled -------------------------------------------------------
+def test_an_unconfirmed_task_is_reminded_then_cancelled_and_expires(
+    server: WeComServer, clock: Clock, make: Callable[..., WeComAdapter]
+) -> None:
+    adapter = make(confirm_within=6 * 3600, remind_after=2 * 3600)
+    sent = adapter.send([delivery("a", contact="wmA"), delivery("b", contact="wmB")])
+    asked = [delivery(r.key, contact=c, ref=r.ref) for r, c in zip(sent, ("wmA", "wmB"), strict=True)]
+    clock.t += 3600
+    assert adapter.receipts(asked) == [] and not server.calls_to("remind_groupmsg_send")
+    clock.t += 3600  # two hours: one reminder (97610)
+    assert adapter.receipts(asked) == []
+    clock.t += 600
+    adapter.receipts(asked)
+    (task,) = server.tasks
+    assert len(server.calls_to("remind_groupmsg_send")) == 1 and len(task.reminders) == 1
+    clock.t = T0 + 6 * 3600  # nobody confirmed within six hours: cancelled (97611), the touches expire
+    got = {r.key: (r.status, r.at) for r in adapter.receipts(asked)}
+    assert got == {"a": ("expired", int(clock.t)), "b": ("expired", int(clock.t))}
+    assert task.cancelled and server.confirm(task.msgid) == {}  # it can no longer go out
+    assert server.received("wmA") == []
+
+
+def test_a_confirmation_before_the_deadline_stands(
+    server: WeComServer, clock: Clock, make: Callable[..., WeComAdapter]
+) -> None:
+    adapter = make(confirm_within=3600, remind_after=0)
+    (sent,) = adapter.send([delivery("a", contact="wmA")])
+    clock.t += 1800
+    server.confirm(sent.ref or "", "zhangsan")
+    clock.t += 3600
+    (receipt,) = adapter.receipts([delivery("a", contact="wmA", ref=sent.ref)])
+    assert receipt.status == "confirmed" and not server.calls_to("cancel_groupmsg_send")

@@ -123,6 +123,7 @@ class Block:
     kind: str  # minute | hour
     first: float
 STATUSES = {1: "confirmed", 2: "not_friend", 3: "quota"}  # get_groupmsg_send_result's status
+EXPIRED = "expired"  # a receipt: nobody confirmed the task within confirm_within; it was cancelled
 
 
 def moment_tag_name(flow: str, step: str, content: str | None) -> str:
@@ -965,19 +966,50 @@ class WeComAdapter(Adapter):
                     self._asked.pop(ask, None)
                 else:
                     interval = min(RECEIPT_MAX, max(RECEIPT_FIRST, interval * 2))
-                    self._asked[ask] = (now + interval, interval)
+                    self._asked[ask] = (min(now + interval, max(now + 1, self._next_deadline(group, now))), interval)
         return out
 
+    def _next_deadline(self, deliveries: Sequence[Delivery], now: float) -> float:
+        """When an unconfirmed task is next to be reminded or cancelled (receipts ask then)."""
+        first = min(d.at for d in deliveries)
+        times = [first + self.confirm_within]
+        if self.remind_after:
+            times.append(first + self.remind_after)
+        later = [t for t in times if t > now]
+        return min(later) if later else now + RECEIPT_MAX
+
     def _task_receipts(self, msgid: str, account: str, deliveries: Sequence[Delivery]) -> list[Receipt]:
-        rows = self._send_results(msgid, account)
-        out: list[Receipt] = []
-        for d in deliveries:
-            if d.channel == "dm":
-                status, at = rows.get(d.contact or "", (0, None))
-            else:  # a group post: confirmed when one of its chats got it
-                status, at = _group_status(list(rows.values()))
-            if status in STATUSES:
-                out.append(Receipt(d.key, STATUSES[status], at if status == 1 else None))
+        """Each delivery's status in the task; a task nobody confirmed within `confirm_within`
+        is cancelled (停止企业群发, 97611) and its waiting deliveries end `expired` — nothing goes
+        out days late; `remind_after` it, the staff member is reminded once (提醒成员群发, 97610:
+        at most three reminders a task in 24 hours)."""
+        out = _read_receipts(self._send_results(msgid, account), deliveries)
+        waiting = [d for d in deliveries if d.key not in {r.key for r in out}]
+        if not waiting:
+            return out
+        now = self.clock()
+        age = now - min(d.at for d in waiting)
+        tasks = self.state.section("tasks")
+        with self.state.lock:
+            entry = tasks.get(msgid) if isinstance(tasks.get(msgid), dict) else None
+        if age >= self.confirm_within:
+            self.client.post("externalcontact/cancel_groupmsg_send", {"msgid": msgid})
+            late = _read_receipts(self._send_results(msgid, account), waiting)  # confirmed meanwhile: it stands
+            confirmed = {r.key for r in late}
+            out += late + [Receipt(d.key, EXPIRED, int(now)) for d in waiting if d.key not in confirmed]
+            log.warning(t("WeCom task {msgid} of {account} was not confirmed within {hours} h: cancelled, {n} "
+                          "touches expired", msgid=msgid, account=account, hours=round(self.confirm_within / 3600, 1),
+                          n=len(waiting) - len(confirmed)))  # fmt: skip
+        elif self.remind_after and age >= self.remind_after and not (entry or {}).get("reminded"):
+            try:
+                self.client.post("externalcontact/remind_groupmsg_send", {"msgid": msgid})
+            except WeComError as exc:
+                log.info(t("cannot remind {account} of WeCom task {msgid}: {reason}", account=account, msgid=msgid,
+                           reason=exc.reason))  # fmt: skip
+            with self.state.lock:
+                record = tasks.setdefault(msgid, {"keys": [], "account": account, "at": int(now)})
+                record["reminded"] = int(now)
+                self.state.save()
         return out
 
     def _moment_receipts(self, jobid: str, account: str, deliveries: Sequence[Delivery]) -> list[Receipt]:
@@ -1053,6 +1085,19 @@ class WeComAdapter(Adapter):
             return HttpResponse(200)
 
         return {CALLBACK_PATH: route}
+
+
+def _read_receipts(rows: Mapping[str, tuple[int, int | None]], deliveries: Sequence[Delivery]) -> list[Receipt]:
+    """Receipts for the deliveries whose status in a task is final (1, 2, 3)."""
+    out: list[Receipt] = []
+    for d in deliveries:
+        if d.channel == "dm":
+            status, at = rows.get(d.contact or "", (0, None))
+        else:  # a group post: confirmed when one of its chats got it
+            status, at = _group_status(list(rows.values()))
+        if status in STATUSES:
+            out.append(Receipt(d.key, STATUSES[status], at if status == 1 else None))
+    return out
 
 
 def _msgid(doc: Mapping[str, Any]) -> str:
