@@ -97,6 +97,9 @@ HOLD_ALL = frozenset({60020, 48002, 40001, 40013, 41004})
 HOLD_ACCOUNT = frozenset({60011})
 PROBE_EVERY = 60.0  # seconds between probe calls while held
 MINUTE_BLOCK, HOUR_BLOCK = 60.0, 3600.0  # 45009: blocked 60 s, or 60 minutes (90454)
+WELCOME_TTL = 20.0  # a WelcomeCode may be used within 20 s of the callback, once (92137/92599)
+WELCOME_MARGIN = 2.0  # not tried in the last seconds of its life (the call itself takes time)
+WELCOME_RETRIES = 3  # transient failures (41096: another app is sending one; timeouts) retried within the 20 s
 CONFIRM_WITHIN = 86400  # an unconfirmed mass-message task is cancelled after this (option confirm_within)
 KEEP_TASKS = 8 * 86400  # tasks remembered (receipts: 7 days)
 TASK_UNSENT = 0  # get_groupmsg_task: the staff member has not sent it (2: sent)
@@ -424,7 +427,14 @@ class WeComAdapter(Adapter):
     def _send_dm(self, batch: Sequence[Delivery]) -> list[Result]:
         out: list[Result] = []
         same: dict[tuple[str, str, str, str], list[Delivery]] = defaultdict(list)
+        rest: list[Delivery] = []
         for d in batch:
+            welcomed = self._welcome(d)
+            if welcomed is not None:
+                out.append(welcomed)
+            else:
+                rest.append(d)
+        for d in rest:
             if not d.account or not d.contact:
                 out.append(
                     Result(d.key, DEAD, t("a WeCom dm needs an account (userid) and a contact (external_userid)"))
@@ -641,6 +651,87 @@ class WeComAdapter(Adapter):
             cursor = str(doc.get("next_cursor") or "")
             if not cursor:
                 return rows
+
+    # welcome messages -----------------------------------------------------------------------------
+    def _keep_welcome_code(self, message: Mapping[str, Any]) -> None:
+        """add_external_contact's WelcomeCode, kept for its 20 s in memory and the state file
+        (never logged): the greeting of the journey entry this friend_added starts may use it."""
+        code = str(message.get("WelcomeCode") or "").strip()
+        contact = str(message.get("ExternalUserID") or "").strip()
+        if not code or not contact or message.get("ChangeType") != "add_external_contact":
+            return
+        try:
+            at = int(str(message.get("CreateTime") or "").strip())
+        except ValueError:
+            at = int(self.clock())
+        now = self.clock()
+        welcome = self.state.section("welcome")
+        with self.state.lock:
+            for key in [k for k, v in welcome.items() if not isinstance(v, dict) or v.get("until", 0) <= now]:
+                del welcome[key]
+            welcome[contact] = {"code": code, "account": str(message.get("UserID") or ""), "at": at,
+                                "until": now + WELCOME_TTL}  # fmt: skip
+            self.state.save()
+
+    def _welcome_code(self, d: Delivery) -> str | None:
+        """The live WelcomeCode for a dm, taken (single use): the code of this contact's
+        friend_added with this account, still alive, when the dm falls due within the code's
+        life after that event — the greeting of the journey entry the friend_added started."""
+        if not d.contact or not d.account:
+            return None
+        welcome = self.state.section("welcome")
+        now = self.clock()
+        with self.state.lock:
+            entry = welcome.get(d.contact)
+            if not isinstance(entry, dict) or entry.get("account") != d.account:
+                return None
+            if now >= float(entry.get("until", 0)) - WELCOME_MARGIN:
+                return None
+            at = int(entry.get("at", 0))
+            if not at <= d.due <= at + WELCOME_TTL:
+                return None
+            del welcome[d.contact]
+            self.state.save()
+            return str(entry.get("code") or "") or None
+
+    def _welcome(self, d: Delivery) -> Result | None:
+        """A dm sent as the new customer's welcome (send_welcome_msg: at once, no confirmation, no
+        mass-message quota) when it may; None: it goes as a mass-message task. 41051 (already
+        welcomed — by the admin's welcome or another app) is final: recorded, not retried;
+        transient errors are retried within the 20 s; an expired code → a task as usual."""
+        code = self._welcome_code(d)
+        if code is None:
+            return None
+        for attempt in range(1, WELCOME_RETRIES + 1):
+            try:
+                body: dict[str, Any] = {"welcome_code": code}
+                if d.text:
+                    body["text"] = {"content": d.text}
+                found = attachments(d.parts, "dm", self.media)
+                if found:
+                    body["attachments"] = found
+                self.client.post("externalcontact/send_welcome_msg", body)
+                return Result(d.key, SENT, ref=f"welcome:{int(self.clock())}")
+            except WeComError as exc:
+                if exc.errcode == 41051:
+                    return Result(d.key, DEAD, t("already welcomed (41051): WeCom sent this customer another welcome "
+                                                 "(the admin's, or another app's); not sent again"))  # fmt: skip
+                if exc.errcode == 41096 and attempt < WELCOME_RETRIES:
+                    time.sleep(min(1.0, WELCOME_TTL / 10))
+                    continue
+                log.info(t("the welcome to {contact} goes as a mass-message task: {reason}", contact=d.contact,
+                           reason=exc.reason))  # fmt: skip
+                return None
+            except TransientError as exc:
+                if attempt < WELCOME_RETRIES and not isinstance(exc, RateLimited):
+                    time.sleep(min(1.0, WELCOME_TTL / 10))
+                    continue
+                log.info(t("the welcome to {contact} goes as a mass-message task: {reason}", contact=d.contact,
+                           reason=exc.reason))  # fmt: skip
+                return None
+            except PermanentError as exc:  # the content cannot be carried (media)
+                return Result(d.key, DEAD, exc.reason)
+        return None
 
     # join ways and group posts --------------------------------------------------------------------
     def _template_chats(self, group: str, account: str | None) -> list[str]:
@@ -945,7 +1036,9 @@ class WeComAdapter(Adapter):
         out: list[Receipt] = []
         same: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
         for d in deliveries:
-            if d.ref and d.account:
+            if d.ref and d.ref.startswith("welcome:"):  # sent at once, no staff confirmation
+                out.append(Receipt(d.key, "confirmed", int(d.ref[8:] or 0) or None))
+            elif d.ref and d.account:
                 same[(d.ref, d.account)].append(d)
         now = self.clock()
         for (ref, account), group in same.items():
@@ -1074,6 +1167,7 @@ class WeComAdapter(Adapter):
                 if ident in seen:
                     return HttpResponse(200)
             translation = translate(message)
+            self._keep_welcome_code(message)  # before the events: the daemon may dispatch at once
             if translation.events:
                 deliver(translation.events)  # stored before the answer: an acknowledged event is never lost
             elif translation.reason:
