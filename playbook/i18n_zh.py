@@ -687,6 +687,10 @@ ZH: dict[str, str] = {
     "a planning process ended without its result (exit code {code}); is the machine out of memory?": "一个演练进程没有交回结果就结束了（退出码 {code}）；是不是内存不够了？",
     # WeCom holds, blocks and recovery (issue 13)
     "⚠ {n} touches held: {reason}": "⚠ {n} 条触达保留待发：{reason}",
+    "friends added during quiet hours ({start}-{end}) are greeted when the quiet hours end, not at once": "在免打扰时段（{start}-{end}）加的好友，会在免打扰结束时才收到问候，而不是立即收到",
+    "quiet hours hold a reply to a friend request too; keep it so and silence this with '# ignore: welcome-quiet-hours', or narrow the quiet window": "免打扰时段同样会压住对加好友的回复；若就是这样，可用 '# ignore: welcome-quiet-hours' 关掉此提示，或缩小免打扰时段",
+    "journey '{name}' greets new friends later than {adapter}'s welcome message allows ({seconds} s after the friend request): the greeting becomes a mass-message task": "旅程 '{name}' 问候新好友的时间晚于 {adapter} 欢迎语允许的时限（加好友后 {seconds} 秒内）：这条问候会变成群发任务",
+    "write it as the journey's first step without a timing to greet at once": "把它写成旅程的第一步且不带时间，即可立即问候",
     "already welcomed (41051): WeCom sent this customer another welcome (the admin's, or another app's); not sent again": "已发过欢迎语（41051）：企业微信已给该客户发过另一条欢迎语（管理后台配置的，或其他应用发的）；不再重发",
     "the welcome to {contact} goes as a mass-message task: {reason}": "给 {contact} 的欢迎语改为群发任务发送：{reason}",
     "WeCom task {msgid} of {account} was not confirmed within {hours} h: cancelled, {n} touches expired": "{account} 的企业微信群发任务 {msgid} 在 {hours} 小时内未确认：已停止，{n} 条触达过期",

@@ -156,3 +156,39 @@ def test_send_welcome_carries_attachments(world: World, tmp_path: Path) -> None:
     assert result.status == SENT
     (welcome,) = world.server.welcomes("wmPic")
     assert welcome.attachments == [{"msgtype": "link", "link": {"title": "品牌故事", "url": "https://example.com/story"}}]
+
+
+# ---- the language side: check --adapter wecom and the quiet-hours choice ---------------------------------
+PLAYBOOK = """playbook "欢迎"
+timezone "Asia/Shanghai"
+{quiet}
+content 欢迎语 = "{{name|亲}}您好！"
+
+journey 新客 {{
+  on friend_added
+  {first}dm 欢迎语
+}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("quiet", "first", "codes"),
+    [
+        ("quiet 22:00-08:00", "", {"welcome-quiet-hours"}),  # at once: quiet hours still hold it (the choice)
+        ("", "", {"no-quiet-hours"}),
+        ("quiet 22:00-08:00", "after 1m: ", {"adapter-welcome"}),  # a minute: already past the 20 s
+        ("quiet 22:00-08:00", "after 5m: ", {"adapter-welcome"}),  # later than the code lives
+        ("quiet 22:00-08:00", "day 1 at 10:00: ", {"adapter-welcome"}),
+    ],
+)
+def test_welcome_lints(tmp_path: Path, quiet: str, first: str, codes: set[str]) -> None:
+    from playbook.adapters.capabilities import capabilities_of, unsupported
+    from playbook.compiler import compile_path
+
+    source = tmp_path / "welcome.pb"
+    source.write_text(PLAYBOOK.format(quiet=quiet, first=first), encoding="utf-8")
+    result = compile_path(str(source))
+    assert result.doc is not None
+    found = {d.code for d in result.warnings} | {d.code for d in unsupported(result.doc, capabilities_of("wecom"),
+                                                                              "wecom", str(source))}  # fmt: skip
+    assert found == codes
