@@ -687,6 +687,10 @@ ZH: dict[str, str] = {
     "a planning process ended without its result (exit code {code}); is the machine out of memory?": "一个演练进程没有交回结果就结束了（退出码 {code}）；是不是内存不够了？",
     # WeCom holds, blocks and recovery (issue 13)
     "⚠ {n} touches held: {reason}": "⚠ {n} 条触达保留待发：{reason}",
+    "as WeCom's welcome message (send_welcome_msg, at once, no quota)": "以企业微信欢迎语发出（send_welcome_msg，立即送达，不占群发次数）",
+    "as a mass-message task for the staff member to confirm": "以群发任务交给员工确认发送",
+    "nobody confirmed it in time: the task was cancelled (expired)": "未在时限内确认：任务已停止（过期）",
+    "held back until {at}: {error}": "暂缓到 {at}：{error}",
     "friends added during quiet hours ({start}-{end}) are greeted when the quiet hours end, not at once": "在免打扰时段（{start}-{end}）加的好友，会在免打扰结束时才收到问候，而不是立即收到",
     "quiet hours hold a reply to a friend request too; keep it so and silence this with '# ignore: welcome-quiet-hours', or narrow the quiet window": "免打扰时段同样会压住对加好友的回复；若就是这样，可用 '# ignore: welcome-quiet-hours' 关掉此提示，或缩小免打扰时段",
     "journey '{name}' greets new friends later than {adapter}'s welcome message allows ({seconds} s after the friend request): the greeting becomes a mass-message task": "旅程 '{name}' 问候新好友的时间晚于 {adapter} 欢迎语允许的时限（加好友后 {seconds} 秒内）：这条问候会变成群发任务",

@@ -192,3 +192,21 @@ def test_welcome_lints(tmp_path: Path, quiet: str, first: str, codes: set[str]) 
     found = {d.code for d in result.warnings} | {d.code for d in unsupported(result.doc, capabilities_of("wecom"),
                                                                               "wecom", str(source))}  # fmt: skip
     assert found == codes
+
+
+def test_explain_says_which_way_each_welcome_went() -> None:
+    from types import SimpleNamespace
+
+    from playbook.runtime.explain import _via, touch_sentence
+
+    def row(ref: str, state: str = "sent") -> Any:
+        return SimpleNamespace(adapter_ref=ref, state=state, channel="dm", adapter="wecom")
+
+    assert _via(row("welcome:1796000003")) == "welcome" and _via(row("msg0123")) == "task"
+    assert _via(row("msg0123", "pending")) is None
+    base = {"state": "sent", "outcome": "ok", "sent_at": "2026-11-30T08:53:23+08:00", "on_time": True}
+    assert "welcome message" in touch_sentence({**base, "via": "welcome"})
+    assert "mass-message task" in touch_sentence({**base, "via": "task"})
+    assert "expired" in touch_sentence({**base, "via": "task", "receipt": "expired"})
+    held = {"state": "pending", "outcome": "ok", "at": "2026-11-30T08:53:23+08:00", "error": "WeCom blocked: x"}
+    assert "WeCom blocked: x" in touch_sentence(held)
