@@ -1139,6 +1139,27 @@ class WeComServer:
         }
         return {"status": 3, "type": "add_moment_task", "result": result}
 
+    def _get_moment_list(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
+        """获取企业全部的发表列表 (93443/96352): posts created in [start_time, end_time] (≤ 1 month);
+        filter_type 0 企业发表, 1 个人发表, 2 all; limit ≤ 20 (default 20). A post made through
+        add_moment_task carries no creator ("接口创建的朋友圈不再返回该字段"); a job still running
+        has no post yet."""
+        start, end = body.get("start_time"), body.get("end_time")
+        if not isinstance(start, int) or not isinstance(end, int) or end < start:
+            raise ApiError(INVALID_PARAMETER, "start_time and end_time are required")
+        if end - start > 31 * 86400:
+            raise ApiError(INVALID_PARAMETER, "the time range may not exceed one month")
+        if body.get("filter_type", 2) == 1 or body.get("creator"):
+            return {"next_cursor": "", "moment_list": []}  # only company posts here, and none has a creator
+        rows = [
+            {"moment_id": j.moment_id, "create_time": int(j.created), "create_type": 0,
+             "visible_type": 0 if j.tag_list else 1, "text": {"content": j.text}}
+            for j in self._jobs.values()
+            if start <= j.created <= end and now >= j.created + self.moment_job_delay
+        ]  # fmt: skip
+        page, next_cursor = _page(rows, body, 20, 20)
+        return {"next_cursor": next_cursor, "moment_list": page}
+
     def _get_moment_task(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
         """获取客户朋友圈企业发表的列表: each sender of a company-created post and whether they
         published it (publish_status 0 未发表, 1 已发表); limit ≤ 1,000 (default 500)."""
@@ -1380,6 +1401,7 @@ ROUTES: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "externalcontact/add_moment_task": ("POST", WeComServer._add_moment_task),
     "externalcontact/get_moment_task_result": ("GET", WeComServer._get_moment_task_result),
     "externalcontact/get_moment_task": ("POST", WeComServer._get_moment_task),
+    "externalcontact/get_moment_list": ("POST", WeComServer._get_moment_list),
     "externalcontact/get_corp_tag_list": ("POST", WeComServer._get_corp_tag_list),
     "externalcontact/add_corp_tag": ("POST", WeComServer._add_corp_tag),
     "externalcontact/del_corp_tag": ("POST", WeComServer._del_corp_tag),

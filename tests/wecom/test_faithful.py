@@ -392,3 +392,21 @@ def test_a_confirmation_before_the_deadline_stands(
     clock.t += 3600
     (receipt,) = adapter.receipts([delivery("a", contact="wmA", ref=sent.ref)])
     assert receipt.status == "confirmed" and not server.calls_to("cancel_groupmsg_send")
+
+
+def test_a_moments_task_whose_answer_was_lost_is_not_posted_twice(
+    server: WeComServer, clock: Clock, make: Callable[..., WeComAdapter]
+) -> None:
+    adapter = make(timeout=0.3)
+    post = {"channel": "moment", "text": "入冬新品到店", "flow": "日常朋友圈", "content": "新品"}
+    server.slow("add_moment_task", 1.0)  # WeCom creates the job; the answer comes too late
+    assert adapter.send([delivery("m", **post)])[0].status == FAILED
+    clock.t += 60
+    (again,) = make(state="other.json").send([delivery("m", attempt=2, **post)])
+    (job,) = server.moment_jobs
+    assert (again.status, again.ref) == (SENT, f"moment:id:{job.moment_id}")
+    listed = server.calls_to("get_moment_list")[-1].body
+    assert listed["filter_type"] == 0 and "creator" not in listed
+    server.confirm_moment(job.moment_id)
+    (receipt,) = make(state="other.json").receipts([delivery("m", ref=again.ref, **post)])
+    assert receipt.status == "confirmed"

@@ -845,6 +845,15 @@ class WeComAdapter(Adapter):
         if not d.account:
             return Result(d.key, DEAD, t("a WeCom Moments post needs an account (userid)"))
         with self._lock:
+            recorded = self._task_of.get(d.key)
+        if recorded is not None:
+            return Result(d.key, SENT, ref=recorded)
+        if d.attempt > 1 or d.key in self._uncertain():
+            found = self._moment_found(d)
+            self._settled_calls([d.key])
+            if found is not None:
+                return Result(d.key, SENT, ref=found)
+        with self._lock:
             account_lock = self._moment_locks.setdefault(d.account, threading.Lock())
         with account_lock:  # one audience tag sync at a time per account
             visible: dict[str, Any] = {"sender_list": {"user_list": [d.account]}}
@@ -860,11 +869,57 @@ class WeComAdapter(Adapter):
                     body["text"] = {"content": d.text}
                 if found:
                     body["attachments"] = found
-                return self.client.post("externalcontact/add_moment_task", body)
+                return self._creating([d.key], d.account or "", "moment", d.text,
+                                      lambda: self.client.post("externalcontact/add_moment_task", body), _moment_ref)
 
             doc = self._with_media(d.parts, "moment", create)
-        jobid = str(doc.get("jobid") or "")
-        return Result(d.key, SENT, ref=f"moment:{jobid}")
+        return Result(d.key, SENT, ref=_moment_ref(doc))
+
+    def _moment_found(self, d: Delivery) -> str | None:
+        """A Moments task an earlier call made for this delivery (its answer lost): among the
+        company's posts of the window (get_moment_list, filter_type 0 企业发表; API-made posts
+        carry no creator, 93443/96352) with the same text, one this adapter has no record of
+        whose senders (get_moment_task) include the account. Its ref: moment:id:<moment_id>."""
+        since = d.at - LOOKBACK
+        end = int(self.clock()) + LOOKBACK
+        with self._lock:
+            known = {ref for ref in self._made if ref.startswith("moment:")}
+        moments = self.state.section("moments")
+        with self.state.lock:
+            known_ids = {str(e.get("moment_id")) for e in moments.values() if isinstance(e, dict)}
+        cursor = ""
+        while True:
+            doc = self.client.post("externalcontact/get_moment_list", {
+                "start_time": int(since), "end_time": int(max(end, since)), "filter_type": 0, "limit": 20,
+                "cursor": cursor})  # fmt: skip
+            for post in doc.get("moment_list") or []:
+                moment_id = str(post.get("moment_id") or "")
+                same = ((post.get("text") or {}).get("content") or "") == (d.text or "")
+                if not moment_id or not same or moment_id in known_ids or f"moment:id:{moment_id}" in known:
+                    continue
+                if self._published_by(moment_id, d.account or "") is not None:
+                    ref = f"moment:id:{moment_id}"
+                    with self.state.lock:
+                        moments[f"id:{moment_id}"] = {"moment_id": moment_id, "at": int(self.clock())}
+                        self.state.save()
+                    self._remember(ref, [d.key])
+                    return ref
+            cursor = str(doc.get("next_cursor") or "")
+            if not cursor:
+                return None
+
+    def _published_by(self, moment_id: str, account: str) -> int | None:
+        """`account`'s publish_status for a company post (get_moment_task), None when not a sender."""
+        cursor = ""
+        while True:
+            doc = self.client.post("externalcontact/get_moment_task",
+                                   {"moment_id": moment_id, "limit": 1000, "cursor": cursor})  # fmt: skip
+            for row in doc.get("task_list") or []:
+                if row.get("userid") == account:
+                    return int(row.get("publish_status") or 0)
+            cursor = str(doc.get("next_cursor") or "")
+            if not cursor:
+                return None
 
     def _sync_audience(self, account: str, tag_id: str, audience: set[str]) -> None:
         """Put the tag on the audience's customers that lack it and take it off the others
@@ -1196,6 +1251,10 @@ def _read_receipts(rows: Mapping[str, tuple[int, int | None]], deliveries: Seque
 
 def _msgid(doc: Mapping[str, Any]) -> str:
     return str(doc.get("msgid") or "")
+
+
+def _moment_ref(doc: Mapping[str, Any]) -> str:
+    return f"moment:{doc.get('jobid') or ''}"
 
 
 def _clock_text(at: float) -> str:
