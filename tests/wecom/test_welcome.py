@@ -95,6 +95,16 @@ def _with_ref(d: Delivery, ref: str | None) -> Delivery:
     return replace(d, ref=ref)
 
 
+def test_a_dm_of_another_entry_does_not_take_the_code(world: World) -> None:
+    world.added("wmBusyDay")
+    event_at = world.events[0].at
+    world.clock.t += 3  # a campaign dm due ten minutes ago (deferred) goes out now, the code still alive
+    (campaign,) = world.adapter.send([world.greeting("wmBusyDay", due=event_at - 600, key="c", text="双12")])
+    assert not (campaign.ref or "").startswith("welcome:")
+    (greeting,) = world.adapter.send([world.greeting("wmBusyDay", due=event_at)])  # the entry's greeting still can
+    assert (greeting.ref or "").startswith("welcome:")
+
+
 def test_a_greeting_timed_later_than_the_code_lives_is_a_task(world: World) -> None:
     world.added("wmLater")
     event_at = world.events[0].at
