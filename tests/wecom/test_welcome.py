@@ -220,3 +220,31 @@ def test_explain_says_which_way_each_welcome_went() -> None:
     assert "expired" in touch_sentence({**base, "via": "task", "receipt": "expired"})
     held = {"state": "pending", "outcome": "ok", "at": "2026-11-30T08:53:23+08:00", "error": "WeCom blocked: x"}
     assert "WeCom blocked: x" in touch_sentence(held)
+
+
+def test_the_daemon_path_greets_through_the_welcome(world: World, tmp_path: Path) -> None:
+    """Callback → event in the store → the engine's untimed first step → dispatch → send_welcome_msg."""
+    from playbook.runtime.decide import Decider
+    from playbook.runtime.dispatch import Dispatcher
+    from playbook.runtime.store import Store
+
+    source = tmp_path / "welcome.pb"
+    source.write_text(PLAYBOOK.format(quiet="", first=""), encoding="utf-8")
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    world.route = world.adapter.callbacks(lambda events: store.append_events(list(events), "adapter"))[CALLBACK_PATH]
+    caps = world.adapter.capabilities
+    decider = Decider(store, [str(source)], shared_limits=caps.limits, can_dissolve_groups=caps.dissolve_groups,
+                      sync_tags=caps.tags)  # fmt: skip
+    decider.load(int(world.clock.t))
+    dispatcher = Dispatcher(store, world.adapter, owner="d", clock=world.clock)
+    world.added("wmDaemon")
+    world.clock.t += 2
+    decider.step(int(world.clock.t))
+    dispatcher.run_once(world.clock.t)
+    dispatcher.close()
+    (row,) = [r for r in store.touches() if r.channel == "dm"]
+    assert row.state == "sent" and (row.adapter_ref or "").startswith("welcome:")
+    (welcome,) = world.server.welcomes("wmDaemon")
+    assert welcome.text.endswith("您好！") and not world.server.calls_to("add_msg_template")
+    store.close()
