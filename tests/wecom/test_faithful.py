@@ -410,3 +410,23 @@ def test_a_moments_task_whose_answer_was_lost_is_not_posted_twice(
     server.confirm_moment(job.moment_id)
     (receipt,) = make(state="other.json").receipts([delivery("m", ref=again.ref, **post)])
     assert receipt.status == "confirmed"
+
+
+def test_the_state_file_forgets_old_keys_then_old_tasks(
+    server: WeComServer, clock: Clock, make: Callable[..., WeComAdapter]
+) -> None:
+    import json
+
+    (sent,) = make().send([delivery("a", contact="wmA")])
+    state = make().state_path
+
+    def tasks() -> dict[str, Any]:
+        return json.loads(Path(state).read_text(encoding="utf-8"))["tasks"]
+
+    assert tasks()[sent.ref or ""]["keys"] == ["a"]
+    clock.t += 3 * 86400
+    make().close()  # opening prunes: the keys are gone after two days, the task stays (reminders, cancelling)
+    assert tasks()[sent.ref or ""]["keys"] == []
+    clock.t += 6 * 86400
+    make().close()
+    assert tasks() == {}

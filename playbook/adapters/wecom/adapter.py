@@ -101,7 +101,9 @@ WELCOME_TTL = 20.0  # a WelcomeCode may be used within 20 s of the callback, onc
 WELCOME_MARGIN = 2.0  # not tried in the last seconds of its life (the call itself takes time)
 WELCOME_RETRIES = 3  # transient failures (41096: another app is sending one; timeouts) retried within the 20 s
 CONFIRM_WITHIN = 86400  # an unconfirmed mass-message task is cancelled after this (option confirm_within)
-KEEP_TASKS = 8 * 86400  # tasks remembered (receipts: 7 days)
+KEEP_TASKS = 8 * 86400  # tasks remembered (receipts: 7 days; reminders, cancelling)
+KEEP_KEYS = 2 * 86400  # the keys a task carries, remembered this long (recovery looks back hours, not days)
+PRUNE_EVERY = 3600.0
 TASK_UNSENT = 0  # get_groupmsg_task: the staff member has not sent it (2: sent)
 ENDPOINTS = {"dm": "externalcontact/add_msg_template", "group": "externalcontact/add_msg_template",
              "moment": "externalcontact/add_moment_task", "tag": "externalcontact/mark_tag"}  # fmt: skip
@@ -223,6 +225,7 @@ class WeComAdapter(Adapter):
         self._moment_locks: dict[str, threading.Lock] = {}  # account → its Moments audience sync
         self._made: OrderedDict[str, frozenset[str]] = OrderedDict()  # msgid → keys it carries
         self._task_of: dict[str, str] = {}  # key → msgid of the task carrying it (from state `tasks`)
+        self._pruned = 0.0  # when the state file's `tasks` were last pruned
         self._holds: dict[str, Hold] = {}  # "" (everyone) or an account → why nothing is sent
         self._blocks: dict[str, Block] = {}  # endpoint → its 45009 block
         self._asked: dict[str, tuple[float, float]] = {}  # ref → (next ask, interval)
@@ -489,17 +492,29 @@ class WeComAdapter(Adapter):
 
     # ---- the adapter's record of the tasks it creates (recovery without duplicates) ---------------
     def _index_tasks(self) -> None:
-        """key → msgid from the state file's `tasks`, dropping tasks older than KEEP_TASKS."""
+        """key → msgid from the state file's `tasks`, after pruning it (`_prune_tasks`)."""
         tasks = self.state.section("tasks")
-        horizon = self.clock() - KEEP_TASKS
+        self._prune_tasks(self.clock())
         with self.state.lock:
-            for ref in [r for r, e in tasks.items() if not isinstance(e, dict) or e.get("at", 0) < horizon]:
-                del tasks[ref]
             index = {key: ref for ref, entry in tasks.items() for key in entry.get("keys") or []}
         with self._lock:
             self._task_of = index
             for ref, entry in tasks.items():
                 self._made[ref] = frozenset(entry.get("keys") or [])
+
+    def _prune_tasks(self, now: float) -> None:
+        """Forget tasks older than KEEP_TASKS and the keys of those older than KEEP_KEYS, so the
+        state file stays small (it is rewritten on every task-creating call)."""
+        tasks = self.state.section("tasks")
+        with self.state.lock:
+            for ref in [r for r, e in tasks.items() if not isinstance(e, dict) or e.get("at", 0) < now - KEEP_TASKS]:
+                del tasks[ref]
+            for entry in tasks.values():
+                if entry.get("keys") and entry.get("at", 0) < now - KEEP_KEYS:
+                    entry["keys"] = []
+        with self._lock:
+            self._pruned = now
+            self._task_of = {k: ref for k, ref in self._task_of.items() if tasks.get(ref, {}).get("keys")}
 
     def _creating(self, keys: Sequence[str], account: str, chat_type: str, text: str,
                   call: Callable[[], dict[str, Any]], ref_of: Callable[[Mapping[str, Any]], str]) -> dict[str, Any]:  # fmt: skip
@@ -522,6 +537,8 @@ class WeComAdapter(Adapter):
                     self.state.save()
             raise
         ref = ref_of(doc)
+        if now - self._pruned >= PRUNE_EVERY:
+            self._prune_tasks(now)
         with self.state.lock:
             calls.pop(call_id, None)
             if ref:
