@@ -269,7 +269,7 @@ def test_an_hour_block_ends_with_every_touch_sent_once_none_dead(
     dispatcher = Dispatcher(store, adapter, owner="p", clock=clock, retry=RetryPolicy(max_attempts=3))
     dispatch_until(store, dispatcher, clock, T0 + 1800)
     assert {r.state for r in store.touches()} == {"pending"}
-    assert all("hour block" in (r.error or "") and r.attempts == 0 for r in store.touches())
+    assert all("an hour block" in (r.error or "") and r.attempts == 0 for r in store.touches())
     dispatch_until(store, dispatcher, clock, T0 + 2 * 3600)
     dispatcher.close()
     rows = store.touches()

@@ -294,8 +294,8 @@ class WeComAdapter(Adapter):
         now = self.clock()
         if isinstance(exc, RateLimited):
             block = self._rate_block(exc.endpoint, now)
-            reason = t("WeCom blocked {endpoint} (45009, {kind} block) until {until}", endpoint=exc.endpoint,
-                       kind=block.kind, until=_clock_text(block.until))  # fmt: skip
+            reason = t("WeCom blocked {endpoint} (45009, {kind}) until {until}", endpoint=exc.endpoint,
+                       kind=_block_kind(block.kind), until=_clock_text(block.until))  # fmt: skip
             return [Result(d.key, LATER, reason, retry_after=max(1.0, block.until - now)) for d in deliveries]
         if isinstance(exc, WeComError) and exc.errcode in HOLD_ALL | HOLD_ACCOUNT:
             out: list[Result] = []
@@ -325,8 +325,8 @@ class WeComAdapter(Adapter):
         with self._lock:
             block = self._blocks.get(endpoint or "")
         if block is not None and now < block.until:
-            reason = t("WeCom blocked {endpoint} (45009, {kind} block) until {until}", endpoint=endpoint,
-                       kind=block.kind, until=_clock_text(block.until))  # fmt: skip
+            reason = t("WeCom blocked {endpoint} (45009, {kind}) until {until}", endpoint=endpoint,
+                       kind=_block_kind(block.kind), until=_clock_text(block.until))  # fmt: skip
             return Result(d.key, LATER, reason, retry_after=max(1.0, block.until - now))
         return None
 
@@ -343,8 +343,8 @@ class WeComAdapter(Adapter):
             else:
                 block = Block(now + MINUTE_BLOCK, "minute", now)
             self._blocks[endpoint] = block
-        log.warning(t("WeCom blocked {endpoint} (45009, {kind} block) until {until}", endpoint=endpoint,
-                      kind=block.kind, until=_clock_text(block.until)))  # fmt: skip
+        log.warning(t("WeCom blocked {endpoint} (45009, {kind}) until {until}", endpoint=endpoint,
+                      kind=_block_kind(block.kind), until=_clock_text(block.until)))  # fmt: skip
         return block
 
     def _hold(self, scope: str, exc: WeComError, now: float) -> Hold:
@@ -1272,6 +1272,10 @@ def _msgid(doc: Mapping[str, Any]) -> str:
 
 def _moment_ref(doc: Mapping[str, Any]) -> str:
     return f"moment:{doc.get('jobid') or ''}"
+
+
+def _block_kind(kind: str) -> str:
+    return t("an hour block") if kind == "hour" else t("a minute block")
 
 
 def _clock_text(at: float) -> str:
