@@ -430,3 +430,20 @@ def test_the_state_file_forgets_old_keys_then_old_tasks(
     clock.t += 6 * 86400
     make().close()
     assert tasks() == {}
+
+
+def test_a_member_outside_the_visible_range_holds_that_account_only(
+    server: WeComServer, clock: Clock, make: Callable[..., WeComAdapter]
+) -> None:
+    server.add_customer("wmL", "lisi")
+    adapter = make()
+    server.fail_next("add_msg_template", 60011)  # zhangsan is outside the app's visible range
+    (held,) = adapter.send([delivery("a", contact="wmA")])
+    assert held.status == LATER and "zhangsan" in (held.error or "")
+    (other,) = adapter.send([delivery("l", account="lisi", contact="wmL")])
+    assert other.status == SENT  # another account still sends
+    (still,) = adapter.send([delivery("a", contact="wmA")])
+    assert still.status == LATER and len(server.calls_to("add_msg_template")) == 2
+    clock.t += 61  # the probe (externalcontact/list?userid=zhangsan) answers: sending resumes
+    (sent,) = adapter.send([delivery("a", contact="wmA")])
+    assert sent.status == SENT and server.calls_to("externalcontact/list")[-1].params["userid"] == "zhangsan"
