@@ -296,8 +296,8 @@ def test_reconcile_finds_what_a_crash_left_sending(server: WeComServer, make: Ca
                                  delivery("m", channel="moment", audience=("wmA",)),
                                  delivery("t", channel="tag", contact="wmA", content="add", text="VIP")])  # fmt: skip
     got = {r.key: (r.status, r.ref) for r in found}
-    # z never reached WeCom (no call was recorded for it): sent again; a Moments post cannot be told
-    assert got == {"a": (SENT, sent[0].ref), "z": (FAILED, None), "t": (FAILED, None)}
+    # z and the Moments post never reached WeCom (no call was recorded for them): sent again
+    assert got == {"a": (SENT, sent[0].ref), "z": (FAILED, None), "m": (FAILED, None), "t": (FAILED, None)}
     assert not server.calls_to("get_groupmsg_list_v2")  # the record answered, no listing needed
 
 

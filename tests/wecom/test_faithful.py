@@ -447,3 +447,16 @@ def test_a_member_outside_the_visible_range_holds_that_account_only(
     clock.t += 61  # the probe (externalcontact/list?userid=zhangsan) answers: sending resumes
     (sent,) = adapter.send([delivery("a", contact="wmA")])
     assert sent.status == SENT and server.calls_to("externalcontact/list")[-1].params["userid"] == "zhangsan"
+
+
+def test_reconcile_finds_a_moments_post_left_in_flight(
+    server: WeComServer, clock: Clock, make: Callable[..., WeComAdapter]
+) -> None:
+    adapter = make(timeout=0.3)
+    post = {"channel": "moment", "text": "周末上新", "flow": "日常朋友圈", "content": "上新"}
+    server.slow("add_moment_task", 1.0)
+    assert adapter.send([delivery("m", **post)])[0].status == FAILED  # the daemon stops here: left `sending`
+    clock.t += 30
+    (found,) = make().reconcile([delivery("m", **post)])  # the state file says the call was in flight
+    (job,) = server.moment_jobs
+    assert (found.status, found.ref) == (SENT, f"moment:id:{job.moment_id}")

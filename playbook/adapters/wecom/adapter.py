@@ -1070,9 +1070,9 @@ class WeComAdapter(Adapter):
         """Touches a crash left `sending`: one in a task this adapter recorded → sent (its
         msgid); a dm or group post whose call may have reached WeCom (left in flight in the
         state file) → looked for in WeCom as after a lost answer: found → sent, else unknown;
-        one no call was made for yet → failed (tried again: nothing can have gone out). A tag
-        touch is marked again (marking twice changes nothing). Moments and staff tasks left in
-        flight cannot be told: unknown."""
+        one no call was made for yet → failed (tried again: nothing can have gone out); a
+        Moments post in flight → looked for with get_moment_list. A tag touch is marked again
+        (marking twice changes nothing). Staff tasks (app messages) cannot be told: unknown."""
         out: list[Result] = []
         uncertain = self._uncertain()
         same: dict[tuple[str, str, str], list[Delivery]] = defaultdict(list)
@@ -1083,8 +1083,16 @@ class WeComAdapter(Adapter):
                 out.append(Result(d.key, SENT, ref=ref))
             elif d.channel == "tag":
                 out.append(Result(d.key, FAILED, t("interrupted by a stop: marked again (no harm if it was done)")))
-            elif d.channel in ("dm", "group") and d.account and d.key not in uncertain:
+            elif d.channel in ("dm", "group", "moment") and d.account and d.key not in uncertain:
                 out.append(Result(d.key, FAILED, t("interrupted by a stop before WeCom was called: sent again")))
+            elif d.channel == "moment" and d.account:
+                try:
+                    found = self._moment_found(d)
+                except AdapterError as exc:
+                    log.warning(t("cannot ask WeCom about touches interrupted by a stop: {reason}", reason=exc.reason))
+                    continue
+                if found is not None:
+                    out.append(Result(d.key, SENT, ref=found))
             elif d.channel in ("dm", "group") and d.account:
                 same[(d.channel, d.account, d.text)].append(d)
         for (channel, account, text), group in same.items():
