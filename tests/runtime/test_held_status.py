@@ -34,3 +34,16 @@ def test_held_touches_keep_their_reason_and_status_groups_them(store: Store) -> 
     assert {(r.state, r.error, r.attempts, r.next_attempt_at) for r in touches} == {("pending", REASON, 0, T0 + 60)}
     (held,) = status(store)["held"]
     assert held["reason"] == REASON and held["touches"] == 3
+
+
+def test_status_prints_one_line_per_hold() -> None:
+    from rich.console import Console
+
+    from playbook.cli.status import render
+
+    doc = {"versions": [], "timers": {"pending": 0, "next_due": None}, "contacts": {"total": 3, "deleted": 0},
+           "accounts": 1, "touches": {"pending": 3}, "events": {}, "enrolments": {}, "dead": [], "errors": [],
+           "held": [{"reason": REASON, "touches": 3, "next_try": None}]}  # fmt: skip
+    console = Console(record=True, width=200)
+    render(doc, console)
+    assert f"⚠ 3 touches held: {REASON}" in console.export_text()
