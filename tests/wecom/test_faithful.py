@@ -460,3 +460,14 @@ def test_reconcile_finds_a_moments_post_left_in_flight(
     (found,) = make().reconcile([delivery("m", **post)])  # the state file says the call was in flight
     (job,) = server.moment_jobs
     assert (found.status, found.ref) == (SENT, f"moment:id:{job.moment_id}")
+
+
+def test_one_alert_and_one_refused_call_for_a_whole_batch(
+    server: WeComServer, make: Callable[..., WeComAdapter], caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = make()
+    server.distrust_ip()
+    batch = [delivery(c, contact=c, text=f"活动 {c}") for c in ("wmA", "wmB", "wmC")]  # three texts: three tasks
+    assert {r.status for r in adapter.send(batch)} == {LATER}
+    assert len(server.calls_to("add_msg_template")) == 1  # the rest of the batch is held without a call
+    assert len([r for r in caplog.records if r.levelname == "ERROR" and "trusted IP" in r.getMessage()]) == 1

@@ -281,7 +281,14 @@ class WeComAdapter(Adapter):
         return [out[d.key] for d in batch]
 
     def _guarded(self, deliveries: Sequence[Delivery], work: Callable[[], list[Result]]) -> list[Result]:
-        """`work`'s results, or every delivery's from the error (`_failed`)."""
+        """`work`'s results, or every delivery's from the error (`_failed`); nothing is called
+        once an earlier part of the same batch met a configuration error."""
+        now = self.clock()
+        with self._lock:
+            holds = {d.key: self._holds.get("") or self._holds.get(d.account or "") for d in deliveries}
+        if any(holds.values()):
+            return [Result(d.key, LATER, h.alert, retry_after=max(1.0, h.next_probe - now)) if (h := holds[d.key])
+                    else Result(d.key, LATER, retry_after=PROBE_EVERY) for d in deliveries]  # fmt: skip
         try:
             return work()
         except AdapterError as exc:
