@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from playbook.cli.columns import columns_option
 from playbook.cli.common import EXIT_ERRORS, EXIT_OK, fail, paths_argument, print_diagnostics, say
 from playbook.diagnostics import PlaybookError
 from playbook.i18n import t, tn
@@ -19,6 +20,7 @@ from playbook.i18n import t, tn
 @click.option(
     "--contacts", type=click.Path(), help=t("A contacts file (CSV or JSON Lines): unknown fields become warnings.")
 )
+@columns_option
 @click.option("--ignore", "ignored", multiple=True, metavar="CODE", help=t("Silence a warning code (repeatable)."))
 @click.option("--adapter", metavar="NAME", help=t("Report what this adapter cannot carry (e.g. wecom)."))
 @click.option(
@@ -36,18 +38,20 @@ from playbook.i18n import t, tn
     help=t("Output: text for people, json for scripts."),
 )
 def command(
-    paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ...], adapter: str | None,
-    config_path: Path | None, fmt: str
+    paths: tuple[str, ...], contacts: str | None, columns: str | None, ignored: tuple[str, ...], adapter: str | None,
+    config_path: Path | None, fmt: str,
 ) -> None:
     """Parse, compile and lint playbooks."""
     from playbook.compiler import compile_path
 
     known = None
     if contacts:
+        from playbook.cli.columns import column_pairs
+        from playbook.data.columns import CONTACTS, ColumnMap
         from playbook.data.fields import field_names
 
         try:
-            known = field_names(contacts)
+            known = field_names(contacts, ColumnMap(CONTACTS, column_pairs(columns)))
         except PlaybookError as exc:
             fail(exc)
     results = [compile_path(p, known_fields=known, ignore=ignored) for p in paths]

@@ -9,7 +9,8 @@ import sys
 
 import click
 
-from playbook.cli.common import EXIT_ERRORS, LateProgress, console, paths_argument
+from playbook.cli.columns import columns_option
+from playbook.cli.common import EXIT_ERRORS, LateProgress, WholeNumber, console, paths_argument
 from playbook.i18n import t
 
 
@@ -19,18 +20,18 @@ from playbook.i18n import t
     "--contacts",
     required=True,
     type=click.Path(),
-    help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator=";"),
+    help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator="; ； , ， 、 |"),
 )
 @click.option("--accounts", type=click.Path(), help=t("Staff accounts: CSV or JSON Lines with id, name, …."))
 @click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))
 @click.option("--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00."))
-@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
+@click.option("--days", type=WholeNumber(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
 @click.option(
     "--simulate",
     metavar="K=P,…",
     help=t("Draw events: {example}.", example="reply=0.3,purchase=0.05,delete=0.01,interaction=0.1"),
 )
-@click.option("--seed", type=int, default=0, show_default=True, help=t("Seed for --simulate."))
+@click.option("--seed", type=WholeNumber(), default=0, show_default=True, help=t("Seed for --simulate."))
 @click.option("--adapter", metavar="NAME", help=t("Apply an adapter's platform limits (e.g. wecom)."))
 @click.option("--contact", "contact_id", metavar="ID", help=t("Show this contact's own timeline with rendered text."))
 @click.option("--strict", is_flag=True, help=t("Any bad data row is fatal."))
@@ -43,6 +44,7 @@ from playbook.i18n import t
     help=t("table for people, json for scripts, html for sharing."),
 )
 @click.option("--out", type=click.Path(), help=t("Write the output to this file instead of the terminal."))
+@columns_option
 @click.option(
     "--workers",
     type=click.IntRange(0, 64),
@@ -51,7 +53,7 @@ from playbook.i18n import t
 )
 def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events: str | None, start: str | None,
             days: int, simulate: str | None, seed: int, adapter: str | None, contact_id: str | None, strict: bool,
-            fmt: str, out: str | None, workers: int) -> None:  # fmt: skip
+            fmt: str, out: str | None, workers: int, columns: str | None) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
     from playbook.plan import output
     from playbook.plan.run import PlanInput, run_plan
@@ -61,6 +63,10 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
     # worth collecting, while the collector's full passes over a multi-GB heap cost
     # minutes at a million contacts. The process exits right after.
     gc.disable()
+    from playbook.cli.columns import column_pairs, say_column_notes
+
+    pairs = column_pairs(columns)
+    say_column_notes([(contacts, "contacts"), (accounts, "accounts"), (events, "events")], pairs)
     limits, can_dissolve = adapter_profile(adapter)
     spec = PlanInput(
         paths,
@@ -77,9 +83,16 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         workers=workers or auto_workers(contacts),
         output="json" if fmt == "json" else "table",  # (--format json writes the whole plan, --contact or not)
         contact=contact_id,
+        columns=pairs,
     )
     with LateProgress(t("planning")) as progress:
         result = run_plan(spec, progress=progress.update)
+    if events:
+        from playbook.cli.columns import unheard_events
+        from playbook.cli.common import print_diagnostics
+
+        listened = {e for pb in result.playbooks for e in pb.events}
+        print_diagnostics(unheard_events(result.event_types, listened, events), stderr=True)
     if strict and (result.problems or result.unknown_contacts):
         err = console(stderr=True)
         output.render_problems(result, err)
@@ -94,9 +107,9 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         if result.sections is not None:
             result.sections.close()
         return
-    from rich.console import Console
+    from playbook.textsafe import safe_console
 
-    screen = Console(
+    screen = safe_console(
         record=fmt == "html" or out is not None, highlight=False, soft_wrap=True, file=None if out is None else _Null()
     )
     if contact_id:

@@ -307,13 +307,7 @@ class Engine:
         contacts = self.contacts
         changed: set[str] | None = None  # None: anything may have changed
         if event.type == "friend_added":
-            record = dict(contacts.fields.get(cid, {"id": cid}))
-            for key in ("name", "account"):
-                if key in event.data:
-                    record[key] = event.data[key]
-            record.setdefault("added_at", Instant(event.at))
-            contacts.deleted.discard(cid)
-            contacts.upsert(record)
+            friend_added(contacts, event)
         elif cid not in contacts.fields:
             if event.type not in ("friend_request",):
                 self.unknown_contacts.append(event)
@@ -588,6 +582,25 @@ def _whole_batches(ordered: list[TouchRequest | TouchBatch], t: int) -> list[Tou
     return single
 
 
+# An event's own keys, never copied onto its contact: `id` is the event's id (idempotent
+# intake), not the contact's.
+EVENT_ONLY_FIELDS = frozenset({"id"})
+
+
+def friend_added(contacts: Contacts, event: Event) -> None:
+    """A `friend_added` event (LANGUAGE.md §3.3): the contact, created if new, takes every
+    field the event carries (name, account, orders, spent, source, …) and `added_at` if
+    unset; a deleted contact is a friend again. The plan and the daemon both come here."""
+    cid = event.contact
+    record = dict(contacts.fields.get(cid, {"id": cid}))
+    for key, value in event.data.items():
+        if key not in EVENT_ONLY_FIELDS:
+            record[key] = value
+    record.setdefault("added_at", Instant(event.at))
+    contacts.deleted.discard(cid)
+    contacts.upsert(record)
+
+
 def apply_effects(contacts: Contacts, event: Event) -> set[str]:
     """How an event changes its contact, before any flow reacts (LANGUAGE.md §3). Returns
     the fields it changed ("deleted" for a deletion)."""
@@ -611,10 +624,10 @@ def apply_effects(contacts: Contacts, event: Event) -> set[str]:
         return {"tags"} if after != before else set()
     if kind == "contact_updated":
         for key, value in data.items():
-            if key != "id":
+            if key not in EVENT_ONLY_FIELDS:
                 record[key] = value
         contacts.upsert(record)
-        return set(data) - {"id"}
+        return set(data) - EVENT_ONLY_FIELDS
     if kind == "deleted":
         contacts.deleted.add(cid)
         return {"deleted"}

@@ -31,6 +31,7 @@ from playbook.runtime import schema as s
 from playbook.runtime.report import ON_TIME_SECONDS, clock_of, short_time, snapshot, when, when_dt
 from playbook.runtime.rows import VersionRow
 from playbook.runtime.store import Store
+from playbook.words import event_label
 
 LATEST_EVENTS = 20  # entry events looked at when working out why a contact never entered
 
@@ -344,7 +345,7 @@ def why_text(reason: Mapping[str, Any]) -> str:
     code = reason["code"]
     at = short_time(reason.get("at"))
     terms = "; ".join(reason.get("failed") or [])
-    event, segment = reason.get("event", ""), reason.get("segment", "")
+    event, segment = event_label(str(reason.get("event", ""))), reason.get("segment", "")
     if code == "deleted":
         return t("the contact is deleted: no journey takes it any more")
     if code == "no_account":

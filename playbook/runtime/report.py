@@ -319,6 +319,16 @@ def conversion(conn: Connection, versions: Versions, window: Window) -> dict[str
     return dict(sorted((keys[pair], journey_metrics(rows)) for pair, rows in found.items()))
 
 
+def journeys_without_goal(store: Store) -> set[str]:
+    """The journeys of the active versions that declare no goal, under the keys
+    `conversion` reports them by: their conversion is not 0%, it does not exist."""
+    versions = Versions(store)
+    pairs = {(versions.name_of(doc.get("version")), name): bool((journey or {}).get("goal"))
+             for doc in versions.active for name, journey in (doc.get("journeys") or {}).items()}  # fmt: skip
+    keys = flow_keys(pairs)
+    return {keys[pair] for pair, has_goal in pairs.items() if not has_goal}
+
+
 # ---- purchases (客单价) ------------------------------------------------------------------------------
 
 

@@ -104,6 +104,20 @@ events = sa.Table(
     sqlite_autoincrement=True,  # seq stays increasing even after old rows are pruned
 )
 
+# Event ids already taken (issue 19, "idempotent intake"): a repeated id is acknowledged
+# with the first event's seq and not stored again. `digest` is the event's content (type,
+# contact, at, data without the id), so a reused id carrying another event is told apart
+# from a retry. Rows older than the retention window (`[intake] remember_ids`) are pruned.
+event_ids = sa.Table(
+    "event_ids",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),  # the event's id, or "~<signature>/<index>" for a signed request
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the event stored under it
+    sa.Column("digest", sa.String, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index("ix_event_ids_received_at", "received_at"),
+)
+
 enrolments = sa.Table(
     "enrolments",
     metadata,
@@ -240,6 +254,25 @@ leases = sa.Table(
     sa.Column("owner", sa.String),
     sa.Column("acquired_at", UTCDateTime),
     sa.Column("expires_at", UTCDateTime),
+    # the writer's lease (0004): a fencing token bumped at every take-over, checked inside
+    # every write of deciding, dispatching and reconciling; who holds it, for the messages
+    sa.Column("token", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("host", sa.String),
+    sa.Column("pid", sa.Integer),
+    sa.Column("renewed_at", UTCDateTime),
+)
+
+# What an operator did to the ledger by hand (`playbook requeue`), one row per action (0004).
+ledger_actions = sa.Table(
+    "ledger_actions",
+    metadata,
+    sa.Column("seq", RowId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("action", sa.String, nullable=False),  # requeue
+    sa.Column("actor", sa.String, nullable=False),  # user@host (pid)
+    sa.Column("criteria", Doc(), nullable=False),  # {"state", "before", "keys"}
+    sa.Column("keys", Doc(), nullable=False),  # the touches it moved
+    sqlite_autoincrement=True,
 )
 
 sequences = sa.Table(

@@ -251,3 +251,14 @@ def test_options_are_checked() -> None:
     ]:
         with pytest.raises(PlaybookError, match=message):
             WebhookAdapter(options)
+
+
+def test_url_credentials_with_a_token_are_an_error() -> None:
+    url = "https://ops:pa55@hooks.example.com/in"
+    with pytest.raises(PlaybookError) as err:
+        WebhookAdapter({"url": url}, {"token": "tok-1"})
+    message = str(err.value)
+    assert "carries credentials (user:password@) and a token is set" in message
+    assert "pa55" not in message and "tok-1" not in message  # the error names neither secret
+    assert WebhookAdapter({"url": url}, {"secret": "s"})._secret == "s"  # Basic auth with a signature: fine
+    assert WebhookAdapter({"url": "https://hooks.example.com/in"}, {"token": "tok-1"})._token == "tok-1"
