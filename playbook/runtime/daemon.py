@@ -134,7 +134,8 @@ class Daemon:
 
                 adapter = build(cfg.adapter.name, cfg.adapter.options, load_secrets(cfg))
             adapter.open()
-            for problem in adapter.probe([str(a["id"]) for a in store.load_accounts() if a.get("id")]):
+            accounts = self._surviving(store.load_accounts)  # a store outage is waited out here too
+            for problem in adapter.probe([str(a["id"]) for a in accounts if a.get("id")]):
                 log.error(problem)  # the adapter holds what it cannot send; fix and it resumes
             caps = adapter.capabilities
             d = cfg.daemon
