@@ -154,6 +154,11 @@ class Adapter:
         the store's lease, after the previous holder's lease ended."""
         return []
 
+    def probe(self, accounts: Sequence[str]) -> list[str]:
+        """A start-up check with cheap calls (after `open`, before anything is due): problems an
+        operator must fix (permissions, visible range, trusted IP), as messages; none: []."""
+        return []
+
     def callbacks(self, deliver: EventSink) -> Mapping[str, CallbackRoute]:
         """HTTP routes the platform calls (path → handler), served beside `POST /events`;
         each authenticates its caller itself (WeCom: the msg_signature). A handler turns

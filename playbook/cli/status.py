@@ -134,6 +134,9 @@ def render(doc: dict[str, Any], out: Any) -> None:
     contacts = doc["contacts"]
     out.print(t("contacts: {total} ({deleted} deleted) · accounts: {accounts}", total=contacts["total"],
                 deleted=contacts["deleted"], accounts=doc["accounts"]), markup=False, highlight=False)  # fmt: skip
+    for held in doc.get("held") or []:  # one line per reason an adapter holds touches back
+        out.print(t("⚠ {n} touches held: {reason}", n=held["touches"], reason=held["reason"]), markup=False,
+                  highlight=False, style="yellow")
     out.print(_counts_table(t("ledger"), doc["touches"]))
     out.print(_counts_table(t("events"), doc["events"]))
     out.print(_counts_table(t("enrolments"), doc["enrolments"]))

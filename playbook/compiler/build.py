@@ -113,6 +113,8 @@ class _Compiler:
                 t("add a line like: {example}", example="quiet 22:00-08:00"),
                 file=file,
             )
+        if settings["quiet"] is not None and not any(d.is_error for d in self.diagnostics):
+            self._check_welcome_quiet(settings["quiet"], journeys)  # advice: only once the playbook compiles
         if any(d.is_error for d in self.diagnostics):
             return None
         sources = {
@@ -620,6 +622,35 @@ class _Compiler:
         return sorted(days)
 
     # ---- journeys -----------------------------------------------------------------------------------
+    def _check_welcome_quiet(self, quiet: Doc, journeys: dict[str, Doc | None]) -> None:
+        """The choice made for an immediate reply to a friend request (docs/language.md §12):
+        quiet hours hold it like every other touch. An `on friend_added` journey whose first
+        step is an untimed dm is told so: friends added at night are greeted when the quiet
+        hours end (then no longer as the platform's welcome message)."""
+        for name, decl in self.tables["journey"].items():
+            journey = journeys.get(name)
+            if not journey:
+                continue
+            entries = journey.get("entry")
+            entries = entries if isinstance(entries, list) else [entries] if entries else []
+            if not any(e.get("kind") == "event" and e.get("event") == "friend_added" for e in entries):
+                continue
+            first = journey.get("nodes", {}).get(journey.get("start"))
+            if not first or first.get("kind") != "dm" or first.get("timing"):
+                continue
+            step = next((m for m in decl.node.members if isinstance(m, A.Step)), None)  # type: ignore[attr-defined]
+            if step is None:
+                continue
+            self.warn(
+                "welcome-quiet-hours",
+                t("friends added during quiet hours ({start}-{end}) are greeted when the quiet hours end, not at once",
+                  start=quiet["start"], end=quiet["end"]),
+                step.span,
+                t("quiet hours hold a reply to a friend request too; keep it so and silence this with "
+                  "'# ignore: welcome-quiet-hours', or narrow the quiet window"),
+                file=decl.node.file,  # type: ignore[attr-defined]
+            )  # fmt: skip
+
     def _journey(self, j: A.Journey) -> Doc | None:
         self.file = j.file
         name = j.name.value

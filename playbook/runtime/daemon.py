@@ -135,6 +135,9 @@ class Daemon:
 
                 adapter = build(cfg.adapter.name, cfg.adapter.options, load_secrets(cfg))
             adapter.open()
+            accounts = self._surviving(store.load_accounts)  # a store outage is waited out here too
+            for problem in adapter.probe([str(a["id"]) for a in accounts if a.get("id")]):
+                log.error(problem)  # the adapter holds what it cannot send; fix and it resumes
             caps = adapter.capabilities
             d = cfg.daemon
             decider = Decider(store, self.options.paths, shared_limits=caps.limits,
@@ -161,7 +164,7 @@ class Daemon:
             if self.options.once:
                 self._turn_surviving(decider, dispatcher)
                 return self._lease_exit()
-            routes = adapter.callbacks(lambda events: store.append_events(list(events), "adapter"))
+            routes = adapter.callbacks(self._adapter_events(store))
             if settings is None and routes and self.config.intake.port:
                 from playbook.runtime.intake import IntakeConfig
 
@@ -197,6 +200,16 @@ class Daemon:
             if lease is not None:
                 lease.release()
             store.close()
+
+    def _adapter_events(self, store: Store) -> Callable[[Sequence[Any]], None]:
+        """Where an adapter's callback route puts its events: the store, then a wake-up — a
+        reply to a friend request must go within seconds (WeCom's WelcomeCode lives 20 s)."""
+
+        def deliver(events: Sequence[Any]) -> None:
+            store.append_events(list(events), "adapter")
+            self.wake()
+
+        return deliver
 
     # ---- the store's lease ----------------------------------------------------------------------------
     def _hold(self, lease: WriterLease, store: Store) -> bool:

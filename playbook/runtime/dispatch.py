@@ -332,7 +332,7 @@ class Dispatcher:
             return Settlement(row.key, DEAD, result.error or "refused", self.adapter_name, result.ref)
         if result.status == LATER:  # the adapter's own throttle: not an attempt
             wait = math.ceil(now + (result.retry_after or self.retry.backoff))
-            return Settlement(row.key, "pending", None, self.adapter_name, None, wait, attempted=False)
+            return Settlement(row.key, "pending", result.error, self.adapter_name, None, wait, attempted=False)
         attempts = max(row.attempts, 1)
         if attempts >= self.retry.max_attempts:
             return Settlement(row.key, DEAD, f"gave up after {attempts} attempts: {result.error}", self.adapter_name)

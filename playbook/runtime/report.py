@@ -116,6 +116,8 @@ def status(store: Store, clock: LocalTime | None = None, latest: int = 10) -> di
         "dead": [_problem(r, clock) for r in st.dead],
         "errors": [_problem(r, clock) for r in st.errors],
         "approvals": approvals(store, clock, latest),
+        # touches an adapter holds back, by reason (WeCom blocked: trusted IP … — add this server's IP …)
+        "held": [{"reason": reason, "touches": n, "next_try": when(nxt, clock)} for reason, n, nxt in st.held],
     }
 
 

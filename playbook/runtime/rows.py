@@ -282,3 +282,5 @@ class StoreStatus:
     versions: list[VersionRow]  # active ones (activated, not retired), without their documents
     dead: list[TouchRow]  # the latest dead letters
     errors: list[TouchRow]  # the latest failed/unknown rows
+    # pending touches an adapter put off with a reason (WeCom blocked: trusted IP …): (reason, count, next try)
+    held: list[tuple[str, int, int | None]] = field(default_factory=list)

@@ -1183,6 +1183,12 @@ class Store:
                 timers=timers, next_due=next_due, contacts=contacts, deleted_contacts=deleted, accounts=accounts,
                 versions=[], dead=last(conn, ("dead",)), errors=last(conn, ("failed", "unknown")),
             )  # fmt: skip
+            held = (
+                sa.select(to.c.error, sa.func.count(), sa.func.min(to.c.next_attempt_at))
+                .where(to.c.state == "pending", to.c.error.is_not(None))
+                .group_by(to.c.error).order_by(sa.func.count().desc()).limit(latest)
+            )  # fmt: skip
+            result.held = [(str(error), int(n), nxt) for error, n, nxt in conn.execute(held)]
         result.versions = self.versions(active=True, documents=False)
         return result
 
