@@ -28,11 +28,13 @@ EVENT_ALIASES: dict[str, str] = {
     "移除标签": "tag_removed",
     "去标签": "tag_removed",
     "入群": "joined_group",
+    "进群": "joined_group",
     "退群": "left_group",
     "朋友圈互动": "moment_interaction",
     "删除好友": "deleted",
     "删好友": "deleted",
     "客户更新": "contact_updated",
+    "资料更新": "contact_updated",
 }
 
 

@@ -108,3 +108,13 @@ def test_fmt_keeps_an_event_declaration(tmp_path: Path) -> None:
     path = tmp_path / "p.pb"
     path.write_text(text, encoding="utf-8")
     assert not [d for d in compile_path(str(path)).warnings if d.code == "unknown-event" and "直播预约" in d.message]
+
+
+def test_the_timeline_s_chinese_label_of_an_event_is_one_of_its_names() -> None:
+    """What `plan --contact` shows in Chinese (words.py: 加好友 (friend_added)) can be
+    written back in a playbook or an event and means the same event."""
+    from playbook.i18n_zh import ZH
+    from playbook.words import EVENT_WORDS
+
+    for kind in BUILTIN_EVENTS:
+        assert canonical_event(ZH[EVENT_WORDS[kind]]) == kind
