@@ -686,6 +686,8 @@ ZH: dict[str, str] = {
     "Processes that plan the accounts in parallel; 0 (the default): one per CPU for large contact files.": "并行演练各账号的进程数；0（默认）：联系人文件较大时每个 CPU 一个",
     "a planning process ended without its result (exit code {code}); is the machine out of memory?": "一个演练进程没有交回结果就结束了（退出码 {code}）；是不是内存不够了？",
     # i19a: one writer per store, crash-exact dispatch, requeue, store outages
+    "daemon: {host} pid {pid}, since {since}": "守护进程：{host} 进程 {pid}，自 {since} 起",
+    "daemon: none running on this store": "守护进程：没有进程在使用这个存储",
     "the outbox {path} was taken over by a newer writer": "发件箱 {path} 已被更新的写入者接管",
     "the webhook refused this daemon's calls: a newer one holds the store": "webhook 拒绝了本守护进程的调用：另一个更新的进程持有存储",
     "the webhook option 'reconcile_url' must be an http:// or https:// URL": "webhook 选项 'reconcile_url' 必须是 http:// 或 https:// 地址",

@@ -133,6 +133,10 @@ def render(doc: dict[str, Any], out: Any) -> None:
     contacts = doc["contacts"]
     out.print(t("contacts: {total} ({deleted} deleted) · accounts: {accounts}", total=contacts["total"],
                 deleted=contacts["deleted"], accounts=doc["accounts"]), markup=False, highlight=False)  # fmt: skip
+    writer = doc.get("writer")
+    out.print(t("daemon: {host} pid {pid}, since {since}", host=writer["host"], pid=writer["pid"],
+                since=short_time(writer["since"])) if writer else t("daemon: none running on this store"),
+              markup=False, highlight=False)  # fmt: skip
     out.print(_counts_table(t("ledger"), doc["touches"]))
     out.print(_counts_table(t("events"), doc["events"]))
     out.print(_counts_table(t("enrolments"), doc["enrolments"]))
