@@ -835,6 +835,8 @@ ZH: dict[str, str] = {
     "… and {n} more warning": "……另有 {n} 条警告",
     "… and {n} more warnings": "……另有 {n} 条警告",
     # i19a: one writer per store, crash-exact dispatch, requeue, store outages
+    "daemon: {host} pid {pid}, since {since}": "守护进程：{host} 进程 {pid}，自 {since} 起",
+    "daemon: none running on this store": "守护进程：没有进程在使用这个存储",
     "the outbox {path} was taken over by a newer writer": "发件箱 {path} 已被更新的写入者接管",
     "the webhook refused this daemon's calls: a newer one holds the store": "webhook 拒绝了本守护进程的调用：另一个更新的进程持有存储",
     "the webhook option 'reconcile_url' must be an http:// or https:// URL": "webhook 选项 'reconcile_url' 必须是 http:// 或 https:// 地址",

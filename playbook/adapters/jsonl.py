@@ -85,8 +85,12 @@ class JsonlAdapter(Adapter):
         """Record our token (the highest wins). Waits while a writer is mid-batch: what it
         writes is then in the file before `reconcile` reads it."""
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.fence_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.fence_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise TransientError(t("cannot open the outbox {path}: {reason}", path=self.fence_path,
+                                       reason=exc)) from None  # fmt: skip
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if token > _read_token(fd):

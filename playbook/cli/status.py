@@ -137,6 +137,10 @@ def render(doc: dict[str, Any], out: Any) -> None:
     for held in doc.get("held") or []:  # one line per reason an adapter holds touches back
         out.print(t("⚠ {n} touches held: {reason}", n=held["touches"], reason=held["reason"]), markup=False,
                   highlight=False, style="yellow")
+    writer = doc.get("writer")
+    out.print(t("daemon: {host} pid {pid}, since {since}", host=writer["host"], pid=writer["pid"],
+                since=short_time(writer["since"])) if writer else t("daemon: none running on this store"),
+              markup=False, highlight=False)  # fmt: skip
     out.print(_counts_table(t("ledger"), doc["touches"]))
     out.print(_counts_table(t("events"), doc["events"]))
     out.print(_counts_table(t("enrolments"), doc["enrolments"]))

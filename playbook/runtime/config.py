@@ -122,7 +122,7 @@ class IntakeSection(_Section):
 class DaemonSection(_Section):
     tick: float = Field(1.0, gt=0)  # seconds between due-timer ticks
     grace: float = 3600.0  # seconds: a missed schedule firing younger than this runs once, older is recorded missed
-    batch: int | None = Field(None, ge=1)  # ledger rows claimed per round (default: the adapter's batch size, ≥ 500)
+    batch: int | None = Field(None, ge=1)  # ledger rows claimed per round (default: workers × the adapter's batch size, ≤ max(500, it))
     max_attempts: int = Field(8, ge=1)
     backoff: float = Field(2.0, gt=0)  # first retry delay; doubles each attempt, full jitter
     backoff_cap: float = Field(3600.0, gt=0)

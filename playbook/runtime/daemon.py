@@ -186,8 +186,8 @@ class Daemon:
         except Fenced as exc:  # the platform saw a newer holder's token first
             log.error(t("this process lost the store's lease: {reason}", reason=exc))
             return EXIT_HELD
-        except _Stopped:  # stopped while waiting for the store
-            return 0
+        except _Stopped:  # stopped while waiting for the store (a signal, or the lease was lost meanwhile)
+            return self._lease_exit()
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)

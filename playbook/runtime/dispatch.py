@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,7 +283,9 @@ class Dispatcher:
                             self._unsettled += settlements
                     return
 
-        for task in [self._pool.submit(drain) for _ in range(min(self.workers, len(groups)))]:
+        tasks = [self._pool.submit(drain) for _ in range(min(self.workers, len(groups)))]
+        wait(tasks)  # every call of the round has ended before anything is raised or retried
+        for task in tasks:
             task.result()
         with lock:  # the groups no task took after the first error
             for i in todo:

@@ -72,11 +72,15 @@ class WriterLease:
         """As a standby: try until the lease is ours (True) or `stopping` is set (False)."""
         poll = poll if poll is not None else min(1.0, self.ttl / 5)
         shown: str | None = None
+        unreachable = False
         while not stopping.is_set():
             try:
                 holder = self.take()
+                unreachable = False
             except StoreError as exc:
-                log.warning(t("standby: cannot reach the store, trying again: {reason}", reason=exc))
+                if not unreachable:  # once per spell, not every poll
+                    log.warning(t("standby: cannot reach the store, trying again: {reason}", reason=exc))
+                unreachable = True
                 holder = None
             if self.fence is not None:
                 return True

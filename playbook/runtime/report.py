@@ -118,7 +118,17 @@ def status(store: Store, clock: LocalTime | None = None, latest: int = 10) -> di
         "approvals": approvals(store, clock, latest),
         # touches an adapter holds back, by reason (WeCom blocked: trusted IP … — add this server's IP …)
         "held": [{"reason": reason, "touches": n, "next_try": when(nxt, clock)} for reason, n, nxt in st.held],
+        "writer": _writer(store, clock),
     }
+
+
+def _writer(store: Store, clock: LocalTime) -> dict[str, Any] | None:
+    """The daemon holding the store's lease now (None: no daemon runs on it)."""
+    holder = store.lease_holder()
+    if holder is None:
+        return None
+    return {"host": holder.host, "pid": holder.pid, "owner": holder.owner, "since": when_dt(holder.since, clock),
+            "until": when_dt(holder.expires_at, clock)}  # fmt: skip
 
 
 def _problem(r: TouchRow, clock: LocalTime) -> dict[str, Any]:

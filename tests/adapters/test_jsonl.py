@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from playbook.adapters import jsonl
-from playbook.adapters.base import ABSENT, SENT, Delivery, Result, TransientError
+from playbook.adapters.base import ABSENT, SENT, Delivery, Fenced, Result, TransientError
 from playbook.adapters.jsonl import JsonlAdapter
 from playbook.diagnostics import PlaybookError
 
@@ -114,3 +114,18 @@ def test_an_unopenable_path_is_transient(tmp_path: Path, make_delivery: Make) ->
     adapter = JsonlAdapter({"path": str(tmp_path / "file" / "outbox.jsonl")})  # a file where a folder should be
     with pytest.raises(TransientError, match="cannot open the outbox"):
         adapter.send([make_delivery()])
+
+
+def test_a_writer_fenced_off_by_a_newer_token_writes_nothing(tmp_path: Path, make_delivery: Make) -> None:
+    out = tmp_path / "outbox.jsonl"
+    old, new = JsonlAdapter({"path": str(out)}), JsonlAdapter({"path": str(out)})
+    old.fence(1)
+    old.send([make_delivery("k1")])
+    new.fence(2)  # the next holder took the store over
+    with pytest.raises(Fenced):
+        old.send([make_delivery("k2")])
+    new.send([make_delivery("k3")])
+    assert [json.loads(line)["key"] for line in _lines(out)] == ["k1", "k3"]
+    assert (tmp_path / "outbox.jsonl.fence").read_text() == "2"
+    old.fence(1)  # an older token never lowers the file's
+    assert (tmp_path / "outbox.jsonl.fence").read_text() == "2"

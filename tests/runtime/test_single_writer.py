@@ -141,6 +141,9 @@ def test_two_daemons_started_together_one_runs_the_other_names_it(tmp_path: Path
         assert code == 3, err
         assert "in use by another playbook run" in err and f"pid {running.pid}" in err, err
         assert running.poll() is None
+        status = subprocess.run([sys.executable, "-m", "playbook", "status", "--db", store_url, "--format", "json"],
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert json.loads(status.stdout)["writer"]["pid"] == running.pid  # status names the holder
         _wait(lambda: len(_outbox(tmp_path)) >= 2 * CONTACTS)
         # a cron `run --once` beside the running daemon is refused the same way, and writes nothing
         once = _start(tmp_path, config, "--once")

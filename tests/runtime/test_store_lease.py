@@ -91,3 +91,33 @@ def test_a_race_for_the_lease_has_one_winner(store: Store, open_store: Callable[
     for th in threads:
         th.join()
     assert won == [1]
+
+
+def test_the_guard_before_an_adapter_call_renews_a_stale_lease_and_refuses_a_lost_one(
+    store: Store, open_store: Callable[..., Store]
+) -> None:
+    from playbook.runtime.lease import WriterLease
+
+    clock: dict[str, Any] = {"now": store.now()}
+    ticks = [0.0]
+    a, b = _clocked(open_store, clock), _clocked(open_store, clock)
+    lease = WriterLease(a, "A", 10, monotonic=lambda: ticks[0])
+    assert lease.take() is None and a.fence == Fence(0, "A", 1)
+    expiry = a.lease_holder().expires_at  # type: ignore[union-attr]
+    ticks[0] = 4.0  # fresh enough (under ttl/2): no renewal, no store write
+    clock["now"] += dt.timedelta(seconds=4)
+    lease.ensure_fresh()
+    assert a.lease_holder().expires_at == expiry  # type: ignore[union-attr]
+    ticks[0] = 6.0  # older than ttl/2: renewed before the call
+    clock["now"] += dt.timedelta(seconds=2)
+    lease.ensure_fresh()
+    assert a.lease_holder().expires_at == clock["now"] + dt.timedelta(seconds=10)  # type: ignore[union-attr]
+    ticks[0] = 30.0  # stopped for 24 s: B took over meanwhile
+    clock["now"] += dt.timedelta(seconds=24)
+    assert b.take_lease("B", 10, host="h", pid=2) == 2
+    with pytest.raises(LeaseLost, match="held by B"):
+        lease.ensure_fresh()
+    with pytest.raises(LeaseLost):
+        lease.ensure_fresh()  # and stays refused
+    lease.release()  # gives nothing up: it is B's
+    assert a.lease_holder().owner == "B"  # type: ignore[union-attr]
