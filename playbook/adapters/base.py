@@ -89,6 +89,20 @@ class HttpResponse:
     content_type: str = "text/plain; charset=utf-8"
 
 
+@dataclass
+class Synced:
+    """Contacts and accounts as the platform has them (`Adapter.sync`), for the store's
+    idempotent import: plain records ({"id", …}: `added_at` in epoch seconds, `tags` a list of
+    names), the known contacts the platform no longer has (`gone`), problems for the operator,
+    and the calls made per endpoint."""
+
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    calls: dict[str, int] = field(default_factory=dict)
+
+
 CallbackRoute = Callable[[HttpRequest], HttpResponse]
 # What a callback route does with the events it receives: stored in the event log (source
 # "adapter") before the route answers, so an acknowledged callback is never lost.
@@ -146,6 +160,17 @@ class Adapter:
         """Final reports on sent touches (each has its `ref`); the ones not returned are
         asked about again later."""
         return []
+
+    def sync_due(self, now: float) -> bool:
+        """Whether `sync` has something to read now (a schedule came, or callbacks named
+        customers to read again). Cheap: the daemon asks every turn."""
+        return False
+
+    def sync(self, known: Mapping[str, str | None], now: float, *, full: bool = False) -> Synced:
+        """Contacts and accounts from the platform: everything when `full` (or when a scheduled
+        sync is due), else the customers callbacks named. `known`: the stored, not deleted
+        contacts → their account (to keep owners and tell who is gone). Raises AdapterError."""
+        raise PermanentError(f"the {self.name or 'this'} adapter cannot read contacts from its platform")
 
     def close(self) -> None:
         """Called once on shutdown, after in-flight calls are drained."""

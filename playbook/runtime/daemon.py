@@ -34,6 +34,7 @@ from playbook.i18n import t
 from playbook.runtime.config import DaemonConfig, intake_settings, load_secrets
 from playbook.runtime.decide import Decider, LoadReport
 from playbook.runtime.dispatch import Dispatcher, RetryPolicy
+from playbook.runtime.importing import sync_contacts
 from playbook.runtime.store import Store
 
 log = logging.getLogger("playbook.daemon")
@@ -173,6 +174,8 @@ class Daemon:
 
     def _turn(self, decider: Decider, dispatcher: Dispatcher) -> None:
         """Decide up to now, then dispatch until nothing more is due (or a stop)."""
+        if dispatcher.adapter.sync_due(self.clock()):  # contacts from the platform first (importing.py)
+            sync_contacts(dispatcher.adapter, decider.store, self.clock(), self.config.adapter.name)
         step = decider.step(int(self.clock()))
         if step.events or step.touches:
             log.debug(t("decided: {events} events, {touches} touches, {states} state events", events=step.events,

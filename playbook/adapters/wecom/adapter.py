@@ -59,6 +59,7 @@ from playbook.adapters.base import (
     PermanentError,
     Receipt,
     Result,
+    Synced,
     TransientError,
 )
 from playbook.adapters.capabilities import BUILTIN, Capabilities, wecom_limits
@@ -68,6 +69,7 @@ from playbook.adapters.wecom.callbacks import translate
 from playbook.adapters.wecom.client import WeComClient, WeComError
 from playbook.adapters.wecom.media import Media, attachments
 from playbook.adapters.wecom.state import AdapterState
+from playbook.adapters.wecom.sync import WeComSync, sync_interval
 from playbook.i18n import t
 
 log = logging.getLogger("playbook.adapters.wecom")
@@ -89,6 +91,8 @@ RECEIPT_FIRST, RECEIPT_MAX = 60.0, 3600.0  # how often one task is asked about: 
 LOOKBACK = 300  # seconds before a touch's `at` that its task may carry (clock skew)
 OPTIONS = ("corp_id", "agent_id", "base_url", "timeout", "quota", "tag_group", "media_dir",
            "app_messages_per_minute", "app_messages_per_hour", "groups", "state_file")  # fmt: skip
+OPTIONS += ("sync", "personal_tags")  # contact sync (sync.py)
+SYNC_RETRY = 600.0  # seconds before a failed scheduled sync is tried again
 STATUSES = {1: "confirmed", 2: "not_friend", 3: "quota"}  # get_groupmsg_send_result's status
 
 
@@ -183,6 +187,7 @@ class WeComAdapter(Adapter):
         self._made: OrderedDict[str, frozenset[str]] = OrderedDict()  # msgid → keys it carries
         self._asked: dict[str, tuple[float, float]] = {}  # ref → (next ask, interval)
         self._lock = threading.Lock()
+        self._init_sync(opts)
 
     def __repr__(self) -> str:
         held = [name for name in ("secret", "callback_token", "callback_aes_key") if self.secrets.get(name)]
@@ -733,6 +738,75 @@ class WeComAdapter(Adapter):
         # WeCom does not say when it was published: when it was first seen so (≤ one receipts round late)
         return [Receipt(d.key, "confirmed", int(self.clock())) for d in deliveries]
 
+    # ---- contact sync (sync.py) --------------------------------------------------------------------
+    def _init_sync(self, opts: Mapping[str, Any]) -> None:
+        try:
+            self.sync_every = sync_interval(opts.get("sync"))
+        except ValueError as exc:
+            raise adapter_error(str(exc)) from None
+        personal = opts.get("personal_tags", False)
+        if not isinstance(personal, bool):
+            raise adapter_error(t("the wecom option 'personal_tags' is true or false"))
+        self.syncer = WeComSync(self.client, moment_tags=self._moment_tag_ids, personal_tags=personal,
+                                clock=self.clock)  # fmt: skip
+        self._sync_next: float | None = 0.0 if self.sync_every else None  # the first one when the daemon starts
+        self._reread: OrderedDict[str, None] = OrderedDict()  # customers a callback said changed
+        self._sync_lock = threading.Lock()
+
+    def _moment_tag_ids(self) -> set[str]:
+        """The corp tags this adapter keeps for Moments audiences: not tags of the customers."""
+        tags = self.state.section("moment_tags")
+        with self.state.lock:
+            return {tag_id for per_account in tags.values() if isinstance(per_account, dict) for tag_id in per_account}
+
+    def _noticed(self, kind: str, message: Mapping[str, Any]) -> None:
+        """A callback that changes what a sync reads, with `sync` set: a customer added or edited
+        (remark or corp tags, 92130) is read again at the next turn; a corp tag renamed or
+        deleted (change_external_tag update/delete) changes every customer carrying it, so a
+        full sync comes at the next turn. Nothing is called from here (WeCom waits 5 s)."""
+        if self._sync_next is None:
+            return
+        customer = str(message.get("ExternalUserID") or "").strip()
+        with self._sync_lock:
+            if kind in ("change_external_contact/add_external_contact",
+                        "change_external_contact/edit_external_contact") and customer:  # fmt: skip
+                self._reread[customer] = None
+            elif kind in ("change_external_tag/update", "change_external_tag/delete"):
+                self._sync_next = 0.0
+        if kind.startswith("change_external_tag/"):
+            with self._tags_lock:
+                self._tags = None  # the adapter's own name → id cache
+
+    def sync_due(self, now: float) -> bool:
+        with self._sync_lock:
+            return self._sync_next is not None and (now >= self._sync_next or bool(self._reread))
+
+    def sync(self, known: Mapping[str, str | None], now: float, *, full: bool = False) -> Synced:
+        """Everything (`full`, or the schedule came), else the customers callbacks named."""
+        with self._sync_lock:
+            scheduled = self._sync_next is not None and now >= self._sync_next
+            if full or scheduled:
+                try:
+                    found = self.syncer.full(known)
+                except AdapterError:
+                    if self._sync_next is not None:
+                        self._sync_next = now + min(SYNC_RETRY, self.sync_every or SYNC_RETRY)
+                    raise
+                if self.sync_every:
+                    self._sync_next = now + self.sync_every
+                self._reread.clear()  # read with everything else
+                return found
+            out = Synced()
+            while self._reread:
+                customer = next(iter(self._reread))
+                one = self.syncer.one(customer, known)  # an AdapterError leaves it (and the rest) to read later
+                del self._reread[customer]
+                out.contacts += one.contacts
+                out.gone += one.gone
+                for endpoint, n in one.calls.items():
+                    out.calls[endpoint] = out.calls.get(endpoint, 0) + n
+            return out
+
     # ---- callbacks -------------------------------------------------------------------------------
     def callbacks(self, deliver: EventSink) -> Mapping[str, CallbackRoute]:
         """`/wecom/callback`: WeCom's URL verification (GET) and its customer-contact events (POST),
@@ -761,6 +835,7 @@ class WeComAdapter(Adapter):
                 if ident in seen:
                     return HttpResponse(200)
             translation = translate(message)
+            self._noticed(translation.kind, message)  # customers to read again (sync)
             if translation.events:
                 deliver(translation.events)  # stored before the answer: an acknowledged event is never lost
             elif translation.reason:
