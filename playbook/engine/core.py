@@ -422,7 +422,7 @@ class Engine:
             return self._finish(req, t, SKIPPED, "the contact has no account")
         if req.not_after is not None and t >= req.not_after:
             return self._finish(req, t, SKIPPED, "the group has closed")
-        verdict = program.policies.judge(t, req.channel, account, contact, held_until)
+        verdict = program.policies.judge(t, req.channel, account, contact, held_until, req.group)
         if verdict is not SEND and not verdict.send:
             if verdict.retry_at is None:
                 return self._finish(req, t, SKIPPED, verdict.reason)
@@ -433,7 +433,7 @@ class Engine:
             return self._finish(req, t, SKIPPED, f"missing {exc.path}")
         if audience is not None and not audience:
             return self._finish(req, t, SKIPPED, "no contact can see it", audience=audience)
-        program.policies.record(t, req.channel, account, contact)
+        program.policies.record(t, req.channel, account, contact, req.group)
         if self.observer is not None:
             self.observer.counted(program, req)
         if t == req.due:
