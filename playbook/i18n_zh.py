@@ -268,6 +268,7 @@ ZH: dict[str, str] = {
     "WeCom gives no customers of {staff}: no interoperability licence (互通许可); their contacts are left as they are": "企业微信不返回 {staff} 的客户：没有互通许可；他们的客户保持不变",
     'the wecom option \'sync\' is how often to re-read contacts from WeCom, e.g. "6h" (at least 1m)': 'wecom 选项 \'sync\' 是从企业微信重新读取客户的间隔，例如 "6h"（至少 1m）',
     "the wecom option 'personal_tags' is true or false": "wecom 选项 'personal_tags' 只能是 true 或 false",
+    "cannot read the mass messages staff sent themselves: {reason}": "无法读取员工自己发送的群发消息：{reason}",
     "file": "文件",
     "rows": "行数",
     "inserted": "新增",

@@ -101,6 +101,9 @@ class Synced:
     gone: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
+    # messages contacts received outside the playbooks (a staff member's own mass message) that
+    # count toward the platform's quota: (channel, contact, when) — each reported once
+    spent: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 CallbackRoute = Callable[[HttpRequest], HttpResponse]
@@ -166,10 +169,13 @@ class Adapter:
         customers to read again). Cheap: the daemon asks every turn."""
         return False
 
-    def sync(self, known: Mapping[str, str | None], now: float, *, full: bool = False) -> Synced:
+    def sync(self, known: Mapping[str, str | None], now: float, *, full: bool = False,
+             quota: bool = False) -> Synced:  # fmt: skip
         """Contacts and accounts from the platform: everything when `full` (or when a scheduled
         sync is due), else the customers callbacks named. `known`: the stored, not deleted
-        contacts → their account (to keep owners and tell who is gone). Raises AdapterError."""
+        contacts → their account (to keep owners and tell who is gone). With `quota`, a full sync
+        also reports the quota spent outside the playbooks (`Synced.spent`, each once: the caller
+        must count it). Raises AdapterError."""
         raise PermanentError(f"the {self.name or 'this'} adapter cannot read contacts from its platform")
 
     def close(self) -> None:

@@ -165,6 +165,7 @@ class Engine:
 
         first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime("Asia/Shanghai")
         shared = [LimitCounter(rule, first_clock) for rule in shared_limits]
+        self.shared_counters = shared  # the platform's limits, one counter for every playbook
         self.columns = Columns(contacts)
         self.programs = [Program(pb, self.columns, shared) for pb in playbooks]
         self.contacts = contacts

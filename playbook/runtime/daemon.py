@@ -175,7 +175,9 @@ class Daemon:
     def _turn(self, decider: Decider, dispatcher: Dispatcher) -> None:
         """Decide up to now, then dispatch until nothing more is due (or a stop)."""
         if dispatcher.adapter.sync_due(self.clock()):  # contacts from the platform first (importing.py)
-            sync_contacts(dispatcher.adapter, decider.store, self.clock(), self.config.adapter.name)
+            synced = sync_contacts(dispatcher.adapter, decider.store, self.clock(), self.config.adapter.name)
+            if synced is not None and synced.spent:
+                decider.count_spent(synced.spent, int(self.clock()))
         step = decider.step(int(self.clock()))
         if step.events or step.touches:
             log.debug(t("decided: {events} events, {touches} touches, {states} state events", events=step.events,

@@ -164,6 +164,25 @@ class Decider:
             engine.contact_changed(cid)
         return changed
 
+    def count_spent(self, spent: Sequence[tuple[str, str, int]], now: int) -> int:
+        """Messages contacts received outside the playbooks that the platform counts toward its
+        quota (a staff member's own mass message: (channel, contact, when)) count toward the
+        platform's limits in the period they fell in, if it is the current one; written with the
+        next step. How many were counted."""
+        engine, journaler = self.engine, self.journaler
+        assert engine is not None and journaler is not None
+        counted = 0
+        for channel, contact, at in spent:
+            for counter in engine.shared_counters:
+                if not counter.by_contact or not counter.rule.applies(channel, True):
+                    continue
+                counter.room(max(now, engine.now), contact)  # into the current period first
+                if counter.period_start <= at < counter.period_end:
+                    counter.add(at, contact)
+                    journaler.counts.add((id(counter), contact))
+                    counted += 1
+        return counted
+
     def next_due(self) -> int | None:
         """When the engine next has something to do (None: nothing on its timeline)."""
         assert self.engine is not None

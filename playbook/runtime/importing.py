@@ -104,6 +104,7 @@ class SyncImport:
     deleted: int = 0  # known contacts the platform no longer has: a `deleted` event each
     problems: list[str] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
+    spent: list[tuple[str, str, int]] = field(default_factory=list)  # quota spent outside the playbooks
 
     def as_json(self) -> dict[str, Any]:
         def counts(c: UpsertCounts, rows: int) -> dict[str, int]:
@@ -115,6 +116,7 @@ class SyncImport:
             "contacts": {**counts(self.contacts, self.customers), "deleted": self.deleted},
             "problems": list(self.problems),
             "calls": dict(sorted(self.calls.items())),
+            "spent": len(self.spent),
         }
 
 
@@ -129,7 +131,7 @@ def import_synced(store: Store, synced: Synced, source: str, now: int) -> SyncIm
     idempotent import as files; each contact it no longer has gets a `deleted` event (by =
     "sync") in the event log, which the engine processes like any deletion."""
     result = SyncImport(source, staff=len(synced.accounts), customers=len(synced.contacts),
-                        problems=list(synced.problems), calls=dict(synced.calls))  # fmt: skip
+                        problems=list(synced.problems), calls=dict(synced.calls), spent=list(synced.spent))  # fmt: skip
     if synced.accounts:
         result.accounts = store.import_records("accounts", synced.accounts)
     if synced.contacts:
@@ -153,9 +155,11 @@ def _typed_synced(record: dict[str, Any]) -> dict[str, Any]:
 
 def sync_contacts(adapter: Adapter, store: Store, now: float, source: str) -> SyncImport | None:
     """The daemon's turn: the adapter's due sync (scheduled, or customers callbacks named) into
-    the store, logged; a failure is logged and tried again later (the adapter decides when)."""
+    the store, logged; a failure is logged and tried again later (the adapter decides when).
+    The quota spent outside the playbooks comes back in `spent`: the caller counts it
+    (`Decider.count_spent`)."""
     try:
-        synced = adapter.sync(known_contacts(store), now)
+        synced = adapter.sync(known_contacts(store), now, quota=True)
     except AdapterError as exc:
         log.warning(t("cannot read contacts from {source}: {reason}", source=source, reason=exc.reason))
         return None

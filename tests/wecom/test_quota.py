@@ -52,3 +52,85 @@ def test_the_monthly_rule_lets_both_posts_go(tmp_path: Path) -> None:
     posts = plan(tmp_path, "month")
     assert len(posts) == 4 and all(t.at == t.due for t in posts)
     assert {r.scope for r in wecom_limits("month") if r.channel == "group"} == {"group"}
+
+
+# ---- a customer's quota spent by messages staff send themselves (个人发表) -----------------------------
+
+from playbook.runtime.decide import Decider  # noqa: E402
+from playbook.runtime.importing import import_synced, known_contacts  # noqa: E402
+from playbook.runtime.store import Store  # noqa: E402
+from playbook.testing.wecom_server import WeComServer  # noqa: E402
+from tests.wecom import Clock  # noqa: E402
+from tests.wecom.test_server import CORP as API_CORP  # noqa: E402
+from tests.wecom.test_server import SECRET as API_SECRET  # noqa: E402
+from tests.wecom.test_server import Api  # noqa: E402
+from tests.wecom.test_sync import CORP, SECRET, adapter_for  # noqa: E402
+
+NOON = 1_796_961_600  # 2026-12-11 12:00 China time (a Friday)
+
+GREETING = """playbook "问候"
+timezone "Asia/Shanghai"
+
+segment 贵宾 = tag "SVIP"
+content 问候 = "周末愉快"
+
+journey 问候 {
+  on enter 贵宾
+  dm 问候
+}
+"""
+
+
+def test_the_server_lists_staff_members_own_tasks_by_filter_type(tmp_path: Path) -> None:
+    clock = Clock(NOON)
+    with WeComServer(corp_id=API_CORP, secret=API_SECRET, clock=clock, strict=True, quota="day") as server:
+        server.directory.customer("wmA", "李四", ["a1"])
+        server.directory.customer("wmB", "王五", ["a2"])
+        msgid = server.directory.staff_send("a1", ["wmA", "wmB"], "周末特价")
+        api = Api(server)
+        span = {"start_time": NOON - 3600, "end_time": NOON + 3600}
+        mine = api.post("externalcontact/get_groupmsg_list_v2", {**span, "filter_type": 1})["group_msg_list"]
+        assert [(t["msgid"], t["creator"], t["create_type"]) for t in mine] == [(msgid, "a1", 1)]
+        assert api.post("externalcontact/get_groupmsg_list_v2", {**span, "filter_type": 0})["group_msg_list"] == []
+        assert len(api.post("externalcontact/get_groupmsg_list_v2", span)["group_msg_list"]) == 1  # 2: all
+        rows = api.post("externalcontact/get_groupmsg_send_result", {"msgid": msgid, "userid": "a1"})["send_list"]
+        assert {(r["external_userid"], r["status"]) for r in rows} == {("wmA", 1), ("wmB", 2)}  # wmB: not a1's
+        # it spent wmA's quota (1 a day): a company task confirmed today finds wmA over it
+        task = api.post("externalcontact/add_msg_template", {"chat_type": "single", "external_userid": ["wmA"],
+                                                            "sender": "a1", "text": {"content": "hi"}})  # fmt: skip
+        server.confirm(task["msgid"])
+        rows = api.post("externalcontact/get_groupmsg_send_result", {"msgid": task["msgid"], "userid": "a1"})
+        assert [r["status"] for r in rows["send_list"]] == [3]
+
+
+def test_staff_sends_count_toward_the_quota_so_the_daemon_holds_the_dm(tmp_path: Path) -> None:
+    clock = Clock(NOON)
+    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, strict=True) as server:
+        server.directory.customer("wmA", "李四", ["a1"])
+        server.directory.customer("wmB", "王五", ["a1"])
+        with server._lock:
+            tag = server._add_corp_tag({}, {"group_name": "等级", "tag": [{"name": "SVIP"}]}, NOON)
+            for c in ("wmA", "wmB"):
+                server._marks[("a1", c)].add(tag["tag_group"]["tag"][0]["id"])
+        server.directory.staff_send("a1", ["wmA"], "周末特价", at=NOON - 600)
+        adapter = adapter_for(server, tmp_path, sync="6h")
+        first = adapter.sync({}, NOON, quota=True)
+        assert first.spent == [("dm", "wmA", NOON - 600)]
+        assert adapter.sync({}, NOON, full=True, quota=True).spent == []  # reported once
+        (tmp_path / "p.pb").write_text(GREETING, encoding="utf-8")
+        with Store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+            store.migrate()
+            import_synced(store, first, "wecom", NOON)
+            assert set(known_contacts(store)) == {"wmA", "wmB"}
+            decider = Decider(store, [str(tmp_path / "p.pb")], shared_limits=adapter.capabilities.limits)
+            decider.load(NOON)
+            assert decider.count_spent(first.spent, NOON) == 2  # the daily and the monthly rule
+            decider.step(NOON)
+            rows = {r.contact: r for r in store.touches()}
+            assert rows["wmB"].state == "pending" and rows["wmB"].at == NOON  # goes out now
+            assert rows["wmA"].state == "held"  # its quota for today was spent by a1's own message
+            decider.step(NOON + 12 * 3600 - 1)
+            assert {r.contact: r.state for r in store.touches()}["wmA"] == "held"
+            decider.step(NOON + 12 * 3600)  # midnight, China time: a new day's quota
+            assert {r.contact: (r.state, r.at) for r in store.touches()}["wmA"] == ("pending", NOON + 12 * 3600)
+        adapter.close()

@@ -274,6 +274,7 @@ def test_the_daemon_syncs_on_its_schedule(server: WeComServer, tmp_path: Path, m
     from playbook.runtime.daemon import Daemon, RunOptions
 
     shop(server)
+    server.directory.staff_send("a2", ["wmC"], "周末特价")  # a2's own mass message: wmC's quota spent
     config_file = tmp_path / "playbook.toml"
     config_file.write_text('[store]\nurl = "store.db"\n[adapter]\nname = "wecom"\n[adapter.options]\n'
                            f'corp_id = "{CORP}"\nsync = "6h"\n', encoding="utf-8")  # fmt: skip
@@ -285,3 +286,5 @@ def test_the_daemon_syncs_on_its_schedule(server: WeComServer, tmp_path: Path, m
     with Store(config.store.url) as store:
         records, deleted = store.load_contacts()
         assert sorted(r["id"] for r in records) == ["wmA", "wmB", "wmC"] and not deleted
+        platform = {(c.rule, c.scope_id): c.count for c in store.load_state().counters if c.scope == "platform"}
+        assert platform == {(0, "wmC"): 1, (1, "wmC"): 1}  # the daily and the monthly rule, counted at start-up

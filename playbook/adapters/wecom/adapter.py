@@ -777,11 +777,38 @@ class WeComAdapter(Adapter):
             with self._tags_lock:
                 self._tags = None  # the adapter's own name → id cache
 
+    def _add_staff_sends(self, found: Synced, now: float) -> None:
+        """The messages staff sent themselves this quota period (个人发表: they spend the
+        customers' quota, 92135) into `found.spent`, each customer of each task once (the
+        adapter's state remembers what it reported). A failure here is a problem, not a failed sync."""
+        since = quota_period_start(self.quota, now)
+        sends = self.state.section("staff_sends")
+        with self.state.lock:
+            counted = {msgid: list(entry.get("customers") or []) for msgid, entry in sends.items()
+                       if isinstance(entry, dict)}  # fmt: skip
+        try:
+            new = self.syncer.staff_sends(since, int(now), counted)
+        except AdapterError as exc:
+            found.problems.append(t("cannot read the mass messages staff sent themselves: {reason}", reason=exc.reason))
+            return
+        finally:
+            for endpoint, n in self.syncer._taken().items():
+                found.calls[endpoint] = found.calls.get(endpoint, 0) + n
+        with self.state.lock:
+            for msgid, rows in new.items():
+                entry = sends.setdefault(msgid, {"at": int(now), "customers": []})
+                entry["customers"] = sorted({*entry["customers"], *(c for c, _ in rows)})
+                found.spent += [("dm", customer, at) for customer, at in rows]
+            for msgid in [m for m, e in sends.items() if not isinstance(e, dict) or e.get("at", 0) < now - 40 * 86400]:
+                del sends[msgid]  # older than any quota period
+            self.state.save()
+
     def sync_due(self, now: float) -> bool:
         with self._sync_lock:
             return self._sync_next is not None and (now >= self._sync_next or bool(self._reread))
 
-    def sync(self, known: Mapping[str, str | None], now: float, *, full: bool = False) -> Synced:
+    def sync(self, known: Mapping[str, str | None], now: float, *, full: bool = False,
+             quota: bool = False) -> Synced:  # fmt: skip
         """Everything (`full`, or the schedule came), else the customers callbacks named."""
         with self._sync_lock:
             scheduled = self._sync_next is not None and now >= self._sync_next
@@ -795,6 +822,8 @@ class WeComAdapter(Adapter):
                 if self.sync_every:
                     self._sync_next = now + self.sync_every
                 self._reread.clear()  # read with everything else
+                if quota:
+                    self._add_staff_sends(found, now)
                 return found
             out = Synced()
             while self._reread:
@@ -847,6 +876,19 @@ class WeComAdapter(Adapter):
             return HttpResponse(200)
 
         return {CALLBACK_PATH: route}
+
+
+def quota_period_start(mode: str, now: float) -> int:
+    """The start of WeCom's quota period (China time) that `now` is in: the month, ISO week or day."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    day = datetime.fromtimestamp(now, ZoneInfo("Asia/Shanghai")).replace(hour=0, minute=0, second=0, microsecond=0)
+    if mode == "month":
+        day = day.replace(day=1)
+    elif mode == "week":
+        day -= timedelta(days=day.weekday())
+    return int(day.timestamp())
 
 
 def _group_status(rows: list[tuple[int, int | None]]) -> tuple[int, int | None]:

@@ -248,6 +248,42 @@ class WeComSync:
         return out
 
 
+    # ---- messages staff send themselves (个人发表) ----------------------------------------------------
+    def staff_sends(self, since: int, until: int, counted: Mapping[str, Collection[str]]) -> dict[str, list[tuple[str, int]]]:
+        """The customers who received a mass message a staff member created in the client
+        (get_groupmsg_list_v2 filter_type 1, 96355: 个人发表 — sent at once, no confirmation) between
+        `since` and `until` (≤ one month apart), by msgid: [(external_userid, send_time)] with
+        status 1 (received: it spent their quota), leaving out those in `counted` (msgid → customers
+        reported before)."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        cursor = ""
+        tasks: list[tuple[str, str]] = []
+        while True:
+            doc = self._call("POST", "externalcontact/get_groupmsg_list_v2", body={
+                "chat_type": "single", "start_time": since, "end_time": until, "filter_type": 1, "limit": 100,
+                "cursor": cursor})  # fmt: skip
+            for task in doc.get("group_msg_list") or []:
+                if task.get("msgid") and task.get("creator") and task.get("create_type", 1) == 1:
+                    tasks.append((str(task["msgid"]), str(task["creator"])))
+            cursor = str(doc.get("next_cursor") or "")
+            if not cursor:
+                break
+        for msgid, creator in tasks:
+            before = set(counted.get(msgid, ()))
+            cursor = ""
+            while True:
+                doc = self._call("POST", "externalcontact/get_groupmsg_send_result",
+                                 body={"msgid": msgid, "userid": creator, "limit": 1000, "cursor": cursor})  # fmt: skip
+                for row in doc.get("send_list") or []:
+                    customer, send_time = row.get("external_userid"), row.get("send_time")
+                    if row.get("status") == 1 and customer and isinstance(send_time, int) and customer not in before:
+                        out.setdefault(msgid, []).append((str(customer), send_time))
+                cursor = str(doc.get("next_cursor") or "")
+                if not cursor:
+                    break
+        return out
+
+
 def _record(cid: str, contact: Mapping[str, Any], follows: Mapping[str, Mapping[str, Any]],
             tags: Mapping[str, list[str]], stored_account: str | None) -> dict[str, Any]:  # fmt: skip
     """One contact from its WeCom relations (see the module docstring for the choices)."""
