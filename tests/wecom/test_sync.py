@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from playbook.adapters.base import HttpRequest
+from playbook.adapters.base import HttpRequest, TransientError
 from playbook.adapters.wecom import crypto
 from playbook.adapters.wecom.adapter import WeComAdapter
 from playbook.adapters.wecom.sync import WeComSync, sync_interval
@@ -288,3 +288,39 @@ def test_the_daemon_syncs_on_its_schedule(server: WeComServer, tmp_path: Path, m
         assert sorted(r["id"] for r in records) == ["wmA", "wmB", "wmC"] and not deleted
         platform = {(c.rule, c.scope_id): c.count for c in store.load_state().counters if c.scope == "platform"}
         assert platform == {(0, "wmC"): 1, (1, "wmC"): 1}  # the daily and the monthly rule, counted at start-up
+
+
+def test_a_callback_during_a_long_sync_is_answered_at_once(server: WeComServer, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    shop(server)
+    adapter = adapter_for(server, tmp_path, sync="6h")
+    server.slow("externalcontact/batch/get_by_user", 1.5, after=False)  # WeCom takes its time
+    syncing = threading.Thread(target=lambda: adapter.sync({}, server.clock()))
+    syncing.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    status = _callback(adapter, {"ToUserName": CORP, "FromUserName": "sys", "CreateTime": T0, "MsgType": "event",
+                                 "Event": "change_external_contact", "ChangeType": "edit_external_contact",
+                                 "UserID": "a1", "ExternalUserID": "wmA"})  # fmt: skip
+    assert status == 200 and time.monotonic() - started < 1.0  # WeCom gives up after 5 s
+    syncing.join()
+    assert adapter.sync_due(server.clock())  # wmA, named while the sync ran, is read next
+    adapter.close()
+
+
+def test_a_failed_re_read_waits_a_minute_and_keeps_the_customer(server: WeComServer, tmp_path: Path) -> None:
+    shop(server)
+    adapter = adapter_for(server, tmp_path, sync="6h")
+    now = server.clock()
+    adapter.sync({}, now)
+    _callback(adapter, {"ToUserName": CORP, "FromUserName": "sys", "CreateTime": T0, "MsgType": "event",
+                        "Event": "change_external_contact", "ChangeType": "edit_external_contact", "UserID": "a1",
+                        "ExternalUserID": "wmA"})  # fmt: skip
+    server.fail_http("externalcontact/get", 502)
+    with pytest.raises(TransientError):
+        adapter.sync({}, now)
+    assert not adapter.sync_due(now + 30) and adapter.sync_due(now + 60)
+    assert [r["id"] for r in adapter.sync({}, now + 60).contacts] == ["wmA"]
+    adapter.close()

@@ -93,6 +93,7 @@ OPTIONS = ("corp_id", "agent_id", "base_url", "timeout", "quota", "tag_group", "
            "app_messages_per_minute", "app_messages_per_hour", "groups", "state_file")  # fmt: skip
 OPTIONS += ("sync", "personal_tags")  # contact sync (sync.py)
 SYNC_RETRY = 600.0  # seconds before a failed scheduled sync is tried again
+REREAD_RETRY = 60.0  # seconds before customers a callback named are read again after a failure
 STATUSES = {1: "confirmed", 2: "not_friend", 3: "quota"}  # get_groupmsg_send_result's status
 
 
@@ -751,7 +752,9 @@ class WeComAdapter(Adapter):
                                 clock=self.clock)  # fmt: skip
         self._sync_next: float | None = 0.0 if self.sync_every else None  # the first one when the daemon starts
         self._reread: OrderedDict[str, None] = OrderedDict()  # customers a callback said changed
-        self._sync_lock = threading.Lock()
+        self._sync_lock = threading.Lock()  # held briefly: the callback route takes it too
+        self._sync_running = threading.Lock()  # one sync at a time (its calls may take minutes)
+        self._reread_after = 0.0  # after a failed re-read: not before
 
     def _moment_tag_ids(self) -> set[str]:
         """The corp tags this adapter keeps for Moments audiences: not tags of the customers."""
@@ -805,31 +808,45 @@ class WeComAdapter(Adapter):
 
     def sync_due(self, now: float) -> bool:
         with self._sync_lock:
-            return self._sync_next is not None and (now >= self._sync_next or bool(self._reread))
+            if self._sync_next is None:
+                return False
+            return now >= self._sync_next or (bool(self._reread) and now >= self._reread_after)
 
     def sync(self, known: Mapping[str, str | None], now: float, *, full: bool = False,
              quota: bool = False) -> Synced:  # fmt: skip
-        """Everything (`full`, or the schedule came), else the customers callbacks named."""
-        with self._sync_lock:
-            scheduled = self._sync_next is not None and now >= self._sync_next
-            if full or scheduled:
+        """Everything (`full`, or the schedule came), else the customers callbacks named. The
+        calls run outside `_sync_lock`, so a callback arriving meanwhile is never kept waiting."""
+        with self._sync_running:
+            with self._sync_lock:
+                whole = full or (self._sync_next is not None and now >= self._sync_next)
+                todo = list(self._reread)
+                if whole:
+                    self._reread.clear()  # read with everything else
+            if whole:
                 try:
                     found = self.syncer.full(known)
                 except AdapterError:
-                    if self._sync_next is not None:
-                        self._sync_next = now + min(SYNC_RETRY, self.sync_every or SYNC_RETRY)
+                    with self._sync_lock:
+                        self._reread.update(dict.fromkeys(todo))
+                        if self._sync_next is not None:
+                            self._sync_next = now + min(SYNC_RETRY, self.sync_every or SYNC_RETRY)
                     raise
-                if self.sync_every:
-                    self._sync_next = now + self.sync_every
-                self._reread.clear()  # read with everything else
+                with self._sync_lock:
+                    if self.sync_every:
+                        self._sync_next = now + self.sync_every
                 if quota:
                     self._add_staff_sends(found, now)
                 return found
             out = Synced()
-            while self._reread:
-                customer = next(iter(self._reread))
-                one = self.syncer.one(customer, known)  # an AdapterError leaves it (and the rest) to read later
-                del self._reread[customer]
+            for customer in todo:
+                try:
+                    one = self.syncer.one(customer, known)
+                except AdapterError:
+                    with self._sync_lock:  # this one and the rest: later
+                        self._reread_after = now + REREAD_RETRY
+                    raise
+                with self._sync_lock:
+                    self._reread.pop(customer, None)
                 out.contacts += one.contacts
                 out.gone += one.gone
                 for endpoint, n in one.calls.items():
