@@ -264,6 +264,7 @@ ZH: dict[str, str] = {
     "{source} staff": "{source} 员工",
     "{source} customers": "{source} 客户",
     "{calls} API calls: {detail}": "{calls} 次接口调用：{detail}",
+    "gone upstream": "平台上已没有",
     "contacts from {source}: {inserted} new, {updated} changed, {deleted} gone": "来自 {source} 的客户：新增 {inserted}，变更 {updated}，已不在 {deleted}",
     "WeCom gives no customers of {staff}: no interoperability licence (互通许可); their contacts are left as they are": "企业微信不返回 {staff} 的客户：没有互通许可；他们的客户保持不变",
     'the wecom option \'sync\' is how often to re-read contacts from WeCom, e.g. "6h" (at least 1m)': 'wecom 选项 \'sync\' 是从企业微信重新读取客户的间隔，例如 "6h"（至少 1m）',

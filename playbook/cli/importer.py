@@ -150,7 +150,7 @@ def _from_platform(source: str, config_path: Path | None, db: str | None, fmt: s
 
         out = console()
         table = Table(title=t("import into {db}", db=shown), title_justify="left")
-        for header in (t("from"), t("rows"), t("inserted"), t("updated"), t("unchanged"), t("deleted")):
+        for header in (t("from"), t("rows"), t("inserted"), t("updated"), t("unchanged"), t("gone upstream")):
             table.add_column(header, justify="left" if header == t("from") else "right")
         for label, c, rows, gone in ((t("{source} staff", source=source), result.accounts, result.staff, ""),
                                      (t("{source} customers", source=source), result.contacts, result.customers,
