@@ -795,7 +795,7 @@ class WeComAdapter(Adapter):
             found.problems.append(t("cannot read the mass messages staff sent themselves: {reason}", reason=exc.reason))
             return
         finally:
-            for endpoint, n in self.syncer._taken().items():
+            for endpoint, n in self.syncer.taken().items():
                 found.calls[endpoint] = found.calls.get(endpoint, 0) + n
         with self.state.lock:
             for msgid, rows in new.items():

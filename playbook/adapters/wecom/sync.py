@@ -131,7 +131,7 @@ class WeComSync:
                 self.sleep(exc.retry_after)
         raise AssertionError("unreachable")
 
-    def _taken(self) -> dict[str, int]:
+    def taken(self) -> dict[str, int]:
         taken, self.calls = dict(self.calls), defaultdict(int)
         return taken
 
@@ -187,7 +187,7 @@ class WeComSync:
         complete = set(staff) - unlicensed
         listed = set(relations)
         out.gone = sorted(cid for cid, account in known.items() if account in complete and cid not in listed)
-        out.calls = self._taken()
+        out.calls = self.taken()
         return out
 
     def _tag_names(self) -> dict[str, str]:
@@ -244,7 +244,7 @@ class WeComSync:
             tags = {u: [name for name, kind in named if kind == 1 or (kind == 2 and self.personal_tags)]
                     for u, (_, named) in got.items()}  # fmt: skip
             out.contacts.append(_record(cid, contact, follows, tags, known.get(cid)))
-        out.calls = self._taken()
+        out.calls = self.taken()
         return out
 
 
