@@ -122,8 +122,7 @@ class SyncImport:
 
 def known_contacts(store: Store) -> dict[str, str | None]:
     """The stored contacts that are not deleted → their account (what a sync compares with)."""
-    records, deleted = store.load_contacts()
-    return {str(r["id"]): r.get("account") for r in records if r["id"] not in deleted}
+    return store.contact_accounts()
 
 
 def import_synced(store: Store, synced: Synced, source: str, now: int) -> SyncImport:

@@ -18,6 +18,7 @@ from playbook.adapters.wecom.sync import WeComSync, sync_interval
 from playbook.cli.main import cli
 from playbook.engine.values import Instant
 from playbook.runtime.importing import import_synced, known_contacts
+from playbook.runtime.rows import Journal
 from playbook.runtime.store import Store
 from playbook.testing.wecom_directory import Relation
 from playbook.testing.wecom_server import WeComServer, event_xml
@@ -192,6 +193,10 @@ def test_import_is_idempotent_and_deletes_through_the_event_log(server: WeComSer
         assert (third.contacts.updated, third.contacts.unchanged, third.deleted) == (1, 1, 1)
         [event] = [e for e in store.next_events() if e.type == "deleted"]
         assert event.contact == "wmC" and event.data == {"by": "sync"}
+        assert known_contacts(store) == {"wmA": "a1", "wmB": "a1", "wmC": "a2"}
+        wm_c = next(r for r in store.load_contacts()[0] if r["id"] == "wmC")
+        store.write(Journal(contacts=[wm_c], deleted_contacts={"wmC"}))  # as the engine records the deletion
+        assert known_contacts(store) == {"wmA": "a1", "wmB": "a1"}  # no second `deleted` for it
     adapter.close()
 
 
