@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from playbook.cli.columns import column_pairs, columns_option, say_column_notes
 from playbook.cli.common import EXIT_ERRORS, LateProgress, console, print_diagnostics
 from playbook.cli.store_options import db_option, store_clock, timezone_option
 from playbook.i18n import t
@@ -41,6 +42,7 @@ from playbook.i18n import t
 @click.option("--accounts", "accounts", is_flag=True, help=t("The files are staff accounts, not contacts."))
 @timezone_option
 @click.option("--strict", is_flag=True, help=t("Any bad data row is fatal: nothing is imported."))
+@columns_option
 @click.option(
     "--format",
     "fmt",
@@ -50,12 +52,12 @@ from playbook.i18n import t
     help=t("table for people, json for scripts."),
 )
 def command(files: tuple[str, ...], source: str | None, config_path: Path | None, db: str | None, accounts: bool,
-            timezone: str | None, strict: bool, fmt: str) -> None:  # fmt: skip
+            timezone: str | None, strict: bool, fmt: str, columns: str | None) -> None:  # fmt: skip
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 
     if source is not None:
-        if files or accounts or strict:
-            raise click.UsageError(t("--from reads the platform: give no files, --accounts or --strict with it"))
+        if files or accounts or strict or columns:
+            raise click.UsageError(t("--from reads the platform: give no files, --accounts, --strict or --columns with it"))
         _from_platform(source, config_path, db, fmt)
         return
     if not files:
@@ -65,12 +67,15 @@ def command(files: tuple[str, ...], source: str | None, config_path: Path | None
 
     url = db or default_url()
     kind = "accounts" if accounts else "contacts"
+    pairs = column_pairs(columns)
+    say_column_notes([(f, kind) for f in files], pairs)
     try:
         with Store(url) as store:
             store.migrate()
             clock = store_clock(store, timezone)
             with LateProgress(t("importing")) as progress:
-                results = import_files(store, files, kind, clock, strict=strict, progress=progress.update)
+                results = import_files(store, files, kind, clock, strict=strict, progress=progress.update,
+                                       columns=pairs)  # fmt: skip
             shown = store.engine.url.render_as_string(hide_password=True)
     except StoreError as exc:
         raise PlaybookError([Diagnostic(ERROR, "store", t("cannot use the store: {reason}", reason=exc))]) from None
@@ -91,6 +96,8 @@ def command(files: tuple[str, ...], source: str | None, config_path: Path | None
 def _render(results: list[Any], shown: str, refused: bool) -> None:
     from rich.table import Table
 
+    from playbook.tables import print_table
+
     out = console()
     table = Table(title=t("import into {db}", db=shown), title_justify="left")
     for header in (t("file"), t("rows"), t("inserted"), t("updated"), t("unchanged"), t("problems")):
@@ -99,7 +106,7 @@ def _render(results: list[Any], shown: str, refused: bool) -> None:
         c = r.counts
         table.add_row(r.path, str(r.rows), str(c.inserted), str(c.updated), str(c.unchanged),
                       str(len(r.problems)) if r.problems else "")  # fmt: skip
-    out.print(table)
+    print_table(out, table)
     if refused:
         console(stderr=True).print(t("--strict: the data has problems; nothing imported"), style="red", markup=False)
 
@@ -148,6 +155,8 @@ def _from_platform(source: str, config_path: Path | None, db: str | None, fmt: s
     else:
         from rich.table import Table
 
+        from playbook.tables import print_table
+
         out = console()
         table = Table(title=t("import into {db}", db=shown), title_justify="left")
         for header in (t("from"), t("rows"), t("inserted"), t("updated"), t("unchanged"), t("gone upstream")):
@@ -156,7 +165,7 @@ def _from_platform(source: str, config_path: Path | None, db: str | None, fmt: s
                                      (t("{source} customers", source=source), result.contacts, result.customers,
                                       str(result.deleted))):  # fmt: skip
             table.add_row(label, str(rows), str(c.inserted), str(c.updated), str(c.unchanged), gone)
-        out.print(table)
+        print_table(out, table)
         calls = sum(result.calls.values())
         out.print(t("{calls} API calls: {detail}", calls=calls,
                     detail=", ".join(f"{k} {v}" for k, v in sorted(result.calls.items())) or "-"), markup=False)  # fmt: skip

@@ -24,9 +24,15 @@ from playbook.i18n import t
     "--migrate", is_flag=True, help=t("Move contacts mid-journey in older versions onto the current version.")
 )
 @click.option("--once", is_flag=True, help=t("Decide and send what is due now, then stop (no intake, no loop)."))
+@click.option(
+    "--standby",
+    is_flag=True,
+    help=t("When another process holds the store, wait and take over when its lease ends (default: refuse)."),
+)
 @click.option("-v", "--verbose", is_flag=True, help=t("Log every decision and dispatch round."))
+@click.option("--yes", is_flag=True, help=t("Approve at the start what waits for approval (for scripts)."))
 def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, adapter_name: str | None, migrate: bool,
-            once: bool, verbose: bool) -> None:  # fmt: skip
+            once: bool, standby: bool, verbose: bool, yes: bool) -> None:  # fmt: skip
     import logging
 
     from rich.logging import RichHandler
@@ -44,5 +50,5 @@ def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, ad
         handlers=[RichHandler(console=console(stderr=True), show_path=False, rich_tracebacks=False)],
     )
     logging.getLogger("playbook").setLevel(logging.DEBUG if verbose else logging.INFO)
-    code = Daemon(config, RunOptions(list(paths), migrate=migrate, once=once)).run()
+    code = Daemon(config, RunOptions(list(paths), migrate=migrate, once=once, standby=standby, yes=yes)).run()
     raise SystemExit(code)
