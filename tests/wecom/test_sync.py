@@ -292,7 +292,7 @@ def test_the_daemon_syncs_on_its_schedule(server: WeComServer, tmp_path: Path, m
         records, deleted = store.load_contacts()
         assert sorted(r["id"] for r in records) == ["wmA", "wmB", "wmC"] and not deleted
         platform = {(c.rule, c.scope_id): c.count for c in store.load_state().counters if c.scope == "platform"}
-        assert platform == {(0, "wmC"): 1, (1, "wmC"): 1}  # the daily and the monthly rule, counted at start-up
+        assert platform == {("dm per contact per day", "wmC"): 1, ("dm per contact per month", "wmC"): 1}
 
 
 def test_a_callback_during_a_long_sync_is_answered_at_once(server: WeComServer, tmp_path: Path) -> None:
