@@ -40,10 +40,8 @@ where a page is silent the choice is said so.
   "不存在外部联系人的关系").
 
 * Staff members' own mass messages (个人发表, 96355): `server.directory.staff_send(userid,
-  customers)` sends at once and spends the customers' quota; ``get_groupmsg_list_v2`` answers them
-  for ``filter_type`` 1 and 2 (with ``creator`` and ``create_type`` 1), and
-  ``get_groupmsg_send_result`` / ``get_groupmsg_task`` for their msgids (these three routes wrap
-  the server's own, which answer the company's tasks).
+  customers)` sends at once and spends the customers' quota; they are the server's tasks with
+  ``create_type`` 1 and a ``creator``, answered by its get_groupmsg_* routes.
 
 The frequency limits (90454: 10,000 calls a minute and 150,000 an hour per API, 45009 beyond)
 are the server's, and apply to these endpoints like any other.
@@ -96,7 +94,6 @@ class Directory:
         self.relations: dict[tuple[str, str], Relation] = {}  # (external_userid, userid)
         self.unlicensed: set[str] = set()
         self.hidden: set[str] = set()  # members outside the app's visible range
-        self.personal: dict[str, PersonalTask] = {}  # msgid → a task a staff member sent themselves
 
     def staff_send(self, userid: str, customers: Iterable[str], text: str = "", at: float | None = None) -> str:
         """See the module-level `staff_send`."""
@@ -237,20 +234,10 @@ ROUTES: dict[str, tuple[str, Any]] = {
 
 # ---- mass messages staff send themselves (个人发表) --------------------------------------------------
 # 获取企业的全部群发记录 (96355): "个人发表: 成员自己创建的内容，可直接发送给客户或客户群" — sent at once,
-# no confirmation; get_groupmsg_list_v2's filter_type "0：企业发表 1：个人发表 2：所有 … 默认情况下为所有类型",
-# each row with create_type (0 企业, 1 个人) and creator ("API接口创建的群发消息不返回该字段": a
-# staff member's own task has one). They count toward the customer's quota like the company's
-# (创建企业群发 92135: messages created by the company or by staff). The server's own routes answer
-# company tasks; these wrappers add the staff members' tasks, kept here.
-
-
-@dataclass
-class PersonalTask:
-    msgid: str
-    creator: str
-    create_time: int
-    text: str
-    results: dict[str, tuple[int, int | None]]  # external_userid → (status, send_time)
+# no confirmation. Kept as the server's own tasks with create_type 1 and a creator (API-made tasks
+# have neither), so get_groupmsg_list_v2 (filter_type 1/2), get_groupmsg_task and
+# get_groupmsg_send_result answer them as WeCom does. They count toward the customer's quota like
+# the company's (创建企业群发 92135: messages created by the company or by staff).
 
 
 def staff_send(server: WeComServer, userid: str, customers: Iterable[str], text: str = "",
@@ -260,89 +247,21 @@ def staff_send(server: WeComServer, userid: str, customers: Iterable[str], text:
     toward the quota). Returns the msgid."""
     import secrets
 
-    from playbook.testing.wecom_server import NOT_FRIEND, OVER_QUOTA, SENT
+    from playbook.testing.wecom_server import NOT_FRIEND, OVER_QUOTA, SENT, TASK_SENT, MsgTask, StaffTask
 
     with server._lock:
         when = server.clock() if at is None else at
-        results: dict[str, tuple[int, int | None]] = {}
-        for customer in dict.fromkeys(customers):
+        targets = list(dict.fromkeys(customers))
+        staff = StaffTask(userid, targets, TASK_SENT, int(when))
+        for customer in targets:
             if userid not in server._friends.get(customer, {}):
-                results[customer] = (NOT_FRIEND, None)
+                staff.results[customer] = (NOT_FRIEND, None)
             elif server._over_quota(customer, when):
-                results[customer] = (OVER_QUOTA, None)
+                staff.results[customer] = (OVER_QUOTA, None)
             else:
-                results[customer] = (SENT, int(when))
+                staff.results[customer] = (SENT, int(when))
                 server._received[customer].append(when)
         msgid = "msg" + secrets.token_hex(12)
-        server.directory.personal[msgid] = PersonalTask(msgid, userid, int(when), text, results)
+        server._tasks[msgid] = MsgTask(msgid, "single", userid, int(when), text, [], {userid: staff},
+                                       creator=userid, create_type=1)  # fmt: skip
         return msgid
-
-
-def _personal_rows(server: WeComServer, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    start, end = body.get("start_time"), body.get("end_time")
-    creator = body.get("creator")
-    if (body.get("chat_type") or "single") != "single":
-        return []
-    return [
-        {"msgid": p.msgid, "creator": p.creator, "create_time": p.create_time, "create_type": 1,
-         "text": {"content": p.text}, "attachments": []}
-        for p in server.directory.personal.values()
-        if isinstance(start, int) and isinstance(end, int) and start <= p.create_time <= end
-        and creator in (None, "", p.creator)
-    ]  # fmt: skip
-
-
-def _list_v2(server: WeComServer, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
-    from playbook.testing.wecom_server import WeComServer, _page
-
-    filter_type = body.get("filter_type", 2)
-    company: list[dict[str, Any]] = []
-    if filter_type in (0, 1, 2):  # the server's answer checks the times and the range (≤ 1 month)
-        cursor = ""
-        while True:
-            doc = WeComServer._get_groupmsg_list_v2(server, params, {**body, "filter_type": 0, "cursor": cursor,
-                                                                      "limit": 100}, now)  # fmt: skip
-            company += doc["group_msg_list"]
-            cursor = doc["next_cursor"]
-            if not cursor:
-                break
-    rows = {0: company, 1: _personal_rows(server, body), 2: company + _personal_rows(server, body)}.get(filter_type, [])
-    page, next_cursor = _page(rows, body, 50, 100)  # 96355: limit ≤ 100, over it the default 50
-    return {"next_cursor": next_cursor, "group_msg_list": page}
-
-
-def _send_result(server: WeComServer, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
-    from playbook.testing.wecom_server import MISSING_USERID, ApiError, WeComServer, _page
-
-    task = server.directory.personal.get(body.get("msgid") or "")
-    if task is None:
-        return WeComServer._get_groupmsg_send_result(server, params, body, now)
-    if not body.get("userid"):
-        raise ApiError(MISSING_USERID)
-    rows = []
-    if body["userid"] == task.creator:
-        for customer, (status, send_time) in task.results.items():
-            row: dict[str, Any] = {"external_userid": customer, "userid": task.creator, "status": status}
-            if send_time is not None:
-                row["send_time"] = send_time
-            rows.append(row)
-    page, next_cursor = _page(rows, body, 500, 1000)
-    return {"next_cursor": next_cursor, "send_list": page}
-
-
-def _task_list(server: WeComServer, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
-    from playbook.testing.wecom_server import TASK_SENT, WeComServer, _page
-
-    task = server.directory.personal.get(body.get("msgid") or "")
-    if task is None:
-        return WeComServer._get_groupmsg_task(server, params, body, now)
-    rows = [{"userid": task.creator, "status": TASK_SENT, "send_time": task.create_time}]
-    page, next_cursor = _page(rows, body, 500, 1000)
-    return {"next_cursor": next_cursor, "task_list": page}
-
-
-ROUTES.update({
-    "externalcontact/get_groupmsg_list_v2": ("POST", _list_v2),
-    "externalcontact/get_groupmsg_send_result": ("POST", _send_result),
-    "externalcontact/get_groupmsg_task": ("POST", _task_list),
-})  # fmt: skip
