@@ -42,7 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from playbook.adapters.wecom.adapter import WeComAdapter  # noqa: E402
+from playbook.adapters.base import HttpRequest  # noqa: E402
+from playbook.adapters.wecom import crypto  # noqa: E402
+from playbook.adapters.wecom.adapter import CALLBACK_PATH, WeComAdapter  # noqa: E402
 from playbook.data.files import read_events  # noqa: E402
 from playbook.plan.output import to_json  # noqa: E402
 from playbook.plan.run import PlanInput, run_plan  # noqa: E402
@@ -52,13 +54,14 @@ from playbook.runtime.importing import import_files, import_synced, known_contac
 from playbook.runtime.rows import Journal, TouchRow  # noqa: E402
 from playbook.runtime.store import Store  # noqa: E402
 from playbook.testing.wecom_directory import Relation  # noqa: E402
-from playbook.testing.wecom_server import WeComServer  # noqa: E402
+from playbook.testing.wecom_server import WeComServer, event_xml  # noqa: E402
 
 EXAMPLES = sorted((ROOT.parent / "shared" / "examples").glob("*.pb")) or [
     ROOT / "playbooks" / name for name in ("moments_and_service.pb", "new_customer.pb", "presale_group.pb")
 ]
 DATA = ROOT / "playbooks"
 CORP, SECRET, AGENT = "wwbench000001", "bench-secret", 1000002
+CALLBACK_TOKEN, CALLBACK_KEY = "benchtoken", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 TEMPLATE_CHATS = {"车厘子预售群": {a: [f"wrCherryTemplate-{a}"] for a in ("a1", "a2", "a3")}}  # one per account
 IMAGES = {"assets/new.jpg": b"\xff\xd8\xff\xe0-new-arrivals-jpeg", "assets/cherry.jpg": b"\xff\xd8\xff\xe0-cherries"}
 
@@ -117,7 +120,7 @@ def declare_world(server: WeComServer) -> None:
 def simulate(tmp: Path, *, days: int = 8, start: str = "2026-12-01 00:00", auto_confirm: float = 600,
              quota_limit: int | None = None, tick: float = 60.0, timeout: float = 10.0,
              faults: Sequence[tuple[int, Callable[[WeComServer], None]]] = (), workers: int = 1,
-             settle_hours: int = 3, sync: str | None = None) -> Run:  # fmt: skip
+             settle_hours: int = 3, sync: str | None = None, welcome: bool = False) -> Run:  # fmt: skip
     """The examples in the daemon with the WeCom adapter against the test server, over `days`
     simulated days: a step at every engine wake-up and at least every `tick` seconds (the
     daemon's receipts interval), each followed by dispatch rounds and a receipts round.
@@ -125,8 +128,13 @@ def simulate(tmp: Path, *, days: int = 8, start: str = "2026-12-01 00:00", auto_
     them. After the horizon, `settle_hours` more of receipts rounds let the last tasks be
     confirmed. With `sync` (the adapter option, e.g. "6h"), the server's directory holds the
     contacts file's customers and tags, and the contacts are synced from it as the daemon
-    does. Close the returned Run."""
+    does. With `welcome`, each friend_added of events.jsonl comes as WeCom's add_external_contact
+    callback with a WelcomeCode at its time (not from the file), and new_customer.pb's greeting
+    is written as the journey's first step without a timing (`dm 欢迎语`, not `after 5m: …`), so
+    it can go through send_welcome_msg. Close the returned Run."""
     paths = [str(p) for p in EXAMPLES]
+    if welcome:
+        paths = greeting_at_once(paths, tmp)
     contacts, accounts, events = str(DATA / "contacts.csv"), str(DATA / "accounts.csv"), str(DATA / "events.jsonl")
     media = tmp / "media"
     for name, data in IMAGES.items():
@@ -142,10 +150,11 @@ def simulate(tmp: Path, *, days: int = 8, start: str = "2026-12-01 00:00", auto_
                          quota_limit=quota_limit).start()  # fmt: skip
     declare_world(server)
     synced = {"sync": sync} if sync else {}
+    callbacks = {"callback_token": CALLBACK_TOKEN, "callback_aes_key": CALLBACK_KEY} if welcome else {}
     adapter = WeComAdapter({"corp_id": CORP, "agent_id": AGENT, "base_url": server.url, "timeout": timeout,
                             "media_dir": str(media), "groups": TEMPLATE_CHATS,
                             "state_file": str(tmp / "wecom-state.json"), **synced},
-                           {"secret": SECRET}, clock=clock)  # fmt: skip
+                           {"secret": SECRET, **callbacks}, clock=clock)  # fmt: skip
     adapter.open()
     store = Store(f"sqlite:///{tmp / 'store.db'}")
     store.migrate()
@@ -153,9 +162,15 @@ def simulate(tmp: Path, *, days: int = 8, start: str = "2026-12-01 00:00", auto_
     import_files(store, [contacts], "contacts", planned.clock)
     logged, problems = read_events(events, planned.clock)
     assert not problems
-    store.append_events(sorted(logged, key=lambda e: (e.at, e.seq)), "file")
+    adds = [e for e in logged if welcome and e.type == "friend_added"]
+    store.append_events(sorted((e for e in logged if e not in adds), key=lambda e: (e.at, e.seq)), "file")
     if sync:
         seed_directory(server, store)
+    if adds:
+        route = adapter.callbacks(lambda events: store.append_events(list(events), "adapter"))[CALLBACK_PATH]
+        for e in adds:
+            server.remove_friend(e.contact)  # not a customer before they add the staff member
+        faults = [*faults, *((e.at - planned.start, lambda srv, e=e: added(srv, route, e, clock)) for e in adds)]
     caps = adapter.capabilities
     decider = Decider(store, paths, shared_limits=caps.limits, can_dissolve_groups=caps.dissolve_groups,
                       sync_tags=caps.tags)  # fmt: skip
@@ -217,6 +232,38 @@ def per_10000(batch: int | None) -> Counter[str]:
             adapter.close()
             store.close()
             return Counter(c.endpoint for c in server.calls)
+
+
+def greeting_at_once(paths: list[str], tmp: Path) -> list[str]:
+    """The examples with new_customer.pb's greeting as the journey's first step without a timing
+    (what `check --adapter wecom` asks for a welcome message), copied into `tmp`."""
+    out = []
+    for path in paths:
+        text = Path(path).read_text(encoding="utf-8")
+        if Path(path).name == "new_customer.pb":
+            assert "after 5m: dm 欢迎语" in text
+            text = text.replace("after 5m: dm 欢迎语", "dm 欢迎语")
+        copy = tmp / "examples" / Path(path).name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(text, encoding="utf-8")
+        out.append(str(copy))
+    return out
+
+
+def added(server: WeComServer, route: Any, event: Any, clock: Clock) -> None:
+    """A customer adds a staff member: WeCom's add_external_contact callback with a WelcomeCode
+    (and State, the channel), into the adapter's callback route as the intake would pass it."""
+    account = str(event.data["account"])
+    server.directory.customer(event.contact, str(event.data.get("name") or event.contact),
+                              {account: Relation(createtime=int(clock.t), state=str(event.data.get("source") or ""))})  # fmt: skip
+    code = server.add_external_contact(event.contact, account)
+    fields = {"ToUserName": CORP, "FromUserName": "sys", "CreateTime": int(clock.t), "MsgType": "event",
+              "Event": "change_external_contact", "ChangeType": "add_external_contact", "UserID": account,
+              "ExternalUserID": event.contact, "State": str(event.data.get("source") or "")}  # fmt: skip
+    if code:
+        fields["WelcomeCode"] = code
+    query, body = crypto.seal_message(CALLBACK_TOKEN, CALLBACK_KEY, CORP, event_xml(fields), timestamp=int(clock.t))
+    assert route(HttpRequest("POST", CALLBACK_PATH, query, body.encode("utf-8"))).status == 200
 
 
 def seed_directory(server: WeComServer, store: Store) -> None:
@@ -298,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {label:>20}: {sum(counts.values())} calls for {customers} customers, "
               f"{took / 60:.1f} simulated minutes of pacing ({detail})")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
-        run = simulate(Path(folder), days=args.days, sync="6h")
+        run = simulate(Path(folder), days=args.days, sync="6h", welcome=True)
         try:
             counts = by_endpoint(run)
             ledger = Counter(r.channel for r in run.store.touches(states=("sent",)))
@@ -306,8 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             run.close()
     total = sum(counts.values())
-    print(f"\nExample population ({len(EXAMPLES)} playbooks, playbooks/contacts.csv, sync = \"6h\"), "
-          f"{args.days} simulated days:")  # fmt: skip
+    print(f"\nExample population ({len(EXAMPLES)} playbooks, playbooks/contacts.csv, sync = \"6h\", friend_added "
+          f"as callbacks with WelcomeCodes, the greeting at once), {args.days} simulated days:")  # fmt: skip
     print(f"  touches sent: {dict(sorted(ledger.items()))}; receipts: {dict(sorted(receipts.items()))}")
     print(f"  API calls: {total} in all, {total / args.days:.1f} a day")
     width = max(len(k) for k in counts)
