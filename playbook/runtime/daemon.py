@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from playbook.adapters.base import Adapter
-from playbook.diagnostics import PlaybookError
+from playbook.diagnostics import PlaybookError, render_all
 from playbook.i18n import t
 from playbook.runtime.config import DaemonConfig, intake_settings, load_secrets
 from playbook.runtime.decide import Decider, LoadReport
 from playbook.runtime.dispatch import Dispatcher, RetryPolicy
+from playbook.runtime.logs import RELOAD_REFUSED, refused_record
+from playbook.runtime.rows import Journal
 from playbook.runtime.store import Store
 
 log = logging.getLogger("playbook.daemon")
@@ -59,6 +61,9 @@ class Daemon:
         self._mtimes: dict[Path, float] = {}
         self._receipts_at = 0.0  # when the platform was last asked for receipts
         self.owner = f"{uuid.uuid4().hex[:12]}"
+        # The timezone log lines are stamped in (runtime/logs.py): the store's playbook's
+        # until the playbooks are loaded, then the newest current one's.
+        self.timezone = "UTC"
 
     # ---- control (signal handlers and tests) ----------------------------------------------------
     def wake(self) -> None:
@@ -83,6 +88,9 @@ class Daemon:
         try:
             settings = None if self.options.once else self._intake_settings()
             store.migrate()
+            from playbook.runtime.importing import store_timezone
+
+            self.timezone = store_timezone(store)
             if adapter is None:
                 from playbook.adapters.registry import build
 
@@ -94,7 +102,7 @@ class Daemon:
                               can_dissolve_groups=caps.dissolve_groups, grace=int(d.grace),
                               sync_tags=caps.tags)  # fmt: skip
             loaded = decider.load(int(self.clock()), migrate=self.options.migrate)
-            self._log_load(loaded)
+            self._log_load(loaded, decider)
             self._mtimes = self._playbook_mtimes()
             dispatcher = Dispatcher(store, adapter, owner=self.owner, adapter_name=cfg.adapter.name, batch=d.batch,
                                     workers=d.workers, at_least_once=cfg.adapter.at_least_once, clock=self.clock,
@@ -220,11 +228,19 @@ class Daemon:
         try:
             loaded = decider.load(int(self.clock()))
         except PlaybookError as exc:
-            log.error(t("reload refused, the running versions carry on: {reason}", reason=exc.diagnostics[0].message))
+            # What `playbook check` prints for the same files (one rendering function), in
+            # the log and, for `playbook status`, in the store.
+            text = render_all(exc.diagnostics)
+            log.error("%s\n%s", t("reload refused, the running versions carry on:"), text)
+            decider.store.write(Journal(engine_state={RELOAD_REFUSED: refused_record(int(self.clock()), text,
+                                                                                     exc.diagnostics)}))  # fmt: skip
             return
-        self._log_load(loaded)
+        self._log_load(loaded, decider)
 
-    def _log_load(self, loaded: LoadReport) -> None:
+    def _log_load(self, loaded: LoadReport, decider: Decider) -> None:
+        if decider.playbooks:
+            self.timezone = decider.playbooks[-1].timezone
+        decider.store.write(Journal(engine_state={RELOAD_REFUSED: None}))  # this load went through
         versions = ", ".join(loaded.versions)
         log.info(t("running {versions} (new)", versions=versions) if loaded.new else t("running {versions}",
                                                                                        versions=versions))  # fmt: skip

@@ -68,9 +68,8 @@ class Decider:
     def load(self, now: int, *, migrate: bool = False) -> LoadReport:
         """Compile the playbooks, keep new versions, and build the engine from the store."""
         results = [compile_path(p) for p in self.paths]
-        errors = [d for r in results for d in r.errors]
-        if errors:
-            raise PlaybookError(errors)
+        if any(not r.ok for r in results):  # what `playbook check` prints for the files that fail
+            raise PlaybookError([d for r in results if not r.ok for d in r.diagnostics])
         current = [r.doc for r in results if r.doc is not None]
         new = [doc["version"] for doc in current if self.store.save_version(doc)]
         current_versions = [doc["version"] for doc in current]
