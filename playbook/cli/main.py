@@ -22,6 +22,7 @@ COMMANDS = {
     "status": ("playbook.cli.status", N_("What the store holds: pending timers, the ledger by state, dead letters.")),
     "report": ("playbook.cli.report", N_("The seed metrics from the store: service levels, conversion, execution.")),
     "explain": ("playbook.cli.explain", N_("Why a contact got (or did not get) each journey and touch.")),
+    "diff": ("playbook.cli.diff", N_("The impact of a change before it is made: graph changes, touches added/removed.")),
 }
 HELP = N_("Private-domain customer operations (私域运营) as code.")
 

@@ -1,0 +1,277 @@
+"""playbook diff OLD NEW [--contacts … --accounts … --events …] [--days N] [--start T] — the
+impact of a change before it is made: the graph changes (compiled IR against compiled IR,
+not text), and over sample data the touches the change adds, removes and changes, per
+journey and channel with examples, and the first-hour burst.
+
+Exit status as `terraform plan -detailed-exitcode`: 0 the change alters nothing that is
+sent, 2 it does, 1 an error (a usage error too — not click's usual 2, which would read as
+"changes"). Without data files every graph change counts as altering what is sent; with
+them, what the two plans send decides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+import click
+
+from playbook.cli.common import EXIT_ERRORS, EXIT_OK, console, fail
+from playbook.diagnostics import PlaybookError
+from playbook.i18n import N_, t, tn
+
+EXIT_CHANGES = 2
+
+OPS = {"added": ("+", "green", N_("added")), "removed": ("-", "red", N_("removed")),
+       "changed": ("~", "yellow", N_("changed"))}  # fmt: skip
+KIND_WORDS = {
+    "playbook": N_("playbook"), "limit": N_("limit"), "segment": N_("segment"), "content": N_("content"),
+    "journey": N_("journey"), "step": N_("step"), "group": N_("group"), "moments": N_("moments"),
+    "rotation": N_("rotation"), "sla": N_("SLA"),
+}  # fmt: skip
+# What about a thing changed (compiler/changes.py), as shown.
+ASPECT_WORDS = {
+    "timing": N_("timing"), "content": N_("content"), "text": N_("text"), "condition": N_("condition"),
+    "split": N_("split"), "kind": N_("kind"), "order": N_("order"), "label": N_("label"), "count": N_("count"),
+    "action": N_("action"), "entry": N_("entry"), "exits": N_("exits"), "reenter": N_("re-entry"), "goal": N_("goal"),
+    "priority": N_("priority"), "opens": N_("opens"), "members": N_("members"), "title": N_("title"),
+    "size": N_("size"), "lasts": N_("lasts"), "invite": N_("invite"), "timezone": N_("timezone"),
+    "quiet": N_("quiet hours"),
+}  # fmt: skip
+DIFFERENCE_WORDS = {"time": N_("time"), "text": N_("text"), "account": N_("account"), "channel": N_("channel")}
+
+
+class _Command(click.Command):
+    """Usage errors exit 1 here: 2 means "the change alters what is sent"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_ERRORS
+            raise
+
+
+@click.command(name="diff", cls=_Command,
+               help=t("The impact of a change: graph changes, and over data the touches added, removed and changed."))  # fmt: skip
+@click.argument("old", type=click.Path())
+@click.argument("new", type=click.Path())
+@click.option("--contacts", type=click.Path(), help=t("Contacts to plan both versions over (as `plan --contacts`)."))
+@click.option("--accounts", type=click.Path(), help=t("Staff accounts: CSV or JSON Lines with id, name, …."))
+@click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))
+@click.option("--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00."))
+@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
+@click.option("--examples", type=click.IntRange(0, 100), default=3, show_default=True,
+              help=t("Examples shown of each kind of difference."))  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help=t("table for people, json for scripts."))  # fmt: skip
+def command(old: str, new: str, contacts: str | None, accounts: str | None, events: str | None, start: str | None,
+            days: int, examples: int, fmt: str) -> None:  # fmt: skip
+    """The impact of a change: graph changes, and the touches it adds, removes and changes."""
+    from playbook.compiler import compile_path
+    from playbook.compiler.changes import graph_changes
+
+    results = [compile_path(old), compile_path(new)]
+    if any(not r.ok for r in results):
+        fail(PlaybookError([d for r in results if not r.ok for d in r.diagnostics]))
+    docs = [r.doc for r in results]
+    assert docs[0] is not None and docs[1] is not None
+    changes = graph_changes(docs[0], docs[1])
+    if (accounts or events) and not contacts:
+        fail(PlaybookError([_option_error(t("--accounts and --events need --contacts"))]))
+    the_effect = None
+    plans: list[Any] = []
+    if contacts:
+        from playbook.plan.diff import effect
+
+        planner = files_planner(old, new, contacts, accounts, events, start, days)
+
+        def plan(side: str) -> Any:
+            plans.append(planner(side))
+            return plans[-1]
+
+        try:
+            the_effect = effect(plan)
+        except PlaybookError as exc:
+            fail(exc)
+    alters = the_effect.alters_sending if the_effect is not None else bool(changes)
+    if fmt == "json":
+        click.echo(json.dumps(_doc(old, new, docs, changes, the_effect, examples, alters), ensure_ascii=False,
+                              indent=2, sort_keys=True))  # fmt: skip
+    else:
+        out = console()
+        _render(out, old, new, docs, changes, the_effect, examples, alters)
+        if plans:
+            from playbook.plan import output
+
+            output.render_problems(plans[-1], console(stderr=True))
+    sys.exit(EXIT_CHANGES if alters else EXIT_OK)
+
+
+def files_planner(old: str, new: str, contacts: str, accounts: str | None, events: str | None, start: str | None,
+                  days: int) -> Any:  # fmt: skip
+    """A way to plan each side over data files: the `plan` command's run, the same start for both."""
+    from playbook.plan.run import PlanInput, run_plan
+
+    moment = dt.datetime.now(dt.UTC)  # "today" once, for both sides
+
+    def plan(side: str) -> Any:
+        spec = PlanInput([old if side == "old" else new], contacts, accounts, events, start, days, workers=1,
+                         keep_inputs=False)  # fmt: skip
+        return run_plan(spec, now=lambda: moment)
+
+    return plan
+
+
+def _option_error(message: str) -> Any:
+    from playbook.diagnostics import ERROR, Diagnostic
+
+    return Diagnostic(ERROR, "option", message)
+
+
+# ---- JSON --------------------------------------------------------------------------------------------------
+
+
+def _doc(old: str, new: str, docs: list[Any], changes: list[Any], the_effect: Any, examples: int,
+         alters: bool) -> dict[str, Any]:  # fmt: skip
+    from playbook.plan.diff import effect_doc
+
+    return {
+        "old": {"path": old, "version": docs[0]["version"]},
+        "new": {"path": new, "version": docs[1]["version"]},
+        "changes": [c.as_dict() | ({"tightened": True} if c.tightened else {}) for c in changes],
+        "effect": effect_doc(the_effect, examples) if the_effect is not None else None,
+        # Contacts mid-journey in the old version: counted from a store; data files start with none.
+        "in_flight": None,
+        "alters_sending": alters,
+    }
+
+
+# ---- the table ---------------------------------------------------------------------------------------------
+
+
+def _render(out: Any, old: str, new: str, docs: list[Any], changes: list[Any], the_effect: Any, examples: int,
+            alters: bool) -> None:  # fmt: skip
+
+    line = lambda text, style="": out.print(text, style=style, markup=False, highlight=False)  # noqa: E731
+    line(t("diff {old} → {new}", old=old, new=new), "bold")
+    line(t("version {old} → {new}", old=docs[0]["version"], new=docs[1]["version"]))
+    if not changes:
+        line(t("no graph changes: both compile to the same meaning"))
+    else:
+        line(t("graph changes ({n})", n=len(changes)), "bold")
+        for c in changes:
+            sign, style, _ = OPS[c.op]
+            head = f"{sign} {t(KIND_WORDS.get(c.kind, c.kind))} {c.name}"
+            if c.op == "changed":
+                aspects = t("; ").join(t(ASPECT_WORDS[a]) if a in ASPECT_WORDS else a for a in c.aspect.split(", "))
+                head += f"  ({aspects})" + (" " + t("tightened") if c.tightened else "")
+            line(_clip(head), style)
+            if c.op != "added":
+                line(_clip(f"    - {c.old or '—'}"), "red" if c.op == "removed" else "")
+            if c.op != "removed":
+                line(_clip(f"    + {c.new or '—'}"), "green" if c.op == "added" else "")
+    if the_effect is None:
+        line(t("no data given (--contacts …): every graph change counts as altering what is sent"), "dim")
+    else:
+        _render_effect(out, line, the_effect, examples)
+    line(t("the change alters what is sent (exit 2)") if alters else t("the change alters nothing that is sent (exit 0)"),
+         "yellow" if alters else "green")  # fmt: skip
+
+
+def _render_effect(out: Any, line: Any, e: Any, examples: int) -> None:
+    from rich.table import Table
+
+    from playbook.engine.timeutil import iso
+    from playbook.plan.diff import NEW, OLD
+    from playbook.plan.output import CHANNEL_WORDS, CHANNELS, OUTCOME_WORDS, reason_text
+
+    c = e.clock
+    days = (e.end - e.start) // 86400
+    line(t("effect over {start} → {end} ({days})", start=iso(e.start, c), end=iso(e.end, c),
+           days=tn("{n} day", "{n} days", days)), "bold")  # fmt: skip
+    line(t("touches that go out: {old} → {new} ({added} added, {removed} removed, {changed} changed)",
+           old=f"{e.sent[OLD]:,}", new=f"{e.sent[NEW]:,}", added=f"{len(e.added):,}", removed=f"{len(e.removed):,}",
+           changed=f"{len(e.changed):,}"))  # fmt: skip
+    rows = e.by_flow()
+    if rows:
+        table = Table(title=t("per journey and channel"), title_justify="left")
+        table.add_column(t("journey"), overflow="fold")
+        table.add_column(t("channel"))
+        for word in ("added", "removed", "changed"):
+            table.add_column(t(OPS[word][2]), justify="right")
+        for (flow, channel), n in rows.items():
+            table.add_row(flow, t(CHANNEL_WORDS.get(channel, channel)), f"{n['added']:,}", f"{n['removed']:,}",
+                          f"{n['changed']:,}")  # fmt: skip
+        out.print(table)
+    shown = [("added", [(b, None, []) for _, b in e.added]), ("removed", [(a, b, []) for a, b in e.removed]),
+             ("changed", [(b, a, what) for a, b, what in e.changed])]  # fmt: skip
+    if examples and any(items for _, items in shown):
+        line(t("examples"), "bold")
+        for op, items in shown:
+            sign, style, _ = OPS[op]
+            for x, before, what in items[:examples]:
+                whom = x.contact or x.group or "—"
+                if x.account:
+                    whom = f"{whom} ({x.account})"
+                when = c.local(x.at).strftime("%Y-%m-%d %H:%M")
+                line(_clip(f"{sign} {when}  {x.channel:<6} {whom}  {x.flow} · {x.step}"), style)
+                if op == "removed":  # `before` is the new version's touch, if it has one
+                    if x.text:
+                        line(_clip("    " + _one_line(x.text)), "dim")
+                    if before is not None:
+                        outcome = t(OUTCOME_WORDS.get(before.outcome, before.outcome))
+                        if before.reason:
+                            outcome = t("{outcome} ({reason})", outcome=outcome, reason=reason_text(before.reason))
+                        line(_clip("    " + t("new version: {outcome}", outcome=outcome)))
+                elif before is not None:
+                    for word in what:
+                        if word == "time":
+                            old_v, new_v = c.local(before.at).strftime("%Y-%m-%d %H:%M"), when
+                        elif word == "text":
+                            line(_clip("    " + t("{aspect}:", aspect=t(DIFFERENCE_WORDS[word]))))
+                            line(_clip("      - " + _one_line(before.text)), "red")
+                            line(_clip("      + " + _one_line(x.text)), "green")
+                            continue
+                        else:
+                            old_v, new_v = str(getattr(before, word) or "—"), str(getattr(x, word) or "—")
+                        line(_clip("    " + t("{aspect}: {old} → {new}", aspect=t(DIFFERENCE_WORDS[word]), old=old_v,
+                                                  new=new_v)))  # fmt: skip
+                    if (x.outcome, x.reason) != (before.outcome, before.reason):
+                        outcome = t(OUTCOME_WORDS.get(x.outcome, x.outcome))
+                        if x.reason:
+                            outcome = t("{outcome} ({reason})", outcome=outcome, reason=reason_text(x.reason))
+                        line(_clip("    " + t("new version: {outcome}", outcome=outcome)))
+                elif x.text:
+                    line(_clip("    " + _one_line(x.text)), "dim")
+    burst = []
+    for side in (OLD, NEW):
+        counts = e.burst.get(side, {})
+        parts = ", ".join(f"{t(CHANNEL_WORDS[ch])} {counts[ch]:,}" for ch in CHANNELS if counts.get(ch))
+        burst.append(f"{sum(counts.values()):,}" + (f" ({parts})" if parts else ""))
+    line(t("first hour: {old} → {new} touches", old=burst[0], new=burst[1]))
+    line(t("mid-journey: none (a plan from data files starts with nobody mid-journey)"), "dim")
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\n", "⏎")
+
+
+WIDTH = 80  # the table output fits an 80-column terminal: longer lines are cut with "…"
+
+
+def _clip(text: str, width: int = WIDTH) -> str:
+    """`text` cut to `width` terminal cells (wide characters take two)."""
+    from playbook.diagnostics import cell_width
+
+    if cell_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = cell_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"

@@ -1,0 +1,141 @@
+"""`playbook diff OLD NEW`: graph changes from the compiled IR, and the effect over the bundled
+sample data — golden outputs (table in English and Chinese, JSON) for typical edits of the
+bundled examples (tests/golden/diff/<case>/: the edited copy of playbooks/<name>.pb), and
+the exit status of `terraform plan -detailed-exitcode` (0 nothing sent changes, 2 it does,
+1 an error)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from playbook.compiler import compile_path, compile_text
+from playbook.compiler.changes import graph_changes
+from playbook.diagnostics import cell_width
+from conftest import GOLDEN, ROOT, check_golden
+
+CASES = sorted(p.name for p in (GOLDEN / "diff").iterdir() if p.is_dir())
+DATA = ["--contacts", "playbooks/contacts.csv", "--accounts", "playbooks/accounts.csv", "--events",
+        "playbooks/events.jsonl", "--start", "2026-12-01", "--days", "14"]  # fmt: skip
+
+
+def _diff(*args: str, lang: str = "en") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "playbook", "--lang", lang, "diff", *args], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "COLUMNS": "80"}, timeout=120)  # fmt: skip
+
+
+def _paths(case: str) -> tuple[str, str]:
+    (new,) = sorted((GOLDEN / "diff" / case).glob("*.pb"))
+    return f"playbooks/{new.name}", str(new.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: str) -> None:
+    old, new = _paths(case)
+    expected_code = 0 if case == "comment_only" else 2
+    folder = GOLDEN / "diff" / case
+    for lang, name in (("en", "expected.txt"), ("zh", "expected.zh.txt")):
+        done = _diff(old, new, *DATA, lang=lang)
+        assert done.returncode == expected_code, done.stderr
+        assert all(cell_width(line) <= 80 for line in done.stdout.splitlines()), "wider than 80 columns"
+        check_golden(folder / name, done.stdout)
+    done = _diff(old, new, *DATA, "--format", "json")
+    assert done.returncode == expected_code
+    check_golden(folder / "expected.json", done.stdout)
+    doc = json.loads(done.stdout)
+    assert doc["alters_sending"] is (expected_code == 2)
+
+
+def test_what_each_edit_is_seen_as() -> None:
+    """The cases' graph changes and effect, stated by hand (the goldens hold the rest)."""
+    def doc(case: str) -> dict:
+        done = _diff(*_paths(case), *DATA, "--format", "json")
+        return json.loads(done.stdout)
+
+    retime = doc("retime_step")
+    assert [(c["kind"], c["op"], c["name"], c["aspect"]) for c in retime["changes"]] == [
+        ("step", "changed", "新客培育 · s2", "timing")]
+    effect = retime["effect"]
+    assert effect["counts"] == {"added": 0, "removed": 0, "changed": 2}
+    moved = [(x["old"]["at"], x["new"]["at"], x["what"]) for x in effect["examples"]["changed"]]
+    assert moved[0] == ("2026-12-02T10:00:00+08:00", "2026-12-03T10:00:00+08:00", ["time"])
+
+    text = doc("change_text")
+    assert [(c["kind"], c["name"], c["aspect"]) for c in text["changes"]] == [("content", "欢迎语", "text")]
+    (first, *_) = text["effect"]["examples"]["changed"]
+    assert first["what"] == ["text"] and "本周新品到店" in first["new"]["text"] and first["old"]["at"] == first["new"]["at"]
+
+    added = doc("add_journey")
+    assert {(c["kind"], c["op"], c["name"]) for c in added["changes"]} == {("content", "added", "下单感谢"),
+                                                                           ("journey", "added", "下单感谢")}
+    assert added["effect"]["counts"]["added"] == 8 and added["effect"]["counts"]["removed"] == 0
+    assert added["effect"]["by_journey"] == [{"flow": "下单感谢", "channel": "dm", "added": 8, "removed": 0,
+                                              "changed": 0}]  # fmt: skip
+
+    tight = doc("tighten_limit")
+    (limit,) = tight["changes"]
+    assert (limit["kind"], limit["aspect"], limit.get("tightened")) == ("limit", "count", True)
+    assert tight["effect"]["sent"]["new"] < tight["effect"]["sent"]["old"]
+
+    same = doc("comment_only")
+    assert same["changes"] == [] and same["old"]["version"] == same["new"]["version"]
+    assert same["effect"]["counts"] == {"added": 0, "removed": 0, "changed": 0}
+
+
+def test_exit_codes_without_data_and_on_errors(tmp_path: Path) -> None:
+    old, new = _paths("retime_step")
+    assert _diff(old, new).returncode == 2  # no data: a graph change counts
+    assert _diff(old, old).returncode == 0
+    broken = tmp_path / "new_customer.pb"
+    broken.write_text("journey 坏 {", encoding="utf-8")
+    done = _diff(old, str(broken))
+    assert done.returncode == 1 and "new_customer.pb:1:" in done.stderr
+    assert _diff(old).returncode == 1  # a usage error is 1 here, not click's 2 ("changes")
+    assert _diff(old, new, "--events", "playbooks/events.jsonl").returncode == 1
+    assert _diff(old, new, "--contacts", str(tmp_path / "missing.csv")).returncode == 1
+
+
+BASE = """\
+playbook "t"
+timezone "Asia/Shanghai"
+limit dm 3 per contact per day
+limit task 9 per account per week
+segment 老客 = orders >= 1
+content 欢迎 = "你好"
+journey 欢迎 {
+  on friend_added
+  after 5m: dm 欢迎
+  task "跟进"
+}
+"""
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("after 5m: dm 欢迎", "after 1h: dm 欢迎"), [("step", "changed", "欢迎 · s1", "timing")]),
+    (('task "跟进"', 'task "回访"'), [("step", "changed", "欢迎 · s2", "text")]),
+    (('"你好"', '"您好"'), [("content", "changed", "欢迎", "text")]),
+    (("limit dm 3", "limit dm 2"), [("limit", "changed", "dm per contact per day", "count")]),
+    (("limit task 9 per account per week\n", ""), [("limit", "removed", "task per account per week", "")]),
+    (("orders >= 1", "orders >= 2"), [("segment", "changed", "老客", "expr")]),
+    (("on friend_added", "on purchase"), [("journey", "changed", "欢迎", "entry")]),
+    (('  task "跟进"\n', ""), [("step", "changed", "欢迎 · s1", "order"), ("step", "removed", "欢迎 · s2", "")]),
+    (("# none", ""), []),
+])  # fmt: skip
+def test_graph_changes_of_small_edits(edit: tuple[str, str], expected: list[tuple[str, str, str, str]]) -> None:
+    before = compile_text(BASE, "t.pb").doc
+    after = compile_text(BASE.replace(*edit), "t.pb").doc
+    assert before is not None and after is not None
+    assert [(c.kind, c.op, c.name, c.aspect) for c in graph_changes(before, after)] == expected
+
+
+def test_reformatting_is_no_change() -> None:
+    a = compile_path(ROOT / "playbooks" / "new_customer.pb").doc
+    b = compile_text("# a comment\n\n" + (ROOT / "playbooks" / "new_customer.pb").read_text(encoding="utf-8"),
+                     "new_customer.pb").doc  # fmt: skip
+    assert a is not None and b is not None
+    assert graph_changes(a, b) == []
