@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import GOLDEN, ROOT, check_golden
 
 from playbook.compiler import compile_path, compile_text
 from playbook.compiler.changes import graph_changes
 from playbook.diagnostics import cell_width
-from conftest import GOLDEN, ROOT, check_golden
 
 CASES = sorted(p.name for p in (GOLDEN / "diff").iterdir() if p.is_dir())
 DATA = ["--contacts", "playbooks/contacts.csv", "--accounts", "playbooks/accounts.csv", "--events",
