@@ -53,13 +53,15 @@ def test_golden(case: str) -> None:
 
 def test_what_each_edit_is_seen_as() -> None:
     """The cases' graph changes and effect, stated by hand (the goldens hold the rest)."""
+
     def doc(case: str) -> dict:
         done = _diff(*_paths(case), *DATA, "--format", "json")
         return json.loads(done.stdout)
 
     retime = doc("retime_step")
     assert [(c["kind"], c["op"], c["name"], c["aspect"]) for c in retime["changes"]] == [
-        ("step", "changed", "新客培育 · s2", "timing")]
+        ("step", "changed", "新客培育 · s2", "timing")
+    ]
     effect = retime["effect"]
     assert effect["counts"] == {"added": 0, "removed": 0, "changed": 2}
     moved = [(x["old"]["at"], x["new"]["at"], x["what"]) for x in effect["examples"]["changed"]]
@@ -68,11 +70,17 @@ def test_what_each_edit_is_seen_as() -> None:
     text = doc("change_text")
     assert [(c["kind"], c["name"], c["aspect"]) for c in text["changes"]] == [("content", "欢迎语", "text")]
     (first, *_) = text["effect"]["examples"]["changed"]
-    assert first["what"] == ["text"] and "本周新品到店" in first["new"]["text"] and first["old"]["at"] == first["new"]["at"]
+    assert (
+        first["what"] == ["text"]
+        and "本周新品到店" in first["new"]["text"]
+        and first["old"]["at"] == first["new"]["at"]
+    )
 
     added = doc("add_journey")
-    assert {(c["kind"], c["op"], c["name"]) for c in added["changes"]} == {("content", "added", "下单感谢"),
-                                                                           ("journey", "added", "下单感谢")}
+    assert {(c["kind"], c["op"], c["name"]) for c in added["changes"]} == {
+        ("content", "added", "下单感谢"),
+        ("journey", "added", "下单感谢"),
+    }
     assert added["effect"]["counts"]["added"] == 8 and added["effect"]["counts"]["removed"] == 0
     assert added["effect"]["by_journey"] == [{"flow": "下单感谢", "channel": "dm", "added": 8, "removed": 0,
                                               "changed": 0}]  # fmt: skip

@@ -159,7 +159,7 @@ def _moments_aspects(name: str, a: Doc, b: Doc) -> Iterator[Change]:
 def _rotation_text(r: Doc) -> str:
     members = f" for {expr_text(r['members'])}" if r.get("members") else ""
     order = f"{r['order_by']}{' desc' if r.get('descending') else ''}"
-    return f"every {r['period_days']}d at {r['time']} by {order}{members}: task \"{r['task']}\""
+    return f'every {r["period_days"]}d at {r["time"]} by {order}{members}: task "{r["task"]}"'
 
 
 def _sla_text(s: Doc) -> str:
@@ -190,7 +190,9 @@ def _flow_text(kind: str, flow: Doc) -> str:
 
 
 def _opens_text(opens: Doc) -> str:
-    return f"opens {opens['at'].replace('T', ' ')}" if opens.get("at") else "opens " + schedule_text(opens.get("schedule"))
+    return (
+        f"opens {opens['at'].replace('T', ' ')}" if opens.get("at") else "opens " + schedule_text(opens.get("schedule"))
+    )
 
 
 def _goal_text(goal: Doc | None) -> str:

@@ -139,8 +139,9 @@ def effect_doc(e: Effect, examples: int = EXAMPLES) -> dict[str, Any]:
         "examples": {
             "added": [{"old": touch_doc(a, c), "new": touch_doc(b, c)} for a, b in e.added[:examples]],
             "removed": [{"old": touch_doc(a, c), "new": touch_doc(b, c)} for a, b in e.removed[:examples]],
-            "changed": [{"old": touch_doc(a, c), "new": touch_doc(b, c), "what": what}
-                        for a, b, what in e.changed[:examples]],  # fmt: skip
+            "changed": [
+                {"old": touch_doc(a, c), "new": touch_doc(b, c), "what": what} for a, b, what in e.changed[:examples]
+            ],  # fmt: skip
         },
         "first_hour": {side: dict(sorted(n.items())) for side, n in e.burst.items()},
     }

@@ -151,7 +151,11 @@ def test_the_log_in_english_carries_check_s_english(tmp_path: Path) -> None:
         expected = _check_text(pb, "en")
         assert "unknown segment '老课'" in expected
         _wait_for(lambda: expected in text())
-        assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+05:45 ERROR   reload refused, the running versions carry on:\n", text(), re.M)
+        assert re.search(
+            r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+05:45 ERROR   reload refused, the running versions carry on:\n",
+            text(),
+            re.M,
+        )
         assert "reload refused at " in _cli("status", "--db", url, lang="en").stdout
     finally:
         proc.send_signal(signal.SIGTERM)
