@@ -64,6 +64,7 @@ class Daemon:
         # The timezone log lines are stamped in (runtime/logs.py): the store's playbook's
         # until the playbooks are loaded, then the newest current one's.
         self.timezone = "UTC"
+        self._in_use: Adapter | None = None  # the adapter run() opened (told the timezone too)
 
     # ---- control (signal handlers and tests) ----------------------------------------------------
     def wake(self) -> None:
@@ -95,6 +96,8 @@ class Daemon:
                 from playbook.adapters.registry import build
 
                 adapter = build(cfg.adapter.name, cfg.adapter.options, load_secrets(cfg))
+            self._in_use = adapter
+            adapter.timezone = self.timezone
             adapter.open()
             caps = adapter.capabilities
             d = cfg.daemon
@@ -240,6 +243,8 @@ class Daemon:
     def _log_load(self, loaded: LoadReport, decider: Decider) -> None:
         if decider.playbooks:
             self.timezone = decider.playbooks[-1].timezone
+            if self._in_use is not None:
+                self._in_use.timezone = self.timezone
         decider.store.write(Journal(engine_state={RELOAD_REFUSED: None}))  # this load went through
         versions = ", ".join(loaded.versions)
         log.info(t("running {versions} (new)", versions=versions) if loaded.new else t("running {versions}",

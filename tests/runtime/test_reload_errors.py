@@ -129,19 +129,19 @@ def _check_text_lines(source: str, tmp: Path) -> list[str]:
 
 
 def test_the_log_in_english_carries_check_s_english(tmp_path: Path) -> None:
-    """The configured language decides: --lang en gives check's English text."""
+    """The configured language decides: --lang en gives check's English text. (With the
+    console adapter, whose lines carry the playbook's time too.)"""
     url = f"sqlite:///{tmp_path / 'store.db'}"
     pb = tmp_path / "p.pb"
     pb.write_text(GOOD.replace("{text}", "hi"), encoding="utf-8")
     (tmp_path / "playbook.toml").write_text(
-        f'[store]\nurl = "{url}"\n[adapter]\nname = "jsonl"\n[adapter.options]\n'
-        f'path = "{tmp_path / "outbox.jsonl"}"\n[intake]\nport = 0\n[daemon]\ntick = 0.1\n',
+        f'[store]\nurl = "{url}"\n[adapter]\nname = "console"\n[intake]\nport = 0\n[daemon]\ntick = 0.1\n',
         encoding="utf-8",
     )
-    log = tmp_path / "daemon.log"
-    with log.open("w", encoding="utf-8") as err:
+    log, shown = tmp_path / "daemon.log", tmp_path / "console.txt"
+    with log.open("w", encoding="utf-8") as err, shown.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen([sys.executable, "-m", "playbook", "--lang", "en", "run", str(pb), "--config",
-                                 str(tmp_path / "playbook.toml")], stdout=subprocess.DEVNULL, stderr=err,
+                                 str(tmp_path / "playbook.toml")], stdout=out, stderr=err,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     try:
         text = lambda: log.read_text(encoding="utf-8")  # noqa: E731
@@ -157,6 +157,11 @@ def test_the_log_in_english_carries_check_s_english(tmp_path: Path) -> None:
             re.M,
         )
         assert "reload refused at " in _cli("status", "--db", url, lang="en").stdout
+        # The console adapter shows each touch's time as the log does: the playbook's, with the offset.
+        assert _cli("event", "friend_added", "--contact", "c1", "account=a1", "--db", url).returncode == 0
+        _wait_for(lambda: "a1 → c1" in shown.read_text(encoding="utf-8"))
+        (head, *_) = [x for x in shown.read_text(encoding="utf-8").splitlines() if "a1 → c1" in x]
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+05:45  dm ", head), head
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
