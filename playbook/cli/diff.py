@@ -142,8 +142,6 @@ def _doc(old: str, new: str, docs: list[Any], changes: list[Any], the_effect: An
         "new": {"path": new, "version": docs[1]["version"]},
         "changes": [c.as_dict() | ({"tightened": True} if c.tightened else {}) for c in changes],
         "effect": effect_doc(the_effect, examples) if the_effect is not None else None,
-        # Contacts mid-journey in the old version: counted from a store; data files start with none.
-        "in_flight": None,
         "alters_sending": alters,
     }
 
