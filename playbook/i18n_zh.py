@@ -710,6 +710,7 @@ ZH: dict[str, str] = {
     "{aspect}: {old} → {new}": "{aspect}：{old} → {new}",
     "{aspect}:": "{aspect}：",
     "first hour: {old} → {new} touches": "第一小时：{old} → {new} 条触达",
+    "busiest hour: {old} → {new} touches": "最忙的一小时：{old} → {new} 条触达",
     "mid-journey: none (a plan from data files starts with nobody mid-journey)": "旅程中途的联系人：无（用数据文件演练时，开始时没有人在旅程中途）",
     "added": "增加",
     "removed": "减少",

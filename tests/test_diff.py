@@ -85,6 +85,10 @@ def test_what_each_edit_is_seen_as() -> None:
     assert added["effect"]["by_journey"] == [{"flow": "下单感谢", "channel": "dm", "added": 8, "removed": 0,
                                               "changed": 0}]  # fmt: skip
 
+    burst = doc("add_segment_journey")["effect"]  # everyone already in 已购 enters at once: held by quiet hours
+    assert burst["first_hour"]["new"] == {} and burst["busiest_hour"]["old"]["touches"] == 1
+    assert burst["busiest_hour"]["new"] == {"at": "2026-12-01T08:00:00+08:00", "touches": 32}
+
     tight = doc("tighten_limit")
     (limit,) = tight["changes"]
     assert (limit["kind"], limit["aspect"], limit.get("tightened")) == ("limit", "count", True)

@@ -10,7 +10,8 @@ it go (sent on time or deferred); skipped touches do not.
 
 - added: goes out in the new plan and not in the old; removed: the other way round;
 - changed: goes out in both, at another time, with another text or from another account;
-- the first-hour burst: what each version sends in the first hour from the start.
+- the first-hour burst: what each version sends in the first hour from the start, and its
+  busiest hour (a burst held back by quiet hours goes out when they end).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class Effect:
     removed: list[tuple[Touch, Touch | None]] = field(default_factory=list)
     changed: list[tuple[Touch, Touch, list[str]]] = field(default_factory=list)  # old, new, what differs
     burst: dict[str, Counter[str]] = field(default_factory=dict)  # side -> channel -> touches in the first hour
+    # side -> (the hour's start, touches): the busiest hour from the start (hours counted from
+    # it), where a burst held back by quiet hours shows; (start, 0) when nothing goes out
+    peak: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def alters_sending(self) -> bool:
@@ -82,6 +86,8 @@ def effect(plan: Planner) -> Effect:
         result.sent[side] = sum(1 for x in touches.values() if goes_out(x))
         result.burst[side] = Counter(x.channel for x in touches.values()
                                      if goes_out(x) and x.at < new.start + BURST_SECONDS)  # fmt: skip
+        hours = Counter(new.start + (x.at - new.start) // 3600 * 3600 for x in touches.values() if goes_out(x))
+        result.peak[side] = min(hours.items(), key=lambda h: (-h[1], h[0])) if hours else (new.start, 0)
     for key in sorted({*before, *after}, key=lambda k: _order(before.get(k) or after[k])):
         a, b = before.get(key), after.get(key)
         out_a, out_b = a is not None and goes_out(a), b is not None and goes_out(b)
@@ -144,4 +150,5 @@ def effect_doc(e: Effect, examples: int = EXAMPLES) -> dict[str, Any]:
             ],  # fmt: skip
         },
         "first_hour": {side: dict(sorted(n.items())) for side, n in e.burst.items()},
+        "busiest_hour": {side: {"at": iso(at, c), "touches": n} for side, (at, n) in e.peak.items()},
     }
