@@ -153,8 +153,8 @@ def _render(out: Any, old: str, new: str, docs: list[Any], changes: list[Any], t
             alters: bool) -> None:  # fmt: skip
 
     line = lambda text, style="": out.print(text, style=style, markup=False, highlight=False)  # noqa: E731
-    line(t("diff {old} → {new}", old=old, new=new), "bold")
-    line(t("version {old} → {new}", old=docs[0]["version"], new=docs[1]["version"]))
+    line(t("old {path}  {version}", path=old, version=docs[0]["version"]), "bold")
+    line(t("new {path}  {version}", path=new, version=docs[1]["version"]), "bold")
     if not changes:
         line(t("no graph changes: both compile to the same meaning"))
     else:
