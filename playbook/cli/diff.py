@@ -85,14 +85,10 @@ def command(old: str, new: str, contacts: str | None, accounts: str | None, even
     if contacts:
         from playbook.plan.diff import effect
 
-        planner = files_planner(old, new, contacts, accounts, events, start, days)
-
-        def plan(side: str) -> Any:
-            plans.append(planner(side))
-            return plans[-1]
-
+        planner = FilesPlanner(old, new, contacts, accounts, events, start, days)
+        plans = planner.results
         try:
-            the_effect = effect(plan)
+            the_effect = effect(planner)
         except PlaybookError as exc:
             fail(exc)
     alters = the_effect.alters_sending if the_effect is not None else bool(changes)
@@ -109,19 +105,26 @@ def command(old: str, new: str, contacts: str | None, accounts: str | None, even
     sys.exit(EXIT_CHANGES if alters else EXIT_OK)
 
 
-def files_planner(old: str, new: str, contacts: str, accounts: str | None, events: str | None, start: str | None,
-                  days: int) -> Any:  # fmt: skip
-    """A way to plan each side over data files: the `plan` command's run, the same start for both."""
-    from playbook.plan.run import PlanInput, run_plan
+class FilesPlanner:
+    """A way to plan each side over data files: the `plan` command's run, the same start for
+    both; keeps the plans (their data problems are reported once)."""
 
-    moment = dt.datetime.now(dt.UTC)  # "today" once, for both sides
+    def __init__(self, old: str, new: str, contacts: str, accounts: str | None, events: str | None,
+                 start: str | None, days: int) -> None:  # fmt: skip
+        self.paths = {"old": old, "new": new}
+        self.data = (contacts, accounts, events, start, days)
+        self.moment = dt.datetime.now(dt.UTC)  # "today" once, for both sides
+        self.results: list[Any] = []  # plan.run.PlanResult
 
-    def plan(side: str) -> Any:
-        spec = PlanInput([old if side == "old" else new], contacts, accounts, events, start, days, workers=1,
-                         keep_inputs=False)  # fmt: skip
-        return run_plan(spec, now=lambda: moment)
+    def __call__(self, side: str) -> Any:  # -> plan.diff.Side
+        from playbook.plan.diff import Side
+        from playbook.plan.run import PlanInput, run_plan
 
-    return plan
+        contacts, accounts, events, start, days = self.data
+        spec = PlanInput([self.paths[side]], contacts, accounts, events, start, days, workers=1, keep_inputs=False)
+        result = run_plan(spec, now=lambda: self.moment)
+        self.results.append(result)
+        return Side(result.touches, result.start, result.end, result.clock)
 
 
 def _option_error(message: str) -> Any:

@@ -1,9 +1,9 @@
 """The effect of a change to a playbook: the plan of the old version and the plan of the
 new one over the same customers, events and days, touch by touch (`playbook diff`).
 
-`effect(plan)` takes a way to plan each side — `plan("old")`, `plan("new")` — and does not
-care where the plans come from: data files today (`files_planner`, the `plan` command's
-engine run), a live store's forecast when there is one. Touches are matched across the
+`effect(plan)` takes a way to plan each side — `plan("old")`, `plan("new")`, each a `Side` —
+and does not care where the plans come from: data files (`cli/diff.py` runs the `plan`
+command's engine over them), or a live store's forecast. Touches are matched across the
 versions by their idempotency key without the version (flow, contact or group, step,
 occurrence): the same step for the same customer. A touch *goes out* when the engine let
 it go (sent on time or deferred); skipped touches do not.
@@ -23,14 +23,24 @@ from typing import Any
 
 from playbook.engine.model import Touch
 from playbook.engine.timeutil import LocalTime, iso
-from playbook.plan.run import PlanResult
 
 SKIPPED = "skipped"
 OLD, NEW = "old", "new"
 BURST_SECONDS = 3600
 EXAMPLES = 3  # per kind of difference
 
-Planner = Callable[[str], PlanResult]  # "old" | "new" -> the plan of that side
+
+@dataclass
+class Side:
+    """One version's plan, as much of it as a diff needs: its touches over [start, end)."""
+
+    touches: Iterable[Touch]
+    start: int
+    end: int
+    clock: LocalTime
+
+
+Planner = Callable[[str], Side]  # "old" | "new" -> the plan of that side
 
 
 @dataclass
