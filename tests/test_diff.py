@@ -18,6 +18,9 @@ from conftest import GOLDEN, ROOT, check_golden
 from playbook.compiler import compile_path, compile_text
 from playbook.compiler.changes import graph_changes
 from playbook.diagnostics import cell_width
+from playbook.engine.model import Touch
+from playbook.engine.timeutil import LocalTime
+from playbook.plan.diff import Side, effect
 
 CASES = sorted(p.name for p in (GOLDEN / "diff").iterdir() if p.is_dir())
 DATA = ["--contacts", "playbooks/contacts.csv", "--accounts", "playbooks/accounts.csv", "--events",
@@ -151,3 +154,38 @@ def test_reformatting_is_no_change() -> None:
                      "new_customer.pb").doc  # fmt: skip
     assert a is not None and b is not None
     assert graph_changes(a, b) == []
+
+
+def _touch(key: str, at: int, *, outcome: str = "ok", text: str = "hi", account: str = "a1") -> Touch:
+    return Touch(at=at, due=at, channel="dm", account=account, flow="j", step="s1", content="c", text=text,
+                 outcome=outcome, reason="" if outcome == "ok" else "limit dm 1 per contact per day", playbook="v",
+                 key=key, contact=key.split("/")[2])  # fmt: skip
+
+
+def test_effect_matches_touches_by_key_without_the_version() -> None:
+    """Same step for the same contact across versions; skipped touches do not go out."""
+    clock, start = LocalTime("Asia/Shanghai"), 1_796_054_400  # 2026-12-01 00:00 +08:00
+    old = [_touch("v1/j/c1/s1/1", start + 60), _touch("v1/j/c2/s1/1", start + 60),
+           _touch("v1/j/c3/s1/1", start + 7200, outcome="skipped"), _touch("v1/j/c4/s1/1", start + 60),
+           _touch("v1/j/c5/s1/1", start + 60), _touch("v1/j/c6/s1/1", start + 60)]  # fmt: skip
+    new = [_touch("v2/j/c1/s1/1", start + 60),  # the same: no difference
+           _touch("v2/j/c2/s1/1", start + 86400),  # later
+           _touch("v2/j/c3/s1/1", start + 7200),  # skipped before, goes out now: added
+           _touch("v2/j/c4/s1/1", start + 60, outcome="skipped"),  # goes out no more: removed
+           _touch("v2/j/c5/s1/1", start + 60, text="hello", account="a2"),  # another text and account
+           _touch("v2/j/c7/s1/1", start + 30)]  # new; c6's is gone: removed  # fmt: skip
+    sides = {"old": Side(old, start, start + 7 * 86400, clock), "new": Side(new, start, start + 7 * 86400, clock)}
+    e = effect(lambda side: sides[side])
+    assert e.sent == {"old": 5, "new": 5}
+    assert sorted(b.contact for _, b in e.added) == ["c3", "c7"]
+    assert [a.outcome for a, _ in e.added if a is not None] == ["skipped"]
+    assert sorted(a.contact for a, _ in e.removed) == ["c4", "c6"]
+    assert sorted((b.contact, tuple(what)) for _, b, what in e.changed) == [
+        ("c2", ("time",)),
+        ("c5", ("text", "account")),
+    ]
+    assert e.by_flow() == {("j", "dm"): {"added": 2, "removed": 2, "changed": 2}}
+    assert e.burst == {"old": {"dm": 5}, "new": {"dm": 3}} and e.alters_sending  # c3 at 02:00, c2 a day later
+    assert e.peak == {"old": (start, 5), "new": (start, 3)}
+    same = effect(lambda side: sides["old"])
+    assert not same.alters_sending and not (same.added or same.removed or same.changed)
