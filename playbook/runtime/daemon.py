@@ -216,7 +216,12 @@ class Daemon:
 
         found: dict[Path, float] = {}
         for path in self.options.paths:
-            for file in playbook_files(path):
+            try:
+                files = playbook_files(path)
+            except PlaybookError:  # moved away or emptied: a reload then says so, as `check` would
+                found[Path(path)] = -1.0
+                continue
+            for file in files:
                 try:
                     found[file] = file.stat().st_mtime
                 except OSError:

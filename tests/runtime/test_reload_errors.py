@@ -104,6 +104,14 @@ def test_a_refused_reload_prints_what_check_prints(tmp_path: Path, store_url: st
         proc.send_signal(signal.SIGHUP)
         _wait_for(lambda: text().count("重新加载被拒绝") == before + 1)
         assert text().count(expected) == 2
+        # The file moved away (an editor saving by delete-and-write): refused as check says, not a crash.
+        aside = tmp_path / "p.pb.aside"
+        pb.rename(aside)
+        missing = _check_text(pb, "zh")
+        assert "p.pb" in missing
+        _wait_for(lambda: missing in text())
+        assert proc.poll() is None
+        aside.rename(pb)
         # A good edit goes through, and status no longer shows a refusal.
         pb.write_text(GOOD.replace("{text}", "新的欢迎语"), encoding="utf-8")
         _wait_for(lambda: "（新版本）" in text())
@@ -119,7 +127,8 @@ def test_a_refused_reload_prints_what_check_prints(tmp_path: Path, store_url: st
     heads = [x for x in lines if STAMP.match(x)]
     assert len(heads) >= 5
     continuation = [x for x in lines if not STAMP.match(x)]
-    assert all(x in expected.splitlines() or x in _check_text_lines(SYNTAX_ERROR, tmp_path) for x in continuation)
+    diagnostics = {*expected.splitlines(), *missing.splitlines(), *_check_text_lines(SYNTAX_ERROR, tmp_path)}
+    assert continuation and all(x in diagnostics for x in continuation)
 
 
 def _check_text_lines(source: str, tmp: Path) -> list[str]:
