@@ -113,6 +113,8 @@ def test_exit_codes_without_data_and_on_errors(tmp_path: Path) -> None:
     assert _diff(old).returncode == 1  # a usage error is 1 here, not click's 2 ("changes")
     assert _diff(old, new, "--events", "playbooks/events.jsonl").returncode == 1
     assert _diff(old, new, "--contacts", str(tmp_path / "missing.csv")).returncode == 1
+    assert _diff(old, new, *DATA, "--adapter", "nosuch").returncode == 1
+    assert _diff(old, new, *DATA, "--adapter", "wecom").returncode == 2  # the platform's limits, as `plan --adapter`
 
 
 BASE = """\

@@ -62,12 +62,13 @@ class _Command(click.Command):
 @click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))
 @click.option("--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00."))
 @click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
+@click.option("--adapter", metavar="NAME", help=t("Apply an adapter's platform limits (e.g. wecom)."))
 @click.option("--examples", type=click.IntRange(0, 100), default=3, show_default=True,
               help=t("Examples shown of each kind of difference."))  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help=t("table for people, json for scripts."))  # fmt: skip
 def command(old: str, new: str, contacts: str | None, accounts: str | None, events: str | None, start: str | None,
-            days: int, examples: int, fmt: str) -> None:  # fmt: skip
+            days: int, adapter: str | None, examples: int, fmt: str) -> None:  # fmt: skip
     """The impact of a change: graph changes, and the touches it adds, removes and changes."""
     from playbook.compiler import compile_path
     from playbook.compiler.changes import graph_changes
@@ -83,9 +84,14 @@ def command(old: str, new: str, contacts: str | None, accounts: str | None, even
     the_effect = None
     plans: list[Any] = []
     if contacts:
+        from playbook.cli.plan import adapter_profile
         from playbook.plan.diff import effect
 
-        planner = FilesPlanner(old, new, contacts, accounts, events, start, days)
+        try:
+            limits, can_dissolve = adapter_profile(adapter)
+        except PlaybookError as exc:
+            fail(exc)
+        planner = FilesPlanner(old, new, contacts, accounts, events, start, days, limits, can_dissolve)
         plans = planner.results
         try:
             the_effect = effect(planner)
@@ -110,9 +116,10 @@ class FilesPlanner:
     both; keeps the plans (their data problems are reported once)."""
 
     def __init__(self, old: str, new: str, contacts: str, accounts: str | None, events: str | None,
-                 start: str | None, days: int) -> None:  # fmt: skip
+                 start: str | None, days: int, limits: Any = (), can_dissolve: bool = True) -> None:  # fmt: skip
         self.paths = {"old": old, "new": new}
         self.data = (contacts, accounts, events, start, days)
+        self.adapter = (limits, can_dissolve)  # an adapter's platform limits, as `plan --adapter`
         self.moment = dt.datetime.now(dt.UTC)  # "today" once, for both sides
         self.results: list[Any] = []  # plan.run.PlanResult
 
@@ -121,7 +128,9 @@ class FilesPlanner:
         from playbook.plan.run import PlanInput, run_plan
 
         contacts, accounts, events, start, days = self.data
-        spec = PlanInput([self.paths[side]], contacts, accounts, events, start, days, workers=1, keep_inputs=False)
+        limits, can_dissolve = self.adapter
+        spec = PlanInput([self.paths[side]], contacts, accounts, events, start, days, adapter_limits=limits,
+                         can_dissolve_groups=can_dissolve, workers=1, keep_inputs=False)  # fmt: skip
         result = run_plan(spec, now=lambda: self.moment)
         self.results.append(result)
         return Side(result.touches, result.start, result.end, result.clock)
