@@ -105,7 +105,8 @@ class Daemon:
                               can_dissolve_groups=caps.dissolve_groups, grace=int(d.grace),
                               sync_tags=caps.tags)  # fmt: skip
             loaded = decider.load(int(self.clock()), migrate=self.options.migrate)
-            self._log_load(loaded, decider)
+            self._after_load(decider)
+            self._log_load(loaded)
             self._mtimes = self._playbook_mtimes()
             dispatcher = Dispatcher(store, adapter, owner=self.owner, adapter_name=cfg.adapter.name, batch=d.batch,
                                     workers=d.workers, at_least_once=cfg.adapter.at_least_once, clock=self.clock,
@@ -243,14 +244,19 @@ class Daemon:
             decider.store.write(Journal(engine_state={RELOAD_REFUSED: refused_record(int(self.clock()), text,
                                                                                      exc.diagnostics)}))  # fmt: skip
             return
-        self._log_load(loaded, decider)
+        self._after_load(decider)
+        self._log_load(loaded)
 
-    def _log_load(self, loaded: LoadReport, decider: Decider) -> None:
+    def _after_load(self, decider: Decider) -> None:
+        """A load went through: times in the (newest) playbook's timezone from now on, and no
+        refused reload for `status` to show any more."""
         if decider.playbooks:
             self.timezone = decider.playbooks[-1].timezone
             if self._in_use is not None:
                 self._in_use.timezone = self.timezone
-        decider.store.write(Journal(engine_state={RELOAD_REFUSED: None}))  # this load went through
+        decider.store.write(Journal(engine_state={RELOAD_REFUSED: None}))
+
+    def _log_load(self, loaded: LoadReport) -> None:
         versions = ", ".join(loaded.versions)
         log.info(t("running {versions} (new)", versions=versions) if loaded.new else t("running {versions}",
                                                                                        versions=versions))  # fmt: skip
