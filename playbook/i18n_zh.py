@@ -739,4 +739,13 @@ ZH: dict[str, str] = {
     "lasts": "持续时间",
     "invite": "邀请",
     "timezone": "时区",
+    "visible to": "可见范围",
+    "within": "时限",
+    "period": "周期",
+    "definition": "定义",
+    "images": "图片",
+    "trigger": "触发",
+    "answer": "应答",
+    "during": "时段",
+    "link": "链接",
 }

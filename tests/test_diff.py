@@ -191,3 +191,27 @@ def test_effect_matches_touches_by_key_without_the_version() -> None:
     assert e.peak == {"old": (start, 5), "new": (start, 3)}
     same = effect(lambda side: sides["old"])
     assert not same.alters_sending and not (same.added or same.removed or same.changed)
+
+
+@pytest.mark.parametrize(("example", "edit", "expected"), [
+    ("presale_group", ("lasts 3d", "lasts 2d"), [("group", "changed", "车厘子预售群", "lasts")]),
+    ("presale_group", ("size 200", "size 100"), [("group", "changed", "车厘子预售群", "size")]),
+    ("presale_group", ("day 1 at 20:00: post 预售介绍", "day 1 at 21:00: post 预售介绍"),
+     [("step", "changed", "车厘子预售群 · s2", "timing")]),
+    ("moments_and_service", ("every day at 08:30: post 早安", "every day at 09:00: post 早安"),
+     [("moments", "changed", "日常朋友圈", "timing")]),
+    ("moments_and_service", ("visible to in 已购", "visible to not in 已购\n"),
+     [("moments", "changed", "日常朋友圈", "visible")]),
+    ("moments_and_service", ("within 10m during", "within 5m during"), [("sla", "changed", "及时回复", "within")]),
+    ("moments_and_service", ("each contact every 30d", "each contact every 14d"),
+     [("rotation", "changed", "朋友圈互动", "period")]),
+    ("moments_and_service", ("quiet 22:30-07:30", "quiet 22:00-08:00"), [("playbook", "changed", "朋友圈日历与服务标准", "quiet")]),
+])  # fmt: skip
+def test_graph_changes_of_groups_moments_rotations_slas(example: str, edit: tuple[str, str],
+                                                      expected: list[tuple[str, str, str, str]]) -> None:  # fmt: skip
+    source = (ROOT / "playbooks" / f"{example}.pb").read_text(encoding="utf-8")
+    assert edit[0] in source
+    before = compile_text(source, f"{example}.pb").doc
+    after = compile_text(source.replace(*edit), f"{example}.pb").doc
+    assert before is not None and after is not None
+    assert [(c.kind, c.op, c.name, c.aspect) for c in graph_changes(before, after)] == expected

@@ -37,7 +37,9 @@ ASPECT_WORDS = {
     "action": N_("action"), "entry": N_("entry"), "exits": N_("exits"), "reenter": N_("re-entry"), "goal": N_("goal"),
     "priority": N_("priority"), "opens": N_("opens"), "members": N_("members"), "title": N_("title"),
     "size": N_("size"), "lasts": N_("lasts"), "invite": N_("invite"), "timezone": N_("timezone"),
-    "quiet": N_("quiet hours"),
+    "quiet": N_("quiet hours"), "visible": N_("visible to"), "within": N_("within"), "period": N_("period"),
+    "expr": N_("definition"), "image": N_("images"), "trigger": N_("trigger"), "answer": N_("answer"),
+    "during": N_("during"), "link": N_("link"),
 }  # fmt: skip
 DIFFERENCE_WORDS = {"time": N_("time"), "text": N_("text"), "account": N_("account"), "channel": N_("channel")}
 

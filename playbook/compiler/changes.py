@@ -120,9 +120,17 @@ def _named(kind: str, old: Doc, new: Doc, text: Any, detail: Any = None) -> Iter
                 yield Change(kind, CHANGED, name, _first_difference(a, b), text(a), text(b))
 
 
+# What a changed field of a segment, content, Moments rule, rotation or SLA is about.
+_FIELD_ASPECTS = {
+    "schedule": "timing", "at": "timing", "time": "timing", "weekdays": "timing", "period_days": "period",
+    "order_by": "order", "descending": "order", "task": "text", "within_minutes": "within", "images": "image",
+}  # fmt: skip
+
+
 def _first_difference(a: Doc, b: Doc) -> str:
-    keys = sorted({*a, *b} - {"name"})
-    return ", ".join(k for k in keys if a.get(k) != b.get(k))
+    """What differs between two versions of a thing, as aspect words ("timing, visible")."""
+    fields = {k for k in {*a, *b} - {"name", "label", "uses", "placeholders"} if a.get(k) != b.get(k)}
+    return ", ".join(sorted({_FIELD_ASPECTS.get(k, k) for k in fields})) or "label"
 
 
 def _content_text(c: Doc) -> str:
@@ -145,15 +153,28 @@ def _contents(old: Doc, new: Doc) -> Iterator[Change]:
 
 
 def _moments_aspects(name: str, a: Doc, b: Doc) -> Iterator[Change]:
-    rules_a = {r["label"]: r for r in a["rules"]}
-    rules_b = {r["label"]: r for r in b["rules"]}
-    for label in [*rules_a, *(x for x in rules_b if x not in rules_a)]:
-        if label not in rules_b:
-            yield Change("moments", REMOVED, name, old=label)
-        elif label not in rules_a:
-            yield Change("moments", ADDED, name, new=label)
-        elif rules_a[label] != rules_b[label]:
-            yield Change("moments", CHANGED, name, _first_difference(rules_a[label], rules_b[label]), label, label)
+    """A Moments calendar's rules, matched by the content they post (by their whole line when a
+    content is posted by more than one rule), so a retimed post is a change, not a swap."""
+
+    def keyed(rules: list[Doc]) -> dict[str, Doc]:
+        posts = [r["content"] for r in rules]
+        unique = len(set(posts)) == len(posts)
+        return {(r["content"] if unique else r["label"]): r for r in rules}
+
+    rules_a, rules_b = keyed(a["rules"]), keyed(b["rules"])
+    for key in [*rules_a, *(x for x in rules_b if x not in rules_a)]:
+        x, y = rules_a.get(key), rules_b.get(key)
+        if y is None and x is not None:
+            yield Change("moments", REMOVED, name, old=x["label"])
+        elif x is None and y is not None:
+            yield Change("moments", ADDED, name, new=y["label"])
+        elif x is not None and y is not None and x != y:
+            yield Change("moments", CHANGED, name, _first_difference(x, y), _rule_text(x), _rule_text(y))
+
+
+def _rule_text(r: Doc) -> str:
+    visible = f" visible to {expr_text(r['visible'])}" if r.get("visible") else ""
+    return r["label"] + (visible if visible and "visible" not in r["label"] else "")
 
 
 def _rotation_text(r: Doc) -> str:
