@@ -81,6 +81,29 @@ class Run:
         self.server.stop()
 
 
+def declare_world(server: WeComServer) -> None:
+    """The example population's friendships and chats on the server, which knows only what it
+    is told (strict, as WeCom): each customer is their account's, as contacts.csv and the
+    friend_added events say; each account owns its template chats."""
+    import csv
+
+    with open(DATA / "accounts.csv", encoding="utf-8") as handle:
+        server.add_staff(*(row["id"] for row in csv.DictReader(handle)))
+    with open(DATA / "contacts.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("account"):
+                server.add_customer(row["id"], row["account"])
+    with open(DATA / "events.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            event = json.loads(line) if line.strip() else {}
+            if event.get("type") == "friend_added" and event.get("account"):
+                server.add_customer(event["contact"], event["account"])
+    for chats in TEMPLATE_CHATS.values():
+        for account, ids in chats.items():
+            for chat in ids:
+                server.add_chat(chat, account)
+
+
 def simulate(tmp: Path, *, days: int = 8, start: str = "2026-12-01 00:00", auto_confirm: float = 600,
              quota_limit: int | None = None, tick: float = 60.0, timeout: float = 10.0,
              faults: Sequence[tuple[int, Callable[[WeComServer], None]]] = (), workers: int = 1,
@@ -105,6 +128,7 @@ def simulate(tmp: Path, *, days: int = 8, start: str = "2026-12-01 00:00", auto_
     clock = Clock(planned.start)
     server = WeComServer(corp_id=CORP, secret=SECRET, agent_id=AGENT, clock=clock, auto_confirm=auto_confirm,
                          quota_limit=quota_limit).start()  # fmt: skip
+    declare_world(server)
     adapter = WeComAdapter({"corp_id": CORP, "agent_id": AGENT, "base_url": server.url, "timeout": timeout,
                             "media_dir": str(media), "groups": TEMPLATE_CHATS,
                             "state_file": str(tmp / "wecom-state.json")},
@@ -154,6 +178,8 @@ def per_10000(batch: int | None) -> Counter[str]:
         tmp = Path(folder)
         clock = Clock(1_796_000_000)
         with WeComServer(corp_id=CORP, secret=SECRET, clock=clock) as server:
+            for i in range(10_000):
+                server.add_customer(f"c{i:05d}", "a1")
             adapter = WeComAdapter({"corp_id": CORP, "base_url": server.url, "state_file": str(tmp / "s.json")},
                                    {"secret": SECRET}, clock=clock)  # fmt: skip
             adapter.open()

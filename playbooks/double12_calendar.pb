@@ -49,7 +49,7 @@ journey 双12老客预告 {
   priority 15
 
   dm 老客预告
-  day 3 at 09:30: dm 开抢提醒        # 12月12日 09:30
+  day 3 at 09:30: dm 开抢提醒  # 12月12日 09:30
   day 4 at 15:00:
     if in SVIP { task "SVIP客户{name}双12还没下单，请电话问候一次，顺便确认围巾赠品的颜色" }
 }
@@ -57,7 +57,7 @@ journey 双12老客预告 {
 moments 双12朋友圈 {
   every day at 08:30: post 早安
   every mon, wed, fri at 20:00: post 新品速递 visible to in 已购
-  cron "0 12 * * 2,4": post 买家秀                       # 每周二、四中午
+  cron "0 12 * * 2,4": post 买家秀  # 每周二、四中午
   at 2026-12-10 20:00: post 预售开启
   at 2026-12-12 09:00: post 双12开抢
 }
@@ -65,7 +65,7 @@ moments 双12朋友圈 {
 rotate SVIP回访 {
   members in SVIP and not in 不打扰
   each contact every 14d
-  order by spent desc                # 消费高的先回访
+  order by spent desc  # 消费高的先回访
   at 15:00 on mon-fri
   task "回访SVIP{name}：问问最近买的衣服穿着怎么样，记录尺码和喜好"
 }
@@ -73,7 +73,7 @@ rotate SVIP回访 {
 rotate 朋友圈互动 {
   members in 已购
   each contact every 30d
-  order by name                      # 按拼音：阿四、白一、丁二……
+  order by name  # 按拼音：阿四、白一、丁二……
   at 10:00 on mon-fri
   task "给{name}的朋友圈点赞并认真评论一次"
 }

@@ -40,7 +40,7 @@ group 周末直播福利群 {
   members in 高意向 and not in 近期已购 and not in 不打扰
   opens every thu at 19:00
   lasts 3d
-  size 150                          # 超过150人自动开第二个群
+  size 150  # 超过150人自动开第二个群
   invite 直播群邀请
 
   after 30m: post 开群欢迎

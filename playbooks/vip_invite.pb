@@ -34,7 +34,7 @@ content 大单致谢 {
 journey VIP群邀请 {
   on enter VIP
   exit when in 已进VIP群 or in 不打扰
-  priority 20                        # 与致谢同一天时，邀请先发
+  priority 20  # 与致谢同一天时，邀请先发
   goal joined_group within 7d
 
   dm VIP邀请

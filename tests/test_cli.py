@@ -142,6 +142,30 @@ def test_fmt_check_then_rewrite(tmp_path: Path) -> None:
     assert run("fmt", "--check", str(target)).returncode == 0
 
 
+def test_fmt_diff_only_prints(tmp_path: Path) -> None:
+    """`--diff` alone prints a unified diff and writes nothing (like black); with --check it
+    also exits 1 and says which file would change (on stderr, so stdout stays a patch)."""
+    source = (
+        (ROOT / "playbooks" / "new_customer.pb").read_text("utf-8").replace("quiet 22:00-08:00", "quiet 22：00-08：00")
+    )
+    target = tmp_path / "x.pb"
+    target.write_text(source, "utf-8")
+    out = run("fmt", "--diff", str(target))
+    assert out.returncode == 0
+    assert "-quiet 22：00-08：00" in out.stdout and "+quiet 22:00-08:00" in out.stdout
+    assert target.read_text("utf-8") == source, "--diff must not change the file"
+    out = run("fmt", "--check", "--diff", str(target))
+    assert out.returncode == 1 and "+quiet 22:00-08:00" in out.stdout and "would reformat" in out.stderr
+    assert target.read_text("utf-8") == source
+
+
+def test_fmt_check_passes_on_the_bundled_examples() -> None:
+    """The README tour's own command."""
+    examples = sorted(str(p) for p in (ROOT / "playbooks").glob("*.pb"))
+    out = run("fmt", "--check", *examples)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_fmt_leaves_a_broken_file_alone(tmp_path: Path) -> None:
     target = tmp_path / "broken.pb"
     target.write_text("segment 新客 = added_at within\n", "utf-8")

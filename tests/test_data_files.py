@@ -80,6 +80,8 @@ def plain_records(text: str, only: set[str] | None) -> tuple[list[list[tuple]], 
     """Row by row, cell by cell, as the reader was first written."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip() for h in next(reader, [])]
+    # a field given by two columns is the first one's (data/columns.py); the other is left out
+    header = [h if h not in header[:i] else "" for i, h in enumerate(header)]
     keep = None if only is None else only | ALWAYS_TEXT
     out, problems, seen = [], [], {}
     for cells in reader:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -178,7 +179,10 @@ def test_numbers_durations_and_times() -> None:
 def test_else_if_and_split_arms() -> None:
     src = """journey j {
   on a
-  if in A { dm x } else { if in B { dm y } else { dm z } }
+  if in A { dm x
+  } else { if in B { dm y
+  } else { dm z
+  } }
   split { 50%: { dm x } 50%: dm y dm z 0%: {} }
 }
 """
@@ -215,9 +219,12 @@ def test_wait_forms() -> None:
     src = """journey j {
   on a
   wait for message up to 1d
-  wait for message where event.text == "好" up to 2h then { tag add "x" }
-  wait for message up to 1d else { exit }
-  wait for message up to 1d then {} else { exit }
+  wait for message where event.text == "好" up to 2h then { tag add "x"
+  }
+  wait for message up to 1d else {
+    exit }
+  wait for message up to 1d then {} else { exit
+  }
 }
 """
     assert (
@@ -240,11 +247,17 @@ def test_wait_forms() -> None:
 
 
 def test_content_forms() -> None:
-    src = 'content a { text "一行" }\ncontent b { image "x.jpg" }\ncontent c { text "a" image "b" }\ncontent d {}\n'
+    src = 'content a { text "一行" }\ncontent b { image "x.jpg"\n}\ncontent c {\n text "a" image "b" }\ncontent d {}\n'
     assert fmt(src) == (
-        'content a = "一行"\n\ncontent b {\n  image "x.jpg"\n}\n\n'
-        'content c {\n  text "a"\n  image "b"\n}\n\ncontent d {}\n'
+        'content a { text "一行" }\ncontent b {\n  image "x.jpg"\n}\ncontent c {\n  text "a"\n  image "b"\n}\ncontent d {}\n'
     )
+    # `content X = "…"` and the block form of one text are both kept as written.
+    kept = 'content a = "一行"\ncontent b {\n  text "二"\n}\n'
+    assert fmt(kept) == kept
+    # A block written on one line stays on one line; a multi-line text keeps the block form.
+    one_line = 'content c { text "a" image "b" }\ncontent e {\n  text """\n  甲\n  乙\n  """\n}\n'
+    assert fmt(one_line) == one_line
+    assert fmt('content e = """\n  甲\n  乙\n"""\n') == 'content e {\n  text """\n  甲\n  乙\n  """\n}\n'
 
 
 def test_multiline_strings() -> None:
@@ -252,7 +265,7 @@ def test_multiline_strings() -> None:
     value = parse(src).declarations[0].parts[0].value.value  # type: ignore[union-attr]
     assert value == '第一行\n  缩进的"""第二行\n\t第三行\\'
     out = fmt(src)
-    assert out == 'content a = """\n  第一行\n    缩进的\\"""第二行\n  \\t第三行\\\\\n"""\n'
+    assert out == 'content a {\n  text """\n  第一行\n    缩进的\\"""第二行\n  \\t第三行\\\\\n  """\n}\n'
 
 
 def test_multiline_falls_back_to_escapes_when_dedent_would_change_the_text() -> None:
@@ -260,7 +273,7 @@ def test_multiline_falls_back_to_escapes_when_dedent_would_change_the_text() -> 
     tree = A.File("<input>", [A.Journey(A.Name("j"), (A.Step(None, A.Task(A.Text("  a\n  b\n   "))),))])
     assert format_file(tree) == 'journey j {\n  task "  a\\n  b\\n   "\n}\n'
     tree = A.File("<input>", [A.Journey(A.Name("j"), (A.Step(None, A.Task(A.Text("a\n\n  b\n"))),))])
-    assert format_file(tree) == 'journey j {\n  task """\n    a\n\n      b\n\n  """\n}\n'
+    assert format_file(tree) == 'journey j {\n  task """\n  a\n\n    b\n\n  """\n}\n'
 
 
 def test_blank_lines_are_kept_between_one_line_declarations_and_members() -> None:
@@ -300,7 +313,7 @@ journey j {
 
 def test_trailing_comment_after_a_multiline_string_stays_outside_it() -> None:
     src = 'journey j {\n  on a\n  task "一\\n二"  # 备注\n}\n'
-    assert fmt(src) == 'journey j {\n  on a\n  task """\n    一\n    二\n  """  # 备注\n}\n'
+    assert fmt(src) == 'journey j {\n  on a\n  task """\n  一\n  二\n  """  # 备注\n}\n'
 
 
 def test_comments_in_empty_blocks_keep_the_block_open() -> None:
@@ -326,3 +339,111 @@ def test_crlf_and_bom() -> None:
 def test_invalid_input_raises_playbook_error() -> None:
     with pytest.raises(PlaybookError):
         format_source("segment = \n")
+
+
+# ---- the operator's layout: what fmt keeps as written -----------------------------------------------
+
+PERSON_LAYOUT = """journey j {
+  on a
+  day 3 at 20:00:
+    wait for message up to 1d
+      then { tag add "活跃" }
+      else { task "{name}三天未互动" }
+  wait for message up to 2d
+    then {
+      tag add "已回复"
+      dm x
+    }
+    else {
+      day 3 at 20:00: dm y
+    }
+  day 5 at 20:00:
+    if in 高意向 { dm x } else { dm y }
+  day 10 at 12:00:
+    if in 华东 { dm x }
+    else if favourite == "水果" { dm y }
+    else { task "请跟进" }
+  after 30m:
+    split {
+      50%: dm x
+      50%: { dm y dm x }
+    }
+  day 4 at 11:00:
+    task "{name}问过价格4天还没下单"
+}
+"""
+
+
+def test_person_layout_of_wait_if_and_timing_is_canonical() -> None:
+    assert fmt(PERSON_LAYOUT) == PERSON_LAYOUT
+
+
+def test_person_layout_is_normalised_not_frozen() -> None:
+    """Only the choices are kept (line breaks, one-line blocks); indentation is fmt's own."""
+    src = 'journey j {\n on a\n day 3 at 20:00:\n        wait for m up to 1d\n  then {tag add "x"}\n      else {\n dm y\n }\n}\n'
+    assert fmt(src) == (
+        'journey j {\n  on a\n  day 3 at 20:00:\n    wait for m up to 1d\n      then { tag add "x" }\n'
+        "      else {\n        dm y\n      }\n}\n"
+    )
+
+
+def test_one_line_blocks_expand_only_around_multi_line_items() -> None:
+    src = 'journey j {\n  on a\n  if in A { if in B { dm x } } else { task "一\\n二" }\n}\n'
+    assert fmt(src) == (
+        'journey j {\n  on a\n  if in A { if in B { dm x } } else {\n    task """\n    一\n    二\n    """\n  }\n}\n'
+    )
+
+
+_STRINGS = re.compile(r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"')
+
+
+@st.composite
+def relaid_sources(draw: st.DrawFn) -> tuple[A.File, str]:
+    """A generated tree's canonical text with its layout changed at random: spaces between
+    tokens become line breaks (with any indentation) and line breaks become spaces — the
+    choices an operator makes (timing over its action, `else` on its own line, one-line
+    blocks). Strings are left as they are."""
+    tree = draw(files())
+    text = format_file(tree)
+    out: list[str] = []
+    last = 0
+    for m in [*_STRINGS.finditer(text), None]:
+        code = text[last : m.start() if m else len(text)]
+        pieces = re.split(r"([ \n]+)", code)
+        for k, piece in enumerate(pieces):
+            if k % 2 and draw(st.integers(0, 3)) == 0:
+                piece = draw(st.sampled_from([" ", "\n", "\n  ", "\n      ", "  "]))
+            out.append(piece)
+        if m:
+            out.append(m.group(0))
+            last = m.end()
+    return tree, "".join(out)
+
+
+@PROPERTY
+@given(relaid_sources())
+def test_any_layout_round_trips(case: tuple[A.File, str]) -> None:
+    tree, text = case
+    parsed = parse(text, tree.path)
+    assert parsed == tree
+    out = format_file(parsed)
+    assert parse(out, tree.path) == tree  # meaning kept
+    assert format_source(out) == out  # idempotent
+
+
+@pytest.mark.parametrize("path", ALL_EXAMPLES, ids=lambda p: p.name)
+def test_examples_are_canonical_and_compile_the_same(path: Path) -> None:
+    """The tour's `playbook fmt --check playbooks/*.pb` (and the shared examples) pass."""
+    from playbook.compiler import compile_path
+
+    text = path.read_text(encoding="utf-8")
+    assert format_source(text, str(path)) == text
+    assert compile_path(str(path)).doc is not None
+
+
+def test_docs_before_and_after() -> None:
+    """docs/fmt.md's before/after example is what fmt does."""
+    doc = (ROOT / "docs" / "fmt.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### What fmt keeps as you wrote it") :]
+    before, after = re.findall(r"```\n(.*?)```", section, re.S)[:2]
+    assert fmt(before) == after

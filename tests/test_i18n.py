@@ -402,7 +402,7 @@ REASONS = {
     "wecom: 1 dm per customer per day": "企业微信限制：每位客户每天最多 1 条私聊",
     "missing name": "缺少字段 name",
     "missing account.name": "缺少字段 account.name",
-    "exited the journey (exit on purchase)": "已退出旅程（发生了 purchase 事件）",
+    "exited the journey (exit on purchase)": "已退出旅程（发生了 购买 (purchase) 事件）",
     "exited the journey (exit when)": "已退出旅程（满足 exit when 条件）",
     "exited the journey (exit step)": "已退出旅程（执行到 exit 步骤）",
     "exited the journey (deleted)": "已退出旅程（联系人已删除）",

@@ -306,3 +306,19 @@ def test_the_merge_order_is_time_account_contact_then_as_given(keys: list[tuple[
         return
     got = _in_order(at, account, contact).tolist()
     assert got == sorted(range(len(keys)), key=lambda i: (int(at[i]), keys[i][1], keys[i][2], i))
+
+
+def test_repeated_event_ids_are_found_whatever_the_number_of_processes(tmp_path: Path) -> None:
+    a, b = _accounts_in_two_shards()
+    order = {"type": "purchase", "at": "2026-12-01T10:00:00+08:00", "amount": 999, "id": "o-1"}
+    events = [
+        {**order, "contact": "c1"},
+        {**order, "contact": "c2"},  # the same id on a contact of the other shard: another event (per contact)
+        {**order, "contact": "c1"},  # a repeat of row 1
+        {**order, "contact": "c2", "amount": 5},  # row 2's id for a different event
+    ]
+    got = assert_same_in_shards(_spec(tmp_path, f"id,name,account\nc1,小王,{a}\nc2,小李,{b}\n", events), (2,))
+    assert [(row, reason.split(":")[0]) for _, row, reason in got["problems"]] == [
+        (3, "event id 'o-1' repeats row 1"),
+        (4, "event id 'o-1' was given to a different event at row 2"),
+    ]

@@ -23,6 +23,9 @@ from playbook.adapters.capabilities import EVERYWHERE, Capabilities
 
 SENT, FAILED, DEAD = "sent", "failed", "dead"
 LATER = "later"  # not tried: the adapter's own throttle; due again after retry_after, no attempt used
+# only from `reconcile`: the platform proves it never got this delivery (the jsonl outbox
+# lacks the key, a webhook receiver says the key is unknown to it) — safe to send again
+ABSENT = "absent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,7 @@ class Result:
     later (not tried — the adapter's own throttle — due again after `retry_after`)."""
 
     key: str
-    status: str  # sent | failed | dead | later
+    status: str  # sent | failed | dead | later (from send); sent | failed | dead | absent (from reconcile)
     error: str | None = None
     ref: str | None = None
     retry_after: float | None = None
@@ -112,6 +115,11 @@ class PermanentError(AdapterError):
     """Trying again will not help (bad request, unknown recipient, auth refused)."""
 
 
+class Fenced(Exception):
+    """The platform has seen a newer writer's fencing token: this process lost the store's
+    lease and must not send (nothing was sent by this call)."""
+
+
 class Adapter:
     """Base class: override `send`; override `reconcile` if the platform can say what
     happened to a call the daemon did not see the end of."""
@@ -131,12 +139,27 @@ class Adapter:
     def open(self) -> None:
         """Called once before the first send (connect, check credentials)."""
 
+    def fence(self, token: int) -> None:
+        """Called once the daemon holds the store's lease, before `reconcile`, with the
+        lease's fencing token (it grows with every take-over). An adapter whose platform can
+        keep a token makes every later call of an older token fail with `Fenced` — so a
+        process paused past its lease cannot deliver after the new holder reconciled (jsonl:
+        a `.fence` file beside the outbox; webhook: the `X-Playbook-Fence` header).
+        Default: nothing (the daemon's lease check before each call is then the guard)."""
+
     def send(self, batch: Sequence[Delivery]) -> list[Result]:
         raise NotImplementedError
 
     def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
-        """Results for touches a crash left `sending`, where the platform can tell; the
-        ones not returned are unknown."""
+        """Results for touches a crash left `sending`, where the platform can tell: sent,
+        failed, dead, or `ABSENT` when it proves it never got one (it goes back to pending
+        and is sent again); the ones not returned are unknown. Called only by the holder of
+        the store's lease, after the previous holder's lease ended."""
+        return []
+
+    def probe(self, accounts: Sequence[str]) -> list[str]:
+        """A start-up check with cheap calls (after `open`, before anything is due): problems an
+        operator must fix (permissions, visible range, trusted IP), as messages; none: []."""
         return []
 
     def callbacks(self, deliver: EventSink) -> Mapping[str, CallbackRoute]:

@@ -27,6 +27,9 @@ class Capabilities:
     dissolve_groups: bool = True  # False: a staff task asks to dissolve a finished group
     batch_size: int = 1  # recipients one call can take (1: no batching)
     tags: bool = False  # keeps the platform's customer tags in step with the playbooks' tag actions
+    # seconds after a friend request in which a greeting can go as the platform's own welcome
+    # message (WeCom: the WelcomeCode's 20 s); 0: no such path
+    welcome_within: int = 0
 
 
 ALL_PARTS = frozenset({"text", "image", "link", "miniprogram", "video", "file"})
@@ -66,6 +69,7 @@ BUILTIN: dict[str, Capabilities] = {
         dissolve_groups=False,
         batch_size=10_000,
         tags=True,  # playbook tag actions become corp tags on the customer (mark_tag)
+        welcome_within=20,  # send_welcome_msg with the add_external_contact WelcomeCode (92137/92599)
     ),
 }
 
@@ -129,6 +133,8 @@ def unsupported(doc: dict[str, Any], caps: Capabilities, adapter: str, path: str
                     t("these parts will not be sent; use another content for this channel"),
                 )  # fmt: skip
             )
+    if caps.welcome_within:
+        found += _late_welcomes(doc, caps, adapter, path)
     if doc.get("groups") and not caps.dissolve_groups:
         for name in doc["groups"]:
             where = doc.get("sources", {}).get(f"group:{name}", {})
@@ -145,4 +151,42 @@ def unsupported(doc: dict[str, Any], caps: Capabilities, adapter: str, path: str
                     where.get("line", 0),
                 )  # fmt: skip
             )
+    return found
+
+
+def _late_welcomes(doc: dict[str, Any], caps: Capabilities, adapter: str, path: str) -> list[Diagnostic]:
+    """`on friend_added` journeys whose first step is a dm timed later than the platform's
+    welcome window: that greeting cannot go as the welcome message (WeCom: a mass-message task
+    the staff member must confirm, spending the customer's quota)."""
+    found: list[Diagnostic] = []
+    for name, journey in doc.get("journeys", {}).items():
+        entries = journey.get("entry")
+        entries = entries if isinstance(entries, list) else [entries] if entries else []
+        if not any(e.get("kind") == "event" and e.get("event") == "friend_added" for e in entries):
+            continue
+        first = journey.get("nodes", {}).get(journey.get("start"))
+        if not first or first.get("kind") != "dm" or not first.get("timing"):
+            continue
+        timing = first["timing"]
+        if timing.get("kind") == "after" and int(timing.get("minutes", 0)) * 60 <= caps.welcome_within:
+            continue
+        where = doc.get("sources", {}).get(f"journey:{name}", {})
+        found.append(
+            Diagnostic(
+                WARNING,
+                "adapter-welcome",
+                t(
+                    "journey '{name}' greets new friends later than {adapter}'s welcome message allows "
+                    "({seconds} s after the friend request): the greeting becomes a mass-message task",
+                    name=name,
+                    adapter=adapter,
+                    seconds=caps.welcome_within,
+                ),
+                where.get("file", path),
+                where.get("line", 0),
+                0,
+                0,
+                t("write it as the journey's first step without a timing to greet at once"),
+            )  # fmt: skip
+        )
     return found

@@ -21,6 +21,7 @@ from playbook.adapters.capabilities import BUILTIN, Capabilities
 from playbook.adapters.registry import adapter_error, check_options
 from playbook.engine.timeutil import LocalTime, stamp
 from playbook.i18n import t, tn
+from playbook.textsafe import safe_console
 
 
 class ConsoleAdapter(Adapter):
@@ -34,7 +35,7 @@ class ConsoleAdapter(Adapter):
         console = self.options.get("console")
         if console is not None and not isinstance(console, Console):
             raise adapter_error(t("the console adapter's option 'console' must be a rich Console"))
-        self.console: Console = console if console is not None else Console()
+        self.console: Console = console if console is not None else safe_console()  # data's controls escaped
         self._lock = threading.Lock()  # workers send concurrently; keep each delivery's lines together
 
     def __repr__(self) -> str:

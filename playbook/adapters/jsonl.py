@@ -9,22 +9,24 @@ Lines are appended and each batch is fsync'd before `send` returns, so a touch t
 records as sent is on disk; a batch that fails half-way is cut back off the file before
 the call fails, so a retry cannot write a line twice. The file itself
 is the platform's memory: after a crash between the write and the ledger update,
-`reconcile` finds the keys already written and reports them sent, so nothing is lost or
-written twice. Another program may tail the file and deliver from it.
+`reconcile` finds the keys already written and reports them sent, and the keys not in the
+file absent (sent again), so nothing is lost or written twice. Another program may tail the file and deliver from it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from io import FileIO
 from pathlib import Path
 from typing import Any, ClassVar
 
-from playbook.adapters.base import SENT, Adapter, Delivery, PermanentError, Result, TransientError
+from playbook.adapters.base import ABSENT, SENT, Adapter, Delivery, Fenced, PermanentError, Result, TransientError
 from playbook.adapters.capabilities import BUILTIN, Capabilities
 from playbook.adapters.registry import check_options, require_option
 from playbook.i18n import t
@@ -71,6 +73,33 @@ class JsonlAdapter(Adapter):
         self.path = Path(require_option(self.name, self.options, "path"))
         self._file: FileIO | None = None
         self._lock = threading.Lock()  # the dispatcher's workers send concurrently; lines must not interleave
+        self._token: int | None = None  # the writer's fencing token, once the daemon gave it (`fence`)
+
+    @property
+    def fence_path(self) -> Path:
+        """Beside the outbox: the newest writer's fencing token, locked (flock) while written
+        and while a batch is written, so a writer with an older token cannot append."""
+        return self.path.with_name(self.path.name + ".fence")
+
+    def fence(self, token: int) -> None:
+        """Record our token (the highest wins). Waits while a writer is mid-batch: what it
+        writes is then in the file before `reconcile` reads it."""
+        with self._lock:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.fence_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise TransientError(t("cannot open the outbox {path}: {reason}", path=self.fence_path,
+                                       reason=exc)) from None  # fmt: skip
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if token > _read_token(fd):
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, str(token).encode("ascii"), 0)
+                    os.fsync(fd)
+                self._token = token
+            finally:
+                os.close(fd)  # releases the lock
 
     def __repr__(self) -> str:
         return f"JsonlAdapter(path={str(self.path)!r})"
@@ -99,7 +128,7 @@ class JsonlAdapter(Adapter):
 
     def send(self, batch: Sequence[Delivery]) -> list[Result]:
         data = "".join(dumps(delivery_record(d)) + "\n" for d in batch).encode("utf-8")
-        with self._lock:
+        with self._lock, self._fenced():
             file = self._open()
             start = os.fstat(file.fileno()).st_size
             try:
@@ -116,24 +145,52 @@ class JsonlAdapter(Adapter):
                 raise TransientError(reason) from None
         return [Result(d.key, SENT) for d in batch]
 
+    @contextmanager
+    def _fenced(self) -> Iterator[None]:
+        """Hold the fence file's lock while a batch is written, after checking that no newer
+        writer has fenced us off (only once the daemon gave a token)."""
+        if self._token is None:
+            yield
+            return
+        try:
+            fd = os.open(self.fence_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise TransientError(t("cannot open the outbox {path}: {reason}", path=self.fence_path,
+                                   reason=exc)) from None  # fmt: skip
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _read_token(fd) > self._token:
+                raise Fenced(t("the outbox {path} was taken over by a newer writer", path=self.path))
+            yield
+        finally:
+            os.close(fd)
+
     def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
+        """The file is the proof both ways: a key with a whole line in it was sent; a key
+        without one never was (a line torn by a crash does not count), so it is `ABSENT`
+        and goes out again. Sound because only the lease holder writes the outbox and the
+        previous holder is gone (or fenced) when this is called."""
         wanted = {d.key for d in deliveries}
         found: set[str] = set()
         with self._lock:
-            if not self.path.exists():
-                return []
-            with self.path.open(encoding="utf-8", errors="replace") as lines:
-                for line in lines:
-                    key = _key_of(line)
-                    if key in wanted:
-                        found.add(key)
-        return [Result(d.key, SENT) for d in deliveries if d.key in found]
+            if self.path.exists():
+                with self.path.open(encoding="utf-8", errors="replace") as lines:
+                    for line in lines:
+                        key = _key_of(line)
+                        if key in wanted:
+                            found.add(key)
+        return [Result(d.key, SENT if d.key in found else ABSENT) for d in deliveries]
 
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def _read_token(fd: int) -> int:
+    raw = os.pread(fd, 32, 0).strip()
+    return int(raw) if raw.isdigit() else 0
 
 
 def _write_all(file: FileIO, data: bytes) -> None:

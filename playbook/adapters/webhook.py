@@ -9,7 +9,8 @@
 
 Secrets (never in the playbook or the config; see docs/adapters/README.md): `secret`, the
 HMAC-SHA256 key for `X-Playbook-Signature: sha256=<hex>` over the exact body bytes, and
-`token`, sent as `Authorization: Bearer <token>`.
+`token`, sent as `Authorization: Bearer <token>`. A URL with `user:password@` is sent with
+Basic auth; with a token as well it is refused (one would silently replace the other).
 
 The body is `{"touches": [delivery, …]}` (each delivery as the jsonl adapter writes it). The
 `Idempotency-Key` header is the delivery's key (percent-encoded UTF-8 where it is not plain
@@ -19,6 +20,18 @@ taken, unless its JSON says otherwise per key: `{"results": {key: {"status": "se
 "failed" | "dead", "error": …, "ref": …, "retry_after": seconds}}}`. 408, 425, 429, 5xx,
 timeouts and connection errors are transient (Retry-After is honoured); any other status is
 permanent.
+
+After a crash the daemon asks the receiver about the touches whose call it did not see end
+(only if `reconcile_url` is set): `POST {reconcile_url}` with `{"keys": [key, …]}` (signed
+and authenticated as a send), answered 2xx with `{"results": {key: {"status": "sent" |
+"failed" | "dead" | "unknown", …}}}`. `unknown` means the receiver never took that key — it
+is sent again; answer it only for keys no request still in progress carries. A key left out
+stays undecided (`unknown` in the ledger, for `playbook requeue`).
+
+Every request carries `X-Playbook-Fence: <token>`, the daemon's lease token, which grows
+with each take-over. A receiver that keeps the highest token seen and answers `409` with
+`{"fenced": true}` to a lower one makes sure a daemon paused past its lease cannot deliver
+after the new one reconciled; the adapter then stops that daemon (`Fenced`).
 
 httpx is imported when the first request is made, not with the module: `plan` and `check`
 load this class only for its capabilities.
@@ -40,7 +53,18 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from playbook.adapters.base import DEAD, FAILED, SENT, Adapter, Delivery, PermanentError, Result, TransientError
+from playbook.adapters.base import (
+    ABSENT,
+    DEAD,
+    FAILED,
+    SENT,
+    Adapter,
+    Delivery,
+    Fenced,
+    PermanentError,
+    Result,
+    TransientError,
+)
 from playbook.adapters.capabilities import BUILTIN, Capabilities
 from playbook.adapters.jsonl import delivery_record
 from playbook.adapters.registry import adapter_error, check_options, require_option
@@ -52,6 +76,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("playbook.adapters.webhook")
 
 SIGNATURE_HEADER = "X-Playbook-Signature"
+FENCE_HEADER = "X-Playbook-Fence"
+RECONCILE_CHUNK = 1000  # keys asked about per reconcile request
 HEADERS = {"User-Agent": "playbook-webhook/1"}
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_BATCH_SIZE = 100
@@ -61,7 +87,7 @@ EXCERPT = 200  # characters of a receiver's answer kept in an error
 
 
 def sign(body: bytes, secret: str) -> str:
-    """The X-Playbook-Signature value for a body (the same scheme as the event intake)."""
+    """The X-Playbook-Signature value for a body (the event intake also signs a timestamp; this does not, yet)."""
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
@@ -98,17 +124,31 @@ class WebhookAdapter(Adapter):
 
     def __init__(self, options: Mapping[str, Any] | None = None, secrets: Mapping[str, str] | None = None):
         super().__init__(options, secrets)
-        check_options(self.name, self.options, ["url", "timeout", "batch_size"])
+        check_options(self.name, self.options, ["url", "timeout", "batch_size", "reconcile_url"])
         self.url = str(require_option(self.name, self.options, "url"))
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise adapter_error(t("the webhook option 'url' must be an http:// or https:// URL"))
+        reconcile_url = self.options.get("reconcile_url")
+        self.reconcile_url = str(reconcile_url) if reconcile_url else None
+        if self.reconcile_url is not None:
+            parts = urlsplit(self.reconcile_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise adapter_error(t("the webhook option 'reconcile_url' must be an http:// or https:// URL"))
+        self._token_fence: int | None = None  # the daemon's lease token (`fence`)
         self.timeout = _number(self.options.get("timeout", DEFAULT_TIMEOUT), "timeout", whole=False)
         batch_size = int(_number(self.options.get("batch_size", DEFAULT_BATCH_SIZE), "batch_size", whole=True))
         # The dispatcher batches by the instance's capabilities: the configured size wins over the class default.
         self.capabilities = replace(type(self).capabilities, batch_size=batch_size)  # type: ignore[misc]
         self._secret = self.secrets.get("secret") or None
         self._token = self.secrets.get("token") or None
+        if (parts.username or parts.password) and self._token:
+            # httpx would send the URL's user:password as Basic auth in place of the bearer token
+            raise adapter_error(
+                t("the webhook URL carries credentials (user:password@) and a token is set: the URL's credentials "
+                  "would silently replace the bearer token"),
+                hint=t("remove user:password@ from the URL, or the webhook token from the secrets"),
+            )  # fmt: skip
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -136,30 +176,71 @@ class WebhookAdapter(Adapter):
                 self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, headers=HEADERS)
             return self._client
 
-    def send(self, batch: Sequence[Delivery]) -> list[Result]:
-        if not batch:
-            return []
-        import httpx
+    def fence(self, token: int) -> None:
+        self._token_fence = token
 
-        body = json.dumps(
-            {"touches": [delivery_record(d) for d in batch]}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
-        ).encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": idempotency_key(batch)}
+    def _headers(self, body: bytes) -> dict[str, str]:
+        headers = {"Content-Type": "application/json; charset=utf-8"}
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(body, self._secret)
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        if self._token_fence is not None:
+            headers[FENCE_HEADER] = str(self._token_fence)
+        return headers
+
+    def send(self, batch: Sequence[Delivery]) -> list[Result]:
+        if not batch:
+            return []
+        body = json.dumps(
+            {"touches": [delivery_record(d) for d in batch]}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        ).encode("utf-8")
+        headers = {**self._headers(body), "Idempotency-Key": idempotency_key(batch)}
+        response = self._post(self.url, body, headers, len(batch))
+        return self._results(batch, response)
+
+    def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
+        """Ask the receiver (`reconcile_url`) what became of each key: sent, failed, dead, or
+        unknown to it (`ABSENT`: sent again). Without a `reconcile_url`, nothing is known."""
+        if self.reconcile_url is None or not deliveries:
+            return []
+        out: list[Result] = []
+        for start in range(0, len(deliveries), RECONCILE_CHUNK):
+            chunk = deliveries[start : start + RECONCILE_CHUNK]
+            body = json.dumps({"keys": [d.key for d in chunk]}, ensure_ascii=False, separators=(",", ":")).encode()
+            response = self._post(self.reconcile_url, body, self._headers(body), len(chunk))
+            try:
+                doc = response.json()
+            except ValueError:
+                doc = None
+            per_key = doc.get("results") if isinstance(doc, dict) else None
+            if not isinstance(per_key, dict):
+                continue
+            for d in chunk:
+                entry = per_key.get(d.key)
+                if isinstance(entry, dict) and entry.get("status") == "unknown":
+                    out.append(Result(d.key, ABSENT))
+                elif isinstance(entry, dict) and entry.get("status") in (SENT, FAILED, DEAD):
+                    out.append(self._result(d.key, entry))
+        return out
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str], count: int) -> httpx.Response:
+        """POST; a 2xx answer is returned, anything else raised as transient, permanent or fenced."""
+        import httpx
+
         try:
-            response = self._http().post(self.url, content=body, headers=headers)
+            response = self._http().post(url, content=body, headers=headers)
         except httpx.TimeoutException:
             raise TransientError(t("the webhook did not answer within {seconds} s", seconds=self.timeout)) from None
         except httpx.TransportError as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             raise TransientError(t("cannot reach the webhook: {reason}", reason=self._scrub(reason))) from None
-        log.debug("POST %s: %d touches, answer %d", self._shown, len(batch), response.status_code)
+        log.debug("POST %s: %d touches, answer %d", self._shown, count, response.status_code)
         status = response.status_code
         if 200 <= status < 300:
-            return self._results(batch, response)
+            return response
+        if status == 409 and _says_fenced(response):
+            raise Fenced(t("the webhook refused this daemon's calls: a newer one holds the store"))
         excerpt = self._excerpt(response.text)
         reason = (
             t("the webhook answered {status}: {body}", status=status, body=excerpt)
@@ -217,6 +298,14 @@ class WebhookAdapter(Adapter):
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+def _says_fenced(response: httpx.Response) -> bool:
+    try:
+        doc = response.json()
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("fenced") is True
 
 
 def _is_number(value: Any) -> bool:

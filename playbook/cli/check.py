@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 
 import click
 
+from playbook.cli.columns import columns_option
 from playbook.cli.common import EXIT_ERRORS, EXIT_OK, fail, paths_argument, print_diagnostics, say
 from playbook.diagnostics import PlaybookError
 from playbook.i18n import t, tn
@@ -18,8 +20,15 @@ from playbook.i18n import t, tn
 @click.option(
     "--contacts", type=click.Path(), help=t("A contacts file (CSV or JSON Lines): unknown fields become warnings.")
 )
+@columns_option
 @click.option("--ignore", "ignored", multiple=True, metavar="CODE", help=t("Silence a warning code (repeatable)."))
 @click.option("--adapter", metavar="NAME", help=t("Report what this adapter cannot carry (e.g. wecom)."))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=t("With --adapter: connect with this configuration and probe the platform (permissions, trusted IP, accounts)."),
+)
 @click.option(
     "--format",
     "fmt",
@@ -29,22 +38,27 @@ from playbook.i18n import t, tn
     help=t("Output: text for people, json for scripts."),
 )
 def command(
-    paths: tuple[str, ...], contacts: str | None, ignored: tuple[str, ...], adapter: str | None, fmt: str
+    paths: tuple[str, ...], contacts: str | None, columns: str | None, ignored: tuple[str, ...], adapter: str | None,
+    config_path: Path | None, fmt: str,
 ) -> None:
     """Parse, compile and lint playbooks."""
     from playbook.compiler import compile_path
 
     known = None
     if contacts:
+        from playbook.cli.columns import column_pairs
+        from playbook.data.columns import CONTACTS, ColumnMap
         from playbook.data.fields import field_names
 
         try:
-            known = field_names(contacts)
+            known = field_names(contacts, ColumnMap(CONTACTS, column_pairs(columns)))
         except PlaybookError as exc:
             fail(exc)
     results = [compile_path(p, known_fields=known, ignore=ignored) for p in paths]
     if adapter:
         _adapter_warnings(results, adapter, set(ignored))
+    if adapter and config_path is not None:
+        _probe(results, adapter, config_path)
     errors = sum(len(r.errors) for r in results)
     warnings = sum(len(r.warnings) for r in results)
     if fmt == "json":
@@ -120,3 +134,45 @@ def _adapter_warnings(results: list, adapter: str, ignored: set[str]) -> None:
             column, end = (name.start(1) + 1, name.end(1) + 1) if name else (1, 1)
             d = replace(d, source_line=line, column=column, end_column=end)
             r.diagnostics.append(d)
+
+
+def _probe(results: list, adapter: str, config_path: Path) -> None:
+    """`check --adapter NAME --config FILE`: build the adapter as `run` would, open it and
+    let it probe the platform with one cheap call for everyone and one per account (the
+    store's accounts); each problem becomes an error of the first playbook."""
+    from playbook.adapters.registry import build
+    from playbook.diagnostics import ERROR, Diagnostic
+    from playbook.runtime.config import load_config, load_secrets, with_overrides
+
+    try:
+        config = with_overrides(load_config(config_path), adapter=adapter)
+        built = build(config.adapter.name, config.adapter.options, load_secrets(config))
+        built.open()
+    except PlaybookError as exc:
+        fail(exc)
+        return
+    try:
+        accounts = _store_accounts(config.store.url)
+        problems = built.probe(accounts)
+    finally:
+        built.close()
+    target = results[0] if results else None
+    for problem in problems:
+        if target is not None:
+            target.diagnostics.append(Diagnostic(ERROR, "adapter-probe", problem, str(config_path), 0))
+    if not problems:
+        say(t("✓ {adapter}: the platform answers ({n} accounts probed)", adapter=adapter, n=len(accounts)), "ok")
+
+
+def _store_accounts(url: str) -> list[str]:
+    """The accounts the store knows (none when there is no store yet)."""
+    from playbook.runtime.store import Store, StoreError, sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return []
+    try:
+        with Store(url) as store:
+            return [str(a["id"]) for a in store.load_accounts()]
+    except StoreError:
+        return []

@@ -10,15 +10,16 @@ from typing import Any
 import click
 
 from playbook.diagnostics import Diagnostic, PlaybookError, render
+from playbook.textsafe import escape_controls
 
 EXIT_OK = 0
 EXIT_ERRORS = 1  # the input has errors (check failed, fmt --check found changes)
 
 
 def console(stderr: bool = False):  # -> rich.console.Console, imported lazily for start-up time
-    from rich.console import Console
+    from playbook.textsafe import safe_console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return safe_console(stderr=stderr, highlight=False, soft_wrap=True)  # data's control characters escaped
 
 
 def say(text: str, style: str = "", stderr: bool = False) -> None:
@@ -26,7 +27,7 @@ def say(text: str, style: str = "", stderr: bool = False) -> None:
     otherwise). The start-up-critical commands use this rather than rich."""
     colours = {"error": ("red", True), "warning": ("yellow", False), "ok": ("green", False)}
     fg, bold = colours.get(style, (None, False))
-    click.secho(text, fg=fg, bold=bold, err=stderr)
+    click.secho(escape_controls(text), fg=fg, bold=bold, err=stderr)  # a data value's controls shown, not obeyed
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic], stderr: bool = False) -> None:
@@ -73,3 +74,15 @@ class LateProgress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class WholeNumber(click.IntRange):
+    """An integer option that also takes full-width digits (`--days ７`), as the values in
+    data files and playbooks do."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.isascii():
+            import unicodedata
+
+            value = unicodedata.normalize("NFKC", value)
+        return super().convert(value, param, ctx)

@@ -52,6 +52,8 @@ def render(doc: dict[str, Any], out: Any) -> None:
 
     from playbook.runtime.explain import touch_sentence, why_text
     from playbook.runtime.report import short_time
+    from playbook.tables import print_table
+    from playbook.words import channel_word
 
     c, account = doc["contact"], doc["account"] or {}
     who = t("{name} ({id}) · account {account}", name=c["name"] or c["id"], id=c["id"],
@@ -82,9 +84,9 @@ def render(doc: dict[str, Any], out: Any) -> None:
         table.add_column(header, overflow="fold")
     for x in doc["touches"]:
         style = {"sent": "green", "skipped": "red", "dead": "red", "failed": "yellow", "unknown": "yellow"}
-        table.add_row(short_time(x["at"] or x["due"]), x["channel"], f"{x['flow']} · {x['step']}",
+        table.add_row(short_time(x["at"] or x["due"]), channel_word(x["channel"]), f"{x['flow']} · {x['step']}",
                       Text(touch_sentence(x), style=style.get(x["state"], "")))  # fmt: skip
     if doc["touches"]:
-        out.print(table)
+        print_table(out, table)
     else:
         out.print(Text(t("no touches"), style="dim"))

@@ -1,4 +1,4 @@
-"""playbook fmt PATH… [--check] — rewrite playbooks in the canonical layout (docs/fmt.md)."""
+"""playbook fmt PATH… [--check] [--diff] — rewrite playbooks (or, with --check/--diff, only report) in the canonical layout (docs/fmt.md)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from playbook.i18n import t
 
 @click.command(name="fmt")
 @paths_argument
-@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 when a file is not formatted.")
-@click.option("--diff", "show_diff", is_flag=True, help="Show what would change (with --check).")
+@click.option("--check", "check_only", is_flag=True, help=t("Change nothing; exit 1 when a file is not formatted."))
+@click.option("--diff", "show_diff", is_flag=True, help=t("Print what would change as a diff; write nothing."))
 def command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     """Rewrite playbooks in the canonical layout; files with errors are left as they are."""
     from playbook.compiler import playbook_files
@@ -43,16 +43,16 @@ def command(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
             if before == after:
                 continue
             changed.append(file)
-            if check_only:
-                out.print(t("would reformat {path}", path=file), markup=False)
-                if show_diff:
-                    import difflib
+            if check_only:  # with --diff stdout is the patch alone, so the verdict goes to stderr
+                (console(stderr=True) if show_diff else out).print(t("would reformat {path}", path=file), markup=False)
+            if show_diff:  # like black: --diff only prints, with or without --check
+                import difflib
 
-                    diff = difflib.unified_diff(before.splitlines(True), after.splitlines(True), str(file), str(file))
-                    out.print("".join(diff), markup=False, end="")
-            else:
+                diff = difflib.unified_diff(before.splitlines(True), after.splitlines(True), str(file), str(file))
+                out.print("".join(diff), markup=False, end="")
+            elif not check_only:
                 file.write_text(after, encoding="utf-8")
                 out.print(t("reformatted {path}", path=file), markup=False)
-    if failed or (check_only and changed):
+    if failed or (check_only and changed):  # --diff alone exits 0, as black's does
         sys.exit(EXIT_ERRORS)
     sys.exit(EXIT_OK)

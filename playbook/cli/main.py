@@ -7,6 +7,8 @@ import importlib
 
 import click
 
+from playbook.cli.click_i18n import click_gettext
+from playbook.cli.click_i18n import install as install_click_i18n
 from playbook.i18n import LANGUAGES, N_, set_language, t
 
 # command name -> (module, help line)
@@ -23,8 +25,22 @@ COMMANDS = {
     "report": ("playbook.cli.report", N_("The seed metrics from the store: service levels, conversion, execution.")),
     "explain": ("playbook.cli.explain", N_("Why a contact got (or did not get) each journey and touch.")),
     "diff": ("playbook.cli.diff", N_("The impact of a change before it is made: graph changes, touches added/removed.")),
+    "requeue": ("playbook.cli.requeue", N_("Send unknown (or dead) touches again: back to pending, recorded.")),
+    "approve": ("playbook.cli.approve", N_("Let a playbook version that waits for approval send.")),
+    "reject": ("playbook.cli.reject", N_("Refuse a playbook version that waits for approval.")),
 }
 HELP = N_("Private-domain customer operations (私域运营) as code.")
+
+
+class TranslatedOption(click.Option):
+    """An option made before --lang is read (the group's own): its help is translated
+    when shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        template = getattr(self, "help_template", None)
+        if template:
+            self.help = t(template)
+        return super().get_help_record(ctx)
 
 
 class LazyGroup(click.Group):
@@ -43,6 +59,12 @@ class LazyGroup(click.Group):
         with formatter.indentation():
             formatter.write_text(t(HELP))
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        help_option = self.get_help_option(ctx)
+        if help_option is not None:  # made by click before --lang was read
+            help_option.help = click_gettext("Show this message and exit.")
+        super().format_options(ctx, formatter)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, t(help_line)) for name, (_, help_line) in COMMANDS.items()]
         with formatter.section(t("Commands")):
@@ -59,15 +81,22 @@ def _choose_language(ctx: click.Context, param: click.Parameter, value: str | No
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--lang",
+    cls=TranslatedOption,
     type=click.Choice(LANGUAGES),
     callback=_choose_language,
     expose_value=False,
     is_eager=True,
-    help=t("Language of messages: en or zh (default: PLAYBOOK_LANG, then the locale)."),
+    help=N_("Language of messages: en or zh (default: PLAYBOOK_LANG, then the locale)."),
 )
-@click.version_option(package_name="playbook")
+@click.version_option(package_name="playbook", help=N_("Show the version and exit."), cls=TranslatedOption)
 def cli() -> None:
     """Private-domain customer operations (私域运营) as code."""
+
+
+for _param in cli.params:  # translated when shown (TranslatedOption)
+    if isinstance(_param, TranslatedOption) and _param.help:
+        _param.help_template = _param.help  # type: ignore[attr-defined]
+install_click_i18n()
 
 
 def main() -> None:

@@ -6,31 +6,39 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from typing import Any
 
 import click
 
-from playbook.cli.common import EXIT_ERRORS, LateProgress, console, paths_argument
+from playbook.cli.columns import columns_option
+from playbook.cli.common import EXIT_ERRORS, LateProgress, WholeNumber, console
 from playbook.i18n import t
 
 
 @click.command(name="plan", help=t("Dry-run playbooks over contacts and events: the full timeline of touches."))
-@paths_argument
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--db",
+    metavar="URL",
+    help=t("Plan forward from a daemon's store as it is now (its contacts, journeys, held touches, limit counts)."),
+)
 @click.option(
     "--contacts",
-    required=True,
     type=click.Path(),
-    help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator=";"),
+    help=t("Contacts: CSV (tags split on '{separator}') or JSON Lines.", separator="; ； , ， 、 |"),
 )
 @click.option("--accounts", type=click.Path(), help=t("Staff accounts: CSV or JSON Lines with id, name, …."))
 @click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))
-@click.option("--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00."))
-@click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
+@click.option(
+    "--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00 (with --db: now).")
+)
+@click.option("--days", type=WholeNumber(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
 @click.option(
     "--simulate",
     metavar="K=P,…",
     help=t("Draw events: {example}.", example="reply=0.3,purchase=0.05,delete=0.01,interaction=0.1"),
 )
-@click.option("--seed", type=int, default=0, show_default=True, help=t("Seed for --simulate."))
+@click.option("--seed", type=WholeNumber(), default=0, show_default=True, help=t("Seed for --simulate."))
 @click.option("--adapter", metavar="NAME", help=t("Apply an adapter's platform limits (e.g. wecom)."))
 @click.option("--contact", "contact_id", metavar="ID", help=t("Show this contact's own timeline with rendered text."))
 @click.option("--strict", is_flag=True, help=t("Any bad data row is fatal."))
@@ -43,24 +51,42 @@ from playbook.i18n import t
     help=t("table for people, json for scripts, html for sharing."),
 )
 @click.option("--out", type=click.Path(), help=t("Write the output to this file instead of the terminal."))
+@columns_option
 @click.option(
     "--workers",
     type=click.IntRange(0, 64),
     default=0,
     help=t("Processes that plan the accounts in parallel; 0 (the default): one per CPU for large contact files."),
 )
-def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events: str | None, start: str | None,
-            days: int, simulate: str | None, seed: int, adapter: str | None, contact_id: str | None, strict: bool,
-            fmt: str, out: str | None, workers: int) -> None:  # fmt: skip
+def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accounts: str | None, events: str | None,
+            start: str | None, days: int, simulate: str | None, seed: int, adapter: str | None,
+            contact_id: str | None, strict: bool, fmt: str, out: str | None, workers: int,
+            columns: str | None) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
     from playbook.plan import output
     from playbook.plan.run import PlanInput, run_plan
     from playbook.plan.simulate import parse_simulate
 
+    if db is not None:
+        if contacts or accounts or events or simulate or columns:
+            raise click.UsageError(t("--db plans from the store's contacts and events: leave out {options}",
+                                     options="--contacts, --accounts, --events, --simulate, --columns"))  # fmt: skip
+        result = _from_store(db, paths, start, days, adapter)
+        _show(result, fmt, out, contact_id)
+        return
+    if not paths:
+        raise click.UsageError(t("give the playbook's PATH (or --db URL to plan from a store)"))
+    if contacts is None:
+        raise click.UsageError(t("--contacts is needed (or --db URL to plan from a store)"))
+
     # A plan is one batch: what it builds lives until the end and forms no garbage cycles
     # worth collecting, while the collector's full passes over a multi-GB heap cost
     # minutes at a million contacts. The process exits right after.
     gc.disable()
+    from playbook.cli.columns import column_pairs, say_column_notes
+
+    pairs = column_pairs(columns)
+    say_column_notes([(contacts, "contacts"), (accounts, "accounts"), (events, "events")], pairs)
     limits, can_dissolve = adapter_profile(adapter)
     spec = PlanInput(
         paths,
@@ -77,14 +103,28 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         workers=workers or auto_workers(contacts),
         output="json" if fmt == "json" else "table",  # (--format json writes the whole plan, --contact or not)
         contact=contact_id,
+        columns=pairs,
     )
     with LateProgress(t("planning")) as progress:
         result = run_plan(spec, progress=progress.update)
+    if events:
+        from playbook.cli.columns import unheard_events
+        from playbook.cli.common import print_diagnostics
+
+        listened = {e for pb in result.playbooks for e in pb.events}
+        print_diagnostics(unheard_events(result.event_types, listened, events), stderr=True)
     if strict and (result.problems or result.unknown_contacts):
         err = console(stderr=True)
         output.render_problems(result, err)
         err.print(t("--strict: the data has problems; nothing planned"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)
+    _show(result, fmt, out, contact_id)
+
+
+def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> None:  # a plan.run.PlanResult
+    """The plan's outputs: JSON, tables, a contact's timeline, HTML."""
+    from playbook.plan import output
+
     if fmt == "json":
         if out is None:
             output.write_json(result, sys.stdout)
@@ -94,9 +134,9 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         if result.sections is not None:
             result.sections.close()
         return
-    from rich.console import Console
+    from playbook.textsafe import safe_console
 
-    screen = Console(
+    screen = safe_console(
         record=fmt == "html" or out is not None, highlight=False, soft_wrap=True, file=None if out is None else _Null()
     )
     if contact_id:
@@ -109,6 +149,47 @@ def command(paths: tuple[str, ...], contacts: str, accounts: str | None, events:
         _write(screen.export_html(), out)
     elif out is not None:
         _write(screen.export_text(), out)
+
+
+def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, adapter: str | None) -> Any:
+    """`plan --db`: the store's state now, run forward (runtime/forecast.py), as a plan."""
+    import datetime as dt
+    import time
+
+    from playbook.cli.common import fail
+    from playbook.cli.status import reading_store
+    from playbook.diagnostics import PlaybookError
+    from playbook.engine.timeutil import LocalTime
+    from playbook.plan.run import PlanResult, metric_parts, metrics, parse_start
+    from playbook.plan.touches import PlannedTouches
+    from playbook.runtime.forecast import current_documents, forecast
+
+    limits, can_dissolve = adapter_profile(adapter)
+    try:
+        with reading_store(db) as store:
+            if paths:
+                from playbook.plan.run import load_playbooks
+
+                timezone = load_playbooks(paths)[-1].timezone
+            else:
+                timezone = current_documents(store)[-1]["timezone"]
+            clock = LocalTime(timezone)
+            now = int(time.time())
+            begin = now if start is None else parse_start(start, clock, lambda: dt.datetime.fromtimestamp(now, dt.UTC))
+            with LateProgress(t("planning")):
+                fc = forecast(store, list(paths), begin, begin + days * 86400, shared_limits=limits,
+                              can_dissolve_groups=can_dissolve)  # fmt: skip
+    except PlaybookError as exc:
+        fail(exc)
+    current = [pb for pb in fc.playbooks if pb.version in fc.current]
+    counts = metric_parts(fc.engine, since=fc.start)
+    for event in fc.events:
+        fields = fc.engine.contacts.fields
+        event.account = event.data.get("account") if event.contact is None else \
+            fields.get(event.contact, {}).get("account")  # fmt: skip
+    inputs = [e for e in fc.inputs if fc.start <= e.at < fc.end]
+    return PlanResult(current, clock, fc.start, fc.end, PlannedTouches(fc.touches), fc.events, metrics(counts), [],
+                      fc.engine.unknown_contacts, fc.engine.contacts, inputs, metric_counts=counts)  # fmt: skip
 
 
 # Below this size a contacts file is planned in one process: starting workers (each reads

@@ -27,13 +27,16 @@ MEASURES = {"pass_rate": N_("pass rate"), "reply_rate": N_("reply rate")}
 @click.option("--until", metavar="DT", help=t("Up to, not including, this time."))
 @format_option()
 def command(db: str | None, since: str | None, until: str | None, fmt: str) -> None:
-    from playbook.runtime.report import clock_of, report
+    from playbook.runtime.report import clock_of, journeys_without_goal, report
+
+    no_goal: set[str] = set()
 
     def build(store: Store) -> dict[str, Any]:
         clock = clock_of(store)
+        no_goal.update(journeys_without_goal(store))
         return report(store, _time("--since", since, clock), _time("--until", until, clock), clock)
 
-    show(db, fmt, build, render)
+    show(db, fmt, build, lambda doc, out: render(doc, out, no_goal))
 
 
 def _time(option: str, text: str | None, clock: Any) -> int | None:
@@ -58,11 +61,14 @@ def _split(counts: dict[str, dict[str, int]]) -> str:
     return " · ".join(f"{name} {c['goal']}/{c['entered']}" for name, c in counts.items())
 
 
-def render(doc: dict[str, Any], out: Any) -> None:
-    """The report as tables on a rich console."""
+def render(doc: dict[str, Any], out: Any, no_goal: set[str] | frozenset[str] = frozenset()) -> None:
+    """The report as tables on a rich console (wrapped to its width, never cut); a journey
+    in `no_goal` shows "no goal" instead of a conversion rate."""
     from rich.table import Table
 
     from playbook.runtime.report import short_time
+    from playbook.tables import print_table
+    from playbook.words import event_label
 
     def line(text: str) -> None:
         out.print(text, markup=False, highlight=False)
@@ -77,10 +83,10 @@ def render(doc: dict[str, Any], out: Any) -> None:
         table.add_column(header, justify="left" if header in (t("service level"), t("measures")) else "right")
     for name, c in doc["service_levels"].items():
         measures = t(MEASURES[c["measures"]]) if c["measures"] in MEASURES else ""
-        watched = f"{c['trigger']} → {c['answer']}" if c["trigger"] else ""
+        watched = f"{event_label(c['trigger'])} → {event_label(c['answer'])}" if c["trigger"] else ""
         table.add_row(name, " ".join(x for x in (measures, watched) if x), str(c["started"]), str(c["met"]),
                       str(c["missed"]), str(c["late"]), str(c["open"]), percent(c["in_time_rate"]))  # fmt: skip
-    out.print(table)
+    print_table(out, table)
 
     i = doc["interaction"]
     line(t("moments: {posts} posts sent, seen by {reached} contacts; {interacted} interacted — interaction rate {rate}",
@@ -93,9 +99,10 @@ def render(doc: dict[str, Any], out: Any) -> None:
         table.add_column(header, justify="right" if header in (t("entered"), t("goal")) else "left", overflow="fold")
     for name, m in doc["conversion"].items():
         hours = m["median_time_to_goal_hours"]
-        table.add_row(name, str(m["entered"]), str(m["goal"]), percent(m["conversion"] if m["entered"] else None),
+        rate = t("no goal") if name in no_goal else percent(m["conversion"] if m["entered"] else None)
+        table.add_row(name, str(m["entered"]), "—" if name in no_goal else str(m["goal"]), rate,
                       "—" if hours is None else f"{hours:g}", _split(m["by_arm"]), _split(m["by_segment"]))  # fmt: skip
-    out.print(table)
+    print_table(out, table)
 
     p = doc["purchases"]
     aov = "—" if p["average_order_value"] is None else f"{p['average_order_value']:,.2f}"
@@ -113,4 +120,7 @@ def render(doc: dict[str, Any], out: Any) -> None:
                   "unknown")  # fmt: skip
         table.add_row(who, *(str(r[k]) for k in counts),
                       percent(r["execution_rate"]))  # fmt: skip
-    out.print(table)
+    print_table(out, table)
+    from playbook.cli.approve import render_approvals
+
+    render_approvals(doc.get("approvals", []), out)

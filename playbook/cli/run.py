@@ -24,9 +24,15 @@ from playbook.i18n import t
     "--migrate", is_flag=True, help=t("Move contacts mid-journey in older versions onto the current version.")
 )
 @click.option("--once", is_flag=True, help=t("Decide and send what is due now, then stop (no intake, no loop)."))
+@click.option(
+    "--standby",
+    is_flag=True,
+    help=t("When another process holds the store, wait and take over when its lease ends (default: refuse)."),
+)
 @click.option("-v", "--verbose", is_flag=True, help=t("Log every decision and dispatch round."))
+@click.option("--yes", is_flag=True, help=t("Approve at the start what waits for approval (for scripts)."))
 def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, adapter_name: str | None, migrate: bool,
-            once: bool, verbose: bool) -> None:  # fmt: skip
+            once: bool, standby: bool, verbose: bool, yes: bool) -> None:  # fmt: skip
     import logging
     import sys
 
@@ -37,7 +43,7 @@ def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, ad
     if config_path is None and Path(CONFIG_FILE).is_file():
         config_path = Path(CONFIG_FILE)
     config = with_overrides(load_config(config_path), db=db, adapter=adapter_name)
-    daemon = Daemon(config, RunOptions(list(paths), migrate=migrate, once=once))
+    daemon = Daemon(config, RunOptions(list(paths), migrate=migrate, once=once, standby=standby, yes=yes))
     # Plain lines on stderr, stamped in the playbook's timezone with the offset; a message of
     # several lines (a refused reload's diagnostics) kept as it is, carets in place.
     handler = logging.StreamHandler(sys.stderr)

@@ -67,8 +67,16 @@ def reading_store(db: str | None) -> Iterator[Store]:
     if path is not None and not path.exists():
         raise refuse(t("{path} does not exist (run `playbook import` or start the daemon first)", path=path))
     try:
-        with Store(url) as store:
+        store = Store(url)
+        try:
             store.check_schema()
+        except StoreError:
+            if path is None:
+                raise
+            store.close()  # a read-only disk or folder: read the file as it is, without locking
+            store = Store(url, read_only=True)
+            store.check_schema()
+        with store:
             yield store
     except StoreError as exc:
         raise refuse(exc) from None
@@ -116,6 +124,7 @@ def render(doc: dict[str, Any], out: Any) -> None:
     from rich.table import Table
 
     from playbook.runtime.report import local_time as short_time  # times to the second, with the offset
+    from playbook.tables import print_table
 
     versions = ", ".join(f"{v['name']} ({v['version']})" for v in doc["versions"]) or t("none")
     out.print(t("active playbooks: {versions}", versions=versions), markup=False, highlight=False)
@@ -125,9 +134,19 @@ def render(doc: dict[str, Any], out: Any) -> None:
     contacts = doc["contacts"]
     out.print(t("contacts: {total} ({deleted} deleted) · accounts: {accounts}", total=contacts["total"],
                 deleted=contacts["deleted"], accounts=doc["accounts"]), markup=False, highlight=False)  # fmt: skip
+    for held in doc.get("held") or []:  # one line per reason an adapter holds touches back
+        out.print(t("⚠ {n} touches held: {reason}", n=held["touches"], reason=held["reason"]), markup=False,
+                  highlight=False, style="yellow")
+    writer = doc.get("writer")
+    out.print(t("daemon: {host} pid {pid}, since {since}", host=writer["host"], pid=writer["pid"],
+                since=short_time(writer["since"])) if writer else t("daemon: none running on this store"),
+              markup=False, highlight=False)  # fmt: skip
     out.print(_counts_table(t("ledger"), doc["touches"]))
     out.print(_counts_table(t("events"), doc["events"]))
     out.print(_counts_table(t("enrolments"), doc["enrolments"]))
+    from playbook.cli.approve import render_approvals
+
+    render_approvals(doc.get("approvals", []), out)
     for key, title in (("dead", t("dead letters (latest)")), ("errors", t("last errors"))):
         rows = doc[key]
         if not rows:
@@ -142,7 +161,7 @@ def render(doc: dict[str, Any], out: Any) -> None:
             table.add_row(short_time(r["updated_at"]), t(STATE_WORDS.get(r["state"], r["state"])),
                           f"{r['flow']} · {r['step']}", to, str(r["attempts"]), r["error"] or "",
                           short_time(r["next_attempt_at"]) if r["next_attempt_at"] else "")  # fmt: skip
-        out.print(table)
+        print_table(out, table)
     refused = doc.get("reload_refused")
     if refused:  # what the daemon logged: `playbook check`'s text for the files it refused
         out.print(t("reload refused at {when}, the running versions carry on:", when=short_time(refused["at"])),

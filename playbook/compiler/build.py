@@ -17,15 +17,11 @@ from playbook.compiler.canonical import IR_VERSION, version_of_doc
 from playbook.compiler.describe import expr_text
 from playbook.compiler.schedules import cron_problem
 from playbook.compiler.templates import TemplateError, placeholders
-from playbook.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean
+from playbook.diagnostics import ERROR, WARNING, Diagnostic, did_you_mean, nearest
+from playbook.eventnames import BUILTIN_EVENTS, EVENT_ALIASES, canonical_event
 from playbook.i18n import N_, t
 from playbook.syntax import ast as A
 from playbook.syntax.keywords import keywords
-
-BUILTIN_EVENTS = (
-    "friend_request", "friend_added", "message", "staff_message", "purchase", "tag_added", "tag_removed",
-    "joined_group", "left_group", "moment_interaction", "deleted", "contact_updated",
-)  # fmt: skip
 
 # Fields every contact has, or that events maintain (LANGUAGE.md §3).
 BUILTIN_FIELDS = (
@@ -68,11 +64,14 @@ class _Compiler:
         self.name = name
         self.files = files
         self.known_fields = set(known_fields) if known_fields is not None else None
+        # header -> field, for a data file whose columns were read under other names (data/fields.py KnownFields)
+        self.field_aliases: dict[str, str] = dict(getattr(known_fields, "aliases", None) or {})
         self.lines = {f.path: f.source.split("\n") for f in files}
         self.diagnostics: list[Diagnostic] = []
         self.tables: dict[str, dict[str, _Decl]] = {k: {} for k in _KIND_WORDS}
         self.fields_used: dict[str, tuple[str, A.Span]] = {}
         self.events_used: set[str] = set()
+        self.events_declared: dict[str, A.EventDecl] = {}  # `event NAME`: custom events
         self.used_contents: set[str] = set()
         self.first_dm: tuple[str, A.Span] | None = None
         self.file = ""  # the file of the declaration being compiled
@@ -114,6 +113,8 @@ class _Compiler:
                 t("add a line like: {example}", example="quiet 22:00-08:00"),
                 file=file,
             )
+        if settings["quiet"] is not None and not any(d.is_error for d in self.diagnostics):
+            self._check_welcome_quiet(settings["quiet"], journeys)  # advice: only once the playbook compiles
         if any(d.is_error for d in self.diagnostics):
             return None
         sources = {
@@ -180,6 +181,8 @@ class _Compiler:
                 elif isinstance(d, A.Limit):
                     d.file = f.path
                     limits.append(d)
+                elif isinstance(d, A.EventDecl):
+                    self.events_declared.setdefault(canonical_event(d.name.value), d)
                 else:
                     self._declare(kinds[type(d)], d)  # type: ignore[arg-type]
         tz = DEFAULT_TIMEZONE
@@ -520,7 +523,9 @@ class _Compiler:
         known = self.known_fields | set(BUILTIN_FIELDS)
         for field, (file, span) in sorted(self.fields_used.items()):
             if field not in known:
-                hint = did_you_mean(field, known)
+                alias = self.field_aliases.get(field)
+                hint = t("the column '{column}' is read as the field '{field}': write {field}", column=field,
+                         field=alias) if alias else did_you_mean(field, known)  # fmt: skip
                 self.warn(
                     "unknown-field",
                     t("no contact in the data has a field '{name}'", name=field),
@@ -530,17 +535,24 @@ class _Compiler:
                 )
 
     def _event(self, name: A.Name) -> str:
-        event = name.value
+        """An event a journey (or service level) waits for: a built-in one (by its name or
+        a Chinese name, eventnames.py), or one the playbook declares (`event NAME`); any
+        other is a warning — nothing would ever send it."""
+        event = canonical_event(name.value)
         self.events_used.add(event)
-        if event not in BUILTIN_EVENTS:
-            hint = did_you_mean(event, BUILTIN_EVENTS)
-            if hint:
-                self.warn(
-                    "unknown-event",
-                    t("'{name}' is not a built-in event", name=event),
-                    name.span,
-                    t("{suggestion} (custom event names are fine)", suggestion=hint),
-                )
+        if event not in BUILTIN_EVENTS and event not in self.events_declared:
+            known = [*BUILTIN_EVENTS, *EVENT_ALIASES, *self.events_declared]
+            near = nearest(event, known)
+            example = f"event {event}"
+            hint = (t("did you mean '{name}'? If it is an event of your own, declare it: {example}", name=near,
+                      example=example)
+                    if near else t("if it is an event of your own, declare it: {example}", example=example))  # fmt: skip
+            self.warn(
+                "unknown-event",
+                t("'{name}' is neither a built-in event nor declared with 'event'", name=event),
+                name.span,
+                hint,
+            )
         return event
 
     def _segment_ref(self, name: A.Name) -> str:
@@ -610,6 +622,35 @@ class _Compiler:
         return sorted(days)
 
     # ---- journeys -----------------------------------------------------------------------------------
+    def _check_welcome_quiet(self, quiet: Doc, journeys: dict[str, Doc | None]) -> None:
+        """The choice made for an immediate reply to a friend request (docs/language.md §12):
+        quiet hours hold it like every other touch. An `on friend_added` journey whose first
+        step is an untimed dm is told so: friends added at night are greeted when the quiet
+        hours end (then no longer as the platform's welcome message)."""
+        for name, decl in self.tables["journey"].items():
+            journey = journeys.get(name)
+            if not journey:
+                continue
+            entries = journey.get("entry")
+            entries = entries if isinstance(entries, list) else [entries] if entries else []
+            if not any(e.get("kind") == "event" and e.get("event") == "friend_added" for e in entries):
+                continue
+            first = journey.get("nodes", {}).get(journey.get("start"))
+            if not first or first.get("kind") != "dm" or first.get("timing"):
+                continue
+            step = next((m for m in decl.node.members if isinstance(m, A.Step)), None)  # type: ignore[attr-defined]
+            if step is None:
+                continue
+            self.warn(
+                "welcome-quiet-hours",
+                t("friends added during quiet hours ({start}-{end}) are greeted when the quiet hours end, not at once",
+                  start=quiet["start"], end=quiet["end"]),
+                step.span,
+                t("quiet hours hold a reply to a friend request too; keep it so and silence this with "
+                  "'# ignore: welcome-quiet-hours', or narrow the quiet window"),
+                file=decl.node.file,  # type: ignore[attr-defined]
+            )  # fmt: skip
+
     def _journey(self, j: A.Journey) -> Doc | None:
         self.file = j.file
         name = j.name.value

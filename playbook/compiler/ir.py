@@ -198,7 +198,7 @@ class Journey(Model):
     reenter_after_minutes: int | None = None  # None: never re-enter
     goal: Goal | None = None
     priority: int | float = 0
-    start: str | None  # first node id
+    start: str | None = None  # first node id (None: a journey without steps, absent from the document)
     nodes: dict[str, Node]
 
 

@@ -15,7 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from playbook.data.encoding import text_encoding
+from playbook.data.columns import EVENTS, ColumnMap, Header
+from playbook.data.encoding import TextShape, open_text, text_shape
 from playbook.data.values import (
     ALWAYS_TEXT,
     EXAMPLE_TIME,
@@ -31,6 +32,7 @@ from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.model import Event
 from playbook.engine.timeutil import LocalTime
 from playbook.engine.values import Instant
+from playbook.eventnames import canonical_event
 from playbook.i18n import N_, t
 
 
@@ -62,34 +64,82 @@ class RowProblem:
         return Diagnostic(ERROR, "data", self.message(), self.file, self.row)
 
 
+# A CSV cell may be as long as it likes (a note, a pasted chat): the csv module's default
+# limit of 131,072 characters would end the read with a bare _csv.Error.
+csv.field_size_limit(2**31 - 1)
+
+
 @contextmanager
-def _opened(path: str | Path) -> Iterator[tuple[TextIO, bool]]:
-    """The file as text, and whether it is JSON Lines (else CSV); read errors as problems."""
+def _opened(path: str | Path) -> Iterator[tuple[TextIO, bool, TextShape]]:
+    """The file as text, whether it is JSON Lines (else CSV), and its encoding; read
+    errors as one error."""
     p = Path(path)
     try:
-        fh = p.open(encoding=text_encoding(p), newline="")
+        shape = text_shape(p)
+        fh = open_text(p, shape)
     except OSError as exc:
         raise PlaybookError(
             [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(path))]
         ) from None
     with fh:
         try:
-            yield fh, p.suffix.lower() in (".jsonl", ".ndjson", ".json")
+            yield fh, p.suffix.lower() in (".jsonl", ".ndjson", ".json"), shape  # type: ignore[misc]
         except UnicodeDecodeError:
             raise PlaybookError(
                 [Diagnostic(ERROR, "encoding", t("this file is not UTF-8 text"), file=str(path))]
             ) from None
+        except OSError as exc:
+            raise PlaybookError(
+                [Diagnostic(ERROR, "io", t("cannot read file: {reason}", reason=exc.strerror or exc), file=str(path))]
+            ) from None
+
+
+def _foreign_row(shape: TextShape) -> DataValueError:
+    """A row in another encoding than its file's: left out, not stored garbled."""
+    if shape.other:
+        return DataValueError(N_("this row is in {other}, the rest of the file in {encoding}: save the file in one "
+                                 "encoding"), other=shape.other, encoding=shape.label)  # fmt: skip
+    return DataValueError(N_("this row is not {encoding} text like the rest of the file"), encoding=shape.label)
 
 
 def _json_rows(
-    fh: TextIO, wanted: Callable[[str], bool | None] | None = None
+    fh: TextIO, wanted: Callable[[str], bool | None] | None = None, columns: ColumnMap | None = None,
+    shape: TextShape | None = None,
 ) -> Iterator[tuple[int, dict[str, Any] | DataValueError]]:
-    """(row number, object or why the line is not one) for each line that is not blank.
-    `wanted` may pass over a line before it is decoded (False); a line it is sure of (True)
-    comes as a `_Sure` error when it is not readable."""
+    """(row number, object or why the line is not one) for each line that is not blank,
+    its keys read as `columns` says. `wanted` may pass over a line before it is decoded
+    (False); a line it is sure of (True) comes as a `_Sure` error when it is not readable.
+    A line in another encoding than the file's (`shape`) is an error."""
+    rows = _json_objects(fh, wanted, shape)
+    if columns is None:
+        yield from rows
+        return
+    renamed: dict[tuple[str, ...], tuple[str | None, ...] | None] = {}
+    for number, row in rows:
+        if isinstance(row, dict):
+            keys = tuple(row)
+            fields = renamed.get(keys, ())
+            if fields == ():
+                fields = tuple(columns.header(list(keys)).fields)
+                fields = None if fields == keys else fields
+                if len(renamed) < 4096:
+                    renamed[keys] = fields
+            if fields is not None:
+                row = {f: v for f, v in zip(fields, row.values(), strict=True) if f}
+        yield number, row
+
+
+def _json_objects(
+    fh: TextIO, wanted: Callable[[str], bool | None] | None, shape: TextShape | None
+) -> Iterator[tuple[int, dict[str, Any] | DataValueError]]:
     scan = json.JSONDecoder().scan_once  # what json.loads runs, without its checks around it
     sure: bool | None = None
+    foreign = shape.foreign if shape is not None else frozenset()
     for number, line in enumerate(fh, start=1):
+        if foreign and number in foreign:
+            assert shape is not None
+            yield number, _foreign_row(shape)
+            continue
         if wanted is not None:
             sure = wanted(line)
             if sure is False:
@@ -97,7 +147,7 @@ def _json_rows(
         if line[:1] == "{":  # the usual line: one object, then the line break
             try:
                 row, end = scan(line, 0)
-            except (StopIteration, ValueError):
+            except (StopIteration, ValueError, RecursionError):
                 pass  # json.loads below says what is wrong
             else:
                 if end == len(line) or line[end:] in ("\n", "\r\n", "\r"):
@@ -109,6 +159,10 @@ def _json_rows(
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             error = DataValueError(N_("not valid JSON: {detail}"), detail=exc.msg)
+            yield number, _Sure(error) if sure else error
+            continue
+        except (ValueError, RecursionError):  # nested too deep, a number too long to read
+            error = DataValueError(N_("not valid JSON: {detail}"), detail="too deeply nested or too long a number")
             yield number, _Sure(error) if sure else error
             continue
         if not isinstance(row, dict):
@@ -126,7 +180,8 @@ class _Sure(DataValueError):
 
 
 def _csv_rows(
-    fh: TextIO, owner: RowOwner | None = None
+    fh: TextIO, owner: RowOwner | None = None, columns: ColumnMap | None = None, file: str = "",
+    shape: TextShape | None = None, found: list[Header] | None = None,
 ) -> tuple[list[str], Iterator[tuple[int, list[str] | DataValueError]]]:
     """The header, and (row number, cells) for each row that is not blank. With `owner`,
     only the rows of its accounts (by the raw `account` cell, which is what the field is:
@@ -136,11 +191,44 @@ def _csv_rows(
     A line without a quote is one row whose cells are its text between commas — what the
     csv module makes of it, read by str.split at a fraction of the cost (a million rows);
     a line with a quote goes to the csv module, which reads on over the lines of a quoted
-    line break."""
+    line break.
+
+    The header's names are read as fields by `columns` (a column left out has the field
+    ""); a file without a required column is one error. Cells are separated by commas, or
+    by tabs or semicolons when the header is (Excel's "Unicode text" is tab-separated;
+    Excel's `sep=;` first line is followed). A row on a line in another encoding than the
+    file's (`shape`) is an error."""
     lines = _Lines(fh)
-    reader = csv.reader(lines)
-    header = [h.strip() for h in next(reader, [])]
-    columns = len(header)
+    sep = ","
+    first = next(lines, None)
+    if first is not None:
+        bare = first.lstrip("\ufeff").rstrip("\r\n")
+        if bare.lower().startswith("sep=") and len(bare) == 5:
+            sep = bare[4]  # Excel's own way of naming the separator; not a row
+        else:
+            lines.again(first)
+            if "\t" in first and first.count("\t") >= first.count(","):
+                sep = "\t"
+            elif ";" in first and "," not in first and "\t" not in first:
+                sep = ";"
+    reader = csv.reader(lines, delimiter=sep)
+    try:
+        names = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
+    except csv.Error as exc:
+        raise PlaybookError([Diagnostic(ERROR, "data", t("the header row cannot be read: {reason}", reason=exc),
+                                        file=file, line=lines.count)]) from None  # fmt: skip
+    if columns is not None:
+        read = columns.header(names)
+        if read.missing():  # a title row or two above the header, as some exports have
+            read = _header_below(reader, lines, columns, read)
+        if found is not None:
+            found.append(read)
+        read.check(file)
+        header = [f or "" for f in read.fields]
+    else:
+        header = names
+    foreign = shape.foreign if shape is not None else frozenset()
+    width = len(header)
     account = header.index("account") if "account" in header else None
     rid = header.index("id") if "id" in header else None
     # the fewest splits that reach the id and account cells of an unquoted line
@@ -150,30 +238,41 @@ def _csv_rows(
         mine: dict[str, bool] = {}  # raw account cell -> the owner's (a few thousand accounts)
         for line in fh:
             lines.count += 1
+            top = lines.count
             if '"' in line:
                 lines.again(line)
-                record = next(reader)
+                try:
+                    record = next(reader)
+                except csv.Error as exc:  # (the csv module's own complaint, e.g. a NUL in a field)
+                    if owner is None or owner.mine(None):
+                        yield lines.count, DataValueError(N_("the row cannot be read: {reason}"), reason=str(exc))
+                    continue
             elif owner is not None and account is not None:
-                record = line.split(",", splits)
+                record = line.split(sep, splits)
                 if len(record) > splits:
                     # an other owner's row, known by its account cell, is passed over before
                     # the rest is split (a row with too many cells is reported: not so)
-                    if mine.get(record[account]) is False and line.count(",") < columns:
+                    if mine.get(record[account]) is False and line.count(sep) < width and not foreign:
                         owner.other_row(record[rid].strip() or None if rid is not None else None,
                                         record[account].strip() or None)  # fmt: skip
                         continue
-                    record[splits:] = record[splits].rstrip("\r\n").split(",")
+                    record[splits:] = record[splits].rstrip("\r\n").split(sep)
                 else:
                     record[-1] = record[-1].rstrip("\r\n")
             else:
-                record = line.rstrip("\r\n").split(",")
+                record = line.rstrip("\r\n").split(sep)
             if not (record and record[0].strip()) and not "".join(record).strip():
                 continue  # every cell blank (the first cell is the quick test)
             number = lines.count
-            if len(record) > columns:
+            if foreign and not foreign.isdisjoint(range(top, number + 1)):
+                assert shape is not None
+                if owner is None or owner.mine(None):
+                    yield number, _foreign_row(shape)
+                continue
+            if len(record) > width:
                 if owner is None or owner.mine(None):
                     template = N_("{cells} cells but the header has {columns} columns")
-                    yield number, DataValueError(template, cells=len(record), columns=columns)
+                    yield number, DataValueError(template, cells=len(record), columns=width)
                 continue
             if owner is not None:
                 cell = record[account] if account is not None and account < len(record) else ""
@@ -187,6 +286,26 @@ def _csv_rows(
             yield number, record
 
     return header, rows()
+
+
+_TITLE_ROWS = 10  # how far below the first row a header is looked for
+
+
+def _header_below(reader: Any, lines: _Lines, columns: ColumnMap, first: Header) -> Header:
+    """The first of the next rows that has every required column, as the header (the rows
+    above it are left out, and said so); else the first row's header, which check() refuses."""
+    for _ in range(_TITLE_ROWS):
+        try:
+            row = next(reader, None)
+        except csv.Error:
+            break
+        if row is None:
+            break
+        candidate = columns.header([h.strip().lstrip("\ufeff") for h in row])
+        if not candidate.missing():
+            candidate.above = lines.count - 1
+            return candidate
+    return first
 
 
 class _Lines:
@@ -216,15 +335,15 @@ class _Lines:
 
 
 def _rows(
-    path: str | Path, wanted: Callable[[str], bool | None] | None = None
+    path: str | Path, wanted: Callable[[str], bool | None] | None = None, columns: ColumnMap | None = None
 ) -> Iterator[tuple[int, dict[str, Any] | list | DataValueError]]:
     """(row number, row) for each record: a JSON object, a CSV row as [header, cells], or
     a DataValueError — why the record is unreadable. (`wanted`: see _json_rows.)"""
-    with _opened(path) as (fh, is_json):
+    with _opened(path) as (fh, is_json, shape):
         if is_json:
-            yield from _json_rows(fh, wanted)
+            yield from _json_rows(fh, wanted, columns, shape)
             return
-        header, rows = _csv_rows(fh)
+        header, rows = _csv_rows(fh, None, columns, str(path), shape)
         for number, row in rows:
             yield number, row if isinstance(row, DataValueError) else [header, row]
 
@@ -240,7 +359,8 @@ class RowOwner(Protocol):
 
 
 def read_records(
-    path: str | Path, clock: LocalTime, only: Collection[str] | None = None, owner: RowOwner | None = None
+    path: str | Path, clock: LocalTime, only: Collection[str] | None = None, owner: RowOwner | None = None,
+    columns: ColumnMap | None = None,
 ) -> tuple[list[dict[str, Any]], list[RowProblem]]:
     """Contacts or accounts: typed field dicts keyed by `id` (missing fields left out).
     With `only`, fields outside it (and outside id/name/account/tags) are left out: the
@@ -270,9 +390,10 @@ def read_records(
             seen[rid] = number
             out.append(record)
 
-    with _opened(path) as (fh, is_json):
+    columns = columns or ColumnMap()
+    with _opened(path) as (fh, is_json, shape):
         if is_json:
-            for number, row in _json_rows(fh):
+            for number, row in _json_rows(fh, None, columns, shape):
                 if isinstance(row, DataValueError):
                     if owner is None or owner.mine(None):
                         problems.append(RowProblem.from_error(file, number, row))
@@ -287,14 +408,14 @@ def read_records(
                     continue
                 accept(number, record)
             return out, problems
-        header, rows = _csv_rows(fh, owner)
+        header, rows = _csv_rows(fh, owner, columns, file, shape)
         plan = _column_plan(header, keep, clock)
         keys = [key for _, key, _ in plan]
         width = len(header)
         check = None if owner is None else owner.check_own
         for chunk in _batches(rows, 4096):
-            columns = _typed_columns(chunk, plan, width)
-            if columns is None:  # a bad row in the chunk: row by row, to say which and why
+            typed_columns = _typed_columns(chunk, plan, width)
+            if typed_columns is None:  # a bad row in the chunk: row by row, to say which and why
                 for number, cells in chunk:
                     try:
                         record = _typed_row(cells, plan)
@@ -303,7 +424,8 @@ def read_records(
                         continue
                     accept(number, record)
                 continue
-            for (number, _), values in zip(chunk, zip(*columns, strict=True), strict=True):
+            by_row = zip(*typed_columns, strict=True) if typed_columns else (() for _ in chunk)
+            for (number, _), values in zip(chunk, by_row, strict=True):
                 record = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
                 rid = record.get("id")
                 if rid and rid not in seen:  # the usual row (accept, without a call)
@@ -415,7 +537,8 @@ class EventRouter(Protocol):
 
 
 def read_events(
-    path: str | Path, clock: LocalTime, first_seq: int = 0, router: EventRouter | None = None
+    path: str | Path, clock: LocalTime, first_seq: int = 0, router: EventRouter | None = None,
+    columns: ColumnMap | None = None,
 ) -> tuple[list[Event], list[RowProblem]]:
     """Events in arrival (file) order; sort by (at, seq) to process them. An event's seq
     is `first_seq` plus its row number, so that it is the same whichever rows a process
@@ -432,7 +555,8 @@ def read_events(
         except DataValueError as exc:
             problems.append(RowProblem.from_error(file, number, exc))
 
-    for number, row in _rows(path, None if router is None else router.line):
+    columns = columns or ColumnMap(EVENTS)
+    for number, row in _rows(path, None if router is None else router.line, columns):
         if isinstance(row, DataValueError):
             if router is None or isinstance(row, _Sure) or router.route(None, {}):
                 problems.append(RowProblem.from_error(file, number, row))
@@ -458,6 +582,48 @@ def read_events(
     return out, problems
 
 
+@dataclass(frozen=True, slots=True)
+class UniqueEvents:
+    """The events of a file with each id once (`unique_events`)."""
+
+    events: list[Event]  # the first event of each id, and every event without one
+    repeats: list[RowProblem]  # later rows with an id already given to the same event: counted once
+    conflicts: list[RowProblem]  # later rows with an id already given to a different event: left out
+
+
+def unique_events(events: list[Event], file: str, first_seq: int = 0) -> UniqueEvents:
+    """One event per id (an event's `id` field makes it idempotent, as in the store): a
+    later row repeating an id is the same event sent again and is left out; one whose id
+    was given to a different event (type, contact, time or data differ) is left out too,
+    as a problem. Rows are numbered as `read_events` numbers them (seq - first_seq).
+
+    Ids are told apart per contact here (the store takes an id once whatever the
+    contact): a plan split across processes by account sees each contact's rows in one
+    of them, so it finds the same repeats whatever the number of processes."""
+    first: dict[Any, Event] = {}
+    kept: list[Event] = []
+    repeats: list[RowProblem] = []
+    conflicts: list[RowProblem] = []
+    for event in events:
+        eid = event.data.get("id")
+        if eid is None:
+            kept.append(event)
+            continue
+        seen = first.get((event.contact, eid))
+        if seen is None:
+            first[(event.contact, eid)] = event
+            kept.append(event)
+            continue
+        row, earlier = event.seq - first_seq, seen.seq - first_seq
+        if (event.type, event.contact, event.at, event.data) == (seen.type, seen.contact, seen.at, seen.data):
+            repeats.append(RowProblem.of(file, row, N_("event id '{id}' repeats row {row}: the same event, counted "
+                                                       "once"), id=eid, row=earlier))  # fmt: skip
+        else:
+            conflicts.append(RowProblem.of(file, row, N_("event id '{id}' was given to a different event at row "
+                                                         "{row}: this row is left out"), id=eid, row=earlier))  # fmt: skip
+    return UniqueEvents(kept, repeats, conflicts)
+
+
 def _contact_of(row: dict[str, Any]) -> str | None:
     """The contact an event row names, as event_from_record reads it (None: none)."""
     contact = row.get("contact")
@@ -480,6 +646,7 @@ def event_from_record(row: dict[str, Any], clock: LocalTime, seq: int) -> Event:
         if not isinstance(at, str):
             raise DataValueError(N_("'{key}' must be a time like {example}"), key="at", example=EXAMPLE_TIME)
     instant: Instant = parse_time(at, clock)
+    kind = canonical_event(str(kind).strip())  # 加好友 is friend_added (eventnames.py)
     data = {}
     for key, raw in row.items():
         if key in _EVENT_KEYS:
@@ -491,4 +658,4 @@ def event_from_record(row: dict[str, Any], clock: LocalTime, seq: int) -> Event:
         raise DataValueError(N_("a purchase's amount must be a number, not '{amount}'"), amount=data["amount"])
     if kind in ("tag_added", "tag_removed") and not isinstance(data.get("tag"), str):
         raise DataValueError(N_("a {kind} event needs a 'tag'"), kind=kind)
-    return Event(str(kind).strip(), str(contact).strip(), int(instant), data, seq)
+    return Event(kind, str(contact).strip(), int(instant), data, seq)

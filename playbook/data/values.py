@@ -17,14 +17,14 @@ from collections.abc import Iterable
 from playbook.engine.timeutil import LocalTime
 from playbook.engine.values import DateValue, Instant
 from playbook.i18n import N_, t
+from playbook.timetext import TimeTextError, ascii_form, looks_like_date, parse_datetime
 
 ALWAYS_TEXT = frozenset({"id", "name", "account", "tags"})
 EXAMPLE_TIME = "2026-12-01T09:00:00+08:00"  # how a time is written, in messages
 
 _INT = re.compile(r"^-?(0|[1-9]\d*)$")
 _FLOAT = re.compile(r"^-?(0|[1-9]\d*)\.\d+$")
-_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_GROUPED = re.compile(r"^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 
 
 Value = str | int | float | bool | Instant
@@ -77,17 +77,21 @@ def parse_time(text: str, clock: LocalTime) -> Instant:
                 _SECONDS[text[17:19]] = value.second
                 _OFFSETS[text[19:]] = int(value.utcoffset().total_seconds())  # type: ignore[union-attr]
             return Instant(int(value.timestamp()))
-    if not _DATE_LIKE.match(text):
-        raise DataValueError(N_("'{text}' is not a date or time like {example}"), text=text, example=EXAMPLE_TIME)
     try:
-        if _DATE_ONLY.match(text):
-            return DateValue(clock.midnight(dt.date.fromisoformat(text)))
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise DataValueError(N_("'{text}' is not a date on the calendar"), text=text) from None
-    if value.tzinfo is None:
+        found = parse_datetime(text)  # the one reader of times as people write them (playbook/timetext.py)
+    except TimeTextError as exc:
+        if exc.kind == "calendar":
+            raise DataValueError(N_("'{text}' is not a date on the calendar"), text=text) from None
+        if exc.kind == "clock":
+            raise DataValueError(N_("'{text}' is not a time of day"), text=text) from None
+        raise DataValueError(N_("'{text}' is not a date or time like {example}"), text=text, example=EXAMPLE_TIME) \
+            from None  # fmt: skip
+    if found.time is None:
+        return DateValue(clock.midnight(found.date))
+    value = dt.datetime.combine(found.date, found.time)
+    if found.offset is None:
         return Instant(clock.instant(value))
-    return Instant(int(value.timestamp()))
+    return Instant(int((value - dt.timedelta(seconds=found.offset)).replace(tzinfo=dt.UTC).timestamp()))
 
 
 def _remembered_instant(text: str) -> Instant | None:
@@ -135,14 +139,24 @@ def typed_text(raw: str, clock: LocalTime) -> Value | None:
     if first.isascii() and first.isdigit():
         if text.isascii() and text.isdigit():
             return int(text) if first != "0" or len(text) == 1 else text  # 0571 is a code
-        if len(text) >= 10 and text[4] == "-" and text[:4].isdigit():
+        if len(text) >= 8 and text[4] in "-/.年" and looks_like_date(text):
             return parse_time(text, clock)
+    elif "０" <= first <= "９" or first == "－":  # full-width digits: read as their ASCII forms
+        plain = ascii_form(text)
+        value = typed_text(plain, clock) if plain != text else text
+        return value if not isinstance(value, str) else text
+    elif first in "¥￥":  # an amount as Excel formats it: ¥399, ¥1,299.00
+        value = typed_text(text[1:], clock)
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else text
     elif first != "-" and first not in "tTfF":
         return text
     if _INT.match(text):
         return int(text)
     if _FLOAT.match(text):
         return float(text)
+    if "," in text and _GROUPED.match(text):  # 1,299 and 1,299.50: thousands grouped, as Excel shows them
+        plain = text.replace(",", "")
+        return float(plain) if "." in plain else int(plain)
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -160,7 +174,19 @@ def typed_texts(cells: Iterable[str], clock: LocalTime) -> list[Value | None]:
     return out
 
 
+# What separates tags in one cell, the ways people type them (docs/data.md): ASCII and
+# full-width semicolons and commas, the enumeration comma 、 and the bar.
+TAG_SEPARATORS = ";；,，、|"
+_TAG_SPLIT = re.compile("[" + re.escape(TAG_SEPARATORS) + "]")
+
+
 def parse_tags(raw: object) -> frozenset[str]:
+    """A contact's tags, wherever tags are read (data files, events, intake): one text
+    split on any of TAG_SEPARATORS, or a JSON list of tags (taken as they are); each
+    trimmed (full-width spaces too), empty ones dropped, duplicates once."""
     if isinstance(raw, list):
-        return frozenset(str(t).strip() for t in raw if str(t).strip())
-    return frozenset(t.strip() for t in str(raw).split(";") if t.strip())
+        parts = (str(t) for t in raw)
+    else:
+        text = str(raw)
+        parts = _TAG_SPLIT.split(text) if _TAG_SPLIT.search(text) else (text,)
+    return frozenset(p for t in parts if (p := t.strip()))

@@ -42,6 +42,7 @@ from playbook.engine.render import MissingValue, member_renderer, render
 from playbook.engine.timeutil import LocalTime, QuietWindow
 from playbook.engine.values import Instant
 
+GATE_RETRY = 86400  # a touch held by the launch gate is looked at again daily (approval releases it at once)
 Sink = Callable[[Touch | TouchRun | StateEvent], None]  # TouchRuns only with Engine(runs=True)
 
 
@@ -59,6 +60,12 @@ class Observer(Protocol):
     def dirty(self, flow_index: int, runner: str, item: str) -> None: ...
 
 
+def identity(pb: ir.Playbook) -> str:
+    """The playbook a compiled version belongs to: its path's name, else its title (what
+    the store files versions under)."""
+    return pb.name or pb.title or ""
+
+
 class Program:
     """One compiled playbook, ready to run: its clock, policies and predicates."""
 
@@ -66,6 +73,13 @@ class Program:
         self.ir = pb
         self.version = pb.version
         self.name = pb.title or pb.name
+        # The playbook this is a version of (its path's name, else its title): versions of
+        # one playbook share its limits (an edit never resets what they counted).
+        self.identity = identity(pb)
+        # The daemon's launch gate (runtime/approvals.py): while `awaiting` is set, every touch
+        # of this version is held with it as the reason; with `refused` set, skipped.
+        self.awaiting: str | None = None
+        self.refused: str | None = None
         self.clock = LocalTime(pb.timezone)
         quiet = QuietWindow(pb.quiet.start, pb.quiet.end, self.clock) if pb.quiet else None
         rules = [LimitRule(x.channel, x.count, x.scope, x.period, x.action, x.label) for x in pb.limits]
@@ -288,6 +302,9 @@ class Engine:
             item = heapq.heappop(heap)
             if item[4] != "retry":
                 continue
+            held = self._held.get(item[5][0])
+            if held is not None and held.playbook.awaiting is not None:
+                continue  # held by the launch gate: it waits for a decision no plan can foresee
             t = self.now = item[0]
             self._run(item[4], item[5])
             if self._pending and not (heap and heap[0][0] == t and heap[0][4] == "retry"):
@@ -307,13 +324,7 @@ class Engine:
         contacts = self.contacts
         changed: set[str] | None = None  # None: anything may have changed
         if event.type == "friend_added":
-            record = dict(contacts.fields.get(cid, {"id": cid}))
-            for key in ("name", "account"):
-                if key in event.data:
-                    record[key] = event.data[key]
-            record.setdefault("added_at", Instant(event.at))
-            contacts.deleted.discard(cid)
-            contacts.upsert(record)
+            friend_added(contacts, event)
         elif cid not in contacts.fields:
             if event.type not in ("friend_request",):
                 self.unknown_contacts.append(event)
@@ -384,6 +395,59 @@ class Engine:
         for contact, key in zip(contacts, keys, strict=True):
             self._pending.append(like.member(contact, key))
 
+    # ---- the daemon's launch gate (runtime/approvals.py) ----------------------------------------
+    def gate(self, version: str, reason: str) -> None:
+        """Hold every touch of `version` (awaiting approval) from now on."""
+        for program in self.programs:
+            if program.version == version:
+                program.awaiting = reason
+
+    def open_gate(self, version: str, held: str) -> int:
+        """Approved: touches of `version` held by the gate (their reasons include `held`)
+        are tried again now — quiet hours and limits judge them as any touch. Returns how
+        many."""
+        keys = self._gated(version, held)
+        for program in self.programs:
+            if program.version == version:
+                program.awaiting = None
+        self.take(lambda item: item[4] == "retry" and item[5][0] in keys)
+        for key in sorted(keys):
+            self.at(self.now, PHASE_RETRY, "retry", (key,))
+        return len(keys)
+
+    def refuse(self, version: str, held: str, reason: str) -> int:
+        """Rejected (or replaced before approval): touches of `version` held by the gate
+        (their reasons include `held`) are skipped now with `reason`, and its later touches
+        too. Returns how many."""
+        keys = self._gated(version, held)
+        for program in self.programs:
+            if program.version == version:
+                program.awaiting, program.refused = None, reason
+        self.take(lambda item: item[4] == "retry" and item[5][0] in keys)
+        for key in sorted(keys):
+            self.give_up(self._held[key], reason)
+        # Its contacts leave it, and a newer version of the playbook does not count what they
+        # entered (they never got anything from it): it greets them as if it had not been.
+        for flows in self.flows:
+            if flows.program.version == version:
+                for run in flows.journeys.values():
+                    for history in run.history.values():
+                        if history[-1].status == "active":
+                            run.exit(history[-1], self.now, reason)
+        self.forget(version)
+        return len(keys)
+
+    def forget(self, version: str) -> None:
+        """Newer versions of the playbook do not count what contacts entered in `version`
+        (refused: they never got anything from it) — re-entry, one at a time, who already
+        matched a segment entry."""
+        for flows in self.flows:
+            for run in flows.journeys.values():
+                run.predecessors = [p for p in run.predecessors if p.flows.program.version != version]
+
+    def _gated(self, version: str, held: str) -> set[str]:
+        return {key for key, req in self._held.items() if req.playbook.version == version and held in req.reasons}
+
     def give_up(self, req: TouchRequest, reason: str) -> None:
         """A touch will not go out any more (its journey ended, its contact is gone): a
         held one is recorded as skipped now, one still waiting for this instant's turn
@@ -422,6 +486,10 @@ class Engine:
             return self._finish(req, t, SKIPPED, "the contact has no account")
         if req.not_after is not None and t >= req.not_after:
             return self._finish(req, t, SKIPPED, "the group has closed")
+        if program.refused is not None:
+            return self._finish(req, t, SKIPPED, program.refused)
+        if program.awaiting is not None:
+            return self._hold(req, Verdict(False, t + GATE_RETRY, program.awaiting))
         verdict = program.policies.judge(t, req.channel, account, contact, held_until)
         if verdict is not SEND and not verdict.send:
             if verdict.retry_at is None:
@@ -588,6 +656,25 @@ def _whole_batches(ordered: list[TouchRequest | TouchBatch], t: int) -> list[Tou
     return single
 
 
+# An event's own keys, never copied onto its contact: `id` is the event's id (idempotent
+# intake), not the contact's.
+EVENT_ONLY_FIELDS = frozenset({"id"})
+
+
+def friend_added(contacts: Contacts, event: Event) -> None:
+    """A `friend_added` event (LANGUAGE.md §3.3): the contact, created if new, takes every
+    field the event carries (name, account, orders, spent, source, …) and `added_at` if
+    unset; a deleted contact is a friend again. The plan and the daemon both come here."""
+    cid = event.contact
+    record = dict(contacts.fields.get(cid, {"id": cid}))
+    for key, value in event.data.items():
+        if key not in EVENT_ONLY_FIELDS:
+            record[key] = value
+    record.setdefault("added_at", Instant(event.at))
+    contacts.deleted.discard(cid)
+    contacts.upsert(record)
+
+
 def apply_effects(contacts: Contacts, event: Event) -> set[str]:
     """How an event changes its contact, before any flow reacts (LANGUAGE.md §3). Returns
     the fields it changed ("deleted" for a deletion)."""
@@ -611,10 +698,10 @@ def apply_effects(contacts: Contacts, event: Event) -> set[str]:
         return {"tags"} if after != before else set()
     if kind == "contact_updated":
         for key, value in data.items():
-            if key != "id":
+            if key not in EVENT_ONLY_FIELDS:
                 record[key] = value
         contacts.upsert(record)
-        return set(data) - {"id"}
+        return set(data) - EVENT_ONLY_FIELDS
     if kind == "deleted":
         contacts.deleted.add(cid)
         return {"deleted"}

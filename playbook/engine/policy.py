@@ -24,6 +24,13 @@ class LimitRule:
     action: str  # defer | skip
     label: str
 
+    @property
+    def key(self) -> str:
+        """What the rule counts, whatever its number or action: two rules with the same key
+        count the same touches, so an edited limit (2 instead of 1, `skip` instead of
+        `defer`) goes on with the counts of the current period (the store keys counters by it)."""
+        return f"{self.channel} per {self.scope} per {self.period}"
+
     def applies(self, channel: str, has_contact: bool) -> bool:
         if self.scope == "contact" and not has_contact:
             return False
@@ -104,6 +111,7 @@ class Policies:
         self.clock = clock
         self.quiet = quiet
         self.counters = [LimitCounter(r, clock) for r in rules] + list(shared)
+        self.own = len(rules)  # counters[:own] are the playbook's, the rest the adapter's
         self._applicable: dict[tuple[str, bool], list[LimitCounter]] = {}
 
     def applicable(self, channel: str, has_contact: bool) -> list[LimitCounter]:

@@ -671,7 +671,9 @@ def _exit_text(why: str) -> str:
     if why in _EXITS:
         return t(_EXITS[why])
     if m := _EXIT_ON.fullmatch(why):
-        return t("exit on {event}", event=m["event"])
+        from playbook.words import event_label
+
+        return t("exit on {event}", event=event_label(m["event"]))
     return why
 
 
@@ -689,6 +691,8 @@ def counts_by(result: PlanResult, key: str) -> dict[str, Counter[str]]:
 def render_tables(result: PlanResult, console: Any) -> None:
     from rich.table import Table
 
+    from playbook.tables import print_table
+
     span = f"{iso(result.start, result.clock)} → {iso(result.end, result.clock)}"
     head = t("Plan {version}  {span}", version="\0", span=span)
     console.print(_styled(head, result.version, style="", title=True))
@@ -704,16 +708,29 @@ def render_tables(result: PlanResult, console: Any) -> None:
         for row, counts in counts_by(result, key).items():
             label = f"{row} {names.get(row, '')}".strip() if key == "account" and names.get(row, row) != row else row
             table.add_row(label, *(f"{counts.get(c, 0):,}" for c in (*CHANNELS, DEFERRED, SKIPPED)))
-        console.print(table)
+        print_table(console, table)
     if result.metrics:
         table = Table(title=t("journeys"), title_justify="left")
         for col in (N_("journey"), N_("entered"), N_("goal"), N_("conversion"), N_("by arm")):
             table.add_column(t(col), justify="right" if col in ("entered", "goal", "conversion") else "left")
+        no_goal = journeys_without_goal(result)
         for name, m in result.metrics.items():
             arms = ", ".join(f"{a} {v['goal']}/{v['entered']}" for a, v in m["by_arm"].items())
-            table.add_row(name, f"{m['entered']:,}", f"{m['goal']:,}", f"{m['conversion']:.1%}", arms)
-        console.print(table)
+            if name in no_goal:  # not 0%: there is nothing to convert to
+                table.add_row(name, f"{m['entered']:,}", "—", t("no goal"), arms)
+            else:
+                table.add_row(name, f"{m['entered']:,}", f"{m['goal']:,}", f"{m['conversion']:.1%}", arms)
+        print_table(console, table)
     render_problems(result, console)
+
+
+def journeys_without_goal(result: PlanResult) -> set[str]:
+    """The metrics keys of the journeys that declare no goal ("playbook/journey" when
+    playbooks side by side share a journey name, as the metrics are keyed)."""
+    pairs = {(pb.title or pb.name, name): j.goal is not None for pb in result.playbooks
+             for name, j in pb.journeys.items()}  # fmt: skip
+    names = Counter(name for _, name in pairs)
+    return {name if names[name] == 1 else f"{pb}/{name}" for (pb, name), has in pairs.items() if not has}
 
 
 def render_problems(result: PlanResult, console: Any) -> None:
@@ -742,6 +759,9 @@ def render_contact(result: PlanResult, contact: str, console: Any) -> bool:
     False when the contact is unknown."""
     from rich.text import Text
 
+    from playbook.textcells import pad_cells
+    from playbook.words import channel_word, event_details, event_label
+
     if contact not in result.contacts.fields:
         return False
     record = result.contacts.fields[contact]
@@ -756,8 +776,8 @@ def render_contact(result: PlanResult, contact: str, console: Any) -> bool:
         if x.reason:
             outcome = t("{outcome} ({reason})", outcome=outcome, reason=reason_text(x.reason))
         head = Text.assemble(
-            (clock.local(x.at).strftime("%Y-%m-%d %H:%M"), "bold"), f"  {x.channel:<6} {x.flow} · {x.step}  ",
-            (outcome, style),
+            (clock.local(x.at).strftime("%Y-%m-%d %H:%M"), "bold"),
+            f"  {pad_cells(channel_word(x.channel), 6)} {x.flow} · {x.step}  ", (outcome, style),
         )  # fmt: skip
         if x.outcome == DEFERRED:
             head.append("  " + t("due {when}", when=clock.local(x.due).strftime("%m-%d %H:%M")), style="dim")
@@ -765,10 +785,11 @@ def render_contact(result: PlanResult, contact: str, console: Any) -> bool:
     inputs = [StateEvent(e.at, e.type, e.contact, None, e.data) for e in result.inputs if e.contact == contact]
     for e in [*inputs, *result.events]:
         if e.contact == contact:
-            detail = ", ".join(f"{k}={v}" for k, v in e.data.items() if k not in ("deadline", "closes"))
+            detail = event_details(e.type, e.data)  # the engine's records in words, inputs' fields as they are
             head = Text.assemble(
-                (clock.local(e.at).strftime("%Y-%m-%d %H:%M"), "bold"), f"  {e.type}", (f"  {e.flow or ''}", "cyan")
-            )
+                (clock.local(e.at).strftime("%Y-%m-%d %H:%M"), "bold"), f"  {event_label(e.type)}",
+                (f"  {e.flow or ''}", "cyan"),
+            )  # fmt: skip
             rows.append((e.at, 0, head, detail))
     for _, _, head, body in sorted(rows, key=lambda r: (r[0], r[1])):
         console.print(head)

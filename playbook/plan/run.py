@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from playbook.compiler import compile_path, ir
 from playbook.compiler.templates import placeholders
-from playbook.data.files import RowProblem, read_events, read_records
+from playbook.data.columns import ACCOUNTS, CONTACTS, EVENTS, ColumnMap
+from playbook.data.files import RowProblem, read_events, read_records, unique_events
 from playbook.diagnostics import PlaybookError
-from playbook.engine.core import Contacts, Engine, apply_effects
+from playbook.engine.core import Contacts, Engine, apply_effects, friend_added
 from playbook.engine.model import Event, StateEvent, Touch, TouchRun
 from playbook.engine.policy import LimitRule
 from playbook.engine.timeutil import LocalTime
@@ -47,6 +48,7 @@ class PlanInput:
     output: str = "json"  # what a shard prepares for: "json" (the lines) or "table" (counts only)
     contact: str | None = None  # a shard also keeps this contact's own timeline
     touch_runs: bool = True  # touches alike planned together (engine TouchBatch); False: one by one (tests compare)
+    columns: tuple[tuple[str, str], ...] = ()  # the operator's COLUMN=FIELD mapping (data/columns.py)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class PlanResult:
     tally: Counter[tuple[str, str, str, str, str]] | None = None  # see `counts`; None: count `touches`
     sections: Any = None  # planned in shards: the JSON lines of events and touches (plan/shards.py)
     metric_counts: dict[str, JourneyCounts] | None = None  # what `metrics` was made of
+    event_types: dict[str, int] = field(default_factory=dict)  # the events file's types, how many of each
 
     @property
     def version(self) -> str:
@@ -175,13 +178,14 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     problems: list[RowProblem] = []
     contacts = Contacts()
     if spec.accounts:
-        records, bad = read_records(spec.accounts, clock)  # a small file: each shard reads it all
+        records, bad = read_records(spec.accounts, clock, columns=ColumnMap(ACCOUNTS, spec.columns))  # each shard: all
         if shard is None or shard.index == 0:
             problems += bad
         for record in records:
             if shard is None or shard.mine(record["id"]):
                 contacts.add_account(record)
-    records, bad = read_records(spec.contacts, clock, only=fields_read(playbooks), owner=shard)
+    records, bad = read_records(spec.contacts, clock, only=fields_read(playbooks), owner=shard,
+                                columns=ColumnMap(CONTACTS, spec.columns))  # fmt: skip
     problems += bad
     for record in records:
         contacts.upsert(record)
@@ -190,9 +194,13 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     if spec.events:
         if shard is not None:
             shard.known(contacts)
-        events, bad = read_events(spec.events, clock, router=shard)
+        events, bad = read_events(spec.events, clock, router=shard, columns=ColumnMap(EVENTS, spec.columns))
         problems += bad
+        unique = unique_events(events, str(spec.events))  # a repeated id is one event, reported
+        events = unique.events
+        problems += unique.repeats + unique.conflicts
     events.sort(key=lambda e: (e.at, e.seq))
+    event_types = dict(Counter(e.type for e in events))
     first_drawn = max((e.seq for e in events), default=0) + 1
 
     touches: list[Touch | TouchRun] = []
@@ -225,12 +233,10 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     for event in events:
         if event.at < start:
             # History before the plan starts: it shapes the contacts, no flow reacts to it.
-            if event.contact in contacts.fields:
+            if event.type == "friend_added":
+                friend_added(contacts, event)
+            elif event.contact in contacts.fields:
                 apply_effects(contacts, event)
-            elif event.type == "friend_added":
-                contacts.upsert(
-                    {"id": event.contact, **{k: event.data[k] for k in ("name", "account") if k in event.data}}
-                )
         elif event.at < end:  # later ones would never be processed
             coming.append(event)
     if not spec.keep_inputs:
@@ -254,7 +260,8 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     inputs = sorted((e for e in [*events, *drawn] if start <= e.at < end), key=lambda e: (e.at, e.seq))
     counts = metric_parts(engine)
     return PlanResult(playbooks, clock, start, end, planned, states, metrics(counts), problems,
-                      engine.unknown_contacts, contacts, inputs, metric_counts=counts)  # fmt: skip
+                      engine.unknown_contacts, contacts, inputs, metric_counts=counts,
+                      event_types=event_types)  # fmt: skip
 
 
 @dataclass
@@ -275,16 +282,21 @@ class JourneyCounts:
         self.by_segment.update(other.by_segment)
 
 
-def metric_parts(engine: Engine) -> dict[str, JourneyCounts]:
-    """Entered, goal, arms and segments of every journey's enrolments."""
+def metric_parts(engine: Engine, since: int | None = None) -> dict[str, JourneyCounts]:
+    """Entered, goal, arms and segments of every journey's enrolments (`since`: of those
+    entered then or later — a plan from a store's state). Versions of one playbook (a
+    daemon's engine after an edit) add up."""
     out: dict[str, JourneyCounts] = {}
-    names = Counter(j for f in engine.flows for j in f.journeys)
+    names = Counter((f.program.identity, j) for f in engine.flows for j in f.journeys)
+    distinct = Counter(j for _, j in names)
     for flows in engine.flows:
         for name, run in flows.journeys.items():
-            key = name if names[name] == 1 else f"{flows.program.name}/{name}"
-            counts = out[key] = JourneyCounts()
+            key = name if distinct[name] == 1 else f"{flows.program.name}/{name}"
+            counts = out.setdefault(key, JourneyCounts())
             for history in run.history.values():
                 for e in history:
+                    if since is not None and e.entered_at < since:
+                        continue
                     reached = e.goal_at is not None
                     counts.entered += 1
                     if reached:

@@ -24,6 +24,7 @@ import mmap
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -32,7 +33,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
@@ -60,12 +61,23 @@ def owner_of(account: str | None, count: int) -> int:
 _CONTACT_KEY = '"contact": "'  # how a JSON Lines event names its contact, usually
 
 
+def _renamed_keys(columns: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
+    """JSON keys (as written, any case) that the events reader takes for `account` or
+    `contact` under another name: a line with one is decoded to know its shard."""
+    from playbook.data.columns import EVENTS, SYNONYMS
+
+    names = [*SYNONYMS[EVENTS]["account"], *SYNONYMS[EVENTS]["contact"]]
+    names += [header for header, field in columns if field in ("account", "contact")]
+    return re.compile("|".join(f'"{re.escape(n)}"' for n in names), re.IGNORECASE)
+
+
 class Shard:
     """One worker's part: the rows of its accounts (data.files.RowOwner, EventRouter)."""
 
-    def __init__(self, index: int, count: int):
+    def __init__(self, index: int, count: int, columns: tuple[tuple[str, str], ...] = ()):
         self.index = index
         self.count = count
+        self.renamed = _renamed_keys(columns)
         self.others: dict[str, int] = {}  # contact id -> shard, for the contacts file's other rows
         self.own: Mapping[str, Any] = {}  # this shard's contacts, once read
         self.new: dict[str, int] = {}  # contact id -> shard, for contacts only events add
@@ -127,6 +139,8 @@ class Shard:
         end = text.find('"', start)
         if end < 0 or text.count("{") != 1 or text.count(_CONTACT_KEY) != 1 or '"account"' in text:
             return None
+        if self.renamed.search(text):  # a key read as the account or the contact (data/columns.py)
+            return None
         contact = text[start:end]
         if "\\" in contact:
             return None
@@ -154,6 +168,7 @@ class ShardOutput:
     accounts: dict[str, dict[str, Any]]
     sections: dict[str, Any] | None  # output.SectionLines by section, for JSON
     view: tuple[dict[str, Any], list[Touch], list[StateEvent], list[Event]] | None  # PlanInput.contact's
+    event_types: dict[str, int] = field(default_factory=dict)  # its events' types, how many of each
 
 
 def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, shard: Shard, directory: str,
@@ -170,7 +185,7 @@ def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, s
             sections = write_section_lines(result, directory)
         conn.send(("ok", ShardOutput(result.counts(), result.metric_counts or {}, result.problems,
                                      result.unknown_contacts, result.contacts.accounts, sections,
-                                     _view(result, spec.contact))))  # fmt: skip
+                                     _view(result, spec.contact), result.event_types)))  # fmt: skip
     except NotShardable as exc:
         conn.send(("not shardable", str(exc)))
     except KeyboardInterrupt:
@@ -213,7 +228,7 @@ def run_in_shards(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
                 os.mkdir(part)
             done = context.Value("d", 0.0, lock=False)
             receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(spec, playbooks, start, end, Shard(index, count), part,
+            process = context.Process(target=_work, args=(spec, playbooks, start, end, Shard(index, count, spec.columns), part,
                                                           done, send), daemon=True)  # fmt: skip
             process.start()
             send.close()
@@ -269,8 +284,10 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     counts: Counter[tuple[str, str, str, str, str]] = Counter()
     parts: dict[str, JourneyCounts] = {}
     contacts = Contacts()
+    event_types: Counter[str] = Counter()
     for out in outputs:
         counts.update(out.counts)
+        event_types.update(out.event_types)
         for key, journey in out.metrics.items():
             parts.setdefault(key, JourneyCounts()).add(journey)
         contacts.accounts.update(out.accounts)
@@ -290,7 +307,7 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     if directory:  # JSON: the lines to put together
         sections = MergedSections([out.sections for out in outputs if out.sections is not None], directory)
     return PlanResult(playbooks, clock, start, end, touches, events, metrics(dict(sorted(parts.items()))), problems,
-                      unknown, contacts, inputs, counts, sections)  # fmt: skip
+                      unknown, contacts, inputs, counts, sections, event_types=dict(event_types))  # fmt: skip
 
 
 # ---- the JSON lines, put together ----------------------------------------------------------------

@@ -32,7 +32,19 @@ from pydantic_core import ErrorDetails
 from playbook.adapters.registry import adapter_class
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
 from playbook.i18n import t
-from playbook.runtime.intake import DEFAULT_HOST, DEFAULT_MAX_BODY, DEFAULT_PORT, IntakeConfig
+from playbook.runtime.approvals import DEFAULT_POLICY, ApprovePolicy, parse_policy
+from playbook.runtime.intake import (
+    DEFAULT_BACKLOG,
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_PER_CLIENT,
+    DEFAULT_PORT,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_REMEMBER_IDS,
+    IntakeConfig,
+)
 from playbook.runtime.store import DB_ENV, normalize_url
 
 CONFIG_FILE = "playbook.toml"
@@ -88,18 +100,43 @@ class IntakeSection(_Section):
     host: str = DEFAULT_HOST
     port: int = Field(DEFAULT_PORT, ge=0, le=65535)  # 0: no HTTP intake
     max_body: int = Field(DEFAULT_MAX_BODY, gt=0)
+    max_depth: int = Field(DEFAULT_MAX_DEPTH, gt=0)  # JSON nesting levels
+    read_timeout: float = Field(DEFAULT_READ_TIMEOUT, gt=0)  # seconds to deliver one request, head and body
+    max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, gt=0)
+    max_per_client: int = Field(DEFAULT_MAX_PER_CLIENT, gt=0)
+    backlog: int = Field(DEFAULT_BACKLOG, gt=0)
+    remember_ids: float = DEFAULT_REMEMBER_IDS  # seconds an event id is remembered (a repeat is not stored again)
+
+    @field_validator("read_timeout", "remember_ids", mode="before")
+    @classmethod
+    def _span(cls, value: Any) -> float:
+        return parse_span(value)
+
+    def limits(self) -> dict[str, Any]:
+        """The connection and body limits, as IntakeConfig takes them."""
+        return {"host": self.host, "port": self.port, "max_body": self.max_body, "max_depth": self.max_depth,
+                "read_timeout": self.read_timeout, "max_connections": self.max_connections,
+                "max_per_client": self.max_per_client, "backlog": self.backlog}  # fmt: skip
 
 
 class DaemonSection(_Section):
     tick: float = Field(1.0, gt=0)  # seconds between due-timer ticks
     grace: float = 3600.0  # seconds: a missed schedule firing younger than this runs once, older is recorded missed
-    batch: int | None = Field(None, ge=1)  # ledger rows claimed per round (default: the adapter's batch size, ≥ 500)
+    batch: int | None = Field(None, ge=1)  # ledger rows claimed per round (default: workers × the adapter's batch size, ≤ max(500, it))
     max_attempts: int = Field(8, ge=1)
     backoff: float = Field(2.0, gt=0)  # first retry delay; doubles each attempt, full jitter
     backoff_cap: float = Field(3600.0, gt=0)
     workers: int = Field(4, ge=1)  # concurrent adapter calls
     receipts: float = Field(60.0, gt=0)  # seconds between asking the platform about sent touches (WeCom)
     receipt_horizon: float = 7 * 86400.0  # a touch with no report by then is recorded unconfirmed
+    lease: float = Field(15.0, ge=1)  # seconds the writer's lease lasts unless renewed (renewed every third of it)
+    store_retry_cap: float = Field(30.0, gt=0)  # longest wait between tries while the store is unavailable
+    approve: ApprovePolicy = DEFAULT_POLICY  # which new versions wait for `playbook approve` (runtime/approvals.py)
+
+    @field_validator("approve", mode="before")
+    @classmethod
+    def _approve(cls, value: Any) -> ApprovePolicy:
+        return parse_policy(value)
 
     @field_validator("receipt_horizon", mode="before")
     @classmethod
@@ -124,6 +161,7 @@ class DaemonConfig(_Section):
     adapter: AdapterSection = Field(default_factory=AdapterSection)
     intake: IntakeSection = Field(default_factory=IntakeSection)
     daemon: DaemonSection = Field(default_factory=DaemonSection)
+    columns: dict[str, str] = Field(default_factory=dict)  # data files' COLUMN = "FIELD" (cli/columns.py, docs/data.md)
     _file: Path | None = PrivateAttr(default=None)
     _folder: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -313,8 +351,7 @@ def intake_settings(config: DaemonConfig, environ: Mapping[str, str] | None = No
                 )
             ]
         )
-    section = config.intake
-    return IntakeConfig(token=token, secret=secret, host=section.host, port=section.port, max_body=section.max_body)
+    return IntakeConfig(token=token, secret=secret, **config.intake.limits())
 
 
 # ---- errors with the file, line and column -----------------------------------------------------------

@@ -26,19 +26,55 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from playbook.adapters.base import Adapter
+from playbook.adapters.base import Adapter, Fenced
 from playbook.diagnostics import PlaybookError, render_all
 from playbook.i18n import t
 from playbook.runtime.config import DaemonConfig, intake_settings, load_secrets
 from playbook.runtime.decide import Decider, LoadReport
 from playbook.runtime.dispatch import Dispatcher, RetryPolicy
+from playbook.runtime.lease import WriterLease, describe
 from playbook.runtime.logs import RELOAD_REFUSED, refused_record
 from playbook.runtime.rows import Journal
-from playbook.runtime.store import Store
+from playbook.runtime.store import LeaseLost, Store, StoreError
 
 log = logging.getLogger("playbook.daemon")
+IDS_PRUNED_EVERY = 3600.0  # seconds between forgetting old event ids
+EXIT_HELD = 3  # another process holds the store's lease (refused, or lost while running)
+_T = TypeVar("_T")
+
+
+class _Stopped(Exception):
+    """A stop came while waiting for the store to come back."""
+
+
+class _Outage:
+    """One spell of the store being unavailable: one clear error when it starts (what,
+    where, what to do), quiet retries with exponential backoff, one line when it ends."""
+
+    def __init__(self, daemon: Daemon, exc: StoreError) -> None:
+        self.daemon = daemon
+        self.started = time.monotonic()
+        self.delay = 0.5
+        self.tries = 0
+        log.error(t("the store is unavailable: {reason}. Deciding and sending are paused and the HTTP intake answers "
+                    "503 meanwhile; trying again with backoff (at most every {cap} s). Check that the database is "
+                    "running and reachable, that its disk is not full and that it is writable.", reason=exc,
+                    cap=daemon.config.daemon.store_retry_cap))  # fmt: skip
+
+    def wait(self) -> None:
+        self.tries += 1
+        if self.daemon._stopping.wait(self.delay):
+            raise _Stopped()
+        self.delay = min(self.delay * 2, self.daemon.config.daemon.store_retry_cap)
+
+    def failed(self, exc: StoreError) -> None:
+        log.debug("the store is still unavailable: %s", exc)
+
+    def over(self) -> None:
+        log.warning(t("the store is back after {seconds} s ({tries} tries); carrying on from what it holds",
+                      seconds=round(time.monotonic() - self.started, 1), tries=self.tries))  # fmt: skip
 
 
 @dataclass
@@ -46,6 +82,8 @@ class RunOptions:
     paths: Sequence[str]
     migrate: bool = False
     once: bool = False  # decide and dispatch what is due now, then stop (cron-style use, tests)
+    standby: bool = False  # wait for the store's lease instead of refusing when another process holds it
+    yes: bool = False  # approve at the start what waits for approval (scripted use)
 
 
 class Daemon:
@@ -60,7 +98,9 @@ class Daemon:
         self._reload = threading.Event()
         self._mtimes: dict[Path, float] = {}
         self._receipts_at = 0.0  # when the platform was last asked for receipts
+        self._ids_pruned_at = 0.0  # when event ids older than [intake] remember_ids were last forgotten
         self.owner = f"{uuid.uuid4().hex[:12]}"
+        self._lost: LeaseLost | None = None
         # The timezone log lines are stamped in (runtime/logs.py): the store's playbook's
         # until the playbooks are loaded, then the newest current one's.
         self.timezone = "UTC"
@@ -81,17 +121,24 @@ class Daemon:
     # ---- the process -------------------------------------------------------------------------------
     def run(self) -> int:
         cfg = self.config
-        store = Store(cfg.store.url)
+        store = Store(cfg.store.url, idle_in_transaction=cfg.daemon.lease)
         adapter = self._adapter
         scheduler = None
         intake = None
         dispatcher = None
+        lease = None
         try:
             settings = None if self.options.once else self._intake_settings()
-            store.migrate()
+            self._install_signals()  # a stop ends a wait for the store or its lease too
+            self._surviving(store.migrate)
             from playbook.runtime.importing import store_timezone
 
-            self.timezone = store_timezone(store)
+            self.timezone = self._surviving(lambda: store_timezone(store))
+            # one writer per store: nothing is decided or reconciled before the lease is ours
+            lease = WriterLease(store, self.owner, cfg.daemon.lease)
+            if not self._surviving(lambda: self._hold(lease, store)):
+                return 0 if self._stopping.is_set() else EXIT_HELD
+            lease.start(self._lease_lost)
             if adapter is None:
                 from playbook.adapters.registry import build
 
@@ -99,31 +146,42 @@ class Daemon:
             self._in_use = adapter
             adapter.timezone = self.timezone
             adapter.open()
+            accounts = self._surviving(store.load_accounts)  # a store outage is waited out here too
+            for problem in adapter.probe([str(a["id"]) for a in accounts if a.get("id")]):
+                log.error(problem)  # the adapter holds what it cannot send; fix and it resumes
             caps = adapter.capabilities
             d = cfg.daemon
             decider = Decider(store, self.options.paths, shared_limits=caps.limits,
                               can_dissolve_groups=caps.dissolve_groups, grace=int(d.grace),
-                              sync_tags=caps.tags)  # fmt: skip
-            loaded = decider.load(int(self.clock()), migrate=self.options.migrate)
-            self._after_load(decider)
+                              sync_tags=caps.tags, approve=d.approve, yes=self.options.yes)  # fmt: skip
+            loaded = self._surviving(lambda: decider.load(int(self.clock()), migrate=self.options.migrate))
+            self._surviving(lambda: self._after_load(decider))
             self._log_load(loaded)
             self._mtimes = self._playbook_mtimes()
             dispatcher = Dispatcher(store, adapter, owner=self.owner, adapter_name=cfg.adapter.name, batch=d.batch,
                                     workers=d.workers, at_least_once=cfg.adapter.at_least_once, clock=self.clock,
-                                    retry=RetryPolicy(d.max_attempts, d.backoff, d.backoff_cap))  # fmt: skip
-            reconciled = dispatcher.reconcile()
-            if reconciled.unknown or reconciled.sent or reconciled.resent:
+                                    retry=RetryPolicy(d.max_attempts, d.backoff, d.backoff_cap),
+                                    guard=lease.ensure_fresh)  # fmt: skip
+            assert lease.fence is not None
+            adapter.fence(lease.fence.token)  # calls of an older holder are refused from now on
+            reconciled = self._surviving(dispatcher.reconcile)
+            if reconciled.unknown or reconciled.sent or reconciled.resent or reconciled.absent:
                 log.warning(t("after a stop during dispatch: {sent} found sent, {resent} to send again, {unknown} unknown",
-                              sent=reconciled.sent, resent=reconciled.resent, unknown=reconciled.unknown))  # fmt: skip
+                              sent=reconciled.sent, resent=reconciled.resent + reconciled.absent,
+                              unknown=reconciled.unknown))  # fmt: skip
+                if reconciled.unknown:
+                    log.warning(t("{n} touches are unknown: the adapter cannot tell whether they went out; check with "
+                                  "`playbook status`, then `playbook requeue --state unknown` to send them again",
+                                  n=reconciled.unknown))  # fmt: skip
             if self.options.once:
-                self._turn(decider, dispatcher)
-                return 0
-            routes = adapter.callbacks(lambda events: store.append_events(list(events), "adapter"))
+                self._turn_surviving(decider, dispatcher)
+                return self._lease_exit()
+            routes = adapter.callbacks(self._adapter_events(store))
             if settings is None and routes and self.config.intake.port:
                 from playbook.runtime.intake import IntakeConfig
 
                 section = self.config.intake  # the platform's callbacks, without POST /events
-                settings = IntakeConfig(host=section.host, port=section.port, max_body=section.max_body, events=False)
+                settings = IntakeConfig(events=False, **section.limits())
             if settings is not None:
                 from playbook.engine.timeutil import LocalTime
                 from playbook.runtime.intake import IntakeServer
@@ -133,7 +191,15 @@ class Daemon:
             scheduler = self._scheduler()
             self._install_signals()
             self._loop(decider, dispatcher, scheduler)
-            return 0
+            return self._lease_exit()
+        except LeaseLost as exc:
+            self._lost = self._lost or exc
+            return self._lease_exit()
+        except Fenced as exc:  # the platform saw a newer holder's token first
+            log.error(t("this process lost the store's lease: {reason}", reason=exc))
+            return EXIT_HELD
+        except _Stopped:  # stopped while waiting for the store (a signal, or the lease was lost meanwhile)
+            return self._lease_exit()
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
@@ -143,7 +209,53 @@ class Daemon:
                 dispatcher.close()
             if adapter is not None:
                 adapter.close()
+            if lease is not None:
+                lease.release()
             store.close()
+
+    def _adapter_events(self, store: Store) -> Callable[[Sequence[Any]], None]:
+        """Where an adapter's callback route puts its events: the store, then a wake-up — a
+        reply to a friend request must go within seconds (WeCom's WelcomeCode lives 20 s)."""
+
+        def deliver(events: Sequence[Any]) -> None:
+            store.append_events(list(events), "adapter")
+            self.wake()
+
+        return deliver
+
+    # ---- the store's lease ----------------------------------------------------------------------------
+    def _hold(self, lease: WriterLease, store: Store) -> bool:
+        """Take the store's lease; when another process holds it, refuse naming the holder,
+        or (--standby) wait until it ends. False: not taken (refused, or stopped waiting)."""
+        holder = lease.take()
+        if holder is None:
+            return True
+        where = store.engine.url.render_as_string(hide_password=True)
+        if not self.options.standby:
+            log.error(t("the store {store} is in use by another playbook run: {holder}. Stop that one first, or "
+                        "start this one with --standby to take over when its lease ends", store=where,
+                        holder=describe(holder)))  # fmt: skip
+            return False
+        self._install_signals()  # SIGTERM ends the wait
+        log.info(t("standby: the store is held by {holder}; taking over when its lease ends", holder=describe(holder)))
+        if not lease.wait(self._stopping):
+            return False
+        log.info(t("took over the store {store} (lease token {token})", store=where, token=lease.fence.token
+                   if lease.fence else "?"))  # fmt: skip
+        return True
+
+    def _lease_lost(self, exc: LeaseLost) -> None:
+        """From the renewal thread: another process took the lease; stop without writing."""
+        self._lost = exc
+        self.stop()
+
+    def _lease_exit(self) -> int:
+        if self._lost is None:
+            return 0
+        holder = self._lost.holder
+        log.error(t("this process lost the store's lease to {holder}; it stopped without writing anything more",
+                    holder=describe(holder) if holder is not None else "?"))  # fmt: skip
+        return EXIT_HELD
 
     def _intake_settings(self) -> Any:
         """The HTTP intake's settings; without a token or secret it stays off (with a
@@ -177,15 +289,57 @@ class Daemon:
         while not self._stopping.is_set():
             if self._reload.is_set() or self._files_changed():
                 self._reload.clear()
-                self._do_reload(decider)
-            self._turn(decider, dispatcher)
+                self._surviving(lambda: self._do_reload(decider))
+            self._turn_surviving(decider, dispatcher)
             self._wake_at_next_due(decider, scheduler)
             self._wake.wait(self.config.daemon.tick)
             self._wake.clear()
 
+    # ---- store outages ---------------------------------------------------------------------------------
+    def _surviving(self, action: Callable[[], _T]) -> _T:
+        """Run a store action; while the store is unavailable (unreachable, locked, disk full,
+        read-only), say so once and try again with backoff until it works or a stop."""
+        outage: _Outage | None = None
+        while True:
+            try:
+                result = action()
+            except StoreError as exc:
+                outage = outage or _Outage(self, exc)
+                outage.wait()
+                continue
+            if outage is not None:
+                outage.over()
+            return result
+
+    def _turn_surviving(self, decider: Decider, dispatcher: Dispatcher) -> None:
+        """A turn; when the store fails during it, the engine in memory may be ahead of the
+        store (a step decided, its commit refused) and claimed rows may be left `sending`: so
+        once the store is back the engine is built again from the store — as at a start —
+        and this process's unsent claims go back to pending before the next turn."""
+        try:
+            self._turn(decider, dispatcher)
+            return
+        except StoreError as exc:
+            outage = _Outage(self, exc)
+        while True:
+            outage.wait()
+            try:
+                decider.load(int(self.clock()))
+                dispatcher.recover(strays=True)
+            except StoreError as exc:
+                outage.failed(exc)
+                continue
+            outage.over()
+            return
+
     def _turn(self, decider: Decider, dispatcher: Dispatcher) -> None:
         """Decide up to now, then dispatch until nothing more is due (or a stop)."""
         step = decider.step(int(self.clock()))
+        for version, state in step.decisions.items():
+            if state == "approved":
+                log.info(t("{version} was approved: its touches go out", version=version))
+            elif state == "rejected":
+                log.warning(t("{version} was rejected: its held touches are skipped", version=version))
         if step.events or step.touches:
             log.debug(t("decided: {events} events, {touches} touches, {states} state events", events=step.events,
                         touches=step.touches, states=step.state_events))  # fmt: skip
@@ -196,12 +350,25 @@ class Daemon:
                             sent=done.sent, failed=done.failed, dead=done.dead, calls=done.calls))  # fmt: skip
             if done.claimed < dispatcher.batch or self._stopping.is_set():
                 break
+        self._forget_old_event_ids(decider.store)
         d = self.config.daemon
         if dispatcher.adapter.gives_receipts and self.clock() - self._receipts_at >= d.receipts:
             self._receipts_at = self.clock()
             recorded = dispatcher.collect_receipts(horizon=d.receipt_horizon)
             if recorded:
                 log.debug(t("{n} receipts from the platform", n=recorded))
+
+    def _forget_old_event_ids(self, store: Store) -> None:
+        """Event ids are remembered `[intake] remember_ids` (a repeat within it is not
+        stored again); older ones are forgotten, hourly, so the table stays bounded."""
+        now = self.clock()
+        if now - self._ids_pruned_at < IDS_PRUNED_EVERY:
+            return
+        self._ids_pruned_at = now
+        before = dt.datetime.fromtimestamp(now - self.config.intake.remember_ids, dt.UTC)
+        forgotten = store.prune_event_ids(before)
+        if forgotten:
+            log.debug(t("{n} event ids older than the retention window forgotten", n=forgotten))
 
     def _wake_at_next_due(self, decider: Decider, scheduler: Any) -> None:
         due = decider.next_due()
@@ -269,3 +436,10 @@ class Daemon:
             log.info(t("{n} overdue timeline items run now", n=loaded.caught_up))
         if loaded.migrated:
             log.info(t("{n} contacts moved to the current version", n=loaded.migrated))
+        for version in loaded.replaced:
+            log.warning(t("{version} was replaced before anyone approved it: its held touches are skipped",
+                          version=version))  # fmt: skip
+        for version, touches in loaded.awaiting.items():
+            log.warning(t("{version} waits for approval: it would send {n} touches in its first hour ({policy}); "
+                          "nothing goes out until `playbook approve {version}`", version=version, n=touches,
+                          policy=str(self.config.daemon.approve)))  # fmt: skip

@@ -11,15 +11,19 @@ same inputs are decided again, the same way, on restart.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.compiler import compile_path, ir
-from playbook.diagnostics import PlaybookError
-from playbook.engine.core import Engine
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+from playbook.engine.core import Engine, Sink
 from playbook.engine.flows import Enrolment, FlowSet
+from playbook.engine.model import Event
 from playbook.engine.policy import LimitRule
+from playbook.i18n import t
+from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, ApprovePolicy, awaiting, refused
 from playbook.runtime.rows import State
 from playbook.runtime.state import INDEXED_KINDS, Journaler, restore
 from playbook.runtime.store import Store
@@ -38,6 +42,8 @@ class LoadReport:
     missed: int = 0  # schedule firings older than the grace period, recorded as missed
     caught_up: int = 0  # timeline items overdue after downtime, run now
     migrated: int = 0
+    awaiting: dict[str, int] = field(default_factory=dict)  # versions held for approval: their first hour's touches
+    replaced: list[str] = field(default_factory=list)  # versions replaced before a decision on them
 
 
 @dataclass
@@ -47,6 +53,7 @@ class StepReport:
     rejected: int = 0
     touches: int = 0
     state_events: int = 0
+    decisions: dict[str, str] = field(default_factory=dict)  # approvals and rejections taken in: version -> state
 
 
 @dataclass
@@ -58,7 +65,10 @@ class Decider:
     grace: int = 3600  # schedule firings missed by less than this run once after downtime
     late_after: int = 60  # timeline items overdue by more than this run "now" (not back-dated)
     sync_tags: bool = False  # the adapter keeps platform tags in step (ledger rows for tag actions)
+    approve: ApprovePolicy | None = None  # the launch gate (runtime/approvals.py); None: none
+    yes: bool = False  # `run --yes`: what waits for approval at the start is approved
     engine: Engine | None = field(default=None, init=False)
+    _decisions: dict[str, str] = field(default_factory=dict, init=False)  # version -> approval state applied
     journaler: Journaler | None = field(default=None, init=False)
     playbooks: list[ir.Playbook] = field(default_factory=list, init=False)
     _imports: int = field(default=0, init=False)  # imports taken in so far (Store.imports)
@@ -67,29 +77,131 @@ class Decider:
     # ---- start and reload ---------------------------------------------------------------------------
     def load(self, now: int, *, migrate: bool = False) -> LoadReport:
         """Compile the playbooks, keep new versions, and build the engine from the store."""
-        results = [compile_path(p) for p in self.paths]
-        if any(not r.ok for r in results):  # what `playbook check` prints for the files that fail
-            raise PlaybookError([d for r in results if not r.ok for d in r.diagnostics])
-        current = [r.doc for r in results if r.doc is not None]
-        new = [doc["version"] for doc in current if self.store.save_version(doc)]
+        current = self.compile()
         current_versions = [doc["version"] for doc in current]
+        replaced = self.store.replace_pending(current_versions)  # a newer version loaded before a decision
+        asks = self._approvals_needed(now, current)
+        new = [doc["version"] for doc in current if self.store.save_version(doc)]
         for row in self.store.versions(active=True, documents=False):
             if row.version not in current_versions:
                 self.store.retire_version(row.version)
         for version in current_versions:
             self.store.activate_version(version)
         self._imports, self._synced_at = self.store.imports(), time.time()
+        for version, (touches, summary) in asks.items():
+            assert self.approve is not None
+            self.store.request_approval(version, touches, str(self.approve), summary)
+        if self.yes:
+            for row in self.store.approvals():
+                if row.state == PENDING and row.version in current_versions:
+                    self.store.decide_approval(row.version, APPROVED, "run --yes", None)
+        report = self.build(now, current, migrate=migrate)
+        report.new, report.replaced = new, replaced
+        report.awaiting = {row.version: row.touches for row in self.store.approvals()  # asked now or before a restart
+                           if row.state == PENDING and row.version in current_versions}  # fmt: skip
+        assert self.journaler is not None
+        journal = self.journaler.capture()
+        journal.engine_state[ACTIVATED] = current_versions
+        self.store.write(journal)
+        return report
+
+    def _approvals_needed(self, now: int, current: Sequence[dict[str, Any]]) -> dict[str, tuple[int, dict]]:
+        """The running versions new since the last load that `approve` holds back: what
+        each would send in its first hour (a forecast, before anything is loaded), with a
+        summary by journey and channel."""
+        if self.approve is None or self.approve.mode == "never":
+            return {}
+        activated = set(self.store.engine_value(ACTIVATED) or ())
+        rows = self.store.approvals()
+        known = {row.version for row in rows if row.state != REPLACED}
+        again = {row.version for row in rows if row.state == REPLACED}  # never decided: asked again
+        new = [doc["version"] for doc in current if doc["version"] not in activated and doc["version"] not in known]
+        if not new:
+            return {}
+        from playbook.runtime.forecast import forecast
+
+        fc = forecast(self.store, self.paths, now, now + FIRST_HOUR, shared_limits=self.shared_limits,
+                      can_dissolve_groups=self.can_dissolve_groups, grace=self.grace)  # fmt: skip
+        asks = {}
+        for version in new:
+            going = [x for x in fc.touches if x.playbook == version and x.outcome != "skipped" and x.at < fc.end]
+            if self.approve.needs(len(going)) or version in again:
+                by_flow, by_channel = Counter(x.flow for x in going), Counter(x.channel for x in going)
+                asks[version] = (len(going), {"by_flow": dict(sorted(by_flow.items())),
+                                              "by_channel": dict(sorted(by_channel.items()))})  # fmt: skip
+        return asks
+
+    def apply_decisions(self) -> dict[str, str]:
+        """Approvals and rejections made since (from any shell, `playbook approve`): the
+        gate opens or closes. Returns the versions whose state changed."""
+        engine = self.engine
+        assert engine is not None
+        loaded = {p.version for p in engine.programs}
+        changed = {}
+        for row in self.store.approvals():
+            if row.version not in loaded or self._decisions.get(row.version) == row.state:
+                continue
+            self._decisions[row.version] = row.state
+            changed[row.version] = row.state
+            if row.state == PENDING:
+                engine.gate(row.version, awaiting(row.version))
+            elif row.state == APPROVED:
+                engine.open_gate(row.version, awaiting(row.version))
+            else:
+                engine.refuse(row.version, awaiting(row.version), refused(row.version, row.state))
+        return changed
+
+    def compile(self) -> list[dict[str, Any]]:
+        """The playbooks' IR documents (a PlaybookError when any does not compile)."""
+        results = [compile_path(p) for p in self.paths]
+        if any(not r.ok for r in results):  # what `playbook check` prints for the files that fail
+            raise PlaybookError([d for r in results if not r.ok for d in r.diagnostics])
+        named: dict[str, str] = {}
+        for r in results:  # a playbook's state is filed under its name: two running playbooks need two
+            name = (r.doc or {}).get("name") or (r.doc or {}).get("title") or ""
+            if name in named:
+                message = t("two playbooks are both named '{name}' ({first}, {second}): their limits and state "
+                            "would be one; rename a file", name=name, first=named[name], second=r.path)  # fmt: skip
+                raise PlaybookError([Diagnostic(ERROR, "run", message)])
+            named[name] = r.path
+        return [r.doc for r in results if r.doc is not None]
+
+    def build(self, now: int, current: Sequence[dict[str, Any]], *, migrate: bool = False,
+              sink: Sink | None = None) -> LoadReport:  # fmt: skip
+        """The engine in the store's state with `current` as the running versions: older
+        versions finishing or remembered, caught up after downtime, new versions taking
+        over. Nothing is written here; with `sink` (a forecast, runtime/forecast.py) the
+        engine's records go there and nothing is journaled."""
+        current_versions = [doc["version"] for doc in current]
         state = self.store.load_state()
-        finishing = [v for v in _versions_with_work(state) if v not in current_versions]
         known = {r.version: r for r in self.store.versions()}
-        finishing.sort(key=lambda v: (known[v].created_at, v))
-        docs = [known[v].document for v in finishing] + current
+        # older versions of the running playbooks whose contacts entered a journey: what they
+        # entered counts for re-entry, one-at-a-time and goal windows in the newer version
+        names = {doc.get("name") or doc.get("title") or "" for doc in current}
+        entered = {row.version for row in state.enrolments if known[row.version].name in names}
+        finishing = [v for v in _versions_with_work(state) if v not in current_versions]
+        retired = sorted({*finishing, *entered} - set(current_versions), key=lambda v: (known[v].created_at, v))
+        finishing = [v for v in retired if v in finishing]
+        docs = [known[v].document for v in retired] + list(current)
         self.playbooks = [ir.load(doc) for doc in docs]
-        engine, fresh = restore(self.playbooks, state, self._sink, start=now, shared_limits=self.shared_limits,
-                                can_dissolve_groups=self.can_dissolve_groups, retired=finishing)  # fmt: skip
+        engine, fresh = restore(self.playbooks, state, self._sink if sink is None else sink, start=now,
+                                shared_limits=self.shared_limits, can_dissolve_groups=self.can_dissolve_groups,
+                                retired=retired, sent=self.store.sent_in)  # fmt: skip
         self.engine = engine
-        self.journaler = Journaler(engine, {a["id"] for a in state.accounts}, tag_rows=self.sync_tags)
-        report = LoadReport(current_versions, new, finishing, fresh)
+        if sink is None:
+            self.journaler = Journaler(engine, {a["id"] for a in state.accounts}, tag_rows=self.sync_tags)
+        report = LoadReport(current_versions, [v for v in current_versions if v not in known], finishing, fresh)
+        # Before anything runs, a version that is not approved sends nothing: approvals and
+        # rejections are taken in at the first step (`advance`), at its time.
+        self._decisions = {}
+        loaded = {p.version for p in engine.programs}
+        for row in self.store.approvals():
+            if row.version in loaded and row.state != APPROVED:
+                engine.gate(row.version, awaiting(row.version))
+                if row.state == PENDING:
+                    self._decisions[row.version] = PENDING
+                else:
+                    engine.forget(row.version)  # before a newer version takes over from it
         if fresh:
             engine.activate()
         else:
@@ -99,10 +211,7 @@ class Decider:
             activated = set(state.engine_state.get(ACTIVATED) or ())
             for flows in engine.flows:
                 if not flows.retired and flows.program.version not in activated:
-                    _take_over(flows, now)
-        journal = self.journaler.capture()
-        journal.engine_state[ACTIVATED] = current_versions
-        self.store.write(journal)
+                    _take_over(engine, flows, now)
         return report
 
     def _sink(self, record: Any) -> None:
@@ -117,19 +226,8 @@ class Decider:
         report = StepReport()
         if self.store.imports() != self._imports:
             report.imported = self._take_imports()
-        fed: list[int] = []
-        after = 0
-        while True:
-            events = self.store.next_events(limit=EVENT_BATCH, after=after)
-            for event in events:
-                engine.feed(event)
-                fed.append(event.seq)
-            if len(events) < EVENT_BATCH:
-                break
-            after = events[-1].seq
-        if now - engine.now > self.late_after:
-            self.catch_up(now)
-        engine.advance(now)
+        fed = [event.seq for event in self.take_events()]
+        report.decisions = self.advance(now)
         journal = journaler.capture()
         rejected = {e.seq: "unknown contact" for e in engine.unknown_contacts}
         engine.unknown_contacts.clear()
@@ -139,6 +237,36 @@ class Decider:
         report.events, report.rejected = len(fed), len(rejected)
         report.touches, report.state_events = len(journal.touches), len(journal.state_events)
         return report
+
+    def take_events(self) -> list[Event]:
+        """The events logged since, onto the engine's timeline (in sequence order)."""
+        engine = self.engine
+        assert engine is not None
+        fed: list[Event] = []
+        after = 0
+        while True:
+            events = self.store.next_events(limit=EVENT_BATCH, after=after)
+            for event in events:
+                engine.feed(event)
+            fed += events
+            if len(events) < EVENT_BATCH:
+                break
+            after = events[-1].seq
+        return fed
+
+    def advance(self, now: int) -> dict[str, str]:
+        """The engine to `now` (caught up first after a gap); then approvals and rejections
+        made meanwhile are taken in at `now` (what they release is decided at `now` too).
+        Returns those decisions (version -> state)."""
+        engine = self.engine
+        assert engine is not None
+        if now - engine.now > self.late_after:
+            self.catch_up(now)
+        engine.advance(now)
+        decisions = self.apply_decisions()
+        if decisions:
+            engine.advance(now)
+        return decisions
 
     def _take_imports(self) -> int:
         """Contacts and accounts an import changed while we run: in memory, and flows react
@@ -261,15 +389,45 @@ class Decider:
         return moved
 
 
-def _take_over(flows: FlowSet, now: int) -> None:
-    """A new version starts while older ones run: who already matches a segment entry in
-    the older version is not greeted again, and its schedules are laid out from now."""
+def _take_over(engine: Engine, flows: FlowSet, now: int) -> None:
+    """A new version starts while older ones of the same playbook run: who already matches
+    a segment entry in the older version is not greeted again, and its schedules are laid
+    out from now. A rotation goes on with the older version's cycle (who was already
+    tasked this cycle is not tasked again) and a service level takes over the watches that
+    are open, with their reminders and deadlines."""
     for run in flows.journeys.values():
         for older in run.predecessors:
             run.matching |= older.matching
         for cid in run.matching:
             flows.dirty(run.key, cid)
     flows.activate(now)
+    olders = [f for f in engine.flows if f.retired and f.program.identity == flows.program.identity]
+    for rot in flows.rotations:
+        prev = next((r for f in reversed(olders) for r in f.rotations if r.name == rot.name and r.cycle >= 0), None)
+        if prev is None:
+            continue
+        rot.first_day, rot.cycle = prev.first_day, prev.cycle
+        rot.queues = {account: list(queue) for account, queue in prev.queues.items()}
+        rot.placed = set(prev.placed)
+        for account in ("", *rot.queues):
+            flows.dirty(rot.key, account)
+    for sla in flows.slas:
+        for older in olders:
+            prev = next((x for x in older.slas if x.s.name == sla.s.name), None)
+            if prev is None:
+                continue
+            sla.base = max(sla.base, prev.base)
+            for cid, serial in prev.serials.items():
+                sla.serials[cid] = max(sla.serials.get(cid, 0), serial)
+                flows.dirty(sla.key, cid)
+            for cid, watch in prev.open.items():
+                sla.open[cid] = watch
+                older.dirty(prev.key, cid)
+            prev.open.clear()
+            moved = engine.take(lambda item, o=older.index, p=prev.index: item[4] in ("sla_remind", "sla_deadline")
+                                and item[5][0] == o and item[5][1] == p)  # fmt: skip
+            for due, phase, order, _, kind, payload in moved:
+                engine.at(due, phase, kind, (flows.index, sla.index, *payload[2:]), order)
 
 
 def _versions_with_work(state: State) -> list[str]:

@@ -5,10 +5,18 @@ compare-and-set to `sending` — the ledger row, with its idempotency key, exist
 the adapter is called — groups them into batches of one account, channel and content,
 calls the adapter (several batches at once on a thread pool) and settles every row:
 `sent`, `failed` (transient: retried with exponential backoff and full jitter) or `dead`
-(permanent, or out of attempts). A crash leaves claimed rows `sending`; `reconcile` asks
-the adapter what happened to them on the next start and marks the rest `unknown` —
-never re-sent blindly, unless at-least-once delivery is allowed for an adapter that
-deduplicates by key.
+(permanent, or out of attempts). A round claims no more than its calls take at once
+(workers × the adapter's batch size, capped), and each call's rows are settled as soon as
+that call returns, so a crash leaves `sending` only the rows of the calls in flight. On
+the next start `reconcile` asks the adapter what happened to them: sent, or provably
+never received (`absent`: back to `pending`, sent again); only the rows the adapter cannot
+decide become `unknown` — never re-sent blindly, unless at-least-once delivery is allowed
+for an adapter that deduplicates by key; `playbook requeue` puts them back by hand.
+
+A store error while settling keeps the call's settlements in memory and writes them first
+at the next round; rows claimed for a call that was not made (the store or the lease
+failed just before it) go back to `pending` then — nothing is left `sending` by a live
+process. Before every adapter call `guard` (the daemon's lease check) may refuse.
 """
 
 from __future__ import annotations
@@ -18,22 +26,27 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from playbook.adapters.base import (
+    ABSENT,
     DEAD,
     FAILED,
     LATER,
     SENT,
     Adapter,
+    AdapterError,
     Delivery,
+    Fenced,
     PermanentError,
     Result,
     TransientError,
 )
+from playbook.runtime import schema as s
 from playbook.runtime.rows import Settlement, TouchRow
-from playbook.runtime.store import Store
+from playbook.runtime.store import Store, StoreError
 
 CRASHED = "the daemon stopped during the adapter call and the adapter cannot tell whether it was sent"
 UNCONFIRMED = "unconfirmed"  # a receipt never came within the horizon
@@ -71,6 +84,7 @@ class ReconcileReport:
     dead: int = 0
     unknown: int = 0
     resent: int = 0  # back to pending (at-least-once)
+    absent: int = 0  # back to pending: the adapter proves it never got them
 
 
 def delivery_of(row: TouchRow) -> Delivery:
@@ -98,7 +112,7 @@ class Dispatcher:
     def __init__(self, store: Store, adapter: Adapter, *, owner: str, adapter_name: str | None = None,
                  batch: int | None = None, workers: int = 4, retry: RetryPolicy | None = None,
                  at_least_once: bool = False, clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None):  # fmt: skip
+                 rng: random.Random | None = None, guard: Callable[[], None] | None = None):  # fmt: skip
         self.store = store
         self.adapter = adapter
         self.adapter_name = adapter_name or adapter.name
@@ -108,11 +122,17 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.batch_size = max(1, adapter.capabilities.batch_size)
-        # rows claimed a round; by default one full adapter batch (10,000 same-content WeCom dm
-        # are one call), at least DEFAULT_BATCH
-        self.batch = batch if batch is not None else max(DEFAULT_BATCH, self.batch_size)
-        self._receipts_after: tuple | None = None  # where the last receipts page ended
         self.workers = max(1, workers)
+        # rows claimed a round: what the round's calls take at once (workers × batch size),
+        # at most one full adapter batch or DEFAULT_BATCH — a crash can leave no more
+        # than that `sending`
+        default = min(self.workers * self.batch_size, max(DEFAULT_BATCH, self.batch_size))
+        self.batch = batch if batch is not None else default
+        self.guard = guard
+        self._receipts_after: tuple | None = None  # where the last receipts page ended
+        self._unsettled: list[Settlement] = []  # results of calls made whose settling the store refused
+        self._uncalled: list[str] = []  # claimed rows whose call was not made
+        self._strays = False  # a store error may have left rows of ours `sending` that we do not know of
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dispatch")
 
     def close(self) -> None:
@@ -121,32 +141,46 @@ class Dispatcher:
 
     # ---- after a crash ---------------------------------------------------------------------------
     def reconcile(self) -> ReconcileReport:
-        """Touches a previous run left `sending`: what the adapter can tell is recorded;
-        the rest are `unknown` (or `pending` again where at-least-once is allowed)."""
+        """Touches a previous run left `sending` (called once this process holds the store's
+        lease, so their owner is gone or fenced): what the adapter can tell is recorded —
+        sent, or absent and back to `pending`; the rest are `unknown` (or `pending` again
+        where at-least-once is allowed). One store, one lease: every `sending` row not ours
+        is the previous holder's (with shards: the rows of the shards this lease covers)."""
         report = ReconcileReport()
-        rows = self.store.touches(states=("sending",))
+        rows = [r for r in self.store.touches(states=("sending",)) if r.owner != self.owner]
         if not rows:
             return report
-        known = {r.key: r for r in self.adapter.reconcile([delivery_of(r) for r in rows])}
+        why = CRASHED
+        try:
+            known = {r.key: r for r in self.adapter.reconcile([delivery_of(r) for r in rows])}
+        except AdapterError as exc:  # the platform could not be asked: undecided, for `playbook requeue`
+            known, why = {}, f"{CRASHED} (asking it failed: {exc.reason})"
+        # rows with the same outcome move together: one statement per outcome, not per row
+        # (a crash mid-backlog leaves thousands)
+        moves: dict[tuple[str, tuple[tuple[str, Any], ...]], list[str]] = {}
+        now = int(self.clock())
         for row in rows:
             result = known.get(row.key)
-            if result is not None:
-                self._settle_foreign(row, result, report)
+            if result is not None and result.status == ABSENT:
+                to, values = "pending", {"owner": None, "next_attempt_at": now, "attempts": "undo"}
+            elif result is not None:
+                st = self._settlement(row, result, self.clock())
+                to, values = st.state, {"owner": None, "error": st.error, "adapter": self.adapter_name,
+                                        "adapter_ref": st.adapter_ref, "next_attempt_at": st.next_attempt_at}
             elif self.at_least_once:
-                report.resent += len(self.store.transition([row.key], "sending", "pending", owner=None,
-                                                           next_attempt_at=int(self.clock())))  # fmt: skip
+                to, values = "pending", {"owner": None, "next_attempt_at": now, "resent": True}
             else:
-                report.unknown += len(self.store.transition([row.key], "sending", "unknown", owner=None,
-                                                            error=CRASHED, adapter=self.adapter_name))  # fmt: skip
+                to, values = "unknown", {"owner": None, "error": why, "adapter": self.adapter_name}
+            moves.setdefault((to, tuple(values.items())), []).append(row.key)
+        for (to, items), keys in moves.items():
+            values = dict(items)
+            kind = "absent" if values.get("attempts") == "undo" else "resent" if values.pop("resent", False) else to
+            kind = kind if kind in ("absent", "resent", "sent", "failed", "dead", "unknown") else "resent"
+            if kind == "absent":
+                values["attempts"] = s.touches.c.attempts - 1
+            moved = len(self.store.transition(keys, "sending", to, **values))
+            setattr(report, kind, getattr(report, kind) + moved)
         return report
-
-    def _settle_foreign(self, row: TouchRow, result: Result, report: ReconcileReport) -> None:
-        settlement = self._settlement(row, result, self.clock())
-        moved = self.store.transition([row.key], "sending", settlement.state, owner=None, error=settlement.error,
-                                      adapter=self.adapter_name, adapter_ref=settlement.adapter_ref,
-                                      next_attempt_at=settlement.next_attempt_at)  # fmt: skip
-        if moved:
-            setattr(report, settlement.state, getattr(report, settlement.state) + 1)
 
     # ---- receipts -------------------------------------------------------------------------------------
     def collect_receipts(self, now: float | None = None, *, horizon: float = 7 * 86400, limit: int = 1000) -> int:
@@ -173,20 +207,98 @@ class Dispatcher:
 
     # ---- a round -------------------------------------------------------------------------------------
     def run_once(self, now: float | None = None) -> RoundReport:
-        """Claim what is due, send it, settle it. Returns what happened."""
-        now = self.clock() if now is None else now
-        report = RoundReport()
-        rows = self.store.claim_due(int(now), self.owner, limit=self.batch)
-        report.claimed = len(rows)
-        if not rows:
+        """Claim what is due, send it, settle each call's rows as it returns. Returns what
+        happened. Raises StoreError (the store is unavailable: what was sent is kept to be
+        settled at the next round) or the guard's error (the lease was lost)."""
+        try:
+            self.recover()
+            now = self.clock() if now is None else now
+            report = RoundReport()
+            rows = self.store.claim_due(int(now), self.owner, limit=self.batch)
+            report.claimed = len(rows)
+            if not rows:
+                return report
+            self._send_all(batches(rows, self.batch_size), report)
             return report
-        groups = batches(rows, self.batch_size)
-        settlements: list[Settlement] = []
-        for group, (results, done_at) in zip(groups, self._send_all(groups), strict=True):
+        except StoreError:
+            self._strays = True  # a claim may have committed although its answer was lost
+            raise
+
+    def recover(self, *, strays: bool = False) -> None:
+        """What an earlier round could not write (the store was unavailable): the results of
+        calls made, then the rows claimed but not sent, back to `pending`. After a store
+        error (or with `strays`) every row of this process still `sending` goes back too —
+        no call of ours is in flight between rounds, so none of them was sent."""
+        if self._unsettled:
+            self.store.settle(self._unsettled, self.owner)
+            self._unsettled = []
+        if strays or self._strays:
+            self._uncalled = [r.key for r in self.store.touches(states=("sending",), owner=self.owner)]
+        if self._uncalled:
+            self.store.transition(self._uncalled, "sending", "pending", expect_owner=self.owner, owner=None,
+                                  attempts=s.touches.c.attempts - 1)  # fmt: skip
+        self._uncalled = []
+        self._strays = False
+
+    def _send_all(self, groups: list[list[TouchRow]], report: RoundReport) -> None:
+        """Call the adapter for every group and settle each group's rows as its call
+        returns. At most `workers` calls at once: as many pool tasks, each taking the next
+        group until none is left — not a task per group, whose hand-over would cost more
+        than a small batch's call. When the guard or the store fails, the groups not called
+        are remembered (back to pending at the next round) and the first error is raised."""
+        todo = iter(range(len(groups)))
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def drain() -> None:
+            while True:
+                with lock:
+                    i = None if errors else next(todo, None)
+                if i is None:
+                    return
+                group = groups[i]
+                try:
+                    if self.guard is not None:
+                        self.guard()
+                except BaseException as exc:
+                    with lock:
+                        errors.append(exc)
+                        self._uncalled += [r.key for r in group]
+                    return
+                try:
+                    results = self._call(group)
+                except Fenced as exc:
+                    with lock:
+                        errors.append(exc)
+                        self._uncalled += [r.key for r in group]
+                    return
+                done_at = self.clock()
+                settlements = self._count(group, results, done_at, report, lock)
+                try:
+                    self.store.settle(settlements, self.owner)
+                except BaseException as exc:  # the store is down (kept to settle later) or the lease lost
+                    with lock:
+                        errors.append(exc)
+                        if isinstance(exc, StoreError):
+                            self._unsettled += settlements
+                    return
+
+        tasks = [self._pool.submit(drain) for _ in range(min(self.workers, len(groups)))]
+        wait(tasks)  # every call of the round has ended before anything is raised or retried
+        for task in tasks:
+            task.result()
+        with lock:  # the groups no task took after the first error
+            for i in todo:
+                self._uncalled += [r.key for r in groups[i]]
+        if errors:
+            raise errors[0]
+
+    def _count(self, group: list[TouchRow], results: dict[str, Result], done_at: float, report: RoundReport,
+               lock: threading.Lock) -> list[Settlement]:  # fmt: skip
+        settlements = [self._settlement(row, results.get(row.key), done_at) for row in group]
+        with lock:
             report.calls += 1
-            for row in group:
-                settlement = self._settlement(row, results.get(row.key), done_at)
-                settlements.append(settlement)
+            for row, settlement in zip(group, settlements, strict=True):
                 if settlement.state == SENT:
                     report.sent += 1
                     report.lateness.append(done_at - (row.at if row.at is not None else row.due))
@@ -196,35 +308,14 @@ class Dispatcher:
                     report.dead += 1
                 else:
                     report.later += 1
-        self.store.settle(settlements, self.owner)
-        return report
-
-    def _send_all(self, groups: list[list[TouchRow]]) -> list[tuple[dict[str, Result], float]]:
-        """Every group's results and the time its call returned, in the order of `groups`.
-        At most `workers` calls at once: as many pool tasks, each taking the next group
-        until none is left — not a task per group, whose hand-over would cost more than a
-        small batch's call."""
-        out: list[tuple[dict[str, Result], float]] = [({}, 0.0)] * len(groups)
-        todo = iter(range(len(groups)))
-        lock = threading.Lock()
-
-        def drain() -> None:
-            while True:
-                with lock:
-                    i = next(todo, None)
-                if i is None:
-                    return
-                results = self._call(groups[i])
-                out[i] = (results, self.clock())
-
-        for task in [self._pool.submit(drain) for _ in range(min(self.workers, len(groups)))]:
-            task.result()
-        return out
+        return settlements
 
     def _call(self, group: list[TouchRow]) -> dict[str, Result]:
         """One adapter call; a whole-call failure becomes every delivery's result."""
         try:
             results = self.adapter.send([delivery_of(r) for r in group])
+        except Fenced:
+            raise  # a newer writer holds the store: nothing was sent; this process stops
         except PermanentError as exc:
             return {r.key: Result(r.key, DEAD, exc.reason) for r in group}
         except TransientError as exc:
@@ -243,7 +334,7 @@ class Dispatcher:
             return Settlement(row.key, DEAD, result.error or "refused", self.adapter_name, result.ref)
         if result.status == LATER:  # the adapter's own throttle: not an attempt
             wait = math.ceil(now + (result.retry_after or self.retry.backoff))
-            return Settlement(row.key, "pending", None, self.adapter_name, None, wait, attempted=False)
+            return Settlement(row.key, "pending", result.error, self.adapter_name, None, wait, attempted=False)
         attempts = max(row.attempts, 1)
         if attempts >= self.retry.max_attempts:
             return Settlement(row.key, DEAD, f"gave up after {attempts} attempts: {result.error}", self.adapter_name)

@@ -31,6 +31,7 @@ from playbook.runtime import schema as s
 from playbook.runtime.report import ON_TIME_SECONDS, clock_of, short_time, snapshot, when, when_dt
 from playbook.runtime.rows import VersionRow
 from playbook.runtime.store import Store
+from playbook.words import event_label
 
 LATEST_EVENTS = 20  # entry events looked at when working out why a contact never entered
 
@@ -190,7 +191,21 @@ def _touch(r: Any, playbook: str, clock: LocalTime) -> dict[str, Any]:
         "next_attempt_at": when(r.next_attempt_at, clock) if r.state in ("pending", "failed") else None,
         "sent_at": when_dt(sent_at, clock),
         "on_time": None if sent_at is None or r.at is None else sent_at.timestamp() - r.at <= ON_TIME_SECONDS,
+        "via": _via(r),
+        "receipt": r.receipt,
     }
+
+
+def _via(r: Any) -> str | None:
+    """How a sent dm was carried, where the platform has more than one way: WeCom's welcome
+    message (at once, the WelcomeCode of the friend request) or a mass-message task the staff
+    member confirms."""
+    ref = r.adapter_ref or ""
+    if r.state != "sent" or r.channel != "dm" or not ref:
+        return None
+    if ref.startswith("welcome:"):
+        return "welcome"
+    return "task" if r.adapter == "wecom" else None
 
 
 # ---- journeys and why a contact never entered ---------------------------------------------------------
@@ -330,7 +345,7 @@ def why_text(reason: Mapping[str, Any]) -> str:
     code = reason["code"]
     at = short_time(reason.get("at"))
     terms = "; ".join(reason.get("failed") or [])
-    event, segment = reason.get("event", ""), reason.get("segment", "")
+    event, segment = event_label(str(reason.get("event", ""))), reason.get("segment", "")
     if code == "deleted":
         return t("the contact is deleted: no journey takes it any more")
     if code == "no_account":
@@ -382,6 +397,15 @@ def touch_sentence(touch: Mapping[str, Any]) -> str:
             parts.append(t("went out at {at} (late)", at=short_time(touch["sent_at"])))
         else:
             parts.append(t("went out at {at} (on time)", at=short_time(touch["sent_at"])))
+        if touch.get("via") == "welcome":
+            parts.append(t("as WeCom's welcome message (send_welcome_msg, at once, no quota)"))
+        elif touch.get("via") == "task":
+            parts.append(t("as a mass-message task for the staff member to confirm"))
+        if touch.get("receipt") == "expired":
+            parts.append(t("nobody confirmed it in time: the task was cancelled (expired)"))
+    elif state == "pending" and touch.get("error"):
+        parts.append(t("held back until {at}: {error}", at=short_time(touch.get("next_attempt_at") or touch["at"]),
+                       error=touch["error"]))  # fmt: skip
     elif state == "pending":
         parts.append(t("waiting to go out at {at}", at=short_time(touch.get("next_attempt_at") or touch["at"])))
     elif state == "sending":

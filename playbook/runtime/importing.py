@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from playbook.data.columns import ColumnMap
 from playbook.data.files import RowProblem, read_records
 from playbook.engine.timeutil import LocalTime
 from playbook.runtime.rows import UpsertCounts
@@ -51,14 +52,15 @@ def store_timezone(store: Store) -> str:
 
 
 def import_files(store: Store, paths: Sequence[str], kind: str, clock: LocalTime, *, strict: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> list[FileImport]:  # fmt: skip
+                 progress: Callable[[int, int], None] | None = None,
+                 columns: tuple[tuple[str, str], ...] = ()) -> list[FileImport]:  # fmt: skip
     """Read every file, then import them in order (a later file updates an earlier one).
     With `strict`, a single bad row anywhere imports nothing. `progress(done, total)`."""
     if kind not in ("contacts", "accounts"):
         raise ValueError(f"unknown kind {kind!r}")
     read: list[tuple[FileImport, list[dict[str, Any]]]] = []
     for path in paths:
-        records, problems = read_records(path, clock)
+        records, problems = read_records(path, clock, columns=ColumnMap(kind, columns))
         good = [r for r in records if _usable(r)]
         if len(good) < len(records):  # rare (a corrupt file); the reader gave no row numbers for these
             problems += [RowProblem(str(path), 0, f"id {r['id']!r}: ids cannot contain NUL characters")

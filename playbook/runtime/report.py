@@ -123,6 +123,10 @@ def status(store: Store, clock: LocalTime | None = None, latest: int = 10) -> di
         "dead": [_problem(r, clock) for r in st.dead],
         "errors": [_problem(r, clock) for r in st.errors],
         "reload_refused": reload_refused(store, clock),
+        "approvals": approvals(store, clock, latest),
+        # touches an adapter holds back, by reason (WeCom blocked: trusted IP … — add this server's IP …)
+        "held": [{"reason": reason, "touches": n, "next_try": when(nxt, clock)} for reason, n, nxt in st.held],
+        "writer": _writer(store, clock),
     }
 
 
@@ -136,6 +140,15 @@ def reload_refused(store: Store, clock: LocalTime) -> dict[str, Any] | None:
         return None
     return {"at": when(value.get("at"), clock), "text": value.get("text", ""),
             "diagnostics": value.get("diagnostics", [])}  # fmt: skip
+
+
+def _writer(store: Store, clock: LocalTime) -> dict[str, Any] | None:
+    """The daemon holding the store's lease now (None: no daemon runs on it)."""
+    holder = store.lease_holder()
+    if holder is None:
+        return None
+    return {"host": holder.host, "pid": holder.pid, "owner": holder.owner, "since": when_dt(holder.since, clock),
+            "until": when_dt(holder.expires_at, clock)}  # fmt: skip
 
 
 def _problem(r: TouchRow, clock: LocalTime) -> dict[str, Any]:
@@ -175,6 +188,7 @@ def report(store: Store, since: int | None = None, until: int | None = None,
             "conversion": conversion(conn, versions, window),
             "purchases": purchases(conn, window),
             "accounts": leaderboard(conn, window),
+            "approvals": approvals(store, clock),
         }
 
 
@@ -337,6 +351,16 @@ def conversion(conn: Connection, versions: Versions, window: Window) -> dict[str
     return dict(sorted((keys[pair], journey_metrics(rows)) for pair, rows in found.items()))
 
 
+def journeys_without_goal(store: Store) -> set[str]:
+    """The journeys of the active versions that declare no goal, under the keys
+    `conversion` reports them by: their conversion is not 0%, it does not exist."""
+    versions = Versions(store)
+    pairs = {(versions.name_of(doc.get("version")), name): bool((journey or {}).get("goal"))
+             for doc in versions.active for name, journey in (doc.get("journeys") or {}).items()}  # fmt: skip
+    keys = flow_keys(pairs)
+    return {keys[pair] for pair, has_goal in pairs.items() if not has_goal}
+
+
 # ---- purchases (客单价) ------------------------------------------------------------------------------
 
 
@@ -430,3 +454,16 @@ def leaderboard(conn: Connection, window: Window) -> list[dict[str, Any]]:
     ]
     board.sort(key=lambda r: (-(r["execution_rate"] or 0.0), r["account"]))
     return board
+
+
+# ---- approvals (runtime/approvals.py) --------------------------------------------------------------------
+def approvals(store: Store, clock: LocalTime, latest: int | None = None) -> list[dict[str, Any]]:
+    """The launch gate's requests and decisions, the latest first: which version, what its
+    first hour would send (by journey and channel), who decided what, when and why, and how
+    many of its touches are held now."""
+    rows = store.approvals()[:latest]
+    held = Counter(r.version for r in store.touches(states=("held",))) if rows else Counter()
+    return [{"version": r.version, "state": r.state, "first_hour": r.touches, "policy": r.policy,
+             "by_flow": r.summary.get("by_flow", {}), "by_channel": r.summary.get("by_channel", {}),
+             "requested_at": when_dt(r.requested_at, clock), "decided_at": when_dt(r.decided_at, clock),
+             "decided_by": r.decided_by, "note": r.note, "held": held[r.version]} for r in rows]  # fmt: skip

@@ -15,7 +15,7 @@ from playbook.engine.model import SKIPPED, StateEvent, Touch, TouchRequest
 
 FlowStateKey = tuple[str, str, str]  # (version, runner, item)
 EnrolmentKey = tuple[str, str, str, int]  # (version, journey, contact, n)
-CounterKey = tuple[str, int, str, int]  # (scope, rule, scope_id, period_start)
+CounterKey = tuple[str, str, str, int]  # (scope, rule, scope_id, period_start)
 
 
 @dataclass(slots=True)
@@ -76,8 +76,8 @@ class TimerRow:
 
 @dataclass(slots=True)
 class CounterRow:
-    scope: str  # a playbook version, or "platform" for an adapter's quotas
-    rule: int
+    scope: str  # a playbook (its identity: every version counts together), or "platform" for an adapter's quotas
+    rule: str  # what the rule counts (LimitRule.key): "dm per contact per day"
     scope_id: str
     period_start: int
     period_end: int
@@ -167,6 +167,7 @@ class TouchRow:
             contact=req.contact,
             group=req.group,
             content=req.content,
+            reason="; ".join(req.reasons),  # why it is held (status shows it; the outcome says the same)
             request={
                 "step_order": req.step_order,
                 "priority": req.priority,
@@ -281,3 +282,5 @@ class StoreStatus:
     versions: list[VersionRow]  # active ones (activated, not retired), without their documents
     dead: list[TouchRow]  # the latest dead letters
     errors: list[TouchRow]  # the latest failed/unknown rows
+    # pending touches an adapter put off with a reason (WeCom blocked: trusted IP …): (reason, count, next try)
+    held: list[tuple[str, int, int | None]] = field(default_factory=list)

@@ -104,6 +104,20 @@ events = sa.Table(
     sqlite_autoincrement=True,  # seq stays increasing even after old rows are pruned
 )
 
+# Event ids already taken (issue 19, "idempotent intake"): a repeated id is acknowledged
+# with the first event's seq and not stored again. `digest` is the event's content (type,
+# contact, at, data without the id), so a reused id carrying another event is told apart
+# from a retry. Rows older than the retention window (`[intake] remember_ids`) are pruned.
+event_ids = sa.Table(
+    "event_ids",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),  # the event's id, or "~<signature>/<index>" for a signed request
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the event stored under it
+    sa.Column("digest", sa.String, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index("ix_event_ids_received_at", "received_at"),
+)
+
 enrolments = sa.Table(
     "enrolments",
     metadata,
@@ -145,8 +159,9 @@ timers = sa.Table(
 limit_counters = sa.Table(
     "limit_counters",
     metadata,
-    sa.Column("scope", sa.String, nullable=False),  # a playbook version, or "platform"
-    sa.Column("rule", sa.Integer, nullable=False),  # index of the rule in that scope
+    # the playbook (playbook_versions.name: all its versions count together), or "platform"
+    sa.Column("scope", sa.String, nullable=False),
+    sa.Column("rule", sa.String, nullable=False),  # what the rule counts: "dm per contact per day"
     sa.Column("scope_id", sa.String, nullable=False),  # the contact or account counted
     sa.Column("period_start", Seconds, nullable=False),
     sa.Column("period_end", Seconds, nullable=False),
@@ -240,6 +255,25 @@ leases = sa.Table(
     sa.Column("owner", sa.String),
     sa.Column("acquired_at", UTCDateTime),
     sa.Column("expires_at", UTCDateTime),
+    # the writer's lease (0004): a fencing token bumped at every take-over, checked inside
+    # every write of deciding, dispatching and reconciling; who holds it, for the messages
+    sa.Column("token", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("host", sa.String),
+    sa.Column("pid", sa.Integer),
+    sa.Column("renewed_at", UTCDateTime),
+)
+
+# What an operator did to the ledger by hand (`playbook requeue`), one row per action (0004).
+ledger_actions = sa.Table(
+    "ledger_actions",
+    metadata,
+    sa.Column("seq", RowId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("action", sa.String, nullable=False),  # requeue
+    sa.Column("actor", sa.String, nullable=False),  # user@host (pid)
+    sa.Column("criteria", Doc(), nullable=False),  # {"state", "before", "keys"}
+    sa.Column("keys", Doc(), nullable=False),  # the touches it moved
+    sqlite_autoincrement=True,
 )
 
 sequences = sa.Table(
@@ -270,4 +304,21 @@ engine_state = sa.Table(
     sa.Column("name", sa.String, primary_key=True),  # "clock": the engine's now and start, …
     sa.Column("value", Value),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+APPROVAL_STATES = ("pending", "approved", "rejected", "replaced")  # runtime/approvals.py
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    _version_fk(),
+    sa.Column("state", sa.String, nullable=False),
+    sa.Column("touches", sa.Integer, nullable=False),  # what the forecast gave for its first hour
+    sa.Column("policy", sa.String, nullable=False),  # `[daemon] approve` when it was asked: "above 50"
+    sa.Column("summary", Doc(), nullable=False),  # the first hour's touches by journey and channel
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("decided_by", sa.String),
+    sa.Column("note", sa.Text),
+    sa.PrimaryKeyConstraint("version"),
+    sa.CheckConstraint(_in("state", APPROVAL_STATES), name="state"),
 )

@@ -16,7 +16,7 @@ playbooks; in the store they name its version, so a restart with another set of 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from playbook.compiler import ir
@@ -26,9 +26,13 @@ from playbook.engine.model import StateEvent, Touch, TouchRequest
 from playbook.engine.policy import LimitCounter, LimitRule
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, State, TimerRow, TouchRow
 
+# The touches a playbook sent in a period: (identity, start, end) -> [(channel, account, contact)]
+SentIn = Callable[[str, int, int], Sequence[tuple[str, str | None, str | None]]]
+
 # Timeline items whose payload starts with the playbook's position.
 INDEXED_KINDS = frozenset({"fire", "step", "timeout", "group_step", "close", "sla_remind", "sla_deadline"})
 CLOCK = "clock"  # engine_state: {"start", "now"}
+PLATFORM = "platform"  # limit_counters.scope of an adapter's quotas (shared by every playbook)
 
 
 class Journaler:
@@ -227,25 +231,28 @@ def _enrolment_row(version: str, journey: str, enr: Enrolment) -> EnrolmentRow:
                         enr.touch.key if enr.touch is not None else None, enr.goal_at, list(enr.segments))  # fmt: skip
 
 
-def _counter_scopes(programs: Sequence[Program]) -> dict[int, tuple[LimitCounter, str, int]]:
-    """Each limit counter's identity in the store: (scope, rule) — a playbook version and
-    the rule's position in it, or "platform" and the adapter limit's position."""
-    scopes: dict[int, tuple[LimitCounter, str, int]] = {}
+def _counter_scopes(programs: Sequence[Program]) -> dict[int, tuple[LimitCounter, str, str]]:
+    """Each limit counter's identity in the store: (scope, rule) — the playbook (all its
+    versions count together) and what the rule counts (`LimitRule.key`), or "platform"
+    and the adapter limit's key."""
+    scopes: dict[int, tuple[LimitCounter, str, str]] = {}
     for program in programs:
-        own = len(program.ir.limits)
-        for i, counter in enumerate(program.policies.counters):
-            scope, rule = (program.version, i) if i < own else ("platform", i - own)
-            scopes[id(counter)] = (counter, scope, rule)
+        policies = program.policies
+        for i, counter in enumerate(policies.counters):
+            scope = program.identity if i < policies.own else PLATFORM
+            scopes[id(counter)] = (counter, scope, counter.rule.key)
     return scopes
 
 
 # ---- restore ----------------------------------------------------------------------------------------------
 def restore(playbooks: list[ir.Playbook], state: State, sink: Sink, *, start: int,
             shared_limits: Sequence[LimitRule] = (), can_dissolve_groups: bool = True,
-            retired: Sequence[str] = ()) -> tuple[Engine, bool]:  # fmt: skip
+            retired: Sequence[str] = (), sent: SentIn | None = None) -> tuple[Engine, bool]:  # fmt: skip
     """An engine in the state the store holds. Returns (engine, fresh): fresh when the
     store held no engine yet — the caller activates it (from `start`). Versions in
-    `retired` finish what they started but take no new entries."""
+    `retired` finish what they started but take no new entries. `sent(identity, start,
+    end)` gives the touches a playbook sent in a period (the ledger): a limit the store has
+    no counts for (added or changed by an edit) starts from them."""
     contacts = Contacts()
     for record in state.accounts:
         contacts.add_account(record)
@@ -259,6 +266,7 @@ def restore(playbooks: list[ir.Playbook], state: State, sink: Sink, *, start: in
     retired_set = set(retired)
     for flows in engine.flows:
         flows.retired = flows.program.version in retired_set
+    _share_policies(engine)
     _link_predecessors(engine)
     if clock is None:
         return engine, True
@@ -268,18 +276,36 @@ def restore(playbooks: list[ir.Playbook], state: State, sink: Sink, *, start: in
     _restore_enrolments(engine, state.enrolments, index, held)
     _restore_groups(engine, state.groups, index)
     _restore_flow_state(engine, state.flow_state, index)
-    _restore_counters(engine, state.counters)
+    uncounted = _restore_counters(engine, state.counters)
+    if sent is not None:
+        identities = {id(p.policies): p.identity for p in engine.programs}
+        owner = {id(c): identities[id(p.policies)] for p in engine.programs for c in p.policies.counters}
+        for counter in uncounted:
+            counter.next_start(engine.now)
+            count_sent(counter, engine.now, sent(owner[id(counter)], counter.period_start, counter.period_end))
     return engine, False
 
 
+def _share_policies(engine: Engine) -> None:
+    """Versions of one playbook side by side (older ones finishing what their contacts
+    started): the running version's quiet hours and limits govern them all, and they count
+    together."""
+    running = {f.program.identity: f.program.policies for f in engine.flows if not f.retired}
+    for flows in engine.flows:
+        if flows.retired and flows.program.identity in running:
+            flows.program.policies = running[flows.program.identity]
+
+
 def _link_predecessors(engine: Engine) -> None:
-    """A journey of a newer version knows the same journey of the older ones (retired
-    first, in the order given), for one-at-a-time and re-entry."""
+    """A journey of a newer version knows the same journey of the older versions of the
+    same playbook (retired first, in the order given), for one-at-a-time and re-entry."""
     for flows in engine.flows:
         if flows.retired:
             continue
+        identity = flows.program.identity
         for name, run in flows.journeys.items():
-            run.predecessors = [f.journeys[name] for f in engine.flows if f.retired and name in f.journeys]
+            run.predecessors = [f.journeys[name] for f in engine.flows
+                                if f.retired and f.program.identity == identity and name in f.journeys]  # fmt: skip
 
 
 def _timeline(timers: Sequence[TimerRow], index: dict[str, int]) -> list[tuple]:
@@ -392,9 +418,11 @@ def _restore_flow_state(engine: Engine, values: dict[tuple[str, str, str], Any],
             rot.queues = dict(sorted(rot.queues.items()))
 
 
-def _restore_counters(engine: Engine, rows: Sequence[CounterRow]) -> None:
-    """Each counter resumes its latest period (an older one would be rolled over anyway)."""
-    latest: dict[tuple[str, int], int] = {}
+def _restore_counters(engine: Engine, rows: Sequence[CounterRow]) -> list[LimitCounter]:
+    """Each counter resumes its latest period (an older one would be rolled over anyway).
+    Returns the counters the store had no row for (a limit added or changed by an edit:
+    the caller may count the current period from the ledger)."""
+    latest: dict[tuple[str, str], int] = {}
     for row in rows:
         key = (row.scope, row.rule)
         latest[key] = max(latest.get(key, row.period_start), row.period_start)
@@ -406,3 +434,18 @@ def _restore_counters(engine: Engine, rows: Sequence[CounterRow]) -> None:
             continue
         counter.period_start, counter.period_end = row.period_start, row.period_end
         counter.counts[row.scope_id] = row.count
+    return [counter for key, counter in by_scope.items() if key not in latest and key[0] != PLATFORM]
+
+
+def count_sent(counter: LimitCounter, now: int, sent: Sequence[tuple[str, str | None, str | None]]) -> None:
+    """Start `counter` in the period of `now` with the touches that went out in it
+    (channel, account, contact), as the engine would have counted them had the rule been
+    there all along."""
+    counter.next_start(now)  # rolls into the period of `now`
+    rule = counter.rule
+    for channel, account, contact in sent:
+        if channel == "tag" or not rule.applies(channel, contact is not None):
+            continue
+        scope_id = contact if counter.by_contact else account
+        if scope_id is not None:
+            counter.add(now, scope_id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from playbook.engine.model import Event, StateEvent
 from playbook.runtime import schema as s
+from playbook.runtime.approvals import ApprovalRow
 from playbook.runtime.codec import dumps, encode
 from playbook.runtime.rows import (
     CounterRow,
@@ -56,8 +58,66 @@ SETTLED_STATES = ("sent", "failed", "dead", "unknown", "pending")
 _ADVISORY = {"events": 0x706C6201, "migrate": 0x706C6202}  # PostgreSQL advisory lock ids
 
 
+@dataclasses.dataclass
+class Logged:
+    """What `Store.log_events` did with each event."""
+
+    seqs: list[int | None]  # per event: its seq (a repeat: the first one's); None: not stored (a conflict)
+    repeated: list[int] = dataclasses.field(default_factory=list)  # indices: id already taken by the same event
+    conflicts: list[int] = dataclasses.field(default_factory=list)  # indices: id taken by a different event
+
+    @property
+    def stored(self) -> int:
+        """How many events were stored now."""
+        return sum(seq is not None for seq in self.seqs) - len(self.repeated)
+
+
+def event_digest(event: Event) -> str:
+    """What makes two events with one id the same event: type, contact, instant and data
+    (the id aside), as the store encodes them."""
+    data = {k: v for k, v in event.data.items() if k != "id"}
+    doc = json.dumps([event.type, event.contact, event.at, encode(data)], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()
+
+
 class StoreError(Exception):
     """The store cannot be used (cannot be opened, unreachable, schema from a newer version)."""
+
+
+STORE_SHARD = 0  # the store-wide writer's lease: shard 0 of one shard (scale-out adds shards)
+
+
+@dataclasses.dataclass(frozen=True)
+class Holder:
+    """Who holds a lease: the process's owner id, host and pid, since when, until when."""
+
+    shard: int
+    owner: str
+    host: str | None
+    pid: int | None
+    since: dt.datetime | None
+    expires_at: dt.datetime | None
+    token: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Fence:
+    """The lease a store's writes are made under: each write checks, in its own transaction,
+    that `owner` still holds `shard` with this `token` (see `Store.fence`)."""
+
+    shard: int
+    owner: str
+    token: int
+
+
+class LeaseLost(Exception):
+    """A write under a fence found the lease taken by another process: nothing was written."""
+
+    def __init__(self, fence: Fence, holder: Holder | None) -> None:
+        who = f"{holder.owner} on {holder.host} (pid {holder.pid})" if holder is not None else "nobody"
+        super().__init__(f"the store's lease (shard {fence.shard}, token {fence.token}) is now held by {who}")
+        self.fence = fence
+        self.holder = holder
 
 
 def default_url() -> str:
@@ -106,7 +166,8 @@ def _wrap(fields: dict[str, Any]) -> dict[str, Any]:
 
 class Store:
     def __init__(self, url: str | None = None, *, busy_timeout: float = BUSY_TIMEOUT,
-                 now: Callable[[], dt.datetime] = _utcnow, echo: bool = False) -> None:  # fmt: skip
+                 now: Callable[[], dt.datetime] = _utcnow, echo: bool = False,
+                 idle_in_transaction: float | None = None, read_only: bool = False) -> None:  # fmt: skip
         self.url = normalize_url(url or default_url())
         self.now = now  # bookkeeping clock (created_at, received_at, leases); tests pass their own
         try:
@@ -119,6 +180,11 @@ class Store:
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": dumps}
         if self.dialect == "sqlite":
             memory = parsed.database in (None, "", ":memory:")
+            if read_only and not memory:
+                # a store on a read-only disk: opened as an immutable file (no lock, no WAL
+                # index to create), for `status` and the other readers while it cannot be written
+                path = Path(parsed.database).resolve().as_posix()
+                parsed = parsed.set(database=f"file:{path}?mode=ro&immutable=1", query={"uri": "true"})
             # timeout is sqlite3's busy timeout; connections may move between threads in the pool
             kwargs["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
             if memory:
@@ -127,7 +193,22 @@ class Store:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = sa.create_engine(parsed, **kwargs)
         if self.dialect == "sqlite":
-            self._sqlite_setup(busy_timeout, memory)
+            self._sqlite_setup(busy_timeout, memory or read_only)
+        elif idle_in_transaction:
+            # A process stopped inside a transaction (SIGSTOP, a frozen VM) would hold its row
+            # locks — the lease row too — for as long as it is stopped: PostgreSQL ends such a
+            # session after this long, so the next holder is not kept waiting.
+            milliseconds = max(1, int(idle_in_transaction * 1000))
+
+            @sa_event.listens_for(self.engine, "connect")
+            def _limit_idle(dbapi_conn: Any, record: Any) -> None:
+                with dbapi_conn.cursor() as cur:
+                    cur.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+                dbapi_conn.commit()
+
+        # Set by the daemon once it holds the writer's lease: from then on every write of
+        # this store checks the lease first, in the same transaction (see `_write`).
+        self.fence: Fence | None = None
 
     # ---- connections and transactions ---------------------------------------------------------
     def _sqlite_setup(self, busy_timeout: float, memory: bool) -> None:
@@ -151,16 +232,36 @@ class Store:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     @contextmanager
-    def _write(self, lock: str | None = None) -> Iterator[Connection]:
+    def _write(self, lock: str | None = None, *, fenced: bool = True) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(playbook_write=True)
                 with conn.begin():
                     if lock is not None and self.dialect == "postgresql":
                         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY[lock])))
+                    if fenced and self.fence is not None:
+                        self._check_fence(conn, self.fence)
                     yield conn
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise StoreError(self._describe(exc)) from exc
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreError(self._describe(exc)) from exc
+            raise
+
+    def _check_fence(self, conn: Connection, fence: Fence) -> None:
+        """The fencing check, first in a write transaction: the lease row must still name
+        our owner and token. On SQLite the transaction holds the write lock (BEGIN
+        IMMEDIATE) until it commits; on PostgreSQL the row is locked FOR SHARE, so a
+        take-over (an UPDATE of that row) waits for this commit — either way no write of a
+        process that lost its lease lands after the new holder took it."""
+        t = s.leases
+        query = sa.select(t).where(t.c.shard == fence.shard)
+        if self.dialect == "postgresql":
+            query = query.with_for_update(read=True)
+        row = conn.execute(query).first()
+        if row is None or row.owner != fence.owner or row.token != fence.token:
+            raise LeaseLost(fence, _holder(row) if row is not None and row.owner is not None else None)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -170,10 +271,14 @@ class Store:
                     conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     yield conn
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise StoreError(self._describe(exc)) from exc
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreError(self._describe(exc)) from exc
+            raise
 
-    def _describe(self, exc: sa.exc.OperationalError) -> str:
+    def _describe(self, exc: sa.exc.DBAPIError) -> str:
         where = self.engine.url.render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         return f"{where}: {reason}"
@@ -228,7 +333,7 @@ class Store:
 
         from playbook.runtime.migrations import alembic_config
 
-        with self._write(lock="migrate") as conn:
+        with self._write(lock="migrate", fenced=False) as conn:
             command.upgrade(alembic_config(conn), revision)
 
     def revision(self) -> str | None:
@@ -376,6 +481,12 @@ class Store:
         with self._read() as conn:
             return conn.execute(sa.select(es.c.value).where(es.c.name == IMPORTED)).scalar_one_or_none() or 0
 
+    def engine_value(self, name: str) -> Any:
+        """One value of the engine's bookkeeping (`engine_state`), None when absent."""
+        es = s.engine_state
+        with self._read() as conn:
+            return conn.execute(sa.select(es.c.value).where(es.c.name == name)).scalar_one_or_none()
+
     def contacts_changed_since(self, since: float) -> tuple[list[dict[str, Any]], set[str], list[dict[str, Any]]]:
         """Contacts (as engine records) and their deleted ids updated at or after `since`
         (epoch seconds), and every account: what a daemon takes in after an import."""
@@ -421,12 +532,85 @@ class Store:
             raise ValueError(f"unknown event source {source!r}")
         if not events:
             return []
+        if any("id" in e.data for e in events):  # idempotent: a repeated id gives the first event's seq
+            logged = self.log_events(events, source)
+            if logged.conflicts:
+                raise ValueError(f"event {logged.conflicts[0]}: its id is already taken by a different event")
+            return [seq for seq in logged.seqs if seq is not None]
+        # not fenced: events are inputs, which any process may log (`playbook event` does too)
+        with self._write(lock="events", fenced=False) as conn:
+            return self._append(conn, events, source)
+
+    def log_events(self, events: Sequence[Event], source: str, ids: Sequence[str | None] | None = None, *,
+                   all_or_nothing: bool = False) -> Logged:  # fmt: skip
+        """Log events that carry an id once (idempotent intake). An event's id is its
+        `data["id"]` unless `ids` gives one per event (None: no id; the HTTP intake names
+        the events of a signed request by its signature). An id already taken — by an
+        earlier event or an earlier one in `events` — by the same event (same type,
+        contact, time and data) is a repeat: acknowledged with the first one's seq and not
+        stored again; taken by a different event, it is a conflict and that event is not
+        stored (with `all_or_nothing`, then nothing is). Ids are remembered until
+        `prune_event_ids` forgets them (the daemon: after `[intake] remember_ids`)."""
+        if source not in s.EVENT_SOURCES:
+            raise ValueError(f"unknown event source {source!r}")
+        if ids is None:
+            ids = [e.data.get("id") for e in events]
+        if len(ids) != len(events):
+            raise ValueError("one id (or None) per event")
+        names = [None if i is None else key_text(i) for i in ids]
+        digests = [event_digest(e) if i is not None else "" for e, i in zip(events, names, strict=True)]
+        logged = Logged([None] * len(events))
+        if not events:
+            return logged
+        t = s.event_ids
+        with self._write(lock="events", fenced=False) as conn:  # not fenced: events are inputs (above)
+            known: dict[str, tuple[int, str]] = {}  # id -> (seq, digest), stored before
+            wanted = sorted({i for i in names if i is not None})
+            for chunk in _chunks(wanted):
+                query = sa.select(t.c.id, t.c.seq, t.c.digest).where(t.c.id.in_(chunk))
+                known.update({i: (seq, digest) for i, seq, digest in conn.execute(query)})
+            first: dict[str, int] = {}  # id -> index of the event that takes it now
+            store: list[int] = []
+            for index, name in enumerate(names):
+                if name is None:
+                    store.append(index)
+                    continue
+                digest = known[name][1] if name in known else digests[first[name]] if name in first else None
+                if digest is None:
+                    first[name] = index
+                    store.append(index)
+                elif digest == digests[index]:
+                    logged.repeated.append(index)
+                else:
+                    logged.conflicts.append(index)
+            if logged.conflicts and all_or_nothing:
+                return Logged([None] * len(events), conflicts=logged.conflicts)
+            seqs = self._append(conn, [events[i] for i in store], source)
+            for index, seq in zip(store, seqs, strict=True):
+                logged.seqs[index] = seq
+            for index in logged.repeated:
+                name = names[index]
+                assert name is not None
+                logged.seqs[index] = known[name][0] if name in known else logged.seqs[first[name]]
+            now = self.now()
+            rows = [{"id": name, "seq": logged.seqs[index], "digest": digests[index], "received_at": now}
+                    for name, index in first.items()]  # fmt: skip
+            for chunk in _chunks(rows):
+                conn.execute(sa.insert(t), list(chunk))
+        return logged
+
+    def _append(self, conn: Connection, events: Sequence[Event], source: str) -> list[int]:
         now = self.now()
         rows = [{"received_at": now, "at": e.at, "type": e.type, "contact": key_text(e.contact), "data": e.data,
                  "source": source, "status": "new"} for e in events]  # fmt: skip
         stmt = sa.insert(s.events).returning(s.events.c.seq, sort_by_parameter_order=True)
-        with self._write(lock="events") as conn:
-            return [seq for chunk in _chunks(rows) for (seq,) in conn.execute(stmt, list(chunk))]
+        return [seq for chunk in _chunks(rows) for (seq,) in conn.execute(stmt, list(chunk))]
+
+    def prune_event_ids(self, before: dt.datetime) -> int:
+        """Forget the event ids received before `before`; how many."""
+        t = s.event_ids
+        with self._write() as conn:
+            return conn.execute(t.delete().where(t.c.received_at < before)).rowcount
 
     def next_events(self, limit: int = 1000, after: int = 0) -> list[Event]:
         """The oldest unprocessed events, in arrival order; each Event's seq is its log number."""
@@ -539,12 +723,18 @@ class Store:
                 TimerRow(r.seq, r.due, r.phase, r.order_key, r.kind, r.payload, r.version, r.shard, r.account)
                 for r in conn.execute(sa.select(ti).where(of(ti.c.version, ti.c.version.is_(None))).order_by(ti.c.seq))
             ]
-            c = s.limit_counters
+            c, v = s.limit_counters, s.playbook_versions
+            # counters belong to a playbook (all its versions): the given versions' playbooks
+            of_playbooks = (
+                sa.true()
+                if vs is None
+                else sa.or_(c.c.scope.in_(sa.select(v.c.name).where(v.c.version.in_(vs))), c.c.scope == "platform")
+            )
             counters = [
                 CounterRow(*r)
                 for r in conn.execute(
                     sa.select(c.c.scope, c.c.rule, c.c.scope_id, c.c.period_start, c.c.period_end, c.c.count)
-                    .where(of(c.c.scope, c.c.scope == "platform"))
+                    .where(of_playbooks)
                     .order_by(*c.primary_key)
                 )
             ]
@@ -593,6 +783,60 @@ class Store:
             stmt = (t.update().where(t.c.name == name).values(next_value=t.c.next_value + count)
                     .returning(t.c.next_value))  # fmt: skip
             return int(conn.execute(stmt).scalar_one()) - count
+
+    def sent_in(self, name: str, start: int, end: int) -> list[tuple[str, str | None, str | None]]:
+        """The touches the versions of playbook `name` let go (ok or deferred) in [start, end):
+        (channel, account, contact) — what a limit added by an edit counts from."""
+        to, v = s.touches, s.playbook_versions
+        query = (
+            sa.select(to.c.channel, to.c.account, to.c.contact)
+            .where(to.c.version.in_(sa.select(v.c.version).where(v.c.name == name)))
+            .where(to.c.outcome.in_(("ok", "deferred")), to.c.at >= start, to.c.at < end)
+        )
+        with self._read() as conn:
+            return [(r.channel, r.account, r.contact) for r in conn.execute(query)]
+
+    # ---- approvals (runtime/approvals.py) ------------------------------------------------------------------
+    def request_approval(self, version: str, touches: int, policy: str, summary: Mapping[str, Any]) -> bool:
+        """A version waits for approval; True when asked now. A version asked before keeps
+        its request or decision, unless it was replaced before a decision (loaded again: it
+        is asked again)."""
+        a = s.approvals
+        row = {"version": version, "state": "pending", "touches": touches, "policy": policy,
+               "summary": dict(summary), "requested_at": self.now()}  # fmt: skip
+        again = {k: v for k, v in row.items() if k != "version"}
+        again.update(decided_at=None, decided_by=None, note=None)
+        with self._write() as conn:
+            stmt = self._insert(a).values(row)
+            stmt = stmt.on_conflict_do_update(index_elements=[a.c.version], set_=again, where=a.c.state == "replaced")
+            return conn.execute(stmt.returning(a.c.version)).first() is not None
+
+    def replace_pending(self, keep: Collection[str]) -> list[str]:
+        """Pending requests of versions not in `keep` (a newer version was loaded before a
+        decision) become `replaced`; returns those versions."""
+        a = s.approvals
+        with self._write() as conn:
+            query = a.update().where(a.c.state == "pending", a.c.version.not_in(list(keep)))
+            done = conn.execute(query.values(state="replaced", decided_at=self.now()).returning(a.c.version))
+            return sorted(r.version for r in done)
+
+    def decide_approval(self, version: str, state: str, by: str | None, note: str | None) -> ApprovalRow | None:
+        """pending → approved or rejected (compare-and-set: one decision per request);
+        None when `version` has no pending request."""
+        a = s.approvals
+        with self._write() as conn:
+            query = a.update().where(a.c.version == version, a.c.state == "pending")
+            done = conn.execute(query.values(state=state, decided_at=self.now(), decided_by=by, note=note)
+                                .returning(*a.c))  # fmt: skip
+            row = done.first()
+            return None if row is None else ApprovalRow(*row)
+
+    def approvals(self) -> list[ApprovalRow]:
+        """Every request and decision, the latest request first."""
+        a = s.approvals
+        with self._read() as conn:
+            rows = conn.execute(sa.select(*a.c).order_by(a.c.requested_at.desc(), a.c.version))
+            return [ApprovalRow(*row) for row in rows]
 
     def prune_counters(self, before: int) -> int:
         """Forget limit counts of periods that ended by `before`; how many rows went."""
@@ -774,6 +1018,35 @@ class Store:
         with self._read() as conn:
             return [_touch_row(r) for r in conn.execute(query)]
 
+    def requeue(self, state: str, *, before: int | None = None, keys: Collection[str] | None = None,
+                actor: str, now: int) -> list[str]:  # fmt: skip
+        """Put touches in `state` (unknown, dead) back to `pending`, due at `now`, by hand:
+        only those meant to go out before `before` (their `at`), or only `keys`; the action
+        is recorded in `ledger_actions` in the same transaction. The keys that moved.
+        Compare-and-set: a running daemon may claim them at once, never twice."""
+        if state not in ("unknown", "dead"):
+            raise ValueError(f"only unknown or dead touches can be requeued, not {state!r}")
+        t = s.touches
+        query = sa.select(t.c.key).where(t.c.state == state).order_by(t.c.key)
+        if before is not None:
+            query = query.where(sa.func.coalesce(t.c.at, t.c.due) < before)
+        if keys is not None:
+            query = query.where(t.c.key.in_(list(keys)))
+        with self._write() as conn:
+            found = list(conn.execute(query).scalars())
+            moved = [r.key for r in self._cas(conn, found, (state,), "pending", owner=None, next_attempt_at=now,
+                                              error=None)] if found else []  # fmt: skip
+            criteria = {"state": state, "before": before, "keys": sorted(keys) if keys is not None else None}
+            conn.execute(sa.insert(s.ledger_actions).values(at=self.now(), action="requeue", actor=actor,
+                                                             criteria=criteria, keys=moved))  # fmt: skip
+        return moved
+
+    def ledger_actions(self) -> list[dict[str, Any]]:
+        """What operators did to the ledger by hand, oldest first."""
+        t = s.ledger_actions
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(t).order_by(t.c.seq))]
+
     # ---- receipts ------------------------------------------------------------------------------------
     def awaiting_receipts(self, adapter: str, limit: int = 1000,
                           after: tuple[dt.datetime, str] | None = None) -> list[TouchRow]:  # fmt: skip
@@ -829,6 +1102,59 @@ class Store:
             stmt = t.update().where(t.c.shard == shard, t.c.owner == owner).values(owner=None, expires_at=None)
             return conn.execute(stmt).rowcount == 1
 
+    # ---- the writer's lease (one writer per store; per shard once scale-out exists) ----------------
+    def take_lease(self, owner: str, ttl: float, *, host: str, pid: int,
+                   shard: int = STORE_SHARD) -> int | Holder:  # fmt: skip
+        """Take the lease for `ttl` seconds if it is free (released, or expired): the new
+        fencing token (one more than the last holder's). Otherwise who holds it."""
+        t = s.leases
+        now = self.now()
+        with self._write(fenced=False) as conn:
+            conn.execute(self._insert(t).values(shard=shard, token=0).on_conflict_do_nothing())
+            query = sa.select(t).where(t.c.shard == shard)
+            if self.dialect == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).one()
+            if row.owner is not None and row.owner != owner and row.expires_at is not None and row.expires_at >= now:
+                return _holder(row)
+            token = int(row.token) + 1
+            conn.execute(t.update().where(t.c.shard == shard).values(
+                owner=owner, token=token, host=host, pid=pid, acquired_at=now, renewed_at=now,
+                expires_at=now + dt.timedelta(seconds=ttl)))  # fmt: skip
+            return token
+
+    def renew_lease(self, fence: Fence, ttl: float) -> bool:
+        """Extend our lease to now + `ttl`; False when it is not ours any more (nothing changed)."""
+        t = s.leases
+        now = self.now()
+        with self._write(fenced=False) as conn:
+            stmt = (
+                t.update()
+                .where(t.c.shard == fence.shard, t.c.owner == fence.owner, t.c.token == fence.token)
+                .values(renewed_at=now, expires_at=now + dt.timedelta(seconds=ttl))
+            )
+            return conn.execute(stmt).rowcount == 1
+
+    def give_up_lease(self, fence: Fence) -> bool:
+        """Release our lease at a clean stop, so a standby takes over at once (the token stays)."""
+        t = s.leases
+        with self._write(fenced=False) as conn:
+            stmt = (
+                t.update()
+                .where(t.c.shard == fence.shard, t.c.owner == fence.owner, t.c.token == fence.token)
+                .values(owner=None, expires_at=None, host=None, pid=None)
+            )
+            return conn.execute(stmt).rowcount == 1
+
+    def lease_holder(self, shard: int = STORE_SHARD) -> Holder | None:
+        """Who holds the lease now (None: nobody, or it expired)."""
+        t = s.leases
+        with self._read() as conn:
+            row = conn.execute(sa.select(t).where(t.c.shard == shard)).first()
+        if row is None or row.owner is None or row.expires_at is None or row.expires_at < self.now():
+            return None
+        return _holder(row)
+
     def leases(self) -> list[tuple[int, str | None, dt.datetime | None]]:
         t = s.leases
         with self._read() as conn:
@@ -857,6 +1183,12 @@ class Store:
                 timers=timers, next_due=next_due, contacts=contacts, deleted_contacts=deleted, accounts=accounts,
                 versions=[], dead=last(conn, ("dead",)), errors=last(conn, ("failed", "unknown")),
             )  # fmt: skip
+            held = (
+                sa.select(to.c.error, sa.func.count(), sa.func.min(to.c.next_attempt_at))
+                .where(to.c.state == "pending", to.c.error.is_not(None))
+                .group_by(to.c.error).order_by(sa.func.count().desc()).limit(latest)
+            )  # fmt: skip
+            result.held = [(str(error), int(n), nxt) for error, n, nxt in conn.execute(held)]
         result.versions = self.versions(active=True, documents=False)
         return result
 
@@ -908,6 +1240,11 @@ def _touch(r: TouchRow, now: dt.datetime) -> dict[str, Any]:
             "next_attempt_at": r.next_attempt_at, "owner": r.owner, "adapter": r.adapter,
             "adapter_ref": r.adapter_ref, "request": r.request, "receipt": r.receipt, "receipt_at": r.receipt_at,
             "created_at": r.created_at or now, "updated_at": now}  # fmt: skip
+
+
+def _holder(r: Any) -> Holder:
+    return Holder(shard=r.shard, owner=r.owner, host=r.host, pid=r.pid, since=r.acquired_at, expires_at=r.expires_at,
+                  token=int(r.token))  # fmt: skip
 
 
 def _touch_row(r: Any) -> TouchRow:

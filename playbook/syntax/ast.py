@@ -616,7 +616,16 @@ class Sla:
     file: str = _file()
 
 
-Declaration = Title | Timezone | Quiet | Limit | Segment | Content | Journey | Group | Moments | Rotate | Sla
+@node
+class EventDecl:
+    """`event NAME`: a custom event type the playbook expects (docs/language.md §3.3)."""
+
+    name: Name
+    span: Span = _pos()
+    file: str = _file()
+
+
+Declaration = Title | Timezone | Quiet | Limit | Segment | Content | Journey | Group | Moments | Rotate | Sla | EventDecl
 
 
 @node

@@ -9,8 +9,10 @@
 Layout: 2-space indentation, one member per line, `{` on the line that opens the block,
 a blank line around every multi-line top-level declaration, ASCII punctuation outside
 strings (the tree holds no full-width characters; strings and comments are printed as
-they are). Blank lines the operator left between one-line declarations, members and
-comments are kept (collapsed to one), so grouping survives.
+they are). Blank lines the operator left between declarations, members and comments are
+kept (collapsed to one), so grouping survives. Three layout choices are read from the
+source and kept: an action put on the line after its timing, an `else`/`then` that begins
+a line, and a short block written on one line (docs/fmt.md, "What fmt keeps").
 
 How comments are put back: the printer first produces output lines, each remembering the
 source position of the first token it renders (its *anchor*; `}` lines are anchored at
@@ -225,7 +227,7 @@ def _multiline_body(text: str, depth: int) -> list[str] | None:
     reading them back (dedent, then escapes) would not give exactly `text`."""
     if "\n" not in text:
         return None
-    pad = INDENT * (depth + 1)
+    pad = INDENT * depth
     escaped = _ML_ESCAPE_RE.sub(lambda m: "\\t" if m.group(0) == "\t" else "\\" + m.group(0), text)
     body = [pad + line if line else "" for line in escaped.split("\n")]
     raw = "\n" + "\n".join(body) + "\n" + INDENT * depth
@@ -375,31 +377,85 @@ class _Printer:
         head: str,
         anchor: Pos | None,
         parts: Sequence[tuple[str, Sequence[T], Callable[[T, int], None], _Braces | None]],
+        *,
+        compact: bool = False,
+        labels_at: Sequence[Pos | None] = (),
+        label_depth: int = 0,
     ) -> None:
-        """`head label1 { … } label2 { … }` — each part is (label, items, print_item, braces)."""
+        """`head label1 { … } label2 { … }` — each part is (label, items, print_item, braces).
+
+        `compact`: a block the operator wrote on one line stays on one line when its items
+        are one-line each and no comment is inside it (`{ dm 新客礼 }`). `labels_at[i]`: the
+        source position of part i's label when the operator began a line with it (`else {`
+        under the `}`); it is then printed on its own line, `label_depth` levels deeper."""
         line = self.emit(depth, head, anchor)
         expanded = False  # the previous block was printed over several lines
         previous: _Braces | None = None
         for i, (label, items, print_item, braces) in enumerate(parts):
+            label_at = labels_at[i] if i < len(labels_at) else None
             if i and expanded:
                 close = previous.close if previous else None
-                line = self.emit(depth, "} " + label, close, comment_depth=depth + 1, closes=True,
-                                 can_trail=close is not None)  # fmt: skip
+                if label_at is not None:
+                    self.emit(line.depth, "}", close, comment_depth=line.depth + 1, closes=True,
+                              can_trail=close is not None)  # fmt: skip
+                    line = self.emit(depth + label_depth, label, label_at)
+                else:
+                    line = self.emit(line.depth, "} " + label, close, comment_depth=line.depth + 1, closes=True,
+                                     can_trail=close is not None)  # fmt: skip
+            elif label_at is not None and label:
+                line = self.emit(depth + label_depth, label, label_at)
             elif label:
                 line.text += " " + label
+            one_line = self._one_line(items, print_item, line.depth + 1) if compact and _on_one_line(braces) else None
             if not items and not self._has_comment_inside(braces):
                 line.text += " {}"
+                expanded = False
+            elif one_line is not None and not self._has_comment_inside(braces):
+                line.text += " { " + one_line + " }"
                 expanded = False
             else:
                 line.text += " {"
                 line.opens = True
                 for item in items:
-                    print_item(item, depth + 1)
+                    print_item(item, line.depth + 1)
                 expanded = True
             previous = braces
         if expanded:
             close = previous.close if previous else None
-            self.emit(depth, "}", close, comment_depth=depth + 1, closes=True, can_trail=close is not None)
+            self.emit(line.depth, "}", close, comment_depth=line.depth + 1, closes=True, can_trail=close is not None)
+
+    def _one_line(self, items: Sequence[T], print_item: Callable[[T, int], None], depth: int) -> str | None:
+        """`items` printed side by side, or None when one of them takes several lines."""
+        if not items:
+            return None
+        first = len(self.lines)
+        for item in items:
+            print_item(item, depth)
+        printed = self.lines[first:]
+        del self.lines[first:]
+        if len(printed) != len(items) or any(ln.raw or ln.opens or not ln.can_trail for ln in printed):
+            return None
+        return " ".join(ln.text for ln in printed)
+
+    def _label_on_own_line(self, offset: int | None, word: str) -> Pos | None:
+        """The position of `word` ending right before `offset` (whitespace between) when it
+        is the first thing on its source line; else None."""
+        if self.src is None or offset is None:
+            return None
+        text = self.src.text
+        i = offset - 1
+        while i >= 0 and text[i] in " \t\f\r\n":
+            i -= 1
+        start = i - len(word) + 1
+        if start < 0 or text[start : i + 1] != word:
+            return None
+        j = start - 1
+        while j >= 0 and text[j] in " \t\f":
+            j -= 1
+        return self.src.pos(start) if j < 0 or text[j] == "\n" else None
+
+    def _offset(self, pos: Pos | None) -> int | None:
+        return self.src.offset(pos) if self.src is not None and pos is not None else None
 
     # ---- source lookups (None when the tree has no source, e.g. built by hand) -------------------
     def _braces_after(self, span: A.Span) -> _Braces | None:
@@ -432,7 +488,7 @@ class _Printer:
         for i, decl in enumerate(decls):
             first = len(self.lines)
             self.declaration(decl)
-            multi = len(self.lines) - first > 1
+            multi = len(self.lines) - first > 1 and not isinstance(decl, A.Content)
             if i and (multi or previous_multi):
                 self.lines[first].force_blank = True
             previous_multi = multi
@@ -444,6 +500,8 @@ class _Printer:
                 self.emit(0, f"playbook {quoted(d.text.value)}", at)
             case A.Timezone():
                 self.emit(0, f"timezone {quoted(d.name.value)}", at)
+            case A.EventDecl():
+                self.emit(0, f"event {d.name.value}", at)
             case A.Quiet():
                 self.emit(0, f"quiet {_time_range(d.window)}", at)
             case A.Limit():
@@ -452,11 +510,14 @@ class _Printer:
             case A.Segment():
                 self.emit(0, f"segment {d.name.value} = {expr(d.expr)}", at)
             case A.Content():
-                if len(d.parts) == 1 and d.parts[0].key == "text":
-                    self.text_line(0, f"content {d.name.value} = ", d.parts[0].value.value, at)
+                braces = self._brace_right_after(_end(d.name.span))
+                # One one-line text: `content X = "…"`, unless the operator wrote the block form.
+                single = len(d.parts) == 1 and d.parts[0].key == "text" and braces is None
+                if single and _multiline_body(d.parts[0].value.value, 1) is None:
+                    self.emit(0, f"content {d.name.value} = {quoted(d.parts[0].value.value)}", at)
                 else:
-                    braces = self._brace_right_after(_end(d.name.span))
-                    self.blocks(0, f"content {d.name.value}", at, [("", d.parts, self.content_part, braces)])
+                    self.blocks(0, f"content {d.name.value}", at, [("", d.parts, self.content_part, braces)],
+                                compact=True)  # fmt: skip
             case A.Journey():
                 self.blocks(0, f"journey {d.name.value}", at,
                             [("", d.members, self.journey_member, self._braces_after(d.span))])  # fmt: skip
@@ -507,7 +568,26 @@ class _Printer:
                 raise TypeError(f"not a journey member: {m!r}")
 
     def step(self, s: A.Step, depth: int, prefix: str = "", anchor: Pos | None = None) -> None:
-        self.action(s.action, depth, prefix + _timing(s.timing), anchor or _start(s.span))
+        timing = _timing(s.timing)
+        at = anchor or _start(s.span)
+        action_at = _start(s.action.span)
+        if timing and self._starts_line(action_at):
+            # The operator put the action under its timing (`day 3 at 20:00:` then the
+            # `wait`/`if` on the next line): keep it there, one level deeper.
+            self.emit(depth, prefix + timing.rstrip(), at)
+            self.action(s.action, depth + 1, "", action_at)
+            return
+        self.action(s.action, depth, prefix + timing, at)
+
+    def _starts_line(self, pos: Pos | None) -> bool:
+        """Whether only whitespace precedes `pos` on its source line."""
+        offset = self._offset(pos)
+        if self.src is None or offset is None:
+            return False
+        i = offset - 1
+        while i >= 0 and self.src.text[i] in " \t\f":
+            i -= 1
+        return i < 0 or self.src.text[i] == "\n"
 
     def action(self, a: A.Action, depth: int, head: str, at: Pos | None) -> None:
         match a:
@@ -539,31 +619,39 @@ class _Printer:
         parts: list[tuple[str, Sequence[A.Step], Callable[[A.Step, int], None], _Braces | None]] = [
             ("", a.then, self.step, braces)
         ]
+        labels_at: list[Pos | None] = [None]
         node = a
         # `else { if … }` with nothing else in it prints as `else if …`, which reads back the same.
         while node.otherwise is not None:
             other = node.otherwise
             if len(other) == 1 and other[0].timing is None and isinstance(other[0].action, A.If):
                 node = other[0].action
+                labels_at.append(self._label_on_own_line(self._offset(_start(node.span)), "else"))
                 braces = self._braces_after(node.span)
                 parts.append((f"else if {expr(node.condition)}", node.then, self.step, braces))
                 continue
-            parts.append(("else", other, self.step, self._braces_following(braces)))
+            braces = self._braces_following(braces)
+            labels_at.append(self._label_on_own_line(self._offset(braces.open if braces else None), "else"))
+            parts.append(("else", other, self.step, braces))
             break
-        self.blocks(depth, f"{head}if {expr(a.condition)}", at, parts)
+        self.blocks(depth, f"{head}if {expr(a.condition)}", at, parts, compact=True, labels_at=labels_at)
 
     def wait(self, a: A.Wait, depth: int, head: str, at: Pos | None) -> None:
         text = f"{head}wait for {a.event.value}{_where(a.where)} up to {duration(a.up_to)}"
         parts: list[tuple[str, Sequence[A.Step], Callable[[A.Step, int], None], _Braces | None]] = []
+        labels_at: list[Pos | None] = []
         braces = None
         if a.then is not None:
             braces = self._braces_after(a.span)
+            labels_at.append(self._label_on_own_line(self._offset(braces.open if braces else None), "then"))
             parts.append(("then", a.then, self.step, braces))
         if a.otherwise is not None:
             braces = self._braces_following(braces) if braces else self._braces_after(a.span)
+            labels_at.append(self._label_on_own_line(self._offset(braces.open if braces else None), "else"))
             parts.append(("else", a.otherwise, self.step, braces))
         if parts:
-            self.blocks(depth, text, at, parts)
+            # `then`/`else` on lines of their own sit one level under the `wait`.
+            self.blocks(depth, text, at, parts, compact=True, labels_at=labels_at, label_depth=1)
         else:
             self.emit(depth, text, at)
 
@@ -574,7 +662,7 @@ class _Printer:
             self.step(arm.steps[0], depth, head + " ", at)
             return
         braces = self._brace_right_after(_end(arm.span), skip=":")
-        self.blocks(depth, head, at, [("", arm.steps, self.step, braces)])
+        self.blocks(depth, head, at, [("", arm.steps, self.step, braces)], compact=True)
 
     # ---- groups, Moments, rotations --------------------------------------------------------------
     def group_member(self, m: A.GroupMember, depth: int) -> None:
@@ -674,6 +762,10 @@ class _Printer:
 
 def _comment(c: A.Comment) -> str:
     return c.text.rstrip(" \t\f")
+
+
+def _on_one_line(braces: _Braces | None) -> bool:
+    return braces is not None and braces.open[0] == braces.close[0]
 
 
 def _end(span: A.Span) -> Pos | None:

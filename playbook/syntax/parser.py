@@ -29,10 +29,12 @@ from lark.exceptions import (
     VisitError,
 )
 
-from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean, nearest
 from playbook.i18n import N_, t
 from playbook.syntax import ast as A
+from playbook.syntax.keywords import keywords
 from playbook.syntax.source import FULL_WIDTH, STRAY_HINTS, normalize
+from playbook.timetext import TimeTextError, parse_clock, parse_datetime
 
 TOP_LEVEL_KEYWORDS = (
     "playbook", "timezone", "quiet", "limit", "segment", "content", "journey", "group",
@@ -189,7 +191,10 @@ class _ToAst(Transformer):
         return A.Duration(minutes, str(tok), _tok_span(tok))
 
     def _clock(self, tok: Token) -> A.Clock:
-        hour, minute = (int(x) for x in str(tok).split(":"))
+        try:
+            hour, minute, _ = parse_clock(str(tok))  # the one reader of times (playbook/timetext.py)
+        except TimeTextError:  # the TIME token has the shape: only its values can be wrong
+            hour, minute = (int(x) for x in str(tok).split(":"))
         if hour > 23 or minute > 59:
             self._problem(
                 t("'{time}' is not a time of day", time=tok), tok, t("expected a time between 00:00 and 23:59")
@@ -198,10 +203,9 @@ class _ToAst(Transformer):
         return A.Clock(hour, minute, _tok_span(tok))
 
     def _date(self, tok: Token) -> dt.date:
-        y, m, d = (int(x) for x in str(tok).split("-"))
         try:
-            return dt.date(y, m, d)
-        except ValueError:
+            return parse_datetime(str(tok)).date  # the one reader of dates (playbook/timetext.py)
+        except TimeTextError:
             self._problem(
                 t("'{date}' is not a date on the calendar", date=tok), tok, t("expected a date like 2026-12-10")
             )
@@ -226,6 +230,9 @@ class _ToAst(Transformer):
 
     def timezone(self, s: Token) -> A.Timezone:
         return A.Timezone(self._text(s), _tok_span(s))
+
+    def event_decl(self, name: Token) -> A.EventDecl:
+        return A.EventDecl(self._name(name), _tok_span(name))
 
     def time_range(self, a: Token, _minus: Token, b: Token) -> A.TimeRange:
         return A.TimeRange(self._clock(a), self._clock(b), _span(a, b))
@@ -684,15 +691,28 @@ def _exception_diagnostic(
     if isinstance(exc, _Problem):
         return _problem_diagnostic(exc, original, path)
     assert isinstance(exc, UnexpectedInput)
-    expected = _describe_expected(getattr(exc, "expected", None) or getattr(exc, "allowed", set()) or set())
+    names = set(getattr(exc, "expected", None) or getattr(exc, "allowed", set()) or set())
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        names = _accepted(exc, names)
+    expected = _describe_expected(names)
     if isinstance(exc, UnexpectedCharacters):
         line, column = exc.line, exc.column
+        unit = _word_unit(_line(original, line), column)
+        if unit is not None:
+            return unit.diagnostic(path, line, _line(original, line))
+        value = _bad_value(_line(original, line), column, set(getattr(exc, "allowed", None) or ()), expected)
+        if value is not None:
+            return value.diagnostic(path, line, _line(original, line))
         ch = original.split("\n")[line - 1][column - 1] if line else ""
         message, hint = _unexpected_char(ch, expected)
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         line, column = chunk_end
         expected_names = getattr(exc, "expected", None) or set()
+        end = Token("$END", "", line=line, column=column, end_line=line, end_column=column)
+        special = _condition_error(end, set(expected_names), original, path)  # `segment s = 未购` at the end
+        if special is not None:
+            return special
         hint = ""
         if "RBRACE" in expected_names:
             if last:
@@ -710,6 +730,9 @@ def _exception_diagnostic(
         return Diagnostic(ERROR, "syntax", message, path, line, column, column + 1, hint, _line(original, line))
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
+    special = _condition_error(tok, names, original, path) or _top_level_error(tok, names, original, path)
+    if special is not None:
+        return special
     found_text = str(tok)
     original_text = _line(original, tok.line)[tok.column - 1 : tok.end_column - 1] if tok.line else found_text
     if original_text != found_text and original_text and original_text[0] in FULL_WIDTH:
@@ -721,9 +744,21 @@ def _exception_diagnostic(
         )
     else:
         message = t("expected {expected}, found {found}", expected=expected, found=_describe_token(tok))
-    hint = _keyword_hint(tok, exc.expected)
+    hint = _keyword_hint(tok, names) or _fix_hint(tok, names)
     return Diagnostic(ERROR, "syntax", message, path, tok.line, tok.column, tok.end_column, hint,
                       _line(original, tok.line))  # fmt: skip
+
+
+def _accepted(exc: UnexpectedToken, fallback: set[str]) -> set[str]:
+    """The terminals that could really come next. After a text or a name the LALR tables
+    share one state among many rules, so `exc.expected` lists everything that may follow
+    any of them (a declaration, a step, 'and' …); trying each terminal on a copy of the
+    parser (Lark's `accepts`) leaves only those that fit here."""
+    try:
+        accepted = set(exc.interactive_parser.accepts())
+    except Exception:  # noqa: BLE001 — a callback objecting to a trial token: keep the tables' answer
+        return fallback
+    return accepted or fallback
 
 
 def _unexpected_char(ch: str, expected: str) -> tuple[str, str]:
@@ -809,15 +844,27 @@ def _describe_expected(names: set[str]) -> str:
             words = name.lower()
         if words not in parts:
             parts.append(words)
-    # Keep the message short: the most specific few.
-    if len(parts) > 6:
-        parts = parts[:6] + ["…"]
+    # Keep the message short: the most specific few (never more than 5 alternatives).
+    if len(parts) > _MAX_ALTERNATIVES:
+        parts = parts[: _MAX_ALTERNATIVES - 1] + ["…"]
     if len(parts) <= 1:
         return "".join(parts)
     listed = parts[0]
     for part in parts[1:-1]:
         listed = t("{items}, {item}", items=listed, item=part)
     return t("{items} or {last}", items=listed, last=parts[-1])
+
+
+_PUNCTUATION = {"COLON": ":", "EQUAL": "=", "LBRACE": "{", "RBRACE": "}", "RPAR": ")", "RSQB": "]", "COMMA": ","}
+
+
+def _fix_hint(tok: Token, expected: set[str]) -> str:
+    """The fix when only one thing fits: the missing ':' or '=', or the quotes a text needs."""
+    if len(expected) == 1 and (char := _PUNCTUATION.get(next(iter(expected)))):
+        return t("add '{char}' before this", char=char) if str(tok) != char else ""
+    if tok.type == "NAME" and expected <= {"STRING", "MLSTRING", "CNSTRING"}:
+        return t("put the text in quotes: {text}", text=f'"{tok}"')
+    return ""
 
 
 def _keyword_hint(tok: Token, expected: set[str]) -> str:
@@ -831,3 +878,235 @@ def _keyword_hint(tok: Token, expected: set[str]) -> str:
     if tok.type != "NAME" or not words:
         return ""
     return did_you_mean(str(tok), words)
+
+
+# ---- errors explained in the operator's words --------------------------------------------
+
+_MAX_ALTERNATIVES = 5
+# Units people write after a number, in Chinese and English → the unit the language uses.
+_UNIT_WORDS = {
+    "天": "d", "日": "d", "d": "d", "day": "d", "days": "d",
+    "小时": "h", "个小时": "h", "时": "h", "钟头": "h", "个钟头": "h", "h": "h", "hr": "h", "hrs": "h",
+    "hour": "h", "hours": "h",
+    "分钟": "m", "分": "m", "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
+    "周": "w", "星期": "w", "个星期": "w", "礼拜": "w", "个礼拜": "w", "w": "w", "wk": "w", "week": "w",
+    "weeks": "w",
+}  # fmt: skip
+_NUMBER_WORD = re.compile(r"(\d+)\s*([^\W\d_]+)")
+_IDENT = re.compile(r"[^\W\d]\w*$")
+
+
+class _Explained:
+    """A syntax error with its own message, hint and span (columns are 1-based)."""
+
+    def __init__(self, message: str, hint: str, column: int, end_column: int) -> None:
+        self.message, self.hint, self.column, self.end_column = message, hint, column, end_column
+
+    def diagnostic(self, path: str, line: int, source_line: str) -> Diagnostic:
+        return Diagnostic(ERROR, "syntax", self.message, path, line, self.column, self.end_column, self.hint,
+                          source_line)  # fmt: skip
+
+
+def _word_unit(line_text: str, column: int) -> _Explained | None:
+    """`7天`, `30分钟`, `2 hours`: a number followed by a unit word. The caret goes under the
+    word, and the hint is the duration as the language writes it (`7d`)."""
+    m = _NUMBER_WORD.match(normalize(line_text), column - 1)
+    if m is None:
+        return None
+    word = m.group(2)
+    # The longest known unit at the start of the word (`7天后` is `7天` then `后`).
+    # The longest known unit at the start of the word: a Chinese unit may run on into the
+    # next word (`7天后`); an English one must be the whole word (`7days`, not `7dbetween`).
+    unit_word = next(
+        (w for w in sorted(_UNIT_WORDS, key=len, reverse=True)
+         if word.lower() == w or (not w.isascii() and word.startswith(w))),
+        None,
+    )  # fmt: skip
+    if unit_word is None or unit_word in ("w", "d", "h", "m"):
+        return None
+    fixed = f"{int(m.group(1))}{_UNIT_WORDS[unit_word]}"
+    start = m.start(2) + 1
+    return _Explained(
+        t("'{word}' is not a unit of time here: write {fixed}", word=line_text[m.start(2) : m.start(2) + len(unit_word)],
+          fixed=fixed),
+        t("durations are written with w, d, h or m: {fixed}", fixed=fixed),
+        start,
+        start + len(unit_word),
+    )  # fmt: skip
+
+
+_VALUE_RUN = re.compile(r"\d[\w:.\-%]*")
+_VALUE_KINDS = (
+    ("TIME", N_("'{text}' is not a time: write it like 10:00")),
+    ("DATE", N_("'{text}' is not a date: write it like 2026-12-10")),
+    ("DURATION", N_("'{text}' is not a duration: write it like 30m, 2h or 7d")),
+    ("NUMBER", N_("'{text}' is not a number")),
+)
+
+
+def _bad_value(line_text: str, column: int, allowed: set[str], expected: str) -> _Explained | None:
+    """`at 1919:30`, `quiet 22s:30-07:30`, `>= 1s`: a value the lexer cannot read, marked
+    whole (not just its first digit) and named by what was expected there."""
+    m = _VALUE_RUN.match(normalize(line_text), column - 1)
+    if m is None:
+        return None
+    text = m.group(0).rstrip(":.-")  # a timing's ':' or a sentence's '.' is not part of it
+    for kind, template in _VALUE_KINDS:
+        if kind in allowed:
+            message = t(template, text=line_text[m.start() : m.start() + len(text)])
+            break
+    else:
+        message = t("'{text}' does not fit here", text=line_text[m.start() : m.start() + len(text)])
+    hint = t("expected {expected}", expected=expected) if expected else ""
+    return _Explained(message, hint, column, column + len(text))
+
+
+def _top_level_error(tok: Token, expected: set[str], original: str, path: str) -> Diagnostic | None:
+    """`  text "…"` or `  dm 欢迎` where only a declaration may start: a member of a block
+    found outside it (most often a '}' above closed the block too early)."""
+    if not tok.line or "JOURNEY" not in expected or "DM" in expected:
+        return None
+    word = str(tok)
+    starts_line = not _line(original, tok.line)[: tok.column - 1].strip()
+    if not starts_line or word in TOP_LEVEL_KEYWORDS or word not in keywords():
+        return None
+    return Diagnostic(ERROR, "syntax", t("'{word}' belongs inside a block, not between declarations", word=word),
+                      path, tok.line, tok.column, tok.end_column,
+                      t("is a '}}' above closing the block too early, or its '{{' missing?"),
+                      _line(original, tok.line))  # fmt: skip
+
+
+def _previous_word(text: str, offset: int) -> tuple[int, str]:
+    """The start and text of the word (or single character) before `offset`, skipping
+    whitespace and comments; (-1, "") at the start."""
+    i = offset - 1
+    while i >= 0:
+        if text[i] in " \t\f\n":
+            i -= 1
+            continue
+        line_start = text.rfind("\n", 0, i) + 1
+        hash_at = _comment_start(text[line_start : i + 1])
+        if hash_at >= 0:
+            i = line_start + hash_at - 1
+            continue
+        break
+    if i < 0:
+        return -1, ""
+    end = i + 1
+    if text[i].isalnum() or text[i] == "_":
+        while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+            i -= 1
+    return i, text[i:end]
+
+
+def _comment_start(line: str) -> int:
+    """Where a '#' comment starts in `line` (outside quotes), or -1."""
+    quote = ""
+    for k, ch in enumerate(line):
+        if quote:
+            if ch == "\\":
+                continue
+            if ch == quote or (quote == "“" and ch == "”"):
+                quote = ""
+        elif ch in ('"', "“"):
+            quote = ch
+        elif ch == "#":
+            return k
+    return -1
+
+
+def _condition_error(tok: Token, expected: set[str], original: str, path: str) -> Diagnostic | None:
+    """A field where a whole condition belongs, in the operator's words:
+
+    * `visible to 未购` (a bare name: a segment test is `in 未购`), reported at the name;
+    * `orders ： 2` / `orders = 2` (no comparison sign), reported at the ':' or '='."""
+    if not tok.line:
+        return None
+    in_expression = not expected & {"DM", "TASK", "SEGMENT", "JOURNEY"}  # not where a step or declaration may start
+    if (
+        tok.type in ("STRING", "CNSTRING", "MLSTRING")
+        and in_expression
+        and ("TAG" in expected or {"LPAR", "NAME"} <= expected)
+    ):
+        # `segment 高意向 = "问过价格"`: a text on its own is not a condition; a tag test is.
+        return Diagnostic(ERROR, "syntax", t("a text on its own is not a condition"), path, tok.line, tok.column,
+                          tok.end_column if tok.end_line == tok.line else tok.column + 1,
+                          t("did you mean {options}?", options=f"'tag {tok}'"), _line(original, tok.line))  # fmt: skip
+    if tok.type == "RBRACE" and "RBRACE" not in expected and "JOURNEY" in expected:  # at the top level
+        return Diagnostic(ERROR, "syntax", t("this '}}' closes no block"), path, tok.line, tok.column,
+                          tok.column + 1, t("remove it, or look for a missing '{{' above"),
+                          _line(original, tok.line))  # fmt: skip
+    if tok.type == "NUMBER" and "DURATION" in expected:  # `within 3 days`
+        unit = _word_unit(_line(original, tok.line), tok.column)
+        if unit is not None:
+            return unit.diagnostic(path, tok.line, _line(original, tok.line))
+    if "COMPARE" not in expected:
+        return None
+    text = normalize(original)
+    lines = text.split("\n")
+    offset = sum(len(ln) + 1 for ln in lines[: tok.line - 1]) + tok.column - 1
+    start, word = _previous_word(text, offset)
+    if not _IDENT.match(word):
+        return None
+    dotted = start > 0 and text[start - 1] == "."
+    field = word
+    k = start
+    while k > 0 and text[k - 1] == ".":
+        k2, before = _previous_word(text, k - 1)
+        if not _IDENT.match(before):
+            break
+        field, k = before + "." + field, k2
+    line_no = text.count("\n", 0, k) + 1
+    column = k - (text.rfind("\n", 0, k) + 1) + 1
+    same_line = line_no == tok.line
+    if tok.type in ("STRING", "CNSTRING") and same_line and not dotted and (nearest(word, ("tag",)) or "tag" in word):
+        # `atg "VIP群"`: a misspelled `tag` before its text, not a comparison.
+        return Diagnostic(ERROR, "syntax", t("'{word}' is not a condition or a keyword", word=word), path, line_no,
+                          column, column + len(word), t("did you mean {options}?", options=f"'tag {tok}'"),
+                          _line(original, line_no))  # fmt: skip
+    if tok.type in ("NUMBER", "STRING", "CNSTRING", "DATE", "TRUE", "FALSE", "MINUS") and same_line:
+        # `orders 2`: the comparison sign is missing between the field and the value.
+        value = str(tok) if tok.type != "MINUS" else "-…"
+        hint = t("did you mean {options}?", options=f"'{field} >= {value}' / '{field} == {value}'")
+        return Diagnostic(ERROR, "syntax", t("a comparison sign (==, !=, <, <=, >, >=) is missing before {value}",
+                          value=_describe_token(tok)), path, tok.line, tok.column,
+                          tok.end_column if tok.end_line == tok.line else tok.column + 1, hint,
+                          _line(original, tok.line))  # fmt: skip
+    if tok.type in ("COLON", "EQUAL"):
+        rest = re.match(r"[ \t]*([^\s{}()\[\],]+)", text[offset + 1 :])
+        value = rest.group(1) if rest else "…"
+        options = [f"{field} >= {value}", f"{field} == {value}"] if tok.type == "COLON" else [f"{field} == {value}"]
+        hint = t("did you mean {options}?", options=" / ".join(f"'{o}'" for o in options))
+        message = t("'{sign}' does not compare: write a comparison sign (==, !=, <, <=, >, >=)",
+                    sign=_line(original, tok.line)[tok.column - 1 : tok.column] or str(tok))  # fmt: skip
+        return Diagnostic(ERROR, "syntax", message, path, tok.line, tok.column, tok.column + 1, hint,
+                          _line(original, tok.line))  # fmt: skip
+    if word in keywords():  # a keyword read as a name (`= within 14d`: the field is missing)
+        return None
+    _, keyword = _previous_word(text, k)
+    if same_line and tok.type not in _CONDITION_ENDS:
+        # `spent >= 5000 ors tag "x"`: a misspelled `or`/`and` right after a whole condition.
+        near = nearest(word, ("and", "or")) if keyword not in _CONDITION_KEYWORDS | {"=", "(", "to"} else None
+        if near is None:
+            return None  # two names in a row (`a dded_at`), a stray `]`: the generic message fits
+        return Diagnostic(ERROR, "syntax", t("'{word}' is not a condition or a keyword", word=word), path, line_no,
+                          column, column + len(word), did_you_mean(word, (near,)), _line(original, line_no))  # fmt: skip
+    lead = {"to": "visible to ", "when": "exit when "}.get(
+        keyword, f"{keyword} " if keyword in _CONDITION_KEYWORDS else ""
+    )
+    if dotted:
+        message = t("'{field}' alone is not a condition: compare it with a value", field=field)
+        hint = t("did you mean {options}?", options=f"'{lead}{field} == …'")
+    else:
+        # `inSVIP`: the space after `in` is missing.
+        glued = field.startswith("in") and len(field) > 2 and not ("a" <= field[2] <= "z" or field[2] == "_")
+        name = field[2:] if glued else field
+        message = t("'{name}' alone is not a condition: a segment is tested with 'in {name}'", name=name)
+        hint = t("did you mean {options}?", options=f"'{lead}in {name}'")
+    return Diagnostic(ERROR, "syntax", message, path, line_no, column, column + len(field), hint,
+                      _line(original, line_no))  # fmt: skip
+
+
+_CONDITION_KEYWORDS = {"where", "when", "members", "if", "and", "or", "not"}
+# What may follow a whole condition: the end of a line, a block, `)`, `and`/`or`, a ':'.
+_CONDITION_ENDS = {"LBRACE", "RBRACE", "RPAR", "AND", "OR", "COLON", "$END"}

@@ -34,6 +34,23 @@ token expiry, media lifetime, auto-confirmation and send_time all follow it. Fri
 learnt from the calls unless `strict=True` (then `add_customer`/`add_staff` declare them and
 anything else is refused as WeCom would). `send_callback` encrypts an event and POSTs it the
 way WeCom calls a callback URL; `verify_callback_url` performs the URL handshake.
+
+Where our first reading of the documents was wrong, the server follows the pages (each cited
+at the behaviour):
+
+* tasks created through the API carry no `creator` in `get_groupmsg_list_v2`, and a `creator`
+  filter never matches them (96355/93338: "API接口创建的群发消息不返回该字段");
+* `get_groupmsg_send_result` for a group task leaves out the chats not sent to yet (96355:
+  "不返回未发送记录");
+* the trusted IP list is checked on data calls only: `distrust_ip()` makes every call but
+  ``gettoken`` answer 60020 (a token is still issued); `forbid()` → 48002 (API not allowed);
+* 45009 blocks: a minute block lasts 60 s, an hour block 60 minutes (90454: "按分钟拦截则被屏蔽
+  60秒,按小时拦截则被屏蔽60分钟"); `block(endpoint, "minute" | "hour")` starts one;
+* a Moments link needs its cover's media_id (95094/96351: link.media_id 必填);
+* friendships are strict by default: only `add_customer`, `add_external_contact` and
+  `add_staff` make them (`strict=False` learns them from calls, for older tests);
+* `add_external_contact` returns the callback's WelcomeCode: valid 20 s, single use;
+  `send_welcome_msg` answers 41051 once a welcome was sent (92137/92599).
 """
 
 from __future__ import annotations
@@ -68,6 +85,9 @@ MAX_RECIPIENTS = 10_000
 MAX_CHATS = 2000
 MAX_ATTACHMENTS = 9
 MAX_TAGS = 3000
+WELCOME_TTL = 20  # a WelcomeCode may be used within 20 s of the callback, once (92137/92599)
+MINUTE_BLOCK, HOUR_BLOCK = 60, 3600  # 45009: 按分钟拦截则被屏蔽60秒,按小时拦截则被屏蔽60分钟 (90454)
+HINT = ", hint: [{hint}], from ip: {ip}, more info at https://open.work.weixin.qq.com/devtool/query?e={code}"
 
 # Global error codes (全局错误码) the server answers with.
 OK = 0
@@ -98,6 +118,10 @@ INVALID_CONFIG_ID = 41044
 MISSING_MSGID = 41046
 INVALID_MSGID = 41047
 NO_CUSTOMER = 41048
+WELCOME_SENT = 41051  # externaluser has started chatting: a welcome already went (92599)
+WELCOME_BUSY = 41096  # welcome msg is being distributed: another app is sending one (92599)
+API_FORBIDDEN = 48002
+IP_NOT_TRUSTED = 60020
 INVALID_ATTACHMENT_TYPE = 41065
 TOKEN_EXPIRED = 42001
 EMPTY_MEDIA = 44001
@@ -138,6 +162,10 @@ ERRMSG = {
     MISSING_MSGID: "msgid missing",
     INVALID_MSGID: "invalid msgid",
     NO_CUSTOMER: "no customer to send to",
+    WELCOME_SENT: "externaluser has started chatting",
+    WELCOME_BUSY: "welcome msg is being distributed",
+    API_FORBIDDEN: "api forbidden",
+    IP_NOT_TRUSTED: "not allow to access from your ip",
     INVALID_ATTACHMENT_TYPE: "invalid attachment type",
     TOKEN_EXPIRED: "access_token expired",
     EMPTY_MEDIA: "empty media data",
@@ -194,12 +222,28 @@ class StaffTask:
 class MsgTask:
     msgid: str
     chat_type: str
-    creator: str
+    sender: str  # the `sender` the call named ("" when none)
     create_time: int
     text: str
     attachments: list[dict[str, Any]]
     staff: dict[str, StaffTask]
     cancelled: bool = False
+    creator: str | None = None  # set for tasks staff made themselves only (96355: not for API tasks)
+    create_type: int = 0  # 0 企业发表 (API, admin), 1 个人发表 (a staff member's own)
+    reminders: list[int] = field(default_factory=list)  # remind_groupmsg_send calls
+
+
+@dataclass
+class Welcome:
+    """A WelcomeCode of an add_external_contact callback and what became of it."""
+
+    code: str
+    userid: str
+    external_userid: str
+    issued: float
+    sent_at: float | None = None
+    text: str = ""
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -238,6 +282,14 @@ class Fault:
 def _norm(endpoint: str) -> str:
     path = endpoint.split("?")[0].strip("/")
     return path[len("cgi-bin/") :] if path.startswith("cgi-bin/") else path
+
+
+def _route(endpoint: str) -> str:
+    """The full route of an endpoint named by its path or its last part ("add_msg_template")."""
+    name = _norm(endpoint)
+    if name in ROUTES:
+        return name
+    return next((r for r in ROUTES if r.rsplit("/", 1)[-1] == name), name)
 
 
 def _cursor(value: Any, total: int) -> int:
@@ -306,7 +358,7 @@ class WeComServer:
         moment_job_delay: float = 0.0,
         app_message_limits: tuple[int, int] = (30, 1000),
         token_ttl: int = TOKEN_TTL,
-        strict: bool = False,
+        strict: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -344,6 +396,10 @@ class WeComServer:
         self._media: dict[str, dict[str, Any]] = {}
         self._join_ways: dict[str, dict[str, Any]] = {}
         self._app_messages: list[AppMessage] = []
+        self._welcomes: dict[str, Welcome] = {}  # welcome_code → its use
+        self._blocks: dict[str, tuple[float, str]] = {}  # endpoint → (blocked until, "minute" | "hour")
+        self._ip_trusted = True
+        self._forbidden: set[str] | None = set()  # endpoints answering 48002 (None: every data call)
         self._delivered: dict[str, deque[float]] = defaultdict(deque)
         self._httpd = _HTTPServer((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
@@ -391,6 +447,25 @@ class WeComServer:
                 friends[userid] = None
                 self._removed.discard((external_userid, userid))
 
+    def add_external_contact(self, external_userid: str, userid: str, *, welcome: bool = True) -> str | None:
+        """A customer adds a staff member (the add_external_contact callback): they become
+        friends and, unless the admin configured a welcome for that member (`welcome=False`:
+        92599 "不会返回welcome_code"), the callback's WelcomeCode is returned — usable once,
+        within 20 s (WELCOME_TTL)."""
+        self.add_customer(external_userid, userid)
+        if not welcome:
+            return None
+        with self._lock:
+            code = "wc" + secrets.token_urlsafe(24)
+            self._welcomes[code] = Welcome(code, userid, external_userid, self.clock())
+            return code
+
+    def welcomes(self, external_userid: str | None = None) -> list[Welcome]:
+        """The welcome messages sent (send_welcome_msg that succeeded)."""
+        with self._lock:
+            return [w for w in self._welcomes.values()
+                    if w.sent_at is not None and external_userid in (None, w.external_userid)]  # fmt: skip
+
     def remove_friend(self, external_userid: str, userid: str | None = None) -> None:
         """The customer deleted the staff member (all of them when `userid` is None): mass
         messages confirmed afterwards report status 2 for this customer."""
@@ -427,6 +502,41 @@ class WeComServer:
     def _add_fault(self, endpoint: str, fault: Fault, n: int) -> None:
         with self._lock:
             self._faults[_norm(endpoint)].extend([fault] * n)
+
+    def distrust_ip(self, trusted: bool = False) -> None:
+        """This caller's IP leaves the app's trusted IP list (企业可信IP): every data call answers
+        60020 with the caller's IP in errmsg; ``gettoken`` still issues tokens — the list is
+        checked on data calls only (a WeCom staff answer: "可以获取token 结果ip禁用",
+        developers.weixin.qq.com/community/personal/oCJUsw-2hHvg0WIRTusZGTbUx758/question).
+        `distrust_ip(True)` puts it back."""
+        with self._lock:
+            self._ip_trusted = trusted
+
+    def forbid(self, *endpoints: str, allowed: bool = False) -> None:
+        """The app may not call `endpoints` (every data call when none is named): 48002 "api
+        forbidden" (the app is not among 客户联系 → 可调用接口的应用, 96355/92135).
+        `forbid(allowed=True)` lifts every ban."""
+        with self._lock:
+            if allowed:
+                self._forbidden = set()
+            elif not endpoints:
+                self._forbidden = None
+            elif self._forbidden is not None:
+                self._forbidden.update(_route(e) for e in endpoints)
+
+    def change_secret(self, secret: str) -> None:
+        """The admin resets the app's secret: gettoken with the old one answers 40001; tokens
+        already issued stay valid until they expire."""
+        with self._lock:
+            self.secrets = {secret}
+
+    def block(self, endpoint: str, kind: str = "minute") -> None:
+        """`endpoint` is blocked now as when its per-minute (60 s) or per-hour (60 min) limit
+        was passed (90454): every call answers 45009 until the block ends."""
+        if kind not in ("minute", "hour"):
+            raise ValueError("kind is 'minute' or 'hour'")
+        with self._lock:
+            self._blocks[_route(endpoint)] = (self.clock() + (MINUTE_BLOCK if kind == "minute" else HOUR_BLOCK), kind)
 
     def expire_tokens(self) -> None:
         """Every token issued so far answers 42001 (expired) from now on."""
@@ -642,13 +752,15 @@ class WeComServer:
         *,
         fault: Fault | None = None,
         logged: Any = None,
+        peer: str = "127.0.0.1",
     ) -> tuple[int, dict[str, Any]]:
         """Answer one call: (HTTP status, JSON document). The HTTP layer is in _Handler."""
         endpoint = _norm(path)
         with self._lock:
             now = self.clock()
             try:
-                doc = {"errcode": OK, "errmsg": "ok", **self._dispatch(endpoint, method, params, body, now, fault)}
+                doc = {"errcode": OK, "errmsg": "ok",
+                       **self._dispatch(endpoint, method, params, body, now, fault, peer)}  # fmt: skip
                 status = 200
             except ApiError as exc:
                 doc = {"errcode": exc.errcode, "errmsg": exc.errmsg, **exc.extra}
@@ -663,8 +775,13 @@ class WeComServer:
         with self._lock:
             self._calls.append(Call(_norm(endpoint), method, dict(params), body, self.clock(), None, status))
 
+    def _hinted(self, errcode: int, peer: str) -> str:
+        """errmsg as WeCom writes it for 60020/48002: the text, a hint, the caller's IP, a link."""
+        return ERRMSG[errcode] + HINT.format(hint=secrets.randbelow(10**18), ip=peer, code=errcode)
+
     def _dispatch(
-        self, endpoint: str, method: str, params: dict[str, str], body: Any, now: float, fault: Fault | None
+        self, endpoint: str, method: str, params: dict[str, str], body: Any, now: float, fault: Fault | None,
+        peer: str = "127.0.0.1",
     ) -> dict[str, Any]:
         route = ROUTES.get(endpoint)
         if route is None:
@@ -676,6 +793,10 @@ class WeComServer:
             raise ApiError(int(fault.value))
         if endpoint != "gettoken":
             self._check_token(params.get("access_token"), now)
+            if not self._ip_trusted:  # checked on data calls, not on gettoken
+                raise ApiError(IP_NOT_TRUSTED, self._hinted(IP_NOT_TRUSTED, peer))
+            if self._forbidden is None or endpoint in self._forbidden:
+                raise ApiError(API_FORBIDDEN, self._hinted(API_FORBIDDEN, peer))
         if endpoint != "message/send":  # 发消息频率不计入基础频率
             self._rate_limit(endpoint, now)
         self._settle()
@@ -693,12 +814,20 @@ class WeComServer:
             raise ApiError(TOKEN_EXPIRED)
 
     def _rate_limit(self, endpoint: str, now: float) -> None:
+        """45009 (90454): passing an API's per-minute limit blocks it for 60 s, its per-hour
+        limit for 60 minutes; a call refused during a block is not counted."""
+        until, _ = self._blocks.get(endpoint, (0.0, ""))
+        if now < until:
+            raise ApiError(RATE_LIMITED)
         per_minute, per_hour = self.rate_limits.get(endpoint, (self.rate_per_minute, self.rate_per_hour))
         window = self._windows[endpoint]
         while window and window[0] <= now - 3600:
             window.popleft()
-        last_minute = sum(1 for t in window if t > now - 60)
-        if last_minute >= per_minute or len(window) >= per_hour:
+        if len(window) >= per_hour:
+            self._blocks[endpoint] = (now + HOUR_BLOCK, "hour")
+            raise ApiError(RATE_LIMITED)
+        if sum(1 for t in window if t > now - 60) >= per_minute:
+            self._blocks[endpoint] = (now + MINUTE_BLOCK, "minute")
             raise ApiError(RATE_LIMITED)
         window.append(now)
 
@@ -819,6 +948,7 @@ class WeComServer:
         if not routes:
             raise ApiError(NO_CUSTOMER, fail_list=fail)
         msgid = "msg" + secrets.token_hex(12)
+        # an API-created task is 企业发表 (create_type 0) and has no creator (96355)
         self._tasks[msgid] = MsgTask(
             msgid, chat_type, sender, int(now), text, attachments,
             {u: StaffTask(u, targets) for u, targets in routes.items()},
@@ -855,6 +985,8 @@ class WeComServer:
         key = "external_userid" if task.chat_type == "single" else "chat_id"
         for target in staff.targets if staff else []:
             status, send_time = staff.results.get(target, (UNSENT, None))
+            if task.chat_type == "group" and status == UNSENT:
+                continue  # 若为客户群群发，不返回未发送记录 (96355): an unconfirmed post lists no chat
             row: dict[str, Any] = {key: target, "userid": userid, "status": status}
             if send_time is not None:
                 row["send_time"] = send_time
@@ -870,19 +1002,75 @@ class WeComServer:
             raise ApiError(INVALID_PARAMETER, "the time range may not exceed one month")
         chat_type = body.get("chat_type") or "single"
         creator, filter_type = body.get("creator"), body.get("filter_type", 2)
-        rows = [
-            {"msgid": t.msgid, "creator": t.creator, "create_time": t.create_time, "create_type": 0,
-             "text": {"content": t.text}, "attachments": t.attachments}
-            for t in self._tasks.values()
-            if t.chat_type == chat_type and start <= t.create_time <= end and creator in (None, "", t.creator)
-            and filter_type in (0, 2)
-        ]  # fmt: skip
+        if filter_type not in (0, 1, 2):
+            filter_type = 2
+        rows = []
+        for t in self._tasks.values():
+            if t.chat_type != chat_type or not start <= t.create_time <= end:
+                continue
+            if filter_type != 2 and t.create_type != filter_type:
+                continue  # 0 企业发表, 1 个人发表, 2 所有
+            if creator and t.creator != creator:
+                continue  # API tasks have no creator: a creator filter never finds them (96355)
+            row: dict[str, Any] = {"msgid": t.msgid, "create_time": t.create_time, "create_type": t.create_type,
+                                   "text": {"content": t.text}, "attachments": t.attachments}  # fmt: skip
+            if t.creator:  # 群发消息创建者userid，API接口创建的群发消息不返回该字段 (96355)
+                row["creator"] = t.creator
+            rows.append(row)
         page, next_cursor = _page(rows, body, 50, 100)
         return {"next_cursor": next_cursor, "group_msg_list": page}
 
     def _cancel_groupmsg_send(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
+        """停止企业群发 (97611): staff members who have not sent it can no longer; what was sent
+        stays sent ("此接口无法撤回已经群发给客户的消息")."""
         self._msg_task(body).cancelled = True
         return {}
+
+    def _remind_groupmsg_send(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
+        """提醒成员群发 (97610): notifies the staff members again; at most three reminders per task
+        in 24 hours (the page names no errcode beyond that: this server answers 45009)."""
+        task = self._msg_task(body)
+        recent = [r for r in task.reminders if r > now - 86400]
+        if len(recent) >= 3:
+            raise ApiError(RATE_LIMITED, "remind limit: 3 reminders per task in 24 hours")
+        task.reminders.append(int(now))
+        return {}
+
+    def _send_welcome_msg(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
+        """发送新客户欢迎语 (92137/92599): the callback's welcome_code, within 20 s, once; text and
+        up to 9 attachments (as add_msg_template's). A code already used → 41051. A code that
+        expired or was never issued: the pages name no errcode; this server answers 40058."""
+        code = body.get("welcome_code")
+        if not code or not isinstance(code, str):
+            raise ApiError(INVALID_PARAMETER, "welcome_code missing")
+        welcome = self._welcomes.get(code)
+        if welcome is None:
+            raise ApiError(INVALID_PARAMETER, "invalid welcome_code")
+        if welcome.sent_at is not None:
+            raise ApiError(WELCOME_SENT)
+        if now >= welcome.issued + WELCOME_TTL:
+            raise ApiError(INVALID_PARAMETER, "welcome_code expired")
+        text = (body.get("text") or {}).get("content") or ""
+        if len(text.encode("utf-8")) > 4000:
+            raise ApiError(CONTENT_TOO_LONG)
+        attachments = self._attachments(body.get("attachments"), now)
+        if not text and not attachments:
+            raise ApiError(EMPTY_CONTENT)
+        welcome.sent_at, welcome.text, welcome.attachments = now, text, attachments
+        return {}
+
+    def _list_customers(self, params: dict[str, str], body: Any, now: float) -> dict[str, Any]:
+        """获取客户列表 (92113): GET ?userid= → external_userid of that member's customers;
+        an unknown member → 40003; one without customers → 84061."""
+        userid = params.get("userid")
+        if not userid:
+            raise ApiError(MISSING_USERID)
+        if not self._known(userid):
+            raise ApiError(INVALID_USERID)
+        customers = [c for c, staff in self._friends.items() if userid in staff]
+        if not customers:
+            raise ApiError(NO_RELATION)
+        return {"external_userid": customers}
 
     def _add_moment_task(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
         text = (body.get("text") or {}).get("content") or ""
@@ -903,8 +1091,9 @@ class WeComServer:
             if item["msgtype"] == "link":
                 if not part.get("url"):
                     raise ApiError(INVALID_PARAMETER, "link needs url")
-                if part.get("media_id") and not self._media_ok(part["media_id"], now, moment=True):
-                    raise ApiError(INVALID_MEDIA_ID)
+                # link.media_id (图片链接封面) is required (95094/96351): a link without its cover is refused
+                if not self._media_ok(part.get("media_id"), now, moment=True):
+                    raise ApiError(INVALID_MEDIA_ID, "invalid media_id (a Moments link needs its cover's media_id)")
             elif not self._media_ok(part.get("media_id"), now, moment=True):
                 raise ApiError(INVALID_MEDIA_ID, "invalid media_id (moments take media/upload_attachment media)")
         visible = body.get("visible_range") or {}
@@ -949,6 +1138,27 @@ class WeComServer:
             "invalid_external_contact_list": {"tag_list": job.invalid_tags},
         }
         return {"status": 3, "type": "add_moment_task", "result": result}
+
+    def _get_moment_list(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
+        """获取企业全部的发表列表 (93443/96352): posts created in [start_time, end_time] (≤ 1 month);
+        filter_type 0 企业发表, 1 个人发表, 2 all; limit ≤ 20 (default 20). A post made through
+        add_moment_task carries no creator ("接口创建的朋友圈不再返回该字段"); a job still running
+        has no post yet."""
+        start, end = body.get("start_time"), body.get("end_time")
+        if not isinstance(start, int) or not isinstance(end, int) or end < start:
+            raise ApiError(INVALID_PARAMETER, "start_time and end_time are required")
+        if end - start > 31 * 86400:
+            raise ApiError(INVALID_PARAMETER, "the time range may not exceed one month")
+        if body.get("filter_type", 2) == 1 or body.get("creator"):
+            return {"next_cursor": "", "moment_list": []}  # only company posts here, and none has a creator
+        rows = [
+            {"moment_id": j.moment_id, "create_time": int(j.created), "create_type": 0,
+             "visible_type": 0 if j.tag_list else 1, "text": {"content": j.text}}
+            for j in self._jobs.values()
+            if start <= j.created <= end and now >= j.created + self.moment_job_delay
+        ]  # fmt: skip
+        page, next_cursor = _page(rows, body, 20, 20)
+        return {"next_cursor": next_cursor, "moment_list": page}
 
     def _get_moment_task(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
         """获取客户朋友圈企业发表的列表: each sender of a company-created post and whether they
@@ -1185,9 +1395,13 @@ ROUTES: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "externalcontact/get_groupmsg_send_result": ("POST", WeComServer._get_groupmsg_send_result),
     "externalcontact/get_groupmsg_list_v2": ("POST", WeComServer._get_groupmsg_list_v2),
     "externalcontact/cancel_groupmsg_send": ("POST", WeComServer._cancel_groupmsg_send),
+    "externalcontact/remind_groupmsg_send": ("POST", WeComServer._remind_groupmsg_send),
+    "externalcontact/send_welcome_msg": ("POST", WeComServer._send_welcome_msg),
+    "externalcontact/list": ("GET", WeComServer._list_customers),
     "externalcontact/add_moment_task": ("POST", WeComServer._add_moment_task),
     "externalcontact/get_moment_task_result": ("GET", WeComServer._get_moment_task_result),
     "externalcontact/get_moment_task": ("POST", WeComServer._get_moment_task),
+    "externalcontact/get_moment_list": ("POST", WeComServer._get_moment_list),
     "externalcontact/get_corp_tag_list": ("POST", WeComServer._get_corp_tag_list),
     "externalcontact/add_corp_tag": ("POST", WeComServer._add_corp_tag),
     "externalcontact/del_corp_tag": ("POST", WeComServer._del_corp_tag),
@@ -1280,7 +1494,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(int(fault.value), {"errcode": -1, "errmsg": "system busy"})
                 return
             time.sleep(fault.value)
-        status, doc = wecom.handle(method, endpoint, params, body, fault=fault, logged=logged)
+        status, doc = wecom.handle(method, endpoint, params, body, fault=fault, logged=logged,
+                                   peer=str(self.client_address[0]))  # fmt: skip
         if fault is not None and fault.kind == "slow" and fault.after:
             time.sleep(fault.value)
         if status >= 500:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from playbook.adapters import jsonl
-from playbook.adapters.base import SENT, Delivery, Result, TransientError
+from playbook.adapters.base import ABSENT, SENT, Delivery, Fenced, Result, TransientError
 from playbook.adapters.jsonl import JsonlAdapter
 from playbook.diagnostics import PlaybookError
 
@@ -62,15 +62,15 @@ def test_appends_and_fsyncs_each_batch(tmp_path: Path, make_delivery: Make, monk
     assert [json.loads(line)["key"] for line in _lines(out)] == ["old", "k1", "k2", "k3", "k4"]
 
 
-def test_reconcile_reports_written_keys_as_sent(tmp_path: Path, make_delivery: Make) -> None:
+def test_reconcile_reports_written_keys_as_sent_and_the_others_absent(tmp_path: Path, make_delivery: Make) -> None:
     out = tmp_path / "outbox.jsonl"
-    assert JsonlAdapter({"path": str(out)}).reconcile([make_delivery("k1")]) == []  # no file yet
+    assert JsonlAdapter({"path": str(out)}).reconcile([make_delivery("k1")]) == [Result("k1", ABSENT)]  # no file yet
     before_crash = JsonlAdapter({"path": str(out)})
     before_crash.send([make_delivery("k1"), make_delivery("k2")])
     # The process dies here: the ledger still says `sending` for k1, k2 and k3 (never written).
     after = JsonlAdapter({"path": str(out)})
     asked = [make_delivery("k3"), make_delivery("k2"), make_delivery("k1")]
-    assert after.reconcile(asked) == [Result("k2", SENT), Result("k1", SENT)]
+    assert after.reconcile(asked) == [Result("k3", ABSENT), Result("k2", SENT), Result("k1", SENT)]
 
 
 def test_a_torn_last_line_is_neither_reconciled_nor_glued_to(tmp_path: Path, make_delivery: Make) -> None:
@@ -79,7 +79,7 @@ def test_a_torn_last_line_is_neither_reconciled_nor_glued_to(tmp_path: Path, mak
     with out.open("a", encoding="utf-8") as f:
         f.write('{"key":"k2","text":"half')  # a crash in the middle of a write
     adapter = JsonlAdapter({"path": str(out)})
-    assert adapter.reconcile([make_delivery("k1"), make_delivery("k2")]) == [Result("k1", SENT)]
+    assert adapter.reconcile([make_delivery("k1"), make_delivery("k2")]) == [Result("k1", SENT), Result("k2", ABSENT)]
     adapter.send([make_delivery("k3")])
     lines = _lines(out)
     assert len(lines) == 3 and json.loads(lines[2])["key"] == "k3"
@@ -114,3 +114,18 @@ def test_an_unopenable_path_is_transient(tmp_path: Path, make_delivery: Make) ->
     adapter = JsonlAdapter({"path": str(tmp_path / "file" / "outbox.jsonl")})  # a file where a folder should be
     with pytest.raises(TransientError, match="cannot open the outbox"):
         adapter.send([make_delivery()])
+
+
+def test_a_writer_fenced_off_by_a_newer_token_writes_nothing(tmp_path: Path, make_delivery: Make) -> None:
+    out = tmp_path / "outbox.jsonl"
+    old, new = JsonlAdapter({"path": str(out)}), JsonlAdapter({"path": str(out)})
+    old.fence(1)
+    old.send([make_delivery("k1")])
+    new.fence(2)  # the next holder took the store over
+    with pytest.raises(Fenced):
+        old.send([make_delivery("k2")])
+    new.send([make_delivery("k3")])
+    assert [json.loads(line)["key"] for line in _lines(out)] == ["k1", "k3"]
+    assert (tmp_path / "outbox.jsonl.fence").read_text() == "2"
+    old.fence(1)  # an older token never lowers the file's
+    assert (tmp_path / "outbox.jsonl.fence").read_text() == "2"

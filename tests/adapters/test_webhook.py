@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from playbook.adapters.base import DEAD, FAILED, SENT, Delivery, PermanentError, Result, TransientError
+from playbook.adapters.base import ABSENT, DEAD, FAILED, SENT, Delivery, Fenced, PermanentError, Result, TransientError
 from playbook.adapters.webhook import WebhookAdapter, retry_after_seconds
 from playbook.diagnostics import PlaybookError
 
@@ -251,3 +251,43 @@ def test_options_are_checked() -> None:
     ]:
         with pytest.raises(PlaybookError, match=message):
             WebhookAdapter(options)
+
+
+def test_url_credentials_with_a_token_are_an_error() -> None:
+    url = "https://ops:pa55@hooks.example.com/in"
+    with pytest.raises(PlaybookError) as err:
+        WebhookAdapter({"url": url}, {"token": "tok-1"})
+    message = str(err.value)
+    assert "carries credentials (user:password@) and a token is set" in message
+    assert "pa55" not in message and "tok-1" not in message  # the error names neither secret
+    assert WebhookAdapter({"url": url}, {"secret": "s"})._secret == "s"  # Basic auth with a signature: fine
+    assert WebhookAdapter({"url": "https://hooks.example.com/in"}, {"token": "tok-1"})._token == "tok-1"
+def test_reconcile_asks_the_receiver_and_unknown_keys_are_absent(receiver: Receiver, make_delivery: Make) -> None:
+    hook = WebhookAdapter({"url": receiver.url, "reconcile_url": receiver.url.replace("/touches", "/reconcile")},
+                          {"secret": SECRET})  # fmt: skip
+    hook.fence(7)
+    results = {"k1": {"status": "sent", "ref": "m-1"}, "k2": {"status": "unknown"}, "k3": {"status": "nonsense"}}
+    receiver.replies.append(Reply(body=json.dumps({"results": results}).encode()))
+    asked = [make_delivery("k1"), make_delivery("k2"), make_delivery("k3"), make_delivery("k4")]
+    got = hook.reconcile(asked)
+    hook.close()
+    # k3 (an unreadable status) and k4 (not listed) stay undecided
+    assert got == [Result("k1", SENT, ref="m-1"), Result("k2", ABSENT)]
+    headers, body = receiver.requests[0]
+    assert json.loads(body) == {"keys": ["k1", "k2", "k3", "k4"]}
+    assert headers["X-Playbook-Fence"] == "7"
+    assert hmac.compare_digest(headers["X-Playbook-Signature"],
+                               "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest())  # fmt: skip
+    assert WebhookAdapter({"url": receiver.url}).reconcile(asked) == []  # no reconcile_url: nothing known
+
+
+def test_a_receiver_that_saw_a_newer_fence_stops_the_daemon(receiver: Receiver, make_delivery: Make) -> None:
+    hook = WebhookAdapter({"url": receiver.url})
+    hook.fence(3)
+    receiver.replies.append(Reply(409, b'{"fenced": true}'))
+    with pytest.raises(Fenced):
+        hook.send([make_delivery("k1")])
+    receiver.replies.append(Reply(409, b'{"error": "conflict"}'))  # another 409 stays permanent
+    with pytest.raises(PermanentError):
+        hook.send([make_delivery("k1")])
+    hook.close()

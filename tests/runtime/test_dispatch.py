@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from playbook.adapters.base import (
+    ABSENT,
     DEAD,
     FAILED,
     SENT,
@@ -245,7 +246,10 @@ def test_a_round_claims_a_full_adapter_batch_by_default(ledger: Store) -> None:
     report = d.run_once()
     d.close()
     assert (report.claimed, report.calls) == (1000, 1)
-    assert Dispatcher(ledger, Recorder(batch_size=1), owner="x").batch == 500
+    # no more than the round's calls take at once: a crash leaves at most that many `sending`
+    assert Dispatcher(ledger, Recorder(batch_size=1), owner="x").batch == 4  # 4 workers × 1
+    assert Dispatcher(ledger, Recorder(batch_size=100), owner="x", workers=2).batch == 200
+    assert Dispatcher(ledger, Recorder(batch_size=200), owner="x", workers=4).batch == 500
 
 
 def test_receipts_are_asked_for_page_by_page_so_none_starves(ledger: Store) -> None:
@@ -259,3 +263,58 @@ def test_receipts_are_asked_for_page_by_page_so_none_starves(ledger: Store) -> N
     pages = [[x.split(":")[0] for x in page] for page in adapter.asked]
     assert pages[0] != pages[1]  # the second call does not ask about the first page again
     assert sorted(k for page in pages[:3] for k in page) == ["k0", "k1", "k2", "k3", "k4"]
+
+
+def test_reconcile_puts_what_the_adapter_proves_absent_back_to_pending(ledger: Store) -> None:
+    _crashed(ledger)
+    adapter = Recorder()
+    adapter.known["known"] = Result("known", SENT)
+    adapter.known["lost"] = Result("lost", ABSENT)  # the platform never got it
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0)
+    report = d.reconcile()
+    assert (report.sent, report.absent, report.unknown) == (1, 1, 0)
+    lost = ledger.touches(keys=["lost"])[0]
+    assert (lost.state, lost.attempts, lost.owner) == ("pending", 0, None)  # the claim's attempt undone
+    d.run_once()
+    d.close()
+    assert adapter.calls == [["lost"]]  # sent once, now
+    assert states(ledger) == {"known": "sent", "lost": "sent"}
+
+
+def test_reconcile_leaves_the_rows_of_its_own_owner(ledger: Store) -> None:
+    put(ledger, row("mine"))
+    ledger.claim_due(T0, "me")
+    d = Dispatcher(ledger, Recorder(), owner="me", clock=lambda: T0)
+    assert d.reconcile() == type(d.reconcile())()  # nothing: a live process's own calls are not a crash's
+    d.close()
+    assert states(ledger) == {"mine": "sending"}
+
+
+def test_each_call_is_settled_as_it_returns_and_uncalled_rows_go_back(ledger: Store) -> None:
+    put(ledger, *[row(f"k{i}", account=f"a{i}") for i in range(4)])  # four calls (one account each)
+    seen: list[list[str]] = []
+    allowed = [2]
+
+    def guard() -> None:  # the lease check before each call: the third call is refused
+        if not allowed[0]:
+            raise RuntimeError("lease lost")
+        allowed[0] -= 1
+
+    class Watching(Recorder):
+        def send(self, batch: Sequence[Delivery]) -> list[Result]:
+            seen.append([r.state for r in ledger.touches()])  # the ledger as each call starts
+            return super().send(batch)
+
+    adapter = Watching()
+    d = Dispatcher(ledger, adapter, owner="me", clock=lambda: T0, workers=1, guard=guard)
+    assert d.batch == 100  # 1 worker × 100: all four rows claimed in one round
+    with pytest.raises(RuntimeError, match="lease lost"):
+        d.run_once()
+    assert seen[1].count("sent") == 1  # the first call was settled before the second began
+    assert states(ledger) == {"k0": "sent", "k1": "sent", "k2": "sending", "k3": "sending"}
+    allowed[0] = 10
+    d.run_once()  # first the claimed rows that were never sent go back to pending, then they go out
+    d.close()
+    assert states(ledger) == dict.fromkeys(["k0", "k1", "k2", "k3"], "sent")
+    assert [c[0] for c in adapter.calls] == ["k0", "k1", "k2", "k3"]
+    assert {r.key: r.attempts for r in ledger.touches()} == dict.fromkeys(["k0", "k1", "k2", "k3"], 1)

@@ -46,6 +46,14 @@ MIXED_PROBLEMS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The events here are of early December 2026: judged on 2026-12-04 (not a month old, not ahead)."""
+    from playbook.cli import event
+
+    monkeypatch.setattr(event, "wall_clock", lambda: at("2026-12-04 12:00"))
+
+
 def invoke(*args: str, input: str | bytes | None = None, lang: str = "en") -> Result:  # noqa: A002 (click's name)
     return CliRunner().invoke(cli, ["--lang", lang, "event", *args], input=input)
 
@@ -165,15 +173,15 @@ def test_strict_stores_nothing_when_a_row_is_bad(tmp_path: Path) -> None:
 
 
 def test_all_good_events_go_in_one_append(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One Store.append_events call, one transaction: a crash stores all of them or none."""
+    """One Store.log_events call, one transaction: a crash stores all of them or none."""
     calls: list[tuple[int, str]] = []
-    original = Store.append_events
+    original = Store.log_events
 
-    def spy(self: Store, events: Any, source: str) -> list[int]:
+    def spy(self: Store, events: Any, source: str, *args: Any, **kwargs: Any) -> Any:
         calls.append((len(events), source))
-        return original(self, events, source)
+        return original(self, events, source, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "append_events", spy)
+    monkeypatch.setattr(Store, "log_events", spy)
     data = tmp_path / "events.jsonl"
     data.write_text(lines(*(dict(GOOD[0], contact=f"c{i}") for i in range(250))), encoding="utf-8")
     result = invoke("--file", str(data), "--db", str(tmp_path / "store.db"))

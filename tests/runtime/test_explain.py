@@ -314,3 +314,22 @@ def test_explain_command_errors(db: Store, store_url: str) -> None:
     assert code == 1 and "no contact 'nobody' in the store" in err and "Traceback" not in err
     code, _, err = invoke("explain", "--contact", "c1", "--flow", "门店新", "--db", store_url)
     assert code == 1 and "no flow '门店新' in the active playbooks" in err and "did you mean '门店新客'?" in err
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_explain_fits_80_columns_and_labels_events(db: Store, lang: str) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from playbook.cli.explain import render
+    from playbook.textcells import cell_width
+
+    set_language(lang)
+    out = Console(file=StringIO(), width=80)
+    render(explain(db, "c1", now=T0 + 100 * 3600), out)
+    text = out.file.getvalue()  # type: ignore[attr-defined]
+    assert not [line for line in text.splitlines() if cell_width(line) > 80]
+    assert "…" not in text
+    if lang == "zh":
+        assert "打标签 (tag_added)" in text and "私聊" in text

@@ -9,13 +9,14 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from playbook.runtime.intake import SIGNATURE_HEADER, IntakeConfig, IntakeServer, sign
+from playbook.runtime.intake import SIGNATURE_HEADER, TIMESTAMP_HEADER, IntakeConfig, IntakeServer, sign
 from playbook.runtime.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,15 +120,17 @@ def test_a_contact_id_the_store_cannot_hold(server: IntakeServer, store: Store) 
 
 def test_hmac_signature(server: IntakeServer, store: Store) -> None:
     body = json.dumps([event(), event(contact="c2")]).encode("utf-8")
-    status, doc = post(server, body, {SIGNATURE_HEADER: sign(body, SECRET)})
+    now = int(time.time())
+    stamp = {TIMESTAMP_HEADER: str(now)}
+    status, doc = post(server, body, {SIGNATURE_HEADER: sign(body, SECRET, now), **stamp})
     assert status == 200, doc
     assert stored(store) == 2
-    # signed with another secret, or over another body: refused
-    for signature in (sign(body, "other"), sign(body + b" ", SECRET)):
-        status, _ = post(server, body, {SIGNATURE_HEADER: signature})
+    # signed with another secret, over another body or another timestamp: refused
+    for signature in (sign(body, "other", now), sign(body + b" ", SECRET, now), sign(body, SECRET, now + 1)):
+        status, _ = post(server, body, {SIGNATURE_HEADER: signature, **stamp})
         assert status == 401
     # a right token does not excuse a wrong signature
-    status, _ = post(server, body, {SIGNATURE_HEADER: sign(body, "other"), **bearer()})
+    status, _ = post(server, body, {SIGNATURE_HEADER: sign(body, "other", now), **stamp, **bearer()})
     assert status == 401
     assert stored(store) == 2
 

@@ -147,3 +147,51 @@ def test_generated_scenarios_plan_equals_run(tmp_path_factory: pytest.TempPathFa
                                rng if seed % 2 else None)  # fmt: skip
     compare(planned["doc"], planned["end"], outbox, store)
     store.close()
+
+
+FIELDS_PLAYBOOK = """playbook "新客"
+timezone "Asia/Shanghai"
+
+segment 未购 = orders is not set or orders == 0
+segment 已购 = orders >= 1
+
+content 新客券 = "{name|亲}，新客专享券已发放。"
+content 老客礼 = "{name|亲}，老朋友专享礼。"
+
+journey 未购欢迎 {
+  on friend_added where in 未购
+  after 5m: dm 新客券
+}
+
+journey 已购欢迎 {
+  on friend_added where in 已购
+  after 5m: dm 老客礼
+}
+"""
+
+
+def test_friend_added_fields_onto_the_contact_plan_equals_run(tmp_path: Path) -> None:
+    """LANGUAGE.md §3.3: a friend_added event's fields are copied onto the contact, in the
+    plan and the daemon alike — a customer added with orders=1 spent=399 is no 未购."""
+    (tmp_path / "p.pb").write_text(FIELDS_PLAYBOOK, encoding="utf-8")
+    (tmp_path / "contacts.csv").write_text("id,name,account\n", encoding="utf-8")
+    (tmp_path / "accounts.csv").write_text("id,name\na1,小美\n", encoding="utf-8")
+    events = [
+        {"type": "friend_added", "contact": "k1", "at": "2026-12-01T10:00:00+08:00", "account": "a1",
+         "name": "老王", "orders": 1, "spent": 399},
+        {"type": "friend_added", "contact": "k2", "at": "2026-12-01T10:00:00+08:00", "account": "a1", "name": "小李"},
+    ]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events),
+                                           encoding="utf-8")  # fmt: skip
+    args = ([str(tmp_path / "p.pb")], str(tmp_path / "contacts.csv"), str(tmp_path / "accounts.csv"),
+            str(tmp_path / "events.jsonl"))  # fmt: skip
+    planned = plan_doc(*args, "2026-12-01 00:00", 2)
+    sent = {(t["contact"], t["text"]) for t in planned["doc"]["touches"]}
+    assert sent == {("k1", "老王，老朋友专享礼。"), ("k2", "小李，新客专享券已发放。")}
+    outbox, store = run_daemon(tmp_path, *args, planned["start"], planned["end"], planned["clock"])
+    compare(planned["doc"], planned["end"], outbox, store)
+    records, _ = store.load_contacts()
+    stored = {r["id"]: r for r in records}  # the daemon kept the fields in the store too
+    assert (stored["k1"].get("orders"), stored["k1"].get("spent")) == (1, 399)
+    assert "orders" not in stored["k2"]
+    store.close()

@@ -408,3 +408,25 @@ def test_bad_options_and_missing_store(tmp_path: Path, db: Store, store_url: str
     empty.touch()
     code, _, err = invoke("report", "--db", str(empty))
     assert code == 1 and "no tables yet" in err
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_and_status_fit_80_columns(db: Store, clock: Clock, lang: str) -> None:
+    """Tables wrap into parts (the key column repeated) rather than cut their headers."""
+    from playbook.cli.report import render as render_report
+    from playbook.cli.status import render as render_status
+    from playbook.textcells import cell_width
+
+    fill(db, clock)
+    set_language(lang)
+    out = Console(file=StringIO(), width=80)
+    render_report(report(db), out, {"VIP升级"})
+    render_status(status(db), out)
+    text = out.file.getvalue()  # type: ignore[attr-defined]
+    too_wide = [line for line in text.splitlines() if cell_width(line) > 80 and line[:1] in "┏┃┡│└"]
+    assert not too_wide, "\n".join(too_wide)
+    assert "…" not in text, text
+    headers = ("执行率", "结果未知", "未执行", "待确认") if lang == "zh" else ("execution rate", "not executed")
+    for header in headers:  # every header whole, on one line
+        assert header in text, header
+    assert ("未设目标" if lang == "zh" else "no goal") in text

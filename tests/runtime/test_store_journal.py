@@ -83,8 +83,8 @@ def _journal() -> Journal:
             TimerRow(6, T0 + 150, 3, (), "sla_remind", (0, 0, "c1", 3, T0 + 600, None, "阿四"), V2),
         ],
         counters=[
-            CounterRow(V1, 0, "c1", T0 - 32400, T0 + 54000, 1),
-            CounterRow("platform", 1, "a1", T0 - 32400, T0 + 54000, 7),
+            CounterRow(V1, "dm per contact per day", "c1", T0 - 32400, T0 + 54000, 1),
+            CounterRow("platform", "dm per contact per month", "a1", T0 - 32400, T0 + 54000, 7),
         ],
         touches=[TouchRow.held(held), TouchRow.from_touch(sent), TouchRow.from_touch(skipped)],
         groups=[GroupRow(V1, "快闪群/a1/2026-12-01/1", "快闪群", "a1", T0, T0 + 86400, ["c1", "c3"], closed=True)],
@@ -162,8 +162,8 @@ def test_journal_updates_and_removals(store: Store) -> None:
         enrolments_removed=[(V1, "新客", "c2", 1)],
         timers=[TimerRow(7, T0 + 200, 3, ("c1",), "step", (0, "新客", "c1", 1, "n6", 0), V1)],
         timers_removed=[1, 2, 5],
-        counters=[CounterRow(V1, 0, "c1", T0 - 32400, T0 + 54000, 2)],
-        counters_removed=[("platform", 1, "a1", T0 - 32400)],
+        counters=[CounterRow(V1, "dm per contact per day", "c1", T0 - 32400, T0 + 54000, 2)],
+        counters_removed=[("platform", "dm per contact per month", "a1", T0 - 32400)],
         touches=[went_out],
         groups=[GroupRow(V1, "快闪群/a1/2026-12-01/1", "快闪群", "a1", T0, T0 + 86400, ["c1", "c3"], True, True)],
         flow_state={(V1, "rotation:回访", "a1"): ["c1"]},
@@ -215,7 +215,14 @@ def test_sequences_for_timers(store: Store) -> None:
 
 def test_counters_are_pruned_by_period_end(store: Store) -> None:
     _save_versions(store)
-    store.write(Journal(counters=[CounterRow(V1, 0, "c1", 0, 100, 1), CounterRow(V1, 0, "c1", 100, 200, 2)]))
+    store.write(
+        Journal(
+            counters=[
+                CounterRow(V1, "dm per contact per day", "c1", 0, 100, 1),
+                CounterRow(V1, "dm per contact per day", "c1", 100, 200, 2),
+            ]
+        )
+    )
     assert store.prune_counters(before=100) == 1
     assert [c.period_start for c in store.load_state().counters] == [100]
 

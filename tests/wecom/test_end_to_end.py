@@ -73,7 +73,7 @@ def test_mass_messages_are_batched_with_the_documented_fields(run: Any) -> None:
         (body,) = [b for b in single if sorted(b["external_userid"]) == sorted(r.contact for r in rows)
                    and b["sender"] == rows[0].account and b.get("text", {}).get("content") == rows[0].text]  # fmt: skip
         task = run.server.task(rows[0].adapter_ref)
-        assert task.creator == rows[0].account and task.text == rows[0].text
+        assert task.sender == rows[0].account and task.text == rows[0].text
         if rows[0].group:  # an invitation: its instance's join way QR code
             (link,) = body["attachments"]
             assert link["msgtype"] == "link" and link["link"]["url"].startswith("https://")
@@ -118,7 +118,7 @@ def test_receipts_confirmed_and_quota(run: Any) -> None:
 
 def test_no_customer_over_the_quota(run: Any) -> None:
     server: WeComServer = run.server
-    received = {c: server.received(c) for task in server.tasks for c in task.staff[task.creator].targets}
+    received = {c: server.received(c) for task in server.tasks for c in task.staff[task.sender].targets}
     assert received
     for times in received.values():
         periods = Counter(server.quota_period(at)[0] for at in times)
@@ -172,8 +172,8 @@ def test_faults_everything_ends_and_nothing_twice(tmp_path: Path) -> None:
         assert ok_calls(run, "get_groupmsg_list_v2")  # retries after a lost answer looked for the task first
         dms = sent(run, "dm")
         # every customer of every task is one sent dm: none was given the same touch in two tasks
-        pairs = Counter((t.creator, t.text, c) for t in server.tasks if t.chat_type == "single"
-                        for c in t.staff[t.creator].targets)  # fmt: skip
+        pairs = Counter((t.sender, t.text, c) for t in server.tasks if t.chat_type == "single"
+                        for c in t.staff[t.sender].targets)  # fmt: skip
         assert sum(pairs.values()) == len(dms) and max(pairs.values()) == 1
         for row in dms:
             task = server.task(row.adapter_ref or "")

@@ -66,7 +66,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def server(clock: Clock) -> Iterator[WeComServer]:
-    with WeComServer(corp_id=CORP, secret=SECRET, agent_id=AGENT, clock=clock) as srv:
+    # friendships learnt from the calls: these tests are about other behaviours (strict: test_faithful.py)
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, agent_id=AGENT, clock=clock) as srv:
         yield srv
 
 
@@ -110,7 +111,7 @@ def test_injected_45009_burst_then_ok(server: WeComServer, api: Api) -> None:
 
 def test_rate_limit_per_endpoint(clock: Clock) -> None:
     limits = {"externalcontact/get_corp_tag_list": (3, 5)}
-    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, rate_limits=limits) as server:
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, clock=clock, rate_limits=limits) as server:
         api = Api(server)
         assert [api.post("externalcontact/get_corp_tag_list")["errcode"] for _ in range(4)] == [0, 0, 0, 45009]
         assert api.post("externalcontact/mark_tag", {})["errcode"] != 45009  # another endpoint
@@ -225,7 +226,7 @@ def test_confirmation_arrives_later(server: WeComServer, api: Api, clock: Clock)
 
 
 def test_auto_confirmation_and_paging(clock: Clock) -> None:
-    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, auto_confirm=600) as server:
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, clock=clock, auto_confirm=600) as server:
         api = Api(server)
         msgid = api.mass([f"wm{i}" for i in range(5)])["msgid"]
         assert server.task(msgid).staff["zhangsan"].status == 0
@@ -260,14 +261,14 @@ def test_monthly_quota_gives_status_3(server: WeComServer, api: Api, clock: Cloc
 
 
 def test_weekly_and_daily_quota(clock: Clock) -> None:
-    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, quota="day") as server:
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, clock=clock, quota="day") as server:
         api = Api(server)
         assert server.confirm(api.mass(["wmA"])["msgid"]) == {"wmA": 1}
         assert server.confirm(api.mass(["wmA"])["msgid"]) == {"wmA": 3}
         clock.t += 86400
         assert server.confirm(api.mass(["wmA"])["msgid"]) == {"wmA": 1}
     clock.t = datetime(2026, 2, 2, 9, 0, tzinfo=CHINA).timestamp()  # a Monday
-    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, quota="week") as server:
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, clock=clock, quota="week") as server:
         api = Api(server)
         statuses = []
         for _ in range(8):
@@ -322,7 +323,7 @@ def test_corp_tags_and_mark_tag(server: WeComServer, api: Api) -> None:
 
 
 def test_moment_task_through_its_job(clock: Clock) -> None:
-    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, moment_job_delay=10) as server:
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, clock=clock, moment_job_delay=10) as server:
         api = Api(server)
         tag = api.post("externalcontact/add_corp_tag", {"group_name": "playbook", "tag": [{"name": "seg:VIP"}]})
         tag_id = tag["tag_group"]["tag"][0]["id"]
@@ -359,7 +360,7 @@ def test_moment_task_through_its_job(clock: Clock) -> None:
 
 
 def test_who_published_a_moment(clock: Clock) -> None:
-    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, moment_job_delay=10) as server:
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, clock=clock, moment_job_delay=10) as server:
         api = Api(server)
         body = {"text": {"content": "早安"}, "visible_range": {"sender_list": {"user_list": ["zhangsan", "lisi"]}}}
         jobid = api.post("externalcontact/add_moment_task", body)["jobid"]
@@ -378,7 +379,7 @@ def test_who_published_a_moment(clock: Clock) -> None:
 
 
 def test_moments_are_auto_confirmed_too(clock: Clock) -> None:
-    with WeComServer(corp_id=CORP, secret=SECRET, clock=clock, auto_confirm=600) as server:
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, clock=clock, auto_confirm=600) as server:
         api = Api(server)
         body = {"text": {"content": "早安"}, "visible_range": {"sender_list": {"user_list": ["zhangsan"]}}}
         moment_id = server.moment_job(api.post("externalcontact/add_moment_task", body)["jobid"]).moment_id
@@ -426,7 +427,7 @@ def test_app_messages_beyond_30_a_minute_are_dropped_silently(server: WeComServe
 
 
 def test_app_messages_beyond_the_hourly_limit(clock: Clock) -> None:
-    with WeComServer(corp_id=CORP, secret=SECRET, agent_id=AGENT, clock=clock, app_message_limits=(30, 40)) as server:
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, agent_id=AGENT, clock=clock, app_message_limits=(30, 40)) as server:
         api = Api(server)
         for _minute in range(3):
             for _ in range(20):

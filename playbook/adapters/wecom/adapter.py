@@ -39,7 +39,7 @@ import threading
 import time
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -65,7 +65,7 @@ from playbook.adapters.capabilities import BUILTIN, Capabilities, wecom_limits
 from playbook.adapters.registry import adapter_error, check_options, require_option
 from playbook.adapters.wecom import crypto
 from playbook.adapters.wecom.callbacks import translate
-from playbook.adapters.wecom.client import WeComClient, WeComError
+from playbook.adapters.wecom.client import RateLimited, WeComClient, WeComError
 from playbook.adapters.wecom.media import Media, attachments
 from playbook.adapters.wecom.state import AdapterState
 from playbook.i18n import t
@@ -88,8 +88,47 @@ MADE = 2000  # mass-message tasks remembered with the keys they carry (reconcile
 RECEIPT_FIRST, RECEIPT_MAX = 60.0, 3600.0  # how often one task is asked about: doubling up to an hour
 LOOKBACK = 300  # seconds before a touch's `at` that its task may carry (clock skew)
 OPTIONS = ("corp_id", "agent_id", "base_url", "timeout", "quota", "tag_group", "media_dir",
-           "app_messages_per_minute", "app_messages_per_hour", "groups", "state_file")  # fmt: skip
+           "app_messages_per_minute", "app_messages_per_hour", "groups", "state_file", "confirm_within",
+           "remind_after")  # fmt: skip
+# Configuration errors: nothing is sent (for everyone, or for one account) until a probe call
+# succeeds; the touches stay pending, no attempt used. 60020 is checked on data calls only, so a
+# token says nothing about it (the trusted IP list, 企业可信IP).
+HOLD_ALL = frozenset({60020, 48002, 40001, 40013, 41004})
+HOLD_ACCOUNT = frozenset({60011})
+PROBE_EVERY = 60.0  # seconds between probe calls while held
+MINUTE_BLOCK, HOUR_BLOCK = 60.0, 3600.0  # 45009: blocked 60 s, or 60 minutes (90454)
+WELCOME_TTL = 20.0  # a WelcomeCode may be used within 20 s of the callback, once (92137/92599)
+WELCOME_MARGIN = 2.0  # not tried in the last seconds of its life (the call itself takes time)
+WELCOME_RETRIES = 3  # transient failures (41096: another app is sending one; timeouts) retried within the 20 s
+CONFIRM_WITHIN = 86400  # an unconfirmed mass-message task is cancelled after this (option confirm_within)
+KEEP_TASKS = 8 * 86400  # tasks remembered (receipts: 7 days; reminders, cancelling)
+KEEP_KEYS = 2 * 86400  # the keys a task carries, remembered this long (recovery looks back hours, not days)
+PRUNE_EVERY = 3600.0
+TASK_UNSENT = 0  # get_groupmsg_task: the staff member has not sent it (2: sent)
+ENDPOINTS = {"dm": "externalcontact/add_msg_template", "group": "externalcontact/add_msg_template",
+             "moment": "externalcontact/add_moment_task", "tag": "externalcontact/mark_tag"}  # fmt: skip
+
+
+@dataclass
+class Hold:
+    """Sending stopped by a configuration error until a probe call succeeds."""
+
+    errcode: int
+    alert: str  # what status and the log say
+    since: float
+    next_probe: float
+
+
+@dataclass
+class Block:
+    """An API blocked by 45009: a minute block (60 s) that turns into an hour block when the
+    API is still refused once the minute is over."""
+
+    until: float
+    kind: str  # minute | hour
+    first: float
 STATUSES = {1: "confirmed", 2: "not_friend", 3: "quota"}  # get_groupmsg_send_result's status
+EXPIRED = "expired"  # a receipt: nobody confirmed the task within confirm_within; it was cancelled
 
 
 def moment_tag_name(flow: str, step: str, content: str | None) -> str:
@@ -161,6 +200,10 @@ class WeComAdapter(Adapter):
                                       whole=True, most=PLATFORM_PER_HOUR))  # fmt: skip
         self.groups = _groups(opts.get("groups", {}))
         self.state_path = Path(str(opts.get("state_file", DEFAULT_STATE_FILE)))
+        self.confirm_within = _positive(opts.get("confirm_within", CONFIRM_WITHIN), "confirm_within", whole=True)
+        self.remind_after = float(opts.get("remind_after", self.confirm_within / 2) or 0)
+        if self.remind_after < 0 or self.remind_after >= self.confirm_within:
+            raise adapter_error(t("the wecom option 'remind_after' must be 0 (never) or less than confirm_within"))
         secret = self.secrets.get("secret")
         if not secret:
             raise adapter_error(
@@ -181,6 +224,10 @@ class WeComAdapter(Adapter):
         self._ways_lock = threading.Lock()
         self._moment_locks: dict[str, threading.Lock] = {}  # account → its Moments audience sync
         self._made: OrderedDict[str, frozenset[str]] = OrderedDict()  # msgid → keys it carries
+        self._task_of: dict[str, str] = {}  # key → msgid of the task carrying it (from state `tasks`)
+        self._pruned = 0.0  # when the state file's `tasks` were last pruned
+        self._holds: dict[str, Hold] = {}  # "" (everyone) or an account → why nothing is sent
+        self._blocks: dict[str, Block] = {}  # endpoint → its 45009 block
         self._asked: dict[str, tuple[float, float]] = {}  # ref → (next ask, interval)
         self._lock = threading.Lock()
 
@@ -193,10 +240,15 @@ class WeComAdapter(Adapter):
     # ---- lifecycle -------------------------------------------------------------------------------
     def open(self) -> None:
         self.state.load()
+        self._index_tasks()
         try:
-            self.client.token()  # the credentials, the corp id and the trusted IP list, checked now
+            self.client.token()  # the credentials and the corp id (the trusted IP list: on data calls only)
         except TransientError as exc:
             log.warning(t("WeCom cannot be reached yet: {reason}", reason=exc.reason))
+        except WeComError as exc:
+            if exc.errcode not in HOLD_ALL:
+                raise adapter_error(exc.reason) from None
+            self._hold("", exc, self.clock())  # held, not refused: callbacks still come in meanwhile
         except PermanentError as exc:
             raise adapter_error(exc.reason) from None
 
@@ -213,7 +265,11 @@ class WeComAdapter(Adapter):
         out: dict[str, Result] = {}
         by_channel: dict[str, list[Delivery]] = defaultdict(list)
         for d in batch:
-            by_channel[d.channel].append(d)
+            held = self._held(d)
+            if held is not None:  # a configuration error or a 45009 block: put off, no attempt used
+                out[d.key] = held
+            else:
+                by_channel[d.channel].append(d)
         for channel, deliveries in by_channel.items():
             handler = handlers.get(channel)
             if handler is None:
@@ -225,13 +281,148 @@ class WeComAdapter(Adapter):
         return [out[d.key] for d in batch]
 
     def _guarded(self, deliveries: Sequence[Delivery], work: Callable[[], list[Result]]) -> list[Result]:
-        """`work`'s results, or every delivery failed (transient) or dead (permanent) with the reason."""
+        """`work`'s results, or every delivery's from the error (`_failed`); nothing is called
+        once an earlier part of the same batch met a configuration error."""
+        now = self.clock()
+        with self._lock:
+            holds = {d.key: self._holds.get("") or self._holds.get(d.account or "") for d in deliveries}
+        if any(holds.values()):
+            return [Result(d.key, LATER, h.alert, retry_after=max(1.0, h.next_probe - now)) if (h := holds[d.key])
+                    else Result(d.key, LATER, retry_after=PROBE_EVERY) for d in deliveries]  # fmt: skip
         try:
             return work()
-        except TransientError as exc:
+        except AdapterError as exc:
+            return self._failed(exc, deliveries)
+
+    def _failed(self, exc: AdapterError, deliveries: Sequence[Delivery]) -> list[Result]:
+        """What a whole call's failure makes of its deliveries: a 45009 block or a configuration
+        error puts them off (`later`, no attempt used: they go once WeCom lets them); other
+        transient errors → failed (retried), permanent ones → dead."""
+        now = self.clock()
+        if isinstance(exc, RateLimited):
+            block = self._rate_block(exc.endpoint, now)
+            reason = t("WeCom blocked {endpoint} (45009, {kind}) until {until}", endpoint=exc.endpoint,
+                       kind=_block_kind(block.kind), until=_clock_text(block.until))  # fmt: skip
+            return [Result(d.key, LATER, reason, retry_after=max(1.0, block.until - now)) for d in deliveries]
+        if isinstance(exc, WeComError) and exc.errcode in HOLD_ALL | HOLD_ACCOUNT:
+            out: list[Result] = []
+            for d in deliveries:
+                scope = "" if exc.errcode in HOLD_ALL else (d.account or "")
+                hold = self._hold(scope, exc, now)
+                out.append(Result(d.key, LATER, hold.alert, retry_after=max(1.0, hold.next_probe - now)))
+            return out
+        if isinstance(exc, TransientError):
             return [Result(d.key, FAILED, exc.reason, retry_after=exc.retry_after) for d in deliveries]
-        except PermanentError as exc:
-            return [Result(d.key, DEAD, exc.reason) for d in deliveries]
+        return [Result(d.key, DEAD, exc.reason) for d in deliveries]
+
+    # ---- holds and blocks ------------------------------------------------------------------------
+    def _held(self, d: Delivery) -> Result | None:
+        """`later` for a delivery a hold or a 45009 block covers (a hold whose probe time has
+        come is probed first: when the probe succeeds the delivery goes)."""
+        now = self.clock()
+        for scope in dict.fromkeys(("", d.account or "")):
+            with self._lock:
+                hold = self._holds.get(scope)
+            if hold is None:
+                continue
+            if now >= hold.next_probe and self._probe_ok(scope, hold, now):
+                continue
+            return Result(d.key, LATER, hold.alert, retry_after=max(1.0, hold.next_probe - now))
+        endpoint = ENDPOINTS.get(d.channel)
+        with self._lock:
+            block = self._blocks.get(endpoint or "")
+        if block is not None and now < block.until:
+            reason = t("WeCom blocked {endpoint} (45009, {kind}) until {until}", endpoint=endpoint,
+                       kind=_block_kind(block.kind), until=_clock_text(block.until))  # fmt: skip
+            return Result(d.key, LATER, reason, retry_after=max(1.0, block.until - now))
+        return None
+
+    def _rate_block(self, endpoint: str, now: float) -> Block:
+        """45009 on `endpoint`: a minute block (until a minute from now); refused again within a
+        minute after a minute block ended, it is an hour block — until an hour after the first
+        refusal (90454: 按分钟拦截则被屏蔽60秒，按小时拦截则被屏蔽60分钟)."""
+        with self._lock:
+            prev = self._blocks.get(endpoint)
+            if prev is not None and now < prev.until:
+                return prev
+            if prev is not None and prev.kind == "minute" and now < prev.until + MINUTE_BLOCK:
+                block = Block(max(prev.first + HOUR_BLOCK, now + MINUTE_BLOCK), "hour", prev.first)
+            else:
+                block = Block(now + MINUTE_BLOCK, "minute", now)
+            self._blocks[endpoint] = block
+        log.warning(t("WeCom blocked {endpoint} (45009, {kind}) until {until}", endpoint=endpoint,
+                      kind=_block_kind(block.kind), until=_clock_text(block.until)))  # fmt: skip
+        return block
+
+    def _hold(self, scope: str, exc: WeComError, now: float) -> Hold:
+        """Start (or keep) the hold of `scope` for a configuration error; one alert when it starts."""
+        with self._lock:
+            hold = self._holds.get(scope)
+            fresh = hold is None or hold.errcode != exc.errcode
+            if fresh:
+                hold = Hold(exc.errcode, _alert(exc, scope), now, now + PROBE_EVERY)
+                self._holds[scope] = hold
+            assert hold is not None
+        if fresh:
+            log.error(hold.alert)
+        return hold
+
+    def _probe(self, scope: str) -> None:
+        """One cheap data call: the corp's tags (everyone), or the account's customers."""
+        if not scope:
+            self.client.post("externalcontact/get_corp_tag_list", {"tag_id": [], "group_id": []})
+            return
+        try:
+            self.client.get("externalcontact/list", userid=scope)
+        except WeComError as exc:
+            if exc.errcode != 84061:  # no customers yet: the call itself went through
+                raise
+
+    def _probe_ok(self, scope: str, hold: Hold, now: float) -> bool:
+        """Probe a held scope: True (and the hold lifted) when WeCom answers."""
+        try:
+            self._probe(scope)
+        except WeComError as exc:
+            if exc.errcode in HOLD_ALL | HOLD_ACCOUNT:
+                with self._lock:
+                    hold.next_probe = now + PROBE_EVERY
+                    if exc.errcode != hold.errcode:
+                        hold.errcode, hold.alert = exc.errcode, _alert(exc, scope)
+                return False
+        except TransientError:
+            with self._lock:
+                hold.next_probe = now + PROBE_EVERY
+            return False
+        with self._lock:
+            self._holds.pop(scope, None)
+        log.warning(t("WeCom answers again: sending resumed ({alert})", alert=hold.alert))
+        return True
+
+    def holds(self) -> list[Hold]:
+        """The holds in force (for status lines and tests)."""
+        with self._lock:
+            return list(self._holds.values())
+
+    def probe(self, accounts: Sequence[str]) -> list[str]:
+        """The start-up check: one cheap data call for everyone and one per account, before
+        anything is due. Problems found start holds (nothing is sent until they are fixed)
+        and are returned as messages for the operator."""
+        problems: list[str] = []
+        now = self.clock()
+        for scope in ["", *dict.fromkeys(a for a in accounts if a)]:
+            try:
+                self._probe(scope)
+            except WeComError as exc:
+                if exc.errcode in HOLD_ALL or exc.errcode in HOLD_ACCOUNT:
+                    problems.append(self._hold("" if exc.errcode in HOLD_ALL else scope, exc, now).alert)
+                    if exc.errcode in HOLD_ALL:
+                        break
+                else:
+                    problems.append(t("WeCom account {account}: {reason}", account=scope, reason=exc.reason))
+            except TransientError as exc:
+                problems.append(t("WeCom cannot be reached yet: {reason}", reason=exc.reason))
+                break
+        return problems
 
     def _with_media(self, parts: Any, channel: str, call: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> dict:
         """`call(attachments)`; a media_id WeCom no longer knows (40007) is uploaded again, once."""
@@ -246,7 +437,14 @@ class WeComAdapter(Adapter):
     def _send_dm(self, batch: Sequence[Delivery]) -> list[Result]:
         out: list[Result] = []
         same: dict[tuple[str, str, str, str], list[Delivery]] = defaultdict(list)
+        rest: list[Delivery] = []
         for d in batch:
+            welcomed = self._welcome(d)
+            if welcomed is not None:
+                out.append(welcomed)
+            else:
+                rest.append(d)
+        for d in rest:
             if not d.account or not d.contact:
                 out.append(
                     Result(d.key, DEAD, t("a WeCom dm needs an account (userid) and a contact (external_userid)"))
@@ -275,7 +473,8 @@ class WeComAdapter(Adapter):
                     body["text"] = {"content": text}
                 if found or extra:
                     body["attachments"] = [*found, *extra]
-                return self.client.post("externalcontact/add_msg_template", body)
+                return self._creating([d.key for d in chunk], account, "single", text,
+                                      lambda: self.client.post("externalcontact/add_msg_template", body), _msgid)
 
             try:
                 doc = self._with_media(parts, "dm", create)
@@ -285,9 +484,7 @@ class WeComAdapter(Adapter):
                                account=account)  # fmt: skip
                     results += [Result(d.key, DEAD, reason) for d in chunk]
                     continue
-                state = FAILED if isinstance(exc, TransientError) else DEAD
-                rest = todo[start:]
-                results += [Result(d.key, state, exc.reason, retry_after=exc.retry_after) for d in rest]
+                results += self._failed(exc, todo[start:])
                 break
             results += self._created(doc, chunk, lambda d: d.contact, account)
         return results
@@ -296,39 +493,134 @@ class WeComAdapter(Adapter):
                  account: str) -> list[Result]:  # fmt: skip
         msgid = str(doc.get("msgid") or "")
         failed = {str(f) for f in doc.get("fail_list") or []}
-        self._remember(msgid, [d.key for d in chunk])
         reason = t("WeCom cannot send to this customer from {account} (fail_list: not their customer, or unknown)",
                    account=account)  # fmt: skip
         return [Result(d.key, DEAD, reason) if target(d) in failed else Result(d.key, SENT, ref=msgid) for d in chunk]
 
-    def _remember(self, msgid: str, keys: Iterable[str]) -> None:
+    # ---- the adapter's record of the tasks it creates (recovery without duplicates) ---------------
+    def _index_tasks(self) -> None:
+        """key → msgid from the state file's `tasks`, after pruning it (`_prune_tasks`)."""
+        tasks = self.state.section("tasks")
+        self._prune_tasks(self.clock())
+        with self.state.lock:
+            index = {key: ref for ref, entry in tasks.items() for key in entry.get("keys") or []}
         with self._lock:
-            self._made[msgid] = frozenset(keys)
+            self._task_of = index
+            for ref, entry in tasks.items():
+                self._made[ref] = frozenset(entry.get("keys") or [])
+
+    def _prune_tasks(self, now: float) -> None:
+        """Forget tasks older than KEEP_TASKS and the keys of those older than KEEP_KEYS, so the
+        state file stays small (it is rewritten on every task-creating call)."""
+        tasks = self.state.section("tasks")
+        with self.state.lock:
+            for ref in [r for r, e in tasks.items() if not isinstance(e, dict) or e.get("at", 0) < now - KEEP_TASKS]:
+                del tasks[ref]
+            for entry in tasks.values():
+                if entry.get("keys") and entry.get("at", 0) < now - KEEP_KEYS:
+                    entry["keys"] = []
+        with self._lock:
+            self._pruned = now
+            self._task_of = {k: ref for k, ref in self._task_of.items() if tasks.get(ref, {}).get("keys")}
+
+    def _creating(self, keys: Sequence[str], account: str, chat_type: str, text: str,
+                  call: Callable[[], dict[str, Any]], ref_of: Callable[[Mapping[str, Any]], str]) -> dict[str, Any]:  # fmt: skip
+        """A task-creating call, recorded in the state file before it is made (`calls`) and its
+        task as soon as the answer names it (`tasks`): a call whose answer was lost stays in
+        `calls`, and its keys are looked for in WeCom before anything is sent for them again."""
+        call_id = hashlib.sha1(f"{account}\n{chat_type}\n{keys[0] if keys else ''}\n{time.time_ns()}".encode()).hexdigest()[:16]
+        calls, tasks = self.state.section("calls"), self.state.section("tasks")
+        now = int(self.clock())
+        with self.state.lock:
+            calls[call_id] = {"keys": list(keys), "account": account, "chat_type": chat_type, "text": text, "at": now}
+            self.state.save()
+        try:
+            doc = call()
+        except AdapterError as exc:
+            uncertain = isinstance(exc, TransientError) and not isinstance(exc, RateLimited)
+            if not uncertain:  # WeCom answered: nothing was created
+                with self.state.lock:
+                    calls.pop(call_id, None)
+                    self.state.save()
+            raise
+        ref = ref_of(doc)
+        if now - self._pruned >= PRUNE_EVERY:
+            self._prune_tasks(now)
+        with self.state.lock:
+            calls.pop(call_id, None)
+            if ref:
+                tasks[ref] = {"keys": list(keys), "account": account, "chat_type": chat_type, "at": now}
+            self.state.save()
+        if ref:
+            self._remember(ref, keys)
+        return doc
+
+    def _remember(self, msgid: str, keys: Iterable[str]) -> None:
+        keys = frozenset(keys)
+        with self._lock:
+            self._made[msgid] = keys
+            for key in keys:
+                self._task_of[key] = msgid
             while len(self._made) > MADE:
                 self._made.popitem(last=False)
 
+    def _uncertain(self) -> set[str]:
+        """Keys of task-creating calls whose answer never came (this process or one before)."""
+        calls = self.state.section("calls")
+        with self.state.lock:
+            return {key for entry in calls.values() if isinstance(entry, dict) for key in entry.get("keys") or []}
+
+    def _settled_calls(self, keys: Iterable[str]) -> None:
+        """Forget the in-flight records all of whose keys have been looked for (found or not)."""
+        done = set(keys)
+        calls = self.state.section("calls")
+        with self.state.lock:
+            gone = [c for c, e in calls.items() if not isinstance(e, dict) or set(e.get("keys") or []) <= done]
+            for call_id in gone:
+                del calls[call_id]
+            if gone:
+                self.state.save()
+
     def _found_earlier(self, account: str, chat_type: str, text: str, deliveries: list[Delivery],
                        target: Callable[[Delivery], Any]) -> tuple[list[Result], list[Delivery]]:  # fmt: skip
-        """A retried delivery may have been sent by the attempt whose answer was lost (a timeout, a
-        5xx after the work): those found in the account's tasks are `sent`; the others go out."""
-        if all(d.attempt <= 1 for d in deliveries):
-            return [], list(deliveries)
-        found = self._tasks_with(account, chat_type, text, deliveries, target)
-        results = [Result(d.key, SENT, ref=found[d.key]) for d in deliveries if d.key in found]
-        return results, [d for d in deliveries if d.key not in found]
+        """A delivery may already be in a task: one this adapter recorded (its answer came, the
+        daemon did not settle it), or one whose answer was lost (a timeout, a 5xx after the
+        work; a retry, or a call left in flight). Those are `sent` with that task's msgid; only
+        the others go out."""
+        with self._lock:
+            recorded = {d.key: self._task_of[d.key] for d in deliveries if d.key in self._task_of}
+        results = [Result(d.key, SENT, ref=recorded[d.key]) for d in deliveries if d.key in recorded]
+        rest = [d for d in deliveries if d.key not in recorded]
+        uncertain = self._uncertain()
+        if not any(d.attempt > 1 or d.key in uncertain for d in rest):
+            return results, rest
+        found = self._tasks_with(account, chat_type, text, rest, target)
+        self._settled_calls(d.key for d in rest)
+        results += [Result(d.key, SENT, ref=found[d.key]) for d in rest if d.key in found]
+        return results, [d for d in rest if d.key not in found]
 
     def _tasks_with(self, account: str, chat_type: str, text: str, deliveries: Sequence[Delivery],
                     target: Callable[[Delivery], Any]) -> dict[str, str]:  # fmt: skip
-        """key → msgid for the deliveries whose target is in one of `account`'s mass-message
-        tasks with this text, created since the earliest delivery's `at` (get_groupmsg_list_v2,
-        then get_groupmsg_send_result). Tasks this process made for other keys are passed over."""
+        """key → msgid for the deliveries already in one of `account`'s mass-message tasks.
+
+        WeCom lists API-made tasks without a creator (96355: "API接口创建的群发消息不返回该字段"),
+        so a `creator` filter finds none: the 企业发表 tasks (filter_type 0) of the window, from
+        the earliest delivery's `at` (less LOOKBACK for clock skew), with the same text, are the
+        candidates; a candidate is `account`'s when `get_groupmsg_task` lists it as a sender, and
+        carries a delivery when `get_groupmsg_send_result` lists its customer (single tasks list
+        the unsent ones too, status 0). A group task lists no chat before it is sent (不返回未发送
+        记录): while the account's part is unsent (task status 0) the task counts as created for
+        every delivery whose chats are not found elsewhere — a task that exists must not be made
+        twice. Tasks this adapter recorded for other keys are passed over."""
+        if not deliveries:
+            return {}
         since = min(d.at for d in deliveries) - LOOKBACK
         end = min(since + 30 * 86400, int(self.clock()) + LOOKBACK)
         msgids: list[str] = []
         cursor = ""
         while True:
             doc = self.client.post("externalcontact/get_groupmsg_list_v2", {
-                "chat_type": chat_type, "start_time": int(since), "end_time": int(max(end, since)), "creator": account,
+                "chat_type": chat_type, "start_time": int(since), "end_time": int(max(end, since)),
                 "filter_type": 0, "limit": 100, "cursor": cursor})  # fmt: skip
             for task in doc.get("group_msg_list") or []:
                 if ((task.get("text") or {}).get("content") or "") == text and task.get("msgid"):
@@ -344,11 +636,29 @@ class WeComAdapter(Adapter):
             keys = [k for k in wanted if k not in found and (known is None or k in known)]
             if not keys:
                 continue
+            status = self._staff_status(msgid, account)
+            if status is None:
+                continue  # another staff member's task
             targets = self._send_results(msgid, account)
             for key in keys:
-                if wanted[key] in targets:
+                chats = wanted[key] if isinstance(wanted[key], list | tuple) else [wanted[key]]
+                if any(c in targets for c in chats) or (chat_type == "group" and status == TASK_UNSENT):
                     found[key] = msgid
         return found
+
+    def _staff_status(self, msgid: str, account: str) -> int | None:
+        """`account`'s status in a task (get_groupmsg_task: 0 unsent, 2 sent), None when the
+        account is not among its senders."""
+        cursor = ""
+        while True:
+            doc = self.client.post("externalcontact/get_groupmsg_task",
+                                   {"msgid": msgid, "limit": 1000, "cursor": cursor})  # fmt: skip
+            for row in doc.get("task_list") or []:
+                if row.get("userid") == account:
+                    return int(row.get("status") or 0)
+            cursor = str(doc.get("next_cursor") or "")
+            if not cursor:
+                return None
 
     def _send_results(self, msgid: str, account: str) -> dict[str, tuple[int, int | None]]:
         """target (external_userid or chat_id) → (status, send_time) for `account`'s part of a task."""
@@ -365,6 +675,87 @@ class WeComAdapter(Adapter):
             cursor = str(doc.get("next_cursor") or "")
             if not cursor:
                 return rows
+
+    # welcome messages -----------------------------------------------------------------------------
+    def _keep_welcome_code(self, message: Mapping[str, Any]) -> None:
+        """add_external_contact's WelcomeCode, kept for its 20 s in memory and the state file
+        (never logged): the greeting of the journey entry this friend_added starts may use it."""
+        code = str(message.get("WelcomeCode") or "").strip()
+        contact = str(message.get("ExternalUserID") or "").strip()
+        if not code or not contact or message.get("ChangeType") != "add_external_contact":
+            return
+        try:
+            at = int(str(message.get("CreateTime") or "").strip())
+        except ValueError:
+            at = int(self.clock())
+        now = self.clock()
+        welcome = self.state.section("welcome")
+        with self.state.lock:
+            for key in [k for k, v in welcome.items() if not isinstance(v, dict) or v.get("until", 0) <= now]:
+                del welcome[key]
+            welcome[contact] = {"code": code, "account": str(message.get("UserID") or ""), "at": at,
+                                "until": now + WELCOME_TTL}  # fmt: skip
+            self.state.save()
+
+    def _welcome_code(self, d: Delivery) -> str | None:
+        """The live WelcomeCode for a dm, taken (single use): the code of this contact's
+        friend_added with this account, still alive, when the dm falls due within the code's
+        life after that event — the greeting of the journey entry the friend_added started."""
+        if not d.contact or not d.account:
+            return None
+        welcome = self.state.section("welcome")
+        now = self.clock()
+        with self.state.lock:
+            entry = welcome.get(d.contact)
+            if not isinstance(entry, dict) or entry.get("account") != d.account:
+                return None
+            if now >= float(entry.get("until", 0)) - WELCOME_MARGIN:
+                return None
+            at = int(entry.get("at", 0))
+            if not at <= d.due <= at + WELCOME_TTL:
+                return None
+            del welcome[d.contact]
+            self.state.save()
+            return str(entry.get("code") or "") or None
+
+    def _welcome(self, d: Delivery) -> Result | None:
+        """A dm sent as the new customer's welcome (send_welcome_msg: at once, no confirmation, no
+        mass-message quota) when it may; None: it goes as a mass-message task. 41051 (already
+        welcomed — by the admin's welcome or another app) is final: recorded, not retried;
+        transient errors are retried within the 20 s; an expired code → a task as usual."""
+        code = self._welcome_code(d)
+        if code is None:
+            return None
+        for attempt in range(1, WELCOME_RETRIES + 1):
+            try:
+                body: dict[str, Any] = {"welcome_code": code}
+                if d.text:
+                    body["text"] = {"content": d.text}
+                found = attachments(d.parts, "dm", self.media)
+                if found:
+                    body["attachments"] = found
+                self.client.post("externalcontact/send_welcome_msg", body)
+                return Result(d.key, SENT, ref=f"welcome:{int(self.clock())}")
+            except WeComError as exc:
+                if exc.errcode == 41051:
+                    return Result(d.key, DEAD, t("already welcomed (41051): WeCom sent this customer another welcome "
+                                                 "(the admin's, or another app's); not sent again"))  # fmt: skip
+                if exc.errcode == 41096 and attempt < WELCOME_RETRIES:
+                    time.sleep(min(1.0, WELCOME_TTL / 10))
+                    continue
+                log.info(t("the welcome to {contact} goes as a mass-message task: {reason}", contact=d.contact,
+                           reason=exc.reason))  # fmt: skip
+                return None
+            except TransientError as exc:
+                if attempt < WELCOME_RETRIES and not isinstance(exc, RateLimited):
+                    time.sleep(min(1.0, WELCOME_TTL / 10))
+                    continue
+                log.info(t("the welcome to {contact} goes as a mass-message task: {reason}", contact=d.contact,
+                           reason=exc.reason))  # fmt: skip
+                return None
+            except PermanentError as exc:  # the content cannot be carried (media)
+                return Result(d.key, DEAD, exc.reason)
+        return None
 
     # join ways and group posts --------------------------------------------------------------------
     def _template_chats(self, group: str, account: str | None) -> list[str]:
@@ -430,10 +821,8 @@ class WeComAdapter(Adapter):
         known = [d for d in deliveries if chats_of[d.key]]
         if not known:
             return results
-        if any(d.attempt > 1 for d in known):
-            found = self._tasks_with(account, "group", text, known, lambda d: chats_of[d.key][0])
-            results += [Result(d.key, SENT, ref=found[d.key]) for d in known if d.key in found]
-            known = [d for d in known if d.key not in found]
+        earlier, known = self._found_earlier(account, "group", text, known, lambda d: chats_of[d.key])
+        results += earlier
         chats = list(dict.fromkeys(c for d in known for c in chats_of[d.key]))
         if not known:
             return results
@@ -448,7 +837,9 @@ class WeComAdapter(Adapter):
                     body["text"] = {"content": text}
                 if found:
                     body["attachments"] = found
-                return self.client.post("externalcontact/add_msg_template", body)
+                keys = [d.key for d in known if set(chats_of[d.key]) & set(part)]
+                return self._creating(keys, account, "group", text,
+                                      lambda: self.client.post("externalcontact/add_msg_template", body), _msgid)
 
             try:
                 doc = self._with_media(known[0].parts, "group", create)
@@ -459,8 +850,6 @@ class WeComAdapter(Adapter):
                 continue
             msgids.append(str(doc.get("msgid") or ""))
             failed.update(str(f) for f in doc.get("fail_list") or [])
-        for msgid in msgids:
-            self._remember(msgid, [d.key for d in known])
         for d in known:
             if msgids and not set(chats_of[d.key]) <= failed:
                 results.append(Result(d.key, SENT, ref=msgids[0]))
@@ -480,6 +869,15 @@ class WeComAdapter(Adapter):
         if not d.account:
             return Result(d.key, DEAD, t("a WeCom Moments post needs an account (userid)"))
         with self._lock:
+            recorded = self._task_of.get(d.key)
+        if recorded is not None:
+            return Result(d.key, SENT, ref=recorded)
+        if d.attempt > 1 or d.key in self._uncertain():
+            found = self._moment_found(d)
+            self._settled_calls([d.key])
+            if found is not None:
+                return Result(d.key, SENT, ref=found)
+        with self._lock:
             account_lock = self._moment_locks.setdefault(d.account, threading.Lock())
         with account_lock:  # one audience tag sync at a time per account
             visible: dict[str, Any] = {"sender_list": {"user_list": [d.account]}}
@@ -495,11 +893,57 @@ class WeComAdapter(Adapter):
                     body["text"] = {"content": d.text}
                 if found:
                     body["attachments"] = found
-                return self.client.post("externalcontact/add_moment_task", body)
+                return self._creating([d.key], d.account or "", "moment", d.text,
+                                      lambda: self.client.post("externalcontact/add_moment_task", body), _moment_ref)
 
             doc = self._with_media(d.parts, "moment", create)
-        jobid = str(doc.get("jobid") or "")
-        return Result(d.key, SENT, ref=f"moment:{jobid}")
+        return Result(d.key, SENT, ref=_moment_ref(doc))
+
+    def _moment_found(self, d: Delivery) -> str | None:
+        """A Moments task an earlier call made for this delivery (its answer lost): among the
+        company's posts of the window (get_moment_list, filter_type 0 企业发表; API-made posts
+        carry no creator, 93443/96352) with the same text, one this adapter has no record of
+        whose senders (get_moment_task) include the account. Its ref: moment:id:<moment_id>."""
+        since = d.at - LOOKBACK
+        end = int(self.clock()) + LOOKBACK
+        with self._lock:
+            known = {ref for ref in self._made if ref.startswith("moment:")}
+        moments = self.state.section("moments")
+        with self.state.lock:
+            known_ids = {str(e.get("moment_id")) for e in moments.values() if isinstance(e, dict)}
+        cursor = ""
+        while True:
+            doc = self.client.post("externalcontact/get_moment_list", {
+                "start_time": int(since), "end_time": int(max(end, since)), "filter_type": 0, "limit": 20,
+                "cursor": cursor})  # fmt: skip
+            for post in doc.get("moment_list") or []:
+                moment_id = str(post.get("moment_id") or "")
+                same = ((post.get("text") or {}).get("content") or "") == (d.text or "")
+                if not moment_id or not same or moment_id in known_ids or f"moment:id:{moment_id}" in known:
+                    continue
+                if self._published_by(moment_id, d.account or "") is not None:
+                    ref = f"moment:id:{moment_id}"
+                    with self.state.lock:
+                        moments[f"id:{moment_id}"] = {"moment_id": moment_id, "at": int(self.clock())}
+                        self.state.save()
+                    self._remember(ref, [d.key])
+                    return ref
+            cursor = str(doc.get("next_cursor") or "")
+            if not cursor:
+                return None
+
+    def _published_by(self, moment_id: str, account: str) -> int | None:
+        """`account`'s publish_status for a company post (get_moment_task), None when not a sender."""
+        cursor = ""
+        while True:
+            doc = self.client.post("externalcontact/get_moment_task",
+                                   {"moment_id": moment_id, "limit": 1000, "cursor": cursor})  # fmt: skip
+            for row in doc.get("task_list") or []:
+                if row.get("userid") == account:
+                    return int(row.get("publish_status") or 0)
+            cursor = str(doc.get("next_cursor") or "")
+            if not cursor:
+                return None
 
     def _sync_audience(self, account: str, tag_id: str, audience: set[str]) -> None:
         """Put the tag on the audience's customers that lack it and take it off the others
@@ -630,16 +1074,34 @@ class WeComAdapter(Adapter):
 
     # ---- after a crash ---------------------------------------------------------------------------
     def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
-        """dm and group posts left `sending`: found in the account's mass-message tasks → sent
-        (with the msgid); the rest are not returned (unknown). A tag touch is done again
-        (marking a tag twice changes nothing). Moments and staff tasks cannot be told: unknown."""
+        """Touches a crash left `sending`: one in a task this adapter recorded → sent (its
+        msgid); a dm or group post whose call may have reached WeCom (left in flight in the
+        state file) → looked for in WeCom as after a lost answer: found → sent, else unknown;
+        one no call was made for yet → failed (tried again: nothing can have gone out); a
+        Moments post in flight → looked for with get_moment_list. A tag touch is marked again
+        (marking twice changes nothing). Staff tasks (app messages) cannot be told: unknown."""
         out: list[Result] = []
+        uncertain = self._uncertain()
         same: dict[tuple[str, str, str], list[Delivery]] = defaultdict(list)
         for d in deliveries:
-            if d.channel in ("dm", "group") and d.account:
-                same[(d.channel, d.account, d.text)].append(d)
+            with self._lock:
+                ref = self._task_of.get(d.key)
+            if ref is not None:
+                out.append(Result(d.key, SENT, ref=ref))
             elif d.channel == "tag":
                 out.append(Result(d.key, FAILED, t("interrupted by a stop: marked again (no harm if it was done)")))
+            elif d.channel in ("dm", "group", "moment") and d.account and d.key not in uncertain:
+                out.append(Result(d.key, FAILED, t("interrupted by a stop before WeCom was called: sent again")))
+            elif d.channel == "moment" and d.account:
+                try:
+                    found = self._moment_found(d)
+                except AdapterError as exc:
+                    log.warning(t("cannot ask WeCom about touches interrupted by a stop: {reason}", reason=exc.reason))
+                    continue
+                if found is not None:
+                    out.append(Result(d.key, SENT, ref=found))
+            elif d.channel in ("dm", "group") and d.account:
+                same[(d.channel, d.account, d.text)].append(d)
         for (channel, account, text), group in same.items():
             try:
                 if channel == "dm":
@@ -647,9 +1109,7 @@ class WeComAdapter(Adapter):
                 else:
                     chats = {d.key: self._instance_chats(d) for d in group}
                     group = [d for d in group if chats[d.key]]
-                    found = (
-                        self._tasks_with(account, "group", text, group, lambda d, c=chats: c[d.key][0]) if group else {}
-                    )
+                    found = self._tasks_with(account, "group", text, group, lambda d, c=chats: c[d.key]) if group else {}
             except AdapterError as exc:
                 log.warning(t("cannot ask WeCom about touches interrupted by a stop: {reason}", reason=exc.reason))
                 continue
@@ -663,7 +1123,9 @@ class WeComAdapter(Adapter):
         out: list[Receipt] = []
         same: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
         for d in deliveries:
-            if d.ref and d.account:
+            if d.ref and d.ref.startswith("welcome:"):  # sent at once, no staff confirmation
+                out.append(Receipt(d.key, "confirmed", int(d.ref[8:] or 0) or None))
+            elif d.ref and d.account:
                 same[(d.ref, d.account)].append(d)
         now = self.clock()
         for (ref, account), group in same.items():
@@ -684,19 +1146,50 @@ class WeComAdapter(Adapter):
                     self._asked.pop(ask, None)
                 else:
                     interval = min(RECEIPT_MAX, max(RECEIPT_FIRST, interval * 2))
-                    self._asked[ask] = (now + interval, interval)
+                    self._asked[ask] = (min(now + interval, max(now + 1, self._next_deadline(group, now))), interval)
         return out
 
+    def _next_deadline(self, deliveries: Sequence[Delivery], now: float) -> float:
+        """When an unconfirmed task is next to be reminded or cancelled (receipts ask then)."""
+        first = min(d.at for d in deliveries)
+        times = [first + self.confirm_within]
+        if self.remind_after:
+            times.append(first + self.remind_after)
+        later = [t for t in times if t > now]
+        return min(later) if later else now + RECEIPT_MAX
+
     def _task_receipts(self, msgid: str, account: str, deliveries: Sequence[Delivery]) -> list[Receipt]:
-        rows = self._send_results(msgid, account)
-        out: list[Receipt] = []
-        for d in deliveries:
-            if d.channel == "dm":
-                status, at = rows.get(d.contact or "", (0, None))
-            else:  # a group post: confirmed when one of its chats got it
-                status, at = _group_status(list(rows.values()))
-            if status in STATUSES:
-                out.append(Receipt(d.key, STATUSES[status], at if status == 1 else None))
+        """Each delivery's status in the task; a task nobody confirmed within `confirm_within`
+        is cancelled (停止企业群发, 97611) and its waiting deliveries end `expired` — nothing goes
+        out days late; `remind_after` it, the staff member is reminded once (提醒成员群发, 97610:
+        at most three reminders a task in 24 hours)."""
+        out = _read_receipts(self._send_results(msgid, account), deliveries)
+        waiting = [d for d in deliveries if d.key not in {r.key for r in out}]
+        if not waiting:
+            return out
+        now = self.clock()
+        age = now - min(d.at for d in waiting)
+        tasks = self.state.section("tasks")
+        with self.state.lock:
+            entry = tasks.get(msgid) if isinstance(tasks.get(msgid), dict) else None
+        if age >= self.confirm_within:
+            self.client.post("externalcontact/cancel_groupmsg_send", {"msgid": msgid})
+            late = _read_receipts(self._send_results(msgid, account), waiting)  # confirmed meanwhile: it stands
+            confirmed = {r.key for r in late}
+            out += late + [Receipt(d.key, EXPIRED, int(now)) for d in waiting if d.key not in confirmed]
+            log.warning(t("WeCom task {msgid} of {account} was not confirmed within {hours} h: cancelled, {n} "
+                          "touches expired", msgid=msgid, account=account, hours=round(self.confirm_within / 3600, 1),
+                          n=len(waiting) - len(confirmed)))  # fmt: skip
+        elif self.remind_after and age >= self.remind_after and not (entry or {}).get("reminded"):
+            try:
+                self.client.post("externalcontact/remind_groupmsg_send", {"msgid": msgid})
+            except WeComError as exc:
+                log.info(t("cannot remind {account} of WeCom task {msgid}: {reason}", account=account, msgid=msgid,
+                           reason=exc.reason))  # fmt: skip
+            with self.state.lock:
+                record = tasks.setdefault(msgid, {"keys": [], "account": account, "at": int(now)})
+                record["reminded"] = int(now)
+                self.state.save()
         return out
 
     def _moment_receipts(self, jobid: str, account: str, deliveries: Sequence[Delivery]) -> list[Receipt]:
@@ -761,6 +1254,7 @@ class WeComAdapter(Adapter):
                 if ident in seen:
                     return HttpResponse(200)
             translation = translate(message)
+            self._keep_welcome_code(message)  # before the events: the daemon may dispatch at once
             if translation.events:
                 deliver(translation.events)  # stored before the answer: an acknowledged event is never lost
             elif translation.reason:
@@ -772,6 +1266,58 @@ class WeComAdapter(Adapter):
             return HttpResponse(200)
 
         return {CALLBACK_PATH: route}
+
+
+def _read_receipts(rows: Mapping[str, tuple[int, int | None]], deliveries: Sequence[Delivery]) -> list[Receipt]:
+    """Receipts for the deliveries whose status in a task is final (1, 2, 3)."""
+    out: list[Receipt] = []
+    for d in deliveries:
+        if d.channel == "dm":
+            status, at = rows.get(d.contact or "", (0, None))
+        else:  # a group post: confirmed when one of its chats got it
+            status, at = _group_status(list(rows.values()))
+        if status in STATUSES:
+            out.append(Receipt(d.key, STATUSES[status], at if status == 1 else None))
+    return out
+
+
+def _msgid(doc: Mapping[str, Any]) -> str:
+    return str(doc.get("msgid") or "")
+
+
+def _moment_ref(doc: Mapping[str, Any]) -> str:
+    return f"moment:{doc.get('jobid') or ''}"
+
+
+def _block_kind(kind: str) -> str:
+    return t("an hour block") if kind == "hour" else t("a minute block")
+
+
+def _clock_text(at: float) -> str:
+    """An instant for operators (UTC, to the second)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
+def _alert(exc: WeComError, scope: str) -> str:
+    """The one alert of a hold: what WeCom refused, and what to do (status shows it)."""
+    import re
+
+    if exc.errcode == 60020:
+        ip = re.search(r"from ip:\s*([0-9a-fA-F.:]+)", exc.errmsg)
+        return t("WeCom blocked: trusted IP (60020) — add this server's IP {ip} to the app's 企业可信IP; touches are "
+                 "held and go out once WeCom answers", ip=ip.group(1) if ip else "?")  # fmt: skip
+    if exc.errcode == 48002:
+        return t("WeCom blocked: API not allowed for this app (48002) — configure it under 客户联系 → 可调用接口的应用; "
+                 "touches are held and go out once WeCom answers")  # fmt: skip
+    if exc.errcode in (40001, 41004):
+        return t("WeCom blocked: wrong secret ({errcode}) — set the app's current secret; touches are held",
+                 errcode=exc.errcode)  # fmt: skip
+    if exc.errcode == 40013:
+        return t("WeCom blocked: wrong corp id (40013) — check corp_id; touches are held")
+    if scope:
+        return t("WeCom blocked for {account}: {reason} — touches of this account are held", account=scope,
+                 reason=exc.reason)  # fmt: skip
+    return t("WeCom blocked: {reason} — touches are held", reason=exc.reason)
 
 
 def _group_status(rows: list[tuple[int, int | None]]) -> tuple[int, int | None]:

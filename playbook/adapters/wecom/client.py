@@ -62,10 +62,20 @@ def explanation(errcode: int) -> str:
         40068: t("unknown corp tag id"),
         41048: t("no customer to send to: none of them is this staff member's customer"),
         48002: t("API not allowed for this app: make it one of the customer-contact apps (客户联系 → 可调用应用)"),
+        60011: t("no privilege: the staff member is outside the app's visible range (可见范围)"),
         60020: t("calling IP not in WeCom's trusted IP list: add this server's public IP to the app (企业可信IP)"),
         84061: t("not this staff member's customer"),
     }
     return known.get(errcode, "")
+
+
+class RateLimited(TransientError):
+    """45009 on `endpoint`: WeCom blocks an API for 60 s once its per-minute limit is passed and
+    for 60 minutes once its per-hour limit is (90454); the answer does not say which."""
+
+    def __init__(self, endpoint: str, reason: str, retry_after: float):
+        super().__init__(reason, retry_after=retry_after)
+        self.endpoint = endpoint
 
 
 class WeComError(PermanentError):
@@ -219,10 +229,11 @@ class WeComClient:
         errmsg = self._scrub(" ".join(str(doc.get("errmsg") or "").split()))
         errmsg = errmsg[:EXCERPT] + "…" if len(errmsg) > EXCERPT else errmsg
         if errcode == RATE_LIMITED:
-            raise TransientError(
+            raise RateLimited(
+                endpoint,
                 t("WeCom's call frequency limit for {endpoint} (45009): trying again after the minute block",
                   endpoint=endpoint),
-                retry_after=MINUTE_BLOCK,
+                MINUTE_BLOCK,
             )  # fmt: skip
         if errcode in BUSY:
             raise TransientError(

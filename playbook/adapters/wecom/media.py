@@ -121,7 +121,13 @@ def attachments(parts: Any, channel: str, media: Media, *, fresh: bool = False) 
     video, file = parts.get("video"), parts.get("file")
     title, desc = parts.get("title"), parts.get("desc")
     if channel == "moment":
-        kinds = [k for k, present in (("image", images), ("video", video), ("link", link)) if present]
+        if link:  # a Moments link needs its cover's media_id (图片链接封面, 必填: 95094/96351): the content's image
+            if len(images) != 1 or video or miniprogram or file:
+                raise PermanentError(t("a WeCom Moments link needs a cover: give the content one image (and no "
+                                       "video)"))  # fmt: skip
+            cover = media.media_id(images[0], "image", moment=True, fresh=fresh)
+            return [{"msgtype": "link", "link": {"title": str(title or link), "url": str(link), "media_id": cover}}]
+        kinds = [k for k, present in (("image", images), ("video", video)) if present]
         if len(kinds) > 1 or len(images) > 9 or miniprogram or file:
             raise PermanentError(t("a WeCom Moments post carries up to 9 images, or one video, or one link"))
         if images:
@@ -130,8 +136,6 @@ def attachments(parts: Any, channel: str, media: Media, *, fresh: bool = False) 
         if video:
             return [{"msgtype": "video", "video": {"media_id": media.media_id(str(video), "video", moment=True,
                                                                               fresh=fresh)}}]  # fmt: skip
-        if link:
-            return [{"msgtype": "link", "link": {"title": str(title or link), "url": str(link)}}]
         return []
     out: list[dict[str, Any]] = []
     if miniprogram:

@@ -8,7 +8,15 @@ What WeCom cannot be asked cheaply, or at all, and the adapter must not forget a
   short-term group instance, created with its first invitation);
 * `media`: upload key → {media_id, created_at} (temporary media live 3 days);
 * `moments`: jobid → {moment_id, at} (a Moments job can be read for 24 hours only; its
-  moment_id is what later tells who published the post).
+  moment_id is what later tells who published the post);
+* `tasks`: msgid (or `moment:<jobid>`) → {keys, account, chat_type, at, reminded}: every task
+  the adapter created, written as soon as WeCom's answer names it (recovery, reminders,
+  cancelling unconfirmed tasks);
+* `calls`: call id → {keys, account, chat_type, text, at}: a task-creating call in flight,
+  written before the call and removed once its answer came — what is left after a crash or a
+  lost answer is looked for in WeCom before anything is sent again;
+* `welcome`: external_userid → {code, account, at}: a WelcomeCode from the add_external_contact
+  callback, kept for its 20 seconds (never logged).
 
 The file is replaced as a whole (a temporary file beside it, fsync, rename), so a crash
 leaves the old or the new version, never a torn one.
@@ -27,7 +35,7 @@ from playbook.adapters.registry import adapter_error
 from playbook.i18n import t
 
 VERSION = 1
-SECTIONS = ("moment_tags", "join_ways", "media", "moments")
+SECTIONS = ("moment_tags", "join_ways", "media", "moments", "tasks", "calls", "welcome")
 
 
 class AdapterState:

@@ -1,0 +1,83 @@
+"""What the daemon will do next, from the store's state now (`playbook plan --db`).
+
+The engine is restored exactly as the daemon restores it (`Decider.build`: contacts,
+enrolments mid-journey and their next steps, held touches, the current periods' limit
+counts, open group instances, rotation cycles, service-level watches; older versions
+finishing; catch-up after downtime; new versions taking over), the events waiting in the
+store are fed to it, and it runs forward over a simulated clock — as `plan` runs it —
+to the horizon. Nothing is written to the store. The playbooks are the given paths (what
+a reload would load) or, without paths, the versions the store runs.
+
+`cli/plan.py` puts the result into the plan's outputs; this module knows nothing of them
+(plan/ and runtime/ are siblings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from playbook.compiler import ir
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+from playbook.engine.core import Engine
+from playbook.engine.model import Event, StateEvent, Touch
+from playbook.engine.policy import LimitRule
+from playbook.i18n import t
+from playbook.runtime.decide import Decider, LoadReport
+from playbook.runtime.store import Store
+
+DAY = 86400
+
+
+@dataclass
+class Forecast:
+    engine: Engine
+    playbooks: list[ir.Playbook]  # every version the engine runs (older ones first)
+    start: int
+    end: int
+    touches: list[Touch]  # decided from `start` on and due before `end`, in the order decided
+    events: list[StateEvent]  # state events before `end`
+    inputs: list[Event]  # the store's events not yet processed, fed to the engine
+    load: LoadReport
+    current: list[str] = field(default_factory=list)  # the running versions (the paths', or the store's)
+
+
+def current_documents(store: Store) -> list[dict[str, Any]]:
+    """The IR documents of the versions the store runs (activated, not retired)."""
+    rows = store.versions(active=True)
+    if not rows:
+        raise PlaybookError(
+            [Diagnostic(ERROR, "option", t("the store runs no playbook yet: give the playbook's PATH"))]
+        )
+    return [dict(row.document) for row in rows]
+
+
+def forecast(store: Store, paths: Sequence[str], start: int, end: int, *, shared_limits: Sequence[LimitRule] = (),
+             can_dissolve_groups: bool = True, grace: int = 3600) -> Forecast:  # fmt: skip
+    """The engine restored from `store` at `start` (the daemon's now) and run to `end`."""
+    touches: list[Touch] = []
+    events: list[StateEvent] = []
+
+    def sink(record: Any) -> None:
+        if isinstance(record, Touch):
+            if record.due < end:
+                touches.append(record)
+        elif record.at < end:
+            events.append(record)
+
+    decider = Decider(store, paths, shared_limits=shared_limits, can_dissolve_groups=can_dissolve_groups,
+                      grace=grace)  # fmt: skip
+    current = decider.compile() if paths else current_documents(store)
+    report = decider.build(start, current, sink=sink)
+    engine = decider.engine
+    assert engine is not None
+    inputs = decider.take_events()
+    decider.advance(start)  # the daemon's first step: events in, approvals taken in
+    t = max(start, engine.now)
+    while t < end:  # a day at a time, as `plan` runs
+        t = min(t + DAY, end)
+        engine.advance(t - 1)
+    engine.drain()
+    return Forecast(engine, decider.playbooks, start, end, touches, events, inputs, report,
+                    [doc["version"] for doc in current])  # fmt: skip

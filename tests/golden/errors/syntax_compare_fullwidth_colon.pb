@@ -1,0 +1,1 @@
+segment 老客 = orders ： 2

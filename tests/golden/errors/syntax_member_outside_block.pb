@@ -1,0 +1,5 @@
+content 欢迎 {
+  text "你好"
+}
+  image "a.jpg"
+}

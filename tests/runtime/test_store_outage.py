@@ -1,0 +1,369 @@
+"""The daemon survives its store: PostgreSQL unreachable for 2 s (and 20 s under -m slow)
+mid-dispatch, through a TCP proxy this test controls (the machine's shared server is never
+stopped); a SQLite store whose disk fills up mid-dispatch (a small tmpfs); a SQLite store
+that is read-only when the daemon starts (a read-only bind mount). Meanwhile the daemon
+stays up, logs one clear error, the HTTP intake answers 503 with Retry-After and stores
+nothing; when the store is back it resumes by itself: every touch once, none lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from playbook.runtime.store import Store
+
+PLAYBOOK = """\
+playbook "存储故障"
+timezone "Asia/Shanghai"
+
+journey 欢迎 {
+  on friend_added
+  dm 欢迎语
+  task "跟进{name|客户}"
+}
+
+content 欢迎语 = "{name|亲}，欢迎！"
+"""
+TOKEN = "outage-token"
+CONTACTS = 200
+
+
+class Proxy:
+    """A TCP proxy to 127.0.0.1:5432 that can be cut: every connection dropped and new
+    ones refused, as when the server is down, until it is restored on the same port."""
+
+    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
+        self.target = target
+        self.listener = self._listen(0)
+        self.port = self.listener.getsockname()[1]
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.lock = threading.Lock()
+        self.up = True
+        self.stopped = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _listen(self, port: int) -> socket.socket:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen(64)
+        s.settimeout(0.05)
+        return s
+
+    def _serve(self) -> None:
+        while not self.stopped:
+            if not self.up:
+                time.sleep(0.02)
+                continue
+            try:
+                client, _ = self.listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.pairs.append((client, server))
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(a, selectors.EVENT_READ, b)
+        sel.register(b, selectors.EVENT_READ, a)
+        try:
+            while True:
+                for key, _ in sel.select(0.5):
+                    data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                    if not data:
+                        return
+                    key.data.sendall(data)
+        except OSError:
+            return
+        finally:
+            sel.close()
+            a.close()
+            b.close()
+
+    def cut(self) -> None:
+        self.up = False
+        self.listener.close()
+        with self.lock:
+            for a, b in self.pairs:
+                for s in (a, b):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            self.pairs = []
+
+    def restore(self) -> None:
+        self.listener = self._listen(self.port)
+        self.up = True
+
+    def close(self) -> None:
+        self.stopped = True
+        self.cut()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _setup(tmp: Path, url: str, outbox: Path, port: int, batch: int = 5) -> Path:
+    (tmp / "p.pb").write_text(PLAYBOOK, encoding="utf-8")
+    (tmp / "playbook.toml").write_text(
+        f"""\
+[store]
+url = "{url}"
+[adapter]
+name = "jsonl"
+[adapter.options]
+path = "{outbox}"
+[intake]
+port = {port}
+[daemon]
+tick = 0.2
+batch = {batch}
+workers = 2
+lease = 30
+store_retry_cap = 1
+""",
+        encoding="utf-8",
+    )
+    return tmp / "playbook.toml"
+
+
+def _start(tmp: Path, config: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "playbook", "--lang", "en", "run", str(tmp / "p.pb"), "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400", "PLAYBOOK_INTAKE_TOKEN": TOKEN},
+    )
+
+
+def _keys(outbox: Path) -> list[str]:
+    if not outbox.exists():
+        return []
+    out = []
+    for line in outbox.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line)["key"])
+        except ValueError:
+            continue
+    return out
+
+
+def _wait(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+class Client:
+    """An event source that posts friend_added events in small requests and, as a good
+    client does, retries a 503 after its Retry-After; records every answer's status."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/events"
+        self.statuses: Counter[int] = Counter()
+        self.retry_after: set[str] = set()
+
+    def post(self, first: int, count: int) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        body = [{"type": "friend_added", "contact": f"c{i:04}", "at": now, "account": f"a{i % 3}",
+                 "name": f"客户{i}"} for i in range(first, first + count)]  # fmt: skip
+        while True:
+            try:
+                answer = httpx.post(self.url, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+            except httpx.TransportError:
+                time.sleep(0.2)  # the intake is not up yet
+                continue
+            self.statuses[answer.status_code] += 1
+            if answer.status_code != 503:
+                assert answer.status_code == 200, answer.text
+                return
+            self.retry_after.add(answer.headers.get("Retry-After", ""))
+            time.sleep(0.3)  # shorter than Retry-After: the test has no time to lose
+
+
+def _run_through_an_outage(tmp: Path, url: str, outbox: Path, cut: Callable[[], None], restore: Callable[[], None],
+                           seconds: float) -> tuple[Client, str]:  # fmt: skip
+    port = _free_port()
+    config = _setup(tmp, url, outbox, port)
+    daemon = _start(tmp, config)
+    client = Client(port)
+    try:
+        for first in range(0, CONTACTS // 2, 20):
+            client.post(first, 20)
+        _wait(lambda: len(_keys(outbox)) >= 20)  # mid-dispatch
+        cut()
+        during = threading.Thread(target=lambda: [client.post(f, 20) for f in range(CONTACTS // 2, CONTACTS, 20)])
+        during.start()  # events keep coming while the store is away
+        _wait(lambda: client.statuses[503] >= 1, timeout=30)
+        time.sleep(seconds)
+        assert daemon.poll() is None  # still up
+        restore()
+        during.join(timeout=120)
+        _wait(lambda: len(set(_keys(outbox))) >= 2 * CONTACTS, timeout=90)
+        time.sleep(0.5)
+    except AssertionError as exc:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=60)
+        raise AssertionError(f"{exc}; outbox {len(set(_keys(outbox)))}; the daemon said:\n{err.decode()}") from None
+    finally:
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, err.decode()
+    return client, err.decode()
+
+
+def _check(outbox: Path, store: Store, client: Client, err: str) -> None:
+    keys = Counter(_keys(outbox))
+    doubled = [k for k, n in keys.items() if n > 1]
+    assert not doubled, doubled[:5]
+    assert len(keys) == 2 * CONTACTS  # nothing lost, events posted during the outage included
+    assert Counter(r.state for r in store.touches()) == {"sent": 2 * CONTACTS}
+    assert sum(store.event_counts().values()) == CONTACTS  # each event stored once: nothing half-stored
+    assert client.statuses[503] >= 1 and client.retry_after == {"5"}
+    assert err.count("the store is unavailable") == 1, err  # one clear error per outage …
+    assert "Check that the database is running" in err
+    assert "the store is back after" in err  # … and one line when it ends
+    assert "Traceback" not in err, err
+
+
+@pytest.fixture
+def pg_url(pg_database: sa.URL) -> Iterator[str]:
+    """A schema of its own on the test database (as the `store_url` fixture makes them)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(pg_database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{pg_database.render_as_string(hide_password=False)}?options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+
+@pytest.mark.parametrize("seconds", [2, pytest.param(20, marks=pytest.mark.slow)])
+def test_postgresql_unreachable_mid_dispatch(tmp_path: Path, pg_url: str, seconds: float) -> None:
+    proxy = Proxy()
+    try:
+        via = sa.make_url(pg_url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        store = Store(pg_url)
+        store.migrate()
+        outbox = tmp_path / "outbox.jsonl"
+        client, err = _run_through_an_outage(tmp_path, via, outbox, proxy.cut, proxy.restore, seconds)
+        _check(outbox, store, client, err)
+        store.close()
+    finally:
+        proxy.close()
+
+
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MB tmpfs (root and mount(8) needed; skipped otherwise, saying why)."""
+    where = tmp_path / "tmpfs"
+    where.mkdir()
+    try:
+        _mount("-t", "tmpfs", "-o", "size=16m", "tmpfs", str(where))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a tmpfs here ({exc}); the disk-full and read-only tests need one")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_sqlite_disk_full_mid_dispatch(tmp_path: Path, tmpfs: Path) -> None:
+    url = f"sqlite:///{tmpfs / 'store.db'}"
+    store = Store(url)
+    store.migrate()
+    filler = tmpfs / "filler"
+
+    def fill() -> None:  # the disk is full: every byte the tmpfs has left goes to another file
+        with filler.open("wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+
+    outbox = tmp_path / "outbox.jsonl"  # the outbox is on another disk
+    client, err = _run_through_an_outage(tmp_path, url, outbox, fill, filler.unlink, 2)
+    _check(outbox, store, client, err)
+    assert "full" in err
+    store.close()
+
+
+def test_sqlite_read_only_at_start_then_writable(tmp_path: Path, tmpfs: Path) -> None:
+    """The store's folder is read-only when the daemon starts (a read-only bind mount): it
+    says so once, waits, and starts by itself when the folder is writable again; `status`
+    reads the read-only store meanwhile."""
+    url = f"sqlite:///{tmpfs / 'store.db'}"
+    store = Store(url)
+    store.migrate()
+    store.close()
+    view = tmp_path / "view"
+    view.mkdir()
+    _mount("--bind", str(tmpfs), str(view))
+    try:
+        _mount("-o", "remount,ro,bind", str(view))
+        port = _free_port()
+        outbox = tmp_path / "outbox.jsonl"
+        config = _setup(tmp_path, f"sqlite:///{view / 'store.db'}", outbox, port)
+        daemon = _start(tmp_path, config)
+        try:
+            time.sleep(3)
+            assert daemon.poll() is None  # waiting, not dead
+            status = subprocess.run([sys.executable, "-m", "playbook", "--lang", "en", "status", "--db",
+                                     str(view / "store.db"), "--format", "json"], capture_output=True, text=True,
+                                    timeout=60)  # fmt: skip
+            assert status.returncode == 0, status.stdout + status.stderr
+            assert "touches" in json.loads(status.stdout)
+            _mount("-o", "remount,rw,bind", str(view))
+            client = Client(port)
+            client.post(0, CONTACTS)
+            _wait(lambda: len(set(_keys(outbox))) >= 2 * CONTACTS, timeout=120)
+        finally:
+            if daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+            _, raw = daemon.communicate(timeout=60)
+        err = raw.decode()
+        assert daemon.returncode == 0, err
+        assert err.count("the store is unavailable") == 1, err
+        assert "the store is back after" in err and "Traceback" not in err, err
+        assert len(Counter(_keys(outbox))) == 2 * CONTACTS and max(Counter(_keys(outbox)).values()) == 1
+    finally:
+        subprocess.run(["umount", "-l", str(view)], check=False)
