@@ -951,4 +951,7 @@ ZH: dict[str, str] = {
     "note": "备注",
     "to let it send: playbook approve {version} (or reject it: playbook reject {version})": "批准发送：playbook approve {version}（或驳回：playbook reject {version}）",
     "two playbooks are both named '{name}' ({first}, {second}): their limits and state would be one; rename a file": "两个剧本同名 '{name}'（{first}、{second}）：它们的频次限制和状态会混为一体；请给其中一个文件改名",
+    "Plan both versions forward from a daemon's store as it is now (as `plan --db`).": "从守护进程存储库的当前状态出发演练新旧两个版本（同 `plan --db`）。",
+    "mid-journey in older versions: {n} (they finish the version they entered)": "旧版本中旅程中途的联系人：{n}（他们会走完进入时的版本）",
+    "{m} of them would move to the new version with `run --migrate`": "其中 {m} 人在 `run --migrate` 时会迁移到新版本",
 }

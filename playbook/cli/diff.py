@@ -59,17 +59,20 @@ class _Command(click.Command):
                help=t("The impact of a change: graph changes, and over data the touches added, removed and changed."))  # fmt: skip
 @click.argument("old", type=click.Path())
 @click.argument("new", type=click.Path())
+@click.option("--db", metavar="URL",
+              help=t("Plan both versions forward from a daemon's store as it is now (as `plan --db`)."))  # fmt: skip
 @click.option("--contacts", type=click.Path(), help=t("Contacts to plan both versions over (as `plan --contacts`)."))
 @click.option("--accounts", type=click.Path(), help=t("Staff accounts: CSV or JSON Lines with id, name, …."))
 @click.option("--events", type=click.Path(), help=t("Events: JSON Lines {fields}.", fields="{type, contact, at, …}"))
-@click.option("--start", metavar="DT", help=t("Start (local time of the playbook), default today 00:00."))
+@click.option("--start", metavar="DT",
+              help=t("Start (local time of the playbook), default today 00:00 (with --db: now)."))  # fmt: skip
 @click.option("--days", type=click.IntRange(1, 3660), default=7, show_default=True, help=t("Horizon in days."))
 @click.option("--adapter", metavar="NAME", help=t("Apply an adapter's platform limits (e.g. wecom)."))
 @click.option("--examples", type=click.IntRange(0, 100), default=3, show_default=True,
               help=t("Examples shown of each kind of difference."))  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help=t("table for people, json for scripts."))  # fmt: skip
-def command(old: str, new: str, contacts: str | None, accounts: str | None, events: str | None, start: str | None,
+def command(old: str, new: str, db: str | None, contacts: str | None, accounts: str | None, events: str | None, start: str | None,
             days: int, adapter: str | None, examples: int, fmt: str) -> None:  # fmt: skip
     """The impact of a change: graph changes, and the touches it adds, removes and changes."""
     from playbook.compiler import compile_path
@@ -83,9 +86,15 @@ def command(old: str, new: str, contacts: str | None, accounts: str | None, even
     changes = graph_changes(docs[0], docs[1])
     if (accounts or events) and not contacts:
         fail(PlaybookError([_option_error(t("--accounts and --events need --contacts"))]))
+    if db is not None and (contacts or accounts or events):
+        fail(PlaybookError([_option_error(t("--db plans from the store's contacts and events: leave out {options}",
+                                            options="--contacts, --accounts, --events"))]))  # fmt: skip
     the_effect = None
+    in_flight_doc = None
     plans: list[Any] = []
-    if contacts:
+    if db is not None:
+        the_effect, in_flight_doc = _from_store(db, old, new, docs[1]["timezone"], start, days, adapter)
+    elif contacts:
         from playbook.cli.plan import adapter_profile
         from playbook.plan.diff import effect
 
@@ -101,11 +110,13 @@ def command(old: str, new: str, contacts: str | None, accounts: str | None, even
             fail(exc)
     alters = the_effect.alters_sending if the_effect is not None else bool(changes)
     if fmt == "json":
-        click.echo(json.dumps(_doc(old, new, docs, changes, the_effect, examples, alters), ensure_ascii=False,
-                              indent=2, sort_keys=True))  # fmt: skip
+        doc = _doc(old, new, docs, changes, the_effect, examples, alters)
+        if db is not None:
+            doc["in_flight"] = in_flight_doc
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True))
     else:
         out = console()
-        _render(out, old, new, docs, changes, the_effect, examples, alters)
+        _render(out, old, new, docs, changes, the_effect, examples, alters, in_flight_doc)
         if plans:
             from playbook.plan import output
 
@@ -138,6 +149,79 @@ class FilesPlanner:
         return Side(result.touches, result.start, result.end, result.clock)
 
 
+class StorePlanner:
+    """Each side forecast from a daemon's store as it is now (runtime/forecast.py, as `plan
+    --db`): OLD as if it stays loaded, NEW as a reload would load it — older versions finish
+    what their contacts started, the new one takes over. Nothing is written to the store."""
+
+    def __init__(self, store: Any, old: str, new: str, start: int, end: int, limits: Any = (),
+                 can_dissolve: bool = True) -> None:  # fmt: skip
+        self.store, self.paths = store, {"old": old, "new": new}
+        self.start, self.end = start, end
+        self.adapter = (limits, can_dissolve)
+
+    def __call__(self, side: str) -> Any:  # -> plan.diff.Side
+        from playbook.engine.timeutil import LocalTime
+        from playbook.plan.diff import Side
+        from playbook.runtime.forecast import forecast
+
+        limits, can_dissolve = self.adapter
+        fc = forecast(self.store, [self.paths[side]], self.start, self.end, shared_limits=limits,
+                      can_dissolve_groups=can_dissolve)  # fmt: skip
+        current = [pb for pb in fc.playbooks if pb.version in fc.current]
+        return Side(fc.touches, fc.start, fc.end, LocalTime(current[-1].timezone))
+
+
+def in_flight(store: Any, new: str, start: int, limits: Any = (), can_dissolve: bool = True) -> dict[str, Any]:
+    """Contacts mid-journey in older versions when NEW is loaded at `start`: they finish the
+    version they entered; `would_move`: how many `run --migrate` would move onto NEW (at the
+    same step, where it still exists and no touch of theirs is held)."""
+    from playbook.runtime.decide import Decider
+
+    by_journey: dict[str, int] = {}
+    moved = 0
+    for migrate in (False, True):
+        decider = Decider(store, [new], shared_limits=limits, can_dissolve_groups=can_dissolve)
+        report = decider.build(start, decider.compile(), migrate=migrate, sink=lambda record: None)
+        if migrate:
+            moved = report.migrated
+            break
+        assert decider.engine is not None
+        for flows in decider.engine.flows:
+            if not flows.retired:
+                continue
+            for name, run in flows.journeys.items():
+                n = sum(1 for history in run.history.values() if history and history[-1].status == "active")
+                if n:
+                    by_journey[name] = by_journey.get(name, 0) + n
+    return {"mid_journey": sum(by_journey.values()), "by_journey": dict(sorted(by_journey.items())),
+            "would_move": moved}  # fmt: skip
+
+
+def _from_store(db: str, old: str, new: str, timezone: str, start: str | None, days: int,
+                adapter: str | None) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """`diff --db`: both sides forecast from the store now (or at --start), and who is mid-journey."""
+    import time
+
+    from playbook.cli.plan import adapter_profile
+    from playbook.cli.status import reading_store
+    from playbook.engine.timeutil import LocalTime
+    from playbook.plan.diff import effect
+    from playbook.plan.run import parse_start
+
+    try:
+        limits, can_dissolve = adapter_profile(adapter)
+        with reading_store(db) as store:
+            now = int(time.time())
+            begin = now if start is None else parse_start(start, LocalTime(timezone),
+                                                          lambda: dt.datetime.fromtimestamp(now, dt.UTC))  # fmt: skip
+            the_effect = effect(StorePlanner(store, old, new, begin, begin + days * 86400, limits, can_dissolve))
+            return the_effect, in_flight(store, new, begin, limits, can_dissolve)
+    except PlaybookError as exc:
+        fail(exc)
+        raise
+
+
 def _option_error(message: str) -> Any:
     from playbook.diagnostics import ERROR, Diagnostic
 
@@ -164,7 +248,7 @@ def _doc(old: str, new: str, docs: list[Any], changes: list[Any], the_effect: An
 
 
 def _render(out: Any, old: str, new: str, docs: list[Any], changes: list[Any], the_effect: Any, examples: int,
-            alters: bool) -> None:  # fmt: skip
+            alters: bool, in_flight_doc: dict[str, Any] | None = None) -> None:  # fmt: skip
 
     line = lambda text, style="": out.print(text, style=style, markup=False, highlight=False)  # noqa: E731
     line(t("old {path}  {version}", path=old, version=docs[0]["version"]), "bold")
@@ -188,6 +272,13 @@ def _render(out: Any, old: str, new: str, docs: list[Any], changes: list[Any], t
         line(t("no data given (--contacts …): every graph change counts as altering what is sent"), "dim")
     else:
         _render_effect(out, line, the_effect, examples)
+        if in_flight_doc is None:
+            line(t("mid-journey: none (a plan from data files starts with nobody mid-journey)"), "dim")
+        else:
+            line(t("mid-journey in older versions: {n} (they finish the version they entered)",
+                   n=f"{in_flight_doc['mid_journey']:,}"))  # fmt: skip
+            line("  " + t("{m} of them would move to the new version with `run --migrate`",
+                          m=f"{in_flight_doc['would_move']:,}"))  # fmt: skip
     line(t("the change alters what is sent (exit 2)") if alters else t("the change alters nothing that is sent (exit 0)"),
          "yellow" if alters else "green")  # fmt: skip
 
@@ -266,7 +357,6 @@ def _render_effect(out: Any, line: Any, e: Any, examples: int) -> None:
     peaks = [f"{e.peak[side][1]:,} ({c.local(e.peak[side][0]).strftime('%m-%d %H:00')})" if e.peak[side][1] else "0"
              for side in (OLD, NEW)]  # fmt: skip
     line(t("busiest hour: {old} → {new} touches", old=peaks[0], new=peaks[1]))
-    line(t("mid-journey: none (a plan from data files starts with nobody mid-journey)"), "dim")
 
 
 def _one_line(text: str) -> str:
