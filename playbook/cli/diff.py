@@ -354,7 +354,7 @@ def _render_effect(out: Any, line: Any, e: Any, examples: int) -> None:
         parts = ", ".join(f"{t(CHANNEL_WORDS[ch])} {counts[ch]:,}" for ch in CHANNELS if counts.get(ch))
         burst.append(f"{sum(counts.values()):,}" + (f" ({parts})" if parts else ""))
     line(t("first hour: {old} → {new} touches", old=burst[0], new=burst[1]))
-    peaks = [f"{e.peak[side][1]:,} ({c.local(e.peak[side][0]).strftime('%m-%d %H:00')})" if e.peak[side][1] else "0"
+    peaks = [f"{e.peak[side][1]:,} ({c.local(e.peak[side][0]).strftime('%m-%d %H:%M')})" if e.peak[side][1] else "0"
              for side in (OLD, NEW)]  # fmt: skip
     line(t("busiest hour: {old} → {new} touches", old=peaks[0], new=peaks[1]))
 
