@@ -145,6 +145,9 @@ class Adapter:
     capabilities: ClassVar[Capabilities] = Capabilities(parts=EVERYWHERE)
     idempotent: ClassVar[bool] = False  # the receiver deduplicates by key
     gives_receipts: ClassVar[bool] = False  # the platform reports on sent touches later (`receipts`)
+    # The playbook's timezone, set by the daemon once the playbooks are loaded: an adapter that
+    # shows times to people (console) shows them in it, with the offset.
+    timezone: str = "UTC"
 
     def __init__(self, options: Mapping[str, Any] | None = None, secrets: Mapping[str, str] | None = None):
         self.options = dict(options or {})

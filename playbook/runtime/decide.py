@@ -154,9 +154,8 @@ class Decider:
     def compile(self) -> list[dict[str, Any]]:
         """The playbooks' IR documents (a PlaybookError when any does not compile)."""
         results = [compile_path(p) for p in self.paths]
-        errors = [d for r in results for d in r.errors]
-        if errors:
-            raise PlaybookError(errors)
+        if any(not r.ok for r in results):  # what `playbook check` prints for the files that fail
+            raise PlaybookError([d for r in results if not r.ok for d in r.diagnostics])
         named: dict[str, str] = {}
         for r in results:  # a playbook's state is filed under its name: two running playbooks need two
             name = (r.doc or {}).get("name") or (r.doc or {}).get("title") or ""
