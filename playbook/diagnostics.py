@@ -86,6 +86,13 @@ def render(d: Diagnostic) -> str:
     return f"{head}\n{gutter}{line_text}\n{' ' * 5} | {pad}{carets}{tail}"
 
 
+def render_all(diagnostics: Iterable[Diagnostic]) -> str:
+    """Several diagnostics, one after the other, exactly as `playbook check` prints them
+    (its `print_diagnostics` renders each with `render`; the daemon's refused reload and
+    `playbook status` use this, so the three never differ)."""
+    return "\n".join(render(d) for d in diagnostics)
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """'did you mean 'X'?' for the nearest candidate, or '' when nothing is close."""
     best = nearest(name, candidates)

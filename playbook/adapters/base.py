@@ -92,6 +92,23 @@ class HttpResponse:
     content_type: str = "text/plain; charset=utf-8"
 
 
+@dataclass
+class Synced:
+    """Contacts and accounts as the platform has them (`Adapter.sync`), for the store's
+    idempotent import: plain records ({"id", …}: `added_at` in epoch seconds, `tags` a list of
+    names), the known contacts the platform no longer has (`gone`), problems for the operator,
+    and the calls made per endpoint."""
+
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    calls: dict[str, int] = field(default_factory=dict)
+    # messages contacts received outside the playbooks (a staff member's own mass message) that
+    # count toward the platform's quota: (channel, contact, when) — each reported once
+    spent: list[tuple[str, str, int]] = field(default_factory=list)
+
+
 CallbackRoute = Callable[[HttpRequest], HttpResponse]
 # What a callback route does with the events it receives: stored in the event log (source
 # "adapter") before the route answers, so an acknowledged callback is never lost.
@@ -128,6 +145,9 @@ class Adapter:
     capabilities: ClassVar[Capabilities] = Capabilities(parts=EVERYWHERE)
     idempotent: ClassVar[bool] = False  # the receiver deduplicates by key
     gives_receipts: ClassVar[bool] = False  # the platform reports on sent touches later (`receipts`)
+    # The playbook's timezone, set by the daemon once the playbooks are loaded: an adapter that
+    # shows times to people (console) shows them in it, with the offset.
+    timezone: str = "UTC"
 
     def __init__(self, options: Mapping[str, Any] | None = None, secrets: Mapping[str, str] | None = None):
         self.options = dict(options or {})
@@ -169,6 +189,20 @@ class Adapter:
         """Final reports on sent touches (each has its `ref`); the ones not returned are
         asked about again later."""
         return []
+
+    def sync_due(self, now: float) -> bool:
+        """Whether `sync` has something to read now (a schedule came, or callbacks named
+        customers to read again). Cheap: the daemon asks every turn."""
+        return False
+
+    def sync(self, known: Mapping[str, str | None], now: float, *, full: bool = False,
+             quota: bool = False) -> Synced:  # fmt: skip
+        """Contacts and accounts from the platform: everything when `full` (or when a scheduled
+        sync is due), else the customers callbacks named. `known`: the stored, not deleted
+        contacts → their account (to keep owners and tell who is gone). With `quota`, a full sync
+        also reports the quota spent outside the playbooks (`Synced.spent`, each once: the caller
+        must count it). Raises AdapterError."""
+        raise PermanentError(f"the {self.name or 'this'} adapter cannot read contacts from its platform")
 
     def close(self) -> None:
         """Called once on shutdown, after in-flight calls are drained."""

@@ -5,7 +5,7 @@ platform quotas, not one playbook's choice), so `plan --adapter wecom` shows the
 deferrals the daemon will meet. WeCom's figures are from its external-contact API
 documents (docs/adapters/wecom.md): a customer receives at most as many mass messages a
 month as the month has days, counting every staff member, and one staff member at most
-one a day per customer.
+one a day per customer; a customer group (each group instance) as many posts.
 """
 
 from __future__ import annotations
@@ -39,15 +39,22 @@ EVERYWHERE = {channel: ALL_PARTS for channel in CHANNELS}
 
 def wecom_limits(mode: str = "month") -> tuple[LimitRule, ...]:
     """WeCom's mass-message quota per customer; the admin may switch the monthly quota
-    to 7 a week or 1 a day."""
+    to 7 a week or 1 a day. The same quota holds for each customer group (创建企业群发, 92135:
+    "每位客户/每个客户群" receive at most that many): a group post counts per group instance
+    (each of its chats gets the post once)."""
     daily = LimitRule("dm", 1, "contact", "day", "defer", "wecom: 1 dm per customer per day")
     if mode == "day":
-        return (daily,)
+        return (daily, LimitRule("group", 1, "group", "day", "defer", "wecom: 1 post per customer group per day"))
     if mode == "week":
-        return (daily, LimitRule("dm", 7, "contact", "week", "defer", "wecom: 7 dm per customer per week"))
+        return (
+            daily,
+            LimitRule("dm", 7, "contact", "week", "defer", "wecom: 7 dm per customer per week"),
+            LimitRule("group", 7, "group", "week", "defer", "wecom: 7 posts per customer group per week"),
+        )
     return (
         daily,
         LimitRule("dm", "days_in_month", "contact", "month", "defer", "wecom: days-in-month dm per customer"),
+        LimitRule("group", "days_in_month", "group", "month", "defer", "wecom: days-in-month posts per customer group"),
     )
 
 

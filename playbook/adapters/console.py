@@ -2,8 +2,9 @@
 
 The default adapter, for trying a playbook with `playbook run` before any platform is
 connected. Options: `console`, a rich Console to print to (tests pass one writing to a
-StringIO); standard output otherwise. Times are UTC: the adapter does not know the
-playbook's timezone, and an unambiguous time is what a log reader needs.
+StringIO); standard output otherwise. Times are the playbook's, to the second, with the
+offset (`2026-12-06 16:12:03+08:00`), as the daemon's log lines: the daemon sets
+`timezone` once the playbooks are loaded (UTC before, and outside a daemon).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from rich.text import Text
 
 from playbook.adapters.base import SENT, Adapter, Delivery, Result
 from playbook.adapters.capabilities import BUILTIN, Capabilities
-from playbook.adapters.jsonl import iso_utc
 from playbook.adapters.registry import adapter_error, check_options
+from playbook.engine.timeutil import LocalTime, stamp
 from playbook.i18n import t, tn
 from playbook.textsafe import safe_console
 
@@ -43,11 +44,11 @@ class ConsoleAdapter(Adapter):
     def send(self, batch: Sequence[Delivery]) -> list[Result]:
         with self._lock:
             for d in batch:
-                self.console.print(render(d))
+                self.console.print(render(d, LocalTime(self.timezone)))
         return [Result(d.key, SENT) for d in batch]
 
 
-def render(d: Delivery) -> Text:
+def render(d: Delivery, clock: LocalTime | None = None) -> Text:
     """One delivery: a header line (time, channel, account → recipient, flow · step), then its text.
 
     Built from Text pieces, never markup, so brackets in a message are shown as written.
@@ -59,7 +60,7 @@ def render(d: Delivery) -> Text:
     else:
         recipient = d.contact or "-"
     line = Text()
-    line.append(iso_utc(d.at), style="dim")
+    line.append(stamp(d.at, clock or LocalTime("UTC")), style="dim")
     line.append("  ")
     line.append(f"{d.channel:<7}", style="bold cyan")  # the longest, "moment", and a space
     line.append(f"{d.account or '-'} → {recipient}", style="bold")

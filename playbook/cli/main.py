@@ -24,6 +24,7 @@ COMMANDS = {
     "status": ("playbook.cli.status", N_("What the store holds: pending timers, the ledger by state, dead letters.")),
     "report": ("playbook.cli.report", N_("The seed metrics from the store: service levels, conversion, execution.")),
     "explain": ("playbook.cli.explain", N_("Why a contact got (or did not get) each journey and touch.")),
+    "diff": ("playbook.cli.diff", N_("The impact of a change before it is made: graph changes, touches added/removed.")),
     "requeue": ("playbook.cli.requeue", N_("Send unknown (or dead) touches again: back to pending, recorded.")),
     "approve": ("playbook.cli.approve", N_("Let a playbook version that waits for approval send.")),
     "reject": ("playbook.cli.reject", N_("Refuse a playbook version that waits for approval.")),

@@ -34,21 +34,21 @@ from playbook.i18n import t
 def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, adapter_name: str | None, migrate: bool,
             once: bool, standby: bool, verbose: bool, yes: bool) -> None:  # fmt: skip
     import logging
+    import sys
 
-    from rich.logging import RichHandler
-
-    from playbook.cli.common import console
     from playbook.runtime.config import CONFIG_FILE, load_config, with_overrides
     from playbook.runtime.daemon import Daemon, RunOptions
+    from playbook.runtime.logs import PlaybookTimeFormatter
 
     if config_path is None and Path(CONFIG_FILE).is_file():
         config_path = Path(CONFIG_FILE)
     config = with_overrides(load_config(config_path), db=db, adapter=adapter_name)
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=console(stderr=True), show_path=False, rich_tracebacks=False)],
-    )
+    daemon = Daemon(config, RunOptions(list(paths), migrate=migrate, once=once, standby=standby, yes=yes))
+    # Plain lines on stderr, stamped in the playbook's timezone with the offset; a message of
+    # several lines (a refused reload's diagnostics) kept as it is, carets in place.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PlaybookTimeFormatter(lambda: daemon.timezone))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     logging.getLogger("playbook").setLevel(logging.DEBUG if verbose else logging.INFO)
-    code = Daemon(config, RunOptions(list(paths), migrate=migrate, once=once, standby=standby, yes=yes)).run()
+    code = daemon.run()
     raise SystemExit(code)

@@ -123,7 +123,7 @@ def render(doc: dict[str, Any], out: Any) -> None:
     """The status as tables on a rich console."""
     from rich.table import Table
 
-    from playbook.runtime.report import short_time
+    from playbook.runtime.report import local_time as short_time  # times to the second, with the offset
     from playbook.tables import print_table
 
     versions = ", ".join(f"{v['name']} ({v['version']})" for v in doc["versions"]) or t("none")
@@ -162,3 +162,8 @@ def render(doc: dict[str, Any], out: Any) -> None:
                           f"{r['flow']} · {r['step']}", to, str(r["attempts"]), r["error"] or "",
                           short_time(r["next_attempt_at"]) if r["next_attempt_at"] else "")  # fmt: skip
         print_table(out, table)
+    refused = doc.get("reload_refused")
+    if refused:  # what the daemon logged: `playbook check`'s text for the files it refused
+        out.print(t("reload refused at {when}, the running versions carry on:", when=short_time(refused["at"])),
+                  style="red", markup=False, highlight=False)  # fmt: skip
+        out.print(refused["text"], markup=False, highlight=False)

@@ -179,6 +179,7 @@ class Engine:
 
         first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime("Asia/Shanghai")
         shared = [LimitCounter(rule, first_clock) for rule in shared_limits]
+        self.shared_counters = shared  # the platform's limits, one counter for every playbook
         self.columns = Columns(contacts)
         self.programs = [Program(pb, self.columns, shared) for pb in playbooks]
         self.contacts = contacts
@@ -490,7 +491,7 @@ class Engine:
             return self._finish(req, t, SKIPPED, program.refused)
         if program.awaiting is not None:
             return self._hold(req, Verdict(False, t + GATE_RETRY, program.awaiting))
-        verdict = program.policies.judge(t, req.channel, account, contact, held_until)
+        verdict = program.policies.judge(t, req.channel, account, contact, held_until, req.group)
         if verdict is not SEND and not verdict.send:
             if verdict.retry_at is None:
                 return self._finish(req, t, SKIPPED, verdict.reason)
@@ -501,7 +502,7 @@ class Engine:
             return self._finish(req, t, SKIPPED, f"missing {exc.path}")
         if audience is not None and not audience:
             return self._finish(req, t, SKIPPED, "no contact can see it", audience=audience)
-        program.policies.record(t, req.channel, account, contact)
+        program.policies.record(t, req.channel, account, contact, req.group)
         if self.observer is not None:
             self.observer.counted(program, req)
         if t == req.due:

@@ -19,7 +19,7 @@ from playbook.engine.timeutil import LocalTime, QuietWindow
 class LimitRule:
     channel: str  # dm | group | moment | task | any
     count: int | str  # a number, or "days_in_month" (a platform quota)
-    scope: str  # contact | account
+    scope: str  # contact | account | group (per group instance: a platform's per-chat quota)
     period: str  # day | week | month
     action: str  # defer | skip
     label: str
@@ -34,13 +34,15 @@ class LimitRule:
     def applies(self, channel: str, has_contact: bool) -> bool:
         if self.scope == "contact" and not has_contact:
             return False
+        if self.scope == "group" and channel != "group":
+            return False
         return self.channel == "any" or self.channel == channel
 
 
 class LimitCounter:
     """Counts for one rule in its current period."""
 
-    __slots__ = ("rule", "clock", "period_start", "period_end", "counts", "limit", "by_contact")
+    __slots__ = ("rule", "clock", "period_start", "period_end", "counts", "limit", "by_contact", "by_group")
 
     def __init__(self, rule: LimitRule, clock: LocalTime):
         self.rule = rule
@@ -51,6 +53,7 @@ class LimitCounter:
         # a fixed capacity, or None when it depends on the month (a platform quota)
         self.limit = None if rule.count == "days_in_month" else int(rule.count)
         self.by_contact = rule.scope == "contact"
+        self.by_group = rule.scope == "group"
 
     def _roll(self, t: int) -> None:
         if not (self.period_start <= t < self.period_end):
@@ -129,8 +132,9 @@ class Policies:
         return None
 
     def judge(
-        self, t: int, channel: str, account: str | None, contact: str | None, held_until: int | None = None
-    ) -> Verdict:
+        self, t: int, channel: str, account: str | None, contact: str | None, held_until: int | None = None,
+        group: str | None = None,
+    ) -> Verdict:  # fmt: skip
         """May a touch go out at `t`? `held_until` is quiet_release(t), which the caller
         works out once for every touch of the instant."""
         if held_until is not None:
@@ -141,7 +145,7 @@ class Policies:
         retry = None
         reason = ""
         for counter in counters:
-            scope_id = contact if counter.by_contact else account
+            scope_id = contact if counter.by_contact else group if counter.by_group else account
             if scope_id is None or not counter.full(t, scope_id):
                 continue
             rule = counter.rule
@@ -159,7 +163,7 @@ class Policies:
         per account: how many more may go out at `t` (the same for each of them, until one
         goes); None when a limit counts per contact."""
         counters = self.applicable(channel, True)
-        if any(counter.by_contact for counter in counters):
+        if any(counter.by_contact or counter.by_group for counter in counters):
             return None
         return min((counter.room(t, account) for counter in counters), default=sys.maxsize)
 
@@ -168,12 +172,12 @@ class Policies:
         for counter in self.applicable(channel, True):
             counter.add(t, account, n)
 
-    def record(self, t: int, channel: str, account: str | None, contact: str | None) -> None:
+    def record(self, t: int, channel: str, account: str | None, contact: str | None, group: str | None = None) -> None:
         counters = self._applicable.get((channel, contact is not None))
         if counters is None:
             counters = self.applicable(channel, contact is not None)
         for counter in counters:
-            scope_id = contact if counter.by_contact else account
+            scope_id = contact if counter.by_contact else group if counter.by_group else account
             if scope_id is not None:
                 counter.add(t, scope_id)
 

@@ -185,3 +185,9 @@ class QuietWindow:
 def iso(ts: int, clock: LocalTime) -> str:
     """ISO 8601 in the playbook timezone, to the second: 2026-12-02T08:00:00+08:00."""
     return clock.iso(ts)
+
+
+def stamp(ts: float, clock: LocalTime) -> str:
+    """A time for people (log lines, `status`): local to the playbook, to the second, with
+    the offset — 2026-12-06 16:12:03+08:00."""
+    return dt.datetime.fromtimestamp(int(ts), clock.tz).isoformat(sep=" ", timespec="seconds")

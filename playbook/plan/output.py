@@ -612,6 +612,9 @@ _FIXED_REASONS = {
     "wecom: 1 dm per customer per day": N_("wecom: 1 dm per customer per day"),
     "wecom: 7 dm per customer per week": N_("wecom: 7 dm per customer per week"),
     "wecom: days-in-month dm per customer": N_("wecom: days-in-month dm per customer"),
+    "wecom: 1 post per customer group per day": N_("wecom: 1 post per customer group per day"),
+    "wecom: 7 posts per customer group per week": N_("wecom: 7 posts per customer group per week"),
+    "wecom: days-in-month posts per customer group": N_("wecom: days-in-month posts per customer group"),
 }
 # Why a contact left a journey: "exited the journey (…)".
 _EXITS = {

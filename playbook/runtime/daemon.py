@@ -29,12 +29,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from playbook.adapters.base import Adapter, Fenced
-from playbook.diagnostics import PlaybookError
+from playbook.diagnostics import PlaybookError, render_all
 from playbook.i18n import t
 from playbook.runtime.config import DaemonConfig, intake_settings, load_secrets
 from playbook.runtime.decide import Decider, LoadReport
 from playbook.runtime.dispatch import Dispatcher, RetryPolicy
+from playbook.runtime.importing import sync_contacts
 from playbook.runtime.lease import WriterLease, describe
+from playbook.runtime.logs import RELOAD_REFUSED, refused_record
+from playbook.runtime.rows import Journal
 from playbook.runtime.store import LeaseLost, Store, StoreError
 
 log = logging.getLogger("playbook.daemon")
@@ -99,6 +102,10 @@ class Daemon:
         self._ids_pruned_at = 0.0  # when event ids older than [intake] remember_ids were last forgotten
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self._lost: LeaseLost | None = None
+        # The timezone log lines are stamped in (runtime/logs.py): the store's playbook's
+        # until the playbooks are loaded, then the newest current one's.
+        self.timezone = "UTC"
+        self._in_use: Adapter | None = None  # the adapter run() opened (told the timezone too)
 
     # ---- control (signal handlers and tests) ----------------------------------------------------
     def wake(self) -> None:
@@ -125,6 +132,9 @@ class Daemon:
             settings = None if self.options.once else self._intake_settings()
             self._install_signals()  # a stop ends a wait for the store or its lease too
             self._surviving(store.migrate)
+            from playbook.runtime.importing import store_timezone
+
+            self.timezone = self._surviving(lambda: store_timezone(store))
             # one writer per store: nothing is decided or reconciled before the lease is ours
             lease = WriterLease(store, self.owner, cfg.daemon.lease)
             if not self._surviving(lambda: self._hold(lease, store)):
@@ -134,6 +144,8 @@ class Daemon:
                 from playbook.adapters.registry import build
 
                 adapter = build(cfg.adapter.name, cfg.adapter.options, load_secrets(cfg))
+            self._in_use = adapter
+            adapter.timezone = self.timezone
             adapter.open()
             accounts = self._surviving(store.load_accounts)  # a store outage is waited out here too
             for problem in adapter.probe([str(a["id"]) for a in accounts if a.get("id")]):
@@ -144,6 +156,7 @@ class Daemon:
                               can_dissolve_groups=caps.dissolve_groups, grace=int(d.grace),
                               sync_tags=caps.tags, approve=d.approve, yes=self.options.yes)  # fmt: skip
             loaded = self._surviving(lambda: decider.load(int(self.clock()), migrate=self.options.migrate))
+            self._surviving(lambda: self._after_load(decider))
             self._log_load(loaded)
             self._mtimes = self._playbook_mtimes()
             dispatcher = Dispatcher(store, adapter, owner=self.owner, adapter_name=cfg.adapter.name, batch=d.batch,
@@ -322,6 +335,10 @@ class Daemon:
 
     def _turn(self, decider: Decider, dispatcher: Dispatcher) -> None:
         """Decide up to now, then dispatch until nothing more is due (or a stop)."""
+        if dispatcher.adapter.sync_due(self.clock()):  # contacts from the platform first (importing.py)
+            synced = sync_contacts(dispatcher.adapter, decider.store, self.clock(), self.config.adapter.name)
+            if synced is not None and synced.spent:
+                decider.count_spent(synced.spent, int(self.clock()))
         step = decider.step(int(self.clock()))
         for version, state in step.decisions.items():
             if state == "approved":
@@ -372,7 +389,12 @@ class Daemon:
 
         found: dict[Path, float] = {}
         for path in self.options.paths:
-            for file in playbook_files(path):
+            try:
+                files = playbook_files(path)
+            except PlaybookError:  # moved away or emptied: a reload then says so, as `check` would
+                found[Path(path)] = -1.0
+                continue
+            for file in files:
                 try:
                     found[file] = file.stat().st_mtime
                 except OSError:
@@ -387,9 +409,24 @@ class Daemon:
         try:
             loaded = decider.load(int(self.clock()))
         except PlaybookError as exc:
-            log.error(t("reload refused, the running versions carry on: {reason}", reason=exc.diagnostics[0].message))
+            # What `playbook check` prints for the same files (one rendering function), in
+            # the log and, for `playbook status`, in the store.
+            text = render_all(exc.diagnostics)
+            log.error("%s\n%s", t("reload refused, the running versions carry on:"), text)
+            decider.store.write(Journal(engine_state={RELOAD_REFUSED: refused_record(int(self.clock()), text,
+                                                                                     exc.diagnostics)}))  # fmt: skip
             return
+        self._after_load(decider)
         self._log_load(loaded)
+
+    def _after_load(self, decider: Decider) -> None:
+        """A load went through: times in the (newest) playbook's timezone from now on, and no
+        refused reload for `status` to show any more."""
+        if decider.playbooks:
+            self.timezone = decider.playbooks[-1].timezone
+            if self._in_use is not None:
+                self._in_use.timezone = self.timezone
+        decider.store.write(Journal(engine_state={RELOAD_REFUSED: None}))
 
     def _log_load(self, loaded: LoadReport) -> None:
         versions = ", ".join(loaded.versions)

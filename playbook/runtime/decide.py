@@ -154,9 +154,8 @@ class Decider:
     def compile(self) -> list[dict[str, Any]]:
         """The playbooks' IR documents (a PlaybookError when any does not compile)."""
         results = [compile_path(p) for p in self.paths]
-        errors = [d for r in results for d in r.errors]
-        if errors:
-            raise PlaybookError(errors)
+        if any(not r.ok for r in results):  # what `playbook check` prints for the files that fail
+            raise PlaybookError([d for r in results if not r.ok for d in r.diagnostics])
         named: dict[str, str] = {}
         for r in results:  # a playbook's state is filed under its name: two running playbooks need two
             name = (r.doc or {}).get("name") or (r.doc or {}).get("title") or ""
@@ -291,6 +290,25 @@ class Decider:
                 contacts.deleted.add(cid)
             engine.contact_changed(cid)
         return changed
+
+    def count_spent(self, spent: Sequence[tuple[str, str, int]], now: int) -> int:
+        """Messages contacts received outside the playbooks that the platform counts toward its
+        quota (a staff member's own mass message: (channel, contact, when)) count toward the
+        platform's limits in the period they fell in, if it is the current one; written with the
+        next step. How many were counted."""
+        engine, journaler = self.engine, self.journaler
+        assert engine is not None and journaler is not None
+        counted = 0
+        for channel, contact, at in spent:
+            for counter in engine.shared_counters:
+                if not counter.by_contact or not counter.rule.applies(channel, True):
+                    continue
+                counter.room(max(now, engine.now), contact)  # into the current period first
+                if counter.period_start <= at < counter.period_end:
+                    counter.add(at, contact)
+                    journaler.counts.add((id(counter), contact))
+                    counted += 1
+        return counted
 
     def next_due(self) -> int | None:
         """When the engine next has something to do (None: nothing on its timeline)."""

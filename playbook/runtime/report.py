@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from playbook.engine.timeutil import LocalTime, iso
 from playbook.runtime import schema as s
 from playbook.runtime.importing import store_timezone
+from playbook.runtime.logs import RELOAD_REFUSED
 from playbook.runtime.rows import TouchRow
 from playbook.runtime.store import Store, StoreError
 
@@ -72,6 +73,12 @@ def short_time(text: str | None) -> str:
     return dt.datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M") if text else "—"
 
 
+def local_time(text: str | None) -> str:
+    """2026-12-01T09:00:00+08:00 → 2026-12-01 09:00:00+08:00: how `status` and the daemon's
+    log show a time (to the second, with the offset; ISO text already in the playbook timezone)."""
+    return dt.datetime.fromisoformat(text).isoformat(sep=" ", timespec="seconds") if text else "—"
+
+
 def ratio(part: int, whole: int) -> float | None:
     """part / whole to 4 places; None when there is nothing to divide by."""
     return round(part / whole, 4) if whole else None
@@ -115,11 +122,24 @@ def status(store: Store, clock: LocalTime | None = None, latest: int = 10) -> di
         "accounts": st.accounts,
         "dead": [_problem(r, clock) for r in st.dead],
         "errors": [_problem(r, clock) for r in st.errors],
+        "reload_refused": reload_refused(store, clock),
         "approvals": approvals(store, clock, latest),
         # touches an adapter holds back, by reason (WeCom blocked: trusted IP … — add this server's IP …)
         "held": [{"reason": reason, "touches": n, "next_try": when(nxt, clock)} for reason, n, nxt in st.held],
         "writer": _writer(store, clock),
     }
+
+
+def reload_refused(store: Store, clock: LocalTime) -> dict[str, Any] | None:
+    """The daemon's last refused reload while no reload has succeeded since: when, the text
+    it logged (what `playbook check` prints), and the diagnostics as data."""
+    es = s.engine_state
+    with snapshot(store) as conn:
+        value = conn.execute(sa.select(es.c.value).where(es.c.name == RELOAD_REFUSED)).scalar()
+    if not isinstance(value, dict):
+        return None
+    return {"at": when(value.get("at"), clock), "text": value.get("text", ""),
+            "diagnostics": value.get("diagnostics", [])}  # fmt: skip
 
 
 def _writer(store: Store, clock: LocalTime) -> dict[str, Any] | None:

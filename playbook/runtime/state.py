@@ -76,7 +76,8 @@ class Journaler:
 
     def counted(self, program: Program, req: TouchRequest) -> None:
         for counter in program.policies.applicable(req.channel, req.contact is not None):
-            scope_id = req.contact if counter.rule.scope == "contact" else req.account
+            scope = counter.rule.scope
+            scope_id = req.contact if scope == "contact" else req.group if scope == "group" else req.account
             if scope_id is not None:
                 self.counts.add((id(counter), scope_id))
 

@@ -515,6 +515,14 @@ class Store:
                 deleted.add(cid)
         return records, deleted
 
+    def contact_accounts(self) -> dict[str, str | None]:
+        """Every contact not deleted → its account (the indexed column, no fields decoded): what
+        a platform sync compares with."""
+        t = s.contacts
+        with self._read() as conn:
+            query = sa.select(t.c.id, t.c.account).where(t.c.deleted == sa.false())
+            return {str(cid): account for cid, account in conn.execute(query)}
+
     def load_accounts(self) -> list[dict[str, Any]]:
         with self._read() as conn:
             return self._accounts(conn)

@@ -76,6 +76,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from playbook.adapters.wecom import crypto
+from playbook.testing.wecom_directory import ROUTES as DIRECTORY_ROUTES
+from playbook.testing.wecom_directory import Directory
 
 CHINA = ZoneInfo("Asia/Shanghai")  # WeCom's days, weeks and months (the quota periods)
 TOKEN_TTL = 7200
@@ -401,6 +403,7 @@ class WeComServer:
         self._ip_trusted = True
         self._forbidden: set[str] | None = set()  # endpoints answering 48002 (None: every data call)
         self._delivered: dict[str, deque[float]] = defaultdict(deque)
+        self.directory = Directory(self)  # customers as a contact sync reads them (wecom_directory.py)
         self._httpd = _HTTPServer((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
 
@@ -1413,6 +1416,7 @@ ROUTES: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "media/upload": ("POST", WeComServer._media_upload),
     "media/upload_attachment": ("POST", WeComServer._media_upload_attachment),
 }
+ROUTES.update(DIRECTORY_ROUTES)  # the contact sync's endpoints: get_follow_user_list, batch/get_by_user, get
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,13 @@ def test_a_dm_shows_time_channel_account_contact_flow_step_and_text(make_deliver
     results = adapter.send([make_delivery()])
     assert results == [Result("pb-1/新客培育/c1/n1/0", SENT)]
     lines = out.getvalue().splitlines()
-    assert lines[0] == "2026-12-01T00:00:00+00:00  dm     a1 → c1  新客培育 · after 5m: dm 欢迎语"
+    assert lines[0] == "2026-12-01 00:00:00+00:00  dm     a1 → c1  新客培育 · after 5m: dm 欢迎语"
     # Written as text, never as markup: the brackets in a message are shown as they are.
     assert lines[1] == "    你好 [bold]小王[/bold]，欢迎！"
+    # In a daemon, the playbook's timezone with the offset (as the log lines).
+    adapter.timezone = "Asia/Shanghai"
+    adapter.send([make_delivery()])
+    assert out.getvalue().splitlines()[2].startswith("2026-12-01 08:00:00+08:00  dm     a1 → c1")
 
 
 def test_groups_moments_retries_and_multi_line_text(make_delivery: Make) -> None:

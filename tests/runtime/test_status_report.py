@@ -345,7 +345,7 @@ def test_status_command(db: Store, clock: Clock, store_url: str) -> None:
     assert out == json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"  # sorted, stable
     code, table, _ = invoke("status", "--db", store_url)
     assert code == 0
-    for text in ("timers pending: 2 (next due 2026-12-01 11:00)", "ledger", "dead letters", "48002 customer refused",
+    for text in ("timers pending: 2 (next due 2026-12-01 11:00:00+08:00)", "ledger", "dead letters", "48002 customer refused",
                  "last errors", "timeout"):  # fmt: skip
         assert text in table, text
 

@@ -59,6 +59,7 @@ from playbook.adapters.base import (
     PermanentError,
     Receipt,
     Result,
+    Synced,
     TransientError,
 )
 from playbook.adapters.capabilities import BUILTIN, Capabilities, wecom_limits
@@ -68,6 +69,7 @@ from playbook.adapters.wecom.callbacks import translate
 from playbook.adapters.wecom.client import RateLimited, WeComClient, WeComError
 from playbook.adapters.wecom.media import Media, attachments
 from playbook.adapters.wecom.state import AdapterState
+from playbook.adapters.wecom.sync import WeComSync, sync_interval
 from playbook.i18n import t
 
 log = logging.getLogger("playbook.adapters.wecom")
@@ -90,6 +92,9 @@ LOOKBACK = 300  # seconds before a touch's `at` that its task may carry (clock s
 OPTIONS = ("corp_id", "agent_id", "base_url", "timeout", "quota", "tag_group", "media_dir",
            "app_messages_per_minute", "app_messages_per_hour", "groups", "state_file", "confirm_within",
            "remind_after")  # fmt: skip
+OPTIONS += ("sync", "personal_tags")  # contact sync (sync.py)
+SYNC_RETRY = 600.0  # seconds before a failed scheduled sync is tried again
+REREAD_RETRY = 60.0  # seconds before customers a callback named are read again after a failure
 # Configuration errors: nothing is sent (for everyone, or for one account) until a probe call
 # succeeds; the touches stay pending, no attempt used. 60020 is checked on data calls only, so a
 # token says nothing about it (the trusted IP list, 企业可信IP).
@@ -230,6 +235,7 @@ class WeComAdapter(Adapter):
         self._blocks: dict[str, Block] = {}  # endpoint → its 45009 block
         self._asked: dict[str, tuple[float, float]] = {}  # ref → (next ask, interval)
         self._lock = threading.Lock()
+        self._init_sync(opts)
 
     def __repr__(self) -> str:
         held = [name for name in ("secret", "callback_token", "callback_aes_key") if self.secrets.get(name)]
@@ -1226,6 +1232,120 @@ class WeComAdapter(Adapter):
         # WeCom does not say when it was published: when it was first seen so (≤ one receipts round late)
         return [Receipt(d.key, "confirmed", int(self.clock())) for d in deliveries]
 
+    # ---- contact sync (sync.py) --------------------------------------------------------------------
+    def _init_sync(self, opts: Mapping[str, Any]) -> None:
+        try:
+            self.sync_every = sync_interval(opts.get("sync"))
+        except ValueError as exc:
+            raise adapter_error(str(exc)) from None
+        personal = opts.get("personal_tags", False)
+        if not isinstance(personal, bool):
+            raise adapter_error(t("the wecom option 'personal_tags' is true or false"))
+        self.syncer = WeComSync(self.client, moment_tags=self._moment_tag_ids, personal_tags=personal,
+                                clock=self.clock)  # fmt: skip
+        self._sync_next: float | None = 0.0 if self.sync_every else None  # the first one when the daemon starts
+        self._reread: OrderedDict[str, None] = OrderedDict()  # customers a callback said changed
+        self._sync_lock = threading.Lock()  # held briefly: the callback route takes it too
+        self._sync_running = threading.Lock()  # one sync at a time (its calls may take minutes)
+        self._reread_after = 0.0  # after a failed re-read: not before
+
+    def _moment_tag_ids(self) -> set[str]:
+        """The corp tags this adapter keeps for Moments audiences: not tags of the customers."""
+        tags = self.state.section("moment_tags")
+        with self.state.lock:
+            return {tag_id for per_account in tags.values() if isinstance(per_account, dict) for tag_id in per_account}
+
+    def _noticed(self, kind: str, message: Mapping[str, Any]) -> None:
+        """A callback that changes what a sync reads, with `sync` set: a customer added or edited
+        (remark or corp tags, 92130) is read again at the next turn; a corp tag renamed or
+        deleted (change_external_tag update/delete) changes every customer carrying it, so a
+        full sync comes at the next turn. Nothing is called from here (WeCom waits 5 s)."""
+        if self._sync_next is None:
+            return
+        customer = str(message.get("ExternalUserID") or "").strip()
+        with self._sync_lock:
+            if kind in ("change_external_contact/add_external_contact",
+                        "change_external_contact/edit_external_contact") and customer:  # fmt: skip
+                self._reread[customer] = None
+            elif kind in ("change_external_tag/update", "change_external_tag/delete"):
+                self._sync_next = 0.0
+        if kind.startswith("change_external_tag/"):
+            with self._tags_lock:
+                self._tags = None  # the adapter's own name → id cache
+
+    def _add_staff_sends(self, found: Synced, now: float) -> None:
+        """The messages staff sent themselves this quota period (个人发表: they spend the
+        customers' quota, 92135) into `found.spent`, each customer of each task once (the
+        adapter's state remembers what it reported). A failure here is a problem, not a failed sync."""
+        since = quota_period_start(self.quota, now)
+        sends = self.state.section("staff_sends")
+        with self.state.lock:
+            counted = {msgid: list(entry.get("customers") or []) for msgid, entry in sends.items()
+                       if isinstance(entry, dict)}  # fmt: skip
+        try:
+            new = self.syncer.staff_sends(since, int(now), counted)
+        except AdapterError as exc:
+            found.problems.append(t("cannot read the mass messages staff sent themselves: {reason}", reason=exc.reason))
+            return
+        finally:
+            for endpoint, n in self.syncer.taken().items():
+                found.calls[endpoint] = found.calls.get(endpoint, 0) + n
+        with self.state.lock:
+            for msgid, rows in new.items():
+                entry = sends.setdefault(msgid, {"at": int(now), "customers": []})
+                entry["customers"] = sorted({*entry["customers"], *(c for c, _ in rows)})
+                found.spent += [("dm", customer, at) for customer, at in rows]
+            for msgid in [m for m, e in sends.items() if not isinstance(e, dict) or e.get("at", 0) < now - 40 * 86400]:
+                del sends[msgid]  # older than any quota period
+            self.state.save()
+
+    def sync_due(self, now: float) -> bool:
+        with self._sync_lock:
+            if self._sync_next is None:
+                return False
+            return now >= self._sync_next or (bool(self._reread) and now >= self._reread_after)
+
+    def sync(self, known: Mapping[str, str | None], now: float, *, full: bool = False,
+             quota: bool = False) -> Synced:  # fmt: skip
+        """Everything (`full`, or the schedule came), else the customers callbacks named. The
+        calls run outside `_sync_lock`, so a callback arriving meanwhile is never kept waiting."""
+        with self._sync_running:
+            with self._sync_lock:
+                whole = full or (self._sync_next is not None and now >= self._sync_next)
+                todo = list(self._reread)
+                if whole:
+                    self._reread.clear()  # read with everything else
+            if whole:
+                try:
+                    found = self.syncer.full(known)
+                except AdapterError:
+                    with self._sync_lock:
+                        self._reread.update(dict.fromkeys(todo))
+                        if self._sync_next is not None:
+                            self._sync_next = now + min(SYNC_RETRY, self.sync_every or SYNC_RETRY)
+                    raise
+                with self._sync_lock:
+                    if self.sync_every:
+                        self._sync_next = now + self.sync_every
+                if quota:
+                    self._add_staff_sends(found, now)
+                return found
+            out = Synced()
+            for customer in todo:
+                try:
+                    one = self.syncer.one(customer, known)
+                except AdapterError:
+                    with self._sync_lock:  # this one and the rest: later
+                        self._reread_after = now + REREAD_RETRY
+                    raise
+                with self._sync_lock:
+                    self._reread.pop(customer, None)
+                out.contacts += one.contacts
+                out.gone += one.gone
+                for endpoint, n in one.calls.items():
+                    out.calls[endpoint] = out.calls.get(endpoint, 0) + n
+            return out
+
     # ---- callbacks -------------------------------------------------------------------------------
     def callbacks(self, deliver: EventSink) -> Mapping[str, CallbackRoute]:
         """`/wecom/callback`: WeCom's URL verification (GET) and its customer-contact events (POST),
@@ -1255,6 +1375,7 @@ class WeComAdapter(Adapter):
                     return HttpResponse(200)
             translation = translate(message)
             self._keep_welcome_code(message)  # before the events: the daemon may dispatch at once
+            self._noticed(translation.kind, message)  # customers to read again (sync)
             if translation.events:
                 deliver(translation.events)  # stored before the answer: an acknowledged event is never lost
             elif translation.reason:
@@ -1266,6 +1387,19 @@ class WeComAdapter(Adapter):
             return HttpResponse(200)
 
         return {CALLBACK_PATH: route}
+
+
+def quota_period_start(mode: str, now: float) -> int:
+    """The start of WeCom's quota period (China time) that `now` is in: the month, ISO week or day."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    day = datetime.fromtimestamp(now, ZoneInfo("Asia/Shanghai")).replace(hour=0, minute=0, second=0, microsecond=0)
+    if mode == "month":
+        day = day.replace(day=1)
+    elif mode == "week":
+        day -= timedelta(days=day.weekday())
+    return int(day.timestamp())
 
 
 def _read_receipts(rows: Mapping[str, tuple[int, int | None]], deliveries: Sequence[Delivery]) -> list[Receipt]:

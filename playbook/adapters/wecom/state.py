@@ -36,6 +36,7 @@ from playbook.i18n import t
 
 VERSION = 1
 SECTIONS = ("moment_tags", "join_ways", "media", "moments", "tasks", "calls", "welcome")
+SECTIONS += ("staff_sends",)  # msgid → {at, customers}: staff members' own mass messages counted (sync)
 
 
 class AdapterState:
