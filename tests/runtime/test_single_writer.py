@@ -62,7 +62,7 @@ tick = 0.2
 batch = {batch}
 workers = 2
 lease = {LEASE}
-approve = "never"  # the launch gate (above 50 by default) would hold the 600 first-hour touches
+approve = "never"  # the launch gate (above 50 by default) would hold these touches
 """,
         encoding="utf-8",
     )

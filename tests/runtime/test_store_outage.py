@@ -149,6 +149,7 @@ batch = {batch}
 workers = 2
 lease = 30
 store_retry_cap = 1
+approve = "never"  # the launch gate (above 50 by default) would hold these touches
 """,
         encoding="utf-8",
     )
