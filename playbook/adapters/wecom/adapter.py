@@ -62,7 +62,7 @@ from playbook.adapters.base import (
     Synced,
     TransientError,
 )
-from playbook.adapters.capabilities import BUILTIN, Capabilities, wecom_limits
+from playbook.adapters.capabilities import BUILTIN, WELCOME_REF, Capabilities, wecom_limits
 from playbook.adapters.registry import adapter_error, check_options, require_option
 from playbook.adapters.wecom import crypto
 from playbook.adapters.wecom.callbacks import translate
@@ -741,7 +741,7 @@ class WeComAdapter(Adapter):
                 if found:
                     body["attachments"] = found
                 self.client.post("externalcontact/send_welcome_msg", body)
-                return Result(d.key, SENT, ref=f"welcome:{int(self.clock())}")
+                return Result(d.key, SENT, ref=f"{WELCOME_REF}{int(self.clock())}")
             except WeComError as exc:
                 if exc.errcode == 41051:
                     return Result(d.key, DEAD, t("already welcomed (41051): WeCom sent this customer another welcome "
@@ -1129,7 +1129,7 @@ class WeComAdapter(Adapter):
         out: list[Receipt] = []
         same: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
         for d in deliveries:
-            if d.ref and d.ref.startswith("welcome:"):  # sent at once, no staff confirmation
+            if d.ref and d.ref.startswith(WELCOME_REF):  # sent at once, no staff confirmation
                 out.append(Receipt(d.key, "confirmed", int(d.ref[8:] or 0) or None))
             elif d.ref and d.account:
                 same[(d.ref, d.account)].append(d)
