@@ -37,10 +37,10 @@ journey 新客 {{
 ADDED = 1_796_868_000
 
 
-def _plan(tmp: Path, limit: str = "") -> list:
+def _plan(tmp: Path, limit: str = "", added_by: str = "zhangsan") -> list:
     (tmp / "p.pb").write_text(PLAYBOOK.format(limit=limit), encoding="utf-8")
     (tmp / "c.csv").write_text("id,name,account\nwmA,李四,zhangsan\n", encoding="utf-8")
-    (tmp / "e.csv").write_text("contact,type,at,account\nwmA,friend_added,2026-12-10 10:00,zhangsan\n",
+    (tmp / "e.csv").write_text(f"contact,type,at,account\nwmA,friend_added,2026-12-10 10:00,{added_by}\n",
                                encoding="utf-8")  # fmt: skip
     result = run_plan(PlanInput(paths=[str(tmp / "p.pb")], contacts=str(tmp / "c.csv"), events=str(tmp / "e.csv"),
                                 start="2026-12-10 00:00", days=2, adapter_limits=wecom_limits("month")))  # fmt: skip
@@ -59,6 +59,14 @@ def test_the_playbooks_own_limit_still_counts_the_welcome(tmp_path: Path) -> Non
     assert welcome.at == welcome.due
     assert second.at > second.due and not second.reason.startswith("wecom")  # held by the playbook's own rule
     assert second.at >= ADDED + 14 * 3600  # the next day in Shanghai
+
+
+def test_the_welcome_is_the_new_friends_account(tmp_path: Path) -> None:
+    """The customer added lisi: friend_added's account becomes the contact's, so lisi greets with
+    lisi's WelcomeCode (as the adapter would) and the day's second dm is not held."""
+    first, second = _plan(tmp_path, added_by="lisi")
+    assert first.account == second.account == "lisi"
+    assert first.at == first.due and second.at == second.due
 
 
 def test_a_dm_not_started_by_friend_added_counts(tmp_path: Path) -> None:
