@@ -849,6 +849,7 @@ ZH: dict[str, str] = {
     "already welcomed (41051): WeCom sent this customer another welcome (the admin's, or another app's); not sent again": "已发过欢迎语（41051）：企业微信已给该客户发过另一条欢迎语（管理后台配置的，或其他应用发的）；不再重发",
     "the welcome to {contact} goes as a mass-message task: {reason}": "给 {contact} 的欢迎语改为群发任务发送：{reason}",
     "WeCom task {msgid} of {account} was not confirmed within {hours} h: cancelled, {n} touches expired": "{account} 的企业微信群发任务 {msgid} 在 {hours} 小时内未确认：已停止，{n} 条触达过期",
+    "WeCom Moments task {moment_id} of {account} was not published within {hours} h: cancelled, {n} touches expired": "{account} 的企业微信朋友圈任务 {moment_id} 在 {hours} 小时内未发表：已停止，{n} 条触达过期",
     "cannot remind {account} of WeCom task {msgid}: {reason}": "无法提醒 {account} 发送企业微信群发任务 {msgid}：{reason}",
     "With --adapter: connect with this configuration and probe the platform (permissions, trusted IP, accounts).": "与 --adapter 同用：按此配置连接平台并试探（权限、可信 IP、账号）。",
     "✓ {adapter}: the platform answers ({n} accounts probed)": "✓ {adapter}：平台应答正常（已试探 {n} 个账号）",

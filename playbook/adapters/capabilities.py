@@ -37,23 +37,32 @@ CHANNELS = ("dm", "group", "moment", "task")
 EVERYWHERE = {channel: ALL_PARTS for channel in CHANNELS}
 
 
+WECOM_WELCOME_WITHIN = 20  # a WelcomeCode's life (92137/92599)
+WELCOME_REF = "welcome:"  # how an adapter's ref for a dm sent as the platform's welcome message begins
+
+
 def wecom_limits(mode: str = "month") -> tuple[LimitRule, ...]:
     """WeCom's mass-message quota per customer; the admin may switch the monthly quota
     to 7 a week or 1 a day. The same quota holds for each customer group (创建企业群发, 92135:
     "每位客户/每个客户群" receive at most that many): a group post counts per group instance
-    (each of its chats gets the post once)."""
-    daily = LimitRule("dm", 1, "contact", "day", "defer", "wecom: 1 dm per customer per day")
+    (each of its chats gets the post once). A greeting sent as the welcome message
+    (send_welcome_msg, 92137: its own call, not a 群发 task) spends none of it: a dm tried
+    within the WelcomeCode's life after the friend_added that entered its journey is free of
+    the per-customer rules (`welcome_free`); the daemon counts it after all when the adapter
+    had to send it as a task (runtime.decide.Decider.count_welcomes)."""
+    w = WECOM_WELCOME_WITHIN
+    daily = LimitRule("dm", 1, "contact", "day", "defer", "wecom: 1 dm per customer per day", w)
     if mode == "day":
         return (daily, LimitRule("group", 1, "group", "day", "defer", "wecom: 1 post per customer group per day"))
     if mode == "week":
         return (
             daily,
-            LimitRule("dm", 7, "contact", "week", "defer", "wecom: 7 dm per customer per week"),
+            LimitRule("dm", 7, "contact", "week", "defer", "wecom: 7 dm per customer per week", w),
             LimitRule("group", 7, "group", "week", "defer", "wecom: 7 posts per customer group per week"),
         )
     return (
         daily,
-        LimitRule("dm", "days_in_month", "contact", "month", "defer", "wecom: days-in-month dm per customer"),
+        LimitRule("dm", "days_in_month", "contact", "month", "defer", "wecom: days-in-month dm per customer", w),
         LimitRule("group", "days_in_month", "group", "month", "defer", "wecom: days-in-month posts per customer group"),
     )
 
@@ -76,7 +85,7 @@ BUILTIN: dict[str, Capabilities] = {
         dissolve_groups=False,
         batch_size=10_000,
         tags=True,  # playbook tag actions become corp tags on the customer (mark_tag)
-        welcome_within=20,  # send_welcome_msg with the add_external_contact WelcomeCode (92137/92599)
+        welcome_within=WECOM_WELCOME_WITHIN,  # send_welcome_msg with the add_external_contact WelcomeCode (92137/92599)
     ),
 }
 

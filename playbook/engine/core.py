@@ -198,6 +198,10 @@ class Engine:
         # The daemon's journal (runtime/state.py) watches what changes; None in a plan.
         self.observer: Observer | None = None
         self.flows = [FlowSet(self, p, i) for i, p in enumerate(self.programs)]
+        # The daemon's touches a platform limit let go uncounted as its welcome message (key →
+        # (channel, contact, when)): counted after all if the adapter sent them otherwise
+        # (runtime.decide.Decider.count_welcomes). Kept in memory only.
+        self.welcomes: dict[str, tuple[str, str, int]] = {}
         # Fields whose change can change a segment's membership (besides deletion, tags and
         # the account, which always can).
         self.watched = {"deleted", "tags", "account"}.union(*(p.ir.fields for p in self.programs))
@@ -491,7 +495,8 @@ class Engine:
             return self._finish(req, t, SKIPPED, program.refused)
         if program.awaiting is not None:
             return self._hold(req, Verdict(False, t + GATE_RETRY, program.awaiting))
-        verdict = program.policies.judge(t, req.channel, account, contact, held_until, req.group)
+        welcome_age = _welcome_age(req, t, account)
+        verdict = program.policies.judge(t, req.channel, account, contact, held_until, req.group, welcome_age)
         if verdict is not SEND and not verdict.send:
             if verdict.retry_at is None:
                 return self._finish(req, t, SKIPPED, verdict.reason)
@@ -502,9 +507,11 @@ class Engine:
             return self._finish(req, t, SKIPPED, f"missing {exc.path}")
         if audience is not None and not audience:
             return self._finish(req, t, SKIPPED, "no contact can see it", audience=audience)
-        program.policies.record(t, req.channel, account, contact, req.group)
+        free = program.policies.record(t, req.channel, account, contact, req.group, welcome_age)
         if self.observer is not None:
             self.observer.counted(program, req)
+            if free and contact is not None:  # counted after all if it does not go as the welcome
+                self.welcomes[req.key] = (req.channel, contact, t)
         if t == req.due:
             return self._finish(req, t, OK, "", text, parts, audience)
         return self._finish(req, t, DEFERRED, "; ".join(req.reasons), text, parts, audience)
@@ -615,6 +622,18 @@ class Engine:
                         req.step_order, parts))  # fmt: skip
         if req.origin is not None:
             self.flows[req.origin[1]].touch_done(req.origin, None if outcome == SKIPPED else t)
+
+
+def _welcome_age(req: TouchRequest, t: int, account: str) -> int | None:
+    """For a dm in a journey entry that a friend_added from the contact's own account started:
+    seconds since that event (a platform may carry it as its welcome message, outside its
+    mass-message quota: LimitRule.welcome_free); else None."""
+    event, entered = req.event, req.entered_at
+    if req.channel != "dm" or event is None or entered is None or event.get("type") != "friend_added":
+        return None
+    if event.get("account") not in (None, "", account):
+        return None
+    return t - entered
 
 
 def _text_only(program: Program, content: str) -> bool:

@@ -402,6 +402,7 @@ class JourneyRun:
                            _step_order(node.id), self.j.priority, program,
                            f"{program.version}/{self.j.name}/{cid}/{node.id}/{enr.n}", cid)  # fmt: skip
         req.event = enr.event
+        req.entered_at = enr.entered_at
         req.origin = ("journey", self.flows.index, self.name, cid, enr.n, node.id, enr.epoch)
         return req
 

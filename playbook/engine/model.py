@@ -84,6 +84,7 @@ class TouchRequest:
     cancelled: str | None = None  # why it will not go out any more
     reasons: list[str] = field(default_factory=list)  # why it was deferred so far
     not_after: int | None = None  # give up when it cannot go out by then (group closed)
+    entered_at: int | None = None  # a journey touch: when its contact entered (for `event`)
 
     def order(self) -> tuple[float, int, str, int, str]:
         """Competition order (LANGUAGE.md §12): priority, due time, flow name, step order."""

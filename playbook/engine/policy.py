@@ -23,6 +23,10 @@ class LimitRule:
     period: str  # day | week | month
     action: str  # defer | skip
     label: str
+    # a platform quota its own welcome path does not spend: a dm tried within this many seconds
+    # of the friend_added event that entered its journey does not count (WeCom's
+    # send_welcome_msg, capabilities.wecom_limits); 0: every touch counts
+    welcome_free: int = 0
 
     @property
     def key(self) -> str:
@@ -133,10 +137,12 @@ class Policies:
 
     def judge(
         self, t: int, channel: str, account: str | None, contact: str | None, held_until: int | None = None,
-        group: str | None = None,
+        group: str | None = None, welcome_age: int | None = None,
     ) -> Verdict:  # fmt: skip
         """May a touch go out at `t`? `held_until` is quiet_release(t), which the caller
-        works out once for every touch of the instant."""
+        works out once for every touch of the instant. `welcome_age`: for a dm in a journey
+        entered on friend_added, seconds since that event (limits with `welcome_free` longer
+        than that do not hold it)."""
         if held_until is not None:
             return Verdict(False, held_until, self.quiet.label if self.quiet else "")
         counters = self._applicable.get((channel, contact is not None))
@@ -149,6 +155,8 @@ class Policies:
             if scope_id is None or not counter.full(t, scope_id):
                 continue
             rule = counter.rule
+            if welcome_age is not None and welcome_age < rule.welcome_free:
+                continue
             if rule.action == "skip":
                 return Verdict(False, None, rule.label)
             nxt = counter.next_start(t)
@@ -172,14 +180,22 @@ class Policies:
         for counter in self.applicable(channel, True):
             counter.add(t, account, n)
 
-    def record(self, t: int, channel: str, account: str | None, contact: str | None, group: str | None = None) -> None:
+    def record(self, t: int, channel: str, account: str | None, contact: str | None, group: str | None = None,
+               welcome_age: int | None = None) -> bool:  # fmt: skip
+        """A touch went out: it counts against each limit that applies (see judge for
+        `welcome_age`). Whether a limit let it go uncounted as a welcome."""
         counters = self._applicable.get((channel, contact is not None))
         if counters is None:
             counters = self.applicable(channel, contact is not None)
+        free = False
         for counter in counters:
+            if welcome_age is not None and welcome_age < counter.rule.welcome_free:
+                free = True
+                continue
             scope_id = contact if counter.by_contact else group if counter.by_group else account
             if scope_id is not None:
                 counter.add(t, scope_id)
+        return free
 
 
 SEND = Verdict(True)  # the usual verdict, shared (verdicts are only read)

@@ -350,6 +350,8 @@ class Daemon:
                         touches=step.touches, states=step.state_events))  # fmt: skip
         while True:
             done = dispatcher.run_once()
+            if decider.engine is not None and decider.engine.welcomes and done.refs:
+                decider.count_welcomes(done.refs, int(self.clock()))  # welcomes that went as tasks
             if done.claimed:
                 log.debug(t("dispatched {n}: {sent} sent, {failed} failed, {dead} dead ({calls} calls)", n=done.claimed,
                             sent=done.sent, failed=done.failed, dead=done.dead, calls=done.calls))  # fmt: skip

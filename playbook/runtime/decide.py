@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from playbook.adapters.capabilities import WELCOME_REF
 from playbook.compiler import compile_path, ir
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Engine, Sink
@@ -30,6 +31,7 @@ from playbook.runtime.store import Store
 
 ACTIVATED = "activated"  # engine_state: versions whose schedules were laid out
 EVENT_BATCH = 5000
+WELCOME_FORGET = 2 * 86400  # seconds: a welcome not settled by then is not waited for (Engine.welcomes)
 CLOCK_SLACK = 5.0  # seconds: imports stamped by another process's clock
 
 
@@ -309,6 +311,23 @@ class Decider:
                     journaler.counts.add((id(counter), contact))
                     counted += 1
         return counted
+
+    def count_welcomes(self, refs: Mapping[str, str | None], now: int) -> int:
+        """Touches the platform's limits let go uncounted as its welcome message
+        (Engine.welcomes) that the adapter sent otherwise (its ref is not a welcome's — the
+        code was missing or expired, so WeCom made it a mass-message task) count toward those
+        limits now, as `count_spent` counts (in the period they went out, if current). How many."""
+        engine = self.engine
+        assert engine is not None
+        welcomes = engine.welcomes
+        spent = []
+        for key, ref in refs.items():
+            went = welcomes.pop(key, None)
+            if went is not None and not (ref or "").startswith(WELCOME_REF):
+                spent.append(went)
+        for key in [k for k, (_, _, at) in welcomes.items() if at < now - WELCOME_FORGET]:
+            del welcomes[key]  # settled long ago, or never sent (dead): nothing more to count
+        return self.count_spent(spent, now) if spent else 0
 
     def next_due(self) -> int | None:
         """When the engine next has something to do (None: nothing on its timeline)."""

@@ -75,6 +75,7 @@ class RoundReport:
     later: int = 0  # put off by the adapter's throttle
     calls: int = 0
     lateness: list[float] = field(default_factory=list)  # seconds from `at` to sent, per sent touch
+    refs: dict[str, str | None] = field(default_factory=dict)  # sent touch key → the platform's id
 
 
 @dataclass
@@ -301,6 +302,7 @@ class Dispatcher:
             for row, settlement in zip(group, settlements, strict=True):
                 if settlement.state == SENT:
                     report.sent += 1
+                    report.refs[row.key] = settlement.adapter_ref
                     report.lateness.append(done_at - (row.at if row.at is not None else row.due))
                 elif settlement.state == FAILED:
                     report.failed += 1

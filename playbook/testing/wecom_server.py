@@ -262,6 +262,7 @@ class MomentJob:
     invalid_tags: list[str]
     audience: dict[str, list[str]]  # sender → customers who can see the post (tagged when created)
     published: dict[str, int] = field(default_factory=dict)  # sender → when they published it (confirmed)
+    cancelled: bool = False  # 停止发表企业朋友圈 (97612): senders who have not published it can no longer
 
 
 @dataclass(frozen=True)
@@ -664,7 +665,7 @@ class WeComServer:
                 raise KeyError(moment_id)
             when = int(self.clock() if at is None else at)
             for sender in [userid] if userid else list(job.audience):
-                if sender in job.audience:
+                if sender in job.audience and not job.cancelled:
                     job.published.setdefault(sender, when)
             return {u: int(u in job.published) for u in job.audience}
 
@@ -697,7 +698,7 @@ class WeComServer:
                         self._confirm(task, staff, due)
         for job in self._jobs.values():  # Moments tasks too: each sender publishes auto_confirm seconds later
             due = job.created + self.auto_confirm
-            if due <= now:
+            if due <= now and not job.cancelled:
                 for sender in job.audience:
                     job.published.setdefault(sender, int(due))
 
@@ -1176,6 +1177,19 @@ class WeComServer:
         page, next_cursor = _page(rows, body, 500, 1000)
         return {"next_cursor": next_cursor, "task_list": page}
 
+    def _cancel_moment_task(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
+        """停止发表企业朋友圈 (97612): "停止尚未发送的企业朋友圈发送任务" — senders who have not
+        published the post can no longer; "此接口无法撤回已经发表到客户朋友圈的信息": what was
+        published stays. The moment_id is the one get_moment_task_result gave."""
+        moment_id = body.get("moment_id")
+        if not moment_id:
+            raise ApiError(INVALID_PARAMETER, "moment_id missing")
+        job = self._moment(moment_id) if isinstance(moment_id, str) else None
+        if job is None or now < job.created + self.moment_job_delay:
+            raise ApiError(INVALID_PARAMETER, "invalid moment_id")
+        job.cancelled = True
+        return {}
+
     def _tag_group_doc(self, group_id: str, tag_ids: Iterable[str]) -> dict[str, Any]:
         group = self._groups[group_id]
         return {
@@ -1405,6 +1419,7 @@ ROUTES: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "externalcontact/get_moment_task_result": ("GET", WeComServer._get_moment_task_result),
     "externalcontact/get_moment_task": ("POST", WeComServer._get_moment_task),
     "externalcontact/get_moment_list": ("POST", WeComServer._get_moment_list),
+    "externalcontact/cancel_moment_task": ("POST", WeComServer._cancel_moment_task),
     "externalcontact/get_corp_tag_list": ("POST", WeComServer._get_corp_tag_list),
     "externalcontact/add_corp_tag": ("POST", WeComServer._add_corp_tag),
     "externalcontact/del_corp_tag": ("POST", WeComServer._del_corp_tag),

@@ -394,6 +394,40 @@ def test_a_confirmation_before_the_deadline_stands(
     assert receipt.status == "confirmed" and not server.calls_to("cancel_groupmsg_send")
 
 
+def test_an_unpublished_moments_task_is_cancelled_and_expires(
+    server: WeComServer, clock: Clock, make: Callable[..., WeComAdapter]
+) -> None:
+    """停止发表企业朋友圈 (97612) stops a company Moments task not yet published: after
+    `confirm_within` the adapter calls it and the touch ends `expired`, as a mass-message task does."""
+    adapter = make(confirm_within=6 * 3600, remind_after=0)
+    post = {"channel": "moment", "text": "入冬新品到店", "flow": "日常朋友圈", "content": "新品"}
+    (sent,) = adapter.send([delivery("m", **post)])
+    asked = [delivery("m", ref=sent.ref, **post)]
+    clock.t += 3600
+    assert adapter.receipts(asked) == [] and not server.calls_to("cancel_moment_task")
+    clock.t = T0 + 6 * 3600
+    (receipt,) = adapter.receipts(asked)
+    (job,) = server.moment_jobs
+    assert (receipt.status, receipt.at) == ("expired", int(clock.t))
+    assert server.calls_to("cancel_moment_task")[-1].body == {"moment_id": job.moment_id}
+    assert server.confirm_moment(job.moment_id) == {"zhangsan": 0}  # it can no longer be published
+
+
+def test_a_moments_post_published_in_time_stands(
+    server: WeComServer, clock: Clock, make: Callable[..., WeComAdapter]
+) -> None:
+    adapter = make(confirm_within=3600, remind_after=0)
+    post = {"channel": "moment", "text": "入冬新品到店", "flow": "日常朋友圈", "content": "新品"}
+    (sent,) = adapter.send([delivery("m", **post)])
+    clock.t += 60
+    assert adapter.receipts([delivery("m", ref=sent.ref, **post)]) == []  # the job's moment_id is kept
+    (job,) = server.moment_jobs
+    server.confirm_moment(job.moment_id)
+    clock.t += 7200
+    (receipt,) = adapter.receipts([delivery("m", ref=sent.ref, **post)])
+    assert receipt.status == "confirmed" and not server.calls_to("cancel_moment_task")
+
+
 def test_a_moments_task_whose_answer_was_lost_is_not_posted_twice(
     server: WeComServer, clock: Clock, make: Callable[..., WeComAdapter]
 ) -> None:

@@ -62,7 +62,7 @@ from playbook.adapters.base import (
     Synced,
     TransientError,
 )
-from playbook.adapters.capabilities import BUILTIN, Capabilities, wecom_limits
+from playbook.adapters.capabilities import BUILTIN, WELCOME_REF, Capabilities, wecom_limits
 from playbook.adapters.registry import adapter_error, check_options, require_option
 from playbook.adapters.wecom import crypto
 from playbook.adapters.wecom.callbacks import translate
@@ -741,7 +741,7 @@ class WeComAdapter(Adapter):
                 if found:
                     body["attachments"] = found
                 self.client.post("externalcontact/send_welcome_msg", body)
-                return Result(d.key, SENT, ref=f"welcome:{int(self.clock())}")
+                return Result(d.key, SENT, ref=f"{WELCOME_REF}{int(self.clock())}")
             except WeComError as exc:
                 if exc.errcode == 41051:
                     return Result(d.key, DEAD, t("already welcomed (41051): WeCom sent this customer another welcome "
@@ -1129,7 +1129,7 @@ class WeComAdapter(Adapter):
         out: list[Receipt] = []
         same: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
         for d in deliveries:
-            if d.ref and d.ref.startswith("welcome:"):  # sent at once, no staff confirmation
+            if d.ref and d.ref.startswith(WELCOME_REF):  # sent at once, no staff confirmation
                 out.append(Receipt(d.key, "confirmed", int(d.ref[8:] or 0) or None))
             elif d.ref and d.account:
                 same[(d.ref, d.account)].append(d)
@@ -1214,23 +1214,38 @@ class WeComAdapter(Adapter):
             with self.state.lock:  # a job is readable for 24 hours only: keep its moment_id
                 moments[jobid] = entry
                 self.state.save()
-        published = False
-        cursor = ""
-        while True:
-            doc = self.client.post("externalcontact/get_moment_task",
-                                   {"moment_id": entry["moment_id"], "limit": 1000, "cursor": cursor})  # fmt: skip
-            published |= any(r.get("userid") == account and r.get("publish_status") == 1
-                             for r in doc.get("task_list") or [])  # fmt: skip
-            cursor = str(doc.get("next_cursor") or "")
-            if published or not cursor:
-                break
+        published = self._moment_published(entry["moment_id"], account)
         if not published:
-            return []
+            now = self.clock()
+            if now - min(d.at for d in deliveries) < self.confirm_within:
+                return []
+            # 停止发表企业朋友圈 (97612): stops what was not published; a post published meanwhile stands
+            self.client.post("externalcontact/cancel_moment_task", {"moment_id": entry["moment_id"]})
+            if not self._moment_published(entry["moment_id"], account):
+                with self.state.lock:
+                    moments.pop(jobid, None)
+                    self.state.save()
+                log.warning(t("WeCom Moments task {moment_id} of {account} was not published within {hours} h: "
+                              "cancelled, {n} touches expired", moment_id=entry["moment_id"], account=account,
+                              hours=round(self.confirm_within / 3600, 1), n=len(deliveries)))  # fmt: skip
+                return [Receipt(d.key, EXPIRED, int(now)) for d in deliveries]
         with self.state.lock:
             moments.pop(jobid, None)
             self.state.save()
         # WeCom does not say when it was published: when it was first seen so (≤ one receipts round late)
         return [Receipt(d.key, "confirmed", int(self.clock())) for d in deliveries]
+
+    def _moment_published(self, moment_id: str, account: str) -> bool:
+        """Whether `account` published the company Moments post (get_moment_task: publish_status 1)."""
+        cursor = ""
+        while True:
+            doc = self.client.post("externalcontact/get_moment_task",
+                                   {"moment_id": moment_id, "limit": 1000, "cursor": cursor})  # fmt: skip
+            if any(r.get("userid") == account and r.get("publish_status") == 1 for r in doc.get("task_list") or []):
+                return True
+            cursor = str(doc.get("next_cursor") or "")
+            if not cursor:
+                return False
 
     # ---- contact sync (sync.py) --------------------------------------------------------------------
     def _init_sync(self, opts: Mapping[str, Any]) -> None:
