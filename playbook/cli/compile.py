@@ -37,4 +37,6 @@ def command(paths: tuple[str, ...], as_json: bool) -> None:
 
     out = console()
     for pb in playbooks:
-        out.print(playbook_tree(pb))
+        # soft_wrap off: a line longer than the width wraps under its tree guide (the console's
+        # soft wrap would let rich's Tree crop it at the width with no mark).
+        out.print(playbook_tree(pb), soft_wrap=False)
