@@ -975,4 +975,5 @@ ZH: dict[str, str] = {
     "Plan both versions forward from a daemon's store as it is now (as `plan --db`).": "从守护进程存储库的当前状态出发演练新旧两个版本（同 `plan --db`）。",
     "mid-journey in older versions: {n} (they finish the version they entered)": "旧版本中旅程中途的联系人：{n}（他们会走完进入时的版本）",
     "{m} of them would move to the new version with `run --migrate`": "其中 {m} 人在 `run --migrate` 时会迁移到新版本",
+    "{module} is not installed: install playbook[{extra}] (pip install 'playbook[{extra}]')": "未安装 {module}：请安装 playbook[{extra}]（pip install 'playbook[{extra}]'）",
 }

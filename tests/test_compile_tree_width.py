@@ -13,7 +13,7 @@ from conftest import ROOT
 
 from playbook.textcells import cell_width
 
-TASK = "task \"{name}唤醒10天仍未下单，请先给TA的朋友圈点个赞，再决定要不要私聊\""
+TASK = 'task "{name}唤醒10天仍未下单，请先给TA的朋友圈点个赞，再决定要不要私聊"'
 GUIDES = re.compile(r"^[\s│├└─]*")
 
 

@@ -108,3 +108,13 @@ def main() -> None:
         from playbook.cli.common import fail
 
         fail(exc)
+    except Exception as exc:  # caused by an optional dependency not installed: say which extra, in one line
+        from playbook.extras import missing_extra
+
+        hint = missing_extra(exc)
+        if hint is None:
+            raise
+        from playbook.cli.common import fail
+        from playbook.diagnostics import ERROR, Diagnostic
+
+        fail(PlaybookError([Diagnostic(ERROR, "dependency", hint)]))

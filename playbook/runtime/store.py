@@ -33,6 +33,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
 from playbook.engine.model import Event, StateEvent
+from playbook.extras import missing_extra
 from playbook.runtime import schema as s
 from playbook.runtime.approvals import ApprovalRow
 from playbook.runtime.codec import dumps, encode
@@ -191,7 +192,13 @@ class Store:
                 kwargs["poolclass"] = sa.pool.StaticPool  # one database, shared
         else:
             kwargs["pool_pre_ping"] = True
-        self.engine: Engine = sa.create_engine(parsed, **kwargs)
+        try:
+            self.engine: Engine = sa.create_engine(parsed, **kwargs)
+        except ImportError as exc:  # the database's driver is an optional extra: say which to install
+            hint = missing_extra(exc)
+            if hint is None:
+                raise
+            raise StoreError(hint) from exc
         if self.dialect == "sqlite":
             self._sqlite_setup(busy_timeout, memory or read_only)
         elif idle_in_transaction:
