@@ -1,15 +1,23 @@
-"""The schedule graph as picture source: Mermaid (for Markdown/Feishu docs) or Graphviz dot."""
+"""The whole playbook as a picture source: Mermaid (for Markdown/Feishu docs) or Graphviz dot.
+
+One cluster per journey, short-term group, Moments calendar, rotation and service level.
+Every node is either a schedule entry (drawn rounded: what starts the flow — a journey's
+entry, a group's opening and its closing, a Moments rule, a rotation, an SLA's trigger)
+or reachable from one; `clusters` builds that model, `mermaid` and `dot` only draw it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from playbook.compiler.describe import entry_text, schedule_text
+from playbook.compiler.describe import WEEKDAY_NAMES, duration_text, entry_text, expr_text, schedule_text
 from playbook.i18n import t
 
 Doc = dict[str, Any]
 BRANCHING = ("if", "split", "wait")
+ENTRY, STEP, BRANCH, END = "entry", "step", "branch", "end"
 
 
 def successors(node: Doc) -> Iterator[tuple[str | None, str]]:
@@ -30,37 +38,110 @@ def successors(node: Doc) -> Iterator[tuple[str | None, str]]:
         yield node.get("next"), ""
 
 
-def flows(pb: Doc) -> Iterator[tuple[str, str, str, dict[str, Doc], str | None]]:
-    """(kind, name, entry text, nodes, first node) for journeys and groups."""
+@dataclass
+class Cluster:
+    """One flow of the picture: nodes (local id, label, shape) and edges (from, to, label)."""
+
+    title: str
+    nodes: list[tuple[str, str, str]] = field(default_factory=list)
+    edges: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def entries(self) -> set[str]:
+        return {i for i, _, shape in self.nodes if shape == ENTRY}
+
+
+def _steps(c: Cluster, nodes: dict[str, Doc], skip: frozenset[str] = frozenset()) -> None:
+    for node in nodes.values():
+        if node["id"] not in skip:
+            c.nodes.append((node["id"], node["label"], BRANCH if node["kind"] in BRANCHING else STEP))
+    for node in nodes.values():
+        if node["id"] not in skip:
+            for target, label in successors(node):
+                c.edges.append((node["id"], target or "end", label))
+
+
+def _opens(opens: Doc) -> str:
+    return f"opens {opens['at'].replace('T', ' ')}" if "at" in opens else "opens " + schedule_text(opens["schedule"])
+
+
+def clusters(pb: Doc) -> list[Cluster]:
+    """The picture's model: every part of the playbook that runs on its own schedule."""
+    out: list[Cluster] = []
     for j in pb.get("journeys", {}).values():
-        yield "journey", j["name"], entry_text(j["entry"]), j["nodes"], j.get("start")
+        c = Cluster(f"journey {j['name']}")
+        c.nodes.append(("entry", entry_text(j["entry"]), ENTRY))
+        _steps(c, j["nodes"])
+        c.nodes.append(("end", t("end"), END))
+        c.edges.insert(0, ("entry", j.get("start") or "end", ""))
+        out.append(c)
     for g in pb.get("groups", {}).values():
-        opens = g["opens"]
-        when = (
-            f"opens {opens['at'].replace('T', ' ')}" if "at" in opens else "opens " + schedule_text(opens["schedule"])
-        )
-        yield "group", g["name"], when, g["nodes"], g.get("start")
+        c = Cluster(f"group {g['name']}")
+        closing = list(g.get("closing", []))
+        c.nodes.append(("entry", _opens(g["opens"]), ENTRY))
+        _steps(c, g["nodes"], skip=frozenset(closing))
+        c.edges.insert(0, ("entry", g.get("start") or "end", ""))
+        if closing:
+            # the closing posts go out in order when the group's lifetime is over
+            lasts = f" {duration_text(g['lasts_minutes'])} after opening" if "lasts_minutes" in g else ""
+            c.nodes.append(("closing", f"closes{lasts}", ENTRY))
+            c.nodes.extend((cid, g["nodes"][cid]["label"], STEP) for cid in closing)
+            chain = ["closing", *closing, "end"]
+            c.edges.extend((a, b, "") for a, b in zip(chain, chain[1:], strict=False))
+        c.nodes.append(("end", t("end"), END))
+        out.append(c)
+    for m in pb.get("moments", {}).values():
+        c = Cluster(f"moments {m['name']}")
+        for index, rule in enumerate(m["rules"]):
+            visible = f" visible to {expr_text(rule['visible'])}" if "visible" in rule else ""
+            c.nodes.append((f"r{index}", rule["label"] + visible, ENTRY))
+        out.append(c)
+    for r in pb.get("rotations", {}).values():
+        days = ", ".join(WEEKDAY_NAMES[d] for d in r["weekdays"])
+        order = f"{r['order_by']}{' desc' if r['descending'] else ''}"
+        c = Cluster(f"rotate {r['name']}")
+        c.nodes.append(("entry", f"every {r['period_days']}d by {order} at {r['time']} on {days}", ENTRY))
+        c.nodes.append(("task", f'task "{r["task"]}"', STEP))
+        c.edges.append(("entry", "task", ""))
+        out.append(c)
+    for s in pb.get("slas", {}).values():
+        during = f" during {s['during'][0]}-{s['during'][1]}" if "during" in s else ""
+        c = Cluster(f"sla {s['name']}")
+        c.nodes.append(("entry", f"on {s['trigger']}{during}", ENTRY))
+        c.nodes.append(("answer", f"answered by {s['answer']} within {duration_text(s['within_minutes'])}", STEP))
+        c.edges.append(("entry", "answer", ""))
+        out.append(c)
+    return out
+
+
+def unreachable(c: Cluster) -> set[str]:
+    """The nodes of `c` that no schedule entry leads to (none, in a well-built picture)."""
+    seen, queue = set(), list(c.entries())
+    while queue:
+        n = queue.pop()
+        if n not in seen:
+            seen.add(n)
+            queue.extend(b for a, b, _ in c.edges if a == n)
+    return {i for i, _, _ in c.nodes} - seen
 
 
 def _mermaid_text(text: str) -> str:
     return text.replace('"', "#quot;")
 
 
+_MERMAID_SHAPES = {ENTRY: ('(["', '"])'), END: ('(["', '"])'), STEP: ('["', '"]'), BRANCH: ('{"', '"}')}
+
+
 def mermaid(pb: Doc) -> str:
     lines = ["flowchart TD"]
-    for index, (kind, name, entry, nodes, start) in enumerate(flows(pb)):
+    for index, c in enumerate(clusters(pb)):
         p = f"f{index}"
-        lines.append(f'  subgraph {p}["{kind} {_mermaid_text(name)}"]')
-        lines.append(f'    {p}_entry(["{_mermaid_text(entry)}"])')
-        for node in nodes.values():
-            left, right = ('{"', '"}') if node["kind"] in BRANCHING else ('["', '"]')
-            lines.append(f"    {p}_{node['id']}{left}{_mermaid_text(node['label'])}{right}")
-        lines.append(f'    {p}_end(["{_mermaid_text(t("end"))}"])')
-        lines.append(f"    {p}_entry --> {p}_{start or 'end'}")
-        for node in nodes.values():
-            for target, label in successors(node):
-                arrow = f" -->|{_mermaid_text(label)}| " if label else " --> "
-                lines.append(f"    {p}_{node['id']}{arrow}{p}_{target or 'end'}")
+        lines.append(f'  subgraph {p}["{_mermaid_text(c.title)}"]')
+        for node_id, label, shape in c.nodes:
+            left, right = _MERMAID_SHAPES[shape]
+            lines.append(f"    {p}_{node_id}{left}{_mermaid_text(label)}{right}")
+        for a, b, label in c.edges:
+            arrow = f" -->|{_mermaid_text(label)}| " if label else " --> "
+            lines.append(f"    {p}_{a}{arrow}{p}_{b}")
         lines.append("  end")
     return "\n".join(lines) + "\n"
 
@@ -69,22 +150,20 @@ def _dot_text(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_DOT_SHAPES = {ENTRY: ", shape=oval", END: ", shape=oval", STEP: "", BRANCH: ", shape=diamond"}
+
+
 def dot(pb: Doc) -> str:
     lines = [f"digraph {_dot_text(pb['name'])} {{", "  rankdir=TB;", '  node [shape=box, fontname="sans-serif"];']
-    for index, (kind, name, entry, nodes, start) in enumerate(flows(pb)):
+    for index, c in enumerate(clusters(pb)):
         p = f"f{index}"
         lines.append(f"  subgraph cluster_{index} {{")
-        lines.append(f"    label={_dot_text(f'{kind} {name}')};")
-        lines.append(f"    {p}_entry [label={_dot_text(entry)}, shape=oval];")
-        for node in nodes.values():
-            shape = ", shape=diamond" if node["kind"] in BRANCHING else ""
-            lines.append(f"    {p}_{node['id']} [label={_dot_text(node['label'])}{shape}];")
-        lines.append(f"    {p}_end [label={_dot_text(t('end'))}, shape=oval];")
-        lines.append(f"    {p}_entry -> {p}_{start or 'end'};")
-        for node in nodes.values():
-            for target, label in successors(node):
-                attrs = f" [label={_dot_text(label)}]" if label else ""
-                lines.append(f"    {p}_{node['id']} -> {p}_{target or 'end'}{attrs};")
+        lines.append(f"    label={_dot_text(c.title)};")
+        for node_id, label, shape in c.nodes:
+            lines.append(f"    {p}_{node_id} [label={_dot_text(label)}{_DOT_SHAPES[shape]}];")
+        for a, b, label in c.edges:
+            attrs = f" [label={_dot_text(label)}]" if label else ""
+            lines.append(f"    {p}_{a} -> {p}_{b}{attrs};")
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
