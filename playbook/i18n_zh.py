@@ -976,4 +976,11 @@ ZH: dict[str, str] = {
     "mid-journey in older versions: {n} (they finish the version they entered)": "旧版本中旅程中途的联系人：{n}（他们会走完进入时的版本）",
     "{m} of them would move to the new version with `run --migrate`": "其中 {m} 人在 `run --migrate` 时会迁移到新版本",
     "{module} is not installed: install playbook[{extra}] (pip install 'playbook[{extra}]')": "未安装 {module}：请安装 playbook[{extra}]（pip install 'playbook[{extra}]'）",
+    "Draw the playbook: Mermaid or dot source, or SVG/PNG via Graphviz.": "画出剧本：Mermaid 或 dot 源码，或由 Graphviz 绘制的 SVG/PNG。",
+    "mermaid for Markdown and Feishu docs, dot for Graphviz; svg, png drawn by Graphviz.": "mermaid 适用于 Markdown 和飞书文档，dot 适用于 Graphviz；svg、png 由 Graphviz 绘制。",
+    "Graphviz's dot is not installed: install Graphviz: apt-get install graphviz": "未安装 Graphviz 的 dot：请安装 Graphviz：apt-get install graphviz",
+    "Graphviz's dot failed: {reason}": "Graphviz 的 dot 运行失败：{reason}",
+    "--format {fmt} draws one playbook: give one PATH": "--format {fmt} 只画一个剧本：请只给一个 PATH",
+    "--format png writes an image: give --out FILE": "--format png 输出的是图片：请用 --out FILE 指定文件",
+    "cannot write {path}: {reason}": "无法写入 {path}：{reason}",
 }
