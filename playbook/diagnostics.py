@@ -13,11 +13,11 @@ Carets are measured in terminal cells, so they sit under wide (CJK) characters.
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from playbook.i18n import N_, t
+from playbook.textcells import cell_width  # one definition; also imported from here
 
 # Severities are codes (JSON output, comparisons); the rendered header translates them.
 ERROR = "error"
@@ -52,16 +52,6 @@ class PlaybookError(Exception):
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         self.diagnostics = list(diagnostics)
         super().__init__("\n".join(render(d) for d in self.diagnostics))
-
-
-def cell_width(text: str) -> int:
-    """Width on a terminal: East Asian wide and full-width characters take two cells."""
-    width = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return width
 
 
 def render(d: Diagnostic) -> str:

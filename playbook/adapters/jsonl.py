@@ -85,12 +85,7 @@ class JsonlAdapter(Adapter):
         """Record our token (the highest wins). Waits while a writer is mid-batch: what it
         writes is then in the file before `reconcile` reads it."""
         with self._lock:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.fence_path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise TransientError(t("cannot open the outbox {path}: {reason}", path=self.fence_path,
-                                       reason=exc)) from None  # fmt: skip
+            fd = self._open_fence(make_folder=True)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if token > _read_token(fd):
@@ -100,6 +95,16 @@ class JsonlAdapter(Adapter):
                 self._token = token
             finally:
                 os.close(fd)  # releases the lock
+
+    def _open_fence(self, *, make_folder: bool = False) -> int:
+        """The fence file's descriptor (created if missing); an OS error is worth retrying."""
+        try:
+            if make_folder:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.fence_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise TransientError(t("cannot open the outbox {path}: {reason}", path=self.fence_path,
+                                   reason=exc)) from None  # fmt: skip
 
     def __repr__(self) -> str:
         return f"JsonlAdapter(path={str(self.path)!r})"
@@ -152,11 +157,7 @@ class JsonlAdapter(Adapter):
         if self._token is None:
             yield
             return
-        try:
-            fd = os.open(self.fence_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise TransientError(t("cannot open the outbox {path}: {reason}", path=self.fence_path,
-                                   reason=exc)) from None  # fmt: skip
+        fd = self._open_fence()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if _read_token(fd) > self._token:

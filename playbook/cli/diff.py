@@ -368,7 +368,7 @@ WIDTH = 80  # the table output fits an 80-column terminal: longer lines are cut 
 
 def _clip(text: str, width: int = WIDTH) -> str:
     """`text` cut to `width` terminal cells (wide characters take two)."""
-    from playbook.diagnostics import cell_width
+    from playbook.textcells import cell_width
 
     if cell_width(text) <= width:
         return text

@@ -3,7 +3,8 @@ events)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,3 +137,12 @@ class TouchRun:
     def touches(self, first: int = 0, stop: int | None = None) -> list[Touch]:
         """Members `first` to `stop` as Touches."""
         return [self.touch(i) for i in range(first, len(self.contacts) if stop is None else stop)]
+
+
+def flow_keys(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(playbook, flow) -> the key metrics are reported under: the flow's name, or
+    "playbook/flow" when playbooks given side by side share the name — as the plan does.
+    Versions of one playbook share its name, so a flow's figures add up across versions."""
+    pairs = sorted(set(pairs))
+    count = Counter(name for _, name in pairs)
+    return {(pb, name): name if count[name] == 1 else f"{pb}/{name}" for pb, name in pairs}

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from playbook.engine.columns import Audience, Columns, IdOrder
-from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch, TouchRun
+from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch, TouchRun, flow_keys
 from playbook.engine.timeutil import LocalTime, iso
 from playbook.i18n import N_, t, tn
 from playbook.plan.run import PlanResult
@@ -732,8 +732,8 @@ def journeys_without_goal(result: PlanResult) -> set[str]:
     playbooks side by side share a journey name, as the metrics are keyed)."""
     pairs = {(pb.title or pb.name, name): j.goal is not None for pb in result.playbooks
              for name, j in pb.journeys.items()}  # fmt: skip
-    names = Counter(name for _, name in pairs)
-    return {name if names[name] == 1 else f"{pb}/{name}" for (pb, name), has in pairs.items() if not has}
+    keys = flow_keys(pairs)
+    return {keys[pair] for pair, has in pairs.items() if not has}
 
 
 def render_problems(result: PlanResult, console: Any) -> None:

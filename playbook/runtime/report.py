@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from playbook.engine.model import flow_keys  # shared with the plan's output
 from playbook.engine.timeutil import LocalTime, iso
 from playbook.runtime import schema as s
 from playbook.runtime.importing import store_timezone
@@ -206,15 +207,6 @@ class Versions:
 
     def name_of(self, version: str | None) -> str:
         return self.playbook.get(version or "", version or "")
-
-
-def flow_keys(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """(playbook, flow) -> the key metrics are reported under: the flow's name, or
-    "playbook/flow" when playbooks given side by side share the name — as the plan does.
-    Versions of one playbook share its name, so a flow's figures add up across versions."""
-    pairs = sorted(set(pairs))
-    count = Counter(name for _, name in pairs)
-    return {(pb, name): name if count[name] == 1 else f"{pb}/{name}" for pb, name in pairs}
 
 
 def _stream(conn: Connection, query: Any) -> Iterator[Any]:
