@@ -104,3 +104,19 @@ def parse_datetime(text: str) -> DateTimeText:
                 raise TimeTextError(text, "clock")
             offset = (hours * 3600 + minutes * 60) * (1 if tz[0] == "+" else -1)
     return DateTimeText(date, dt.time(hour, minute, second, micro), offset)
+
+
+_SPAN_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+_SPANS = re.compile(rf"(?:\s*{_SPAN.pattern})+")
+
+
+def span_seconds(text: str) -> float | None:
+    """Seconds from a setting's span as written: "90s", "30m", "2h", "1h30m", "1d" or a
+    bare number of seconds; None when the text is not one (the caller says why)."""
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    if text and _SPANS.fullmatch(text):
+        return sum(float(n) * _SPAN_UNITS[unit] for n, unit in _SPAN.findall(text))
+    return None

@@ -155,3 +155,14 @@ def test_amounts_as_excel_formats_them() -> None:
     assert typed_text("-12,000", CLOCK) == -12000
     for text in ("1,2", "12,34", "0,123", "a,b", "¥", "¥abc", "¥true"):
         assert typed_text(text, CLOCK) == text  # not a grouped number: text as written
+
+
+def test_span_seconds_reads_settings_spans_and_refuses_the_rest() -> None:
+    from playbook.timetext import span_seconds
+
+    assert span_seconds("90s") == 90
+    assert span_seconds(" 1H30m ") == 5400
+    assert span_seconds("1d") == 86400
+    assert span_seconds("2.5") == 2.5
+    for text in ("", "6 hours", "h", "1w", "-5m", "5m!"):
+        assert span_seconds(text) is None, text

@@ -46,11 +46,10 @@ from playbook.runtime.intake import (
     IntakeConfig,
 )
 from playbook.runtime.store import DB_ENV, normalize_url
+from playbook.timetext import span_seconds
 
 CONFIG_FILE = "playbook.toml"
 DEFAULT_DB = "playbook.db"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 
 
 def parse_span(value: Any) -> float:
@@ -58,11 +57,9 @@ def parse_span(value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str):
-        text = value.strip().lower()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            seconds = float(text)
-        elif text and re.fullmatch(rf"(?:\s*{_SPAN.pattern})+", text):
-            seconds = sum(float(n) * _UNITS[unit] for n, unit in _SPAN.findall(text))
+        spanned = span_seconds(value)
+        if spanned is not None:
+            seconds = spanned
         else:
             raise ValueError(t("'{value}' is not a duration: write 90s, 30m, 2h or a number of seconds", value=value))
     else:

@@ -39,7 +39,6 @@ minute block (up to `patience` times) instead of failing the sync.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -48,6 +47,7 @@ from typing import Any
 from playbook.adapters.base import Synced, TransientError
 from playbook.adapters.wecom.client import WeComClient, WeComError
 from playbook.i18n import t
+from playbook.timetext import span_seconds
 
 MAX_USERIDS = 100  # batch/get_by_user: userid_list ≤ 100 (92994)
 PAGE = 100  # batch/get_by_user: limit ≤ 100 (92994)
@@ -55,8 +55,6 @@ PER_MINUTE = 5000  # half of WeCom's 10,000 calls a minute per API (90454)
 PATIENCE = 5  # 45009 answers waited out per call
 NOT_A_CUSTOMER = 84061  # externalcontact/get: no relation with any member
 ALL_UNLICENSED = 701008  # batch/get_by_user: none of the members has a licence
-SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def sync_interval(value: Any) -> float | None:
@@ -66,14 +64,8 @@ def sync_interval(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
     if isinstance(value, str):
-        text = value.strip().lower()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            seconds = float(text)
-        elif text and re.fullmatch(rf"(?:\s*{SPAN.pattern})+", text):
-            seconds = sum(float(n) * UNITS[unit] for n, unit in SPAN.findall(text))
-        else:
-            seconds = -1.0
-        if seconds >= 60:
+        seconds = span_seconds(value)
+        if seconds is not None and seconds >= 60:
             return seconds
     raise ValueError(
         t("the wecom option 'sync' is how often to re-read contacts from WeCom, e.g. \"6h\" (at least 1m)")
