@@ -975,4 +975,7 @@ ZH: dict[str, str] = {
     "Plan both versions forward from a daemon's store as it is now (as `plan --db`).": "从守护进程存储库的当前状态出发演练新旧两个版本（同 `plan --db`）。",
     "mid-journey in older versions: {n} (they finish the version they entered)": "旧版本中旅程中途的联系人：{n}（他们会走完进入时的版本）",
     "{m} of them would move to the new version with `run --migrate`": "其中 {m} 人在 `run --migrate` 时会迁移到新版本",
+    # ---- playbook.cli.lsp / playbook.lsp ------------------------------------------------------
+    "The language server for editors, over stdio.": "供编辑器使用的语言服务器（标准输入输出）。",
+    "the language server needs its extra: pip install 'playbook[lsp]'": "语言服务器需要额外依赖：pip install 'playbook[lsp]'",
 }

@@ -99,6 +99,27 @@ def compile_text(
     return _compile(path, Path(path).stem, files, diagnostics, known_fields, ignore)
 
 
+def compile_sources(
+    path: str,
+    sources: list[tuple[str, str]],
+    *,
+    known_fields: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
+) -> CompileResult:
+    """Compile one playbook given as (file path, text) pairs — a directory's files with some
+    of them taken from an editor's unsaved buffers (the language server)."""
+    files: list[A.File] = []
+    diagnostics: list[Diagnostic] = []
+    for file_path, text in sources:
+        try:
+            files.append(parse(text, file_path))
+        except PlaybookError as exc:
+            diagnostics.extend(exc.diagnostics)
+    p = Path(path)
+    name = p.resolve().name if len(sources) > 1 or p.is_dir() else p.stem
+    return _compile(path, name, files, diagnostics, known_fields, ignore)
+
+
 def _compile(
     path: str,
     name: str,

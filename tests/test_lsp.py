@@ -1,0 +1,129 @@
+"""The language server end to end: a real LSP client (pytest-lsp) talks to `playbook lsp`
+over stdio, as an editor would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pygls")
+pytest_lsp = pytest.importorskip("pytest_lsp")
+
+from lsprotocol import types as L  # noqa: E402
+from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+
+from playbook.compiler import compile_text  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PLAYBOOK_LANG": "en"}
+
+GOOD = """playbook "测试"
+timezone "Asia/Shanghai"
+quiet 22:00-08:00
+
+segment 老客 = orders >= 1
+content 欢迎语 = "{name|亲}，欢迎～"
+
+journey 新客 {
+  on friend_added
+  after 5m: dm 欢迎语
+  day 2 at 20:00:
+    if in 老客 { dm 欢迎语 }
+}
+"""
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "playbook", "lsp"], server_env=ENV),
+    scope="module",
+)
+async def client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(L.InitializeParams(capabilities=L.ClientCapabilities()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _diagnostics(client: LanguageClient, uri: str) -> list[L.Diagnostic]:
+    """The diagnostics of the next publish for URI."""
+    for _ in range(20):
+        await asyncio.wait_for(client.wait_for_notification(L.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 20)
+        if uri in client.diagnostics:
+            return list(client.diagnostics.pop(uri))
+    raise AssertionError(f"no diagnostics for {uri}")
+
+
+def _open(client: LanguageClient, uri: str, text: str) -> None:
+    client.text_document_did_open(
+        L.DidOpenTextDocumentParams(L.TextDocumentItem(uri=uri, language_id="playbook", version=1, text=text))
+    )
+
+
+def _replace(client: LanguageClient, uri: str, version: int, text: str) -> None:
+    client.text_document_did_change(
+        L.DidChangeTextDocumentParams(
+            L.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [L.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+
+
+async def test_typo_gives_check_diagnostic_at_its_range_and_fix_clears_it(client: LanguageClient, tmp_path: Path):
+    path = tmp_path / "新客.pb"
+    path.write_text(GOOD, encoding="utf-8")
+    uri = path.as_uri()
+    _open(client, uri, GOOD)
+    assert await _diagnostics(client, uri) == []
+
+    typo = GOOD.replace("if in 老客", "if in 老课")
+    _replace(client, uri, 2, typo)
+    [d] = await _diagnostics(client, uri)
+    [expected] = compile_text(typo, str(path)).diagnostics  # what `check` says
+    line = typo.split("\n").index("    if in 老课 { dm 欢迎语 }")
+    assert d.range == L.Range(L.Position(line, 10), L.Position(line, 12))  # 老课, in UTF-16 units
+    assert (expected.line, expected.column) == (line + 1, 11)
+    assert d.severity == L.DiagnosticSeverity.Error
+    assert d.code == expected.code
+    assert d.message.startswith(expected.message) and "老客" in d.message  # with the did-you-mean
+
+    _replace(client, uri, 3, GOOD)
+    assert await _diagnostics(client, uri) == []
+
+
+async def test_warnings_and_ignore_comments_as_check(client: LanguageClient, tmp_path: Path):
+    text = GOOD.replace('content 欢迎语 = "{name|亲}，欢迎～"', 'content 欢迎语 = "{name|亲}，欢迎～"\ncontent 没用 = "x"')
+    path = tmp_path / "warn.pb"
+    uri = path.as_uri()
+    _open(client, uri, text)
+    got = await _diagnostics(client, uri)
+    expected = compile_text(text, str(path)).diagnostics
+    assert expected and [d.code for d in got] == [d.code for d in expected]
+    assert all(d.severity == L.DiagnosticSeverity.Warning for d in got)
+    code = expected[0].code
+    silenced = text.replace('content 没用 = "x"', f'content 没用 = "x"  # ignore: {code}')
+    _replace(client, uri, 2, silenced)
+    assert await _diagnostics(client, uri) == []
+
+
+async def test_directory_playbook_resolved_across_files(client: LanguageClient, tmp_path: Path):
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    main, contents = shop / "main.pb", shop / "contents.pb"
+    main.write_text(GOOD.replace('content 欢迎语 = "{name|亲}，欢迎～"\n', ""), encoding="utf-8")
+    contents.write_text('content 欢迎语 = "{name|亲}，欢迎～"\n', encoding="utf-8")
+    _open(client, main.as_uri(), main.read_text(encoding="utf-8"))
+    assert await _diagnostics(client, main.as_uri()) == []  # 欢迎语 is found in contents.pb
+    # Renaming the content in the other file's unsaved buffer breaks main.pb's references.
+    _open(client, contents.as_uri(), 'content 欢迎词 = "{name|亲}，欢迎～"\n')
+    for _ in range(4):
+        await asyncio.wait_for(client.wait_for_notification(L.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 20)
+        if client.diagnostics.get(main.as_uri()):
+            break
+    errors = client.diagnostics[main.as_uri()]
+    assert errors and all(d.severity == L.DiagnosticSeverity.Error for d in errors)
+    assert any("欢迎词" in d.message for d in errors)  # did you mean the new name
