@@ -127,3 +127,120 @@ async def test_directory_playbook_resolved_across_files(client: LanguageClient, 
     errors = client.diagnostics[main.as_uri()]
     assert errors and all(d.severity == L.DiagnosticSeverity.Error for d in errors)
     assert any("欢迎词" in d.message for d in errors)  # did you mean the new name
+
+
+def _path(uri: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(uri).path)
+
+
+def _at(text: str, needle: str, nth: int = 0, offset: int = 0) -> L.Position:
+    """The position of the NTH occurrence of NEEDLE in TEXT (all BMP characters: UTF-16 = chars)."""
+    index = -1
+    for _ in range(nth + 1):
+        index = text.index(needle, index + 1)
+    index += offset
+    line = text.count("\n", 0, index)
+    return L.Position(line, index - (text.rfind("\n", 0, index) + 1))
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> tuple[Path, Path, str, str]:
+    """A directory playbook: main.pb uses the content declared in contents.pb."""
+    d = tmp_path / "shop"
+    d.mkdir()
+    main_text = GOOD.replace('content 欢迎语 = "{name|亲}，欢迎～"\n', "")
+    contents_text = 'content 欢迎语 = "{name|亲}，欢迎～"\n'
+    (d / "main.pb").write_text(main_text, encoding="utf-8")
+    (d / "contents.pb").write_text(contents_text, encoding="utf-8")
+    return d / "main.pb", d / "contents.pb", main_text, contents_text
+
+
+async def test_definition_and_references_across_files(client: LanguageClient, shop):
+    main, contents, main_text, contents_text = shop
+    pos = _at(main_text, "dm 欢迎语", nth=1, offset=4)  # inside the second use
+    found = await client.text_document_definition_async(
+        L.DefinitionParams(L.TextDocumentIdentifier(main.as_uri()), pos)
+    )
+    assert _path(found.uri) == str(contents)
+    assert found.range == L.Range(_at(contents_text, "欢迎语"), _at(contents_text, "欢迎语", offset=3))
+
+    refs = await client.text_document_references_async(
+        L.ReferenceParams(
+            context=L.ReferenceContext(include_declaration=True),
+            text_document=L.TextDocumentIdentifier(main.as_uri()),
+            position=pos,
+        )
+    )
+    got = sorted((_path(r.uri), r.range.start.line, r.range.start.character) for r in refs)
+    uses = [_at(main_text, "dm 欢迎语", nth=i, offset=3) for i in range(2)]
+    assert got == sorted([(str(contents), 0, 8)] + [(str(main), p.line, p.character) for p in uses])
+
+    segment = await client.text_document_definition_async(
+        L.DefinitionParams(L.TextDocumentIdentifier(main.as_uri()), _at(main_text, "in 老客", offset=4))
+    )
+    assert segment.range.start == _at(main_text, "老客")  # the segment's declaration
+
+    nothing = await client.text_document_definition_async(
+        L.DefinitionParams(L.TextDocumentIdentifier(main.as_uri()), _at(main_text, "timezone"))
+    )
+    assert nothing is None
+
+
+async def test_rename_across_files_compiles(client: LanguageClient, shop):
+    main, contents, main_text, contents_text = shop
+    edit = await client.text_document_rename_async(
+        L.RenameParams(text_document=L.TextDocumentIdentifier(contents.as_uri()), position=L.Position(0, 9), new_name="问候")
+    )
+    texts = {str(main): main_text, str(contents): contents_text}
+    assert {_path(u) for u in edit.changes} == set(texts)
+    for uri, edits in edit.changes.items():
+        lines = texts[_path(uri)].split("\n")
+        for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+            line = lines[e.range.start.line]
+            lines[e.range.start.line] = line[: e.range.start.character] + e.new_text + line[e.range.end.character :]
+        texts[_path(uri)] = "\n".join(lines)
+    assert "欢迎语" not in "".join(texts.values())
+    assert texts[str(main)].count("dm 问候") == 2
+    from playbook.compiler import compile_sources
+
+    assert compile_sources(str(main.parent), sorted(texts.items())).ok
+
+
+async def test_document_symbols_outline(client: LanguageClient, tmp_path: Path):
+    path = tmp_path / "outline.pb"
+    path.write_text(GOOD, encoding="utf-8")
+    got = await client.text_document_document_symbol_async(
+        L.DocumentSymbolParams(L.TextDocumentIdentifier(path.as_uri()))
+    )
+    assert [(s.name, s.detail) for s in got] == [("老客", "segment"), ("欢迎语", "content"), ("新客", "journey")]
+    journey = got[2]
+    assert journey.selection_range.start == _at(GOOD, "新客 {")
+    assert journey.range.start.line == journey.selection_range.start.line and journey.range.end.line > journey.range.start.line
+
+
+async def test_formatting_equals_fmt(client: LanguageClient, tmp_path: Path):
+    from playbook.syntax.fmt import format_source
+
+    messy = GOOD.replace("segment 老客 = orders >= 1", "segment   老客=orders>=1").replace("  after 5m: dm", "after 5m:  dm")
+    path = tmp_path / "messy.pb"
+    path.write_text(messy, encoding="utf-8")
+    _open(client, path.as_uri(), messy)
+    await _diagnostics(client, path.as_uri())
+    [edit] = await client.text_document_formatting_async(
+        L.DocumentFormattingParams(
+            text_document=L.TextDocumentIdentifier(path.as_uri()), options=L.FormattingOptions(2, True)
+        )
+    )
+    assert edit.range.start == L.Position(0, 0)
+    assert edit.new_text == format_source(messy, str(path)) != messy
+    broken = messy + "\njourney {\n"
+    _replace(client, path.as_uri(), 2, broken)
+    await _diagnostics(client, path.as_uri())
+    assert not await client.text_document_formatting_async(
+        L.DocumentFormattingParams(
+            text_document=L.TextDocumentIdentifier(path.as_uri()), options=L.FormattingOptions(2, True)
+        )
+    )
+

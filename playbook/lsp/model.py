@@ -10,6 +10,8 @@ from pathlib import Path
 
 from playbook.compiler import CompileResult, compile_sources
 from playbook.diagnostics import PlaybookError
+from playbook.syntax import ast as A
+from playbook.syntax.parser import parse
 from playbook.syntax.source import read_source
 
 _HEADER = re.compile(r'^playbook\s+["“]', re.MULTILINE)
@@ -57,3 +59,24 @@ def compile_unit(
 def utf16_column(line: str, column: int) -> int:
     """A 0-based character index → LSP's default UTF-16 code units."""
     return len(line[:column].encode("utf-16-le")) // 2
+
+
+def char_column(line: str, units: int) -> int:
+    """LSP's UTF-16 code units → a 0-based character index."""
+    count = 0
+    for i, ch in enumerate(line):
+        if count >= units:
+            return i
+        count += 2 if ord(ch) > 0xFFFF else 1
+    return len(line)
+
+
+def parsed(unit: Unit, buffers: Mapping[str, str]) -> list[A.File]:
+    """The syntax trees of UNIT's files that parse (a file with a syntax error is left out)."""
+    out = []
+    for f in unit.files:
+        try:
+            out.append(parse(_text(f, buffers), f))
+        except PlaybookError:
+            continue
+    return out

@@ -9,8 +9,11 @@ from lsprotocol import types as L
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
-from playbook.diagnostics import ERROR, Diagnostic
-from playbook.lsp.model import compile_unit, unit_of, utf16_column
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
+from playbook.lsp import symbols
+from playbook.lsp.model import char_column, compile_unit, parsed, unit_of, utf16_column
+from playbook.syntax import ast as A
+from playbook.syntax.fmt import format_source
 
 SOURCE = "playbook"
 
@@ -51,6 +54,44 @@ class PlaybookServer(LanguageServer):
         for stale in self.published.get(unit.path, set()) - uris:
             self.text_document_publish_diagnostics(L.PublishDiagnosticsParams(uri=stale, diagnostics=[]))
         self.published[unit.path] = uris
+
+    def text(self, path: str) -> str:
+        buffers = self.buffers()
+        if path in buffers:
+            return buffers[path]
+        try:
+            from playbook.syntax.source import read_source
+
+            return read_source(path)
+        except PlaybookError:
+            return ""
+
+    def files(self, uri: str) -> tuple[str, list[A.File]]:
+        """URI's path and the parsed files of the playbook it belongs to."""
+        buffers = self.buffers()
+        path = uri_to_path(uri)
+        return path, parsed(unit_of(path, buffers), buffers)
+
+    def name_at(self, uri: str, pos: L.Position) -> tuple[list[A.File], symbols.Occurrence | None]:
+        path, files = self.files(uri)
+        lines = self.text(path).split("\n")
+        line = lines[pos.line] if pos.line < len(lines) else ""
+        return files, symbols.at(files, path, pos.line + 1, char_column(line, pos.character) + 1)
+
+    def location(self, file: str, span: A.Span) -> L.Location:
+        return L.Location(uri=self.uri(file), range=self.range(file, span))
+
+    def uri(self, file: str) -> str:
+        return from_fs_path(file) or file
+
+    def range(self, file: str, span: A.Span) -> L.Range:
+        lines = self.text(file).split("\n")
+
+        def pos(line: int, column: int) -> L.Position:
+            text = lines[line - 1] if 0 < line <= len(lines) else ""
+            return L.Position(max(line - 1, 0), utf16_column(text, max(column - 1, 0)))
+
+        return L.Range(pos(span.line, span.column), pos(span.end_line, span.end_column))
 
 
 def to_lsp(d: Diagnostic, lines: list[str]) -> L.Diagnostic:
@@ -93,4 +134,86 @@ def build(known_fields: Iterable[str] | None = None, ignore: Iterable[str] = ())
     def did_close(ls: PlaybookServer, params: L.DidCloseTextDocumentParams) -> None:
         ls.refresh(params.text_document.uri)  # the file on disk now stands for it
 
+    @server.feature(L.TEXT_DOCUMENT_DEFINITION)
+    def definition(ls: PlaybookServer, params: L.DefinitionParams) -> L.Location | None:
+        files, here = ls.name_at(params.text_document.uri, params.position)
+        if here is None:
+            return None
+        found = symbols.declaration(files, here.kind, here.name.value)
+        return ls.location(found.file, found.name.span) if found else None
+
+    @server.feature(L.TEXT_DOCUMENT_REFERENCES)
+    def references(ls: PlaybookServer, params: L.ReferenceParams) -> list[L.Location]:
+        files, here = ls.name_at(params.text_document.uri, params.position)
+        if here is None:
+            return []
+        found = symbols.uses(files, here.kind, here.name.value)
+        if not params.context.include_declaration:
+            found = [o for o in found if o.declaration is None]
+        return [ls.location(o.file, o.name.span) for o in found]
+
+    @server.feature(L.TEXT_DOCUMENT_RENAME)
+    def rename(ls: PlaybookServer, params: L.RenameParams) -> L.WorkspaceEdit | None:
+        files, here = ls.name_at(params.text_document.uri, params.position)
+        if here is None:
+            return None
+        changes: dict[str, list[L.TextEdit]] = {}
+        for o in symbols.uses(files, here.kind, here.name.value):
+            changes.setdefault(ls.uri(o.file), []).append(
+                L.TextEdit(range=ls.range(o.file, o.name.span), new_text=params.new_name)
+            )
+        return L.WorkspaceEdit(changes=changes)
+
+    @server.feature(L.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    def document_symbols(ls: PlaybookServer, params: L.DocumentSymbolParams) -> list[L.DocumentSymbol]:
+        path, files = ls.files(params.text_document.uri)
+        lines = ls.text(path).split("\n")
+        starts = sorted(d.span.line for f in files if f.path == path for d in f.declarations)
+        out = []
+        for o in symbols.occurrences(files):
+            if o.declaration is None or o.file != path:
+                continue
+            # A declaration runs from its line to the last non-blank one before the next.
+            first = o.declaration.span.line
+            last = next((n - 1 for n in starts if n > first), len(lines))
+            while last > first and not lines[last - 1].strip():
+                last -= 1
+            whole = A.Span(first, 1, last, len(lines[last - 1]) + 1 if last <= len(lines) else 1)
+            out.append(
+                L.DocumentSymbol(
+                    name=o.name.value,
+                    detail=o.kind,
+                    kind=_SYMBOL_KINDS.get(o.kind, L.SymbolKind.Object),
+                    range=ls.range(o.file, whole),
+                    selection_range=ls.range(o.file, o.name.span),
+                )
+            )
+        return out
+
+    @server.feature(L.TEXT_DOCUMENT_FORMATTING)
+    def formatting(ls: PlaybookServer, params: L.DocumentFormattingParams) -> list[L.TextEdit] | None:
+        path = uri_to_path(params.text_document.uri)
+        before = ls.text(path)
+        try:
+            after = format_source(before, path)  # what `playbook fmt` writes
+        except PlaybookError:
+            return None  # a file that does not parse is left as it is, as fmt does
+        if after == before:
+            return []
+        lines = before.split("\n")
+        end = L.Position(len(lines) - 1, utf16_column(lines[-1], len(lines[-1])))
+        return [L.TextEdit(range=L.Range(L.Position(0, 0), end), new_text=after)]
+
     return server
+
+
+_SYMBOL_KINDS = {
+    "segment": L.SymbolKind.Class,
+    "content": L.SymbolKind.String,
+    "journey": L.SymbolKind.Function,
+    "group": L.SymbolKind.Namespace,
+    "moments": L.SymbolKind.Event,
+    "rotate": L.SymbolKind.Method,
+    "sla": L.SymbolKind.Property,
+    "event": L.SymbolKind.Event,
+}
