@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from playbook.cli.columns import columns_option
@@ -22,14 +25,31 @@ def command(contacts: str | None, columns: str | None, ignored: tuple[str, ...])
         from playbook.lsp.server import build
     except ImportError:
         raise click.ClickException(t("the language server needs its extra: pip install 'playbook[lsp]'")) from None
-    known = None
+    loader = _loader(columns)
+    known, sample = None, None
     if contacts:
-        from playbook.cli.columns import column_pairs
-        from playbook.data.columns import CONTACTS, ColumnMap
-        from playbook.data.fields import field_names
-
         try:
-            known = field_names(contacts, ColumnMap(CONTACTS, column_pairs(columns)))
+            known, sample = loader(contacts)
         except PlaybookError as exc:
             fail(exc)
-    build(known, ignored).start_io()
+    build(known, ignored, sample, loader).start_io()
+
+
+def _loader(columns: str | None) -> Callable[[str], tuple[set[str], dict[str, Any] | None]]:
+    """Reads a contacts file for the server: its fields (as `check --contacts`) and its first
+    contact (hover's sample)."""
+
+    def load(path: str) -> tuple[set[str], dict[str, Any] | None]:
+        from playbook.cli.columns import column_pairs
+        from playbook.compiler.build import DEFAULT_TIMEZONE
+        from playbook.data.columns import CONTACTS, ColumnMap
+        from playbook.data.fields import field_names
+        from playbook.data.files import read_records
+        from playbook.engine.timeutil import LocalTime
+
+        column_map = ColumnMap(CONTACTS, column_pairs(columns))
+        known = field_names(path, column_map)
+        records, _ = read_records(path, LocalTime(DEFAULT_TIMEZONE), columns=ColumnMap(CONTACTS, column_pairs(columns)))
+        return known, (records[0] if records else None)
+
+    return load

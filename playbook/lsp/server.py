@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as L
@@ -10,7 +11,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-from playbook.lsp import symbols
+from playbook.i18n import t
+from playbook.lsp import assist, symbols
 from playbook.lsp.model import char_column, compile_unit, parsed, unit_of, utf16_column
 from playbook.syntax import ast as A
 from playbook.syntax.fmt import format_source
@@ -23,11 +25,24 @@ def uri_to_path(uri: str) -> str:
     return unquote(parsed.path) if parsed.scheme == "file" else uri
 
 
+# Reads a contacts file: (its field names, its first contact or None). Given by the cli,
+# which may import the data layer; raises PlaybookError on a bad file.
+ContactsLoader = Callable[[str], tuple[set[str], dict[str, Any] | None]]
+
+
 class PlaybookServer(LanguageServer):
-    def __init__(self, known_fields: Iterable[str] | None = None, ignore: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        known_fields: Iterable[str] | None = None,
+        ignore: Iterable[str] = (),
+        sample: dict[str, Any] | None = None,
+        load_contacts: ContactsLoader | None = None,
+    ) -> None:
         super().__init__("playbook", "1")
-        self.known_fields = set(known_fields) if known_fields is not None else None
+        self.known_fields = known_fields  # a KnownFields keeps its column aliases for the compiler
         self.ignore = tuple(ignore)
+        self.sample = sample
+        self.load_contacts = load_contacts
         self.published: dict[str, set[str]] = {}  # playbook path -> uris given diagnostics
 
     def buffers(self) -> dict[str, str]:
@@ -115,8 +130,27 @@ def to_lsp(d: Diagnostic, lines: list[str]) -> L.Diagnostic:
     )
 
 
-def build(known_fields: Iterable[str] | None = None, ignore: Iterable[str] = ()) -> PlaybookServer:
-    server = PlaybookServer(known_fields, ignore)
+def build(
+    known_fields: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
+    sample: dict[str, Any] | None = None,
+    load_contacts: ContactsLoader | None = None,
+) -> PlaybookServer:
+    server = PlaybookServer(known_fields, ignore, sample, load_contacts)
+
+    @server.feature(L.INITIALIZE)
+    def initialize(ls: PlaybookServer, params: L.InitializeParams) -> None:
+        """`initializationOptions: {"contacts": "data/contacts.csv"}` — sample data for
+        completion, hover and unknown-field warnings (as `--contacts`)."""
+        options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
+        contacts = options.get("contacts")
+        if isinstance(contacts, str) and contacts and ls.load_contacts is not None:
+            try:
+                ls.known_fields, ls.sample = ls.load_contacts(contacts)
+            except PlaybookError as exc:
+                ls.window_show_message(
+                    L.ShowMessageParams(L.MessageType.Warning, "\n".join(d.message for d in exc.diagnostics))
+                )
 
     @server.feature(L.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: PlaybookServer, params: L.DidOpenTextDocumentParams) -> None:
@@ -204,8 +238,98 @@ def build(known_fields: Iterable[str] | None = None, ignore: Iterable[str] = ())
         end = L.Position(len(lines) - 1, utf16_column(lines[-1], len(lines[-1])))
         return [L.TextEdit(range=L.Range(L.Position(0, 0), end), new_text=after)]
 
+    @server.feature(L.TEXT_DOCUMENT_COMPLETION, L.CompletionOptions(trigger_characters=["{", " "]))
+    def completion(ls: PlaybookServer, params: L.CompletionParams) -> L.CompletionList:
+        path, files = ls.files(params.text_document.uri)
+        text = ls.text(path)
+        lines = text.split("\n")
+        line = lines[params.position.line] if params.position.line < len(lines) else ""
+        column = char_column(line, params.position.character)
+        items = assist.completions(text, params.position.line, column, files, ls.known_fields or ())
+        return L.CompletionList(
+            is_incomplete=False,
+            items=[
+                L.CompletionItem(label=i.label, kind=_COMPLETION_KINDS.get(i.kind), detail=i.detail or i.kind)
+                for i in items
+            ],
+        )
+
+    @server.feature(L.TEXT_DOCUMENT_HOVER)
+    def hover(ls: PlaybookServer, params: L.HoverParams) -> L.Hover | None:
+        files, here = ls.name_at(params.text_document.uri, params.position)
+        if here is not None:
+            text = assist.hover(files, here, ls.sample)
+            if text is None:
+                return None
+            return L.Hover(L.MarkupContent(L.MarkupKind.Markdown, text), ls.range(here.file, here.name.span))
+        path = uri_to_path(params.text_document.uri)
+        step = assist.step_at(files, path, params.position.line + 1)
+        if step is None or step.timing is None:
+            return None
+        lines = ls.text(path).split("\n")
+        label = assist.LABEL.match(lines[params.position.line])
+        column = char_column(lines[params.position.line], params.position.character)
+        if label is None or not label.start(1) <= column <= label.end(1):
+            return None
+        words = assist.timing_words(step.timing)
+        line = params.position.line + 1
+        return L.Hover(
+            L.MarkupContent(L.MarkupKind.Markdown, words),
+            ls.range(path, A.Span(line, label.start(1) + 1, line, label.end(1) + 1)),
+        )
+
+    @server.feature(
+        L.TEXT_DOCUMENT_CODE_ACTION, L.CodeActionOptions(code_action_kinds=[L.CodeActionKind.QuickFix])
+    )
+    def code_actions(ls: PlaybookServer, params: L.CodeActionParams) -> list[L.CodeAction]:
+        uri = params.text_document.uri
+        path = uri_to_path(uri)
+        out = []
+        for d in params.context.diagnostics:
+            name = assist.suggestion(d.message)
+            if name:
+                out.append(
+                    L.CodeAction(
+                        title=f"→ {name}",
+                        kind=L.CodeActionKind.QuickFix,
+                        diagnostics=[d],
+                        is_preferred=True,
+                        edit=L.WorkspaceEdit(changes={uri: [L.TextEdit(range=d.range, new_text=name)]}),
+                    )
+                )
+        lines = ls.text(path).split("\n")
+        for n in range(params.range.start.line, min(params.range.end.line, len(lines) - 1) + 1):
+            edits = [
+                L.TextEdit(
+                    range=L.Range(
+                        L.Position(n, utf16_column(lines[n], start)), L.Position(n, utf16_column(lines[n], end))
+                    ),
+                    new_text=new,
+                )
+                for start, end, new in assist.full_width(lines[n])
+            ]
+            if edits:
+                out.append(
+                    L.CodeAction(
+                        title=t("Replace full-width punctuation with ASCII"),
+                        kind=L.CodeActionKind.QuickFix,
+                        edit=L.WorkspaceEdit(changes={uri: edits}),
+                    )
+                )
+        return out
+
     return server
 
+
+_COMPLETION_KINDS = {
+    "keyword": L.CompletionItemKind.Keyword,
+    "segment": L.CompletionItemKind.Class,
+    "content": L.CompletionItemKind.Text,
+    "group": L.CompletionItemKind.Module,
+    "journey": L.CompletionItemKind.Function,
+    "event": L.CompletionItemKind.Event,
+    "field": L.CompletionItemKind.Field,
+}
 
 _SYMBOL_KINDS = {
     "segment": L.SymbolKind.Class,
