@@ -982,7 +982,8 @@ ZH: dict[str, str] = {
     "(with the sample contact {id})": "（以样例联系人 {id} 填充）",
     "{duration} after the previous step": "上一步之后 {duration}",
     "the next {clock} local time after the previous step": "上一步之后的下一个当地时间 {clock}",
-    "{n} day after entry, {clock} local": "进入旅程后第 {n} 天，当地时间 {clock}",
-    "{n} days after entry, {clock} local": "进入旅程后第 {n} 天，当地时间 {clock}",
+    "the day of entry, {clock} local": "进入旅程当天，当地时间 {clock}",
+    "{n} day after the day of entry, {clock} local": "进入旅程当天之后第 {n} 天，当地时间 {clock}",
+    "{n} days after the day of entry, {clock} local": "进入旅程当天之后第 {n} 天，当地时间 {clock}",
     "Replace full-width punctuation with ASCII": "把全角标点换成半角",
 }

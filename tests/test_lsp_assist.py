@@ -132,7 +132,7 @@ async def test_hover_content_segment_and_timing(client: LanguageClient, doc: Pat
     assert "阿四，欢迎～来自上海的朋友" in content and "c01" in content
     segment = await hover(_pos(TEXT, "in 老客", "in 老"))
     assert "segment 老客 = orders >= 1" in segment
-    assert await hover(_pos(TEXT, "day 3 at 20:00", "day")) == "3 days after entry, 20:00 local"
+    assert await hover(_pos(TEXT, "day 3 at 20:00", "day")) == "3 days after the day of entry, 20:00 local"
     assert await hover(_pos(TEXT, "after 5m", "af")) == "5m after the previous step"
     assert await hover(_pos(TEXT, "timezone")) is None
 

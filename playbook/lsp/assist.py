@@ -194,7 +194,11 @@ def timing_words(timing: A.Timing) -> str:
         return t("{duration} after the previous step", duration=timing.duration.text or f"{timing.duration.minutes}m")
     if isinstance(timing, A.AtTime):
         return t("the next {clock} local time after the previous step", clock=timing.clock)
-    return tn("{n} day after entry, {clock} local", "{n} days after entry, {clock} local", timing.day, clock=timing.clock)
+    if timing.day == 0:
+        return t("the day of entry, {clock} local", clock=timing.clock)
+    # Day N counts calendar days from the entry day in the playbook's timezone (LANGUAGE §5).
+    return tn("{n} day after the day of entry, {clock} local", "{n} days after the day of entry, {clock} local",
+              timing.day, clock=timing.clock)  # fmt: skip
 
 
 def step_at(files: list[A.File], file: str, line: int) -> A.Step | None:
