@@ -118,6 +118,8 @@ async def test_placeholders_inside_strings(client: LanguageClient, doc: Path, tm
     assert {"name", "city", "favourite", "spent"} <= fields and "dm" not in fields
     typed = await _with_blank(client, tmp_path, '  name "福利群"', '  name "欢迎{ci')
     assert "city" in typed
+    zones = await _complete(client, doc, TEXT, _pos(TEXT, 'timezone "Asia', 'timezone "'))
+    assert {"Asia/Shanghai", "Asia/Hong_Kong", "Europe/London"} <= zones and "name" not in zones
 
 
 async def test_hover_content_segment_and_timing(client: LanguageClient, doc: Path):

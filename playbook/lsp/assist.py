@@ -67,6 +67,8 @@ def completions(
     lines = text.split("\n")
     current = lines[line] if line < len(lines) else ""
     before = current[:column]
+    if re.match(r'\s*timezone\s+["“][^"”]*$', before):
+        return [Item(z, "timezone") for z in _timezones()]
     holder = _open_placeholder(before)
     if holder is not None:
         return _field_items(fields, holder)
@@ -82,6 +84,15 @@ def completions(
     if "NAME" in accepted:
         items.extend(_names(tokens, files, fields, _enclosing(prefix)))
     return items
+
+
+def _timezones() -> list[str]:
+    """IANA timezone names, the playbook default first."""
+    import zoneinfo
+
+    from playbook.compiler.build import DEFAULT_TIMEZONE
+
+    return [DEFAULT_TIMEZONE, *sorted(zoneinfo.available_timezones() - {DEFAULT_TIMEZONE})]
 
 
 def _open_placeholder(before: str) -> str | None:

@@ -329,6 +329,7 @@ _COMPLETION_KINDS = {
     "journey": L.CompletionItemKind.Function,
     "event": L.CompletionItemKind.Event,
     "field": L.CompletionItemKind.Field,
+    "timezone": L.CompletionItemKind.Value,
 }
 
 _SYMBOL_KINDS = {
