@@ -4,7 +4,7 @@ compiler's diagnostics for them (with unsaved editor text taking the place of th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +49,16 @@ def _text(path: str, buffers: Mapping[str, str]) -> str:
 
 
 def compile_unit(
-    unit: Unit, buffers: Mapping[str, str], *, known_fields: Iterable[str] | None = None, ignore: Iterable[str] = ()
+    unit: Unit,
+    buffers: Mapping[str, str],
+    *,
+    known_fields: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
+    parse_text: Callable[[str, str], A.File] = parse,
 ) -> CompileResult:
     """Compile UNIT with open buffers in place of their files."""
     sources = [(f, _text(f, buffers)) for f in unit.files]
-    return compile_sources(unit.path, sources, known_fields=known_fields, ignore=ignore)
+    return compile_sources(unit.path, sources, known_fields=known_fields, ignore=ignore, parse_text=parse_text)
 
 
 def utf16_column(line: str, column: int) -> int:

@@ -13,6 +13,7 @@ from pygls.uris import from_fs_path
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.i18n import t
 from playbook.lsp import assist, symbols
+from playbook.lsp.incremental import ChunkCache
 from playbook.lsp.model import char_column, compile_unit, parsed, unit_of, utf16_column
 from playbook.syntax import ast as A
 from playbook.syntax.fmt import format_source
@@ -43,6 +44,7 @@ class PlaybookServer(LanguageServer):
         self.ignore = tuple(ignore)
         self.sample = sample
         self.load_contacts = load_contacts
+        self.chunks = ChunkCache()
         self.published: dict[str, set[str]] = {}  # playbook path -> uris given diagnostics
 
     def buffers(self) -> dict[str, str]:
@@ -54,7 +56,9 @@ class PlaybookServer(LanguageServer):
         buffers = self.buffers()
         path = uri_to_path(uri)
         unit = unit_of(path, buffers)
-        result = compile_unit(unit, buffers, known_fields=self.known_fields, ignore=self.ignore)
+        result = compile_unit(
+            unit, buffers, known_fields=self.known_fields, ignore=self.ignore, parse_text=self.chunks.parse
+        )
         by_file: dict[str, list[L.Diagnostic]] = {f: [] for f in unit.files}
         texts = {f.path: f.source for f in result.files}
         for d in result.diagnostics:
