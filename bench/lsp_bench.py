@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         f"server start + open → first diagnostics: {lat['start_and_open_s'] * 1000:,.0f} ms",
         f"edit → diagnostics ({len(ms)} edits): median {statistics.median(ms):,.0f} ms, "
         f"min {min(ms):,.0f} ms, max {max(ms):,.0f} ms (goal ≤ 150 ms)",
+        f"  typo edits (1 error): median {statistics.median(ms[0::2]):,.0f} ms; "
+        f"fix edits (compiles, IR built): median {statistics.median(ms[1::2]):,.0f} ms",
         f"compile (in process): {ratio['compile_s'] * 1000:,.0f} ms; "
         f"yaml CSafeLoader: {ratio['yaml_c_s'] * 1000:,.0f} ms; "
         f"compile ÷ CSafeLoader = {ratio['compile_s'] / ratio['yaml_c_s']:.2f} (goal ≤ 1.0)",
