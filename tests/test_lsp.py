@@ -244,3 +244,30 @@ async def test_formatting_equals_fmt(client: LanguageClient, tmp_path: Path):
         )
     )
 
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[sys.executable, "-m", "playbook", "--lang", "zh", "lsp"], server_env=ENV
+    ),
+    scope="module",
+)
+async def zh_client(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(L.InitializeParams(capabilities=L.ClientCapabilities()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_messages_in_the_lang_language(zh_client: LanguageClient, tmp_path: Path):
+    from playbook.i18n import set_language
+
+    typo = GOOD.replace("if in 老客", "if in 老课")
+    path = tmp_path / "zh.pb"
+    _open(zh_client, path.as_uri(), typo)
+    [d] = await _diagnostics(zh_client, path.as_uri())
+    set_language("zh")
+    try:
+        [expected] = compile_text(typo, str(path)).diagnostics
+    finally:
+        set_language(None)
+    assert d.message.startswith(expected.message) and "你是不是想写 '老客'" in d.message
