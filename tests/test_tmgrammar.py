@@ -11,8 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import GOLDEN, ROOT, check_golden
+from conftest import GOLDEN, ROOT, check_golden
 
 TOOL = ROOT / "editors" / "vscode" / "test"
 EXAMPLES = sorted((ROOT / "playbooks").glob("*.pb"))
