@@ -983,4 +983,15 @@ ZH: dict[str, str] = {
     "--format {fmt} draws one playbook: give one PATH": "--format {fmt} 只画一个剧本：请只给一个 PATH",
     "--format png writes an image: give --out FILE": "--format png 输出的是图片：请用 --out FILE 指定文件",
     "cannot write {path}: {reason}": "无法写入 {path}：{reason}",
+    # ---- playbook.cli.lsp / playbook.lsp ------------------------------------------------------
+    "The language server for editors, over stdio.": "供编辑器使用的语言服务器（标准输入输出）。",
+    "the language server needs its extra: pip install 'playbook[lsp]'": "语言服务器需要额外依赖：pip install 'playbook[lsp]'",
+    "content {name}": "内容 {name}",
+    "(with the sample contact {id})": "（以样例联系人 {id} 填充）",
+    "{duration} after the previous step": "上一步之后 {duration}",
+    "the next {clock} local time after the previous step": "上一步之后的下一个当地时间 {clock}",
+    "the day of entry, {clock} local": "进入旅程当天，当地时间 {clock}",
+    "{n} day after the day of entry, {clock} local": "进入旅程当天之后第 {n} 天，当地时间 {clock}",
+    "{n} days after the day of entry, {clock} local": "进入旅程当天之后第 {n} 天，当地时间 {clock}",
+    "Replace full-width punctuation with ASCII": "把全角标点换成半角",
 }

@@ -28,6 +28,7 @@ COMMANDS = {
     "requeue": ("playbook.cli.requeue", N_("Send unknown (or dead) touches again: back to pending, recorded.")),
     "approve": ("playbook.cli.approve", N_("Let a playbook version that waits for approval send.")),
     "reject": ("playbook.cli.reject", N_("Refuse a playbook version that waits for approval.")),
+    "lsp": ("playbook.cli.lsp", N_("The language server for editors, over stdio.")),
 }
 HELP = N_("Private-domain customer operations (私域运营) as code.")
 

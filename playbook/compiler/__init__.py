@@ -8,7 +8,7 @@ result.diagnostics
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,29 @@ def compile_text(
     except PlaybookError as exc:
         files, diagnostics = [], exc.diagnostics
     return _compile(path, Path(path).stem, files, diagnostics, known_fields, ignore)
+
+
+def compile_sources(
+    path: str,
+    sources: list[tuple[str, str]],
+    *,
+    known_fields: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
+    parse_text: Callable[[str, str], A.File] = parse,
+) -> CompileResult:
+    """Compile one playbook given as (file path, text) pairs — a directory's files with some
+    of them taken from an editor's unsaved buffers (the language server, which passes a
+    `parse_text` that reuses unchanged declarations)."""
+    files: list[A.File] = []
+    diagnostics: list[Diagnostic] = []
+    for file_path, text in sources:
+        try:
+            files.append(parse_text(text, file_path))
+        except PlaybookError as exc:
+            diagnostics.extend(exc.diagnostics)
+    p = Path(path)
+    name = p.resolve().name if len(sources) > 1 or p.is_dir() else p.stem
+    return _compile(path, name, files, diagnostics, known_fields, ignore)
 
 
 def _compile(
