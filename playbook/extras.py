@@ -16,6 +16,8 @@ from playbook.i18n import t
 # importable top-level module -> the extra of pyproject.toml that installs it
 OPTIONAL: dict[str, str] = {
     "psycopg": "postgresql",  # SQLAlchemy's postgresql+psycopg:// driver (the store on PostgreSQL)
+    "pygls": "lsp",  # the language server (`playbook lsp`)
+    "lsprotocol": "lsp",  # its protocol types
 }
 
 

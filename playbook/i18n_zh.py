@@ -985,7 +985,6 @@ ZH: dict[str, str] = {
     "cannot write {path}: {reason}": "无法写入 {path}：{reason}",
     # ---- playbook.cli.lsp / playbook.lsp ------------------------------------------------------
     "The language server for editors, over stdio.": "供编辑器使用的语言服务器（标准输入输出）。",
-    "the language server needs its extra: pip install 'playbook[lsp]'": "语言服务器需要额外依赖：pip install 'playbook[lsp]'",
     "content {name}": "内容 {name}",
     "(with the sample contact {id})": "（以样例联系人 {id} 填充）",
     "{duration} after the previous step": "上一步之后 {duration}",

@@ -19,4 +19,6 @@ def test_without_the_extra_says_what_to_install():
     )
     done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == ["Error: the language server needs its extra: pip install 'playbook[lsp]'"]
+    assert done.stderr.strip().splitlines() == [
+        "Error: lsprotocol is not installed: install playbook[lsp] (pip install 'playbook[lsp]')"
+    ]

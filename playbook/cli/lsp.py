@@ -10,6 +10,7 @@ import click
 from playbook.cli.columns import columns_option
 from playbook.cli.common import fail
 from playbook.diagnostics import PlaybookError
+from playbook.extras import missing_extra
 from playbook.i18n import t
 
 
@@ -23,8 +24,11 @@ def command(contacts: str | None, columns: str | None, ignored: tuple[str, ...])
     """Serve the Language Server Protocol on stdin/stdout until the editor says exit."""
     try:
         from playbook.lsp.server import build
-    except ImportError:
-        raise click.ClickException(t("the language server needs its extra: pip install 'playbook[lsp]'")) from None
+    except ImportError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        raise click.ClickException(message) from None
     loader = _loader(columns)
     known, sample = None, None
     if contacts:
