@@ -69,3 +69,17 @@ def stop(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
         proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=timeout)
     return proc.returncode, err.decode()
+
+
+def write_jsonl_config(path: Path, url: str, outbox: Path, *, port: int = 0, **daemon: object) -> Path:
+    """A playbook.toml at `path`: the store at `url`, the jsonl adapter writing to `outbox`, the
+    intake on `port`, and `daemon`'s settings (tick, batch, lease, approve …) under [daemon]."""
+    lines = [
+        "[store]", f'url = "{url}"',
+        "[adapter]", 'name = "jsonl"',
+        "[adapter.options]", f'path = "{outbox}"',
+        "[intake]", f"port = {port}",
+        "[daemon]", *(f"{key} = {json.dumps(value)}" for key, value in daemon.items()),
+    ]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

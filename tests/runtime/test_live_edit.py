@@ -24,7 +24,7 @@ from playbook.engine.timeutil import LocalTime
 from playbook.runtime.decide import Decider
 from playbook.runtime.dispatch import Dispatcher
 from playbook.runtime.store import Store
-from tests.runtime.processes import read_jsonl, start_run, wait
+from tests.runtime.processes import read_jsonl, start_run, wait, write_jsonl_config
 
 PLAYBOOK = """\
 playbook "限额测试"
@@ -48,23 +48,7 @@ LIMIT = "limit dm 1 per contact per day"
 
 
 def _config(tmp: Path, url: str) -> Path:
-    path = tmp / "playbook.toml"
-    path.write_text(
-        f"""\
-[store]
-url = "{url}"
-[adapter]
-name = "jsonl"
-[adapter.options]
-path = "{tmp / "outbox.jsonl"}"
-[intake]
-port = 0
-[daemon]
-tick = 0.1
-""",
-        encoding="utf-8",
-    )
-    return path
+    return write_jsonl_config(tmp / "playbook.toml", url, tmp / "outbox.jsonl", tick=0.1)
 
 
 def _start(tmp: Path, config: Path) -> subprocess.Popen:

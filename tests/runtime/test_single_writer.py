@@ -21,7 +21,7 @@ import pytest
 
 from playbook.engine.model import Event
 from playbook.runtime.store import Store, sqlite_path
-from tests.runtime.processes import read_jsonl, start_run, stop, wait
+from tests.runtime.processes import read_jsonl, start_run, stop, wait, write_jsonl_config
 
 PLAYBOOK = """\
 playbook "单写"
@@ -47,25 +47,9 @@ LEASE = 2  # seconds: a killed or stopped holder is taken over from this quickly
 
 def _setup(tmp: Path, url: str, batch: int = 5) -> tuple[Path, Store]:
     (tmp / "p.pb").write_text(PLAYBOOK, encoding="utf-8")
-    (tmp / "playbook.toml").write_text(
-        f"""\
-[store]
-url = "{url}"
-[adapter]
-name = "jsonl"
-[adapter.options]
-path = "{tmp / "outbox.jsonl"}"
-[intake]
-port = 0
-[daemon]
-tick = 0.2
-batch = {batch}
-workers = 2
-lease = {LEASE}
-approve = "never"  # the launch gate (above 50 by default) would hold these touches
-""",
-        encoding="utf-8",
-    )
+    # approve = "never": the launch gate (above 50 by default) would hold these touches
+    write_jsonl_config(tmp / "playbook.toml", url, tmp / "outbox.jsonl", tick=0.2, batch=batch, workers=2, lease=LEASE,
+                       approve="never")  # fmt: skip
     store = Store(url)
     store.migrate()
     return tmp / "playbook.toml", store

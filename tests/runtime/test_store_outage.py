@@ -27,7 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from playbook.runtime.store import Store
-from tests.runtime.processes import free_port, read_jsonl, start_run, wait
+from tests.runtime.processes import free_port, read_jsonl, start_run, wait, write_jsonl_config
 
 PLAYBOOK = """\
 playbook "存储故障"
@@ -127,27 +127,9 @@ class Proxy:
 
 def _setup(tmp: Path, url: str, outbox: Path, port: int, batch: int = 5) -> Path:
     (tmp / "p.pb").write_text(PLAYBOOK, encoding="utf-8")
-    (tmp / "playbook.toml").write_text(
-        f"""\
-[store]
-url = "{url}"
-[adapter]
-name = "jsonl"
-[adapter.options]
-path = "{outbox}"
-[intake]
-port = {port}
-[daemon]
-tick = 0.2
-batch = {batch}
-workers = 2
-lease = 30
-store_retry_cap = 1
-approve = "never"  # the launch gate (above 50 by default) would hold these touches
-""",
-        encoding="utf-8",
-    )
-    return tmp / "playbook.toml"
+    # approve = "never": the launch gate (above 50 by default) would hold these touches
+    return write_jsonl_config(tmp / "playbook.toml", url, outbox, port=port, tick=0.2, batch=batch, workers=2, lease=30,
+                              store_retry_cap=1, approve="never")  # fmt: skip
 
 
 def _start(tmp: Path, config: Path) -> subprocess.Popen:
