@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from playbook.data.files import read_events, read_records
 from playbook.data.values import TAG_SEPARATORS, parse_tags
 from playbook.diagnostics import PlaybookError
 from playbook.engine.timeutil import LocalTime
+from tests.cli_run import run_cli
 
 CLOCK = LocalTime("Asia/Shanghai")
 
@@ -70,13 +68,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRM = ("客户ID,客户昵称,所属员工,标签,添加时间,累计消费,城市\n"
         "k1,张三,a1,问过价格，看过直播,2026-11-28 10:00,399,上海\n"
         "k2,李四,a2,看过直播,2026-11-29T09:00:00+08:00,,杭州\n")  # fmt: skip
-
-
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PLAYBOOK_DB"}
-    env["PLAYBOOK_LANG"] = "en"
-    return subprocess.run([sys.executable, "-m", "playbook", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=120)  # fmt: skip
 
 
 def test_scrm_headers_are_read_as_fields(tmp_path: Path) -> None:

@@ -6,9 +6,6 @@ and `playbook event` warn on types no playbook listens to."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from playbook.compiler import compile_path
@@ -16,6 +13,7 @@ from playbook.data.files import read_events
 from playbook.engine.timeutil import LocalTime
 from playbook.eventnames import BUILTIN_EVENTS, EVENT_ALIASES, canonical_event
 from playbook.runtime.store import Store
+from tests.cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = """quiet 22:00-08:00
@@ -38,13 +36,6 @@ journey 错字 {
   dm 欢迎
 }
 """
-
-
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PLAYBOOK_DB"}
-    env["PLAYBOOK_LANG"] = "en"
-    return subprocess.run([sys.executable, "-m", "playbook", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=120)  # fmt: skip
 
 
 def test_undeclared_events_warn_declared_and_aliases_do_not(tmp_path: Path) -> None:

@@ -174,7 +174,8 @@ def test_the_daemon_process_holds_until_approved_from_another_shell(tmp_path: Pa
     import subprocess
     import sys
 
-    from tests.runtime.test_live_edit import _config, _outbox, _start, _wait
+    from tests.runtime.processes import wait
+    from tests.runtime.test_live_edit import _config, _outbox, _start
 
     config = _config(tmp_path, store_url)
     config.write_text(config.read_text(encoding="utf-8") + 'approve = "above 3"\n', encoding="utf-8")
@@ -184,13 +185,13 @@ def test_the_daemon_process_holds_until_approved_from_another_shell(tmp_path: Pa
     (tmp_path / "首发.pb").rename(tmp_path / "p.pb")
     proc = _start(tmp_path, config)
     try:
-        held = _wait(lambda: [r for r in store.touches() if r.state == "held"])
+        held = wait(lambda: [r for r in store.touches() if r.state == "held"], timeout=30)
         assert len(held) == 5 and not _outbox(tmp_path)  # type: ignore[arg-type]
         (version,) = {r.version for r in held}  # type: ignore[attr-defined]
         approve = subprocess.run([sys.executable, "-m", "playbook", "approve", version, "--by", "店长", "--db",
                                   store_url], capture_output=True, text=True, env=os.environ, timeout=60)  # fmt: skip
         assert approve.returncode == 0, approve.stderr
-        _wait(lambda: len(_outbox(tmp_path)) == 5)
+        wait(lambda: len(_outbox(tmp_path)) == 5, timeout=30)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)

@@ -29,6 +29,7 @@ import pytest
 
 from playbook.engine.model import Event
 from playbook.runtime.store import Store
+from tests.runtime.processes import read_jsonl, start_run
 
 PLAYBOOK = """\
 playbook "崩溃测试"
@@ -146,25 +147,12 @@ approve = "never"  # the launch gate (above 50 by default) would hold the 1,600 
 
 
 def _start(tmp: Path, config: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "playbook", "run", str(tmp / "p.pb"), "--config", str(config), *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    return start_run(tmp / "p.pb", config, *extra)
 
 
 def _outbox(tmp: Path) -> list[str]:
-    path = tmp / "outbox.jsonl"
-    if not path.exists():
-        return []
-    keys = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            keys.append(json.loads(line)["key"])
-        except ValueError:
-            continue  # a line torn by the kill: that delivery never completed
-    return keys
+    # a line torn by the kill is left out: that delivery never completed
+    return [record["key"] for record in read_jsonl(tmp / "outbox.jsonl", skip_torn=True)]
 
 
 def _kill_at_random(tmp: Path, config: Path, rng: random.Random, delivered: Callable[[], list[str]]) -> bool:

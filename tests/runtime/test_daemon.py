@@ -5,11 +5,9 @@ reloaded as a new version, a broken edit is refused, and stop() ends run() with 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ import pytest
 from playbook.runtime.config import load_config
 from playbook.runtime.daemon import Daemon, RunOptions
 from playbook.runtime.store import Store
+from tests.runtime.processes import free_port, read_jsonl, wait
 
 WELCOME = """\
 playbook "欢迎"
@@ -31,24 +30,9 @@ content 欢迎语 = "{text}"
 TOKEN = "test-token-123"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 @pytest.fixture
 def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Daemon, Path, int]]:
-    port = _free_port()
+    port = free_port()
     (tmp_path / "p.pb").write_text(WELCOME.format(text="{name|亲}，欢迎！"), encoding="utf-8")
     (tmp_path / "playbook.toml").write_text(
         f'[adapter]\nname = "jsonl"\n[adapter.options]\npath = "outbox.jsonl"\n'
@@ -62,7 +46,7 @@ def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[D
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(daemon.run()), daemon=True)
     thread.start()
-    _wait_for(lambda: _health(port))
+    wait(lambda: _health(port), timeout=15.0)
     yield daemon, tmp_path, port
     daemon.stop()
     thread.join(timeout=15)
@@ -77,8 +61,7 @@ def _health(port: int) -> bool:
 
 
 def _outbox(tmp: Path) -> list[dict]:
-    path = tmp / "outbox.jsonl"
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    return read_jsonl(tmp / "outbox.jsonl")
 
 
 def _post(port: int, contact: str, name: str) -> httpx.Response:
@@ -91,7 +74,7 @@ def _post(port: int, contact: str, name: str) -> httpx.Response:
 def test_an_event_posted_to_the_intake_comes_out_of_the_adapter(running: tuple[Daemon, Path, int]) -> None:
     _, tmp, port = running
     assert _post(port, "n1", "王小明").status_code in (200, 202)
-    _wait_for(lambda: len(_outbox(tmp)) == 1)
+    wait(lambda: len(_outbox(tmp)) == 1, timeout=15.0)
     (line,) = _outbox(tmp)
     assert (line["contact"], line["account"], line["text"], line["channel"]) == ("n1", "a1", "王小明，欢迎！", "dm")
     denied = httpx.post(f"http://127.0.0.1:{port}/events", json={}, headers={"Authorization": "Bearer wrong"})
@@ -105,14 +88,14 @@ def test_a_changed_playbook_is_reloaded_as_a_new_version(running: tuple[Daemon, 
         (first,) = [v.version for v in store.versions(active=True)]
         time.sleep(0.05)  # a later modification time
         (tmp / "p.pb").write_text(WELCOME.format(text="新的欢迎语"), encoding="utf-8")
-        _wait_for(lambda: [v.version for v in store.versions(active=True)] not in ([first], []))
+        wait(lambda: [v.version for v in store.versions(active=True)] not in ([first], []), timeout=15.0)
         _post(port, "n2", "李雷")
-        _wait_for(lambda: len(_outbox(tmp)) == 1)
+        wait(lambda: len(_outbox(tmp)) == 1, timeout=15.0)
         assert _outbox(tmp)[0]["text"] == "新的欢迎语"
         (tmp / "p.pb").write_text("journey 坏 {", encoding="utf-8")  # refused; the daemon carries on
         time.sleep(0.5)
         _post(port, "n3", "韩梅梅")
-        _wait_for(lambda: len(_outbox(tmp)) == 2)
+        wait(lambda: len(_outbox(tmp)) == 2, timeout=15.0)
         assert _outbox(tmp)[1]["text"] == "新的欢迎语"
     finally:
         store.close()

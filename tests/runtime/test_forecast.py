@@ -62,12 +62,13 @@ class Daemon:
         self.adapter.close()
 
 
-def _store(url: str, paths: list[str]) -> Store:
+def _load_data(url: str, folder: Path, clock: LocalTime) -> Store:
+    """A migrated store with the folder's accounts.csv, contacts.csv and events.jsonl imported."""
     store = Store(url)
     store.migrate()
-    import_files(store, [str(DATA / "accounts.csv")], "accounts", CLOCK)
-    import_files(store, [str(DATA / "contacts.csv")], "contacts", CLOCK)
-    events, problems = read_events(str(DATA / "events.jsonl"), CLOCK)
+    import_files(store, [str(folder / "accounts.csv")], "accounts", clock)
+    import_files(store, [str(folder / "contacts.csv")], "contacts", clock)
+    events, problems = read_events(str(folder / "events.jsonl"), clock)
     assert not problems
     store.append_events(sorted(events, key=lambda e: (e.at, e.seq)), "file")
     return store
@@ -90,7 +91,7 @@ def test_plan_from_the_store_after_a_restart_equals_what_the_daemon_then_does(
     tmp_path: Path, store_url: str, split_day: int, restarts: bool, quota: bool
 ) -> None:
     paths = [str(p) for p in EXAMPLES]
-    store = _store(store_url, paths)
+    store = _load_data(store_url, DATA, CLOCK)
     limits = wecom_limits() if quota else ()  # WeCom's per-customer quota, shared by every playbook
     daemon = Daemon(store, paths, tmp_path / "outbox.jsonl", START, limits)
     split, end = START + split_day * DAY + 10 * 3600 + 7 * 60 + 17, START + 14 * DAY
@@ -115,7 +116,7 @@ def test_plan_from_the_store_after_a_restart_equals_what_the_daemon_then_does(
 
 def test_plan_db_prints_the_plan_json_contract(tmp_path: Path, store_url: str) -> None:
     paths = [str(p) for p in EXAMPLES]
-    store = _store(store_url, paths)
+    store = _load_data(store_url, DATA, CLOCK)
     daemon = Daemon(store, paths, tmp_path / "outbox.jsonl", START)
     daemon.run_until(START + 3 * DAY)
     daemon.close()

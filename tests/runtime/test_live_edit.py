@@ -9,11 +9,9 @@ the release "next day" is shown by a Decider over the same store with the clock 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +24,7 @@ from playbook.engine.timeutil import LocalTime
 from playbook.runtime.decide import Decider
 from playbook.runtime.dispatch import Dispatcher
 from playbook.runtime.store import Store
+from tests.runtime.processes import read_jsonl, start_run, wait, write_jsonl_config
 
 PLAYBOOK = """\
 playbook "限额测试"
@@ -49,49 +48,15 @@ LIMIT = "limit dm 1 per contact per day"
 
 
 def _config(tmp: Path, url: str) -> Path:
-    path = tmp / "playbook.toml"
-    path.write_text(
-        f"""\
-[store]
-url = "{url}"
-[adapter]
-name = "jsonl"
-[adapter.options]
-path = "{tmp / "outbox.jsonl"}"
-[intake]
-port = 0
-[daemon]
-tick = 0.1
-""",
-        encoding="utf-8",
-    )
-    return path
+    return write_jsonl_config(tmp / "playbook.toml", url, tmp / "outbox.jsonl", tick=0.1)
 
 
 def _start(tmp: Path, config: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "playbook", "run", str(tmp / "p.pb"), "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    return start_run(tmp / "p.pb", config)
 
 
 def _outbox(tmp: Path) -> list[dict]:
-    path = tmp / "outbox.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _wait(what: Callable[[], object], seconds: float = 30) -> object:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = what()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("timed out")
+    return read_jsonl(tmp / "outbox.jsonl", skip_blank=True)
 
 
 def _midnight_after(now: int) -> int:
@@ -111,7 +76,7 @@ def test_a_limit_survives_an_edit_of_the_running_playbook(tmp_path: Path, store_
     proc = _start(tmp_path, config)
     try:
         store.append_events([Event("ping", "c1", int(time.time()), {})], "cli")
-        _wait(lambda: len(_outbox(tmp_path)) == 1)
+        wait(lambda: len(_outbox(tmp_path)) == 1, timeout=30)
         (before,) = [v.version for v in store.versions(active=True)]
         path = tmp_path / "p.pb"
         stat = path.stat()
@@ -121,10 +86,10 @@ def test_a_limit_survives_an_edit_of_the_running_playbook(tmp_path: Path, store_
             proc.send_signal(signal.SIGHUP)
         else:
             os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
-        _wait(lambda: [v.version for v in store.versions(active=True)] not in ([before], []))
+        wait(lambda: [v.version for v in store.versions(active=True)] not in ([before], []), timeout=30)
         (after,) = [v.version for v in store.versions(active=True)]
         store.append_events([Event("pong", "c1", int(time.time()), {})], "cli")
-        held = _wait(lambda: [r for r in store.touches() if r.flow == "二"])
+        held = wait(lambda: [r for r in store.touches() if r.flow == "二"], timeout=30)
         time.sleep(0.5)  # a dispatch round that would send it
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -29,12 +29,10 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from playbook.compiler import compile_path
-from playbook.data.files import read_events
 from playbook.engine.timeutil import LocalTime
 from playbook.runtime.forecast import forecast
-from playbook.runtime.importing import import_files
 from playbook.runtime.store import Store
-from tests.runtime.test_forecast import Daemon, _decided_since
+from tests.runtime.test_forecast import Daemon, _decided_since, _load_data
 from tests.test_engine_properties import DURATIONS, Case, cases, period_of
 
 CASES = int(os.environ.get("PLAYBOOK_LIVE_CASES", "20"))
@@ -137,13 +135,7 @@ def run_scenario(tmp: Path, case: Case, change: tuple[str, str], where: float, r
     start = clock.instant(dt.datetime.fromisoformat(case.start))
     end = start + case.days * 86400
     split = start + int(where * (end - start))
-    store = Store(f"sqlite:///{tmp / 'store.db'}")
-    store.migrate()
-    import_files(store, [str(tmp / "accounts.csv")], "accounts", clock)
-    import_files(store, [str(tmp / "contacts.csv")], "contacts", clock)
-    events, problems = read_events(str(tmp / "events.jsonl"), clock)
-    assert not problems
-    store.append_events(sorted(events, key=lambda e: (e.at, e.seq)), "file")
+    store = _load_data(f"sqlite:///{tmp / 'store.db'}", tmp, clock)
     path = tmp / "p.pb"
     old = _limits(path)
     daemon = Daemon(store, [str(path)], tmp / "outbox.jsonl", start)

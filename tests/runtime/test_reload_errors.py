@@ -14,8 +14,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from tests.runtime.processes import read_jsonl, wait
 
 GOOD = """\
 playbook "欢迎"
@@ -29,15 +30,6 @@ content 欢迎语 = "{text}"
 SYNTAX_ERROR = GOOD.replace("  dm 欢迎语\n", "  dm 欢迎语 7\n")  # 这里应为 …，但写的是 '7'
 COMPILE_ERROR = GOOD.replace("  dm 欢迎语\n", "  if in 老课 { dm 欢迎语 }\n")  # unknown segment, and a warning
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+05:45 (INFO|WARNING|ERROR|DEBUG) ")
-
-
-def _wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def _cli(*args: str, lang: str = "zh") -> subprocess.CompletedProcess[str]:
@@ -54,8 +46,7 @@ def _check_text(path: Path, lang: str) -> str:
 
 
 def _outbox(tmp: Path) -> list[dict]:
-    path = tmp / "outbox.jsonl"
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    return read_jsonl(tmp / "outbox.jsonl")
 
 
 def test_a_refused_reload_prints_what_check_prints(tmp_path: Path, store_url: str) -> None:
@@ -73,14 +64,14 @@ def test_a_refused_reload_prints_what_check_prints(tmp_path: Path, store_url: st
                                 env={**os.environ, "PYTHONUNBUFFERED": "1", "TZ": "UTC"})  # fmt: skip
     try:
         text = lambda: log.read_text(encoding="utf-8")  # noqa: E731
-        _wait_for(lambda: "正在运行" in text())
+        wait(lambda: "正在运行" in text(), timeout=20.0)
         # A syntax error, noticed as a file change.
         time.sleep(0.05)
         pb.write_text(SYNTAX_ERROR.replace("{text}", "新的欢迎语"), encoding="utf-8")
-        _wait_for(lambda: "重新加载被拒绝" in text())
+        wait(lambda: "重新加载被拒绝" in text(), timeout=20.0)
         expected = _check_text(pb, "zh")
         assert "p.pb:5:" in expected and "^" in expected and "'7'" in expected
-        _wait_for(lambda: expected in text())
+        wait(lambda: expected in text(), timeout=20.0)
         assert f"重新加载被拒绝，继续运行当前版本：\n{expected}\n" in text()
         # `status` shows the same text, and the diagnostics as data in JSON.
         status = _cli("status", "--db", store_url)
@@ -93,30 +84,30 @@ def test_a_refused_reload_prints_what_check_prints(tmp_path: Path, store_url: st
         assert refused["at"].endswith("+05:45")
         # The running version carries on.
         assert _cli("event", "friend_added", "--contact", "c1", "account=a1", "--db", store_url).returncode == 0
-        _wait_for(lambda: len(_outbox(tmp_path)) == 1)
+        wait(lambda: len(_outbox(tmp_path)) == 1, timeout=20.0)
         assert _outbox(tmp_path)[0]["text"] == "旧的欢迎语"
         # A compile error with a warning, asked for by SIGHUP: the error and the warning, as check shows them.
         pb.write_text(COMPILE_ERROR.replace("{text}", "新的欢迎语"), encoding="utf-8")
         expected = _check_text(pb, "zh")
         assert "未知的客群 '老课'" in expected and "^^^^" in expected and "警告" in expected
-        _wait_for(lambda: expected in text())
+        wait(lambda: expected in text(), timeout=20.0)
         before = text().count("重新加载被拒绝")
         proc.send_signal(signal.SIGHUP)
-        _wait_for(lambda: text().count("重新加载被拒绝") == before + 1)
+        wait(lambda: text().count("重新加载被拒绝") == before + 1, timeout=20.0)
         assert text().count(expected) == 2
         # The file moved away (an editor saving by delete-and-write): refused as check says, not a crash.
         aside = tmp_path / "p.pb.aside"
         pb.rename(aside)
         missing = _check_text(pb, "zh")
         assert "p.pb" in missing
-        _wait_for(lambda: missing in text())
+        wait(lambda: missing in text(), timeout=20.0)
         assert proc.poll() is None
         aside.rename(pb)
         # A good edit goes through, and status no longer shows a refusal.
         pb.write_text(GOOD.replace("{text}", "新的欢迎语"), encoding="utf-8")
-        _wait_for(lambda: "（新版本）" in text())
-        _wait_for(lambda: json.loads(_cli("status", "--db", store_url, "--format", "json").stdout)["reload_refused"]
-                  is None)  # fmt: skip
+        wait(lambda: "（新版本）" in text(), timeout=20.0)
+        wait(lambda: json.loads(_cli("status", "--db", store_url, "--format", "json").stdout)["reload_refused"]
+                  is None, timeout=20.0)  # fmt: skip
         assert "重新加载被拒绝" not in _cli("status", "--db", store_url).stdout
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -154,12 +145,12 @@ def test_the_log_in_english_carries_check_s_english(tmp_path: Path) -> None:
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     try:
         text = lambda: log.read_text(encoding="utf-8")  # noqa: E731
-        _wait_for(lambda: "running " in text())
+        wait(lambda: "running " in text(), timeout=20.0)
         time.sleep(0.05)
         pb.write_text(COMPILE_ERROR.replace("{text}", "hi"), encoding="utf-8")
         expected = _check_text(pb, "en")
         assert "unknown segment '老课'" in expected
-        _wait_for(lambda: expected in text())
+        wait(lambda: expected in text(), timeout=20.0)
         assert re.search(
             r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+05:45 ERROR   reload refused, the running versions carry on:\n",
             text(),
@@ -168,7 +159,7 @@ def test_the_log_in_english_carries_check_s_english(tmp_path: Path) -> None:
         assert "reload refused at " in _cli("status", "--db", url, lang="en").stdout
         # The console adapter shows each touch's time as the log does: the playbook's, with the offset.
         assert _cli("event", "friend_added", "--contact", "c1", "account=a1", "--db", url).returncode == 0
-        _wait_for(lambda: "a1 → c1" in shown.read_text(encoding="utf-8"))
+        wait(lambda: "a1 → c1" in shown.read_text(encoding="utf-8"), timeout=20.0)
         (head, *_) = [x for x in shown.read_text(encoding="utf-8").splitlines() if "a1 → c1" in x]
         assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+05:45  dm ", head), head
     finally:

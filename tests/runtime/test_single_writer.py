@@ -15,13 +15,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from playbook.engine.model import Event
 from playbook.runtime.store import Store, sqlite_path
+from tests.runtime.processes import read_jsonl, start_run, stop, wait, write_jsonl_config
 
 PLAYBOOK = """\
 playbook "单写"
@@ -47,25 +47,9 @@ LEASE = 2  # seconds: a killed or stopped holder is taken over from this quickly
 
 def _setup(tmp: Path, url: str, batch: int = 5) -> tuple[Path, Store]:
     (tmp / "p.pb").write_text(PLAYBOOK, encoding="utf-8")
-    (tmp / "playbook.toml").write_text(
-        f"""\
-[store]
-url = "{url}"
-[adapter]
-name = "jsonl"
-[adapter.options]
-path = "{tmp / "outbox.jsonl"}"
-[intake]
-port = 0
-[daemon]
-tick = 0.2
-batch = {batch}
-workers = 2
-lease = {LEASE}
-approve = "never"  # the launch gate (above 50 by default) would hold these touches
-""",
-        encoding="utf-8",
-    )
+    # approve = "never": the launch gate (above 50 by default) would hold these touches
+    write_jsonl_config(tmp / "playbook.toml", url, tmp / "outbox.jsonl", tick=0.2, batch=batch, workers=2, lease=LEASE,
+                       approve="never")  # fmt: skip
     store = Store(url)
     store.migrate()
     return tmp / "playbook.toml", store
@@ -78,34 +62,11 @@ def _events(store: Store, n: int = CONTACTS) -> None:
 
 
 def _start(tmp: Path, config: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "playbook", "--lang", "en", "run", str(tmp / "p.pb"), "--config", str(config), *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400"},
-    )
+    return start_run(tmp / "p.pb", config, *extra, lang="en", env={"COLUMNS": "400"})
 
 
 def _outbox(tmp: Path) -> list[dict]:
-    path = tmp / "outbox.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
-
-
-def _wait(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out")
+    return read_jsonl(tmp / "outbox.jsonl", skip_torn=True)
 
 
 def _holder_pid(store: Store) -> int | None:
@@ -124,34 +85,27 @@ def _check_outbox(tmp: Path) -> None:
     assert len(tasks) == CONTACTS
 
 
-def _stop(proc: subprocess.Popen) -> tuple[int, str]:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    return proc.returncode, err.decode()
-
-
 def test_two_daemons_started_together_one_runs_the_other_names_it(tmp_path: Path, store_url: str) -> None:
     config, store = _setup(tmp_path, store_url)
     _events(store)
     a, b = _start(tmp_path, config), _start(tmp_path, config)
     try:
-        _wait(lambda: a.poll() is not None or b.poll() is not None)
+        wait(lambda: a.poll() is not None or b.poll() is not None, interval=0.02)
         refused, running = (a, b) if a.poll() is not None else (b, a)
-        code, err = _stop(refused)
+        code, err = stop(refused)
         assert code == 3, err
         assert "in use by another playbook run" in err and f"pid {running.pid}" in err, err
         assert running.poll() is None
         status = subprocess.run([sys.executable, "-m", "playbook", "status", "--db", store_url, "--format", "json"],
                                 capture_output=True, text=True, timeout=60)  # fmt: skip
         assert json.loads(status.stdout)["writer"]["pid"] == running.pid  # status names the holder
-        _wait(lambda: len(_outbox(tmp_path)) >= 2 * CONTACTS)
+        wait(lambda: len(_outbox(tmp_path)) >= 2 * CONTACTS, interval=0.02)
         # a cron `run --once` beside the running daemon is refused the same way, and writes nothing
         once = _start(tmp_path, config, "--once")
         code, err = _stop_when_done(once)
         assert code == 3 and f"pid {running.pid}" in err, err
     finally:
-        code, err = _stop(running)
+        code, err = stop(running)
     assert code == 0, err
     assert _holder_pid(store) is None  # a clean stop gives the lease up
     _check_outbox(tmp_path)
@@ -162,22 +116,22 @@ def test_two_daemons_started_together_one_runs_the_other_names_it(tmp_path: Path
 def test_a_standby_takes_over_from_a_killed_daemon(tmp_path: Path, store_url: str) -> None:
     config, store = _setup(tmp_path, store_url)
     a = _start(tmp_path, config)
-    _wait(lambda: _holder_pid(store) == a.pid)
+    wait(lambda: _holder_pid(store) == a.pid, interval=0.02)
     b = _start(tmp_path, config, "--standby")
     try:
         time.sleep(1.0)
         assert b.poll() is None and _holder_pid(store) == a.pid  # waiting, not deciding
         _events(store)
-        _wait(lambda: len(_outbox(tmp_path)) >= 20)
+        wait(lambda: len(_outbox(tmp_path)) >= 20, interval=0.02)
         a.send_signal(signal.SIGKILL)  # mid-dispatch
         a.wait(timeout=30)
-        _wait(lambda: _holder_pid(store) == b.pid, timeout=LEASE + 30)
-        _wait(lambda: len(_outbox(tmp_path)) >= 2 * CONTACTS)
+        wait(lambda: _holder_pid(store) == b.pid, timeout=LEASE + 30, interval=0.02)
+        wait(lambda: len(_outbox(tmp_path)) >= 2 * CONTACTS, interval=0.02)
         time.sleep(0.5)
     finally:
-        code, err = _stop(b)
+        code, err = stop(b)
         if a.poll() is None:
-            _stop(a)
+            stop(a)
     assert code == 0, err
     assert "standby: the store is held by" in err and f"pid {a.pid}" in err, err
     _check_outbox(tmp_path)
@@ -188,9 +142,9 @@ def test_a_standby_takes_over_from_a_killed_daemon(tmp_path: Path, store_url: st
 def test_a_stopped_daemon_resumed_after_losing_its_lease_writes_nothing(tmp_path: Path, store_url: str) -> None:
     config, store = _setup(tmp_path, store_url)
     a = _start(tmp_path, config)
-    _wait(lambda: _holder_pid(store) == a.pid)
+    wait(lambda: _holder_pid(store) == a.pid, interval=0.02)
     _events(store)
-    _wait(lambda: len(_outbox(tmp_path)) >= 20)
+    wait(lambda: len(_outbox(tmp_path)) >= 20, interval=0.02)
     _pause_outside_its_locks(a, store, tmp_path / "outbox.jsonl")  # paused mid-dispatch, holding claimed rows
     try:
         b = _start(tmp_path, config, "--standby", "--once")  # takes over at the expiry, sends the rest, exits
@@ -204,7 +158,7 @@ def test_a_stopped_daemon_resumed_after_losing_its_lease_writes_nothing(tmp_path
     finally:
         if a.poll() is None:
             a.send_signal(signal.SIGCONT)
-            _stop(a)
+            stop(a)
     assert code == 3, err
     assert "lost the store's lease" in err, err
     assert (tmp_path / "outbox.jsonl").read_bytes() == outbox  # not a line more

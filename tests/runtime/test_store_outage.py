@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import selectors
 import signal
 import socket
@@ -28,6 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from playbook.runtime.store import Store
+from tests.runtime.processes import free_port, read_jsonl, start_run, wait, write_jsonl_config
 
 PLAYBOOK = """\
 playbook "存储故障"
@@ -125,65 +125,19 @@ class Proxy:
         self.cut()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _setup(tmp: Path, url: str, outbox: Path, port: int, batch: int = 5) -> Path:
     (tmp / "p.pb").write_text(PLAYBOOK, encoding="utf-8")
-    (tmp / "playbook.toml").write_text(
-        f"""\
-[store]
-url = "{url}"
-[adapter]
-name = "jsonl"
-[adapter.options]
-path = "{outbox}"
-[intake]
-port = {port}
-[daemon]
-tick = 0.2
-batch = {batch}
-workers = 2
-lease = 30
-store_retry_cap = 1
-approve = "never"  # the launch gate (above 50 by default) would hold these touches
-""",
-        encoding="utf-8",
-    )
-    return tmp / "playbook.toml"
+    # approve = "never": the launch gate (above 50 by default) would hold these touches
+    return write_jsonl_config(tmp / "playbook.toml", url, outbox, port=port, tick=0.2, batch=batch, workers=2, lease=30,
+                              store_retry_cap=1, approve="never")  # fmt: skip
 
 
 def _start(tmp: Path, config: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "playbook", "--lang", "en", "run", str(tmp / "p.pb"), "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400", "PLAYBOOK_INTAKE_TOKEN": TOKEN},
-    )
+    return start_run(tmp / "p.pb", config, lang="en", env={"COLUMNS": "400", "PLAYBOOK_INTAKE_TOKEN": TOKEN})
 
 
 def _keys(outbox: Path) -> list[str]:
-    if not outbox.exists():
-        return []
-    out = []
-    for line in outbox.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line)["key"])
-        except ValueError:
-            continue
-    return out
-
-
-def _wait(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
+    return [record["key"] for record in read_jsonl(outbox, skip_torn=True)]
 
 
 class Client:
@@ -215,23 +169,23 @@ class Client:
 
 def _run_through_an_outage(tmp: Path, url: str, outbox: Path, cut: Callable[[], None], restore: Callable[[], None],
                            seconds: float) -> tuple[Client, str]:  # fmt: skip
-    port = _free_port()
+    port = free_port()
     config = _setup(tmp, url, outbox, port)
     daemon = _start(tmp, config)
     client = Client(port)
     try:
         for first in range(0, CONTACTS // 2, 20):
             client.post(first, 20)
-        _wait(lambda: len(_keys(outbox)) >= 20)  # mid-dispatch
+        wait(lambda: len(_keys(outbox)) >= 20)  # mid-dispatch
         cut()
         during = threading.Thread(target=lambda: [client.post(f, 20) for f in range(CONTACTS // 2, CONTACTS, 20)])
         during.start()  # events keep coming while the store is away
-        _wait(lambda: client.statuses[503] >= 1, timeout=30)
+        wait(lambda: client.statuses[503] >= 1, timeout=30)
         time.sleep(seconds)
         assert daemon.poll() is None  # still up
         restore()
         during.join(timeout=120)
-        _wait(lambda: len(set(_keys(outbox))) >= 2 * CONTACTS, timeout=90)
+        wait(lambda: len(set(_keys(outbox))) >= 2 * CONTACTS, timeout=90)
         time.sleep(0.5)
     except AssertionError as exc:
         daemon.send_signal(signal.SIGTERM)
@@ -341,7 +295,7 @@ def test_sqlite_read_only_at_start_then_writable(tmp_path: Path, tmpfs: Path) ->
     _mount("--bind", str(tmpfs), str(view))
     try:
         _mount("-o", "remount,ro,bind", str(view))
-        port = _free_port()
+        port = free_port()
         outbox = tmp_path / "outbox.jsonl"
         config = _setup(tmp_path, f"sqlite:///{view / 'store.db'}", outbox, port)
         daemon = _start(tmp_path, config)
@@ -356,7 +310,7 @@ def test_sqlite_read_only_at_start_then_writable(tmp_path: Path, tmpfs: Path) ->
             _mount("-o", "remount,rw,bind", str(view))
             client = Client(port)
             client.post(0, CONTACTS)
-            _wait(lambda: len(set(_keys(outbox))) >= 2 * CONTACTS, timeout=120)
+            wait(lambda: len(set(_keys(outbox))) >= 2 * CONTACTS, timeout=120)
         finally:
             if daemon.poll() is None:
                 daemon.send_signal(signal.SIGTERM)
