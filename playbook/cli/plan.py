@@ -134,6 +134,9 @@ def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> Non
         if result.sections is not None:
             result.sections.close()
         return
+    if fmt == "html" and not contact_id:
+        _write(_html_page(result), out)
+        return
     from playbook.textsafe import safe_console
 
     screen = safe_console(
@@ -149,6 +152,28 @@ def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> Non
         _write(screen.export_html(), out)
     elif out is not None:
         _write(screen.export_text(), out)
+
+
+def _html_page(result: Any) -> str:  # a plan.run.PlanResult
+    """The manager's page (plan/html.py), made from the JSON contract."""
+    import io
+    import json
+
+    from playbook.plan import output
+    from playbook.plan.html import MissingCharts, render_html
+
+    buffer = io.StringIO()
+    output.write_json(result, buffer)
+    if result.sections is not None:
+        result.sections.close()
+    doc = json.loads(buffer.getvalue())
+    del buffer
+    title = " + ".join(pb.title or pb.name for pb in result.playbooks)
+    try:
+        return render_html(doc, title)
+    except MissingCharts:
+        console(stderr=True).print(t("--format html draws charts: install playbook[html]"), style="red", markup=False)
+        sys.exit(EXIT_ERRORS)
 
 
 def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, adapter: str | None) -> Any:

@@ -1,0 +1,233 @@
+"""`plan --format html`: one self-contained page a manager can read offline.
+
+Built from the plan's JSON contract (output.write_json), aggregated before anything is
+drawn so the page stays small at large sizes; the charts are Vega-Lite specs (Altair)
+rendered to inline SVG at build time by vl-convert — no JavaScript from a network.
+Named lists are cut at `NAMED` contacts, with a count of the rest.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter, defaultdict
+from typing import Any
+
+from playbook.i18n import language, t
+
+NAMED = 1000  # contacts named per reason (the rest counted)
+LOOKUP = 2000  # contacts whose timeline the lookup carries
+LOOKUP_TOUCHES = 50  # touches per contact in the lookup
+
+
+class MissingCharts(Exception):
+    """Altair or vl-convert is not installed (the optional extra `html`)."""
+
+
+def _libraries() -> tuple[Any, Any]:
+    try:
+        import altair as alt
+        import vl_convert as vlc
+    except ImportError as exc:
+        raise MissingCharts(str(exc)) from exc
+    return alt, vlc
+
+
+def _day(at: str) -> str:
+    return at[:10]
+
+
+def _svg(chart: Any, vlc: Any) -> str:
+    svg = vlc.vegalite_to_svg(chart.to_dict(), allowed_base_urls=[])
+    return f'<div class="chart">{svg}</div>'
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _font(alt: Any, chart: Any) -> Any:
+    font = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
+    return chart.configure(font=font).configure_view(strokeWidth=0)
+
+
+def render_html(doc: dict[str, Any], title: str) -> str:
+    """The page for a plan's JSON document `doc`, titled `title`, in the current language."""
+    alt, vlc = _libraries()
+    alt.data_transformers.disable_max_rows()
+    touches: list[dict[str, Any]] = doc.get("touches", [])
+    events: list[dict[str, Any]] = doc.get("events", [])
+    parts: list[str] = []
+
+    def section(name: str, body: str) -> None:
+        parts.append(f"<section><h2>{html.escape(name)}</h2>{body}</section>")
+
+    # what each contact's staff is, for the per-staff service levels
+    account_of: dict[str, str] = {}
+    by_channel_day: Counter[tuple[str, str]] = Counter()
+    deferred_day: Counter[tuple[str, str]] = Counter()
+    load: Counter[tuple[str, str]] = Counter()
+    posts: Counter[str] = Counter()
+    audiences: list[dict[str, Any]] = []
+    named: dict[tuple[str, str], list[str]] = defaultdict(list)
+    reasons: Counter[tuple[str, str]] = Counter()
+    step_contacts: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    timeline: dict[str, list[list[str]]] = {}
+    for touch in touches:
+        day, channel, outcome = _day(touch["at"]), touch["channel"], touch["outcome"]
+        contact, account = touch.get("contact"), touch.get("account") or "—"
+        by_channel_day[(day, channel)] += 1
+        if contact:
+            account_of.setdefault(contact, account)
+            if outcome == "ok":
+                step_contacts[touch["flow"]][touch["step"]].add(contact)
+        if outcome == "ok" and channel in ("dm", "task"):
+            load[(account, day)] += 1
+        if channel == "moment" and outcome == "ok":
+            posts[day] += 1
+            audiences.append({"day": day, "at": touch["at"][11:16], "account": account,
+                              "audience": len(touch.get("audience") or [])})  # fmt: skip
+        if outcome != "ok":
+            reason = touch.get("reason") or outcome
+            kind = _reason_kind(reason)
+            deferred_day[(_day(touch.get("due") or touch["at"]), kind)] += 1
+            reasons[(outcome, reason)] += 1
+            if contact and len(named[(outcome, reason)]) < NAMED:
+                named[(outcome, reason)].append(contact)
+        if contact and (contact in timeline or len(timeline) < LOOKUP):
+            lines = timeline.setdefault(contact, [])
+            if len(lines) < LOOKUP_TOUCHES:
+                lines.append([touch["at"][:16].replace("T", " "), channel, account, touch["step"], outcome,
+                              touch.get("reason") or ""])  # fmt: skip
+
+    # summary
+    summary = doc.get("summary", {})
+    rows = [[t("channel"), k, v] for k, v in sorted(summary.get("by_channel", {}).items())]
+    rows += [[t("outcome"), k, v] for k, v in sorted(summary.get("by_outcome", {}).items())]
+    head = f"<p>{html.escape(doc.get('start', ''))} → {html.escape(doc.get('end', ''))} · {len(touches)} {t('touches')}</p>"
+    section(t("Summary"), head + _table([t("by"), t("value"), t("touches")], rows))
+
+    # touches per day by channel, with deferrals
+    data = [{"day": d, "channel": c, "n": n} for (d, c), n in sorted(by_channel_day.items())]
+    if data:
+        chart = alt.Chart(alt.Data(values=data)).mark_bar().encode(
+            x=alt.X("day:O", title=t("day")), y=alt.Y("sum(n):Q", title=t("touches")),
+            color=alt.Color("channel:N", title=t("channel")),
+        ).properties(width=640, height=220, title=t("Touches per day by channel"))  # fmt: skip
+        body = _svg(_font(alt, chart), vlc)
+        ddata = [{"day": d, "why": k, "n": n} for (d, k), n in sorted(deferred_day.items())]
+        if ddata:
+            dchart = alt.Chart(alt.Data(values=ddata)).mark_bar().encode(
+                x=alt.X("day:O", title=t("day")), y=alt.Y("sum(n):Q", title=t("deferred or skipped")),
+                color=alt.Color("why:N", title=t("reason")),
+            ).properties(width=640, height=140, title=t("Deferred and skipped by day (quiet hours, limits)"))  # fmt: skip
+            body += _svg(_font(alt, dchart), vlc)
+        section(t("Touches per day"), body)
+
+    # staff × day load
+    if load:
+        ldata = [{"account": a, "day": d, "n": n} for (a, d), n in sorted(load.items())]
+        base = alt.Chart(alt.Data(values=ldata)).encode(
+            x=alt.X("day:O", title=t("day")), y=alt.Y("account:N", title=t("account"))
+        )  # fmt: skip
+        heat = base.mark_rect().encode(color=alt.Color("n:Q", title=t("dm + tasks"), scale=alt.Scale(scheme="oranges")))
+        text = base.mark_text(fontSize=10).encode(text="n:Q")
+        chart = (heat + text).properties(width=640, title=t("Staff load per day: dm and tasks"))
+        section(t("Staff × day load"), _svg(_font(alt, chart), vlc))
+
+    # journeys as funnels
+    metrics = doc.get("metrics", {})
+    if metrics:
+        fdata: list[dict[str, Any]] = []
+        rows = []
+        for flow, m in sorted(metrics.items()):
+            fdata.append({"flow": flow, "stage": f"0 {t('entered')}", "n": m.get("entered", 0)})
+            for number, (step, who) in enumerate(sorted(step_contacts.get(flow, {}).items()), 1):
+                fdata.append({"flow": flow, "stage": f"{number} {step[:30]}", "n": len(who)})
+            fdata.append({"flow": flow, "stage": f"9 {t('goal')}", "n": m.get("goal", 0)})
+            conversion = f"{m['conversion']:.1%}" if m.get("goal") is not None and m.get("entered") else t("no goal")
+            rows.append([flow, "", m.get("entered", 0), m.get("goal", 0), conversion])
+            for arm, a in sorted((m.get("by_arm") or {}).items()):
+                rate = f"{a['goal'] / a['entered']:.1%}" if a.get("entered") else "—"
+                rows.append([flow, arm, a.get("entered", 0), a.get("goal", 0), rate])
+        chart = alt.Chart(alt.Data(values=fdata)).mark_bar().encode(
+            y=alt.Y("stage:N", title=None, sort=None), x=alt.X("n:Q", title=t("contacts")),
+            row=alt.Row("flow:N", title=None),
+        ).properties(width=480)  # fmt: skip
+        table = _table([t("journey"), t("arm"), t("entered"), t("goal"), t("conversion")], rows)
+        section(t("Journeys"), _svg(_font(alt, chart), vlc) + table)
+
+    # service levels
+    sla: Counter[tuple[str, str]] = Counter()
+    groups: list[list[Any]] = []
+    for event in events:
+        kind = event.get("type", "")
+        if kind.startswith("sla_") and kind != "sla_started":
+            sla[(account_of.get(event.get("contact") or "", "—"), kind[4:])] += 1
+        elif kind == "group_opened":
+            groups.append([event.get("title", ""), event.get("account", ""), event["at"][:16].replace("T", " "),
+                           (event.get("closes") or "")[:16].replace("T", " "), event.get("members", "")])  # fmt: skip
+    if sla:
+        sdata = [{"account": a, "result": r, "n": n} for (a, r), n in sorted(sla.items())]
+        chart = alt.Chart(alt.Data(values=sdata)).mark_bar().encode(
+            y=alt.Y("account:N", title=t("account")), x=alt.X("sum(n):Q", title=t("service levels")),
+            color=alt.Color("result:N", title=t("result"),
+                            scale=alt.Scale(domain=["met", "late", "missed"], range=["#4c9a2a", "#e0a100", "#c0392b"])),
+        ).properties(width=480, title=t("Service levels per staff (met / late / missed)"))  # fmt: skip
+        section(t("Service levels"), _svg(_font(alt, chart), vlc))
+    if groups:
+        section(t("Groups"), _table([t("group"), t("account"), t("opens"), t("closes"), t("members")], groups))
+    if posts:
+        chart = alt.Chart(alt.Data(values=audiences)).mark_bar().encode(
+            x=alt.X("day:O", title=t("day")), y=alt.Y("sum(audience):Q", title=t("audience")),
+            color=alt.Color("account:N", title=t("account")),
+        ).properties(width=640, height=180, title=t("Moments: audience per day (posts stacked)"))  # fmt: skip
+        rows = [[d, n] for d, n in sorted(posts.items())]
+        section(t("Moments"), _svg(_font(alt, chart), vlc) + _table([t("day"), t("posts")], rows))
+
+    # deferred and skipped, by reason, contacts named
+    if reasons:
+        items = []
+        for (outcome, reason), n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            who = named[(outcome, reason)]
+            rest = n - len(who)
+            more = f" … {t('and {n} more', n=rest)}" if rest > 0 else ""
+            items.append(f"<details><summary>{html.escape(outcome)} · {html.escape(reason)}: {n}</summary>"
+                         f"<p class='named'>{html.escape(' '.join(who))}{html.escape(more)}</p></details>")  # fmt: skip
+        section(t("Deferred and skipped"), "".join(items))
+
+    # per-contact timeline lookup
+    lookup = json.dumps(timeline, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    section(t("Contact timeline"), (
+        f"<input id='who' placeholder='{html.escape(t('contact id'))}'> <pre id='line'></pre>"
+        f"<script>const TL={lookup};const w=document.getElementById('who');"
+        "w.addEventListener('input',()=>{const r=TL[w.value.trim()];"
+        "document.getElementById('line').textContent=r?r.map(x=>x.join('  ')).join('\\n'):'';});</script>"
+    ))  # fmt: skip
+
+    lang = "zh-CN" if language() == "zh" else "en"
+    return (
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class='version'>{html.escape(str(doc.get('playbook', '')))}</p>"
+        + "".join(parts)
+        + "</body></html>\n"
+    )
+
+
+def _reason_kind(reason: str) -> str:
+    if reason.startswith("quiet hours"):
+        return "quiet hours"
+    if "limit" in reason or "quota" in reason:
+        return "limit"
+    return reason.split(" ")[0] if reason else "other"
+
+
+_STYLE = (
+    "body{font-family:'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;margin:2em;color:#222}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
+    "section{margin-bottom:2em}.version{color:#888}.named{word-break:break-all}.chart svg{max-width:100%;height:auto}"
+)
