@@ -101,7 +101,7 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
         can_dissolve,
         keep_inputs=contact_id is not None,  # only a contact's timeline shows the input events
         workers=workers or auto_workers(contacts),
-        output="json" if fmt == "json" else "table",  # (--format json writes the whole plan, --contact or not)
+        output="json" if fmt in ("json", "html") else "table",  # (json and html: the whole plan, --contact or not)
         contact=contact_id,
         columns=pairs,
     )

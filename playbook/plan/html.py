@@ -143,10 +143,10 @@ def render_html(doc: dict[str, Any], title: str) -> str:
         fdata: list[dict[str, Any]] = []
         rows = []
         for flow, m in sorted(metrics.items()):
-            fdata.append({"flow": flow, "stage": f"0 {t('entered')}", "n": m.get("entered", 0)})
-            for number, (step, who) in enumerate(sorted(step_contacts.get(flow, {}).items()), 1):
+            fdata.append({"flow": flow, "stage": t("entered"), "n": m.get("entered", 0)})
+            for number, (step, who) in enumerate(step_contacts.get(flow, {}).items(), 1):  # in first-planned order
                 fdata.append({"flow": flow, "stage": f"{number} {step[:30]}", "n": len(who)})
-            fdata.append({"flow": flow, "stage": f"9 {t('goal')}", "n": m.get("goal", 0)})
+            fdata.append({"flow": flow, "stage": t("goal"), "n": m.get("goal", 0)})
             conversion = f"{m['conversion']:.1%}" if m.get("goal") is not None and m.get("entered") else t("no goal")
             rows.append([flow, "", m.get("entered", 0), m.get("goal", 0), conversion])
             for arm, a in sorted((m.get("by_arm") or {}).items()):
@@ -155,7 +155,7 @@ def render_html(doc: dict[str, Any], title: str) -> str:
         chart = alt.Chart(alt.Data(values=fdata)).mark_bar().encode(
             y=alt.Y("stage:N", title=None, sort=None), x=alt.X("n:Q", title=t("contacts")),
             row=alt.Row("flow:N", title=None),
-        ).properties(width=480)  # fmt: skip
+        ).properties(width=480).resolve_scale(y="independent")  # fmt: skip
         table = _table([t("journey"), t("arm"), t("entered"), t("goal"), t("conversion")], rows)
         section(t("Journeys"), _svg(_font(alt, chart), vlc) + table)
 
