@@ -1002,4 +1002,5 @@ ZH: dict[str, str] = {
     "reason": "原因",
     "result": "结果",
     "posts": "发布条数",
+    "the {top} busiest accounts shown; {n} more": "只显示最忙的 {top} 个账号；另有 {n} 个",
 }

@@ -156,21 +156,20 @@ def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> Non
 
 def _html_page(result: Any) -> str:  # a plan.run.PlanResult
     """The manager's page (plan/html.py), made from the JSON contract."""
-    import io
-    import json
+    import tempfile
 
     from playbook.plan import output
-    from playbook.plan.html import MissingCharts, render_html
+    from playbook.plan.html import MissingCharts, read_plan, render_html
 
-    buffer = io.StringIO()
-    output.write_json(result, buffer)
-    if result.sections is not None:
-        result.sections.close()
-    doc = json.loads(buffer.getvalue())
-    del buffer
     title = " + ".join(pb.title or pb.name for pb in result.playbooks)
     try:
-        return render_html(doc, title)
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as fh:  # the JSON, read back a line at a time
+            output.write_json(result, fh)
+            if result.sections is not None:
+                result.sections.close()
+            fh.seek(0)
+            head, events, touches = read_plan(fh)
+            return render_html(head, events, touches, title)
     except MissingCharts:
         console(stderr=True).print(t("--format html draws charts: install playbook[html]"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from playbook.i18n import language, t
@@ -18,6 +19,9 @@ from playbook.i18n import language, t
 NAMED = 1000  # contacts named per reason (the rest counted)
 LOOKUP = 2000  # contacts whose timeline the lookup carries
 LOOKUP_TOUCHES = 50  # touches per contact in the lookup
+TOP_ACCOUNTS = 40  # accounts drawn in a per-account chart (the busiest)
+TEXT_ACCOUNTS = 15  # up to this many accounts, the heatmap's cells show their number
+ROWS = 200  # rows of a table (the rest counted)
 
 
 class MissingCharts(Exception):
@@ -31,6 +35,38 @@ def _libraries() -> tuple[Any, Any]:
     except ImportError as exc:
         raise MissingCharts(str(exc)) from exc
     return alt, vlc
+
+
+def read_plan(lines: Iterable[str]) -> tuple[dict[str, Any], list[dict[str, Any]], Iterator[dict[str, Any]]]:
+    """The plan's JSON as `write_json` writes it — one head key, event or touch per line —
+    read a line at a time: the head, the events a page shows (service levels, groups; the
+    rest are few or not shown), and the touches as they come. A million-contact plan is
+    never one object in memory."""
+    it = iter(lines)
+    head: dict[str, Any] = {}
+    events: list[dict[str, Any]] = []
+    for line in it:
+        text = line.strip().rstrip(",")
+        if text in ("{", "}", "]", ""):
+            continue
+        if text == '"touches": [' or text == '"touches": []':
+            break
+        if text.startswith('"events": ['):
+            continue
+        if text.startswith("{"):  # an event
+            event = json.loads(text)
+            if event.get("type", "").startswith(("sla_", "group_opened")):
+                events.append(event)
+            continue
+        head.update(json.loads("{" + text + "}"))
+
+    def touches() -> Iterator[dict[str, Any]]:
+        for line in it:
+            text = line.strip().rstrip(",")
+            if text.startswith("{"):
+                yield json.loads(text)
+
+    return head, events, touches()
 
 
 def _day(at: str) -> str:
@@ -53,12 +89,14 @@ def _font(alt: Any, chart: Any) -> Any:
     return chart.configure(font=font).configure_view(strokeWidth=0)
 
 
-def render_html(doc: dict[str, Any], title: str) -> str:
-    """The page for a plan's JSON document `doc`, titled `title`, in the current language."""
+def render_html(
+    doc: dict[str, Any], events: list[dict[str, Any]], touches: Iterable[dict[str, Any]], title: str
+) -> str:
+    """The page for a plan — its JSON head `doc`, the `events` and `touches` (see
+    read_plan) — titled `title`, in the current language."""
     alt, vlc = _libraries()
     alt.data_transformers.disable_max_rows()
-    touches: list[dict[str, Any]] = doc.get("touches", [])
-    events: list[dict[str, Any]] = doc.get("events", [])
+    count = 0
     parts: list[str] = []
 
     def section(name: str, body: str) -> None:
@@ -70,12 +108,13 @@ def render_html(doc: dict[str, Any], title: str) -> str:
     deferred_day: Counter[tuple[str, str]] = Counter()
     load: Counter[tuple[str, str]] = Counter()
     posts: Counter[str] = Counter()
-    audiences: list[dict[str, Any]] = []
+    audiences: Counter[tuple[str, str]] = Counter()
     named: dict[tuple[str, str], list[str]] = defaultdict(list)
     reasons: Counter[tuple[str, str]] = Counter()
     step_contacts: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     timeline: dict[str, list[list[str]]] = {}
     for touch in touches:
+        count += 1
         day, channel, outcome = _day(touch["at"]), touch["channel"], touch["outcome"]
         contact, account = touch.get("contact"), touch.get("account") or "—"
         by_channel_day[(day, channel)] += 1
@@ -87,8 +126,7 @@ def render_html(doc: dict[str, Any], title: str) -> str:
             load[(account, day)] += 1
         if channel == "moment" and outcome == "ok":
             posts[day] += 1
-            audiences.append({"day": day, "at": touch["at"][11:16], "account": account,
-                              "audience": len(touch.get("audience") or [])})  # fmt: skip
+            audiences[(day, account)] += len(touch.get("audience") or [])
         if outcome != "ok":
             reason = touch.get("reason") or outcome
             kind = _reason_kind(reason)
@@ -106,7 +144,7 @@ def render_html(doc: dict[str, Any], title: str) -> str:
     summary = doc.get("summary", {})
     rows = [[t("channel"), k, v] for k, v in sorted(summary.get("by_channel", {}).items())]
     rows += [[t("outcome"), k, v] for k, v in sorted(summary.get("by_outcome", {}).items())]
-    head = f"<p>{html.escape(doc.get('start', ''))} → {html.escape(doc.get('end', ''))} · {len(touches)} {t('touches')}</p>"
+    head = f"<p>{html.escape(doc.get('start', ''))} → {html.escape(doc.get('end', ''))} · {count} {t('touches')}</p>"
     section(t("Summary"), head + _table([t("by"), t("value"), t("touches")], rows))
 
     # touches per day by channel, with deferrals
@@ -128,14 +166,19 @@ def render_html(doc: dict[str, Any], title: str) -> str:
 
     # staff × day load
     if load:
-        ldata = [{"account": a, "day": d, "n": n} for (a, d), n in sorted(load.items())]
+        shown = _top_accounts(load)
+        ldata = [{"account": a, "day": d, "n": n} for (a, d), n in sorted(shown.items())]
         base = alt.Chart(alt.Data(values=ldata)).encode(
             x=alt.X("day:O", title=t("day")), y=alt.Y("account:N", title=t("account"))
         )  # fmt: skip
         heat = base.mark_rect().encode(color=alt.Color("n:Q", title=t("dm + tasks"), scale=alt.Scale(scheme="oranges")))
-        text = base.mark_text(fontSize=10).encode(text="n:Q")
-        chart = (heat + text).properties(width=640, title=t("Staff load per day: dm and tasks"))
-        section(t("Staff × day load"), _svg(_font(alt, chart), vlc))
+        chart = (
+            heat
+            if len({a for a, _ in shown}) > TEXT_ACCOUNTS
+            else heat + base.mark_text(fontSize=10).encode(text="n:Q")
+        )
+        chart = chart.properties(width=640, title=t("Staff load per day: dm and tasks"))
+        section(t("Staff × day load"), _svg(_font(alt, chart), vlc) + _rest_note(load, shown))
 
     # journeys as funnels
     metrics = doc.get("metrics", {})
@@ -170,17 +213,23 @@ def render_html(doc: dict[str, Any], title: str) -> str:
             groups.append([event.get("title", ""), event.get("account", ""), event["at"][:16].replace("T", " "),
                            (event.get("closes") or "")[:16].replace("T", " "), event.get("members", "")])  # fmt: skip
     if sla:
-        sdata = [{"account": a, "result": r, "n": n} for (a, r), n in sorted(sla.items())]
+        top = _top_accounts(sla)
+        sdata = [{"account": a, "result": r, "n": n} for (a, r), n in sorted(top.items())]
         chart = alt.Chart(alt.Data(values=sdata)).mark_bar().encode(
             y=alt.Y("account:N", title=t("account")), x=alt.X("sum(n):Q", title=t("service levels")),
             color=alt.Color("result:N", title=t("result"),
                             scale=alt.Scale(domain=["met", "late", "missed"], range=["#4c9a2a", "#e0a100", "#c0392b"])),
         ).properties(width=480, title=t("Service levels per staff (met / late / missed)"))  # fmt: skip
-        section(t("Service levels"), _svg(_font(alt, chart), vlc))
+        section(t("Service levels"), _svg(_font(alt, chart), vlc) + _rest_note(sla, top))
     if groups:
-        section(t("Groups"), _table([t("group"), t("account"), t("opens"), t("closes"), t("members")], groups))
+        rest = len(groups) - ROWS
+        more = f"<p>{html.escape(t('and {n} more', n=rest))}</p>" if rest > 0 else ""
+        head = [t("group"), t("account"), t("opens"), t("closes"), t("members")]
+        section(t("Groups"), f"<p>{len(groups)}</p>" + _table(head, groups[:ROWS]) + more)
     if posts:
-        chart = alt.Chart(alt.Data(values=audiences)).mark_bar().encode(
+        moments = _top_accounts({(a, d): n for (d, a), n in audiences.items()})
+        mdata = [{"day": d, "account": a, "audience": n} for (a, d), n in moments.items()]
+        chart = alt.Chart(alt.Data(values=mdata)).mark_bar().encode(
             x=alt.X("day:O", title=t("day")), y=alt.Y("sum(audience):Q", title=t("audience")),
             color=alt.Color("account:N", title=t("account")),
         ).properties(width=640, height=180, title=t("Moments: audience per day (posts stacked)"))  # fmt: skip
@@ -216,6 +265,23 @@ def render_html(doc: dict[str, Any], title: str) -> str:
         + "".join(parts)
         + "</body></html>\n"
     )
+
+
+def _top_accounts(cells: Counter[tuple[str, str]] | dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+    """The cells (account, x) of the TOP_ACCOUNTS accounts with the largest single cell:
+    the busiest staff; a chart of a thousand accounts is not read."""
+    peak: Counter[str] = Counter()
+    for (account, _), n in cells.items():
+        peak[account] = max(peak[account], n)
+    keep = {a for a, _ in peak.most_common(TOP_ACCOUNTS)}
+    return {k: n for k, n in cells.items() if k[0] in keep}
+
+
+def _rest_note(cells: Any, shown: dict[tuple[str, str], int]) -> str:
+    rest = len({a for a, _ in cells}) - len({a for a, _ in shown})
+    if rest <= 0:
+        return ""
+    return f"<p>{html.escape(t('the {top} busiest accounts shown; {n} more', top=TOP_ACCOUNTS, n=rest))}</p>"
 
 
 def _reason_kind(reason: str) -> str:
