@@ -169,10 +169,13 @@ def _html_page(result: Any) -> str:  # a plan.run.PlanResult
                 result.sections.close()
             fh.seek(0)
             head, events, touches = read_plan(fh)
-            return render_html(head, events, touches, title)
+            page = render_html(head, events, touches, title)
     except MissingCharts:
         console(stderr=True).print(t("--format html draws charts: install playbook[html]"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)
+    from playbook.textsafe import escape_controls
+
+    return escape_controls(page)  # a data value's control characters shown, not obeyed (the page may go to stdout)
 
 
 def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, adapter: str | None) -> Any:

@@ -258,7 +258,7 @@ def render_html(
 
     lang = "zh-CN" if language() == "zh" else "en"
     return (
-        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
+        f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p class='version'>{html.escape(str(doc.get('playbook', '')))}</p>"
