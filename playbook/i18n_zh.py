@@ -1003,4 +1003,6 @@ ZH: dict[str, str] = {
     "result": "结果",
     "posts": "发布条数",
     "the {top} busiest accounts shown; {n} more": "只显示最忙的 {top} 个账号；另有 {n} 个",
+    "contact id": "联系人 ID",
+    "and {n} more": "另有 {n} 个",
 }
