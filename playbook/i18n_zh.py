@@ -1005,4 +1005,7 @@ ZH: dict[str, str] = {
     "the {top} busiest accounts shown; {n} more": "只显示最忙的 {top} 个账号；另有 {n} 个",
     "contact id": "联系人 ID",
     "and {n} more": "另有 {n} 个",
+    "A table by staff account and day: dm/tasks, over-cap cells marked.": "按员工账号与日期列表：私聊/任务，超出上限的格子标出。",
+    "dm/tasks per account and day (caps: {caps})": "各账号每日私聊/任务（上限：{caps}）",
+    "{n} account-days over a cap (marked !)": "{n} 个账号日超出上限（标 !）",
 }

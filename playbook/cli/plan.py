@@ -51,6 +51,12 @@ from playbook.i18n import t
     help=t("table for people, json for scripts, html for sharing."),
 )
 @click.option("--out", type=click.Path(), help=t("Write the output to this file instead of the terminal."))
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["account-day"]),
+    help=t("A table by staff account and day: dm/tasks, over-cap cells marked."),
+)
 @columns_option
 @click.option(
     "--workers",
@@ -60,7 +66,7 @@ from playbook.i18n import t
 )
 def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accounts: str | None, events: str | None,
             start: str | None, days: int, simulate: str | None, seed: int, adapter: str | None,
-            contact_id: str | None, strict: bool, fmt: str, out: str | None, workers: int,
+            contact_id: str | None, strict: bool, fmt: str, out: str | None, by: str | None, workers: int,
             columns: str | None) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
     from playbook.plan import output
@@ -72,7 +78,7 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
             raise click.UsageError(t("--db plans from the store's contacts and events: leave out {options}",
                                      options="--contacts, --accounts, --events, --simulate, --columns"))  # fmt: skip
         result = _from_store(db, paths, start, days, adapter)
-        _show(result, fmt, out, contact_id)
+        _show(result, fmt, out, contact_id, by)
         return
     if not paths:
         raise click.UsageError(t("give the playbook's PATH (or --db URL to plan from a store)"))
@@ -118,10 +124,12 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
         output.render_problems(result, err)
         err.print(t("--strict: the data has problems; nothing planned"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)
-    _show(result, fmt, out, contact_id)
+    _show(result, fmt, out, contact_id, by)
 
 
-def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> None:  # a plan.run.PlanResult
+def _show(
+    result: Any, fmt: str, out: str | None, contact_id: str | None, by: str | None = None
+) -> None:  # a plan.run.PlanResult
     """The plan's outputs: JSON, tables, a contact's timeline, HTML."""
     from playbook.plan import output
 
@@ -146,6 +154,8 @@ def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> Non
         if not output.render_contact(result, contact_id, screen):
             console(stderr=True).print(t("no contact '{id}' in the plan", id=contact_id), style="red", markup=False)
             sys.exit(EXIT_ERRORS)
+    elif by == "account-day":
+        output.render_account_day(result, screen)
     else:
         output.render_tables(result, screen)
     if fmt == "html":
