@@ -982,7 +982,6 @@ ZH: dict[str, str] = {
     "Touches per day by channel": "每日各渠道触达",
     "Deferred and skipped by day (quiet hours, limits)": "每日延后与跳过（免打扰、频次限制）",
     "Staff × day load": "员工 × 日期 负荷",
-    "Staff load per day: dm and tasks": "员工每日负荷：私聊与任务",
     "Journeys": "旅程",
     "Service levels": "服务标准",
     "Service levels per staff (met / late / missed)": "各员工服务标准（达标 / 迟到 / 未达标）",
@@ -1008,4 +1007,5 @@ ZH: dict[str, str] = {
     "A table by staff account and day: dm/tasks, over-cap cells marked.": "按员工账号与日期列表：私聊/任务，超出上限的格子标出。",
     "dm/tasks per account and day (caps: {caps})": "各账号每日私聊/任务（上限：{caps}）",
     "{n} account-days over a cap (marked !)": "{n} 个账号日超出上限（标 !）",
+    "Staff load per day: dm and tasks (caps: {caps})": "员工每日负荷：私聊与任务（上限：{caps}）",
 }

@@ -73,3 +73,10 @@ def test_page_in_chinese(tmp_path: Path) -> None:
     page = plan(tmp_path, lang="zh")
     assert "<html lang='zh-CN'>" in page
     assert "<h2>员工 × 日期 负荷</h2>" in page and "<h2>朋友圈</h2>" in page
+
+
+def test_journeys_and_caps_as_in_the_terminal(tmp_path: Path) -> None:
+    page = plan(tmp_path)
+    assert "<td>VIP升级</td><td></td><td>7</td><td>0</td><td>no goal</td>" in page  # no goal, not 0.0%
+    assert "<td>新客培育</td><td></td><td>2</td><td>1</td><td>50.0%</td>" in page
+    assert "Staff load per day: dm and tasks (caps: task 60)" in page  # new_customer.pb's task cap

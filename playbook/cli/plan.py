@@ -179,7 +179,8 @@ def _html_page(result: Any) -> str:  # a plan.run.PlanResult
                 result.sections.close()
             fh.seek(0)
             head, events, touches = read_plan(fh)
-            page = render_html(head, events, touches, title)
+            page = render_html(head, events, touches, title, output.journeys_without_goal(result),
+                               output.account_caps(result))  # fmt: skip
     except MissingCharts:
         console(stderr=True).print(t("--format html draws charts: install playbook[html]"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)

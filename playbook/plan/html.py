@@ -90,10 +90,16 @@ def _font(alt: Any, chart: Any) -> Any:
 
 
 def render_html(
-    doc: dict[str, Any], events: list[dict[str, Any]], touches: Iterable[dict[str, Any]], title: str
+    doc: dict[str, Any],
+    events: list[dict[str, Any]],
+    touches: Iterable[dict[str, Any]],
+    title: str,
+    no_goal: set[str] = frozenset(),  # type: ignore[assignment]
+    caps: dict[str, int] | None = None,
 ) -> str:
     """The page for a plan — its JSON head `doc`, the `events` and `touches` (see
-    read_plan) — titled `title`, in the current language."""
+    read_plan) — titled `title`, in the current language; `no_goal`: the journeys
+    (metrics keys) without a goal; `caps`: an account's daily dm and task caps."""
     alt, vlc = _libraries()
     alt.data_transformers.disable_max_rows()
     count = 0
@@ -177,7 +183,8 @@ def render_html(
             if len({a for a, _ in shown}) > TEXT_ACCOUNTS
             else heat + base.mark_text(fontSize=10).encode(text="n:Q")
         )
-        chart = chart.properties(width=640, title=t("Staff load per day: dm and tasks"))
+        cap_text = ", ".join(f"{c} {n}" for c, n in sorted((caps or {}).items())) or "—"
+        chart = chart.properties(width=640, title=t("Staff load per day: dm and tasks (caps: {caps})", caps=cap_text))
         section(t("Staff × day load"), _svg(_font(alt, chart), vlc) + _rest_note(load, shown))
 
     # journeys as funnels
@@ -190,7 +197,7 @@ def render_html(
             for number, (step, who) in enumerate(step_contacts.get(flow, {}).items(), 1):  # in first-planned order
                 fdata.append({"flow": flow, "stage": f"{number} {step[:30]}", "n": len(who)})
             fdata.append({"flow": flow, "stage": t("goal"), "n": m.get("goal", 0)})
-            conversion = f"{m['conversion']:.1%}" if m.get("goal") is not None and m.get("entered") else t("no goal")
+            conversion = t("no goal") if flow in no_goal else f"{m.get('conversion', 0):.1%}"
             rows.append([flow, "", m.get("entered", 0), m.get("goal", 0), conversion])
             for arm, a in sorted((m.get("by_arm") or {}).items()):
                 rate = f"{a['goal'] / a['entered']:.1%}" if a.get("entered") else "—"
