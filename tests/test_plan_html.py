@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import ROOT
 
@@ -80,3 +82,12 @@ def test_journeys_and_caps_as_in_the_terminal(tmp_path: Path) -> None:
     assert "<td>VIP升级</td><td></td><td>7</td><td>0</td><td>no goal</td>" in page  # no goal, not 0.0%
     assert "<td>新客培育</td><td></td><td>2</td><td>1</td><td>50.0%</td>" in page
     assert "Staff load per day: dm and tasks (caps: task 60)" in page  # new_customer.pb's task cap
+
+
+def test_without_the_html_extra_one_line_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "vl_convert", None)  # as if not installed: importing it fails
+    out = tmp_path / "plan.html"
+    result = CliRunner().invoke(cli, ["--lang", "en", "plan", *PLAYBOOKS, *DATA, "--format", "html", "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.output.strip() == "--format html draws charts: install playbook[html]"
+    assert not out.exists()
