@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from playbook.i18n import language, t
+from playbook.plan.output import CAUSES
+from playbook.plan.run import reason_cause
 
 NAMED = 1000  # contacts named per reason (the rest counted)
 LOOKUP = 2000  # contacts whose timeline the lookup carries
@@ -135,7 +137,8 @@ def render_html(
             audiences[(day, account)] += len(touch.get("audience") or [])
         if outcome != "ok":
             reason = touch.get("reason") or outcome
-            kind = _reason_kind(reason)
+            cause = reason_cause(reason)
+            kind = t(CAUSES[cause]) if cause in CAUSES else cause  # grouped as in the terminal's summary
             deferred_day[(_day(touch.get("due") or touch["at"]), kind)] += 1
             reasons[(outcome, reason)] += 1
             if contact and len(named[(outcome, reason)]) < NAMED:
@@ -164,7 +167,8 @@ def render_html(
         ddata = [{"day": d, "why": k, "n": n} for (d, k), n in sorted(deferred_day.items())]
         if ddata:
             dchart = alt.Chart(alt.Data(values=ddata)).mark_bar().encode(
-                x=alt.X("day:O", title=t("day")), y=alt.Y("sum(n):Q", title=t("deferred or skipped")),
+                x=alt.X("day:O", title=t("day"), scale=alt.Scale(domain=sorted({d for d, _ in by_channel_day}))),
+                y=alt.Y("sum(n):Q", title=t("deferred or skipped")),
                 color=alt.Color("why:N", title=t("reason")),
             ).properties(width=640, height=140, title=t("Deferred and skipped by day (quiet hours, limits)"))  # fmt: skip
             body += _svg(_font(alt, dchart), vlc)
@@ -289,14 +293,6 @@ def _rest_note(cells: Any, shown: dict[tuple[str, str], int]) -> str:
     if rest <= 0:
         return ""
     return f"<p>{html.escape(t('the {top} busiest accounts shown; {n} more', top=TOP_ACCOUNTS, n=rest))}</p>"
-
-
-def _reason_kind(reason: str) -> str:
-    if reason.startswith("quiet hours"):
-        return "quiet hours"
-    if "limit" in reason or "quota" in reason:
-        return "limit"
-    return reason.split(" ")[0] if reason else "other"
 
 
 _STYLE = (
