@@ -18,6 +18,8 @@ OPTIONAL: dict[str, str] = {
     "psycopg": "postgresql",  # SQLAlchemy's postgresql+psycopg:// driver (the store on PostgreSQL)
     "pygls": "lsp",  # the language server (`playbook lsp`)
     "lsprotocol": "lsp",  # its protocol types
+    "altair": "html",  # plan --format html: the charts (playbook/plan/html.py says so itself)
+    "vl_convert": "html",  # … rendered to inline SVG
 }
 
 

@@ -51,6 +51,12 @@ from playbook.i18n import t
     help=t("table for people, json for scripts, html for sharing."),
 )
 @click.option("--out", type=click.Path(), help=t("Write the output to this file instead of the terminal."))
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["account-day"]),
+    help=t("A table by staff account and day: dm/tasks, over-cap cells marked."),
+)
 @columns_option
 @click.option(
     "--workers",
@@ -60,7 +66,7 @@ from playbook.i18n import t
 )
 def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accounts: str | None, events: str | None,
             start: str | None, days: int, simulate: str | None, seed: int, adapter: str | None,
-            contact_id: str | None, strict: bool, fmt: str, out: str | None, workers: int,
+            contact_id: str | None, strict: bool, fmt: str, out: str | None, by: str | None, workers: int,
             columns: str | None) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
     from playbook.plan import output
@@ -72,7 +78,7 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
             raise click.UsageError(t("--db plans from the store's contacts and events: leave out {options}",
                                      options="--contacts, --accounts, --events, --simulate, --columns"))  # fmt: skip
         result = _from_store(db, paths, start, days, adapter)
-        _show(result, fmt, out, contact_id)
+        _show(result, fmt, out, contact_id, by)
         return
     if not paths:
         raise click.UsageError(t("give the playbook's PATH (or --db URL to plan from a store)"))
@@ -101,7 +107,7 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
         can_dissolve,
         keep_inputs=contact_id is not None,  # only a contact's timeline shows the input events
         workers=workers or auto_workers(contacts),
-        output="json" if fmt == "json" else "table",  # (--format json writes the whole plan, --contact or not)
+        output="json" if fmt in ("json", "html") else "table",  # (json and html: the whole plan, --contact or not)
         contact=contact_id,
         columns=pairs,
     )
@@ -118,10 +124,12 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
         output.render_problems(result, err)
         err.print(t("--strict: the data has problems; nothing planned"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)
-    _show(result, fmt, out, contact_id)
+    _show(result, fmt, out, contact_id, by)
 
 
-def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> None:  # a plan.run.PlanResult
+def _show(
+    result: Any, fmt: str, out: str | None, contact_id: str | None, by: str | None = None
+) -> None:  # a plan.run.PlanResult
     """The plan's outputs: JSON, tables, a contact's timeline, HTML."""
     from playbook.plan import output
 
@@ -134,6 +142,9 @@ def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> Non
         if result.sections is not None:
             result.sections.close()
         return
+    if fmt == "html" and not contact_id:
+        _write(_html_page(result), out)
+        return
     from playbook.textsafe import safe_console
 
     screen = safe_console(
@@ -143,12 +154,39 @@ def _show(result: Any, fmt: str, out: str | None, contact_id: str | None) -> Non
         if not output.render_contact(result, contact_id, screen):
             console(stderr=True).print(t("no contact '{id}' in the plan", id=contact_id), style="red", markup=False)
             sys.exit(EXIT_ERRORS)
+    elif by == "account-day":
+        output.render_account_day(result, screen)
     else:
         output.render_tables(result, screen)
     if fmt == "html":
         _write(screen.export_html(), out)
     elif out is not None:
         _write(screen.export_text(), out)
+
+
+def _html_page(result: Any) -> str:  # a plan.run.PlanResult
+    """The manager's page (plan/html.py), made from the JSON contract."""
+    import tempfile
+
+    from playbook.plan import output
+    from playbook.plan.html import MissingCharts, read_plan, render_html
+
+    title = " + ".join(pb.title or pb.name for pb in result.playbooks)
+    try:
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as fh:  # the JSON, read back a line at a time
+            output.write_json(result, fh)
+            if result.sections is not None:
+                result.sections.close()
+            fh.seek(0)
+            head, events, touches = read_plan(fh)
+            page = render_html(head, events, touches, title, output.journeys_without_goal(result),
+                               output.account_caps(result))  # fmt: skip
+    except MissingCharts:
+        console(stderr=True).print(t("--format html draws charts: install playbook[html]"), style="red", markup=False)
+        sys.exit(EXIT_ERRORS)
+    from playbook.textsafe import escape_controls
+
+    return escape_controls(page)  # a data value's control characters shown, not obeyed (the page may go to stdout)
 
 
 def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, adapter: str | None) -> Any:

@@ -727,6 +727,55 @@ def render_tables(result: PlanResult, console: Any) -> None:
     render_problems(result, console)
 
 
+def account_caps(result: PlanResult) -> dict[str, int]:
+    """Per channel (dm, task), the smallest `limit CHANNEL N per account per day` among the
+    playbooks: what one staff account is meant to handle in a day."""
+    caps: dict[str, int] = {}
+    for pb in result.playbooks:
+        for limit in pb.limits:
+            if limit.scope == "account" and limit.period == "day" and limit.channel in ("dm", "task"):
+                caps[limit.channel] = min(caps.get(limit.channel, limit.count), limit.count)
+    return caps
+
+
+def render_account_day(result: PlanResult, console: Any) -> None:
+    """`plan --by account-day`: each account's dm and tasks sent per day, "dm/task" in a
+    cell, marked "!" where one is over the account's daily cap (account_caps)."""
+    from rich.table import Table
+
+    from playbook.tables import print_table
+
+    cells: dict[str, dict[str, Counter[str]]] = {}
+    days: set[str] = set()
+    for (day, account, channel, outcome, _), n in result.counts().items():
+        if outcome == "ok" and channel in ("dm", "task"):
+            cells.setdefault(account or "—", {}).setdefault(day, Counter())[channel] += n
+            days.add(day)
+    caps = account_caps(result)
+    names = {a: (rec.get("name") or a) for a, rec in result.contacts.accounts.items()}
+    cap_text = ", ".join(f"{t(CHANNEL_WORDS[c])} {n}" for c, n in sorted(caps.items())) or "—"
+    table = Table(title=t("dm/tasks per account and day (caps: {caps})", caps=cap_text), title_justify="left")
+    table.add_column(t("account"))
+    ordered = sorted(days)
+    for day in ordered:
+        table.add_column(day[5:], justify="right")
+    over = 0
+    for account in sorted(cells):
+        row = [f"{account} {names[account]}" if names.get(account, account) != account else account]
+        for day in ordered:
+            c = cells[account].get(day)
+            if c is None:
+                row.append("")
+                continue
+            mark = any(c[ch] > cap for ch, cap in caps.items())
+            over += mark
+            row.append(f"{c['dm']}/{c['task']}" + ("!" if mark else ""))
+        table.add_row(*row)
+    print_table(console, table)
+    if over:
+        console.print(t("{n} account-days over a cap (marked !)", n=over), style="red", markup=False)
+
+
 def journeys_without_goal(result: PlanResult) -> set[str]:
     """The metrics keys of the journeys that declare no goal ("playbook/journey" when
     playbooks side by side share a journey name, as the metrics are keyed)."""
