@@ -346,7 +346,8 @@ def test_sqlite_read_only_at_start_then_writable(tmp_path: Path, tmpfs: Path) ->
         config = _setup(tmp_path, f"sqlite:///{view / 'store.db'}", outbox, port)
         daemon = _start(tmp_path, config)
         try:
-            time.sleep(3)
+            _starting_answers_503(port)  # the intake is up before the store: 503, not "connection refused"
+            time.sleep(1)
             assert daemon.poll() is None  # waiting, not dead
             status = subprocess.run([sys.executable, "-m", "playbook", "--lang", "en", "status", "--db",
                                      str(view / "store.db"), "--format", "json"], capture_output=True, text=True,
@@ -366,5 +367,61 @@ def test_sqlite_read_only_at_start_then_writable(tmp_path: Path, tmpfs: Path) ->
         assert err.count("the store is unavailable") == 1, err
         assert "the store is back after" in err and "Traceback" not in err, err
         assert len(Counter(_keys(outbox))) == 2 * CONTACTS and max(Counter(_keys(outbox)).values()) == 1
+        assert sum(Store(url).event_counts().values()) == CONTACTS  # the 503s stored nothing
     finally:
         subprocess.run(["umount", "-l", str(view)], check=False)
+
+
+def _starting_answers_503(port: int, timeout: float = 30.0) -> None:
+    """While the daemon starts (its store away), `POST /events` and `GET /health` are
+    answered 503 with Retry-After — the intake is up before the store is reached."""
+    deadline = time.monotonic() + timeout
+    body = [{"type": "friend_added", "contact": "early", "at": dt.datetime.now(dt.UTC).isoformat()}]
+    while True:
+        try:
+            answer = httpx.post(f"http://127.0.0.1:{port}/events", json=body,
+                                headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)  # fmt: skip
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the intake never came up while the store was away"
+            time.sleep(0.1)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "5" and "starting" in answer.json()["error"]
+    health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+    assert health.status_code == 503 and health.headers["Retry-After"] == "5"
+
+
+def test_postgresql_unreachable_at_start(tmp_path: Path, pg_url: str) -> None:
+    """PostgreSQL is down when the daemon starts: the intake is up at once answering 503
+    with Retry-After (nothing stored), the daemon says so once and waits; when the server is
+    back it starts by itself and every touch goes out once."""
+    proxy = Proxy()
+    try:
+        via = sa.make_url(pg_url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        proxy.cut()
+        port = _free_port()
+        outbox = tmp_path / "outbox.jsonl"
+        daemon = _start(tmp_path, _setup(tmp_path, via, outbox, port))
+        try:
+            _starting_answers_503(port)
+            time.sleep(2)
+            assert daemon.poll() is None  # waiting, not dead
+            proxy.restore()
+            client = Client(port)
+            client.post(0, CONTACTS)
+            _wait(lambda: len(set(_keys(outbox))) >= 2 * CONTACTS, timeout=120)
+        finally:
+            if daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+            _, raw = daemon.communicate(timeout=60)
+        err = raw.decode()
+        assert daemon.returncode == 0, err
+        assert err.count("the store is unavailable") == 1, err
+        assert "the store is back after" in err and "Traceback" not in err, err
+        keys = Counter(_keys(outbox))
+        assert len(keys) == 2 * CONTACTS and max(keys.values()) == 1
+        store = Store(pg_url)
+        assert sum(store.event_counts().values()) == CONTACTS  # the 503 stored nothing
+        store.close()
+    finally:
+        proxy.close()
