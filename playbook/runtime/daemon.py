@@ -122,7 +122,7 @@ class Daemon:
     # ---- the process -------------------------------------------------------------------------------
     def run(self) -> int:
         cfg = self.config
-        store = Store(cfg.store.url, idle_in_transaction=cfg.daemon.lease)
+        store = Store(cfg.store.url, idle_in_transaction=cfg.daemon.lease, busy_timeout=cfg.daemon.busy_timeout)
         adapter = self._adapter
         scheduler = None
         intake = None

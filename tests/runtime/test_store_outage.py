@@ -131,7 +131,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _setup(tmp: Path, url: str, outbox: Path, port: int, batch: int = 5) -> Path:
+def _setup(tmp: Path, url: str, outbox: Path, port: int, batch: int = 5, busy_timeout: float = 30) -> Path:
     (tmp / "p.pb").write_text(PLAYBOOK, encoding="utf-8")
     (tmp / "playbook.toml").write_text(
         f"""\
@@ -149,6 +149,7 @@ batch = {batch}
 workers = 2
 lease = 30
 store_retry_cap = 1
+busy_timeout = {busy_timeout}
 approve = "never"  # the launch gate (above 50 by default) would hold these touches
 """,
         encoding="utf-8",
@@ -214,9 +215,9 @@ class Client:
 
 
 def _run_through_an_outage(tmp: Path, url: str, outbox: Path, cut: Callable[[], None], restore: Callable[[], None],
-                           seconds: float) -> tuple[Client, str]:  # fmt: skip
+                           seconds: float, busy_timeout: float = 30) -> tuple[Client, str]:  # fmt: skip
     port = _free_port()
-    config = _setup(tmp, url, outbox, port)
+    config = _setup(tmp, url, outbox, port, busy_timeout=busy_timeout)
     daemon = _start(tmp, config)
     client = Client(port)
     try:
@@ -425,3 +426,37 @@ def test_postgresql_unreachable_at_start(tmp_path: Path, pg_url: str) -> None:
         store.close()
     finally:
         proxy.close()
+
+
+def test_sqlite_locked_by_another_process_mid_dispatch(tmp_path: Path) -> None:
+    """Another process holds the SQLite store's write lock (BEGIN EXCLUSIVE) for 3 s, longer
+    than the daemon's busy timeout (`[daemon] busy_timeout = 0.5`), mid-dispatch: "database
+    is locked" is one clear error, the daemon stays up, the intake answers 503; once the lock
+    is released every touch goes out once."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(url)
+    store.migrate()
+    holder = subprocess.Popen(  # another process: it takes the write lock on "lock", drops it on "free"
+        [sys.executable, "-c", "import sqlite3, sys\n"
+         f"db = sqlite3.connect({str(tmp_path / 'store.db')!r}, isolation_level=None, timeout=30)\n"
+         "for line in sys.stdin:\n"
+         "    db.execute('BEGIN EXCLUSIVE' if line.strip() == 'lock' else 'ROLLBACK')\n"
+         "    print('ok', flush=True)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+    def say(what: str) -> None:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write(what + "\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "ok"
+
+    try:
+        outbox = tmp_path / "outbox.jsonl"
+        client, err = _run_through_an_outage(tmp_path, url, outbox, lambda: say("lock"), lambda: say("free"), 3,
+                                             busy_timeout=0.5)  # fmt: skip
+        _check(outbox, store, client, err)
+        assert "database is locked" in err, err
+    finally:
+        holder.kill()
+        holder.wait()
+        store.close()
