@@ -10,10 +10,11 @@ limit tightened or loosened, a segment changed) saved and reloaded there.
   within the old limits, after it within the new ones, counting what went out earlier in
   the same period (an edit never resets a count).
 
-`PLAYBOOK_LIVE_CASES` sets the default run's scenarios (CI: 200, half of them restarting);
-the `slow` variant runs `PLAYBOOK_LIVE_SLOW_CASES` (1,000). Each scenario's store lives in
-memory-backed files (/dev/shm where there is one): SQLite's fsync per commit on a real disk
-made 200 scenarios take minutes of I/O wait; what is compared is unchanged.
+`PLAYBOOK_LIVE_CASES` sets the default run's scenarios (CI: 200 — exactly half of them
+restarting the daemon at random steps before the edit, half not: one test each); the `slow`
+variant runs `PLAYBOOK_LIVE_SLOW_CASES` (1,000, half and half too). Each scenario's store
+lives in memory-backed files (/dev/shm where there is one: no fsync per commit); what is
+compared is unchanged.
 """
 
 from __future__ import annotations
@@ -169,10 +170,10 @@ def run_scenario(tmp: Path, case: Case, change: tuple[str, str], where: float, r
     return found
 
 
-def _scenario(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, case: Case) -> None:
+def _scenario(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, case: Case, restarting: bool) -> None:
     change = data.draw(changes(case.source), label="change")
     where = data.draw(st.floats(0.05, 0.95), label="edit at")
-    seed = data.draw(st.integers(0, 2**16), label="seed")
+    seed = data.draw(st.integers(0, 2**15), label="seed") * 2 + restarting  # odd: restarts at random steps
     if SHM.is_dir() and os.access(SHM, os.W_OK):
         with tempfile.TemporaryDirectory(dir=SHM, prefix="playbook-live-") as tmp:
             found = run_scenario(Path(tmp), case, change, where, random.Random(seed) if seed % 2 else None)
@@ -186,16 +187,19 @@ def _scenario(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, cas
     event("deferred or skipped after the edit" if found["judged"] else "all ok after the edit")
 
 
+@pytest.mark.parametrize("restarting", [False, True], ids=["no-restart", "restarts"])
 @given(cases(), st.data())
-@settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_edits_at_random_instants_plan_db_equals_run(tmp_path_factory: pytest.TempPathFactory, case: Case,
-                                                       data: st.DataObject) -> None:  # fmt: skip
-    _scenario(tmp_path_factory, data, case)
+@settings(max_examples=CASES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+def test_edits_at_random_instants_plan_db_equals_run(tmp_path_factory: pytest.TempPathFactory, restarting: bool,
+                                                       case: Case, data: st.DataObject) -> None:  # fmt: skip
+    _scenario(tmp_path_factory, data, case, restarting)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("restarting", [False, True], ids=["no-restart", "restarts"])
 @given(cases(), st.data())
-@settings(max_examples=SLOW_CASES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_edits_at_random_instants_plan_db_equals_run_slow(tmp_path_factory: pytest.TempPathFactory, case: Case,
+@settings(max_examples=SLOW_CASES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+def test_edits_at_random_instants_plan_db_equals_run_slow(tmp_path_factory: pytest.TempPathFactory,
+                                                            restarting: bool, case: Case,
                                                             data: st.DataObject) -> None:  # fmt: skip
-    _scenario(tmp_path_factory, data, case)
+    _scenario(tmp_path_factory, data, case, restarting)
