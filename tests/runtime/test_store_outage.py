@@ -455,7 +455,7 @@ def test_sqlite_locked_by_another_process_mid_dispatch(tmp_path: Path) -> None:
         client, err = _run_through_an_outage(tmp_path, url, outbox, lambda: say("lock"), lambda: say("free"), 3,
                                              busy_timeout=0.5)  # fmt: skip
         _check(outbox, store, client, err)
-        assert "database is locked" in err, err
+        assert "database is locked (another process held the file's write lock" in err, err
     finally:
         holder.kill()
         holder.wait()
