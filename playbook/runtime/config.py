@@ -128,6 +128,7 @@ class DaemonSection(_Section):
     receipt_horizon: float = 7 * 86400.0  # a touch with no report by then is recorded unconfirmed
     lease: float = Field(15.0, ge=1)  # seconds the writer's lease lasts unless renewed (renewed every third of it)
     store_retry_cap: float = Field(30.0, gt=0)  # longest wait between tries while the store is unavailable
+    busy_timeout: float = Field(30.0, gt=0)  # SQLite: seconds a write waits for another process's lock before "database is locked"
     approve: ApprovePolicy = DEFAULT_POLICY  # which new versions wait for `playbook approve` (runtime/approvals.py)
 
     @field_validator("approve", mode="before")

@@ -122,7 +122,7 @@ class Daemon:
     # ---- the process -------------------------------------------------------------------------------
     def run(self) -> int:
         cfg = self.config
-        store = Store(cfg.store.url, idle_in_transaction=cfg.daemon.lease)
+        store = Store(cfg.store.url, idle_in_transaction=cfg.daemon.lease, busy_timeout=cfg.daemon.busy_timeout)
         adapter = self._adapter
         scheduler = None
         intake = None
@@ -131,6 +131,8 @@ class Daemon:
         try:
             settings = None if self.options.once else self._intake_settings()
             self._install_signals()  # a stop ends a wait for the store or its lease too
+            if settings is not None:  # up first: while starting (or the store is away) it answers 503
+                intake = self._early_intake(store, settings)
             self._surviving(store.migrate)
             from playbook.runtime.importing import store_timezone
 
@@ -187,8 +189,12 @@ class Daemon:
                 from playbook.engine.timeutil import LocalTime
                 from playbook.runtime.intake import IntakeServer
 
-                intake = IntakeServer(store, settings, LocalTime(decider.playbooks[-1].timezone), routes)
-                intake.start()
+                clock = LocalTime(decider.playbooks[-1].timezone)
+                if intake is not None:
+                    intake.ready(clock, routes)
+                else:
+                    intake = IntakeServer(store, settings, clock, routes)
+                    intake.start()
             scheduler = self._scheduler()
             self._install_signals()
             self._loop(decider, dispatcher, scheduler)
@@ -213,6 +219,21 @@ class Daemon:
             if lease is not None:
                 lease.release()
             store.close()
+
+    def _early_intake(self, store: Store, settings: Any) -> Any:
+        """The HTTP intake, bound before the store is touched: until the daemon has started
+        it answers every request 503 with Retry-After (a client retries instead of meeting
+        "connection refused" during a store outage at start-up). When the port is taken
+        (another daemon on this host holds it) it is bound after the start, as before."""
+        from playbook.runtime.intake import IntakeServer
+
+        try:
+            intake = IntakeServer(store, settings, starting=True)
+        except OSError as exc:
+            log.debug("the intake port is taken (%s); binding it once started", exc)
+            return None
+        intake.start()
+        return intake
 
     def _adapter_events(self, store: Store) -> Callable[[Sequence[Any]], None]:
         """Where an adapter's callback route puts its events: the store, then a wake-up — a

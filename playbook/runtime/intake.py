@@ -408,11 +408,21 @@ class IntakeServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck client never holds up shutdown
 
     def __init__(self, store: Store, config: IntakeConfig, clock: LocalTime | None = None,
-                 routes: Mapping[str, CallbackRoute] | None = None, now: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 routes: Mapping[str, CallbackRoute] | None = None, now: Callable[[], float] = time.time,
+                 starting: bool = False) -> None:  # fmt: skip
+        """`starting`: the daemon is still starting (migrating, taking the lease, loading —
+        or waiting out a store outage meanwhile): every request is answered 503 with
+        Retry-After and nothing is read from or written to the store until `ready()`."""
         self.store = store
         self.config = config
         self.routes = dict(routes or {})  # an adapter's callback routes (path → handler)
-        self.clock = clock or LocalTime(config.timezone or store_timezone(store))
+        self._now = now
+        self.live = threading.Event()
+        if starting:
+            self.clock = clock or LocalTime(config.timezone or "UTC")  # replaced by ready()
+        else:
+            self.clock = clock or LocalTime(config.timezone or store_timezone(store))
+            self.live.set()
         self.endpoint = EventsEndpoint(store, config, self.clock, now)
         self.request_queue_size = config.backlog  # listen() backlog, used by server_activate
         self._thread: threading.Thread | None = None
@@ -440,6 +450,14 @@ class IntakeServer(ThreadingHTTPServer):
         self._thread.start()
         threading.Thread(target=self._reap, name="playbook-intake-reaper", daemon=True).start()
         log.info("event intake listening on %s", self.url)
+
+    def ready(self, clock: LocalTime, routes: Mapping[str, CallbackRoute] | None = None) -> None:
+        """The daemon has started: events are taken from now on, read in `clock`'s timezone."""
+        self.clock = clock
+        self.endpoint = EventsEndpoint(self.store, self.config, clock, self._now)
+        self.routes = dict(routes or {})
+        self.live.set()
+        log.info("event intake taking events on %s", self.url)
 
     def stop(self) -> None:
         self._closed.set()
@@ -546,8 +564,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.waiting(self.connection)
         super().handle_one_request()
 
+    def _starting(self, body_read: bool) -> bool:
+        """While the daemon starts: 503 with Retry-After, nothing stored (True: answered)."""
+        if self.server.live.is_set():
+            return False
+        self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the daemon is starting (or waiting for its store); "
+                    "retry later"}, close=not body_read, headers={"Retry-After": str(RETRY_AFTER)})  # fmt: skip
+        return True
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self.server.working(self.connection)
+        if self._starting(True):
+            return
         path = self.path.split("?")[0]
         if path in self.server.routes:
             self._callback(path, b"")
@@ -557,6 +585,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.NOT_FOUND, {"error": "not found"})
 
     def do_POST(self) -> None:  # noqa: N802
+        if self._starting(False):  # the body is left unread: the connection closes
+            return
         path = self.path.split("?")[0]
         if path in self.server.routes:
             try:

@@ -288,6 +288,9 @@ class Store:
     def _describe(self, exc: sa.exc.DBAPIError) -> str:
         where = self.engine.url.render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        if reason == "database is locked":  # say whose lock, and which setting waits for it
+            reason += (" (another process held the file's write lock longer than the busy timeout, "
+                       "[daemon] busy_timeout)")  # fmt: skip
         return f"{where}: {reason}"
 
     def _insert(self, table: sa.Table) -> Any:

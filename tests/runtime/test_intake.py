@@ -266,3 +266,29 @@ def test_adapter_callback_routes_are_served_beside_events(store: Store) -> None:
         assert conn.getresponse().status == 404  # no token configured: the events endpoint is off
     finally:
         srv.stop()
+
+
+def test_while_the_daemon_starts_every_request_is_503_and_nothing_is_stored(store: Store) -> None:
+    """The daemon binds the intake before it reaches the store (`starting`): until `ready()`
+    every request is answered 503 with Retry-After, unread and unstored."""
+    from playbook.engine.timeutil import LocalTime
+
+    config = IntakeConfig(token=TOKEN, port=0, timezone="Asia/Shanghai")
+    srv = IntakeServer(store, config, starting=True)
+    srv.start()
+    try:
+        host, port = srv.server_address[:2]
+        for method, path in (("POST", "/events"), ("GET", "/health")):
+            conn = http.client.HTTPConnection(str(host), int(port), timeout=10)
+            conn.request(method, path, body=json.dumps([event()]).encode() if method == "POST" else None,
+                         headers=bearer())  # fmt: skip
+            response = conn.getresponse()
+            assert response.status == 503 and response.getheader("Retry-After") == "5"
+            assert "starting" in json.loads(response.read())["error"]
+            conn.close()
+        assert stored(store) == 0
+        srv.ready(LocalTime("Asia/Shanghai"))
+        status, _ = post(srv, [event()], bearer())
+        assert status == 200 and stored(store) == 1
+    finally:
+        srv.stop()

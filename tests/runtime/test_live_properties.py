@@ -10,8 +10,11 @@ limit tightened or loosened, a segment changed) saved and reloaded there.
   within the old limits, after it within the new ones, counting what went out earlier in
   the same period (an edit never resets a count).
 
-`PLAYBOOK_LIVE_CASES` sets the default run's scenarios (CI: 20); the `slow` variant runs
-`PLAYBOOK_LIVE_SLOW_CASES` (200).
+`PLAYBOOK_LIVE_CASES` sets the default run's scenarios (CI: 200 — exactly half of them
+restarting the daemon at random steps before the edit, half not: one test each); the `slow`
+variant runs `PLAYBOOK_LIVE_SLOW_CASES` (1,000, half and half too). Each scenario's store
+lives in memory-backed files (/dev/shm where there is one: no fsync per commit); what is
+compared is unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import datetime as dt
 import os
 import random
 import re
+import tempfile
 from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,8 +39,9 @@ from playbook.runtime.store import Store
 from tests.runtime.test_forecast import Daemon, _decided_since, _load_data
 from tests.test_engine_properties import DURATIONS, Case, cases, period_of
 
-CASES = int(os.environ.get("PLAYBOOK_LIVE_CASES", "20"))
-SLOW_CASES = int(os.environ.get("PLAYBOOK_LIVE_SLOW_CASES", "200"))
+CASES = int(os.environ.get("PLAYBOOK_LIVE_CASES", "200"))
+SLOW_CASES = int(os.environ.get("PLAYBOOK_LIVE_SLOW_CASES", "1000"))
+SHM = Path("/dev/shm")
 CHANGES = ["content", "step_added", "step_removed", "retimed", "limit", "segment"]
 STEP = re.compile(r"^  ((after \S+|at \d\d:\d\d|day \d at \d\d:\d\d): )?(dm|task|tag) ")
 TIMING = re.compile(r"(?<=^  )(after \S+|at \d\d:\d\d|day \d at \d\d:\d\d)(?=: )")
@@ -157,12 +162,16 @@ def run_scenario(tmp: Path, case: Case, change: tuple[str, str], where: float, r
     return found
 
 
-def _scenario(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, case: Case) -> None:
+def _scenario(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, case: Case, restarting: bool) -> None:
     change = data.draw(changes(case.source), label="change")
     where = data.draw(st.floats(0.05, 0.95), label="edit at")
-    seed = data.draw(st.integers(0, 2**16), label="seed")
-    tmp = tmp_path_factory.mktemp("live")
-    found = run_scenario(tmp, case, change, where, random.Random(seed) if seed % 2 else None)
+    seed = data.draw(st.integers(0, 2**15), label="seed") * 2 + restarting  # odd: restarts at random steps
+    if SHM.is_dir() and os.access(SHM, os.W_OK):
+        with tempfile.TemporaryDirectory(dir=SHM, prefix="playbook-live-") as tmp:
+            found = run_scenario(Path(tmp), case, change, where, random.Random(seed) if seed % 2 else None)
+    else:
+        found = run_scenario(tmp_path_factory.mktemp("live"), case, change, where,
+                             random.Random(seed) if seed % 2 else None)  # fmt: skip
     event(f"change: {change[0]}")  # --hypothesis-show-statistics: what the runs covered
     event("restarting at random steps" if seed % 2 else "no restart before the edit")
     event("touches after the edit: " + ("none" if not found["touches"] else "some"))
@@ -170,16 +179,19 @@ def _scenario(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, cas
     event("deferred or skipped after the edit" if found["judged"] else "all ok after the edit")
 
 
+@pytest.mark.parametrize("restarting", [False, True], ids=["no-restart", "restarts"])
 @given(cases(), st.data())
-@settings(max_examples=CASES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_edits_at_random_instants_plan_db_equals_run(tmp_path_factory: pytest.TempPathFactory, case: Case,
-                                                       data: st.DataObject) -> None:  # fmt: skip
-    _scenario(tmp_path_factory, data, case)
+@settings(max_examples=CASES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+def test_edits_at_random_instants_plan_db_equals_run(tmp_path_factory: pytest.TempPathFactory, restarting: bool,
+                                                       case: Case, data: st.DataObject) -> None:  # fmt: skip
+    _scenario(tmp_path_factory, data, case, restarting)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("restarting", [False, True], ids=["no-restart", "restarts"])
 @given(cases(), st.data())
-@settings(max_examples=SLOW_CASES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_edits_at_random_instants_plan_db_equals_run_slow(tmp_path_factory: pytest.TempPathFactory, case: Case,
+@settings(max_examples=SLOW_CASES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+def test_edits_at_random_instants_plan_db_equals_run_slow(tmp_path_factory: pytest.TempPathFactory,
+                                                            restarting: bool, case: Case,
                                                             data: st.DataObject) -> None:  # fmt: skip
-    _scenario(tmp_path_factory, data, case)
+    _scenario(tmp_path_factory, data, case, restarting)

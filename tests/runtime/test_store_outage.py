@@ -125,11 +125,11 @@ class Proxy:
         self.cut()
 
 
-def _setup(tmp: Path, url: str, outbox: Path, port: int, batch: int = 5) -> Path:
+def _setup(tmp: Path, url: str, outbox: Path, port: int, batch: int = 5, busy_timeout: float = 30) -> Path:
     (tmp / "p.pb").write_text(PLAYBOOK, encoding="utf-8")
     # approve = "never": the launch gate (above 50 by default) would hold these touches
     return write_jsonl_config(tmp / "playbook.toml", url, outbox, port=port, tick=0.2, batch=batch, workers=2, lease=30,
-                              store_retry_cap=1, approve="never")  # fmt: skip
+                              store_retry_cap=1, busy_timeout=busy_timeout, approve="never")  # fmt: skip
 
 
 def _start(tmp: Path, config: Path) -> subprocess.Popen:
@@ -168,9 +168,9 @@ class Client:
 
 
 def _run_through_an_outage(tmp: Path, url: str, outbox: Path, cut: Callable[[], None], restore: Callable[[], None],
-                           seconds: float) -> tuple[Client, str]:  # fmt: skip
+                           seconds: float, busy_timeout: float = 30) -> tuple[Client, str]:  # fmt: skip
     port = free_port()
-    config = _setup(tmp, url, outbox, port)
+    config = _setup(tmp, url, outbox, port, busy_timeout=busy_timeout)
     daemon = _start(tmp, config)
     client = Client(port)
     try:
@@ -300,7 +300,8 @@ def test_sqlite_read_only_at_start_then_writable(tmp_path: Path, tmpfs: Path) ->
         config = _setup(tmp_path, f"sqlite:///{view / 'store.db'}", outbox, port)
         daemon = _start(tmp_path, config)
         try:
-            time.sleep(3)
+            _starting_answers_503(port)  # the intake is up before the store: 503, not "connection refused"
+            time.sleep(1)
             assert daemon.poll() is None  # waiting, not dead
             status = subprocess.run([sys.executable, "-m", "playbook", "--lang", "en", "status", "--db",
                                      str(view / "store.db"), "--format", "json"], capture_output=True, text=True,
@@ -320,5 +321,95 @@ def test_sqlite_read_only_at_start_then_writable(tmp_path: Path, tmpfs: Path) ->
         assert err.count("the store is unavailable") == 1, err
         assert "the store is back after" in err and "Traceback" not in err, err
         assert len(Counter(_keys(outbox))) == 2 * CONTACTS and max(Counter(_keys(outbox)).values()) == 1
+        assert sum(Store(url).event_counts().values()) == CONTACTS  # the 503s stored nothing
     finally:
         subprocess.run(["umount", "-l", str(view)], check=False)
+
+
+def _starting_answers_503(port: int, timeout: float = 30.0) -> None:
+    """While the daemon starts (its store away), `POST /events` and `GET /health` are
+    answered 503 with Retry-After — the intake is up before the store is reached."""
+    deadline = time.monotonic() + timeout
+    body = [{"type": "friend_added", "contact": "early", "at": dt.datetime.now(dt.UTC).isoformat()}]
+    while True:
+        try:
+            answer = httpx.post(f"http://127.0.0.1:{port}/events", json=body,
+                                headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)  # fmt: skip
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the intake never came up while the store was away"
+            time.sleep(0.1)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "5" and "starting" in answer.json()["error"]
+    health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+    assert health.status_code == 503 and health.headers["Retry-After"] == "5"
+
+
+def test_postgresql_unreachable_at_start(tmp_path: Path, pg_url: str) -> None:
+    """PostgreSQL is down when the daemon starts: the intake is up at once answering 503
+    with Retry-After (nothing stored), the daemon says so once and waits; when the server is
+    back it starts by itself and every touch goes out once."""
+    proxy = Proxy()
+    try:
+        via = sa.make_url(pg_url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        proxy.cut()
+        port = free_port()
+        outbox = tmp_path / "outbox.jsonl"
+        daemon = _start(tmp_path, _setup(tmp_path, via, outbox, port))
+        try:
+            _starting_answers_503(port)
+            time.sleep(2)
+            assert daemon.poll() is None  # waiting, not dead
+            proxy.restore()
+            client = Client(port)
+            client.post(0, CONTACTS)
+            wait(lambda: len(set(_keys(outbox))) >= 2 * CONTACTS, timeout=120)
+        finally:
+            if daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+            _, raw = daemon.communicate(timeout=60)
+        err = raw.decode()
+        assert daemon.returncode == 0, err
+        assert err.count("the store is unavailable") == 1, err
+        assert "the store is back after" in err and "Traceback" not in err, err
+        keys = Counter(_keys(outbox))
+        assert len(keys) == 2 * CONTACTS and max(keys.values()) == 1
+        store = Store(pg_url)
+        assert sum(store.event_counts().values()) == CONTACTS  # the 503 stored nothing
+        store.close()
+    finally:
+        proxy.close()
+
+
+def test_sqlite_locked_by_another_process_mid_dispatch(tmp_path: Path) -> None:
+    """Another process holds the SQLite store's write lock (BEGIN EXCLUSIVE) for 3 s, longer
+    than the daemon's busy timeout (`[daemon] busy_timeout = 0.5`), mid-dispatch: "database
+    is locked" is one clear error, the daemon stays up, the intake answers 503; once the lock
+    is released every touch goes out once."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(url)
+    store.migrate()
+    holder = subprocess.Popen(  # another process: it takes the write lock on "lock", drops it on "free"
+        [sys.executable, "-c", "import sqlite3, sys\n"
+         f"db = sqlite3.connect({str(tmp_path / 'store.db')!r}, isolation_level=None, timeout=30)\n"
+         "for line in sys.stdin:\n"
+         "    db.execute('BEGIN EXCLUSIVE' if line.strip() == 'lock' else 'ROLLBACK')\n"
+         "    print('ok', flush=True)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+    def say(what: str) -> None:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write(what + "\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "ok"
+
+    try:
+        outbox = tmp_path / "outbox.jsonl"
+        client, err = _run_through_an_outage(tmp_path, url, outbox, lambda: say("lock"), lambda: say("free"), 3,
+                                             busy_timeout=0.5)  # fmt: skip
+        _check(outbox, store, client, err)
+        assert "database is locked (another process held the file's write lock" in err, err
+    finally:
+        holder.kill()
+        holder.wait()
+        store.close()
