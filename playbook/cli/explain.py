@@ -77,7 +77,7 @@ def render(doc: dict[str, Any], out: Any) -> None:
                 missed.add(Text(why_text(reason)))
     if not doc["journeys"]:
         tree.add(Text(t("none"), style="dim"))
-    out.print(tree)
+    out.print(tree, soft_wrap=False)  # a long line wraps under its guide (soft wrap would crop it unmarked)
 
     table = Table(title=t("touches"), title_justify="left")
     for header in (t("when"), t("channel"), t("flow · step"), t("what happened")):

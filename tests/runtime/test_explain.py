@@ -333,3 +333,28 @@ def test_explain_fits_80_columns_and_labels_events(db: Store, lang: str) -> None
     assert "…" not in text
     if lang == "zh":
         assert "打标签 (tag_added)" in text and "私聊" in text
+
+
+def test_explain_s_tree_wraps_on_a_narrow_terminal_and_cuts_nothing(db: Store) -> None:
+    """The CLI's console soft-wraps (lines are left whole for the terminal); a rich Tree under
+    soft wrap is cropped at the width with no mark (`spent >= 300` for `spent >= 3000`)."""
+    import re
+    from io import StringIO
+
+    from rich.console import Console
+
+    from playbook.cli.explain import render
+    from playbook.textcells import cell_width
+
+    set_language("en")
+    doc = explain(db, "c1", now=T0 + 100 * 3600)
+    wide = Console(file=StringIO(), width=400, soft_wrap=True)
+    render(doc, wide)
+    narrow = Console(file=StringIO(), width=40, soft_wrap=True)
+    render(doc, narrow)
+    wide_text, narrow_text = wide.file.getvalue(), narrow.file.getvalue()  # type: ignore[attr-defined]
+    squeeze = lambda text: re.sub(r"[\s\u2500-\u257f]", "", text)  # noqa: E731 (whitespace and box drawing)
+    tree = wide_text.split("journeys of the playbooks", 1)[1].split("touches", 1)[0]
+    assert squeeze(tree) and squeeze(tree) in squeeze(narrow_text)
+    tree_lines = narrow_text.split("journeys of the playbooks", 1)[1].split("touches", 1)[0].splitlines()
+    assert not [line for line in tree_lines if cell_width(line) > 40]
