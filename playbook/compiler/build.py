@@ -53,6 +53,18 @@ _KIND_WORDS = {
 }
 
 
+# a declaration's AST class -> the kind of name it declares (also the language server's table)
+DECLARATION_KINDS: dict[type, str] = {
+    A.Segment: "segment",
+    A.Content: "content",
+    A.Journey: "journey",
+    A.Group: "group",
+    A.Moments: "moments",
+    A.Rotate: "rotate",
+    A.Sla: "sla",
+}
+
+
 @dataclass(slots=True)
 class _Decl:
     kind: str
@@ -149,15 +161,6 @@ class _Compiler:
         timezone: A.Timezone | None = None
         quiet: A.Quiet | None = None
         limits: list[A.Limit] = []
-        kinds = {
-            A.Segment: "segment",
-            A.Content: "content",
-            A.Journey: "journey",
-            A.Group: "group",
-            A.Moments: "moments",
-            A.Rotate: "rotate",
-            A.Sla: "sla",
-        }
         for f in self.files:
             self.file = f.path
             for d in f.declarations:
@@ -184,7 +187,7 @@ class _Compiler:
                 elif isinstance(d, A.EventDecl):
                     self.events_declared.setdefault(canonical_event(d.name.value), d)
                 else:
-                    self._declare(kinds[type(d)], d)  # type: ignore[arg-type]
+                    self._declare(DECLARATION_KINDS[type(d)], d)  # type: ignore[arg-type]
         tz = DEFAULT_TIMEZONE
         if timezone is not None:
             self.file = timezone.file

@@ -7,20 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from playbook.compiler.build import DECLARATION_KINDS
 from playbook.syntax import ast as A
 from playbook.syntax.node import fields, is_node
 
 # Declarations: AST class -> kind of name it declares.
-DECLARES: dict[type, str] = {
-    A.Segment: "segment",
-    A.Content: "content",
-    A.Journey: "journey",
-    A.Group: "group",
-    A.Moments: "moments",
-    A.Rotate: "rotate",
-    A.Sla: "sla",
-    A.EventDecl: "event",
-}
+DECLARES: dict[type, str] = {**DECLARATION_KINDS, A.EventDecl: "event"}
 # References: (AST class, field) -> kind of name it refers to.
 REFERS: dict[tuple[type, str], str] = {
     (A.InSegment, "segment"): "segment",
