@@ -316,14 +316,20 @@ def test_sqlite_read_only_at_start_then_writable(tmp_path: Path, tmpfs: Path) ->
             if daemon.poll() is None:
                 daemon.send_signal(signal.SIGTERM)
             _, raw = daemon.communicate(timeout=60)
-        err = raw.decode()
-        assert daemon.returncode == 0, err
-        assert err.count("the store is unavailable") == 1, err
-        assert "the store is back after" in err and "Traceback" not in err, err
-        assert len(Counter(_keys(outbox))) == 2 * CONTACTS and max(Counter(_keys(outbox)).values()) == 1
+        _one_outage_then_each_touch_once(daemon.returncode, raw.decode(), outbox)
         assert sum(Store(url).event_counts().values()) == CONTACTS  # the 503s stored nothing
     finally:
         subprocess.run(["umount", "-l", str(view)], check=False)
+
+
+def _one_outage_then_each_touch_once(code: int | None, err: str, outbox: Path) -> None:
+    """The daemon stopped cleanly, said the store was away once and back once, and every
+    contact's two touches went out exactly once."""
+    assert code == 0, err
+    assert err.count("the store is unavailable") == 1, err
+    assert "the store is back after" in err and "Traceback" not in err, err
+    keys = Counter(_keys(outbox))
+    assert len(keys) == 2 * CONTACTS and max(keys.values()) == 1
 
 
 def _starting_answers_503(port: int, timeout: float = 30.0) -> None:
@@ -368,12 +374,7 @@ def test_postgresql_unreachable_at_start(tmp_path: Path, pg_url: str) -> None:
             if daemon.poll() is None:
                 daemon.send_signal(signal.SIGTERM)
             _, raw = daemon.communicate(timeout=60)
-        err = raw.decode()
-        assert daemon.returncode == 0, err
-        assert err.count("the store is unavailable") == 1, err
-        assert "the store is back after" in err and "Traceback" not in err, err
-        keys = Counter(_keys(outbox))
-        assert len(keys) == 2 * CONTACTS and max(keys.values()) == 1
+        _one_outage_then_each_touch_once(daemon.returncode, raw.decode(), outbox)
         store = Store(pg_url)
         assert sum(store.event_counts().values()) == CONTACTS  # the 503 stored nothing
         store.close()
