@@ -20,6 +20,7 @@ OPTIONAL: dict[str, str] = {
     "lsprotocol": "lsp",  # its protocol types
     "altair": "html",  # plan --format html: the charts (playbook/plan/html.py says so itself)
     "vl_convert": "html",  # … rendered to inline SVG
+    "lark_cython": "fast",  # the parser's LALR loop compiled (syntax/parser.py falls back to Lark's own)
 }
 
 

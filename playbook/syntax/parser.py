@@ -14,6 +14,7 @@ per broken declaration instead of just the first.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from functools import lru_cache
 from importlib import resources
@@ -71,8 +72,8 @@ class _Problem(Exception):
 def _span(first: Any, last: Any = None) -> A.Span:
     """Span from the start of `first` to the end of `last`. Tokens and spans share the
     attribute names line/column/end_line/end_column, so either will do."""
-    a = first if type(first) is Token else first.span
-    b = a if last is None else (last if type(last) is Token else last.span)
+    a = getattr(first, "span", first)
+    b = a if last is None else getattr(last, "span", last)
     return A.Span(a.line, a.column, b.end_line, b.end_column)
 
 
@@ -162,17 +163,19 @@ class _ToAst(Transformer):
 
     def _int(self, tok: Token, not_whole: str) -> int:
         """`tok` as an int; `not_whole` is the (N_-marked) message when it has a fraction."""
-        if not self._fits(tok, str(tok)):
+        digits = str(tok)
+        if not self._fits(tok, digits):
             return 0
-        if "." in tok:
+        if "." in digits:
             self._problem(t(not_whole), tok)
-            return int(float(tok))
-        return int(tok)
+            return int(float(digits))
+        return int(digits)
 
     def _number(self, tok: Token) -> int | float:
-        if not self._fits(tok, str(tok)):
+        digits = str(tok)
+        if not self._fits(tok, digits):
             return 0
-        return float(tok) if "." in tok else int(tok)
+        return float(digits) if "." in digits else int(digits)
 
     def _duration(self, tok: Token) -> A.Duration:
         parts = _DURATION_PART.findall(str(tok))
@@ -568,13 +571,36 @@ class _ToAst(Transformer):
         return self._datetime(d, tm)
 
 
-class _Parser:
-    """One Lark parser and its transformer, plus the comments seen by the lexer."""
+def accelerated_plugins() -> dict[str, Any] | None:
+    """lark-cython's LALR loop (the `fast` extra), when it is installed and not turned off
+    with PLAYBOOK_PARSER=lark; None → Lark's own pure-Python loop. Both build the same ASTs
+    (tests/test_parser_backends.py); lark-rust was measured too but counts columns in UTF-8
+    bytes, so its spans differ on Chinese text."""
+    if os.environ.get("PLAYBOOK_PARSER", "") == "lark":
+        return None
+    try:
+        import lark_cython
+    except ImportError:
+        return None
+    return dict(lark_cython.plugins)
 
-    def __init__(self) -> None:
+
+class _Parser:
+    """One Lark parser and its transformer, plus the comments seen by the lexer.
+
+    `fast` parses (lark-cython's loop when installed); `lark`, Lark's own loop, is built on
+    first use for what needs Lark's Python objects: syntax-error reports (the expected
+    tokens of an UnexpectedToken) and the language server's interactive parsing."""
+
+    def __init__(self, plugins: dict[str, Any] | None = None) -> None:
         self.comments: list[Token] = []
         self.transformer = _ToAst()
-        self.lark = Lark(
+        self.fast = self._build(plugins)
+        self._pure = None if plugins else self.fast
+        self.terminals = {term.name: term for term in self.fast.terminals}
+
+    def _build(self, plugins: dict[str, Any] | None) -> Lark:
+        return Lark(
             grammar_text(),
             parser="lalr",
             lexer="contextual",
@@ -582,18 +608,24 @@ class _Parser:
             cache=True,
             maybe_placeholders=True,
             lexer_callbacks={"COMMENT": self.comments.append},
+            **({"_plugins": plugins} if plugins else {}),
         )
-        self.terminals = {term.name: term for term in self.lark.terminals}
 
-    def run(self, text: str) -> list[A.Declaration]:
+    @property
+    def lark(self) -> Lark:
+        if self._pure is None:
+            self._pure = self._build(None)
+        return self._pure
+
+    def run(self, text: str, *, pure: bool = False) -> list[A.Declaration]:
         self.comments.clear()
         self.transformer.reset()
-        return self.lark.parse(text)  # type: ignore[return-value]
+        return (self.lark if pure else self.fast).parse(text)  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=1)
 def _parser() -> _Parser:
-    return _Parser()
+    return _Parser(accelerated_plugins())
 
 
 def parse(text: str, path: str = "<input>") -> A.File:
@@ -648,7 +680,7 @@ def _collect_syntax_errors(source: str, original: str, path: str) -> list[Diagno
     chunks = _chunks(source)
     for index, (start, chunk) in enumerate(chunks):
         try:
-            p.run("\n" * (start - 1) + chunk)
+            p.run("\n" * (start - 1) + chunk, pure=True)
         except (UnexpectedInput, VisitError, _Problem) as exc:
             found.append(
                 _exception_diagnostic(
@@ -659,7 +691,7 @@ def _collect_syntax_errors(source: str, original: str, path: str) -> list[Diagno
         found.extend(_problem_diagnostic(pr, original, path) for pr in p.transformer.problems)
     if not found:  # the chunks parse on their own but not together: report the whole-file error
         try:
-            p.run(source)
+            p.run(source, pure=True)
         except (UnexpectedInput, VisitError, _Problem) as exc:
             found.append(_exception_diagnostic(exc, original, path, chunk_end=_end_of(1, source), last=True))
     return found
