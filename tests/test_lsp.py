@@ -95,6 +95,25 @@ async def test_typo_gives_check_diagnostic_at_its_range_and_fix_clears_it(client
     assert await _diagnostics(client, uri) == []
 
 
+async def test_a_burst_of_edits_ends_with_the_last_ones_diagnostics(client: LanguageClient, tmp_path: Path):
+    """Keystrokes sent back to back (a paste, an undo burst) are debounced; what the editor
+    is left with are the diagnostics of the last text, with its version."""
+    path = tmp_path / "burst.pb"
+    uri = path.as_uri()
+    _open(client, uri, GOOD)
+    assert await _diagnostics(client, uri) == []
+    for version in range(2, 12):  # 老客 → 老课 typed and untyped; the last text has the typo
+        _replace(client, uri, version, GOOD.replace("if in 老客", "if in 老课") if version % 2 else GOOD)
+    published: list[L.PublishDiagnosticsParams] = []
+    while not published or published[-1].version != 11:
+        published.append(
+            await asyncio.wait_for(client.wait_for_notification(L.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS), 20)
+        )
+    [d] = published[-1].diagnostics
+    assert d.code == "unknown-name" and "老课" in d.message
+    assert [p.version for p in published] == sorted(p.version for p in published)  # never an older text after a newer
+
+
 async def test_warnings_and_ignore_comments_as_check(client: LanguageClient, tmp_path: Path):
     text = GOOD.replace('content 欢迎语 = "{name|亲}，欢迎～"', 'content 欢迎语 = "{name|亲}，欢迎～"\ncontent 没用 = "x"')
     path = tmp_path / "warn.pb"

@@ -11,12 +11,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.i18n import t
 from playbook.syntax import ast as A
 from playbook.syntax.parser import parse, parse_file
+
+if TYPE_CHECKING:
+    from playbook.compiler.build import LoweringMemo
 
 _IGNORE = re.compile(r"#\s*ignore\s*:\s*([\w\-, ]+)")
 
@@ -106,10 +109,11 @@ def compile_sources(
     known_fields: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
     parse_text: Callable[[str, str], A.File] = parse,
+    memo: LoweringMemo | None = None,
 ) -> CompileResult:
     """Compile one playbook given as (file path, text) pairs — a directory's files with some
     of them taken from an editor's unsaved buffers (the language server, which passes a
-    `parse_text` that reuses unchanged declarations)."""
+    `parse_text` that reuses unchanged declarations and a `memo` that reuses their lowering)."""
     files: list[A.File] = []
     diagnostics: list[Diagnostic] = []
     for file_path, text in sources:
@@ -119,7 +123,7 @@ def compile_sources(
             diagnostics.extend(exc.diagnostics)
     p = Path(path)
     name = p.resolve().name if len(sources) > 1 or p.is_dir() else p.stem
-    return _compile(path, name, files, diagnostics, known_fields, ignore)
+    return _compile(path, name, files, diagnostics, known_fields, ignore, memo)
 
 
 def _compile(
@@ -129,12 +133,13 @@ def _compile(
     diagnostics: list[Diagnostic],
     known_fields: Iterable[str] | None,
     ignore: Iterable[str],
+    memo: LoweringMemo | None = None,
 ) -> CompileResult:
     from playbook.compiler.build import _Compiler
 
     if diagnostics:  # syntax errors: checking the rest would only add noise
         return CompileResult(path, None, sorted(diagnostics, key=Diagnostic.sort_key), files)
-    compiler = _Compiler(name, files, known_fields)
+    compiler = _Compiler(name, files, known_fields, memo)
     pb = compiler.run()
     kept = suppress(compiler.diagnostics, files, set(ignore))
     return CompileResult(path, pb, sorted(kept, key=Diagnostic.sort_key), files)

@@ -65,6 +65,66 @@ DECLARATION_KINDS: dict[type, str] = {
 }
 
 
+# What compiling one declaration adds to the compiler's state besides its IR, and how an
+# addition merges into what is there: LoweringMemo replays it for a declaration it reuses.
+def _fresh_additions() -> dict[str, Any]:
+    return {"diagnostics": [], "fields_used": {}, "events_used": set(), "used_contents": set(), "first_dm": None}
+
+
+def _merge_addition(current: Any, added: Any) -> Any:
+    if isinstance(current, list):
+        current.extend(added)
+    elif isinstance(current, dict):
+        for key, value in added.items():
+            current.setdefault(key, value)  # the first use wins, as when compiled in place
+    elif isinstance(current, set):
+        current.update(added)
+    elif current is None:
+        return added  # the first one found (first_dm)
+    return current
+
+
+@dataclass(slots=True)
+class _Lowered:
+    node: Any  # kept so that its id() stays its own while the memo holds it
+    doc: Any
+    additions: dict[str, Any]
+
+
+@dataclass
+class _Phase:
+    environment: tuple[Any, ...]
+    kept: list[Any]  # the environment's nodes, alive so that their ids stay theirs
+    lowered: dict[int, _Lowered]
+    used: dict[int, _Lowered]
+
+
+class LoweringMemo:
+    """Declarations lowered by the last compile of one playbook, reused when the next compile
+    is given the very same AST node (the language server's incremental parse hands back
+    unchanged declarations as the same objects) in the same environment — what lowering it
+    reads besides its own node (see _Compiler._phase). An edit inside one content, one
+    segment's condition or one journey thus lowers only what it touched;
+    tests/test_compile_memo.py proves the result equals a fresh compile."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, _Phase] = {}
+        self.reused = 0  # declarations handed back by the last compile (the tests look)
+
+    def begin(self) -> None:
+        self.reused = 0
+
+    def phase(self, name: str, environment: tuple[Any, ...], kept: list[Any]) -> _Phase:
+        old = self.phases.get(name)
+        lowered = old.lowered if old is not None and old.environment == environment else {}
+        self.phases[name] = _Phase(environment, kept, lowered, {})
+        return self.phases[name]
+
+    def end(self) -> None:
+        for phase in self.phases.values():
+            phase.lowered, phase.used = phase.used, {}
+
+
 @dataclass(slots=True)
 class _Decl:
     kind: str
@@ -72,8 +132,11 @@ class _Decl:
 
 
 class _Compiler:
-    def __init__(self, name: str, files: list[A.File], known_fields: Iterable[str] | None):
+    def __init__(
+        self, name: str, files: list[A.File], known_fields: Iterable[str] | None, memo: LoweringMemo | None = None
+    ):
         self.name = name
+        self.memo = memo
         self.files = files
         self.known_fields = set(known_fields) if known_fields is not None else None
         # header -> field, for a data file whose columns were read under other names (data/fields.py KnownFields)
@@ -106,14 +169,19 @@ class _Compiler:
 
     # ---- driver -------------------------------------------------------------------------
     def run(self) -> Doc | None:
+        if self.memo is not None:
+            self.memo.begin()
         settings = self._collect()
         segments = self._segments()
         contents = self._contents()
-        journeys = {n: self._journey(d.node) for n, d in self.tables["journey"].items()}  # type: ignore[arg-type]
-        groups = {n: self._group(d.node) for n, d in self.tables["group"].items()}  # type: ignore[arg-type]
-        moments = {n: self._moments(d.node) for n, d in self.tables["moments"].items()}  # type: ignore[arg-type]
-        rotations = {n: self._rotation(d.node) for n, d in self.tables["rotate"].items()}  # type: ignore[arg-type]
-        slas = {n: self._sla(d.node) for n, d in self.tables["sla"].items()}  # type: ignore[arg-type]
+        phase = self._phase("declarations", *self._environment())
+        journeys = {n: self._lower(phase, self._journey, d.node) for n, d in self.tables["journey"].items()}
+        groups = {n: self._lower(phase, self._group, d.node) for n, d in self.tables["group"].items()}
+        moments = {n: self._lower(phase, self._moments, d.node) for n, d in self.tables["moments"].items()}
+        rotations = {n: self._lower(phase, self._rotation, d.node) for n, d in self.tables["rotate"].items()}
+        slas = {n: self._lower(phase, self._sla, d.node) for n, d in self.tables["sla"].items()}
+        if self.memo is not None:
+            self.memo.end()
         self._check_unused_contents()
         self._check_fields()
         if settings["quiet"] is None and self.first_dm is not None:
@@ -154,6 +222,58 @@ class _Compiler:
         )
         pb["version"] = version_of_doc(pb)
         return pb
+
+    # ---- reuse (the language server) --------------------------------------------------------
+    def _phase(self, name: str, environment: tuple[Any, ...], kept: list[Any] | None = None) -> _Phase | None:
+        """The memo's part for declarations lowered against ENVIRONMENT (None: no memo)."""
+        if self.memo is None:
+            return None
+        from playbook.i18n import language
+
+        return self.memo.phase(name, (self.name, language(), *environment), kept or [])
+
+    def _names(self) -> tuple[Any, ...]:
+        """The names declared, of every kind (references and their did-you-means read them)."""
+        return tuple((kind, tuple(table)) for kind, table in self.tables.items())
+
+    def _environment(self) -> tuple[tuple[Any, ...], list[Any]]:
+        """What lowering a journey, group, calendar, rotation or service level reads besides
+        its own node: the names declared, the events declared, the contents' nodes (a
+        reference checks their placeholders) and the data's fields."""
+        contents = [d.node for d in self.tables["content"].values()]
+        fields = None if self.known_fields is None else tuple(sorted(self.known_fields))
+        environment = (
+            self._names(),
+            tuple(self.events_declared),
+            tuple(id(node) for node in contents),
+            fields,
+            tuple(sorted(self.field_aliases.items())),
+        )
+        return environment, contents
+
+    def _lower(self, phase: _Phase | None, lower: Any, node: Any) -> Any:
+        """lower(node), or what it gave for the same node in PHASE's environment last time
+        (with its diagnostics and other additions replayed)."""
+        if phase is None or self.memo is None:
+            return lower(node)
+        done = phase.lowered.get(id(node))
+        if done is None or done.node is not node:
+            saved = {name: getattr(self, name) for name in _fresh_additions()}
+            for name, empty in _fresh_additions().items():
+                setattr(self, name, empty)
+            try:
+                doc = lower(node)
+                done = _Lowered(node, doc, {name: getattr(self, name) for name in saved})
+            finally:
+                for name, value in saved.items():
+                    setattr(self, name, value)
+        else:
+            self.memo.reused += 1
+        for name, added in done.additions.items():
+            setattr(self, name, _merge_addition(getattr(self, name), added))
+        self.file = node.file
+        phase.used[id(node)] = done
+        return done.doc
 
     # ---- declarations and settings ----------------------------------------------------------
     def _collect(self) -> dict:
@@ -298,15 +418,16 @@ class _Compiler:
 
     # ---- segments and expressions --------------------------------------------------------------
     def _segments(self) -> dict[str, Doc]:
-        out: dict[str, Doc] = {}
-        for name, decl in self.tables["segment"].items():
-            node: A.Segment = decl.node  # type: ignore[assignment]
-            self.file = node.file
-            uses: list[str] = []
-            expr = self.expr(node.expr, events=False, segment_uses=uses)
-            out[name] = _obj(name=name, expr=expr, uses=sorted(set(uses)))
+        phase = self._phase("segments", (self._names(),))  # a condition reads the names declared
+        out = {name: self._lower(phase, self._segment, d.node) for name, d in self.tables["segment"].items()}
         self._check_cycles(out)
         return out
+
+    def _segment(self, node: A.Segment) -> Doc:
+        self.file = node.file
+        uses: list[str] = []
+        expr = self.expr(node.expr, events=False, segment_uses=uses)
+        return _obj(name=node.name.value, expr=expr, uses=sorted(set(uses)))
 
     def _check_cycles(self, segments: dict[str, Doc]) -> None:
         state: dict[str, int] = {}  # 1 visiting, 2 done
@@ -399,63 +520,62 @@ class _Compiler:
 
     # ---- content ---------------------------------------------------------------------------------
     def _contents(self) -> dict[str, Doc]:
-        out: dict[str, Doc] = {}
-        for name, decl in self.tables["content"].items():
-            node: A.Content = decl.node  # type: ignore[assignment]
-            self.file = node.file
-            fields: dict[str, object] = {"name": name, "images": []}
-            holders: list[Doc] = []
-            for part in node.parts:
-                key = part.key
-                if key == "image":
-                    fields["images"].append(part.value.value)  # type: ignore[attr-defined]
-                elif key in fields:
-                    self.error(
-                        "content", t("'{key}' is given twice in content '{name}'", key=key, name=name), part.span
-                    )
-                    continue
-                else:
-                    fields[key] = part.value.value
-                holders.extend(self._template(part.value))
-            if "link" in fields and "miniprogram" in fields:
+        phase = self._phase("contents", ())  # a content reads nothing but itself
+        return {name: self._lower(phase, self._content, d.node) for name, d in self.tables["content"].items()}
+
+    def _content(self, node: A.Content) -> Doc:
+        name = node.name.value
+        self.file = node.file
+        fields: dict[str, object] = {"name": name, "images": []}
+        holders: list[Doc] = []
+        for part in node.parts:
+            key = part.key
+            if key == "image":
+                fields["images"].append(part.value.value)  # type: ignore[attr-defined]
+            elif key in fields:
+                self.error("content", t("'{key}' is given twice in content '{name}'", key=key, name=name), part.span)
+                continue
+            else:
+                fields[key] = part.value.value
+            holders.extend(self._template(part.value))
+        if "link" in fields and "miniprogram" in fields:
+            self.error(
+                "content",
+                t("content '{name}' has both a link and a mini-program", name=name),
+                node.name.span,
+                t("split it into two contents"),
+            )
+        for key in ("title", "desc"):
+            if key in fields and "link" not in fields and "miniprogram" not in fields:
                 self.error(
                     "content",
-                    t("content '{name}' has both a link and a mini-program", name=name),
+                    t("'{key}' describes a link or a mini-program, and '{name}' has neither", key=key, name=name),
                     node.name.span,
-                    t("split it into two contents"),
                 )
-            for key in ("title", "desc"):
-                if key in fields and "link" not in fields and "miniprogram" not in fields:
+        if "page" in fields and "miniprogram" not in fields:
+            self.error(
+                "content",
+                t("'{key}' belongs to a mini-program, and '{name}' has none", key="page", name=name),
+                node.name.span,
+            )
+        if "miniprogram" in fields:
+            for key in ("page", "title"):
+                if key not in fields:
                     self.error(
                         "content",
-                        t("'{key}' describes a link or a mini-program, and '{name}' has neither", key=key, name=name),
+                        t("the mini-program in '{name}' needs a '{key}'", name=name, key=key),
                         node.name.span,
                     )
-            if "page" in fields and "miniprogram" not in fields:
-                self.error(
-                    "content",
-                    t("'{key}' belongs to a mini-program, and '{name}' has none", key="page", name=name),
-                    node.name.span,
-                )
-            if "miniprogram" in fields:
-                for key in ("page", "title"):
-                    if key not in fields:
-                        self.error(
-                            "content",
-                            t("the mini-program in '{name}' needs a '{key}'", name=name, key=key),
-                            node.name.span,
-                        )
-            if len(fields) == 2 and not fields["images"]:
-                self.error(
-                    "content",
-                    t("content '{name}' is empty", name=name),
-                    node.name.span,
-                    t("give it a text, an image or a link"),
-                )
-            unique = {(p["path"], p.get("fallback")): p for p in holders}
-            fields["placeholders"] = [unique[k] for k in sorted(unique, key=lambda k: (k[0], k[1] or ""))]
-            out[name] = _obj(**fields)  # type: ignore[arg-type]
-        return out
+        if len(fields) == 2 and not fields["images"]:
+            self.error(
+                "content",
+                t("content '{name}' is empty", name=name),
+                node.name.span,
+                t("give it a text, an image or a link"),
+            )
+        unique = {(p["path"], p.get("fallback")): p for p in holders}
+        fields["placeholders"] = [unique[k] for k in sorted(unique, key=lambda k: (k[0], k[1] or ""))]
+        return _obj(**fields)  # type: ignore[arg-type]
 
     def _template(self, text: A.Text) -> list[Doc]:
         try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playbook.compiler import CompileResult, compile_sources
+from playbook.compiler.build import LoweringMemo
 from playbook.diagnostics import PlaybookError
 from playbook.syntax import ast as A
 from playbook.syntax.parser import parse
@@ -55,10 +56,13 @@ def compile_unit(
     known_fields: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
     parse_text: Callable[[str, str], A.File] = parse,
+    memo: LoweringMemo | None = None,
 ) -> CompileResult:
     """Compile UNIT with open buffers in place of their files."""
     sources = [(f, _text(f, buffers)) for f in unit.files]
-    return compile_sources(unit.path, sources, known_fields=known_fields, ignore=ignore, parse_text=parse_text)
+    return compile_sources(
+        unit.path, sources, known_fields=known_fields, ignore=ignore, parse_text=parse_text, memo=memo
+    )
 
 
 def utf16_column(line: str, column: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -10,6 +11,7 @@ from lsprotocol import types as L
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
+from playbook.compiler.build import LoweringMemo
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.i18n import t
 from playbook.lsp import assist, symbols
@@ -19,6 +21,9 @@ from playbook.syntax import ast as A
 from playbook.syntax.fmt import format_source
 
 SOURCE = "playbook"
+# Edits that come closer together than this are compiled once, after the last of them
+# (a paste, an undo burst, or keystrokes queued while a compile ran on a busy machine).
+DEBOUNCE_S = 0.015
 
 
 def uri_to_path(uri: str) -> str:
@@ -45,7 +50,29 @@ class PlaybookServer(LanguageServer):
         self.sample = sample
         self.load_contacts = load_contacts
         self.chunks = ChunkCache()
+        self.memos: dict[str, LoweringMemo] = {}  # playbook path -> its declarations lowered last time
         self.published: dict[str, set[str]] = {}  # playbook path -> uris given diagnostics
+        self.due: dict[str, float] = {}  # uri -> when its debounced refresh may run (loop time)
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+
+    def schedule(self, uri: str) -> None:
+        """Refresh URI once no edit of it has come for DEBOUNCE_S."""
+        loop = asyncio.get_running_loop()
+        self.due[uri] = loop.time() + DEBOUNCE_S
+        if uri not in self.timers:
+            self.timers[uri] = loop.call_later(DEBOUNCE_S, self._due, uri)
+
+    def _due(self, uri: str) -> None:
+        loop = asyncio.get_running_loop()
+        left = self.due[uri] - loop.time()
+        if left > 0:  # edited again meanwhile
+            self.timers[uri] = loop.call_later(left, self._due, uri)
+            return
+        del self.timers[uri]
+        try:
+            self.refresh(uri)
+        except Exception as exc:  # noqa: BLE001 — outside a request, the editor is told, the server goes on
+            self.window_log_message(L.LogMessageParams(L.MessageType.Error, f"playbook lsp: {exc!r}"))
 
     def buffers(self) -> dict[str, str]:
         return {uri_to_path(uri): doc.source for uri, doc in self.workspace.text_documents.items()}
@@ -57,19 +84,29 @@ class PlaybookServer(LanguageServer):
         path = uri_to_path(uri)
         unit = unit_of(path, buffers)
         result = compile_unit(
-            unit, buffers, known_fields=self.known_fields, ignore=self.ignore, parse_text=self.chunks.parse
+            unit,
+            buffers,
+            known_fields=self.known_fields,
+            ignore=self.ignore,
+            parse_text=self.chunks.parse,
+            memo=self.memos.setdefault(unit.path, LoweringMemo()),
         )
         by_file: dict[str, list[L.Diagnostic]] = {f: [] for f in unit.files}
         texts = {f.path: f.source for f in result.files}
+        lines: dict[str, list[str]] = {}  # each file split once, not once per diagnostic
         for d in result.diagnostics:
             target = d.file if d.file in by_file else path
-            lines = (texts.get(target) or buffers.get(target) or "").split("\n")
-            by_file[target].append(to_lsp(d, lines))
+            if target not in lines:
+                lines[target] = (texts.get(target) or buffers.get(target) or "").split("\n")
+            by_file[target].append(to_lsp(d, lines[target]))
         uris = set()
         for file, diags in by_file.items():
             file_uri = uri if file == path else (from_fs_path(file) or file)
             uris.add(file_uri)
-            self.text_document_publish_diagnostics(L.PublishDiagnosticsParams(uri=file_uri, diagnostics=diags))
+            doc = self.workspace.text_documents.get(file_uri)
+            self.text_document_publish_diagnostics(
+                L.PublishDiagnosticsParams(uri=file_uri, diagnostics=diags, version=doc.version if doc else None)
+            )
         for stale in self.published.get(unit.path, set()) - uris:
             self.text_document_publish_diagnostics(L.PublishDiagnosticsParams(uri=stale, diagnostics=[]))
         self.published[unit.path] = uris
@@ -162,7 +199,7 @@ def build(
 
     @server.feature(L.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: PlaybookServer, params: L.DidChangeTextDocumentParams) -> None:
-        ls.refresh(params.text_document.uri)
+        ls.schedule(params.text_document.uri)
 
     @server.feature(L.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: PlaybookServer, params: L.DidSaveTextDocumentParams) -> None:
