@@ -3,14 +3,21 @@
 `dataclasses` compiles each generated method with its own `exec`: for the ~60 AST classes
 that is ~430 compilations and most of `playbook check`'s start-up budget. `@node` records
 a class; `build_nodes()` then generates every recorded class's `__init__`, `__eq__`,
-`__hash__` and `__repr__` in a single compilation. The result behaves like
+`__hash__` and `__repr__` in a single compilation (whose bytecode is kept in the user's
+cache directory, as Python keeps a module's in __pycache__). The result behaves like
 `@dataclass(eq=True)`: same constructor signature (positional and keyword, with
 defaults), equality over the compared fields only, and `fields(node)` for generic walks.
 """
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import CodeType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -92,7 +99,7 @@ def build_nodes() -> None:
             f"def _repr{index}(self): return f'{cls.__qualname__}({shown})'",
         ]
         plans.append((cls, index, names, tuple(infos)))
-    exec(compile("\n".join(lines), "<playbook.syntax.node>", "exec"), env)  # noqa: S102 - our own generated code
+    exec(_compiled("\n".join(lines)), env)  # noqa: S102 - our own generated code
     for cls, index, names, infos in plans:
         for method in ("init", "eq", "hash", "repr"):
             setattr(cls, f"__{method}__", env[f"_{method}{index}"])
@@ -102,3 +109,36 @@ def build_nodes() -> None:
         cls.__node_fields__ = infos  # type: ignore[attr-defined]
         cls.__match_args__ = tuple(names)  # type: ignore[attr-defined]
     _PENDING.clear()
+
+
+def cache_dir() -> Path:
+    """Where playbook keeps what it can rebuild: $PLAYBOOK_CACHE_DIR, else
+    $XDG_CACHE_HOME/playbook, else ~/.cache/playbook."""
+    if os.environ.get("PLAYBOOK_CACHE_DIR"):
+        return Path(os.environ["PLAYBOOK_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "playbook"
+
+
+def _compiled(source: str) -> CodeType:
+    """compile(SOURCE), its bytecode kept between processes under the source's hash and the
+    interpreter's cache tag (written unless Python is told not to write bytecode); a cache
+    that cannot be read or written is only slower."""
+    key = hashlib.sha256(source.encode("utf-8")).hexdigest()[:20]
+    path = cache_dir() / f"nodes-{sys.implementation.cache_tag}-{key}.bin"
+    try:
+        code = marshal.loads(path.read_bytes())
+        if isinstance(code, CodeType):
+            return code
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    code = compile(source, "<playbook.syntax.node>", "exec")
+    if not sys.dont_write_bytecode:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            partial.write_bytes(marshal.dumps(code))
+            os.replace(partial, path)  # whole or not at all, whoever writes at the same time
+        except OSError:
+            pass
+    return code
