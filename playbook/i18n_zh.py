@@ -1026,4 +1026,6 @@ ZH: dict[str, str] = {
     "dm/tasks per account and day (caps: {caps})": "各账号每日私聊/任务（上限：{caps}）",
     "{n} account-days over a cap (marked !)": "{n} 个账号日超出上限（标 !）",
     "Staff load per day: dm and tasks (caps: {caps})": "员工每日负荷：私聊与任务（上限：{caps}）",
+    "{n} of the {total} sample contacts matches now": "样例数据的 {total} 个联系人中，现在有 {n} 个符合",
+    "{n} of the {total} sample contacts match now": "样例数据的 {total} 个联系人中，现在有 {n} 个符合",
 }

@@ -4,8 +4,6 @@ over stdio, as an editor would."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,13 +11,13 @@ import pytest
 pytest.importorskip("pygls")
 pytest_lsp = pytest.importorskip("pytest_lsp")
 
+from lsp_server import server_fixture  # noqa: E402
 from lsprotocol import types as L  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+from pytest_lsp import LanguageClient  # noqa: E402
 
 from playbook.compiler import compile_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PLAYBOOK_LANG": "en"}
 
 GOOD = """playbook "测试"
 timezone "Asia/Shanghai"
@@ -39,14 +37,7 @@ journey 新客 {
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "playbook", "lsp"], server_env=ENV),
-    scope="module",
-)
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(L.InitializeParams(capabilities=L.ClientCapabilities()))
-    yield
-    await lsp_client.shutdown_session()
+client = server_fixture("client")
 
 
 async def _diagnostics(client: LanguageClient, uri: str) -> list[L.Diagnostic]:
@@ -265,16 +256,7 @@ async def test_formatting_equals_fmt(client: LanguageClient, tmp_path: Path):
 
 
 
-@pytest_lsp.fixture(
-    config=ClientServerConfig(
-        server_command=[sys.executable, "-m", "playbook", "--lang", "zh", "lsp"], server_env=ENV
-    ),
-    scope="module",
-)
-async def zh_client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(L.InitializeParams(capabilities=L.ClientCapabilities()))
-    yield
-    await lsp_client.shutdown_session()
+zh_client = server_fixture("zh_client", "--lang", "zh")
 
 
 async def test_messages_in_the_lang_language(zh_client: LanguageClient, tmp_path: Path):

@@ -3,7 +3,7 @@ client over stdio, with sample contacts given as an initialization option."""
 
 from __future__ import annotations
 
-import os
+import csv
 import sys
 from pathlib import Path
 
@@ -12,11 +12,11 @@ import pytest
 pytest.importorskip("pygls")
 pytest_lsp = pytest.importorskip("pytest_lsp")
 
+from lsp_server import ENV, server_fixture  # noqa: E402
 from lsprotocol import types as L  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+from pytest_lsp import LanguageClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PLAYBOOK_LANG": "en"}
 CONTACTS = ROOT / "playbooks" / "contacts.csv"
 
 TEXT = """playbook "测试"
@@ -44,18 +44,7 @@ journey 新客 {
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "playbook", "lsp"], server_env=ENV),
-    scope="module",
-)
-async def client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(
-        L.InitializeParams(
-            capabilities=L.ClientCapabilities(), initialization_options={"contacts": str(CONTACTS)}
-        )
-    )
-    yield
-    await lsp_client.shutdown_session()
+client = server_fixture("client", options={"contacts": str(CONTACTS)})
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +123,14 @@ async def test_hover_content_segment_and_timing(client: LanguageClient, doc: Pat
     assert "阿四，欢迎～来自上海的朋友" in content and "c01" in content
     segment = await hover(_pos(TEXT, "in 老客", "in 老"))
     assert "segment 老客 = orders >= 1" in segment
+    # How many of the sample contacts match, counted here from the file itself.
+    with CONTACTS.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    buyers = sum(1 for r in rows if r["orders"] and float(r["orders"]) >= 1)
+    assert 0 < buyers < len(rows)
+    assert segment.endswith(f"{buyers} of the {len(rows)} sample contacts match now")
+    local = await hover(_pos(TEXT, "segment 上海", "segment 上"))
+    assert local.endswith(f"{sum(r['city'] == '上海' for r in rows)} of the {len(rows)} sample contacts match now")
     assert await hover(_pos(TEXT, "day 3 at 20:00", "day")) == "3 days after the day of entry, 20:00 local"
     assert await hover(_pos(TEXT, "after 5m", "af")) == "5m after the previous step"
     assert await hover(_pos(TEXT, "timezone")) is None
@@ -170,3 +167,52 @@ async def test_quick_fixes_did_you_mean_and_full_width(client: LanguageClient, t
     )
     [edit] = actions[0].edit.changes[uri]
     assert edit.new_text == ":" and edit.range.start == _pos(text, "：")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A folder as the daemon runs it: playbook.toml declaring a column's field and naming a
+    store, the store filled by `playbook import` from the sample contacts."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("project")
+    (folder / "playbook.toml").write_text(
+        '[store]\nurl = "sqlite:///shop.db"\n\n[columns]\n"会员等级" = "level"\n', encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "playbook", "import", str(CONTACTS), "--db", f"sqlite:///{folder / 'shop.db'}"],
+        cwd=folder, env=ENV, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (folder / "shop.pb").write_text(TEXT, encoding="utf-8")
+    return folder
+
+
+# A server given no contacts: it finds playbook.toml above the file it is asked about.
+plain_client = server_fixture("plain_client")
+
+
+async def test_fields_and_counts_from_playbook_toml(plain_client: LanguageClient, project: Path):
+    doc = project / "shop.pb"
+    condition = await _complete(plain_client, doc, TEXT, _pos(TEXT, "segment 老客 = orders", "segment 老客 = "))
+    assert "level" in condition  # declared by [columns]
+    assert {"city", "favourite", "source"} <= condition  # the fields of the store's contacts
+    got = await plain_client.text_document_hover_async(
+        L.HoverParams(L.TextDocumentIdentifier(doc.as_uri()), _pos(TEXT, "segment 上海", "segment 上"))
+    )
+    with CONTACTS.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert got.contents.value.endswith(
+        f"{sum(r['city'] == '上海' for r in rows)} of the {len(rows)} sample contacts match now"
+    )
+
+
+async def test_no_playbook_toml_no_sample_fields(plain_client: LanguageClient, tmp_path: Path):
+    doc = tmp_path / "alone.pb"
+    doc.write_text(TEXT, encoding="utf-8")
+    condition = await _complete(plain_client, doc, TEXT, _pos(TEXT, "segment 老客 = orders", "segment 老客 = "))
+    assert "orders" in condition and "city" not in condition  # built-in fields only
+    got = await plain_client.text_document_hover_async(
+        L.HoverParams(L.TextDocumentIdentifier(doc.as_uri()), _pos(TEXT, "segment 上海", "segment 上"))
+    )
+    assert "sample contacts" not in got.contents.value

@@ -126,6 +126,12 @@ def compile_sources(
     return _compile(path, name, files, diagnostics, known_fields, ignore, memo)
 
 
+def compile_files(path: str, files: list[A.File], *, known_fields: Iterable[str] | None = None) -> CompileResult:
+    """Compile syntax trees already parsed (the language server compiles a playbook's segments
+    alone this way, to count who matches one while the rest has errors)."""
+    return _compile(path, Path(path).stem, files, [], known_fields, ())
+
+
 def _compile(
     path: str,
     name: str,

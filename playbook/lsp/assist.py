@@ -153,8 +153,14 @@ def _declared(files: list[A.File]) -> dict[str, list[str]]:
 # ---- hover -----------------------------------------------------------------------------------
 
 
-def hover(files: list[A.File], here: symbols.Occurrence, sample: Mapping[str, Any] | None) -> str | None:
-    """Markdown for the name under the cursor."""
+def hover(
+    files: list[A.File],
+    here: symbols.Occurrence,
+    sample: Mapping[str, Any] | None,
+    matches: tuple[int, int] | None = None,
+) -> str | None:
+    """Markdown for the name under the cursor; MATCHES: (matching, all) sample contacts of
+    a segment."""
     found = symbols.declaration(files, here.kind, here.name.value)
     if found is None:
         return None
@@ -168,7 +174,12 @@ def hover(files: list[A.File], here: symbols.Occurrence, sample: Mapping[str, An
         who = t("(with the sample contact {id})", id=sample.get("id", "")) if sample else ""
         return f"**{head}** {who}".rstrip() + "\n\n" + "\n\n".join(parts)
     if isinstance(decl, A.Segment):
-        return f"```playbook\nsegment {decl.name.value} = {fmt.expr(decl.expr)}\n```"
+        shown = f"```playbook\nsegment {decl.name.value} = {fmt.expr(decl.expr)}\n```"
+        if matches is None:
+            return shown
+        count = tn("{n} of the {total} sample contacts matches now", "{n} of the {total} sample contacts match now",
+                   matches[0], total=matches[1])  # fmt: skip
+        return f"{shown}\n\n{count}"
     return f"**{found.kind} {decl.name.value}**"
 
 

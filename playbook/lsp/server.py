@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -11,10 +13,12 @@ from lsprotocol import types as L
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
+from playbook.compiler import CompileResult, compile_files
 from playbook.compiler.build import LoweringMemo
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.i18n import t
 from playbook.lsp import assist, symbols
+from playbook.lsp.counts import SegmentCounter
 from playbook.lsp.incremental import ChunkCache
 from playbook.lsp.model import char_column, compile_unit, parsed, unit_of, utf16_column
 from playbook.syntax import ast as A
@@ -31,9 +35,12 @@ def uri_to_path(uri: str) -> str:
     return unquote(parsed.path) if parsed.scheme == "file" else uri
 
 
-# Reads a contacts file: (its field names, its first contact or None). Given by the cli,
-# which may import the data layer; raises PlaybookError on a bad file.
-ContactsLoader = Callable[[str], tuple[set[str], dict[str, Any] | None]]
+# Reads a contacts file: (its field names, its contacts as engine records). Given by the
+# cli, which may import the data layer; raises PlaybookError on a bad file.
+ContactsLoader = Callable[[str], tuple[set[str], list[dict[str, Any]]]]
+# Reads a playbook.toml: (the fields it declares, the contacts of the store it names).
+ProjectLoader = Callable[[str], tuple[set[str], list[dict[str, Any]]]]
+PROJECT_FILE = "playbook.toml"
 
 
 class PlaybookServer(LanguageServer):
@@ -41,19 +48,45 @@ class PlaybookServer(LanguageServer):
         self,
         known_fields: Iterable[str] | None = None,
         ignore: Iterable[str] = (),
-        sample: dict[str, Any] | None = None,
+        contacts: list[dict[str, Any]] | None = None,
         load_contacts: ContactsLoader | None = None,
+        load_project: ProjectLoader | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__("playbook", "1")
         self.known_fields = known_fields  # a KnownFields keeps its column aliases for the compiler
         self.ignore = tuple(ignore)
-        self.sample = sample
+        self.contacts = contacts  # sample data given (--contacts or initializationOptions)
         self.load_contacts = load_contacts
+        self.load_project = load_project
+        self.projects: dict[str, tuple[set[str], list[dict[str, Any]]]] = {}  # playbook.toml -> its data
+        self.clock = clock
+        self.counter = SegmentCounter()
         self.chunks = ChunkCache()
         self.memos: dict[str, LoweringMemo] = {}  # playbook path -> its declarations lowered last time
+        self.results: dict[str, CompileResult] = {}  # playbook path -> its last compile
         self.published: dict[str, set[str]] = {}  # playbook path -> uris given diagnostics
         self.due: dict[str, float] = {}  # uri -> when its debounced refresh may run (loop time)
         self.timers: dict[str, asyncio.TimerHandle] = {}
+
+    def data(self, path: str) -> tuple[set[str], list[dict[str, Any]]]:
+        """The contact fields and sample contacts for the playbook at PATH: the contacts file
+        the server was given, else what the nearest playbook.toml above PATH declares and
+        names (read once). Only completion and hover use them: diagnostics stay `check`'s."""
+        if self.contacts is not None:
+            return set(self.known_fields or ()), self.contacts
+        found = _project_file(path)
+        if found is None or self.load_project is None:
+            return set(), []
+        if found not in self.projects:
+            try:
+                self.projects[found] = self.load_project(found)
+            except PlaybookError as exc:
+                self.projects[found] = (set(), [])
+                self.window_show_message(
+                    L.ShowMessageParams(L.MessageType.Warning, "\n".join(d.message for d in exc.diagnostics))
+                )
+        return self.projects[found]
 
     def schedule(self, uri: str) -> None:
         """Refresh URI once no edit of it has come for DEBOUNCE_S."""
@@ -91,6 +124,7 @@ class PlaybookServer(LanguageServer):
             parse_text=self.chunks.parse,
             memo=self.memos.setdefault(unit.path, LoweringMemo()),
         )
+        self.results[unit.path] = result
         by_file: dict[str, list[L.Diagnostic]] = {f: [] for f in unit.files}
         texts = {f.path: f.source for f in result.files}
         lines: dict[str, list[str]] = {}  # each file split once, not once per diagnostic
@@ -110,6 +144,22 @@ class PlaybookServer(LanguageServer):
         for stale in self.published.get(unit.path, set()) - uris:
             self.text_document_publish_diagnostics(L.PublishDiagnosticsParams(uri=stale, diagnostics=[]))
         self.published[unit.path] = uris
+
+    def matches(self, uri: str, here: symbols.Occurrence, contacts: list[dict[str, Any]]) -> tuple[int, int] | None:
+        """(matching, all) sample contacts now, for a segment of a playbook that compiles."""
+        if here.kind != "segment" or not contacts:
+            return None
+        buffers = self.buffers()
+        unit = unit_of(uri_to_path(uri), buffers)
+        result = self.results.get(unit.path)
+        if result is None or result.playbook is None:  # errors elsewhere: the segments alone
+            kept = (A.Segment, A.Timezone)
+            files = [A.File(f.path, [d for d in f.declarations if isinstance(d, kept)], [], f.source)
+                     for f in parsed(unit, buffers)]  # fmt: skip
+            result = compile_files(unit.path, files)
+        if result.playbook is None or here.name.value not in result.playbook.segments:
+            return None
+        return self.counter.count(result.playbook, contacts, here.name.value, int(self.clock()))
 
     def text(self, path: str) -> str:
         buffers = self.buffers()
@@ -150,6 +200,15 @@ class PlaybookServer(LanguageServer):
         return L.Range(pos(span.line, span.column), pos(span.end_line, span.end_column))
 
 
+def _project_file(path: str) -> str | None:
+    """The playbook.toml in PATH's folder or the nearest folder above it."""
+    for folder in Path(path).resolve().parents:
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
 def to_lsp(d: Diagnostic, lines: list[str]) -> L.Diagnostic:
     """`check`'s diagnostic as LSP's: 1-based line/column → 0-based, characters → UTF-16."""
     if d.line <= 0:
@@ -174,10 +233,12 @@ def to_lsp(d: Diagnostic, lines: list[str]) -> L.Diagnostic:
 def build(
     known_fields: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
-    sample: dict[str, Any] | None = None,
+    contacts: list[dict[str, Any]] | None = None,
     load_contacts: ContactsLoader | None = None,
+    load_project: ProjectLoader | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> PlaybookServer:
-    server = PlaybookServer(known_fields, ignore, sample, load_contacts)
+    server = PlaybookServer(known_fields, ignore, contacts, load_contacts, load_project, clock)
 
     @server.feature(L.INITIALIZE)
     def initialize(ls: PlaybookServer, params: L.InitializeParams) -> None:
@@ -187,7 +248,7 @@ def build(
         contacts = options.get("contacts")
         if isinstance(contacts, str) and contacts and ls.load_contacts is not None:
             try:
-                ls.known_fields, ls.sample = ls.load_contacts(contacts)
+                ls.known_fields, ls.contacts = ls.load_contacts(contacts)
             except PlaybookError as exc:
                 ls.window_show_message(
                     L.ShowMessageParams(L.MessageType.Warning, "\n".join(d.message for d in exc.diagnostics))
@@ -286,7 +347,7 @@ def build(
         lines = text.split("\n")
         line = lines[params.position.line] if params.position.line < len(lines) else ""
         column = char_column(line, params.position.character)
-        items = assist.completions(text, params.position.line, column, files, ls.known_fields or ())
+        items = assist.completions(text, params.position.line, column, files, ls.data(path)[0])
         return L.CompletionList(
             is_incomplete=False,
             items=[
@@ -299,7 +360,9 @@ def build(
     def hover(ls: PlaybookServer, params: L.HoverParams) -> L.Hover | None:
         files, here = ls.name_at(params.text_document.uri, params.position)
         if here is not None:
-            text = assist.hover(files, here, ls.sample)
+            _, contacts = ls.data(uri_to_path(params.text_document.uri))
+            matches = ls.matches(params.text_document.uri, here, contacts)
+            text = assist.hover(files, here, contacts[0] if contacts else None, matches)
             if text is None:
                 return None
             return L.Hover(L.MarkupContent(L.MarkupKind.Markdown, text), ls.range(here.file, here.name.span))
