@@ -20,6 +20,7 @@ import cProfile
 import datetime as dt
 import gc
 import json
+import os
 import pstats
 import re
 import statistics
@@ -46,9 +47,9 @@ OUT = ROOT / "bench" / "out"
 EXAMPLE = "playbooks/new_customer.pb"
 
 # Targets (the issue's wording): no slower than yaml.safe_load on the same content, aim for
-# the C loader; ≥ 25k playbook lines/s for parse + checks + IR; `playbook check` ≤ 0.3 s.
+# the C loader; ≥ 25k playbook lines/s for parse + checks + IR; `playbook check` ≤ 0.2 s.
 TARGET_LINES_PER_S = 25_000
-TARGET_CHECK_S = 0.3
+TARGET_CHECK_S = 0.2  # issue 16
 
 
 # ---- measuring -----------------------------------------------------------------------------------
@@ -84,16 +85,28 @@ def playbook_exe() -> Path:
     raise SystemExit(f"no `playbook` entry point in {bindir}: install the project (pip install -e .)")
 
 
-def process_times(cmd: list[str], repeat: int, warmup: int = 1, check: bool = True) -> list[float]:
+def process_times(
+    cmd: list[str], repeat: int, warmup: int = 1, check: bool = True, cpu: list[float] | None = None
+) -> list[float]:
+    """Wall times of REPEAT runs of CMD after WARMUP; CPU: gets each run's user + system time
+    (what the process itself spent, which other work on the machine does not inflate). The
+    runs may write bytecode, as an installed playbook has it (PYTHONDONTWRITEBYTECODE unset)."""
+    import resource
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     times = []
     for i in range(warmup + repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
         elapsed = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if check and done.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
         if i >= warmup:
             times.append(elapsed)
+            if cpu is not None:
+                cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return times
 
 
@@ -170,11 +183,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
 
     exe = str(playbook_exe())
-    check_s = process_times([exe, "check", EXAMPLE], check_repeat)
+    check_cpu: list[float] = []
+    check_s = process_times([exe, "check", EXAMPLE], check_repeat, cpu=check_cpu)
     k = statistics.median(check_s)
     figures["check_process"] = figure(
         k, "s", f"<= {TARGET_CHECK_S} s", k <= TARGET_CHECK_S, command=f"playbook check {EXAMPLE}", samples=check_s
     )
+    figures["check_process_cpu"] = figure(statistics.median(check_cpu), "s", note="user + system", samples=check_cpu)
     bare_s = process_times([sys.executable, "-c", "pass"], check_repeat)
     figures["python_start"] = figure(statistics.median(bare_s), "s", note="python -c pass", samples=bare_s)
 
@@ -381,6 +396,7 @@ def report(result: dict[str, Any]) -> str:
         )
     k = f["check_process"]
     rows.append((k["command"] + " (process)", f"{k['value'] * 1000:,.0f} ms", k["target"], _verdict(k["pass"])))
+    rows.append(("  its CPU time (user + system)", f"{f['check_process_cpu']['value'] * 1000:,.0f} ms", "", ""))
     rows.append(("  python -c pass (interpreter start)", f"{f['python_start']['value'] * 1000:,.0f} ms", "", ""))
     rows = [(a, b, c, d, e) for (a, b, c, d), e in zip(rows, _mins(f), strict=True)]
     rows = [(a, b, e, c, d) for a, b, c, d, e in rows]
@@ -412,7 +428,7 @@ def _mins(f: dict[str, Any]) -> list[str]:
 
     keys = ["", "", "compile", "parse", "", "yaml_safe_load"]
     keys += ["yaml_csafe_load"] if "yaml_csafe_load" in f else []
-    keys += ["check_process", "python_start"]
+    keys += ["check_process", "check_process_cpu", "python_start"]
     return [ms(k) if k else "" for k in keys]
 
 
