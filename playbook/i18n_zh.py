@@ -1093,4 +1093,5 @@ ZH: dict[str, str] = {
     "{what}: {answered} of {asked} answered — {rate}": "{what}：{asked} 个中 {answered} 个已回应 — {rate}",
     "rotation {name}: {covered} of {friends} friends covered this cycle — {rate}": "轮询任务 {name}：本轮 {friends} 个好友中已覆盖 {covered} 个 — {rate}",
     "cannot read {path}: {reason}": "无法读取 {path}：{reason}",
+    "playbook report": "playbook 报表",
 }

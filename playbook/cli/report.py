@@ -177,10 +177,19 @@ def render(doc: dict[str, Any], out: Any, no_goal: set[str] | frozenset[str] = f
                       str(c["missed"]), str(c["late"]), str(c["open"]), percent(c["in_time_rate"]))  # fmt: skip
     print_table(out, table)
 
+    for key, what in (("pass_rate", t("pass rate")), ("reply_rate", t("reply rate"))):
+        r = doc[key]
+        line(t("{what}: {answered} of {asked} answered — {rate}", what=what, answered=r["answered"], asked=r["asked"],
+               rate=percent(r["rate"])))  # fmt: skip
     i = doc["interaction"]
     line(t("moments: {posts} posts sent, seen by {reached} contacts; {interacted} interacted — interaction rate {rate}",
            posts=i["posts"], reached=i["reached"], interacted=i["interacted"],
            rate=percent(i["interaction_rate"])))  # fmt: skip
+    for name, rotation in doc["rotations"].items():
+        cells = rotation["by_account"].values()
+        covered, friends = sum(c["covered"] for c in cells), sum(c["friends"] for c in cells)
+        line(t("rotation {name}: {covered} of {friends} friends covered this cycle — {rate}", name=name,
+               covered=covered, friends=friends, rate=percent(covered / friends if friends else None)))  # fmt: skip
 
     table = Table(title=t("conversion"), title_justify="left")
     for header in (t("journey"), t("entered"), t("goal"), t("conversion"), t("median hours to goal"), t("by arm"),
@@ -192,16 +201,6 @@ def render(doc: dict[str, Any], out: Any, no_goal: set[str] | frozenset[str] = f
         table.add_row(name, str(m["entered"]), "—" if name in no_goal else str(m["goal"]), rate,
                       "—" if hours is None else f"{hours:g}", _split(m["by_arm"]), _split(m["by_segment"]))  # fmt: skip
     print_table(out, table)
-
-    for key, what in (("pass_rate", t("pass rate")), ("reply_rate", t("reply rate"))):
-        r = doc[key]
-        line(t("{what}: {answered} of {asked} answered — {rate}", what=what, answered=r["answered"], asked=r["asked"],
-               rate=percent(r["rate"])))  # fmt: skip
-    for name, rotation in doc["rotations"].items():
-        cells = rotation["by_account"].values()
-        covered, friends = sum(c["covered"] for c in cells), sum(c["friends"] for c in cells)
-        line(t("rotation {name}: {covered} of {friends} friends covered this cycle — {rate}", name=name,
-               covered=covered, friends=friends, rate=percent(covered / friends if friends else None)))  # fmt: skip
 
     p = doc["purchases"]
     aov = "—" if p["average_order_value"] is None else f"{p['average_order_value']:,.2f}"

@@ -59,7 +59,7 @@ def render_report_html(doc: Mapping[str, Any], title: str, no_goal: set[str] | f
     parts.append(section(t("Execution per staff"), _execution(charts, doc["accounts"], who)))
     if doc.get("against"):
         parts.append(section(t("Plan against actuals"), _against(charts, doc["against"], who)))
-    return page(title, t("report {since} → {until}", since=since, until=until), parts)
+    return page(title or t("playbook report"), t("report {since} → {until}", since=since, until=until), parts)
 
 
 def _headline(doc: Mapping[str, Any]) -> str:

@@ -280,3 +280,13 @@ def test_against_a_plan_of_another_version_or_no_plan(db: Store, store_url: str,
     assert code == 1 and f"{garbage} is not a plan's JSON (" in err and "Traceback" not in err
     code, _, err = invoke("report", "--db", store_url, "--against", str(tmp_path / "missing.json"))
     assert code == 1 and "cannot read" in err
+
+
+def test_out_writes_json_or_html_only(db: Store, store_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    code, shown, _ = invoke("report", "--db", store_url, "--format", "json", "--out", str(out))
+    assert code == 0 and shown == ""
+    code, printed, _ = invoke("report", "--db", store_url, "--format", "json")
+    assert out.read_text(encoding="utf-8") == printed  # the same bytes as on the terminal
+    code, _, err = invoke("report", "--db", store_url, "--out", str(tmp_path / "report.txt"))
+    assert code == 2 and "--out writes --format json or html" in err
