@@ -91,3 +91,35 @@ def test_without_the_html_extra_one_line_says_what_to_install(tmp_path: Path, mo
     assert result.exit_code == 1
     assert result.output.strip() == "--format html draws charts: install playbook[html]"
     assert not out.exists()
+
+
+def test_invitations_per_group_instance_and_audience_per_post(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "plan.json"
+    CliRunner().invoke(cli, ["--lang", "en", "plan", *PLAYBOOKS, *DATA, "--format", "json", "--out", str(out)])
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    page = plan(tmp_path)
+    groups = re.search(r"<h2>Groups</h2>(.*?)</section>", page, re.S).group(1)  # type: ignore[union-attr]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>[^<]*</td><td>(\d+)</td>"
+                      r"<td>(\d+)</td><td>(\d+)</td></tr>", groups)  # fmt: skip
+    opened = [e for e in doc["events"] if e["type"] == "group_opened"]
+    assert len(rows) == len(opened) == 12
+    for (_, account, opens, members, sent, skipped), event in zip(rows, opened, strict=True):
+        invites = [t for t in doc["touches"] if t["channel"] == "dm" and t.get("group") == event["group"]]
+        assert invites  # each instance's members were invited
+        assert (account, opens, int(members)) == (event["account"], event["at"][:16].replace("T", " "), event["members"])
+        assert (int(sent), int(skipped)) == (sum(t["outcome"] != "skipped" for t in invites),
+                                             sum(t["outcome"] == "skipped" for t in invites))  # fmt: skip
+    posts = [t for t in doc["touches"] if t["channel"] == "moment" and t["outcome"] == "ok"]
+
+    def per_post(html: str) -> list[tuple[str, ...]]:
+        moments = re.search(r"<h3>Audience per post</h3>(.*?)</section>", html, re.S).group(1)  # type: ignore[union-attr]
+        return re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>(\d+)</td></tr>", moments)
+
+    expected = [(p["at"][:16].replace("T", " "), p["account"], p["content"], str(len(p["audience"]))) for p in posts]
+    assert per_post(page) == expected  # 168 posts, each with its audience
+    # past ROWS posts, the first ROWS are listed and the rest counted
+    monkeypatch.setattr("playbook.plan.html.ROWS", 100)
+    small = tmp_path / "small.html"
+    CliRunner().invoke(cli, ["--lang", "en", "plan", *PLAYBOOKS, *DATA, "--format", "html", "--out", str(small)])
+    html = small.read_text(encoding="utf-8")
+    assert per_post(html) == expected[:100] and f"<p>and {len(posts) - 100} more</p>" in html

@@ -38,6 +38,15 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic], stderr: bool = False) -
             say(rest, stderr=stderr)
 
 
+def write_text(text: str, out: str | None) -> None:
+    """`text` to the file `out` (UTF-8), or to the terminal when `out` is None."""
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
 def fail(error: PlaybookError) -> None:
     """Report an input error and exit 1 (never a traceback)."""
     print_diagnostics(error.diagnostics, stderr=True)

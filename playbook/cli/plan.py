@@ -12,6 +12,7 @@ import click
 
 from playbook.cli.columns import columns_option
 from playbook.cli.common import EXIT_ERRORS, LateProgress, WholeNumber, console
+from playbook.cli.common import write_text as _write
 from playbook.i18n import t
 
 
@@ -254,14 +255,6 @@ def adapter_profile(name: str | None) -> tuple[list, bool]:
 
     caps = capabilities_of(name)
     return list(caps.limits), caps.dissolve_groups
-
-
-def _write(text: str, out: str | None) -> None:
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    with open(out, "w", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 class _Null:

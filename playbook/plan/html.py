@@ -14,29 +14,28 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from playbook.i18n import language, t
+from playbook.htmlpage import (
+    ROWS,
+    Charts,
+    MissingCharts,
+    capped_table,
+    page,
+    paragraph,
+    rest_note,
+    section,
+    table,
+    top_accounts,
+)
+from playbook.i18n import t
 from playbook.plan.output import CAUSES
 from playbook.plan.run import reason_cause
+
+__all__ = ["MissingCharts", "read_plan", "render_html"]
 
 NAMED = 1000  # contacts named per reason (the rest counted)
 LOOKUP = 2000  # contacts whose timeline the lookup carries
 LOOKUP_TOUCHES = 50  # touches per contact in the lookup
-TOP_ACCOUNTS = 40  # accounts drawn in a per-account chart (the busiest)
 TEXT_ACCOUNTS = 15  # up to this many accounts, the heatmap's cells show their number
-ROWS = 200  # rows of a table (the rest counted)
-
-
-class MissingCharts(Exception):
-    """Altair or vl-convert is not installed (the optional extra `html`)."""
-
-
-def _libraries() -> tuple[Any, Any]:
-    try:
-        import altair as alt
-        import vl_convert as vlc
-    except ImportError as exc:
-        raise MissingCharts(str(exc)) from exc
-    return alt, vlc
 
 
 def read_plan(lines: Iterable[str]) -> tuple[dict[str, Any], list[dict[str, Any]], Iterator[dict[str, Any]]]:
@@ -75,20 +74,9 @@ def _day(at: str) -> str:
     return at[:10]
 
 
-def _svg(chart: Any, vlc: Any) -> str:
-    svg = vlc.vegalite_to_svg(chart.to_dict(), allowed_base_urls=[])
-    return f'<div class="chart">{svg}</div>'
-
-
-def _table(head: list[str], rows: list[list[Any]]) -> str:
-    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _font(alt: Any, chart: Any) -> Any:
-    font = "Noto Sans CJK SC, Noto Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
-    return chart.configure(font=font).configure_view(strokeWidth=0)
+def _minute(at: str) -> str:
+    """2026-12-01T09:00:00+08:00 → 2026-12-01 09:00."""
+    return at[:16].replace("T", " ")
 
 
 def render_html(
@@ -102,13 +90,13 @@ def render_html(
     """The page for a plan — its JSON head `doc`, the `events` and `touches` (see
     read_plan) — titled `title`, in the current language; `no_goal`: the journeys
     (metrics keys) without a goal; `caps`: an account's daily dm and task caps."""
-    alt, vlc = _libraries()
-    alt.data_transformers.disable_max_rows()
+    charts = Charts()
+    alt = charts.alt
     count = 0
     parts: list[str] = []
 
-    def section(name: str, body: str) -> None:
-        parts.append(f"<section><h2>{html.escape(name)}</h2>{body}</section>")
+    def add(name: str, body: str) -> None:
+        parts.append(section(name, body))
 
     # what each contact's staff is, for the per-staff service levels
     account_of: dict[str, str] = {}
@@ -117,6 +105,8 @@ def render_html(
     load: Counter[tuple[str, str]] = Counter()
     posts: Counter[str] = Counter()
     audiences: Counter[tuple[str, str]] = Counter()
+    post_rows: list[list[Any]] = []  # the first ROWS Moments posts, with their audience
+    invitations: dict[str, Counter[str]] = defaultdict(Counter)  # group instance -> outcome -> invitations
     named: dict[tuple[str, str], list[str]] = defaultdict(list)
     reasons: Counter[tuple[str, str]] = Counter()
     step_contacts: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
@@ -132,9 +122,14 @@ def render_html(
                 step_contacts[touch["flow"]][touch["step"]].add(contact)
         if outcome == "ok" and channel in ("dm", "task"):
             load[(account, day)] += 1
+        if channel == "dm" and touch.get("group"):  # a dm that carries a group: its invitation
+            invitations[touch["group"]][outcome] += 1
         if channel == "moment" and outcome == "ok":
             posts[day] += 1
-            audiences[(day, account)] += len(touch.get("audience") or [])
+            seen = len(touch.get("audience") or [])
+            audiences[(day, account)] += seen
+            if len(post_rows) < ROWS:
+                post_rows.append([_minute(touch["at"]), account, touch.get("content") or "", seen])
         if outcome != "ok":
             reason = touch.get("reason") or outcome
             cause = reason_cause(reason)
@@ -146,41 +141,39 @@ def render_html(
         if contact and (contact in timeline or len(timeline) < LOOKUP):
             lines = timeline.setdefault(contact, [])
             if len(lines) < LOOKUP_TOUCHES:
-                lines.append([touch["at"][:16].replace("T", " "), channel, account, touch["step"], outcome,
+                lines.append([_minute(touch["at"]), channel, account, touch["step"], outcome,
                               touch.get("reason") or ""])  # fmt: skip
 
     # summary
     summary = doc.get("summary", {})
     rows = [[t("channel"), k, v] for k, v in sorted(summary.get("by_channel", {}).items())]
     rows += [[t("outcome"), k, v] for k, v in sorted(summary.get("by_outcome", {}).items())]
-    head = f"<p>{html.escape(doc.get('start', ''))} → {html.escape(doc.get('end', ''))} · {count} {t('touches')}</p>"
-    section(t("Summary"), head + _table([t("by"), t("value"), t("touches")], rows))
+    head = paragraph(f"{doc.get('start', '')} → {doc.get('end', '')} · {count} {t('touches')}")
+    add(t("Summary"), head + table([t("by"), t("value"), t("touches")], rows))
 
     # touches per day by channel, with deferrals
     data = [{"day": d, "channel": c, "n": n} for (d, c), n in sorted(by_channel_day.items())]
     if data:
-        chart = alt.Chart(alt.Data(values=data)).mark_bar().encode(
+        chart = charts.chart(data).mark_bar().encode(
             x=alt.X("day:O", title=t("day")), y=alt.Y("sum(n):Q", title=t("touches")),
             color=alt.Color("channel:N", title=t("channel")),
         ).properties(width=640, height=220, title=t("Touches per day by channel"))  # fmt: skip
-        body = _svg(_font(alt, chart), vlc)
+        body = charts.svg(chart)
         ddata = [{"day": d, "why": k, "n": n} for (d, k), n in sorted(deferred_day.items())]
         if ddata:
-            dchart = alt.Chart(alt.Data(values=ddata)).mark_bar().encode(
+            dchart = charts.chart(ddata).mark_bar().encode(
                 x=alt.X("day:O", title=t("day"), scale=alt.Scale(domain=sorted({d for d, _ in by_channel_day}))),
                 y=alt.Y("sum(n):Q", title=t("deferred or skipped")),
                 color=alt.Color("why:N", title=t("reason")),
             ).properties(width=640, height=140, title=t("Deferred and skipped by day (quiet hours, limits)"))  # fmt: skip
-            body += _svg(_font(alt, dchart), vlc)
-        section(t("Touches per day"), body)
+            body += charts.svg(dchart)
+        add(t("Touches per day"), body)
 
     # staff × day load
     if load:
-        shown = _top_accounts(load)
+        shown = top_accounts(load)
         ldata = [{"account": a, "day": d, "n": n} for (a, d), n in sorted(shown.items())]
-        base = alt.Chart(alt.Data(values=ldata)).encode(
-            x=alt.X("day:O", title=t("day")), y=alt.Y("account:N", title=t("account"))
-        )  # fmt: skip
+        base = charts.chart(ldata).encode(x=alt.X("day:O", title=t("day")), y=alt.Y("account:N", title=t("account")))
         heat = base.mark_rect().encode(color=alt.Color("n:Q", title=t("dm + tasks"), scale=alt.Scale(scheme="oranges")))
         chart = (
             heat
@@ -189,7 +182,7 @@ def render_html(
         )
         cap_text = ", ".join(f"{c} {n}" for c, n in sorted((caps or {}).items())) or "—"
         chart = chart.properties(width=640, title=t("Staff load per day: dm and tasks (caps: {caps})", caps=cap_text))
-        section(t("Staff × day load"), _svg(_font(alt, chart), vlc) + _rest_note(load, shown))
+        add(t("Staff × day load"), charts.svg(chart) + rest_note(load, shown))
 
     # journeys as funnels
     metrics = doc.get("metrics", {})
@@ -206,12 +199,12 @@ def render_html(
             for arm, a in sorted((m.get("by_arm") or {}).items()):
                 rate = f"{a['goal'] / a['entered']:.1%}" if a.get("entered") else "—"
                 rows.append([flow, arm, a.get("entered", 0), a.get("goal", 0), rate])
-        chart = alt.Chart(alt.Data(values=fdata)).mark_bar().encode(
+        chart = charts.chart(fdata).mark_bar().encode(
             y=alt.Y("stage:N", title=None, sort=None), x=alt.X("n:Q", title=t("contacts")),
             row=alt.Row("flow:N", title=None),
         ).properties(width=480).resolve_scale(y="independent")  # fmt: skip
-        table = _table([t("journey"), t("arm"), t("entered"), t("goal"), t("conversion")], rows)
-        section(t("Journeys"), _svg(_font(alt, chart), vlc) + table)
+        rows_table = table([t("journey"), t("arm"), t("entered"), t("goal"), t("conversion")], rows)
+        add(t("Journeys"), charts.svg(chart) + rows_table)
 
     # service levels
     sla: Counter[tuple[str, str]] = Counter()
@@ -221,31 +214,36 @@ def render_html(
         if kind.startswith("sla_") and kind != "sla_started":
             sla[(account_of.get(event.get("contact") or "", "—"), kind[4:])] += 1
         elif kind == "group_opened":
-            groups.append([event.get("title", ""), event.get("account", ""), event["at"][:16].replace("T", " "),
-                           (event.get("closes") or "")[:16].replace("T", " "), event.get("members", "")])  # fmt: skip
+            sent = invitations.get(event.get("group") or "", Counter())
+            groups.append([event.get("title", ""), event.get("account", ""), _minute(event["at"]),
+                           _minute(event.get("closes") or ""), event.get("members", ""),
+                           sent["ok"] + sent["deferred"], sent["skipped"]])  # fmt: skip
     if sla:
-        top = _top_accounts(sla)
-        sdata = [{"account": a, "result": r, "n": n} for (a, r), n in sorted(top.items())]
-        chart = alt.Chart(alt.Data(values=sdata)).mark_bar().encode(
+        top = top_accounts(sla)
+        sdata = [{"account": a, "result": t(r), "n": n} for (a, r), n in sorted(top.items())]
+        chart = charts.chart(sdata).mark_bar().encode(
             y=alt.Y("account:N", title=t("account")), x=alt.X("sum(n):Q", title=t("service levels")),
-            color=alt.Color("result:N", title=t("result"),
-                            scale=alt.Scale(domain=["met", "late", "missed"], range=["#4c9a2a", "#e0a100", "#c0392b"])),
+            color=charts.sla_color(),
         ).properties(width=480, title=t("Service levels per staff (met / late / missed)"))  # fmt: skip
-        section(t("Service levels"), _svg(_font(alt, chart), vlc) + _rest_note(sla, top))
+        add(t("Service levels"), charts.svg(chart) + rest_note(sla, top))
     if groups:
-        rest = len(groups) - ROWS
-        more = f"<p>{html.escape(t('and {n} more', n=rest))}</p>" if rest > 0 else ""
-        head = [t("group"), t("account"), t("opens"), t("closes"), t("members")]
-        section(t("Groups"), f"<p>{len(groups)}</p>" + _table(head, groups[:ROWS]) + more)
+        head_row = [t("group"), t("account"), t("opens"), t("closes"), t("members"), t("invitations sent"),
+                    t("invitations skipped")]  # fmt: skip
+        add(t("Groups"), paragraph(str(len(groups))) + capped_table(head_row, groups))
     if posts:
-        moments = _top_accounts({(a, d): n for (d, a), n in audiences.items()})
+        moments = top_accounts({(a, d): n for (d, a), n in audiences.items()})
         mdata = [{"day": d, "account": a, "audience": n} for (a, d), n in moments.items()]
-        chart = alt.Chart(alt.Data(values=mdata)).mark_bar().encode(
+        chart = charts.chart(mdata).mark_bar().encode(
             x=alt.X("day:O", title=t("day")), y=alt.Y("sum(audience):Q", title=t("audience")),
             color=alt.Color("account:N", title=t("account")),
         ).properties(width=640, height=180, title=t("Moments: audience per day (posts stacked)"))  # fmt: skip
         rows = [[d, n] for d, n in sorted(posts.items())]
-        section(t("Moments"), _svg(_font(alt, chart), vlc) + _table([t("day"), t("posts")], rows))
+        total = sum(posts.values())
+        per_post = table([t("at"), t("account"), t("content"), t("audience")], post_rows)  # the first ROWS
+        rest = total - len(post_rows)
+        more = paragraph(t("and {n} more", n=rest)) if rest > 0 else ""
+        add(t("Moments"), charts.svg(chart) + table([t("day"), t("posts")], rows)
+            + f"<h3>{html.escape(t('Audience per post'))}</h3>" + per_post + more)  # fmt: skip
 
     # deferred and skipped, by reason, contacts named
     if reasons:
@@ -256,47 +254,15 @@ def render_html(
             more = f" … {t('and {n} more', n=rest)}" if rest > 0 else ""
             items.append(f"<details><summary>{html.escape(outcome)} · {html.escape(reason)}: {n}</summary>"
                          f"<p class='named'>{html.escape(' '.join(who))}{html.escape(more)}</p></details>")  # fmt: skip
-        section(t("Deferred and skipped"), "".join(items))
+        add(t("Deferred and skipped"), "".join(items))
 
     # per-contact timeline lookup
     lookup = json.dumps(timeline, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    section(t("Contact timeline"), (
+    add(t("Contact timeline"), (
         f"<input id='who' placeholder='{html.escape(t('contact id'))}'> <pre id='line'></pre>"
         f"<script>const TL={lookup};const w=document.getElementById('who');"
         "w.addEventListener('input',()=>{const r=TL[w.value.trim()];"
         "document.getElementById('line').textContent=r?r.map(x=>x.join('  ')).join('\\n'):'';});</script>"
     ))  # fmt: skip
 
-    lang = "zh-CN" if language() == "zh" else "en"
-    return (
-        f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p class='version'>{html.escape(str(doc.get('playbook', '')))}</p>"
-        + "".join(parts)
-        + "</body></html>\n"
-    )
-
-
-def _top_accounts(cells: Counter[tuple[str, str]] | dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
-    """The cells (account, x) of the TOP_ACCOUNTS accounts with the largest single cell:
-    the busiest staff; a chart of a thousand accounts is not read."""
-    peak: Counter[str] = Counter()
-    for (account, _), n in cells.items():
-        peak[account] = max(peak[account], n)
-    keep = {a for a, _ in peak.most_common(TOP_ACCOUNTS)}
-    return {k: n for k, n in cells.items() if k[0] in keep}
-
-
-def _rest_note(cells: Any, shown: dict[tuple[str, str], int]) -> str:
-    rest = len({a for a, _ in cells}) - len({a for a, _ in shown})
-    if rest <= 0:
-        return ""
-    return f"<p>{html.escape(t('the {top} busiest accounts shown; {n} more', top=TOP_ACCOUNTS, n=rest))}</p>"
-
-
-_STYLE = (
-    "body{font-family:'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;margin:2em;color:#222}"
-    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
-    "section{margin-bottom:2em}.version{color:#888}.named{word-break:break-all}.chart svg{max-width:100%;height:auto}"
-)
+    return page(title, str(doc.get("playbook", "")), parts)

@@ -176,8 +176,9 @@ def _problem(r: TouchRow, clock: LocalTime) -> dict[str, Any]:
 
 def report(store: Store, since: int | None = None, until: int | None = None,
            clock: LocalTime | None = None) -> dict[str, Any]:  # fmt: skip
-    """The seed metrics over [since, until): service levels, interaction rate, conversion
-    per journey, average order value, and each account's execution of its touches."""
+    """The seed metrics over [since, until): service levels, pass and reply rates per
+    staff, interaction rate, rotation coverage, conversion per journey, average order
+    value, and each account's execution of its touches."""
     clock = clock or clock_of(store)
     window = Window(since, until)
     versions = Versions(store)
@@ -185,7 +186,10 @@ def report(store: Store, since: int | None = None, until: int | None = None,
         return {
             "window": {"since": when(since, clock), "until": when(until, clock)},
             "service_levels": service_levels(conn, versions, window),
+            "pass_rate": answered(conn, window, "friend_request", "friend_added"),
+            "reply_rate": answered(conn, window, "message", "staff_message"),
             "interaction": interaction(conn, window),
+            "rotations": rotation_coverage(conn, versions, until, clock),
             "conversion": conversion(conn, versions, window),
             "purchases": purchases(conn, window),
             "accounts": leaderboard(conn, window),
@@ -257,6 +261,92 @@ def service_levels(conn: Connection, versions: Versions, window: Window) -> dict
             "late": c["late"],
             "open": c["started"] - met - missed,
             "in_time_rate": ratio(met, met + missed),
+        }
+    return dict(sorted(out.items()))
+
+
+# ---- pass rate and reply rate per staff (通过率, 回复率), from the events ----------------------------------
+
+
+def answered(conn: Connection, window: Window, ask: str, answer: str) -> dict[str, Any]:
+    """Per staff account, the `ask` events in the window (rejected ones left out) and how
+    many of them an `answer` event of the same contact followed before the window's end
+    (one answer answers every ask of that contact before it). The account is the event's
+    own `account` (a friend request names whom it asks), else the contact's."""
+    e, c = s.events, s.contacts
+    query = (sa.select(e.c.type, e.c.contact, e.c.at, e.c.data, c.c.account)
+             .join(c, c.c.id == e.c.contact, isouter=True)
+             .where(e.c.type.in_((ask, answer)), e.c.status != "rejected", *window.where(e.c.at))
+             .order_by(e.c.contact, e.c.at, e.c.seq))  # fmt: skip
+    asked: Counter[str] = Counter()
+    replied: Counter[str] = Counter()
+    waiting: list[str] = []  # the accounts of the current contact's asks not answered yet
+    current: str | None = None
+    for kind, contact, _, data, account in _stream(conn, query):
+        if contact != current:
+            current, waiting = contact, []
+        if kind == ask:
+            who = str((data or {}).get("account") or account or "—")
+            asked[who] += 1
+            waiting.append(who)
+        else:
+            for who in waiting:
+                replied[who] += 1
+            waiting = []
+    rows = {who: {"asked": n, "answered": replied[who], "rate": ratio(replied[who], n)} for who, n in asked.items()}
+    total, done = sum(asked.values()), sum(replied.values())
+    return {"asked": total, "answered": done, "rate": ratio(done, total), "by_account": dict(sorted(rows.items()))}
+
+
+# ---- rotation coverage per staff (互动率 of the staff's own interactions) -------------------------------
+
+
+def rotation_coverage(conn: Connection, versions: Versions, until: int | None, clock: LocalTime) -> dict[str, Any]:
+    """Per rotation of the active versions and per staff account: the account's friends
+    (contacts not deleted) and how many of them its rotation task covered — a friend with
+    the rotation's task executed (as in the leaderboard) and `at` in the current cycle:
+    the `period_days` up to `until`, or, the window open, up to the rotation's newest task
+    in the ledger (so the same store gives the same figures whenever it is read)."""
+    specs: dict[tuple[str, str], int] = {}
+    for doc in versions.active:
+        pb = versions.name_of(doc.get("version"))
+        for name, rotation in (doc.get("rotations") or {}).items():
+            specs[(pb, name)] = int(rotation.get("period_days") or 0)
+    if not specs:
+        return {}
+    c = s.contacts
+    friends = dict(conn.execute(sa.select(c.c.account, sa.func.count()).where(c.c.deleted.is_(sa.false()),
+                                c.c.account.is_not(None)).group_by(c.c.account)).all())  # fmt: skip
+    t = s.touches
+    keys = flow_keys(specs)
+    out: dict[str, Any] = {}
+    for (pb, name), days in specs.items():
+        mine = [v for v, n in versions.playbook.items() if n == pb]
+        mine_tasks = (t.c.flow == name, t.c.version.in_(mine), t.c.channel == "task")
+        if until is None:
+            newest = conn.execute(sa.select(sa.func.max(t.c.at)).where(*mine_tasks)).scalar()
+            end = None if newest is None else int(newest) + 1
+        else:
+            end = until
+        since = None if end is None else end - days * 86400
+        cycle = Window(since, end)
+        # only the account's friends now count: a contact moved to another account or deleted since is not
+        query = (sa.select(t.c.account, t.c.contact, t.c.state, t.c.adapter, t.c.receipt)
+                 .join(c, sa.and_(c.c.id == t.c.contact, c.c.account == t.c.account, c.c.deleted.is_(sa.false())))
+                 .where(*mine_tasks, *cycle.where(t.c.at)))  # fmt: skip
+        covered: dict[str, set[str]] = {}
+        for account, contact, state, adapter, receipt in _stream(conn, query):
+            if executed(state, adapter, receipt):
+                covered.setdefault(account, set()).add(contact)
+        accounts = sorted(set(covered) | {a for a in friends if a})
+        out[keys[(pb, name)]] = {
+            "period_days": days,
+            "cycle": {"since": when(since, clock), "until": when(end, clock)},
+            "by_account": {
+                a: {"friends": friends.get(a, 0), "covered": len(covered.get(a, ())),
+                    "coverage": ratio(len(covered.get(a, ())), friends.get(a, 0))}  # fmt: skip
+                for a in accounts
+            },
         }
     return dict(sorted(out.items()))
 
@@ -343,6 +433,12 @@ def conversion(conn: Connection, versions: Versions, window: Window) -> dict[str
     return dict(sorted((keys[pair], journey_metrics(rows)) for pair, rows in found.items()))
 
 
+def report_title(store: Store) -> str:
+    """The active playbooks' titles (`playbook "…"`, else their names), as the plan's page is titled."""
+    versions = Versions(store)
+    return " + ".join(versions.name_of(doc.get("version")) for doc in versions.active)
+
+
 def journeys_without_goal(store: Store) -> set[str]:
     """The journeys of the active versions that declare no goal, under the keys
     `conversion` reports them by: their conversion is not 0%, it does not exist."""
@@ -395,6 +491,12 @@ def _gives_receipts(adapter: str | None) -> bool:
         return bool(adapter_class(adapter).gives_receipts)
     except PlaybookError:
         return False
+
+
+def executed(state: str, adapter: str | None, receipt: str | None) -> bool:
+    """Whether a touch in the ledger was carried out: sent, and where the platform reports
+    later, confirmed by it."""
+    return state == "sent" and (receipt == "confirmed" or not _gives_receipts(adapter))
 
 
 def leaderboard(conn: Connection, window: Window) -> list[dict[str, Any]]:
