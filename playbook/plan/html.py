@@ -154,7 +154,9 @@ def render_html(
     rows = [[t("channel"), k, v] for k, v in sorted(summary.get("by_channel", {}).items())]
     rows += [[t("outcome"), k, v] for k, v in sorted(summary.get("by_outcome", {}).items())]
     head = f"<p>{html.escape(doc.get('start', ''))} → {html.escape(doc.get('end', ''))} · {count} {t('touches')}</p>"
-    section(t("Summary"), head + _table([t("by"), t("value"), t("touches")], rows))
+    from playbook.plan.notes import summary_html
+
+    section(t("Summary"), head + _table([t("by"), t("value"), t("touches")], rows) + summary_html(doc, _table))
 
     # touches per day by channel, with deferrals
     data = [{"day": d, "channel": c, "n": n} for (d, c), n in sorted(by_channel_day.items())]
@@ -204,7 +206,9 @@ def render_html(
             conversion = t("no goal") if flow in no_goal else f"{m.get('conversion', 0):.1%}"
             rows.append([flow, "", m.get("entered", 0), m.get("goal", 0), conversion])
             for arm, a in sorted((m.get("by_arm") or {}).items()):
-                rate = f"{a['goal'] / a['entered']:.1%}" if a.get("entered") else "—"
+                rate = (
+                    t("no goal") if flow in no_goal else f"{a['goal'] / a['entered']:.1%}" if a.get("entered") else "—"
+                )
                 rows.append([flow, arm, a.get("entered", 0), a.get("goal", 0), rate])
         chart = alt.Chart(alt.Data(values=fdata)).mark_bar().encode(
             y=alt.Y("stage:N", title=None, sort=None), x=alt.X("n:Q", title=t("contacts")),
