@@ -1051,6 +1051,6 @@ ZH: dict[str, str] = {
         "个百分点的差别，每组约需 {needed} 人（两比例样本量公式，检验力 80%，α = 0.05 双侧）"
     ),
     "skipped and deferred, by reason": "跳过与延后，按原因",
-    "skipped · {reason}: {count} touches, {people} contacts": "跳过 · {reason}：{count} 次触达，{people} 位联系人",
-    "deferred · {reason}: {count} touches, {people} contacts": "延后 · {reason}：{count} 次触达，{people} 位联系人",
+    "skipped · {reason} — touches: {count}, contacts: {people}": "跳过 · {reason} —— 触达 {count} 次，联系人 {people} 位",
+    "deferred · {reason} — touches: {count}, contacts: {people}": "延后 · {reason} —— 触达 {count} 次，联系人 {people} 位",
 }

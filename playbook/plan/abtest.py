@@ -1,6 +1,6 @@
 """Whether an A/B split's arms get enough entrants to tell a difference.
 
-The rule (docs/semantics.md, "A/B sample size"): to tell a conversion of p₁ from one of
+The rule (docs/report.md, "A/B sample size"): to tell a conversion of p₁ from one of
 p₂ = p₁ + 5 percentage points with 80 % power at α = 0.05 (two-sided), each arm needs
 
     n = (z₀.₉₇₅ + z₀.₈)² · (p₁(1 − p₁) + p₂(1 − p₂)) / (p₂ − p₁)²

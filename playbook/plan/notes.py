@@ -148,8 +148,8 @@ def skipped_by_reason(touches: Iterable[dict[str, Any]]) -> dict[tuple[str, str]
 
 
 _LISTED = {
-    SKIPPED: N_("skipped · {reason}: {count} touches, {people} contacts"),
-    DEFERRED: N_("deferred · {reason}: {count} touches, {people} contacts"),
+    SKIPPED: N_("skipped · {reason} — touches: {count}, contacts: {people}"),
+    DEFERRED: N_("deferred · {reason} — touches: {count}, contacts: {people}"),
 }
 
 
