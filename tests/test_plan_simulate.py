@@ -297,3 +297,17 @@ def test_html_says_what_was_drawn_and_warns(tmp_path: Path) -> None:
     zh = tmp_path / "plan.zh.html"
     _plan(*ARGS, "--format", "html", "--out", str(zh), lang="zh")
     assert "--simulate 抽取的事件" in zh.read_text(encoding="utf-8") and "未设目标" in zh.read_text(encoding="utf-8")
+
+
+def test_a_split_without_a_goal_shows_no_goal_and_no_warning(tmp_path: Path) -> None:
+    book = tmp_path / "p.pb"
+    book.write_text('playbook "无目标分流"\ntimezone "Asia/Shanghai"\n\ncontent 甲 = "甲"\ncontent 乙 = "乙"\n\n'
+                    'journey 分流无目标 {\n  on tag_added where event.tag == "x"\n\n  split {\n    50%: dm 甲\n'
+                    '    50%: dm 乙\n  }\n}\n', encoding="utf-8")  # fmt: skip
+    args = ["plan", str(book), "--contacts", str(CASE / "contacts.csv"), "--accounts", str(CASE / "accounts.csv"),
+            "--start", "2026-12-01", "--days", "2", "--simulate", "tag_added[tag=x]=5/day"]  # fmt: skip
+    en = _plan(*args).stdout
+    assert "no goal" in en and "A —/" in en and "0.0%" not in en and "A/B" not in en
+    zh = _plan(*args, lang="zh").stdout
+    assert "未设目标" in zh and "0.0%" not in zh
+    assert "warnings" not in json.loads(_plan(*args, "--format", "json").stdout)

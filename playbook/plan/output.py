@@ -725,7 +725,8 @@ def render_tables(result: PlanResult, console: Any) -> None:
         no_goal = journeys_without_goal(result)
         for name, m in result.metrics.items():
             arms = ", ".join(f"{a} {v['goal']}/{v['entered']}" for a, v in m["by_arm"].items())
-            if name in no_goal:  # not 0%: there is nothing to convert to
+            if name in no_goal:  # not 0%: there is nothing to convert to (nor 0 goals in an arm)
+                arms = ", ".join(f"{a} —/{v['entered']}" for a, v in m["by_arm"].items())
                 table.add_row(name, f"{m['entered']:,}", "—", t("no goal"), arms)
             else:
                 table.add_row(name, f"{m['entered']:,}", f"{m['goal']:,}", f"{m['conversion']:.1%}", arms)

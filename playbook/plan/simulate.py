@@ -2,8 +2,10 @@
 from probabilities and rates.
 
 Each draw is seeded by (seed, what it is drawn for, what is drawn), so the same inputs
-always give the same events, whatever order the engine happens to process in; one key's
-draws do not change when another key is added.
+always give the same events, whatever order the engine happens to process in. A rate's
+times, accounts and sources do not move when another key is added (the new contacts' ids
+are numbered in time order across the friend_added keys, and a contact drawn for an event
+may be one of another key's new contacts).
 
 **Probabilities** (`KEY=P`, 0 ≤ P ≤ 1) — reactions to what the plan sends:
 
