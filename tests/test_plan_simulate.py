@@ -259,14 +259,14 @@ def test_golden_terminal_and_json() -> None:
 def test_printouts_in_english_and_chinese() -> None:
     en = _plan(*ARGS, "--show-skipped").stdout
     assert "drawn by --simulate" in en and "│ total      │           12 │" in en
-    assert "A/B 问价实验 (s1): arms A 2, B 0 — too few to tell a difference: each arm needs about 1,562" in en
+    assert "A/B 问价实验 (s1): arms A 3, B 1 — too few to tell a difference: each arm needs about 683" in en
     assert "(two-proportion rule, 80% power, α = 0.05 two-sided)" in en
     assert "skipped · missing city — touches: 8, contacts: 8" in en
-    assert "  sim-0001 sim-0002" in en
+    assert "  sim-0002 sim-0004 sim-0001" in en  # in plan order
     assert "│ 回访     │       9 │    — │    no goal │" in en  # no goal: not 0.0%
     zh = _plan(*ARGS, "--show-skipped", lang="zh").stdout
     assert "--simulate 抽取的事件" in zh and "加好友 (friend_added)" in zh and "│ 合计" in zh
-    assert "人数太少，分不出差别" in zh and "每组约需 1,562 人" in zh
+    assert "人数太少，分不出差别" in zh and "每组约需 683 人" in zh
     assert "跳过 · 缺少字段 city —— 触达 8 次，联系人 8 位" in zh
     assert "未设目标" in zh
     without = _plan(*ARGS).stdout
@@ -292,7 +292,7 @@ def test_html_says_what_was_drawn_and_warns(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     page = out.read_text(encoding="utf-8")
     assert "<p>drawn by --simulate</p><table>" in page and "<td>total</td><td>12</td>" in page
-    assert "<p class='warning'>A/B 问价实验 (s1): arms A 2, B 0 — too few to tell a difference" in page
+    assert "<p class='warning'>A/B 问价实验 (s1): arms A 3, B 1 — too few to tell a difference" in page
     assert "<td>回访</td><td></td><td>9</td><td>0</td><td>no goal</td>" in page
     zh = tmp_path / "plan.zh.html"
     _plan(*ARGS, "--format", "html", "--out", str(zh), lang="zh")

@@ -295,9 +295,11 @@ def draw_arrivals(arrivals: Sequence[Arrival], seed: int, clock: LocalTime, star
     new: list[tuple[int, str]] = []  # (at, id) of the new contacts, in order
     pool = [cid for cid in contacts.fields if cid not in contacts.deleted]
     events: list[Event] = []
-    for at, _, k, arrival in drawn:
-        rng = _rng(seed, arrival.key, at, k)
-        data: dict[str, Any] = {key: typed(key, value, clock) for key, value in arrival.fields}
+    who = [_rng(seed, arrival.key, "who") for arrival in arrivals]  # each key's draws, in its events' order
+    fields: list[dict[str, Any]] = [{k: typed(k, v, clock) for k, v in arrival.fields} for arrival in arrivals]
+    for at, number, _, arrival in drawn:
+        rng = who[number]
+        data = dict(fields[number])
         if arrival.type == NEW_CONTACTS:
             cid = f"{prefix}{len(new) + 1:04d}"
             if "account" not in data:
