@@ -1096,4 +1096,31 @@ ZH: dict[str, str] = {
     "rotation {name}: {covered} of {friends} friends covered this cycle — {rate}": "轮询任务 {name}：本轮 {friends} 个好友中已覆盖 {covered} 个 — {rate}",
     "cannot read {path}: {reason}": "无法读取 {path}：{reason}",
     "playbook report": "playbook 报表",
+    # plan --simulate rates, what it drew, A/B sample size, --show-skipped (plan/simulate.py, notes.py, abtest.py)
+    "List the skipped and deferred contacts by reason (after the tables).": "在各表之后按原因列出被跳过和延后的联系人。",
+    "--simulate: '{part}' — a rate is TYPE=N/day with TYPE one of {types}": (
+        "--simulate：'{part}' 写法不对，速率应写成 类型=N/day，类型取 {types} 之一"
+    ),
+    "--simulate: '{part}' — write the fields in brackets as FIELD=VALUE, separated by commas": (
+        "--simulate：'{part}' 方括号里应写 字段=值，多个用逗号隔开"
+    ),
+    "--simulate: {type} needs {field}=… in brackets, such as {example}": "--simulate：{type} 需要在方括号里写 {field}=…，例如 {example}",
+    "--simulate: the rate in '{part}' must be a number of events a day, such as 30/day or 0.5/day": (
+        "--simulate：'{part}' 的速率必须是每天的事件数，例如 30/day 或 0.5/day"
+    ),
+    "--simulate: {key} needs a staff account for its new contacts: give --accounts, or account=… in brackets": (
+        "--simulate：{key} 的新联系人需要员工账号：请给出 --accounts，或在方括号里写 account=…"
+    ),
+    "total": "合计",
+    "--simulate drew no events": "--simulate 没有抽到任何事件",
+    "drawn by --simulate": "--simulate 抽取的事件",
+    "A/B {journey} ({step}): arms {arms} — too few to tell a difference: each arm needs about {needed} "
+    "entrants to tell {baseline} conversion from {points} points more (two-proportion rule, 80% power, "
+    "α = 0.05 two-sided)": (
+        "A/B {journey}（{step}）：各组进入 {arms} —— 人数太少，分不出差别：要分辨转化率 {baseline} 与高 {points} "
+        "个百分点的差别，每组约需 {needed} 人（两比例样本量公式，检验力 80%，α = 0.05 双侧）"
+    ),
+    "skipped and deferred, by reason": "跳过与延后，按原因",
+    "skipped · {reason} — touches: {count}, contacts: {people}": "跳过 · {reason} —— 触达 {count} 次，联系人 {people} 位",
+    "deferred · {reason} — touches: {count}, contacts: {people}": "延后 · {reason} —— 触达 {count} 次，联系人 {people} 位",
 }

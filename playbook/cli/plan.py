@@ -37,7 +37,9 @@ from playbook.i18n import t
 @click.option(
     "--simulate",
     metavar="K=P,…",
-    help=t("Draw events: {example}.", example="reply=0.3,purchase=0.05,delete=0.01,interaction=0.1"),
+    help=t(
+        "Draw events: {example}.", example="reply=0.3,purchase=0.05,delete=0.01,interaction=0.1,friend_added=30/day"
+    ),
 )
 @click.option("--seed", type=WholeNumber(), default=0, show_default=True, help=t("Seed for --simulate."))
 @click.option("--adapter", metavar="NAME", help=t("Apply an adapter's platform limits (e.g. wecom)."))
@@ -58,6 +60,9 @@ from playbook.i18n import t
     type=click.Choice(["account-day"]),
     help=t("A table by staff account and day: dm/tasks, over-cap cells marked."),
 )
+@click.option(
+    "--show-skipped", is_flag=True, help=t("List the skipped and deferred contacts by reason (after the tables).")
+)
 @columns_option
 @click.option(
     "--workers",
@@ -67,19 +72,19 @@ from playbook.i18n import t
 )
 def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accounts: str | None, events: str | None,
             start: str | None, days: int, simulate: str | None, seed: int, adapter: str | None,
-            contact_id: str | None, strict: bool, fmt: str, out: str | None, by: str | None, workers: int,
-            columns: str | None) -> None:  # fmt: skip
+            contact_id: str | None, strict: bool, fmt: str, out: str | None, by: str | None, show_skipped: bool,
+            workers: int, columns: str | None) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
     from playbook.plan import output
     from playbook.plan.run import PlanInput, run_plan
-    from playbook.plan.simulate import parse_simulate
+    from playbook.plan.simulate import parse_simulation
 
     if db is not None:
         if contacts or accounts or events or simulate or columns:
             raise click.UsageError(t("--db plans from the store's contacts and events: leave out {options}",
                                      options="--contacts, --accounts, --events, --simulate, --columns"))  # fmt: skip
         result = _from_store(db, paths, start, days, adapter)
-        _show(result, fmt, out, contact_id, by)
+        _show(result, fmt, out, contact_id, by, show_skipped)
         return
     if not paths:
         raise click.UsageError(t("give the playbook's PATH (or --db URL to plan from a store)"))
@@ -95,6 +100,8 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
     pairs = column_pairs(columns)
     say_column_notes([(contacts, "contacts"), (accounts, "accounts"), (events, "events")], pairs)
     limits, can_dissolve = adapter_profile(adapter)
+    simulation = parse_simulation(simulate)
+    listing = show_skipped and fmt == "table" and not contact_id and by is None  # read back from the JSON lines
     spec = PlanInput(
         paths,
         contacts,
@@ -102,15 +109,16 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
         events,
         start,
         days,
-        parse_simulate(simulate),
+        simulation.odds,
         seed,
         limits,
         can_dissolve,
         keep_inputs=contact_id is not None,  # only a contact's timeline shows the input events
         workers=workers or auto_workers(contacts),
-        output="json" if fmt in ("json", "html") else "table",  # (json and html: the whole plan, --contact or not)
+        output="json" if fmt in ("json", "html") or listing else "table",  # (json and html: the whole plan)
         contact=contact_id,
         columns=pairs,
+        arrivals=simulation.arrivals,
     )
     with LateProgress(t("planning")) as progress:
         result = run_plan(spec, progress=progress.update)
@@ -125,11 +133,11 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
         output.render_problems(result, err)
         err.print(t("--strict: the data has problems; nothing planned"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)
-    _show(result, fmt, out, contact_id, by)
+    _show(result, fmt, out, contact_id, by, show_skipped)
 
 
 def _show(
-    result: Any, fmt: str, out: str | None, contact_id: str | None, by: str | None = None
+    result: Any, fmt: str, out: str | None, contact_id: str | None, by: str | None = None, show_skipped: bool = False
 ) -> None:  # a plan.run.PlanResult
     """The plan's outputs: JSON, tables, a contact's timeline, HTML."""
     from playbook.plan import output
@@ -159,10 +167,31 @@ def _show(
         output.render_account_day(result, screen)
     else:
         output.render_tables(result, screen)
+        if show_skipped:
+            _list_skipped(result, screen)
     if fmt == "html":
         _write(screen.export_html(), out)
     elif out is not None:
         _write(screen.export_text(), out)
+
+
+def _list_skipped(result: Any, screen: Any) -> None:  # a plan.run.PlanResult
+    """`--show-skipped`: the touches read back from the plan's JSON lines (a plan made in
+    shards keeps no touches of its own), grouped by reason."""
+    import tempfile
+
+    from playbook.plan import output
+    from playbook.plan.html import read_plan
+    from playbook.plan.notes import render_skipped, skipped_by_reason
+
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as fh:
+        output.write_json(result, fh)
+        if result.sections is not None:
+            result.sections.close()
+        fh.seek(0)
+        _, _, touches = read_plan(fh)
+        groups = skipped_by_reason(touches)
+    render_skipped(groups, screen)
 
 
 def _html_page(result: Any) -> str:  # a plan.run.PlanResult
@@ -180,6 +209,10 @@ def _html_page(result: Any) -> str:  # a plan.run.PlanResult
                 result.sections.close()
             fh.seek(0)
             head, events, touches = read_plan(fh)
+            if result.drawn is not None and "simulated" not in head:  # what --simulate drew, also at odds alone
+                from playbook.plan.notes import drawn_json
+
+                head["simulated"] = drawn_json(result)
             page = render_html(head, events, touches, title, output.journeys_without_goal(result),
                                output.account_caps(result))  # fmt: skip
     except MissingCharts:

@@ -27,6 +27,7 @@ from playbook.htmlpage import (
     top_accounts,
 )
 from playbook.i18n import t
+from playbook.plan.notes import summary_html
 from playbook.plan.output import CAUSES
 from playbook.plan.run import reason_cause
 
@@ -149,7 +150,7 @@ def render_html(
     rows = [[t("channel"), k, v] for k, v in sorted(summary.get("by_channel", {}).items())]
     rows += [[t("outcome"), k, v] for k, v in sorted(summary.get("by_outcome", {}).items())]
     head = paragraph(f"{doc.get('start', '')} → {doc.get('end', '')} · {count} {t('touches')}")
-    add(t("Summary"), head + table([t("by"), t("value"), t("touches")], rows))
+    add(t("Summary"), head + table([t("by"), t("value"), t("touches")], rows) + summary_html(doc, table))
 
     # touches per day by channel, with deferrals
     data = [{"day": d, "channel": c, "n": n} for (d, c), n in sorted(by_channel_day.items())]
@@ -197,7 +198,9 @@ def render_html(
             conversion = t("no goal") if flow in no_goal else f"{m.get('conversion', 0):.1%}"
             rows.append([flow, "", m.get("entered", 0), m.get("goal", 0), conversion])
             for arm, a in sorted((m.get("by_arm") or {}).items()):
-                rate = f"{a['goal'] / a['entered']:.1%}" if a.get("entered") else "—"
+                rate = (
+                    t("no goal") if flow in no_goal else f"{a['goal'] / a['entered']:.1%}" if a.get("entered") else "—"
+                )
                 rows.append([flow, arm, a.get("entered", 0), a.get("goal", 0), rate])
         chart = charts.chart(fdata).mark_bar().encode(
             y=alt.Y("stage:N", title=None, sort=None), x=alt.X("n:Q", title=t("contacts")),

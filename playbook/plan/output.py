@@ -117,8 +117,11 @@ def summary(result: PlanResult) -> dict[str, Any]:
 
 def json_head(result: PlanResult) -> dict[str, Any]:
     """The contract's fields before the events and touches."""
+    from playbook.plan.notes import head_json
+
     clock = result.clock
     return {
+        **head_json(result),  # what --simulate drew (at a rate), A/B sample-size warnings: where there are
         "version": 1,
         "playbook": result.version,
         "start": iso(result.start, clock),
@@ -700,6 +703,9 @@ def render_tables(result: PlanResult, console: Any) -> None:
     head = t("Plan {version}  {span}", version="\0", span=span)
     console.print(_styled(head, result.version, style="", title=True))
     console.print(summary_line(result), markup=False)
+    from playbook.plan.notes import render_drawn, render_warnings
+
+    render_drawn(result, console)
     names = {a: (rec.get("name") or a) for a, rec in result.contacts.accounts.items()}
     for key, title, header in (("day", N_("per day"), N_("day")), ("account", N_("per account"), N_("account"))):
         table = Table(title=t(title), title_justify="left")
@@ -719,11 +725,13 @@ def render_tables(result: PlanResult, console: Any) -> None:
         no_goal = journeys_without_goal(result)
         for name, m in result.metrics.items():
             arms = ", ".join(f"{a} {v['goal']}/{v['entered']}" for a, v in m["by_arm"].items())
-            if name in no_goal:  # not 0%: there is nothing to convert to
+            if name in no_goal:  # not 0%: there is nothing to convert to (nor 0 goals in an arm)
+                arms = ", ".join(f"{a} —/{v['entered']}" for a, v in m["by_arm"].items())
                 table.add_row(name, f"{m['entered']:,}", "—", t("no goal"), arms)
             else:
                 table.add_row(name, f"{m['entered']:,}", f"{m['goal']:,}", f"{m['conversion']:.1%}", arms)
         print_table(console, table)
+    render_warnings(result, console)
     render_problems(result, console)
 
 

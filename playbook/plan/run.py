@@ -24,7 +24,7 @@ from playbook.engine.model import Event, StateEvent, Touch, TouchRun
 from playbook.engine.policy import LimitRule
 from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
-from playbook.plan.simulate import Simulator
+from playbook.plan.simulate import Arrival, Simulator, draw_arrivals, drawn_counts, named_sources
 from playbook.plan.touches import PlannedTouches
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class PlanInput:
     contact: str | None = None  # a shard also keeps this contact's own timeline
     touch_runs: bool = True  # touches alike planned together (engine TouchBatch); False: one by one (tests compare)
     columns: tuple[tuple[str, str], ...] = ()  # the operator's COLUMN=FIELD mapping (data/columns.py)
+    arrivals: tuple[Arrival, ...] = ()  # --simulate's rates (TYPE=N/day): planned in one process
 
 
 @dataclass
@@ -68,6 +69,8 @@ class PlanResult:
     sections: Any = None  # planned in shards: the JSON lines of events and touches (plan/shards.py)
     metric_counts: dict[str, JourneyCounts] | None = None  # what `metrics` was made of
     event_types: dict[str, int] = field(default_factory=dict)  # the events file's types, how many of each
+    drawn: Counter[tuple[str, str]] | None = None  # what --simulate drew, by (local date, type); None: nothing asked
+    arrivals: tuple[Arrival, ...] = ()  # the rates it drew at (PlanInput.arrivals)
 
     @property
     def version(self) -> str:
@@ -161,7 +164,7 @@ def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.dat
     clock = LocalTime(playbooks[0].timezone)
     start = parse_start(spec.start, clock, now)
     end = start + spec.days * 86400
-    if spec.workers > 1:
+    if spec.workers > 1 and not spec.arrivals:  # drawing arrivals needs every contact: one process
         from playbook.plan.shards import run_in_shards
 
         result = run_in_shards(spec, playbooks, start, end, progress)
@@ -228,7 +231,7 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
 
     engine = Engine(playbooks, contacts, start, sink, shared_limits=spec.adapter_limits,
                     can_dissolve_groups=spec.can_dissolve_groups, runs=spec.touch_runs)  # fmt: skip
-    simulator = Simulator(spec.simulate, spec.seed, engine, first_seq=first_drawn) if spec.simulate else None
+    simulator: Simulator | None = None
     coming: deque[Event] = deque()
     for event in events:
         if event.at < start:
@@ -239,6 +242,14 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
                 apply_effects(contacts, event)
         elif event.at < end:  # later ones would never be processed
             coming.append(event)
+    arrivals: list[Event] = []
+    if spec.arrivals:
+        known = {*contacts.fields, *(e.contact for e in events if e.contact)}
+        arrivals = draw_arrivals(spec.arrivals, spec.seed, clock, start, end, contacts, known, named_sources(playbooks),
+                                 first_drawn)  # fmt: skip
+        coming = deque(sorted([*coming, *arrivals], key=lambda e: (e.at, e.seq)))
+    if spec.simulate:  # its draws numbered after the arrivals'
+        simulator = Simulator(spec.simulate, spec.seed, engine, first_seq=first_drawn + len(arrivals))
     if not spec.keep_inputs:
         events = []  # `coming` and then the engine hold what is still to process, and let go of it then
     engine.activate()
@@ -256,12 +267,14 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
             progress(t - start, end - start)
     engine.drain()
     planned = PlannedTouches(touches)  # in the plan's order
-    drawn = simulator.drawn if simulator is not None else []
+    drawn = [*arrivals, *(simulator.drawn if simulator is not None else [])]
     inputs = sorted((e for e in [*events, *drawn] if start <= e.at < end), key=lambda e: (e.at, e.seq))
     counts = metric_parts(engine)
+    asked = bool(spec.simulate or spec.arrivals)
     return PlanResult(playbooks, clock, start, end, planned, states, metrics(counts), problems,
-                      engine.unknown_contacts, contacts, inputs, metric_counts=counts,
-                      event_types=event_types)  # fmt: skip
+                      engine.unknown_contacts, contacts, inputs, metric_counts=counts, event_types=event_types,
+                      drawn=drawn_counts((e for e in drawn if start <= e.at < end), clock) if asked else None,
+                      arrivals=spec.arrivals)  # fmt: skip
 
 
 @dataclass

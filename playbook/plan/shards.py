@@ -169,6 +169,7 @@ class ShardOutput:
     sections: dict[str, Any] | None  # output.SectionLines by section, for JSON
     view: tuple[dict[str, Any], list[Touch], list[StateEvent], list[Event]] | None  # PlanInput.contact's
     event_types: dict[str, int] = field(default_factory=dict)  # its events' types, how many of each
+    drawn: Counter[tuple[str, str]] | None = None  # what --simulate drew (PlanResult.drawn)
 
 
 def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, shard: Shard, directory: str,
@@ -185,7 +186,7 @@ def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, s
             sections = write_section_lines(result, directory)
         conn.send(("ok", ShardOutput(result.counts(), result.metric_counts or {}, result.problems,
                                      result.unknown_contacts, result.contacts.accounts, sections,
-                                     _view(result, spec.contact), result.event_types)))  # fmt: skip
+                                     _view(result, spec.contact), result.event_types, result.drawn)))  # fmt: skip
     except NotShardable as exc:
         conn.send(("not shardable", str(exc)))
     except KeyboardInterrupt:
@@ -285,8 +286,11 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     parts: dict[str, JourneyCounts] = {}
     contacts = Contacts()
     event_types: Counter[str] = Counter()
+    drawn: Counter[tuple[str, str]] | None = Counter() if spec.simulate else None
     for out in outputs:
         counts.update(out.counts)
+        if drawn is not None and out.drawn:
+            drawn.update(out.drawn)
         event_types.update(out.event_types)
         for key, journey in out.metrics.items():
             parts.setdefault(key, JourneyCounts()).add(journey)
@@ -307,7 +311,8 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     if directory:  # JSON: the lines to put together
         sections = MergedSections([out.sections for out in outputs if out.sections is not None], directory)
     return PlanResult(playbooks, clock, start, end, touches, events, metrics(dict(sorted(parts.items()))), problems,
-                      unknown, contacts, inputs, counts, sections, event_types=dict(event_types))  # fmt: skip
+                      unknown, contacts, inputs, counts, sections, metric_counts=parts, event_types=dict(event_types),
+                      drawn=drawn)  # fmt: skip
 
 
 # ---- the JSON lines, put together ----------------------------------------------------------------
