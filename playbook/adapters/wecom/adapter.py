@@ -465,9 +465,11 @@ class WeComAdapter(Adapter):
         parts = deliveries[0].parts
         extra: list[dict[str, Any]] = []
         if group:  # an invitation: the instance's join way QR code, when the group has template chats
-            way = self._join_way(group, deliveries[0].flow, account)
+            # The group's name starts its instance id (a journey's `invite` has the journey as its flow).
+            name = group.split("/", 1)[0]
+            way = self._join_way(group, name, account)
             if way is not None:
-                extra.append({"msgtype": "link", "link": {"title": deliveries[0].flow, "url": way["qr_code"]}})
+                extra.append({"msgtype": "link", "link": {"title": name, "url": way["qr_code"]}})
         results, todo = self._found_earlier(account, "single", text, deliveries, lambda d: d.contact)
         for start in range(0, len(todo), MAX_RECIPIENTS):
             chunk = todo[start : start + MAX_RECIPIENTS]
