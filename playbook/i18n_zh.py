@@ -1040,4 +1040,9 @@ ZH: dict[str, str] = {
         "群“{name}”是常驻群（没有 opens 或 lasts）：它没有{what}",
     "admit members with {admit} and post on a schedule: {every}": "用 {admit} 规定谁能进群，按日程发群消息：{every}",
     "opening to count days from": "可以从中数天数的开群时间",
+    "in the group": "在群里",
+    "out of the group": "已出群",
+    "group full": "群已满",
+    "no longer admitted": "不再满足进群条件",
+    "{n} members": "{n} 人",
 }

@@ -76,3 +76,15 @@ def test_in_group_names_a_declared_group() -> None:
     found = diagnostics(BASE + 'segment S = in group VIP群s\ngroup VIP群 { invite 邀请 }\n')
     (error,) = [d for d in found if d.severity == "error"]
     assert error.code == "unknown-name" and "VIP群" in error.hint
+
+
+def test_a_changed_standing_group_is_a_graph_change() -> None:
+    from playbook.compiler.changes import graph_changes
+
+    group = 'group VIP群 {{ admit in VIP  size {size}  invite 邀请  every wed at 20:00: post 会员价 }}\n'
+    journey = "journey j { on enter VIP  invite VIP群 }\n"
+    old = compile_source(BASE + group.format(size=200) + journey, "t.pb")
+    new = compile_source(BASE + group.format(size=300) + journey, "t.pb")
+    (change,) = graph_changes(old, new)
+    assert (change.kind, change.op, change.name, change.aspect) == ("group", "changed", "VIP群", "size")
+    assert "size 200" in change.old and "size 300" in change.new

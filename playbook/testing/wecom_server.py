@@ -20,7 +20,9 @@ and the choices made where they say nothing. What it keeps:
   `quota="week"` for 7 a week, `"day"` for 1 a day, as the admin may choose);
 * customer Moments tasks (``add_moment_task`` → jobid, ``get_moment_task_result``; each sender
   publishes later — `confirm_moment`, or `auto_confirm` — as ``get_moment_task`` reports), corp tags
-  (``get_corp_tag_list``, ``add_corp_tag``, ``del_corp_tag``, ``mark_tag``), group join ways,
+  (``get_corp_tag_list``, ``add_corp_tag``, ``del_corp_tag``, ``mark_tag``), group join ways
+  (a customer scanning one: `scan_join_way`, into the first chat with room or a room made by
+  ``auto_create_room``, 500 a chat — 92229, 98429),
   app messages to staff (``message/send``: beyond 30 a minute / 1,000 an hour per staff member
   they are silently dropped, the answer is still ok) and temporary media (``media/upload``,
   ``media/upload_attachment``: media_id valid 3 days);
@@ -85,6 +87,7 @@ MEDIA_TTL = 3 * 86400
 MOMENT_JOB_TTL = 86400
 MAX_RECIPIENTS = 10_000
 MAX_CHATS = 2000
+CHAT_MEMBERS_MAX = 500  # a customer group ("外部群最多 500 人": developer.work.weixin.qq.com/document/path/98429)
 MAX_ATTACHMENTS = 9
 MAX_TAGS = 3000
 WELCOME_TTL = 20  # a WelcomeCode may be used within 20 s of the callback, once (92137/92599)
@@ -398,6 +401,9 @@ class WeComServer:
         self._marks: dict[tuple[str, str], set[str]] = defaultdict(set)  # (userid, external_userid) → tag ids
         self._media: dict[str, dict[str, Any]] = {}
         self._join_ways: dict[str, dict[str, Any]] = {}
+        self._chat_members: dict[str, list[str]] = defaultdict(list)  # chat_id → who scanned in
+        self._chat_names: dict[str, str] = {}  # rooms made by a join way's auto_create_room
+        self._rooms_made: dict[str, int] = defaultdict(int)  # config_id → rooms it made
         self._app_messages: list[AppMessage] = []
         self._welcomes: dict[str, Welcome] = {}  # welcome_code → its use
         self._blocks: dict[str, tuple[float, str]] = {}  # endpoint → (blocked until, "minute" | "hour")
@@ -627,6 +633,43 @@ class WeComServer:
     def join_way(self, config_id: str) -> dict[str, Any] | None:
         with self._lock:
             return self._join_ways.get(config_id)
+
+    def scan_join_way(self, config_id: str, external_userid: str) -> str | None:
+        """A customer scans a join way's QR code: into the first of its chats with room, else —
+        with auto_create_room 1 — a new room named room_base_name plus a number counted from
+        room_base_id, which joins the way's chat_id_list ("auto_create_room 当群满了后，是否自动
+        新建群", "room_base_name 自动建群的群名前缀", "room_base_id 自动建群的群起始序号":
+        https://developer.work.weixin.qq.com/document/path/92229). A customer group holds at most
+        500 ("外部群最多 500 人": https://developer.work.weixin.qq.com/document/path/98429).
+        Returns the chat joined (None: every chat full and no auto-creation). The member
+        change callback is the test's to send (send_callback)."""
+        with self._lock:
+            way = self._join_ways[config_id]
+            for chat in way["chat_id_list"]:
+                members = self._chat_members[chat]
+                if external_userid in members:
+                    return chat
+                if len(members) < CHAT_MEMBERS_MAX:
+                    members.append(external_userid)
+                    return chat
+            if way["auto_create_room"] != 1:
+                return None
+            made = self._rooms_made[config_id]
+            chat = f"wrAuto{secrets.token_hex(8)}"
+            self._chats[chat] = self._chats.get(way["chat_id_list"][0], "")
+            way["chat_id_list"] = [*way["chat_id_list"], chat]
+            self._rooms_made[config_id] = made + 1
+            self._chat_names[chat] = f"{way['room_base_name']}{(way['room_base_id'] or 1) + made}"
+            self._chat_members[chat].append(external_userid)
+            return chat
+
+    def chat_members(self, chat_id: str) -> list[str]:
+        with self._lock:
+            return list(self._chat_members.get(chat_id, ()))
+
+    def chat_name(self, chat_id: str) -> str | None:
+        with self._lock:
+            return self._chat_names.get(chat_id)
 
     # ---- staff confirmation ----------------------------------------------------------------
     def confirm(self, msgid: str, userid: str | None = None, at: float | None = None) -> dict[str, int]:

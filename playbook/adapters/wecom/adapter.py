@@ -797,6 +797,46 @@ class WeComAdapter(Adapter):
                 self.state.save()
             return way
 
+    def _with_groups(self, events: Sequence[Any]) -> tuple[Any, ...]:
+        """A member change in a chat one of our join ways leads to names that group instance
+        (`group`): what standing groups count members by (docs/language.md §7.2). WeCom's
+        callback names only the chat (ChatId); rooms WeCom made when a group was full
+        (auto_create_room, https://developer.work.weixin.qq.com/document/path/92229) are
+        found by reading the join ways again."""
+        out = []
+        for event in events:
+            chat = event.data.get("chat_id") if event.type in ("joined_group", "left_group") else None
+            instance = self._instance_of_chat(str(chat)) if chat else None
+            out.append(replace(event, data={**event.data, "group": instance}) if instance else event)
+        return tuple(out)
+
+    def _instance_of_chat(self, chat: str) -> str | None:
+        ways = self.state.section("join_ways")
+
+        def find() -> str | None:
+            with self.state.lock:
+                return next((i for i, w in ways.items() if isinstance(w, dict) and chat in w.get("chat_id_list", ())),
+                            None)  # fmt: skip
+
+        found = find()
+        if found is not None:
+            return found
+        with self._ways_lock:
+            for instance, way in list(ways.items()):
+                if not isinstance(way, dict) or not way.get("config_id"):
+                    continue
+                try:
+                    got = self.client.post("externalcontact/groupchat/get_join_way", {"config_id": way["config_id"]})
+                except WeComError as exc:
+                    log.warning(t("the join way of {group} cannot be read: {reason}", group=instance, reason=exc.reason))
+                    continue
+                chats = [str(c) for c in (got.get("join_way") or {}).get("chat_id_list") or []]
+                if chats and chats != way.get("chat_id_list"):
+                    with self.state.lock:
+                        ways[instance] = {**way, "chat_id_list": chats}
+                        self.state.save()
+        return find()
+
     def _instance_chats(self, d: Delivery) -> list[str]:
         """The chats a post to a group instance goes to: its join way's (as WeCom has them now,
         rooms created when full included), else the group's template chats."""
@@ -1394,7 +1434,8 @@ class WeComAdapter(Adapter):
             self._keep_welcome_code(message)  # before the events: the daemon may dispatch at once
             self._noticed(translation.kind, message)  # customers to read again (sync)
             if translation.events:
-                deliver(translation.events)  # stored before the answer: an acknowledged event is never lost
+                # stored before the answer: an acknowledged event is never lost
+                deliver(self._with_groups(translation.events))
             elif translation.reason:
                 log.debug("WeCom callback %s: %s", translation.kind, translation.reason)
             with lock:
