@@ -140,6 +140,8 @@ def import_synced(store: Store, synced: Synced, source: str, now: int) -> SyncIm
     if synced.gone:
         store.append_events([Event("deleted", cid, now, {"by": "sync"}) for cid in synced.gone], "adapter")
         result.deleted = len(synced.gone)
+    if synced.events:
+        store.append_events(list(synced.events), "adapter")
     return result
 
 

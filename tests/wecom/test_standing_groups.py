@@ -78,3 +78,38 @@ def test_without_auto_create_room_a_full_way_takes_nobody() -> None:
         assert server.scan_join_way(config_id, "wmLate") is None
         assert server.scan_join_way(config_id, "wm0") == "wrOnly"  # already a member
         assert server.join_way(config_id)["chat_id_list"] == ["wrOnly"]
+
+
+def test_a_full_sync_reads_who_is_in_each_group_instance(tmp_path: Path) -> None:
+    """Members a callback never named (no MemChangeList, a lost callback) come from the chats'
+    member lists (groupchat/get, https://developer.work.weixin.qq.com/document/path/96338):
+    the difference from what the adapter knew, as joined_group/left_group (by = "sync")."""
+    from playbook.runtime.importing import import_synced
+
+    with WeComServer(corp_id=CORP, strict=False, secret=SECRET, agent_id=AGENT) as server:
+        server.add_chat("wrVipTemplate", "zhangsan")
+        store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+        store.migrate()
+        adapter = WeComAdapter({"corp_id": CORP, "agent_id": AGENT, "base_url": server.url,
+                                "state_file": str(tmp_path / "s.json"), "media_dir": str(tmp_path),
+                                "groups": {"VIP会员群": ["wrVipTemplate"]}}, {"secret": SECRET})  # fmt: skip
+        adapter.open()
+        try:
+            instance = "VIP会员群/zhangsan/1"
+            adapter.send([delivery("v1", contact="wmA", group=instance, flow="VIP群邀请", content="VIP邀请")])
+            config_id = server.calls_to("get_join_way")[0].body["config_id"]
+            server.scan_join_way(config_id, "wmA")
+            server.scan_join_way(config_id, "wmB")
+            first = adapter.sync({}, 1796000000, full=True)
+            assert [(e.type, e.contact, e.data["group"], e.data["by"]) for e in first.events] == [
+                ("joined_group", "wmA", instance, "sync"), ("joined_group", "wmB", instance, "sync")]  # fmt: skip
+            assert first.calls["externalcontact/groupchat/get"] == 1
+            import_synced(store, first, "wecom", 1796000000)
+            assert [e.type for e in store.next_events()] == ["joined_group", "joined_group"]
+            server.leave_chat("wrVipTemplate", "wmA")
+            again = adapter.sync({}, 1796003600, full=True)
+            assert [(e.type, e.contact) for e in again.events] == [("left_group", "wmA")]  # only the difference
+            assert adapter.sync({}, 1796007200, full=True).events == []
+        finally:
+            adapter.close()
+            store.close()
