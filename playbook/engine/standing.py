@@ -8,9 +8,10 @@ a WeCom join way with `auto_create_room` makes a new room when its groups are fu
 ("auto_create_room 当群满了后，是否自动新建群",
 https://developer.work.weixin.qq.com/document/path/92229).
 
-Membership comes from events only: `joined_group` / `left_group` whose `group` is the
-group's name (or one of its numbered groups' id). The contact's `groups` field, which
-`in group G` reads, changes with the same events (engine/core.apply_effects). A member
+Membership comes from `joined_group` / `left_group` whose `group` is the group's name (or
+one of its numbered groups' id), and from the contact's `groups` field (data files, an
+import, `contact_updated`): the field, which `in group G` reads, changes with the same
+events (engine/core.apply_effects), and a seat follows it. A member
 who stops matching `admit` is "lapsed" once (its `when not admitted` steps run) until
 it matches again; nobody is removed by the engine — the platform cannot remove a customer
 from a customer group, so the operator decides (a task says so).
@@ -75,8 +76,15 @@ class StandingRun:
 
     # ---- schedules ------------------------------------------------------------------------------
     def activate(self, t: int) -> None:
+        """Posts are laid out; contacts the data already shows in the group (their `groups`
+        field) take their seats, in id order."""
         for index, post in enumerate(self.g.posts):
             self.flows.repeat(post.schedule, t, self.key, index)
+        contacts = self.engine.contacts
+        for cid in sorted(c for c, f in contacts.fields.items() if self.name in (f.get("groups") or ())):
+            if contacts.active(cid):
+                self._join(cid, self.name, t)
+                self._check(cid, t)
 
     def schedule_of(self, rule: int) -> Any:
         return self.g.posts[rule].schedule
@@ -177,8 +185,16 @@ class StandingRun:
         self.flows.emit(t, "group_left", cid, self.name, group=seat.id, members=len(seat.members))
 
     def contact_changed(self, cid: str) -> None:
+        """`groups` changed without a member event (an import, a contact_updated): the seat
+        follows it. Then `admit` is asked again of a member."""
+        t = self.engine.now
+        listed = self.name in (self.engine.contacts.fields.get(cid, {}).get("groups") or ())
+        if listed and cid not in self.seat_of:
+            self._join(cid, self.name, t)
+        elif not listed and cid in self.seat_of:
+            self._leave(cid, t)
         if cid in self.seat_of:
-            self._check(cid, self.engine.now)
+            self._check(cid, t)
 
     def day_tick(self, t: int) -> None:
         """00:00: `admit` is asked again of every member (a `within` rule lapses with time)."""

@@ -78,3 +78,29 @@ def test_standing_group_plan_equals_run(tmp_path: Path, restarts: bool, store_ur
                                random.Random(3) if restarts else None, url=store_url)  # fmt: skip
     compare(planned["doc"], planned["end"], outbox, store)
     store.close()
+
+
+def test_members_the_data_already_shows_take_their_seats(tmp_path: Path) -> None:
+    """A contacts file's `groups` column (a set, written like tags) says who is in a group when
+    the plan starts: they are seated at activation, not invited again, and posted to."""
+    (tmp_path / "p.pb").write_text(PLAYBOOK, encoding="utf-8")
+    (tmp_path / "contacts.csv").write_text(
+        "id,name,account,spent,groups\nc1,张一,a1,3500,VIP会员群\nc2,李二,a1,4000,\nc3,王三,a1,100,VIP会员群；别的群\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "accounts.csv").write_text("id,name\na1,小美\n", encoding="utf-8")
+    (tmp_path / "events.jsonl").write_text("", encoding="utf-8")
+    args = ([str(tmp_path / "p.pb")], str(tmp_path / "contacts.csv"), str(tmp_path / "accounts.csv"),
+            str(tmp_path / "events.jsonl"))  # fmt: skip
+    planned = plan_doc(*args, "2026-12-01 09:00", 3)
+    doc = planned["doc"]
+    seated = [(e["contact"], e["group"]) for e in doc["events"] if e["type"] == "group_joined"]
+    assert seated == [("c1", "VIP会员群/a1/1"), ("c3", "VIP会员群/a1/1")]  # in id order, size 2
+    invites = {t["contact"]: (t["outcome"], t["reason"]) for t in doc["touches"] if t["step"] == "invite VIP会员群"}
+    assert invites["c1"] == ("skipped", "already in group 'VIP会员群'")
+    assert invites["c2"][0] != "skipped"
+    lapsed = [e["contact"] for e in doc["events"] if e["type"] == "group_lapsed"]
+    assert lapsed == ["c3"]  # in the group by the data, but spent 100: not admitted
+    outbox, store = run_daemon(tmp_path, *args, planned["start"], planned["end"], planned["clock"], random.Random(5))
+    compare(doc, planned["end"], outbox, store)
+    store.close()
