@@ -207,7 +207,7 @@ class StandingRun:
         if self.g.admit is None:
             return
         seat = self.seat_of[cid]
-        admitted = self.engine.contacts.active(cid) and self.admitted(cid, t)
+        admitted = self.admitted(cid, t)  # a contact who deleted us may still be in the group: `admit` decides
         if admitted and cid in seat.lapsed:
             seat.lapsed.discard(cid)
             self.flows.dirty(self.key, seat.id)
