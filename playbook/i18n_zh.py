@@ -1038,11 +1038,13 @@ ZH: dict[str, str] = {
     "'when not admitted' can send a dm, create a task or change a tag": "when not admitted 只能私聊、建任务或改标签",
     "group '{name}' is a standing group (no 'opens' or 'lasts'): it has no {what}":
         "群“{name}”是常驻群（没有 opens 或 lasts）：它没有{what}",
-    "admit members with {admit} and post on a schedule: {every}": "用 {admit} 规定谁能进群，按日程发群消息：{every}",
+    "a short-term group needs 'opens' and 'lasts'; a standing group admits with {admit} and posts on a schedule: {every}":
+        "短期群要写 opens 和 lasts；常驻群用 {admit} 规定谁能进群，按日程发群消息：{every}",
     "opening to count days from": "可以从中数天数的开群时间",
     "in the group": "在群里",
     "out of the group": "已出群",
     "group full": "群已满",
     "no longer admitted": "不再满足进群条件",
     "{n} members": "{n} 人",
+    "cannot read who is in group {group}: {reason}": "读不到群 {group} 的成员：{reason}",
 }

@@ -853,7 +853,8 @@ class _Compiler:
                     t("group '{name}' is a standing group (no 'opens' or 'lasts'): it has no {what}", name=name,
                       what=t("opening to count days from") if not word else f"'{word}'"),
                     m.span,
-                    t("admit members with {admit} and post on a schedule: {every}", admit="admit in VIP",
+                    t("a short-term group needs 'opens' and 'lasts'; a standing group admits with {admit} and posts on a "
+                      "schedule: {every}", admit="admit in VIP",
                       every="every wed at 20:00: post 会员价"),
                 )  # fmt: skip
             elif type(m) in found:
