@@ -1123,4 +1123,25 @@ ZH: dict[str, str] = {
     "skipped and deferred, by reason": "跳过与延后，按原因",
     "skipped · {reason} — touches: {count}, contacts: {people}": "跳过 · {reason} —— 触达 {count} 次，联系人 {people} 位",
     "deferred · {reason} — touches: {count}, contacts: {people}": "延后 · {reason} —— 触达 {count} 次，联系人 {people} 位",
+    # ---- standing groups (docs/language.md §7.2) ----
+    "anyone invited": "受邀的任何人",
+    "standing": "常驻群",
+    "a customer group holds 2 to {most} members": "一个客户群可容纳 2 到 {most} 人",
+    "WeCom customer groups hold at most 500; a full group overflows into the next one":
+        "企业微信客户群最多 500 人；群满后自动进入下一个群",
+    "this belongs to a standing group; group '{name}' has 'opens' or 'lasts', so it is a short-term group":
+        "这是常驻群的写法；群“{name}”写了 opens 或 lasts，是短期群",
+    "leave out 'opens' and 'lasts' for a group that is always open": "一直开着的群不写 opens 和 lasts",
+    "'when not admitted' can send a dm, create a task or change a tag": "when not admitted 只能私聊、建任务或改标签",
+    "group '{name}' is a standing group (no 'opens' or 'lasts'): it has no {what}":
+        "群“{name}”是常驻群（没有 opens 或 lasts）：它没有{what}",
+    "a short-term group needs 'opens' and 'lasts'; a standing group admits with {admit} and posts on a schedule: {every}":
+        "短期群要写 opens 和 lasts；常驻群用 {admit} 规定谁能进群，按日程发群消息：{every}",
+    "opening to count days from": "可以从中数天数的开群时间",
+    "in the group": "在群里",
+    "out of the group": "已出群",
+    "group full": "群已满",
+    "no longer admitted": "不再满足进群条件",
+    "{n} members": "{n} 人",
+    "cannot read who is in group {group}: {reason}": "读不到群 {group} 的成员：{reason}",
 }

@@ -37,6 +37,11 @@ EVENT_WORDS = {
     "sla_met": N_("answered in time"),
     "sla_late": N_("answered late"),
     "sla_missed": N_("service level missed"),
+    # standing groups (engine/standing.py)
+    "group_joined": N_("in the group"),
+    "group_left": N_("out of the group"),
+    "group_full": N_("group full"),
+    "group_lapsed": N_("no longer admitted"),
 }
 
 EXIT_REASONS = {
@@ -101,6 +106,10 @@ def event_details(kind: str, data: Mapping[str, Any]) -> str:
         parts.append(t("answered after {span}", span=span(data["waited_seconds"])))
     elif kind in ("group_opened", "group_closed"):
         parts.append(t("group {group}", group=data.get("title") or data.get("group", "")))
+    elif kind in ("group_joined", "group_left", "group_full", "group_lapsed"):
+        parts.append(t("group {group}", group=data.get("group", "")))
+        if "members" in data:
+            parts.append(t("{n} members", n=data["members"]))
     elif kind in ("enter", "sla_started", "sla_missed"):
         pass
     else:
@@ -110,7 +119,7 @@ def event_details(kind: str, data: Mapping[str, Any]) -> str:
 
 # The engine's own records (the rest are input events, whose fields are the operator's).
 _RECORDS = {"enter", "exit", "goal", "split", "group_opened", "group_closed", "sla_started", "sla_met", "sla_late",
-            "sla_missed"}  # fmt: skip
+            "sla_missed", "group_joined", "group_left", "group_full", "group_lapsed"}  # fmt: skip
 # One touch's channel, as a timeline's column shows it.
 CHANNEL_ONE = {"dm": N_("dm"), "group": N_("group post"), "moment": N_("moment"), "task": N_("task")}
 

@@ -293,6 +293,14 @@ def cases(draw: st.DrawFn) -> Case:
         )
         contents["群邀请"] = "{name|亲}，进群领福利"
         contents["群公告"] = "欢迎来到{account.name|我们}的群"
+    standing = draw(st.booleans())
+    if standing:  # a standing group (docs/language.md §7.2): members from joined_group/left_group below
+        admit = draw(st.sampled_from(["", f"admit in {draw(st.sampled_from(SEGMENT_NAMES))} "]))
+        lapse = draw(st.sampled_from(["", 'when not admitted: task "请确认{name|客户}是否留在群里" ']))
+        lines.append(f"group 常驻群 {{ {admit}size {draw(st.integers(2, 4))} invite 常驻邀请 "
+                     f"every day at {draw(st.sampled_from(CLOCKS))}: post 常驻公告 {lapse}}}")  # fmt: skip
+        contents["常驻邀请"] = "{name|亲}，欢迎进常驻群"
+        contents["常驻公告"] = "{account.name|我们}的常驻群公告"
     if draw(st.booleans()):
         every, at = draw(st.sampled_from(["1d", "3d", "7d"])), draw(st.sampled_from(CLOCKS))
         order = draw(st.sampled_from(["name", "spent desc", "city"]))
@@ -320,7 +328,8 @@ def cases(draw: st.DrawFn) -> Case:
     horizon_minutes = (days + 2) * 24 * 60  # some events fall after the end
     for _ in range(draw(st.integers(0, 15))):
         at = base + dt.timedelta(minutes=draw(st.integers(0, horizon_minutes // 5)) * 5)
-        kind = draw(st.sampled_from(["friend_added", "message", "message", "purchase", "tag_added", "deleted"]))
+        kinds = ["friend_added", "message", "message", "purchase", "tag_added", "deleted"]
+        kind = draw(st.sampled_from(kinds + (["joined_group", "joined_group", "left_group"] if standing else [])))
         record: dict[str, Any] = {"type": kind, "at": at.isoformat()}
         if kind == "friend_added" and draw(st.booleans()):
             known += 1
@@ -332,6 +341,8 @@ def cases(draw: st.DrawFn) -> Case:
                 record["amount"] = draw(st.sampled_from([50, 99.5, 1200]))
             elif kind == "tag_added":
                 record["tag"] = draw(st.sampled_from(["VIP", "活跃"]))
+            elif kind in ("joined_group", "left_group"):
+                record["group"] = draw(st.sampled_from(["常驻群", "常驻群/a1/1", "常驻群/a1/2", "别的群"]))
             elif kind == "friend_added":
                 record["account"] = f"a{draw(st.integers(1, n_accounts))}"
         events.append(record)

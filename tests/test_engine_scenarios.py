@@ -66,6 +66,10 @@ EVENT_KEYS: dict[str, tuple[str, ...]] = {
     "group_opened": ("group", "members"),
     "group_closed": ("group",),
     "sla_started": ("deadline",),
+    "group_joined": ("group", "members"),
+    "group_left": ("group", "members"),
+    "group_full": ("group", "members"),
+    "group_lapsed": ("group",),
 }
 TIME_KEYS = {"deadline", "closes"}
 

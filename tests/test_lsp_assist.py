@@ -80,13 +80,20 @@ async def _with_blank(client, tmp_path, line_from: str, line_to: str) -> set[str
 
 async def test_names_after_their_keywords(client: LanguageClient, doc: Path):
     assert await _complete(client, doc, TEXT, _pos(TEXT, "dm 欢迎语", "dm ")) == {"欢迎语"}  # content
-    assert await _complete(client, doc, TEXT, _pos(TEXT, "in 老客", "in ")) == {"老客", "上海"}  # segments
+    # segments, and `group` for `in group G` (docs/language.md §7.2)
+    assert await _complete(client, doc, TEXT, _pos(TEXT, "in 老客", "in ")) == {"老客", "上海", "group"}
     assert await _complete(client, doc, TEXT, _pos(TEXT, "invite 福利群", "invite ")) == {"福利群"}  # group
     assert await _complete(client, doc, TEXT, _pos(TEXT, "  invite 欢迎语", "  invite ")) == {"欢迎语"}  # in a group: content
     events = await _complete(client, doc, TEXT, _pos(TEXT, "on friend_added", "on "))
     assert {"friend_added", "purchase", "加好友", "enter"} <= events  # events and `on enter`
     waits = await _complete(client, doc, TEXT, _pos(TEXT, "wait for purchase", "wait for "))
     assert "purchase" in waits and "老客" not in waits
+
+
+async def test_group_names_after_in_group(client: LanguageClient, tmp_path: Path):
+    text = TEXT.replace("in 老客", "in group 福利群", 1)
+    found = await _complete(client, tmp_path / "edit.pb", text, _pos(text, "in group 福利群", "in group "))
+    assert found == {"福利群"}
 
 
 async def test_keywords_from_the_parser(client: LanguageClient, doc: Path, tmp_path: Path):

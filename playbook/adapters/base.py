@@ -107,6 +107,9 @@ class Synced:
     # messages contacts received outside the playbooks (a staff member's own mass message) that
     # count toward the platform's quota: (channel, contact, when) — each reported once
     spent: list[tuple[str, str, int]] = field(default_factory=list)
+    # events the platform's lists show that no callback gave (who joined or left a group
+    # instance's chats): into the event log like any other
+    events: list[Any] = field(default_factory=list)
 
 
 CallbackRoute = Callable[[HttpRequest], HttpResponse]

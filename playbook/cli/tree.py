@@ -64,6 +64,8 @@ def playbook_tree(pb: Doc) -> Tree:
         closing = node.add("closing")
         for cid in g["closing"]:
             closing.add(g["nodes"][cid]["label"])
+    for g in (pb.get("standing") or {}).values():
+        _standing(root, g)
     for m in pb["moments"].values():
         node = root.add(_head("moments", m["name"]))
         for r in m["rules"]:
@@ -114,3 +116,17 @@ def _join(nodes: dict[str, Doc], node: Doc) -> str | None:
     paths = [reachable(target) for target, _ in successors(node)]
     common = set(paths[0]).intersection(*map(set, paths[1:]))
     return next((n for n in paths[0] if n in common), None)
+
+
+def _standing(root: Tree, g: Doc) -> None:
+    """A standing group (docs/language.md §7.2) in the tree."""
+    node = root.add(_head("group", g["name"], f"  {t('standing')}"))
+    node.add(f"name {g['title']}")
+    node.add("admit " + (expr_text(g["admit"]) if "admit" in g else t("anyone invited")))
+    if "owner" in g:
+        node.add(f'owner "{g["owner"]}"')
+    node.add(f"size {g['size']}, invite {g['invite']}")
+    for post in g["posts"]:
+        node.add(post["label"])
+    for nid in g["lapse"]:
+        node.add("when not admitted: " + g["nodes"][nid]["label"])

@@ -26,11 +26,14 @@ from playbook.syntax.keywords import keywords
 # Fields every contact has, or that events maintain (LANGUAGE.md §3).
 BUILTIN_FIELDS = (
     "id", "name", "account", "tags", "added_at", "orders", "spent", "last_purchase_at", "last_active_at",
+    "groups",
 )  # fmt: skip
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-# WeCom customer groups hold at most 500 members.
+# WeCom customer groups hold at most 500 members ("外部群最多 500 人",
+# https://developer.work.weixin.qq.com/document/path/98429).
 DEFAULT_GROUP_SIZE = 500
+MAX_GROUP_SIZE = 500
 # The IR as the compiler emits it: JSON-ready data, keys as in playbook.compiler.ir.
 Doc = dict[str, Any]
 
@@ -176,7 +179,9 @@ class _Compiler:
         contents = self._contents()
         phase = self._phase("declarations", *self._environment())
         journeys = {n: self._lower(phase, self._journey, d.node) for n, d in self.tables["journey"].items()}
-        groups = {n: self._lower(phase, self._group, d.node) for n, d in self.tables["group"].items()}
+        group_decls = self.tables["group"].items()
+        groups = {n: self._lower(phase, self._group, d.node) for n, d in group_decls if not _is_standing(d.node)}
+        standing = {n: self._lower(phase, self._standing, d.node) for n, d in group_decls if _is_standing(d.node)}
         moments = {n: self._lower(phase, self._moments, d.node) for n, d in self.tables["moments"].items()}
         rotations = {n: self._lower(phase, self._rotation, d.node) for n, d in self.tables["rotate"].items()}
         slas = {n: self._lower(phase, self._sla, d.node) for n, d in self.tables["sla"].items()}
@@ -213,6 +218,7 @@ class _Compiler:
             contents=contents,
             journeys={k: v for k, v in journeys.items() if v is not None},
             groups={k: v for k, v in groups.items() if v is not None},
+            standing={k: v for k, v in standing.items() if v is not None} or None,
             moments=moments,
             rotations={k: v for k, v in rotations.items() if v is not None},
             slas=slas,
@@ -489,6 +495,9 @@ class _Compiler:
             return _obj(op="not", arg=lowered_set) if e.negated else lowered_set
         if isinstance(e, A.HasTag):
             return _obj(op="tag", tag=e.tag.value)
+        if isinstance(e, A.InGroup):
+            self._known("group", e.group)
+            return _obj(op="group", group=e.group.value)
         assert isinstance(e, A.InSegment)
         name = self._segment_ref(e.segment)
         if segment_uses is not None:
@@ -873,6 +882,10 @@ class _Compiler:
                 steps.append(m)
             elif isinstance(m, A.Closing):
                 closing.append(A.Step(None, m.action, m.span))
+            elif isinstance(m, A.Admit | A.Owner | A.GroupEvery | A.Lapse):
+                self.error("standing-clause", t("this belongs to a standing group; group '{name}' has 'opens' or "
+                                                "'lasts', so it is a short-term group", name=name), m.span,
+                           t("leave out 'opens' and 'lasts' for a group that is always open"))  # fmt: skip
             else:
                 kind = A.OpensOnce if isinstance(m, A.OpensSeries) else type(m)
                 if kind in found:
@@ -932,6 +945,74 @@ class _Compiler:
             start=start,
             nodes=graph.ordered(),
             closing=[c for c in closing_ids if c],
+        )
+
+    # ---- standing groups (docs/language.md §7.2) --------------------------------------------------------
+    def _standing(self, g: A.Group) -> Doc | None:
+        """A group without `opens` and `lasts`: always open, entered by invitation."""
+        self.file = g.file
+        name = g.name.value
+        found: dict[type, A.GroupMember] = {}
+        posts: list[Doc] = []
+        lapse: list[A.Step] = []
+        for m in g.members:
+            if isinstance(m, A.GroupEvery):
+                content = self._content_ref(m.content, with_event=False)
+                label = f"{schedule_text(m.schedule)}: post {content}"
+                posts.append(_obj(label=label, schedule=self.schedule(m.schedule), content=content))
+            elif isinstance(m, A.Lapse):
+                if isinstance(m.action, A.Dm | A.Task | A.TagAdd | A.TagRemove):
+                    lapse.append(A.Step(None, m.action, m.span))
+                else:
+                    self.error("standing-lapse", t("'when not admitted' can send a dm, create a task or change a "
+                                                   "tag"), m.action.span)  # fmt: skip
+            elif isinstance(m, A.Step | A.Closing | A.GroupMembers):
+                word = "members" if isinstance(m, A.GroupMembers) else "closing" if isinstance(m, A.Closing) else ""
+                self.error(
+                    "standing-clause",
+                    t("group '{name}' is a standing group (no 'opens' or 'lasts'): it has no {what}", name=name,
+                      what=t("opening to count days from") if not word else f"'{word}'"),
+                    m.span,
+                    t("a short-term group needs 'opens' and 'lasts'; a standing group admits with {admit} and posts on a "
+                      "schedule: {every}", admit="admit in VIP",
+                      every="every wed at 20:00: post 会员价"),
+                )  # fmt: skip
+            elif type(m) in found:
+                self.error("duplicate-clause", t("group '{name}' says this twice", name=name), m.span)
+            else:
+                found[type(m)] = m
+        invite = found.get(A.GroupInvite)
+        if invite is None:
+            self.error("group-invite", t("group '{name}' has no '{clause}'", name=name, clause="invite"), g.name.span,
+                       t("name the content sent to invite each member, for example: {example}",
+                         example="invite VIP邀请"))  # fmt: skip
+        elif self.first_dm is None:
+            self.first_dm = (self.file, invite.span)
+        title = found.get(A.GroupTitle)
+        if title is not None:
+            self._template(title.text)  # type: ignore[union-attr]
+            self._text_without_event(title.text)  # type: ignore[union-attr]
+        size = found.get(A.Size)
+        if size is not None and not 2 <= size.value <= MAX_GROUP_SIZE:  # type: ignore[union-attr]
+            self.error("group-size", t("a customer group holds 2 to {most} members", most=MAX_GROUP_SIZE), size.span,
+                       t("WeCom customer groups hold at most 500; a full group overflows into the next one"))  # fmt: skip
+        admit = found.get(A.Admit)
+        owner = found.get(A.Owner)
+        invite_name = self._content_ref(invite.content, with_event=False) if invite else ""  # type: ignore[union-attr]
+        graph = _Graph(self, events=False, where=f"group '{name}'")
+        lapse_ids = [graph.lower((s,), None) for s in lapse]
+        if invite is None:
+            return None
+        return _obj(
+            name=name,
+            title=title.text.value if title else name,  # type: ignore[union-attr]
+            admit=self.expr(admit.expr, events=False) if admit else None,  # type: ignore[union-attr]
+            owner=owner.account.value if owner else None,  # type: ignore[union-attr]
+            size=int(size.value) if size else DEFAULT_GROUP_SIZE,  # type: ignore[union-attr]
+            invite=invite_name,
+            posts=posts,
+            lapse=[i for i in lapse_ids if i],
+            nodes=graph.ordered(),
         )
 
     # ---- Moments, rotations, SLAs ---------------------------------------------------------------------
@@ -1143,6 +1224,11 @@ def _walk(steps: Iterable[A.Step]) -> Iterator[A.Step]:
         elif isinstance(a, A.Wait):
             yield from _walk(a.then or ())
             yield from _walk(a.otherwise or ())
+
+
+def _is_standing(g: A.Group) -> bool:
+    """A group without `opens` and `lasts` is a standing group (docs/language.md §7.2)."""
+    return not any(isinstance(m, A.OpensOnce | A.OpensSeries | A.Lasts) for m in g.members)
 
 
 def _times(times: tuple[A.Clock, ...]) -> list[str]:

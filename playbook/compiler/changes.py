@@ -53,6 +53,7 @@ def graph_changes(old: Doc, new: Doc) -> list[Change]:
     out += _contents(old.get("contents", {}), new.get("contents", {}))
     out += _flows("journey", old.get("journeys", {}), new.get("journeys", {}), _journey_aspects)
     out += _flows("group", old.get("groups", {}), new.get("groups", {}), _group_aspects)
+    out += _named("group", old.get("standing") or {}, new.get("standing") or {}, _standing_text)
     out += _named("moments", old.get("moments", {}), new.get("moments", {}),
                   lambda m: "; ".join(r["label"] for r in m["rules"]), detail=_moments_aspects)  # fmt: skip
     out += _named("rotation", old.get("rotations", {}), new.get("rotations", {}), _rotation_text)
@@ -131,6 +132,15 @@ def _first_difference(a: Doc, b: Doc) -> str:
     """What differs between two versions of a thing, as aspect words ("timing, visible")."""
     fields = {k for k in {*a, *b} - {"name", "label", "uses", "placeholders"} if a.get(k) != b.get(k)}
     return ", ".join(sorted({_FIELD_ASPECTS.get(k, k) for k in fields})) or "label"
+
+
+def _standing_text(g: Doc) -> str:
+    """A standing group (docs/language.md §7.2) in one line."""
+    admit = f"admit {expr_text(g['admit'])}, " if "admit" in g else ""
+    owner = f'owner "{g["owner"]}", ' if "owner" in g else ""
+    lapse = [f"when not admitted: {g['nodes'][i]['label']}" for i in g.get("lapse", [])]
+    return "; ".join([f"{admit}{owner}size {g['size']}, invite {g['invite']}",
+                      *(p["label"] for p in g.get("posts", [])), *lapse])  # fmt: skip
 
 
 def _content_text(c: Doc) -> str:

@@ -85,4 +85,6 @@ def expr_text(e: Doc | None, parent: str = "") -> str:
         return f"{e['field']} is set"
     if op == "tag":
         return f'tag "{e["tag"]}"'
+    if op == "group":
+        return f"in group {e['group']}"
     return f"in {e['segment']}"

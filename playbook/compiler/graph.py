@@ -1,6 +1,6 @@
 """The whole playbook as a picture source: Mermaid (for Markdown/Feishu docs) or Graphviz dot.
 
-One cluster per journey, short-term group, Moments calendar, rotation and service level.
+One cluster per journey, short-term group, standing group, Moments calendar, rotation and service level.
 Every node is either a schedule entry (drawn rounded: what starts the flow — a journey's
 entry, a group's opening and its closing, a Moments rule, a rotation, an SLA's trigger)
 or reachable from one; `clusters` builds that model, `mermaid` and `dot` only draw it.
@@ -89,6 +89,7 @@ def clusters(pb: Doc) -> list[Cluster]:
             c.edges.extend((a, b, "") for a, b in zip(chain, chain[1:], strict=False))
         c.nodes.append(("end", t("end"), END))
         out.append(c)
+    out.extend(_standing(g) for g in (pb.get("standing") or {}).values())
     for m in pb.get("moments", {}).values():
         c = Cluster(f"moments {m['name']}")
         for index, rule in enumerate(m["rules"]):
@@ -111,6 +112,25 @@ def clusters(pb: Doc) -> list[Cluster]:
         c.edges.append(("entry", "answer", ""))
         out.append(c)
     return out
+
+
+def _standing(g: Doc) -> Cluster:
+    """A standing group (docs/language.md §7.2): who may join (entered by `invite` from a
+    journey), each scheduled post, and what happens when a member no longer qualifies."""
+    c = Cluster(f"standing group {g['name']}")
+    admit = f"admit {expr_text(g['admit'])}" if "admit" in g else "admit anyone invited"
+    owner = f', owner "{g["owner"]}"' if "owner" in g else ""
+    c.nodes.append(("entry", f"{admit}, size {g['size']}{owner}, invite {g['invite']}", ENTRY))
+    for index, post in enumerate(g["posts"]):
+        c.nodes.append((f"p{index}", post["label"], ENTRY))
+    lapse = list(g["lapse"])
+    if lapse:
+        c.nodes.append(("lapse", "when not admitted", ENTRY))
+        c.nodes.extend((nid, g["nodes"][nid]["label"], STEP) for nid in lapse)
+        chain = ["lapse", *lapse, "end"]
+        c.edges.extend((a, b, "") for a, b in zip(chain, chain[1:], strict=False))
+        c.nodes.append(("end", t("end"), END))
+    return c
 
 
 def unreachable(c: Cluster) -> set[str]:

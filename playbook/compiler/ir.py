@@ -73,6 +73,13 @@ class InSegment(Model):
     segment: str
 
 
+class InGroup(Model):
+    """`in group G`: G is in the contact's `groups` (joined_group/left_group keep it)."""
+
+    op: Literal["group"] = "group"
+    group: str
+
+
 class And(Model):
     op: Literal["and"] = "and"
     args: list[Expr]
@@ -88,7 +95,9 @@ class Not(Model):
     arg: Expr
 
 
-Expr = Annotated[Cmp | InList | Within | IsSet | HasTag | InSegment | And | Or | Not, Field(discriminator="op")]
+Expr = Annotated[
+    Cmp | InList | Within | IsSet | HasTag | InSegment | InGroup | And | Or | Not, Field(discriminator="op")
+]
 
 
 # ---- schedules --------------------------------------------------------------------------
@@ -220,6 +229,28 @@ class Group(Model):
     closing: list[str]  # node ids, run just before dissolving
 
 
+class StandingPost(Model):
+    label: str
+    schedule: Schedule
+    content: str
+
+
+class Standing(Model):
+    """A standing group (docs/language.md §7.2): always open, one chain of numbered groups
+    per account (or one shared chain under `owner`), each holding at most `size` members;
+    `lapse` (node ids) runs for a member who no longer matches `admit`."""
+
+    name: str
+    title: str
+    admit: Expr | None = None  # None: anyone invited may join
+    owner: str | None = None  # None: one chain per account
+    size: int
+    invite: str
+    posts: list[StandingPost] = []
+    lapse: list[str] = []
+    nodes: dict[str, Node] = {}
+
+
 class MomentRule(Model):
     label: str
     schedule: Schedule | None = None
@@ -322,6 +353,7 @@ class Playbook(Model):
     contents: dict[str, Content] = {}
     journeys: dict[str, Journey] = {}
     groups: dict[str, Group] = {}
+    standing: dict[str, Standing] | None = None  # None (left out): no standing group
     moments: dict[str, Moments] = {}
     rotations: dict[str, Rotation] = {}
     slas: dict[str, Sla] = {}

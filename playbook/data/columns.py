@@ -35,6 +35,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
                  "nickname", "remark"),  # fmt: skip
         "account": _ACCOUNT_NAMES,
         "tags": ("标签", "企业标签", "客户标签", "个人标签", "tag"),
+        "groups": ("所在群", "所在群聊", "所在客户群"),
         "added_at": ("添加时间", "添加好友时间", "加好友时间", "添加日期", "createtime", "add_time"),
         "spent": ("累计消费", "消费金额", "累计消费金额", "消费总额", "总消费", "累计金额"),
         "orders": ("订单数", "累计订单", "累计订单数", "购买次数", "下单次数", "成交订单数"),

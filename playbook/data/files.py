@@ -20,6 +20,7 @@ from playbook.data.encoding import TextShape, open_text, text_shape
 from playbook.data.values import (
     ALWAYS_TEXT,
     EXAMPLE_TIME,
+    SET_FIELDS,
     DataValueError,
     parse_tags,
     parse_time,
@@ -515,7 +516,7 @@ def _column_plan(header: list[str], keep: set[str] | None, clock: LocalTime) -> 
     for index, key in enumerate(header):
         if not key or (keep is not None and key not in keep):
             continue
-        if key == "tags":
+        if key in SET_FIELDS:
             plan.append((index, key, _Cells(parse_tags)))
         elif key in ALWAYS_TEXT:
             plan.append((index, key, _Cells(_text_cell)))

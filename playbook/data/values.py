@@ -19,7 +19,10 @@ from playbook.engine.values import DateValue, Instant
 from playbook.i18n import N_, t
 from playbook.timetext import TimeTextError, ascii_form, looks_like_date, parse_datetime
 
-ALWAYS_TEXT = frozenset({"id", "name", "account", "tags"})
+ALWAYS_TEXT = frozenset({"id", "name", "account", "tags", "groups"})
+# Fields that hold a set of names, written like tags: `tags`, and `groups` (the groups the
+# contact is in, which `in group G` reads: docs/language.md §7.2)
+SET_FIELDS = frozenset({"tags", "groups"})
 EXAMPLE_TIME = "2026-12-01T09:00:00+08:00"  # how a time is written, in messages
 
 _INT = re.compile(r"^-?(0|[1-9]\d*)$")
@@ -117,7 +120,7 @@ def typed(key: str, raw: object, clock: LocalTime) -> Value | frozenset[str] | N
     """A field's value from a data file (CSV text or JSON value); None means missing."""
     if raw is None:
         return None
-    if key == "tags":
+    if key in SET_FIELDS:
         return parse_tags(raw)
     if key in ALWAYS_TEXT:
         return text_value(raw)

@@ -38,6 +38,7 @@ class Columns:
         self.row: dict[str, int] = {}
         self._cols: dict[tuple[str, str], np.ndarray] = {}
         self._tags: dict[str, np.ndarray] = {}
+        self._groups: dict[str, np.ndarray] = {}  # `in group G`: G in the contact's `groups`
         self.accounts: list[str | None] = [None]  # code -> account id (0: none)
         self._account_code: dict[str | None, int] = {None: 0}
         self.capacity = 0
@@ -91,6 +92,8 @@ class Columns:
             self._cols[key] = grown(col, _fill(key[1]))
         for tag, col in self._tags.items():
             self._tags[tag] = grown(col, False)
+        for group, col in self._groups.items():
+            self._groups[group] = grown(col, False)
         self.capacity = capacity
 
     def _append(self, cid: str) -> int:
@@ -127,6 +130,9 @@ class Columns:
         tags = record.get("tags") or frozenset()
         for tag, col in self._tags.items():
             col[index] = tag in tags
+        groups = record.get("groups") or frozenset()
+        for group, col in self._groups.items():
+            col[index] = group in groups
         account = record.get("account")
         code = self._account_code.get(account)
         if code is None:
@@ -156,13 +162,21 @@ class Columns:
         return col[: self.n]
 
     def tag(self, tag: str) -> np.ndarray:
+        return self._member_column(self._tags, "tags", tag)
+
+    def group(self, group: str) -> np.ndarray:
+        """Who is in group `group` (their `groups` field holds it)."""
+        return self._member_column(self._groups, "groups", group)
+
+    def _member_column(self, built: dict[str, np.ndarray], field: str, item: str) -> np.ndarray:
+        """Whether each contact's set field `field` (tags, groups) holds `item`."""
         self._flush()
-        col = self._tags.get(tag)
+        col = built.get(item)
         if col is None:
             col = np.zeros(max(self.capacity, 1), dtype=bool)
             fields = self.contacts.fields
-            col[: self.n] = np.fromiter((tag in (fields[c].get("tags") or ()) for c in self.ids), bool, self.n)
-            self._tags[tag] = col
+            col[: self.n] = np.fromiter((item in (fields[c].get(field) or ()) for c in self.ids), bool, self.n)
+            built[item] = col
         return col[: self.n]
 
     def live(self) -> np.ndarray:
@@ -314,6 +328,9 @@ class VecCompiler:
         if op == "tag":
             tag = e["tag"]
             return lambda now: cols.tag(tag).copy()
+        if op == "group":
+            group = e["group"]
+            return lambda now: cols.group(group).copy()
         if op == "segment":
             name = e["segment"]
             compiled: list[VecPredicate] = []

@@ -204,7 +204,7 @@ class Engine:
         self.welcomes: dict[str, tuple[str, str, int]] = {}
         # Fields whose change can change a segment's membership (besides deletion, tags and
         # the account, which always can).
-        self.watched = {"deleted", "tags", "account"}.union(*(p.ir.fields for p in self.programs))
+        self.watched = {"deleted", "tags", "account", "groups"}.union(*(p.ir.fields for p in self.programs))
 
     # ---- the timeline ---------------------------------------------------------------------
     def at(self, t: int, phase: int, kind: str, payload: tuple, order: tuple = ()) -> None:
@@ -716,6 +716,8 @@ def apply_effects(contacts: Contacts, event: Event) -> set[str]:
         after = before | {data["tag"]} if kind == "tag_added" else before - {data["tag"]}
         record["tags"] = after
         return {"tags"} if after != before else set()
+    if kind in ("joined_group", "left_group"):
+        return _group_membership(record, kind == "joined_group", data.get("group"))
     if kind == "contact_updated":
         for key, value in data.items():
             if key not in EVENT_ONLY_FIELDS:
@@ -726,3 +728,16 @@ def apply_effects(contacts: Contacts, event: Event) -> set[str]:
         contacts.deleted.add(cid)
         return {"deleted"}
     return set()
+
+
+def _group_membership(record: dict[str, Any], joined: bool, group: Any) -> set[str]:
+    """`joined_group`/`left_group` with a `group` (a group's name, or a numbered group's id
+    `NAME/…`) change the contact's `groups`, which `in group NAME` reads; without one,
+    nothing changes."""
+    if not isinstance(group, str) or not group:
+        return set()
+    name = group.split("/", 1)[0]
+    before = frozenset(record.get("groups", frozenset()))
+    after = before | {name} if joined else before - {name}
+    record["groups"] = after
+    return {"groups"} if after != before else set()

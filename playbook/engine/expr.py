@@ -75,6 +75,9 @@ class Compiler:
         if op == "tag":
             tag = e["tag"]
             return lambda s: tag in (s.contact.get("tags") or ())
+        if op == "group":
+            group = e["group"]
+            return lambda s: group in (s.contact.get("groups") or ())
         if op == "segment":
             name = e["segment"]
             table = self.segments
@@ -169,6 +172,8 @@ def fields_read(
         return fields_read(e["arg"], segments, seen)
     if op == "tag":
         return {"tags"}
+    if op == "group":
+        return {"groups"}
     if op == "segment":
         name = e["segment"]
         if name in seen:

@@ -22,6 +22,7 @@ from playbook.engine.columns import Audience
 from playbook.engine.expr import Scope
 from playbook.engine.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
 from playbook.engine.pinyin import name_key
+from playbook.engine.standing import JOINED, LEFT, StandingRun
 from playbook.engine.timeutil import parse_clock
 
 if TYPE_CHECKING:
@@ -45,11 +46,13 @@ class FlowSet:
         self.moments = [MomentsRun(self, m) for m in pb.moments.values()]
         self.rotations = [RotationRun(self, r) for r in pb.rotations.values()]
         self.slas = [SlaRun(self, s, i) for i, s in enumerate(pb.slas.values())]
+        self.standing = {n: StandingRun(self, g) for n, g in (pb.standing or {}).items()}
         self.runners: dict[str, Any] = {}
         self._schedule_docs: dict[int, dict[str, Any]] = {}
         self._reacting: dict[str, tuple[list[SlaRun], list[JourneyRun]]] = {}  # event type -> who reacts
         for kind, runs in (("journey", self.journeys.values()), ("group", self.groups.values()),
-                           ("moments", self.moments), ("rotation", self.rotations)):  # fmt: skip
+                           ("moments", self.moments), ("rotation", self.rotations),
+                           ("standing", self.standing.values())):  # fmt: skip
             for run in runs:
                 run.key = f"{kind}:{run.name}"
                 self.runners[run.key] = run
@@ -114,7 +117,8 @@ class FlowSet:
     # ---- what the engine tells the runners -------------------------------------------------
     def activate(self, t: int) -> None:
         self.activated_at = t
-        for run in (*self.journeys.values(), *self.groups.values(), *self.moments, *self.rotations):
+        for run in (*self.journeys.values(), *self.groups.values(), *self.moments, *self.rotations,
+                    *self.standing.values()):  # fmt: skip
             run.activate(t)
 
     def on_event(self, event: Event) -> None:
@@ -123,6 +127,9 @@ class FlowSet:
             sla.on_event(event)
         for j in journeys:
             j.on_event(event)
+        if event.type in (JOINED, LEFT):
+            for g in self.standing.values():
+                g.on_event(event)
 
     def _reacts(self, kind: str) -> tuple[list[SlaRun], list[JourneyRun]]:
         """The SLAs and journeys an event type concerns, in their order (worked out once
@@ -138,10 +145,18 @@ class FlowSet:
             j.contact_changed(cid)
         for r in self.rotations:
             r.contact_changed(cid)
+        for g in self.standing.values():
+            g.contact_changed(cid)
 
     def day_tick(self, t: int) -> None:
         for j in self.journeys.values():
             j.day_tick(t)
+        for g in self.standing.values():
+            g.day_tick(t)
+
+    def tag(self, cid: str, tag: str, add: bool, t: int, flow: str) -> None:
+        """A runner's `tag add/remove` (see change_tag)."""
+        change_tag(self, cid, tag, add, t, flow)
 
     def touch_done(self, origin: tuple, sent_at: int | None) -> None:
         """A touch with an origin went out (sent_at) or was skipped (None): continue."""
@@ -416,6 +431,12 @@ class JourneyRun:
 
     def _invite(self, enr: Enrolment, node: ir.Node, t: int) -> None:
         cid = enr.contact
+        standing = self.flows.standing.get(node.group or "")
+        if standing is not None:  # a standing group (engine/standing.py)
+            req = self._touch(enr, node, t)
+            standing.invite(req, cid, t)
+            enr.touch = req
+            return self.engine.request(req)
         group = self.flows.groups[node.group or ""]
         req = self._touch(enr, node, t)
         instance = group.instance_for(cid, t)

@@ -129,7 +129,7 @@ def _names(tokens: list[Any], files: list[A.File], fields: Iterable[str], enclos
     declared = _declared(files)
     if prev in ("dm", "post") or (prev == "invite" and enclosing == "group"):
         kinds = ["content"]
-    elif prev == "invite":
+    elif prev == "invite" or (before_prev, prev) == ("in", "group"):  # `in group G` (standing groups)
         kinds = ["group"]
     elif prev in ("in", "enter") or (prev == "for" and before_prev not in ("wait",)):
         kinds = ["segment"]

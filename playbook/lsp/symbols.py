@@ -16,6 +16,7 @@ DECLARES: dict[type, str] = {**DECLARATION_KINDS, A.EventDecl: "event"}
 # References: (AST class, field) -> kind of name it refers to.
 REFERS: dict[tuple[type, str], str] = {
     (A.InSegment, "segment"): "segment",
+    (A.InGroup, "group"): "group",
     (A.EntryEnter, "segment"): "segment",
     (A.EntrySchedule, "segment"): "segment",
     (A.EntryAt, "segment"): "segment",

@@ -140,6 +140,8 @@ def import_synced(store: Store, synced: Synced, source: str, now: int) -> SyncIm
     if synced.gone:
         store.append_events([Event("deleted", cid, now, {"by": "sync"}) for cid in synced.gone], "adapter")
         result.deleted = len(synced.gone)
+    if synced.events:
+        store.append_events(list(synced.events), "adapter")
     return result
 
 
@@ -149,8 +151,9 @@ def _typed_synced(record: dict[str, Any]) -> dict[str, Any]:
     out = dict(record)
     if isinstance(out.get("added_at"), int):
         out["added_at"] = Instant(out["added_at"])
-    if "tags" in out:
-        out["tags"] = frozenset(str(tag) for tag in out["tags"])
+    for key in ("tags", "groups"):
+        if key in out:
+            out[key] = frozenset(str(name) for name in out[key])
     return out
 
 

@@ -179,6 +179,10 @@ class Journaler:
                     inst not in group.open_instances,
                 )  # fmt: skip
             )
+        elif kind == "standing":  # a numbered group of a standing group: its members (engine/standing.py)
+            doc = flows.standing[name].state_of(item)
+            if doc is not None:
+                journal.flow_state[(version, runner, item)] = doc
         else:
             sla = next(x for x in flows.slas if x.s.name == name)
             if item:
@@ -401,6 +405,10 @@ def _restore_flow_state(engine: Engine, values: dict[tuple[str, str, str], Any],
             else:
                 rot.queues[item] = list(value["queue"])
                 rot.placed.update(value["placed"])
+        elif kind == "standing":
+            standing = flows.standing.get(name)
+            if standing is not None:
+                standing.restore(item, value)
         elif kind == "sla":
             sla = next((x for x in flows.slas if x.s.name == name), None)
             if sla is None:

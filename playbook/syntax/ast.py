@@ -170,7 +170,15 @@ class InSegment:
     span: Span = _pos()
 
 
-Expr = BoolOp | Not | Compare | InList | Within | IsSet | HasTag | InSegment
+@node
+class InGroup:
+    """`in group G`: the contact is a member of group G (joined_group/left_group)."""
+
+    group: Name
+    span: Span = _pos()
+
+
+Expr = BoolOp | Not | Compare | InList | Within | IsSet | HasTag | InSegment | InGroup
 
 
 # ---- schedules ------------------------------------------------------------------------
@@ -464,7 +472,38 @@ class Closing:
     span: Span = _pos()
 
 
-GroupMember = GroupTitle | GroupMembers | OpensOnce | OpensSeries | Lasts | Size | GroupInvite | Step | Closing
+# ---- standing-group members (docs/language.md §7.2) -----------------------------------
+
+
+@node
+class Admit:
+    expr: Expr
+    span: Span = _pos()
+
+
+@node
+class Owner:
+    account: Text
+    span: Span = _pos()
+
+
+@node
+class GroupEvery:
+    schedule: Schedule
+    content: Name
+    span: Span = _pos()
+
+
+@node
+class Lapse:
+    action: Action
+    span: Span = _pos()
+
+
+StandingMember = Admit | Owner | GroupEvery | Lapse
+GroupMember = (
+    GroupTitle | GroupMembers | OpensOnce | OpensSeries | Lasts | Size | GroupInvite | Step | Closing | StandingMember
+)
 
 # ---- Moments and rotations ------------------------------------------------------------
 

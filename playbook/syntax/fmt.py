@@ -202,6 +202,8 @@ def expr(e: A.Expr) -> str:
             return f"tag {quoted(e.tag.value)}"
         case A.InSegment():
             return f"in {e.segment.value}"
+        case A.InGroup():
+            return f"in group {e.group.value}"
     raise TypeError(f"not an expression: {e!r}")
 
 
@@ -686,8 +688,22 @@ class _Printer:
                 self.emit(depth, f"invite {m.content.value}", at)
             case A.Closing():
                 self.action(m.action, depth, "closing: ", at)
+            case A.Admit() | A.Owner() | A.GroupEvery() | A.Lapse():
+                self.standing_member(m, depth, at)
             case _:
                 raise TypeError(f"not a group member: {m!r}")
+
+    def standing_member(self, m: A.StandingMember, depth: int, at: Pos | None) -> None:
+        """A standing group's own clauses (docs/language.md §7.2)."""
+        match m:
+            case A.Admit():
+                self.emit(depth, f"admit {expr(m.expr)}", at)
+            case A.Owner():
+                self.emit(depth, f"owner {quoted(m.account.value)}", at)
+            case A.GroupEvery():
+                self.emit(depth, f"{schedule(m.schedule)}: post {m.content.value}", at)
+            case A.Lapse():
+                self.action(m.action, depth, "when not admitted: ", at)
 
     def moment_rule(self, r: A.MomentRule, depth: int) -> None:
         when = f"at {_datetime(r.when.value)}" if isinstance(r.when, A.DateTimeLit) else schedule(r.when)

@@ -325,6 +325,9 @@ class _ToAst(Transformer):
     def in_segment(self, kw: Token, name: Token) -> A.InSegment:
         return A.InSegment(self._name(name), _tok_span(name))
 
+    def in_group(self, kw: Token, name: Token) -> A.InGroup:
+        return A.InGroup(self._name(name), _tok_span(name))
+
     def signed_number(self, minus: Token | None, num: Token) -> A.Literal:
         n = self._number(num)
         return A.Literal("number", -n if minus else n, _span(minus or num, num))
@@ -486,6 +489,19 @@ class _ToAst(Transformer):
 
     def group_closing(self, kw: Token, action: A.Action) -> A.Closing:
         return A.Closing(action, _span(kw, action))
+
+    # standing groups
+    def group_admit(self, kw: Token, expr: A.Expr) -> A.Admit:
+        return A.Admit(expr, _tok_span(kw))
+
+    def group_owner(self, kw: Token, s: Token) -> A.Owner:
+        return A.Owner(self._text(s), _span(kw, s))
+
+    def group_every(self, schedule: A.Schedule, kw: Token, name: Token) -> A.GroupEvery:
+        return A.GroupEvery(schedule, self._name(name), _span(schedule, name))
+
+    def group_lapse(self, kw: Token, action: A.Action) -> A.Lapse:
+        return A.Lapse(action, _span(kw, action))
 
     # ---- Moments -------------------------------------------------------------------------
     def moments(self, name: Token, *rules: A.MomentRule) -> A.Moments:

@@ -20,7 +20,9 @@ and the choices made where they say nothing. What it keeps:
   `quota="week"` for 7 a week, `"day"` for 1 a day, as the admin may choose);
 * customer Moments tasks (``add_moment_task`` → jobid, ``get_moment_task_result``; each sender
   publishes later — `confirm_moment`, or `auto_confirm` — as ``get_moment_task`` reports), corp tags
-  (``get_corp_tag_list``, ``add_corp_tag``, ``del_corp_tag``, ``mark_tag``), group join ways,
+  (``get_corp_tag_list``, ``add_corp_tag``, ``del_corp_tag``, ``mark_tag``), group join ways
+  (a customer scanning one: `scan_join_way`, into the first chat with room or a room made by
+  ``auto_create_room``, 500 a chat — 92229, 98429),
   app messages to staff (``message/send``: beyond 30 a minute / 1,000 an hour per staff member
   they are silently dropped, the answer is still ok) and temporary media (``media/upload``,
   ``media/upload_attachment``: media_id valid 3 days);
@@ -85,6 +87,7 @@ MEDIA_TTL = 3 * 86400
 MOMENT_JOB_TTL = 86400
 MAX_RECIPIENTS = 10_000
 MAX_CHATS = 2000
+CHAT_MEMBERS_MAX = 500  # a customer group ("外部群最多 500 人": developer.work.weixin.qq.com/document/path/98429)
 MAX_ATTACHMENTS = 9
 MAX_TAGS = 3000
 WELCOME_TTL = 20  # a WelcomeCode may be used within 20 s of the callback, once (92137/92599)
@@ -134,6 +137,7 @@ INVALID_CURSOR = 50100
 NO_RECIPIENT = 82001
 NO_RELATION = 84061
 INVALID_CHAT_TYPE = 86214
+NOT_A_CUSTOMER_GROUP = 90501  # "chat is not external group chat" (failed_chat_list in 92127)
 
 ERRMSG = {
     OK: "ok",
@@ -398,6 +402,11 @@ class WeComServer:
         self._marks: dict[tuple[str, str], set[str]] = defaultdict(set)  # (userid, external_userid) → tag ids
         self._media: dict[str, dict[str, Any]] = {}
         self._join_ways: dict[str, dict[str, Any]] = {}
+        self._chat_members: dict[str, list[str]] = defaultdict(list)  # chat_id → who scanned in
+        self._chat_names: dict[str, str] = {}  # rooms made by a join way's auto_create_room
+        self._rooms_made: dict[str, int] = defaultdict(int)  # config_id → rooms it made
+        self._chat_created: dict[str, float] = {}
+        self._joined_at: dict[tuple[str, str], float] = {}  # (chat, customer) → when they scanned in
         self._app_messages: list[AppMessage] = []
         self._welcomes: dict[str, Welcome] = {}  # welcome_code → its use
         self._blocks: dict[str, tuple[float, str]] = {}  # endpoint → (blocked until, "minute" | "hour")
@@ -627,6 +636,53 @@ class WeComServer:
     def join_way(self, config_id: str) -> dict[str, Any] | None:
         with self._lock:
             return self._join_ways.get(config_id)
+
+    def scan_join_way(self, config_id: str, external_userid: str) -> str | None:
+        """A customer scans a join way's QR code: into the first of its chats with room, else —
+        with auto_create_room 1 — a new room named room_base_name plus a number counted from
+        room_base_id, which joins the way's chat_id_list ("auto_create_room 当群满了后，是否自动
+        新建群", "room_base_name 自动建群的群名前缀", "room_base_id 自动建群的群起始序号":
+        https://developer.work.weixin.qq.com/document/path/92229). A customer group holds at most
+        500 ("外部群最多 500 人": https://developer.work.weixin.qq.com/document/path/98429).
+        Returns the chat joined (None: every chat full and no auto-creation). The member
+        change callback is the test's to send (send_callback)."""
+        with self._lock:
+            way = self._join_ways[config_id]
+            for chat in way["chat_id_list"]:
+                members = self._chat_members[chat]
+                if external_userid in members:
+                    return chat
+                if len(members) < CHAT_MEMBERS_MAX:
+                    members.append(external_userid)
+                    self._joined_at[(chat, external_userid)] = self.clock()
+                    return chat
+            if way["auto_create_room"] != 1:
+                return None
+            made = self._rooms_made[config_id]
+            chat = f"wrAuto{secrets.token_hex(8)}"
+            self._chats[chat] = self._chats.get(way["chat_id_list"][0], "")
+            way["chat_id_list"] = [*way["chat_id_list"], chat]
+            self._rooms_made[config_id] = made + 1
+            self._chat_created[chat] = self.clock()
+            self._chat_names[chat] = f"{way['room_base_name']}{(way['room_base_id'] or 1) + made}"
+            self._chat_members[chat].append(external_userid)
+            self._joined_at[(chat, external_userid)] = self.clock()
+            return chat
+
+    def leave_chat(self, chat_id: str, external_userid: str) -> None:
+        """A customer leaves a chat (the member change callback is the test's to send)."""
+        with self._lock:
+            members = self._chat_members.get(chat_id, [])
+            if external_userid in members:
+                members.remove(external_userid)
+
+    def chat_members(self, chat_id: str) -> list[str]:
+        with self._lock:
+            return list(self._chat_members.get(chat_id, ()))
+
+    def chat_name(self, chat_id: str) -> str | None:
+        with self._lock:
+            return self._chat_names.get(chat_id)
 
     # ---- staff confirmation ----------------------------------------------------------------
     def confirm(self, msgid: str, userid: str | None = None, at: float | None = None) -> dict[str, int]:
@@ -1334,6 +1390,30 @@ class WeComServer:
     def _get_join_way(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
         return {"join_way": dict(self._join_way_of(body))}
 
+    def _groupchat_get(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
+        """获取客户群详情 (https://developer.work.weixin.qq.com/document/path/96338): the chat's
+        owner, its members (type 1 a staff member: the owner; type 2 an external contact) with
+        join_time and join_scene (3: 通过扫描群二维码入群), names only with need_name 1."""
+        chat = body.get("chat_id")
+        if not isinstance(chat, str) or not chat:
+            raise ApiError(EMPTY_PARAMETER, "chat_id")
+        if chat not in self._chats:
+            raise ApiError(NOT_A_CUSTOMER_GROUP, "chat is not external group chat")
+        owner = self._chats[chat]
+        created = int(self._chat_created.get(chat, 0))
+        members: list[dict[str, Any]] = [{"userid": owner, "type": 1, "join_time": created, "join_scene": 1}]
+        for customer in self._chat_members.get(chat, []):
+            members.append({"userid": customer, "type": 2, "join_scene": 3,
+                            "join_time": int(self._joined_at.get((chat, customer), created))})  # fmt: skip
+        if body.get("need_name") == 1:
+            for m in members:
+                m["name"] = m["userid"]
+        name = self._chat_names.get(chat, chat)
+        return {"group_chat": {"chat_id": chat, "name": name, "owner": owner, "create_time": created, "notice": "",
+                               "member_list": members, "admin_list": [],
+                               "member_version": hashlib.md5(",".join(self._chat_members.get(chat, [])).encode()
+                                                             ).hexdigest()}}  # fmt: skip
+
     def _del_join_way(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
         del self._join_ways[self._join_way_of(body)["config_id"]]
         return {}
@@ -1427,6 +1507,7 @@ ROUTES: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "externalcontact/groupchat/add_join_way": ("POST", WeComServer._add_join_way),
     "externalcontact/groupchat/get_join_way": ("POST", WeComServer._get_join_way),
     "externalcontact/groupchat/del_join_way": ("POST", WeComServer._del_join_way),
+    "externalcontact/groupchat/get": ("POST", WeComServer._groupchat_get),
     "message/send": ("POST", WeComServer._message_send),
     "media/upload": ("POST", WeComServer._media_upload),
     "media/upload_attachment": ("POST", WeComServer._media_upload_attachment),

@@ -44,10 +44,12 @@ def plan_doc(paths: list[str], contacts: str, accounts: str, events: str, start:
 
 
 def run_daemon(tmp: Path, paths: list[str], contacts: str, accounts: str, events: str, start: int, end: int,
-               clock: Any, restart: random.Random | None = None) -> tuple[list[dict[str, Any]], Store]:  # fmt: skip
+               clock: Any, restart: random.Random | None = None,
+               url: str | None = None) -> tuple[list[dict[str, Any]], Store]:  # fmt: skip
     """The daemon on a fast-forward clock: each step goes to the engine's next timeline
-    item (as the real loop's wake-ups do), then dispatches what is due."""
-    store = Store(f"sqlite:///{tmp / 'store.db'}")
+    item (as the real loop's wake-ups do), then dispatches what is due. The store: `url`,
+    else a SQLite file in `tmp`."""
+    store = Store(url or f"sqlite:///{tmp / 'store.db'}")
     store.migrate()
     import_files(store, [accounts], "accounts", clock)
     import_files(store, [contacts], "contacts", clock)

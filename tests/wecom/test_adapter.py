@@ -177,6 +177,22 @@ def test_an_invitation_carries_its_instance_join_way(server: WeComServer, make: 
     assert state["join_ways"][instance]["qr_code"] == qr
 
 
+def test_a_journey_invitation_into_a_standing_group_uses_the_group_join_way(
+    server: WeComServer, make: Callable[..., WeComAdapter]
+) -> None:
+    """`invite VIP会员群` in a journey: the delivery's flow is the journey, its group the standing
+    group's numbered group; the join way is the group's (its template chats, its name for the
+    rooms WeCom makes when full: auto_create_room,
+    https://developer.work.weixin.qq.com/document/path/92229)."""
+    adapter = make(groups={"VIP会员群": ["wrVip1"]})
+    invite = {"group": "VIP会员群/zhangsan/1", "flow": "VIP群邀请", "content": "VIP邀请", "text": "进群吗"}
+    adapter.send([delivery("v1", contact="wmA", **invite)])
+    (way,) = bodies(server, "add_join_way")
+    assert way["auto_create_room"] == 1 and way["room_base_name"] == "VIP会员群" and way["chat_id_list"] == ["wrVip1"]
+    (body,) = bodies(server, "add_msg_template")
+    assert body["attachments"][0]["link"]["title"] == "VIP会员群"
+
+
 # ---- group posts ---------------------------------------------------------------------------------
 def test_group_posts_go_to_the_instance_chats(server: WeComServer, make: Callable[..., WeComAdapter]) -> None:
     adapter = make(groups={"车厘子预售群": {"zhangsan": ["wrT1", "wrT2"], "lisi": ["wrL1"]}})  # chats per account

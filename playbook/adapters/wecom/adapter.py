@@ -70,6 +70,7 @@ from playbook.adapters.wecom.client import RateLimited, WeComClient, WeComError
 from playbook.adapters.wecom.media import Media, attachments
 from playbook.adapters.wecom.state import AdapterState
 from playbook.adapters.wecom.sync import WeComSync, sync_interval
+from playbook.engine.model import Event
 from playbook.i18n import t
 
 log = logging.getLogger("playbook.adapters.wecom")
@@ -465,9 +466,11 @@ class WeComAdapter(Adapter):
         parts = deliveries[0].parts
         extra: list[dict[str, Any]] = []
         if group:  # an invitation: the instance's join way QR code, when the group has template chats
-            way = self._join_way(group, deliveries[0].flow, account)
+            # The group's name starts its instance id (a journey's `invite` has the journey as its flow).
+            name = group.split("/", 1)[0]
+            way = self._join_way(group, name, account)
             if way is not None:
-                extra.append({"msgtype": "link", "link": {"title": deliveries[0].flow, "url": way["qr_code"]}})
+                extra.append({"msgtype": "link", "link": {"title": name, "url": way["qr_code"]}})
         results, todo = self._found_earlier(account, "single", text, deliveries, lambda d: d.contact)
         for start in range(0, len(todo), MAX_RECIPIENTS):
             chunk = todo[start : start + MAX_RECIPIENTS]
@@ -794,6 +797,54 @@ class WeComAdapter(Adapter):
                 ways[instance] = way
                 self.state.save()
             return way
+
+    def _with_groups(self, events: Sequence[Any]) -> tuple[Any, ...]:
+        """A member change in a chat one of our join ways leads to names that group instance
+        (`group`): what standing groups count members by (docs/language.md §7.2). WeCom's
+        callback names only the chat (ChatId); rooms WeCom made when a group was full
+        (auto_create_room, https://developer.work.weixin.qq.com/document/path/92229) are
+        found by reading the join ways again."""
+        out = []
+        for event in events:
+            chat = event.data.get("chat_id") if event.type in ("joined_group", "left_group") else None
+            instance = self._instance_of_chat(str(chat)) if chat else None
+            out.append(replace(event, data={**event.data, "group": instance}) if instance else event)
+            if instance:  # what the next sync compares with (_group_members)
+                with self.state.lock:
+                    members = self.state.section("group_members").setdefault(instance, {})
+                    if event.type == "joined_group":
+                        members[event.contact] = str(chat)
+                    else:
+                        members.pop(event.contact, None)
+                    self.state.save()
+        return tuple(out)
+
+    def _instance_of_chat(self, chat: str) -> str | None:
+        ways = self.state.section("join_ways")
+
+        def find() -> str | None:
+            with self.state.lock:
+                return next((i for i, w in ways.items() if isinstance(w, dict) and chat in w.get("chat_id_list", ())),
+                            None)  # fmt: skip
+
+        found = find()
+        if found is not None:
+            return found
+        with self._ways_lock:
+            for instance, way in list(ways.items()):
+                if not isinstance(way, dict) or not way.get("config_id"):
+                    continue
+                try:
+                    got = self.client.post("externalcontact/groupchat/get_join_way", {"config_id": way["config_id"]})
+                except WeComError as exc:
+                    log.warning(t("the join way of {group} cannot be read: {reason}", group=instance, reason=exc.reason))
+                    continue
+                chats = [str(c) for c in (got.get("join_way") or {}).get("chat_id_list") or []]
+                if chats and chats != way.get("chat_id_list"):
+                    with self.state.lock:
+                        ways[instance] = {**way, "chat_id_list": chats}
+                        self.state.save()
+        return find()
 
     def _instance_chats(self, d: Delivery) -> list[str]:
         """The chats a post to a group instance goes to: its join way's (as WeCom has them now,
@@ -1314,6 +1365,50 @@ class WeComAdapter(Adapter):
                 del sends[msgid]  # older than any quota period
             self.state.save()
 
+    def _group_members(self, found: Synced, now: int) -> None:
+        """Who is in each group instance's chats, as WeCom lists them (获取客户群详情,
+        https://developer.work.weixin.qq.com/document/path/96338: member_list, type 2 = a
+        customer), compared with what the adapter last knew (state `group_members`): a
+        `joined_group`/`left_group` event (by = "sync") for each difference, for the members
+        a missed or member-less callback left out. A chat that cannot be read is a problem."""
+        ways = self.state.section("join_ways")
+        with self.state.lock:
+            instances = {i: w for i, w in ways.items() if isinstance(w, dict) and w.get("config_id")}
+        if not instances:
+            return
+        known = self.state.section("group_members")
+        calls: dict[str, int] = defaultdict(int)
+        for instance, way in sorted(instances.items()):
+            try:
+                got = self.client.post("externalcontact/groupchat/get_join_way", {"config_id": way["config_id"]})
+                calls["externalcontact/groupchat/get_join_way"] += 1
+                chats = [str(c) for c in (got.get("join_way") or {}).get("chat_id_list") or []] or list(
+                    way.get("chat_id_list") or [])
+                members: dict[str, str] = {}  # customer → chat
+                for chat in chats:
+                    doc = self.client.post("externalcontact/groupchat/get", {"chat_id": chat})
+                    calls["externalcontact/groupchat/get"] += 1
+                    for m in (doc.get("group_chat") or {}).get("member_list") or []:
+                        if m.get("type") == 2 and m.get("userid"):
+                            members.setdefault(str(m["userid"]), chat)
+            except WeComError as exc:
+                found.problems.append(t("cannot read who is in group {group}: {reason}", group=instance,
+                                        reason=exc.reason))  # fmt: skip
+                continue
+            with self.state.lock:
+                before = dict(known.get(instance) or {})
+                for customer in sorted(members.keys() - before.keys()):
+                    found.events.append(Event("joined_group", customer, now,
+                                              {"group": instance, "chat_id": members[customer], "by": "sync"}))  # fmt: skip
+                for customer in sorted(before.keys() - members.keys()):
+                    found.events.append(Event("left_group", customer, now,
+                                              {"group": instance, "chat_id": before[customer], "by": "sync"}))  # fmt: skip
+                known[instance] = members
+        with self.state.lock:
+            self.state.save()
+        for endpoint, n in calls.items():
+            found.calls[endpoint] = found.calls.get(endpoint, 0) + n
+
     def sync_due(self, now: float) -> bool:
         with self._sync_lock:
             if self._sync_next is None:
@@ -1344,6 +1439,7 @@ class WeComAdapter(Adapter):
                         self._sync_next = now + self.sync_every
                 if quota:
                     self._add_staff_sends(found, now)
+                self._group_members(found, int(now))
                 return found
             out = Synced()
             for customer in todo:
@@ -1392,7 +1488,8 @@ class WeComAdapter(Adapter):
             self._keep_welcome_code(message)  # before the events: the daemon may dispatch at once
             self._noticed(translation.kind, message)  # customers to read again (sync)
             if translation.events:
-                deliver(translation.events)  # stored before the answer: an acknowledged event is never lost
+                # stored before the answer: an acknowledged event is never lost
+                deliver(self._with_groups(translation.events))
             elif translation.reason:
                 log.debug("WeCom callback %s: %s", translation.kind, translation.reason)
             with lock:

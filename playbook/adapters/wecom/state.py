@@ -37,6 +37,7 @@ from playbook.i18n import t
 VERSION = 1
 SECTIONS = ("moment_tags", "join_ways", "media", "moments", "tasks", "calls", "welcome")
 SECTIONS += ("staff_sends",)  # msgid → {at, customers}: staff members' own mass messages counted (sync)
+SECTIONS += ("group_members",)  # group instance → {customer: chat}: who the adapter last knew in its chats
 
 
 class AdapterState:
