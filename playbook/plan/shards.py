@@ -45,7 +45,7 @@ from playbook.engine.core import Contacts
 from playbook.engine.model import Event, StateEvent, Touch
 from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
-from playbook.plan.run import JourneyCounts, PlanInput, PlanResult, metrics, plan_part
+from playbook.plan.run import JourneyCounts, PlanInput, PlanResult, add_sla_outcomes, metrics, plan_part
 from playbook.plan.touches import touches_of
 
 
@@ -169,6 +169,7 @@ class ShardOutput:
     sections: dict[str, Any] | None  # output.SectionLines by section, for JSON
     view: tuple[dict[str, Any], list[Touch], list[StateEvent], list[Event]] | None  # PlanInput.contact's
     event_types: dict[str, int] = field(default_factory=dict)  # its events' types, how many of each
+    service_levels: dict[str, Any] = field(default_factory=dict)  # its SLA outcomes per account (run.sla_outcomes)
 
 
 def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, shard: Shard, directory: str,
@@ -185,7 +186,8 @@ def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, s
             sections = write_section_lines(result, directory)
         conn.send(("ok", ShardOutput(result.counts(), result.metric_counts or {}, result.problems,
                                      result.unknown_contacts, result.contacts.accounts, sections,
-                                     _view(result, spec.contact), result.event_types)))  # fmt: skip
+                                     _view(result, spec.contact), result.event_types,
+                                     result.service_levels)))  # fmt: skip
     except NotShardable as exc:
         conn.send(("not shardable", str(exc)))
     except KeyboardInterrupt:
@@ -285,9 +287,11 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     parts: dict[str, JourneyCounts] = {}
     contacts = Contacts()
     event_types: Counter[str] = Counter()
+    service_levels: dict[str, Any] = {}
     for out in outputs:
         counts.update(out.counts)
         event_types.update(out.event_types)
+        add_sla_outcomes(service_levels, out.service_levels)
         for key, journey in out.metrics.items():
             parts.setdefault(key, JourneyCounts()).add(journey)
         contacts.accounts.update(out.accounts)
@@ -307,7 +311,8 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     if directory:  # JSON: the lines to put together
         sections = MergedSections([out.sections for out in outputs if out.sections is not None], directory)
     return PlanResult(playbooks, clock, start, end, touches, events, metrics(dict(sorted(parts.items()))), problems,
-                      unknown, contacts, inputs, counts, sections, event_types=dict(event_types))  # fmt: skip
+                      unknown, contacts, inputs, counts, sections, event_types=dict(event_types),
+                      service_levels={k: dict(sorted(v.items())) for k, v in sorted(service_levels.items())})  # fmt: skip
 
 
 # ---- the JSON lines, put together ----------------------------------------------------------------
