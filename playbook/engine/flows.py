@@ -1,5 +1,6 @@
 """The flows of one playbook on the engine's timeline: journeys, short-term groups, the
-Moments calendar, rotations and service levels (LANGUAGE.md §6–§10).
+Moments calendar, rotations (LANGUAGE.md §6–§9), and the service levels' runners of
+engine/sla.py (§10).
 
 Each runner reacts to four things the engine tells it — activation, an event, a contact
 that changed, the 00:00 day tick — and puts its own work on the timeline. The exact
