@@ -13,7 +13,8 @@ test_plan_shards.py holds them equal).
 
 When the data moves a contact to an account of another shard (an event's `account`), or
 one contact id is on rows of two shards, a shard stops with `NotShardable` and the plan
-is made in one process.
+is made in one process. So is the plan of playbooks whose SLAs escalate (a supervisor's
+tasks come from the contacts of every account).
 """
 
 from __future__ import annotations
@@ -218,6 +219,10 @@ def run_in_shards(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     """The plan made by `spec.workers` processes; None when the data cannot be split (or
     this system cannot fork): plan in one process then."""
     if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    if any(s.escalations for pb in playbooks for s in pb.slas.values()):
+        # An SLA escalation is a task for a supervisor's account about other accounts'
+        # contacts: its limits and a role's holders span the shards.
         return None
     context = multiprocessing.get_context("fork")
     count = spec.workers
