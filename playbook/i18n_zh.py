@@ -1045,4 +1045,5 @@ ZH: dict[str, str] = {
     ),
     "service levels: {met} met · {late} late · {missed} missed": "服务标准：按时 {met} · 超时后回应 {late} · 超时未回应 {missed}",
     "service levels per staff": "各员工服务标准",
+    "no account has the role {role}": "没有账号的角色是“{role}”",
 }

@@ -644,6 +644,7 @@ _PER = {
     ("account", "month"): N_("per account per month"),
 }
 _EXITED = re.compile(r"exited the journey \((?P<why>.*)\)")
+_NO_ROLE = re.compile(r"no account has the role (?P<role>.+)")
 _EXIT_ON = re.compile(r"exit on (?P<event>\S+)")
 _MISSING = re.compile(r"missing (?P<path>\S+)")
 
@@ -668,6 +669,8 @@ def _one_reason(reason: str) -> str:
         return t("missing {field}", field=m["path"])
     if m := _EXITED.fullmatch(reason):
         return t("exited the journey ({reason})", reason=_exit_text(m["why"]))
+    if m := _NO_ROLE.fullmatch(reason):  # an SLA escalation (engine/sla.py)
+        return t("no account has the role {role}", role=m["role"])
     return reason
 
 
