@@ -13,7 +13,6 @@ The exact rules are in docs/semantics.md ("Service levels").
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -179,23 +178,25 @@ def tally_by_account(events: Iterable[tuple[str, Hashable, str | None]]) -> dict
     (answered in time), late (missed, then answered), missed (not answered at all); a watch
     still open counts nowhere. "" stands for watches without an account. The plan and the
     daemon's report count alike."""
-    last: dict[Hashable, tuple[str, str]] = {}  # watch -> (outcome, account) of its current watch
-    counts: dict[str, Counter[str]] = {}
-
-    def close(watch: Hashable) -> None:
-        done = last.pop(watch, None)
-        if done is not None:
-            counts.setdefault(done[1], Counter())[done[0]] += 1
-
+    last: dict[Hashable, tuple[int, str]] = {}  # watch -> (outcome's place in OUTCOMES, account)
+    counts: dict[str, list[int]] = {}  # account -> [met, late, missed]
     for kind, watch, account in events:
         if kind == "sla_started":
-            close(watch)  # a new watch of the same contact: the one before is over
-            counts.setdefault(account or "", Counter())
-        elif kind in ("sla_met", "sla_late", "sla_missed"):
-            last[watch] = (kind.removeprefix("sla_"), account or "")
-    for watch in list(last):
-        close(watch)
-    return {a: {k: c[k] for k in OUTCOMES} for a, c in sorted(counts.items())}
+            done = last.pop(watch, None)  # a new watch of the same contact: the one before is over
+            if done is not None:
+                counts[done[1]][done[0]] += 1
+            if (account or "") not in counts:
+                counts[account or ""] = [0, 0, 0]
+        elif (place := _PLACE.get(kind)) is not None:
+            last[watch] = (place, account or "")
+            if (account or "") not in counts:
+                counts[account or ""] = [0, 0, 0]
+    for place, account in last.values():
+        counts[account][place] += 1
+    return {a: dict(zip(OUTCOMES, c, strict=True)) for a, c in sorted(counts.items())}
+
+
+_PLACE = {f"sla_{outcome}": i for i, outcome in enumerate(OUTCOMES)}
 
 
 def _braces(text: str) -> str:

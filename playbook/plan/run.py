@@ -284,11 +284,14 @@ def sla_outcomes(states: Sequence[StateEvent], playbooks: Sequence[ir.Playbook])
     plan's end (engine/sla.py tally_by_account)."""
     named = flow_keys((pb.title or pb.name, n) for pb in playbooks for n in pb.slas)
     keys = {(pb.version, n): named[pb.title or pb.name, n] for pb in playbooks for n in pb.slas}
-    by_sla: dict[str, list[tuple[str, tuple[str, str | None], str | None]]] = {}
+    by_sla: dict[str, list[tuple[str, str | None, str | None]]] = {}
     for e in states:
         if e.type in SLA_EVENTS:
             key = keys.get((e.playbook or "", e.flow or ""), e.flow or "")
-            by_sla.setdefault(key, []).append((e.type, (key, e.contact), e.data.get("account")))
+            watches = by_sla.get(key)
+            if watches is None:
+                watches = by_sla[key] = []
+            watches.append((e.type, e.contact, e.data.get("account")))  # within one SLA, a contact tells its watches apart
     return {key: tally_by_account(events) for key, events in sorted(by_sla.items())}
 
 
