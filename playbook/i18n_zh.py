@@ -1144,4 +1144,24 @@ ZH: dict[str, str] = {
     "no longer admitted": "不再满足进群条件",
     "{n} members": "{n} 人",
     "cannot read who is in group {group}: {reason}": "读不到群 {group} 的成员：{reason}",
+    "a reminder at {at} is not inside the allowance of {within}": "{at} 的提醒不在 {within} 的时限之内",
+    "remind at a duration shorter than {within}": "提醒时间须短于 {within}",
+    "a reminder at {at} is written twice": "{at} 的提醒写了两次",
+    "reminders must come in increasing order: {at} after {previous}": "提醒须按时间先后书写：{at} 写在了 {previous} 之后",
+    "escalations must come in increasing order: after {after} follows after {previous}": (
+        "升级须按时间先后书写：after {after} 写在了 after {previous} 之后"
+    ),
+    "{name} is the name of account {id}: write its id": "{name} 是账号 {id} 的名字：请写账号 ID",
+    "unknown account '{name}'": "未知的账号 '{name}'",
+    "no account has the role \"{role}\": the accounts have no role column": "没有账号的角色是“{role}”：账号文件没有 role 列",
+    "add a role column to the accounts file (e.g. id,name,role with 店长 on the supervisor's row), or escalate to an account id": (
+        "在账号文件中加一列 role（如 id,name,role，主管那一行写 店长），或直接升级给某个账号 ID"
+    ),
+    "no account has the role \"{role}\"": "没有账号的角色是“{role}”",
+    "An accounts file (CSV or JSON Lines): the accounts and roles SLAs escalate to are checked against it.": (
+        "账号文件（CSV 或 JSON Lines）：据此检查服务标准升级到的账号与角色。"
+    ),
+    "service levels: {met} met · {late} late · {missed} missed": "服务标准：按时 {met} · 超时后回应 {late} · 超时未回应 {missed}",
+    "service levels per staff": "各员工服务标准",
+    "no account has the role {role}": "没有账号的角色是“{role}”",
 }

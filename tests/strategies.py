@@ -367,7 +367,16 @@ def declarations() -> st.SearchStrategy[A.Declaration]:
         st.builds(A.Group, name_nodes(), st.lists(group_members(), max_size=6).map(tuple)),
         st.builds(A.Moments, name_nodes(), st.lists(moment_rules(), max_size=4).map(tuple)),
         st.builds(A.Rotate, name_nodes(), st.lists(rotate_members(), max_size=5).map(tuple)),
-        st.builds(A.Sla, name_nodes(), name_nodes(), name_nodes(), durations(), st.none() | time_ranges()),
+        st.builds(A.Sla, name_nodes(), name_nodes(), name_nodes(), durations(), st.none() | time_ranges(),
+                  st.lists(sla_members(), max_size=4).map(tuple)),  # fmt: skip
+    )
+
+
+def sla_members() -> st.SearchStrategy[A.SlaMember]:
+    """`remind at D` and `escalate to ACCOUNT|"role" after D` clauses."""
+    return st.one_of(
+        st.builds(A.SlaRemind, durations()),
+        st.builds(A.SlaEscalate, name_nodes() | text_nodes(), durations()),
     )
 
 

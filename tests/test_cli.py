@@ -262,3 +262,11 @@ def test_check_adapter_reports_what_it_cannot_carry(tmp_path: Path) -> None:
     groups = run("check", "--adapter", "wecom", "playbooks/presale_group.pb")
     assert "[adapter-dissolve]" in groups.stdout
     assert run("check", "--adapter", "wecon", str(source)).returncode == 1
+
+
+def test_check_accounts_checks_sla_escalations() -> None:
+    case = "tests/golden/errors/sla_escalate_unknown"
+    out = run("check", "--accounts", f"{case}.accounts.csv", f"{case}.pb")
+    assert out.returncode == 1
+    assert "unknown account 'a9'" in out.stdout and "did you mean '店长'?" in out.stdout
+    assert run("check", f"{case}.pb").returncode == 0  # without the accounts there is nothing to check them against

@@ -51,7 +51,15 @@ def test_error_golden(path: Path, in_root: Path) -> None:
         from playbook.data.fields import field_names
 
         known = field_names(contacts)
-    result = compile_path(relative, known_fields=known)
+    accounts_file = path.with_suffix(".accounts.csv")  # the accounts SLA escalations may name
+    accounts = None
+    if accounts_file.exists():
+        from playbook.data.files import read_records
+        from playbook.engine.timeutil import LocalTime
+
+        accounts, problems = read_records(accounts_file, LocalTime("Asia/Shanghai"), only=("role",))
+        assert not problems
+    result = compile_path(relative, known_fields=known, known_accounts=accounts)
     assert result.diagnostics, "a broken input must produce diagnostics"
     actual = "\n".join(render(d) for d in result.diagnostics) + "\n"
     check_golden(path.with_suffix(".txt"), actual)

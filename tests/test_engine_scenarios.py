@@ -19,6 +19,7 @@ expected.txt format (one record per line; `#` starts a comment line):
     T at | due | channel | account | target | flow | step | outcome | reason | text
     E at | type | contact | flow | key=value, key=value
     M flow | entered=N | goal=N
+    S account | sla | met=N | late=N | missed=N      service levels per staff (all of them, when any)
 
 - times are local `YYYY-MM-DD HH:MM±HH:MM` (the offset makes DST visible);
 - target: the contact id; ` @GROUP-INSTANCE` for a group (an invitation has both);
@@ -65,7 +66,10 @@ EVENT_KEYS: dict[str, tuple[str, ...]] = {
     "split": ("arm",),
     "group_opened": ("group", "members"),
     "group_closed": ("group",),
-    "sla_started": ("deadline",),
+    "sla_started": ("deadline", "account"),
+    "sla_met": ("account",),
+    "sla_late": ("account",),
+    "sla_missed": ("account",),
     "group_joined": ("group", "members"),
     "group_left": ("group", "members"),
     "group_full": ("group", "members"),
@@ -82,6 +86,7 @@ class Expected:
     touches: list[tuple[str, bool]] = field(default_factory=list)  # (line, disputed)
     events: list[tuple[str, bool]] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
+    staff: list[str] = field(default_factory=list)  # S lines
     xfail: list[str] = field(default_factory=list)
     playbooks: list[str] = field(default_factory=lambda: ["playbook.pb"])
     adapter: str | None = None
@@ -105,9 +110,11 @@ def read_expected(path: Path) -> Expected:
             exp.adapter = line.split()[1]
         elif line.startswith("@xfail "):
             exp.xfail.append(line.split(" ", 1)[1].strip())
-        elif line[:2] in ("T ", "E ", "M ", "T!", "E!"):
+        elif line[:2] in ("T ", "E ", "M ", "S ", "T!", "E!"):
             body = " | ".join(f.strip() for f in line[2:].split("|"))
-            if line[0] == "M":
+            if line[0] == "S":
+                exp.staff.append(body)
+            elif line[0] == "M":
                 exp.metrics.append(body)
             else:
                 (exp.touches if line[0] == "T" else exp.events).append((body, line[1] == "!"))
@@ -152,6 +159,13 @@ def event_line(e: dict) -> str:
             value = local(value)
         data.append(f"{key}={value}")
     return " | ".join([local(e["at"]), e["type"], e.get("contact") or "-", e.get("flow") or "-", ", ".join(data)])
+
+
+def staff_lines(doc: dict) -> list[str]:
+    """The plan JSON's service levels per staff account, as S lines (account, then SLA)."""
+    rows = [(account, sla, c) for sla, accounts in doc["service_levels"].items() for account, c in accounts.items()]
+    return [f"{a or '-'} | {sla} | met={c['met']} | late={c['late']} | missed={c['missed']}"
+            for a, sla, c in sorted(rows, key=lambda r: (r[0], r[1]))]  # fmt: skip
 
 
 def metric_line(flow: str, m: dict) -> str:
@@ -258,13 +272,15 @@ def load(name: str) -> tuple[Expected, PlanResult, list[str], list[str], list[st
 
 @pytest.mark.parametrize("name", NAMES)
 def test_scenario(name: str) -> None:
-    exp, _, touches, events, metrics = load(name)
+    exp, result, touches, events, metrics = load(name)
     want, got = compare(exp.touches, touches, TOUCH_IDENTITY)
     assert got == want, "touches differ"
     if exp.event_types:
         want, got = compare(sorted(exp.events, key=lambda x: event_sort_key(x[0])), events, EVENT_IDENTITY)
         assert got == want, "state events differ"
     assert metrics == exp.metrics, "metrics differ"
+    if exp.staff:
+        assert staff_lines(json.loads(to_json(result))) == exp.staff, "service levels per staff differ"
 
 
 def disputed_params() -> list:

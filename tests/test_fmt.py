@@ -447,3 +447,11 @@ def test_docs_before_and_after() -> None:
     section = doc[doc.index("### What fmt keeps as you wrote it") :]
     before, after = re.findall(r"```\n(.*?)```", section, re.S)[:2]
     assert fmt(before) == after
+
+
+def test_golden_sla_clauses() -> None:
+    """An SLA's `remind at` and `escalate to` clauses: one per line in a block, comments kept;
+    a block written on one line stays on one line."""
+    source = (FMT_GOLDEN / "sla.in.pb").read_text(encoding="utf-8")
+    out = assert_canonical(source)
+    check_golden(FMT_GOLDEN / "sla.pb", out)

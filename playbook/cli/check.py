@@ -20,6 +20,11 @@ from playbook.i18n import t, tn
 @click.option(
     "--contacts", type=click.Path(), help=t("A contacts file (CSV or JSON Lines): unknown fields become warnings.")
 )
+@click.option(
+    "--accounts",
+    type=click.Path(),
+    help=t("An accounts file (CSV or JSON Lines): the accounts and roles SLAs escalate to are checked against it."),
+)
 @columns_option
 @click.option("--ignore", "ignored", multiple=True, metavar="CODE", help=t("Silence a warning code (repeatable)."))
 @click.option("--adapter", metavar="NAME", help=t("Report what this adapter cannot carry (e.g. wecom)."))
@@ -38,8 +43,8 @@ from playbook.i18n import t, tn
     help=t("Output: text for people, json for scripts."),
 )
 def command(
-    paths: tuple[str, ...], contacts: str | None, columns: str | None, ignored: tuple[str, ...], adapter: str | None,
-    config_path: Path | None, fmt: str,
+    paths: tuple[str, ...], contacts: str | None, accounts: str | None, columns: str | None, ignored: tuple[str, ...],
+    adapter: str | None, config_path: Path | None, fmt: str,
 ) -> None:
     """Parse, compile and lint playbooks."""
     from playbook.compiler import compile_path
@@ -54,7 +59,8 @@ def command(
             known = field_names(contacts, ColumnMap(CONTACTS, column_pairs(columns)))
         except PlaybookError as exc:
             fail(exc)
-    results = [compile_path(p, known_fields=known, ignore=ignored) for p in paths]
+    staff = _accounts(accounts, columns) if accounts else None
+    results = [compile_path(p, known_fields=known, ignore=ignored, known_accounts=staff) for p in paths]
     if adapter:
         _adapter_warnings(results, adapter, set(ignored))
     if adapter and config_path is not None:
@@ -100,6 +106,20 @@ def command(
             )
             say(summary)
     sys.exit(EXIT_ERRORS if errors else EXIT_OK)
+
+
+def _accounts(path: str, columns: str | None) -> list[dict]:
+    """The accounts file's records (id, name, role): what SLA escalations may name."""
+    from playbook.cli.columns import column_pairs
+    from playbook.data.columns import ACCOUNTS, ColumnMap
+    from playbook.data.files import read_records
+    from playbook.engine.timeutil import LocalTime
+
+    try:  # only text fields are kept: the timezone never matters to them
+        records, _ = read_records(path, LocalTime("UTC"), only=("role",), columns=ColumnMap(ACCOUNTS, column_pairs(columns)))
+    except PlaybookError as exc:
+        fail(exc)
+    return records
 
 
 def _errors(count: int) -> str:

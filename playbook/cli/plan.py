@@ -232,7 +232,7 @@ def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, a
     from playbook.cli.status import reading_store
     from playbook.diagnostics import PlaybookError
     from playbook.engine.timeutil import LocalTime
-    from playbook.plan.run import PlanResult, metric_parts, metrics, parse_start
+    from playbook.plan.run import PlanResult, metric_parts, metrics, parse_start, sla_outcomes
     from playbook.plan.touches import PlannedTouches
     from playbook.runtime.forecast import current_documents, forecast
 
@@ -261,7 +261,8 @@ def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, a
             fields.get(event.contact, {}).get("account")  # fmt: skip
     inputs = [e for e in fc.inputs if fc.start <= e.at < fc.end]
     return PlanResult(current, clock, fc.start, fc.end, PlannedTouches(fc.touches), fc.events, metrics(counts), [],
-                      fc.engine.unknown_contacts, fc.engine.contacts, inputs, metric_counts=counts)  # fmt: skip
+                      fc.engine.unknown_contacts, fc.engine.contacts, inputs, metric_counts=counts,
+                      service_levels=sla_outcomes(fc.events, fc.playbooks))  # fmt: skip
 
 
 # Below this size a contacts file is planned in one process: starting workers (each reads

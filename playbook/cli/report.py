@@ -176,6 +176,11 @@ def render(doc: dict[str, Any], out: Any, no_goal: set[str] | frozenset[str] = f
         table.add_row(name, " ".join(x for x in (measures, watched) if x), str(c["started"]), str(c["met"]),
                       str(c["missed"]), str(c["late"]), str(c["open"]), percent(c["in_time_rate"]))  # fmt: skip
     print_table(out, table)
+    if doc.get("service_levels_by_account"):
+        from playbook.plan.output import sla_table
+
+        names = {row["account"]: row["name"] for row in doc.get("accounts") or [] if row.get("name")}
+        print_table(out, sla_table(doc["service_levels_by_account"], names))
 
     for key, what in (("pass_rate", t("pass rate")), ("reply_rate", t("reply rate"))):
         r = doc[key]

@@ -8,7 +8,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from playbook.compiler.describe import WEEKDAY_NAMES, duration_text, entry_text, expr_text, schedule_text
-from playbook.compiler.graph import BRANCHING, successors
+from playbook.compiler.graph import BRANCHING, sla_escalation_label, sla_reminder_labels, successors
 from playbook.i18n import t
 
 Doc = dict[str, Any]
@@ -79,7 +79,9 @@ def playbook_tree(pb: Doc) -> Tree:
     for s in pb["slas"].values():
         during = f" during {s['during'][0]}-{s['during'][1]}" if "during" in s else ""
         within = duration_text(s["within_minutes"])
-        root.add(_head("sla", s["name"], f"  {s['trigger']} answered by {s['answer']} within {within}{during}"))
+        node = root.add(_head("sla", s["name"], f"  {s['trigger']} answered by {s['answer']} within {within}{during}"))
+        for label in [*sla_reminder_labels(s), *map(sla_escalation_label, s.get("escalations") or ())]:
+            node.add(label)
     return root
 
 

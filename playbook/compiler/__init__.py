@@ -8,7 +8,7 @@ result.diagnostics
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,7 +73,8 @@ def playbook_files(path: str | Path) -> list[Path]:
 
 
 def compile_path(
-    path: str | Path, *, known_fields: Iterable[str] | None = None, ignore: Iterable[str] = ()
+    path: str | Path, *, known_fields: Iterable[str] | None = None, ignore: Iterable[str] = (),
+    known_accounts: Iterable[Mapping[str, Any]] | None = None,
 ) -> CompileResult:
     try:
         paths = playbook_files(path)
@@ -87,11 +88,12 @@ def compile_path(
         except PlaybookError as exc:
             diagnostics.extend(exc.diagnostics)
     name = Path(path).stem if Path(path).is_file() else Path(path).resolve().name
-    return _compile(str(path), name, files, diagnostics, known_fields, ignore)
+    return _compile(str(path), name, files, diagnostics, known_fields, ignore, known_accounts)
 
 
 def compile_text(
-    text: str, path: str = "<input>", *, known_fields: Iterable[str] | None = None, ignore: Iterable[str] = ()
+    text: str, path: str = "<input>", *, known_fields: Iterable[str] | None = None, ignore: Iterable[str] = (),
+    known_accounts: Iterable[Mapping[str, Any]] | None = None,
 ) -> CompileResult:
     """Compile one file's text (tests, benchmarks, editors)."""
     try:
@@ -99,7 +101,7 @@ def compile_text(
         diagnostics: list[Diagnostic] = []
     except PlaybookError as exc:
         files, diagnostics = [], exc.diagnostics
-    return _compile(path, Path(path).stem, files, diagnostics, known_fields, ignore)
+    return _compile(path, Path(path).stem, files, diagnostics, known_fields, ignore, known_accounts)
 
 
 def compile_sources(
@@ -123,7 +125,7 @@ def compile_sources(
             diagnostics.extend(exc.diagnostics)
     p = Path(path)
     name = p.resolve().name if len(sources) > 1 or p.is_dir() else p.stem
-    return _compile(path, name, files, diagnostics, known_fields, ignore, memo)
+    return _compile(path, name, files, diagnostics, known_fields, ignore, memo=memo)
 
 
 def compile_files(path: str, files: list[A.File], *, known_fields: Iterable[str] | None = None) -> CompileResult:
@@ -139,13 +141,14 @@ def _compile(
     diagnostics: list[Diagnostic],
     known_fields: Iterable[str] | None,
     ignore: Iterable[str],
+    known_accounts: Iterable[Mapping[str, Any]] | None = None,
     memo: LoweringMemo | None = None,
 ) -> CompileResult:
     from playbook.compiler.build import _Compiler
 
     if diagnostics:  # syntax errors: checking the rest would only add noise
         return CompileResult(path, None, sorted(diagnostics, key=Diagnostic.sort_key), files)
-    compiler = _Compiler(name, files, known_fields, memo)
+    compiler = _Compiler(name, files, known_fields, known_accounts, memo)
     pb = compiler.run()
     kept = suppress(compiler.diagnostics, files, set(ignore))
     return CompileResult(path, pb, sorted(kept, key=Diagnostic.sort_key), files)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,10 +136,17 @@ class _Decl:
 
 class _Compiler:
     def __init__(
-        self, name: str, files: list[A.File], known_fields: Iterable[str] | None, memo: LoweringMemo | None = None
+        self,
+        name: str,
+        files: list[A.File],
+        known_fields: Iterable[str] | None,
+        known_accounts: Iterable[Mapping[str, Any]] | None = None,
+        memo: LoweringMemo | None = None,
     ):
         self.name = name
         self.memo = memo
+        # the staff accounts (records with `id`, maybe `name` and `role`) escalations may name; None: not known
+        self.known_accounts = list(known_accounts) if known_accounts is not None else None
         self.files = files
         self.known_fields = set(known_fields) if known_fields is not None else None
         # header -> field, for a data file whose columns were read under other names (data/fields.py KnownFields)
@@ -245,7 +252,8 @@ class _Compiler:
     def _environment(self) -> tuple[tuple[Any, ...], list[Any]]:
         """What lowering a journey, group, calendar, rotation or service level reads besides
         its own node: the names declared, the events declared, the contents' nodes (a
-        reference checks their placeholders) and the data's fields."""
+        reference checks their placeholders), the data's fields and the staff accounts (an
+        escalation names one)."""
         contents = [d.node for d in self.tables["content"].values()]
         fields = None if self.known_fields is None else tuple(sorted(self.known_fields))
         environment = (
@@ -254,6 +262,7 @@ class _Compiler:
             tuple(id(node) for node in contents),
             fields,
             tuple(sorted(self.field_aliases.items())),
+            None if self.known_accounts is None else tuple(tuple(sorted(a.items())) for a in self.known_accounts),
         )
         return environment, contents
 
@@ -1101,7 +1110,71 @@ class _Compiler:
             answer=self._event(s.answer),
             within_minutes=s.within.minutes,
             during=during,
+            remind_minutes=self._sla_reminders(s),
+            escalations=self._sla_escalations(s),
         )
+
+    def _sla_reminders(self, s: A.Sla) -> list[int] | None:
+        """`remind at D` clauses: each inside the allowance, in increasing order, none twice.
+        None when there are none (the default reminder at 80% of the allowance)."""
+        reminders = [m for m in s.members if isinstance(m, A.SlaRemind)]
+        previous: A.SlaRemind | None = None
+        for m in reminders:
+            if m.at.minutes >= s.within.minutes:
+                self.error("sla-remind", t("a reminder at {at} is not inside the allowance of {within}",
+                                           at=m.at.text, within=s.within.text), m.at.span,
+                           t("remind at a duration shorter than {within}", within=s.within.text))  # fmt: skip
+            elif previous is not None and m.at.minutes == previous.at.minutes:
+                self.error("sla-remind", t("a reminder at {at} is written twice", at=m.at.text), m.at.span)
+            elif previous is not None and m.at.minutes < previous.at.minutes:
+                self.error("sla-remind", t("reminders must come in increasing order: {at} after {previous}",
+                                           at=m.at.text, previous=previous.at.text), m.at.span)  # fmt: skip
+            previous = m
+        return [m.at.minutes for m in reminders] or None
+
+    def _sla_escalations(self, s: A.Sla) -> list[Doc] | None:
+        """`escalate to ACCOUNT|"role" after D` clauses, each later than the one before; the
+        account or role checked against the accounts when they are known."""
+        out: list[Doc] = []
+        previous: A.SlaEscalate | None = None
+        for m in (x for x in s.members if isinstance(x, A.SlaEscalate)):
+            if previous is not None and m.after.minutes <= previous.after.minutes:
+                self.error("sla-escalate", t("escalations must come in increasing order: after {after} follows "
+                                             "after {previous}", after=m.after.text, previous=previous.after.text),
+                           m.after.span)  # fmt: skip
+            previous = m
+            if isinstance(m.target, A.Name):
+                self._check_account(m.target)
+                out.append(_obj(account=m.target.value, after_minutes=m.after.minutes))
+            else:
+                self._check_role(m.target)
+                out.append(_obj(role=m.target.value, after_minutes=m.after.minutes))
+        return out or None
+
+    def _check_account(self, name: A.Name) -> None:
+        """An escalation's account must be one of the accounts (when they are known)."""
+        if self.known_accounts is None or any(a.get("id") == name.value for a in self.known_accounts):
+            return
+        by_name = [str(a["id"]) for a in self.known_accounts if a.get("name") == name.value and a.get("id")]
+        hint = (t("{name} is the name of account {id}: write its id", name=name.value, id=by_name[0]) if by_name
+                else did_you_mean(name.value, (str(a["id"]) for a in self.known_accounts if a.get("id"))))  # fmt: skip
+        self.error("unknown-account", t("unknown account '{name}'", name=name.value), name.span, hint)
+
+    def _check_role(self, role: A.Text) -> None:
+        """An escalation's role must be held by an account (the accounts' `role` column)."""
+        if self.known_accounts is None:
+            return
+        roles = {str(a["role"]) for a in self.known_accounts if a.get("role") is not None}
+        if role.value in roles:
+            return
+        if not roles:
+            self.error("unknown-role", t("no account has the role \"{role}\": the accounts have no role column",
+                                         role=role.value), role.span,
+                       t("add a role column to the accounts file (e.g. id,name,role with 店长 on the supervisor's "
+                         "row), or escalate to an account id"))  # fmt: skip
+            return
+        self.error("unknown-role", t("no account has the role \"{role}\"", role=role.value), role.span,
+                   did_you_mean(role.value, roles))  # fmt: skip
 
     # ---- practice lints ---------------------------------------------------------------------------------
     def _check_split_goal(self, steps: list[A.Step], has_goal: bool) -> None:

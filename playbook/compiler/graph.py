@@ -108,8 +108,18 @@ def clusters(pb: Doc) -> list[Cluster]:
         during = f" during {s['during'][0]}-{s['during'][1]}" if "during" in s else ""
         c = Cluster(f"sla {s['name']}")
         c.nodes.append(("entry", f"on {s['trigger']}{during}", ENTRY))
+        previous = "entry"
+        for i, label in enumerate(sla_reminder_labels(s)):
+            c.nodes.append((f"remind{i}", f"task: {label}", STEP))
+            c.edges.append((previous, f"remind{i}", ""))
+            previous = f"remind{i}"
         c.nodes.append(("answer", f"answered by {s['answer']} within {duration_text(s['within_minutes'])}", STEP))
-        c.edges.append(("entry", "answer", ""))
+        c.edges.append((previous, "answer", ""))
+        previous, label = "answer", "missed"
+        for i, esc in enumerate(s.get("escalations") or ()):
+            c.nodes.append((f"escalate{i}", f"task: {sla_escalation_label(esc)}", STEP))
+            c.edges.append((previous, f"escalate{i}", label))
+            previous, label = f"escalate{i}", "still unanswered"
         out.append(c)
     return out
 
@@ -131,6 +141,21 @@ def _standing(g: Doc) -> Cluster:
         c.edges.extend((a, b, "") for a, b in zip(chain, chain[1:], strict=False))
         c.nodes.append(("end", t("end"), END))
     return c
+
+
+def sla_reminder_labels(s: Doc) -> list[str]:
+    """`remind at 4m`, …; `remind at 8m (80%)` for the reminder an SLA gets when it writes none."""
+    if s.get("remind_minutes") is not None:
+        return [f"remind at {duration_text(m)}" for m in s["remind_minutes"]]
+    minutes = s["within_minutes"] * 0.8
+    at = duration_text(int(minutes)) if minutes == int(minutes) else f"{minutes:g}m"
+    return [f"remind at {at} (80%)"]
+
+
+def sla_escalation_label(esc: Doc) -> str:
+    """`escalate to a3 after 30m` / `escalate to "店长" after 1h`."""
+    target = esc["account"] if "account" in esc else f'"{esc["role"]}"'
+    return f"escalate to {target} after {duration_text(esc['after_minutes'])}"
 
 
 def unreachable(c: Cluster) -> set[str]:

@@ -275,12 +275,23 @@ class Rotation(Model):
     members: Expr | None = None
 
 
+class Escalation(Model):
+    """`escalate to ACCOUNT|"role" after D`: a task to a supervisor, D of counted time after
+    the level was missed (still unanswered then)."""
+
+    account: str | None = None  # an account id …
+    role: str | None = None  # … or a role: the accounts whose `role` field holds it
+    after_minutes: int
+
+
 class Sla(Model):
     name: str
     trigger: str
     answer: str
     within_minutes: int
     during: list[str] | None = None
+    remind_minutes: list[int] | None = None  # counted minutes into the allowance; None: one at 80%
+    escalations: list[Escalation] | None = None
 
 
 # ---- content, segments, settings ----------------------------------------------------------

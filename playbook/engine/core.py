@@ -281,6 +281,8 @@ class Engine:
             self.flows[payload[0]].slas[payload[1]].remind(*payload[2:])
         elif kind == "sla_deadline":
             self.flows[payload[0]].slas[payload[1]].deadline(*payload[2:])
+        elif kind == "sla_escalate":
+            self.flows[payload[0]].slas[payload[1]].escalate(*payload[2:])
         else:
             raise ValueError(f"unknown timeline item {kind!r}")
 

@@ -1,5 +1,6 @@
 """The flows of one playbook on the engine's timeline: journeys, short-term groups, the
-Moments calendar, rotations and service levels (LANGUAGE.md §6–§10).
+Moments calendar, rotations (LANGUAGE.md §6–§9), and the service levels' runners of
+engine/sla.py (§10).
 
 Each runner reacts to four things the engine tells it — activation, an event, a contact
 that changed, the 00:00 day tick — and puts its own work on the timeline. The exact
@@ -22,6 +23,7 @@ from playbook.engine.columns import Audience
 from playbook.engine.expr import Scope
 from playbook.engine.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
 from playbook.engine.pinyin import name_key
+from playbook.engine.sla import SlaRun
 from playbook.engine.standing import JOINED, LEFT, StandingRun
 from playbook.engine.timeutil import parse_clock
 
@@ -891,105 +893,3 @@ def _value_key(v: Any, cid: str) -> tuple:
     if isinstance(v, int | float):
         return (0, v, "", cid)
     return (1, 0, str(v), cid)
-
-
-# ---- service levels -------------------------------------------------------------------------------------
-
-
-class SlaRun:
-    """`X answered by Y within D during A-B`: a reminder task at 80% of the allowance and a
-    met/late/missed record; only time inside `during` counts against the allowance."""
-
-    def __init__(self, flows: FlowSet, s: ir.Sla, index: int):
-        self.flows = flows
-        self.s = s
-        self.index = index
-        self.engine = flows.engine
-        self.open: dict[str, tuple[int, int, int]] = {}  # contact -> (started, deadline, serial)
-        # contact -> how many watches it has had: a watch's occurrence in its touch's key
-        # counts per contact (one contact's keys never depend on the others')
-        self.serials: dict[str, int] = {}
-        self.base = 0  # occurrences counted before, in a store of an earlier version (runtime/state.py)
-        # `during` as minutes of the day (None: all day counts)
-        self.window = (parse_clock(s.during[0]), parse_clock(s.during[1])) if s.during is not None else None
-        self.key = ""
-
-    def business_time_after(self, start: int, minutes: float) -> int:
-        """The instant `minutes` of counted time after `start`."""
-        if self.window is None:
-            return start + round(minutes * 60)
-        clock = self.flows.clock
-        a, b = self.window
-        remaining = minutes * 60
-        t = start
-        while True:
-            day = clock.date_of(t)
-            window_start, window_end = clock.at(day, a), clock.at(day, b)
-            if t < window_start:
-                t = window_start
-            if t >= window_end:
-                t = clock.at(day + dt.timedelta(days=1), a)
-                continue
-            available = window_end - t
-            if remaining <= available:
-                return t + round(remaining)
-            remaining -= available
-            t = clock.at(day + dt.timedelta(days=1), a)
-
-    def on_event(self, event: Event) -> None:
-        cid, t = event.contact, event.at
-        flows = self.flows
-        if event.type == self.s.answer and cid in self.open:
-            started, deadline, _ = self.open.pop(cid)
-            flows.dirty(self.key, cid)
-            kind = "sla_met" if t <= deadline else "sla_late"
-            flows.emit(t, kind, cid, self.s.name, waited_seconds=t - started)
-        elif event.type == self.s.trigger and cid not in self.open and not flows.retired:
-            serial = self.serials[cid] = self.serials.get(cid, self.base) + 1
-            flows.dirty(self.key, cid)
-            deadline = self.business_time_after(t, self.s.within_minutes)
-            remind = self.business_time_after(t, self.s.within_minutes * 0.8)
-            self.open[cid] = (t, deadline, serial)
-            flows.emit(t, "sla_started", cid, self.s.name, deadline=deadline)
-            record = self.engine.contacts.fields.get(cid, {})
-            account = record.get("account") or event.data.get("account")
-            name = record.get("name") or event.data.get("name") or cid
-            pi = self.flows.index
-            self.engine.at(
-                remind, PHASE_STEP, "sla_remind", (pi, self.index, cid, serial, deadline, account, str(name))
-            )
-            self.engine.at(deadline, PHASE_STEP, "sla_deadline", (pi, self.index, cid, serial))
-
-    def remind(self, cid: str, serial: int, deadline: int, account: str | None, name: str) -> None:
-        """At 80% of the allowance (timeline item "sla_remind"): a task, if still unanswered."""
-        if self.open.get(cid, (0, 0, -1))[2] != serial:
-            return
-        program = self.flows.program
-        minute = self.flows.clock.minute_of_day(deadline)
-        by = f"{minute // 60:02d}:{minute % 60:02d}"  # the deadline's local HH:MM
-        self.engine.request(
-            TouchRequest(
-                due=self.engine.now,
-                channel="task",
-                account=account,
-                flow=self.s.name,
-                step="reminder",
-                step_order=0,
-                priority=0,
-                playbook=program,
-                key=f"{program.version}/{self.s.name}/{cid}/{serial}",
-                contact=cid,
-                task_text=f"【{self.s.name}】{_braces(name)}的{self.s.trigger}还未回应，请在{by}前处理",
-            )  # fmt: skip
-        )
-
-    def deadline(self, cid: str, serial: int) -> None:
-        """The allowance ran out (timeline item "sla_deadline")."""
-        entry = self.open.get(cid)
-        if entry is not None and entry[2] == serial:
-            self.flows.emit(self.engine.now, "sla_missed", cid, self.s.name)
-
-
-def _braces(text: str) -> str:
-    """Literal text inside a template: braces doubled."""
-    return text.replace("{", "{{").replace("}", "}}")

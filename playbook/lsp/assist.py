@@ -127,6 +127,8 @@ def _names(tokens: list[Any], files: list[A.File], fields: Iterable[str], enclos
     prev = last[-1] if last else ""
     before_prev = last[0] if len(last) == 2 else ""
     declared = _declared(files)
+    if enclosing == "sla" and prev == "to":
+        return []  # `escalate to ACCOUNT`: the accounts are data, not names the playbook declares
     if prev in ("dm", "post") or (prev == "invite" and enclosing == "group"):
         kinds = ["content"]
     elif prev == "invite" or (before_prev, prev) == ("in", "group"):  # `in group G` (standing groups)

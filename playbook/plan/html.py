@@ -41,8 +41,8 @@ TEXT_ACCOUNTS = 15  # up to this many accounts, the heatmap's cells show their n
 
 def read_plan(lines: Iterable[str]) -> tuple[dict[str, Any], list[dict[str, Any]], Iterator[dict[str, Any]]]:
     """The plan's JSON as `write_json` writes it — one head key, event or touch per line —
-    read a line at a time: the head, the events a page shows (service levels, groups; the
-    rest are few or not shown), and the touches as they come. A million-contact plan is
+    read a line at a time: the head (with the service levels per staff), the events a page
+    shows (groups; the rest are few or not shown), and the touches as they come. A million-contact plan is
     never one object in memory."""
     it = iter(lines)
     head: dict[str, Any] = {}
@@ -57,7 +57,7 @@ def read_plan(lines: Iterable[str]) -> tuple[dict[str, Any], list[dict[str, Any]
             continue
         if text.startswith("{"):  # an event
             event = json.loads(text)
-            if event.get("type", "").startswith(("sla_", "group_opened")):
+            if event.get("type", "") == "group_opened":
                 events.append(event)
             continue
         head.update(json.loads("{" + text + "}"))
@@ -99,8 +99,6 @@ def render_html(
     def add(name: str, body: str) -> None:
         parts.append(section(name, body))
 
-    # what each contact's staff is, for the per-staff service levels
-    account_of: dict[str, str] = {}
     by_channel_day: Counter[tuple[str, str]] = Counter()
     deferred_day: Counter[tuple[str, str]] = Counter()
     load: Counter[tuple[str, str]] = Counter()
@@ -118,7 +116,6 @@ def render_html(
         contact, account = touch.get("contact"), touch.get("account") or "—"
         by_channel_day[(day, channel)] += 1
         if contact:
-            account_of.setdefault(contact, account)
             if outcome == "ok":
                 step_contacts[touch["flow"]][touch["step"]].add(contact)
         if outcome == "ok" and channel in ("dm", "task"):
@@ -210,13 +207,16 @@ def render_html(
         add(t("Journeys"), charts.svg(chart) + rows_table)
 
     # service levels
-    sla: Counter[tuple[str, str]] = Counter()
+    sla: Counter[tuple[str, str]] = Counter()  # (account, met|late|missed) over every SLA: the plan's figures
+    for accounts in (doc.get("service_levels") or {}).values():
+        for account, outcomes in accounts.items():
+            for outcome, n in outcomes.items():
+                if n:
+                    sla[(account or "—", outcome)] += n
     groups: list[list[Any]] = []
     for event in events:
         kind = event.get("type", "")
-        if kind.startswith("sla_") and kind != "sla_started":
-            sla[(account_of.get(event.get("contact") or "", "—"), kind[4:])] += 1
-        elif kind == "group_opened":
+        if kind == "group_opened":
             sent = invitations.get(event.get("group") or "", Counter())
             groups.append([event.get("title", ""), event.get("account", ""), _minute(event["at"]),
                            _minute(event.get("closes") or ""), event.get("members", ""),

@@ -25,7 +25,7 @@ from playbook.engine.columns import Audience, Columns, IdOrder
 from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch, TouchRun, flow_keys
 from playbook.engine.timeutil import LocalTime, iso
 from playbook.i18n import N_, t, tn
-from playbook.plan.run import PlanResult
+from playbook.plan.run import PlanResult, sla_totals
 from playbook.plan.touches import PlannedTouches, touches_of
 
 CHANNELS = ("dm", "group", "moment", "task")
@@ -128,6 +128,7 @@ def json_head(result: PlanResult) -> dict[str, Any]:
         "end": iso(result.end, clock),
         "summary": summary(result),
         "metrics": result.metrics,
+        "service_levels": result.service_levels,  # per SLA, per staff account: met / late / missed
         "problems": [{"file": p.file, "row": p.row, "reason": p.reason} for p in result.problems]
         + [{"event": e.type, "contact": e.contact, "reason": "unknown contact"} for e in result.unknown_contacts],
     }
@@ -646,6 +647,7 @@ _PER = {
     ("account", "month"): N_("per account per month"),
 }
 _EXITED = re.compile(r"exited the journey \((?P<why>.*)\)")
+_NO_ROLE = re.compile(r"no account has the role (?P<role>.+)")
 _EXIT_ON = re.compile(r"exit on (?P<event>\S+)")
 _MISSING = re.compile(r"missing (?P<path>\S+)")
 
@@ -670,6 +672,8 @@ def _one_reason(reason: str) -> str:
         return t("missing {field}", field=m["path"])
     if m := _EXITED.fullmatch(reason):
         return t("exited the journey ({reason})", reason=_exit_text(m["why"]))
+    if m := _NO_ROLE.fullmatch(reason):  # an SLA escalation (engine/sla.py)
+        return t("no account has the role {role}", role=m["role"])
     return reason
 
 
@@ -707,6 +711,11 @@ def render_tables(result: PlanResult, console: Any) -> None:
 
     render_drawn(result, console)
     names = {a: (rec.get("name") or a) for a, rec in result.contacts.accounts.items()}
+    if result.service_levels:
+        totals = sla_totals(result.service_levels)
+        console.print(t("service levels: {met} met · {late} late · {missed} missed", met=f"{totals['met']:,}",
+                        late=f"{totals['late']:,}", missed=f"{totals['missed']:,}"), markup=False)  # fmt: skip
+        print_table(console, sla_table(result.service_levels, names))
     for key, title, header in (("day", N_("per day"), N_("day")), ("account", N_("per account"), N_("account"))):
         table = Table(title=t(title), title_justify="left")
         table.add_column(t(header))
@@ -733,6 +742,21 @@ def render_tables(result: PlanResult, console: Any) -> None:
         print_table(console, table)
     render_warnings(result, console)
     render_problems(result, console)
+
+
+def sla_table(service_levels: dict[str, dict[str, dict[str, int]]], names: dict[str, str]) -> Any:
+    """Met / late / missed per staff account and SLA (the plan's `service_levels`, or the
+    report's `service_levels_by_account`: the same shape), as a table."""
+    from rich.table import Table
+
+    table = Table(title=t("service levels per staff"), title_justify="left")
+    for header in (N_("account"), N_("service level"), N_("met"), N_("late"), N_("missed")):
+        table.add_column(t(header), justify="left" if header in ("account", "service level") else "right")
+    rows = sorted((account, sla, c) for sla, accounts in service_levels.items() for account, c in accounts.items())
+    for account, sla, c in rows:
+        label = f"{account} {names[account]}" if names.get(account, account) != account else (account or "—")
+        table.add_row(label, sla, *(f"{c.get(k, 0):,}" for k in ("met", "late", "missed")))
+    return table
 
 
 def account_caps(result: PlanResult) -> dict[str, int]:

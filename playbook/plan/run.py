@@ -20,8 +20,9 @@ from playbook.data.columns import ACCOUNTS, CONTACTS, EVENTS, ColumnMap
 from playbook.data.files import RowProblem, read_events, read_records, unique_events
 from playbook.diagnostics import PlaybookError
 from playbook.engine.core import Contacts, Engine, apply_effects, friend_added
-from playbook.engine.model import Event, StateEvent, Touch, TouchRun
+from playbook.engine.model import Event, StateEvent, Touch, TouchRun, flow_keys
 from playbook.engine.policy import LimitRule
+from playbook.engine.sla import OUTCOMES, SLA_EVENTS, tally_by_account
 from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
 from playbook.plan.simulate import Arrival, Simulator, draw_arrivals, drawn_counts, named_sources
@@ -71,6 +72,8 @@ class PlanResult:
     event_types: dict[str, int] = field(default_factory=dict)  # the events file's types, how many of each
     drawn: Counter[tuple[str, str]] | None = None  # what --simulate drew, by (local date, type); None: nothing asked
     arrivals: tuple[Arrival, ...] = ()  # the rates it drew at (PlanInput.arrivals)
+    # per SLA, per staff account: met / late / missed (sla_outcomes)
+    service_levels: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -119,12 +122,23 @@ def reason_cause(reason: str) -> str:
     return first
 
 
-def load_playbooks(paths: Sequence[str]) -> list[ir.Playbook]:
+def load_playbooks(paths: Sequence[str], accounts: str | None = None,
+                   columns: tuple[tuple[str, str], ...] = ()) -> list[ir.Playbook]:  # fmt: skip
+    """The playbooks compiled; with an accounts file, the accounts and roles their SLAs
+    escalate to are checked against it."""
     results = [compile_path(p) for p in paths]
     errors = [d for r in results for d in r.errors]
     if errors:
         raise PlaybookError(errors)
-    return [r.playbook for r in results]
+    playbooks = [r.playbook for r in results]
+    if accounts and any(s.escalations for pb in playbooks for s in pb.slas.values()):
+        known, _ = read_records(accounts, LocalTime(playbooks[0].timezone), only=("role",),
+                                columns=ColumnMap(ACCOUNTS, columns))  # fmt: skip
+        errors = [d for p, pb in zip(paths, playbooks, strict=True) if any(s.escalations for s in pb.slas.values())
+                  for d in compile_path(p, known_accounts=known).errors]  # fmt: skip
+        if errors:
+            raise PlaybookError(errors)
+    return playbooks
 
 
 def fields_read(playbooks: Sequence[ir.Playbook]) -> set[str]:
@@ -160,7 +174,7 @@ def parse_start(text: str | None, clock: LocalTime, now: Callable[[], dt.datetim
 
 def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
              progress: Callable[[int, int], None] | None = None) -> PlanResult:  # fmt: skip
-    playbooks = load_playbooks(spec.paths)
+    playbooks = load_playbooks(spec.paths, spec.accounts, spec.columns)
     clock = LocalTime(playbooks[0].timezone)
     start = parse_start(spec.start, clock, now)
     end = start + spec.days * 86400
@@ -274,7 +288,44 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     return PlanResult(playbooks, clock, start, end, planned, states, metrics(counts), problems,
                       engine.unknown_contacts, contacts, inputs, metric_counts=counts, event_types=event_types,
                       drawn=drawn_counts((e for e in drawn if start <= e.at < end), clock) if asked else None,
-                      arrivals=spec.arrivals)  # fmt: skip
+                      arrivals=spec.arrivals, service_levels=sla_outcomes(states, playbooks))  # fmt: skip
+
+
+def sla_outcomes(states: Sequence[StateEvent], playbooks: Sequence[ir.Playbook]) -> dict[str, dict[str, dict[str, int]]]:
+    """Per SLA (by name; `playbook/name` where playbooks side by side share one), per staff
+    account (the one that should answer): how many watches were met, late, missed by the
+    plan's end (engine/sla.py tally_by_account)."""
+    named = flow_keys((pb.title or pb.name, n) for pb in playbooks for n in pb.slas)
+    keys = {(pb.version, n): named[pb.title or pb.name, n] for pb in playbooks for n in pb.slas}
+    by_sla: dict[str, list[tuple[str, str | None, str | None]]] = {}
+    for e in states:
+        if e.type in SLA_EVENTS:
+            key = keys.get((e.playbook or "", e.flow or ""), e.flow or "")
+            watches = by_sla.get(key)
+            if watches is None:
+                watches = by_sla[key] = []
+            watches.append((e.type, e.contact, e.data.get("account")))  # within one SLA, a contact tells its watches apart
+    return {key: tally_by_account(events) for key, events in sorted(by_sla.items())}
+
+
+def add_sla_outcomes(into: dict[str, dict[str, dict[str, int]]], more: dict[str, dict[str, dict[str, int]]]) -> None:
+    """Add one part's `sla_outcomes` to another's (shards plan disjoint accounts)."""
+    for key, accounts in more.items():
+        mine = into.setdefault(key, {})
+        for account, outcomes in accounts.items():
+            slot = mine.setdefault(account, dict.fromkeys(outcomes, 0))
+            for outcome, n in outcomes.items():
+                slot[outcome] = slot.get(outcome, 0) + n
+
+
+def sla_totals(service_levels: dict[str, dict[str, dict[str, int]]]) -> dict[str, int]:
+    """Met / late / missed over every SLA and account (the summary line)."""
+    out = dict.fromkeys(OUTCOMES, 0)
+    for accounts in service_levels.values():
+        for outcomes in accounts.values():
+            for outcome in OUTCOMES:
+                out[outcome] += outcomes.get(outcome, 0)
+    return out
 
 
 @dataclass

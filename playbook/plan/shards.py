@@ -13,7 +13,8 @@ test_plan_shards.py holds them equal).
 
 When the data moves a contact to an account of another shard (an event's `account`), or
 one contact id is on rows of two shards, a shard stops with `NotShardable` and the plan
-is made in one process.
+is made in one process. So is the plan of playbooks whose SLAs escalate (a supervisor's
+tasks come from the contacts of every account).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from playbook.engine.core import Contacts
 from playbook.engine.model import Event, StateEvent, Touch
 from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
-from playbook.plan.run import JourneyCounts, PlanInput, PlanResult, metrics, plan_part
+from playbook.plan.run import JourneyCounts, PlanInput, PlanResult, add_sla_outcomes, metrics, plan_part
 from playbook.plan.touches import touches_of
 
 
@@ -170,6 +171,7 @@ class ShardOutput:
     view: tuple[dict[str, Any], list[Touch], list[StateEvent], list[Event]] | None  # PlanInput.contact's
     event_types: dict[str, int] = field(default_factory=dict)  # its events' types, how many of each
     drawn: Counter[tuple[str, str]] | None = None  # what --simulate drew (PlanResult.drawn)
+    service_levels: dict[str, Any] = field(default_factory=dict)  # its SLA outcomes per account (run.sla_outcomes)
 
 
 def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, shard: Shard, directory: str,
@@ -186,7 +188,8 @@ def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, s
             sections = write_section_lines(result, directory)
         conn.send(("ok", ShardOutput(result.counts(), result.metric_counts or {}, result.problems,
                                      result.unknown_contacts, result.contacts.accounts, sections,
-                                     _view(result, spec.contact), result.event_types, result.drawn)))  # fmt: skip
+                                     _view(result, spec.contact), result.event_types, result.drawn,
+                                     result.service_levels)))  # fmt: skip
     except NotShardable as exc:
         conn.send(("not shardable", str(exc)))
     except KeyboardInterrupt:
@@ -217,6 +220,10 @@ def run_in_shards(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     """The plan made by `spec.workers` processes; None when the data cannot be split (or
     this system cannot fork): plan in one process then."""
     if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    if any(s.escalations for pb in playbooks for s in pb.slas.values()):
+        # An SLA escalation is a task for a supervisor's account about other accounts'
+        # contacts: its limits and a role's holders span the shards.
         return None
     context = multiprocessing.get_context("fork")
     count = spec.workers
@@ -287,11 +294,13 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
     contacts = Contacts()
     event_types: Counter[str] = Counter()
     drawn: Counter[tuple[str, str]] | None = Counter() if spec.simulate else None
+    service_levels: dict[str, Any] = {}
     for out in outputs:
         counts.update(out.counts)
         if drawn is not None and out.drawn:
             drawn.update(out.drawn)
         event_types.update(out.event_types)
+        add_sla_outcomes(service_levels, out.service_levels)
         for key, journey in out.metrics.items():
             parts.setdefault(key, JourneyCounts()).add(journey)
         contacts.accounts.update(out.accounts)
@@ -312,7 +321,8 @@ def _put_together(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end
         sections = MergedSections([out.sections for out in outputs if out.sections is not None], directory)
     return PlanResult(playbooks, clock, start, end, touches, events, metrics(dict(sorted(parts.items()))), problems,
                       unknown, contacts, inputs, counts, sections, metric_counts=parts, event_types=dict(event_types),
-                      drawn=drawn)  # fmt: skip
+                      drawn=drawn,
+                      service_levels={k: dict(sorted(v.items())) for k, v in sorted(service_levels.items())})  # fmt: skip
 
 
 # ---- the JSON lines, put together ----------------------------------------------------------------

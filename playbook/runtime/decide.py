@@ -32,6 +32,7 @@ from playbook.runtime.store import Store
 ACTIVATED = "activated"  # engine_state: versions whose schedules were laid out
 EVENT_BATCH = 5000
 WELCOME_FORGET = 2 * 86400  # seconds: a welcome not settled by then is not waited for (Engine.welcomes)
+SLA_ITEMS = ("sla_remind", "sla_deadline", "sla_escalate")  # an SLA's timeline items (engine/sla.py)
 CLOCK_SLACK = 5.0  # seconds: imports stamped by another process's clock
 
 
@@ -158,6 +159,12 @@ class Decider:
         results = [compile_path(p) for p in self.paths]
         if any(not r.ok for r in results):  # what `playbook check` prints for the files that fail
             raise PlaybookError([d for r in results if not r.ok for d in r.diagnostics])
+        escalating = [r.path for r in results if any(s.get("escalations") for s in (r.doc or {}).get("slas", {}).values())]
+        accounts = self.store.load_accounts() if escalating else []
+        if accounts:  # the accounts and roles SLAs escalate to, checked against the store's accounts
+            errors = [d for p in escalating for d in compile_path(p, known_accounts=accounts).errors]
+            if errors:
+                raise PlaybookError(errors)
         named: dict[str, str] = {}
         for r in results:  # a playbook's state is filed under its name: two running playbooks need two
             name = (r.doc or {}).get("name") or (r.doc or {}).get("title") or ""
@@ -462,7 +469,7 @@ def _take_over(engine: Engine, flows: FlowSet, now: int) -> None:
                 sla.open[cid] = watch
                 older.dirty(prev.key, cid)
             prev.open.clear()
-            moved = engine.take(lambda item, o=older.index, p=prev.index: item[4] in ("sla_remind", "sla_deadline")
+            moved = engine.take(lambda item, o=older.index, p=prev.index: item[4] in SLA_ITEMS
                                 and item[5][0] == o and item[5][1] == p)  # fmt: skip
             for due, phase, order, _, kind, payload in moved:
                 engine.at(due, phase, kind, (flows.index, sla.index, *payload[2:]), order)

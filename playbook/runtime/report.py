@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from playbook.engine.model import flow_keys  # shared with the plan's output
+from playbook.engine.sla import tally_by_account  # met / late / missed, counted as the plan counts them
 from playbook.engine.timeutil import LocalTime, iso
 from playbook.runtime import schema as s
 from playbook.runtime.importing import store_timezone
@@ -188,6 +189,7 @@ def report(store: Store, since: int | None = None, until: int | None = None,
             "service_levels": service_levels(conn, versions, window),
             "pass_rate": answered(conn, window, "friend_request", "friend_added"),
             "reply_rate": answered(conn, window, "message", "staff_message"),
+            "service_levels_by_account": sla_by_account(conn, versions, window),
             "interaction": interaction(conn, window),
             "rotations": rotation_coverage(conn, versions, until, clock),
             "conversion": conversion(conn, versions, window),
@@ -349,6 +351,42 @@ def rotation_coverage(conn: Connection, versions: Versions, until: int | None, c
             },
         }
     return dict(sorted(out.items()))
+
+
+def sla_by_account(conn: Connection, versions: Versions, window: Window) -> dict[str, dict[str, dict[str, int]]]:
+    """Per SLA, per staff account (the one that should answer): what the watches that
+    started in the window became by its end — met, late (missed, then answered), missed
+    (not answered) — each watch counted once (engine/sla.py tally_by_account), keyed as the
+    plan's `service_levels`. Watches recorded before SLA events named their account count
+    under the contact's account."""
+    t = s.state_events
+    query = (sa.select(t.c.type, t.c.contact, t.c.flow, t.c.version, t.c.data)
+             .where(t.c.type.in_(SLA_TYPES), *window.where(t.c.at)).order_by(t.c.seq))  # fmt: skip
+    rows = [(kind, contact, (versions.name_of(version), flow or ""), (data or {}).get("account"), version)
+            for kind, contact, flow, version, data in _stream(conn, query)]  # fmt: skip
+    owners = _contact_accounts(conn, {r[1] for r in rows if r[3] is None and r[1] is not None})
+    keys = flow_keys(r[2] for r in rows)
+    started: set[tuple[Any, ...]] = set()
+    by_sla: dict[str, list[tuple[str, Any, str | None]]] = {}
+    for kind, contact, pair, account, version in rows:
+        watch = (version, pair, contact)
+        if kind == "sla_started":
+            started.add(watch)
+        elif watch not in started:  # outcomes of watches that started before the window do not count
+            continue
+        by_sla.setdefault(keys[pair], []).append((kind, watch, account or owners.get(contact or "")))
+    return {key: tally_by_account(events) for key, events in sorted(by_sla.items())}
+
+
+def _contact_accounts(conn: Connection, contacts: set[str]) -> dict[str, str]:
+    """The accounts of some contacts (their current one)."""
+    c = s.contacts
+    out: dict[str, str] = {}
+    ids = sorted(contacts)
+    for i in range(0, len(ids), STREAM):
+        query = sa.select(c.c.id, c.c.account).where(c.c.id.in_(ids[i:i + STREAM]), c.c.account.is_not(None))
+        out.update((cid, account) for cid, account in conn.execute(query))
+    return out
 
 
 # ---- interaction rate (互动率) ------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, S
 SentIn = Callable[[str, int, int], Sequence[tuple[str, str | None, str | None]]]
 
 # Timeline items whose payload starts with the playbook's position.
-INDEXED_KINDS = frozenset({"fire", "step", "timeout", "group_step", "close", "sla_remind", "sla_deadline"})
+INDEXED_KINDS = frozenset({"fire", "step", "timeout", "group_step", "close", "sla_remind", "sla_deadline",
+                           "sla_escalate"})  # fmt: skip
 CLOCK = "clock"  # engine_state: {"start", "now"}
 PLATFORM = "platform"  # limit_counters.scope of an adapter's quotas (shared by every playbook)
 

@@ -550,6 +550,30 @@ class RotateMembers:
 
 RotateMember = RotateEach | RotateOrder | RotateAt | RotateTask | RotateMembers
 
+
+# ---- service-level clauses ------------------------------------------------------------
+
+
+@node
+class SlaRemind:
+    """`remind at D`: a reminder task D of counted time into the allowance."""
+
+    at: Duration
+    span: Span = _pos()
+
+
+@node
+class SlaEscalate:
+    """`escalate to ACCOUNT|"role" after D`: a task to a supervisor D of counted time after
+    the level was missed. `target` is a Name (an account id) or a Text (a role)."""
+
+    target: Name | Text
+    after: Duration
+    span: Span = _pos()
+
+
+SlaMember = SlaRemind | SlaEscalate
+
 # ---- top-level declarations -----------------------------------------------------------
 
 
@@ -651,6 +675,7 @@ class Sla:
     answer: Name
     within: Duration
     during: TimeRange | None = None
+    members: tuple[SlaMember, ...] = ()  # `remind at` and `escalate to` clauses, in order
     span: Span = _pos()
     file: str = _file()
 

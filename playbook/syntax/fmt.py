@@ -96,6 +96,12 @@ def quoted(text: str) -> str:
     return '"' + _ESCAPE_RE.sub(lambda m: _ESCAPED[m.group(0)], text) + '"'
 
 
+def _sla_clause(s: A.Sla) -> str:
+    """`TRIGGER answered by ANSWER within D [during A-B]`."""
+    during = f" during {_time_range(s.during)}" if s.during else ""
+    return f"{s.trigger.value} answered by {s.answer.value} within {duration(s.within)}{during}"
+
+
 def clock(c: A.Clock) -> str:
     return f"{c.hour:02d}:{c.minute:02d}"
 
@@ -532,10 +538,12 @@ class _Printer:
             case A.Rotate():
                 self.blocks(0, f"rotate {d.name.value}", at,
                             [("", d.members, self.rotate_member, self._braces_after(d.span))])  # fmt: skip
+            case A.Sla() if not d.members:
+                self.emit(0, f"sla {d.name.value} {{ {_sla_clause(d)} }}", at)
             case A.Sla():
-                during = f" during {_time_range(d.during)}" if d.during else ""
-                self.emit(0, f"sla {d.name.value} {{ {d.trigger.value} answered by {d.answer.value} "
-                             f"within {duration(d.within)}{during} }}", at)  # fmt: skip
+                self.blocks(0, f"sla {d.name.value}", at,
+                            [("", (d, *d.members), self.sla_member, self._braces_after(d.span))],
+                            compact=True)  # fmt: skip
             case _:
                 raise TypeError(f"not a declaration: {d!r}")
 
@@ -726,6 +734,21 @@ class _Printer:
                 self.emit(depth, f"members {expr(m.expr)}", at)
             case _:
                 raise TypeError(f"not a rotate member: {m!r}")
+
+    # ---- service levels -------------------------------------------------------------------------
+    def sla_member(self, m: A.Sla | A.SlaMember, depth: int) -> None:
+        """An SLA's lines in its block: its `answered by` clause (the Sla itself), then its
+        `remind at` and `escalate to` clauses."""
+        match m:
+            case A.Sla():
+                self.emit(depth, _sla_clause(m), _start(m.trigger.span))
+            case A.SlaRemind():
+                self.emit(depth, f"remind at {duration(m.at)}", _start(m.span))
+            case A.SlaEscalate():
+                target = m.target.value if isinstance(m.target, A.Name) else quoted(m.target.value)
+                self.emit(depth, f"escalate to {target} after {duration(m.after)}", _start(m.span))
+            case _:
+                raise TypeError(f"not an sla member: {m!r}")
 
     # ---- comments and blank lines ---------------------------------------------------------------
     def merge(self, comments: Sequence[A.Comment]) -> str:

@@ -540,11 +540,20 @@ class _ToAst(Transformer):
 
     # ---- SLAs --------------------------------------------------------------------------------
     def sla(
-        self, name: Token, trigger: Token, answer: Token, d: Token, _during: Token | None, window: A.TimeRange | None
-    ) -> A.Sla:
+        self, name: Token, trigger: Token, answer: Token, d: Token, _during: Token | None, window: A.TimeRange | None,
+        *members: A.SlaMember,
+    ) -> A.Sla:  # fmt: skip
         return A.Sla(
-            self._name(name), self._name(trigger), self._name(answer), self._duration(d), window, _tok_span(name)
+            self._name(name), self._name(trigger), self._name(answer), self._duration(d), window, members,
+            _tok_span(name),
         )
+
+    def sla_remind(self, kw: Token, d: Token) -> A.SlaRemind:
+        return A.SlaRemind(self._duration(d), _span(kw, d))
+
+    def sla_escalate(self, kw: Token, target: Token, d: Token) -> A.SlaEscalate:
+        who = self._name(target) if target.type == "NAME" else self._text(target)
+        return A.SlaEscalate(who, self._duration(d), _span(kw, d))
 
     # ---- schedules ---------------------------------------------------------------------------
     def at_times(self, *times: Token) -> tuple[A.Clock, ...]:

@@ -197,3 +197,25 @@ def test_friend_added_fields_onto_the_contact_plan_equals_run(tmp_path: Path) ->
     assert (stored["k1"].get("orders"), stored["k1"].get("spent")) == (1, 399)
     assert "orders" not in stored["k2"]
     store.close()
+
+
+@pytest.mark.parametrize("restarts", [False, True], ids=["straight", "restarting"])
+def test_sla_reminders_and_escalations_plan_equals_run(tmp_path: Path, restarts: bool) -> None:
+    """The hand-worked scenario (v): reminders at two points, escalations to an account and
+    to a role's holders, in the daemon as in the plan — also when it restarts between steps
+    (open watches, their reminders and escalations restored from the store); and the
+    report's met / late / missed per staff are the plan's."""
+    from playbook.runtime.report import report
+
+    d = ROOT / "tests" / "golden" / "plan" / "v_sla_reminders_escalation"
+    args = ([str(d / "playbook.pb")], str(d / "contacts.csv"), str(d / "accounts.csv"), str(d / "events.jsonl"))
+    planned = plan_doc(*args, "2026-12-01 00:00", 3)
+    steps = {t["step"] for t in planned["doc"]["touches"]}
+    assert steps == {"reminder", "escalation"}
+    outbox, store = run_daemon(tmp_path, *args, planned["start"], planned["end"], planned["clock"],
+                               random.Random(3) if restarts else None)  # fmt: skip
+    compare(planned["doc"], planned["end"], outbox, store)
+    got = report(store, planned["start"], planned["end"], planned["clock"])["service_levels_by_account"]
+    assert got == planned["doc"]["service_levels"]
+    assert got["及时回复"]["a2"] == {"met": 0, "late": 1, "missed": 1}
+    store.close()
