@@ -123,3 +123,25 @@ STYLE = (
     "section{margin-bottom:2em}.version{color:#888}.named{word-break:break-all}.chart svg{max-width:100%;height:auto}"
     ".note{color:#555;font-size:.9em;max-width:60em}"
 )
+
+
+def sla_per_staff(charts: Charts, levels: dict[str, dict[str, dict[str, int]]]) -> str:
+    """Met / late / missed per staff account over every service level, as a chart of the
+    busiest accounts ("" when there is nothing): `levels` is the plan's `service_levels` and
+    the report's `service_levels_by_account` (per SLA, per account, per result)."""
+    cells: Counter[tuple[str, str]] = Counter()
+    for accounts in levels.values():
+        for account, outcomes in accounts.items():
+            for outcome, n in outcomes.items():
+                if n:
+                    cells[(account or "—", outcome)] += n
+    if not cells:
+        return ""
+    alt = charts.alt
+    top = top_accounts(cells)
+    data = [{"account": a, "result": t(r), "n": n} for (a, r), n in sorted(top.items())]
+    chart = charts.chart(data).mark_bar().encode(
+        y=alt.Y("account:N", title=t("account")), x=alt.X("sum(n):Q", title=t("service levels")),
+        color=charts.sla_color(),
+    ).properties(width=480, title=t("Service levels per staff (met / late / missed)"))  # fmt: skip
+    return charts.svg(chart) + rest_note(cells, top)

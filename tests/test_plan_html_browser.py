@@ -76,5 +76,5 @@ def test_chromium_renders_the_chinese_report(tmp_path: Path) -> None:
     made = CliRunner().invoke(cli, ["--lang", "zh", "report", "--db", url, "--against", str(plan), "--format", "html",
                                     "--out", str(page)])  # fmt: skip
     assert made.exit_code == 0, made.output
-    dom = painted(page, "新客7天培育 + 朋友圈日历与服务标准", ["通过率", "回复率", "互动率", "各员工执行情况", "计划与实际对比"], 7)
-    assert "每日触达：预测与实际" in dom and "小美" in dom
+    dom = painted(page, "新客7天培育 + 朋友圈日历与服务标准", ["通过率", "回复率", "互动率", "各员工执行情况", "计划与实际对比"], 8)
+    assert "每日触达：预测与实际" in dom and "小美" in dom and "各员工服务标准" in dom

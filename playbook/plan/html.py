@@ -23,6 +23,7 @@ from playbook.htmlpage import (
     paragraph,
     rest_note,
     section,
+    sla_per_staff,
     table,
     top_accounts,
 )
@@ -207,12 +208,7 @@ def render_html(
         add(t("Journeys"), charts.svg(chart) + rows_table)
 
     # service levels
-    sla: Counter[tuple[str, str]] = Counter()  # (account, met|late|missed) over every SLA: the plan's figures
-    for accounts in (doc.get("service_levels") or {}).values():
-        for account, outcomes in accounts.items():
-            for outcome, n in outcomes.items():
-                if n:
-                    sla[(account or "—", outcome)] += n
+    service_levels = sla_per_staff(charts, doc.get("service_levels") or {})
     groups: list[list[Any]] = []
     for event in events:
         kind = event.get("type", "")
@@ -221,14 +217,8 @@ def render_html(
             groups.append([event.get("title", ""), event.get("account", ""), _minute(event["at"]),
                            _minute(event.get("closes") or ""), event.get("members", ""),
                            sent["ok"] + sent["deferred"], sent["skipped"]])  # fmt: skip
-    if sla:
-        top = top_accounts(sla)
-        sdata = [{"account": a, "result": t(r), "n": n} for (a, r), n in sorted(top.items())]
-        chart = charts.chart(sdata).mark_bar().encode(
-            y=alt.Y("account:N", title=t("account")), x=alt.X("sum(n):Q", title=t("service levels")),
-            color=charts.sla_color(),
-        ).properties(width=480, title=t("Service levels per staff (met / late / missed)"))  # fmt: skip
-        add(t("Service levels"), charts.svg(chart) + rest_note(sla, top))
+    if service_levels:
+        add(t("Service levels"), service_levels)
     if groups:
         head_row = [t("group"), t("account"), t("opens"), t("closes"), t("members"), t("invitations sent"),
                     t("invitations skipped")]  # fmt: skip

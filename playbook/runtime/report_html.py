@@ -20,6 +20,7 @@ from playbook.htmlpage import (
     paragraph,
     percent,
     section,
+    sla_per_staff,
     table,
 )
 from playbook.i18n import t
@@ -142,7 +143,8 @@ def _service_levels(charts: Charts, doc: Mapping[str, Any]) -> str:
     rows = [[name, c["started"], c["met"], c["late"], c["missed"], c["open"], percent(c["in_time_rate"])]
             for name, c in levels.items()]  # fmt: skip
     head = [t("service level"), t("started"), t("met"), t("late"), t("missed"), t("open"), t("in time")]
-    return charts.svg(chart) + table(head, rows) + note(t(
+    per_staff = sla_per_staff(charts, doc.get("service_levels_by_account") or {})
+    return charts.svg(chart) + table(head, rows) + per_staff + note(t(
         "A watch opens at the trigger (a friend request, a message). met: answered by the deadline; late: answered "
         "after it; missed: the deadline passed (late ones included); open: neither yet. In time: met / (met + missed)."
     ))  # fmt: skip

@@ -188,7 +188,8 @@ def test_report_page_sections_figures_and_no_network(db: Store, store_url: str, 
     assert not re.search(r"""(src|href)=["']?https?:""", html)
     assert "<script" not in html and "<link" not in html
     charts = re.findall(r'<div class="chart">(.*?)</svg></div>', html, re.S)
-    assert len(charts) == 6  # pass, reply, service levels, rotation, conversion, execution
+    assert len(charts) == 7  # pass, reply, service levels, the same per staff, rotation, conversion, execution
+    assert "Service levels per staff (met / late / missed)" in charts[3]
     for svg in charts:
         assert "<path" in svg or "<rect" in svg
     # the figures of the JSON, and their definitions on the page
@@ -258,7 +259,7 @@ def test_against_a_matching_plan(db: Store, store_url: str, tmp_path: Path) -> N
     assert code == 0 and "journeys: forecast and actual" in table and f"plan {V}+{VS}" in table
     html = page(store_url, tmp_path, "en", "--against", str(plan))
     assert re.findall(r"<h2>([^<]*)</h2>", html) == [*EN_SECTIONS, "Plan against actuals"]
-    assert len(re.findall(r'<div class="chart">', html)) == 7
+    assert len(re.findall(r'<div class="chart">', html)) == 8  # the report's 7, and forecast beside actual
 
 
 def test_against_a_plan_of_another_version_or_no_plan(db: Store, store_url: str, tmp_path: Path) -> None:
@@ -290,3 +291,18 @@ def test_out_writes_json_or_html_only(db: Store, store_url: str, tmp_path: Path)
     assert out.read_text(encoding="utf-8") == printed  # the same bytes as on the terminal
     code, _, err = invoke("report", "--db", store_url, "--out", str(tmp_path / "report.txt"))
     assert code == 2 and "--out writes --format json or html" in err
+
+
+def test_service_levels_per_staff_on_the_page_are_the_reports(db: Store, store_url: str, tmp_path: Path) -> None:
+    """The per-staff chart draws `service_levels_by_account`: n1's watch (met) under its
+    account, c4's (missed) under its own — the events name no account, so the contact's."""
+    by_account = report(db)["service_levels_by_account"]
+    cells = {(sla, a): dict(o) for sla, accounts in by_account.items() for a, o in accounts.items()}
+    assert sum(o["met"] for o in cells.values()) == 1 and sum(o["missed"] for o in cells.values()) == 1
+    html = page(store_url, tmp_path, "en")
+    chart = re.findall(r'<div class="chart">(.*?)</svg></div>', html, re.S)[3]
+    for (_, account), outcomes in cells.items():
+        assert account in chart, account
+        for result, n in outcomes.items():
+            if n:
+                assert f"result: {result}" in chart, (account, result)
