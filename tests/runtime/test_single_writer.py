@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -63,6 +64,29 @@ def _events(store: Store, n: int = CONTACTS) -> None:
 
 def _start(tmp: Path, config: Path, *extra: str) -> subprocess.Popen:
     return start_run(tmp / "p.pb", config, *extra, lang="en", env={"COLUMNS": "400"})
+
+
+class _StderrLines:
+    """A daemon's stderr read as it comes (a thread drains the pipe), so a test can wait for
+    a line while the process runs; `stop()` is processes.stop for it."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            self.lines.append(raw.decode(errors="replace"))
+
+    def stop(self, timeout: float = 60) -> tuple[int, str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=timeout)
+        self._thread.join(timeout=timeout)
+        return self.proc.returncode, "".join(self.lines)
 
 
 def _outbox(tmp: Path) -> list[dict]:
@@ -118,8 +142,10 @@ def test_a_standby_takes_over_from_a_killed_daemon(tmp_path: Path, store_url: st
     a = _start(tmp_path, config)
     wait(lambda: _holder_pid(store) == a.pid, interval=0.02)
     b = _start(tmp_path, config, "--standby")
+    said = _StderrLines(b)
     try:
-        time.sleep(1.0)
+        # on a loaded machine the standby may take seconds to start: wait until it says it waits
+        wait(lambda: any("standby: the store is held by" in line for line in said.lines), timeout=60, interval=0.05)
         assert b.poll() is None and _holder_pid(store) == a.pid  # waiting, not deciding
         _events(store)
         wait(lambda: len(_outbox(tmp_path)) >= 20, interval=0.02)
@@ -129,7 +155,7 @@ def test_a_standby_takes_over_from_a_killed_daemon(tmp_path: Path, store_url: st
         wait(lambda: len(_outbox(tmp_path)) >= 2 * CONTACTS, interval=0.02)
         time.sleep(0.5)
     finally:
-        code, err = stop(b)
+        code, err = said.stop()
         if a.poll() is None:
             stop(a)
     assert code == 0, err
