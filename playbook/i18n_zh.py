@@ -1026,4 +1026,7 @@ ZH: dict[str, str] = {
     "dm/tasks per account and day (caps: {caps})": "各账号每日私聊/任务（上限：{caps}）",
     "{n} account-days over a cap (marked !)": "{n} 个账号日超出上限（标 !）",
     "Staff load per day: dm and tasks (caps: {caps})": "员工每日负荷：私聊与任务（上限：{caps}）",
+    # the tasks the engine writes itself (engine/flows.py, TASK_LANGUAGE)
+    "Please dissolve the group “{group}” (a short-lived group that has ended)": "请解散群「{group}」（短期群已结束）",
+    "[{sla}] {name}'s {trigger} is not answered yet; please handle it by {by}": "【{sla}】{name}的{trigger}还未回应，请在{by}前处理",
 }

@@ -16,6 +16,7 @@ from typing import Any
 from playbook.diagnostics import WARNING, Diagnostic
 from playbook.engine.policy import LimitRule
 from playbook.i18n import t
+from playbook.vocab.reasons import Reason
 
 
 @dataclass(frozen=True)
@@ -51,19 +52,19 @@ def wecom_limits(mode: str = "month") -> tuple[LimitRule, ...]:
     the per-customer rules (`welcome_free`); the daemon counts it after all when the adapter
     had to send it as a task (runtime.decide.Decider.count_welcomes)."""
     w = WECOM_WELCOME_WITHIN
-    daily = LimitRule("dm", 1, "contact", "day", "defer", "wecom: 1 dm per customer per day", w)
+    daily = LimitRule("dm", 1, "contact", "day", "defer", Reason("wecom_dm_day"), w)
     if mode == "day":
-        return (daily, LimitRule("group", 1, "group", "day", "defer", "wecom: 1 post per customer group per day"))
+        return (daily, LimitRule("group", 1, "group", "day", "defer", Reason("wecom_post_day")))
     if mode == "week":
         return (
             daily,
-            LimitRule("dm", 7, "contact", "week", "defer", "wecom: 7 dm per customer per week", w),
-            LimitRule("group", 7, "group", "week", "defer", "wecom: 7 posts per customer group per week"),
+            LimitRule("dm", 7, "contact", "week", "defer", Reason("wecom_dm_week"), w),
+            LimitRule("group", 7, "group", "week", "defer", Reason("wecom_post_week")),
         )
     return (
         daily,
-        LimitRule("dm", "days_in_month", "contact", "month", "defer", "wecom: days-in-month dm per customer", w),
-        LimitRule("group", "days_in_month", "group", "month", "defer", "wecom: days-in-month posts per customer group"),
+        LimitRule("dm", "days_in_month", "contact", "month", "defer", Reason("wecom_dm_month"), w),
+        LimitRule("group", "days_in_month", "group", "month", "defer", Reason("wecom_post_month")),
     )
 
 

@@ -288,7 +288,8 @@ def _render_effect(out: Any, line: Any, e: Any, examples: int) -> None:
 
     from playbook.engine.timeutil import iso
     from playbook.plan.diff import NEW, OLD
-    from playbook.plan.output import CHANNEL_WORDS, CHANNELS, OUTCOME_WORDS, reason_text
+    from playbook.plan.output import CHANNEL_WORDS, CHANNELS, OUTCOME_WORDS
+    from playbook.vocab.reasons import reason_text
 
     c = e.clock
     days = (e.end - e.start) // 86400

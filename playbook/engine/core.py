@@ -41,6 +41,8 @@ from playbook.engine.policy import SEND, LimitCounter, LimitRule, Policies, Verd
 from playbook.engine.render import MissingValue, member_renderer, render
 from playbook.engine.timeutil import LocalTime, QuietWindow
 from playbook.engine.values import Instant
+from playbook.vocab import reasons
+from playbook.vocab.reasons import Reason
 
 GATE_RETRY = 86400  # a touch held by the launch gate is looked at again daily (approval releases it at once)
 Sink = Callable[[Touch | TouchRun | StateEvent], None]  # TouchRuns only with Engine(runs=True)
@@ -78,11 +80,12 @@ class Program:
         self.identity = identity(pb)
         # The daemon's launch gate (runtime/approvals.py): while `awaiting` is set, every touch
         # of this version is held with it as the reason; with `refused` set, skipped.
-        self.awaiting: str | None = None
-        self.refused: str | None = None
+        self.awaiting: Reason | None = None
+        self.refused: Reason | None = None
         self.clock = LocalTime(pb.timezone)
         quiet = QuietWindow(pb.quiet.start, pb.quiet.end, self.clock) if pb.quiet else None
-        rules = [LimitRule(x.channel, x.count, x.scope, x.period, x.action, x.label) for x in pb.limits]
+        rules = [LimitRule(x.channel, x.count, x.scope, x.period, x.action, reasons.limit(x.channel, x.count, x.scope, x.period))
+                 for x in pb.limits]  # fmt: skip
         self.policies = Policies(self.clock, quiet, rules, list(shared_limits))
         segment_docs = {k: ir.to_doc(v.expr) for k, v in pb.segments.items()}
         self.segment_docs = segment_docs
@@ -338,7 +341,7 @@ class Engine:
             changed = apply_effects(contacts, event)
             if event.type == "deleted":
                 for req in [r for r in self._held.values() if r.contact == cid]:
-                    self.give_up(req, "contact deleted")
+                    self.give_up(req, reasons.CONTACT_DELETED)
         # Segment membership only needs a second look when the event changed something a
         # playbook reads (a staff_message changes nothing; a message only last_active_at).
         if self.observer is not None and (changed is None or changed):
@@ -401,7 +404,7 @@ class Engine:
             self._pending.append(like.member(contact, key))
 
     # ---- the daemon's launch gate (runtime/approvals.py) ----------------------------------------
-    def gate(self, version: str, reason: str) -> None:
+    def gate(self, version: str, reason: Reason) -> None:
         """Hold every touch of `version` (awaiting approval) from now on."""
         for program in self.programs:
             if program.version == version:
@@ -420,7 +423,7 @@ class Engine:
             self.at(self.now, PHASE_RETRY, "retry", (key,))
         return len(keys)
 
-    def refuse(self, version: str, held: str, reason: str) -> int:
+    def refuse(self, version: str, held: str, reason: Reason) -> int:
         """Rejected (or replaced before approval): touches of `version` held by the gate
         (their reasons include `held`) are skipped now with `reason`, and its later touches
         too. Returns how many."""
@@ -453,7 +456,7 @@ class Engine:
     def _gated(self, version: str, held: str) -> set[str]:
         return {key for key, req in self._held.items() if req.playbook.version == version and held in req.reasons}
 
-    def give_up(self, req: TouchRequest, reason: str) -> None:
+    def give_up(self, req: TouchRequest, reason: Reason) -> None:
         """A touch will not go out any more (its journey ended, its contact is gone): a
         held one is recorded as skipped now, one still waiting for this instant's turn
         when its turn comes."""
@@ -486,11 +489,11 @@ class Engine:
             return self._finish(req, t, SKIPPED, req.cancelled)
         contact, account = req.contact, req.account
         if contact is not None and contact in self.contacts.deleted:
-            return self._finish(req, t, SKIPPED, "contact deleted")
+            return self._finish(req, t, SKIPPED, reasons.CONTACT_DELETED)
         if account is None:
-            return self._finish(req, t, SKIPPED, "the contact has no account")
+            return self._finish(req, t, SKIPPED, reasons.NO_ACCOUNT)
         if req.not_after is not None and t >= req.not_after:
-            return self._finish(req, t, SKIPPED, "the group has closed")
+            return self._finish(req, t, SKIPPED, reasons.GROUP_CLOSED)
         if program.refused is not None:
             return self._finish(req, t, SKIPPED, program.refused)
         if program.awaiting is not None:
@@ -504,9 +507,9 @@ class Engine:
         try:
             text, parts, audience = self._render(req, program)
         except MissingValue as exc:
-            return self._finish(req, t, SKIPPED, f"missing {exc.path}")
+            return self._finish(req, t, SKIPPED, reasons.missing(exc.path))
         if audience is not None and not audience:
-            return self._finish(req, t, SKIPPED, "no contact can see it", audience=audience)
+            return self._finish(req, t, SKIPPED, reasons.NO_AUDIENCE, audience=audience)
         free = program.policies.record(t, req.channel, account, contact, req.group, welcome_age)
         if self.observer is not None:
             self.observer.counted(program, req)
@@ -514,7 +517,7 @@ class Engine:
                 self.welcomes[req.key] = (req.channel, contact, t)
         if t == req.due:
             return self._finish(req, t, OK, "", text, parts, audience)
-        return self._finish(req, t, DEFERRED, "; ".join(req.reasons), text, parts, audience)
+        return self._finish(req, t, DEFERRED, reasons.joined(req.reasons), text, parts, audience)
 
     def _hold(self, req: TouchRequest, verdict: Verdict) -> None:
         """Quiet hours or a `defer` limit hold the touch: it is tried again when worth it."""
@@ -552,9 +555,9 @@ class Engine:
         uncounted = 0
         for contact, key in zip(batch.contacts, batch.keys, strict=True):
             if contact in deleted:
-                reason = "contact deleted"
+                reason = reasons.CONTACT_DELETED
             elif closed:
-                reason = "the group has closed"
+                reason = reasons.GROUP_CLOSED
             else:
                 if room:
                     verdict = SEND
@@ -567,7 +570,7 @@ class Engine:
                     try:
                         text = fill(fields.get(contact)) if fill is not None else ""
                     except MissingValue as exc:
-                        reason = f"missing {exc.path}"
+                        reason = reasons.missing(exc.path)
                     else:
                         if room:
                             room -= 1

@@ -23,9 +23,17 @@ from playbook.engine.expr import Scope
 from playbook.engine.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
 from playbook.engine.pinyin import name_key
 from playbook.engine.timeutil import parse_clock
+from playbook.i18n import N_, t_in
+from playbook.vocab import reasons
+from playbook.vocab.reasons import Reason
 
 if TYPE_CHECKING:
     from playbook.engine.core import Engine, Program
+
+# The language of the tasks the engine writes itself (dissolve a group, answer a customer):
+# they go to staff on the platform, in the playbooks' own language, the same bytes whatever
+# language the operator reads the plan in.
+TASK_LANGUAGE = "zh"
 
 
 class FlowSet:
@@ -352,7 +360,7 @@ class JourneyRun:
         flows = self.flows
         for rule in self.j.exits:
             if rule.kind == "condition" and flows.matches(rule.condition, cid, t, enr.event):
-                return self.exit(enr, t, "exit when")
+                return self.exit(enr, t, reasons.EXIT_WHEN)
         kind = node.kind
         if kind in ("dm", "task"):
             req = self._touch(enr, node, t)
@@ -368,7 +376,7 @@ class JourneyRun:
             change_tag(flows, cid, node.text or "", kind == "tag_add", t, self.j.name)
             return self._goto(enr, node.next, t)
         if kind == "exit":
-            return self.exit(enr, t, "exit step")
+            return self.exit(enr, t, reasons.EXIT_STEP)
         if kind == "if":
             branch = node.then if flows.matches(node.condition, cid, t, enr.event) else node.otherwise
             return self._goto(enr, branch, t)
@@ -427,17 +435,17 @@ class JourneyRun:
         enr.touch = req
         self.engine.request(req)
 
-    def exit(self, enr: Enrolment, t: int, reason: str) -> None:
+    def exit(self, enr: Enrolment, t: int, reason: Reason) -> None:
         if enr.status != "active":
             return
         enr.status = "exited"
         enr.epoch += 1
         enr.wait = None
         self.flows.dirty(self.key, enr.contact)
-        self.flows.emit(t, "exit", enr.contact, self.j.name, reason=reason)
+        self.flows.emit(t, "exit", enr.contact, self.j.name, reason=str(reason))
         if enr.touch is not None:
             touch, enr.touch = enr.touch, None
-            self.engine.give_up(touch, f"exited the journey ({reason})")
+            self.engine.give_up(touch, reasons.exited(reason))
 
     # ---- events ----------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -451,11 +459,11 @@ class JourneyRun:
         current = (self.history.get(cid) or [None])[-1]
         if current is not None and current.status == "active":
             if kind == "deleted":
-                self.exit(current, t, "deleted")
+                self.exit(current, t, reasons.DELETED)
             else:
                 for rule in self.j.exits:
                     if rule.kind == "event" and rule.event == kind and flows.matches(rule.where, cid, t, data):
-                        self.exit(current, t, f"exit on {kind}")
+                        self.exit(current, t, reasons.exit_on(kind))
                         break
             wait = current.wait
             if (
@@ -672,7 +680,8 @@ class GroupRun:
                     playbook=program,
                     key=f"{program.version}/{inst.id}/dissolve",
                     group=inst.id,
-                    task_text=f"请解散群「{inst.id}」（短期群已结束）",
+                    task_text=t_in(TASK_LANGUAGE, N_("Please dissolve the group “{group}” (a short-lived group that has ended)"),
+                                   group=inst.id),
                 )  # fmt: skip
             )
 
@@ -958,7 +967,8 @@ class SlaRun:
                 playbook=program,
                 key=f"{program.version}/{self.s.name}/{cid}/{serial}",
                 contact=cid,
-                task_text=f"【{self.s.name}】{_braces(name)}的{self.s.trigger}还未回应，请在{by}前处理",
+                task_text=t_in(TASK_LANGUAGE, N_("[{sla}] {name}'s {trigger} is not answered yet; please handle it by {by}"),
+                               sla=self.s.name, name=_braces(name), trigger=self.s.trigger, by=by),
             )  # fmt: skip
         )
 

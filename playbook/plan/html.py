@@ -16,7 +16,7 @@ from typing import Any
 
 from playbook.i18n import language, t
 from playbook.plan.output import CAUSES
-from playbook.plan.run import reason_cause
+from playbook.vocab.reasons import cause_of
 
 NAMED = 1000  # contacts named per reason (the rest counted)
 LOOKUP = 2000  # contacts whose timeline the lookup carries
@@ -137,7 +137,7 @@ def render_html(
             audiences[(day, account)] += len(touch.get("audience") or [])
         if outcome != "ok":
             reason = touch.get("reason") or outcome
-            cause = reason_cause(reason)
+            cause = cause_of(reason)
             kind = t(CAUSES[cause]) if cause in CAUSES else cause  # grouped as in the terminal's summary
             deferred_day[(_day(touch.get("due") or touch["at"]), kind)] += 1
             reasons[(outcome, reason)] += 1

@@ -3,14 +3,13 @@ and per-account tables, one contact's timeline, and an HTML export of the same.
 
 The JSON is for scripts: the same bytes in every language, so touch reasons and row
 problems stay in English there. Tables and timelines are for people: they show the same
-reasons in the operator's language (`reason_text`), translated when shown.
+reasons in the operator's language (`vocab.reasons`: each reason's code gives its text).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from playbook.engine.timeutil import LocalTime, iso
 from playbook.i18n import N_, t, tn
 from playbook.plan.run import PlanResult
 from playbook.plan.touches import PlannedTouches, touches_of
+from playbook.vocab.reasons import reason_text
 
 CHANNELS = ("dm", "group", "moment", "task")
 # Column headers of the tables.
@@ -597,87 +597,6 @@ CAUSES = {
 
 def _cause_text(cause: str) -> str:
     return t(CAUSES[cause]) if cause in CAUSES else reason_text(cause)
-
-
-# ---- touch reasons, for people --------------------------------------------------------------------
-# The engine gives reasons in English (the JSON keeps them so); these patterns show them in
-# the operator's language. A reason no pattern knows is shown as it is.
-
-_FIXED_REASONS = {
-    "contact deleted": N_("contact deleted"),
-    "the contact has no account": N_("the contact has no account"),
-    "the group has closed": N_("the group has closed"),
-    "no contact can see it": N_("no contact can see it"),
-    # the platform limits of adapters (playbook.adapters.capabilities)
-    "wecom: 1 dm per customer per day": N_("wecom: 1 dm per customer per day"),
-    "wecom: 7 dm per customer per week": N_("wecom: 7 dm per customer per week"),
-    "wecom: days-in-month dm per customer": N_("wecom: days-in-month dm per customer"),
-    "wecom: 1 post per customer group per day": N_("wecom: 1 post per customer group per day"),
-    "wecom: 7 posts per customer group per week": N_("wecom: 7 posts per customer group per week"),
-    "wecom: days-in-month posts per customer group": N_("wecom: days-in-month posts per customer group"),
-}
-# Why a contact left a journey: "exited the journey (…)".
-_EXITS = {
-    "exit when": N_("exit when"),
-    "exit step": N_("exit step"),
-    "deleted": N_("deleted"),
-}
-_QUIET = re.compile(r"quiet hours (?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})")
-_LIMIT = re.compile(
-    r"limit (?P<channel>dm|group|moment|task|any) (?P<count>\d+)"
-    r" per (?P<scope>contact|account) per (?P<period>day|week|month)"
-)
-_LIMITS = {
-    "dm": N_("limit dm {count} {per}"),
-    "group": N_("limit group {count} {per}"),
-    "moment": N_("limit moment {count} {per}"),
-    "task": N_("limit task {count} {per}"),
-    "any": N_("limit any {count} {per}"),
-}
-_PER = {
-    ("contact", "day"): N_("per contact per day"),
-    ("contact", "week"): N_("per contact per week"),
-    ("contact", "month"): N_("per contact per month"),
-    ("account", "day"): N_("per account per day"),
-    ("account", "week"): N_("per account per week"),
-    ("account", "month"): N_("per account per month"),
-}
-_EXITED = re.compile(r"exited the journey \((?P<why>.*)\)")
-_EXIT_ON = re.compile(r"exit on (?P<event>\S+)")
-_MISSING = re.compile(r"missing (?P<path>\S+)")
-
-
-def reason_text(reason: str) -> str:
-    """A touch's reason (English, as in the JSON) in the operator's language."""
-    if not reason:
-        return ""
-    return t(SEPARATOR).join(_one_reason(part) for part in reason.split("; "))
-
-
-def _one_reason(reason: str) -> str:
-    fixed = _FIXED_REASONS.get(reason)
-    if fixed is not None:
-        return t(fixed)
-    if m := _QUIET.fullmatch(reason):
-        return t("quiet hours {start}-{end}", start=m["start"], end=m["end"])
-    if m := _LIMIT.fullmatch(reason):
-        per = t(_PER[m["scope"], m["period"]])
-        return t(_LIMITS[m["channel"]], count=m["count"], per=per)
-    if m := _MISSING.fullmatch(reason):
-        return t("missing {field}", field=m["path"])
-    if m := _EXITED.fullmatch(reason):
-        return t("exited the journey ({reason})", reason=_exit_text(m["why"]))
-    return reason
-
-
-def _exit_text(why: str) -> str:
-    if why in _EXITS:
-        return t(_EXITS[why])
-    if m := _EXIT_ON.fullmatch(why):
-        from playbook.words import event_label
-
-        return t("exit on {event}", event=event_label(m["event"]))
-    return why
 
 
 def counts_by(result: PlanResult, key: str) -> dict[str, Counter[str]]:

@@ -26,6 +26,7 @@ from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
 from playbook.plan.simulate import Simulator
 from playbook.plan.touches import PlannedTouches
+from playbook.vocab.reasons import cause_of
 
 if TYPE_CHECKING:
     from playbook.plan.shards import Shard
@@ -95,25 +96,10 @@ def count_touches(touches: Sequence[Touch], clock: LocalTime) -> Counter[tuple[s
             day = days[x.at] = clock.date_of(x.at).isoformat()
         cause = causes.get(x.reason)
         if cause is None:
-            cause = causes[x.reason] = reason_cause(x.reason)
+            cause = causes[x.reason] = cause_of(x.reason)
         channel, account = (x.channel, x.account) if x.__class__ is Touch else (x.like.channel, x.like.account)  # type: ignore[union-attr]
         counts[day, account or "", channel, x.outcome, cause] += n
     return counts
-
-
-def reason_cause(reason: str) -> str:
-    """What a reason is counted as in the summary: 'quiet hours', 'limits', 'missing
-    fields', 'exits', or the (first) reason itself."""
-    first = reason.split(";")[0].strip()
-    if first.startswith("quiet hours"):
-        return "quiet hours"
-    if first.startswith("limit "):
-        return "limits"
-    if first.startswith("missing "):
-        return "missing fields"
-    if first.startswith("exited"):
-        return "exits"
-    return first
 
 
 def load_playbooks(paths: Sequence[str]) -> list[ir.Playbook]:

@@ -28,6 +28,7 @@ from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, 
 from playbook.runtime.rows import State
 from playbook.runtime.state import INDEXED_KINDS, Journaler, restore
 from playbook.runtime.store import Store
+from playbook.vocab.reasons import Reason
 
 ACTIVATED = "activated"  # engine_state: versions whose schedules were laid out
 EVENT_BATCH = 5000
@@ -418,7 +419,7 @@ class Decider:
                         fresh.wait = target.j.nodes[node_id]
                     target.history.setdefault(cid, []).append(fresh)
                     target.flows.dirty(target.key, cid)
-                    run.exit(enr, now, f"migrated to {target.flows.program.version}")
+                    run.exit(enr, now, Reason("migrated", version=target.flows.program.version))
                     moving.add(item[3])
                     payload = (target.flows.index, name, cid, fresh.n, node_id, fresh.epoch)
                     engine.at(item[0], item[1], item[4], payload, item[2])

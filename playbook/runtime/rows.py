@@ -146,7 +146,7 @@ class TouchRow:
             parts=touch.parts,
             audience=audience,
             outcome=touch.outcome,
-            reason=touch.reason,
+            reason=str(touch.reason),  # the store keeps a reason's English text (vocab.reasons.read)
             next_attempt_at=None if skipped else touch.at,
         )
 
@@ -174,8 +174,8 @@ class TouchRow:
                 "task_text": req.task_text,
                 "event": req.event,
                 "origin": req.origin,
-                "cancelled": req.cancelled,
-                "reasons": list(req.reasons),
+                "cancelled": None if req.cancelled is None else str(req.cancelled),
+                "reasons": [str(r) for r in req.reasons],
                 "not_after": req.not_after,
                 "moments": req.audience_of is not None,
             },
