@@ -12,10 +12,10 @@ from conftest import ROOT
 from playbook import i18n
 from playbook.adapters.capabilities import wecom_limits
 from playbook.compiler import ir
-from playbook.engine.model import SKIPPED
 from playbook.i18n import set_language
 from playbook.plan.run import PlanInput, run_plan
 from playbook.vocab import reasons
+from playbook.vocab.model import SKIPPED
 from playbook.vocab.reasons import CODES, Reason, cause_of, read, reason_text
 
 # Every code with arguments, and the English text the engine has always given for it.
@@ -37,8 +37,11 @@ MADE = [
     (Reason("rejected", version="v1"), "v1 was rejected", None),
     (Reason("replaced", version="v1"), "v1 was replaced before approval", None),
     *[(rule.label, str(rule.label), None) for mode in ("day", "week", "month") for rule in wecom_limits(mode)],
-    (reasons.joined([reasons.limit("dm", 1, "contact", "day"), Reason("quiet_hours", start="21:30", end="09:00")]),
-     "limit dm 1 per contact per day; quiet hours 21:30-09:00", "limits"),
+    (
+        reasons.joined([reasons.limit("dm", 1, "contact", "day"), Reason("quiet_hours", start="21:30", end="09:00")]),
+        "limit dm 1 per contact per day; quiet hours 21:30-09:00",
+        "limits",
+    ),
 ]
 
 

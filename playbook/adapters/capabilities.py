@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from playbook.diagnostics import WARNING, Diagnostic
-from playbook.engine.policy import LimitRule
 from playbook.i18n import t
+from playbook.vocab.limits import LimitRule
 from playbook.vocab.reasons import Reason
 
 
@@ -39,6 +39,7 @@ EVERYWHERE = {channel: ALL_PARTS for channel in CHANNELS}
 
 
 WECOM_WELCOME_WITHIN = 20  # a WelcomeCode's life (92137/92599)
+WECOM_TIMEZONE = "Asia/Shanghai"  # WeCom's days, weeks and months (its quota periods): China time
 WELCOME_REF = "welcome:"  # how an adapter's ref for a dm sent as the platform's welcome message begins
 
 

@@ -197,18 +197,18 @@ def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, a
     from playbook.cli.common import fail
     from playbook.cli.status import reading_store
     from playbook.diagnostics import PlaybookError
-    from playbook.engine.timeutil import LocalTime
     from playbook.plan.run import PlanResult, metric_parts, metrics, parse_start
     from playbook.plan.touches import PlannedTouches
     from playbook.runtime.forecast import current_documents, forecast
+    from playbook.vocab.localtime import LocalTime
 
     limits, can_dissolve = adapter_profile(adapter)
     try:
         with reading_store(db) as store:
             if paths:
-                from playbook.plan.run import load_playbooks
+                from playbook.compiler import load_playbooks
 
-                timezone = load_playbooks(paths)[-1].timezone
+                timezone = load_playbooks(paths)[-1].playbook.timezone
             else:
                 timezone = current_documents(store)[-1]["timezone"]
             clock = LocalTime(timezone)

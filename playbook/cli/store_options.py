@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from playbook.i18n import t
+from playbook.vocab.localtime import DEFAULT_TIMEZONE
 
 DEFAULT_DB = "playbook.db"  # mirrors playbook.runtime.store (not imported here: start-up time)
 
@@ -24,15 +25,15 @@ db_option = click.option(
 timezone_option = click.option(
     "--timezone",
     metavar="TZ",
-    help=t("Timezone of times without an offset (default: the active playbook's, else {tz}).", tz="Asia/Shanghai"),
+    help=t("Timezone of times without an offset (default: the active playbook's, else {tz}).", tz=DEFAULT_TIMEZONE),
 )
 
 
 def store_clock(store: Any, timezone: str | None) -> Any:  # -> LocalTime; imported lazily (start-up time)
     """The clock data times are read in: --timezone, else the active playbook's."""
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-    from playbook.engine.timeutil import LocalTime
     from playbook.runtime.importing import store_timezone
+    from playbook.vocab.localtime import LocalTime
 
     tz = timezone or store_timezone(store)
     try:

@@ -22,13 +22,13 @@ from playbook.eventnames import BUILTIN_EVENTS, EVENT_ALIASES, canonical_event
 from playbook.i18n import N_, t
 from playbook.syntax import ast as A
 from playbook.syntax.keywords import keywords
+from playbook.vocab.localtime import DEFAULT_TIMEZONE
 
 # Fields every contact has, or that events maintain (LANGUAGE.md §3).
 BUILTIN_FIELDS = (
     "id", "name", "account", "tags", "added_at", "orders", "spent", "last_purchase_at", "last_active_at",
 )  # fmt: skip
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 # WeCom customer groups hold at most 500 members.
 DEFAULT_GROUP_SIZE = 500
 # The IR as the compiler emits it: JSON-ready data, keys as in playbook.compiler.ir.
@@ -196,7 +196,7 @@ class _Compiler:
                 zoneinfo.ZoneInfo(tz)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 hint = did_you_mean(tz, zoneinfo.available_timezones()) or t(
-                    "use an IANA name like {example}", example="Asia/Shanghai"
+                    "use an IANA name like {example}", example=DEFAULT_TIMEZONE
                 )
                 self.error("timezone", t("unknown timezone '{name}'", name=tz), timezone.span, hint)
         quiet_ir = None

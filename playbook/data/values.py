@@ -14,10 +14,10 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import DateValue, Instant
 from playbook.i18n import N_, t
 from playbook.timetext import TimeTextError, ascii_form, looks_like_date, parse_datetime
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.values import DateValue, Instant
 
 ALWAYS_TEXT = frozenset({"id", "name", "account", "tags"})
 EXAMPLE_TIME = "2026-12-01T09:00:00+08:00"  # how a time is written, in messages

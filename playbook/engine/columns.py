@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import DateValue, Instant, kind_of
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.values import DateValue, Instant, kind_of
 
 if TYPE_CHECKING:
     from playbook.engine.core import Contacts

@@ -23,7 +23,12 @@ from typing import Any, Protocol
 from playbook.compiler import ir
 from playbook.engine.columns import Columns, Membership, VecCompiler
 from playbook.engine.expr import Compiler, Scope, fields_read, segment_table, uses_time
-from playbook.engine.model import (
+from playbook.engine.policy import SEND, LimitCounter, Policies, Verdict
+from playbook.engine.render import MissingValue, member_renderer, render
+from playbook.vocab import reasons
+from playbook.vocab.limits import LimitRule
+from playbook.vocab.localtime import DEFAULT_TIMEZONE, LocalTime, QuietWindow
+from playbook.vocab.model import (
     DEFERRED,
     OK,
     PHASE_EVENT,
@@ -37,12 +42,8 @@ from playbook.engine.model import (
     TouchRequest,
     TouchRun,
 )
-from playbook.engine.policy import SEND, LimitCounter, LimitRule, Policies, Verdict
-from playbook.engine.render import MissingValue, member_renderer, render
-from playbook.engine.timeutil import LocalTime, QuietWindow
-from playbook.engine.values import Instant
-from playbook.vocab import reasons
 from playbook.vocab.reasons import Reason
+from playbook.vocab.values import Instant
 
 GATE_RETRY = 86400  # a touch held by the launch gate is looked at again daily (approval releases it at once)
 Sink = Callable[[Touch | TouchRun | StateEvent], None]  # TouchRuns only with Engine(runs=True)
@@ -180,7 +181,7 @@ class Engine:
                  runs: bool = False):  # fmt: skip
         from playbook.engine.flows import FlowSet
 
-        first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime("Asia/Shanghai")
+        first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime(DEFAULT_TIMEZONE)
         shared = [LimitCounter(rule, first_clock) for rule in shared_limits]
         self.shared_counters = shared  # the platform's limits, one counter for every playbook
         self.columns = Columns(contacts)
@@ -311,7 +312,7 @@ class Engine:
             if item[4] != "retry":
                 continue
             held = self._held.get(item[5][0])
-            if held is not None and held.playbook.awaiting is not None:
+            if held is not None and held.program.awaiting is not None:
                 continue  # held by the launch gate: it waits for a decision no plan can foresee
             t = self.now = item[0]
             self._run(item[4], item[5])
@@ -323,7 +324,7 @@ class Engine:
         t = self.now
         for f in self.flows:
             f.day_tick(t)
-        clock = self.programs[0].clock if self.programs else LocalTime("Asia/Shanghai")
+        clock = self.programs[0].clock if self.programs else LocalTime(DEFAULT_TIMEZONE)
         self.at(clock.next_period_start(t, "day"), PHASE_TICK, "tick", ())
 
     # ---- events ---------------------------------------------------------------------------
@@ -387,7 +388,7 @@ class Engine:
         now: as a TouchBatch where the sink takes runs, else one request each."""
         if not contacts:
             return
-        plain = like.content is None or _text_only(like.playbook, like.content)
+        plain = like.content is None or _text_only(like.program, like.content)
         if (
             self.runs
             and plain
@@ -454,7 +455,7 @@ class Engine:
                 run.predecessors = [p for p in run.predecessors if p.flows.program.version != version]
 
     def _gated(self, version: str, held: str) -> set[str]:
-        return {key for key, req in self._held.items() if req.playbook.version == version and held in req.reasons}
+        return {key for key, req in self._held.items() if req.program.version == version and held in req.reasons}
 
     def give_up(self, req: TouchRequest, reason: Reason) -> None:
         """A touch will not go out any more (its journey ended, its contact is gone): a
@@ -479,12 +480,12 @@ class Engine:
                 batch = _whole_batches(batch, t)
             for req in batch:
                 if req.__class__ is TouchBatch:
-                    self._try_batch(req, t, held[id(req.like.playbook)])  # type: ignore[union-attr]
+                    self._try_batch(req, t, held[id(req.like.program)])  # type: ignore[union-attr]
                 else:
-                    self._try(req, t, held[id(req.playbook)])  # type: ignore[arg-type]
+                    self._try(req, t, held[id(req.program)])  # type: ignore[arg-type]
 
     def _try(self, req: TouchRequest, t: int, held_until: int | None) -> None:
-        program: Program = req.playbook
+        program: Program = req.program
         if req.cancelled:
             return self._finish(req, t, SKIPPED, req.cancelled)
         contact, account = req.contact, req.account
@@ -537,7 +538,7 @@ class Engine:
         key order; those that go out, and those skipped for one reason, come out as one
         TouchRun each; a held member goes on as a request of its own."""
         like = batch.like
-        program: Program = like.playbook
+        program: Program = like.program
         account, channel = like.account, like.channel
         sent: tuple[list[str], list[str], list[str]] = ([], [], [])
         skipped: dict[str, tuple[list[str], list[str], list[str]]] = {}
@@ -621,7 +622,7 @@ class Engine:
             audience = req.audience_of()  # a skipped post still says who would have seen it
         # Touch's fields in order (positional: a plan makes millions of them)
         self.emit(Touch(t, req.due, req.channel, req.account, req.flow, req.step, req.content, text, outcome, reason,
-                        req.playbook.version, req.key, req.contact, req.group, audience, req.priority,
+                        req.program.version, req.key, req.contact, req.group, audience, req.priority,
                         req.step_order, parts))  # fmt: skip
         if req.origin is not None:
             self.flows[req.origin[1]].touch_done(req.origin, None if outcome == SKIPPED else t)

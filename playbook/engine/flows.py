@@ -20,11 +20,11 @@ from playbook.compiler import ir
 from playbook.compiler.schedules import occurrences
 from playbook.engine.columns import Audience
 from playbook.engine.expr import Scope
-from playbook.engine.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
 from playbook.engine.pinyin import name_key
-from playbook.engine.timeutil import parse_clock
 from playbook.i18n import N_, t_in
 from playbook.vocab import reasons
+from playbook.vocab.localtime import parse_clock
+from playbook.vocab.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
 from playbook.vocab.reasons import Reason
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 # they go to staff on the platform, in the playbooks' own language, the same bytes whatever
 # language the operator reads the plan in.
 TASK_LANGUAGE = "zh"
+DISSOLVE_TASK = N_("Please dissolve the group “{group}” (a short-lived group that has ended)")
+SLA_TASK = N_("[{sla}] {name}'s {trigger} is not answered yet; please handle it by {by}")  # name: braces doubled
 
 
 class FlowSet:
@@ -638,7 +640,7 @@ class GroupRun:
         req = TouchRequest(due=self.engine.now, channel="group" if node.kind == "post" else "task",
                            account=inst.account, flow=self.g.name,
                            step=("closing: " if closing is not None else "") + node.label,
-                           step_order=_step_order(node.id), priority=0, playbook=program,
+                           step_order=_step_order(node.id), priority=0, program=program,
                            key=f"{program.version}/{inst.id}/{node.id}", group=inst.id,
                            origin=("group", self.flows.index, self.name, inst.id, node_id, closing),
                            not_after=None if closing is not None else inst.closes)  # fmt: skip
@@ -677,11 +679,10 @@ class GroupRun:
                     step="dissolve",
                     step_order=10**6,
                     priority=0,
-                    playbook=program,
+                    program=program,
                     key=f"{program.version}/{inst.id}/dissolve",
                     group=inst.id,
-                    task_text=t_in(TASK_LANGUAGE, N_("Please dissolve the group “{group}” (a short-lived group that has ended)"),
-                                   group=inst.id),
+                    task_text=t_in(TASK_LANGUAGE, DISSOLVE_TASK, group=inst.id),
                 )  # fmt: skip
             )
 
@@ -739,7 +740,7 @@ class MomentsRun:
                     step=rule.label,
                     step_order=index,
                     priority=0,
-                    playbook=program,
+                    program=program,
                     key=f"{program.version}/{self.m.name}/{account}/{index}/{stamp}",
                     content=rule.content,
                     audience_of=self.audience_for(index, account),
@@ -964,11 +965,10 @@ class SlaRun:
                 step="reminder",
                 step_order=0,
                 priority=0,
-                playbook=program,
+                program=program,
                 key=f"{program.version}/{self.s.name}/{cid}/{serial}",
                 contact=cid,
-                task_text=t_in(TASK_LANGUAGE, N_("[{sla}] {name}'s {trigger} is not answered yet; please handle it by {by}"),
-                               sla=self.s.name, name=_braces(name), trigger=self.s.trigger, by=by),
+                task_text=t_in(TASK_LANGUAGE, SLA_TASK, sla=self.s.name, name=_braces(name), trigger=self.s.trigger, by=by),
             )  # fmt: skip
         )
 

@@ -21,11 +21,11 @@ from typing import Any, TextIO
 import numpy as np
 
 from playbook.engine.columns import Audience, Columns, IdOrder
-from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch, TouchRun, flow_keys
-from playbook.engine.timeutil import LocalTime, iso
 from playbook.i18n import N_, t, tn
 from playbook.plan.run import PlanResult
 from playbook.plan.touches import PlannedTouches, touches_of
+from playbook.vocab.localtime import LocalTime, iso
+from playbook.vocab.model import DEFERRED, OK, SKIPPED, StateEvent, Touch, TouchRun, flow_keys
 from playbook.vocab.reasons import reason_text
 
 CHANNELS = ("dm", "group", "moment", "task")

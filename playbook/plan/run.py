@@ -14,18 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from playbook.compiler import compile_path, ir
+from playbook.compiler import ir, load_playbooks
 from playbook.compiler.templates import placeholders
 from playbook.data.columns import ACCOUNTS, CONTACTS, EVENTS, ColumnMap
 from playbook.data.files import RowProblem, read_events, read_records, unique_events
 from playbook.diagnostics import PlaybookError
 from playbook.engine.core import Contacts, Engine, apply_effects, friend_added
-from playbook.engine.model import Event, StateEvent, Touch, TouchRun
-from playbook.engine.policy import LimitRule
-from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
 from playbook.plan.simulate import Simulator
 from playbook.plan.touches import PlannedTouches
+from playbook.vocab.limits import LimitRule
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import Event, StateEvent, Touch, TouchRun
 from playbook.vocab.reasons import cause_of
 
 if TYPE_CHECKING:
@@ -102,14 +102,6 @@ def count_touches(touches: Sequence[Touch], clock: LocalTime) -> Counter[tuple[s
     return counts
 
 
-def load_playbooks(paths: Sequence[str]) -> list[ir.Playbook]:
-    results = [compile_path(p) for p in paths]
-    errors = [d for r in results for d in r.errors]
-    if errors:
-        raise PlaybookError(errors)
-    return [r.playbook for r in results]
-
-
 def fields_read(playbooks: Sequence[ir.Playbook]) -> set[str]:
     """Every contact field a playbook can look at: in expressions, placeholders, rotation
     order, and the fields events maintain."""
@@ -143,7 +135,7 @@ def parse_start(text: str | None, clock: LocalTime, now: Callable[[], dt.datetim
 
 def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
              progress: Callable[[int, int], None] | None = None) -> PlanResult:  # fmt: skip
-    playbooks = load_playbooks(spec.paths)
+    playbooks = [r.playbook for r in load_playbooks(spec.paths)]
     clock = LocalTime(playbooks[0].timezone)
     start = parse_start(spec.start, clock, now)
     end = start + spec.days * 86400

@@ -29,7 +29,6 @@ import shutil
 import stat
 import tempfile
 import weakref
-import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -42,20 +41,16 @@ from playbook.compiler import ir
 from playbook.data.values import text_value
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Contacts
-from playbook.engine.model import Event, StateEvent, Touch
-from playbook.engine.timeutil import LocalTime
 from playbook.i18n import t
 from playbook.plan.run import JourneyCounts, PlanInput, PlanResult, metrics, plan_part
 from playbook.plan.touches import touches_of
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import Event, StateEvent, Touch
+from playbook.vocab.shards import shard_of
 
 
 class NotShardable(Exception):
     """The data ties accounts of different shards together: plan in one process."""
-
-
-def owner_of(account: str | None, count: int) -> int:
-    """The shard an account's contacts are planned in (contacts without one: shard 0)."""
-    return zlib.crc32(account.encode()) % count if account else 0
 
 
 _CONTACT_KEY = '"contact": "'  # how a JSON Lines event names its contact, usually
@@ -86,7 +81,7 @@ class Shard:
     def owner(self, account: str | None) -> int:
         shard = self._owners.get(account)
         if shard is None:
-            shard = self._owners[account] = owner_of(account, self.count)
+            shard = self._owners[account] = shard_of(account, self.count)
         return shard
 
     # ---- contacts (data.files.RowOwner) ----------------------------------------------------
@@ -204,7 +199,7 @@ def _view(result: PlanResult, contact: str | None) -> tuple | None:
     if contact is None or contact not in result.contacts.fields:
         return None
     touches = [Touch(x.at, x.due, x.channel, x.account, x.flow, x.step, x.content, x.text, x.outcome, x.reason,
-                     x.playbook, x.key, x.contact, x.group, None if x.audience is None else (contact,), x.priority,
+                     x.version, x.key, x.contact, x.group, None if x.audience is None else (contact,), x.priority,
                      x.step_order, x.parts) for x in touches_of(result.touches, contact)]  # fmt: skip
     events = [e for e in result.events if e.contact == contact]
     inputs = [e for e in result.inputs if e.contact == contact]

@@ -18,8 +18,8 @@ import random
 from typing import TYPE_CHECKING
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-from playbook.engine.model import DEFERRED, OK, Event, Touch
 from playbook.i18n import t
+from playbook.vocab.model import DEFERRED, OK, Event, Touch
 
 if TYPE_CHECKING:
     from playbook.engine.core import Engine

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.adapters.capabilities import WELCOME_REF
-from playbook.compiler import compile_path, ir
+from playbook.compiler import ir, load_playbooks
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Engine, Sink
 from playbook.engine.flows import Enrolment, FlowSet
-from playbook.engine.model import Event
-from playbook.engine.policy import LimitRule
 from playbook.i18n import t
 from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, ApprovePolicy, awaiting, refused
 from playbook.runtime.rows import State
 from playbook.runtime.state import INDEXED_KINDS, Journaler, restore
 from playbook.runtime.store import Store
+from playbook.vocab.limits import LimitRule
+from playbook.vocab.model import Event
 from playbook.vocab.reasons import Reason
 
 ACTIVATED = "activated"  # engine_state: versions whose schedules were laid out
@@ -127,7 +127,7 @@ class Decider:
                       can_dissolve_groups=self.can_dissolve_groups, grace=self.grace)  # fmt: skip
         asks = {}
         for version in new:
-            going = [x for x in fc.touches if x.playbook == version and x.outcome != "skipped" and x.at < fc.end]
+            going = [x for x in fc.touches if x.version == version and x.outcome != "skipped" and x.at < fc.end]
             if self.approve.needs(len(going)) or version in again:
                 by_flow, by_channel = Counter(x.flow for x in going), Counter(x.channel for x in going)
                 asks[version] = (len(going), {"by_flow": dict(sorted(by_flow.items())),
@@ -156,9 +156,7 @@ class Decider:
 
     def compile(self) -> list[dict[str, Any]]:
         """The playbooks' IR documents (a PlaybookError when any does not compile)."""
-        results = [compile_path(p) for p in self.paths]
-        if any(not r.ok for r in results):  # what `playbook check` prints for the files that fail
-            raise PlaybookError([d for r in results if not r.ok for d in r.diagnostics])
+        results = load_playbooks(self.paths, with_warnings=True)  # what `playbook check` prints for those that fail
         named: dict[str, str] = {}
         for r in results:  # a playbook's state is filed under its name: two running playbooks need two
             name = (r.doc or {}).get("name") or (r.doc or {}).get("title") or ""

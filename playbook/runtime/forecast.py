@@ -21,11 +21,11 @@ from typing import Any
 from playbook.compiler import ir
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Engine
-from playbook.engine.model import Event, StateEvent, Touch
-from playbook.engine.policy import LimitRule
 from playbook.i18n import t
 from playbook.runtime.decide import Decider, LoadReport
 from playbook.runtime.store import Store
+from playbook.vocab.limits import LimitRule
+from playbook.vocab.model import Event, StateEvent, Touch
 
 DAY = 86400
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from playbook.engine.model import SKIPPED, StateEvent, Touch, TouchRequest
+from playbook.vocab.model import SKIPPED, StateEvent, Touch, TouchRequest
 
 FlowStateKey = tuple[str, str, str]  # (version, runner, item)
 EnrolmentKey = tuple[str, str, str, int]  # (version, journey, contact, n)
@@ -131,7 +131,7 @@ class TouchRow:
             audience = audience.ids()  # engine.columns.Audience
         return cls(
             key=touch.key,
-            version=touch.playbook,
+            version=touch.version,
             flow=touch.flow,
             step=touch.step,
             channel=touch.channel,
@@ -157,7 +157,7 @@ class TouchRow:
         `version`) and a Moments post's audience function (rebuilt from flow and step order)."""
         return cls(
             key=req.key,
-            version=req.playbook.version,
+            version=req.program.version,
             flow=req.flow,
             step=req.step,
             channel=req.channel,

@@ -75,11 +75,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from playbook.adapters.capabilities import WECOM_TIMEZONE
 from playbook.adapters.wecom import crypto
 from playbook.testing.wecom_directory import ROUTES as DIRECTORY_ROUTES
 from playbook.testing.wecom_directory import Directory
 
-CHINA = ZoneInfo("Asia/Shanghai")  # WeCom's days, weeks and months (the quota periods)
+CHINA = ZoneInfo(WECOM_TIMEZONE)  # WeCom's days, weeks and months (the quota periods)
 TOKEN_TTL = 7200
 MEDIA_TTL = 3 * 86400
 MOMENT_JOB_TTL = 86400

@@ -63,10 +63,12 @@ CODES: dict[str, Code] = {
     "wecom_dm_week": Code("wecom: 7 dm per customer per week", N_("wecom: 7 dm per customer per week")),
     "wecom_dm_month": Code("wecom: days-in-month dm per customer", N_("wecom: days-in-month dm per customer")),
     "wecom_post_day": Code("wecom: 1 post per customer group per day", N_("wecom: 1 post per customer group per day")),
-    "wecom_post_week": Code("wecom: 7 posts per customer group per week",
-                            N_("wecom: 7 posts per customer group per week")),
-    "wecom_post_month": Code("wecom: days-in-month posts per customer group",
-                             N_("wecom: days-in-month posts per customer group")),
+    "wecom_post_week": Code(
+        "wecom: 7 posts per customer group per week", N_("wecom: 7 posts per customer group per week")
+    ),
+    "wecom_post_month": Code(
+        "wecom: days-in-month posts per customer group", N_("wecom: days-in-month posts per customer group")
+    ),
     # why a contact left a journey (the `why` of "exited")
     "exit_when": Code("exit when", N_("exit when")),
     "exit_step": Code("exit step", N_("exit step")),
@@ -199,6 +201,7 @@ def limit(channel: str, count: int | str, scope: str, period: str) -> Reason:
 
 
 # ---- text back to a Reason --------------------------------------------------------------------------
+
 
 def _pattern(english: str) -> re.Pattern[str]:
     out = []

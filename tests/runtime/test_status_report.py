@@ -17,11 +17,11 @@ from rich.console import Console
 
 from playbook.cli.main import cli
 from playbook.compiler import compile_path, ir
-from playbook.engine.model import Event, StateEvent
 from playbook.i18n import set_language
 from playbook.runtime.report import journey_metrics, report, status
 from playbook.runtime.rows import EnrolmentRow, Journal, Settlement, TimerRow, TouchRow
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event, StateEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1796086800  # 2026-12-01 09:00 +08:00
