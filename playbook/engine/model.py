@@ -5,20 +5,4 @@ flight when it moved); import them from `playbook.vocab.model`. To be removed on
 imports this module.
 """
 
-from playbook.vocab.model import (  # noqa: F401
-    DEFERRED,
-    OK,
-    PHASE_EVENT,
-    PHASE_RETRY,
-    PHASE_SCHEDULE,
-    PHASE_STEP,
-    PHASE_TICK,
-    SKIPPED,
-    Event,
-    StateEvent,
-    Touch,
-    TouchBatch,
-    TouchRequest,
-    TouchRun,
-    flow_keys,
-)
+from playbook.vocab.model import *  # noqa: F403

@@ -5,4 +5,4 @@ flight when it moved); import them from `playbook.vocab.localtime`. To be remove
 imports this module.
 """
 
-from playbook.vocab.localtime import LocalTime, QuietWindow, iso, parse_clock, stamp, zone  # noqa: F401
+from playbook.vocab.localtime import *  # noqa: F403

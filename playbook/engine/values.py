@@ -5,4 +5,4 @@ flight when it moved); import them from `playbook.vocab.values`. To be removed o
 imports this module.
 """
 
-from playbook.vocab.values import DateValue, Instant, format_value, kind_of  # noqa: F401
+from playbook.vocab.values import *  # noqa: F403
