@@ -92,19 +92,6 @@ BUILTIN: dict[str, Capabilities] = {
 }
 
 
-def capabilities_of(name: str) -> Capabilities:
-    """An installed adapter's own declaration, else the table above (adapters not written yet,
-    so `plan --adapter wecom` works before the WeCom adapter does)."""
-    from playbook.adapters import registry  # imports base, which imports this module
-
-    installed = registry.available()
-    if name in installed:
-        return registry.adapter_class(name).capabilities
-    if name in BUILTIN:
-        return BUILTIN[name]
-    raise registry.unknown_adapter(name, [*installed, *BUILTIN])
-
-
 def content_parts(content: dict[str, Any]) -> set[str]:
     """The kinds of part a content (IR form) carries."""
     kinds = {k for k in ("text", "link", "miniprogram", "video", "file") if content.get(k)}

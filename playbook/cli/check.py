@@ -115,7 +115,8 @@ def _adapter_warnings(results: list, adapter: str, ignored: set[str]) -> None:
     """Add what the adapter cannot honour to each compiled playbook's warnings."""
     from dataclasses import replace
 
-    from playbook.adapters.capabilities import capabilities_of, unsupported
+    from playbook.adapters.capabilities import unsupported
+    from playbook.adapters.registry import capabilities_of
     from playbook.compiler import suppress
 
     try:

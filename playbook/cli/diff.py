@@ -204,7 +204,7 @@ def _from_store(db: str, old: str, new: str, timezone: str, start: str | None, d
     import time
 
     from playbook.cli.plan import adapter_profile
-    from playbook.cli.status import reading_store
+    from playbook.cli.store_options import reading_store
     from playbook.plan.diff import effect
     from playbook.plan.run import parse_start
     from playbook.vocab.localtime import LocalTime

@@ -18,16 +18,19 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from playbook.compiler import ir
-from playbook.engine.columns import Columns, Membership, VecCompiler
-from playbook.engine.expr import Compiler, Scope, fields_read, segment_table, uses_time
-from playbook.engine.policy import SEND, LimitCounter, Policies, Verdict
+from playbook.engine.columns import Columns
+from playbook.engine.contacts import Contacts, apply_effects, friend_added
+from playbook.engine.flows import FlowSet
+from playbook.engine.host import Observer
+from playbook.engine.policy import SEND, LimitCounter, Verdict
+from playbook.engine.program import Program
 from playbook.engine.render import MissingValue, member_renderer, render
 from playbook.vocab import reasons
 from playbook.vocab.limits import LimitRule
-from playbook.vocab.localtime import DEFAULT_TIMEZONE, LocalTime, QuietWindow
+from playbook.vocab.localtime import DEFAULT_TIMEZONE, LocalTime
 from playbook.vocab.model import (
     DEFERRED,
     OK,
@@ -43,144 +46,15 @@ from playbook.vocab.model import (
     TouchRun,
 )
 from playbook.vocab.reasons import Reason
-from playbook.vocab.values import Instant
 
 GATE_RETRY = 86400  # a touch held by the launch gate is looked at again daily (approval releases it at once)
 Sink = Callable[[Touch | TouchRun | StateEvent], None]  # TouchRuns only with Engine(runs=True)
-
-
-class Observer(Protocol):
-    """What changes in an engine's state, for a caller that keeps it durable (the daemon's
-    journal, runtime/state.py). Flows report their own runners' changes through
-    `FlowSet.dirty`."""
-
-    def timer_added(self, item: tuple) -> None: ...
-    def timer_done(self, item: tuple) -> None: ...
-    def contact(self, cid: str) -> None: ...
-    def held(self, req: TouchRequest) -> None: ...
-    def released(self, req: TouchRequest) -> None: ...
-    def counted(self, program: Program, req: TouchRequest) -> None: ...
-    def dirty(self, flow_index: int, runner: str, item: str) -> None: ...
-
-
-def identity(pb: ir.Playbook) -> str:
-    """The playbook a compiled version belongs to: its path's name, else its title (what
-    the store files versions under)."""
-    return pb.name or pb.title or ""
-
-
-class Program:
-    """One compiled playbook, ready to run: its clock, policies and predicates."""
-
-    def __init__(self, pb: ir.Playbook, columns: Columns, shared_limits: Iterable[LimitCounter] = ()):
-        self.ir = pb
-        self.version = pb.version
-        self.name = pb.title or pb.name
-        # The playbook this is a version of (its path's name, else its title): versions of
-        # one playbook share its limits (an edit never resets what they counted).
-        self.identity = identity(pb)
-        # The daemon's launch gate (runtime/approvals.py): while `awaiting` is set, every touch
-        # of this version is held with it as the reason; with `refused` set, skipped.
-        self.awaiting: Reason | None = None
-        self.refused: Reason | None = None
-        self.clock = LocalTime(pb.timezone)
-        quiet = QuietWindow(pb.quiet.start, pb.quiet.end, self.clock) if pb.quiet else None
-        rules = [LimitRule(x.channel, x.count, x.scope, x.period, x.action, reasons.limit(x.channel, x.count, x.scope, x.period))
-                 for x in pb.limits]  # fmt: skip
-        self.policies = Policies(self.clock, quiet, rules, list(shared_limits))
-        segment_docs = {k: ir.to_doc(v.expr) for k, v in pb.segments.items()}
-        self.segment_docs = segment_docs
-        self.segments = segment_table({k: {"expr": v} for k, v in segment_docs.items()}, self.clock)
-        self.expr = Compiler(self.clock, self.segments)
-        self.columns = columns
-        self.vec = VecCompiler(columns, self.clock, segment_docs)
-        self._compiled: dict[int, Callable[[Scope], bool]] = {}
-        self.memberships: dict[int, Membership] = {}
-        self._content_plans: dict[str, tuple[str | None, list[tuple[str, str]], list[str]]] = {}
-
-    def predicate(self, e: Any) -> Callable[[Scope], bool]:
-        """A compiled predicate for an IR expression (cached by identity)."""
-        fn = self._compiled.get(id(e))
-        if fn is None:
-            fn = self.expr.compile(ir.to_doc(e) if hasattr(e, "model_dump") else e)
-            self._compiled[id(e)] = fn
-        return fn
-
-    def content_plan(self, name: str) -> tuple[str | None, list[tuple[str, str]], list[str]]:
-        """A content's templates to render: its text, its other parts, its images."""
-        plan = self._content_plans.get(name)
-        if plan is None:
-            content = self.ir.contents[name]
-            parts = [
-                (k, v)
-                for k in ("title", "desc", "link", "miniprogram", "page", "video", "file")
-                if (v := getattr(content, k))
-            ]
-            plan = self._content_plans[name] = (content.text, parts, list(content.images))
-        return plan
-
-    def membership(self, e: Any) -> Membership:
-        """Who matches expression `e`, for every contact at once (kept current)."""
-        m = self.memberships.get(id(e))
-        if m is None:
-            doc = ir.to_doc(e)
-            row = self.predicate(e)
-            contacts = self.columns.contacts
-
-            def row_match(cid: str, now: int) -> bool:
-                return row(contacts.scope(cid, now))
-
-            m = Membership(self.vec.compile(doc), row_match, uses_time(doc, self.segment_docs), self.columns)
-            m.fields = fields_read(doc, self.segment_docs)
-            self.memberships[id(e)] = m
-        return m
-
-
-class Contacts:
-    """Contacts and accounts as the engine sees them, and who belongs to which account."""
-
-    def __init__(self) -> None:
-        self.fields: dict[str, dict[str, Any]] = {}
-        self.deleted: set[str] = set()
-        self.accounts: dict[str, dict[str, Any]] = {}
-        self.by_account: dict[str, dict[str, None]] = {}  # insertion-ordered sets
-
-    def add_account(self, record: dict[str, Any]) -> None:
-        self.accounts[record["id"]] = record
-        self.by_account.setdefault(record["id"], {})
-
-    def upsert(self, record: dict[str, Any]) -> None:
-        cid = record["id"]
-        old = self.fields.get(cid)
-        if old is not None and old.get("account") != record.get("account"):
-            self.by_account.get(old.get("account"), {}).pop(cid, None)
-        self.fields[cid] = record
-        account = record.get("account")
-        if account:
-            self.by_account.setdefault(account, {})[cid] = None
-            self.accounts.setdefault(account, {"id": account})
-
-    def scope(self, cid: str | None, now: int, event: dict[str, Any] | None = None) -> Scope:
-        """What a predicate sees for a contact: its fields, its account's, the event."""
-        fields = self.fields.get(cid, {}) if cid else {}
-        return Scope(fields, self.accounts.get(fields.get("account", "")), event, now)
-
-    def active(self, cid: str) -> bool:
-        return cid in self.fields and cid not in self.deleted
-
-    def of_account(self, account: str) -> list[str]:
-        return [c for c in self.by_account.get(account, {}) if c not in self.deleted]
-
-    def account_ids(self) -> list[str]:
-        return sorted(self.by_account)
 
 
 class Engine:
     def __init__(self, playbooks: list[ir.Playbook], contacts: Contacts, start: int, sink: Sink, *,
                  shared_limits: Iterable[LimitRule] = (), can_dissolve_groups: bool = True,
                  runs: bool = False):  # fmt: skip
-        from playbook.engine.flows import FlowSet
-
         first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime(DEFAULT_TIMEZONE)
         shared = [LimitCounter(rule, first_clock) for rule in shared_limits]
         self.shared_counters = shared  # the platform's limits, one counter for every playbook
@@ -682,51 +556,3 @@ def _whole_batches(ordered: list[TouchRequest | TouchBatch], t: int) -> list[Tou
 
 # An event's own keys, never copied onto its contact: `id` is the event's id (idempotent
 # intake), not the contact's.
-EVENT_ONLY_FIELDS = frozenset({"id"})
-
-
-def friend_added(contacts: Contacts, event: Event) -> None:
-    """A `friend_added` event (LANGUAGE.md §3.3): the contact, created if new, takes every
-    field the event carries (name, account, orders, spent, source, …) and `added_at` if
-    unset; a deleted contact is a friend again. The plan and the daemon both come here."""
-    cid = event.contact
-    record = dict(contacts.fields.get(cid, {"id": cid}))
-    for key, value in event.data.items():
-        if key not in EVENT_ONLY_FIELDS:
-            record[key] = value
-    record.setdefault("added_at", Instant(event.at))
-    contacts.deleted.discard(cid)
-    contacts.upsert(record)
-
-
-def apply_effects(contacts: Contacts, event: Event) -> set[str]:
-    """How an event changes its contact, before any flow reacts (LANGUAGE.md §3). Returns
-    the fields it changed ("deleted" for a deletion)."""
-    cid = event.contact
-    record = contacts.fields[cid]
-    kind, data = event.type, event.data
-    if kind == "purchase":
-        record["orders"] = (record.get("orders") or 0) + 1
-        amount = data.get("amount")
-        if isinstance(amount, int | float):
-            record["spent"] = (record.get("spent") or 0) + amount
-        record["last_purchase_at"] = Instant(event.at)
-        return {"orders", "spent", "last_purchase_at"}
-    if kind in ("message", "moment_interaction"):
-        record["last_active_at"] = Instant(event.at)
-        return {"last_active_at"}
-    if kind in ("tag_added", "tag_removed"):
-        before = frozenset(record.get("tags", frozenset()))
-        after = before | {data["tag"]} if kind == "tag_added" else before - {data["tag"]}
-        record["tags"] = after
-        return {"tags"} if after != before else set()
-    if kind == "contact_updated":
-        for key, value in data.items():
-            if key not in EVENT_ONLY_FIELDS:
-                record[key] = value
-        contacts.upsert(record)
-        return set(data) - EVENT_ONLY_FIELDS
-    if kind == "deleted":
-        contacts.deleted.add(cid)
-        return {"deleted"}
-    return set()

@@ -28,7 +28,8 @@ from playbook.vocab.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, 
 from playbook.vocab.reasons import Reason
 
 if TYPE_CHECKING:
-    from playbook.engine.core import Engine, Program
+    from playbook.engine.host import Host as Engine
+    from playbook.engine.program import Program
 
 # The language of the tasks the engine writes itself (dissolve a group, answer a customer):
 # they go to staff on the platform, in the playbooks' own language, the same bytes whatever

@@ -22,7 +22,7 @@ import numpy as np
 
 from playbook.engine.columns import Audience, Columns, IdOrder
 from playbook.i18n import N_, t, tn
-from playbook.plan.run import PlanResult
+from playbook.plan.part import PlanResult
 from playbook.plan.touches import PlannedTouches, touches_of
 from playbook.vocab.localtime import LocalTime, iso
 from playbook.vocab.model import DEFERRED, OK, SKIPPED, StateEvent, Touch, TouchRun, flow_keys

@@ -288,16 +288,17 @@ def test_execution_waits_for_the_platforms_confirmation(db: Store, clock: Clock,
 def test_conversion_and_service_levels_equal_the_plan(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A plan run's enrolments and state events, stored as the daemon stores them, give
     the plan's own metrics back."""
+    from playbook.plan import part as plan_part
     from playbook.plan import run as plan_run
 
     engines = []
-    original = plan_run.metric_parts
+    original = plan_part.metric_parts
 
     def capture(engine):  # type: ignore[no-untyped-def]
         engines.append(engine)
         return original(engine)
 
-    monkeypatch.setattr(plan_run, "metric_parts", capture)
+    monkeypatch.setattr(plan_part, "metric_parts", capture)  # what plan_part calls
     books = [ROOT / "playbooks" / name for name in ("ab_first_order.pb", "new_customer.pb", "moments_and_service.pb")]
     result = plan_run.run_plan(plan_run.PlanInput(
         [str(p) for p in books], str(ROOT / "playbooks" / "contacts.csv"), str(ROOT / "playbooks" / "accounts.csv"),
