@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from playbook.i18n import N_, t
@@ -220,6 +220,11 @@ def read(text: str, *, codes: tuple[str, ...] | None = None) -> Reason:
     """The Reason whose English text is `text` (from the JSON contract or the store)."""
     if isinstance(text, Reason):
         return text
+    return _read(text, codes)
+
+
+@lru_cache(maxsize=4096)  # a plan's JSON repeats a few hundred reasons a million times (plan/html.py)
+def _read(text: str, codes: tuple[str, ...] | None) -> Reason:
     if codes is None and "; " in text:
         return joined([read(part) for part in text.split("; ")])
     name = _FIXED.get(text)
