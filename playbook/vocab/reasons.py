@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
 from playbook.i18n import N_, t
 
 
-@dataclass(frozen=True, slots=True)
 class Code:
-    english: str  # a str.format template over the reason's arguments: the text the JSON keeps
-    shown: str | None = None  # the template for people (i18n), when it has one
-    cause: str | None = None  # what the summary counts it as; None: the reason itself
+    """One code's templates (a plain class: a dataclass costs `playbook check` a millisecond
+    to create at import)."""
+
+    __slots__ = ("english", "shown", "cause")
+
+    def __init__(self, english: str, shown: str | None = None, cause: str | None = None):
+        self.english = english  # a str.format template over the reason's arguments: the text the JSON keeps
+        self.shown = shown  # the template for people (i18n), when it has one
+        self.cause = cause  # what the summary counts it as; None: the reason itself
 
 
 # Fields of the templates as `read` recognises them in a text.
@@ -213,7 +217,13 @@ def _pattern(english: str) -> re.Pattern[str]:
 
 
 _FIXED = {code.english: name for name, code in CODES.items() if "{" not in code.english}
-_PATTERNS = [(name, _pattern(code.english)) for name, code in CODES.items() if "{" in code.english]
+
+
+@cache
+def _patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """The templates with arguments as patterns (compiled when first needed: importing this
+    module stays cheap for `playbook check`, which reads no reasons)."""
+    return [(name, _pattern(code.english)) for name, code in CODES.items() if "{" in code.english]
 
 
 def read(text: str, *, codes: tuple[str, ...] | None = None) -> Reason:
@@ -230,7 +240,7 @@ def _read(text: str, codes: tuple[str, ...] | None) -> Reason:
     name = _FIXED.get(text)
     if name is not None and (codes is None or name in codes):
         return Reason(name)
-    for name, pattern in _PATTERNS:
+    for name, pattern in _patterns():
         if codes is not None and name not in codes:
             continue
         if (m := pattern.fullmatch(text)) is not None:
