@@ -9,7 +9,7 @@ For a change that must not change behaviour (a refactoring): run it before the c
 runs `python -m playbook plan …` from this checkout as a separate process and hashes what it
 writes: the JSON contract of every example alone and of the README's combinations (14 and 30
 days, WeCom's limits, a forecast, two worker processes), the tables in English and in Chinese,
-one contact's timeline, and the JSON and table of a 100k-contact population from
+one contact's timeline, the HTML page (the `html` extra), and the JSON and table of a 100k-contact population from
 bench/population.py (planned in shards, as a large file is).
 """
 
@@ -62,6 +62,8 @@ def cases(quick: bool) -> list[tuple[str, list[str]]]:
         ("readme-30d-account-day.txt", [*readme, *days30, "--by", "account-day"]),
         ("readme-30d-c43.txt", [*readme, *days30, "--contact", "c43"]),
         ("readme-30d-c43-zh.txt", ["--lang", "zh", *readme, *days30, "--contact", "c43"]),
+        ("readme-30d-wecom.html", [*readme, *days30, "--adapter", "wecom", "--format", "html"]),
+        ("readme-30d-wecom-zh.html", ["--lang", "zh", *readme, *days30, "--adapter", "wecom", "--format", "html"]),
     ]
     for name in EXAMPLES:
         out.append((f"{name}-zh.txt", ["--lang", "zh", "plan", f"playbooks/{name}.pb", *DATA, *days30,
