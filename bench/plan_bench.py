@@ -428,8 +428,10 @@ _FILE_PARTS = (
     ("playbook/compiler/", "compile the playbooks"), ("playbook/syntax/", "compile the playbooks"),
     ("playbook/data/", "reading data (CSV/JSONL, typing)"), ("playbook/engine/columns.py", "columns & segments (numpy)"),
     ("playbook/engine/expr.py", "expressions (per row)"), ("playbook/engine/policy.py", "limits & quiet hours"),
-    ("playbook/engine/render.py", "rendering"), ("playbook/engine/timeutil.py", "time arithmetic"),
-    ("playbook/engine/pinyin.py", "rotations"), ("playbook/engine/model.py", "touch resolution"),
+    ("playbook/engine/render.py", "rendering"), ("playbook/vocab/localtime.py", "time arithmetic"),
+    ("playbook/engine/pinyin.py", "rotations"), ("playbook/vocab/model.py", "touch resolution"),
+    ("playbook/engine/contacts.py", "contacts store"), ("playbook/engine/program.py", "segments & memberships"),
+    ("playbook/vocab/reasons.py", "touch resolution"),
     ("playbook/plan/output.py", "JSON output"), ("playbook/plan/simulate.py", "simulate"),
 )  # fmt: skip
 
@@ -470,7 +472,7 @@ class Parts:
             return "Moments audiences (row → id lists)"
         if f.endswith("playbook/engine/core.py"):
             return _CORE_PARTS.get(name) or _CORE_PARTS.get(top) or "scheduler (timers, clock)"
-        if f.endswith("playbook/plan/run.py"):
+        if f.endswith("playbook/plan/run.py") or f.endswith("playbook/plan/part.py"):
             return "metrics" if name == "metrics" else "plan driver (run_plan: load contacts, feed events)"
         for needle, part in _FILE_PARTS:
             if needle in f:
@@ -511,7 +513,7 @@ class Parts:
 # The plan's phases by cumulative time: (label, file under playbook/, top-level class or function, name).
 # A name of "*" sums every method of the class that `fired` schedules call.
 _PHASES = (
-    ("compile the three playbooks", "plan/run.py", "load_playbooks", "load_playbooks"),
+    ("compile the three playbooks", "compiler/__init__.py", "load_playbooks", "load_playbooks"),
     ("read contacts + accounts (read_records)", "data/files.py", "read_records", "read_records"),
     ("read events (read_events)", "data/files.py", "read_events", "read_events"),
     ("Engine() set-up: columns, segments, flows", "engine/core.py", "Engine", "__init__"),
@@ -530,7 +532,7 @@ _PHASES = (
     ("  of which rendering text (_render)", "engine/core.py", "Engine", "_render"),
     ("  of which limits + quiet hours (policies.judge + record)", "engine/policy.py", "*", "judge|record"),
     ("  of which Touch records + flow callbacks (_finish)", "engine/core.py", "Engine", "_finish"),
-    ("metrics", "plan/run.py", "metrics", "metrics"),
+    ("metrics", "plan/part.py", "metrics", "metrics"),
     ("JSON output (write_json)", "plan/output.py", "write_json", "write_json"),
     ("  of which Moments audience lists (TouchLines._audience)", "plan/output.py", "TouchLines", "_audience"),
     ("  of which touch lines (TouchLines.pieces)", "plan/output.py", "TouchLines", "pieces"),

@@ -74,6 +74,14 @@ def t(template: str, /, **values: object) -> str:
     return template.format(**values)
 
 
+def t_in(lang: Language, template: str, /, **values: object) -> str:
+    """The message `template` in `lang`, whatever the operator's language (a text that goes
+    to staff on the platform, the same bytes in every run)."""
+    if lang == "zh":
+        template = _zh().get(template, template)
+    return template.format(**values)
+
+
 def tn(singular: str, plural: str, n: int, /, **values: object) -> str:
     """`t` for a count: the singular template when n == 1, else the plural; `{n}` is n."""
     return t(singular if n == 1 else plural, n=n, **values)

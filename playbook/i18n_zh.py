@@ -1164,4 +1164,12 @@ ZH: dict[str, str] = {
     "service levels: {met} met · {late} late · {missed} missed": "服务标准：按时 {met} · 超时后回应 {late} · 超时未回应 {missed}",
     "service levels per staff": "各员工服务标准",
     "no account has the role {role}": "没有账号的角色是“{role}”",
+    "nobody is in the group": "群里还没有人",
+    "already in group '{group}'": "已在群「{group}」中",
+    "not admitted to group '{group}'": "不满足群「{group}」的进群条件",
+    # the tasks the engine writes itself (engine/flows.py, TASK_LANGUAGE)
+    "Please dissolve the group “{group}” (a short-lived group that has ended)": "请解散群「{group}」（短期群已结束）",
+    "[{sla}] {name}'s {trigger} is not answered yet; please handle it by {by}": "【{sla}】{name}的{trigger}还未回应，请在{by}前处理",
+    "[{sla}] {name}'s {trigger} is past its deadline unanswered (in charge: {staff}); please follow up":
+        "【{sla}】{name}的{trigger}已超时未回应（负责：{staff}），请跟进",
 }

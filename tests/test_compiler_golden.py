@@ -55,7 +55,7 @@ def test_error_golden(path: Path, in_root: Path) -> None:
     accounts = None
     if accounts_file.exists():
         from playbook.data.files import read_records
-        from playbook.engine.timeutil import LocalTime
+        from playbook.vocab.localtime import LocalTime
 
         accounts, problems = read_records(accounts_file, LocalTime("Asia/Shanghai"), only=("role",))
         assert not problems

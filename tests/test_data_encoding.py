@@ -10,7 +10,7 @@ from playbook.data.encoding import text_encoding
 from playbook.data.fields import field_names
 from playbook.data.files import read_records
 from playbook.diagnostics import PlaybookError
-from playbook.engine.timeutil import LocalTime
+from playbook.vocab.localtime import LocalTime
 
 ROWS = "id,name,account,city\nc1,张三,a1,上海\nc2,阿四,a1,杭州\n"
 
@@ -43,7 +43,7 @@ def test_undecodable_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_events_in_a_csv_file_are_read_like_json_lines(tmp_path) -> None:
     from playbook.data.files import read_events
-    from playbook.engine.timeutil import LocalTime
+    from playbook.vocab.localtime import LocalTime
 
     path = tmp_path / "events.csv"
     path.write_text("type,contact,at,amount,tag\npurchase,c1,2026-12-01 09:00,99.5,\ntag_added,c2,2026-12-01 10:00,,VIP\n"

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from playbook.data.files import event_from_record, read_events, read_records
 from playbook.data.values import ALWAYS_TEXT, DataValueError, parse_tags, parse_time, typed, typed_text
-from playbook.engine.timeutil import LocalTime
+from playbook.vocab.localtime import LocalTime
 
 CLOCK = LocalTime("Asia/Shanghai")
 

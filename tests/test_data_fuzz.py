@@ -22,8 +22,8 @@ from playbook.data.fields import column_note, field_names
 from playbook.data.files import RowProblem, read_events, read_records
 from playbook.diagnostics import PlaybookError
 from playbook.engine.core import Contacts
-from playbook.engine.timeutil import LocalTime
 from playbook.plan.shards import NotShardable, Shard
+from playbook.vocab.localtime import LocalTime
 
 CLOCK = LocalTime("Asia/Shanghai")
 FAST = int(os.environ.get("PLAYBOOK_FUZZ_DATA", "25"))

@@ -15,7 +15,7 @@ from playbook.data.columns import ACCOUNTS, CONTACTS, EVENTS, ColumnMap
 from playbook.data.files import read_events, read_records
 from playbook.data.values import TAG_SEPARATORS, parse_tags
 from playbook.diagnostics import PlaybookError
-from playbook.engine.timeutil import LocalTime
+from playbook.vocab.localtime import LocalTime
 from tests.cli_run import run_cli
 
 CLOCK = LocalTime("Asia/Shanghai")

@@ -18,9 +18,9 @@ from conftest import GOLDEN, ROOT, check_golden
 from playbook.compiler import compile_path, compile_text
 from playbook.compiler.changes import graph_changes
 from playbook.diagnostics import cell_width
-from playbook.engine.model import Touch
-from playbook.engine.timeutil import LocalTime
 from playbook.plan.diff import Side, effect
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import Touch
 
 CASES = sorted(p.name for p in (GOLDEN / "diff").iterdir() if p.is_dir())
 DATA = ["--contacts", "playbooks/contacts.csv", "--accounts", "playbooks/accounts.csv", "--events",
@@ -160,7 +160,7 @@ def test_reformatting_is_no_change() -> None:
 
 def _touch(key: str, at: int, *, outcome: str = "ok", text: str = "hi", account: str = "a1") -> Touch:
     return Touch(at=at, due=at, channel="dm", account=account, flow="j", step="s1", content="c", text=text,
-                 outcome=outcome, reason="" if outcome == "ok" else "limit dm 1 per contact per day", playbook="v",
+                 outcome=outcome, reason="" if outcome == "ok" else "limit dm 1 per contact per day", version="v",
                  key=key, contact=key.split("/")[2])  # fmt: skip
 
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from playbook.compiler import compile_path, ir
 from playbook.engine.expr import Scope, fields_read, segment_table
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import DateValue, Instant
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.values import DateValue, Instant
 
 PATHS = sorted((ROOT / "playbooks").glob("*.pb")) + sorted((GOLDEN / "plan").glob("*/*.pb"))
 CLOCK = LocalTime("Asia/Shanghai")

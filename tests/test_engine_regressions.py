@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import ROOT
 
-from playbook.adapters.capabilities import capabilities_of
+from playbook.adapters.registry import capabilities_of
 from playbook.plan.run import PlanInput, run_plan
 
 

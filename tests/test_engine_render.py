@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from playbook.compiler.templates import parse_template
 from playbook.engine.render import MissingValue, member_renderer, render
-from playbook.engine.timeutil import LocalTime
+from playbook.vocab.localtime import LocalTime
 
 CLOCK = LocalTime("Asia/Shanghai")
 

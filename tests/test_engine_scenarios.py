@@ -241,7 +241,7 @@ def plan(name: str, exp: Expected) -> PlanResult:
     optional = {k: str(d / f) if (d / f).exists() else None
                 for k, f in (("accounts", "accounts.csv"), ("events", "events.jsonl"))}  # fmt: skip
     if exp.adapter:
-        from playbook.adapters.capabilities import capabilities_of
+        from playbook.adapters.registry import capabilities_of
 
         caps = capabilities_of(exp.adapter)
         optional |= {"adapter_limits": caps.limits, "can_dissolve_groups": caps.dissolve_groups}

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from playbook.compiler import compile_path
 from playbook.data.files import read_events
-from playbook.engine.timeutil import LocalTime
 from playbook.eventnames import BUILTIN_EVENTS, EVENT_ALIASES, canonical_event
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime
 from tests.cli_run import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -417,7 +417,7 @@ REASONS = {
 
 
 def test_touch_reasons_are_translated_when_shown() -> None:
-    from playbook.plan.output import reason_text
+    from playbook.vocab.reasons import reason_text
 
     for reason in REASONS:
         assert reason_text(reason) == reason  # English: the reason as the engine gave it

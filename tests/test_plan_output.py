@@ -18,8 +18,6 @@ from hypothesis import strategies as st
 
 from playbook.engine.columns import Audience, Columns
 from playbook.engine.core import Contacts
-from playbook.engine.model import StateEvent, Touch
-from playbook.engine.timeutil import LocalTime
 from playbook.plan.output import (
     Dump,
     EventLines,
@@ -32,6 +30,8 @@ from playbook.plan.output import (
     touch_json,
 )
 from playbook.plan.run import PlanInput, PlanResult, run_plan
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import StateEvent, Touch
 
 DUMP = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
@@ -137,7 +137,7 @@ def touches(draw: st.DrawFn) -> Touch:
         text=text(),
         outcome=text(),
         reason=text(),
-        playbook="v",
+        version="v",
         key=text(),
         contact=draw(MAYBE),
         group=draw(MAYBE),
@@ -160,7 +160,7 @@ def test_touch_lines_match_json(items: list[Touch]) -> None:
 def test_touch_lines_know_every_key() -> None:
     """A key that touch_json gains must be taught to TouchLines too (this list with it)."""
     full = Touch(at=1_700_000_000, due=1_700_000_000, channel="moment", account="a1", flow="f", step="s",
-                 content="c", text="t", outcome="ok", reason="", playbook="v", key="k", contact="c1", group="g",
+                 content="c", text="t", outcome="ok", reason="", version="v", key="k", contact="c1", group="g",
                  audience=Audience(np.array([0], dtype=np.int64), COLUMNS), parts={"title": "x"})  # type: ignore[arg-type]  # fmt: skip
     assert sorted(touch_json(full, _Iso(CLOCK))) == ["account", "at", "audience", "channel", "contact", "content",
                                                       "due", "flow", "group", "key", "outcome", "parts", "reason",

@@ -19,7 +19,8 @@ from rich.console import Console
 from playbook.diagnostics import PlaybookError
 from playbook.plan import output, shards
 from playbook.plan.run import PlanInput, PlanResult, run_plan
-from playbook.plan.shards import NotShardable, Shard, owner_of
+from playbook.plan.shards import NotShardable, Shard
+from playbook.vocab.shards import shard_of
 from tests.test_engine_properties import Case, cases
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +122,7 @@ def _accounts_in_two_shards() -> tuple[str, str]:
     """Two account ids that two workers plan in different shards."""
     ids = [f"a{i}" for i in range(1, 50)]
     first = ids[0]
-    return first, next(a for a in ids if owner_of(a, 2) != owner_of(first, 2))
+    return first, next(a for a in ids if shard_of(a, 2) != shard_of(first, 2))
 
 
 def _spec(tmp: Path, contacts: str, events: list[dict[str, Any] | str]) -> PlanInput:
@@ -234,14 +235,14 @@ def test_no_files_are_left_behind(tmp_path: Path, monkeypatch: Any) -> None:
 
 def test_rows_are_routed_to_one_shard() -> None:
     a, b = _accounts_in_two_shards()
-    first, second = Shard(owner_of(a, 2), 2), Shard(owner_of(b, 2), 2)
+    first, second = Shard(shard_of(a, 2), 2), Shard(shard_of(b, 2), 2)
     for shard in (first, second):
         shard.other_row("c2" if shard is first else "c1", b if shard is first else a)
         shard.own = {"c1": {}} if shard is first else {"c2": {}}
     row = {"type": "message"}
     assert [s.route("c1", row) for s in (first, second)] == [True, False]
     assert [s.route("c2", row) for s in (first, second)] == [False, True]
-    assert [s.route(None, row) for s in (first, second)] == [owner_of(None, 2) == s.index for s in (first, second)]
+    assert [s.route(None, row) for s in (first, second)] == [shard_of(None, 2) == s.index for s in (first, second)]
     # a contact only events add: decided by the account it is added with, also for earlier rows
     assert [s.route("n1", row) for s in (first, second)] == [None, None]
     added = {"type": "friend_added", "account": b}

@@ -19,11 +19,11 @@ import pytest
 from conftest import GOLDEN, ROOT, check_golden
 
 from playbook.diagnostics import PlaybookError
-from playbook.engine.timeutil import LocalTime
 from playbook.plan.abtest import BASELINE, needed_per_arm, sample_warnings
 from playbook.plan.output import to_json
-from playbook.plan.run import JourneyCounts, PlanInput, load_playbooks, run_plan
+from playbook.plan.run import JourneyCounts, PlanInput, load_checked, run_plan
 from playbook.plan.simulate import Arrival, arrival_times, day_counts, parse_simulation
+from playbook.vocab.localtime import LocalTime
 
 CASE = GOLDEN / "simulate" / "new_friends_ab"
 CLOCK = LocalTime("Asia/Shanghai")
@@ -207,7 +207,7 @@ def _counts(per_arm: int, goal: int = 0) -> dict[str, JourneyCounts]:
 
 
 def test_warned_with_two_entrants_not_with_enough() -> None:
-    playbooks = load_playbooks([str(CASE / "playbook.pb")])
+    playbooks = load_checked([str(CASE / "playbook.pb")])
     (warning,) = sample_warnings(playbooks, _counts(1))
     assert (warning.journey, warning.step, warning.arms, warning.needed) == ("问价实验", "s1", {"A": 1, "B": 1}, 683)
     assert sample_warnings(playbooks, _counts(683)) == []

@@ -9,11 +9,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook.engine.model import OK, SKIPPED, Touch, TouchRequest, TouchRun
-from playbook.engine.timeutil import LocalTime
 from playbook.plan.output import BLOCK, Dump, TouchLines, _Iso
 from playbook.plan.run import count_touches
 from playbook.plan.touches import PlannedTouches, _contact_ranks, touches_of
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import OK, SKIPPED, Touch, TouchRequest, TouchRun
 
 CLOCK = LocalTime("Asia/Shanghai")
 T0 = 1_796_083_200  # 2026-12-01 08:00 +08:00

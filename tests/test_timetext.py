@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from playbook.data.values import DataValueError, parse_time, typed_text
-from playbook.engine.timeutil import LocalTime
 from playbook.runtime.store import Store
 from playbook.timetext import TimeTextError, parse_clock, parse_datetime
+from playbook.vocab.localtime import LocalTime
 
 CLOCK = LocalTime("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook.engine.timeutil import LocalTime
+from playbook.vocab.localtime import LocalTime
 
 ZONES = ["Asia/Shanghai", "America/New_York", "Asia/Tehran", "Australia/Lord_Howe", "Pacific/Chatham",
          "America/Santiago", "Asia/Beirut", "Europe/London", "America/Havana", "Africa/Casablanca", "Pacific/Apia",

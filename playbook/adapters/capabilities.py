@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from playbook.diagnostics import WARNING, Diagnostic
-from playbook.engine.policy import LimitRule
 from playbook.i18n import t
+from playbook.vocab.limits import LimitRule
+from playbook.vocab.reasons import Reason
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ EVERYWHERE = {channel: ALL_PARTS for channel in CHANNELS}
 
 
 WECOM_WELCOME_WITHIN = 20  # a WelcomeCode's life (92137/92599)
+WECOM_TIMEZONE = "Asia/Shanghai"  # WeCom's days, weeks and months (its quota periods): China time
 WELCOME_REF = "welcome:"  # how an adapter's ref for a dm sent as the platform's welcome message begins
 
 
@@ -51,19 +53,19 @@ def wecom_limits(mode: str = "month") -> tuple[LimitRule, ...]:
     the per-customer rules (`welcome_free`); the daemon counts it after all when the adapter
     had to send it as a task (runtime.decide.Decider.count_welcomes)."""
     w = WECOM_WELCOME_WITHIN
-    daily = LimitRule("dm", 1, "contact", "day", "defer", "wecom: 1 dm per customer per day", w)
+    daily = LimitRule("dm", 1, "contact", "day", "defer", Reason("wecom_dm_day"), w)
     if mode == "day":
-        return (daily, LimitRule("group", 1, "group", "day", "defer", "wecom: 1 post per customer group per day"))
+        return (daily, LimitRule("group", 1, "group", "day", "defer", Reason("wecom_post_day")))
     if mode == "week":
         return (
             daily,
-            LimitRule("dm", 7, "contact", "week", "defer", "wecom: 7 dm per customer per week", w),
-            LimitRule("group", 7, "group", "week", "defer", "wecom: 7 posts per customer group per week"),
+            LimitRule("dm", 7, "contact", "week", "defer", Reason("wecom_dm_week"), w),
+            LimitRule("group", 7, "group", "week", "defer", Reason("wecom_post_week")),
         )
     return (
         daily,
-        LimitRule("dm", "days_in_month", "contact", "month", "defer", "wecom: days-in-month dm per customer", w),
-        LimitRule("group", "days_in_month", "group", "month", "defer", "wecom: days-in-month posts per customer group"),
+        LimitRule("dm", "days_in_month", "contact", "month", "defer", Reason("wecom_dm_month"), w),
+        LimitRule("group", "days_in_month", "group", "month", "defer", Reason("wecom_post_month")),
     )
 
 
@@ -88,19 +90,6 @@ BUILTIN: dict[str, Capabilities] = {
         welcome_within=WECOM_WELCOME_WITHIN,  # send_welcome_msg with the add_external_contact WelcomeCode (92137/92599)
     ),
 }
-
-
-def capabilities_of(name: str) -> Capabilities:
-    """An installed adapter's own declaration, else the table above (adapters not written yet,
-    so `plan --adapter wecom` works before the WeCom adapter does)."""
-    from playbook.adapters import registry  # imports base, which imports this module
-
-    installed = registry.available()
-    if name in installed:
-        return registry.adapter_class(name).capabilities
-    if name in BUILTIN:
-        return BUILTIN[name]
-    raise registry.unknown_adapter(name, [*installed, *BUILTIN])
 
 
 def content_parts(content: dict[str, Any]) -> set[str]:

@@ -19,9 +19,9 @@ from rich.text import Text
 from playbook.adapters.base import SENT, Adapter, Delivery, Result
 from playbook.adapters.capabilities import BUILTIN, Capabilities
 from playbook.adapters.registry import adapter_error, check_options
-from playbook.engine.timeutil import LocalTime, stamp
 from playbook.i18n import t, tn
 from playbook.textsafe import safe_console
+from playbook.vocab.localtime import LocalTime, stamp
 
 
 class ConsoleAdapter(Adapter):

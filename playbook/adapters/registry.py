@@ -16,6 +16,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from playbook.adapters.base import Adapter
+from playbook.adapters.capabilities import BUILTIN, Capabilities
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
 from playbook.i18n import t
 
@@ -91,3 +92,14 @@ def require_option(adapter: str, options: Mapping[str, Any], key: str) -> Any:
     if value is None or value == "":
         raise adapter_error(t("adapter '{adapter}' needs the option '{key}'", adapter=adapter, key=key))
     return value
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """An installed adapter's own declaration, else `capabilities.BUILTIN` (adapters not written yet,
+    so `plan --adapter wecom` works before the WeCom adapter does)."""
+    installed = available()
+    if name in installed:
+        return adapter_class(name).capabilities
+    if name in BUILTIN:
+        return BUILTIN[name]
+    raise unknown_adapter(name, [*installed, *BUILTIN])

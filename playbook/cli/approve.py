@@ -48,7 +48,7 @@ def decide(db: str | None, version: str, state: str, by: str | None, note: str |
     """Record the decision on `version`'s pending request, or say why there is none."""
     import getpass
 
-    from playbook.cli.status import reading_store
+    from playbook.cli.store_options import reading_store
     from playbook.diagnostics import PlaybookError
 
     who = by or getpass.getuser()

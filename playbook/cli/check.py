@@ -113,7 +113,7 @@ def _accounts(path: str, columns: str | None) -> list[dict]:
     from playbook.cli.columns import column_pairs
     from playbook.data.columns import ACCOUNTS, ColumnMap
     from playbook.data.files import read_records
-    from playbook.engine.timeutil import LocalTime
+    from playbook.vocab.localtime import LocalTime
 
     try:  # only text fields are kept: the timezone never matters to them
         records, _ = read_records(path, LocalTime("UTC"), only=("role",), columns=ColumnMap(ACCOUNTS, column_pairs(columns)))
@@ -135,7 +135,8 @@ def _adapter_warnings(results: list, adapter: str, ignored: set[str]) -> None:
     """Add what the adapter cannot honour to each compiled playbook's warnings."""
     from dataclasses import replace
 
-    from playbook.adapters.capabilities import capabilities_of, unsupported
+    from playbook.adapters.capabilities import unsupported
+    from playbook.adapters.registry import capabilities_of
     from playbook.compiler import suppress
 
     try:

@@ -161,9 +161,9 @@ class StorePlanner:
         self.adapter = (limits, can_dissolve)
 
     def __call__(self, side: str) -> Any:  # -> plan.diff.Side
-        from playbook.engine.timeutil import LocalTime
         from playbook.plan.diff import Side
         from playbook.runtime.forecast import forecast
+        from playbook.vocab.localtime import LocalTime
 
         limits, can_dissolve = self.adapter
         fc = forecast(self.store, [self.paths[side]], self.start, self.end, shared_limits=limits,
@@ -204,10 +204,10 @@ def _from_store(db: str, old: str, new: str, timezone: str, start: str | None, d
     import time
 
     from playbook.cli.plan import adapter_profile
-    from playbook.cli.status import reading_store
-    from playbook.engine.timeutil import LocalTime
+    from playbook.cli.store_options import reading_store
     from playbook.plan.diff import effect
     from playbook.plan.run import parse_start
+    from playbook.vocab.localtime import LocalTime
 
     try:
         limits, can_dissolve = adapter_profile(adapter)
@@ -286,9 +286,10 @@ def _render(out: Any, old: str, new: str, docs: list[Any], changes: list[Any], t
 def _render_effect(out: Any, line: Any, e: Any, examples: int) -> None:
     from rich.table import Table
 
-    from playbook.engine.timeutil import iso
     from playbook.plan.diff import NEW, OLD
-    from playbook.plan.output import CHANNEL_WORDS, CHANNELS, OUTCOME_WORDS, reason_text
+    from playbook.plan.output import CHANNEL_WORDS, CHANNELS, OUTCOME_WORDS
+    from playbook.vocab.localtime import iso
+    from playbook.vocab.reasons import reason_text
 
     c = e.clock
     days = (e.end - e.start) // 86400

@@ -37,8 +37,8 @@ from playbook.i18n import N_, t, tn
 if TYPE_CHECKING:
     from playbook.data.columns import ColumnMap
     from playbook.data.files import RowProblem
-    from playbook.engine.model import Event
-    from playbook.engine.timeutil import LocalTime
+    from playbook.vocab.localtime import LocalTime
+    from playbook.vocab.model import Event
 
 RESERVED = ("type", "contact", "at")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")  # what data.files reads as JSON Lines (anything else: CSV)

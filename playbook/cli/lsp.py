@@ -49,7 +49,7 @@ def _loader(columns: str | None) -> Callable[[str], tuple[set[str], list[dict[st
         from playbook.data.columns import CONTACTS, ColumnMap
         from playbook.data.fields import field_names
         from playbook.data.files import read_records
-        from playbook.engine.timeutil import LocalTime
+        from playbook.vocab.localtime import LocalTime
 
         column_map = ColumnMap(CONTACTS, column_pairs(columns))
         known = field_names(path, column_map)

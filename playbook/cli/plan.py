@@ -229,20 +229,21 @@ def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, a
     import time
 
     from playbook.cli.common import fail
-    from playbook.cli.status import reading_store
+    from playbook.cli.store_options import reading_store
     from playbook.diagnostics import PlaybookError
-    from playbook.engine.timeutil import LocalTime
     from playbook.plan.run import PlanResult, metric_parts, metrics, parse_start, sla_outcomes
     from playbook.plan.touches import PlannedTouches
-    from playbook.runtime.forecast import current_documents, forecast
+    from playbook.runtime.decide import current_documents
+    from playbook.runtime.forecast import forecast
+    from playbook.vocab.localtime import LocalTime
 
     limits, can_dissolve = adapter_profile(adapter)
     try:
         with reading_store(db) as store:
             if paths:
-                from playbook.plan.run import load_playbooks
+                from playbook.compiler import load_playbooks
 
-                timezone = load_playbooks(paths)[-1].timezone
+                timezone = load_playbooks(paths)[-1].playbook.timezone
             else:
                 timezone = current_documents(store)[-1]["timezone"]
             clock = LocalTime(timezone)
@@ -285,7 +286,7 @@ def adapter_profile(name: str | None) -> tuple[list, bool]:
     """The platform limits an adapter declares, and whether it can dissolve groups."""
     if name is None:
         return [], True
-    from playbook.adapters.capabilities import capabilities_of
+    from playbook.adapters.registry import capabilities_of
 
     caps = capabilities_of(name)
     return list(caps.limits), caps.dissolve_groups

@@ -31,8 +31,7 @@ from playbook.i18n import t
               help=t("text for people, json for scripts."))  # fmt: skip
 def command(state: str, before: str | None, keys: tuple[str, ...], db: str | None, timezone: str | None,
             fmt: str) -> None:  # fmt: skip
-    from playbook.cli.status import reading_store
-    from playbook.cli.store_options import store_clock
+    from playbook.cli.store_options import reading_store, store_clock
     from playbook.data.values import DataValueError, parse_time
     from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
     from playbook.runtime.store import StoreError

@@ -7,14 +7,13 @@ that does not exist yet is an error, not a new empty file."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from playbook.cli.common import console, fail
-from playbook.cli.store_options import db_option
+from playbook.cli.store_options import db_option, reading_store
 from playbook.i18n import N_, t
 
 if TYPE_CHECKING:
@@ -45,41 +44,6 @@ def format_option(people: str = "table") -> Callable[[Any], Any]:
     """--format PEOPLE|json: `people` (table or text) is the default."""
     return click.option("--format", "fmt", type=click.Choice([people, "json"]), default=people, show_default=True,
                         help=t(HELP_FORMAT[people]))  # fmt: skip
-
-
-@contextmanager
-def reading_store(db: str | None) -> Iterator[Store]:
-    """The store at `db` (default as `playbook import`), for reading; a missing store or
-    one this version cannot read is a PlaybookError (exit 1), never a traceback."""
-    from sqlalchemy.exc import ArgumentError
-
-    from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-    from playbook.runtime.store import Store, StoreError, default_url, sqlite_path
-
-    def refuse(reason: object) -> PlaybookError:
-        return PlaybookError([Diagnostic(ERROR, "store", t("cannot use the store: {reason}", reason=reason))])
-
-    url = db or default_url()
-    try:
-        path = sqlite_path(url)
-    except ArgumentError:  # not even a URL: Store says why below
-        path = None
-    if path is not None and not path.exists():
-        raise refuse(t("{path} does not exist (run `playbook import` or start the daemon first)", path=path))
-    try:
-        store = Store(url)
-        try:
-            store.check_schema()
-        except StoreError:
-            if path is None:
-                raise
-            store.close()  # a read-only disk or folder: read the file as it is, without locking
-            store = Store(url, read_only=True)
-            store.check_schema()
-        with store:
-            yield store
-    except StoreError as exc:
-        raise refuse(exc) from None
 
 
 def show(db: str | None, fmt: str, build: Callable[[Store], dict[str, Any]],

@@ -72,6 +72,21 @@ def playbook_files(path: str | Path) -> list[Path]:
     return [p]
 
 
+def load_playbooks(
+    paths: Iterable[str | Path], *, with_warnings: bool = False,
+    known_accounts: Iterable[Mapping[str, Any]] | None = None,
+) -> list[CompileResult]:  # fmt: skip
+    """Compile every playbook to plan or run it: the results, or a PlaybookError with the errors
+    of those that do not compile (`with_warnings`: also their warnings, as the daemon reports a
+    file it cannot load; `known_accounts`: the staff accounts their SLAs may escalate to)."""
+    known = None if known_accounts is None else list(known_accounts)
+    results = [compile_path(p, known_accounts=known) for p in paths]
+    failed = [d for r in results if not r.ok for d in (r.diagnostics if with_warnings else r.errors)]
+    if failed:
+        raise PlaybookError(failed)
+    return results
+
+
 def compile_path(
     path: str | Path, *, known_fields: Iterable[str] | None = None, ignore: Iterable[str] = (),
     known_accounts: Iterable[Mapping[str, Any]] | None = None,

@@ -22,6 +22,7 @@ from playbook.eventnames import BUILTIN_EVENTS, EVENT_ALIASES, canonical_event
 from playbook.i18n import N_, t
 from playbook.syntax import ast as A
 from playbook.syntax.keywords import keywords
+from playbook.vocab.localtime import DEFAULT_TIMEZONE
 
 # Fields every contact has, or that events maintain (LANGUAGE.md §3).
 BUILTIN_FIELDS = (
@@ -29,7 +30,6 @@ BUILTIN_FIELDS = (
     "groups",
 )  # fmt: skip
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 # WeCom customer groups hold at most 500 members ("外部群最多 500 人",
 # https://developer.work.weixin.qq.com/document/path/98429).
 DEFAULT_GROUP_SIZE = 500
@@ -331,7 +331,7 @@ class _Compiler:
                 zoneinfo.ZoneInfo(tz)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 hint = did_you_mean(tz, zoneinfo.available_timezones()) or t(
-                    "use an IANA name like {example}", example="Asia/Shanghai"
+                    "use an IANA name like {example}", example=DEFAULT_TIMEZONE
                 )
                 self.error("timezone", t("unknown timezone '{name}'", name=tz), timezone.span, hint)
         quiet_ir = None

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbook.compiler.canonical import IR_VERSION, dumps, version_of_doc
+from playbook.vocab.localtime import DEFAULT_TIMEZONE
 
 __all__ = ["IR_VERSION", "dumps", "version_of_doc"]  # re-exported: the IR's one import point
 
@@ -357,7 +358,7 @@ class Playbook(Model):
     version: str = ""
     name: str
     title: str | None = None
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     quiet: Quiet | None = None
     limits: list[Limit] = []
     segments: dict[str, Segment] = {}

@@ -30,11 +30,11 @@ from playbook.data.values import (
     typed_texts,
 )
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-from playbook.engine.model import Event
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import Instant
 from playbook.eventnames import canonical_event
 from playbook.i18n import N_, t
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import Event
+from playbook.vocab.values import Instant
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ Data files carry text; a value's type is read from its look (PRODUCT.md "Dry-run
 boolean, anything else text. `id`, `name`, `account` and `tags` are always text. Numbers
 with leading zeros (`007`, `0571`) stay text: they are codes, not quantities.
 
-Dates and datetimes become the engine's `Instant` / `DateValue` (engine/values.py).
+Dates and datetimes become the engine's `Instant` / `DateValue` (vocab/values.py).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import DateValue, Instant
 from playbook.i18n import N_, t
 from playbook.timetext import TimeTextError, ascii_form, looks_like_date, parse_datetime
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.values import DateValue, Instant
 
 ALWAYS_TEXT = frozenset({"id", "name", "account", "tags", "groups"})
 # Fields that hold a set of names, written like tags: `tags`, and `groups` (the groups the

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import DateValue, Instant, kind_of
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.values import DateValue, Instant, kind_of
 
 if TYPE_CHECKING:
-    from playbook.engine.core import Contacts
+    from playbook.engine.contacts import Contacts
 
 MISSING_TIME = np.iinfo(np.int64).min
 VecPredicate = Callable[[int], np.ndarray]  # now -> bool array over all rows

@@ -18,12 +18,20 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from playbook.compiler import ir
-from playbook.engine.columns import Columns, Membership, VecCompiler
-from playbook.engine.expr import Compiler, Scope, fields_read, segment_table, uses_time
-from playbook.engine.model import (
+from playbook.engine.columns import Columns
+from playbook.engine.contacts import Contacts, apply_effects, friend_added
+from playbook.engine.flows import FlowSet
+from playbook.engine.host import Observer
+from playbook.engine.policy import SEND, LimitCounter, Verdict
+from playbook.engine.program import Program
+from playbook.engine.render import MissingValue, member_renderer, render
+from playbook.vocab import reasons
+from playbook.vocab.limits import LimitRule
+from playbook.vocab.localtime import DEFAULT_TIMEZONE, LocalTime
+from playbook.vocab.model import (
     DEFERRED,
     OK,
     PHASE_EVENT,
@@ -37,147 +45,17 @@ from playbook.engine.model import (
     TouchRequest,
     TouchRun,
 )
-from playbook.engine.policy import SEND, LimitCounter, LimitRule, Policies, Verdict
-from playbook.engine.render import MissingValue, member_renderer, render
-from playbook.engine.timeutil import LocalTime, QuietWindow
-from playbook.engine.values import Instant
+from playbook.vocab.reasons import Reason
 
 GATE_RETRY = 86400  # a touch held by the launch gate is looked at again daily (approval releases it at once)
 Sink = Callable[[Touch | TouchRun | StateEvent], None]  # TouchRuns only with Engine(runs=True)
-
-
-class Observer(Protocol):
-    """What changes in an engine's state, for a caller that keeps it durable (the daemon's
-    journal, runtime/state.py). Flows report their own runners' changes through
-    `FlowSet.dirty`."""
-
-    def timer_added(self, item: tuple) -> None: ...
-    def timer_done(self, item: tuple) -> None: ...
-    def contact(self, cid: str) -> None: ...
-    def held(self, req: TouchRequest) -> None: ...
-    def released(self, req: TouchRequest) -> None: ...
-    def counted(self, program: Program, req: TouchRequest) -> None: ...
-    def dirty(self, flow_index: int, runner: str, item: str) -> None: ...
-
-
-def identity(pb: ir.Playbook) -> str:
-    """The playbook a compiled version belongs to: its path's name, else its title (what
-    the store files versions under)."""
-    return pb.name or pb.title or ""
-
-
-class Program:
-    """One compiled playbook, ready to run: its clock, policies and predicates."""
-
-    def __init__(self, pb: ir.Playbook, columns: Columns, shared_limits: Iterable[LimitCounter] = ()):
-        self.ir = pb
-        self.version = pb.version
-        self.name = pb.title or pb.name
-        # The playbook this is a version of (its path's name, else its title): versions of
-        # one playbook share its limits (an edit never resets what they counted).
-        self.identity = identity(pb)
-        # The daemon's launch gate (runtime/approvals.py): while `awaiting` is set, every touch
-        # of this version is held with it as the reason; with `refused` set, skipped.
-        self.awaiting: str | None = None
-        self.refused: str | None = None
-        self.clock = LocalTime(pb.timezone)
-        quiet = QuietWindow(pb.quiet.start, pb.quiet.end, self.clock) if pb.quiet else None
-        rules = [LimitRule(x.channel, x.count, x.scope, x.period, x.action, x.label) for x in pb.limits]
-        self.policies = Policies(self.clock, quiet, rules, list(shared_limits))
-        segment_docs = {k: ir.to_doc(v.expr) for k, v in pb.segments.items()}
-        self.segment_docs = segment_docs
-        self.segments = segment_table({k: {"expr": v} for k, v in segment_docs.items()}, self.clock)
-        self.expr = Compiler(self.clock, self.segments)
-        self.columns = columns
-        self.vec = VecCompiler(columns, self.clock, segment_docs)
-        self._compiled: dict[int, Callable[[Scope], bool]] = {}
-        self.memberships: dict[int, Membership] = {}
-        self._content_plans: dict[str, tuple[str | None, list[tuple[str, str]], list[str]]] = {}
-
-    def predicate(self, e: Any) -> Callable[[Scope], bool]:
-        """A compiled predicate for an IR expression (cached by identity)."""
-        fn = self._compiled.get(id(e))
-        if fn is None:
-            fn = self.expr.compile(ir.to_doc(e) if hasattr(e, "model_dump") else e)
-            self._compiled[id(e)] = fn
-        return fn
-
-    def content_plan(self, name: str) -> tuple[str | None, list[tuple[str, str]], list[str]]:
-        """A content's templates to render: its text, its other parts, its images."""
-        plan = self._content_plans.get(name)
-        if plan is None:
-            content = self.ir.contents[name]
-            parts = [
-                (k, v)
-                for k in ("title", "desc", "link", "miniprogram", "page", "video", "file")
-                if (v := getattr(content, k))
-            ]
-            plan = self._content_plans[name] = (content.text, parts, list(content.images))
-        return plan
-
-    def membership(self, e: Any) -> Membership:
-        """Who matches expression `e`, for every contact at once (kept current)."""
-        m = self.memberships.get(id(e))
-        if m is None:
-            doc = ir.to_doc(e)
-            row = self.predicate(e)
-            contacts = self.columns.contacts
-
-            def row_match(cid: str, now: int) -> bool:
-                return row(contacts.scope(cid, now))
-
-            m = Membership(self.vec.compile(doc), row_match, uses_time(doc, self.segment_docs), self.columns)
-            m.fields = fields_read(doc, self.segment_docs)
-            self.memberships[id(e)] = m
-        return m
-
-
-class Contacts:
-    """Contacts and accounts as the engine sees them, and who belongs to which account."""
-
-    def __init__(self) -> None:
-        self.fields: dict[str, dict[str, Any]] = {}
-        self.deleted: set[str] = set()
-        self.accounts: dict[str, dict[str, Any]] = {}
-        self.by_account: dict[str, dict[str, None]] = {}  # insertion-ordered sets
-
-    def add_account(self, record: dict[str, Any]) -> None:
-        self.accounts[record["id"]] = record
-        self.by_account.setdefault(record["id"], {})
-
-    def upsert(self, record: dict[str, Any]) -> None:
-        cid = record["id"]
-        old = self.fields.get(cid)
-        if old is not None and old.get("account") != record.get("account"):
-            self.by_account.get(old.get("account"), {}).pop(cid, None)
-        self.fields[cid] = record
-        account = record.get("account")
-        if account:
-            self.by_account.setdefault(account, {})[cid] = None
-            self.accounts.setdefault(account, {"id": account})
-
-    def scope(self, cid: str | None, now: int, event: dict[str, Any] | None = None) -> Scope:
-        """What a predicate sees for a contact: its fields, its account's, the event."""
-        fields = self.fields.get(cid, {}) if cid else {}
-        return Scope(fields, self.accounts.get(fields.get("account", "")), event, now)
-
-    def active(self, cid: str) -> bool:
-        return cid in self.fields and cid not in self.deleted
-
-    def of_account(self, account: str) -> list[str]:
-        return [c for c in self.by_account.get(account, {}) if c not in self.deleted]
-
-    def account_ids(self) -> list[str]:
-        return sorted(self.by_account)
 
 
 class Engine:
     def __init__(self, playbooks: list[ir.Playbook], contacts: Contacts, start: int, sink: Sink, *,
                  shared_limits: Iterable[LimitRule] = (), can_dissolve_groups: bool = True,
                  runs: bool = False):  # fmt: skip
-        from playbook.engine.flows import FlowSet
-
-        first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime("Asia/Shanghai")
+        first_clock = LocalTime(playbooks[0].timezone) if playbooks else LocalTime(DEFAULT_TIMEZONE)
         shared = [LimitCounter(rule, first_clock) for rule in shared_limits]
         self.shared_counters = shared  # the platform's limits, one counter for every playbook
         self.columns = Columns(contacts)
@@ -310,7 +188,7 @@ class Engine:
             if item[4] != "retry":
                 continue
             held = self._held.get(item[5][0])
-            if held is not None and held.playbook.awaiting is not None:
+            if held is not None and held.program.awaiting is not None:
                 continue  # held by the launch gate: it waits for a decision no plan can foresee
             t = self.now = item[0]
             self._run(item[4], item[5])
@@ -322,7 +200,7 @@ class Engine:
         t = self.now
         for f in self.flows:
             f.day_tick(t)
-        clock = self.programs[0].clock if self.programs else LocalTime("Asia/Shanghai")
+        clock = self.programs[0].clock if self.programs else LocalTime(DEFAULT_TIMEZONE)
         self.at(clock.next_period_start(t, "day"), PHASE_TICK, "tick", ())
 
     # ---- events ---------------------------------------------------------------------------
@@ -340,7 +218,7 @@ class Engine:
             changed = apply_effects(contacts, event)
             if event.type == "deleted":
                 for req in [r for r in self._held.values() if r.contact == cid]:
-                    self.give_up(req, "contact deleted")
+                    self.give_up(req, reasons.CONTACT_DELETED)
         # Segment membership only needs a second look when the event changed something a
         # playbook reads (a staff_message changes nothing; a message only last_active_at).
         if self.observer is not None and (changed is None or changed):
@@ -386,7 +264,7 @@ class Engine:
         now: as a TouchBatch where the sink takes runs, else one request each."""
         if not contacts:
             return
-        plain = like.content is None or _text_only(like.playbook, like.content)
+        plain = like.content is None or _text_only(like.program, like.content)
         if (
             self.runs
             and plain
@@ -403,7 +281,7 @@ class Engine:
             self._pending.append(like.member(contact, key))
 
     # ---- the daemon's launch gate (runtime/approvals.py) ----------------------------------------
-    def gate(self, version: str, reason: str) -> None:
+    def gate(self, version: str, reason: Reason) -> None:
         """Hold every touch of `version` (awaiting approval) from now on."""
         for program in self.programs:
             if program.version == version:
@@ -422,7 +300,7 @@ class Engine:
             self.at(self.now, PHASE_RETRY, "retry", (key,))
         return len(keys)
 
-    def refuse(self, version: str, held: str, reason: str) -> int:
+    def refuse(self, version: str, held: str, reason: Reason) -> int:
         """Rejected (or replaced before approval): touches of `version` held by the gate
         (their reasons include `held`) are skipped now with `reason`, and its later touches
         too. Returns how many."""
@@ -453,9 +331,9 @@ class Engine:
                 run.predecessors = [p for p in run.predecessors if p.flows.program.version != version]
 
     def _gated(self, version: str, held: str) -> set[str]:
-        return {key for key, req in self._held.items() if req.playbook.version == version and held in req.reasons}
+        return {key for key, req in self._held.items() if req.program.version == version and held in req.reasons}
 
-    def give_up(self, req: TouchRequest, reason: str) -> None:
+    def give_up(self, req: TouchRequest, reason: Reason) -> None:
         """A touch will not go out any more (its journey ended, its contact is gone): a
         held one is recorded as skipped now, one still waiting for this instant's turn
         when its turn comes."""
@@ -478,21 +356,21 @@ class Engine:
                 batch = _whole_batches(batch, t)
             for req in batch:
                 if req.__class__ is TouchBatch:
-                    self._try_batch(req, t, held[id(req.like.playbook)])  # type: ignore[union-attr]
+                    self._try_batch(req, t, held[id(req.like.program)])  # type: ignore[union-attr]
                 else:
-                    self._try(req, t, held[id(req.playbook)])  # type: ignore[arg-type]
+                    self._try(req, t, held[id(req.program)])  # type: ignore[arg-type]
 
     def _try(self, req: TouchRequest, t: int, held_until: int | None) -> None:
-        program: Program = req.playbook
+        program: Program = req.program
         if req.cancelled:
             return self._finish(req, t, SKIPPED, req.cancelled)
         contact, account = req.contact, req.account
         if contact is not None and contact in self.contacts.deleted:
-            return self._finish(req, t, SKIPPED, "contact deleted")
+            return self._finish(req, t, SKIPPED, reasons.CONTACT_DELETED)
         if account is None:
-            return self._finish(req, t, SKIPPED, "the contact has no account")
+            return self._finish(req, t, SKIPPED, reasons.NO_ACCOUNT)
         if req.not_after is not None and t >= req.not_after:
-            return self._finish(req, t, SKIPPED, "the group has closed")
+            return self._finish(req, t, SKIPPED, reasons.GROUP_CLOSED)
         if program.refused is not None:
             return self._finish(req, t, SKIPPED, program.refused)
         if program.awaiting is not None:
@@ -506,9 +384,9 @@ class Engine:
         try:
             text, parts, audience = self._render(req, program)
         except MissingValue as exc:
-            return self._finish(req, t, SKIPPED, f"missing {exc.path}")
+            return self._finish(req, t, SKIPPED, reasons.missing(exc.path))
         if audience is not None and not audience:
-            return self._finish(req, t, SKIPPED, "no contact can see it", audience=audience)
+            return self._finish(req, t, SKIPPED, reasons.NO_AUDIENCE, audience=audience)
         free = program.policies.record(t, req.channel, account, contact, req.group, welcome_age)
         if self.observer is not None:
             self.observer.counted(program, req)
@@ -516,7 +394,7 @@ class Engine:
                 self.welcomes[req.key] = (req.channel, contact, t)
         if t == req.due:
             return self._finish(req, t, OK, "", text, parts, audience)
-        return self._finish(req, t, DEFERRED, "; ".join(req.reasons), text, parts, audience)
+        return self._finish(req, t, DEFERRED, reasons.joined(req.reasons), text, parts, audience)
 
     def _hold(self, req: TouchRequest, verdict: Verdict) -> None:
         """Quiet hours or a `defer` limit hold the touch: it is tried again when worth it."""
@@ -536,7 +414,7 @@ class Engine:
         key order; those that go out, and those skipped for one reason, come out as one
         TouchRun each; a held member goes on as a request of its own."""
         like = batch.like
-        program: Program = like.playbook
+        program: Program = like.program
         account, channel = like.account, like.channel
         sent: tuple[list[str], list[str], list[str]] = ([], [], [])
         skipped: dict[str, tuple[list[str], list[str], list[str]]] = {}
@@ -554,9 +432,9 @@ class Engine:
         uncounted = 0
         for contact, key in zip(batch.contacts, batch.keys, strict=True):
             if contact in deleted:
-                reason = "contact deleted"
+                reason = reasons.CONTACT_DELETED
             elif closed:
-                reason = "the group has closed"
+                reason = reasons.GROUP_CLOSED
             else:
                 if room:
                     verdict = SEND
@@ -569,7 +447,7 @@ class Engine:
                     try:
                         text = fill(fields.get(contact)) if fill is not None else ""
                     except MissingValue as exc:
-                        reason = f"missing {exc.path}"
+                        reason = reasons.missing(exc.path)
                     else:
                         if room:
                             room -= 1
@@ -620,7 +498,7 @@ class Engine:
             audience = req.audience_of()  # a skipped post still says who would have seen it
         # Touch's fields in order (positional: a plan makes millions of them)
         self.emit(Touch(t, req.due, req.channel, req.account, req.flow, req.step, req.content, text, outcome, reason,
-                        req.playbook.version, req.key, req.contact, req.group, audience, req.priority,
+                        req.program.version, req.key, req.contact, req.group, audience, req.priority,
                         req.step_order, parts))  # fmt: skip
         if req.origin is not None:
             self.flows[req.origin[1]].touch_done(req.origin, None if outcome == SKIPPED else t)
@@ -680,66 +558,3 @@ def _whole_batches(ordered: list[TouchRequest | TouchBatch], t: int) -> list[Tou
 
 # An event's own keys, never copied onto its contact: `id` is the event's id (idempotent
 # intake), not the contact's.
-EVENT_ONLY_FIELDS = frozenset({"id"})
-
-
-def friend_added(contacts: Contacts, event: Event) -> None:
-    """A `friend_added` event (LANGUAGE.md §3.3): the contact, created if new, takes every
-    field the event carries (name, account, orders, spent, source, …) and `added_at` if
-    unset; a deleted contact is a friend again. The plan and the daemon both come here."""
-    cid = event.contact
-    record = dict(contacts.fields.get(cid, {"id": cid}))
-    for key, value in event.data.items():
-        if key not in EVENT_ONLY_FIELDS:
-            record[key] = value
-    record.setdefault("added_at", Instant(event.at))
-    contacts.deleted.discard(cid)
-    contacts.upsert(record)
-
-
-def apply_effects(contacts: Contacts, event: Event) -> set[str]:
-    """How an event changes its contact, before any flow reacts (LANGUAGE.md §3). Returns
-    the fields it changed ("deleted" for a deletion)."""
-    cid = event.contact
-    record = contacts.fields[cid]
-    kind, data = event.type, event.data
-    if kind == "purchase":
-        record["orders"] = (record.get("orders") or 0) + 1
-        amount = data.get("amount")
-        if isinstance(amount, int | float):
-            record["spent"] = (record.get("spent") or 0) + amount
-        record["last_purchase_at"] = Instant(event.at)
-        return {"orders", "spent", "last_purchase_at"}
-    if kind in ("message", "moment_interaction"):
-        record["last_active_at"] = Instant(event.at)
-        return {"last_active_at"}
-    if kind in ("tag_added", "tag_removed"):
-        before = frozenset(record.get("tags", frozenset()))
-        after = before | {data["tag"]} if kind == "tag_added" else before - {data["tag"]}
-        record["tags"] = after
-        return {"tags"} if after != before else set()
-    if kind in ("joined_group", "left_group"):
-        return _group_membership(record, kind == "joined_group", data.get("group"))
-    if kind == "contact_updated":
-        for key, value in data.items():
-            if key not in EVENT_ONLY_FIELDS:
-                record[key] = value
-        contacts.upsert(record)
-        return set(data) - EVENT_ONLY_FIELDS
-    if kind == "deleted":
-        contacts.deleted.add(cid)
-        return {"deleted"}
-    return set()
-
-
-def _group_membership(record: dict[str, Any], joined: bool, group: Any) -> set[str]:
-    """`joined_group`/`left_group` with a `group` (a group's name, or a numbered group's id
-    `NAME/…`) change the contact's `groups`, which `in group NAME` reads; without one,
-    nothing changes."""
-    if not isinstance(group, str) or not group:
-        return set()
-    name = group.split("/", 1)[0]
-    before = frozenset(record.get("groups", frozenset()))
-    after = before | {name} if joined else before - {name}
-    record["groups"] = after
-    return {"groups"} if after != before else set()

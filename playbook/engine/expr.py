@@ -18,8 +18,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import Instant, kind_of
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.values import Instant, kind_of
 
 # What an expression sees: the contact's fields, the account's fields, the event's data,
 # and the moment of evaluation.

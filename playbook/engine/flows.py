@@ -21,14 +21,21 @@ from playbook.compiler import ir
 from playbook.compiler.schedules import occurrences
 from playbook.engine.columns import Audience
 from playbook.engine.expr import Scope
-from playbook.engine.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
+from playbook.engine.host import TASK_LANGUAGE
 from playbook.engine.pinyin import name_key
 from playbook.engine.sla import SlaRun
 from playbook.engine.standing import JOINED, LEFT, StandingRun
-from playbook.engine.timeutil import parse_clock
+from playbook.i18n import N_, t_in
+from playbook.vocab import reasons
+from playbook.vocab.localtime import parse_clock
+from playbook.vocab.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
+from playbook.vocab.reasons import Reason
 
 if TYPE_CHECKING:
-    from playbook.engine.core import Engine, Program
+    from playbook.engine.host import Host as Engine
+    from playbook.engine.program import Program
+
+DISSOLVE_TASK = N_("Please dissolve the group “{group}” (a short-lived group that has ended)")
 
 
 class FlowSet:
@@ -369,7 +376,7 @@ class JourneyRun:
         flows = self.flows
         for rule in self.j.exits:
             if rule.kind == "condition" and flows.matches(rule.condition, cid, t, enr.event):
-                return self.exit(enr, t, "exit when")
+                return self.exit(enr, t, reasons.EXIT_WHEN)
         kind = node.kind
         if kind in ("dm", "task"):
             req = self._touch(enr, node, t)
@@ -385,7 +392,7 @@ class JourneyRun:
             change_tag(flows, cid, node.text or "", kind == "tag_add", t, self.j.name)
             return self._goto(enr, node.next, t)
         if kind == "exit":
-            return self.exit(enr, t, "exit step")
+            return self.exit(enr, t, reasons.EXIT_STEP)
         if kind == "if":
             branch = node.then if flows.matches(node.condition, cid, t, enr.event) else node.otherwise
             return self._goto(enr, branch, t)
@@ -450,17 +457,17 @@ class JourneyRun:
         enr.touch = req
         self.engine.request(req)
 
-    def exit(self, enr: Enrolment, t: int, reason: str) -> None:
+    def exit(self, enr: Enrolment, t: int, reason: Reason) -> None:
         if enr.status != "active":
             return
         enr.status = "exited"
         enr.epoch += 1
         enr.wait = None
         self.flows.dirty(self.key, enr.contact)
-        self.flows.emit(t, "exit", enr.contact, self.j.name, reason=reason)
+        self.flows.emit(t, "exit", enr.contact, self.j.name, reason=str(reason))
         if enr.touch is not None:
             touch, enr.touch = enr.touch, None
-            self.engine.give_up(touch, f"exited the journey ({reason})")
+            self.engine.give_up(touch, reasons.exited(reason))
 
     # ---- events ----------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -474,11 +481,11 @@ class JourneyRun:
         current = (self.history.get(cid) or [None])[-1]
         if current is not None and current.status == "active":
             if kind == "deleted":
-                self.exit(current, t, "deleted")
+                self.exit(current, t, reasons.DELETED)
             else:
                 for rule in self.j.exits:
                     if rule.kind == "event" and rule.event == kind and flows.matches(rule.where, cid, t, data):
-                        self.exit(current, t, f"exit on {kind}")
+                        self.exit(current, t, reasons.exit_on(kind))
                         break
             wait = current.wait
             if (
@@ -653,7 +660,7 @@ class GroupRun:
         req = TouchRequest(due=self.engine.now, channel="group" if node.kind == "post" else "task",
                            account=inst.account, flow=self.g.name,
                            step=("closing: " if closing is not None else "") + node.label,
-                           step_order=_step_order(node.id), priority=0, playbook=program,
+                           step_order=_step_order(node.id), priority=0, program=program,
                            key=f"{program.version}/{inst.id}/{node.id}", group=inst.id,
                            origin=("group", self.flows.index, self.name, inst.id, node_id, closing),
                            not_after=None if closing is not None else inst.closes)  # fmt: skip
@@ -692,10 +699,10 @@ class GroupRun:
                     step="dissolve",
                     step_order=10**6,
                     priority=0,
-                    playbook=program,
+                    program=program,
                     key=f"{program.version}/{inst.id}/dissolve",
                     group=inst.id,
-                    task_text=f"请解散群「{inst.id}」（短期群已结束）",
+                    task_text=t_in(TASK_LANGUAGE, DISSOLVE_TASK, group=inst.id),
                 )  # fmt: skip
             )
 
@@ -753,7 +760,7 @@ class MomentsRun:
                     step=rule.label,
                     step_order=index,
                     priority=0,
-                    playbook=program,
+                    program=program,
                     key=f"{program.version}/{self.m.name}/{account}/{index}/{stamp}",
                     content=rule.content,
                     audience_of=self.audience_for(index, account),

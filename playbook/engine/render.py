@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from playbook.compiler.templates import parse_template
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import format_value
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.values import format_value
 
 
 class MissingValue(Exception):

@@ -17,11 +17,18 @@ from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from playbook.compiler import ir
-from playbook.engine.model import PHASE_STEP, Event, TouchRequest
-from playbook.engine.timeutil import parse_clock
+from playbook.engine.host import TASK_LANGUAGE
+from playbook.i18n import N_, t_in
+from playbook.vocab import reasons
+from playbook.vocab.localtime import parse_clock
+from playbook.vocab.model import PHASE_STEP, Event, TouchRequest
+
+# The tasks this runner writes (names with their braces doubled: a task text is a template).
+SLA_TASK = N_("[{sla}] {name}'s {trigger} is not answered yet; please handle it by {by}")
+ESCALATION_TASK = N_("[{sla}] {name}'s {trigger} is past its deadline unanswered (in charge: {staff}); please follow up")
 
 if TYPE_CHECKING:
-    from playbook.engine.flows import FlowSet
+    from playbook.engine.host import Flows as FlowSet
 
 DEFAULT_REMINDER = 0.8  # of the allowance, when no `remind at` is written (LANGUAGE.md §10)
 SLA_EVENTS = frozenset({"sla_started", "sla_met", "sla_late", "sla_missed"})  # the state events of a watch
@@ -119,7 +126,7 @@ class SlaRun:
         minute = self.flows.clock.minute_of_day(deadline)
         by = f"{minute // 60:02d}:{minute % 60:02d}"  # the deadline's local HH:MM
         key = self._key(cid, serial) + ("" if n == 0 else f"/remind{n + 1}")  # the first keeps the key it always had
-        text = f"【{self.s.name}】{_braces(name)}的{self.s.trigger}还未回应，请在{by}前处理"
+        text = t_in(TASK_LANGUAGE, SLA_TASK, sla=self.s.name, name=_braces(name), trigger=self.s.trigger, by=by)
         self._task(account, cid, "reminder", n, key, text)
 
     def deadline(self, cid: str, serial: int) -> None:
@@ -145,7 +152,7 @@ class SlaRun:
         owner = self._account(cid, watch)
         name = _braces(str(watch[4] if len(watch) > 4 else self.engine.contacts.fields.get(cid, {}).get("name") or cid))
         staff = _braces(str(accounts.get(owner or "", {}).get("name") or owner or "?"))
-        text = f"【{self.s.name}】{name}的{self.s.trigger}已超时未回应（负责：{staff}），请跟进"
+        text = t_in(TASK_LANGUAGE, ESCALATION_TASK, sla=self.s.name, name=name, trigger=self.s.trigger, staff=staff)
         key = f"{self._key(cid, serial)}/escalate{n + 1}"
         if esc.account is not None:
             self._task(esc.account, cid, "escalation", n, key, text)
@@ -154,14 +161,14 @@ class SlaRun:
         for account in holders:
             self._task(account, cid, "escalation", n, f"{key}/{account}", text)
         if not holders:  # the accounts changed since the playbook was checked
-            self._task(None, cid, "escalation", n, key, text, cancelled=f"no account has the role {esc.role}")
+            self._task(None, cid, "escalation", n, key, text, cancelled=reasons.no_role(esc.role or ""))
 
     def _task(self, account: str | None, cid: str, step: str, order: int, key: str, text: str,
               cancelled: str | None = None) -> None:  # fmt: skip
         program = self.flows.program
         self.engine.request(
             TouchRequest(due=self.engine.now, channel="task", account=account, flow=self.s.name, step=step,
-                         step_order=order, priority=0, playbook=program, key=key, contact=cid, task_text=text,
+                         step_order=order, priority=0, program=program, key=key, contact=cid, task_text=text,
                          cancelled=cancelled)  # fmt: skip
         )
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from playbook.compiler import ir
-from playbook.engine.model import Event, TouchRequest
 from playbook.engine.render import MissingValue, render
+from playbook.vocab import reasons
+from playbook.vocab.model import Event, TouchRequest
 
 if TYPE_CHECKING:
-    from playbook.engine.flows import FlowSet
+    from playbook.engine.host import Flows as FlowSet
 
 JOINED, LEFT = "joined_group", "left_group"
 
@@ -97,11 +98,11 @@ class StandingRun:
         for chain in sorted(self.chains):
             for seat in self.chains[chain]:
                 req = TouchRequest(due=t, channel="group", account=seat.account, flow=self.name, step=post.label,
-                                   step_order=rule, priority=0, playbook=program,
+                                   step_order=rule, priority=0, program=program,
                                    key=f"{program.version}/{seat.id}/{rule}/{stamp}", group=seat.id,
                                    content=post.content)  # fmt: skip
                 if not seat.members:
-                    req.cancelled = "nobody is in the group"
+                    req.cancelled = reasons.EMPTY_GROUP
                 self.engine.request(req)
 
     # ---- invitations ------------------------------------------------------------------------------
@@ -115,14 +116,14 @@ class StandingRun:
         seat = self.seat_of.get(cid)
         if seat is not None:
             req.group = seat.id
-            req.cancelled = f"already in group '{self.name}'"
+            req.cancelled = reasons.already_member(self.name)
             return
         if not self.admitted(cid, t):
-            req.cancelled = f"not admitted to group '{self.name}'"
+            req.cancelled = reasons.not_admitted(self.name)
             return
         chain = self._chain_of(cid)
         if chain is None:
-            req.cancelled = "the contact has no account"
+            req.cancelled = reasons.NO_ACCOUNT
             return
         req.group = self._with_room(chain, t).id
 
@@ -229,7 +230,7 @@ class StandingRun:
             account = seat.account if node.kind == "task" else self.engine.contacts.fields[cid].get("account")
             req = TouchRequest(due=t, channel=node.kind, account=account, flow=self.name,
                                step=f"when not admitted: {node.label}", step_order=int(node_id[1:]), priority=0,
-                               playbook=program, key=f"{program.version}/{seat.id}/{cid}/lapse/{node_id}/{t}",
+                               program=program, key=f"{program.version}/{seat.id}/{cid}/lapse/{node_id}/{t}",
                                contact=cid, group=seat.id)  # fmt: skip
             if node.kind == "dm":
                 req.content = node.content

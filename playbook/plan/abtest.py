@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from playbook.engine.model import flow_keys
+from playbook.vocab.model import flow_keys
 
 if TYPE_CHECKING:
     from playbook.compiler import ir
-    from playbook.plan.run import JourneyCounts
+    from playbook.plan.part import JourneyCounts
 
 Z_ALPHA = 1.959964  # two-sided α = 0.05
 Z_POWER = 0.841621  # power 80 %

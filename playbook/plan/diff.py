@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from playbook.engine.model import Touch
-from playbook.engine.timeutil import LocalTime, iso
+from playbook.vocab.localtime import LocalTime, iso
+from playbook.vocab.model import Touch
 
 SKIPPED = "skipped"
 OLD, NEW = "old", "new"

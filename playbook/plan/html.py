@@ -30,7 +30,7 @@ from playbook.htmlpage import (
 from playbook.i18n import t
 from playbook.plan.notes import summary_html
 from playbook.plan.output import CAUSES
-from playbook.plan.run import reason_cause
+from playbook.vocab.reasons import cause_of
 
 __all__ = ["MissingCharts", "read_plan", "render_html"]
 
@@ -131,7 +131,7 @@ def render_html(
                 post_rows.append([_minute(touch["at"]), account, touch.get("content") or "", seen])
         if outcome != "ok":
             reason = touch.get("reason") or outcome
-            cause = reason_cause(reason)
+            cause = cause_of(reason)
             kind = t(CAUSES[cause]) if cause in CAUSES else cause  # grouped as in the terminal's summary
             deferred_day[(_day(touch.get("due") or touch["at"]), kind)] += 1
             reasons[(outcome, reason)] += 1

@@ -15,10 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from playbook.engine.model import DEFERRED, SKIPPED
 from playbook.i18n import N_, t
 from playbook.plan.abtest import DIFFERENCE, SampleWarning, sample_warnings
-from playbook.plan.run import PlanResult
+from playbook.plan.part import PlanResult
+from playbook.vocab.model import DEFERRED, SKIPPED
+from playbook.vocab.reasons import reason_text
 
 SHOWN = 200  # contacts listed per reason in the terminal (the rest counted)
 
@@ -155,8 +156,6 @@ _LISTED = {
 
 def render_skipped(groups: dict[tuple[str, str], ByReason], console: Any) -> None:
     """`--show-skipped`: each reason, skipped first, the most touches first, and whom."""
-    from playbook.plan.output import reason_text
-
     console.print(t("skipped and deferred, by reason"), style="bold", markup=False)
     if not groups:
         console.print("  " + t("none"), markup=False)

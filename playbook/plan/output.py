@@ -3,14 +3,13 @@ and per-account tables, one contact's timeline, and an HTML export of the same.
 
 The JSON is for scripts: the same bytes in every language, so touch reasons and row
 problems stay in English there. Tables and timelines are for people: they show the same
-reasons in the operator's language (`reason_text`), translated when shown.
+reasons in the operator's language (`vocab.reasons`: each reason's code gives its text).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -22,11 +21,13 @@ from typing import Any, TextIO
 import numpy as np
 
 from playbook.engine.columns import Audience, Columns, IdOrder
-from playbook.engine.model import DEFERRED, OK, SKIPPED, StateEvent, Touch, TouchRun, flow_keys
-from playbook.engine.timeutil import LocalTime, iso
 from playbook.i18n import N_, t, tn
-from playbook.plan.run import PlanResult, sla_totals
+from playbook.plan.notes import head_json, render_drawn, render_warnings
+from playbook.plan.part import PlanResult, sla_totals
 from playbook.plan.touches import PlannedTouches, touches_of
+from playbook.vocab.localtime import LocalTime, iso
+from playbook.vocab.model import DEFERRED, OK, SKIPPED, StateEvent, Touch, TouchRun, flow_keys
+from playbook.vocab.reasons import reason_text
 
 CHANNELS = ("dm", "group", "moment", "task")
 # Column headers of the tables.
@@ -117,18 +118,18 @@ def summary(result: PlanResult) -> dict[str, Any]:
 
 def json_head(result: PlanResult) -> dict[str, Any]:
     """The contract's fields before the events and touches."""
-    from playbook.plan.notes import head_json
-
     clock = result.clock
+    # per SLA, per staff account: met / late / missed — where the playbooks declare service levels
+    slas = {"service_levels": result.service_levels} if any(pb.slas for pb in result.playbooks) else {}
     return {
         **head_json(result),  # what --simulate drew (at a rate), A/B sample-size warnings: where there are
+        **slas,
         "version": 1,
         "playbook": result.version,
         "start": iso(result.start, clock),
         "end": iso(result.end, clock),
         "summary": summary(result),
         "metrics": result.metrics,
-        "service_levels": result.service_levels,  # per SLA, per staff account: met / late / missed
         "problems": [{"file": p.file, "row": p.row, "reason": p.reason} for p in result.problems]
         + [{"event": e.type, "contact": e.contact, "reason": "unknown contact"} for e in result.unknown_contacts],
     }
@@ -603,90 +604,6 @@ def _cause_text(cause: str) -> str:
     return t(CAUSES[cause]) if cause in CAUSES else reason_text(cause)
 
 
-# ---- touch reasons, for people --------------------------------------------------------------------
-# The engine gives reasons in English (the JSON keeps them so); these patterns show them in
-# the operator's language. A reason no pattern knows is shown as it is.
-
-_FIXED_REASONS = {
-    "contact deleted": N_("contact deleted"),
-    "the contact has no account": N_("the contact has no account"),
-    "the group has closed": N_("the group has closed"),
-    "no contact can see it": N_("no contact can see it"),
-    # the platform limits of adapters (playbook.adapters.capabilities)
-    "wecom: 1 dm per customer per day": N_("wecom: 1 dm per customer per day"),
-    "wecom: 7 dm per customer per week": N_("wecom: 7 dm per customer per week"),
-    "wecom: days-in-month dm per customer": N_("wecom: days-in-month dm per customer"),
-    "wecom: 1 post per customer group per day": N_("wecom: 1 post per customer group per day"),
-    "wecom: 7 posts per customer group per week": N_("wecom: 7 posts per customer group per week"),
-    "wecom: days-in-month posts per customer group": N_("wecom: days-in-month posts per customer group"),
-}
-# Why a contact left a journey: "exited the journey (…)".
-_EXITS = {
-    "exit when": N_("exit when"),
-    "exit step": N_("exit step"),
-    "deleted": N_("deleted"),
-}
-_QUIET = re.compile(r"quiet hours (?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})")
-_LIMIT = re.compile(
-    r"limit (?P<channel>dm|group|moment|task|any) (?P<count>\d+)"
-    r" per (?P<scope>contact|account) per (?P<period>day|week|month)"
-)
-_LIMITS = {
-    "dm": N_("limit dm {count} {per}"),
-    "group": N_("limit group {count} {per}"),
-    "moment": N_("limit moment {count} {per}"),
-    "task": N_("limit task {count} {per}"),
-    "any": N_("limit any {count} {per}"),
-}
-_PER = {
-    ("contact", "day"): N_("per contact per day"),
-    ("contact", "week"): N_("per contact per week"),
-    ("contact", "month"): N_("per contact per month"),
-    ("account", "day"): N_("per account per day"),
-    ("account", "week"): N_("per account per week"),
-    ("account", "month"): N_("per account per month"),
-}
-_EXITED = re.compile(r"exited the journey \((?P<why>.*)\)")
-_NO_ROLE = re.compile(r"no account has the role (?P<role>.+)")
-_EXIT_ON = re.compile(r"exit on (?P<event>\S+)")
-_MISSING = re.compile(r"missing (?P<path>\S+)")
-
-
-def reason_text(reason: str) -> str:
-    """A touch's reason (English, as in the JSON) in the operator's language."""
-    if not reason:
-        return ""
-    return t(SEPARATOR).join(_one_reason(part) for part in reason.split("; "))
-
-
-def _one_reason(reason: str) -> str:
-    fixed = _FIXED_REASONS.get(reason)
-    if fixed is not None:
-        return t(fixed)
-    if m := _QUIET.fullmatch(reason):
-        return t("quiet hours {start}-{end}", start=m["start"], end=m["end"])
-    if m := _LIMIT.fullmatch(reason):
-        per = t(_PER[m["scope"], m["period"]])
-        return t(_LIMITS[m["channel"]], count=m["count"], per=per)
-    if m := _MISSING.fullmatch(reason):
-        return t("missing {field}", field=m["path"])
-    if m := _EXITED.fullmatch(reason):
-        return t("exited the journey ({reason})", reason=_exit_text(m["why"]))
-    if m := _NO_ROLE.fullmatch(reason):  # an SLA escalation (engine/sla.py)
-        return t("no account has the role {role}", role=m["role"])
-    return reason
-
-
-def _exit_text(why: str) -> str:
-    if why in _EXITS:
-        return t(_EXITS[why])
-    if m := _EXIT_ON.fullmatch(why):
-        from playbook.words import event_label
-
-        return t("exit on {event}", event=event_label(m["event"]))
-    return why
-
-
 def counts_by(result: PlanResult, key: str) -> dict[str, Counter[str]]:
     """Per day (local date) or per account: touches by channel and outcome."""
     table: dict[str, Counter[str]] = defaultdict(Counter)
@@ -707,8 +624,6 @@ def render_tables(result: PlanResult, console: Any) -> None:
     head = t("Plan {version}  {span}", version="\0", span=span)
     console.print(_styled(head, result.version, style="", title=True))
     console.print(summary_line(result), markup=False)
-    from playbook.plan.notes import render_drawn, render_warnings
-
     render_drawn(result, console)
     names = {a: (rec.get("name") or a) for a, rec in result.contacts.accounts.items()}
     if result.service_levels:

@@ -3,178 +3,56 @@
 The plan is what the daemon would do given the same events: both drive the same
 `Engine`; the plan only decides where the clock starts and stops, and (with
 `--simulate`) draws the events that have not happened yet.
+
+`run_plan` plans in one process (`plan/part.py`) or, with workers, in shards
+(`plan/shards.py`). The names of `plan/part.py` are importable from here too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import statistics
-from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
-from playbook.compiler import compile_path, ir
-from playbook.compiler.templates import placeholders
-from playbook.data.columns import ACCOUNTS, CONTACTS, EVENTS, ColumnMap
-from playbook.data.files import RowProblem, read_events, read_records, unique_events
-from playbook.diagnostics import PlaybookError
-from playbook.engine.core import Contacts, Engine, apply_effects, friend_added
-from playbook.engine.model import Event, StateEvent, Touch, TouchRun, flow_keys
-from playbook.engine.policy import LimitRule
-from playbook.engine.sla import OUTCOMES, SLA_EVENTS, tally_by_account
-from playbook.engine.timeutil import LocalTime
-from playbook.i18n import t
-from playbook.plan.simulate import Arrival, Simulator, draw_arrivals, drawn_counts, named_sources
-from playbook.plan.touches import PlannedTouches
+from playbook.compiler import ir, load_playbooks
+from playbook.data.columns import ACCOUNTS, ColumnMap
+from playbook.data.files import read_records
+from playbook.plan.part import (
+    JourneyCounts,
+    PlanInput,
+    PlanResult,
+    add_sla_outcomes,
+    count_touches,
+    fields_read,
+    metric_parts,
+    metrics,
+    parse_start,
+    plan_part,
+    sla_outcomes,
+    sla_totals,
+)
+from playbook.vocab.localtime import LocalTime
 
-if TYPE_CHECKING:
-    from playbook.plan.shards import Shard
-
-
-@dataclass
-class PlanInput:
-    paths: Sequence[str]
-    contacts: str
-    accounts: str | None = None
-    events: str | None = None
-    start: str | None = None  # local datetime text; default: today 00:00 in the playbook timezone
-    days: int = 7
-    simulate: dict[str, float] = field(default_factory=dict)
-    seed: int = 0
-    adapter_limits: Sequence[LimitRule] = ()
-    can_dissolve_groups: bool = True
-    keep_inputs: bool = True  # keep the input events for a contact timeline (memory at scale)
-    workers: int = 1  # processes planning the accounts in shards (plan/shards.py); 1: this one
-    output: str = "json"  # what a shard prepares for: "json" (the lines) or "table" (counts only)
-    contact: str | None = None  # a shard also keeps this contact's own timeline
-    touch_runs: bool = True  # touches alike planned together (engine TouchBatch); False: one by one (tests compare)
-    columns: tuple[tuple[str, str], ...] = ()  # the operator's COLUMN=FIELD mapping (data/columns.py)
-    arrivals: tuple[Arrival, ...] = ()  # --simulate's rates (TYPE=N/day): planned in one process
+__all__ = ["JourneyCounts", "PlanInput", "PlanResult", "add_sla_outcomes", "count_touches", "fields_read",
+           "load_checked", "metric_parts", "metrics", "parse_start", "plan_part", "run_plan", "sla_outcomes",
+           "sla_totals"]  # fmt: skip
 
 
-@dataclass
-class PlanResult:
-    playbooks: list[ir.Playbook]
-    clock: LocalTime
-    start: int
-    end: int
-    touches: Sequence[Touch]  # in order (a PlannedTouches); planned in shards: only `PlanInput.contact`'s
-    events: list[StateEvent]  # idem
-    metrics: dict[str, Any]
-    problems: list[RowProblem]
-    unknown_contacts: list[Event]
-    contacts: Contacts  # planned in shards: every account, and only `PlanInput.contact`
-    inputs: list[Event]  # the events the plan read or drew (--simulate), in time order
-    tally: Counter[tuple[str, str, str, str, str]] | None = None  # see `counts`; None: count `touches`
-    sections: Any = None  # planned in shards: the JSON lines of events and touches (plan/shards.py)
-    metric_counts: dict[str, JourneyCounts] | None = None  # what `metrics` was made of
-    event_types: dict[str, int] = field(default_factory=dict)  # the events file's types, how many of each
-    drawn: Counter[tuple[str, str]] | None = None  # what --simulate drew, by (local date, type); None: nothing asked
-    arrivals: tuple[Arrival, ...] = ()  # the rates it drew at (PlanInput.arrivals)
-    # per SLA, per staff account: met / late / missed (sla_outcomes)
-    service_levels: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
-
-    @property
-    def version(self) -> str:
-        if len(self.playbooks) == 1:
-            return self.playbooks[0].version
-        return "+".join(p.version for p in self.playbooks)
-
-    def counts(self) -> Counter[tuple[str, str, str, str, str]]:
-        """Touches by (local day, account, channel, outcome, cause): what every summary and
-        table counts."""
-        if self.tally is None:
-            self.tally = count_touches(self.touches, self.clock)
-        return self.tally
-
-
-def count_touches(touches: Sequence[Touch], clock: LocalTime) -> Counter[tuple[str, str, str, str, str]]:
-    """Touches by (local day, account or "", channel, outcome, cause)."""
-    days: dict[int, str] = {}
-    causes: dict[str, str] = {}
-    counts: Counter[tuple[str, str, str, str, str]] = Counter()
-    parts = touches.by_run() if isinstance(touches, PlannedTouches) else ((x, 1) for x in touches)
-    for x, n in parts:
-        day = days.get(x.at)
-        if day is None:
-            day = days[x.at] = clock.date_of(x.at).isoformat()
-        cause = causes.get(x.reason)
-        if cause is None:
-            cause = causes[x.reason] = reason_cause(x.reason)
-        channel, account = (x.channel, x.account) if x.__class__ is Touch else (x.like.channel, x.like.account)  # type: ignore[union-attr]
-        counts[day, account or "", channel, x.outcome, cause] += n
-    return counts
-
-
-def reason_cause(reason: str) -> str:
-    """What a reason is counted as in the summary: 'quiet hours', 'limits', 'missing
-    fields', 'exits', or the (first) reason itself."""
-    first = reason.split(";")[0].strip()
-    if first.startswith("quiet hours"):
-        return "quiet hours"
-    if first.startswith("limit "):
-        return "limits"
-    if first.startswith("missing "):
-        return "missing fields"
-    if first.startswith("exited"):
-        return "exits"
-    return first
-
-
-def load_playbooks(paths: Sequence[str], accounts: str | None = None,
-                   columns: tuple[tuple[str, str], ...] = ()) -> list[ir.Playbook]:  # fmt: skip
+def load_checked(paths: Sequence[str], accounts: str | None = None,
+                 columns: tuple[tuple[str, str], ...] = ()) -> list[ir.Playbook]:  # fmt: skip
     """The playbooks compiled; with an accounts file, the accounts and roles their SLAs
-    escalate to are checked against it."""
-    results = [compile_path(p) for p in paths]
-    errors = [d for r in results for d in r.errors]
-    if errors:
-        raise PlaybookError(errors)
-    playbooks = [r.playbook for r in results]
-    if accounts and any(s.escalations for pb in playbooks for s in pb.slas.values()):
+    escalate to are checked against it (a PlaybookError names the ones it lacks)."""
+    playbooks = [r.playbook for r in load_playbooks(paths)]
+    escalating = [p for p, pb in zip(paths, playbooks, strict=True) if any(s.escalations for s in pb.slas.values())]
+    if accounts and escalating:
         known, _ = read_records(accounts, LocalTime(playbooks[0].timezone), only=("role",),
                                 columns=ColumnMap(ACCOUNTS, columns))  # fmt: skip
-        errors = [d for p, pb in zip(paths, playbooks, strict=True) if any(s.escalations for s in pb.slas.values())
-                  for d in compile_path(p, known_accounts=known).errors]  # fmt: skip
-        if errors:
-            raise PlaybookError(errors)
+        load_playbooks(escalating, known_accounts=known)
     return playbooks
-
-
-def fields_read(playbooks: Sequence[ir.Playbook]) -> set[str]:
-    """Every contact field a playbook can look at: in expressions, placeholders, rotation
-    order, and the fields events maintain."""
-    fields = {"added_at", "orders", "spent", "last_purchase_at", "last_active_at"}
-    for pb in playbooks:
-        fields.update(pb.fields)
-        fields.update(r.order_by for r in pb.rotations.values())
-        for content in pb.contents.values():
-            fields.update(p.path for p in content.placeholders if "." not in p.path)
-        texts = [n.text for j in pb.journeys.values() for n in j.nodes.values() if n.kind == "task" and n.text]
-        texts += [n.text for g in pb.groups.values() for n in g.nodes.values() if n.kind == "task" and n.text]
-        texts += [r.task for r in pb.rotations.values()] + [g.title for g in pb.groups.values()]
-        for text in texts:
-            fields.update(p.path for p in placeholders(text) if p.scope == "contact")
-    return fields
-
-
-def parse_start(text: str | None, clock: LocalTime, now: Callable[[], dt.datetime]) -> int:
-    from playbook.data.values import DataValueError, parse_time
-
-    if text is None:
-        today = now().astimezone(clock.tz).date()
-        return clock.midnight(today)
-    try:
-        return int(parse_time(text, clock))
-    except DataValueError as exc:
-        from playbook.diagnostics import ERROR, Diagnostic
-
-        raise PlaybookError([Diagnostic(ERROR, "option", t("--start: {problem}", problem=exc.message()))]) from None
 
 
 def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
              progress: Callable[[int, int], None] | None = None) -> PlanResult:  # fmt: skip
-    playbooks = load_playbooks(spec.paths, spec.accounts, spec.columns)
+    playbooks = load_checked(spec.paths, spec.accounts, spec.columns)
     clock = LocalTime(playbooks[0].timezone)
     start = parse_start(spec.start, clock, now)
     end = start + spec.days * 86400
@@ -185,215 +63,3 @@ def run_plan(spec: PlanInput, *, now: Callable[[], dt.datetime] = lambda: dt.dat
         if result is not None:
             return result
     return plan_part(spec, playbooks, start, end, progress=progress)
-
-
-def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, shard: Shard | None = None,
-              progress: Callable[[int, int], None] | None = None) -> PlanResult:  # fmt: skip
-    """The plan of every account, or of one shard's accounts (`shard`: which rows of the
-    files are its own); the same engine either way."""
-    clock = LocalTime(playbooks[0].timezone)
-    problems: list[RowProblem] = []
-    contacts = Contacts()
-    if spec.accounts:
-        records, bad = read_records(spec.accounts, clock, columns=ColumnMap(ACCOUNTS, spec.columns))  # each shard: all
-        if shard is None or shard.index == 0:
-            problems += bad
-        for record in records:
-            if shard is None or shard.mine(record["id"]):
-                contacts.add_account(record)
-    records, bad = read_records(spec.contacts, clock, only=fields_read(playbooks), owner=shard,
-                                columns=ColumnMap(CONTACTS, spec.columns))  # fmt: skip
-    problems += bad
-    for record in records:
-        contacts.upsert(record)
-    del records
-    events: list[Event] = []
-    if spec.events:
-        if shard is not None:
-            shard.known(contacts)
-        events, bad = read_events(spec.events, clock, router=shard, columns=ColumnMap(EVENTS, spec.columns))
-        problems += bad
-        unique = unique_events(events, str(spec.events))  # a repeated id is one event, reported
-        events = unique.events
-        problems += unique.repeats + unique.conflicts
-    events.sort(key=lambda e: (e.at, e.seq))
-    event_types = dict(Counter(e.type for e in events))
-    first_drawn = max((e.seq for e in events), default=0) + 1
-
-    touches: list[Touch | TouchRun] = []
-    states: list[StateEvent] = []
-    fields = contacts.fields
-
-    def sink(record: Touch | TouchRun | StateEvent) -> None:
-        kind = record.__class__
-        if kind is Touch:
-            if record.due < end:  # type: ignore[union-attr]
-                touches.append(record)  # type: ignore[arg-type]
-                if simulator is not None:
-                    simulator.after_touch(record)  # type: ignore[arg-type]
-        elif kind is TouchRun:
-            if record.like.due < end:  # type: ignore[union-attr]
-                touches.append(record)  # type: ignore[arg-type]
-                if simulator is not None:
-                    for touch in record.touches():  # type: ignore[union-attr]
-                        simulator.after_touch(touch)
-        elif record.at < end:
-            # whose event it is: the plan lists events by time, then account
-            record.account = record.data.get("account") if record.contact is None else \
-                fields.get(record.contact, {}).get("account")  # fmt: skip
-            states.append(record)
-
-    engine = Engine(playbooks, contacts, start, sink, shared_limits=spec.adapter_limits,
-                    can_dissolve_groups=spec.can_dissolve_groups, runs=spec.touch_runs)  # fmt: skip
-    simulator: Simulator | None = None
-    coming: deque[Event] = deque()
-    for event in events:
-        if event.at < start:
-            # History before the plan starts: it shapes the contacts, no flow reacts to it.
-            if event.type == "friend_added":
-                friend_added(contacts, event)
-            elif event.contact in contacts.fields:
-                apply_effects(contacts, event)
-        elif event.at < end:  # later ones would never be processed
-            coming.append(event)
-    arrivals: list[Event] = []
-    if spec.arrivals:
-        known = {*contacts.fields, *(e.contact for e in events if e.contact)}
-        arrivals = draw_arrivals(spec.arrivals, spec.seed, clock, start, end, contacts, known, named_sources(playbooks),
-                                 first_drawn)  # fmt: skip
-        coming = deque(sorted([*coming, *arrivals], key=lambda e: (e.at, e.seq)))
-    if spec.simulate:  # its draws numbered after the arrivals'
-        simulator = Simulator(spec.simulate, spec.seed, engine, first_seq=first_drawn + len(arrivals))
-    if not spec.keep_inputs:
-        events = []  # `coming` and then the engine hold what is still to process, and let go of it then
-    engine.activate()
-    step = 86400
-    t = start
-    while t < end:
-        t = min(t + step, end)
-        # The day's events go on the timeline just before the day is run, not all at the
-        # start: a timeline of a million events makes every other item slower to take off
-        # it. Same order either way: an event's place is its time, phase and sequence.
-        while coming and coming[0].at < t:
-            engine.feed(coming.popleft())
-        engine.advance(t - 1)
-        if progress is not None:
-            progress(t - start, end - start)
-    engine.drain()
-    planned = PlannedTouches(touches)  # in the plan's order
-    drawn = [*arrivals, *(simulator.drawn if simulator is not None else [])]
-    inputs = sorted((e for e in [*events, *drawn] if start <= e.at < end), key=lambda e: (e.at, e.seq))
-    counts = metric_parts(engine)
-    asked = bool(spec.simulate or spec.arrivals)
-    return PlanResult(playbooks, clock, start, end, planned, states, metrics(counts), problems,
-                      engine.unknown_contacts, contacts, inputs, metric_counts=counts, event_types=event_types,
-                      drawn=drawn_counts((e for e in drawn if start <= e.at < end), clock) if asked else None,
-                      arrivals=spec.arrivals, service_levels=sla_outcomes(states, playbooks))  # fmt: skip
-
-
-def sla_outcomes(states: Sequence[StateEvent], playbooks: Sequence[ir.Playbook]) -> dict[str, dict[str, dict[str, int]]]:
-    """Per SLA (by name; `playbook/name` where playbooks side by side share one), per staff
-    account (the one that should answer): how many watches were met, late, missed by the
-    plan's end (engine/sla.py tally_by_account)."""
-    named = flow_keys((pb.title or pb.name, n) for pb in playbooks for n in pb.slas)
-    keys = {(pb.version, n): named[pb.title or pb.name, n] for pb in playbooks for n in pb.slas}
-    by_sla: dict[str, list[tuple[str, str | None, str | None]]] = {}
-    for e in states:
-        if e.type in SLA_EVENTS:
-            key = keys.get((e.playbook or "", e.flow or ""), e.flow or "")
-            watches = by_sla.get(key)
-            if watches is None:
-                watches = by_sla[key] = []
-            watches.append((e.type, e.contact, e.data.get("account")))  # within one SLA, a contact tells its watches apart
-    return {key: tally_by_account(events) for key, events in sorted(by_sla.items())}
-
-
-def add_sla_outcomes(into: dict[str, dict[str, dict[str, int]]], more: dict[str, dict[str, dict[str, int]]]) -> None:
-    """Add one part's `sla_outcomes` to another's (shards plan disjoint accounts)."""
-    for key, accounts in more.items():
-        mine = into.setdefault(key, {})
-        for account, outcomes in accounts.items():
-            slot = mine.setdefault(account, dict.fromkeys(outcomes, 0))
-            for outcome, n in outcomes.items():
-                slot[outcome] = slot.get(outcome, 0) + n
-
-
-def sla_totals(service_levels: dict[str, dict[str, dict[str, int]]]) -> dict[str, int]:
-    """Met / late / missed over every SLA and account (the summary line)."""
-    out = dict.fromkeys(OUTCOMES, 0)
-    for accounts in service_levels.values():
-        for outcomes in accounts.values():
-            for outcome in OUTCOMES:
-                out[outcome] += outcomes.get(outcome, 0)
-    return out
-
-
-@dataclass
-class JourneyCounts:
-    """One journey's seed metrics before they are put together (a shard's share adds up)."""
-
-    entered: int = 0
-    goal: int = 0
-    waits: list[int] = field(default_factory=list)  # seconds to the goal, of each that reached it
-    by_arm: Counter[tuple[str, str, bool]] = field(default_factory=Counter)  # (split node, arm, goal)
-    by_segment: Counter[tuple[str, bool]] = field(default_factory=Counter)  # (segment, goal)
-
-    def add(self, other: JourneyCounts) -> None:
-        self.entered += other.entered
-        self.goal += other.goal
-        self.waits += other.waits
-        self.by_arm.update(other.by_arm)
-        self.by_segment.update(other.by_segment)
-
-
-def metric_parts(engine: Engine, since: int | None = None) -> dict[str, JourneyCounts]:
-    """Entered, goal, arms and segments of every journey's enrolments (`since`: of those
-    entered then or later — a plan from a store's state). Versions of one playbook (a
-    daemon's engine after an edit) add up."""
-    out: dict[str, JourneyCounts] = {}
-    names = Counter((f.program.identity, j) for f in engine.flows for j in f.journeys)
-    distinct = Counter(j for _, j in names)
-    for flows in engine.flows:
-        for name, run in flows.journeys.items():
-            key = name if distinct[name] == 1 else f"{flows.program.name}/{name}"
-            counts = out.setdefault(key, JourneyCounts())
-            for history in run.history.values():
-                for e in history:
-                    if since is not None and e.entered_at < since:
-                        continue
-                    reached = e.goal_at is not None
-                    counts.entered += 1
-                    if reached:
-                        counts.goal += 1
-                        counts.waits.append(e.goal_at - e.entered_at)
-                    for node_id, arm in e.arms.items():
-                        counts.by_arm[node_id, arm, reached] += 1
-                    for seg in e.segments:
-                        counts.by_segment[seg, reached] += 1
-    return out
-
-
-def metrics(parts: dict[str, JourneyCounts]) -> dict[str, Any]:
-    """The seed metrics per journey: entered, goal, by arm and by segment, time to goal."""
-    out: dict[str, Any] = {}
-    for key, c in parts.items():
-        by_arm: dict[str, dict[str, int]] = {}
-        one_split = len({node_id for node_id, _, _ in c.by_arm}) <= 1
-        for (node_id, arm, reached), n in sorted(c.by_arm.items()):
-            slot = by_arm.setdefault(arm if one_split else f"{node_id}:{arm}", {"entered": 0, "goal": 0})
-            slot["entered"] += n
-            slot["goal"] += n if reached else 0
-        by_segment: dict[str, dict[str, int]] = {}
-        for (seg, reached), n in sorted(c.by_segment.items()):
-            slot = by_segment.setdefault(seg, {"entered": 0, "goal": 0})
-            slot["entered"] += n
-            slot["goal"] += n if reached else 0
-        out[key] = {
-            "entered": c.entered,
-            "goal": c.goal,
-            "conversion": round(c.goal / c.entered, 4) if c.entered else 0.0,
-            "median_time_to_goal_hours": round(statistics.median(c.waits) / 3600, 2) if c.waits else None,
-            "by_arm": dict(sorted(by_arm.items())),
-            "by_segment": dict(sorted(by_segment.items())),
-        }
-    return dict(sorted(out.items()))

@@ -61,14 +61,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-from playbook.engine.model import DEFERRED, OK, Event, Touch
 from playbook.eventnames import canonical_event
 from playbook.i18n import t
+from playbook.vocab.model import DEFERRED, OK, Event, Touch
 
 if TYPE_CHECKING:
     from playbook.compiler import ir
     from playbook.engine.core import Contacts, Engine
-    from playbook.engine.timeutil import LocalTime
+    from playbook.vocab.localtime import LocalTime
 
 # key -> (event type, trigger channel, min delay s, max delay s)
 KINDS = {

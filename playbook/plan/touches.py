@@ -19,7 +19,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from playbook.engine.model import Touch, TouchRun
+from playbook.vocab.model import Touch, TouchRun
 
 
 class PlannedTouches(Sequence[Touch]):

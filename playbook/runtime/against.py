@@ -24,11 +24,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
-from playbook.engine.timeutil import LocalTime, iso
 from playbook.i18n import t
 from playbook.runtime import schema as s
 from playbook.runtime.report import LET_GO, Versions, Window, _stream, conversion, executed, snapshot
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime, iso
 
 PLAN_KEYS = ("version", "playbook", "start", "end", "metrics")  # what a plan's JSON head always has
 PLAN_CONTRACT = 1  # the plan JSON's `version`

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.i18n import t
+from playbook.vocab.reasons import Reason
 
 PENDING, APPROVED, REJECTED, REPLACED = "pending", "approved", "rejected", "replaced"
 STATES = (PENDING, APPROVED, REJECTED, REPLACED)
@@ -77,11 +78,11 @@ def parse_policy(value: object) -> ApprovePolicy:
                        "not {value!r}", value=value))  # fmt: skip
 
 
-def awaiting(version: str) -> str:
+def awaiting(version: str) -> Reason:
     """The reason a gated version's touches are held."""
-    return f"awaiting approval of {version}"
+    return Reason("awaiting_approval", version=version)
 
 
-def refused(version: str, state: str) -> str:
+def refused(version: str, state: str) -> Reason:
     """The reason a rejected (or replaced before approval) version's touches are skipped."""
-    return f"{version} was rejected" if state == REJECTED else f"{version} was replaced before approval"
+    return Reason("rejected" if state == REJECTED else "replaced", version=version)

@@ -29,8 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from playbook.engine.model import Event
-from playbook.engine.values import DateValue, Instant
+from playbook.vocab.model import Event
+from playbook.vocab.values import DateValue, Instant
 
 _TAGS = ("$tags", "$set", "$list", "$time", "$date", "$event", "$dict")
 

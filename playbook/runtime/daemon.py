@@ -186,8 +186,8 @@ class Daemon:
                 section = self.config.intake  # the platform's callbacks, without POST /events
                 settings = IntakeConfig(events=False, **section.limits())
             if settings is not None:
-                from playbook.engine.timeutil import LocalTime
                 from playbook.runtime.intake import IntakeServer
+                from playbook.vocab.localtime import LocalTime
 
                 clock = LocalTime(decider.playbooks[-1].timezone)
                 if intake is not None:

@@ -17,17 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.adapters.capabilities import WELCOME_REF
-from playbook.compiler import compile_path, ir
+from playbook.compiler import ir, load_playbooks
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Engine, Sink
 from playbook.engine.flows import Enrolment, FlowSet
-from playbook.engine.model import Event
-from playbook.engine.policy import LimitRule
 from playbook.i18n import t
 from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, ApprovePolicy, awaiting, refused
 from playbook.runtime.rows import State
 from playbook.runtime.state import INDEXED_KINDS, Journaler, restore
 from playbook.runtime.store import Store
+from playbook.vocab.limits import LimitRule
+from playbook.vocab.model import Event, Touch
+from playbook.vocab.reasons import Reason
 
 ACTIVATED = "activated"  # engine_state: versions whose schedules were laid out
 EVENT_BATCH = 5000
@@ -121,13 +122,18 @@ class Decider:
         new = [doc["version"] for doc in current if doc["version"] not in activated and doc["version"] not in known]
         if not new:
             return {}
-        from playbook.runtime.forecast import forecast
+        end = now + FIRST_HOUR
+        touches: list[Touch] = []
 
-        fc = forecast(self.store, self.paths, now, now + FIRST_HOUR, shared_limits=self.shared_limits,
-                      can_dissolve_groups=self.can_dissolve_groups, grace=self.grace)  # fmt: skip
+        def sink(record: Any) -> None:
+            if isinstance(record, Touch) and record.due < end:
+                touches.append(record)
+
+        run_ahead(self.store, self.paths, now, end, sink, shared_limits=self.shared_limits,
+                  can_dissolve_groups=self.can_dissolve_groups, grace=self.grace)  # fmt: skip
         asks = {}
         for version in new:
-            going = [x for x in fc.touches if x.playbook == version and x.outcome != "skipped" and x.at < fc.end]
+            going = [x for x in touches if x.version == version and x.outcome != "skipped" and x.at < end]
             if self.approve.needs(len(going)) or version in again:
                 by_flow, by_channel = Counter(x.flow for x in going), Counter(x.channel for x in going)
                 asks[version] = (len(going), {"by_flow": dict(sorted(by_flow.items())),
@@ -156,15 +162,11 @@ class Decider:
 
     def compile(self) -> list[dict[str, Any]]:
         """The playbooks' IR documents (a PlaybookError when any does not compile)."""
-        results = [compile_path(p) for p in self.paths]
-        if any(not r.ok for r in results):  # what `playbook check` prints for the files that fail
-            raise PlaybookError([d for r in results if not r.ok for d in r.diagnostics])
+        results = load_playbooks(self.paths, with_warnings=True)  # what `playbook check` prints for those that fail
         escalating = [r.path for r in results if any(s.get("escalations") for s in (r.doc or {}).get("slas", {}).values())]
         accounts = self.store.load_accounts() if escalating else []
         if accounts:  # the accounts and roles SLAs escalate to, checked against the store's accounts
-            errors = [d for p in escalating for d in compile_path(p, known_accounts=accounts).errors]
-            if errors:
-                raise PlaybookError(errors)
+            load_playbooks(escalating, known_accounts=accounts)
         named: dict[str, str] = {}
         for r in results:  # a playbook's state is filed under its name: two running playbooks need two
             name = (r.doc or {}).get("name") or (r.doc or {}).get("title") or ""
@@ -425,7 +427,7 @@ class Decider:
                         fresh.wait = target.j.nodes[node_id]
                     target.history.setdefault(cid, []).append(fresh)
                     target.flows.dirty(target.key, cid)
-                    run.exit(enr, now, f"migrated to {target.flows.program.version}")
+                    run.exit(enr, now, Reason("migrated", version=target.flows.program.version))
                     moving.add(item[3])
                     payload = (target.flows.index, name, cid, fresh.n, node_id, fresh.epoch)
                     engine.at(item[0], item[1], item[4], payload, item[2])
@@ -486,3 +488,46 @@ def _versions_with_work(state: State) -> list[str]:
     found.update(row.version for row in state.enrolments if row.status == "active")
     found.update(row.version for row in state.groups if not row.dissolved)
     return sorted(found)
+
+
+DAY = 86400
+
+
+@dataclass
+class Ahead:
+    decider: Decider  # its engine has run to the end
+    report: LoadReport
+    inputs: list[Event]  # the store's events not yet processed, fed to the engine
+    current: list[dict[str, Any]]  # the running versions' IR documents
+
+
+def run_ahead(store: Store, paths: Sequence[str], start: int, end: int, sink: Sink, *,
+              shared_limits: Sequence[LimitRule] = (), can_dissolve_groups: bool = True, grace: int = 3600) -> Ahead:  # fmt: skip
+    """The engine restored from `store` at `start` (the daemon's now), as the daemon restores
+    it, and run to `end` over a simulated clock, writing nothing: what the daemon will do
+    (`runtime/forecast.py`; the launch gate's first hour). The playbooks are `paths`, or
+    without paths the versions the store runs."""
+    decider = Decider(store, paths, shared_limits=shared_limits, can_dissolve_groups=can_dissolve_groups,
+                      grace=grace)  # fmt: skip
+    current = decider.compile() if paths else current_documents(store)
+    report = decider.build(start, current, sink=sink)
+    engine = decider.engine
+    assert engine is not None
+    inputs = decider.take_events()
+    decider.advance(start)  # the daemon's first step: events in, approvals taken in
+    t = max(start, engine.now)
+    while t < end:  # a day at a time, as `plan` runs
+        t = min(t + DAY, end)
+        engine.advance(t - 1)
+    engine.drain()
+    return Ahead(decider, report, inputs, current)
+
+
+def current_documents(store: Store) -> list[dict[str, Any]]:
+    """The IR documents of the versions the store runs (activated, not retired)."""
+    rows = store.versions(active=True)
+    if not rows:
+        raise PlaybookError(
+            [Diagnostic(ERROR, "option", t("the store runs no playbook yet: give the playbook's PATH"))]
+        )
+    return [dict(row.document) for row in rows]

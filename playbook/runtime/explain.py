@@ -24,13 +24,14 @@ from sqlalchemy.engine import Connection
 from playbook.compiler.describe import entry_text, expr_text, schedule_text
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean
 from playbook.engine.expr import Compiler, Scope, segment_table
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import DateValue, Instant
 from playbook.i18n import t
 from playbook.runtime import schema as s
 from playbook.runtime.report import ON_TIME_SECONDS, clock_of, short_time, snapshot, when, when_dt
 from playbook.runtime.rows import VersionRow
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.reasons import reason_text
+from playbook.vocab.values import DateValue, Instant
 from playbook.words import event_label
 
 LATEST_EVENTS = 20  # entry events looked at when working out why a contact never entered
@@ -378,7 +379,6 @@ def why_text(reason: Mapping[str, Any]) -> str:
 
 def touch_sentence(touch: Mapping[str, Any]) -> str:
     """What happened to a touch, as the engine decided it and as dispatch carried it out."""
-    from playbook.plan.output import reason_text  # the plan's translations of engine reasons
 
     parts = []
     outcome, state = touch.get("outcome"), touch["state"]

@@ -19,15 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.compiler import ir
-from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Engine
-from playbook.engine.model import Event, StateEvent, Touch
-from playbook.engine.policy import LimitRule
-from playbook.i18n import t
-from playbook.runtime.decide import Decider, LoadReport
+from playbook.runtime.decide import LoadReport, run_ahead
 from playbook.runtime.store import Store
-
-DAY = 86400
+from playbook.vocab.limits import LimitRule
+from playbook.vocab.model import Event, StateEvent, Touch
 
 
 @dataclass
@@ -43,16 +39,6 @@ class Forecast:
     current: list[str] = field(default_factory=list)  # the running versions (the paths', or the store's)
 
 
-def current_documents(store: Store) -> list[dict[str, Any]]:
-    """The IR documents of the versions the store runs (activated, not retired)."""
-    rows = store.versions(active=True)
-    if not rows:
-        raise PlaybookError(
-            [Diagnostic(ERROR, "option", t("the store runs no playbook yet: give the playbook's PATH"))]
-        )
-    return [dict(row.document) for row in rows]
-
-
 def forecast(store: Store, paths: Sequence[str], start: int, end: int, *, shared_limits: Sequence[LimitRule] = (),
              can_dissolve_groups: bool = True, grace: int = 3600) -> Forecast:  # fmt: skip
     """The engine restored from `store` at `start` (the daemon's now) and run to `end`."""
@@ -66,18 +52,9 @@ def forecast(store: Store, paths: Sequence[str], start: int, end: int, *, shared
         elif record.at < end:
             events.append(record)
 
-    decider = Decider(store, paths, shared_limits=shared_limits, can_dissolve_groups=can_dissolve_groups,
-                      grace=grace)  # fmt: skip
-    current = decider.compile() if paths else current_documents(store)
-    report = decider.build(start, current, sink=sink)
-    engine = decider.engine
+    ahead = run_ahead(store, paths, start, end, sink, shared_limits=shared_limits,
+                      can_dissolve_groups=can_dissolve_groups, grace=grace)  # fmt: skip
+    engine = ahead.decider.engine
     assert engine is not None
-    inputs = decider.take_events()
-    decider.advance(start)  # the daemon's first step: events in, approvals taken in
-    t = max(start, engine.now)
-    while t < end:  # a day at a time, as `plan` runs
-        t = min(t + DAY, end)
-        engine.advance(t - 1)
-    engine.drain()
-    return Forecast(engine, decider.playbooks, start, end, touches, events, inputs, report,
-                    [doc["version"] for doc in current])  # fmt: skip
+    return Forecast(engine, ahead.decider.playbooks, start, end, touches, events, ahead.inputs, ahead.report,
+                    [doc["version"] for doc in ahead.current])  # fmt: skip

@@ -17,15 +17,14 @@ from typing import Any
 from playbook.adapters.base import Adapter, AdapterError, Synced
 from playbook.data.columns import ColumnMap
 from playbook.data.files import RowProblem, read_records
-from playbook.engine.model import Event
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import Instant
 from playbook.i18n import t
 from playbook.runtime.rows import UpsertCounts
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import DEFAULT_TIMEZONE, LocalTime
+from playbook.vocab.model import Event
+from playbook.vocab.values import Instant
 
 log = logging.getLogger("playbook.import")
-DEFAULT_TIMEZONE = "Asia/Shanghai"  # the engine's own fallback when no playbook says
 
 
 @dataclass

@@ -66,11 +66,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from playbook.adapters.base import CallbackRoute, HttpRequest, HttpResponse
 from playbook.data.files import event_from_record
 from playbook.data.values import DataValueError, parse_time, typed
-from playbook.engine.model import Event
-from playbook.engine.timeutil import LocalTime
 from playbook.i18n import N_, t
 from playbook.runtime.importing import store_timezone
 from playbook.runtime.store import Store, StoreError
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import Event
 
 log = logging.getLogger("playbook.intake")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from playbook.diagnostics import Diagnostic
-from playbook.engine.timeutil import LocalTime, stamp
+from playbook.vocab.localtime import LocalTime, stamp
 
 # engine_state: the last refused reload ({"at", "text", "diagnostics"}), None once a
 # reload (or a start) succeeds.

@@ -24,14 +24,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from playbook.engine.model import flow_keys  # shared with the plan's output
 from playbook.engine.sla import tally_by_account  # met / late / missed, counted as the plan counts them
-from playbook.engine.timeutil import LocalTime, iso
 from playbook.runtime import schema as s
 from playbook.runtime.importing import store_timezone
 from playbook.runtime.logs import RELOAD_REFUSED
 from playbook.runtime.rows import TouchRow
 from playbook.runtime.store import Store, StoreError
+from playbook.vocab.localtime import LocalTime, iso
+from playbook.vocab.model import flow_keys  # shared with the plan's output
 
 ON_TIME_SECONDS = 3600  # a sent touch is on time when it went out within 1 h of the engine letting it go
 LET_GO = ("ok", "deferred")  # engine outcomes of touches that were meant to go out

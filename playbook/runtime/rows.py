@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from playbook.engine.model import SKIPPED, StateEvent, Touch, TouchRequest
+from playbook.vocab.model import SKIPPED, StateEvent, Touch, TouchRequest
 
 FlowStateKey = tuple[str, str, str]  # (version, runner, item)
 EnrolmentKey = tuple[str, str, str, int]  # (version, journey, contact, n)
@@ -131,7 +131,7 @@ class TouchRow:
             audience = audience.ids()  # engine.columns.Audience
         return cls(
             key=touch.key,
-            version=touch.playbook,
+            version=touch.version,
             flow=touch.flow,
             step=touch.step,
             channel=touch.channel,
@@ -146,7 +146,7 @@ class TouchRow:
             parts=touch.parts,
             audience=audience,
             outcome=touch.outcome,
-            reason=touch.reason,
+            reason=str(touch.reason),  # the store keeps a reason's English text (vocab.reasons.read)
             next_attempt_at=None if skipped else touch.at,
         )
 
@@ -157,7 +157,7 @@ class TouchRow:
         `version`) and a Moments post's audience function (rebuilt from flow and step order)."""
         return cls(
             key=req.key,
-            version=req.playbook.version,
+            version=req.program.version,
             flow=req.flow,
             step=req.step,
             channel=req.channel,
@@ -174,8 +174,8 @@ class TouchRow:
                 "task_text": req.task_text,
                 "event": req.event,
                 "origin": req.origin,
-                "cancelled": req.cancelled,
-                "reasons": list(req.reasons),
+                "cancelled": None if req.cancelled is None else str(req.cancelled),
+                "reasons": [str(r) for r in req.reasons],
                 "not_after": req.not_after,
                 "moments": req.audience_of is not None,
             },

@@ -251,7 +251,7 @@ flow_state = sa.Table(
 leases = sa.Table(
     "leases",
     metadata,
-    sa.Column("shard", sa.Integer, primary_key=True, autoincrement=False),  # shard_of(account, n)
+    sa.Column("shard", sa.Integer, primary_key=True, autoincrement=False),  # vocab.shards.shard_of(account, n)
     sa.Column("owner", sa.String),
     sa.Column("acquired_at", UTCDateTime),
     sa.Column("expires_at", UTCDateTime),

@@ -22,9 +22,12 @@ from typing import Any
 from playbook.compiler import ir
 from playbook.engine.core import Contacts, Engine, Program, Sink
 from playbook.engine.flows import Enrolment, Instance
-from playbook.engine.model import StateEvent, Touch, TouchRequest
-from playbook.engine.policy import LimitCounter, LimitRule
+from playbook.engine.policy import LimitCounter
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, State, TimerRow, TouchRow
+from playbook.vocab.limits import LimitRule
+from playbook.vocab.model import StateEvent, Touch, TouchRequest
+from playbook.vocab.reasons import Reason
+from playbook.vocab.reasons import read as read_reason
 
 # The touches a playbook sent in a period: (identity, start, end) -> [(channel, account, contact)]
 SentIn = Callable[[str, int, int], Sequence[tuple[str, str | None, str | None]]]
@@ -102,8 +105,8 @@ class Journaler:
         action = "add" if event.type == "tag_added" else "remove"
         tag = str(event.data.get("tag", ""))
         account = self.engine.contacts.fields.get(event.contact or "", {}).get("account")
-        key = f"{event.playbook}/{event.flow}/{event.contact}/tag/{action}/{tag}/{event.at}"
-        return TouchRow(key=key, version=event.playbook or "", flow=event.flow or "", step=f"tag {action} {tag}",
+        key = f"{event.version}/{event.flow}/{event.contact}/tag/{action}/{tag}/{event.at}"
+        return TouchRow(key=key, version=event.version or "", flow=event.flow or "", step=f"tag {action} {tag}",
                         channel="tag", due=event.at, state="pending", account=account, contact=event.contact,
                         at=event.at, content=action, text=tag, outcome="ok", next_attempt_at=event.at)  # fmt: skip
 
@@ -338,15 +341,19 @@ def _held_requests(engine: Engine, rows: Sequence[TouchRow], index: dict[str, in
         if origin is not None:
             origin = (origin[0], index[origin[1]], *origin[2:])
         req = TouchRequest(due=row.due, channel=row.channel, account=row.account, flow=row.flow, step=row.step,
-                           step_order=r["step_order"], priority=r["priority"], playbook=flows.program, key=row.key,
+                           step_order=r["step_order"], priority=r["priority"], program=flows.program, key=row.key,
                            contact=row.contact, group=row.group, content=row.content, task_text=r.get("task_text"),
-                           event=r.get("event"), origin=origin, cancelled=r.get("cancelled"),
-                           reasons=list(r.get("reasons") or ()), not_after=r.get("not_after"))  # fmt: skip
+                           event=r.get("event"), origin=origin, cancelled=_reason(r.get("cancelled")),
+                           reasons=[read_reason(x) for x in r.get("reasons") or ()], not_after=r.get("not_after"))  # fmt: skip
         if r.get("moments"):
             run = next(m for m in flows.moments if m.name == row.flow)
             req.audience_of = run.audience_for(req.step_order, row.account or "")
         held[row.key] = req
     return held
+
+
+def _reason(text: str | None) -> Reason | None:
+    return None if text is None else read_reason(text)
 
 
 def _restore_enrolments(engine: Engine, rows: Sequence[EnrolmentRow], index: dict[str, int],

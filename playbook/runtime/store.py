@@ -32,7 +32,6 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
-from playbook.engine.model import Event, StateEvent
 from playbook.extras import missing_extra
 from playbook.runtime import schema as s
 from playbook.runtime.approvals import ApprovalRow
@@ -50,6 +49,7 @@ from playbook.runtime.rows import (
     UpsertCounts,
     VersionRow,
 )
+from playbook.vocab.model import Event, StateEvent
 
 DEFAULT_DB = "playbook.db"
 DB_ENV = "PLAYBOOK_DB"
@@ -135,13 +135,6 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def shard_of(account: str | None, shards: int) -> int:
-    """A stable shard number for an account (the unit that limits are enforced in)."""
-    if shards <= 1 or not account:
-        return 0
-    return int.from_bytes(hashlib.sha1(account.encode("utf-8")).digest()[:8], "big") % shards
 
 
 def _utcnow() -> dt.datetime:
@@ -694,7 +687,7 @@ class Store:
             ])  # fmt: skip
             self._mark_events(conn, list(j.events_processed), dict(j.events_rejected))
             if j.state_events:
-                rows = [{"at": e.at, "type": e.type, "contact": e.contact, "flow": e.flow, "version": e.playbook,
+                rows = [{"at": e.at, "type": e.type, "contact": e.contact, "flow": e.flow, "version": e.version,
                          "data": e.data} for e in j.state_events]  # fmt: skip
                 for chunk in _chunks(rows):
                     conn.execute(sa.insert(s.state_events), list(chunk))

@@ -32,7 +32,6 @@ from lark.exceptions import (
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError, did_you_mean, nearest
 from playbook.i18n import N_, t
 from playbook.syntax import ast as A
-from playbook.syntax.keywords import keywords
 from playbook.syntax.source import FULL_WIDTH, STRAY_HINTS, normalize
 from playbook.timetext import TimeTextError, parse_clock, parse_datetime
 
@@ -654,6 +653,19 @@ class _Parser:
 @lru_cache(maxsize=1)
 def _parser() -> _Parser:
     return _Parser(accelerated_plugins())
+
+
+@lru_cache(maxsize=1)
+def keywords() -> frozenset[str]:
+    """The language's reserved words, read off the grammar's terminals so the two never disagree."""
+    words: set[str] = set()
+    for terminal in _parser().terminals.values():
+        pattern = terminal.pattern
+        if pattern.type == "str" and str(pattern.value).isalpha():
+            words.add(str(pattern.value))
+        elif pattern.type == "re" and terminal.name in ("WEEKDAY", "ORDER_DIRECTION"):
+            words.update(w.strip("()?:") for w in str(pattern.value).split("|"))
+    return frozenset(words)
 
 
 def parse(text: str, path: str = "<input>") -> A.File:

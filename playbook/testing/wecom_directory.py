@@ -51,10 +51,43 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from playbook.testing.wecom_server import WeComServer
+from playbook.testing.wecom_api import (
+    INVALID_CURSOR,
+    INVALID_PARAMETER,
+    MISSING_EXTERNAL_USERID,
+    NO_RELATION,
+    NOT_FRIEND,
+    OVER_QUOTA,
+    SENT,
+    TASK_SENT,
+    ApiError,
+    MsgTask,
+    StaffTask,
+    cursor_of,
+    strings_of,
+)
+
+
+class WeComServer(Protocol):
+    """What the directory uses of the server that mounts it (wecom_server.WeComServer, which
+    imports this module: the directory names it by what it uses, not by import)."""
+
+    directory: Directory
+    _lock: Any
+    _staff: Any
+    _friends: dict[str, Any]
+    _marks: dict[tuple[str, str], set[str]]
+    _tags: dict[str, Any]
+    _groups: dict[str, Any]
+    _tasks: Any
+    _received: Any
+    _over_quota: Any
+
+    def clock(self) -> float: ...
+
+    def add_customer(self, external_userid: str, *relations: Any) -> Any: ...
 
 MAX_USERIDS = 100  # batch/get_by_user userid_list (92994)
 BATCH_DEFAULT, BATCH_MAX = 50, 100  # batch/get_by_user limit (92994)
@@ -156,10 +189,8 @@ def _get_follow_user_list(server: WeComServer, params: dict[str, str], body: Any
 
 
 def _batch_get_by_user(server: WeComServer, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
-    from playbook.testing.wecom_server import INVALID_CURSOR, INVALID_PARAMETER, ApiError, _strings
-
     directory = server.directory
-    userids = _strings(body.get("userid_list"), "userid_list")
+    userids = strings_of(body.get("userid_list"), "userid_list")
     if not userids:
         raise ApiError(INVALID_PARAMETER, "userid_list is required")
     if len(userids) > MAX_USERIDS:  # 92994: 最多支持100个 (no code documented: 40058 with the reason)
@@ -195,8 +226,6 @@ def _batch_get_by_user(server: WeComServer, params: dict[str, str], body: dict[s
 
 
 def _get(server: WeComServer, params: dict[str, str], body: Any, now: float) -> dict[str, Any]:
-    from playbook.testing.wecom_server import MISSING_EXTERNAL_USERID, NO_RELATION, ApiError, _cursor
-
     directory = server.directory
     customer = params.get("external_userid")
     if not customer:
@@ -204,7 +233,7 @@ def _get(server: WeComServer, params: dict[str, str], body: Any, now: float) -> 
     followers = [u for u in server._friends.get(customer, {}) if u not in directory.hidden]
     if not followers:
         raise ApiError(NO_RELATION, "not external contact")
-    start = _cursor(params.get("cursor"), len(followers))
+    start = cursor_of(params.get("cursor"), len(followers))
     page = followers[start : start + FOLLOWERS_PAGE]
     follow_user = []
     for userid in page:
@@ -246,8 +275,6 @@ def staff_send(server: WeComServer, userid: str, customers: Iterable[str], text:
     status is decided at once — 2 not their customer, 3 over the quota, else 1 (and it counts
     toward the quota). Returns the msgid."""
     import secrets
-
-    from playbook.testing.wecom_server import NOT_FRIEND, OVER_QUOTA, SENT, TASK_SENT, MsgTask, StaffTask
 
     with server._lock:
         when = server.clock() if at is None else at

@@ -77,11 +77,67 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from playbook.adapters.capabilities import WECOM_TIMEZONE
 from playbook.adapters.wecom import crypto
+from playbook.testing.wecom_api import (
+    API_FORBIDDEN,
+    CONTENT_TOO_LONG,
+    EMPTY_CONTENT,
+    EMPTY_MEDIA,
+    EMPTY_PARAMETER,
+    ERRMSG,
+    INVALID_AGENTID,
+    INVALID_ATTACHMENT_TYPE,
+    INVALID_CHAT_TYPE,
+    INVALID_CONFIG_ID,
+    INVALID_CORPID,
+    INVALID_FILE_SIZE,
+    INVALID_IMAGE_SIZE,
+    INVALID_MEDIA_ID,
+    INVALID_MSGID,
+    INVALID_MSGTYPE,
+    INVALID_PARAMETER,
+    INVALID_SCENE,
+    INVALID_SECRET,
+    INVALID_TAG_ID,
+    INVALID_TOKEN,
+    INVALID_TYPE,
+    INVALID_USER_LIST_SIZE,
+    INVALID_USERID,
+    INVALID_VIDEO_SIZE,
+    IP_NOT_TRUSTED,
+    JOBID_NOT_FOUND,
+    MISSING_CORPID,
+    MISSING_EXTERNAL_USERID,
+    MISSING_MSGID,
+    MISSING_SECRET,
+    MISSING_TOKEN,
+    MISSING_USERID,
+    NO_CUSTOMER,
+    NO_RECIPIENT,
+    NO_RELATION,
+    NOT_A_CUSTOMER_GROUP,
+    NOT_FRIEND,
+    OK,
+    OVER_QUOTA,
+    RATE_LIMITED,
+    SENT,
+    TASK_SENT,
+    TASK_UNSENT,
+    TOKEN_EXPIRED,
+    TOO_MANY_TAGS,
+    UNSENT,
+    WELCOME_SENT,
+    ApiError,
+    MsgTask,
+    StaffTask,
+    cursor_of,
+    strings_of,
+)
 from playbook.testing.wecom_directory import ROUTES as DIRECTORY_ROUTES
 from playbook.testing.wecom_directory import Directory
 
-CHINA = ZoneInfo("Asia/Shanghai")  # WeCom's days, weeks and months (the quota periods)
+CHINA = ZoneInfo(WECOM_TIMEZONE)  # WeCom's days, weeks and months (the quota periods)
 TOKEN_TTL = 7200
 MEDIA_TTL = 3 * 86400
 MOMENT_JOB_TTL = 86400
@@ -95,111 +151,8 @@ MINUTE_BLOCK, HOUR_BLOCK = 60, 3600  # 45009: 按分钟拦截则被屏蔽60秒,�
 HINT = ", hint: [{hint}], from ip: {ip}, more info at https://open.work.weixin.qq.com/devtool/query?e={code}"
 
 # Global error codes (全局错误码) the server answers with.
-OK = 0
-INVALID_SECRET = 40001
-INVALID_USERID = 40003
-INVALID_FILE_SIZE = 40006
-INVALID_MEDIA_ID = 40007
-INVALID_MSGTYPE = 40008
-INVALID_IMAGE_SIZE = 40009
-INVALID_VIDEO_SIZE = 40011
-INVALID_CORPID = 40013
-INVALID_TOKEN = 40014
-INVALID_TYPE = 40005
-INVALID_USER_LIST_SIZE = 40032
-INVALID_AGENTID = 40056
-INVALID_PARAMETER = 40058
-EMPTY_PARAMETER = 40063
-INVALID_TAG_ID = 40068
-JOBID_NOT_FOUND = 40088
-TOO_MANY_TAGS = 40126
-MISSING_TOKEN = 41001
-MISSING_CORPID = 41002
-MISSING_SECRET = 41004
-MISSING_USERID = 41009
-MISSING_EXTERNAL_USERID = 41035
-INVALID_SCENE = 41040
-INVALID_CONFIG_ID = 41044
-MISSING_MSGID = 41046
-INVALID_MSGID = 41047
-NO_CUSTOMER = 41048
-WELCOME_SENT = 41051  # externaluser has started chatting: a welcome already went (92599)
-WELCOME_BUSY = 41096  # welcome msg is being distributed: another app is sending one (92599)
-API_FORBIDDEN = 48002
-IP_NOT_TRUSTED = 60020
-INVALID_ATTACHMENT_TYPE = 41065
-TOKEN_EXPIRED = 42001
-EMPTY_MEDIA = 44001
-EMPTY_CONTENT = 44004
-CONTENT_TOO_LONG = 45002
-RATE_LIMITED = 45009
-INVALID_CURSOR = 50100
-NO_RECIPIENT = 82001
-NO_RELATION = 84061
-INVALID_CHAT_TYPE = 86214
-NOT_A_CUSTOMER_GROUP = 90501  # "chat is not external group chat" (failed_chat_list in 92127)
-
-ERRMSG = {
-    OK: "ok",
-    INVALID_SECRET: "invalid credential",
-    INVALID_USERID: "invalid userid",
-    INVALID_FILE_SIZE: "invalid file size",
-    INVALID_MEDIA_ID: "invalid media_id",
-    INVALID_MSGTYPE: "invalid message type",
-    INVALID_IMAGE_SIZE: "invalid image size",
-    INVALID_VIDEO_SIZE: "invalid video size",
-    INVALID_CORPID: "invalid corpid",
-    INVALID_TOKEN: "invalid access_token",
-    INVALID_TYPE: "invalid type",
-    INVALID_USER_LIST_SIZE: "invalid userid list size",
-    INVALID_AGENTID: "invalid agentid",
-    INVALID_PARAMETER: "invalid parameter",
-    EMPTY_PARAMETER: "parameter is empty",
-    INVALID_TAG_ID: "invalid tagid",
-    JOBID_NOT_FOUND: "jobid not found",
-    TOO_MANY_TAGS: "corp tag count exceeds 3000",
-    MISSING_TOKEN: "access_token missing",
-    MISSING_CORPID: "corpid missing",
-    MISSING_SECRET: "corpsecret missing",
-    MISSING_USERID: "userid missing",
-    MISSING_EXTERNAL_USERID: "external_userid missing",
-    INVALID_SCENE: "invalid scene",
-    INVALID_CONFIG_ID: "invalid config_id",
-    MISSING_MSGID: "msgid missing",
-    INVALID_MSGID: "invalid msgid",
-    NO_CUSTOMER: "no customer to send to",
-    WELCOME_SENT: "externaluser has started chatting",
-    WELCOME_BUSY: "welcome msg is being distributed",
-    API_FORBIDDEN: "api forbidden",
-    IP_NOT_TRUSTED: "not allow to access from your ip",
-    INVALID_ATTACHMENT_TYPE: "invalid attachment type",
-    TOKEN_EXPIRED: "access_token expired",
-    EMPTY_MEDIA: "empty media data",
-    EMPTY_CONTENT: "empty content",
-    CONTENT_TOO_LONG: "content size out of limit",
-    RATE_LIMITED: "api freq out of limit",
-    INVALID_CURSOR: "invalid cursor",
-    NO_RECIPIENT: "touser, toparty and totag are all empty",
-    NO_RELATION: "no relation between the staff member and the external contact",
-    INVALID_CHAT_TYPE: "invalid chat_type",
-}
-
-# mass-message statuses (获取企业群发成员执行结果) and staff task statuses (获取群发成员发送任务列表)
-UNSENT, SENT, NOT_FRIEND, OVER_QUOTA = 0, 1, 2, 3
-TASK_UNSENT, TASK_SENT = 0, 2
-
 MEDIA_LIMITS = {"image": (10 << 20, INVALID_IMAGE_SIZE), "voice": (2 << 20, INVALID_FILE_SIZE),
                 "video": (10 << 20, INVALID_VIDEO_SIZE), "file": (20 << 20, INVALID_FILE_SIZE)}  # fmt: skip
-
-
-class ApiError(Exception):
-    """Answer the call with this errcode (an errmsg, and extra fields such as fail_list)."""
-
-    def __init__(self, errcode: int, errmsg: str | None = None, **extra: Any):
-        super().__init__(errmsg or ERRMSG.get(errcode, "error"))
-        self.errcode = errcode
-        self.errmsg = errmsg or ERRMSG.get(errcode, "error")
-        self.extra = extra
 
 
 @dataclass(frozen=True)
@@ -213,30 +166,6 @@ class Call:
     at: float  # server clock
     errcode: int | None = None  # what the server decided; None when it never processed the call
     http_status: int = 200  # an injected 5xx may come after the work was done
-
-
-@dataclass
-class StaffTask:
-    userid: str
-    targets: list[str]  # external_userid (single) or chat_id (group), in request order
-    status: int = TASK_UNSENT
-    send_time: int | None = None
-    results: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # target → (status, send_time)
-
-
-@dataclass
-class MsgTask:
-    msgid: str
-    chat_type: str
-    sender: str  # the `sender` the call named ("" when none)
-    create_time: int
-    text: str
-    attachments: list[dict[str, Any]]
-    staff: dict[str, StaffTask]
-    cancelled: bool = False
-    creator: str | None = None  # set for tasks staff made themselves only (96355: not for API tasks)
-    create_type: int = 0  # 0 企业发表 (API, admin), 1 个人发表 (a staff member's own)
-    reminders: list[int] = field(default_factory=list)  # remind_groupmsg_send calls
 
 
 @dataclass
@@ -299,14 +228,6 @@ def _route(endpoint: str) -> str:
     return next((r for r in ROUTES if r.rsplit("/", 1)[-1] == name), name)
 
 
-def _cursor(value: Any, total: int) -> int:
-    if value in (None, ""):
-        return 0
-    if not isinstance(value, str) or not value.isdigit() or int(value) > total:
-        raise ApiError(INVALID_CURSOR)
-    return int(value)
-
-
 def _limit(value: Any, default: int, maximum: int) -> int:
     if isinstance(value, int) and 0 < value <= maximum:
         return value
@@ -314,17 +235,9 @@ def _limit(value: Any, default: int, maximum: int) -> int:
 
 
 def _page(items: list[Any], body: Mapping[str, Any], default: int, maximum: int) -> tuple[list[Any], str]:
-    start = _cursor(body.get("cursor"), len(items))
+    start = cursor_of(body.get("cursor"), len(items))
     end = start + _limit(body.get("limit"), default, maximum)
     return items[start:end], (str(end) if end < len(items) else "")
-
-
-def _strings(value: Any, name: str) -> list[str]:
-    if value in (None, ""):
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ApiError(INVALID_PARAMETER, f"{name} must be a list of strings")
-    return list(value)
 
 
 def event_xml(fields: Mapping[str, Any]) -> str:
@@ -971,7 +884,7 @@ class WeComServer:
         routes: dict[str, list[str]] = {}
         fail: list[str] = []
         if chat_type == "single":
-            customers = _strings(body.get("external_userid"), "external_userid")
+            customers = strings_of(body.get("external_userid"), "external_userid")
             if len(customers) > MAX_RECIPIENTS:
                 raise ApiError(INVALID_PARAMETER, f"external_userid: at most {MAX_RECIPIENTS}, got {len(customers)}")
             if not customers and not sender:
@@ -993,7 +906,7 @@ class WeComServer:
         else:
             if not sender:
                 raise ApiError(MISSING_USERID, "sender is required for chat_type group")
-            chats = _strings(body.get("chat_id_list"), "chat_id_list")
+            chats = strings_of(body.get("chat_id_list"), "chat_id_list")
             if len(chats) > MAX_CHATS:
                 raise ApiError(INVALID_PARAMETER, f"chat_id_list: at most {MAX_CHATS}")
             if not chats:
@@ -1158,9 +1071,9 @@ class WeComServer:
                 raise ApiError(INVALID_MEDIA_ID, "invalid media_id (moments take media/upload_attachment media)")
         visible = body.get("visible_range") or {}
         senders_raw = visible.get("sender_list") or {}
-        senders = _strings(senders_raw.get("user_list"), "user_list")
+        senders = strings_of(senders_raw.get("user_list"), "user_list")
         departments = senders_raw.get("department_list") or []
-        tag_list = _strings((visible.get("external_contact_list") or {}).get("tag_list"), "tag_list")
+        tag_list = strings_of((visible.get("external_contact_list") or {}).get("tag_list"), "tag_list")
         if not senders and not departments:
             senders = sorted(self._staff)  # 若未指定，则表示执行者为应用可见范围内所有成员
         invalid_senders = [u for u in senders if not self._known(u)]
@@ -1267,8 +1180,8 @@ class WeComServer:
         }
 
     def _get_corp_tag_list(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
-        tag_ids = _strings(body.get("tag_id"), "tag_id")
-        group_ids = _strings(body.get("group_id"), "group_id")
+        tag_ids = strings_of(body.get("tag_id"), "tag_id")
+        group_ids = strings_of(body.get("group_id"), "group_id")
         groups: list[dict[str, Any]] = []
         for gid, group in self._groups.items():
             if group_ids:  # group_id wins over tag_id when both are given
@@ -1317,8 +1230,8 @@ class WeComServer:
         return {"tag_group": self._tag_group_doc(group_id, added)}
 
     def _del_corp_tag(self, params: dict[str, str], body: dict[str, Any], now: float) -> dict[str, Any]:
-        tag_ids = _strings(body.get("tag_id"), "tag_id")
-        group_ids = _strings(body.get("group_id"), "group_id")
+        tag_ids = strings_of(body.get("tag_id"), "tag_id")
+        group_ids = strings_of(body.get("group_id"), "group_id")
         if not tag_ids and not group_ids:
             raise ApiError(INVALID_PARAMETER, "tag_id and group_id cannot both be empty")
         if any(t not in self._tags for t in tag_ids) or any(g not in self._groups for g in group_ids):
@@ -1343,7 +1256,7 @@ class WeComServer:
             raise ApiError(MISSING_USERID)
         if not customer:
             raise ApiError(MISSING_EXTERNAL_USERID)
-        add, remove = _strings(body.get("add_tag"), "add_tag"), _strings(body.get("remove_tag"), "remove_tag")
+        add, remove = strings_of(body.get("add_tag"), "add_tag"), strings_of(body.get("remove_tag"), "remove_tag")
         if not add and not remove:
             raise ApiError(INVALID_PARAMETER, "add_tag and remove_tag cannot both be empty")
         if any(t not in self._tags for t in [*add, *remove]):
@@ -1362,7 +1275,7 @@ class WeComServer:
         scene = body.get("scene")
         if scene not in (1, 2):
             raise ApiError(INVALID_SCENE, "scene: 1 (mini-program plug-in) or 2 (QR code)")
-        chats = _strings(body.get("chat_id_list"), "chat_id_list")
+        chats = strings_of(body.get("chat_id_list"), "chat_id_list")
         if not chats or len(chats) > 5:
             raise ApiError(INVALID_PARAMETER, "chat_id_list: 1 to 5 chat ids")
         config_id = secrets.token_hex(16)

@@ -8,9 +8,10 @@ import pytest
 
 from playbook.adapters import registry
 from playbook.adapters.base import Adapter
-from playbook.adapters.capabilities import BUILTIN, capabilities_of
+from playbook.adapters.capabilities import BUILTIN
 from playbook.adapters.console import ConsoleAdapter
 from playbook.adapters.jsonl import JsonlAdapter
+from playbook.adapters.registry import capabilities_of
 from playbook.adapters.webhook import WebhookAdapter
 from playbook.diagnostics import PlaybookError
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from playbook.engine.model import Event
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event
 from tests.runtime.processes import read_jsonl, start_run
 
 PLAYBOOK = """\

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from playbook.engine.model import Event
 from playbook.runtime.decide import Decider
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event
 
 TZ = ZoneInfo("Asia/Shanghai")
 

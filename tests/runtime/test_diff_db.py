@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from playbook.engine.model import Event
 from playbook.runtime.decide import Decider
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD = ROOT / "playbooks" / "new_customer.pb"

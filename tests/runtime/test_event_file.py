@@ -18,10 +18,10 @@ from playbook.cli.main import cli
 from playbook.compiler import compile_path
 from playbook.data.files import read_events
 from playbook.diagnostics import PlaybookError
-from playbook.engine.timeutil import LocalTime
 from playbook.runtime import schema
 from playbook.runtime import store as store_module
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 GOOD = [

@@ -15,12 +15,12 @@ from rich.console import Console
 from playbook.cli.main import cli
 from playbook.compiler import compile_text, ir
 from playbook.diagnostics import PlaybookError
-from playbook.engine.model import Event, StateEvent
-from playbook.engine.values import Instant
 from playbook.i18n import set_language
 from playbook.runtime.explain import explain, touch_sentence, why_text
 from playbook.runtime.rows import EnrolmentRow, Journal, Settlement, TouchRow
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event, StateEvent
+from playbook.vocab.values import Instant
 
 T0 = 1796086800  # 2026-12-01 09:00 +08:00
 H, M = 3600, 60

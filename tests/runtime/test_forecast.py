@@ -15,13 +15,13 @@ from playbook.adapters.capabilities import wecom_limits
 from playbook.adapters.jsonl import JsonlAdapter
 from playbook.cli.main import cli
 from playbook.data.files import read_events
-from playbook.engine.model import Event
-from playbook.engine.timeutil import LocalTime
 from playbook.runtime.decide import Decider
 from playbook.runtime.dispatch import Dispatcher
 from playbook.runtime.forecast import forecast
 from playbook.runtime.importing import import_files
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import Event
 from tests.runtime.test_plan_equals_run import EXAMPLES
 
 DATA = Path(__file__).resolve().parents[2] / "playbooks"

@@ -239,7 +239,7 @@ def test_adapter_callback_routes_are_served_beside_events(store: Store) -> None:
     """A platform's callbacks (WeCom) reach the adapter's route with the query and body;
     the route authenticates its caller itself, and with `events=False` POST /events is off."""
     from playbook.adapters.base import HttpRequest, HttpResponse
-    from playbook.engine.model import Event
+    from playbook.vocab.model import Event
 
     seen: list[HttpRequest] = []
 
@@ -271,7 +271,7 @@ def test_adapter_callback_routes_are_served_beside_events(store: Store) -> None:
 def test_while_the_daemon_starts_every_request_is_503_and_nothing_is_stored(store: Store) -> None:
     """The daemon binds the intake before it reaches the store (`starting`): until `ready()`
     every request is answered 503 with Retry-After, unread and unstored."""
-    from playbook.engine.timeutil import LocalTime
+    from playbook.vocab.localtime import LocalTime
 
     config = IntakeConfig(token=TOKEN, port=0, timezone="Asia/Shanghai")
     srv = IntakeServer(store, config, starting=True)

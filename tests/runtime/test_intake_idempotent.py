@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from playbook.engine.model import Event
 from playbook.runtime.intake import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
@@ -24,6 +23,7 @@ from playbook.runtime.intake import (
 )
 from playbook.runtime.report import report
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event
 
 TOKEN = "tok-idem"
 SECRET = "sec-idem"

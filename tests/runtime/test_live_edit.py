@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from playbook.adapters.jsonl import JsonlAdapter
-from playbook.engine.model import Event
-from playbook.engine.timeutil import LocalTime
 from playbook.runtime.decide import Decider
 from playbook.runtime.dispatch import Dispatcher
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import Event
 from tests.runtime.processes import read_jsonl, start_run, wait, write_jsonl_config
 
 PLAYBOOK = """\

@@ -33,9 +33,9 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from playbook.compiler import compile_path
-from playbook.engine.timeutil import LocalTime
 from playbook.runtime.forecast import forecast
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime
 from tests.runtime.test_forecast import Daemon, _decided_since, _load_data
 from tests.test_engine_properties import DURATIONS, Case, cases, period_of
 

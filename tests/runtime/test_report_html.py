@@ -15,11 +15,11 @@ from click.testing import CliRunner
 
 from playbook.cli.main import cli
 from playbook.compiler import compile_path, ir
-from playbook.engine.model import Event, StateEvent
-from playbook.engine.timeutil import LocalTime, iso
 from playbook.runtime.report import report
 from playbook.runtime.rows import EnrolmentRow, Journal, Settlement, TouchRow
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime, iso
+from playbook.vocab.model import Event, StateEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1796086800  # 2026-12-01 09:00 +08:00

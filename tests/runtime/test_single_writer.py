@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from playbook.engine.model import Event
 from playbook.runtime.store import Store, sqlite_path
+from playbook.vocab.model import Event
 from tests.runtime.processes import read_jsonl, start_run, stop, wait, write_jsonl_config
 
 PLAYBOOK = """\

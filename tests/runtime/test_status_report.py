@@ -17,11 +17,11 @@ from rich.console import Console
 
 from playbook.cli.main import cli
 from playbook.compiler import compile_path, ir
-from playbook.engine.model import Event, StateEvent
 from playbook.i18n import set_language
 from playbook.runtime.report import journey_metrics, report, status
 from playbook.runtime.rows import EnrolmentRow, Journal, Settlement, TimerRow, TouchRow
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event, StateEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1796086800  # 2026-12-01 09:00 +08:00
@@ -288,16 +288,17 @@ def test_execution_waits_for_the_platforms_confirmation(db: Store, clock: Clock,
 def test_conversion_and_service_levels_equal_the_plan(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A plan run's enrolments and state events, stored as the daemon stores them, give
     the plan's own metrics back."""
+    from playbook.plan import part as plan_part
     from playbook.plan import run as plan_run
 
     engines = []
-    original = plan_run.metric_parts
+    original = plan_part.metric_parts
 
     def capture(engine):  # type: ignore[no-untyped-def]
         engines.append(engine)
         return original(engine)
 
-    monkeypatch.setattr(plan_run, "metric_parts", capture)
+    monkeypatch.setattr(plan_part, "metric_parts", capture)  # what plan_part calls
     books = [ROOT / "playbooks" / name for name in ("ab_first_order.pb", "new_customer.pb", "moments_and_service.pb")]
     result = plan_run.run_plan(plan_run.PlanInput(
         [str(p) for p in books], str(ROOT / "playbooks" / "contacts.csv"), str(ROOT / "playbooks" / "accounts.csv"),

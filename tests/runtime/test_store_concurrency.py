@@ -10,10 +10,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from playbook.engine.model import Event
 from playbook.runtime import schema
 from playbook.runtime.rows import Journal, Settlement, TimerRow, TouchRow
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event
 
 V = "pb-000000000001"
 WRITERS, ROUNDS = 6, 25

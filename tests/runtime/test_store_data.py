@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from playbook.data.files import read_records
-from playbook.engine.model import Event
-from playbook.engine.timeutil import LocalTime
-from playbook.engine.values import Instant
 from playbook.runtime.importing import import_files, store_timezone
 from playbook.runtime.rows import Journal
 from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import Event
+from playbook.vocab.values import Instant
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOCK = LocalTime("Asia/Shanghai")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from playbook.engine.model import Event, Touch, TouchRequest
-from playbook.engine.values import DateValue, Instant
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, TimerRow, TouchRow
 from playbook.runtime.store import Store, StoreError
+from playbook.vocab.model import Event, Touch, TouchRequest
+from playbook.vocab.values import DateValue, Instant
 
 V1, V2 = "pb-000000000001", "pb-000000000002"
 T0 = 1796086800  # 2026-12-01 09:00 +08:00
@@ -21,14 +21,14 @@ class _Program:  # what TouchRow.held needs of an engine Program
 def _journal() -> Journal:
     event = Event("purchase", "c1", T0, {"amount": 3149.0, "tags": frozenset({"SVIP"})}, 12)
     held = TouchRequest(due=T0 + 60, channel="dm", account="a1", flow="新客", step='dm "欢迎"', step_order=2,
-                        priority=1.5, playbook=_Program(), key=f"{V1}/新客/c1/n2/1", contact="c1", content="欢迎",
+                        priority=1.5, program=_Program(), key=f"{V1}/新客/c1/n2/1", contact="c1", content="欢迎",
                         event={"type": "purchase", "amount": 3149.0}, origin=("journey", 0, "新客", "c1", 1, "n2", 0),
                         reasons=["quiet hours 22:00-08:00"])  # fmt: skip
     sent = Touch(at=T0, due=T0, channel="dm", account="a1", flow="新客", step='dm "你好"', content="你好",
-                 text="阿四你好", outcome="ok", reason="", playbook=V1, key=f"{V1}/新客/c1/n1/1", contact="c1",
+                 text="阿四你好", outcome="ok", reason="", version=V1, key=f"{V1}/新客/c1/n1/1", contact="c1",
                  parts={"images": ["https://x/1.png"], "title": "t"})  # fmt: skip
     skipped = Touch(at=T0, due=T0, channel="moment", account="a1", flow="朋友圈", step="post", content="上新",
-                    text="", outcome="skipped", reason="no contact can see it", playbook=V1,
+                    text="", outcome="skipped", reason="no contact can see it", version=V1,
                     key=f"{V1}/朋友圈/a1/0/2026-12-01T09:00", audience=[])  # fmt: skip
     return Journal(
         contacts=[
@@ -190,7 +190,7 @@ def test_the_engine_never_overwrites_a_touch_a_dispatcher_took(store: Store) -> 
     key = journal.touches[1].key
     assert [r.key for r in store.claim_due(T0, owner="p1")] == [key]
     again = TouchRow.from_touch(Touch(at=T0, due=T0, channel="dm", account="a1", flow="新客", step="x", content=None,
-                                      text="changed", outcome="ok", reason="", playbook=V1, key=key))  # fmt: skip
+                                      text="changed", outcome="ok", reason="", version=V1, key=key))  # fmt: skip
     store.write(Journal(touches=[again]))
     (row,) = store.touches(keys=[key])
     assert (row.state, row.text, row.owner) == ("sending", "阿四你好", "p1")

@@ -12,7 +12,8 @@ from alembic.migration import MigrationContext
 
 from playbook.runtime import schema
 from playbook.runtime.migrations import alembic_config
-from playbook.runtime.store import Store, StoreError, normalize_url, shard_of, sqlite_path
+from playbook.runtime.store import Store, StoreError, normalize_url, sqlite_path
+from playbook.vocab.shards import shard_of
 
 
 def _differences(store: Store, metadata: sa.MetaData) -> list:

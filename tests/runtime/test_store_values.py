@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from playbook.engine.model import Event
-from playbook.engine.values import DateValue, Instant
 from playbook.runtime.codec import decode, dumps, encode
 from playbook.runtime.rows import Journal, TimerRow
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event
+from playbook.vocab.values import DateValue, Instant
 
 # Text as data files can carry it: any Unicode scalar (no surrogates; NUL only inside JSON).
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)

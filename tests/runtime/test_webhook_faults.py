@@ -37,10 +37,10 @@ from urllib.parse import unquote
 import pytest
 
 from playbook.adapters.webhook import SIGNATURE_HEADER, WebhookAdapter
-from playbook.engine.model import Event
 from playbook.runtime.decide import Decider
 from playbook.runtime.dispatch import Dispatcher, RetryPolicy
 from playbook.runtime.store import Store
+from playbook.vocab.model import Event
 from tests.runtime.test_crash import PLAYBOOK  # journey 欢迎: on friend_added, dm 欢迎语 (s1), task (s2)
 
 CONTACTS = 150  # a dm and a task each: 300 touches

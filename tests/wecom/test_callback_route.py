@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from playbook.adapters.wecom.adapter import CALLBACK_PATH, WeComAdapter
-from playbook.engine.timeutil import LocalTime
 from playbook.runtime.intake import IntakeConfig, IntakeServer
 from playbook.runtime.store import Store
 from playbook.testing.wecom_server import WeComServer
+from playbook.vocab.localtime import LocalTime
 
 CORP, TOKEN, KEY = "wwcallback001", "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 OTHER_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

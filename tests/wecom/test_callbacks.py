@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playbook.adapters.wecom import crypto
 from playbook.adapters.wecom.callbacks import translate
-from playbook.engine.model import Event
+from playbook.vocab.model import Event
 
 TOKEN, KEY, CORP = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"
 

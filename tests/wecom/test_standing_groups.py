@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from playbook.adapters.wecom.adapter import CALLBACK_PATH, WeComAdapter
-from playbook.engine.timeutil import LocalTime
 from playbook.runtime.intake import IntakeConfig, IntakeServer
 from playbook.runtime.store import Store
 from playbook.testing.wecom_server import CHAT_MEMBERS_MAX, WeComServer
+from playbook.vocab.localtime import LocalTime
 from tests.wecom.test_adapter import AGENT, CORP, SECRET, bodies, delivery
 
 TOKEN, KEY = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"

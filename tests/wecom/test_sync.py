@@ -16,12 +16,12 @@ from playbook.adapters.wecom import crypto
 from playbook.adapters.wecom.adapter import WeComAdapter
 from playbook.adapters.wecom.sync import WeComSync, sync_interval
 from playbook.cli.main import cli
-from playbook.engine.values import Instant
 from playbook.runtime.importing import import_synced, known_contacts
 from playbook.runtime.rows import Journal
 from playbook.runtime.store import Store
 from playbook.testing.wecom_directory import Relation
 from playbook.testing.wecom_server import WeComServer, event_xml
+from playbook.vocab.values import Instant
 from tests.runtime.conftest import backend, pg_database, store_url  # noqa: F401 (fixtures: SQLite and PostgreSQL)
 from tests.wecom import Clock
 

@@ -192,7 +192,8 @@ journey 新客 {{
     ],
 )
 def test_welcome_lints(tmp_path: Path, quiet: str, first: str, codes: set[str]) -> None:
-    from playbook.adapters.capabilities import capabilities_of, unsupported
+    from playbook.adapters.capabilities import unsupported
+    from playbook.adapters.registry import capabilities_of
     from playbook.compiler import compile_path
 
     source = tmp_path / "welcome.pb"

@@ -126,7 +126,7 @@ def test_the_daemon_counts_a_greeting_that_went_as_a_task(world: World, tmp_path
 @pytest.mark.parametrize("age", [0, 19, 20, 600])
 def test_the_window_is_the_codes_life(age: int) -> None:
     from playbook.engine.policy import LimitCounter, Policies
-    from playbook.engine.timeutil import LocalTime
+    from playbook.vocab.localtime import LocalTime
 
     local = LocalTime("Asia/Shanghai")
     policies = Policies(local, None, [], [LimitCounter(r, local) for r in wecom_limits("day")])

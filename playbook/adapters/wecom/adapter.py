@@ -62,7 +62,7 @@ from playbook.adapters.base import (
     Synced,
     TransientError,
 )
-from playbook.adapters.capabilities import BUILTIN, WELCOME_REF, Capabilities, wecom_limits
+from playbook.adapters.capabilities import BUILTIN, WECOM_TIMEZONE, WELCOME_REF, Capabilities, wecom_limits
 from playbook.adapters.registry import adapter_error, check_options, require_option
 from playbook.adapters.wecom import crypto
 from playbook.adapters.wecom.callbacks import translate
@@ -70,8 +70,8 @@ from playbook.adapters.wecom.client import RateLimited, WeComClient, WeComError
 from playbook.adapters.wecom.media import Media, attachments
 from playbook.adapters.wecom.state import AdapterState
 from playbook.adapters.wecom.sync import WeComSync, sync_interval
-from playbook.engine.model import Event
 from playbook.i18n import t
+from playbook.vocab.model import Event
 
 log = logging.getLogger("playbook.adapters.wecom")
 
@@ -1506,7 +1506,7 @@ def quota_period_start(mode: str, now: float) -> int:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    day = datetime.fromtimestamp(now, ZoneInfo("Asia/Shanghai")).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = datetime.fromtimestamp(now, ZoneInfo(WECOM_TIMEZONE)).replace(hour=0, minute=0, second=0, microsecond=0)
     if mode == "month":
         day = day.replace(day=1)
     elif mode == "week":

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from playbook.engine.model import Event
+from playbook.vocab.model import Event
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ are, for rendering and for comparisons with date literals.
 
 from __future__ import annotations
 
-from playbook.engine.timeutil import LocalTime
+from playbook.vocab.localtime import LocalTime
 
 
 class Instant(int):

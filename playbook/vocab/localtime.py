@@ -15,6 +15,12 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from playbook.vocab.reasons import Reason
+
+# The timezone of a playbook that names none, and of the engine and store before any playbook
+# is loaded (LANGUAGE.md: `timezone`).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
 
 @lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:
@@ -163,7 +169,7 @@ class QuietWindow:
         self.start = parse_clock(start)
         self.end = parse_clock(end)
         self.clock = clock
-        self.label = f"quiet hours {start}-{end}"
+        self.label = Reason("quiet_hours", start=start, end=end)
 
     def contains_minute(self, m: int) -> bool:
         if self.start < self.end:

@@ -38,7 +38,7 @@ class Touch:
     text: str
     outcome: str
     reason: str
-    playbook: str  # the playbook's version id
+    version: str  # the playbook's version id
     key: str  # idempotency key: playbook version, flow, contact or group, step, occurrence
     contact: str | None = None
     group: str | None = None
@@ -58,7 +58,7 @@ class StateEvent:
     contact: str | None = None
     flow: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
-    playbook: str | None = None
+    version: str | None = None  # the playbook's version id
     account: str | None = None  # whose it is (the plan orders events by it); set by the plan
 
 
@@ -73,7 +73,7 @@ class TouchRequest:
     step: str
     step_order: int
     priority: float
-    playbook: Any  # the Program it belongs to
+    program: Any  # the Program (engine.core) it belongs to: a version of a playbook, compiled
     key: str
     contact: str | None = None
     group: str | None = None
@@ -94,7 +94,7 @@ class TouchRequest:
     def member(self, contact: str, key: str) -> TouchRequest:
         """This request for one contact (a TouchBatch's member on its own)."""
         return TouchRequest(self.due, self.channel, self.account, self.flow, self.step, self.step_order, self.priority,
-                            self.playbook, key, contact, self.group, content=self.content, task_text=self.task_text,
+                            self.program, key, contact, self.group, content=self.content, task_text=self.task_text,
                             event=self.event, not_after=self.not_after)  # fmt: skip
 
 
@@ -131,7 +131,7 @@ class TouchRun:
         """Member `i` as a Touch."""
         like = self.like
         return Touch(self.at, like.due, like.channel, like.account, like.flow, like.step, like.content, self.texts[i],
-                     self.outcome, self.reason, like.playbook.version, self.keys[i], self.contacts[i], like.group, None,
+                     self.outcome, self.reason, like.program.version, self.keys[i], self.contacts[i], like.group, None,
                      like.priority, like.step_order)  # fmt: skip
 
     def touches(self, first: int = 0, stop: int | None = None) -> list[Touch]:
