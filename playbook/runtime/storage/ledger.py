@@ -165,15 +165,7 @@ class Ledger:
                 moved += conn.execute(one, singles).rowcount
             else:
                 moved += sum(conn.execute(one, p).rowcount for p in singles)
-            if moved == len(results):
-                return []
-            # some did not match: find which (they are not in the state we set, or not ours)
-            want = {r.key: r.state for r in results}
-            ok: set[str] = set()
-            for chunk in chunks(list(want)):
-                found = conn.execute(sa.select(t.c.key, t.c.state, t.c.owner).where(t.c.key.in_(chunk)))
-                ok |= {k for k, state, who in found if state == want[k] and who == owner}
-            return [r.key for r in results if r.key not in ok]
+            return [] if moved == len(results) else _not_settled(conn, results, owner)
 
     def touches(self, *, states: Collection[str] | None = None, keys: Collection[str] | None = None,
                 owner: str | None = None, limit: int | None = None) -> list[TouchRow]:  # fmt: skip
@@ -264,6 +256,18 @@ class Ledger:
         )
         with self.db.read() as conn:
             return [(r.channel, r.account, r.contact) for r in conn.execute(query)]
+
+
+def _not_settled(conn: Connection, results: Sequence[Settlement], owner: str) -> list[str]:
+    """The settlements that did not match (their touches are not in the state we set, or
+    not ours): what `settle` reports when fewer rows moved than it settled."""
+    t = s.touches
+    want = {r.key: r.state for r in results}
+    ok: set[str] = set()
+    for chunk in chunks(list(want)):
+        found = conn.execute(sa.select(t.c.key, t.c.state, t.c.owner).where(t.c.key.in_(chunk)))
+        ok |= {k for k, state, who in found if state == want[k] and who == owner}
+    return [r.key for r in results if r.key not in ok]
 
 
 def touch_rows(result: Any) -> list[TouchRow]:
