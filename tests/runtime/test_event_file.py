@@ -19,7 +19,7 @@ from playbook.compiler import compile_path
 from playbook.data.files import read_events
 from playbook.diagnostics import PlaybookError
 from playbook.runtime import schema
-from playbook.runtime import store as store_module
+from playbook.runtime.storage import eventlog
 from playbook.runtime.store import Store
 from playbook.vocab.localtime import LocalTime
 
@@ -195,9 +195,9 @@ def test_all_good_events_go_in_one_append(tmp_path: Path, monkeypatch: pytest.Mo
             raise sa.exc.OperationalError("INSERT INTO events", {}, Exception("disk I/O error"))
         yield from chunks(items)
 
-    chunks = store_module._chunks
+    chunks = eventlog.chunks
     monkeypatch.setattr(Store, "append_events", original)
-    monkeypatch.setattr(store_module, "_chunks", dying)
+    monkeypatch.setattr(eventlog, "chunks", dying)
     fresh = tmp_path / "fresh.db"
     result = invoke("--file", str(data), "--db", str(fresh))
     assert "cannot use the store" in failure(result) and "disk I/O error" in failure(result)

@@ -57,7 +57,7 @@ def test_concurrent_sqlite_writers_never_see_database_is_locked(tmp_path: Path) 
         store = Store(url)
         try:
             start.wait()
-            with store._write() as conn:
+            with store.database.write() as conn:
                 conn.execute(sa.insert(schema.sequences).values(name="hog", next_value=1))
                 time.sleep(1.0)
         except BaseException as exc:  # reported below
@@ -89,7 +89,7 @@ def test_a_writer_waits_for_the_lock_instead_of_failing(tmp_path: Path) -> None:
     release = threading.Event()
 
     def hold() -> None:
-        with holder._write() as conn:
+        with holder.database.write() as conn:
             conn.execute(sa.insert(schema.sequences).values(name="x", next_value=1))
             held.set()
             release.wait(5)
