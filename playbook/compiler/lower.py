@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
+from typing import Any
 
 from playbook.compiler import check, resolve
 from playbook.compiler.context import DEFAULT_TIMEZONE, Additions, Doc, Env, Site, obj
@@ -125,46 +127,79 @@ def segment(env: Env, out: Additions, node: A.Segment) -> Doc:
 
 
 def expr(site: Site, e: A.Expr, *, events: bool, segment_uses: list[str] | None = None) -> Doc:
-    """Lower an expression; `events` says whether `event.*` means something here."""
-    if isinstance(e, A.BoolOp):
-        args = []
-        for side in (e.left, e.right):
-            lowered = expr(site, side, events=events, segment_uses=segment_uses)
-            # a and b and c nests to the left in the AST; the IR keeps one flat list.
-            if lowered["op"] == e.op:
-                args.extend(lowered["args"])
-            else:
-                args.append(lowered)
-        return obj(op="and", args=args) if e.op == "and" else obj(op="or", args=args)
-    if isinstance(e, A.Not):
-        return obj(op="not", arg=expr(site, e.operand, events=events, segment_uses=segment_uses))
-    if isinstance(e, A.Compare):
-        field = resolve.contact_field(site, e.field, events)
-        if isinstance(e.operand, A.Field):
-            value: Doc = obj(field=resolve.contact_field(site, e.operand, events))
+    """Lower an expression; `events` says whether `event.*` means something here; the
+    segments it refers to are added to SEGMENT_USES (a segment's own condition)."""
+    return _EXPRS[type(e)](site, e, events, segment_uses)
+
+
+def _bool_op(site: Site, e: A.BoolOp, events: bool, segment_uses: list[str] | None) -> Doc:
+    args = []
+    for side in (e.left, e.right):
+        lowered = expr(site, side, events=events, segment_uses=segment_uses)
+        # a and b and c nests to the left in the AST; the IR keeps one flat list.
+        if lowered["op"] == e.op:
+            args.extend(lowered["args"])
         else:
-            value = _lit(e.operand)
-        return obj(op="cmp", field=field, cmp=e.op, value=value)  # type: ignore[arg-type]
-    if isinstance(e, A.InList):
-        lowered_in = obj(
-            op="in", field=resolve.contact_field(site, e.field, events), values=[_lit(v) for v in e.values]
-        )
-        return obj(op="not", arg=lowered_in) if e.negated else lowered_in
-    if isinstance(e, A.Within):
-        return obj(op="within", field=resolve.contact_field(site, e.field, events), minutes=e.duration.minutes)
-    if isinstance(e, A.IsSet):
-        lowered_set = obj(op="is_set", field=resolve.contact_field(site, e.field, events))
-        return obj(op="not", arg=lowered_set) if e.negated else lowered_set
-    if isinstance(e, A.HasTag):
-        return obj(op="tag", tag=e.tag.value)
-    if isinstance(e, A.InGroup):
-        resolve.known(site, "group", e.group)
-        return obj(op="group", group=e.group.value)
-    assert isinstance(e, A.InSegment)
+            args.append(lowered)
+    return obj(op="and", args=args) if e.op == "and" else obj(op="or", args=args)
+
+
+def _not(site: Site, e: A.Not, events: bool, segment_uses: list[str] | None) -> Doc:
+    return obj(op="not", arg=expr(site, e.operand, events=events, segment_uses=segment_uses))
+
+
+def _compare(site: Site, e: A.Compare, events: bool, segment_uses: list[str] | None) -> Doc:
+    field = resolve.contact_field(site, e.field, events)
+    if isinstance(e.operand, A.Field):
+        value: Doc = obj(field=resolve.contact_field(site, e.operand, events))
+    else:
+        value = _lit(e.operand)
+    return obj(op="cmp", field=field, cmp=e.op, value=value)  # type: ignore[arg-type]
+
+
+def _in_list(site: Site, e: A.InList, events: bool, segment_uses: list[str] | None) -> Doc:
+    field = resolve.contact_field(site, e.field, events)
+    lowered = obj(op="in", field=field, values=[_lit(v) for v in e.values])
+    return obj(op="not", arg=lowered) if e.negated else lowered
+
+
+def _within(site: Site, e: A.Within, events: bool, segment_uses: list[str] | None) -> Doc:
+    return obj(op="within", field=resolve.contact_field(site, e.field, events), minutes=e.duration.minutes)
+
+
+def _is_set(site: Site, e: A.IsSet, events: bool, segment_uses: list[str] | None) -> Doc:
+    lowered = obj(op="is_set", field=resolve.contact_field(site, e.field, events))
+    return obj(op="not", arg=lowered) if e.negated else lowered
+
+
+def _has_tag(site: Site, e: A.HasTag, events: bool, segment_uses: list[str] | None) -> Doc:
+    return obj(op="tag", tag=e.tag.value)
+
+
+def _in_group(site: Site, e: A.InGroup, events: bool, segment_uses: list[str] | None) -> Doc:
+    resolve.known(site, "group", e.group)
+    return obj(op="group", group=e.group.value)
+
+
+def _in_segment(site: Site, e: A.InSegment, events: bool, segment_uses: list[str] | None) -> Doc:
     name = resolve.segment_ref(site, e.segment)
     if segment_uses is not None:
         segment_uses.append(name)
     return obj(op="segment", segment=name)
+
+
+# an expression's AST class -> how it is lowered
+_EXPRS: dict[type, Callable[[Site, Any, bool, list[str] | None], Doc]] = {
+    A.BoolOp: _bool_op,
+    A.Not: _not,
+    A.Compare: _compare,
+    A.InList: _in_list,
+    A.Within: _within,
+    A.IsSet: _is_set,
+    A.HasTag: _has_tag,
+    A.InGroup: _in_group,
+    A.InSegment: _in_segment,
+}
 
 
 def _where(site: Site, where: A.Expr | None, events: bool) -> Doc | None:
@@ -393,21 +428,26 @@ def _journey_clause(site: Site, name: str, c: _JourneyClauses, m: A.JourneyMembe
     elif isinstance(m, A.ExitWhen):
         c.exits.append(obj(kind="condition", condition=expr(site, m.condition, events=False)))
     elif isinstance(m, A.Reenter | A.Goal | A.Priority):
-        word = {A.Reenter: "reenter", A.Goal: "goal", A.Priority: "priority"}[type(m)]
-        if {"reenter": c.reenter, "goal": c.goal, "priority": c.priority}[word] is not None:
-            site.error(
-                "duplicate-clause",
-                t("'{clause}' is given twice in journey '{name}'", clause=word, name=name),
-                m.span,
-            )
-        elif isinstance(m, A.Reenter):
-            c.reenter = m.after.minutes
-        elif isinstance(m, A.Goal):
-            c.goal = obj(
-                event=resolve.event(site, m.event), where=_where(site, m.where, True), within_minutes=m.within.minutes
-            )
-        else:
-            c.priority = m.value
+        _journey_setting(site, name, c, m)
+
+
+def _journey_setting(site: Site, name: str, c: _JourneyClauses, m: A.Reenter | A.Goal | A.Priority) -> None:
+    """`reenter`, `goal`, `priority`: each at most once."""
+    word = {A.Reenter: "reenter", A.Goal: "goal", A.Priority: "priority"}[type(m)]
+    if {"reenter": c.reenter, "goal": c.goal, "priority": c.priority}[word] is not None:
+        site.error(
+            "duplicate-clause",
+            t("'{clause}' is given twice in journey '{name}'", clause=word, name=name),
+            m.span,
+        )
+    elif isinstance(m, A.Reenter):
+        c.reenter = m.after.minutes
+    elif isinstance(m, A.Goal):
+        c.goal = obj(
+            event=resolve.event(site, m.event), where=_where(site, m.where, True), within_minutes=m.within.minutes
+        )
+    else:
+        c.priority = m.value
 
 
 # ---- groups ------------------------------------------------------------------------------------------------
