@@ -3,8 +3,9 @@ read only once the names are resolved), what lowering one adds besides its IR
 (`Additions`), and `Site`, the file a declaration comes from, passed explicitly to every
 function that reports a diagnostic.
 
-resolve.py fills the name tables, lower.py turns declarations into IR, check.py holds the
-lints as a table of rules, build.py drives them (and reuses lowerings for the language server).
+resolve.py fills the name tables, lower.py turns declarations into IR (with expressions.py
+and steps.py), check.py holds the lints as tables of rules, build.py drives them (and reuses
+lowerings for the language server).
 """
 
 from __future__ import annotations

@@ -1,20 +1,20 @@
-"""Declarations → IR. Each `lower_*` function takes the environment (names resolved), the
+"""Declarations → IR (their expressions through expressions.py, their steps through
+steps.py). The function named after each kind of declaration (segment, content, journey,
+group, standing, moments, rotation, sla) takes the environment (names resolved), the
 additions it joins and one declaration, reports what is wrong with it where it is written
 (its file, passed on as a `Site`) and carries on with what is usable, so the operator sees
 the whole list at once; it returns the declaration's IR (None when it cannot be built)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import zoneinfo
-from collections.abc import Callable
-from typing import Any
 
 from playbook.compiler import check, resolve
 from playbook.compiler.context import DEFAULT_TIMEZONE, Additions, Doc, Env, Site, obj
-from playbook.compiler.describe import expr_text
+from playbook.compiler.expressions import expr, where
 from playbook.compiler.resolve import Settings
 from playbook.compiler.schedules import cron_problem
+from playbook.compiler.steps import Graph
 from playbook.diagnostics import did_you_mean
 from playbook.i18n import t
 from playbook.syntax import ast as A
@@ -117,102 +117,13 @@ def limits(env: Env, out: Additions, written: list[A.Limit]) -> list[Doc]:
     return lowered
 
 
-# ---- segments and expressions ----------------------------------------------------------------------
+# ---- segments ----------------------------------------------------------------------
 
 
 def segment(env: Env, out: Additions, node: A.Segment) -> Doc:
     uses: list[str] = []
     lowered = expr(Site(env, out, node.file), node.expr, events=False, segment_uses=uses)
     return obj(name=node.name.value, expr=lowered, uses=sorted(set(uses)))
-
-
-def expr(site: Site, e: A.Expr, *, events: bool, segment_uses: list[str] | None = None) -> Doc:
-    """Lower an expression; `events` says whether `event.*` means something here; the
-    segments it refers to are added to SEGMENT_USES (a segment's own condition)."""
-    return _EXPRS[type(e)](site, e, events, segment_uses)
-
-
-def _bool_op(site: Site, e: A.BoolOp, events: bool, segment_uses: list[str] | None) -> Doc:
-    args = []
-    for side in (e.left, e.right):
-        lowered = expr(site, side, events=events, segment_uses=segment_uses)
-        # a and b and c nests to the left in the AST; the IR keeps one flat list.
-        if lowered["op"] == e.op:
-            args.extend(lowered["args"])
-        else:
-            args.append(lowered)
-    return obj(op="and", args=args) if e.op == "and" else obj(op="or", args=args)
-
-
-def _not(site: Site, e: A.Not, events: bool, segment_uses: list[str] | None) -> Doc:
-    return obj(op="not", arg=expr(site, e.operand, events=events, segment_uses=segment_uses))
-
-
-def _compare(site: Site, e: A.Compare, events: bool, segment_uses: list[str] | None) -> Doc:
-    field = resolve.contact_field(site, e.field, events)
-    if isinstance(e.operand, A.Field):
-        value: Doc = obj(field=resolve.contact_field(site, e.operand, events))
-    else:
-        value = _lit(e.operand)
-    return obj(op="cmp", field=field, cmp=e.op, value=value)  # type: ignore[arg-type]
-
-
-def _in_list(site: Site, e: A.InList, events: bool, segment_uses: list[str] | None) -> Doc:
-    field = resolve.contact_field(site, e.field, events)
-    lowered = obj(op="in", field=field, values=[_lit(v) for v in e.values])
-    return obj(op="not", arg=lowered) if e.negated else lowered
-
-
-def _within(site: Site, e: A.Within, events: bool, segment_uses: list[str] | None) -> Doc:
-    return obj(op="within", field=resolve.contact_field(site, e.field, events), minutes=e.duration.minutes)
-
-
-def _is_set(site: Site, e: A.IsSet, events: bool, segment_uses: list[str] | None) -> Doc:
-    lowered = obj(op="is_set", field=resolve.contact_field(site, e.field, events))
-    return obj(op="not", arg=lowered) if e.negated else lowered
-
-
-def _has_tag(site: Site, e: A.HasTag, events: bool, segment_uses: list[str] | None) -> Doc:
-    return obj(op="tag", tag=e.tag.value)
-
-
-def _in_group(site: Site, e: A.InGroup, events: bool, segment_uses: list[str] | None) -> Doc:
-    resolve.known(site, "group", e.group)
-    return obj(op="group", group=e.group.value)
-
-
-def _in_segment(site: Site, e: A.InSegment, events: bool, segment_uses: list[str] | None) -> Doc:
-    name = resolve.segment_ref(site, e.segment)
-    if segment_uses is not None:
-        segment_uses.append(name)
-    return obj(op="segment", segment=name)
-
-
-# an expression's AST class -> how it is lowered
-_EXPRS: dict[type, Callable[[Site, Any, bool, list[str] | None], Doc]] = {
-    A.BoolOp: _bool_op,
-    A.Not: _not,
-    A.Compare: _compare,
-    A.InList: _in_list,
-    A.Within: _within,
-    A.IsSet: _is_set,
-    A.HasTag: _has_tag,
-    A.InGroup: _in_group,
-    A.InSegment: _in_segment,
-}
-
-
-def _where(site: Site, where: A.Expr | None, events: bool) -> Doc | None:
-    return None if where is None else expr(site, where, events=events)
-
-
-def _lit(v: A.Literal) -> Doc:
-    value = v.value
-    if isinstance(value, dt.datetime):
-        value = value.isoformat(timespec="minutes")
-    elif isinstance(value, dt.date):
-        value = value.isoformat()
-    return obj(kind=v.kind, value=value)  # type: ignore[arg-type]
 
 
 # ---- content -----------------------------------------------------------------------------------------
@@ -412,7 +323,7 @@ def journey(env: Env, out: Additions, j: A.Journey) -> Doc | None:
 def _journey_clause(site: Site, name: str, c: _JourneyClauses, m: A.JourneyMember) -> None:
     if isinstance(m, A.EntryOn):
         c.by_event = True
-        c.entries.append(obj(kind="event", event=resolve.event(site, m.event), where=_where(site, m.where, True)))
+        c.entries.append(obj(kind="event", event=resolve.event(site, m.event), where=where(site, m.where, True)))
     elif isinstance(m, A.EntryEnter):
         c.entries.append(obj(kind="segment", segment=resolve.segment_ref(site, m.segment)))
     elif isinstance(m, A.EntrySchedule):
@@ -424,7 +335,7 @@ def _journey_clause(site: Site, name: str, c: _JourneyClauses, m: A.JourneyMembe
             obj(kind="once", at=m.at.value.isoformat(timespec="minutes"), segment=resolve.segment_ref(site, m.segment))
         )
     elif isinstance(m, A.ExitOn):
-        c.exits.append(obj(kind="event", event=resolve.event(site, m.event), where=_where(site, m.where, True)))
+        c.exits.append(obj(kind="event", event=resolve.event(site, m.event), where=where(site, m.where, True)))
     elif isinstance(m, A.ExitWhen):
         c.exits.append(obj(kind="condition", condition=expr(site, m.condition, events=False)))
     elif isinstance(m, A.Reenter | A.Goal | A.Priority):
@@ -444,7 +355,7 @@ def _journey_setting(site: Site, name: str, c: _JourneyClauses, m: A.Reenter | A
         c.reenter = m.after.minutes
     elif isinstance(m, A.Goal):
         c.goal = obj(
-            event=resolve.event(site, m.event), where=_where(site, m.where, True), within_minutes=m.within.minutes
+            event=resolve.event(site, m.event), where=where(site, m.where, True), within_minutes=m.within.minutes
         )
     else:
         c.priority = m.value
@@ -775,153 +686,3 @@ def schedule_text(s: A.Schedule) -> str:
         return "every month on " + ", ".join(str(d) for d in s.days) + f" {at}"
     days = ", ".join(A.WEEKDAYS[i.first] + (f"-{A.WEEKDAYS[i.last]}" if i.last is not None else "") for i in s.days)
     return f"every {days} {at}"
-
-
-def _timing_label(timing: A.Timing | None) -> str:
-    if timing is None:
-        return ""
-    if isinstance(timing, A.After):
-        return f"after {timing.duration.text or timing.duration.minutes}: "
-    if isinstance(timing, A.AtTime):
-        return f"at {timing.clock}: "
-    return f"day {timing.day} at {timing.clock}: "
-
-
-def _timing(timing: A.Timing | None) -> Doc | None:
-    if timing is None:
-        return None
-    if isinstance(timing, A.After):
-        return obj(kind="after", minutes=timing.duration.minutes)
-    if isinstance(timing, A.AtTime):
-        return obj(kind="at", time=str(timing.clock))
-    return obj(kind="day", day=timing.day, time=str(timing.clock))
-
-
-def _arm_name(i: int) -> str:
-    return chr(ord("A") + i) if i < 26 else f"A{i}"
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
-
-
-# ---- steps ------------------------------------------------------------------------------------------------
-
-
-class Graph:
-    """Lowers a sequence of steps into nodes with explicit successors (a journey's, or a
-    group's); SITE is the declaration's, EVENTS whether an event is at hand, GROUP whether
-    the steps run in a group (they can only post there or create a task)."""
-
-    def __init__(self, site: Site, *, events: bool, group: bool = False):
-        self.site = site
-        self.events = events
-        self.group = group
-        self.nodes: dict[str, Doc] = {}
-        self.count = 0
-
-    def _id(self) -> str:
-        self.count += 1
-        return f"s{self.count}"
-
-    def ordered(self) -> dict[str, Doc]:
-        """Nodes by id number (branches are lowered before the step that holds them)."""
-        return {k: self.nodes[k] for k in sorted(self.nodes, key=lambda k: int(k[1:]))}
-
-    def lower(self, steps: tuple[A.Step, ...], follow: str | None) -> str | None:
-        """Nodes for `steps`, the last continuing to `follow`; returns the first node id."""
-        ids = [self._id() for _ in steps]
-        for rule in check.STEPS_RULES:
-            rule(self.site, steps)
-        for i, step in enumerate(steps):
-            nxt = ids[i + 1] if i + 1 < len(steps) else follow
-            self.nodes[ids[i]] = self._node(ids[i], step, nxt)
-        return ids[0] if ids else follow
-
-    def _node(self, node_id: str, step: A.Step, nxt: str | None) -> Doc:
-        a = step.action
-        site = self.site
-        if self.group and not isinstance(a, A.Post | A.Task):
-            site.error("group-action", t("steps in a group can only post into the group or create a task"), a.span)
-        if isinstance(a, A.Post) and not self.group:
-            site.error(
-                "post",
-                t("'{keyword}' is for groups and Moments", keyword="post"),
-                a.span,
-                t("to message one contact, use: {example}", example="dm " + a.content.value),
-            )
-        if isinstance(a, A.Dm | A.Invite):
-            site.sends_first(a.span)
-        label = _timing_label(step.timing)
-        common = {"id": node_id, "timing": _timing(step.timing)}
-        lower_action = _ACTIONS.get(type(a))
-        if lower_action is not None:
-            return lower_action(self, a, label, nxt, common)
-        if isinstance(a, A.ExitStep):
-            return obj(kind="exit", label=f"{label}exit", next=None, **common)
-        kind = "tag_add" if isinstance(a, A.TagAdd) else "tag_remove"
-        word = "add" if kind == "tag_add" else "remove"
-        return obj(kind=kind, label=f'{label}tag {word} "{a.tag.value}"', next=nxt, text=a.tag.value, **common)  # type: ignore[union-attr]
-
-    def _message(self, a: A.Dm | A.Post, label: str, nxt: str | None, common: Doc) -> Doc:
-        kind = "dm" if isinstance(a, A.Dm) else "post"
-        content_name = resolve.content_ref(self.site, a.content, with_event=self.events)
-        return obj(kind=kind, label=f"{label}{kind} {content_name}", next=nxt, content=content_name, **common)
-
-    def _task(self, a: A.Task, label: str, nxt: str | None, common: Doc) -> Doc:
-        resolve.template(self.site, a.text)
-        if not self.events:
-            resolve.text_without_event(self.site, a.text)
-        return obj(kind="task", label=f'{label}task "{a.text.value}"', next=nxt, text=a.text.value, **common)
-
-    def _invite(self, a: A.Invite, label: str, nxt: str | None, common: Doc) -> Doc:
-        resolve.known(self.site, "group", a.group)
-        return obj(kind="invite", label=f"{label}invite {a.group.value}", next=nxt, group=a.group.value, **common)
-
-    def _if(self, a: A.If, label: str, nxt: str | None, common: Doc) -> Doc:
-        condition = expr(self.site, a.condition, events=self.events)
-        branches = self._branches(a.then, a.otherwise, nxt)
-        return obj(kind="if", label=f"{label}if {expr_text(condition)}", condition=condition, **branches, **common)
-
-    def _split(self, a: A.Split, label: str, nxt: str | None, common: Doc) -> Doc:
-        total = sum(arm.weight for arm in a.arms)
-        if abs(total - 100) > 1e-9:
-            self.site.error(
-                "split-weights",
-                t("the arms of this split add up to {total}%, not 100%", total=_num(total)),
-                a.span,
-                t("make the percentages add up to 100"),
-            )
-        for arm in a.arms:
-            if arm.weight <= 0:
-                self.site.error("split-weights", t("an arm needs a share above 0%"), arm.span)
-        arms = [
-            obj(name=_arm_name(i), weight=float(arm.weight), next=self.lower(arm.steps, nxt))
-            for i, arm in enumerate(a.arms)
-        ]
-        return obj(kind="split", label=f"{label}split", arms=arms, **common)
-
-    def _wait(self, a: A.Wait, label: str, nxt: str | None, common: Doc) -> Doc:
-        event = resolve.event(self.site, a.event)
-        where = _where(self.site, a.where, True)
-        branches = self._branches(a.then, a.otherwise, nxt)
-        label = f"{label}wait for {event} up to {a.up_to.text or a.up_to.minutes}"
-        return obj(
-            kind="wait", label=label, event=event, where=where, up_to_minutes=a.up_to.minutes, **branches, **common
-        )
-
-    def _branches(self, then: tuple[A.Step, ...] | None, otherwise: tuple[A.Step, ...] | None, nxt: str | None) -> Doc:
-        """The first node of each branch (`then`, `otherwise`), both continuing to NXT."""
-        return {"then": self.lower(then or (), nxt), "otherwise": self.lower(otherwise or (), nxt)}
-
-
-# a step's action class -> how Graph lowers it (exit and tag steps need no more than their words)
-_ACTIONS = {
-    A.Dm: Graph._message,
-    A.Post: Graph._message,
-    A.Task: Graph._task,
-    A.Invite: Graph._invite,
-    A.If: Graph._if,
-    A.Split: Graph._split,
-    A.Wait: Graph._wait,
-}
