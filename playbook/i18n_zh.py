@@ -20,7 +20,7 @@ ZH: dict[str, str] = {
     # ---- playbook.compiler (files) ----------------------------------------------------------
     "no such file or directory": "文件或目录不存在",
     "this directory has no .pb files": "这个目录里没有 .pb 文件",
-    # ---- playbook.compiler.build: what each declaration is called ---------------------------
+    # ---- playbook.compiler.context: what each declaration is called -------------------------
     "segment": "客群",
     "content": "内容",
     "journey": "旅程",
@@ -28,7 +28,7 @@ ZH: dict[str, str] = {
     "Moments calendar": "朋友圈日历",
     "rotation": "轮询任务",
     "service level": "服务标准",
-    # ---- playbook.compiler.build: declarations and settings ---------------------------------
+    # ---- playbook.compiler (resolve, lower, check): declarations and settings ------------------
     "this playbook sends 1-on-1 messages but sets no quiet hours": "这个剧本会发私聊消息，但没有设置免打扰时段",
     "add a line like: {example}": "加一行，例如：{example}",
     "'{setting}' is set more than once": "'{setting}' 设置了不止一次",

@@ -159,13 +159,12 @@ def _compile(
     known_accounts: Iterable[Mapping[str, Any]] | None = None,
     memo: LoweringMemo | None = None,
 ) -> CompileResult:
-    from playbook.compiler.build import _Compiler
+    from playbook.compiler.build import build
 
     if diagnostics:  # syntax errors: checking the rest would only add noise
         return CompileResult(path, None, sorted(diagnostics, key=Diagnostic.sort_key), files)
-    compiler = _Compiler(name, files, known_fields, known_accounts, memo)
-    pb = compiler.run()
-    kept = suppress(compiler.diagnostics, files, set(ignore))
+    pb, found = build(name, files, known_fields, known_accounts, memo)
+    kept = suppress(found, files, set(ignore))
     return CompileResult(path, pb, sorted(kept, key=Diagnostic.sort_key), files)
 
 
