@@ -141,7 +141,7 @@ def take_snapshot() -> dict[str, Any]:
         for sub in ("playbook", "grammar"):
             shutil.copytree(ROOT / sub, SNAPSHOT / sub, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         probe = subprocess.run(
-            [sys.executable, "-c", "import playbook, playbook.cli.main, playbook.plan.output; print(playbook.__file__)"],
+            [sys.executable, "-c", "import playbook, playbook.cli.main, playbook.plan.jsonwriter; print(playbook.__file__)"],
             cwd=OUT, env=child_env(), capture_output=True, text=True,  # not ROOT: '' on sys.path would win
         )  # fmt: skip
         if probe.returncode == 0 and Path(probe.stdout.strip()).is_relative_to(SNAPSHOT):
@@ -432,7 +432,9 @@ _FILE_PARTS = (
     ("playbook/engine/pinyin.py", "rotations"), ("playbook/vocab/model.py", "touch resolution"),
     ("playbook/engine/contacts.py", "contacts store"), ("playbook/engine/program.py", "segments & memberships"),
     ("playbook/vocab/reasons.py", "touch resolution"),
-    ("playbook/plan/output.py", "JSON output"), ("playbook/plan/simulate.py", "simulate"),
+    ("playbook/plan/contract.py", "JSON output"), ("playbook/plan/jsonlines.py", "JSON output"),
+    ("playbook/plan/jsonwriter.py", "JSON output"), ("playbook/plan/sections.py", "JSON output"),
+    ("playbook/plan/simulate.py", "simulate"),
 )  # fmt: skip
 
 
@@ -533,10 +535,10 @@ _PHASES = (
     ("  of which limits + quiet hours (policies.judge + record)", "engine/policy.py", "*", "judge|record"),
     ("  of which Touch records + flow callbacks (_finish)", "engine/core.py", "Engine", "_finish"),
     ("metrics", "plan/part.py", "metrics", "metrics"),
-    ("JSON output (write_json)", "plan/output.py", "write_json", "write_json"),
-    ("  of which Moments audience lists (TouchLines._audience)", "plan/output.py", "TouchLines", "_audience"),
-    ("  of which touch lines (TouchLines.pieces)", "plan/output.py", "TouchLines", "pieces"),
-    ("  of which event dicts (event_json)", "plan/output.py", "event_json", "event_json"),
+    ("JSON output (write_json)", "plan/jsonwriter.py", "write_json", "write_json"),
+    ("  of which Moments audience lists (TouchLines._audience)", "plan/jsonlines.py", "TouchLines", "_audience"),
+    ("  of which touch lines (TouchLines.pieces)", "plan/jsonlines.py", "TouchLines", "pieces"),
+    ("  of which event dicts (event_json)", "plan/contract.py", "event_json", "event_json"),
 )
 
 
@@ -585,7 +587,7 @@ def profile_plan(n: int, seed: int, top: int = 25) -> dict[str, Any]:
     """cProfile of run_plan (and the JSON output) in this process, on the population of n."""
     if not _LIVE and str(SNAPSHOT) not in sys.path:
         sys.path.insert(0, str(SNAPSHOT))
-    from playbook.plan import output
+    from playbook.plan import jsonwriter
     from playbook.plan.run import PlanInput, run_plan
 
     directory, _ = ensure(n, seed)
@@ -602,7 +604,7 @@ def profile_plan(n: int, seed: int, top: int = 25) -> dict[str, Any]:
     result = prof.runcall(run_plan, spec)
     t1 = time.perf_counter()
     with open(os.devnull, "w", encoding="utf-8") as sink:
-        prof.runcall(output.write_json, result, sink)
+        prof.runcall(jsonwriter.write_json, result, sink)
     t2 = time.perf_counter()
     raw = OUT / f"plan-profile-{n}.prof"
     prof.dump_stats(raw)  # for pstats / snakeviz

@@ -46,7 +46,7 @@ from playbook.adapters.base import HttpRequest  # noqa: E402
 from playbook.adapters.wecom import crypto  # noqa: E402
 from playbook.adapters.wecom.adapter import CALLBACK_PATH, WeComAdapter  # noqa: E402
 from playbook.data.files import read_events  # noqa: E402
-from playbook.plan.output import to_json  # noqa: E402
+from playbook.plan.jsonwriter import to_json  # noqa: E402
 from playbook.plan.run import PlanInput, run_plan  # noqa: E402
 from playbook.runtime.decide import Decider  # noqa: E402
 from playbook.runtime.dispatch import Dispatcher, RetryPolicy  # noqa: E402

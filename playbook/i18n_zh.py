@@ -449,7 +449,7 @@ ZH: dict[str, str] = {
     "--simulate: the probability for {key} must be a number from 0 to 1": "--simulate：{key} 的概率必须是 0 到 1 之间的数",
     "unknown adapter '{name}'": "未知的适配器 '{name}'",
     "known adapters: {names}": "可用的适配器：{names}",
-    # ---- playbook.plan.output: the summary line and the tables ----------------------------------
+    # ---- playbook.plan.tables: the summary line and the tables ----------------------------------
     "Plan {version}  {span}": "演练计划 {version}  {span}",
     "{count} dm": "{count} 条私聊",
     "{count} group post": "{count} 条群消息",
@@ -484,11 +484,11 @@ ZH: dict[str, str] = {
     "by arm": "各组（达成/进入）",
     "{file}:{row}: skipped row: {reason}": "{file}:{row}: 已跳过这一行：{reason}",
     "event {type} for unknown contact '{contact}' ignored": "事件 {type} 的联系人 '{contact}' 不存在，已忽略",
-    # ---- playbook.plan.output: a contact's timeline ---------------------------------------------
+    # ---- playbook.plan.tables: a contact's timeline ---------------------------------------------
     "{name} ({id}) · account {account}": "{name}（{id}）· 账号 {account}",
     "{outcome} ({reason})": "{outcome}（{reason}）",
     "due {when}": "原定 {when}",
-    # ---- playbook.plan.output: why a touch was deferred or skipped (the JSON keeps English) -----
+    # ---- playbook.plan.tables: why a touch was deferred or skipped (the JSON keeps English) -----
     "quiet hours {start}-{end}": "免打扰时段 {start}-{end}",
     "limit dm {count} {per}": "频次限制：{per}最多 {count} 条私聊",
     "limit group {count} {per}": "频次限制：{per}最多 {count} 条群消息",

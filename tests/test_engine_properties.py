@@ -35,7 +35,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from playbook.plan.output import to_json
+from playbook.plan.jsonwriter import to_json
 from playbook.plan.run import PlanInput, run_plan
 
 CASES = int(os.environ.get("PLAYBOOK_PROPERTY_CASES", "150"))

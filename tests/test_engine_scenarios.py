@@ -50,7 +50,7 @@ from pathlib import Path
 import pytest
 from conftest import GOLDEN
 
-from playbook.plan.output import to_json
+from playbook.plan.jsonwriter import to_json
 from playbook.plan.run import PlanInput, PlanResult, run_plan
 
 SCENARIOS = GOLDEN / "plan"

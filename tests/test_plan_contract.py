@@ -17,7 +17,7 @@ from conftest import ROOT, SHARED_EXAMPLES
 from test_engine_properties import Case, Limit, check_deleted, check_limits, check_outcomes, check_quiet
 
 from playbook.compiler import compile_path
-from playbook.plan.output import to_json
+from playbook.plan.jsonwriter import to_json
 from playbook.plan.run import PlanInput, run_plan
 
 DATA = ROOT / "playbooks"

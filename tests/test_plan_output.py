@@ -1,4 +1,4 @@
-"""`plan --format json` writes touches by hand (plan/output.py, `TouchLines`) for speed: the
+"""`plan --format json` writes touches by hand (plan/jsonlines.py, `TouchLines`) for speed: the
 bytes must be exactly those of the generic writer it replaced — `json` with sorted keys
 and `ensure_ascii=False` over `touch_json` — on every scenario, on the shared examples,
 and on touches made of awkward strings."""
@@ -18,17 +18,9 @@ from hypothesis import strategies as st
 
 from playbook.engine.columns import Audience, Columns
 from playbook.engine.core import Contacts
-from playbook.plan.output import (
-    Dump,
-    EventLines,
-    TouchLines,
-    _Iso,
-    event_json,
-    events_in_order,
-    json_head,
-    to_json,
-    touch_json,
-)
+from playbook.plan.contract import Dump, IsoTimes, event_json, events_in_order, json_head, touch_json
+from playbook.plan.jsonlines import EventLines, TouchLines
+from playbook.plan.jsonwriter import to_json
 from playbook.plan.run import PlanInput, PlanResult, run_plan
 from playbook.vocab.localtime import LocalTime
 from playbook.vocab.model import StateEvent, Touch
@@ -44,7 +36,7 @@ def reference_json(result: PlanResult) -> str:
     out.write("{\n")
     for key in sorted(head):
         out.write(f"  {DUMP(key)}: {DUMP(head[key])},\n")
-    when = _Iso(clock)
+    when = IsoTimes(clock)
     sections: list[tuple[str, Iterable[dict[str, Any]]]] = [
         ("events", (event_json(e, clock) for e in events_in_order(result))),
         ("touches", (touch_json(x, when) for x in result.touches)),
@@ -149,7 +141,7 @@ def touches(draw: st.DrawFn) -> Touch:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(touches(), min_size=1, max_size=6))
 def test_touch_lines_match_json(items: list[Touch]) -> None:
-    when = _Iso(CLOCK)
+    when = IsoTimes(CLOCK)
     lines, binary = TouchLines(when, DUMP), TouchLines(when, DUMP, binary=True)
     for t in items:  # one writer for all: its caches must not leak between touches
         assert lines(t) == DUMP(touch_json(t, when))
@@ -162,10 +154,10 @@ def test_touch_lines_know_every_key() -> None:
     full = Touch(at=1_700_000_000, due=1_700_000_000, channel="moment", account="a1", flow="f", step="s",
                  content="c", text="t", outcome="ok", reason="", version="v", key="k", contact="c1", group="g",
                  audience=Audience(np.array([0], dtype=np.int64), COLUMNS), parts={"title": "x"})  # type: ignore[arg-type]  # fmt: skip
-    assert sorted(touch_json(full, _Iso(CLOCK))) == ["account", "at", "audience", "channel", "contact", "content",
+    assert sorted(touch_json(full, IsoTimes(CLOCK))) == ["account", "at", "audience", "channel", "contact", "content",
                                                       "due", "flow", "group", "key", "outcome", "parts", "reason",
                                                       "step", "text"]  # fmt: skip
-    assert TouchLines(_Iso(CLOCK), DUMP)(full) == DUMP(touch_json(full, _Iso(CLOCK)))
+    assert TouchLines(IsoTimes(CLOCK), DUMP)(full) == DUMP(touch_json(full, IsoTimes(CLOCK)))
 
 
 @st.composite
@@ -186,7 +178,7 @@ def state_events(draw: st.DrawFn) -> StateEvent:
 @settings(max_examples=400, deadline=None)
 @given(st.lists(state_events(), min_size=1, max_size=8))
 def test_event_lines_match_json(items: list[StateEvent]) -> None:
-    when = _Iso(CLOCK)
+    when = IsoTimes(CLOCK)
     lines = EventLines(CLOCK, when, DUMP)
     for e in items:  # one writer for all: its caches must not leak between events
         try:
@@ -203,7 +195,7 @@ def test_event_lines_of_a_plan_match_json() -> None:
     result = run_plan(PlanInput([str(books / n) for n in ("new_customer.pb", "moments_and_service.pb", "presale_group.pb")],
                                 str(books / "contacts.csv"), str(books / "accounts.csv"), str(books / "events.jsonl"),
                                 start="2026-12-01 00:00", days=30, simulate={"purchase": 0.3, "reply": 0.3}, seed=1))  # fmt: skip
-    when = _Iso(result.clock)
+    when = IsoTimes(result.clock)
     lines = EventLines(result.clock, when, DUMP)
     events = events_in_order(result)
     assert {e.type for e in events} >= {"enter", "exit", "goal", "sla_started", "group_opened", "purchase"}

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from playbook.diagnostics import PlaybookError
-from playbook.plan import output, shards
+from playbook.plan import jsonwriter, shards, tables
 from playbook.plan.run import PlanInput, PlanResult, run_plan
 from playbook.plan.shards import NotShardable, Shard
 from playbook.vocab.shards import shard_of
@@ -40,15 +40,15 @@ def outputs(spec: PlanInput) -> dict[str, Any]:
     """Everything a plan shows: the JSON, the tables, and the contact's timeline if asked."""
     got: dict[str, Any] = {}
     json_result = run_plan(dataclasses.replace(spec, output="json", contact=None))
-    got["json"] = output.to_json(json_result)
+    got["json"] = jsonwriter.to_json(json_result)
     got["problems"] = [(p.file, p.row, p.reason) for p in json_result.problems]
     table_result = run_plan(dataclasses.replace(spec, output="table"))
     screen = Console(record=True, file=_null(), width=200)
-    output.render_tables(table_result, screen)
+    tables.render_tables(table_result, screen)
     got["tables"] = screen.export_text()
     if spec.contact is not None:
         screen = Console(record=True, file=_null(), width=200)
-        got["found"] = output.render_contact(table_result, spec.contact, screen)
+        got["found"] = tables.render_contact(table_result, spec.contact, screen)
         got["contact"] = screen.export_text()
     return got
 
@@ -224,7 +224,7 @@ def test_no_files_are_left_behind(tmp_path: Path, monkeypatch: Any) -> None:
     result = run_plan(PlanInput(EXAMPLES, **DATA, start="2026-12-01 00:00", days=3, workers=2))
     assert list(tmp_path.iterdir())
     with open(tmp_path / "plan.json", "w", encoding="utf-8") as fh:
-        output.write_json(result, fh)
+        jsonwriter.write_json(result, fh)
     result.sections.close()
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
     json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
@@ -287,7 +287,7 @@ def test_lines_copied_side_by_side_or_gathered(tmp_path: Path, monkeypatch: Any,
         monkeypatch.setattr(shards, "_LONG_RUNS", long_runs)
         result = run_plan(dataclasses.replace(spec, workers=n))
         with open(tmp_path / name, "w", encoding="utf-8") as fh:
-            output.write_json(result, fh)
+            jsonwriter.write_json(result, fh)
     one = (tmp_path / "one.json").read_bytes()
     assert (tmp_path / "copied.json").read_bytes() == one
     assert (tmp_path / "gathered.json").read_bytes() == one

@@ -20,7 +20,7 @@ from conftest import GOLDEN, ROOT, check_golden
 
 from playbook.diagnostics import PlaybookError
 from playbook.plan.abtest import BASELINE, needed_per_arm, sample_warnings
-from playbook.plan.output import to_json
+from playbook.plan.jsonwriter import to_json
 from playbook.plan.run import JourneyCounts, PlanInput, load_checked, run_plan
 from playbook.plan.simulate import Arrival, arrival_times, day_counts, parse_simulation
 from playbook.vocab.localtime import LocalTime

@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook.plan.output import BLOCK, Dump, TouchLines, _Iso
+from playbook.plan.contract import Dump, IsoTimes
+from playbook.plan.jsonlines import BLOCK, TouchLines
 from playbook.plan.run import count_touches
 from playbook.plan.touches import PlannedTouches, _contact_ranks, touches_of
 from playbook.vocab.localtime import LocalTime
@@ -57,7 +58,7 @@ def test_runs_in_the_order_lines_and_counts_of_single_touches(items: list[Touch 
     assert len(planned) == len(plain)
     assert [planned[i] for i in range(len(plain))] == plain
     assert planned[-1:] == plain[-1:]
-    lines = TouchLines(_Iso(CLOCK), Dump())
+    lines = TouchLines(IsoTimes(CLOCK), Dump())
     blocks = list(lines.blocks(planned))
     assert all(blocks) and all(len(b) <= BLOCK for b in blocks if isinstance(b, list))
     assert [line for b in blocks for line in (b if isinstance(b, list) else [b])] == [lines.pieces(x) for x in plain]

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from playbook.diagnostics import PlaybookError
 from playbook.engine.sla import tally_by_account
-from playbook.plan import output
+from playbook.plan import jsonwriter, tables
 from playbook.plan.run import PlanInput, run_plan
 from tests.test_plan_shards import assert_same_in_shards
 
@@ -48,13 +48,13 @@ def test_tally_counts_each_watch_once_as_what_it_became() -> None:
 def test_plan_summary_and_table_show_met_late_missed_per_staff() -> None:
     result = run_plan(spec())
     screen = Console(record=True, file=open(os.devnull, "w"), width=120)  # noqa: SIM115
-    output.render_tables(result, screen)
+    tables.render_tables(result, screen)
     text = screen.export_text()
     assert "service levels: 1 met · 3 late · 1 missed" in text
     rows = [line.replace("│", " ").split() for line in text.splitlines() if "及时回复" in line or "好友通过" in line]
     assert rows == [["a1", "小美", "及时回复", "1", "1", "0"], ["a2", "阿杰", "及时回复", "0", "1", "1"],
                     ["a2", "阿杰", "好友通过", "0", "1", "0"]]  # fmt: skip
-    doc = json.loads(output.to_json(result))
+    doc = json.loads(jsonwriter.to_json(result))
     assert doc["service_levels"]["好友通过"] == {"a2": {"met": 0, "late": 1, "missed": 0}}
 
 
@@ -73,7 +73,7 @@ def test_plan_with_workers_counts_alike() -> None:
 def test_an_escalation_to_a_role_nobody_holds_is_skipped_with_the_reason() -> None:
     """Without an accounts file nothing can be checked or resolved: the escalation to
     "店长" is recorded as skipped, saying why; the one to account a3 goes out."""
-    doc = json.loads(output.to_json(run_plan(spec(accounts=None))))
+    doc = json.loads(jsonwriter.to_json(run_plan(spec(accounts=None))))
     escalations = [(t["account"], t["contact"], t["outcome"], t["reason"]) for t in doc["touches"]
                    if t["step"] == "escalation"]  # fmt: skip
     assert escalations == [("a3", "c2", "ok", ""), (None, "c9", "skipped", "no account has the role 店长"),

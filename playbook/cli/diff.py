@@ -118,9 +118,9 @@ def command(old: str, new: str, db: str | None, contacts: str | None, accounts: 
         out = console()
         _render(out, old, new, docs, changes, the_effect, examples, alters, in_flight_doc)
         if plans:
-            from playbook.plan import output
+            from playbook.plan.tables import render_problems
 
-            output.render_problems(plans[-1], console(stderr=True))
+            render_problems(plans[-1], console(stderr=True))
     sys.exit(EXIT_CHANGES if alters else EXIT_OK)
 
 
@@ -287,7 +287,7 @@ def _render_effect(out: Any, line: Any, e: Any, examples: int) -> None:
     from rich.table import Table
 
     from playbook.plan.diff import NEW, OLD
-    from playbook.plan.output import CHANNEL_WORDS, CHANNELS, OUTCOME_WORDS
+    from playbook.plan.tables import CHANNEL_WORDS, CHANNELS, OUTCOME_WORDS
     from playbook.vocab.localtime import iso
     from playbook.vocab.reasons import reason_text
 

@@ -75,7 +75,7 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
             contact_id: str | None, strict: bool, fmt: str, out: str | None, by: str | None, show_skipped: bool,
             workers: int, columns: str | None) -> None:  # fmt: skip
     """Dry-run playbooks over contacts and events: the full timeline of touches."""
-    from playbook.plan import output
+    from playbook.plan import tables
     from playbook.plan.run import PlanInput, run_plan
     from playbook.plan.simulate import parse_simulation
 
@@ -130,7 +130,7 @@ def command(paths: tuple[str, ...], db: str | None, contacts: str | None, accoun
         print_diagnostics(unheard_events(result.event_types, listened, events), stderr=True)
     if strict and (result.problems or result.unknown_contacts):
         err = console(stderr=True)
-        output.render_problems(result, err)
+        tables.render_problems(result, err)
         err.print(t("--strict: the data has problems; nothing planned"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)
     _show(result, fmt, out, contact_id, by, show_skipped)
@@ -140,14 +140,14 @@ def _show(
     result: Any, fmt: str, out: str | None, contact_id: str | None, by: str | None = None, show_skipped: bool = False
 ) -> None:  # a plan.run.PlanResult
     """The plan's outputs: JSON, tables, a contact's timeline, HTML."""
-    from playbook.plan import output
+    from playbook.plan import jsonwriter, tables
 
     if fmt == "json":
         if out is None:
-            output.write_json(result, sys.stdout)
+            jsonwriter.write_json(result, sys.stdout)
         else:
             with open(out, "w", encoding="utf-8") as fh:
-                output.write_json(result, fh)
+                jsonwriter.write_json(result, fh)
         if result.sections is not None:
             result.sections.close()
         return
@@ -160,13 +160,13 @@ def _show(
         record=fmt == "html" or out is not None, highlight=False, soft_wrap=True, file=None if out is None else _Null()
     )
     if contact_id:
-        if not output.render_contact(result, contact_id, screen):
+        if not tables.render_contact(result, contact_id, screen):
             console(stderr=True).print(t("no contact '{id}' in the plan", id=contact_id), style="red", markup=False)
             sys.exit(EXIT_ERRORS)
     elif by == "account-day":
-        output.render_account_day(result, screen)
+        tables.render_account_day(result, screen)
     else:
-        output.render_tables(result, screen)
+        tables.render_tables(result, screen)
         if show_skipped:
             _list_skipped(result, screen)
     if fmt == "html":
@@ -180,12 +180,12 @@ def _list_skipped(result: Any, screen: Any) -> None:  # a plan.run.PlanResult
     shards keeps no touches of its own), grouped by reason."""
     import tempfile
 
-    from playbook.plan import output
+    from playbook.plan import jsonwriter
     from playbook.plan.html import read_plan
     from playbook.plan.notes import render_skipped, skipped_by_reason
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as fh:
-        output.write_json(result, fh)
+        jsonwriter.write_json(result, fh)
         if result.sections is not None:
             result.sections.close()
         fh.seek(0)
@@ -198,13 +198,13 @@ def _html_page(result: Any) -> str:  # a plan.run.PlanResult
     """The manager's page (plan/html.py), made from the JSON contract."""
     import tempfile
 
-    from playbook.plan import output
+    from playbook.plan import jsonwriter, tables
     from playbook.plan.html import MissingCharts, read_plan, render_html
 
     title = " + ".join(pb.title or pb.name for pb in result.playbooks)
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as fh:  # the JSON, read back a line at a time
-            output.write_json(result, fh)
+            jsonwriter.write_json(result, fh)
             if result.sections is not None:
                 result.sections.close()
             fh.seek(0)
@@ -213,8 +213,8 @@ def _html_page(result: Any) -> str:  # a plan.run.PlanResult
                 from playbook.plan.notes import drawn_json
 
                 head["simulated"] = drawn_json(result)
-            page = render_html(head, events, touches, title, output.journeys_without_goal(result),
-                               output.account_caps(result))  # fmt: skip
+            page = render_html(head, events, touches, title, tables.journeys_without_goal(result),
+                               tables.account_caps(result))  # fmt: skip
     except MissingCharts:
         console(stderr=True).print(t("--format html draws charts: install playbook[html]"), style="red", markup=False)
         sys.exit(EXIT_ERRORS)

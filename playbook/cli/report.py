@@ -177,7 +177,7 @@ def render(doc: dict[str, Any], out: Any, no_goal: set[str] | frozenset[str] = f
                       str(c["missed"]), str(c["late"]), str(c["open"]), percent(c["in_time_rate"]))  # fmt: skip
     print_table(out, table)
     if doc.get("service_levels_by_account"):
-        from playbook.plan.output import sla_table
+        from playbook.plan.tables import sla_table
 
         names = {row["account"]: row["name"] for row in doc.get("accounts") or [] if row.get("name")}
         print_table(out, sla_table(doc["service_levels_by_account"], names))

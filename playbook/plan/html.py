@@ -1,6 +1,6 @@
 """`plan --format html`: one self-contained page a manager can read offline.
 
-Built from the plan's JSON contract (output.write_json), aggregated before anything is
+Built from the plan's JSON contract (jsonwriter.write_json), aggregated before anything is
 drawn so the page stays small at large sizes; the charts are Vega-Lite specs (Altair)
 rendered to inline SVG at build time by vl-convert — no JavaScript from a network.
 Named lists are cut at `NAMED` contacts, with a count of the rest.
@@ -29,7 +29,7 @@ from playbook.htmlpage import (
 )
 from playbook.i18n import t
 from playbook.plan.notes import summary_html
-from playbook.plan.output import CAUSES
+from playbook.plan.tables import CAUSES
 from playbook.vocab.reasons import cause_of
 
 __all__ = ["MissingCharts", "read_plan", "render_html"]

@@ -2,7 +2,7 @@
 engine run over a simulated clock with nothing sent, and what it decided (`PlanResult`).
 
 `plan/run.py` decides whether the plan is made here in one process or in shards
-(`plan/shards.py`, which runs `plan_part` in each worker); the outputs (`plan/output.py`)
+(`plan/shards.py`, which runs `plan_part` in each worker); the outputs (`plan/jsonwriter.py`, `plan/tables.py`)
 read a `PlanResult`. This module imports neither, so the three form no circle.
 """
 

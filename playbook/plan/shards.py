@@ -41,8 +41,10 @@ from playbook.compiler import ir
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Contacts
 from playbook.i18n import t
+from playbook.plan.jsonwriter import LINE_SEPARATOR
 from playbook.plan.owners import NotShardable, Shard
 from playbook.plan.part import JourneyCounts, PlanInput, PlanResult, add_sla_outcomes, metrics, plan_part
+from playbook.plan.sections import write_section_lines
 from playbook.plan.touches import touches_of
 from playbook.vocab.localtime import LocalTime
 from playbook.vocab.model import Event, StateEvent, Touch
@@ -57,7 +59,7 @@ class ShardOutput:
     problems: list[Any]
     unknown_contacts: list[Event]
     accounts: dict[str, dict[str, Any]]
-    sections: dict[str, Any] | None  # output.SectionLines by section, for JSON
+    sections: dict[str, Any] | None  # sections.SectionLines by section, for JSON
     view: tuple[dict[str, Any], list[Touch], list[StateEvent], list[Event]] | None  # PlanInput.contact's
     event_types: dict[str, int] = field(default_factory=dict)  # its events' types, how many of each
     drawn: Counter[tuple[str, str]] | None = None  # what --simulate drew (PlanResult.drawn)
@@ -73,8 +75,6 @@ def _work(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, s
         result = plan_part(spec, playbooks, start, end, shard, progress)
         sections = None
         if spec.output == "json":
-            from playbook.plan.output import write_section_lines
-
             sections = write_section_lines(result, directory)
         conn.send(("ok", ShardOutput(result.counts(), result.metric_counts or {}, result.problems,
                                      result.unknown_contacts, result.contacts.accounts, sections,
@@ -231,8 +231,6 @@ class MergedSections:
 
     def write(self, name: str, out: TextIO) -> None:
         """What write_json writes after a section's '[': its lines, then the ']'."""
-        from playbook.plan.output import LINE_SEPARATOR
-
         lines = [part[name] for part in self.parts]
         if not sum(len(x.at) for x in lines):
             out.write("]")

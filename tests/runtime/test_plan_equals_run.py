@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from playbook.adapters.jsonl import JsonlAdapter
 from playbook.data.files import read_events
-from playbook.plan.output import to_json
+from playbook.plan.jsonwriter import to_json
 from playbook.plan.run import PlanInput, run_plan
 from playbook.runtime.decide import Decider
 from playbook.runtime.dispatch import Dispatcher
