@@ -76,8 +76,6 @@ def counts_by(result: PlanResult, key: str) -> dict[str, Counter[str]]:
 
 
 def render_tables(result: PlanResult, console: Any) -> None:
-    from rich.table import Table
-
     from playbook.tables import print_table
 
     span = f"{iso(result.start, result.clock)} → {iso(result.end, result.clock)}"
@@ -92,31 +90,45 @@ def render_tables(result: PlanResult, console: Any) -> None:
                         late=f"{totals['late']:,}", missed=f"{totals['missed']:,}"), markup=False)  # fmt: skip
         print_table(console, sla_table(result.service_levels, names))
     for key, title, header in (("day", N_("per day"), N_("day")), ("account", N_("per account"), N_("account"))):
-        table = Table(title=t(title), title_justify="left")
-        table.add_column(t(header))
-        for c in CHANNELS:
-            table.add_column(t(CHANNEL_WORDS[c]), justify="right")
-        for o in (DEFERRED, SKIPPED):
-            table.add_column(t(OUTCOME_WORDS[o]), justify="right")
-        for row, counts in counts_by(result, key).items():
-            label = f"{row} {names.get(row, '')}".strip() if key == "account" and names.get(row, row) != row else row
-            table.add_row(label, *(f"{counts.get(c, 0):,}" for c in (*CHANNELS, DEFERRED, SKIPPED)))
-        print_table(console, table)
+        print_table(console, counts_table(result, key, t(title), t(header), names))
     if result.metrics:
-        table = Table(title=t("journeys"), title_justify="left")
-        for col in (N_("journey"), N_("entered"), N_("goal"), N_("conversion"), N_("by arm")):
-            table.add_column(t(col), justify="right" if col in ("entered", "goal", "conversion") else "left")
-        no_goal = journeys_without_goal(result)
-        for name, m in result.metrics.items():
-            arms = ", ".join(f"{a} {v['goal']}/{v['entered']}" for a, v in m["by_arm"].items())
-            if name in no_goal:  # not 0%: there is nothing to convert to (nor 0 goals in an arm)
-                arms = ", ".join(f"{a} —/{v['entered']}" for a, v in m["by_arm"].items())
-                table.add_row(name, f"{m['entered']:,}", "—", t("no goal"), arms)
-            else:
-                table.add_row(name, f"{m['entered']:,}", f"{m['goal']:,}", f"{m['conversion']:.1%}", arms)
-        print_table(console, table)
+        print_table(console, journeys_table(result))
     render_warnings(result, console)
     render_problems(result, console)
+
+
+def counts_table(result: PlanResult, key: str, title: str, header: str, names: dict[str, str]) -> Any:
+    """Touches by channel, deferred and skipped, per day or per account (`key`, as counts_by)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column(header)
+    for c in CHANNELS:
+        table.add_column(t(CHANNEL_WORDS[c]), justify="right")
+    for o in (DEFERRED, SKIPPED):
+        table.add_column(t(OUTCOME_WORDS[o]), justify="right")
+    for row, counts in counts_by(result, key).items():
+        label = f"{row} {names.get(row, '')}".strip() if key == "account" and names.get(row, row) != row else row
+        table.add_row(label, *(f"{counts.get(c, 0):,}" for c in (*CHANNELS, DEFERRED, SKIPPED)))
+    return table
+
+
+def journeys_table(result: PlanResult) -> Any:
+    """Per journey: entered, goal, conversion, and the same by A/B arm."""
+    from rich.table import Table
+
+    table = Table(title=t("journeys"), title_justify="left")
+    for col in (N_("journey"), N_("entered"), N_("goal"), N_("conversion"), N_("by arm")):
+        table.add_column(t(col), justify="right" if col in ("entered", "goal", "conversion") else "left")
+    no_goal = journeys_without_goal(result)
+    for name, m in result.metrics.items():
+        arms = ", ".join(f"{a} {v['goal']}/{v['entered']}" for a, v in m["by_arm"].items())
+        if name in no_goal:  # not 0%: there is nothing to convert to (nor 0 goals in an arm)
+            arms = ", ".join(f"{a} —/{v['entered']}" for a, v in m["by_arm"].items())
+            table.add_row(name, f"{m['entered']:,}", "—", t("no goal"), arms)
+        else:
+            table.add_row(name, f"{m['entered']:,}", f"{m['goal']:,}", f"{m['conversion']:.1%}", arms)
+    return table
 
 
 def sla_table(service_levels: dict[str, dict[str, dict[str, int]]], names: dict[str, str]) -> Any:
