@@ -21,13 +21,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from playbook.compiler import ir
+from playbook.engine import batching
 from playbook.engine.columns import Columns
 from playbook.engine.contacts import Contacts, apply_effects, friend_added
 from playbook.engine.flows import FlowSet
 from playbook.engine.host import Observer
 from playbook.engine.policy import SEND, LimitCounter, Verdict
 from playbook.engine.program import Program
-from playbook.engine.render import MissingValue, member_renderer, render
+from playbook.engine.render import MissingValue, render
 from playbook.vocab import reasons
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.localtime import DEFAULT_TIMEZONE, LocalTime
@@ -264,18 +265,8 @@ class Engine:
         now: as a TouchBatch where the sink takes runs, else one request each."""
         if not contacts:
             return
-        plain = like.content is None or _text_only(like.program, like.content)
-        if (
-            self.runs
-            and plain
-            and like.account is not None
-            and like.origin is None
-            and like.audience_of is None
-            and self.observer is None
-        ):
-            if any(keys[i] >= keys[i + 1] for i in range(len(keys) - 1)):
-                keys, contacts = map(list, zip(*sorted(zip(keys, contacts, strict=True)), strict=True))
-            self._pending.append(TouchBatch(like, contacts, keys))
+        if self.runs and self.observer is None and batching.batchable(like):
+            self._pending.append(batching.batch_of(like, contacts, keys))
             return
         for contact, key in zip(contacts, keys, strict=True):
             self._pending.append(like.member(contact, key))
@@ -353,10 +344,11 @@ class Engine:
             batch, self._pending = self._pending, []
             batch.sort(key=_order)
             if self.runs:
-                batch = _whole_batches(batch, t)
+                batch = batching.whole_batches(batch, t)
             for req in batch:
                 if req.__class__ is TouchBatch:
-                    self._try_batch(req, t, held[id(req.like.program)])  # type: ignore[union-attr]
+                    for run in batching.try_batch(req, t, held[id(req.like.program)], self.contacts, self._hold):  # type: ignore[union-attr]
+                        self.emit(run)
                 else:
                     self._try(req, t, held[id(req.program)])  # type: ignore[arg-type]
 
@@ -409,73 +401,6 @@ class Engine:
             self.observer.held(req)
         self.at(retry, PHASE_RETRY, "retry", (req.key,))
 
-    def _try_batch(self, batch: TouchBatch, t: int, held_until: int | None) -> None:
-        """A batch's turn: each member as `_try` would take it as a request of its own, in
-        key order; those that go out, and those skipped for one reason, come out as one
-        TouchRun each; a held member goes on as a request of its own."""
-        like = batch.like
-        program: Program = like.program
-        account, channel = like.account, like.channel
-        sent: tuple[list[str], list[str], list[str]] = ([], [], [])
-        skipped: dict[str, tuple[list[str], list[str], list[str]]] = {}
-        closed = like.not_after is not None and t >= like.not_after
-        deleted, fields = self.contacts.deleted, self.contacts.fields
-        policies = program.policies
-        judge = policies.judge
-        template = like.task_text if like.task_text is not None else program.content_plan(like.content or "")[0]
-        fill = member_renderer(template, self.contacts.accounts.get(account or ""), like.event, program.clock) \
-            if template else None  # fmt: skip
-        # Where every limit on these touches counts per account and quiet hours do not hold
-        # them, members go out unjudged while the limits leave room; they are counted
-        # together, before the next member is judged and at the end.
-        room = policies.room_per_account(t, channel, account) if held_until is None and account is not None else None
-        uncounted = 0
-        for contact, key in zip(batch.contacts, batch.keys, strict=True):
-            if contact in deleted:
-                reason = reasons.CONTACT_DELETED
-            elif closed:
-                reason = reasons.GROUP_CLOSED
-            else:
-                if room:
-                    verdict = SEND
-                else:
-                    if uncounted:
-                        policies.record_per_account(t, channel, account, uncounted)  # type: ignore[arg-type]
-                        uncounted = 0
-                    verdict = judge(t, channel, account, contact, held_until)
-                if verdict is SEND or verdict.send:
-                    try:
-                        text = fill(fields.get(contact)) if fill is not None else ""
-                    except MissingValue as exc:
-                        reason = reasons.missing(exc.path)
-                    else:
-                        if room:
-                            room -= 1
-                            uncounted += 1
-                        else:
-                            policies.record(t, channel, account, contact)
-                        sent[0].append(contact)
-                        sent[1].append(key)
-                        sent[2].append(text)
-                        continue
-                elif verdict.retry_at is None:
-                    reason = verdict.reason
-                else:
-                    self._hold(like.member(contact, key), verdict)
-                    continue
-            run = skipped.get(reason)
-            if run is None:
-                run = skipped[reason] = ([], [], [])
-            run[0].append(contact)
-            run[1].append(key)
-            run[2].append("")
-        if uncounted:
-            policies.record_per_account(t, channel, account, uncounted)  # type: ignore[arg-type]
-        if sent[0]:
-            self.emit(TouchRun(t, like, OK, "", *sent))  # (a batch is tried when due: _whole_batches)
-        for reason, run in skipped.items():
-            self.emit(TouchRun(t, like, SKIPPED, reason, *run))
-
     def _render(self, req: TouchRequest, program: Program) -> tuple[str, dict[str, Any] | None, Any]:
         clock = program.clock
         contact = self.contacts.fields.get(req.contact) if req.contact else None
@@ -516,44 +441,8 @@ def _welcome_age(req: TouchRequest, t: int, account: str) -> int | None:
     return t - entered
 
 
-def _text_only(program: Program, content: str) -> bool:
-    """Whether a content is text alone (no parts, no images): all a TouchRun holds."""
-    _, parts, images = program.content_plan(content)
-    return not parts and not images
-
-
 def _order(req: TouchRequest | TouchBatch) -> tuple[float, int, str, int, str]:
     return req.order()
-
-
-def _whole_batches(ordered: list[TouchRequest | TouchBatch], t: int) -> list[TouchRequest | TouchBatch]:
-    """The instant's touches in competition order, a batch taken whole where nothing comes
-    between its members: where another touch's key falls among a batch's keys (same
-    priority, due time, flow and step order), or the batch is not due now (never so: a
-    batch is requested when due), every batch goes as requests of its own."""
-    whole = True
-    for i, req in enumerate(ordered):
-        if req.__class__ is not TouchBatch:
-            continue
-        if req.like.due != t:  # type: ignore[union-attr]
-            whole = False
-            break
-        if i + 1 < len(ordered):
-            mine, after = req.order(), ordered[i + 1].order()
-            last = req.keys[-1]  # type: ignore[union-attr]
-            if mine[:4] == after[:4] and after[4] <= last:
-                whole = False
-                break
-    if whole:
-        return ordered
-    single: list[TouchRequest | TouchBatch] = []
-    for req in ordered:
-        if req.__class__ is TouchBatch:
-            single += [req.like.member(c, k) for c, k in zip(req.contacts, req.keys, strict=True)]  # type: ignore
-        else:
-            single.append(req)
-    single.sort(key=_order)
-    return single
 
 
 # An event's own keys, never copied onto its contact: `id` is the event's id (idempotent
