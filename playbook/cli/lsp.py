@@ -45,11 +45,10 @@ def _loader(columns: str | None) -> Callable[[str], tuple[set[str], list[dict[st
 
     def load(path: str) -> tuple[set[str], list[dict[str, Any]]]:
         from playbook.cli.columns import column_pairs
-        from playbook.compiler.build import DEFAULT_TIMEZONE
         from playbook.data.columns import CONTACTS, ColumnMap
         from playbook.data.fields import field_names
         from playbook.data.files import read_records
-        from playbook.vocab.localtime import LocalTime
+        from playbook.vocab.localtime import DEFAULT_TIMEZONE, LocalTime
 
         column_map = ColumnMap(CONTACTS, column_pairs(columns))
         known = field_names(path, column_map)

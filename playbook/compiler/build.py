@@ -14,10 +14,9 @@ from typing import Any
 
 from playbook.compiler import check, lower, resolve
 from playbook.compiler.canonical import IR_VERSION, version_of_doc
-from playbook.compiler.context import (  # noqa: F401 — BUILTIN_FIELDS, DEFAULT_TIMEZONE: the language server's
+from playbook.compiler.context import (  # noqa: F401 — BUILTIN_FIELDS: the language server's
     BUILTIN_FIELDS,
     DECLARATION_KINDS,
-    DEFAULT_TIMEZONE,
     Additions,
     Doc,
     Env,

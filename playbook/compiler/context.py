@@ -17,7 +17,6 @@ from typing import Any
 from playbook.diagnostics import ERROR, WARNING, Diagnostic
 from playbook.i18n import N_
 from playbook.syntax import ast as A
-from playbook.vocab.localtime import DEFAULT_TIMEZONE  # noqa: F401 — the default, named here for lowering and the language server
 
 # The IR as the compiler emits it: JSON-ready data, keys as in playbook.compiler.ir.
 Doc = dict[str, Any]

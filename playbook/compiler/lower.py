@@ -10,7 +10,7 @@ from __future__ import annotations
 import zoneinfo
 
 from playbook.compiler import check, resolve
-from playbook.compiler.context import DEFAULT_TIMEZONE, Additions, Doc, Env, Site, obj
+from playbook.compiler.context import Additions, Doc, Env, Site, obj
 from playbook.compiler.expressions import expr, where
 from playbook.compiler.resolve import Settings
 from playbook.compiler.schedules import cron_problem
@@ -18,6 +18,7 @@ from playbook.compiler.steps import Graph
 from playbook.diagnostics import did_you_mean
 from playbook.i18n import t
 from playbook.syntax import ast as A
+from playbook.vocab.localtime import DEFAULT_TIMEZONE
 
 # WeCom customer groups hold at most 500 members ("外部群最多 500 人",
 # https://developer.work.weixin.qq.com/document/path/98429).

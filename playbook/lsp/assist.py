@@ -90,7 +90,7 @@ def _timezones() -> list[str]:
     """IANA timezone names, the playbook default first."""
     import zoneinfo
 
-    from playbook.compiler.build import DEFAULT_TIMEZONE
+    from playbook.vocab.localtime import DEFAULT_TIMEZONE
 
     return [DEFAULT_TIMEZONE, *sorted(zoneinfo.available_timezones() - {DEFAULT_TIMEZONE})]
 

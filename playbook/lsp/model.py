@@ -34,13 +34,14 @@ def unit_of(file: str, buffers: Mapping[str, str]) -> Unit:
     siblings = sorted({str(x) for x in p.parent.glob("*.pb")} | {file})
     if len(siblings) < 2:
         return Unit(file, (file,))
-    headed = sum(1 for s in siblings if _HEADER.search(_text(s, buffers)))
+    headed = sum(1 for s in siblings if _HEADER.search(text_of(s, buffers)))
     if headed > 1:
         return Unit(file, (file,))
     return Unit(str(p.parent), tuple(siblings))
 
 
-def _text(path: str, buffers: Mapping[str, str]) -> str:
+def text_of(path: str, buffers: Mapping[str, str]) -> str:
+    """A file's text: the editor's unsaved buffer, else the file ("" if unreadable)."""
     if path in buffers:
         return buffers[path]
     try:
@@ -59,7 +60,7 @@ def compile_unit(
     memo: LoweringMemo | None = None,
 ) -> CompileResult:
     """Compile UNIT with open buffers in place of their files."""
-    sources = [(f, _text(f, buffers)) for f in unit.files]
+    sources = [(f, text_of(f, buffers)) for f in unit.files]
     return compile_sources(
         unit.path, sources, known_fields=known_fields, ignore=ignore, parse_text=parse_text, memo=memo
     )
@@ -85,7 +86,7 @@ def parsed(unit: Unit, buffers: Mapping[str, str]) -> list[A.File]:
     out = []
     for f in unit.files:
         try:
-            out.append(parse(_text(f, buffers), f))
+            out.append(parse(text_of(f, buffers), f))
         except PlaybookError:
             continue
     return out

@@ -20,7 +20,7 @@ from playbook.i18n import t
 from playbook.lsp import assist, symbols
 from playbook.lsp.counts import SegmentCounter
 from playbook.lsp.incremental import ChunkCache
-from playbook.lsp.model import char_column, compile_unit, parsed, unit_of, utf16_column
+from playbook.lsp.model import char_column, compile_unit, parsed, text_of, unit_of, utf16_column
 from playbook.syntax import ast as A
 from playbook.syntax.fmt import format_source
 
@@ -162,15 +162,7 @@ class PlaybookServer(LanguageServer):
         return self.counter.count(result.playbook, contacts, here.name.value, int(self.clock()))
 
     def text(self, path: str) -> str:
-        buffers = self.buffers()
-        if path in buffers:
-            return buffers[path]
-        try:
-            from playbook.syntax.source import read_source
-
-            return read_source(path)
-        except PlaybookError:
-            return ""
+        return text_of(path, self.buffers())
 
     def files(self, uri: str) -> tuple[str, list[A.File]]:
         """URI's path and the parsed files of the playbook it belongs to."""
