@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from playbook.compiler import ir
@@ -29,15 +29,13 @@ from playbook.engine.host import Observer
 from playbook.engine.policy import SEND, LimitCounter, Verdict
 from playbook.engine.program import Program
 from playbook.engine.render import MissingValue, render
+from playbook.engine.timeline import Arrival, Item, Kind, Payload, Retry, Tick
 from playbook.vocab import reasons
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.localtime import DEFAULT_TIMEZONE, LocalTime
 from playbook.vocab.model import (
     DEFERRED,
     OK,
-    PHASE_EVENT,
-    PHASE_RETRY,
-    PHASE_TICK,
     SKIPPED,
     Event,
     StateEvent,
@@ -48,6 +46,7 @@ from playbook.vocab.model import (
 )
 from playbook.vocab.reasons import Reason
 
+_new = tuple.__new__  # an Item made as the tuple it is (see Engine.at)
 GATE_RETRY = 86400  # a touch held by the launch gate is looked at again daily (approval releases it at once)
 Sink = Callable[[Touch | TouchRun | StateEvent], None]  # TouchRuns only with Engine(runs=True)
 
@@ -66,7 +65,7 @@ class Engine:
         self.start = start
         self.sink = sink
         self.can_dissolve_groups = can_dissolve_groups
-        self._heap: list[tuple[int, int, tuple, int, str, tuple]] = []
+        self._heap: list[Item] = []
         self._held: dict[str, TouchRequest] = {}  # touches waiting to be tried again, by key
         self._counter = itertools.count()
         self._pending: list[TouchRequest | TouchBatch] = []
@@ -77,6 +76,7 @@ class Engine:
         # The daemon's journal (runtime/state.py) watches what changes; None in a plan.
         self.observer: Observer | None = None
         self.flows = [FlowSet(self, p, i) for i, p in enumerate(self.programs)]
+        self._handlers = self._dispatch()
         # The daemon's touches a platform limit let go uncounted as its welcome message (key →
         # (channel, contact, when)): counted after all if the adapter sent them otherwise
         # (runtime.decide.Decider.count_welcomes). Kept in memory only.
@@ -86,11 +86,12 @@ class Engine:
         self.watched = {"deleted", "tags", "account", "groups"}.union(*(p.ir.fields for p in self.programs))
 
     # ---- the timeline ---------------------------------------------------------------------
-    def at(self, t: int, phase: int, kind: str, payload: tuple, order: tuple = ()) -> None:
-        """Put an item on the timeline at time t (never in the past). Items are plain data
-        — a kind and its payload — so that a store can keep them (issue: timers in the
-        store); `_handlers` says what each kind does."""
-        item = (max(t, self.now), phase, order, next(self._counter), kind, payload)
+    def at(self, t: int, payload: Payload, order: tuple = ()) -> None:
+        """Put an item on the timeline at time t (never in the past), in its kind's phase.
+        Items are plain data — a time and a typed payload — so that a store can keep them;
+        `_handlers` says what each kind does."""
+        # built as a tuple (Item's own constructor is Python code; a plan pushes millions)
+        item = _new(Item, (max(t, self.now), payload.phase, order, next(self._counter), payload))
         heapq.heappush(self._heap, item)
         if self.observer is not None:
             self.observer.timer_added(item)
@@ -100,17 +101,17 @@ class Engine:
         every schedule is laid out from here."""
         for f in self.flows:
             f.activate(self.start)
-        self.at(self.start, PHASE_TICK, "tick", ())
+        self.at(self.start, Tick())
 
     def next_due(self) -> int | None:
         """When the next timeline item is due (None: the timeline is empty)."""
         return self._heap[0][0] if self._heap else None
 
-    def items(self) -> list[tuple]:
+    def items(self) -> list[Item]:
         """What is on the timeline, in no particular order (for a caller that inspects it)."""
         return list(self._heap)
 
-    def take(self, wanted: Callable[[tuple], bool]) -> list[tuple]:
+    def take(self, wanted: Callable[[Item], bool]) -> list[Item]:
         """Take the timeline items `wanted` picks off the timeline, in timeline order (the
         observer sees them go, as if they had run)."""
         taken = [item for item in self._heap if wanted(item)]
@@ -123,51 +124,50 @@ class Engine:
                     self.observer.timer_done(item)
         return taken
 
-    def resume(self, items: Iterable[tuple], held: dict[str, TouchRequest], last_seq: int = 0) -> None:
+    def resume(self, items: Iterable[Item], held: dict[str, TouchRequest], last_seq: int = 0) -> None:
         """Put back a timeline and the held touches a previous engine left (the daemon's
         restore); new items are numbered after `last_seq` and after every item given."""
         self._heap = list(items)
         heapq.heapify(self._heap)
-        self._counter = itertools.count(max([last_seq, *(item[3] for item in self._heap)]) + 1)
+        self._counter = itertools.count(max([last_seq, *(item.seq for item in self._heap)]) + 1)
         self._held = dict(held)
+
+    def held_touch(self, key: str) -> TouchRequest | None:
+        """The touch held under `key` (None: none is)."""
+        return self._held.get(key)
 
     def feed(self, event: Event) -> None:
         """An event arrives; it is processed at its time (never before `now`)."""
-        self.at(event.at, PHASE_EVENT, "event", (event,), (event.seq,))
+        self.at(event.at, Arrival(event), (event.seq,))
 
-    def _run(self, kind: str, payload: tuple) -> None:
-        if kind == "event":
-            self._on_event(payload[0])
-        elif kind == "tick":
-            self._day_tick()
-        elif kind == "retry":
-            req = self._held.pop(payload[0], None)
-            if req is not None:  # None: given up meanwhile
-                if self.observer is not None:
-                    self.observer.released(req)
-                self.request(req)
-        elif kind == "fire":
-            self.flows[payload[0]].fire(*payload[1:])
-        elif kind == "step":
-            self.flows[payload[0]].journeys[payload[1]].step(*payload[2:])
-        elif kind == "timeout":
-            self.flows[payload[0]].journeys[payload[1]].timed_out(*payload[2:])
-        elif kind == "group_step":
-            self.flows[payload[0]].groups[payload[1]].step(*payload[2:])
-        elif kind == "close":
-            self.flows[payload[0]].groups[payload[1]].close(*payload[2:])
-        elif kind == "sla_remind":
-            self.flows[payload[0]].slas[payload[1]].remind(*payload[2:])
-        elif kind == "sla_deadline":
-            self.flows[payload[0]].slas[payload[1]].deadline(*payload[2:])
-        elif kind == "sla_escalate":
-            self.flows[payload[0]].slas[payload[1]].escalate(*payload[2:])
-        else:
-            raise ValueError(f"unknown timeline item {kind!r}")
+    def _dispatch(self) -> dict[Kind, Callable[[Any], None]]:
+        """What each kind of timeline item does: the engine's own kinds here, a playbook's
+        at its runner (`flows[payload.flow]`)."""
+        flows = self.flows
+        return {
+            Kind.EVENT: lambda p: self._on_event(p.event),
+            Kind.TICK: lambda p: self._day_tick(),
+            Kind.RETRY: self._retry,
+            Kind.FIRE: lambda p: flows[p.flow].fire(p.runner, p.rule, p.once),
+            Kind.STEP: lambda p: flows[p.flow].journeys[p.journey].step(p),
+            Kind.TIMEOUT: lambda p: flows[p.flow].journeys[p.journey].timed_out(p),
+            Kind.GROUP_STEP: lambda p: flows[p.flow].groups[p.group].step(p),
+            Kind.CLOSE: lambda p: flows[p.flow].groups[p.group].close(p),
+            Kind.SLA_REMIND: lambda p: flows[p.flow].slas[p.sla].remind(p),
+            Kind.SLA_DEADLINE: lambda p: flows[p.flow].slas[p.sla].deadline(p),
+            Kind.SLA_ESCALATE: lambda p: flows[p.flow].slas[p.sla].escalate(p),
+        }
+
+    def _retry(self, payload: Retry) -> None:
+        req = self._held.pop(payload.key, None)
+        if req is not None:  # None: given up meanwhile
+            if self.observer is not None:
+                self.observer.released(req)
+            self.request(req)
 
     def advance(self, until: int) -> None:
         """Process everything due up to and including `until`."""
-        heap = self._heap
+        heap, handlers = self._heap, self._handlers
         while heap and heap[0][0] <= until:
             t = heap[0][0]
             self.now = t
@@ -175,7 +175,8 @@ class Engine:
                 item = heapq.heappop(heap)
                 if self.observer is not None:
                     self.observer.timer_done(item)
-                self._run(item[4], item[5])
+                payload = item[4]
+                handlers[payload.kind](payload)
                 if self._pending and not (heap and heap[0][0] == t):
                     self._resolve(t)
         self.now = max(self.now, until)
@@ -186,14 +187,15 @@ class Engine:
         heap = self._heap
         while heap:
             item = heapq.heappop(heap)
-            if item[4] != "retry":
+            payload = item[4]
+            if payload.kind is not Kind.RETRY:
                 continue
-            held = self._held.get(item[5][0])
+            held = self._held.get(payload.key)
             if held is not None and held.program.awaiting is not None:
                 continue  # held by the launch gate: it waits for a decision no plan can foresee
             t = self.now = item[0]
-            self._run(item[4], item[5])
-            if self._pending and not (heap and heap[0][0] == t and heap[0][4] == "retry"):
+            self._retry(payload)
+            if self._pending and not (heap and heap[0][0] == t and heap[0][4].kind is Kind.RETRY):
                 self._resolve(t)
 
     def _day_tick(self) -> None:
@@ -202,7 +204,7 @@ class Engine:
         for f in self.flows:
             f.day_tick(t)
         clock = self.programs[0].clock if self.programs else LocalTime(DEFAULT_TIMEZONE)
-        self.at(clock.next_period_start(t, "day"), PHASE_TICK, "tick", ())
+        self.at(clock.next_period_start(t, "day"), Tick())
 
     # ---- events ---------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
@@ -271,6 +273,26 @@ class Engine:
         for contact, key in zip(contacts, keys, strict=True):
             self._pending.append(like.member(contact, key))
 
+    # ---- versions side by side (the daemon's reloads) ----------------------------------------------
+    def retire(self, versions: Collection[str]) -> None:
+        """Playbook versions replaced by a newer one: they finish what their contacts started
+        but take no new entries. The running version of their playbook governs them with its
+        quiet hours and limits (they count together), and its journeys know the same journeys
+        of the retired versions (in the engine's order) for one-at-a-time and re-entry."""
+        for flows in self.flows:
+            flows.retired = flows.program.version in versions
+        running = {f.program.identity: f.program.policies for f in self.flows if not f.retired}
+        for flows in self.flows:
+            if flows.retired and flows.program.identity in running:
+                flows.program.policies = running[flows.program.identity]
+        for flows in self.flows:
+            if flows.retired:
+                continue
+            identity = flows.program.identity
+            for name, run in flows.journeys.items():
+                run.predecessors = [f.journeys[name] for f in self.flows
+                                    if f.retired and f.program.identity == identity and name in f.journeys]  # fmt: skip
+
     # ---- the daemon's launch gate (runtime/approvals.py) ----------------------------------------
     def gate(self, version: str, reason: Reason) -> None:
         """Hold every touch of `version` (awaiting approval) from now on."""
@@ -286,9 +308,10 @@ class Engine:
         for program in self.programs:
             if program.version == version:
                 program.awaiting = None
-        self.take(lambda item: item[4] == "retry" and item[5][0] in keys)
+        self._take_retries(keys)
         for key in sorted(keys):
-            self.at(self.now, PHASE_RETRY, "retry", (key,))
+            req = self._held[key]
+            self.at(self.now, Retry(key, req.contact, req.account))
         return len(keys)
 
     def refuse(self, version: str, held: str, reason: Reason) -> int:
@@ -299,7 +322,7 @@ class Engine:
         for program in self.programs:
             if program.version == version:
                 program.awaiting, program.refused = None, reason
-        self.take(lambda item: item[4] == "retry" and item[5][0] in keys)
+        self._take_retries(keys)
         for key in sorted(keys):
             self.give_up(self._held[key], reason)
         # Its contacts leave it, and a newer version of the playbook does not count what they
@@ -320,6 +343,10 @@ class Engine:
         for flows in self.flows:
             for run in flows.journeys.values():
                 run.predecessors = [p for p in run.predecessors if p.flows.program.version != version]
+
+    def _take_retries(self, keys: set[str]) -> None:
+        """The timeline's retries of the held touches `keys` come off it."""
+        self.take(lambda item: item.payload.kind is Kind.RETRY and item.payload.key in keys)
 
     def _gated(self, version: str, held: str) -> set[str]:
         return {key for key, req in self._held.items() if req.program.version == version and held in req.reasons}
@@ -399,7 +426,7 @@ class Engine:
             retry = req.not_after  # it cannot go out in time: given up when the group closes
         if self.observer is not None:
             self.observer.held(req)
-        self.at(retry, PHASE_RETRY, "retry", (req.key,))
+        self.at(retry, Retry(req.key, req.contact, req.account))
 
     def _render(self, req: TouchRequest, program: Program) -> tuple[str, dict[str, Any] | None, Any]:
         clock = program.clock

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,10 +26,11 @@ from playbook.engine.host import TASK_LANGUAGE
 from playbook.engine.pinyin import name_key
 from playbook.engine.sla import SlaRun
 from playbook.engine.standing import JOINED, LEFT, StandingRun
+from playbook.engine.timeline import Close, Fire, GroupStep, Item, Step, Timeout
 from playbook.i18n import N_, t_in
 from playbook.vocab import reasons
 from playbook.vocab.localtime import parse_clock
-from playbook.vocab.model import PHASE_SCHEDULE, PHASE_STEP, Event, StateEvent, TouchRequest
+from playbook.vocab.model import Event, StateEvent, TouchRequest
 from playbook.vocab.reasons import Reason
 
 if TYPE_CHECKING:
@@ -56,17 +58,15 @@ class FlowSet:
         self.rotations = [RotationRun(self, r) for r in pb.rotations.values()]
         self.slas = [SlaRun(self, s, i) for i, s in enumerate(pb.slas.values())]
         self.standing = {n: StandingRun(self, g) for n, g in (pb.standing or {}).items()}
-        self.runners: dict[str, Any] = {}
+        self.runners: dict[str, Any] = {}  # every runner by its key ("journey:NAME" …): timeline items, the journal
         self._schedule_docs: dict[int, dict[str, Any]] = {}
         self._reacting: dict[str, tuple[list[SlaRun], list[JourneyRun]]] = {}  # event type -> who reacts
         for kind, runs in (("journey", self.journeys.values()), ("group", self.groups.values()),
                            ("moments", self.moments), ("rotation", self.rotations),
-                           ("standing", self.standing.values())):  # fmt: skip
+                           ("standing", self.standing.values()), ("sla", self.slas)):  # fmt: skip
             for run in runs:
                 run.key = f"{kind}:{run.name}"
                 self.runners[run.key] = run
-        for sla in self.slas:
-            sla.key = f"sla:{sla.s.name}"
 
     def dirty(self, runner: str, item: str) -> None:
         """A runner's state for `item` changed (for the daemon's journal)."""
@@ -106,12 +106,12 @@ class FlowSet:
         (including a firing exactly at `first_after`)."""
         nxt = self.next_firing(schedule, first_after - 1)
         if nxt is not None:
-            self.engine.at(nxt, PHASE_SCHEDULE, "fire", (self.index, runner, rule))
+            self.engine.at(nxt, Fire(self.index, runner, rule))
 
     def once(self, local_iso: str, runner: str, rule: int = 0) -> None:
         t = self.clock.instant(dt.datetime.fromisoformat(local_iso))
         if t >= self.activated_at:  # a one-off already in the past when activated never fires
-            self.engine.at(t, PHASE_SCHEDULE, "fire", (self.index, runner, rule, True))
+            self.engine.at(t, Fire(self.index, runner, rule, True))
 
     def fire(self, runner: str, rule: int, once: bool = False) -> None:
         """A schedule fired: run it, and put its next firing on the timeline."""
@@ -126,8 +126,7 @@ class FlowSet:
     # ---- what the engine tells the runners -------------------------------------------------
     def activate(self, t: int) -> None:
         self.activated_at = t
-        for run in (*self.journeys.values(), *self.groups.values(), *self.moments, *self.rotations,
-                    *self.standing.values()):  # fmt: skip
+        for run in self.runners.values():
             run.activate(t)
 
     def on_event(self, event: Event) -> None:
@@ -144,7 +143,7 @@ class FlowSet:
         """The SLAs and journeys an event type concerns, in their order (worked out once
         per type: most events concern few runners)."""
         found = self._reacting[kind] = (
-            [sla for sla in self.slas if kind in (sla.s.trigger, sla.s.answer)],
+            [sla for sla in self.slas if kind in (sla.sla.trigger, sla.sla.answer)],
             [j for j in self.journeys.values() if kind in j.reacts_to],
         )
         return found
@@ -166,6 +165,17 @@ class FlowSet:
     def tag(self, cid: str, tag: str, add: bool, t: int, flow: str) -> None:
         """A runner's `tag add/remove` (see change_tag)."""
         change_tag(self, cid, tag, add, t, flow)
+
+    def take_over(self, olders: Sequence[FlowSet], now: int) -> None:
+        """This version starts while `olders` — older versions of the same playbook, oldest
+        first — still run: who already matches a journey's segment entry there is not greeted
+        again, its schedules are laid out from now, and each runner carries on from the same
+        runner in the older versions (a rotation's cycle, a service level's open watches)."""
+        for run in self.journeys.values():
+            run.take_over_from(run.predecessors)  # before activation, which would greet them
+        self.activate(now)
+        for run in (*self.groups.values(), *self.moments, *self.rotations, *self.standing.values(), *self.slas):
+            run.take_over_from([f.runners[run.key] for f in olders if run.key in f.runners])
 
     def touch_done(self, origin: tuple, sent_at: int | None) -> None:
         """A touch with an origin went out (sent_at) or was skipped (None): continue."""
@@ -226,10 +236,48 @@ class Enrolment:
         self.segments = segments  # segments the contact was in at entry (for reports)
 
 
+@dataclass(frozen=True, slots=True)
+class EnrolmentState:
+    """An enrolment as a value: its wait node by id, the touch it waits for by key."""
+
+    contact: str
+    n: int
+    entered_at: int
+    status: str
+    epoch: int
+    event: dict[str, Any] | None
+    arms: Mapping[str, str]
+    wait: str | None  # the wait node's id
+    touch: str | None  # the key of the touch it waits for (held)
+    goal_at: int | None
+    segments: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyContact:
+    """A journey's state for one contact (its item): its enrolments, oldest first, and
+    whether it matches the journey's segment entry now."""
+
+    contact: str
+    enrolments: tuple[EnrolmentState, ...]
+    matching: bool
+
+
+def waiting_steps(items: Iterable[Item]) -> dict[tuple[int, str], dict[tuple[str, int, int], Item]]:
+    """The journeys' step and timeout items, by journey (flow, name) and then by enrolment
+    (contact, n, epoch) — what `JourneyRun.migrate_from` moves."""
+    found: dict[tuple[int, str], dict[tuple[str, int, int], Item]] = {}
+    for item in items:
+        due = item.payload
+        if due.__class__ is Step or due.__class__ is Timeout:
+            found.setdefault((due.flow, due.journey), {})[due.contact, due.n, due.epoch] = item
+    return found
+
+
 class JourneyRun:
     def __init__(self, flows: FlowSet, j: ir.Journey):
         self.flows = flows
-        self.j = j
+        self.journey = j
         self.name = j.name
         self.key = ""
         self.engine = flows.engine
@@ -255,7 +303,7 @@ class JourneyRun:
 
     # ---- entry -----------------------------------------------------------------------------
     def activate(self, t: int) -> None:
-        entry = self.j.entry
+        entry = self.journey.entry
         if entry.kind == "segment":
             self._reevaluate_all(t)
         elif entry.kind == "schedule":
@@ -264,7 +312,7 @@ class JourneyRun:
             self.flows.once(entry.at, self.key)
 
     def schedule_of(self, rule: int) -> Any:
-        return self.j.entry.schedule
+        return self.journey.entry.schedule
 
     def fired(self, rule: int, t: int) -> None:
         self._enter_segment(t)
@@ -307,7 +355,7 @@ class JourneyRun:
             self.flows.dirty(self.key, cid)
 
     def contact_changed(self, cid: str) -> None:
-        if self.j.entry.kind == "segment":
+        if self.journey.entry.kind == "segment":
             self._reevaluate(cid, self.engine.now)
 
     def day_tick(self, t: int) -> None:
@@ -315,7 +363,7 @@ class JourneyRun:
             self.members is not None
             and self.members.time_dependent
             and t > self.engine.start
-            and self.j.entry.kind == "segment"
+            and self.journey.entry.kind == "segment"
         ):
             self._reevaluate_all(t)
 
@@ -334,7 +382,7 @@ class JourneyRun:
         if last is not None:
             if last.status == "active":
                 return  # at most once at a time
-            again = self.j.reenter_after_minutes
+            again = self.journey.reenter_after_minutes
             if again is None or t - last.entered_at < again * 60:
                 return
         program = self.flows.program
@@ -343,8 +391,8 @@ class JourneyRun:
         enr = Enrolment(cid, len(past or ()) + 1, t, event, segments)
         self.history.setdefault(cid, []).append(enr)
         self.flows.dirty(self.key, cid)
-        self.flows.emit(t, "enter", cid, self.j.name, n=enr.n)
-        self._goto(enr, self.j.start, t)
+        self.flows.emit(t, "enter", cid, self.journey.name, n=enr.n)
+        self._goto(enr, self.journey.start, t)
 
     # ---- steps -----------------------------------------------------------------------------
     def _goto(self, enr: Enrolment, node_id: str | None, prev: int) -> None:
@@ -353,28 +401,27 @@ class JourneyRun:
         if node_id is None:
             enr.status = "done"
             self.flows.dirty(self.key, enr.contact)
-            self.flows.emit(prev, "exit", enr.contact, self.j.name, reason="completed")
+            self.flows.emit(prev, "exit", enr.contact, self.journey.name, reason="completed")
             return
-        node = self.j.nodes[node_id]
+        node = self.journey.nodes[node_id]
         due = timing_due(self.flows.clock, node.timing, prev, enr.entered_at)
-        payload = (self.flows.index, self.name, enr.contact, enr.n, node_id, enr.epoch)
-        self.engine.at(due, PHASE_STEP, "step", payload, (enr.contact,))
+        self.engine.at(due, Step(self.flows.index, self.name, enr.contact, enr.n, node_id, enr.epoch), (enr.contact,))
 
     def enrolment(self, cid: str, n: int) -> Enrolment:
         return self.history[cid][n - 1]
 
-    def step(self, cid: str, n: int, node_id: str, epoch: int) -> None:
+    def step(self, due: Step) -> None:
         """A step is due (timeline item "step")."""
-        enr = self.enrolment(cid, n)
-        if enr.epoch != epoch or enr.status != "active":
+        enr = self.enrolment(due.contact, due.n)
+        if enr.epoch != due.epoch or enr.status != "active":
             return
-        self.flows.dirty(self.key, cid)  # its touch or wait may change
-        self._step(enr, self.j.nodes[node_id], self.engine.now)
+        self.flows.dirty(self.key, due.contact)  # its touch or wait may change
+        self._step(enr, self.journey.nodes[due.node], self.engine.now)
 
     def _step(self, enr: Enrolment, node: ir.Node, t: int) -> None:
         cid = enr.contact
         flows = self.flows
-        for rule in self.j.exits:
+        for rule in self.journey.exits:
             if rule.kind == "condition" and flows.matches(rule.condition, cid, t, enr.event):
                 return self.exit(enr, t, reasons.EXIT_WHEN)
         kind = node.kind
@@ -389,7 +436,7 @@ class JourneyRun:
         if kind == "invite":
             return self._invite(enr, node, t)
         if kind in ("tag_add", "tag_remove"):
-            change_tag(flows, cid, node.text or "", kind == "tag_add", t, self.j.name)
+            change_tag(flows, cid, node.text or "", kind == "tag_add", t, self.journey.name)
             return self._goto(enr, node.next, t)
         if kind == "exit":
             return self.exit(enr, t, reasons.EXIT_STEP)
@@ -397,24 +444,23 @@ class JourneyRun:
             branch = node.then if flows.matches(node.condition, cid, t, enr.event) else node.otherwise
             return self._goto(enr, branch, t)
         if kind == "split":
-            arm = choose_arm(self.j.name, node, cid)
+            arm = choose_arm(self.journey.name, node, cid)
             enr.arms[node.id] = arm.name
-            flows.emit(t, "split", cid, self.j.name, step=node.id, arm=arm.name)
+            flows.emit(t, "split", cid, self.journey.name, step=node.id, arm=arm.name)
             return self._goto(enr, arm.next, t)
         assert kind == "wait"
         enr.wait = node
         deadline = t + (node.up_to_minutes or 0) * 60
-        payload = (self.flows.index, self.name, cid, enr.n, node.id, enr.epoch)
-        self.engine.at(deadline, PHASE_STEP, "timeout", payload, (cid,))
+        self.engine.at(deadline, Timeout(self.flows.index, self.name, cid, enr.n, node.id, enr.epoch), (cid,))
         return None
 
-    def timed_out(self, cid: str, n: int, node_id: str, epoch: int) -> None:
+    def timed_out(self, due: Timeout) -> None:
         """A wait ran out (timeline item "timeout"): the else-branch, from the deadline."""
-        enr = self.enrolment(cid, n)
-        if enr.epoch == epoch and enr.wait is not None and enr.wait.id == node_id:
+        enr = self.enrolment(due.contact, due.n)
+        if enr.epoch == due.epoch and enr.wait is not None and enr.wait.id == due.node:
             enr.wait = None
-            self.flows.dirty(self.key, cid)
-            self._goto(enr, self.j.nodes[node_id].otherwise, self.engine.now)
+            self.flows.dirty(self.key, due.contact)
+            self._goto(enr, self.journey.nodes[due.node].otherwise, self.engine.now)
 
     def _touch(self, enr: Enrolment, node: ir.Node, t: int) -> TouchRequest:
         cid = enr.contact
@@ -422,9 +468,9 @@ class JourneyRun:
         # positional (a plan makes a million): due, channel, account, flow, step, step_order,
         # priority, playbook, key, contact
         req = TouchRequest(t, node.kind if node.kind != "invite" else "dm",
-                           self.engine.contacts.fields[cid].get("account"), self.j.name, node.label,
-                           _step_order(node.id), self.j.priority, program,
-                           f"{program.version}/{self.j.name}/{cid}/{node.id}/{enr.n}", cid)  # fmt: skip
+                           self.engine.contacts.fields[cid].get("account"), self.journey.name, node.label,
+                           _step_order(node.id), self.journey.priority, program,
+                           f"{program.version}/{self.journey.name}/{cid}/{node.id}/{enr.n}", cid)  # fmt: skip
         req.event = enr.event
         req.entered_at = enr.entered_at
         req.origin = ("journey", self.flows.index, self.name, cid, enr.n, node.id, enr.epoch)
@@ -436,7 +482,7 @@ class JourneyRun:
         self.flows.dirty(self.key, cid)
         if enr.epoch == epoch:
             due = self.engine.now if sent_at is None else sent_at
-            self._goto(enr, self.j.nodes[node_id].next, due)
+            self._goto(enr, self.journey.nodes[node_id].next, due)
 
     def _invite(self, enr: Enrolment, node: ir.Node, t: int) -> None:
         cid = enr.contact
@@ -446,12 +492,12 @@ class JourneyRun:
             standing.invite(req, cid, t)
             enr.touch = req
             return self.engine.request(req)
-        group = self.flows.groups[node.group or ""]
+        run = self.flows.groups[node.group or ""]
         req = self._touch(enr, node, t)
-        instance = group.instance_for(cid, t)
-        req.content = group.g.invite
+        instance = run.instance_for(cid, t)
+        req.content = run.group.invite
         if instance is None:
-            req.cancelled = f"group '{group.g.name}' is not open"
+            req.cancelled = f"group '{run.group.name}' is not open"
         else:
             req.group, req.not_after = instance.id, instance.closes
         enr.touch = req
@@ -464,10 +510,67 @@ class JourneyRun:
         enr.epoch += 1
         enr.wait = None
         self.flows.dirty(self.key, enr.contact)
-        self.flows.emit(t, "exit", enr.contact, self.j.name, reason=str(reason))
+        self.flows.emit(t, "exit", enr.contact, self.journey.name, reason=str(reason))
         if enr.touch is not None:
             touch, enr.touch = enr.touch, None
             self.engine.give_up(touch, reasons.exited(reason))
+
+    # ---- versions --------------------------------------------------------------------------
+    def take_over_from(self, olders: Sequence[JourneyRun]) -> None:
+        """Who matches the segment entry in an older version matches here already (a new
+        version does not greet them again)."""
+        for older in olders:
+            self.matching |= older.matching
+        for cid in self.matching:
+            self.flows.dirty(self.key, cid)
+
+    def migrate_from(self, older: JourneyRun, waiting: Mapping[tuple[str, int, int], Item], now: int) -> int:
+        """`run --migrate`: contacts mid-journey in `older` (this journey in an older version)
+        continue here, at the same step (node id) where it still exists; where it does not,
+        or while a touch of theirs is held, they finish the older version. `waiting`: the
+        older journey's step and timeout items by (contact, n, epoch) (`waiting_steps`).
+        Returns how many moved."""
+        moved: set[int] = set()  # seqs of the older version's items that moved
+        for cid, history in list(older.history.items()):
+            enr = history[-1]
+            item = waiting.get((cid, enr.n, enr.epoch))
+            if enr.status != "active" or enr.touch is not None or item is None:
+                continue
+            due = item.payload
+            if due.node not in self.journey.nodes:
+                continue
+            fresh = Enrolment(cid, len(self.history.get(cid, ())) + 1, enr.entered_at, enr.event, list(enr.segments))
+            fresh.arms, fresh.goal_at = dict(enr.arms), enr.goal_at
+            if due.__class__ is Timeout:
+                fresh.wait = self.journey.nodes[due.node]
+            self.history.setdefault(cid, []).append(fresh)
+            self.flows.dirty(self.key, cid)
+            older.exit(enr, now, Reason("migrated", version=self.flows.program.version))
+            moved.add(item.seq)
+            self.engine.at(item.due, due._replace(flow=self.flows.index, n=fresh.n, epoch=fresh.epoch), item.order)
+        if moved:
+            self.engine.take(lambda it: it.seq in moved)  # the older version has nothing left to do for them
+        return len(moved)
+
+    # ---- the daemon's store ----------------------------------------------------------------
+    def snapshot(self, items: Iterable[str]) -> list[JourneyContact]:
+        return [JourneyContact(cid, tuple(_enrolment_state(e) for e in self.history.get(cid, ())), cid in self.matching)
+                for cid in items]  # fmt: skip
+
+    def restore(self, snapshots: Iterable[JourneyContact]) -> None:
+        nodes = self.journey.nodes
+        for state in snapshots:
+            history = self.history.setdefault(state.contact, [])
+            for e in state.enrolments:
+                enr = Enrolment(e.contact, e.n, e.entered_at, e.event, list(e.segments))
+                enr.status, enr.epoch, enr.arms, enr.goal_at = e.status, e.epoch, dict(e.arms), e.goal_at
+                enr.wait = nodes[e.wait] if e.wait else None
+                enr.touch = self.engine.held_touch(e.touch) if e.touch else None
+                history.append(enr)
+            if not history:
+                del self.history[state.contact]
+            if state.matching:
+                self.matching.add(state.contact)
 
     # ---- events ----------------------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -483,7 +586,7 @@ class JourneyRun:
             if kind == "deleted":
                 self.exit(current, t, reasons.DELETED)
             else:
-                for rule in self.j.exits:
+                for rule in self.journey.exits:
                     if rule.kind == "event" and rule.event == kind and flows.matches(rule.where, cid, t, data):
                         self.exit(current, t, reasons.exit_on(kind))
                         break
@@ -496,17 +599,23 @@ class JourneyRun:
             ):
                 current.wait = None
                 self._goto(current, wait.then, t)
-        goal = self.j.goal
+        goal = self.journey.goal
         if goal is not None and goal.event == kind:
             for enr in self.history.get(cid, ()):
                 within = enr.entered_at <= t <= enr.entered_at + goal.within_minutes * 60
                 if enr.goal_at is None and within and flows.matches(goal.where, cid, t, data):
                     enr.goal_at = t
-                    flows.emit(t, "goal", cid, self.j.name, event=kind, after_seconds=t - enr.entered_at)
-        entry = self.j.entry
+                    flows.emit(t, "goal", cid, self.journey.name, event=kind, after_seconds=t - enr.entered_at)
+        entry = self.journey.entry
         if entry.kind == "event" and entry.event == kind and kind != "deleted":
             if self.engine.contacts.active(cid) and flows.matches(entry.where, cid, t, data):
                 self.enter(cid, t, data)
+
+
+def _enrolment_state(enr: Enrolment) -> EnrolmentState:
+    return EnrolmentState(enr.contact, enr.n, enr.entered_at, enr.status, enr.epoch, enr.event, dict(enr.arms),
+                          enr.wait.id if enr.wait is not None else None,
+                          enr.touch.key if enr.touch is not None else None, enr.goal_at, tuple(enr.segments))  # fmt: skip
 
 
 def change_tag(flows: FlowSet, cid: str, tag: str, add: bool, t: int, flow: str) -> None:
@@ -551,10 +660,23 @@ class Instance:
         self.closed = False
 
 
+@dataclass(frozen=True, slots=True)
+class InstanceState:
+    """A group instance as a value (a group's item, by its id)."""
+
+    id: str
+    account: str
+    opens: int
+    closes: int
+    members: tuple[str, ...]
+    closed: bool  # the closing steps have begun
+    dissolved: bool  # the closing steps are done
+
+
 class GroupRun:
     def __init__(self, flows: FlowSet, g: ir.Group):
         self.flows = flows
-        self.g = g
+        self.group = g
         self.name = g.name
         self.key = ""
         self.engine = flows.engine
@@ -562,19 +684,19 @@ class GroupRun:
         self.open_instances: list[Instance] = []
 
     def activate(self, t: int) -> None:
-        if self.g.opens.at:
-            self.flows.once(self.g.opens.at, self.key)
+        if self.group.opens.at:
+            self.flows.once(self.group.opens.at, self.key)
         else:
-            self.flows.repeat(self.g.opens.schedule, t, self.key)
+            self.flows.repeat(self.group.opens.schedule, t, self.key)
 
     def schedule_of(self, rule: int) -> Any:
-        return self.g.opens.schedule
+        return self.group.opens.schedule
 
     def fired(self, rule: int, t: int) -> None:
         self._open(t)
 
     def _open(self, t: int) -> None:
-        g, flows = self.g, self.flows
+        g, flows = self.group, self.flows
         closes = t + g.lasts_minutes * 60
         day = flows.clock.date_of(t).isoformat()
         columns = self.engine.columns
@@ -596,21 +718,21 @@ class GroupRun:
         from playbook.engine.render import MissingValue, render
 
         try:
-            title = render(self.g.title, None, title_scope, None, self.flows.clock)
+            title = render(self.group.title, None, title_scope, None, self.flows.clock)
         except MissingValue:
-            title = self.g.name
-        self.flows.emit(t, "group_opened", None, self.g.name, group=inst.id, account=inst.account, title=title,
+            title = self.group.name
+        self.flows.emit(t, "group_opened", None, self.group.name, group=inst.id, account=inst.account, title=title,
                         members=len(inst.members), closes=inst.closes)  # fmt: skip
-        self._goto(inst, self.g.start, inst.opens)  # a late instance: past steps run at once
-        self.engine.at(inst.closes, PHASE_SCHEDULE, "close", (self.flows.index, self.name, inst.id))
+        self._goto(inst, self.group.start, inst.opens)  # a late instance: past steps run at once
+        self.engine.at(inst.closes, Close(self.flows.index, self.name, inst.id, inst.account))
 
     def _invite(self, inst: Instance, t: int) -> None:
         """The instance's members are invited (a dm each)."""
         program = self.flows.program
         # positional: due, channel, account, flow, step, step_order, priority, playbook, key, contact, group
-        like = TouchRequest(t, "dm", inst.account, self.g.name, f"invite {self.g.invite}", 0, 0, program, "", None,
+        like = TouchRequest(t, "dm", inst.account, self.group.name, f"invite {self.group.invite}", 0, 0, program, "", None,
                             inst.id)  # fmt: skip
-        like.content = self.g.invite
+        like.content = self.group.invite
         like.not_after = inst.closes
         prefix = f"{program.version}/{inst.id}/invite/"
         self.engine.request_batch(like, inst.members, [prefix + cid for cid in inst.members])
@@ -626,7 +748,7 @@ class GroupRun:
         latest = max(i.opens for i in open_now)
         candidates = [i for i in open_now if i.opens == latest]
         for inst in candidates:
-            if len(inst.members) < self.g.size:
+            if len(inst.members) < self.group.size:
                 inst.members.append(cid)
                 self.flows.dirty(self.key, inst.id)
                 return inst
@@ -644,21 +766,20 @@ class GroupRun:
             if closing is not None:
                 self._run_closing(inst, closing, prev)
             return
-        node = self.g.nodes[node_id]
+        node = self.group.nodes[node_id]
         due = timing_due(self.flows.clock, node.timing, prev, inst.opens)
-        self.engine.at(
-            due, PHASE_STEP, "group_step", (self.flows.index, self.name, inst.id, node_id, closing), (inst.id,)
-        )
+        self.engine.at(due, GroupStep(self.flows.index, self.name, inst.id, node_id, closing, inst.account), (inst.id,))
 
-    def step(self, inst_id: str, node_id: str, closing: tuple[str, ...] | None) -> None:
+    def step(self, due: GroupStep) -> None:
         """A group step is due (timeline item "group_step")."""
-        inst = self.instances[inst_id]
+        inst = self.instances[due.instance]
+        closing, node_id = due.closing, due.node
         if inst.closed and closing is None:
             return
-        node = self.g.nodes[node_id]
+        node = self.group.nodes[node_id]
         program = self.flows.program
         req = TouchRequest(due=self.engine.now, channel="group" if node.kind == "post" else "task",
-                           account=inst.account, flow=self.g.name,
+                           account=inst.account, flow=self.group.name,
                            step=("closing: " if closing is not None else "") + node.label,
                            step_order=_step_order(node.id), priority=0, program=program,
                            key=f"{program.version}/{inst.id}/{node.id}", group=inst.id,
@@ -672,14 +793,35 @@ class GroupRun:
 
     def touch_done(self, inst_id: str, node_id: str, closing: tuple[str, ...] | None, *, sent_at: int | None) -> None:
         inst = self.instances[inst_id]
-        self._goto(inst, self.g.nodes[node_id].next, self.engine.now if sent_at is None else sent_at, closing)
+        self._goto(inst, self.group.nodes[node_id].next, self.engine.now if sent_at is None else sent_at, closing)
 
-    def close(self, inst_id: str) -> None:
+    def close(self, due: Close) -> None:
         """Closing posts go out, then the group is dissolved (or a task asks staff to)."""
-        inst = self.instances[inst_id]
+        inst = self.instances[due.instance]
         inst.closed = True
         self.flows.dirty(self.key, inst.id)
-        self._run_closing(inst, tuple(self.g.closing), inst.closes)
+        self._run_closing(inst, tuple(self.group.closing), inst.closes)
+
+    # ---- versions and the daemon's store ------------------------------------------------------------
+    def take_over_from(self, olders: Sequence[GroupRun]) -> None:
+        """Nothing: an older version's instances run to their close there."""
+
+    def snapshot(self, items: Iterable[str]) -> list[InstanceState]:
+        out = []
+        for inst_id in items:
+            inst = self.instances[inst_id]
+            out.append(InstanceState(inst.id, inst.account, inst.opens, inst.closes, tuple(inst.members), inst.closed,
+                                     inst not in self.open_instances))  # fmt: skip
+        return out
+
+    def restore(self, snapshots: Iterable[InstanceState]) -> None:
+        for state in snapshots:
+            inst = Instance(state.id, state.account, state.opens, state.closes)
+            inst.members, inst.closed = list(state.members), state.closed
+            self.instances[inst.id] = inst
+            if not state.dissolved:
+                self.open_instances.append(inst)
+        self.open_instances.sort(key=lambda i: (i.opens, _instance_number(i.id), i.id))
 
     def _run_closing(self, inst: Instance, remaining: tuple[str, ...], t: int) -> None:
         if remaining:
@@ -687,7 +829,7 @@ class GroupRun:
             return
         self.open_instances.remove(inst)
         self.flows.dirty(self.key, inst.id)
-        self.flows.emit(t, "group_closed", None, self.g.name, group=inst.id, account=inst.account)
+        self.flows.emit(t, "group_closed", None, self.group.name, group=inst.id, account=inst.account)
         if not self.engine.can_dissolve_groups:
             program = self.flows.program
             self.engine.request(
@@ -695,7 +837,7 @@ class GroupRun:
                     due=t,
                     channel="task",
                     account=inst.account,
-                    flow=self.g.name,
+                    flow=self.group.name,
                     step="dissolve",
                     step_order=10**6,
                     priority=0,
@@ -707,13 +849,18 @@ class GroupRun:
             )
 
 
+def _instance_number(instance_id: str) -> int:
+    tail = instance_id.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
 # ---- Moments ----------------------------------------------------------------------------------------
 
 
 class MomentsRun:
     def __init__(self, flows: FlowSet, m: ir.Moments):
         self.flows = flows
-        self.m = m
+        self.moments = m
         self.name = m.name
         self.key = ""
         self.engine = flows.engine
@@ -731,21 +878,30 @@ class MomentsRun:
 
     def audience_for(self, index: int, account: str) -> Callable[[], Audience]:
         """Who will see rule `index`'s post from `account`, worked out when it goes out."""
-        rule = self.m.rules[index]
+        rule = self.moments.rules[index]
         return lambda: self._audience(rule, index, account)
 
     def activate(self, t: int) -> None:
-        for index, rule in enumerate(self.m.rules):
+        for index, rule in enumerate(self.moments.rules):
             if rule.at:
                 self.flows.once(rule.at, self.key, index)
             else:
                 self.flows.repeat(rule.schedule, t, self.key, index)
 
     def schedule_of(self, rule: int) -> Any:
-        return self.m.rules[rule].schedule
+        return self.moments.rules[rule].schedule
 
     def fired(self, rule: int, t: int) -> None:
-        self._post(self.m.rules[rule], rule, t)
+        self._post(self.moments.rules[rule], rule, t)
+
+    def take_over_from(self, olders: Sequence[MomentsRun]) -> None:
+        """Nothing: a Moments calendar keeps no state."""
+
+    def snapshot(self, items: Iterable[str]) -> list[Any]:
+        return []  # it keeps no state
+
+    def restore(self, snapshots: Iterable[Any]) -> None:
+        """Nothing to restore: it keeps no state."""
 
     def _post(self, rule: ir.MomentRule, index: int, t: int) -> None:
         program = self.flows.program
@@ -756,12 +912,12 @@ class MomentsRun:
                     due=t,
                     channel="moment",
                     account=account,
-                    flow=self.m.name,
+                    flow=self.moments.name,
                     step=rule.label,
                     step_order=index,
                     priority=0,
                     program=program,
-                    key=f"{program.version}/{self.m.name}/{account}/{index}/{stamp}",
+                    key=f"{program.version}/{self.moments.name}/{account}/{index}/{stamp}",
                     content=rule.content,
                     audience_of=self.audience_for(index, account),
                 )  # fmt: skip
@@ -771,12 +927,31 @@ class MomentsRun:
 # ---- rotations ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RotationCycle:
+    """A rotation's cycle (its item ""): which, and the day the rotation began."""
+
+    cycle: int  # -1: none yet
+    first_day: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class RotationQueue:
+    """A rotation's queue for one account (its item): who is still to be tasked this cycle
+    (None: the account has no queue any more), and who of the account's contacts was placed
+    in the cycle."""
+
+    account: str
+    queue: tuple[str, ...] | None
+    placed: tuple[str, ...]  # in id order
+
+
 class RotationRun:
     """Each account's contacts spread evenly over the period, in the given order."""
 
     def __init__(self, flows: FlowSet, r: ir.Rotation):
         self.flows = flows
-        self.r = r
+        self.rotation = r
         self.name = r.name
         self.schedule = ir.Weekly(weekdays=r.weekdays, times=[r.time])  # one object: schedules are cached by id
         self.key = ""
@@ -800,20 +975,20 @@ class RotationRun:
 
     def _ordered(self, contacts: list[str]) -> list[str]:
         """The contacts in the rotation's order; those without the field last, by id."""
-        fields, field = self.engine.contacts.fields, self.r.order_by
+        fields, field = self.engine.contacts.fields, self.rotation.order_by
         present, missing = [], []
         for c in contacts:
             (missing if fields[c].get(field) is None else present).append(c)
         missing.sort()
         keys = self._name_keys(present) if field == "name" else None
         if keys is not None:  # strings "…\0" + id: sorted as they are, the id after the first NUL
-            keys.sort(reverse=self.r.descending)
+            keys.sort(reverse=self.rotation.descending)
             return [key.partition("\0")[2] for key in keys] + missing
         tuples = [_value_key(fields[c].get(field), c) if field != "name" else _name_tuple(fields[c]["name"], c)
                   for c in present]  # fmt: skip
         # (keys are unique: each ends with the contact id)
         by = dict(zip(present, tuples, strict=True))
-        present.sort(key=by.__getitem__, reverse=self.r.descending)
+        present.sort(key=by.__getitem__, reverse=self.rotation.descending)
         return present + missing  # contacts without the field come last either way
 
     def _name_keys(self, present: list[str]) -> list[str] | None:
@@ -840,7 +1015,7 @@ class RotationRun:
         assert self.first_day is not None
         clock = self.flows.clock
         today = clock.date_of(t)
-        cycle = (today - self.first_day).days // self.r.period_days
+        cycle = (today - self.first_day).days // self.rotation.period_days
         if cycle != self.cycle:
             self.cycle = cycle
             self.placed = set()
@@ -851,13 +1026,15 @@ class RotationRun:
                 queue = self._ordered(self.engine.contacts.of_account(account))
                 self.queues[account] = queue
                 self.placed.update(queue)
-        cycle_end = self.first_day + dt.timedelta(days=(cycle + 1) * self.r.period_days)
+        cycle_end = self.first_day + dt.timedelta(days=(cycle + 1) * self.rotation.period_days)
         days_left = sum(
-            1 for i in range((cycle_end - today).days) if (today + dt.timedelta(days=i)).weekday() in self.r.weekdays
+            1
+            for i in range((cycle_end - today).days)
+            if (today + dt.timedelta(days=i)).weekday() in self.rotation.weekdays
         )
         program = self.flows.program
         fields, deleted = self.engine.contacts.fields, self.engine.contacts.deleted
-        name, step = self.r.name, f'task "{self.r.task}"'
+        name, step = self.rotation.name, f'task "{self.rotation.task}"'
         for account in sorted(self.queues):
             queue = self.queues[account]
             take = math.ceil(len(queue) / max(days_left, 1))
@@ -867,7 +1044,7 @@ class RotationRun:
             active = [cid for cid in today_list if cid in fields and cid not in deleted]
             # positional: due, channel, account, flow, step, step_order, priority, playbook, key, contact
             like = TouchRequest(t, "task", account, name, step, 0, 0, program, "", None)
-            like.task_text = self.r.task
+            like.task_text = self.rotation.task
             self.engine.request_batch(like, active, [prefix + cid + suffix for cid in active])
 
     def contact_changed(self, cid: str) -> None:
@@ -880,6 +1057,42 @@ class RotationRun:
         self.placed.add(cid)
         self.queues.setdefault(account, []).append(cid)
         self.flows.dirty(self.key, account)
+
+    # ---- versions and the daemon's store ------------------------------------------------------------
+    def take_over_from(self, olders: Sequence[RotationRun]) -> None:
+        """The latest older version that began a cycle goes on here: the same cycle and queues
+        (who was tasked this cycle is not tasked again)."""
+        prev = next((r for r in reversed(olders) if r.cycle >= 0), None)
+        if prev is None:
+            return
+        self.first_day, self.cycle = prev.first_day, prev.cycle
+        self.queues = {account: list(queue) for account, queue in prev.queues.items()}
+        self.placed = set(prev.placed)
+        for account in ("", *self.queues):
+            self.flows.dirty(self.key, account)
+
+    def snapshot(self, items: Iterable[str]) -> list[RotationCycle | RotationQueue]:
+        """The cycle, always, and the queues of these accounts (item "" is the cycle's)."""
+        fields = self.engine.contacts.fields
+        placed: dict[str, list[str]] = {}
+        for cid in self.placed:
+            placed.setdefault(fields.get(cid, {}).get("account") or "", []).append(cid)
+        out: list[RotationCycle | RotationQueue] = [RotationCycle(self.cycle, self.first_day)]
+        for account in items:
+            if account:
+                queue = self.queues.get(account)
+                out.append(RotationQueue(account, None if queue is None else tuple(queue),
+                                         tuple(sorted(placed.get(account, ())))))  # fmt: skip
+        return out
+
+    def restore(self, snapshots: Iterable[RotationCycle | RotationQueue]) -> None:
+        for state in snapshots:
+            if isinstance(state, RotationCycle):
+                self.cycle, self.first_day = state.cycle, state.first_day
+            elif state.queue is not None:
+                self.queues[state.account] = list(state.queue)
+                self.placed.update(state.placed)
+        self.queues = dict(sorted(self.queues.items()))
 
 
 def name_prefix(name: str) -> str:

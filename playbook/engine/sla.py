@@ -13,19 +13,23 @@ The exact rules are in docs/semantics.md ("Service levels").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from playbook.compiler import ir
 from playbook.engine.host import TASK_LANGUAGE
+from playbook.engine.timeline import SLA_KINDS, Item, SlaDeadline, SlaEscalate, SlaRemind
 from playbook.i18n import N_, t_in
 from playbook.vocab import reasons
 from playbook.vocab.localtime import parse_clock
-from playbook.vocab.model import PHASE_STEP, Event, TouchRequest
+from playbook.vocab.model import Event, TouchRequest
 
 # The tasks this runner writes (names with their braces doubled: a task text is a template).
 SLA_TASK = N_("[{sla}] {name}'s {trigger} is not answered yet; please handle it by {by}")
-ESCALATION_TASK = N_("[{sla}] {name}'s {trigger} is past its deadline unanswered (in charge: {staff}); please follow up")
+ESCALATION_TASK = N_(
+    "[{sla}] {name}'s {trigger} is past its deadline unanswered (in charge: {staff}); please follow up"
+)
 
 if TYPE_CHECKING:
     from playbook.engine.host import Flows as FlowSet
@@ -35,12 +39,32 @@ SLA_EVENTS = frozenset({"sla_started", "sla_met", "sla_late", "sla_missed"})  # 
 OUTCOMES = ("met", "late", "missed")  # what a staff member's watches became (tally_by_account)
 
 
+@dataclass(frozen=True, slots=True)
+class SlaWatch:
+    """A service level's state for one contact (its item): how many watches it has had, and
+    its open watch (started, deadline, serial, account, name — or the first three, kept by an
+    earlier version), None when none is open."""
+
+    contact: str
+    serial: int
+    open: tuple[Any, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaBase:
+    """Watches counted for all contacts together, by a store of an earlier version (its
+    item ""): a contact's serials go on from there."""
+
+    serial: int
+
+
 class SlaRun:
     """One `sla`: its open watches, their reminders, misses and escalations."""
 
     def __init__(self, flows: FlowSet, s: ir.Sla, index: int):
         self.flows = flows
-        self.s = s
+        self.sla = s
+        self.name = s.name
         self.index = index
         self.engine = flows.engine
         # contact -> (started, deadline, serial, account that should answer, contact's name);
@@ -89,27 +113,26 @@ class SlaRun:
     def on_event(self, event: Event) -> None:
         cid, t = event.contact, event.at
         flows = self.flows
-        if event.type == self.s.answer and cid in self.open:
+        if event.type == self.sla.answer and cid in self.open:
             watch = self.open.pop(cid)
             started, deadline = watch[0], watch[1]
             flows.dirty(self.key, cid)
             kind = "sla_met" if t <= deadline else "sla_late"
-            flows.emit(t, kind, cid, self.s.name, waited_seconds=t - started, account=self._account(cid, watch))
-        elif event.type == self.s.trigger and cid not in self.open and not flows.retired:
+            flows.emit(t, kind, cid, self.sla.name, waited_seconds=t - started, account=self._account(cid, watch))
+        elif event.type == self.sla.trigger and cid not in self.open and not flows.retired:
             serial = self.serials[cid] = self.serials.get(cid, self.base) + 1
             flows.dirty(self.key, cid)
-            deadline = self.business_time_after(t, self.s.within_minutes)
+            deadline = self.business_time_after(t, self.sla.within_minutes)
             record = self.engine.contacts.fields.get(cid, {})
             account = record.get("account") or event.data.get("account")
             name = record.get("name") or event.data.get("name") or cid
             self.open[cid] = (t, deadline, serial, account, str(name))
-            flows.emit(t, "sla_started", cid, self.s.name, deadline=deadline, account=account)
+            flows.emit(t, "sla_started", cid, self.sla.name, deadline=deadline, account=account)
             pi = self.flows.index
             for n, minutes in enumerate(self.reminders):
                 remind = self.business_time_after(t, minutes)
-                self.engine.at(remind, PHASE_STEP, "sla_remind",
-                               (pi, self.index, cid, serial, deadline, account, str(name), n))  # fmt: skip
-            self.engine.at(deadline, PHASE_STEP, "sla_deadline", (pi, self.index, cid, serial))
+                self.engine.at(remind, SlaRemind(pi, self.index, cid, serial, deadline, account, str(name), n))
+            self.engine.at(deadline, SlaDeadline(pi, self.index, cid, serial))
 
     def _watch(self, cid: str, serial: int) -> tuple[Any, ...] | None:
         """The contact's open watch, if it is still the one numbered `serial`."""
@@ -117,34 +140,37 @@ class SlaRun:
         return watch if watch is not None and watch[2] == serial else None
 
     def _key(self, cid: str, serial: int) -> str:
-        return f"{self.flows.program.version}/{self.s.name}/{cid}/{serial}"
+        return f"{self.flows.program.version}/{self.sla.name}/{cid}/{serial}"
 
-    def remind(self, cid: str, serial: int, deadline: int, account: str | None, name: str, n: int = 0) -> None:
+    def remind(self, due: SlaRemind) -> None:
         """Reminder n (timeline item "sla_remind"): a task for the account, if still unanswered."""
+        cid, serial, n = due.contact, due.serial, due.n
         if self._watch(cid, serial) is None:
             return
-        minute = self.flows.clock.minute_of_day(deadline)
+        minute = self.flows.clock.minute_of_day(due.deadline)
         by = f"{minute // 60:02d}:{minute % 60:02d}"  # the deadline's local HH:MM
         key = self._key(cid, serial) + ("" if n == 0 else f"/remind{n + 1}")  # the first keeps the key it always had
-        text = t_in(TASK_LANGUAGE, SLA_TASK, sla=self.s.name, name=_braces(name), trigger=self.s.trigger, by=by)
-        self._task(account, cid, "reminder", n, key, text)
+        text = t_in(TASK_LANGUAGE, SLA_TASK, sla=self.sla.name, name=_braces(due.name), trigger=self.sla.trigger, by=by)
+        self._task(due.account, cid, "reminder", n, key, text)
 
-    def deadline(self, cid: str, serial: int) -> None:
+    def deadline(self, due: SlaDeadline) -> None:
         """The allowance ran out (timeline item "sla_deadline"): missed; escalations follow."""
+        cid, serial = due.contact, due.serial
         watch = self._watch(cid, serial)
         if watch is None:
             return
         now = self.engine.now
-        self.flows.emit(now, "sla_missed", cid, self.s.name, account=self._account(cid, watch))
-        for n, esc in enumerate(self.s.escalations or ()):
+        self.flows.emit(now, "sla_missed", cid, self.sla.name, account=self._account(cid, watch))
+        for n, esc in enumerate(self.sla.escalations or ()):
             due = self.business_time_after(now, esc.after_minutes)
-            self.engine.at(due, PHASE_STEP, "sla_escalate", (self.flows.index, self.index, cid, serial, n))
+            self.engine.at(due, SlaEscalate(self.flows.index, self.index, cid, serial, n))
 
-    def escalate(self, cid: str, serial: int, n: int) -> None:
+    def escalate(self, due: SlaEscalate) -> None:
         """Escalation n (timeline item "sla_escalate"): a task to each supervisor account, if
         the contact is still unanswered."""
+        cid, serial, n = due.contact, due.serial, due.n
         watch = self._watch(cid, serial)
-        escalations = self.s.escalations or []
+        escalations = self.sla.escalations or []
         if watch is None or n >= len(escalations):  # answered late meanwhile; or a newer version has fewer
             return
         esc = escalations[n]
@@ -152,7 +178,7 @@ class SlaRun:
         owner = self._account(cid, watch)
         name = _braces(str(watch[4] if len(watch) > 4 else self.engine.contacts.fields.get(cid, {}).get("name") or cid))
         staff = _braces(str(accounts.get(owner or "", {}).get("name") or owner or "?"))
-        text = t_in(TASK_LANGUAGE, ESCALATION_TASK, sla=self.s.name, name=name, trigger=self.s.trigger, staff=staff)
+        text = t_in(TASK_LANGUAGE, ESCALATION_TASK, sla=self.sla.name, name=name, trigger=self.sla.trigger, staff=staff)
         key = f"{self._key(cid, serial)}/escalate{n + 1}"
         if esc.account is not None:
             self._task(esc.account, cid, "escalation", n, key, text)
@@ -167,10 +193,58 @@ class SlaRun:
               cancelled: str | None = None) -> None:  # fmt: skip
         program = self.flows.program
         self.engine.request(
-            TouchRequest(due=self.engine.now, channel="task", account=account, flow=self.s.name, step=step,
-                         step_order=order, priority=0, program=program, key=key, contact=cid, task_text=text,
-                         cancelled=cancelled)  # fmt: skip
+            TouchRequest(
+                due=self.engine.now,
+                channel="task",
+                account=account,
+                flow=self.sla.name,
+                step=step,
+                step_order=order,
+                priority=0,
+                program=program,
+                key=key,
+                contact=cid,
+                task_text=text,
+                cancelled=cancelled,
+            )  # fmt: skip
         )
+
+    # ---- versions and the daemon's store ------------------------------------------------------------
+    def activate(self, t: int) -> None:
+        """Nothing to lay out: a watch opens with its trigger."""
+
+    def take_over_from(self, olders: Sequence[SlaRun]) -> None:
+        """A newer version takes over the watches that are open in the older ones, with
+        their reminders, deadlines and escalations, and goes on counting their serials."""
+        engine = self.engine
+        for older in olders:
+            self.base = max(self.base, older.base)
+            for cid, serial in older.serials.items():
+                self.serials[cid] = max(self.serials.get(cid, 0), serial)
+                self.flows.dirty(self.key, cid)
+            for cid, watch in older.open.items():
+                self.open[cid] = watch
+                older.flows.dirty(older.key, cid)
+            older.open.clear()
+            for item in engine.take(older.owns):
+                engine.at(item.due, item.payload._replace(flow=self.flows.index, sla=self.index), item.order)
+
+    def owns(self, item: Item) -> bool:
+        """Whether a timeline item is one of this service level's."""
+        due = item.payload
+        return due.kind in SLA_KINDS and due.flow == self.flows.index and due.sla == self.index
+
+    def snapshot(self, items: Iterable[str]) -> list[SlaWatch]:
+        return [SlaWatch(cid, self.serials.get(cid, self.base), self.open.get(cid)) for cid in items if cid]
+
+    def restore(self, snapshots: Iterable[SlaWatch | SlaBase]) -> None:
+        for state in snapshots:
+            if isinstance(state, SlaBase):
+                self.base = state.serial
+                continue
+            self.serials[state.contact] = state.serial
+            if state.open is not None:
+                self.open[state.contact] = tuple(state.open)
 
 
 def role_holders(accounts: Iterable[dict[str, Any]], role: str) -> list[str]:

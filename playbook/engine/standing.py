@@ -19,6 +19,8 @@ from a customer group, so the operator decides (a task says so).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from playbook.compiler import ir
@@ -53,22 +55,23 @@ class Seat:
         self.members: list[str] = []
         self.lapsed: set[str] = set()  # members who no longer match `admit`, told once
 
-    def to_doc(self) -> dict[str, Any]:
-        return {"chain": self.chain, "account": self.account, "number": self.number, "members": list(self.members),
-                "lapsed": sorted(self.lapsed)}  # fmt: skip
 
-    @classmethod
-    def from_doc(cls, id: str, doc: dict[str, Any]) -> Seat:
-        seat = cls(id, doc["chain"], doc["account"], doc["number"])
-        seat.members = list(doc["members"])
-        seat.lapsed = set(doc["lapsed"])
-        return seat
+@dataclass(frozen=True, slots=True)
+class SeatState:
+    """A numbered group of a standing group as a value (the runner's item, by its id)."""
+
+    id: str
+    chain: str
+    account: str
+    number: int
+    members: tuple[str, ...]  # in the order they joined
+    lapsed: tuple[str, ...]  # in id order
 
 
 class StandingRun:
     def __init__(self, flows: FlowSet, g: ir.Standing):
         self.flows = flows
-        self.g = g
+        self.group = g
         self.name = g.name
         self.key = ""
         self.engine = flows.engine
@@ -79,7 +82,7 @@ class StandingRun:
     def activate(self, t: int) -> None:
         """Posts are laid out; contacts the data already shows in the group (their `groups`
         field) take their seats, in id order."""
-        for index, post in enumerate(self.g.posts):
+        for index, post in enumerate(self.group.posts):
             self.flows.repeat(post.schedule, t, self.key, index)
         contacts = self.engine.contacts
         for cid in sorted(c for c, f in contacts.fields.items() if self.name in (f.get("groups") or ())):
@@ -88,11 +91,11 @@ class StandingRun:
                 self._check(cid, t)
 
     def schedule_of(self, rule: int) -> Any:
-        return self.g.posts[rule].schedule
+        return self.group.posts[rule].schedule
 
     def fired(self, rule: int, t: int) -> None:
         """A post's schedule fired: it goes into every numbered group of every chain."""
-        post = self.g.posts[rule]
+        post = self.group.posts[rule]
         program = self.flows.program
         stamp = self.flows.clock.local(t).strftime("%Y-%m-%dT%H:%M")
         for chain in sorted(self.chains):
@@ -107,12 +110,12 @@ class StandingRun:
 
     # ---- invitations ------------------------------------------------------------------------------
     def admitted(self, cid: str, t: int) -> bool:
-        return self.flows.matches(self.g.admit, cid, t)
+        return self.flows.matches(self.group.admit, cid, t)
 
     def invite(self, req: TouchRequest, cid: str, t: int) -> None:
         """A journey's `invite G`: the invitation points at the chain's first group with
         room; it is skipped for a contact `admit` does not let in, or already a member."""
-        req.content = self.g.invite
+        req.content = self.group.invite
         seat = self.seat_of.get(cid)
         if seat is not None:
             req.group = seat.id
@@ -128,13 +131,13 @@ class StandingRun:
         req.group = self._with_room(chain, t).id
 
     def _chain_of(self, cid: str) -> str | None:
-        return self.g.owner or self.engine.contacts.fields.get(cid, {}).get("account")
+        return self.group.owner or self.engine.contacts.fields.get(cid, {}).get("account")
 
     def _with_room(self, chain: str, t: int) -> Seat:
         """The chain's first numbered group with room; a new one when all are full."""
         seats = self.chains.setdefault(chain, [])
         for seat in seats:
-            if len(seat.members) < self.g.size:
+            if len(seat.members) < self.group.size:
                 return seat
         number = len(seats) + 1
         seat = Seat(f"{self.name}/{chain}/{number}", chain, chain, number)
@@ -146,7 +149,9 @@ class StandingRun:
 
     def _title(self, seat: Seat) -> str:
         try:
-            title = render(self.g.title, None, self.engine.contacts.accounts.get(seat.account), None, self.flows.clock)
+            title = render(
+                self.group.title, None, self.engine.contacts.accounts.get(seat.account), None, self.flows.clock
+            )
         except MissingValue:
             title = self.name
         return f"{title}{seat.number}" if seat.number > 1 else title
@@ -168,12 +173,12 @@ class StandingRun:
         if chain is None:
             return
         named = next((s for s in self.chains.get(chain, ()) if s.id == value), None)
-        seat = named if named is not None and len(named.members) < self.g.size else self._with_room(chain, t)
+        seat = named if named is not None and len(named.members) < self.group.size else self._with_room(chain, t)
         seat.members.append(cid)
         self.seat_of[cid] = seat
         self.flows.dirty(self.key, seat.id)
         self.flows.emit(t, "group_joined", cid, self.name, group=seat.id, members=len(seat.members))
-        if len(seat.members) == self.g.size:
+        if len(seat.members) == self.group.size:
             self.flows.emit(t, "group_full", None, self.name, group=seat.id, members=len(seat.members))
 
     def _leave(self, cid: str, t: int) -> None:
@@ -199,13 +204,13 @@ class StandingRun:
 
     def day_tick(self, t: int) -> None:
         """00:00: `admit` is asked again of every member (a `within` rule lapses with time)."""
-        if self.g.admit is not None:
+        if self.group.admit is not None:
             for cid in list(self.seat_of):
                 self._check(cid, t)
 
     def _check(self, cid: str, t: int) -> None:
         """A member who no longer matches `admit` lapses (once, until it matches again)."""
-        if self.g.admit is None:
+        if self.group.admit is None:
             return
         seat = self.seat_of[cid]
         admitted = self.admitted(cid, t)  # a contact who deleted us may still be in the group: `admit` decides
@@ -222,8 +227,8 @@ class StandingRun:
         """The `when not admitted` steps, each at once: a dm from the contact's account, a
         task for the group's owner account, or a tag change."""
         program = self.flows.program
-        for node_id in self.g.lapse:
-            node = self.g.nodes[node_id]
+        for node_id in self.group.lapse:
+            node = self.group.nodes[node_id]
             if node.kind in ("tag_add", "tag_remove"):
                 self.flows.tag(cid, node.text or "", node.kind == "tag_add", t, self.name)
                 continue
@@ -238,15 +243,22 @@ class StandingRun:
                 req.task_text = node.text
             self.engine.request(req)
 
-    # ---- the daemon's store (runtime/state.py) --------------------------------------------------------
-    def state_of(self, seat_id: str) -> dict[str, Any] | None:
-        seat = next((s for seats in self.chains.values() for s in seats if s.id == seat_id), None)
-        return None if seat is None else seat.to_doc()
+    # ---- versions and the daemon's store ------------------------------------------------------------
+    def take_over_from(self, olders: Sequence[StandingRun]) -> None:
+        """Nothing: an older version's numbered groups stay its own."""
 
-    def restore(self, seat_id: str, doc: dict[str, Any]) -> None:
-        seat = Seat.from_doc(seat_id, doc)
-        seats = self.chains.setdefault(seat.chain, [])
-        seats.append(seat)
-        seats.sort(key=lambda s: s.number)
-        for cid in seat.members:
-            self.seat_of[cid] = seat
+    def snapshot(self, items: Iterable[str]) -> list[SeatState]:
+        """The numbered groups named (a group never goes away: each has its snapshot)."""
+        by_id = {seat.id: seat for seats in self.chains.values() for seat in seats}
+        return [SeatState(seat.id, seat.chain, seat.account, seat.number, tuple(seat.members), tuple(sorted(seat.lapsed)))
+                for seat in (by_id.get(item) for item in items) if seat is not None]  # fmt: skip
+
+    def restore(self, snapshots: Iterable[SeatState]) -> None:
+        for state in snapshots:
+            seat = Seat(state.id, state.chain, state.account, state.number)
+            seat.members, seat.lapsed = list(state.members), set(state.lapsed)
+            seats = self.chains.setdefault(seat.chain, [])
+            seats.append(seat)
+            seats.sort(key=lambda s: s.number)
+            for cid in seat.members:
+                self.seat_of[cid] = seat

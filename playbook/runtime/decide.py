@@ -20,20 +20,19 @@ from playbook.adapters.capabilities import WELCOME_REF
 from playbook.compiler import ir, load_playbooks
 from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Engine, Sink
-from playbook.engine.flows import Enrolment, FlowSet
+from playbook.engine.flows import waiting_steps
+from playbook.engine.timeline import IN_FLOW, Fire, Kind
 from playbook.i18n import t
 from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, ApprovePolicy, awaiting, refused
 from playbook.runtime.rows import State
-from playbook.runtime.state import INDEXED_KINDS, Journaler, restore
+from playbook.runtime.state import Journaler, restore
 from playbook.runtime.store import Store
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import Event, Touch
-from playbook.vocab.reasons import Reason
 
 ACTIVATED = "activated"  # engine_state: versions whose schedules were laid out
 EVENT_BATCH = 5000
 WELCOME_FORGET = 2 * 86400  # seconds: a welcome not settled by then is not waited for (Engine.welcomes)
-SLA_ITEMS = ("sla_remind", "sla_deadline", "sla_escalate")  # an SLA's timeline items (engine/sla.py)
 CLOCK_SLACK = 5.0  # seconds: imports stamped by another process's clock
 
 
@@ -163,7 +162,9 @@ class Decider:
     def compile(self) -> list[dict[str, Any]]:
         """The playbooks' IR documents (a PlaybookError when any does not compile)."""
         results = load_playbooks(self.paths, with_warnings=True)  # what `playbook check` prints for those that fail
-        escalating = [r.path for r in results if any(s.get("escalations") for s in (r.doc or {}).get("slas", {}).values())]
+        escalating = [
+            r.path for r in results if any(s.get("escalations") for s in (r.doc or {}).get("slas", {}).values())
+        ]
         accounts = self.store.load_accounts() if escalating else []
         if accounts:  # the accounts and roles SLAs escalate to, checked against the store's accounts
             load_playbooks(escalating, known_accounts=accounts)
@@ -222,7 +223,8 @@ class Decider:
             activated = set(state.engine_state.get(ACTIVATED) or ())
             for flows in engine.flows:
                 if not flows.retired and flows.program.version not in activated:
-                    _take_over(engine, flows, now)
+                    identity = flows.program.identity
+                    flows.take_over([f for f in engine.flows if f.retired and f.program.identity == identity], now)
         return report
 
     def _sink(self, record: Any) -> None:
@@ -352,28 +354,28 @@ class Decider:
         (never a burst). Returns (items run now, firings recorded as missed)."""
         engine = self.engine
         assert engine is not None
-        overdue = engine.take(lambda item: item[0] < now - self.late_after)
+        overdue = engine.take(lambda item: item.due < now - self.late_after)
         missed_total = 0
-        for due, phase, order, _, kind, payload in overdue:
-            if kind == "fire":
-                missed, when = self._missed_firings(payload, due, now)
+        for item in overdue:
+            payload = item.payload
+            if payload.kind is Kind.FIRE:
+                missed, when = self._missed_firings(payload, item.due, now)
                 missed_total += missed
                 if when is None:
                     continue
-                engine.at(when, phase, kind, payload, order)
+                engine.at(when, payload, item.order)
             else:
-                engine.at(now, phase, kind, payload, order)
+                engine.at(now, payload, item.order)
         return len(overdue), missed_total
 
-    def _missed_firings(self, payload: tuple, due: int, now: int) -> tuple[int, int | None]:
+    def _missed_firings(self, fire: Fire, due: int, now: int) -> tuple[int, int | None]:
         """For a schedule's overdue firing: how many firings are missed, and when it fires
         next (now, once, if the latest missed one is within grace; else its next firing)."""
         engine = self.engine
         assert engine is not None
-        flows = engine.flows[payload[0]]
-        runner, rule = payload[1], payload[2]
-        once = len(payload) > 3 and payload[3]
-        if once:
+        flows = engine.flows[fire.flow]
+        runner, rule = fire.runner, fire.rule
+        if fire.once:
             firings, nxt = [due], None
         else:
             schedule = flows.runners[runner].schedule_of(rule)
@@ -395,86 +397,18 @@ class Decider:
     # ---- versions -------------------------------------------------------------------------------------------
     def _migrate(self, now: int) -> int:
         """`run --migrate`: contacts mid-journey in an older version continue in the
-        current one, at the same step (node id) where it still exists; where it does not,
-        or while a touch of theirs is held, they finish the older version."""
+        current one where they can (`JourneyRun.migrate_from`). How many moved."""
         engine = self.engine
         assert engine is not None
         current = [f for f in engine.flows if not f.retired]
+        waiting = waiting_steps(engine.items())
         moved = 0
-        moving: set[int] = set()  # seqs of the older version's items that moved
-        pending = {}
-        for item in engine.items():
-            if item[4] in ("step", "timeout"):
-                index, name, cid, n, node_id, epoch = item[5]
-                pending[(index, name, cid, n, epoch)] = item
         for old in (f for f in engine.flows if f.retired):
             for name, run in old.journeys.items():
                 target = next((f.journeys[name] for f in current if name in f.journeys), None)
-                if target is None:
-                    continue
-                for cid, history in list(run.history.items()):
-                    enr = history[-1]
-                    item = pending.get((old.index, name, cid, enr.n, enr.epoch))
-                    if enr.status != "active" or enr.touch is not None or item is None:
-                        continue
-                    node_id = item[5][4]
-                    if node_id not in target.j.nodes:
-                        continue
-                    fresh = Enrolment(cid, len(target.history.get(cid, ())) + 1, enr.entered_at, enr.event,
-                                      list(enr.segments))  # fmt: skip
-                    fresh.arms, fresh.goal_at = dict(enr.arms), enr.goal_at
-                    if item[4] == "timeout":
-                        fresh.wait = target.j.nodes[node_id]
-                    target.history.setdefault(cid, []).append(fresh)
-                    target.flows.dirty(target.key, cid)
-                    run.exit(enr, now, Reason("migrated", version=target.flows.program.version))
-                    moving.add(item[3])
-                    payload = (target.flows.index, name, cid, fresh.n, node_id, fresh.epoch)
-                    engine.at(item[0], item[1], item[4], payload, item[2])
-                    moved += 1
-        engine.take(lambda item: item[3] in moving)  # the older version has nothing left to do for them
+                if target is not None:
+                    moved += target.migrate_from(run, waiting.get((old.index, name), {}), now)
         return moved
-
-
-def _take_over(engine: Engine, flows: FlowSet, now: int) -> None:
-    """A new version starts while older ones of the same playbook run: who already matches
-    a segment entry in the older version is not greeted again, and its schedules are laid
-    out from now. A rotation goes on with the older version's cycle (who was already
-    tasked this cycle is not tasked again) and a service level takes over the watches that
-    are open, with their reminders and deadlines."""
-    for run in flows.journeys.values():
-        for older in run.predecessors:
-            run.matching |= older.matching
-        for cid in run.matching:
-            flows.dirty(run.key, cid)
-    flows.activate(now)
-    olders = [f for f in engine.flows if f.retired and f.program.identity == flows.program.identity]
-    for rot in flows.rotations:
-        prev = next((r for f in reversed(olders) for r in f.rotations if r.name == rot.name and r.cycle >= 0), None)
-        if prev is None:
-            continue
-        rot.first_day, rot.cycle = prev.first_day, prev.cycle
-        rot.queues = {account: list(queue) for account, queue in prev.queues.items()}
-        rot.placed = set(prev.placed)
-        for account in ("", *rot.queues):
-            flows.dirty(rot.key, account)
-    for sla in flows.slas:
-        for older in olders:
-            prev = next((x for x in older.slas if x.s.name == sla.s.name), None)
-            if prev is None:
-                continue
-            sla.base = max(sla.base, prev.base)
-            for cid, serial in prev.serials.items():
-                sla.serials[cid] = max(sla.serials.get(cid, 0), serial)
-                flows.dirty(sla.key, cid)
-            for cid, watch in prev.open.items():
-                sla.open[cid] = watch
-                older.dirty(prev.key, cid)
-            prev.open.clear()
-            moved = engine.take(lambda item, o=older.index, p=prev.index: item[4] in SLA_ITEMS
-                                and item[5][0] == o and item[5][1] == p)  # fmt: skip
-            for due, phase, order, _, kind, payload in moved:
-                engine.at(due, phase, kind, (flows.index, sla.index, *payload[2:]), order)
 
 
 def _versions_with_work(state: State) -> list[str]:
@@ -482,8 +416,8 @@ def _versions_with_work(state: State) -> list[str]:
     mid-journey, groups not yet closed."""
     found: set[str] = set()
     for row in state.timers:
-        if row.kind in INDEXED_KINDS:
-            found.add(row.payload[0])
+        if row.kind in IN_FLOW and row.version is not None:
+            found.add(row.version)
     found.update(row.version for row in state.held)
     found.update(row.version for row in state.enrolments if row.status == "active")
     found.update(row.version for row in state.groups if not row.dissolved)

@@ -8,6 +8,11 @@ queues, SLA watches, limit counts, timeline items, held touches, touches with th
 outcome, state events and the engine's clock — for `Store.write` to apply in one
 transaction. `restore` is the inverse: the same engine, from a `State`.
 
+Runners are kept as their snapshots (engine/host.py `Runner`): this module maps each kind of
+snapshot to its rows — `enrolments`, `group_instances`, `flow_state` values — and back, and
+never looks inside a runner. Timeline items are kept as `timers` rows, their payload's
+fields in order.
+
 Timeline payloads and a touch's origin name a playbook by its position among the engine's
 playbooks; in the store they name its version, so a restart with another set of versions
 (a reload) still finds them.
@@ -20,9 +25,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from playbook.compiler import ir
+from playbook.engine import timeline
 from playbook.engine.core import Contacts, Engine, Program, Sink
-from playbook.engine.flows import Enrolment, Instance
+from playbook.engine.flows import EnrolmentState, InstanceState, JourneyContact, RotationCycle, RotationQueue
 from playbook.engine.policy import LimitCounter
+from playbook.engine.sla import SlaBase, SlaWatch
+from playbook.engine.standing import SeatState
+from playbook.engine.timeline import IN_FLOW, Item
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, State, TimerRow, TouchRow
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import StateEvent, Touch, TouchRequest
@@ -32,9 +41,6 @@ from playbook.vocab.reasons import read as read_reason
 # The touches a playbook sent in a period: (identity, start, end) -> [(channel, account, contact)]
 SentIn = Callable[[str, int, int], Sequence[tuple[str, str | None, str | None]]]
 
-# Timeline items whose payload starts with the playbook's position.
-INDEXED_KINDS = frozenset({"fire", "step", "timeout", "group_step", "close", "sla_remind", "sla_deadline",
-                           "sla_escalate"})  # fmt: skip
 CLOCK = "clock"  # engine_state: {"start", "now"}
 PLATFORM = "platform"  # limit_counters.scope of an adapter's quotas (shared by every playbook)
 
@@ -52,7 +58,7 @@ class Journaler:
         engine.observer = self
 
     def _reset(self) -> None:
-        self.timers_added: dict[int, tuple] = {}
+        self.timers_added: dict[int, Item] = {}
         self.timers_removed: set[int] = set()
         self.contacts: set[str] = set()
         self.touches: dict[str, TouchRow | TouchRequest] = {}  # a held request becomes its row at commit
@@ -61,12 +67,12 @@ class Journaler:
         self.state_events: list[StateEvent] = []
 
     # ---- the Observer hooks -------------------------------------------------------------------
-    def timer_added(self, item: tuple) -> None:
-        self.timers_added[item[3]] = item
+    def timer_added(self, item: Item) -> None:
+        self.timers_added[item.seq] = item
 
-    def timer_done(self, item: tuple) -> None:
-        if self.timers_added.pop(item[3], None) is None:
-            self.timers_removed.add(item[3])
+    def timer_done(self, item: Item) -> None:
+        if self.timers_added.pop(item.seq, None) is None:
+            self.timers_removed.add(item.seq)
 
     def contact(self, cid: str) -> None:
         self.contacts.add(cid)
@@ -116,14 +122,14 @@ class Journaler:
         engine = self.engine
         journal = Journal()
         self._contacts_into(journal)
-        rotations: dict[tuple[int, str], list[str]] = {}
+        changed: dict[tuple[int, str], list[str]] = {}  # (playbook, runner) -> its items that changed
         for index, runner, item in sorted(self.runners):
-            if runner.startswith("rotation:"):
-                rotations.setdefault((index, runner), []).append(item)
-            else:
-                self._runner_into(journal, index, runner, item)
-        for (index, runner), accounts in rotations.items():
-            self._rotation_into(journal, index, runner, accounts)
+            changed.setdefault((index, runner), []).append(item)
+        for (index, key), items in changed.items():
+            flows = engine.flows[index]
+            run = flows.runners[key]
+            for snapshot in run.snapshot(items):
+                _INTO[type(snapshot)](journal, flows.program.version, run.name, key, snapshot)
         journal.timers = [self._timer_row(item) for _, item in sorted(self.timers_added.items())]
         journal.timers_removed = sorted(self.timers_removed)
         for counter_id, scope_id in sorted(self.counts):
@@ -154,77 +160,16 @@ class Journaler:
                 self.stored_accounts.add(account)
                 journal.accounts.append(contacts.accounts.get(account, {"id": account}))
 
-    def _runner_into(self, journal: Journal, index: int, runner: str, item: str) -> None:
-        flows = self.engine.flows[index]
-        version = flows.program.version
-        kind, name = runner.split(":", 1)
-        if kind == "journey":
-            run = flows.journeys[name]
-            for enr in run.history.get(item, ()):
-                journal.enrolments.append(_enrolment_row(version, name, enr))
-            key = (version, runner, item)
-            if item in run.matching:
-                journal.flow_state[key] = True
-            else:
-                journal.flow_state_removed.append(key)
-        elif kind == "group":
-            group = flows.groups[name]
-            inst = group.instances[item]
-            journal.groups.append(
-                GroupRow(
-                    version,
-                    inst.id,
-                    name,
-                    inst.account,
-                    inst.opens,
-                    inst.closes,
-                    list(inst.members),
-                    inst.closed,
-                    inst not in group.open_instances,
-                )  # fmt: skip
-            )
-        elif kind == "standing":  # a numbered group of a standing group: its members (engine/standing.py)
-            doc = flows.standing[name].state_of(item)
-            if doc is not None:
-                journal.flow_state[(version, runner, item)] = doc
-        else:
-            sla = next(x for x in flows.slas if x.s.name == name)
-            if item:
-                watch = sla.open.get(item)
-                journal.flow_state[(version, runner, item)] = {
-                    "serial": sla.serials.get(item, sla.base),
-                    "open": None if watch is None else list(watch),
-                }
-
-    def _rotation_into(self, journal: Journal, index: int, runner: str, accounts: list[str]) -> None:
-        """A rotation's cycle, and each changed account's queue and who was placed in it
-        this cycle (grouped once: a firing changes every account)."""
-        flows = self.engine.flows[index]
-        version = flows.program.version
-        rot = next(r for r in flows.rotations if r.key == runner)
-        first_day = rot.first_day.isoformat() if rot.first_day else None
-        journal.flow_state[(version, runner, "")] = {"cycle": rot.cycle, "first_day": first_day}
-        fields = self.engine.contacts.fields
-        placed: dict[str, list[str]] = {}
-        for cid in rot.placed:
-            placed.setdefault(fields.get(cid, {}).get("account") or "", []).append(cid)
-        for account in accounts:
-            if not account:
-                continue  # the cycle itself, written above
-            queue = rot.queues.get(account)
-            if queue is None:
-                journal.flow_state_removed.append((version, runner, account))
-            else:
-                who = sorted(placed.get(account, ()))
-                journal.flow_state[(version, runner, account)] = {"queue": list(queue), "placed": who}
-
-    def _timer_row(self, item: tuple) -> TimerRow:
-        due, phase, order, seq, kind, payload = item
+    def _timer_row(self, item: Item) -> TimerRow:
+        """A timeline item as a row: its payload's fields in order, the playbook named by its
+        version; the account it concerns where the payload knows it."""
+        payload = item.payload
         version = None
-        if kind in INDEXED_KINDS:
-            version = self.versions[payload[0]]
-            payload = (version, *payload[1:])
-        return TimerRow(seq, due, phase, order, kind, payload, version)
+        if payload.kind in IN_FLOW:
+            version = self.versions[payload.flow]
+            payload = payload._replace(flow=version)
+        return TimerRow(item.seq, item.due, item.phase, item.order, item.kind.value, tuple(payload), version,
+                        account=payload.account)  # fmt: skip
 
     def _held_row(self, req: TouchRequest) -> TouchRow:
         row = TouchRow.held(req)
@@ -234,10 +179,58 @@ class Journaler:
         return row
 
 
-def _enrolment_row(version: str, journey: str, enr: Enrolment) -> EnrolmentRow:
-    return EnrolmentRow(version, journey, enr.contact, enr.n, enr.entered_at, enr.status, enr.epoch, enr.event,
-                        dict(enr.arms), enr.wait.id if enr.wait is not None else None,
-                        enr.touch.key if enr.touch is not None else None, enr.goal_at, list(enr.segments))  # fmt: skip
+# ---- snapshots → rows (Journaler.capture) ------------------------------------------------------------
+def _journey_into(journal: Journal, version: str, name: str, runner: str, state: JourneyContact) -> None:
+    """A journey's contact: its enrolments' rows, and a flow_state row while it matches the
+    segment entry."""
+    for e in state.enrolments:
+        journal.enrolments.append(EnrolmentRow(version, name, e.contact, e.n, e.entered_at, e.status, e.epoch, e.event,
+                                               dict(e.arms), e.wait, e.touch, e.goal_at, list(e.segments)))  # fmt: skip
+    key = (version, runner, state.contact)
+    if state.matching:
+        journal.flow_state[key] = True
+    else:
+        journal.flow_state_removed.append(key)
+
+
+def _group_into(journal: Journal, version: str, name: str, runner: str, state: InstanceState) -> None:
+    journal.groups.append(GroupRow(version, state.id, name, state.account, state.opens, state.closes,
+                                   list(state.members), state.closed, state.dissolved))  # fmt: skip
+
+
+def _cycle_into(journal: Journal, version: str, name: str, runner: str, state: RotationCycle) -> None:
+    first_day = state.first_day.isoformat() if state.first_day else None
+    journal.flow_state[(version, runner, "")] = {"cycle": state.cycle, "first_day": first_day}
+
+
+def _queue_into(journal: Journal, version: str, name: str, runner: str, state: RotationQueue) -> None:
+    key = (version, runner, state.account)
+    if state.queue is None:
+        journal.flow_state_removed.append(key)
+    else:
+        journal.flow_state[key] = {"queue": list(state.queue), "placed": list(state.placed)}
+
+
+def _seat_into(journal: Journal, version: str, name: str, runner: str, state: SeatState) -> None:
+    journal.flow_state[(version, runner, state.id)] = {"chain": state.chain, "account": state.account,
+                                                       "number": state.number, "members": list(state.members),
+                                                       "lapsed": list(state.lapsed)}  # fmt: skip
+
+
+def _watch_into(journal: Journal, version: str, name: str, runner: str, state: SlaWatch) -> None:
+    watch = None if state.open is None else list(state.open)
+    journal.flow_state[(version, runner, state.contact)] = {"serial": state.serial, "open": watch}
+
+
+# each kind of runner snapshot -> its rows
+_INTO: dict[type, Callable[[Journal, str, str, str, Any], None]] = {
+    JourneyContact: _journey_into,
+    InstanceState: _group_into,
+    RotationCycle: _cycle_into,
+    RotationQueue: _queue_into,
+    SeatState: _seat_into,
+    SlaWatch: _watch_into,
+}
 
 
 def _counter_scopes(programs: Sequence[Program]) -> dict[int, tuple[LimitCounter, str, str]]:
@@ -272,19 +265,16 @@ def restore(playbooks: list[ir.Playbook], state: State, sink: Sink, *, start: in
     engine = Engine(playbooks, contacts, clock["start"] if clock else start, sink, shared_limits=shared_limits,
                     can_dissolve_groups=can_dissolve_groups)  # fmt: skip
     index = {p.version: i for i, p in enumerate(engine.programs)}
-    retired_set = set(retired)
-    for flows in engine.flows:
-        flows.retired = flows.program.version in retired_set
-    _share_policies(engine)
-    _link_predecessors(engine)
+    engine.retire(set(retired))
     if clock is None:
         return engine, True
     engine.now = clock["now"]
     held = _held_requests(engine, state.held, index)
     engine.resume(_timeline(state.timers, index), held, max((row.seq for row in state.timers), default=0))
-    _restore_enrolments(engine, state.enrolments, index, held)
-    _restore_groups(engine, state.groups, index)
-    _restore_flow_state(engine, state.flow_state, index)
+    for (version, runner), snapshots in _snapshots(state).items():  # after `resume`: enrolments find their touches
+        run = engine.flows[index[version]].runners.get(runner) if version in index else None
+        if run is not None:
+            run.restore(snapshots)
     uncounted = _restore_counters(engine, state.counters)
     if sent is not None:
         identities = {id(p.policies): p.identity for p in engine.programs}
@@ -295,38 +285,16 @@ def restore(playbooks: list[ir.Playbook], state: State, sink: Sink, *, start: in
     return engine, False
 
 
-def _share_policies(engine: Engine) -> None:
-    """Versions of one playbook side by side (older ones finishing what their contacts
-    started): the running version's quiet hours and limits govern them all, and they count
-    together."""
-    running = {f.program.identity: f.program.policies for f in engine.flows if not f.retired}
-    for flows in engine.flows:
-        if flows.retired and flows.program.identity in running:
-            flows.program.policies = running[flows.program.identity]
-
-
-def _link_predecessors(engine: Engine) -> None:
-    """A journey of a newer version knows the same journey of the older versions of the
-    same playbook (retired first, in the order given), for one-at-a-time and re-entry."""
-    for flows in engine.flows:
-        if flows.retired:
-            continue
-        identity = flows.program.identity
-        for name, run in flows.journeys.items():
-            run.predecessors = [f.journeys[name] for f in engine.flows
-                                if f.retired and f.program.identity == identity and name in f.journeys]  # fmt: skip
-
-
-def _timeline(timers: Sequence[TimerRow], index: dict[str, int]) -> list[tuple]:
+def _timeline(timers: Sequence[TimerRow], index: dict[str, int]) -> list[Item]:
     """Timer rows as timeline items, the playbook named by its position again."""
     items = []
     for row in timers:
-        payload = row.payload
-        if row.kind in INDEXED_KINDS:
-            if payload[0] not in index:
+        payload = timeline.payload(row.kind, row.payload)
+        if payload.kind in IN_FLOW:
+            if payload.flow not in index:
                 continue  # a version no longer loaded
-            payload = (index[payload[0]], *payload[1:])
-        items.append((row.due, row.phase, tuple(row.order), row.seq, row.kind, tuple(payload)))
+            payload = payload._replace(flow=index[payload.flow])
+        items.append(Item(row.due, row.phase, tuple(row.order), row.seq, payload))
     return items
 
 
@@ -356,83 +324,69 @@ def _reason(text: str | None) -> Reason | None:
     return None if text is None else read_reason(text)
 
 
-def _restore_enrolments(engine: Engine, rows: Sequence[EnrolmentRow], index: dict[str, int],
-                        held: dict[str, TouchRequest]) -> None:  # fmt: skip
-    for row in rows:
-        if row.version not in index:
-            continue
-        run = engine.flows[index[row.version]].journeys.get(row.journey)
-        if run is None:
-            continue
-        enr = Enrolment(row.contact, row.n, row.entered_at, row.event, list(row.segments))
-        enr.status, enr.epoch, enr.arms, enr.goal_at = row.status, row.epoch, dict(row.arms), row.goal_at
-        enr.wait = run.j.nodes[row.wait] if row.wait else None
-        enr.touch = held.get(row.touch) if row.touch else None
-        run.history.setdefault(row.contact, []).append(enr)
-
-
-def _restore_groups(engine: Engine, rows: Sequence[GroupRow], index: dict[str, int]) -> None:
-    for row in rows:
-        if row.version not in index:
-            continue
-        group = engine.flows[index[row.version]].groups.get(row.group)
-        if group is None:
-            continue
-        inst = Instance(row.id, row.account, row.opens, row.closes)
-        inst.members, inst.closed = list(row.members), row.closed
-        group.instances[inst.id] = inst
-        if not row.dissolved:
-            group.open_instances.append(inst)
-    for flows in engine.flows:
-        for group in flows.groups.values():
-            group.open_instances.sort(key=lambda i: (i.opens, _instance_number(i.id), i.id))
-
-
-def _instance_number(instance_id: str) -> int:
-    tail = instance_id.rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
-
-
-def _restore_flow_state(engine: Engine, values: dict[tuple[str, str, str], Any], index: dict[str, int]) -> None:
-    for (version, runner, item), value in values.items():
-        if version not in index:
-            continue
-        flows = engine.flows[index[version]]
-        kind, name = runner.split(":", 1)
+# ---- rows → snapshots (restore) ------------------------------------------------------------------------------
+def _snapshots(state: State) -> dict[tuple[str, str], list[Any]]:
+    """The runners' snapshots the store's rows hold, by (version, runner key)."""
+    out: dict[tuple[str, str], list[Any]] = {}
+    journeys: dict[tuple[str, str, str], list[EnrolmentState]] = {}  # (version, runner, contact) -> enrolments
+    for row in state.enrolments:
+        journeys.setdefault((row.version, f"journey:{row.journey}", row.contact), []).append(
+            EnrolmentState(
+                row.contact,
+                row.n,
+                row.entered_at,
+                row.status,
+                row.epoch,
+                row.event,
+                dict(row.arms),
+                row.wait,
+                row.touch,
+                row.goal_at,
+                tuple(row.segments),
+            )  # fmt: skip
+        )
+    matching = set()
+    for (version, runner, item), value in state.flow_state.items():
+        kind = runner.split(":", 1)[0]
         if kind == "journey":
-            run = flows.journeys.get(name)
-            if run is not None:
-                run.matching.add(item)
-        elif kind == "rotation":
-            rot = next((r for r in flows.rotations if r.name == name), None)
-            if rot is None:
-                continue
-            if item == "":
-                rot.cycle = value["cycle"]
-                rot.first_day = dt.date.fromisoformat(value["first_day"]) if value["first_day"] else None
-            else:
-                rot.queues[item] = list(value["queue"])
-                rot.placed.update(value["placed"])
-        elif kind == "standing":
-            standing = flows.standing.get(name)
-            if standing is not None:
-                standing.restore(item, value)
-        elif kind == "sla":
-            sla = next((x for x in flows.slas if x.s.name == name), None)
-            if sla is None:
-                continue
-            if item == "":
-                sla.base = value  # a store of an earlier version counted occurrences for all contacts
-            elif isinstance(value, dict):
-                sla.serials[item] = value["serial"]
-                if value["open"] is not None:
-                    sla.open[item] = tuple(value["open"])
-            else:  # an earlier version's open watch
-                sla.open[item] = tuple(value)
-                sla.serials[item] = value[2]
-    for flows in engine.flows:
-        for rot in flows.rotations:
-            rot.queues = dict(sorted(rot.queues.items()))
+            matching.add((version, runner, item))
+            journeys.setdefault((version, runner, item), [])
+        elif kind in _FROM:
+            out.setdefault((version, runner), []).append(_FROM[kind](item, value))
+    for (version, runner, contact), enrolments in journeys.items():
+        snapshot = JourneyContact(contact, tuple(enrolments), (version, runner, contact) in matching)
+        out.setdefault((version, runner), []).append(snapshot)
+    for row in state.groups:
+        snapshot = InstanceState(row.id, row.account, row.opens, row.closes, tuple(row.members), row.closed,
+                                 row.dissolved)  # fmt: skip
+        out.setdefault((row.version, f"group:{row.group}"), []).append(snapshot)
+    return out
+
+
+def _rotation(item: str, value: dict[str, Any]) -> RotationCycle | RotationQueue:
+    """A rotation's flow_state: its cycle (item ""), or an account's queue."""
+    if item == "":
+        return RotationCycle(value["cycle"], dt.date.fromisoformat(value["first_day"]) if value["first_day"] else None)
+    return RotationQueue(item, tuple(value["queue"]), tuple(value["placed"]))
+
+
+def _seat(item: str, doc: dict[str, Any]) -> SeatState:
+    """A standing group's flow_state: one of its numbered groups."""
+    return SeatState(item, doc["chain"], doc["account"], doc["number"], tuple(doc["members"]), tuple(doc["lapsed"]))
+
+
+def _watch(item: str, value: Any) -> SlaWatch | SlaBase:
+    """A service level's flow_state: a contact's serial and open watch; as an earlier version
+    kept it, the open watch alone, or (item "") one serial for all contacts."""
+    if item == "":
+        return SlaBase(value)
+    if isinstance(value, dict):
+        return SlaWatch(item, value["serial"], None if value["open"] is None else tuple(value["open"]))
+    return SlaWatch(item, value[2], tuple(value))
+
+
+# flow_state values of each kind of runner -> its snapshot (a journey's are read with its enrolments)
+_FROM: dict[str, Callable[[str, Any], Any]] = {"rotation": _rotation, "standing": _seat, "sla": _watch}
 
 
 def _restore_counters(engine: Engine, rows: Sequence[CounterRow]) -> list[LimitCounter]:
