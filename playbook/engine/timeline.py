@@ -8,9 +8,9 @@ which account (`account`) it concerns, None where it concerns none (the day tick
 schedule firing): whoever keeps a contact's timers elsewhere (a shard of the store) can tell
 them apart.
 
-Payloads are plain values, so a store can keep them: `values(payload)` are its fields in
-order (what the store keeps, the playbook's position replaced by its version), and
-`payload(kind, values)` builds one back; fields added since a store was written have
+Payloads are plain values, so a store can keep them: its fields in order (`tuple(payload)`;
+the daemon's store names the playbook by its version instead of its position), and
+`payload(kind, fields)` builds one back; fields added since a store was written have
 defaults, so an older row still loads.
 """
 
@@ -216,11 +216,6 @@ class Item(NamedTuple):
     @property
     def kind(self) -> Kind:
         return self.payload.kind  # type: ignore[no-any-return]
-
-
-def values(payload: Payload) -> tuple[Any, ...]:
-    """A payload's fields in order, as a plain tuple (what a store keeps)."""
-    return tuple(payload)
 
 
 def payload(kind: str, fields: Sequence[Any]) -> Payload:
