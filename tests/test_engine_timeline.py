@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from playbook.compiler import compile_text, ir
 from playbook.engine.contacts import Contacts
 from playbook.engine.core import Engine
+from playbook.engine.host import Runner
 from playbook.engine.timeline import (
     IN_FLOW,
     PAYLOADS,
@@ -91,6 +92,10 @@ journey 邀请 {
   invite VIP群
 }
 
+moments 朋友圈 {
+  every day at 12:00: post 欢迎 visible to in 老客
+}
+
 rotate 点赞 {
   each contact every 7d
   order by name
@@ -135,6 +140,13 @@ def test_every_kind_has_a_payload_type_and_a_handler() -> None:
     assert set(PAYLOADS) == set(Kind)
     assert all(cls.kind is kind for kind, cls in PAYLOADS.items())
     assert set(_engine()._handlers) == set(Kind)
+
+
+def test_every_runner_is_a_runner() -> None:
+    flows = _engine().flows[0]
+    kinds = {key.split(":")[0] for key in flows.runners}
+    assert kinds == {"journey", "group", "moments", "rotation", "standing", "sla"}
+    assert all(isinstance(run, Runner) for run in flows.runners.values())
 
 
 def test_each_handler_runs_its_own_kind() -> None:

@@ -8,7 +8,7 @@ import each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from playbook.engine.columns import Columns
 from playbook.engine.contacts import Contacts
@@ -59,6 +59,7 @@ class Host(Protocol):
     def contact_changed(self, cid: str) -> None: ...
 
 
+@runtime_checkable
 class Runner(Protocol):
     """One runner of a playbook — a journey, a short-term group, a Moments calendar, a
     rotation, a standing group or a service level (engine/flows.py, sla.py, standing.py) —

@@ -106,19 +106,12 @@ class Step(NamedTuple):
     account = _NONE
 
 
-class Timeout(NamedTuple):
-    """A journey's wait at `node` runs out for an enrolment (contact, n) as of its `epoch`."""
+class Timeout(Step):
+    """A journey's wait at `node` runs out for an enrolment (contact, n) as of its `epoch`
+    (the fields of a step's)."""
 
-    flow: int
-    journey: str
-    contact: str
-    n: int
-    node: str
-    epoch: int
-
+    __slots__ = ()
     kind = Kind.TIMEOUT
-    phase = PHASE_STEP
-    account = _NONE
 
 
 class GroupStep(NamedTuple):

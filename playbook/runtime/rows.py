@@ -51,7 +51,8 @@ class EnrolmentRow:
 
 @dataclass(slots=True)
 class TimerRow:
-    """One engine timeline item (time, phase, order, seq, kind, payload) and who owns it."""
+    """One engine timeline item (engine/timeline.py `Item`): its time, phase, order and seq,
+    its kind and payload's fields in order (runtime/state.py), and who owns it."""
 
     seq: int
     due: int
@@ -62,16 +63,6 @@ class TimerRow:
     version: str | None = None
     shard: int = 0
     account: str | None = None
-
-    def item(self) -> tuple[int, int, tuple[Any, ...], int, str, tuple[Any, ...]]:
-        """The tuple the engine keeps in its heap."""
-        return (self.due, self.phase, self.order, self.seq, self.kind, self.payload)
-
-    @classmethod
-    def from_item(cls, item: tuple[int, int, tuple[Any, ...], int, str, tuple[Any, ...]], *,
-                  version: str | None = None, shard: int = 0, account: str | None = None) -> TimerRow:  # fmt: skip
-        due, phase, order, seq, kind, payload = item
-        return cls(seq, due, phase, order, kind, payload, version, shard, account)
 
 
 @dataclass(slots=True)
