@@ -6,6 +6,7 @@ JSON as runtime/state.py keeps them); timer rows of the shapes older stores hold
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import defaultdict
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from playbook.compiler import compile_text, ir
 from playbook.engine.contacts import Contacts
 from playbook.engine.core import Engine
+from playbook.engine.flows import EnrolmentState
 from playbook.engine.host import Runner
 from playbook.engine.timeline import (
     IN_FLOW,
@@ -35,10 +37,11 @@ from playbook.engine.timeline import (
     Step,
     Tick,
     Timeout,
-    payload,
+    loaded,
+    stored,
 )
 from playbook.runtime import codec
-from playbook.runtime.rows import State, TimerRow
+from playbook.runtime.rows import EnrolmentRow, State, TimerRow
 from playbook.runtime.state import Journaler, restore
 from playbook.vocab.model import Event
 
@@ -210,9 +213,20 @@ def test_items_order_by_due_phase_order_seq_and_name_their_contact() -> None:
 
 def test_a_store_row_of_an_unknown_kind_or_shape_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown timeline item kind 'nap'"):
-        payload("nap", ())
+        loaded("nap", (), {})
     with pytest.raises(ValueError, match="'step' timeline item cannot have the fields"):
-        payload("step", ("v", "j"))
+        loaded("step", ("v", "j"), {"v": 0})
+
+
+def test_a_payload_is_stored_with_its_playbooks_version_and_loaded_with_its_position() -> None:
+    step = Step(3, "j", "c1", 1, "n2", 0)
+    assert stored(step, "pb-1") == ("pb-1", "j", "c1", 1, "n2", 0) and type(stored(step, "pb-1")) is tuple
+    assert loaded("step", ("pb-1", "j", "c1", 1, "n2", 0), {"pb-1": 3}) == step
+    assert loaded("step", ("pb-1", "j", "c1", 1, "n2", 0), {"pb-2": 0}) is None  # a version no longer loaded
+    assert stored(Retry("k", "c1", "a1"), None) == ("k", "c1", "a1")
+    assert loaded("retry", ("k",), {}) == Retry("k", None, None)
+    # a store's enrolment row is a snapshot's enrolment after (version, journey)
+    assert [f.name for f in dataclasses.fields(EnrolmentRow)][2:] == list(EnrolmentState._fields)
 
 
 # ---- snapshots -----------------------------------------------------------------------------------------------

@@ -13,8 +13,7 @@ import datetime as dt
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -236,8 +235,7 @@ class Enrolment:
         self.segments = segments  # segments the contact was in at entry (for reports)
 
 
-@dataclass(frozen=True, slots=True)
-class EnrolmentState:
+class EnrolmentState(NamedTuple):
     """An enrolment as a value: its wait node by id, the touch it waits for by key."""
 
     contact: str
@@ -246,20 +244,19 @@ class EnrolmentState:
     status: str
     epoch: int
     event: dict[str, Any] | None
-    arms: Mapping[str, str]
+    arms: dict[str, str]
     wait: str | None  # the wait node's id
     touch: str | None  # the key of the touch it waits for (held)
     goal_at: int | None
-    segments: tuple[str, ...]
+    segments: list[str]
 
 
-@dataclass(frozen=True, slots=True)
-class JourneyContact:
+class JourneyContact(NamedTuple):
     """A journey's state for one contact (its item): its enrolments, oldest first, and
     whether it matches the journey's segment entry now."""
 
     contact: str
-    enrolments: tuple[EnrolmentState, ...]
+    enrolments: list[EnrolmentState]
     matching: bool
 
 
@@ -554,7 +551,8 @@ class JourneyRun:
 
     # ---- the daemon's store ----------------------------------------------------------------
     def snapshot(self, items: Iterable[str]) -> list[JourneyContact]:
-        return [JourneyContact(cid, tuple(_enrolment_state(e) for e in self.history.get(cid, ())), cid in self.matching)
+        history, matching = self.history, self.matching
+        return [JourneyContact(cid, [_enrolment_state(e) for e in history.get(cid, ())], cid in matching)
                 for cid in items]  # fmt: skip
 
     def restore(self, snapshots: Iterable[JourneyContact]) -> None:
@@ -615,7 +613,7 @@ class JourneyRun:
 def _enrolment_state(enr: Enrolment) -> EnrolmentState:
     return EnrolmentState(enr.contact, enr.n, enr.entered_at, enr.status, enr.epoch, enr.event, dict(enr.arms),
                           enr.wait.id if enr.wait is not None else None,
-                          enr.touch.key if enr.touch is not None else None, enr.goal_at, tuple(enr.segments))  # fmt: skip
+                          enr.touch.key if enr.touch is not None else None, enr.goal_at, list(enr.segments))  # fmt: skip
 
 
 def change_tag(flows: FlowSet, cid: str, tag: str, add: bool, t: int, flow: str) -> None:
@@ -660,15 +658,14 @@ class Instance:
         self.closed = False
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceState:
+class InstanceState(NamedTuple):
     """A group instance as a value (a group's item, by its id)."""
 
     id: str
     account: str
     opens: int
     closes: int
-    members: tuple[str, ...]
+    members: list[str]
     closed: bool  # the closing steps have begun
     dissolved: bool  # the closing steps are done
 
@@ -810,7 +807,7 @@ class GroupRun:
         out = []
         for inst_id in items:
             inst = self.instances[inst_id]
-            out.append(InstanceState(inst.id, inst.account, inst.opens, inst.closes, tuple(inst.members), inst.closed,
+            out.append(InstanceState(inst.id, inst.account, inst.opens, inst.closes, list(inst.members), inst.closed,
                                      inst not in self.open_instances))  # fmt: skip
         return out
 
@@ -927,23 +924,21 @@ class MomentsRun:
 # ---- rotations ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RotationCycle:
+class RotationCycle(NamedTuple):
     """A rotation's cycle (its item ""): which, and the day the rotation began."""
 
     cycle: int  # -1: none yet
     first_day: dt.date | None
 
 
-@dataclass(frozen=True, slots=True)
-class RotationQueue:
+class RotationQueue(NamedTuple):
     """A rotation's queue for one account (its item): who is still to be tasked this cycle
     (None: the account has no queue any more), and who of the account's contacts was placed
     in the cycle."""
 
     account: str
-    queue: tuple[str, ...] | None
-    placed: tuple[str, ...]  # in id order
+    queue: list[str] | None
+    placed: list[str]  # in id order
 
 
 class RotationRun:
@@ -1081,8 +1076,9 @@ class RotationRun:
         for account in items:
             if account:
                 queue = self.queues.get(account)
-                out.append(RotationQueue(account, None if queue is None else tuple(queue),
-                                         tuple(sorted(placed.get(account, ())))))  # fmt: skip
+                out.append(
+                    RotationQueue(account, None if queue is None else list(queue), sorted(placed.get(account, ())))
+                )
         return out
 
     def restore(self, snapshots: Iterable[RotationCycle | RotationQueue]) -> None:

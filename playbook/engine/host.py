@@ -69,7 +69,8 @@ class Runner(Protocol):
     instance, a rotation's account, …): `snapshot(items)` gives the state of the items it
     reported changed (`Flows.dirty`), `restore(snapshots)` takes such snapshots back into a
     fresh runner, so the store keeps rows of snapshots and never the runner's insides. A
-    snapshot is a frozen value of a type of the runner's own module."""
+    snapshot is a value (a NamedTuple of the runner's own module) holding copies, never the
+    runner's own lists or objects."""
 
     key: str  # "journey:NAME", "group:NAME", "moments:NAME", "rotation:NAME", "standing:NAME", "sla:NAME"
     name: str

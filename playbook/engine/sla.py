@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from playbook.compiler import ir
 from playbook.engine.host import TASK_LANGUAGE
@@ -39,8 +38,7 @@ SLA_EVENTS = frozenset({"sla_started", "sla_met", "sla_late", "sla_missed"})  # 
 OUTCOMES = ("met", "late", "missed")  # what a staff member's watches became (tally_by_account)
 
 
-@dataclass(frozen=True, slots=True)
-class SlaWatch:
+class SlaWatch(NamedTuple):
     """A service level's state for one contact (its item): how many watches it has had, and
     its open watch (started, deadline, serial, account, name — or the first three, kept by an
     earlier version), None when none is open."""
@@ -50,8 +48,7 @@ class SlaWatch:
     open: tuple[Any, ...] | None
 
 
-@dataclass(frozen=True, slots=True)
-class SlaBase:
+class SlaBase(NamedTuple):
     """Watches counted for all contacts together, by a store of an earlier version (its
     item ""): a contact's serials go on from there."""
 

@@ -20,8 +20,7 @@ from a customer group, so the operator decides (a task says so).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from playbook.compiler import ir
 from playbook.engine.render import MissingValue, render
@@ -56,16 +55,15 @@ class Seat:
         self.lapsed: set[str] = set()  # members who no longer match `admit`, told once
 
 
-@dataclass(frozen=True, slots=True)
-class SeatState:
+class SeatState(NamedTuple):
     """A numbered group of a standing group as a value (the runner's item, by its id)."""
 
     id: str
     chain: str
     account: str
     number: int
-    members: tuple[str, ...]  # in the order they joined
-    lapsed: tuple[str, ...]  # in id order
+    members: list[str]  # in the order they joined
+    lapsed: list[str]  # in id order
 
 
 class StandingRun:
@@ -250,7 +248,7 @@ class StandingRun:
     def snapshot(self, items: Iterable[str]) -> list[SeatState]:
         """The numbered groups named (a group never goes away: each has its snapshot)."""
         by_id = {seat.id: seat for seats in self.chains.values() for seat in seats}
-        return [SeatState(seat.id, seat.chain, seat.account, seat.number, tuple(seat.members), tuple(sorted(seat.lapsed)))
+        return [SeatState(seat.id, seat.chain, seat.account, seat.number, list(seat.members), sorted(seat.lapsed))
                 for seat in (by_id.get(item) for item in items) if seat is not None]  # fmt: skip
 
     def restore(self, snapshots: Iterable[SeatState]) -> None:

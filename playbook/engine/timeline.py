@@ -9,14 +9,14 @@ schedule firing): whoever keeps a contact's timers elsewhere (a shard of the sto
 them apart.
 
 Payloads are plain values, so a store can keep them: its fields in order (`tuple(payload)`;
-the daemon's store names the playbook by its version instead of its position), and
-`payload(kind, fields)` builds one back; fields added since a store was written have
+the daemon's store names the playbook by its version instead of its position: `stored`), and
+`loaded(kind, fields, …)` builds one back; fields added since a store was written have
 defaults, so an older row still loads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -191,9 +191,14 @@ PAYLOADS: dict[Kind, type[Any]] = {
     cls.kind: cls
     for cls in (Arrival, Tick, Retry, Fire, Step, Timeout, GroupStep, Close, SlaRemind, SlaDeadline, SlaEscalate)
 }
-# Kinds whose payload names a playbook (`flow`, its position among the engine's playbooks)
+# Kinds whose payload names a playbook (`flow`, its position among the engine's playbooks:
+# always the first field)
 IN_FLOW = frozenset(kind for kind, cls in PAYLOADS.items() if "flow" in cls._fields)
+assert all(PAYLOADS[kind]._fields[0] == "flow" for kind in IN_FLOW)
 SLA_KINDS = frozenset({Kind.SLA_REMIND, Kind.SLA_DEADLINE, Kind.SLA_ESCALATE})
+_BY_NAME = {str(kind): cls for kind, cls in PAYLOADS.items()}  # a store's kind names, plain strings
+_IN_FLOW_NAMES = frozenset(str(kind) for kind in IN_FLOW)
+_new = tuple.__new__
 
 
 class Item(NamedTuple):
@@ -211,14 +216,29 @@ class Item(NamedTuple):
         return self.payload.kind  # type: ignore[no-any-return]
 
 
-def payload(kind: str, fields: Sequence[Any]) -> Payload:
-    """The payload of `kind` with these fields (a store's row; fields added since it was
-    written take their defaults). A ValueError for a kind or a number of fields there is
-    no payload for."""
-    try:
-        cls = PAYLOADS[Kind(kind)]
-    except ValueError:
-        raise ValueError(f"unknown timeline item kind {kind!r}") from None
+def stored(payload: Payload, version: str | None) -> tuple[Any, ...]:
+    """A payload's fields in order as a store keeps them: a plain tuple, the playbook named
+    by its `version` instead of its position (a kind in IN_FLOW)."""
+    if payload.kind in IN_FLOW:
+        return (version, *payload[1:])
+    return tuple(payload)
+
+
+def loaded(kind: str, fields: Sequence[Any], positions: Mapping[str, int]) -> Payload | None:
+    """The payload of a store's row (what `stored` gave): the playbook named by its position
+    again (`positions`: version → position), None when the engine has no such version; fields
+    added since the row was written take their defaults. A ValueError for a kind or a number
+    of fields there is no payload for."""
+    cls = _BY_NAME.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown timeline item kind {kind!r}")
+    if kind in _IN_FLOW_NAMES:
+        position = positions.get(fields[0]) if fields else None
+        if position is None:
+            return None
+        fields = (position, *fields[1:])
+    if len(fields) == len(cls._fields):
+        return _new(cls, fields)  # type: ignore[no-any-return]  # (as the tuple it is: a daemon restores millions)
     try:
         return cls(*fields)  # type: ignore[no-any-return]
     except TypeError:
