@@ -26,9 +26,7 @@ from playbook.vocab.model import Event, TouchRequest
 
 # The tasks this runner writes (names with their braces doubled: a task text is a template).
 SLA_TASK = N_("[{sla}] {name}'s {trigger} is not answered yet; please handle it by {by}")
-ESCALATION_TASK = N_(
-    "[{sla}] {name}'s {trigger} is past its deadline unanswered (in charge: {staff}); please follow up"
-)
+ESCALATION_TASK = N_("[{sla}] {name}'s {trigger} is past its deadline unanswered (in charge: {staff}); please follow up")
 
 if TYPE_CHECKING:
     from playbook.engine.host import Flows as FlowSet

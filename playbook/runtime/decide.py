@@ -162,9 +162,7 @@ class Decider:
     def compile(self) -> list[dict[str, Any]]:
         """The playbooks' IR documents (a PlaybookError when any does not compile)."""
         results = load_playbooks(self.paths, with_warnings=True)  # what `playbook check` prints for those that fail
-        escalating = [
-            r.path for r in results if any(s.get("escalations") for s in (r.doc or {}).get("slas", {}).values())
-        ]
+        escalating = [r.path for r in results if any(s.get("escalations") for s in (r.doc or {}).get("slas", {}).values())]
         accounts = self.store.load_accounts() if escalating else []
         if accounts:  # the accounts and roles SLAs escalate to, checked against the store's accounts
             load_playbooks(escalating, known_accounts=accounts)
