@@ -28,9 +28,11 @@ from playbook.i18n import t
 from playbook.runtime import schema as s
 from playbook.runtime.report import ON_TIME_SECONDS, clock_of, short_time, snapshot, when, when_dt
 from playbook.runtime.rows import VersionRow
+from playbook.runtime.storage.journal import with_reason
+from playbook.runtime.storage.ledger import touch_row
 from playbook.runtime.store import Store
 from playbook.vocab.localtime import LocalTime
-from playbook.vocab.reasons import reason_text
+from playbook.vocab.reasons import Reason, joined
 from playbook.vocab.values import DateValue, Instant
 from playbook.words import event_label
 
@@ -128,13 +130,14 @@ def _enrolments(conn: Connection, cid: str, clock: LocalTime) -> list[dict[str, 
     se = s.state_events
     exits: dict[tuple[str | None, str | None, int], tuple[int, str]] = {}
     current: dict[tuple[str | None, str | None], int] = {}
-    query = (sa.select(se.c.at, se.c.type, se.c.flow, se.c.version, se.c.data)
+    query = (sa.select(se.c.at, se.c.type, se.c.flow, se.c.version, se.c.data, se.c.reason_code, se.c.reason_args)
              .where(se.c.contact == cid, se.c.type.in_(("enter", "exit"))).order_by(se.c.seq))  # fmt: skip
-    for at, kind, flow, version, data in conn.execute(query):
+    for at, kind, flow, version, data, code, args in conn.execute(query):
         if kind == "enter":
             current[(version, flow)] = int((data or {}).get("n", 1))
         elif (version, flow) in current:  # an exit ends the enrolment that entered last
-            exits[(version, flow, current[(version, flow)])] = (at, str((data or {}).get("reason", "")))
+            reason = with_reason(data or {}, code, args).get("reason", "")  # a Reason, or "completed"
+            exits[(version, flow, current[(version, flow)])] = (at, reason)
     e = s.enrolments
     out = []
     query = sa.select(e).where(e.c.contact == cid).order_by(e.c.entered_at, e.c.journey, e.c.n)
@@ -171,6 +174,7 @@ def _touches(conn: Connection, cid: str, account: Any, playbooks: Mapping[str, s
 
 def _touch(r: Any, playbook: str, clock: LocalTime) -> dict[str, Any]:
     sent_at = r.updated_at if r.state == "sent" else None
+    row = touch_row(r)  # its reasons as Reasons (each its English text in the JSON)
     return {
         "key": r.key,
         "playbook": playbook,
@@ -184,8 +188,8 @@ def _touch(r: Any, playbook: str, clock: LocalTime) -> dict[str, Any]:
         "due": when(r.due, clock),
         "at": when(r.at, clock),
         "outcome": r.outcome,
-        "reason": r.reason,
-        "held_reasons": list((r.request or {}).get("reasons") or []) if r.state == "held" else [],
+        "reason": row.reason,
+        "held_reasons": row.held_reasons() if r.state == "held" else [],
         "state": r.state,
         "error": r.error,
         "attempts": r.attempts,
@@ -377,20 +381,25 @@ def why_text(reason: Mapping[str, Any]) -> str:
     return t("enters at {at} if it still matches segment {segment} then", at=at, segment=segment)
 
 
+def _shown(reason: Reason | str) -> str:
+    """A touch's reason (the Reason `explain` read from the store) in the operator's language."""
+    return reason.text() if isinstance(reason, Reason) else reason
+
+
 def touch_sentence(touch: Mapping[str, Any]) -> str:
     """What happened to a touch, as the engine decided it and as dispatch carried it out."""
 
     parts = []
     outcome, state = touch.get("outcome"), touch["state"]
     if state == "held":
-        held = "; ".join(touch.get("held_reasons") or [])
-        parts.append(t("held since {due}: {reason}", due=short_time(touch["due"]), reason=reason_text(held))
+        held = touch.get("held_reasons")
+        parts.append(t("held since {due}: {reason}", due=short_time(touch["due"]), reason=joined(held).text())
                      if held else t("held since {due}", due=short_time(touch["due"])))  # fmt: skip
     elif outcome == "skipped":
-        parts.append(t("skipped: {reason}", reason=reason_text(touch["reason"])))
+        parts.append(t("skipped: {reason}", reason=_shown(touch["reason"])))
     elif outcome == "deferred":
         parts.append(t("deferred from {due} to {at} by {reason}", due=short_time(touch["due"]), at=short_time(touch["at"]),
-                       reason=reason_text(touch["reason"])))  # fmt: skip
+                       reason=_shown(touch["reason"])))  # fmt: skip
     attempt = touch.get("attempts", 0)
     if state == "sent":
         if touch.get("on_time") is False:
