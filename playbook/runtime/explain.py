@@ -388,42 +388,55 @@ def _shown(reason: Reason | str) -> str:
 
 def touch_sentence(touch: Mapping[str, Any]) -> str:
     """What happened to a touch, as the engine decided it and as dispatch carried it out."""
+    parts = [_decided(touch), *_carried_out(touch)]
+    return t("; ").join(part for part in parts if part)
 
-    parts = []
+
+def _decided(touch: Mapping[str, Any]) -> str:
+    """What the engine made of the touch: held, skipped or deferred, and why ("" when it let it go on time)."""
     outcome, state = touch.get("outcome"), touch["state"]
     if state == "held":
         held = touch.get("held_reasons")
-        parts.append(t("held since {due}: {reason}", due=short_time(touch["due"]), reason=joined(held).text())
-                     if held else t("held since {due}", due=short_time(touch["due"])))  # fmt: skip
-    elif outcome == "skipped":
-        parts.append(t("skipped: {reason}", reason=_shown(touch["reason"])))
-    elif outcome == "deferred":
-        parts.append(t("deferred from {due} to {at} by {reason}", due=short_time(touch["due"]), at=short_time(touch["at"]),
-                       reason=_shown(touch["reason"])))  # fmt: skip
-    attempt = touch.get("attempts", 0)
+        return (t("held since {due}: {reason}", due=short_time(touch["due"]), reason=joined(held).text())
+                if held else t("held since {due}", due=short_time(touch["due"])))  # fmt: skip
+    if outcome == "skipped":
+        return t("skipped: {reason}", reason=_shown(touch["reason"]))
+    if outcome == "deferred":
+        return t("deferred from {due} to {at} by {reason}", due=short_time(touch["due"]), at=short_time(touch["at"]),
+                 reason=_shown(touch["reason"]))  # fmt: skip
+    return ""
+
+
+def _carried_out(touch: Mapping[str, Any]) -> list[str]:
+    """What dispatch made of it: sent (how, when), waiting, failing, dead or unknown."""
+    state, attempt, error = touch["state"], touch.get("attempts", 0), touch.get("error")
     if state == "sent":
-        if touch.get("on_time") is False:
-            parts.append(t("went out at {at} (late)", at=short_time(touch["sent_at"])))
-        else:
-            parts.append(t("went out at {at} (on time)", at=short_time(touch["sent_at"])))
-        if touch.get("via") == "welcome":
-            parts.append(t("as WeCom's welcome message (send_welcome_msg, at once, no quota)"))
-        elif touch.get("via") == "task":
-            parts.append(t("as a mass-message task for the staff member to confirm"))
-        if touch.get("receipt") == "expired":
-            parts.append(t("nobody confirmed it in time: the task was cancelled (expired)"))
-    elif state == "pending" and touch.get("error"):
-        parts.append(t("held back until {at}: {error}", at=short_time(touch.get("next_attempt_at") or touch["at"]),
-                       error=touch["error"]))  # fmt: skip
-    elif state == "pending":
-        parts.append(t("waiting to go out at {at}", at=short_time(touch.get("next_attempt_at") or touch["at"])))
-    elif state == "sending":
-        parts.append(t("being sent (attempt {n})", n=attempt))
-    elif state == "failed":
-        parts.append(t("failed: {error} (attempt {n}, retrying at {at})", error=touch.get("error") or "", n=attempt,
-                       at=short_time(touch.get("next_attempt_at"))))  # fmt: skip
-    elif state == "dead":
-        parts.append(t("dead letter: {error}", error=touch.get("error") or ""))
-    elif state == "unknown":
-        parts.append(t("unknown whether it went out: {error}", error=touch.get("error") or ""))
-    return t("; ").join(parts)
+        return _sent(touch)
+    if state == "pending":
+        at = short_time(touch.get("next_attempt_at") or touch["at"])
+        return [t("held back until {at}: {error}", at=at, error=error) if error
+                else t("waiting to go out at {at}", at=at)]  # fmt: skip
+    if state == "sending":
+        return [t("being sent (attempt {n})", n=attempt)]
+    if state == "failed":
+        return [t("failed: {error} (attempt {n}, retrying at {at})", error=error or "", n=attempt,
+                  at=short_time(touch.get("next_attempt_at")))]  # fmt: skip
+    if state == "dead":
+        return [t("dead letter: {error}", error=error or "")]
+    if state == "unknown":
+        return [t("unknown whether it went out: {error}", error=error or "")]
+    return []
+
+
+def _sent(touch: Mapping[str, Any]) -> list[str]:
+    at = short_time(touch["sent_at"])
+    parts = [
+        t("went out at {at} (late)", at=at) if touch.get("on_time") is False else t("went out at {at} (on time)", at=at)
+    ]
+    if touch.get("via") == "welcome":
+        parts.append(t("as WeCom's welcome message (send_welcome_msg, at once, no quota)"))
+    elif touch.get("via") == "task":
+        parts.append(t("as a mass-message task for the staff member to confirm"))
+    if touch.get("receipt") == "expired":
+        parts.append(t("nobody confirmed it in time: the task was cancelled (expired)"))
+    return parts
