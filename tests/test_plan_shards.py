@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from playbook.diagnostics import PlaybookError
-from playbook.plan import jsonwriter, shards, tables
+from playbook.plan import jsonwriter, merge, shards, tables
 from playbook.plan.run import PlanInput, PlanResult, run_plan
 from playbook.plan.shards import NotShardable, Shard
 from playbook.vocab.shards import shard_of
@@ -284,7 +284,7 @@ def test_lines_copied_side_by_side_or_gathered(tmp_path: Path, monkeypatch: Any,
         monkeypatch.setattr(os, "copy_file_range", refuses)
     spec = PlanInput(EXAMPLES, **DATA, start="2026-12-01 00:00", days=5)
     for n, name, long_runs in ((1, "one.json", 4096), (2, "copied.json", 0), (2, "gathered.json", 10**9)):
-        monkeypatch.setattr(shards, "_LONG_RUNS", long_runs)
+        monkeypatch.setattr(merge, "_LONG_RUNS", long_runs)
         result = run_plan(dataclasses.replace(spec, workers=n))
         with open(tmp_path / name, "w", encoding="utf-8") as fh:
             jsonwriter.write_json(result, fh)
@@ -297,7 +297,7 @@ def test_lines_copied_side_by_side_or_gathered(tmp_path: Path, monkeypatch: Any,
 def test_the_merge_order_is_time_account_contact_then_as_given(keys: list[tuple[int, int, int]], wide: bool) -> None:
     import numpy as np
 
-    from playbook.plan.shards import _in_order
+    from playbook.plan.merge import _in_order
 
     base = 1_795_000_000 if not wide else -(2**61)  # wide: no one-integer key fits (the three-key sort)
     at = np.array([base + a * 10**17 * wide + a for a, _, _ in keys], dtype=np.int64)

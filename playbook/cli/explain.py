@@ -27,7 +27,7 @@ def command(contact: str, flow: str | None, db: str | None, fmt: str) -> None:
 
 def _enrolment_text(e: dict[str, Any]) -> str:
     from playbook.runtime.report import short_time
-    from playbook.vocab.reasons import EXIT_CODES, exited, read
+    from playbook.vocab.reasons import exited
 
     parts = [t("#{n} entered {at}", n=e["n"], at=short_time(e["entered_at"]))]
     if e["status"] == "active":
@@ -35,7 +35,7 @@ def _enrolment_text(e: dict[str, Any]) -> str:
     elif e["exit_reason"] == "completed":
         parts.append(t("completed {at}", at=short_time(e["exited_at"])) if e["exited_at"] else t("completed"))
     else:
-        why = exited(read(e["exit_reason"], codes=EXIT_CODES)).text() if e["exit_reason"] else t("exited")
+        why = exited(e["exit_reason"]).text() if e["exit_reason"] else t("exited")  # a Reason (runtime.explain)
         parts.append(f"{why} {short_time(e['exited_at'])}" if e["exited_at"] else why)
     if e["arms"]:
         parts.append(t("arm {arms}", arms=", ".join(e["arms"].values())))

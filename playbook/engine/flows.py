@@ -507,7 +507,7 @@ class JourneyRun:
         enr.epoch += 1
         enr.wait = None
         self.flows.dirty(self.key, enr.contact)
-        self.flows.emit(t, "exit", enr.contact, self.journey.name, reason=str(reason))
+        self.flows.emit(t, "exit", enr.contact, self.journey.name, reason=reason)
         if enr.touch is not None:
             touch, enr.touch = enr.touch, None
             self.engine.give_up(touch, reasons.exited(reason))

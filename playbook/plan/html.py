@@ -91,171 +91,216 @@ def render_html(
 ) -> str:
     """The page for a plan — its JSON head `doc`, the `events` and `touches` (see
     read_plan) — titled `title`, in the current language; `no_goal`: the journeys
-    (metrics keys) without a goal; `caps`: an account's daily dm and task caps."""
+    (metrics keys) without a goal; `caps`: an account's daily dm and task caps. The touches
+    are tallied in one pass (`_Tally`), then each section is drawn from the tally."""
     charts = Charts()
-    alt = charts.alt
-    count = 0
-    parts: list[str] = []
-
-    def add(name: str, body: str) -> None:
-        parts.append(section(name, body))
-
-    by_channel_day: Counter[tuple[str, str]] = Counter()
-    deferred_day: Counter[tuple[str, str]] = Counter()
-    load: Counter[tuple[str, str]] = Counter()
-    posts: Counter[str] = Counter()
-    audiences: Counter[tuple[str, str]] = Counter()
-    post_rows: list[list[Any]] = []  # the first ROWS Moments posts, with their audience
-    invitations: dict[str, Counter[str]] = defaultdict(Counter)  # group instance -> outcome -> invitations
-    named: dict[tuple[str, str], list[str]] = defaultdict(list)
-    reasons: Counter[tuple[str, str]] = Counter()
-    step_contacts: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    timeline: dict[str, list[list[str]]] = {}
+    tally = _Tally()
     for touch in touches:
-        count += 1
+        tally.add(touch)
+    sections = [
+        (t("Summary"), _summary(doc, tally.count)),
+        (t("Touches per day"), _per_day(charts, tally)),
+        (t("Staff × day load"), _load(charts, tally.load, caps)),
+        (t("Journeys"), _journeys(charts, doc.get("metrics", {}), tally.step_contacts, no_goal)),
+        (t("Service levels"), sla_per_staff(charts, doc.get("service_levels") or {})),
+        (t("Groups"), _groups(events, tally.invitations)),
+        (t("Moments"), _moments(charts, tally)),
+        (t("Deferred and skipped"), _deferred_and_skipped(tally)),  # by reason, contacts named
+        (t("Contact timeline"), _lookup(tally.timeline)),
+    ]
+    return page(title, str(doc.get("playbook", "")), [section(name, body) for name, body in sections if body])
+
+
+class _Tally:
+    """What the page shows of the touches, gathered as they are read (a million-touch
+    plan is never in memory)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_channel_day: Counter[tuple[str, str]] = Counter()
+        self.deferred_day: Counter[tuple[str, str]] = Counter()
+        self.load: Counter[tuple[str, str]] = Counter()
+        self.posts: Counter[str] = Counter()
+        self.audiences: Counter[tuple[str, str]] = Counter()
+        self.post_rows: list[list[Any]] = []  # the first ROWS Moments posts, with their audience
+        self.invitations: dict[str, Counter[str]] = defaultdict(Counter)  # group instance -> outcome -> invitations
+        self.named: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.reasons: Counter[tuple[str, str]] = Counter()
+        self.step_contacts: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self.timeline: dict[str, list[list[str]]] = {}
+
+    def add(self, touch: dict[str, Any]) -> None:
+        self.count += 1
         day, channel, outcome = _day(touch["at"]), touch["channel"], touch["outcome"]
         contact, account = touch.get("contact"), touch.get("account") or "—"
-        by_channel_day[(day, channel)] += 1
-        if contact:
-            if outcome == "ok":
-                step_contacts[touch["flow"]][touch["step"]].add(contact)
+        self.by_channel_day[(day, channel)] += 1
+        if contact and outcome == "ok":
+            self.step_contacts[touch["flow"]][touch["step"]].add(contact)
         if outcome == "ok" and channel in ("dm", "task"):
-            load[(account, day)] += 1
+            self.load[(account, day)] += 1
         if channel == "dm" and touch.get("group"):  # a dm that carries a group: its invitation
-            invitations[touch["group"]][outcome] += 1
+            self.invitations[touch["group"]][outcome] += 1
         if channel == "moment" and outcome == "ok":
-            posts[day] += 1
-            seen = len(touch.get("audience") or [])
-            audiences[(day, account)] += seen
-            if len(post_rows) < ROWS:
-                post_rows.append([_minute(touch["at"]), account, touch.get("content") or "", seen])
+            self._post(touch, day, account)
         if outcome != "ok":
-            reason = touch.get("reason") or outcome
-            cause = cause_of(reason)
-            kind = t(CAUSES[cause]) if cause in CAUSES else cause  # grouped as in the terminal's summary
-            deferred_day[(_day(touch.get("due") or touch["at"]), kind)] += 1
-            reasons[(outcome, reason)] += 1
-            if contact and len(named[(outcome, reason)]) < NAMED:
-                named[(outcome, reason)].append(contact)
-        if contact and (contact in timeline or len(timeline) < LOOKUP):
-            lines = timeline.setdefault(contact, [])
+            self._not_ok(touch, outcome, contact)
+        if contact and (contact in self.timeline or len(self.timeline) < LOOKUP):
+            lines = self.timeline.setdefault(contact, [])
             if len(lines) < LOOKUP_TOUCHES:
                 lines.append([_minute(touch["at"]), channel, account, touch["step"], outcome,
                               touch.get("reason") or ""])  # fmt: skip
 
-    # summary
+    def _post(self, touch: dict[str, Any], day: str, account: str) -> None:
+        self.posts[day] += 1
+        seen = len(touch.get("audience") or [])
+        self.audiences[(day, account)] += seen
+        if len(self.post_rows) < ROWS:
+            self.post_rows.append([_minute(touch["at"]), account, touch.get("content") or "", seen])
+
+    def _not_ok(self, touch: dict[str, Any], outcome: str, contact: str | None) -> None:
+        reason = touch.get("reason") or outcome
+        cause = cause_of(reason)  # the JSON's text read back (vocab.reasons.read)
+        kind = t(CAUSES[cause]) if cause in CAUSES else cause  # grouped as in the terminal's summary
+        self.deferred_day[(_day(touch.get("due") or touch["at"]), kind)] += 1
+        self.reasons[(outcome, reason)] += 1
+        if contact and len(self.named[(outcome, reason)]) < NAMED:
+            self.named[(outcome, reason)].append(contact)
+
+
+def _summary(doc: dict[str, Any], count: int) -> str:
     summary = doc.get("summary", {})
     rows = [[t("channel"), k, v] for k, v in sorted(summary.get("by_channel", {}).items())]
     rows += [[t("outcome"), k, v] for k, v in sorted(summary.get("by_outcome", {}).items())]
     head = paragraph(f"{doc.get('start', '')} → {doc.get('end', '')} · {count} {t('touches')}")
-    add(t("Summary"), head + table([t("by"), t("value"), t("touches")], rows) + summary_html(doc, table))
+    return head + table([t("by"), t("value"), t("touches")], rows) + summary_html(doc, table)
 
-    # touches per day by channel, with deferrals
-    data = [{"day": d, "channel": c, "n": n} for (d, c), n in sorted(by_channel_day.items())]
-    if data:
-        chart = charts.chart(data).mark_bar().encode(
-            x=alt.X("day:O", title=t("day")), y=alt.Y("sum(n):Q", title=t("touches")),
-            color=alt.Color("channel:N", title=t("channel")),
-        ).properties(width=640, height=220, title=t("Touches per day by channel"))  # fmt: skip
-        body = charts.svg(chart)
-        ddata = [{"day": d, "why": k, "n": n} for (d, k), n in sorted(deferred_day.items())]
-        if ddata:
-            dchart = charts.chart(ddata).mark_bar().encode(
-                x=alt.X("day:O", title=t("day"), scale=alt.Scale(domain=sorted({d for d, _ in by_channel_day}))),
-                y=alt.Y("sum(n):Q", title=t("deferred or skipped")),
-                color=alt.Color("why:N", title=t("reason")),
-            ).properties(width=640, height=140, title=t("Deferred and skipped by day (quiet hours, limits)"))  # fmt: skip
-            body += charts.svg(dchart)
-        add(t("Touches per day"), body)
 
-    # staff × day load
-    if load:
-        shown = top_accounts(load)
-        ldata = [{"account": a, "day": d, "n": n} for (a, d), n in sorted(shown.items())]
-        base = charts.chart(ldata).encode(x=alt.X("day:O", title=t("day")), y=alt.Y("account:N", title=t("account")))
-        heat = base.mark_rect().encode(color=alt.Color("n:Q", title=t("dm + tasks"), scale=alt.Scale(scheme="oranges")))
-        chart = (
-            heat
-            if len({a for a, _ in shown}) > TEXT_ACCOUNTS
-            else heat + base.mark_text(fontSize=10).encode(text="n:Q")
-        )
-        cap_text = ", ".join(f"{c} {n}" for c, n in sorted((caps or {}).items())) or "—"
-        chart = chart.properties(width=640, title=t("Staff load per day: dm and tasks (caps: {caps})", caps=cap_text))
-        add(t("Staff × day load"), charts.svg(chart) + rest_note(load, shown))
+def _per_day(charts: Charts, tally: _Tally) -> str:
+    """Touches per day by channel, with deferrals."""
+    alt = charts.alt
+    data = [{"day": d, "channel": c, "n": n} for (d, c), n in sorted(tally.by_channel_day.items())]
+    if not data:
+        return ""
+    chart = charts.chart(data).mark_bar().encode(
+        x=alt.X("day:O", title=t("day")), y=alt.Y("sum(n):Q", title=t("touches")),
+        color=alt.Color("channel:N", title=t("channel")),
+    ).properties(width=640, height=220, title=t("Touches per day by channel"))  # fmt: skip
+    body = charts.svg(chart)
+    ddata = [{"day": d, "why": k, "n": n} for (d, k), n in sorted(tally.deferred_day.items())]
+    if ddata:
+        dchart = charts.chart(ddata).mark_bar().encode(
+            x=alt.X("day:O", title=t("day"), scale=alt.Scale(domain=sorted({d for d, _ in tally.by_channel_day}))),
+            y=alt.Y("sum(n):Q", title=t("deferred or skipped")),
+            color=alt.Color("why:N", title=t("reason")),
+        ).properties(width=640, height=140, title=t("Deferred and skipped by day (quiet hours, limits)"))  # fmt: skip
+        body += charts.svg(dchart)
+    return body
 
-    # journeys as funnels
-    metrics = doc.get("metrics", {})
-    if metrics:
-        fdata: list[dict[str, Any]] = []
-        rows = []
-        for flow, m in sorted(metrics.items()):
-            fdata.append({"flow": flow, "stage": t("entered"), "n": m.get("entered", 0)})
-            for number, (step, who) in enumerate(step_contacts.get(flow, {}).items(), 1):  # in first-planned order
-                fdata.append({"flow": flow, "stage": f"{number} {step[:30]}", "n": len(who)})
-            fdata.append({"flow": flow, "stage": t("goal"), "n": m.get("goal", 0)})
-            conversion = t("no goal") if flow in no_goal else f"{m.get('conversion', 0):.1%}"
-            rows.append([flow, "", m.get("entered", 0), m.get("goal", 0), conversion])
-            for arm, a in sorted((m.get("by_arm") or {}).items()):
-                rate = (
-                    t("no goal") if flow in no_goal else f"{a['goal'] / a['entered']:.1%}" if a.get("entered") else "—"
-                )
-                rows.append([flow, arm, a.get("entered", 0), a.get("goal", 0), rate])
-        chart = charts.chart(fdata).mark_bar().encode(
-            y=alt.Y("stage:N", title=None, sort=None), x=alt.X("n:Q", title=t("contacts")),
-            row=alt.Row("flow:N", title=None),
-        ).properties(width=480).resolve_scale(y="independent")  # fmt: skip
-        rows_table = table([t("journey"), t("arm"), t("entered"), t("goal"), t("conversion")], rows)
-        add(t("Journeys"), charts.svg(chart) + rows_table)
 
-    # service levels
-    service_levels = sla_per_staff(charts, doc.get("service_levels") or {})
+def _load(charts: Charts, load: Counter[tuple[str, str]], caps: dict[str, int] | None) -> str:
+    """Staff × day load."""
+    if not load:
+        return ""
+    alt = charts.alt
+    shown = top_accounts(load)
+    ldata = [{"account": a, "day": d, "n": n} for (a, d), n in sorted(shown.items())]
+    base = charts.chart(ldata).encode(x=alt.X("day:O", title=t("day")), y=alt.Y("account:N", title=t("account")))
+    heat = base.mark_rect().encode(color=alt.Color("n:Q", title=t("dm + tasks"), scale=alt.Scale(scheme="oranges")))
+    chart = (
+        heat if len({a for a, _ in shown}) > TEXT_ACCOUNTS else heat + base.mark_text(fontSize=10).encode(text="n:Q")
+    )
+    cap_text = ", ".join(f"{c} {n}" for c, n in sorted((caps or {}).items())) or "—"
+    chart = chart.properties(width=640, title=t("Staff load per day: dm and tasks (caps: {caps})", caps=cap_text))
+    return charts.svg(chart) + rest_note(load, shown)
+
+
+def _journeys(charts: Charts, metrics: dict[str, Any], step_contacts: dict[str, dict[str, set[str]]],
+              no_goal: set[str]) -> str:  # fmt: skip
+    """Journeys as funnels, and their conversion by arm."""
+    if not metrics:
+        return ""
+    alt = charts.alt
+    fdata: list[dict[str, Any]] = []
+    rows = []
+    for flow, m in sorted(metrics.items()):
+        fdata.append({"flow": flow, "stage": t("entered"), "n": m.get("entered", 0)})
+        for number, (step, who) in enumerate(step_contacts.get(flow, {}).items(), 1):  # in first-planned order
+            fdata.append({"flow": flow, "stage": f"{number} {step[:30]}", "n": len(who)})
+        fdata.append({"flow": flow, "stage": t("goal"), "n": m.get("goal", 0)})
+        rows += _conversions(flow, m, flow in no_goal)
+    chart = charts.chart(fdata).mark_bar().encode(
+        y=alt.Y("stage:N", title=None, sort=None), x=alt.X("n:Q", title=t("contacts")),
+        row=alt.Row("flow:N", title=None),
+    ).properties(width=480).resolve_scale(y="independent")  # fmt: skip
+    rows_table = table([t("journey"), t("arm"), t("entered"), t("goal"), t("conversion")], rows)
+    return charts.svg(chart) + rows_table
+
+
+def _conversions(flow: str, m: dict[str, Any], no_goal: bool) -> list[list[Any]]:
+    """A journey's row and its arms' rows of the conversion table."""
+    conversion = t("no goal") if no_goal else f"{m.get('conversion', 0):.1%}"
+    rows = [[flow, "", m.get("entered", 0), m.get("goal", 0), conversion]]
+    for arm, a in sorted((m.get("by_arm") or {}).items()):
+        rate = t("no goal") if no_goal else f"{a['goal'] / a['entered']:.1%}" if a.get("entered") else "—"
+        rows.append([flow, arm, a.get("entered", 0), a.get("goal", 0), rate])
+    return rows
+
+
+def _groups(events: list[dict[str, Any]], invitations: dict[str, Counter[str]]) -> str:
+    """The group instances opened, with the invitations sent and skipped."""
     groups: list[list[Any]] = []
     for event in events:
-        kind = event.get("type", "")
-        if kind == "group_opened":
+        if event.get("type", "") == "group_opened":
             sent = invitations.get(event.get("group") or "", Counter())
             groups.append([event.get("title", ""), event.get("account", ""), _minute(event["at"]),
                            _minute(event.get("closes") or ""), event.get("members", ""),
                            sent["ok"] + sent["deferred"], sent["skipped"]])  # fmt: skip
-    if service_levels:
-        add(t("Service levels"), service_levels)
-    if groups:
-        head_row = [t("group"), t("account"), t("opens"), t("closes"), t("members"), t("invitations sent"),
-                    t("invitations skipped")]  # fmt: skip
-        add(t("Groups"), paragraph(str(len(groups))) + capped_table(head_row, groups))
-    if posts:
-        moments = top_accounts({(a, d): n for (d, a), n in audiences.items()})
-        mdata = [{"day": d, "account": a, "audience": n} for (a, d), n in moments.items()]
-        chart = charts.chart(mdata).mark_bar().encode(
-            x=alt.X("day:O", title=t("day")), y=alt.Y("sum(audience):Q", title=t("audience")),
-            color=alt.Color("account:N", title=t("account")),
-        ).properties(width=640, height=180, title=t("Moments: audience per day (posts stacked)"))  # fmt: skip
-        rows = [[d, n] for d, n in sorted(posts.items())]
-        total = sum(posts.values())
-        per_post = table([t("at"), t("account"), t("content"), t("audience")], post_rows)  # the first ROWS
-        rest = total - len(post_rows)
-        more = paragraph(t("and {n} more", n=rest)) if rest > 0 else ""
-        add(t("Moments"), charts.svg(chart) + table([t("day"), t("posts")], rows)
+    if not groups:
+        return ""
+    head_row = [t("group"), t("account"), t("opens"), t("closes"), t("members"), t("invitations sent"),
+                t("invitations skipped")]  # fmt: skip
+    return paragraph(str(len(groups))) + capped_table(head_row, groups)
+
+
+def _moments(charts: Charts, tally: _Tally) -> str:
+    """Moments posts per day, their audiences, and the first posts one by one."""
+    posts = tally.posts
+    if not posts:
+        return ""
+    alt = charts.alt
+    moments = top_accounts({(a, d): n for (d, a), n in tally.audiences.items()})
+    mdata = [{"day": d, "account": a, "audience": n} for (a, d), n in moments.items()]
+    chart = charts.chart(mdata).mark_bar().encode(
+        x=alt.X("day:O", title=t("day")), y=alt.Y("sum(audience):Q", title=t("audience")),
+        color=alt.Color("account:N", title=t("account")),
+    ).properties(width=640, height=180, title=t("Moments: audience per day (posts stacked)"))  # fmt: skip
+    rows = [[d, n] for d, n in sorted(posts.items())]
+    total = sum(posts.values())
+    per_post = table([t("at"), t("account"), t("content"), t("audience")], tally.post_rows)  # the first ROWS
+    rest = total - len(tally.post_rows)
+    more = paragraph(t("and {n} more", n=rest)) if rest > 0 else ""
+    return (charts.svg(chart) + table([t("day"), t("posts")], rows)
             + f"<h3>{html.escape(t('Audience per post'))}</h3>" + per_post + more)  # fmt: skip
 
-    # deferred and skipped, by reason, contacts named
-    if reasons:
-        items = []
-        for (outcome, reason), n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            who = named[(outcome, reason)]
-            rest = n - len(who)
-            more = f" … {t('and {n} more', n=rest)}" if rest > 0 else ""
-            items.append(f"<details><summary>{html.escape(outcome)} · {html.escape(reason)}: {n}</summary>"
-                         f"<p class='named'>{html.escape(' '.join(who))}{html.escape(more)}</p></details>")  # fmt: skip
-        add(t("Deferred and skipped"), "".join(items))
 
-    # per-contact timeline lookup
+def _deferred_and_skipped(tally: _Tally) -> str:
+    """Deferred and skipped touches by reason, the contacts named (up to NAMED)."""
+    items = []
+    for (outcome, reason), n in sorted(tally.reasons.items(), key=lambda kv: -kv[1]):
+        who = tally.named[(outcome, reason)]
+        rest = n - len(who)
+        more = f" … {t('and {n} more', n=rest)}" if rest > 0 else ""
+        items.append(f"<details><summary>{html.escape(outcome)} · {html.escape(reason)}: {n}</summary>"
+                     f"<p class='named'>{html.escape(' '.join(who))}{html.escape(more)}</p></details>")  # fmt: skip
+    return "".join(items)
+
+
+def _lookup(timeline: dict[str, list[list[str]]]) -> str:
+    """The per-contact timeline lookup: a contact id typed in shows its touches."""
     lookup = json.dumps(timeline, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    add(t("Contact timeline"), (
+    return (
         f"<input id='who' placeholder='{html.escape(t('contact id'))}'> <pre id='line'></pre>"
         f"<script>const TL={lookup};const w=document.getElementById('who');"
         "w.addEventListener('input',()=>{const r=TL[w.value.trim()];"
         "document.getElementById('line').textContent=r?r.map(x=>x.join('  ')).join('\\n'):'';});</script>"
-    ))  # fmt: skip
-
-    return page(title, str(doc.get("playbook", "")), parts)
+    )

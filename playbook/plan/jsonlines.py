@@ -16,6 +16,7 @@ from playbook.plan.contract import TIME_KEYS, IsoTimes, event_json, touch_json
 from playbook.plan.touches import PlannedTouches
 from playbook.vocab.localtime import LocalTime
 from playbook.vocab.model import StateEvent, Touch, TouchRun
+from playbook.vocab.reasons import Reason
 
 BLOCK = 4096  # lines in a block: a list of lines is joined and written at once
 
@@ -218,7 +219,7 @@ class EventLines:
                       "" if e.flow is None else q[e.flow]]  # fmt: skip
             for key, value in data.items():
                 kind = value.__class__
-                if kind is str:
+                if kind is str or kind is Reason:  # an exit's reason: its English text
                     values.append(_quote(value))
                 elif kind is int:
                     values.append(times[value] if key in TIME_KEYS else int.__repr__(value))

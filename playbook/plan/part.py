@@ -143,9 +143,54 @@ def parse_start(text: str | None, clock: LocalTime, now: Callable[[], dt.datetim
 def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: int, shard: Shard | None = None,
               progress: Callable[[int, int], None] | None = None) -> PlanResult:  # fmt: skip
     """The plan of every account, or of one shard's accounts (`shard`: which rows of the
-    files are its own); the same engine either way."""
+    files are its own); the same engine either way. In phases: the files read, the events
+    before the start applied as history, the events to come (with those drawn at a rate),
+    the engine run day by day, and what it decided collected."""
     clock = LocalTime(playbooks[0].timezone)
+    read = _read_inputs(spec, playbooks, clock, shard)
+    collected = _Collected(end, read.contacts.fields)
+    engine = Engine(playbooks, read.contacts, start, collected, shared_limits=spec.adapter_limits,
+                    can_dissolve_groups=spec.can_dissolve_groups, runs=spec.touch_runs)  # fmt: skip
+    coming = _after_history(read, start, end)
+    arrivals: list[Event] = []
+    if spec.arrivals:
+        known = {*read.contacts.fields, *(e.contact for e in read.events if e.contact)}
+        arrivals = draw_arrivals(spec.arrivals, spec.seed, clock, start, end, read.contacts, known,
+                                 named_sources(playbooks), read.first_drawn)  # fmt: skip
+        coming = deque(sorted([*coming, *arrivals], key=lambda e: (e.at, e.seq)))
+    if spec.simulate:  # its draws numbered after the arrivals'
+        collected.simulator = Simulator(spec.simulate, spec.seed, engine, first_seq=read.first_drawn + len(arrivals))
+    if not spec.keep_inputs:
+        read.events = []  # `coming` and then the engine hold what is still to process, and let go of it then
+    _run_days(engine, coming, start, end, progress)
+    drawn = [*arrivals, *(collected.simulator.drawn if collected.simulator is not None else [])]
+    return _result(spec, playbooks, clock, (start, end), engine, read, collected, drawn)
+
+
+@dataclass
+class _Inputs:
+    """The files as a part reads them: its contacts and accounts, its events in time order
+    (and how many of each type), the rows' problems."""
+
+    contacts: Contacts
+    events: list[Event]
+    problems: list[RowProblem]
+    event_types: dict[str, int]
+    first_drawn: int  # the sequence number of the first event drawn (--simulate): after the file's
+
+
+def _read_inputs(spec: PlanInput, playbooks: list[ir.Playbook], clock: LocalTime, shard: Shard | None) -> _Inputs:
     problems: list[RowProblem] = []
+    contacts = _read_contacts(spec, playbooks, clock, shard, problems)
+    events = _read_events(spec, clock, shard, contacts, problems)
+    first_drawn = max((e.seq for e in events), default=0) + 1
+    return _Inputs(contacts, events, problems, dict(Counter(e.type for e in events)), first_drawn)
+
+
+def _read_contacts(spec: PlanInput, playbooks: list[ir.Playbook], clock: LocalTime, shard: Shard | None,
+                   problems: list[RowProblem]) -> Contacts:  # fmt: skip
+    """The accounts and the contacts of the part (a shard's own rows), their rows' problems
+    added to `problems` (the accounts file's by the first shard only: each shard reads all)."""
     contacts = Contacts()
     if spec.accounts:
         records, bad = read_records(spec.accounts, clock, columns=ColumnMap(ACCOUNTS, spec.columns))  # each shard: all
@@ -159,66 +204,78 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
     problems += bad
     for record in records:
         contacts.upsert(record)
-    del records
-    events: list[Event] = []
-    if spec.events:
-        if shard is not None:
-            shard.known(contacts)
-        events, bad = read_events(spec.events, clock, router=shard, columns=ColumnMap(EVENTS, spec.columns))
-        problems += bad
-        unique = unique_events(events, str(spec.events))  # a repeated id is one event, reported
-        events = unique.events
-        problems += unique.repeats + unique.conflicts
+    return contacts
+
+
+def _read_events(spec: PlanInput, clock: LocalTime, shard: Shard | None, contacts: Contacts,
+                 problems: list[RowProblem]) -> list[Event]:  # fmt: skip
+    """The events file's events of the part, once each (a repeated id is one event,
+    reported in `problems`), by time."""
+    if not spec.events:
+        return []
+    if shard is not None:
+        shard.known(contacts)
+    events, bad = read_events(spec.events, clock, router=shard, columns=ColumnMap(EVENTS, spec.columns))
+    problems += bad
+    unique = unique_events(events, str(spec.events))
+    problems += unique.repeats + unique.conflicts
+    events = unique.events
     events.sort(key=lambda e: (e.at, e.seq))
-    event_types = dict(Counter(e.type for e in events))
-    first_drawn = max((e.seq for e in events), default=0) + 1
+    return events
 
-    touches: list[Touch | TouchRun] = []
-    states: list[StateEvent] = []
-    fields = contacts.fields
 
-    def sink(record: Touch | TouchRun | StateEvent) -> None:
-        kind = record.__class__
-        if kind is Touch:
-            if record.due < end:  # type: ignore[union-attr]
-                touches.append(record)  # type: ignore[arg-type]
-                if simulator is not None:
-                    simulator.after_touch(record)  # type: ignore[arg-type]
-        elif kind is TouchRun:
-            if record.like.due < end:  # type: ignore[union-attr]
-                touches.append(record)  # type: ignore[arg-type]
-                if simulator is not None:
-                    for touch in record.touches():  # type: ignore[union-attr]
-                        simulator.after_touch(touch)
-        elif record.at < end:
-            # whose event it is: the plan lists events by time, then account
-            record.account = record.data.get("account") if record.contact is None else \
-                fields.get(record.contact, {}).get("account")  # fmt: skip
-            states.append(record)
-
-    engine = Engine(playbooks, contacts, start, sink, shared_limits=spec.adapter_limits,
-                    can_dissolve_groups=spec.can_dissolve_groups, runs=spec.touch_runs)  # fmt: skip
-    simulator: Simulator | None = None
+def _after_history(read: _Inputs, start: int, end: int) -> deque[Event]:
+    """History before the plan starts shapes the contacts (no flow reacts to it); the
+    events of the plan's span, which the engine is fed day by day. Later ones would never
+    be processed."""
+    contacts = read.contacts
     coming: deque[Event] = deque()
-    for event in events:
+    for event in read.events:
         if event.at < start:
-            # History before the plan starts: it shapes the contacts, no flow reacts to it.
             if event.type == "friend_added":
                 friend_added(contacts, event)
             elif event.contact in contacts.fields:
                 apply_effects(contacts, event)
-        elif event.at < end:  # later ones would never be processed
+        elif event.at < end:
             coming.append(event)
-    arrivals: list[Event] = []
-    if spec.arrivals:
-        known = {*contacts.fields, *(e.contact for e in events if e.contact)}
-        arrivals = draw_arrivals(spec.arrivals, spec.seed, clock, start, end, contacts, known, named_sources(playbooks),
-                                 first_drawn)  # fmt: skip
-        coming = deque(sorted([*coming, *arrivals], key=lambda e: (e.at, e.seq)))
-    if spec.simulate:  # its draws numbered after the arrivals'
-        simulator = Simulator(spec.simulate, spec.seed, engine, first_seq=first_drawn + len(arrivals))
-    if not spec.keep_inputs:
-        events = []  # `coming` and then the engine hold what is still to process, and let go of it then
+    return coming
+
+
+class _Collected:
+    """The engine's sink in a plan: the touches due and the state events before the plan's
+    end (each event with its account: the plan lists events by time, then account); each
+    touch told to the --simulate draws, which react to what was sent."""
+
+    __slots__ = ("end", "fields", "touches", "states", "simulator")
+
+    def __init__(self, end: int, fields: dict[str, dict[str, Any]]):
+        self.end = end
+        self.fields = fields  # the contacts' records
+        self.touches: list[Touch | TouchRun] = []
+        self.states: list[StateEvent] = []
+        self.simulator: Simulator | None = None
+
+    def __call__(self, record: Touch | TouchRun | StateEvent) -> None:
+        kind = record.__class__
+        if kind is Touch:
+            if record.due < self.end:  # type: ignore[union-attr]
+                self.touches.append(record)  # type: ignore[arg-type]
+                if self.simulator is not None:
+                    self.simulator.after_touch(record)  # type: ignore[arg-type]
+        elif kind is TouchRun:
+            if record.like.due < self.end:  # type: ignore[union-attr]
+                self.touches.append(record)  # type: ignore[arg-type]
+                if self.simulator is not None:
+                    for touch in record.touches():  # type: ignore[union-attr]
+                        self.simulator.after_touch(touch)
+        elif record.at < self.end:
+            record.account = record.data.get("account") if record.contact is None else \
+                self.fields.get(record.contact, {}).get("account")  # fmt: skip
+            self.states.append(record)  # type: ignore[arg-type]
+
+
+def _run_days(engine: Engine, coming: deque[Event], start: int, end: int,
+              progress: Callable[[int, int], None] | None) -> None:  # fmt: skip
     engine.activate()
     step = 86400
     t = start
@@ -233,13 +290,20 @@ def plan_part(spec: PlanInput, playbooks: list[ir.Playbook], start: int, end: in
         if progress is not None:
             progress(t - start, end - start)
     engine.drain()
-    planned = PlannedTouches(touches)  # in the plan's order
-    drawn = [*arrivals, *(simulator.drawn if simulator is not None else [])]
-    inputs = sorted((e for e in [*events, *drawn] if start <= e.at < end), key=lambda e: (e.at, e.seq))
+
+
+def _result(spec: PlanInput, playbooks: list[ir.Playbook], clock: LocalTime, span: tuple[int, int], engine: Engine,
+            read: _Inputs, collected: _Collected, drawn: list[Event]) -> PlanResult:  # fmt: skip
+    """What the engine decided, in the plan's order, with the inputs in the span (read
+    and drawn) and the metrics."""
+    start, end = span
+    inputs = sorted((e for e in [*read.events, *drawn] if start <= e.at < end), key=lambda e: (e.at, e.seq))
     counts = metric_parts(engine)
     asked = bool(spec.simulate or spec.arrivals)
-    return PlanResult(playbooks, clock, start, end, planned, states, metrics(counts), problems,
-                      engine.unknown_contacts, contacts, inputs, metric_counts=counts, event_types=event_types,
+    states = collected.states
+    return PlanResult(playbooks, clock, start, end, PlannedTouches(collected.touches), states, metrics(counts),
+                      read.problems, engine.unknown_contacts, read.contacts, inputs, metric_counts=counts,
+                      event_types=read.event_types,
                       drawn=drawn_counts((e for e in drawn if start <= e.at < end), clock) if asked else None,
                       arrivals=spec.arrivals, service_levels=sla_outcomes(states, playbooks))  # fmt: skip
 

@@ -14,6 +14,12 @@ JSON arrays are tuples because timeline items (order, payload) are the bulk of w
 stored; lists are rarer (rotation queues). Plain str/int/float/bool/None pass through, so
 a contact's fields stay readable in `sqlite3` or `psql`.
 
+Reasons (vocab/reasons.py) are kept as their English text (the `reason` columns, for people
+and SQL) and as data: a touch's and a state event's in the `reason_code` and `reason_args`
+columns (`reason_columns`, read back by `stored_reason`), a held request's in its JSON as
+`{"code": …, "args": {…}}` (`reason_doc`, `reason_of_doc`). Rows written before the store
+kept codes (revision 0007) have only the text: it is read back through the templates.
+
 Times: instants the engine computes with (due, at, entered_at, period starts, event times)
 are BIGINT seconds since the epoch, UTC — the engine's own unit. Moments that are
 bookkeeping (a row's created/updated time, when an event was received, leases) are
@@ -30,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from playbook.vocab.model import Event
+from playbook.vocab.reasons import Reason, from_data, read
 from playbook.vocab.values import DateValue, Instant
 
 _TAGS = ("$tags", "$set", "$list", "$time", "$date", "$event", "$dict")
@@ -144,3 +151,47 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# ---- reasons -----------------------------------------------------------------------------------------------
+def reason_columns(reason: str) -> tuple[str | None, dict[str, Any] | None]:
+    """A reason as the `reason_code` and `reason_args` columns beside its text; (None,
+    None) for no reason, and for a text that is no Reason (not the engine's: it is kept as
+    text only)."""
+    if not isinstance(reason, Reason):
+        return None, None
+    data = reason.data()
+    return data["code"], data["args"]
+
+
+def stored_reason(text: str, code: str | None, args: dict[str, Any] | None, *,
+                  codes: tuple[str, ...] | None = None) -> Reason | str:  # fmt: skip
+    """The reason a row keeps (its text, code and arguments): "" for none. A row written
+    before the store kept codes has its text only, read back through the templates (of
+    `codes`, when only those can be meant); a code this version does not know is its
+    English text as it is (code "other")."""
+    if code is None:
+        return read(text, codes=codes) if text else ""
+    try:
+        return from_data({"code": code, "args": args or {}})
+    except ValueError:
+        return Reason("other", text=text)
+
+
+def reason_doc(reason: Reason | str | None) -> dict[str, Any] | str | None:
+    """A reason in a held request's JSON: its data; a text that is no Reason (not the
+    engine's) as text, which is read back as a request held before the codes is."""
+    return reason.data() if isinstance(reason, Reason) else reason
+
+
+def reason_of_doc(doc: dict[str, Any] | str | None) -> Reason | None:
+    """The reason `reason_doc` wrote; a request held before the store kept codes has the
+    English text, read back through the templates."""
+    if doc is None:
+        return None
+    if isinstance(doc, str):
+        return read(doc)
+    try:
+        return from_data(doc)
+    except ValueError:  # written by a version that knows a code this one does not: shown by its name
+        return Reason("other", text=str(doc.get("code") if isinstance(doc, dict) else doc))

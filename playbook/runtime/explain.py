@@ -28,9 +28,11 @@ from playbook.i18n import t
 from playbook.runtime import schema as s
 from playbook.runtime.report import ON_TIME_SECONDS, clock_of, short_time, snapshot, when, when_dt
 from playbook.runtime.rows import VersionRow
+from playbook.runtime.storage.journal import with_reason
+from playbook.runtime.storage.ledger import touch_row
 from playbook.runtime.store import Store
 from playbook.vocab.localtime import LocalTime
-from playbook.vocab.reasons import reason_text
+from playbook.vocab.reasons import Reason, joined
 from playbook.vocab.values import DateValue, Instant
 from playbook.words import event_label
 
@@ -128,13 +130,14 @@ def _enrolments(conn: Connection, cid: str, clock: LocalTime) -> list[dict[str, 
     se = s.state_events
     exits: dict[tuple[str | None, str | None, int], tuple[int, str]] = {}
     current: dict[tuple[str | None, str | None], int] = {}
-    query = (sa.select(se.c.at, se.c.type, se.c.flow, se.c.version, se.c.data)
+    query = (sa.select(se.c.at, se.c.type, se.c.flow, se.c.version, se.c.data, se.c.reason_code, se.c.reason_args)
              .where(se.c.contact == cid, se.c.type.in_(("enter", "exit"))).order_by(se.c.seq))  # fmt: skip
-    for at, kind, flow, version, data in conn.execute(query):
+    for at, kind, flow, version, data, code, args in conn.execute(query):
         if kind == "enter":
             current[(version, flow)] = int((data or {}).get("n", 1))
         elif (version, flow) in current:  # an exit ends the enrolment that entered last
-            exits[(version, flow, current[(version, flow)])] = (at, str((data or {}).get("reason", "")))
+            reason = with_reason(data or {}, code, args).get("reason", "")  # a Reason, or "completed"
+            exits[(version, flow, current[(version, flow)])] = (at, reason)
     e = s.enrolments
     out = []
     query = sa.select(e).where(e.c.contact == cid).order_by(e.c.entered_at, e.c.journey, e.c.n)
@@ -171,6 +174,7 @@ def _touches(conn: Connection, cid: str, account: Any, playbooks: Mapping[str, s
 
 def _touch(r: Any, playbook: str, clock: LocalTime) -> dict[str, Any]:
     sent_at = r.updated_at if r.state == "sent" else None
+    row = touch_row(r)  # its reasons as Reasons (each its English text in the JSON)
     return {
         "key": r.key,
         "playbook": playbook,
@@ -184,8 +188,8 @@ def _touch(r: Any, playbook: str, clock: LocalTime) -> dict[str, Any]:
         "due": when(r.due, clock),
         "at": when(r.at, clock),
         "outcome": r.outcome,
-        "reason": r.reason,
-        "held_reasons": list((r.request or {}).get("reasons") or []) if r.state == "held" else [],
+        "reason": row.reason,
+        "held_reasons": row.held_reasons() if r.state == "held" else [],
         "state": r.state,
         "error": r.error,
         "attempts": r.attempts,
@@ -377,44 +381,62 @@ def why_text(reason: Mapping[str, Any]) -> str:
     return t("enters at {at} if it still matches segment {segment} then", at=at, segment=segment)
 
 
+def _shown(reason: Reason | str) -> str:
+    """A touch's reason (the Reason `explain` read from the store) in the operator's language."""
+    return reason.text() if isinstance(reason, Reason) else reason
+
+
 def touch_sentence(touch: Mapping[str, Any]) -> str:
     """What happened to a touch, as the engine decided it and as dispatch carried it out."""
+    parts = [_decided(touch), *_carried_out(touch)]
+    return t("; ").join(part for part in parts if part)
 
-    parts = []
+
+def _decided(touch: Mapping[str, Any]) -> str:
+    """What the engine made of the touch: held, skipped or deferred, and why ("" when it let it go on time)."""
     outcome, state = touch.get("outcome"), touch["state"]
     if state == "held":
-        held = "; ".join(touch.get("held_reasons") or [])
-        parts.append(t("held since {due}: {reason}", due=short_time(touch["due"]), reason=reason_text(held))
-                     if held else t("held since {due}", due=short_time(touch["due"])))  # fmt: skip
-    elif outcome == "skipped":
-        parts.append(t("skipped: {reason}", reason=reason_text(touch["reason"])))
-    elif outcome == "deferred":
-        parts.append(t("deferred from {due} to {at} by {reason}", due=short_time(touch["due"]), at=short_time(touch["at"]),
-                       reason=reason_text(touch["reason"])))  # fmt: skip
-    attempt = touch.get("attempts", 0)
+        held = touch.get("held_reasons")
+        return (t("held since {due}: {reason}", due=short_time(touch["due"]), reason=joined(held).text())
+                if held else t("held since {due}", due=short_time(touch["due"])))  # fmt: skip
+    if outcome == "skipped":
+        return t("skipped: {reason}", reason=_shown(touch["reason"]))
+    if outcome == "deferred":
+        return t("deferred from {due} to {at} by {reason}", due=short_time(touch["due"]), at=short_time(touch["at"]),
+                 reason=_shown(touch["reason"]))  # fmt: skip
+    return ""
+
+
+def _carried_out(touch: Mapping[str, Any]) -> list[str]:
+    """What dispatch made of it: sent (how, when), waiting, failing, dead or unknown."""
+    state, attempt, error = touch["state"], touch.get("attempts", 0), touch.get("error")
     if state == "sent":
-        if touch.get("on_time") is False:
-            parts.append(t("went out at {at} (late)", at=short_time(touch["sent_at"])))
-        else:
-            parts.append(t("went out at {at} (on time)", at=short_time(touch["sent_at"])))
-        if touch.get("via") == "welcome":
-            parts.append(t("as WeCom's welcome message (send_welcome_msg, at once, no quota)"))
-        elif touch.get("via") == "task":
-            parts.append(t("as a mass-message task for the staff member to confirm"))
-        if touch.get("receipt") == "expired":
-            parts.append(t("nobody confirmed it in time: the task was cancelled (expired)"))
-    elif state == "pending" and touch.get("error"):
-        parts.append(t("held back until {at}: {error}", at=short_time(touch.get("next_attempt_at") or touch["at"]),
-                       error=touch["error"]))  # fmt: skip
-    elif state == "pending":
-        parts.append(t("waiting to go out at {at}", at=short_time(touch.get("next_attempt_at") or touch["at"])))
-    elif state == "sending":
-        parts.append(t("being sent (attempt {n})", n=attempt))
-    elif state == "failed":
-        parts.append(t("failed: {error} (attempt {n}, retrying at {at})", error=touch.get("error") or "", n=attempt,
-                       at=short_time(touch.get("next_attempt_at"))))  # fmt: skip
-    elif state == "dead":
-        parts.append(t("dead letter: {error}", error=touch.get("error") or ""))
-    elif state == "unknown":
-        parts.append(t("unknown whether it went out: {error}", error=touch.get("error") or ""))
-    return t("; ").join(parts)
+        return _sent(touch)
+    if state == "pending":
+        at = short_time(touch.get("next_attempt_at") or touch["at"])
+        return [t("held back until {at}: {error}", at=at, error=error) if error
+                else t("waiting to go out at {at}", at=at)]  # fmt: skip
+    if state == "sending":
+        return [t("being sent (attempt {n})", n=attempt)]
+    if state == "failed":
+        return [t("failed: {error} (attempt {n}, retrying at {at})", error=error or "", n=attempt,
+                  at=short_time(touch.get("next_attempt_at")))]  # fmt: skip
+    if state == "dead":
+        return [t("dead letter: {error}", error=error or "")]
+    if state == "unknown":
+        return [t("unknown whether it went out: {error}", error=error or "")]
+    return []
+
+
+def _sent(touch: Mapping[str, Any]) -> list[str]:
+    at = short_time(touch["sent_at"])
+    parts = [
+        t("went out at {at} (late)", at=at) if touch.get("on_time") is False else t("went out at {at} (on time)", at=at)
+    ]
+    if touch.get("via") == "welcome":
+        parts.append(t("as WeCom's welcome message (send_welcome_msg, at once, no quota)"))
+    elif touch.get("via") == "task":
+        parts.append(t("as a mass-message task for the staff member to confirm"))
+    if touch.get("receipt") == "expired":
+        parts.append(t("nobody confirmed it in time: the task was cancelled (expired)"))
+    return parts

@@ -11,7 +11,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from playbook.runtime.codec import reason_doc, reason_of_doc
 from playbook.vocab.model import SKIPPED, StateEvent, Touch, TouchRequest
+from playbook.vocab.reasons import Reason, joined
 
 FlowStateKey = tuple[str, str, str]  # (version, runner, item)
 EnrolmentKey = tuple[str, str, str, int]  # (version, journey, contact, n)
@@ -99,7 +101,7 @@ class TouchRow:
     parts: dict[str, Any] | None = None
     audience: list[str] | None = None
     outcome: str | None = None  # the engine's: ok | deferred | skipped
-    reason: str = ""
+    reason: Reason | str = ""  # the engine's; "" for none (stored as text, code and arguments: codec.py)
     error: str | None = None
     attempts: int = 0
     next_attempt_at: int | None = None
@@ -137,7 +139,7 @@ class TouchRow:
             parts=touch.parts,
             audience=audience,
             outcome=touch.outcome,
-            reason=str(touch.reason),  # the store keeps a reason's English text (vocab.reasons.read)
+            reason=touch.reason,
             next_attempt_at=None if skipped else touch.at,
         )
 
@@ -158,19 +160,28 @@ class TouchRow:
             contact=req.contact,
             group=req.group,
             content=req.content,
-            reason="; ".join(req.reasons),  # why it is held (status shows it; the outcome says the same)
+            reason=joined(req.reasons) if req.reasons else "",  # why it is held (status shows it)
             request={
                 "step_order": req.step_order,
                 "priority": req.priority,
                 "task_text": req.task_text,
                 "event": req.event,
                 "origin": req.origin,
-                "cancelled": None if req.cancelled is None else str(req.cancelled),
-                "reasons": [str(r) for r in req.reasons],
+                "cancelled": reason_doc(req.cancelled),
+                "reasons": [reason_doc(r) for r in req.reasons],
                 "not_after": req.not_after,
                 "moments": req.audience_of is not None,
             },
         )
+
+    def held_reasons(self) -> list[Reason]:
+        """Why a held touch is held (its request's reasons)."""
+        found = (reason_of_doc(doc) for doc in (self.request or {}).get("reasons") or ())
+        return [reason for reason in found if reason is not None]
+
+    def cancelled(self) -> Reason | None:
+        """Why a held touch is given up when it is next tried (its request's `cancelled`)."""
+        return reason_of_doc((self.request or {}).get("cancelled"))
 
 
 @dataclass(slots=True)

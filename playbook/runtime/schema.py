@@ -190,7 +190,9 @@ touches = sa.Table(
     sa.Column("parts", Doc()),  # rendered image/link/mini-program parts
     sa.Column("audience", Doc()),  # a Moments post: contact ids who see it
     sa.Column("outcome", sa.String),  # the engine's: ok | deferred | skipped
-    sa.Column("reason", sa.Text, nullable=False),  # the engine's: why deferred/skipped
+    sa.Column("reason", sa.Text, nullable=False),  # the engine's: why deferred/skipped, in English
+    sa.Column("reason_code", sa.String),  # …its code (vocab/reasons.py); NULL: none, or a row older than 0007
+    sa.Column("reason_args", Doc()),  # …its arguments (codec.reason_columns)
     sa.Column("state", sa.String, nullable=False),
     sa.Column("error", sa.Text),  # dispatch: the last error, or why it is dead/unknown
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
@@ -293,6 +295,8 @@ state_events = sa.Table(
     sa.Column("flow", sa.String),
     sa.Column("version", sa.String),
     sa.Column("data", Value, nullable=False),
+    sa.Column("reason_code", sa.String),  # data's reason (an exit's), as a code: its text stays in data
+    sa.Column("reason_args", Doc()),
     sa.Index("ix_state_events_contact", "contact", "at"),
     sa.Index("ix_state_events_flow", "version", "flow", "type"),
     sqlite_autoincrement=True,

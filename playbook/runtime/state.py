@@ -36,8 +36,6 @@ from playbook.engine.timeline import IN_FLOW, Item, loaded, stored
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, State, TimerRow, TouchRow
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import StateEvent, Touch, TouchRequest
-from playbook.vocab.reasons import Reason
-from playbook.vocab.reasons import read as read_reason
 
 # The touches a playbook sent in a period: (identity, start, end) -> [(channel, account, contact)]
 SentIn = Callable[[str, int, int], Sequence[tuple[str, str | None, str | None]]]
@@ -331,17 +329,13 @@ def _held_requests(engine: Engine, rows: Sequence[TouchRow], index: dict[str, in
         req = TouchRequest(due=row.due, channel=row.channel, account=row.account, flow=row.flow, step=row.step,
                            step_order=r["step_order"], priority=r["priority"], program=flows.program, key=row.key,
                            contact=row.contact, group=row.group, content=row.content, task_text=r.get("task_text"),
-                           event=r.get("event"), origin=origin, cancelled=_reason(r.get("cancelled")),
-                           reasons=[read_reason(x) for x in r.get("reasons") or ()], not_after=r.get("not_after"))  # fmt: skip
+                           event=r.get("event"), origin=origin, cancelled=row.cancelled(),
+                           reasons=row.held_reasons(), not_after=r.get("not_after"))  # fmt: skip
         if r.get("moments"):
             run = next(m for m in flows.moments if m.name == row.flow)
             req.audience_of = run.audience_for(req.step_order, row.account or "")
         held[row.key] = req
     return held
-
-
-def _reason(text: str | None) -> Reason | None:
-    return None if text is None else read_reason(text)
 
 
 # ---- rows → snapshots (restore) ------------------------------------------------------------------------------

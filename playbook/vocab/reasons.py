@@ -3,14 +3,18 @@ arguments.
 
 A `Reason` is the code with its arguments (`Reason("quiet_hours", start="22:00",
 end="08:00")`) and, as a `str`, its English text ("quiet hours 22:00-08:00"), the bytes the
-plan's JSON contract and the store keep. One table (`CODES`) gives each code its English
-template, the template shown in the operator's language (`text`), and what the summary
-counts it as (`cause`: quiet hours, limits, missing fields, exits, or the reason itself).
+plan's JSON contract and the store's text columns keep. One table (`CODES`) gives each code
+its English template, the template shown in the operator's language (`text`), and what the
+summary counts it as (`cause`: quiet hours, limits, missing fields, exits, or the reason
+itself).
 
-Reasons made by the engine carry their code. Text that comes back from outside the process
-— the JSON contract (`plan --format html` reads it), the store's ledger and held requests —
-is read back by `read`, which inverts the same templates; a text no template gives stays a
-reason of its own (code "other") and is shown as it is.
+Reasons made by the engine carry their code, and the store keeps the code and arguments as
+data beside the text (`Reason.data` and `from_data`: `{"code": …, "args": {…}}`, a reason
+among the arguments as the same; runtime/codec.py maps them to the store's columns). Text
+is turned back into a Reason by `read`, which inverts the same templates, in two places
+only: (a) what a store held before it kept codes (rows written before revision 0007), and
+(b) the plan's JSON contract read back from a file (`plan --format html`, plan/html.py). A
+text no template gives stays a reason of its own (code "other") and is shown as it is.
 """
 
 from __future__ import annotations
@@ -152,6 +156,43 @@ class Reason(str):
             return t("exit on {event}", event=event_label(args["event"]))
         shown = CODES[code].shown if code in CODES else None
         return self if shown is None else t(shown, **args)
+
+    def data(self) -> dict[str, Any]:
+        """The code and arguments as plain JSON data, for the store: `{"code": …, "args":
+        {…}}`; a reason among the arguments (an exit's `why`, the `parts` of several) is the
+        same data again, a sequence of them an array. `from_data` gives the Reason back."""
+        return {"code": self.code, "args": {name: _arg_data(value) for name, value in self.args.items()}}
+
+
+def _arg_data(value: Any) -> Any:
+    if isinstance(value, Reason):
+        return value.data()
+    if isinstance(value, tuple | list):
+        return [_arg_data(x) for x in value]
+    return value
+
+
+def from_data(doc: Any) -> Reason:
+    """The Reason whose `data()` is `doc`. ValueError for data that is no reason (not a
+    code with arguments, or a code this version does not know)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("code"), str) or not isinstance(doc.get("args", {}), dict):
+        raise ValueError(f"not a reason's data: {doc!r}")
+    code = doc["code"]
+    if code not in CODES and code not in ("several", "other"):
+        raise ValueError(f"no reason code {code!r}")
+    args = {name: _arg_of(value) for name, value in (doc.get("args") or {}).items()}
+    try:
+        return Reason(code, **args)
+    except (KeyError, IndexError, TypeError) as exc:  # arguments that do not fill the code's template
+        raise ValueError(f"not a reason's data: {doc!r} ({exc!r})") from None
+
+
+def _arg_of(value: Any) -> Any:
+    if isinstance(value, dict):
+        return from_data(value)
+    if isinstance(value, tuple | list):
+        return tuple(_arg_of(x) for x in value)
+    return value
 
 
 def _make(code: str, args: dict[str, Any]) -> Reason:

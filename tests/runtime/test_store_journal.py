@@ -7,7 +7,9 @@ import sqlalchemy as sa
 
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, TimerRow, TouchRow
 from playbook.runtime.store import Store, StoreError
+from playbook.vocab import reasons
 from playbook.vocab.model import Event, Touch, TouchRequest
+from playbook.vocab.reasons import Reason
 from playbook.vocab.values import DateValue, Instant
 
 V1, V2 = "pb-000000000001", "pb-000000000002"
@@ -23,12 +25,12 @@ def _journal() -> Journal:
     held = TouchRequest(due=T0 + 60, channel="dm", account="a1", flow="新客", step='dm "欢迎"', step_order=2,
                         priority=1.5, program=_Program(), key=f"{V1}/新客/c1/n2/1", contact="c1", content="欢迎",
                         event={"type": "purchase", "amount": 3149.0}, origin=("journey", 0, "新客", "c1", 1, "n2", 0),
-                        reasons=["quiet hours 22:00-08:00"])  # fmt: skip
+                        reasons=[Reason("quiet_hours", start="22:00", end="08:00")])  # fmt: skip
     sent = Touch(at=T0, due=T0, channel="dm", account="a1", flow="新客", step='dm "你好"', content="你好",
                  text="阿四你好", outcome="ok", reason="", version=V1, key=f"{V1}/新客/c1/n1/1", contact="c1",
                  parts={"images": ["https://x/1.png"], "title": "t"})  # fmt: skip
     skipped = Touch(at=T0, due=T0, channel="moment", account="a1", flow="朋友圈", step="post", content="上新",
-                    text="", outcome="skipped", reason="no contact can see it", version=V1,
+                    text="", outcome="skipped", reason=reasons.NO_AUDIENCE, version=V1,
                     key=f"{V1}/朋友圈/a1/0/2026-12-01T09:00", audience=[])  # fmt: skip
     return Journal(
         contacts=[
@@ -119,6 +121,8 @@ def test_journal_round_trip(store: Store) -> None:
     assert (held.key, held.state, held.request) == (expected.key, "held", expected.request)
     assert held.request["origin"] == ("journey", 0, "新客", "c1", 1, "n2", 0)
     assert held.request["event"] == {"type": "purchase", "amount": 3149.0}
+    assert [repr(r) for r in held.held_reasons()] == ["Reason('quiet_hours', {'start': '22:00', 'end': '08:00'})"]
+    assert (held.reason, held.reason.code) == ("quiet hours 22:00-08:00", "quiet_hours")
     assert state.groups == journal.groups
     assert state.flow_state == journal.flow_state
     ledger = {t.key: t for t in store.touches()}
@@ -132,6 +136,7 @@ def test_journal_round_trip(store: Store) -> None:
     skipped = ledger[journal.touches[2].key]
     assert (skipped.state, skipped.reason, skipped.audience, skipped.next_attempt_at) == (
         "skipped", "no contact can see it", [], None)  # fmt: skip
+    assert skipped.reason.code == "no_audience"
 
 
 def test_load_state_of_some_versions(store: Store) -> None:

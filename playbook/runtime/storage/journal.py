@@ -11,12 +11,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from playbook.runtime import schema as s
+from playbook.runtime.codec import reason_columns, stored_reason
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, State, TimerRow, TouchRow
 from playbook.runtime.storage.contacts import account_of, read_accounts, read_contacts
 from playbook.runtime.storage.database import Database, chunks, key_text
 from playbook.runtime.storage.eventlog import mark_in
 from playbook.runtime.storage.ledger import touch_row
 from playbook.vocab.model import StateEvent
+from playbook.vocab.reasons import EXIT_CODES, Reason
+
+COMPLETED = "completed"  # an enrolment's exit when it went through every step (engine/flows.py): not a reason code
 
 
 class StateJournal:
@@ -56,8 +60,7 @@ class StateJournal:
             ])  # fmt: skip
             mark_in(conn, self.db.now(), list(j.events_processed), dict(j.events_rejected))
             if j.state_events:
-                rows = [{"at": e.at, "type": e.type, "contact": e.contact, "flow": e.flow, "version": e.version,
-                         "data": e.data} for e in j.state_events]  # fmt: skip
+                rows = [_state_event(e) for e in j.state_events]
                 for chunk in chunks(rows):
                     conn.execute(sa.insert(s.state_events), list(chunk))
             self.db.upsert(conn, s.engine_state, [
@@ -141,7 +144,8 @@ class StateJournal:
                      types: Collection[str] | None = None, version: str | None = None) -> list[StateEvent]:  # fmt: skip
         """The state event log (what the engine decided besides touches), in order."""
         t = s.state_events
-        query = sa.select(t.c.at, t.c.type, t.c.contact, t.c.flow, t.c.data, t.c.version).order_by(t.c.seq)
+        query = sa.select(t.c.at, t.c.type, t.c.contact, t.c.flow, t.c.data, t.c.version, t.c.reason_code,
+                          t.c.reason_args).order_by(t.c.seq)  # fmt: skip
         if contact is not None:
             query = query.where(t.c.contact == contact)
         if flow is not None:
@@ -151,7 +155,8 @@ class StateJournal:
         if version is not None:
             query = query.where(t.c.version == version)
         with self.db.read() as conn:
-            return [StateEvent(*row) for row in conn.execute(query)]
+            return [StateEvent(at, kind, contact, flow, with_reason(data, code, args), version)
+                    for at, kind, contact, flow, data, version, code, args in conn.execute(query)]  # fmt: skip
 
     def reserve_seqs(self, count: int, name: str = "timers") -> int:
         """Reserve `count` consecutive sequence numbers (for timer rows); the first of them.
@@ -199,11 +204,34 @@ def _group(r: GroupRow) -> dict[str, Any]:
             "closes": r.closes, "members": r.members, "closed": r.closed, "dissolved": r.dissolved}  # fmt: skip
 
 
+def _state_event(e: StateEvent) -> dict[str, Any]:
+    """A state event's row: a reason in its data (an exit's) as its English text there, its
+    code and arguments in their columns."""
+    data, code, args = e.data, None, None
+    reason = data.get("reason")
+    if isinstance(reason, Reason):
+        code, args = reason_columns(reason)
+        data = {**data, "reason": str(reason)}
+    return {"at": e.at, "type": e.type, "contact": e.contact, "flow": e.flow, "version": e.version, "data": data,
+            "reason_code": code, "reason_args": args}  # fmt: skip
+
+
+def with_reason(data: dict[str, Any], code: str | None, args: dict[str, Any] | None) -> dict[str, Any]:
+    """A state event's data as the engine gave it: its reason (an exit's: the only state
+    event with one) from the code and arguments (a row older than the codes: from its text;
+    a journey completed: "completed", as it is)."""
+    text = data.get("reason")
+    if code is None and (text is None or text == COMPLETED):
+        return data
+    return {**data, "reason": stored_reason(str(text or ""), code, args, codes=EXIT_CODES)}
+
+
 def _touch(r: TouchRow, now: dt.datetime) -> dict[str, Any]:
+    code, args = reason_columns(r.reason)
     return {"key": r.key, "version": r.version, "flow": r.flow, "step": r.step, "channel": r.channel,
             "account": r.account, "contact": r.contact, "group_id": r.group, "due": r.due, "at": r.at,
             "content": r.content, "text": r.text, "parts": r.parts, "audience": r.audience, "outcome": r.outcome,
-            "reason": r.reason, "state": r.state, "error": r.error, "attempts": r.attempts,
+            "reason": str(r.reason), "reason_code": code, "reason_args": args, "state": r.state, "error": r.error, "attempts": r.attempts,
             "next_attempt_at": r.next_attempt_at, "owner": r.owner, "adapter": r.adapter,
             "adapter_ref": r.adapter_ref, "request": r.request, "receipt": r.receipt, "receipt_at": r.receipt_at,
             "created_at": r.created_at or now, "updated_at": now}  # fmt: skip

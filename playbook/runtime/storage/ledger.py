@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from playbook.runtime import schema as s
+from playbook.runtime.codec import stored_reason
 from playbook.runtime.rows import Settlement, TouchRow
 from playbook.runtime.storage.database import Database, chunks
 
@@ -275,7 +276,13 @@ def touch_rows(result: Any) -> list[TouchRow]:
     each row's 28 columns by name, as `touch_row` does, took longer than a claim's SQL)."""
     names = ["group" if name == "group_id" else name for name in result.keys()]
     order = itemgetter(*(names.index(f.name) for f in dataclasses.fields(TouchRow)))
-    return [TouchRow(*order(row)) for row in result]
+    code, args = names.index("reason_code"), names.index("reason_args")
+    rows = []
+    for row in result:
+        touch = TouchRow(*order(row))
+        touch.reason = stored_reason(touch.reason, row[code], row[args])
+        rows.append(touch)
+    return rows
 
 
 def touch_row(r: Any) -> TouchRow:
@@ -283,7 +290,7 @@ def touch_row(r: Any) -> TouchRow:
     return TouchRow(key=r.key, version=r.version, flow=r.flow, step=r.step, channel=r.channel, due=r.due,
                     state=r.state, account=r.account, contact=r.contact, group=r.group_id, at=r.at,
                     content=r.content, text=r.text, parts=r.parts, audience=r.audience, outcome=r.outcome,
-                    reason=r.reason, error=r.error, attempts=r.attempts, next_attempt_at=r.next_attempt_at,
+                    reason=stored_reason(r.reason, r.reason_code, r.reason_args), error=r.error, attempts=r.attempts, next_attempt_at=r.next_attempt_at,
                     owner=r.owner, adapter=r.adapter, adapter_ref=r.adapter_ref, request=r.request,
                     receipt=r.receipt, receipt_at=r.receipt_at, created_at=r.created_at,
                     updated_at=r.updated_at)  # fmt: skip
