@@ -303,6 +303,24 @@ class Store:
     def leases(self) -> list[tuple[int, str | None, dt.datetime | None]]:
         return self.shard_leases.all()
 
+    def heartbeat(self, owner: str, ttl: float, *, host: str, pid: int) -> None:
+        self.shard_leases.heartbeat(owner, ttl, host=host, pid=pid)
+
+    def leave(self, owner: str) -> None:
+        self.shard_leases.leave(owner)
+
+    def processes(self, *, live: bool = True) -> list[Any]:
+        return self.shard_leases.processes(live=live)
+
+    def forget_processes(self, before: dt.datetime) -> int:
+        return self.shard_leases.forget_processes(before)
+
+    def free_shards(self, count: int) -> list[int]:
+        return self.shard_leases.free(count)
+
+    def lease_rows(self) -> list[Any]:
+        return self.shard_leases.rows()
+
     # ---- status ---------------------------------------------------------------------------------------------
     def status(self, latest: int = 10) -> StoreStatus:
         """Counts for `playbook status`, in one snapshot."""
