@@ -42,7 +42,9 @@ class StateJournal:
             ])  # fmt: skip
             self.db.delete(conn, s.enrolments, j.enrolments_removed)
             self.db.upsert(conn, s.enrolments, [{**_enrolment(r), "shard": sh} for r in j.enrolments])
-            self.db.delete(conn, s.timers, j.timers_removed)
+            ti = s.timers
+            for chunk in chunks(j.timers_removed):  # a shard's view: its own items (each shard numbers its own)
+                conn.execute(ti.delete().where(ti.c.seq.in_(chunk), self.db.in_shard(ti.c.shard)))
             self.db.upsert(conn, s.timers, [_timer(r) if self.db.shard is None else {**_timer(r), "shard": sh}
                                             for r in j.timers])  # fmt: skip
             self.db.delete(conn, s.limit_counters, j.counters_removed)
