@@ -4,7 +4,8 @@ time, text and recipients, once, and nothing else.
 
 The bundled examples run over a generated population (bench/population.py, its accounts
 spread over a dozen staff accounts so the shards all have work), its events moved into the
-window the test runs. The daemons are real `playbook run` processes (tests/runtime/fastrun.py)
+window the test runs, and 40 of its contacts moved to another staff account meanwhile (most
+to another shard's: handed over between processes). The daemons are real `playbook run` processes (tests/runtime/fastrun.py)
 whose engine clock stands at the plan's start until they have shared the shards, then runs
 12 times faster (leases keep the wall clock), and stops moving before they are stopped, so
 what each decided and sent up to that instant is complete. The examples' timezone is set to
@@ -17,6 +18,7 @@ import csv
 import datetime as dt
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -47,6 +49,7 @@ PROCESSES = 3
 ACCOUNTS = 12
 SPEED = 12.0  # simulated seconds per wall-clock second once the shards are shared: a loop may lag 5 s before catch-up (late_after = 60 simulated s) would run items "now"
 RUN = 50.0  # wall-clock seconds the clock runs: 10 simulated minutes
+MOVES = 40  # contacts whose account changes during the run
 SETTLE = 60.0  # wall-clock seconds the processes may take to start and share the shards (their clocks stand still)
 
 
@@ -103,6 +106,14 @@ def _population(tmp: Path, t0: int) -> tuple[Path, Path, Path]:
         if "account" in event:
             event["account"] = _account(event["contact"])
         lines.append(json.dumps(event, ensure_ascii=False) + "\n")
+    # contacts moving to another staff account (most to another shard's): handed over between shards
+    rng = random.Random(18)
+    known = sorted({json.loads(line)["contact"] for line in lines})
+    for cid in rng.sample(known, MOVES):
+        at = t0 + 10 + rng.randrange(window)
+        moved = {"type": "contact_updated", "contact": cid, "at": dt.datetime.fromtimestamp(at, dt.UTC).isoformat(),
+                 "account": f"s{(int(_account(cid)[1:]) + 1 + rng.randrange(ACCOUNTS - 1)) % ACCOUNTS:02d}"}  # fmt: skip
+        lines.append(json.dumps(moved, ensure_ascii=False) + "\n")
     events.write_text("".join(lines), encoding="utf-8")
     return accounts, contacts, events
 

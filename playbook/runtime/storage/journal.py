@@ -15,6 +15,7 @@ from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, S
 from playbook.runtime.storage.contacts import account_of, read_accounts, read_contacts
 from playbook.runtime.storage.database import Database, chunks, key_text
 from playbook.runtime.storage.eventlog import mark_in
+from playbook.runtime.storage.handoff import check_generation, hand_over
 from playbook.runtime.storage.ledger import touch_row
 from playbook.vocab.model import StateEvent
 
@@ -31,6 +32,8 @@ class StateJournal:
         sh = self.db.own_shard  # every row of an engine's state is filed under its shard
         with self.db.write() as conn:
             j = journal
+            if j.generation is not None and self.db.shard is not None:
+                check_generation(conn, self.db, sh, j.generation)
             self.db.upsert(conn, s.accounts, [
                 {"id": key_text(r["id"]), "fields": {k: v for k, v in r.items() if k != "id"}, "updated_at": now}
                 for r in j.accounts
@@ -67,6 +70,8 @@ class StateJournal:
             self.db.upsert(conn, s.engine_state, [
                 {"shard": sh, "name": k, "value": v, "updated_at": now} for k, v in j.engine_state.items()
             ])  # fmt: skip
+            for cid, handoff in sorted(j.handoffs.items()):
+                hand_over(conn, self.db, sh, cid, handoff)
 
     def load_state(self, versions: Collection[str] | None = None) -> State:
         """Everything an engine needs to resume, in one snapshot: contacts, accounts and
