@@ -37,7 +37,7 @@ from playbook.runtime import schema
 from playbook.runtime.importing import import_files
 from playbook.runtime.store import Store
 from playbook.vocab.localtime import LocalTime
-from playbook.vocab.shards import ranges
+from playbook.vocab.shards import ranges, shard_of
 from tests.runtime.processes import read_jsonl, wait, write_jsonl_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +116,16 @@ def _population(tmp: Path, t0: int) -> tuple[Path, Path, Path]:
         lines.append(json.dumps(moved, ensure_ascii=False) + "\n")
     events.write_text("".join(lines), encoding="utf-8")
     return accounts, contacts, events
+
+
+def _moved(events: Path) -> dict[str, str]:
+    """The contacts the events move to another account: contact → the account it had."""
+    moved = {}
+    for line in events.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        if event["type"] == "contact_updated" and "account" in event:
+            moved[event["contact"]] = _account(event["contact"])
+    return moved
 
 
 def _start(tmp: Path, index: int, url: str, paths: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -216,6 +226,16 @@ def test_three_processes_outboxes_equal_the_plan(tmp_path: Path, store_url: str)
         es = schema.engine_state
         starts = {v["start"] for v in conn.execute(sa.select(es.c.value).where(es.c.name == "clock")).scalars()}
     assert starts == {t0}, "every shard's engine started at the plan's start"
+    with store.database.read() as conn:
+        co = schema.contacts
+        placed = {
+            cid: (account, shard) for cid, account, shard in conn.execute(sa.select(co.c.id, co.c.account, co.c.shard))
+        }
+    assert all(
+        shard == shard_of(account, SHARDS) for account, shard in placed.values()
+    )  # every contact in its account's shard
+    handed = [cid for cid, old in _moved(events).items() if cid in placed and shard_of(old, SHARDS) != placed[cid][1]]
+    assert len(handed) >= 10, "contacts were handed over between shards"
     sent = [d for i in range(PROCESSES) for d in read_jsonl(tmp_path / f"outbox{i}.jsonl")]
     keys = [d["key"] for d in sent]
     assert len(keys) == len(set(keys)), "a touch was sent twice"
