@@ -109,7 +109,6 @@ class Daemon:
         self._stopping = threading.Event()
         self._reload = threading.Event()
         self._mtimes: dict[Path, float] = {}
-        self._receipts_at = 0.0  # when the platform was last asked for receipts
         self._ids_pruned_at = 0.0  # when event ids older than [intake] remember_ids were last forgotten
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self._lost: LeaseLost | None = None
@@ -544,8 +543,8 @@ class Daemon:
                 break
         self._forget_old_event_ids(decider.store)
         d = self.config.daemon
-        if dispatcher.adapter.gives_receipts and self.clock() - self._receipts_at >= d.receipts:
-            self._receipts_at = self.clock()
+        if dispatcher.adapter.gives_receipts and self.clock() - dispatcher.receipts_at >= d.receipts:
+            dispatcher.receipts_at = self.clock()
             recorded = dispatcher.collect_receipts(horizon=d.receipt_horizon)
             if recorded:
                 log.debug(t("{n} receipts from the platform", n=recorded))
