@@ -398,7 +398,10 @@ class Daemon:
         try:
             current = Decider(store, self.options.paths).compile()
         except PlaybookError as exc:
-            log.error("%s\n%s", t("reload refused, the running versions carry on:"), render_all(exc.diagnostics))
+            text = render_all(exc.diagnostics)
+            log.error("%s\n%s", t("reload refused, the running versions carry on:"), text)
+            record = refused_record(int(self.clock()), text, exc.diagnostics)
+            self._surviving(lambda: store.write(Journal(engine_state={RELOAD_REFUSED: record})))  # for `status`
             return
         self._current = current
         now = int(self.clock())

@@ -165,7 +165,9 @@ def reload_refused(store: Store, clock: LocalTime) -> dict[str, Any] | None:
     it logged (what `playbook check` prints), and the diagnostics as data."""
     es = s.engine_state
     with snapshot(store) as conn:
-        value = conn.execute(sa.select(es.c.value).where(es.c.name == RELOAD_REFUSED)).scalar()
+        # with shards, each shard's engine clears it after a load: the latest record is the one in force
+        query = sa.select(es.c.value).where(es.c.name == RELOAD_REFUSED).order_by(es.c.updated_at.desc()).limit(1)
+        value = conn.execute(query).scalar()
     if not isinstance(value, dict):
         return None
     return {"at": when(value.get("at"), clock), "text": value.get("text", ""),
