@@ -179,3 +179,24 @@ def test_an_existing_store_upgrades_to_one_shard(open_store: Callable[..., Store
     if store.dialect == "postgresql":
         with pytest.raises(ShardCountRefused, match="has 1 shards"):
             store.record_shards(N)
+
+
+def test_the_daemon_refuses_another_count(tmp_path, open_store: Callable[..., Store], backend: str,
+                                          caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """`playbook run` with [daemon] shards the store cannot have: exit 2 and the reason (SQLite:
+    scale-out needs PostgreSQL; PostgreSQL: the recorded count), nothing decided."""
+    from playbook.runtime.config import load_config
+    from playbook.runtime.daemon import EXIT_CONFIG, Daemon, RunOptions
+    from tests.runtime.processes import write_jsonl_config
+
+    store = open_store()
+    store.migrate()
+    if backend == "postgresql":
+        store.record_shards(4)
+    (tmp_path / "p.pb").write_text('playbook "p"\ntimezone "Asia/Shanghai"\n', encoding="utf-8")
+    config = write_jsonl_config(tmp_path / "p.toml", store.url, tmp_path / "out.jsonl", shards=2)
+    code = Daemon(load_config(config), RunOptions([str(tmp_path / "p.pb")], once=True)).run()
+    assert code == EXIT_CONFIG
+    expected = "scale-out needs PostgreSQL" if backend == "sqlite" else "has 4 shards and the configuration asks for 2"
+    assert expected in caplog.text
+    assert store.versions() == []  # nothing loaded
