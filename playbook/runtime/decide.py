@@ -136,8 +136,12 @@ class Decider:
             if isinstance(record, Touch) and record.due < end:
                 touches.append(record)
 
-        run_ahead(self.store, self.paths, now, end, sink, shared_limits=self.shared_limits,
-                  can_dissolve_groups=self.can_dissolve_groups, grace=self.grace)  # fmt: skip
+        # scale-out: the first shard to load a new version forecasts every shard (one at a time,
+        # each from its own rows), so the gate judges the deployment's first hour, not one shard's
+        count = self.store.shard_count() if self.store.shard is not None else 1
+        for store in [self.store] if count == 1 else [self.store.view(shard) for shard in range(count)]:
+            run_ahead(store, self.paths, now, end, sink, shared_limits=self.shared_limits,
+                      can_dissolve_groups=self.can_dissolve_groups, grace=self.grace)  # fmt: skip
         asks = {}
         for version in new:
             going = [x for x in touches if x.version == version and x.outcome != "skipped" and x.at < end]
