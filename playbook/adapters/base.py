@@ -48,6 +48,9 @@ class Delivery:
     due: int  # when the flow wanted it
     attempt: int  # 1 on the first call
     ref: str | None = None  # the platform's id, once sent (for receipts)
+    # the store's shard the touch belongs to (its account's, `vocab.shards.shard_of`): one
+    # adapter call carries the rows of one shard, fenced by that shard's lease token
+    shard: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +162,9 @@ class Adapter:
     def open(self) -> None:
         """Called once before the first send (connect, check credentials)."""
 
-    def fence(self, token: int) -> None:
-        """Called once the daemon holds the store's lease, before `reconcile`, with the
-        lease's fencing token (it grows with every take-over). An adapter whose platform can
+    def fence(self, token: int, shard: int = 0) -> None:
+        """Called each time the daemon takes a shard's lease (one shard: the store's), before
+        `reconcile`, with that lease's fencing token (it grows with every take-over). An adapter whose platform can
         keep a token makes every later call of an older token fail with `Fenced` — so a
         process paused past its lease cannot deliver after the new holder reconciled (jsonl:
         a `.fence` file beside the outbox; webhook: the `X-Playbook-Fence` header).

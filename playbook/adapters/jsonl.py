@@ -81,7 +81,7 @@ class JsonlAdapter(Adapter):
         and while a batch is written, so a writer with an older token cannot append."""
         return self.path.with_name(self.path.name + ".fence")
 
-    def fence(self, token: int) -> None:
+    def fence(self, token: int, shard: int = 0) -> None:
         """Record our token (the highest wins). Waits while a writer is mid-batch: what it
         writes is then in the file before `reconcile` reads it."""
         with self._lock:

@@ -176,7 +176,7 @@ class WebhookAdapter(Adapter):
                 self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, headers=HEADERS)
             return self._client
 
-    def fence(self, token: int) -> None:
+    def fence(self, token: int, shard: int = 0) -> None:
         self._token_fence = token
 
     def _headers(self, body: bytes) -> dict[str, str]:

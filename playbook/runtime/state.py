@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from playbook.compiler import ir
@@ -32,8 +32,8 @@ from playbook.engine.flows import EnrolmentState, InstanceState, JourneyContact,
 from playbook.engine.policy import LimitCounter
 from playbook.engine.sla import SlaBase, SlaWatch
 from playbook.engine.standing import SeatState
-from playbook.engine.timeline import IN_FLOW, Item, loaded, stored
-from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, State, TimerRow, TouchRow
+from playbook.engine.timeline import IN_FLOW, Item, Kind, loaded, stored
+from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Handoff, Journal, State, TimerRow, TouchRow
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import StateEvent, Touch, TouchRequest
 
@@ -66,6 +66,16 @@ def _in_bulk(fn: Callable[_P, _R]) -> Callable[_P, _R]:
                 gc.enable()
 
     return paused
+
+
+def item_contact(item: Item, held: Mapping[str, str | None]) -> str | None:
+    """The contact a timeline item is about (None: the engine's own, a schedule firing, a
+    group's step). A retry names its contact, or (a store's older row) only the held
+    touch's key: `held` maps a held touch's key to its contact."""
+    contact = item.payload.contact
+    if contact is None and item.payload.kind is Kind.RETRY:
+        return held.get(item.payload.key)
+    return contact
 
 
 class Journaler:
@@ -138,6 +148,17 @@ class Journaler:
         return TouchRow(key=key, version=event.version or "", flow=event.flow or "", step=f"tag {action} {tag}",
                         channel="tag", due=event.at, state="pending", account=account, contact=event.contact,
                         at=event.at, content=action, text=tag, outcome="ok", next_attempt_at=event.at)  # fmt: skip
+
+    def handoff(self, cid: str, shard: int) -> Handoff:
+        """What moves with a contact to `shard`: the timeline items that name it (seqs) and
+        its contact-scoped limit counts (keys); its record, enrolments, segment matches, SLA
+        watches, held touches and unprocessed events are found by the store."""
+        engine = self.engine
+        held = {req.key: req.contact for req in engine.held()}
+        timers = sorted(item.seq for item in engine.items() if item_contact(item, held) == cid)
+        counters = [(scope, rule, cid, counter.period_start) for counter, scope, rule in self._counter_scopes.values()
+                    if counter.by_contact and counter.period_start >= 0 and cid in counter.counts]  # fmt: skip
+        return Handoff(shard, timers, counters)
 
     # ---- the commit -------------------------------------------------------------------------------
     @_in_bulk
