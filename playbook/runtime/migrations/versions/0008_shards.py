@@ -17,7 +17,7 @@ The count of shards is recorded in `engine_state` (shard 0, "shards") at the fir
 of a daemon; another count is refused then.
 
 Revision ID: 0008
-Revises: 0006 (the lead chains it after the reason-codes revision when merging)
+Revises: 0007
 Create Date: 2026-12-06
 """
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
