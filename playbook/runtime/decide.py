@@ -92,11 +92,7 @@ class Decider:
         replaced = self.store.replace_pending(current_versions)  # a newer version loaded before a decision
         asks = self._approvals_needed(now, current)
         new = [doc["version"] for doc in current if self.store.save_version(doc)]
-        for row in self.store.versions(active=True, documents=False):
-            if row.version not in current_versions:
-                self.store.retire_version(row.version)
-        for version in current_versions:
-            self.store.activate_version(version)
+        self.store.make_current(current_versions)
         self._imports, self._synced_at = self.store.imports(), time.time()
         for version, (touches, summary) in asks.items():
             assert self.approve is not None

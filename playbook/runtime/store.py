@@ -170,6 +170,9 @@ class Store:
     def retire_version(self, version: str) -> None:
         self.playbook_versions.retire_version(version)
 
+    def make_current(self, versions: Collection[str]) -> None:
+        self.playbook_versions.make_current(versions)
+
     def versions(self, *, active: bool | None = None, documents: bool = True) -> list[VersionRow]:
         return self.playbook_versions.versions(active=active, documents=documents)
 

@@ -106,6 +106,18 @@ def test_versions_are_saved_once_and_activated_and_retired(store: Store) -> None
     assert [v.version for v in store.versions(active=False)] == ["pb-abc"]
 
 
+def test_make_current_retires_the_others_and_activates_these_at_once(store: Store) -> None:
+    for version in ("pb-1", "pb-2", "pb-3"):
+        store.save_version({"version": version, "name": "p"})
+    store.make_current(["pb-1", "pb-2"])
+    assert [v.version for v in store.versions(active=True)] == ["pb-1", "pb-2"]
+    store.make_current(["pb-3", "pb-2"])  # a reload: pb-1 retired, pb-3 running, pb-2 stays
+    assert [v.version for v in store.versions(active=True)] == ["pb-2", "pb-3"]
+    assert store.get_version("pb-1").retired_at is not None
+    store.make_current(["pb-1"])  # back to an older version: running again
+    assert [v.version for v in store.versions(active=True)] == ["pb-1"]
+
+
 def test_events_come_back_in_arrival_order_until_processed(store: Store) -> None:
     events = [Event("message", f"c{i % 3}", 1000 - i, {"n": i, "t": Instant(i)}) for i in range(25)]
     seqs = store.append_events(events, "http")

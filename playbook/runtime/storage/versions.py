@@ -36,6 +36,16 @@ class PlaybookVersions:
             t = s.playbook_versions
             conn.execute(t.update().where(t.c.version == version).values(retired_at=self.db.now()))
 
+    def make_current(self, versions: Collection[str]) -> None:
+        """`versions` become the running ones and every other active version is retired, in
+        one transaction: a reader never sees no version running in the middle of a reload."""
+        t = s.playbook_versions
+        now = self.db.now()
+        with self.db.write() as conn:
+            active = sa.and_(t.c.activated_at.is_not(None), t.c.retired_at.is_(None))
+            conn.execute(t.update().where(active, t.c.version.not_in(list(versions))).values(retired_at=now))
+            conn.execute(t.update().where(t.c.version.in_(list(versions))).values(activated_at=now, retired_at=None))
+
     def versions(self, *, active: bool | None = None, documents: bool = True) -> list[VersionRow]:
         """Saved versions, oldest first; active=True: activated and not retired."""
         t = s.playbook_versions
