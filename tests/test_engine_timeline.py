@@ -326,6 +326,17 @@ def test_the_engine_restored_from_its_rows_has_the_same_runners_and_timeline(his
 
 
 # ---- timer rows as older stores hold them ---------------------------------------------------------------------------
+def test_restoring_a_row_it_cannot_read_is_a_diagnostic_not_a_traceback() -> None:
+    from playbook.diagnostics import PlaybookError
+
+    rows = [TimerRow(1, START, 3, _stored(()), "nap", _stored(("x",)))]  # a kind a newer version might write
+    state = State([dict(c) for c in CONTACTS], set(), [dict(a) for a in ACCOUNTS], [], rows, [], [], [], {},
+                  {"clock": {"start": START, "now": START}})  # fmt: skip
+    with pytest.raises(PlaybookError, match=r"timeline item 1 \(shard 0, kind 'nap'\) cannot be read") as info:
+        restore([PB], state, lambda record: None, start=START)
+    assert info.value.diagnostics[0].code == "store"
+
+
 def test_timer_rows_of_todays_and_older_shapes_load() -> None:
     """Rows as the store has held them: `fire` without `once`, a reminder without its number,
     a retry with its key only, a group step without the instance's account."""

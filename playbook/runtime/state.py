@@ -27,12 +27,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from playbook.compiler import ir
+from playbook.diagnostics import ERROR, Diagnostic, PlaybookError
 from playbook.engine.core import Contacts, Engine, Program, Sink
 from playbook.engine.flows import EnrolmentState, InstanceState, JourneyContact, RotationCycle, RotationQueue
 from playbook.engine.policy import LimitCounter
 from playbook.engine.sla import SlaBase, SlaWatch
 from playbook.engine.standing import SeatState
 from playbook.engine.timeline import IN_FLOW, Item, Kind, loaded, stored
+from playbook.i18n import t
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Handoff, Journal, State, TimerRow, TouchRow
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import StateEvent, Touch, TouchRequest
@@ -331,7 +333,13 @@ def _timeline(timers: Sequence[TimerRow], index: dict[str, int]) -> list[Item]:
     """Timer rows as timeline items, the playbook named by its position again."""
     items = []
     for row in timers:
-        payload = loaded(row.kind, row.payload, index)
+        try:
+            payload = loaded(row.kind, row.payload, index)
+        except ValueError as exc:  # a row this version cannot read (written by a newer one, or damaged)
+            message = t("the store's timeline item {seq} (shard {shard}, kind {kind!r}) cannot be read: {reason}. "
+                        "Was the store written by a newer version of playbook?", seq=row.seq, shard=row.shard,
+                        kind=row.kind, reason=exc)  # fmt: skip
+            raise PlaybookError([Diagnostic(ERROR, "store", message)]) from exc
         if payload is not None:  # None: a version no longer loaded
             items.append(_new(Item, (row.due, row.phase, tuple(row.order), row.seq, payload)))
     return items
