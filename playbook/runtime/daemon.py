@@ -43,6 +43,7 @@ from playbook.vocab.shards import ranges
 
 log = logging.getLogger("playbook.daemon")
 IDS_PRUNED_EVERY = 3600.0  # seconds between forgetting old event ids
+LOOK_EVERY = 1.0  # seconds between two looks at the shares (scale-out): free shards are taken within it
 EXIT_HELD = 3  # another process holds the store's lease (refused, or lost while running)
 EXIT_CONFIG = 2  # the configuration cannot run on this store (another count of shards)
 _T = TypeVar("_T")
@@ -304,7 +305,7 @@ class Daemon:
             own_intake = started if started is not intake else None  # the caller stops the one it bound
             scheduler = self._scheduler()
             self._install_signals()
-            balanced = time.monotonic()
+            balanced = looked = time.monotonic()
             while not self._stopping.is_set():
                 if self._reload.is_set() or self._files_changed():
                     self._reload.clear()
@@ -313,9 +314,11 @@ class Daemon:
                     if self._stopping.is_set():
                         break
                     self._shard_turn(leases, work, shard)
-                if time.monotonic() - balanced >= leases.ttl / 3 and not self._stopping.is_set():
-                    balanced = time.monotonic()
-                    self._rebalance(leases, adapter, work)
+                now = time.monotonic()
+                if not self._stopping.is_set() and now - looked >= LOOK_EVERY:
+                    full = now - balanced >= leases.ttl / 3
+                    balanced, looked = (now if full else balanced), now
+                    self._rebalance(leases, adapter, work, renew=full)
                 dues = [d for d in (w.decider.next_due() for w in work.values()) if d is not None]
                 self._wake_at_next_due(min(dues, default=None), scheduler)
                 self._wake.wait(self.config.daemon.tick)
@@ -329,9 +332,11 @@ class Daemon:
             for w in work.values():
                 w.dispatcher.close()
 
-    def _rebalance(self, leases: ShardLeases, adapter: Adapter, work: dict[int, _ShardWork]) -> None:
-        """Renew, drop what was lost, give up what is above the share, take what is free."""
-        found = self._surviving(leases.balance)
+    def _rebalance(self, leases: ShardLeases, adapter: Adapter, work: dict[int, _ShardWork], *,
+                   renew: bool = True) -> None:  # fmt: skip
+        """Renew (every third of the lease; the turns between only look), drop what was lost,
+        give up what is above the share, take what is free."""
+        found = self._surviving(lambda: leases.balance(renew=renew))
         for shard in found.lost:
             self._drop(leases, work, shard, t("its lease was taken by another process"))
         for shard in found.extra:

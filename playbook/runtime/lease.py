@@ -215,10 +215,14 @@ class ShardLeases:
                     self._lost.add(shard)
 
     # ---- taking and giving up -------------------------------------------------------------------------
-    def balance(self) -> Balance:
-        """Renew, then take or name shards to reach the fair share (see `Balance`)."""
-        self.heartbeat()
-        self._renew_held()
+    def balance(self, *, renew: bool = True) -> Balance:
+        """Renew, then take or name shards to reach the fair share (see `Balance`). With
+        `renew=False` (the daemon's look between two renewals, every tick) only what the
+        renewal thread found lost is handed over, and the share looked at again: a joining
+        process gets its shards, and a dead one's are taken, within a tick of being free."""
+        if renew:
+            self.heartbeat()
+            self._renew_held()
         found = Balance()
         with self._lock:
             found.lost = sorted(self._lost & set(self.held))
