@@ -180,20 +180,23 @@ def in_flight(store: Any, new: str, start: int, limits: Any = (), can_dissolve: 
 
     by_journey: dict[str, int] = {}
     moved = 0
-    for migrate in (False, True):
-        decider = Decider(store, [new], shared_limits=limits, can_dissolve_groups=can_dissolve)
-        report = decider.build(start, decider.compile(), migrate=migrate, sink=lambda record: None)
-        if migrate:
-            moved = report.migrated
-            break
-        assert decider.engine is not None
-        for flows in decider.engine.flows:
-            if not flows.retired:
-                continue
-            for name, run in flows.journeys.items():
-                n = sum(1 for history in run.history.values() if history and history[-1].status == "active")
-                if n:
-                    by_journey[name] = by_journey.get(name, 0) + n
+    count = store.shard_count()
+    docs = Decider(store, [new]).compile()
+    for view in [store] if count == 1 else [store.view(shard) for shard in range(count)]:  # each shard's engine
+        for migrate in (False, True):
+            decider = Decider(view, [new], shared_limits=limits, can_dissolve_groups=can_dissolve)
+            report = decider.build(start, docs, migrate=migrate, sink=lambda record: None)
+            if migrate:
+                moved += report.migrated
+                break
+            assert decider.engine is not None
+            for flows in decider.engine.flows:
+                if not flows.retired:
+                    continue
+                for name, run in flows.journeys.items():
+                    n = sum(1 for history in run.history.values() if history and history[-1].status == "active")
+                    if n:
+                        by_journey[name] = by_journey.get(name, 0) + n
     return {"mid_journey": sum(by_journey.values()), "by_journey": dict(sorted(by_journey.items())),
             "would_move": moved}  # fmt: skip
 

@@ -231,7 +231,7 @@ def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, a
     from playbook.cli.common import fail
     from playbook.cli.store_options import reading_store
     from playbook.diagnostics import PlaybookError
-    from playbook.plan.run import PlanResult, metric_parts, metrics, parse_start, sla_outcomes
+    from playbook.plan.run import JourneyCounts, PlanResult, metric_parts, metrics, parse_start, sla_outcomes
     from playbook.plan.touches import PlannedTouches
     from playbook.runtime.decide import current_documents
     from playbook.runtime.forecast import forecast
@@ -255,14 +255,20 @@ def _from_store(db: str, paths: tuple[str, ...], start: str | None, days: int, a
     except PlaybookError as exc:
         fail(exc)
     current = [pb for pb in fc.playbooks if pb.version in fc.current]
-    counts = metric_parts(fc.engine, since=fc.start)
+    counts = metric_parts(fc.engines[0], since=fc.start)
+    if len(fc.engines) > 1:  # a store with shards: every shard's engine, added up as plan/shards.py does
+        parts: dict[str, JourneyCounts] = {}
+        for engine in fc.engines:
+            for key, journey in metric_parts(engine, since=fc.start).items():
+                parts.setdefault(key, JourneyCounts()).add(journey)
+        counts = dict(sorted(parts.items()))
+    fields = fc.contacts.fields
     for event in fc.events:
-        fields = fc.engine.contacts.fields
         event.account = event.data.get("account") if event.contact is None else \
             fields.get(event.contact, {}).get("account")  # fmt: skip
     inputs = [e for e in fc.inputs if fc.start <= e.at < fc.end]
     return PlanResult(current, clock, fc.start, fc.end, PlannedTouches(fc.touches), fc.events, metrics(counts), [],
-                      fc.engine.unknown_contacts, fc.engine.contacts, inputs, metric_counts=counts,
+                      fc.unknown_contacts, fc.contacts, inputs, metric_counts=counts,
                       service_levels=sla_outcomes(fc.events, fc.playbooks))  # fmt: skip
 
 

@@ -4,6 +4,7 @@ a contact's fields before any flow reacts to it (`friend_added`, `apply_effects`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from playbook.engine.expr import Scope
@@ -21,6 +22,10 @@ class Contacts:
         self.deleted: set[str] = set()
         self.accounts: dict[str, dict[str, Any]] = {}
         self.by_account: dict[str, dict[str, None]] = {}  # insertion-ordered sets
+        # the accounts whose account-wide work (Moments posts, rotation queues) this engine
+        # does; None: every account. A shard's engine (runtime/decide.py) knows every
+        # account but posts only for its own: another shard posts for the others.
+        self.owns: Callable[[str], bool] | None = None
 
     def add_account(self, record: dict[str, Any]) -> None:
         self.accounts[record["id"]] = record
@@ -49,7 +54,9 @@ class Contacts:
         return [c for c in self.by_account.get(account, {}) if c not in self.deleted]
 
     def account_ids(self) -> list[str]:
-        return sorted(self.by_account)
+        """The accounts this engine does account-wide work for (`owns`), sorted."""
+        owns = self.owns
+        return sorted(self.by_account if owns is None else filter(owns, self.by_account))
 
 
 EVENT_ONLY_FIELDS = frozenset({"id"})

@@ -207,6 +207,9 @@ class Decider:
                                 shared_limits=self.shared_limits, can_dissolve_groups=self.can_dissolve_groups,
                                 retired=retired, sent=self.store.sent_in)  # fmt: skip
         self.engine = engine
+        count = self.store.shard_count() if self.store.shard is not None else 1
+        if count > 1:  # every account is loaded, but another shard posts for the others' accounts
+            engine.contacts.owns = _Owner(self.store.shard or 0, count)
         if sink is None:
             self.journaler = Journaler(engine, {a["id"] for a in state.accounts}, tag_rows=self.sync_tags)
         report = LoadReport(current_versions, [v for v in current_versions if v not in known], finishing, fresh)
@@ -460,6 +463,17 @@ def _versions_with_work(state: State) -> list[str]:
 
 
 DAY = 86400
+
+
+@dataclass(frozen=True)
+class _Owner:
+    """Whether an account is one of `shard`'s (of `count`)."""
+
+    shard: int
+    count: int
+
+    def __call__(self, account: str) -> bool:
+        return shard_of(account, self.count) == self.shard
 
 
 @dataclass

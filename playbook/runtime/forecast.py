@@ -10,6 +10,14 @@ a reload would load) or, without paths, the versions the store runs.
 
 `cli/plan.py` puts the result into the plan's outputs; this module knows nothing of them
 (plan/ and runtime/ are siblings).
+
+On a store with shards each shard is forecast apart, from its own view (`Store.view`), as
+that shard's daemon engine is restored — its own clock, rotation cycles, SLA base, timers
+— and the shards' results are put together: touches and state events in the plan's order
+(by time, then account, then contact; no two shards share an account or a contact, so
+the order between them is not left to chance), every shard's engine kept (`engines`) for
+what is read across them (metrics, who is mid-journey), contacts and unknown contacts
+united, load reports added up.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playbook.compiler import ir
+from playbook.engine.contacts import Contacts
 from playbook.engine.core import Engine
 from playbook.runtime.decide import LoadReport, run_ahead
 from playbook.runtime.store import Store
@@ -28,20 +37,34 @@ from playbook.vocab.model import Event, StateEvent, Touch
 
 @dataclass
 class Forecast:
-    engine: Engine
-    playbooks: list[ir.Playbook]  # every version the engine runs (older ones first)
+    engines: list[Engine]  # one per shard, in shard order (one: a store without shards)
+    playbooks: list[ir.Playbook]  # every version an engine runs (older ones first)
     start: int
     end: int
-    touches: list[Touch]  # decided from `start` on and due before `end`, in the order decided
+    touches: list[Touch]  # decided from `start` on and due before `end` (one engine: in the order decided)
     events: list[StateEvent]  # state events before `end`
-    inputs: list[Event]  # the store's events not yet processed, fed to the engine
+    inputs: list[Event]  # the store's events not yet processed, fed to the engines
     load: LoadReport
+    contacts: Contacts  # every engine's contacts and accounts
+    unknown_contacts: list[Event]  # events of contacts no engine knows, by time then arrival
     current: list[str] = field(default_factory=list)  # the running versions (the paths', or the store's)
 
 
 def forecast(store: Store, paths: Sequence[str], start: int, end: int, *, shared_limits: Sequence[LimitRule] = (),
              can_dissolve_groups: bool = True, grace: int = 3600) -> Forecast:  # fmt: skip
-    """The engine restored from `store` at `start` (the daemon's now) and run to `end`."""
+    """The engines restored from `store` at `start` (the daemons' now) and run to `end`:
+    one engine, or on a store with shards one per shard, put together."""
+    count = store.shard_count() if store.shard is None else 1
+    parts = [_one(view, paths, start, end, shared_limits, can_dissolve_groups, grace)
+             for view in ([store] if count == 1 else [store.view(shard) for shard in range(count)])]  # fmt: skip
+    if len(parts) == 1:
+        return parts[0]
+    return _merged(parts, store)
+
+
+def _one(store: Store, paths: Sequence[str], start: int, end: int, shared_limits: Sequence[LimitRule],
+         can_dissolve_groups: bool, grace: int) -> Forecast:  # fmt: skip
+    """One engine (the store's, or one shard's) restored and run to `end`."""
     touches: list[Touch] = []
     events: list[StateEvent] = []
 
@@ -56,5 +79,58 @@ def forecast(store: Store, paths: Sequence[str], start: int, end: int, *, shared
                       can_dissolve_groups=can_dissolve_groups, grace=grace)  # fmt: skip
     engine = ahead.decider.engine
     assert engine is not None
-    return Forecast(engine, ahead.decider.playbooks, start, end, touches, events, ahead.inputs, ahead.report,
-                    [doc["version"] for doc in ahead.current])  # fmt: skip
+    return Forecast([engine], ahead.decider.playbooks, start, end, touches, events, ahead.inputs, ahead.report,
+                    engine.contacts, engine.unknown_contacts, [doc["version"] for doc in ahead.current])  # fmt: skip
+
+
+def _merged(parts: list[Forecast], store: Store) -> Forecast:
+    """The shards' forecasts as one: what every shard's daemon will do."""
+    first = parts[0]
+    touches = [(x, shard) for shard, part in enumerate(parts) for x in part.touches]
+    touches.sort(key=lambda pair: (pair[0].at, pair[0].account or "", pair[0].contact or "", pair[1]))
+    events = [(_event_key(x, part.contacts), shard) for shard, part in enumerate(parts) for x in part.events]
+    order = sorted(range(len(events)), key=lambda i: (events[i][0], events[i][1]))
+    flat_events = [x for part in parts for x in part.events]
+    inputs = sorted((x for part in parts for x in part.inputs), key=lambda e: (e.at, e.seq))
+    unknown = sorted((x for part in parts for x in part.unknown_contacts), key=lambda e: (e.at, e.seq))
+    contacts = Contacts()
+    for part in parts:
+        contacts.fields.update(part.contacts.fields)
+        contacts.deleted |= part.contacts.deleted
+        contacts.accounts.update(part.contacts.accounts)
+        for account, members in part.contacts.by_account.items():
+            contacts.by_account.setdefault(account, {}).update(members)
+    return Forecast([part.engines[0] for part in parts], _playbooks(parts, store), first.start, first.end,
+                    [x for x, _ in touches], [flat_events[i] for i in order], inputs, _load(parts), contacts, unknown,
+                    first.current)  # fmt: skip
+
+
+def _event_key(event: StateEvent, contacts: Contacts) -> tuple[int, str, str]:
+    """A state event's place in the plan: time, account (as the plan gives it), contact."""
+    account = event.data.get("account") if event.contact is None else \
+        contacts.fields.get(event.contact, {}).get("account")  # fmt: skip
+    return event.at, account or "", event.contact or ""
+
+
+def _playbooks(parts: list[Forecast], store: Store) -> list[ir.Playbook]:
+    """Every version some shard's engine runs: older ones first, by when they were made
+    (as one engine orders them), then the running ones."""
+    by_version = {pb.version: pb for part in reversed(parts) for pb in part.playbooks}
+    current = parts[0].current
+    made = {row.version: (row.created_at, row.version) for row in store.versions(documents=False)}
+    older = sorted((v for v in by_version if v not in current), key=made.__getitem__)
+    return [by_version[v] for v in older] + [by_version[v] for v in current if v in by_version]
+
+
+def _load(parts: list[Forecast]) -> LoadReport:
+    """The shards' load reports added up (versions: the running ones, the same for all)."""
+    first = parts[0].load
+    finishing = list(dict.fromkeys(v for part in parts for v in part.load.finishing))
+    report = LoadReport(first.versions, first.new, finishing, all(part.load.fresh for part in parts))
+    for part in parts:
+        report.missed += part.load.missed
+        report.caught_up += part.load.caught_up
+        report.migrated += part.load.migrated
+        report.awaiting.update(part.load.awaiting)
+        report.replaced += [v for v in part.load.replaced if v not in report.replaced]
+    return report
