@@ -920,8 +920,10 @@ ZH: dict[str, str] = {
     # i19a: one writer per store, crash-exact dispatch, requeue, store outages
     "daemon: {host} pid {pid}, since {since}": "守护进程：{host} 进程 {pid}，自 {since} 起",
     "daemon: none running on this store": "守护进程：没有进程在使用这个存储",
-    "the outbox {path} was taken over by a newer writer": "发件箱 {path} 已被更新的写入者接管",
-    "the webhook refused this daemon's calls: a newer one holds the store": "webhook 拒绝了本守护进程的调用：另一个更新的进程持有存储",
+    "the outbox {path} was taken over by a newer writer of shard {shard}": "发件箱 {path} 中分片 {shard} 已被更新的写入者接管",
+    "the outbox's fence file {path} is unreadable ({reason}): remove it only once no playbook run writes to this outbox": "发件箱的围栏文件 {path} 无法读取（{reason}）：请在没有任何 playbook run 写入此发件箱之后再删除它",
+    "this daemon holds no lease on shard {shard}": "本守护进程未持有分片 {shard} 的租约",
+    "the webhook refused this daemon's calls for shard {shard}: a newer holder of the shard sent under a higher token": "webhook 拒绝了本守护进程对分片 {shard} 的调用：该分片更新的持有者已用更高的令牌发送",
     "the webhook option 'reconcile_url' must be an http:// or https:// URL": "webhook 选项 'reconcile_url' 必须是 http:// 或 https:// 地址",
     "Send unknown (or dead) touches again: back to pending, recorded.": "重新发送状态未知（或死信）的触达：放回待发送，并留下记录。",
     "{n} touches back to pending (recorded); a running daemon sends them at its next round": "{n} 条触达已放回待发送（已记录）；运行中的守护进程会在下一轮发送",
