@@ -937,6 +937,7 @@ ZH: dict[str, str] = {
     "standby: the store is held by {holder}; taking over when its lease ends": "待命：存储由 {holder} 持有；其租约结束时接管",
     "took over the store {store} (lease token {token})": "已接管存储 {store}（租约令牌 {token}）",
     "this process lost the store's lease to {holder}; it stopped without writing anything more": "本进程的存储租约已被 {holder} 取得；已停止，没有再写入任何内容",
+    "the store {store} is in use by another playbook run: {holder}. A SQLite store is run by one process; several processes (scale-out) need a PostgreSQL store. Stop that one first, or start this one with --standby to take over when its lease ends": "存储 {store} 正被另一个 playbook run 使用：{holder}。SQLite 存储只能由一个进程运行；多个进程（横向扩展）需要 PostgreSQL 存储。请先停止它，或用 --standby 启动本进程，在其租约结束时接管",
     "the store {store} is in use by another playbook run: {holder}. Stop that one first, or start this one with --standby to take over when its lease ends": "存储 {store} 正被另一个 playbook run 使用：{holder}。请先停止它，或用 --standby 启动本进程，在其租约结束时接管",
     "this process lost the store's lease: {reason}": "本进程失去了存储租约：{reason}",
     "{n} touches are unknown: the adapter cannot tell whether they went out; check with `playbook status`, then `playbook requeue --state unknown` to send them again": "{n} 条触达状态未知：适配器无法判断是否已发出；请用 `playbook status` 查看，再用 `playbook requeue --state unknown` 重新发送",
