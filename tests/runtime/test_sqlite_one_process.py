@@ -84,7 +84,9 @@ def test_a_second_process_on_sqlite_is_refused_naming_the_holder(tmp_path: Path)
         assert f"pid {pid}" in once.text and "need a PostgreSQL store" in once.text
         zh = _Run(tmp_path, "zh", lang="zh")
         assert zh.exited() == 3
-        assert str(pid) in zh.text and "SQLite 存储只能由一个进程运行；多个进程（横向扩展）需要 PostgreSQL 存储" in zh.text
+        assert (
+            str(pid) in zh.text and "SQLite 存储只能由一个进程运行；多个进程（横向扩展）需要 PostgreSQL 存储" in zh.text
+        )
         # the refused ones wrote nothing: the first is still the holder, and it goes on
         holder = store.lease_holder()
         assert holder is not None and holder.pid == pid
