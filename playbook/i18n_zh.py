@@ -676,6 +676,7 @@ ZH: dict[str, str] = {
     "The daemon's configuration (default: playbook.toml in the current folder, if there is one).": "守护进程的配置文件（默认：当前目录下的 playbook.toml，如有）。",
     "The store, overriding the configuration's [store] url.": "存储库，覆盖配置中的 [store] url。",
     "The adapter, overriding [adapter] name.": "适配器，覆盖配置中的 [adapter] name。",
+    "The HTTP intake's port, overriding [intake] port (0: off); several daemons on one machine need one each.": "HTTP 事件接入的端口，覆盖配置中的 [intake] port（0：关闭）；同一台机器上的多个守护进程各需一个。",
     "Move contacts mid-journey in older versions onto the current version.": "把仍在旧版本旅程中的联系人迁移到当前版本。",
     "Decide and send what is due now, then stop (no intake, no loop).": "决策并发送当前到期的触达后退出（不接收事件，不循环）。",
     "Log every decision and dispatch round.": "记录每一轮决策与发送。",
