@@ -130,6 +130,9 @@ class DaemonSection(_Section):
     store_retry_cap: float = Field(30.0, gt=0)  # longest wait between tries while the store is unavailable
     busy_timeout: float = Field(30.0, gt=0)  # SQLite: seconds a write waits for another process's lock before "database is locked"
     approve: ApprovePolicy = DEFAULT_POLICY  # which new versions wait for `playbook approve` (runtime/approvals.py)
+    # scale-out (docs/daemon.md): the store's count of shards, spread over the live processes;
+    # recorded in the store at the first start, never changed; more than 1 needs PostgreSQL
+    shards: int = Field(1, ge=1, le=4096)
 
     @field_validator("approve", mode="before")
     @classmethod

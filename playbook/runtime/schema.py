@@ -77,7 +77,9 @@ contacts = sa.Table(
     sa.Column("fields", Value, nullable=False),  # every field but id (account included)
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("shard", sa.Integer, nullable=False, server_default="0"),  # vocab.shards.shard_of (0008)
     sa.Index("ix_contacts_account", "account"),
+    sa.Index("ix_contacts_shard", "shard", "updated_at"),
 )
 
 events = sa.Table(
@@ -93,11 +95,20 @@ events = sa.Table(
     sa.Column("status", sa.String, nullable=False, server_default="new"),
     sa.Column("processed_at", UTCDateTime),
     sa.Column("reason", sa.Text),  # why it was rejected
+    # the shard whose engine takes it: its contact's (storage/routing.py), fixed when stored
+    sa.Column("shard", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint(_in("source", EVENT_SOURCES), name="source"),
     sa.CheckConstraint(_in("status", EVENT_STATUSES), name="status"),
     # "the next unprocessed events in order": only new rows are in it, so it stays small
     sa.Index(
         "ix_events_new", "seq", sqlite_where=sa.text("status = 'new'"), postgresql_where=sa.text("status = 'new'")
+    ),
+    sa.Index(
+        "ix_events_shard_new",
+        "shard",
+        "seq",
+        sqlite_where=sa.text("status = 'new'"),
+        postgresql_where=sa.text("status = 'new'"),
     ),
     sa.Index("ix_events_contact", "contact", "at"),
     sa.Index("ix_events_type", "type", "at"),
@@ -134,10 +145,12 @@ enrolments = sa.Table(
     sa.Column("touch", sa.String),  # idempotency key of the touch the enrolment waits for
     sa.Column("goal_at", Seconds),
     sa.Column("segments", Doc(), nullable=False),  # segments the contact was in at entry
+    sa.Column("shard", sa.Integer, nullable=False, server_default="0"),  # vocab.shards.shard_of (0008)
     sa.PrimaryKeyConstraint("version", "journey", "contact", "n"),
     sa.CheckConstraint(_in("status", ENROLMENT_STATUSES), name="status"),
     sa.Index("ix_enrolments_contact", "contact"),
     sa.Index("ix_enrolments_status", "version", "journey", "status"),
+    sa.Index("ix_enrolments_shard", "shard"),
 )
 
 timers = sa.Table(
@@ -166,7 +179,9 @@ limit_counters = sa.Table(
     sa.Column("period_start", Seconds, nullable=False),
     sa.Column("period_end", Seconds, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("shard", sa.Integer, nullable=False, server_default="0"),  # vocab.shards.shard_of (0008)
     sa.PrimaryKeyConstraint("scope", "rule", "scope_id", "period_start"),
+    sa.Index("ix_limit_counters_shard", "shard"),
     sa.Index("ix_limit_counters_period_end", "period_end"),  # pruning old periods
 )
 
@@ -203,11 +218,14 @@ touches = sa.Table(
     sa.Column("receipt_at", Seconds),  # when that happened (a staff member's confirmation: when they sent it)
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("shard", sa.Integer, nullable=False, server_default="0"),  # vocab.shards.shard_of (0008)
     sa.CheckConstraint(_in("state", TOUCH_STATES), name="state"),
     sa.CheckConstraint(_in("channel", CHANNELS), name="channel"),
     # "what is due now" (and by account, for sharding) only looks at live rows
     sa.Index("ix_touches_due", "next_attempt_at", sqlite_where=_due, postgresql_where=_due),
     sa.Index("ix_touches_account_due", "account", "next_attempt_at", sqlite_where=_due, postgresql_where=_due),
+    sa.Index("ix_touches_shard_due", "shard", "next_attempt_at", sqlite_where=_due, postgresql_where=_due),
+    sa.Index("ix_touches_shard_state", "shard", "state"),
     sa.Index("ix_touches_state", "state"),
     sa.Index("ix_touches_flow", "version", "flow", "state"),
     sa.Index("ix_touches_contact", "contact"),
@@ -232,9 +250,11 @@ group_instances = sa.Table(
     sa.Column("members", Doc(), nullable=False),  # contact ids, in invitation order
     sa.Column("closed", sa.Boolean, nullable=False, server_default=sa.false()),  # closing steps began
     sa.Column("dissolved", sa.Boolean, nullable=False, server_default=sa.false()),  # closing steps done
+    sa.Column("shard", sa.Integer, nullable=False, server_default="0"),  # vocab.shards.shard_of (0008)
     sa.PrimaryKeyConstraint("version", "id"),
     sa.Index("ix_group_instances_open", "version", "group_name", "dissolved"),
     sa.Index("ix_group_instances_account", "account"),
+    sa.Index("ix_group_instances_shard", "shard"),
 )
 
 flow_state = sa.Table(
@@ -245,7 +265,9 @@ flow_state = sa.Table(
     sa.Column("item", sa.String, nullable=False),  # e.g. an account id, or "" for the runner's own
     sa.Column("value", Value),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.PrimaryKeyConstraint("version", "runner", "item"),
+    # a runner's own row (item "": a rotation's cycle, an SLA's base) is one per shard's engine
+    sa.Column("shard", sa.Integer, nullable=False, server_default="0"),
+    sa.PrimaryKeyConstraint("shard", "version", "runner", "item"),
 )
 
 leases = sa.Table(
@@ -301,9 +323,26 @@ state_events = sa.Table(
 engine_state = sa.Table(
     "engine_state",
     metadata,
-    sa.Column("name", sa.String, primary_key=True),  # "clock": the engine's now and start, …
+    # each shard's engine keeps its own (its clock, the versions it activated); store-wide
+    # values (the import count, a refused reload, the shard count) are shard 0's
+    sa.Column("shard", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("name", sa.String, nullable=False),  # "clock": the engine's now and start, …
     sa.Column("value", Value),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("shard", "name"),
+)
+
+# The daemon processes of a deployment (0008): each renews its row while alive; the live
+# ones share the shards (runtime/lease.py, `ShardLeases`).
+processes = sa.Table(
+    "processes",
+    metadata,
+    sa.Column("owner", sa.String, primary_key=True),
+    sa.Column("host", sa.String),
+    sa.Column("pid", sa.Integer),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("renewed_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
 APPROVAL_STATES = ("pending", "approved", "rejected", "replaced")  # runtime/approvals.py

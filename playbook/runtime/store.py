@@ -57,12 +57,13 @@ from playbook.runtime.storage.fencing import STORE_SHARD, Fence, Holder, LeaseLo
 from playbook.runtime.storage.journal import StateJournal
 from playbook.runtime.storage.leases import Leases
 from playbook.runtime.storage.ledger import SETTLED_STATES, Ledger, touch_row
+from playbook.runtime.storage.routing import ShardCountRefused, record_count, shard_count
 from playbook.runtime.storage.versions import PlaybookVersions
 from playbook.vocab.model import Event, StateEvent
 
 __all__ = [
     "BATCH", "BUSY_TIMEOUT", "DB_ENV", "DEFAULT_DB", "IMPORTED", "SETTLED_STATES", "STORE_SHARD", "Fence", "Holder",
-    "LeaseLost", "Logged", "Store", "StoreError", "default_url", "event_digest", "key_text", "normalize_url",
+    "LeaseLost", "Logged", "ShardCountRefused", "Store", "StoreError", "default_url", "event_digest", "key_text", "normalize_url",
     "sqlite_path",
 ]  # fmt: skip
 
@@ -73,8 +74,11 @@ class Store:
     def __init__(self, url: str | None = None, *, busy_timeout: float = BUSY_TIMEOUT,
                  now: Callable[[], dt.datetime] = utcnow, echo: bool = False,
                  idle_in_transaction: float | None = None, read_only: bool = False) -> None:  # fmt: skip
-        self.database = Database(url, busy_timeout=busy_timeout, now=now, echo=echo,
-                                 idle_in_transaction=idle_in_transaction, read_only=read_only)  # fmt: skip
+        self._parts(Database(url, busy_timeout=busy_timeout, now=now, echo=echo,
+                             idle_in_transaction=idle_in_transaction, read_only=read_only))  # fmt: skip
+
+    def _parts(self, database: Database) -> None:
+        self.database = database
         self.event_log = EventLog(self.database)
         self.journal = StateJournal(self.database)
         self.ledger = Ledger(self.database)
@@ -112,6 +116,29 @@ class Store:
 
     def close(self) -> None:
         self.database.close()
+
+    # ---- shards (storage/routing.py) ------------------------------------------------------------
+    def view(self, shard: int) -> Store:
+        """This store as one shard's engine and dispatcher see it (the same connections):
+        its reads find that shard's rows, its engine state is written under it, and its
+        writes are fenced by that shard's own lease (`fence`). Not to be closed by itself."""
+        view = object.__new__(Store)
+        view._parts(self.database.view(shard))
+        return view
+
+    @property
+    def shard(self) -> int | None:
+        """The shard this store is a view of (None: the whole store)."""
+        return self.database.shard
+
+    def shard_count(self) -> int:
+        """The store's count of shards (1 until a daemon recorded another)."""
+        return shard_count(self.database)
+
+    def record_shards(self, count: int) -> None:
+        """Record the count of shards at a daemon's start; `ShardCountRefused` for another
+        count than the recorded one (a store is never re-sharded) or more than one on SQLite."""
+        record_count(self.database, count)
 
     def __enter__(self) -> Store:
         return self
@@ -275,6 +302,24 @@ class Store:
 
     def leases(self) -> list[tuple[int, str | None, dt.datetime | None]]:
         return self.shard_leases.all()
+
+    def heartbeat(self, owner: str, ttl: float, *, host: str, pid: int) -> None:
+        self.shard_leases.heartbeat(owner, ttl, host=host, pid=pid)
+
+    def leave(self, owner: str) -> None:
+        self.shard_leases.leave(owner)
+
+    def processes(self, *, live: bool = True) -> list[Any]:
+        return self.shard_leases.processes(live=live)
+
+    def forget_processes(self, before: dt.datetime) -> int:
+        return self.shard_leases.forget_processes(before)
+
+    def free_shards(self, count: int) -> list[int]:
+        return self.shard_leases.free(count)
+
+    def lease_rows(self) -> list[Any]:
+        return self.shard_leases.rows()
 
     # ---- status ---------------------------------------------------------------------------------------------
     def status(self, latest: int = 10) -> StoreStatus:

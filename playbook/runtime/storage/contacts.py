@@ -15,6 +15,7 @@ from playbook.runtime import schema as s
 from playbook.runtime.codec import encode
 from playbook.runtime.rows import UpsertCounts
 from playbook.runtime.storage.database import BATCH, Database, key_text
+from playbook.runtime.storage.routing import contact_routes, first_sight, shard_count
 
 IMPORTED = "imported"  # engine_state: see Contacts._note_import
 _PLAIN = sa.JSON(none_as_null=True)  # a Value column read or written as its stored JSON
@@ -75,13 +76,18 @@ class Contacts:
         with self.db.write() as conn:
             query = sa.select(table.c.id, stored).where(table.c.id.in_(list(incoming)))
             existing = {rid: _unwrap(fields) for rid, fields in conn.execute(query)}
+            count = shard_count(self.db, conn) if contacts else 1
+            new = [rid for rid in incoming if rid not in existing]
+            routed = contact_routes(conn, new) if count > 1 and new else {}
             inserts, updates = [], []
             for rid, fields in incoming.items():
                 old = existing.get(rid)
                 if old is None:
                     row = {"id": rid, "fields": _wrap(fields), "updated_at": now}
-                    if contacts:
-                        row.update(account=account_of(fields), deleted=False)
+                    if contacts:  # a new contact's route: its stored events', else its account's shard
+                        shard = routed.get(rid)
+                        shard = first_sight(fields, count) if shard is None else shard
+                        row.update(account=account_of(fields), deleted=False, shard=shard)
                     inserts.append(row)
                 elif all(k in old and type(old[k]) is type(v) and old[k] == v for k, v in fields.items()):
                     counts.unchanged += 1  # exact types: 1, 1.0, True and {"$time": 1} all differ
@@ -93,7 +99,8 @@ class Contacts:
                     updates.append(row)
             plain = sa.bindparam("fields", type_=_PLAIN)
             if inserts:
-                extra = {"account": sa.bindparam("account"), "deleted": sa.bindparam("deleted")} if contacts else {}
+                extra = ({"account": sa.bindparam("account"), "deleted": sa.bindparam("deleted"),
+                          "shard": sa.bindparam("shard")} if contacts else {})  # fmt: skip
                 stmt = table.insert().values(id=sa.bindparam("id"), fields=plain,
                                              updated_at=sa.bindparam("updated_at"), **extra)  # fmt: skip
                 conn.execute(stmt, inserts)
@@ -111,14 +118,16 @@ class Contacts:
         """Tell a running daemon that contacts or accounts changed from outside (engine_state
         "imported": how many imports so far), so it takes them in without a restart."""
         es = s.engine_state
-        current = conn.execute(sa.select(es.c.value).where(es.c.name == IMPORTED)).scalar_one_or_none()
-        self.db.upsert(conn, es, [{"name": IMPORTED, "value": (current or 0) + 1, "updated_at": now}])
+        mark = sa.and_(es.c.shard == 0, es.c.name == IMPORTED)  # store-wide: shard 0's row
+        current = conn.execute(sa.select(es.c.value).where(mark)).scalar_one_or_none()
+        self.db.upsert(conn, es, [{"shard": 0, "name": IMPORTED, "value": (current or 0) + 1, "updated_at": now}])
 
     def imports(self) -> int:
         """How many imports changed something so far (0: none)."""
         es = s.engine_state
         with self.db.read() as conn:
-            return conn.execute(sa.select(es.c.value).where(es.c.name == IMPORTED)).scalar_one_or_none() or 0
+            query = sa.select(es.c.value).where(es.c.shard == 0, es.c.name == IMPORTED)
+            return conn.execute(query).scalar_one_or_none() or 0
 
     def contacts_changed_since(self, since: float) -> tuple[list[dict[str, Any]], set[str], list[dict[str, Any]]]:
         """Contacts (as engine records) and their deleted ids updated at or after `since`
@@ -127,7 +136,8 @@ class Contacts:
         when = dt.datetime.fromtimestamp(since, dt.UTC)
         with self.db.read() as conn:
             records, deleted = [], set()
-            query = sa.select(t.c.id, t.c.fields, t.c.deleted).where(t.c.updated_at >= when).order_by(t.c.id)
+            query = (sa.select(t.c.id, t.c.fields, t.c.deleted)
+                     .where(t.c.updated_at >= when, self.db.in_shard(t.c.shard)).order_by(t.c.id))  # fmt: skip
             for cid, fields, gone in conn.execute(query):
                 records.append({"id": cid, **fields})
                 if gone:
@@ -137,7 +147,7 @@ class Contacts:
     def load_contacts(self) -> tuple[list[dict[str, Any]], set[str]]:
         """Every contact as an engine record ({"id", …fields}), and the deleted ones' ids."""
         with self.db.read() as conn:
-            return read_contacts(conn)
+            return read_contacts(conn, self.db.shard)
 
     def contact_accounts(self) -> dict[str, str | None]:
         """Every contact not deleted → its account (the indexed column, no fields decoded): what
@@ -152,11 +162,15 @@ class Contacts:
             return read_accounts(conn)
 
 
-def read_contacts(conn: Connection) -> tuple[list[dict[str, Any]], set[str]]:
-    """Every contact as an engine record ({"id", …fields}), and the deleted ones' ids."""
+def read_contacts(conn: Connection, shard: int | None = None) -> tuple[list[dict[str, Any]], set[str]]:
+    """Every contact (of `shard`; None: of all) as an engine record ({"id", …fields}), and
+    the deleted ones' ids."""
     t = s.contacts
     records, deleted = [], set()
-    for cid, fields, gone in conn.execute(sa.select(t.c.id, t.c.fields, t.c.deleted).order_by(t.c.id)):
+    query = sa.select(t.c.id, t.c.fields, t.c.deleted).order_by(t.c.id)
+    if shard is not None:
+        query = query.where(t.c.shard == shard)
+    for cid, fields, gone in conn.execute(query):
         records.append({"id": cid, **fields})
         if gone:
             deleted.add(cid)

@@ -11,6 +11,7 @@ BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout instead of fail
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -121,6 +122,26 @@ class Database:
         # Set by the daemon once it holds the writer's lease: from then on every write of
         # this store checks the lease first, in the same transaction (see `write`).
         self.fence: Fence | None = None
+        # A shard's view (`view`): reads see that shard's rows only and writes of engine
+        # state are filed under it. None: the whole store (writes of engine state: shard 0).
+        self.shard: int | None = None
+        self.shard_count: int | None = None  # the store's count of shards once read (storage/routing.py)
+
+    def view(self, shard: int) -> Database:
+        """This database seen as one shard (same connections): reads filtered to the shard's
+        rows, engine state written under it, writes fenced by its own lease (`fence`)."""
+        view = copy.copy(self)
+        view.shard, view.fence = shard, None
+        return view
+
+    @property
+    def own_shard(self) -> int:
+        """The shard engine state is written under."""
+        return 0 if self.shard is None else self.shard
+
+    def in_shard(self, column: sa.Column) -> Any:
+        """The condition "this row is in our shard" (always true for the whole store)."""
+        return sa.true() if self.shard is None else column == self.shard
 
     # ---- connections and transactions ---------------------------------------------------------
     def _sqlite_setup(self, busy_timeout: float, memory: bool) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from playbook.runtime import schema as s
 from playbook.runtime.codec import encode
 from playbook.runtime.storage.database import Database, chunks, key_text
+from playbook.runtime.storage.routing import routes, shard_count
 from playbook.vocab.model import Event
 
 
@@ -111,8 +112,10 @@ class EventLog:
 
     def _append(self, conn: Connection, events: Sequence[Event], source: str) -> list[int]:
         now = self.db.now()
+        shards = routes(conn, events, shard_count(self.db, conn))  # each to its contact's shard
         rows = [{"received_at": now, "at": e.at, "type": e.type, "contact": key_text(e.contact), "data": e.data,
-                 "source": source, "status": "new"} for e in events]  # fmt: skip
+                 "source": source, "status": "new", "shard": shard}
+                for e, shard in zip(events, shards, strict=True)]  # fmt: skip
         stmt = sa.insert(s.events).returning(s.events.c.seq, sort_by_parameter_order=True)
         return [seq for chunk in chunks(rows) for (seq,) in conn.execute(stmt, list(chunk))]
 
@@ -126,7 +129,8 @@ class EventLog:
         """The oldest unprocessed events, in arrival order; each Event's seq is its log number."""
         t = s.events
         query = (sa.select(t.c.type, t.c.contact, t.c.at, t.c.data, t.c.seq)
-                 .where(t.c.status == "new", t.c.seq > after).order_by(t.c.seq).limit(limit))  # fmt: skip
+                 .where(t.c.status == "new", t.c.seq > after, self.db.in_shard(t.c.shard))
+                 .order_by(t.c.seq).limit(limit))  # fmt: skip
         with self.db.read() as conn:
             return [Event(*row) for row in conn.execute(query)]
 

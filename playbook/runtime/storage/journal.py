@@ -28,6 +28,7 @@ class StateJournal:
         if not journal:
             return
         now = self.db.now()
+        sh = self.db.own_shard  # every row of an engine's state is filed under its shard
         with self.db.write() as conn:
             j = journal
             self.db.upsert(conn, s.accounts, [
@@ -36,22 +37,23 @@ class StateJournal:
             ])  # fmt: skip
             self.db.upsert(conn, s.contacts, [
                 {"id": key_text(r["id"]), "account": account_of(r), "fields": {k: v for k, v in r.items() if k != "id"},
-                 "deleted": r["id"] in j.deleted_contacts, "updated_at": now}
+                 "deleted": r["id"] in j.deleted_contacts, "updated_at": now, "shard": sh}
                 for r in j.contacts
             ])  # fmt: skip
             self.db.delete(conn, s.enrolments, j.enrolments_removed)
-            self.db.upsert(conn, s.enrolments, [_enrolment(r) for r in j.enrolments])
+            self.db.upsert(conn, s.enrolments, [{**_enrolment(r), "shard": sh} for r in j.enrolments])
             self.db.delete(conn, s.timers, j.timers_removed)
-            self.db.upsert(conn, s.timers, [_timer(r) for r in j.timers])
+            self.db.upsert(conn, s.timers, [_timer(r) if self.db.shard is None else {**_timer(r), "shard": sh}
+                                            for r in j.timers])  # fmt: skip
             self.db.delete(conn, s.limit_counters, j.counters_removed)
-            self.db.upsert(conn, s.limit_counters, [_counter(r) for r in j.counters])
+            self.db.upsert(conn, s.limit_counters, [{**_counter(r), "shard": sh} for r in j.counters])
             touches = s.touches
-            self.db.upsert(conn, touches, [_touch(r, now) for r in j.touches], keep=("created_at",),
+            self.db.upsert(conn, touches, [{**_touch(r, now), "shard": sh} for r in j.touches], keep=("created_at",),
                            where=touches.c.state == "held")  # fmt: skip
-            self.db.upsert(conn, s.group_instances, [_group(r) for r in j.groups])
-            self.db.delete(conn, s.flow_state, j.flow_state_removed)
+            self.db.upsert(conn, s.group_instances, [{**_group(r), "shard": sh} for r in j.groups])
+            self.db.delete(conn, s.flow_state, [(sh, *k) for k in j.flow_state_removed])
             self.db.upsert(conn, s.flow_state, [
-                {"version": k[0], "runner": k[1], "item": k[2], "value": v, "updated_at": now}
+                {"shard": sh, "version": k[0], "runner": k[1], "item": k[2], "value": v, "updated_at": now}
                 for k, v in j.flow_state.items()
             ])  # fmt: skip
             mark_in(conn, self.db.now(), list(j.events_processed), dict(j.events_rejected))
@@ -61,23 +63,25 @@ class StateJournal:
                 for chunk in chunks(rows):
                     conn.execute(sa.insert(s.state_events), list(chunk))
             self.db.upsert(conn, s.engine_state, [
-                {"name": k, "value": v, "updated_at": now} for k, v in j.engine_state.items()
+                {"shard": sh, "name": k, "value": v, "updated_at": now} for k, v in j.engine_state.items()
             ])  # fmt: skip
 
     def load_state(self, versions: Collection[str] | None = None) -> State:
         """Everything an engine needs to resume, in one snapshot: contacts, accounts and
         the state of the given playbook versions (all when None); timers of no version
-        (the day tick) and platform counters always come along. Touches: the held ones."""
+        (the day tick) and platform counters always come along. Touches: the held ones.
+        A shard's view reads that shard's rows only (accounts: all of them)."""
         vs = None if versions is None else list(versions)
+        mine = self.db.in_shard
 
         def of(column: sa.Column, extra: Any = None) -> Any:
             if vs is None:
-                return sa.true()
+                return mine(column.table.c.shard)
             cond = column.in_(vs)
-            return cond if extra is None else sa.or_(cond, extra)
+            return sa.and_(cond if extra is None else sa.or_(cond, extra), mine(column.table.c.shard))
 
         with self.db.read() as conn:
-            contacts, deleted = read_contacts(conn)
+            contacts, deleted = read_contacts(conn, self.db.shard)
             accounts = read_accounts(conn)
             e = s.enrolments
             enrolments = [
@@ -110,6 +114,7 @@ class StateJournal:
                 if vs is None
                 else sa.or_(c.c.scope.in_(sa.select(v.c.name).where(v.c.version.in_(vs))), c.c.scope == "platform")
             )
+            of_playbooks = sa.and_(of_playbooks, mine(c.c.shard))
             counters = [
                 CounterRow(*r)
                 for r in conn.execute(
@@ -134,7 +139,7 @@ class StateJournal:
                 for r in conn.execute(sa.select(f).where(of(f.c.version)).order_by(*f.primary_key))
             }
             es = s.engine_state
-            engine_state = dict(conn.execute(sa.select(es.c.name, es.c.value)).all())
+            engine_state = dict(conn.execute(sa.select(es.c.name, es.c.value).where(es.c.shard == self.db.own_shard)).all())
         return State(contacts, deleted, accounts, enrolments, timers, counters, held, groups, flow_state, engine_state)
 
     def state_events(self, *, contact: str | None = None, flow: str | None = None,
@@ -174,7 +179,8 @@ class StateJournal:
         """One value of the engine's bookkeeping (`engine_state`), None when absent."""
         es = s.engine_state
         with self.db.read() as conn:
-            return conn.execute(sa.select(es.c.value).where(es.c.name == name)).scalar_one_or_none()
+            query = sa.select(es.c.value).where(es.c.shard == self.db.own_shard, es.c.name == name)
+            return conn.execute(query).scalar_one_or_none()
 
 
 # ---- rows ⇄ table dicts ---------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """The `leases` table: a shard's lease, taken for a while and renewed by its owner
 (`acquire` / `release`), and the writer's lease with its fencing token (`take`, `renew`,
-`give_up`: one writer per store now, one per shard once scale-out exists)."""
+`give_up`: one writer per shard — with one shard, per store); the `processes` table: the
+daemon processes of a deployment, each renewing its row while alive (`heartbeat`), so the
+live ones know how many share the shards (`live`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -96,3 +99,51 @@ class Leases:
         t = s.leases
         with self.db.read() as conn:
             return [tuple(r) for r in conn.execute(sa.select(t.c.shard, t.c.owner, t.c.expires_at).order_by(t.c.shard))]
+
+    # ---- the processes of a deployment (scale-out) ---------------------------------------------------
+    def heartbeat(self, owner: str, ttl: float, *, host: str, pid: int) -> None:
+        """This process is alive for `ttl` seconds more (its row made at the first call)."""
+        t = s.processes
+        now = self.db.now()
+        with self.db.write(fenced=False) as conn:
+            ins = self.db.insert(t).values(owner=owner, host=host, pid=pid, started_at=now, renewed_at=now,
+                                           expires_at=now + dt.timedelta(seconds=ttl))  # fmt: skip
+            conn.execute(ins.on_conflict_do_update(index_elements=["owner"], set_={
+                "renewed_at": now, "expires_at": now + dt.timedelta(seconds=ttl)}))  # fmt: skip
+
+    def leave(self, owner: str) -> None:
+        """This process stops: its row goes (the others' share grows at their next look)."""
+        t = s.processes
+        with self.db.write(fenced=False) as conn:
+            conn.execute(t.delete().where(t.c.owner == owner))
+
+    def processes(self, *, live: bool = True) -> list[Any]:
+        """The processes' rows (live ones only: not expired; the long-dead are forgotten)."""
+        t = s.processes
+        now = self.db.now()
+        query = sa.select(t).order_by(t.c.started_at, t.c.owner)
+        if live:
+            query = query.where(t.c.expires_at >= now)
+        with self.db.read() as conn:
+            return list(conn.execute(query))
+
+    def forget_processes(self, before: dt.datetime) -> int:
+        """Rows of processes that expired before `before` (killed, never stopped cleanly)."""
+        t = s.processes
+        with self.db.write(fenced=False) as conn:
+            return conn.execute(t.delete().where(t.c.expires_at < before)).rowcount
+
+    def free(self, count: int) -> list[int]:
+        """Shards of `count` nobody holds now: no lease row yet, given up, or expired."""
+        t = s.leases
+        now = self.db.now()
+        with self.db.read() as conn:
+            held = {int(shard) for (shard,) in conn.execute(
+                sa.select(t.c.shard).where(t.c.owner.is_not(None), t.c.expires_at >= now))}  # fmt: skip
+        return [shard for shard in range(count) if shard not in held]
+
+    def rows(self) -> list[Any]:
+        """Every lease row, whole, by shard (for `playbook status`)."""
+        t = s.leases
+        with self.db.read() as conn:
+            return list(conn.execute(sa.select(t).order_by(t.c.shard)))

@@ -37,6 +37,8 @@ class Ledger:
         due = sa.and_(t.c.state.in_(s.DUE_STATES), t.c.next_attempt_at <= now)
         if accounts is not None:
             due = sa.and_(due, t.c.account.in_(list(accounts)))
+        if self.db.shard is not None:  # a shard's view claims that shard's rows only
+            due = sa.and_(due, t.c.shard == self.db.shard)
         with self.db.write() as conn:
             if self.db.dialect == "sqlite":
                 rows = self._claim_sqlite(conn, now, owner, limit, due, accounts)
@@ -62,17 +64,20 @@ class Ledger:
         prefers `ix_touches_state`, and then every claim read and sorted every due row.
         (Ordering by key, each claim would sort all the rows due in its second.)"""
         t = s.touches
-        if accounts is None:
+        if accounts is None and self.db.shard is None:
             pick: Any = sa.text(
                 f"SELECT rowid FROM touches INDEXED BY ix_touches_due WHERE state IN "
                 f"({', '.join(repr(state) for state in s.DUE_STATES)}) AND next_attempt_at <= :now "
                 "ORDER BY next_attempt_at, rowid LIMIT :limit"
             ).bindparams(now=now, limit=limit)
-        else:  # the planner takes ix_touches_account_due by itself
+        else:  # the planner takes ix_touches_account_due / ix_touches_shard_due by itself
             d = t.alias("due")
+            mine = [d.c.account.in_(list(accounts))] if accounts is not None else []
+            if self.db.shard is not None:
+                mine.append(d.c.shard == self.db.shard)
             pick = (
                 sa.select(sa.literal_column("rowid"))
-                .where(d.c.state.in_(s.DUE_STATES), d.c.next_attempt_at <= now, d.c.account.in_(list(accounts)))
+                .where(d.c.state.in_(s.DUE_STATES), d.c.next_attempt_at <= now, *mine)
                 .order_by(d.c.next_attempt_at, sa.literal_column("rowid"))
                 .limit(limit)
             )
@@ -171,7 +176,7 @@ class Ledger:
                 owner: str | None = None, limit: int | None = None) -> list[TouchRow]:  # fmt: skip
         """Ledger rows (by key order), filtered."""
         t = s.touches
-        query = sa.select(t).order_by(t.c.key)
+        query = sa.select(t).where(self.db.in_shard(t.c.shard)).order_by(t.c.key)
         if states is not None:
             query = query.where(t.c.state.in_(list(states)))
         if keys is not None:
@@ -222,7 +227,8 @@ class Ledger:
         t = s.touches
         query = (
             sa.select(t)
-            .where(t.c.state == "sent", t.c.receipt.is_(None), t.c.adapter_ref.is_not(None), t.c.adapter == adapter)
+            .where(t.c.state == "sent", t.c.receipt.is_(None), t.c.adapter_ref.is_not(None), t.c.adapter == adapter,
+                   self.db.in_shard(t.c.shard))
             .order_by(t.c.updated_at, t.c.key)
             .limit(limit)
         )
@@ -252,7 +258,7 @@ class Ledger:
         query = (
             sa.select(to.c.channel, to.c.account, to.c.contact)
             .where(to.c.version.in_(sa.select(v.c.version).where(v.c.name == name)))
-            .where(to.c.outcome.in_(("ok", "deferred")), to.c.at >= start, to.c.at < end)
+            .where(to.c.outcome.in_(("ok", "deferred")), to.c.at >= start, to.c.at < end, self.db.in_shard(to.c.shard))
         )
         with self.db.read() as conn:
             return [(r.channel, r.account, r.contact) for r in conn.execute(query)]
