@@ -35,14 +35,16 @@ from playbook.runtime.config import DaemonConfig, intake_settings, load_secrets
 from playbook.runtime.decide import Decider, LoadReport
 from playbook.runtime.dispatch import Dispatcher, RetryPolicy
 from playbook.runtime.importing import sync_contacts
-from playbook.runtime.lease import WriterLease, describe
+from playbook.runtime.lease import ShardLeases, WriterLease, describe
 from playbook.runtime.logs import RELOAD_REFUSED, refused_record
 from playbook.runtime.rows import Journal
-from playbook.runtime.store import LeaseLost, Store, StoreError
+from playbook.runtime.store import LeaseLost, ShardCountRefused, Store, StoreError
+from playbook.vocab.shards import ranges
 
 log = logging.getLogger("playbook.daemon")
 IDS_PRUNED_EVERY = 3600.0  # seconds between forgetting old event ids
 EXIT_HELD = 3  # another process holds the store's lease (refused, or lost while running)
+EXIT_CONFIG = 2  # the configuration cannot run on this store (another count of shards)
 _T = TypeVar("_T")
 
 
@@ -87,6 +89,15 @@ class RunOptions:
     yes: bool = False  # approve at the start what waits for approval (scripted use)
 
 
+@dataclass
+class _ShardWork:
+    """A shard this process holds: its engine and its dispatcher, over the shard's view of
+    the store (reads of its rows, writes fenced by its lease)."""
+
+    decider: Decider
+    dispatcher: Dispatcher
+
+
 class Daemon:
     def __init__(self, config: DaemonConfig, options: RunOptions, *, adapter: Adapter | None = None,
                  clock: Callable[[], float] = time.time):  # fmt: skip
@@ -106,6 +117,8 @@ class Daemon:
         # until the playbooks are loaded, then the newest current one's.
         self.timezone = "UTC"
         self._in_use: Adapter | None = None  # the adapter run() opened (told the timezone too)
+        self._current: list[dict[str, Any]] = []  # scale-out: the playbooks compiled once for every shard
+        self._logged_load = False
 
     # ---- control (signal handlers and tests) ----------------------------------------------------
     def wake(self) -> None:
@@ -137,21 +150,18 @@ class Daemon:
             from playbook.runtime.importing import store_timezone
 
             self.timezone = self._surviving(lambda: store_timezone(store))
+            shards = cfg.daemon.shards
+            self._surviving(lambda: store.record_shards(shards))  # refused: another count, or SQLite
+            if shards > 1:  # scale-out: this process runs the shards it gets of the live processes' share
+                lease = ShardLeases(store, self.owner, cfg.daemon.lease, shards)
+                adapter = self._open_adapter(store, adapter)
+                return self._run_shards(store, lease, adapter, settings, intake)
             # one writer per store: nothing is decided or reconciled before the lease is ours
             lease = WriterLease(store, self.owner, cfg.daemon.lease)
             if not self._surviving(lambda: self._hold(lease, store)):
                 return 0 if self._stopping.is_set() else EXIT_HELD
             lease.start(self._lease_lost)
-            if adapter is None:
-                from playbook.adapters.registry import build
-
-                adapter = build(cfg.adapter.name, cfg.adapter.options, load_secrets(cfg))
-            self._in_use = adapter
-            adapter.timezone = self.timezone
-            adapter.open()
-            accounts = self._surviving(store.load_accounts)  # a store outage is waited out here too
-            for problem in adapter.probe([str(a["id"]) for a in accounts if a.get("id")]):
-                log.error(problem)  # the adapter holds what it cannot send; fix and it resumes
+            adapter = self._open_adapter(store, adapter)
             caps = adapter.capabilities
             d = cfg.daemon
             decider = Decider(store, self.options.paths, shared_limits=caps.limits,
@@ -179,26 +189,14 @@ class Daemon:
             if self.options.once:
                 self._turn_surviving(decider, dispatcher)
                 return self._lease_exit()
-            routes = adapter.callbacks(self._adapter_events(store))
-            if settings is None and routes and self.config.intake.port:
-                from playbook.runtime.intake import IntakeConfig
-
-                section = self.config.intake  # the platform's callbacks, without POST /events
-                settings = IntakeConfig(events=False, **section.limits())
-            if settings is not None:
-                from playbook.runtime.intake import IntakeServer
-                from playbook.vocab.localtime import LocalTime
-
-                clock = LocalTime(decider.playbooks[-1].timezone)
-                if intake is not None:
-                    intake.ready(clock, routes)
-                else:
-                    intake = IntakeServer(store, settings, clock, routes)
-                    intake.start()
+            intake = self._start_intake(store, adapter, settings, intake)
             scheduler = self._scheduler()
             self._install_signals()
             self._loop(decider, dispatcher, scheduler)
             return self._lease_exit()
+        except ShardCountRefused as exc:
+            log.error("%s", exc)
+            return EXIT_CONFIG
         except LeaseLost as exc:
             self._lost = self._lost or exc
             return self._lease_exit()
@@ -219,6 +217,43 @@ class Daemon:
             if lease is not None:
                 lease.release()
             store.close()
+
+    def _open_adapter(self, store: Store, adapter: Adapter | None) -> Adapter:
+        """The configured adapter (or the one given), told the timezone, opened and probed."""
+        cfg = self.config
+        if adapter is None:
+            from playbook.adapters.registry import build
+
+            adapter = build(cfg.adapter.name, cfg.adapter.options, load_secrets(cfg))
+        self._in_use = adapter
+        adapter.timezone = self.timezone
+        adapter.open()
+        accounts = self._surviving(store.load_accounts)  # a store outage is waited out here too
+        for problem in adapter.probe([str(a["id"]) for a in accounts if a.get("id")]):
+            log.error(problem)  # the adapter holds what it cannot send; fix and it resumes
+        return adapter
+
+    def _start_intake(self, store: Store, adapter: Adapter, settings: Any, intake: Any) -> Any:
+        """The HTTP intake once started (bound early, or now), with the adapter's callbacks;
+        the intake serving, or None."""
+        routes = adapter.callbacks(self._adapter_events(store))
+        if settings is None and routes and self.config.intake.port:
+            from playbook.runtime.intake import IntakeConfig
+
+            section = self.config.intake  # the platform's callbacks, without POST /events
+            settings = IntakeConfig(events=False, **section.limits())
+        if settings is None:
+            return intake
+        from playbook.runtime.intake import IntakeServer
+        from playbook.vocab.localtime import LocalTime
+
+        clock = LocalTime(self.timezone)
+        if intake is not None:
+            intake.ready(clock, routes)
+            return intake
+        intake = IntakeServer(store, settings, clock, routes)
+        intake.start()
+        return intake
 
     def _early_intake(self, store: Store, settings: Any) -> Any:
         """The HTTP intake, bound before the store is touched: until the daemon has started
@@ -244,6 +279,135 @@ class Daemon:
             self.wake()
 
         return deliver
+
+    # ---- scale-out: the shards this process holds ---------------------------------------------------
+    def _run_shards(self, store: Store, leases: ShardLeases, adapter: Adapter, settings: Any, intake: Any) -> int:
+        """Several processes on one PostgreSQL store (docs/daemon.md, "Scale-out"): this one
+        runs an engine and a dispatcher per shard it holds, takes its share of the shards as
+        processes come and go (`ShardLeases.balance`, every third of the lease), gives the
+        extra ones up after their step is committed, and drops a shard whose lease was taken
+        (its engine never writes again) while the others go on. The playbooks are compiled
+        once for every shard. SIGTERM gives every shard up at once."""
+        work: dict[int, _ShardWork] = {}
+        scheduler = own_intake = None
+        try:
+            self._surviving(leases.heartbeat)
+            leases.start()
+            self._current = Decider(store, self.options.paths).compile()
+            self._mtimes = self._playbook_mtimes()
+            self._logged_load = False
+            self._rebalance(leases, adapter, work)
+            if self.options.once:
+                for shard in sorted(work):
+                    self._shard_turn(leases, work, shard)
+                return 0
+            started = self._start_intake(store, adapter, settings, intake)
+            own_intake = started if started is not intake else None  # the caller stops the one it bound
+            scheduler = self._scheduler()
+            self._install_signals()
+            balanced = time.monotonic()
+            while not self._stopping.is_set():
+                if self._reload.is_set() or self._files_changed():
+                    self._reload.clear()
+                    self._reload_shards(store, work)
+                for shard in sorted(work):
+                    if self._stopping.is_set():
+                        break
+                    self._shard_turn(leases, work, shard)
+                if time.monotonic() - balanced >= leases.ttl / 3 and not self._stopping.is_set():
+                    balanced = time.monotonic()
+                    self._rebalance(leases, adapter, work)
+                dues = [d for d in (w.decider.next_due() for w in work.values()) if d is not None]
+                self._wake_at_next_due(min(dues, default=None), scheduler)
+                self._wake.wait(self.config.daemon.tick)
+                self._wake.clear()
+            return 0
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            if own_intake is not None:
+                own_intake.stop()
+            for w in work.values():
+                w.dispatcher.close()
+
+    def _rebalance(self, leases: ShardLeases, adapter: Adapter, work: dict[int, _ShardWork]) -> None:
+        """Renew, drop what was lost, give up what is above the share, take what is free."""
+        found = self._surviving(leases.balance)
+        for shard in found.lost:
+            self._drop(leases, work, shard, t("its lease was taken by another process"))
+        for shard in found.extra:
+            gone = work.pop(shard, None)
+            if gone is not None:
+                gone.dispatcher.close()  # its round's calls are settled; its step was committed
+            leases.give_up(shard)
+        for shard in found.taken:
+            try:
+                work[shard] = self._take(leases.lease(shard), adapter)
+            except (LeaseLost, Fenced) as exc:
+                leases.drop(shard)
+                log.warning(t("could not take shard {shard}: {reason}", shard=shard, reason=exc))
+        if found.lost or found.extra or found.taken:
+            log.info(t("holding shards {shards} of {count} (took {taken}, gave up {extra}, lost {lost})",
+                       shards=ranges(sorted(work)), count=leases.count, taken=ranges(found.taken),
+                       extra=ranges(found.extra), lost=ranges(found.lost)))  # fmt: skip
+
+    def _take(self, lease: WriterLease, adapter: Adapter) -> _ShardWork:
+        """A shard just taken: its engine restored from the store (its rows only), the adapter
+        told its token, what a previous holder left `sending` reconciled."""
+        cfg, d = self.config, self.config.daemon
+        view, caps = lease.store, adapter.capabilities
+        decider = Decider(view, self.options.paths, shared_limits=caps.limits, can_dissolve_groups=caps.dissolve_groups,
+                          grace=int(d.grace), sync_tags=caps.tags, approve=d.approve, yes=self.options.yes)  # fmt: skip
+        loaded = self._surviving(lambda: decider.load(int(self.clock()), migrate=self.options.migrate,
+                                                      current=self._current))  # fmt: skip
+        self._surviving(lambda: self._after_load(decider))
+        if not self._logged_load:
+            self._logged_load = True
+            self._log_load(loaded)
+        dispatcher = Dispatcher(view, adapter, owner=self.owner, adapter_name=cfg.adapter.name, batch=d.batch,
+                                workers=d.workers, at_least_once=cfg.adapter.at_least_once, clock=self.clock,
+                                retry=RetryPolicy(d.max_attempts, d.backoff, d.backoff_cap),
+                                guard=lease.ensure_fresh)  # fmt: skip
+        assert lease.fence is not None
+        adapter.fence(lease.fence.token, lease.shard)  # that shard's calls of an older holder are refused from now on
+        reconciled = self._surviving(dispatcher.reconcile)
+        if reconciled.unknown or reconciled.sent or reconciled.resent or reconciled.absent:
+            log.warning(t("shard {shard}, after its previous holder stopped during dispatch: {sent} found sent, "
+                          "{resent} to send again, {unknown} unknown", shard=lease.shard, sent=reconciled.sent,
+                          resent=reconciled.resent + reconciled.absent, unknown=reconciled.unknown))  # fmt: skip
+        return _ShardWork(decider, dispatcher)
+
+    def _shard_turn(self, leases: ShardLeases, work: dict[int, _ShardWork], shard: int) -> None:
+        w = work[shard]
+        try:
+            self._turn_surviving(w.decider, w.dispatcher)
+        except (LeaseLost, Fenced) as exc:
+            self._drop(leases, work, shard, str(exc))
+
+    def _drop(self, leases: ShardLeases, work: dict[int, _ShardWork], shard: int, reason: str) -> None:
+        """A shard lost: its engine goes and nothing of it is written any more."""
+        gone = work.pop(shard, None)
+        leases.drop(shard)
+        if gone is not None:
+            gone.dispatcher.close()
+            log.warning(t("lost shard {shard} ({reason}): it is no longer decided or sent here", shard=shard,
+                          reason=reason))  # fmt: skip
+
+    def _reload_shards(self, store: Store, work: dict[int, _ShardWork]) -> None:
+        """A reload: the playbooks compiled once, then every shard's engine loads them."""
+        self._mtimes = self._playbook_mtimes()
+        try:
+            current = Decider(store, self.options.paths).compile()
+        except PlaybookError as exc:
+            log.error("%s\n%s", t("reload refused, the running versions carry on:"), render_all(exc.diagnostics))
+            return
+        self._current = current
+        now = int(self.clock())
+        for w in work.values():
+            loaded = self._surviving(lambda w=w: w.decider.load(now, current=current))
+            self._after_load(w.decider)
+        if work:
+            self._log_load(loaded)
 
     # ---- the store's lease ----------------------------------------------------------------------------
     def _hold(self, lease: WriterLease, store: Store) -> bool:
@@ -319,7 +483,7 @@ class Daemon:
                 self._reload.clear()
                 self._surviving(lambda: self._do_reload(decider))
             self._turn_surviving(decider, dispatcher)
-            self._wake_at_next_due(decider, scheduler)
+            self._wake_at_next_due(decider.next_due(), scheduler)
             self._wake.wait(self.config.daemon.tick)
             self._wake.clear()
 
@@ -404,8 +568,7 @@ class Daemon:
         if forgotten:
             log.debug(t("{n} event ids older than the retention window forgotten", n=forgotten))
 
-    def _wake_at_next_due(self, decider: Decider, scheduler: Any) -> None:
-        due = decider.next_due()
+    def _wake_at_next_due(self, due: int | None, scheduler: Any) -> None:
         if due is None or due <= self.clock() + self.config.daemon.tick:
             return  # the tick comes first anyway
         when = dt.datetime.fromtimestamp(due, dt.UTC)

@@ -79,9 +79,10 @@ class Decider:
     _synced_at: float = field(default=0.0, init=False)  # wall time the contacts were last read
 
     # ---- start and reload ---------------------------------------------------------------------------
-    def load(self, now: int, *, migrate: bool = False) -> LoadReport:
-        """Compile the playbooks, keep new versions, and build the engine from the store."""
-        current = self.compile()
+    def load(self, now: int, *, migrate: bool = False, current: Sequence[dict[str, Any]] | None = None) -> LoadReport:
+        """Compile the playbooks (or take `current`, compiled once for every shard), keep new
+        versions, and build the engine from the store."""
+        current = self.compile() if current is None else list(current)
         current_versions = [doc["version"] for doc in current]
         replaced = self.store.replace_pending(current_versions)  # a newer version loaded before a decision
         asks = self._approvals_needed(now, current)

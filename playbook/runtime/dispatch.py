@@ -88,12 +88,12 @@ class ReconcileReport:
     absent: int = 0  # back to pending: the adapter proves it never got them
 
 
-def delivery_of(row: TouchRow) -> Delivery:
+def delivery_of(row: TouchRow, shard: int = 0) -> Delivery:
     return Delivery(key=row.key, version=row.version, flow=row.flow, step=row.step, channel=row.channel,
                     account=row.account, contact=row.contact, group=row.group,
                     audience=tuple(row.audience) if row.audience is not None else None, content=row.content,
                     text=row.text, parts=row.parts, at=row.at if row.at is not None else row.due, due=row.due,
-                    attempt=row.attempts, ref=row.adapter_ref)  # fmt: skip
+                    attempt=row.attempts, ref=row.adapter_ref, shard=shard)  # fmt: skip
 
 
 def batches(rows: Sequence[TouchRow], size: int) -> list[list[TouchRow]]:
@@ -130,6 +130,7 @@ class Dispatcher:
         default = min(self.workers * self.batch_size, max(DEFAULT_BATCH, self.batch_size))
         self.batch = batch if batch is not None else default
         self.guard = guard
+        self.shard = store.shard or 0  # a shard's dispatcher (scale-out) claims and delivers that shard's rows
         self._receipts_after: tuple | None = None  # where the last receipts page ended
         self._unsettled: list[Settlement] = []  # results of calls made whose settling the store refused
         self._uncalled: list[str] = []  # claimed rows whose call was not made
@@ -153,7 +154,7 @@ class Dispatcher:
             return report
         why = CRASHED
         try:
-            known = {r.key: r for r in self.adapter.reconcile([delivery_of(r) for r in rows])}
+            known = {r.key: r for r in self.adapter.reconcile([delivery_of(r, self.shard) for r in rows])}
         except AdapterError as exc:  # the platform could not be asked: undecided, for `playbook requeue`
             known, why = {}, f"{CRASHED} (asking it failed: {exc.reason})"
         # rows with the same outcome move together: one statement per outcome, not per row
@@ -196,7 +197,7 @@ class Dispatcher:
         self._receipts_after = (last.updated_at, last.key) if last is not None and last.updated_at else None
         if not rows:
             return 0
-        got = {r.key: r for r in self.adapter.receipts([delivery_of(r) for r in rows])}
+        got = {r.key: r for r in self.adapter.receipts([delivery_of(r, self.shard) for r in rows])}
         records: list[tuple[str, str, int | None]] = []
         for row in rows:
             receipt = got.get(row.key)
@@ -315,7 +316,7 @@ class Dispatcher:
     def _call(self, group: list[TouchRow]) -> dict[str, Result]:
         """One adapter call; a whole-call failure becomes every delivery's result."""
         try:
-            results = self.adapter.send([delivery_of(r) for r in group])
+            results = self.adapter.send([delivery_of(r, self.shard) for r in group])
         except Fenced:
             raise  # a newer writer holds the store: nothing was sent; this process stops
         except PermanentError as exc:

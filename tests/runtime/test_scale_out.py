@@ -1,0 +1,205 @@
+"""Scale-out with real processes (issue 18): three daemons on one PostgreSQL store share its
+shards; the union of their outboxes equals the plan — every touch the plan lets go, with its
+time, text and recipients, once, and nothing else.
+
+The bundled examples run over a generated population (bench/population.py, its accounts
+spread over a dozen staff accounts so the shards all have work), its events moved into the
+window the test runs. The daemons are real `playbook run` processes (tests/runtime/fastrun.py)
+whose engine clock stands at the plan's start until they have shared the shards, then runs
+30 times faster (leases keep the wall clock), and stops moving before they are stopped, so
+what each decided and sent up to that instant is complete. The examples' timezone is set to
+one where the window falls in the daytime, so quiet hours do not hold everything back.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from playbook.data.files import read_events
+from playbook.plan.jsonwriter import to_json
+from playbook.plan.run import PlanInput, run_plan
+from playbook.runtime import schema
+from playbook.runtime.importing import import_files
+from playbook.runtime.store import Store
+from playbook.vocab.localtime import LocalTime
+from tests.runtime.processes import read_jsonl, wait, write_jsonl_config
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT.parent / "shared" / "examples").glob("*.pb")) or sorted(
+    (ROOT / "playbooks").glob(n) for n in ("new_customer.pb", "moments_and_service.pb", "presale_group.pb")
+)
+SHARDS = 8
+PROCESSES = 3
+ACCOUNTS = 12
+SPEED = 30.0  # simulated seconds per wall-clock second once the shards are shared
+RUN = 36.0  # wall-clock seconds the clock runs: 18 simulated minutes
+SETTLE = 14.0  # wall-clock seconds the processes have to start and share the shards at the plan's start
+
+
+@pytest.fixture(params=["postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def _zone_for_morning(t0: int) -> str:
+    """An Etc/GMT zone where `t0` falls at 10 o'clock (daytime in every example's quiet hours)."""
+    hour = dt.datetime.fromtimestamp(t0, dt.UTC).hour
+    offset = (10 - hour + 12) % 24 - 12  # in -12 … 11
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+def _account(cid: str) -> str:
+    return f"s{zlib.crc32(cid.encode()) % ACCOUNTS:02d}"
+
+
+def _population(tmp: Path, t0: int) -> tuple[Path, Path, Path]:
+    """A generated population with its accounts spread over ACCOUNTS staff and three days of
+    its events squeezed, in order, into the simulated window."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import population
+
+    source = tmp / "population"
+    population.generate(source, 6000)
+    accounts = tmp / "accounts.csv"
+    accounts.write_text("id,name\n" + "".join(f"s{i:02d},员工{i:02d}\n" for i in range(ACCOUNTS)), encoding="utf-8")
+    contacts = tmp / "contacts.csv"
+    with (source / "contacts.csv").open(encoding="utf-8", newline="") as src, contacts.open(
+        "w", encoding="utf-8", newline=""
+    ) as out:
+        rows = list(csv.reader(src))
+        column = rows[0].index("account")
+        writer = csv.writer(out)
+        writer.writerow(rows[0])
+        for row in rows[1:]:
+            row[column] = _account(row[0])
+            writer.writerow(row)
+    first = population.START_TS + 10 * 3600
+    span = 3 * 86400
+    window = int(RUN * SPEED) - 120  # the events end two simulated minutes before the clock stops
+    events = tmp / "events.jsonl"
+    lines = []
+    for line in (source / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        at = int(dt.datetime.fromisoformat(event["at"]).timestamp())
+        if not first <= at < first + span:
+            continue
+        moved = t0 + 10 + (at - first) * window // span
+        event["at"] = dt.datetime.fromtimestamp(moved, dt.UTC).isoformat()
+        if "account" in event:
+            event["account"] = _account(event["contact"])
+        lines.append(json.dumps(event, ensure_ascii=False) + "\n")
+    events.write_text("".join(lines), encoding="utf-8")
+    return accounts, contacts, events
+
+
+def _start(tmp: Path, index: int, url: str, paths: list[str], env: dict[str, str]) -> subprocess.Popen:
+    outbox = tmp / f"outbox{index}.jsonl"
+    config = write_jsonl_config(tmp / f"p{index}.toml", url, outbox, shards=SHARDS, lease=2, tick=0.05,
+                                approve="never")  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.runtime.fastrun", str(config), *paths],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / f"p{index}.log").open("wb"),
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _row(d: dict[str, Any]) -> tuple:
+    def instant(text: str) -> int:
+        return int(dt.datetime.fromisoformat(text).timestamp())
+
+    audience = d.get("audience")
+    return (instant(d["at"]), instant(d["due"]), d["channel"], d.get("account"), d.get("contact"), d.get("group"),
+            d["flow"], d["step"], d["text"], sorted(audience) if audience is not None else None)  # fmt: skip
+
+
+def test_three_processes_outboxes_equal_the_plan(tmp_path: Path, store_url: str) -> None:
+    launch = time.time()
+    w0 = launch + SETTLE
+    t0 = int(launch) + 30  # the plan's start; the engines stand there until w0
+    zone = _zone_for_morning(t0)
+    paths = []
+    for example in EXAMPLES:
+        text = example.read_text(encoding="utf-8")
+        assert 'timezone "Asia/Shanghai"' in text
+        copy = tmp_path / example.name
+        copy.write_text(text.replace('timezone "Asia/Shanghai"', f'timezone "{zone}"'), encoding="utf-8")
+        paths.append(str(copy))
+    accounts, contacts, events = _population(tmp_path, t0)
+    clock = LocalTime(zone)
+
+    store = Store(store_url)
+    store.migrate()
+    import_files(store, [str(accounts)], "accounts", clock)
+    import_files(store, [str(contacts)], "contacts", clock)
+    logged, problems = read_events(events, clock)
+    assert not problems and len(logged) > 300
+    store.append_events(sorted(logged, key=lambda e: (e.at, e.seq)), "file")
+
+    freeze = tmp_path / "freeze"
+    env = {"FAST_T0": str(t0), "FAST_W0": str(w0), "FAST_SPEED": str(SPEED), "FAST_FREEZE": str(freeze)}
+    procs = [_start(tmp_path, i, store_url, paths, env) for i in range(PROCESSES)]
+    try:
+        def shared() -> bool:  # every process holds its share: ceil(8 / 3) = 3, 3, 2
+            rows = store.lease_rows()
+            owners = [r.owner for r in rows if r.owner is not None]
+            return len(owners) == SHARDS and len(set(owners)) == PROCESSES
+
+        wait(shared, timeout=SETTLE + 30)
+        assert time.time() < w0, "the processes took longer than SETTLE to share the shards"
+        time.sleep(max(0.0, w0 + RUN - time.time()))
+        stop_at = time.time()
+        freeze.write_text(str(stop_at))  # the clocks stop: what is due up to then is decided and sent
+        frozen = t0 + (stop_at - w0) * SPEED
+
+        def caught_up() -> bool:
+            with store.database.read() as conn:
+                es = schema.engine_state
+                clocks = [v["now"] for v in conn.execute(sa.select(es.c.value).where(es.c.name == "clock")).scalars()]
+                due = conn.execute(sa.select(sa.func.count()).select_from(schema.touches).where(
+                    schema.touches.c.state.in_(("pending", "sending")), schema.touches.c.next_attempt_at <= frozen
+                )).scalar_one()  # fmt: skip
+            return len(clocks) == SHARDS and min(clocks) >= int(frozen) and due == 0
+
+        wait(caught_up, timeout=60)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        codes = [proc.wait(timeout=60) for proc in procs]
+    logs = [(tmp_path / f"p{i}.log").read_text(encoding="utf-8", errors="replace") for i in range(PROCESSES)]
+    assert codes == [0] * PROCESSES, logs
+    assert all("holding shards" in log for log in logs), logs
+    assert "Traceback" not in "".join(logs), logs
+
+    with store.database.read() as conn:
+        es = schema.engine_state
+        starts = {v["start"] for v in conn.execute(sa.select(es.c.value).where(es.c.name == "clock")).scalars()}
+    assert starts == {t0}, "every shard's engine started at the plan's start"
+    sent = [d for i in range(PROCESSES) for d in read_jsonl(tmp_path / f"outbox{i}.jsonl")]
+    keys = [d["key"] for d in sent]
+    assert len(keys) == len(set(keys)), "a touch was sent twice"
+    assert sum(1 for i in range(PROCESSES) if read_jsonl(tmp_path / f"outbox{i}.jsonl")) >= 2  # work was shared
+
+    result = run_plan(PlanInput(paths=paths, contacts=str(contacts), accounts=str(accounts), events=str(events),
+                                start=dt.datetime.fromtimestamp(t0, clock.tz).isoformat(), days=1))  # fmt: skip
+    assert not result.problems, result.problems
+    doc = json.loads(to_json(result))
+    went = [t for t in doc["touches"] if t["outcome"] != "skipped" and _row(t)[0] <= frozen]
+    assert len(went) > 50  # the comparison means something
+    got, want = sorted(map(_row, sent), key=repr), sorted(map(_row, went), key=repr)
+    assert got == want, ([r for r in got if r not in want], [r for r in want if r not in got])
+    store.close()
