@@ -156,7 +156,8 @@ enrolments = sa.Table(
 timers = sa.Table(
     "timers",
     metadata,
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),  # Store.reserve_seqs
+    # the engine's own count: each shard's engine counts on its own, so a row is (shard, seq) (0008)
+    sa.Column("seq", sa.BigInteger, nullable=False, autoincrement=False),
     sa.Column("due", Seconds, nullable=False),
     sa.Column("phase", sa.SmallInteger, nullable=False),
     sa.Column("order_key", Value, nullable=False),  # the item's `order` tuple
@@ -165,6 +166,7 @@ timers = sa.Table(
     _version_fk(nullable=True),  # None: the engine's own (the day tick)
     sa.Column("shard", sa.Integer, nullable=False, server_default="0"),
     sa.Column("account", sa.String),
+    sa.PrimaryKeyConstraint("shard", "seq"),
     sa.Index("ix_timers_due", "due"),
     sa.Index("ix_timers_shard", "shard", "due"),
 )

@@ -58,6 +58,7 @@ BIG_SIZE = 100
 SIZE = 30
 KILLS = int(os.environ.get("PLAYBOOK_SCALEOUT_KILLS", "20"))
 SLOW_KILLS = 50
+LEAD = 3  # seconds ahead of the wall clock a wave is stamped (see Deployment.wave)
 AFTER = 120  # seconds after the last wave the comparison covers (the plan must be quiet after it)
 
 
@@ -107,6 +108,7 @@ class Deployment:
         self.procs: list[subprocess.Popen] = []
         self.logs: dict[int, Path] = {}
         self.first_wave: int | None = None
+        self.last_at = 0  # the instant of the last wave
 
     def _population(self) -> list[str]:
         accounts = [f"a{i:02}" for i in range(ACCOUNTS)]
@@ -180,14 +182,20 @@ class Deployment:
 
     # ---- work -------------------------------------------------------------------------------------
     def wave(self, n: int) -> int:
-        """`n` customers buy now (stored through the store, routed to their shards)."""
-        now = int(time.time())
+        """`n` customers buy, stamped a few seconds ahead: stored now (routed to their shards),
+        decided at that instant — by whoever holds the shard then. Ahead, because an event
+        stamped now may reach an engine whose clock has passed it (it is then decided at the
+        engine's now, a second later than the plan says); each wave at an instant of its own,
+        because events of one instant stored apart are decided apart (the second batch's
+        customers after the first's, where the plan, seeing them all, takes them together)."""
+        at = max(int(time.time()) + LEAD, self.last_at + 1)
+        self.last_at = at
         if self.first_wave is None:
-            self.first_wave = now
+            self.first_wave = at
         buyers, self.waiting = self.waiting[:n], self.waiting[n:]
-        events = [Event("purchase", cid, now, {"amount": 1000}) for cid in buyers]
+        events = [Event("purchase", cid, at, {"amount": 1000}) for cid in buyers]
         self.store.append_events(events, "cli")
-        stamp = dt.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(self.zone)).isoformat()
+        stamp = dt.datetime.fromtimestamp(at, zoneinfo.ZoneInfo(self.zone)).isoformat()
         self.events += [{"type": "purchase", "contact": cid, "at": stamp, "amount": 1000} for cid in buyers]
         return len(buyers)
 
@@ -195,14 +203,18 @@ class Deployment:
         return [r["key"] for r in read_jsonl(self.outbox, skip_torn=True)]
 
     def settle(self, timeout: float = 120) -> None:
-        """Until every event is processed and no touch waits to be sent (or is being sent)."""
+        """Until every event is processed and no touch waits to be sent (or is being sent),
+        once the last wave's instant has passed (an engine takes an event stamped ahead into
+        its timeline at once, marked processed, and decides it at its instant)."""
+        time.sleep(max(0.0, self.last_at + 1 - time.time()))
 
         def quiet() -> bool:
             with self.store.engine.connect() as conn:
                 events = conn.execute(sa.text("SELECT count(*) FROM events WHERE status = 'new'")).scalar()
+                due = conn.execute(sa.text("SELECT count(*) FROM timers WHERE due <= :t"), {"t": self.last_at}).scalar()
                 touches = conn.execute(sa.text(
                     "SELECT count(*) FROM touches WHERE state IN ('pending', 'sending', 'failed')")).scalar()  # fmt: skip
-            return events == 0 and touches == 0
+            return events == 0 and due == 0 and touches == 0
 
         wait(quiet, timeout=timeout, interval=0.2)
 
@@ -227,8 +239,24 @@ class Deployment:
         assert not twice, f"delivered twice: {twice[:5]}"
         states = Counter(r.state for r in self.store.touches())
         assert set(states) <= {"sent", "skipped"}, states  # one outcome each, nothing unknown or stuck
-        assert states["sent"] == len(outbox) and states["skipped"] > 0, states  # the task limit skipped some
+        events = self.store.event_counts()
+        assert states["sent"] == len(outbox) and states["skipped"] > 0, (states, events)  # the task limit skipped some
+        went = [t for t in planned["doc"]["touches"]
+                if t["outcome"] != "skipped" and int(dt.datetime.fromisoformat(t["at"]).timestamp()) < end]  # fmt: skip
+        _same_touches(outbox, went)
         compare(planned["doc"], end, outbox, self.store)
+
+
+def _same_touches(outbox: list[dict[str, Any]], went: list[dict[str, Any]]) -> None:
+    """Which touches differ between the outbox and the plan (by contact, flow, step and
+    time) — said plainly before `compare` checks every field."""
+
+    def ident(t: dict[str, Any]) -> tuple:
+        return (t.get("contact"), t.get("account"), t["flow"], t["step"], int(dt.datetime.fromisoformat(t["at"]).timestamp()))
+
+    sent, planned = Counter(map(ident, outbox)), Counter(map(ident, went))
+    missing, extra = planned - sent, sent - planned
+    assert not missing and not extra, f"in the plan only: {sorted(missing)[:8]}; sent only: {sorted(extra)[:8]}"
 
 
 @pytest.fixture

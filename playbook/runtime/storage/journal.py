@@ -5,10 +5,11 @@ event log, timer sequence numbers, limit counters and the engine's bookkeeping v
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from playbook.runtime import schema as s
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, State, TimerRow, TouchRow
@@ -42,7 +43,7 @@ class StateJournal:
             ])  # fmt: skip
             self.db.delete(conn, s.enrolments, j.enrolments_removed)
             self.db.upsert(conn, s.enrolments, [{**_enrolment(r), "shard": sh} for r in j.enrolments])
-            self.db.delete(conn, s.timers, j.timers_removed)
+            _remove_timers(conn, self.db.shard, j.timers_removed)
             self.db.upsert(conn, s.timers, [_timer(r) if self.db.shard is None else {**_timer(r), "shard": sh}
                                             for r in j.timers])  # fmt: skip
             self.db.delete(conn, s.limit_counters, j.counters_removed)
@@ -188,6 +189,16 @@ def _enrolment(r: EnrolmentRow) -> dict[str, Any]:
     return {"version": r.version, "journey": r.journey, "contact": r.contact, "n": r.n, "entered_at": r.entered_at,
             "status": r.status, "epoch": r.epoch, "event": r.event, "arms": r.arms, "wait": r.wait,
             "touch": r.touch, "goal_at": r.goal_at, "segments": r.segments}  # fmt: skip
+
+
+def _remove_timers(conn: Connection, shard: int | None, seqs: Sequence[int]) -> None:
+    """Timers an engine ran or dropped: by its own count (`seq`), in its shard — every
+    shard's engine counts from its own timers, so the same seq is another shard's too. The
+    whole store (one engine) removes by seq alone."""
+    ti = s.timers
+    mine = sa.true() if shard is None else ti.c.shard == shard
+    for chunk in chunks(list(seqs)):
+        conn.execute(ti.delete().where(mine, ti.c.seq.in_(chunk)))
 
 
 def _timer(r: TimerRow) -> dict[str, Any]:

@@ -49,6 +49,9 @@ def upgrade() -> None:
             batch.add_column(_shard())
             batch.drop_constraint(f"pk_{table}", type_="primary")
             batch.create_primary_key(f"pk_{table}", key)
+    with op.batch_alter_table("timers") as batch:  # each shard's engine counts its timers on its own
+        batch.drop_constraint("pk_timers", type_="primary")
+        batch.create_primary_key("pk_timers", ["shard", "seq"])
     op.create_index("ix_contacts_shard", "contacts", ["shard", "updated_at"])
     op.create_index("ix_events_shard_new", "events", ["shard", "seq"], sqlite_where=sa.text(NEW),
                     postgresql_where=sa.text(NEW))  # fmt: skip
@@ -81,6 +84,10 @@ def downgrade() -> None:
     # back to one engine: what other shards' engines kept under the same key is dropped
     conn.execute(sa.text("DELETE FROM engine_state WHERE shard <> 0"))
     conn.execute(sa.text("DELETE FROM flow_state WHERE shard <> 0 AND item = ''"))
+    conn.execute(sa.text("DELETE FROM timers WHERE shard <> (SELECT min(t.shard) FROM timers t WHERE t.seq = timers.seq)"))
+    with op.batch_alter_table("timers") as batch:
+        batch.drop_constraint("pk_timers", type_="primary")
+        batch.create_primary_key("pk_timers", ["seq"])
     for table, key in (("flow_state", ["version", "runner", "item"]), ("engine_state", ["name"])):
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint(f"pk_{table}", type_="primary")
