@@ -1176,4 +1176,22 @@ ZH: dict[str, str] = {
     "[{sla}] {name}'s {trigger} is not answered yet; please handle it by {by}": "【{sla}】{name}的{trigger}还未回应，请在{by}前处理",
     "[{sla}] {name}'s {trigger} is past its deadline unanswered (in charge: {staff}); please follow up":
         "【{sla}】{name}的{trigger}已超时未回应（负责：{staff}），请跟进",
+    # scale-out (issue 18): shards over processes
+    "[daemon] shards must be 1 or more, not {n}": "[daemon] shards 必须是 1 或更大，不能是 {n}",
+    "[daemon] shards = {n}: scale-out needs PostgreSQL; a SQLite store has one shard (leave shards at 1, or use a postgresql:// store)":
+        "[daemon] shards = {n}：横向扩展需要 PostgreSQL；SQLite 存储只有一个分片（把 shards 保持为 1，或使用 postgresql:// 存储）",
+    "the store has {have} shards and the configuration asks for {want} ([daemon] shards): a store is never re-sharded; set shards = {have}":
+        "存储有 {have} 个分片，而配置要求 {want} 个（[daemon] shards）：存储不会重新分片；请设置 shards = {have}",
+    "its lease was taken by another process": "它的租约被另一个进程取走了",
+    "could not take shard {shard}: {reason}": "无法接管分片 {shard}：{reason}",
+    "holding shards {shards} of {count} (took {taken}, gave up {extra}, lost {lost})":
+        "持有 {count} 个分片中的 {shards}（接管 {taken}，让出 {extra}，失去 {lost}）",
+    "shard {shard}, after its previous holder stopped during dispatch: {sent} found sent, {resent} to send again, {unknown} unknown":
+        "分片 {shard} 的上一个持有者在发送中途停止：{sent} 条确认已发送，{resent} 条重新发送，{unknown} 条未知",
+    "lost shard {shard} ({reason}): it is no longer decided or sent here": "失去分片 {shard}（{reason}）：本进程不再为它决策或发送",
+    "deployment: {shards} shards over {n} processes": "部署：{shards} 个分片，分布在 {n} 个进程上",
+    "  {host} pid {pid}, since {since}, renewed {age} s ago: shards {shards} ({n})":
+        "  {host} pid {pid}，自 {since} 起，{age} 秒前续约：分片 {shards}（{n} 个）",
+    "  free shards: {shards}": "  空闲分片：{shards}",
+    "  shards whose holder stopped renewing (taken over soon): {shards}": "  持有者已停止续约的分片（即将被接管）：{shards}",
 }

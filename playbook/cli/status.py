@@ -105,6 +105,8 @@ def render(doc: dict[str, Any], out: Any) -> None:
     out.print(t("daemon: {host} pid {pid}, since {since}", host=writer["host"], pid=writer["pid"],
                 since=short_time(writer["since"])) if writer else t("daemon: none running on this store"),
               markup=False, highlight=False)  # fmt: skip
+    if doc.get("deployment"):
+        _render_deployment(doc["deployment"], out, short_time)
     out.print(_counts_table(t("ledger"), doc["touches"]))
     out.print(_counts_table(t("events"), doc["events"]))
     out.print(_counts_table(t("enrolments"), doc["enrolments"]))
@@ -131,3 +133,18 @@ def render(doc: dict[str, Any], out: Any) -> None:
         out.print(t("reload refused at {when}, the running versions carry on:", when=short_time(refused["at"])),
                   style="red", markup=False, highlight=False)  # fmt: skip
         out.print(refused["text"], markup=False, highlight=False)
+
+
+def _render_deployment(dep: dict[str, Any], out: Any, short_time: Any) -> None:
+    """Scale-out: the processes, their shards and lease ages, and the shards nobody holds."""
+    out.print(t("deployment: {shards} shards over {n} processes", shards=dep["shards"], n=len(dep["processes"])),
+              markup=False, highlight=False)  # fmt: skip
+    for p in dep["processes"]:
+        out.print(t("  {host} pid {pid}, since {since}, renewed {age} s ago: shards {shards} ({n})", host=p["host"],
+                    pid=p["pid"], since=short_time(p["since"]), age=p["lease_age"], shards=p["shards"],
+                    n=p["held"]), markup=False, highlight=False)  # fmt: skip
+    if dep["free"] != "-":
+        out.print(t("  free shards: {shards}", shards=dep["free"]), markup=False, highlight=False)
+    if dep["expired"] != "-":
+        out.print(t("  shards whose holder stopped renewing (taken over soon): {shards}", shards=dep["expired"]),
+                  markup=False, highlight=False, style="yellow")  # fmt: skip

@@ -123,6 +123,10 @@ class Engine:
                     self.observer.timer_done(item)
         return taken
 
+    def held(self) -> list[TouchRequest]:
+        """The touches held now (quiet hours, a defer limit, the launch gate)."""
+        return list(self._held.values())
+
     def resume(self, items: Iterable[tuple], held: dict[str, TouchRequest], last_seq: int = 0) -> None:
         """Put back a timeline and the held touches a previous engine left (the daemon's
         restore); new items are numbered after `last_seq` and after every item given."""

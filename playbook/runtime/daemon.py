@@ -109,7 +109,6 @@ class Daemon:
         self._stopping = threading.Event()
         self._reload = threading.Event()
         self._mtimes: dict[Path, float] = {}
-        self._receipts_at = 0.0  # when the platform was last asked for receipts
         self._ids_pruned_at = 0.0  # when event ids older than [intake] remember_ids were last forgotten
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self._lost: LeaseLost | None = None
@@ -399,7 +398,10 @@ class Daemon:
         try:
             current = Decider(store, self.options.paths).compile()
         except PlaybookError as exc:
-            log.error("%s\n%s", t("reload refused, the running versions carry on:"), render_all(exc.diagnostics))
+            text = render_all(exc.diagnostics)
+            log.error("%s\n%s", t("reload refused, the running versions carry on:"), text)
+            record = refused_record(int(self.clock()), text, exc.diagnostics)
+            self._surviving(lambda: store.write(Journal(engine_state={RELOAD_REFUSED: record})))  # for `status`
             return
         self._current = current
         now = int(self.clock())
@@ -550,8 +552,8 @@ class Daemon:
                 break
         self._forget_old_event_ids(decider.store)
         d = self.config.daemon
-        if dispatcher.adapter.gives_receipts and self.clock() - self._receipts_at >= d.receipts:
-            self._receipts_at = self.clock()
+        if dispatcher.adapter.gives_receipts and self.clock() - dispatcher.receipts_at >= d.receipts:
+            dispatcher.receipts_at = self.clock()
             recorded = dispatcher.collect_receipts(horizon=d.receipt_horizon)
             if recorded:
                 log.debug(t("{n} receipts from the platform", n=recorded))

@@ -23,12 +23,14 @@ from playbook.engine.core import Engine, Sink
 from playbook.engine.flows import Enrolment, FlowSet
 from playbook.i18n import t
 from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, ApprovePolicy, awaiting, refused
-from playbook.runtime.rows import State
+from playbook.runtime.rows import Handoff, State
 from playbook.runtime.state import INDEXED_KINDS, Journaler, restore
-from playbook.runtime.store import Store
+from playbook.runtime.storage.contacts import account_of
+from playbook.runtime.store import GENERATION, ShardMoved, Store
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import Event, Touch
 from playbook.vocab.reasons import Reason
+from playbook.vocab.shards import shard_of
 
 ACTIVATED = "activated"  # engine_state: versions whose schedules were laid out
 EVENT_BATCH = 5000
@@ -58,6 +60,8 @@ class StepReport:
     touches: int = 0
     state_events: int = 0
     decisions: dict[str, str] = field(default_factory=dict)  # approvals and rejections taken in: version -> state
+    handed_over: int = 0  # contacts moved to another shard (their account is one of its)
+    rebuilt: bool = False  # the engine was built again (a contact was handed over to this shard)
 
 
 @dataclass
@@ -77,6 +81,8 @@ class Decider:
     playbooks: list[ir.Playbook] = field(default_factory=list, init=False)
     _imports: int = field(default=0, init=False)  # imports taken in so far (Store.imports)
     _synced_at: float = field(default=0.0, init=False)  # wall time the contacts were last read
+    _docs: list[dict[str, Any]] = field(default_factory=list, init=False)  # the running versions' IR, as built
+    _generation: int = field(default=0, init=False)  # scale-out: the shard's generation the engine was built at
 
     # ---- start and reload ---------------------------------------------------------------------------
     def load(self, now: int, *, migrate: bool = False, current: Sequence[dict[str, Any]] | None = None) -> LoadReport:
@@ -185,7 +191,9 @@ class Decider:
         over. Nothing is written here; with `sink` (a forecast, runtime/forecast.py) the
         engine's records go there and nothing is journaled."""
         current_versions = [doc["version"] for doc in current]
+        self._docs = list(current)
         state = self.store.load_state()
+        self._generation = int(state.engine_state.get(GENERATION) or 0)
         known = {r.version: r for r in self.store.versions()}
         # older versions of the running playbooks whose contacts entered a journey: what they
         # entered counts for re-entry, one-at-a-time and goal windows in the newer version
@@ -233,9 +241,13 @@ class Decider:
     # ---- each instant ---------------------------------------------------------------------------------
     def step(self, now: int) -> StepReport:
         """Decide everything up to `now`: new events in, timeline advanced, one commit."""
+        report = StepReport()
+        sharded = self.store.shard is not None and self.store.shard_count() > 1
+        if sharded and int(self.store.engine_value(GENERATION) or 0) != self._generation:
+            self.build(now, self._docs)  # a contact was handed over to this shard: its rows are in the store
+            report.rebuilt = True
         engine, journaler = self.engine, self.journaler
         assert engine is not None and journaler is not None
-        report = StepReport()
         if self.store.imports() != self._imports:
             report.imported = self._take_imports()
         fed = [event.seq for event in self.take_events()]
@@ -245,10 +257,34 @@ class Decider:
         engine.unknown_contacts.clear()
         journal.events_processed = [seq for seq in fed if seq not in rejected]
         journal.events_rejected = rejected
-        self.store.write(journal)
+        if sharded:
+            journal.generation = self._generation
+            journal.handoffs = self._handoffs(journal.contacts)
+        try:
+            self.store.write(journal)
+        except ShardMoved:  # handed a contact meanwhile: nothing was written; decided again from the store
+            self.build(now, self._docs)
+            report.rebuilt = True
+            return report
+        if journal.handoffs:  # they live in the other shard now: this engine forgets them
+            self.build(now, self._docs)
+            report.handed_over = len(journal.handoffs)
         report.events, report.rejected = len(fed), len(rejected)
         report.touches, report.state_events = len(journal.touches), len(journal.state_events)
         return report
+
+    def _handoffs(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Handoff]:
+        """Contacts this step moved to an account of another shard (an event or an import
+        changed `account`): handed over with this step's commit (docs/daemon.md, "Scale-out")."""
+        journaler, own = self.journaler, self.store.shard
+        assert journaler is not None and own is not None
+        count = self.store.shard_count()
+        moving = {}
+        for record in records:
+            account = account_of(record)
+            if account is not None and shard_of(account, count) != own:
+                moving[str(record["id"])] = journaler.handoff(str(record["id"]), shard_of(account, count))
+        return moving
 
     def take_events(self) -> list[Event]:
         """The events logged since, onto the engine's timeline (in sequence order)."""

@@ -132,6 +132,7 @@ class Dispatcher:
         self.guard = guard
         self.shard = store.shard or 0  # a shard's dispatcher (scale-out) claims and delivers that shard's rows
         self._receipts_after: tuple | None = None  # where the last receipts page ended
+        self.receipts_at = 0.0  # when the daemon last asked the platform about this dispatcher's (shard's) touches
         self._unsettled: list[Settlement] = []  # results of calls made whose settling the store refused
         self._uncalled: list[str] = []  # claimed rows whose call was not made
         self._strays = False  # a store error may have left rows of ours `sending` that we do not know of

@@ -32,6 +32,7 @@ from playbook.runtime.rows import TouchRow
 from playbook.runtime.store import Store, StoreError
 from playbook.vocab.localtime import LocalTime, iso
 from playbook.vocab.model import flow_keys  # shared with the plan's output
+from playbook.vocab.shards import ranges
 
 ON_TIME_SECONDS = 3600  # a sent touch is on time when it went out within 1 h of the engine letting it go
 LET_GO = ("ok", "deferred")  # engine outcomes of touches that were meant to go out
@@ -129,7 +130,34 @@ def status(store: Store, clock: LocalTime | None = None, latest: int = 10) -> di
         # touches an adapter holds back, by reason (WeCom blocked: trusted IP … — add this server's IP …)
         "held": [{"reason": reason, "touches": n, "next_try": when(nxt, clock)} for reason, n, nxt in st.held],
         "writer": _writer(store, clock),
+        **({"deployment": deployment(store, clock)} if store.shard_count() > 1 else {}),
     }
+
+
+def deployment(store: Store, clock: LocalTime) -> dict[str, Any]:
+    """Scale-out: the live processes with their shards and how long ago they renewed, and
+    the shards nobody holds (free: given up or never taken; expired: their holder stopped
+    renewing — another process takes them at its next look)."""
+    count = store.shard_count()
+    now = store.now()
+    by_owner: dict[str, list[int]] = {}
+    free, expired = [], []
+    for row in store.lease_rows():
+        if row.shard >= count:
+            continue
+        if row.owner is None or row.expires_at is None:
+            free.append(row.shard)
+        elif row.expires_at < now:
+            expired.append(row.shard)
+        else:
+            by_owner.setdefault(row.owner, []).append(row.shard)
+    seen = {row.shard for row in store.lease_rows()}
+    free += [shard for shard in range(count) if shard not in seen]
+    processes = [{"owner": p.owner, "host": p.host, "pid": p.pid, "since": when_dt(p.started_at, clock),
+                  "renewed": when_dt(p.renewed_at, clock), "lease_age": round((now - p.renewed_at).total_seconds(), 1),
+                  "shards": ranges(by_owner.get(p.owner, [])), "held": len(by_owner.get(p.owner, []))}
+                 for p in store.processes()]  # fmt: skip
+    return {"shards": count, "processes": processes, "free": ranges(free), "expired": ranges(expired)}
 
 
 def reload_refused(store: Store, clock: LocalTime) -> dict[str, Any] | None:
@@ -137,7 +165,9 @@ def reload_refused(store: Store, clock: LocalTime) -> dict[str, Any] | None:
     it logged (what `playbook check` prints), and the diagnostics as data."""
     es = s.engine_state
     with snapshot(store) as conn:
-        value = conn.execute(sa.select(es.c.value).where(es.c.name == RELOAD_REFUSED)).scalar()
+        # with shards, each shard's engine clears it after a load: the latest record is the one in force
+        query = sa.select(es.c.value).where(es.c.name == RELOAD_REFUSED).order_by(es.c.updated_at.desc()).limit(1)
+        value = conn.execute(query).scalar()
     if not isinstance(value, dict):
         return None
     return {"at": when(value.get("at"), clock), "text": value.get("text", ""),

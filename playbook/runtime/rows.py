@@ -209,6 +209,16 @@ class Settlement:
 
 
 @dataclass
+class Handoff:
+    """A contact moving to another shard (its account changed to one of that shard's), in
+    the journal's transaction: its rows go there, and the other shard's engine is rebuilt."""
+
+    shard: int  # where it goes
+    timers: list[int] = field(default_factory=list)  # seqs of the timeline items that name it
+    counters: list[CounterKey] = field(default_factory=list)  # its contact-scoped limit counts
+
+
+@dataclass
 class Journal:
     """Changes to the engine's state, written by `Store.write` in one transaction.
 
@@ -234,9 +244,13 @@ class Journal:
     events_rejected: dict[int, str] = field(default_factory=dict)  # seq -> reason
     state_events: list[StateEvent] = field(default_factory=list)  # appended to the state event log
     engine_state: dict[str, Any] = field(default_factory=dict)  # name -> value (the engine's clock …)
+    handoffs: dict[str, Handoff] = field(default_factory=dict)  # contact -> the shard it moves to, with what names it
+    # scale-out: the shard's generation the engine was built at; a write finding another one
+    # (a contact handed over to this shard meanwhile) is refused with `ShardMoved`
+    generation: int | None = None
 
     def __bool__(self) -> bool:
-        return any(getattr(self, f) for f in self.__dataclass_fields__)
+        return any(getattr(self, f) for f in self.__dataclass_fields__ if f != "generation")
 
 
 @dataclass

@@ -156,7 +156,7 @@ enrolments = sa.Table(
 timers = sa.Table(
     "timers",
     metadata,
-    # the engine's own count: each shard's engine counts on its own, so a row is (shard, seq) (0008)
+    # numbered by the engine of its shard (each shard's engine counts its own items): the key is (shard, seq)
     sa.Column("seq", sa.BigInteger, nullable=False, autoincrement=False),
     sa.Column("due", Seconds, nullable=False),
     sa.Column("phase", sa.SmallInteger, nullable=False),

@@ -16,14 +16,14 @@ playbooks; in the store they name its version, so a restart with another set of 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from playbook.compiler import ir
 from playbook.engine.core import Contacts, Engine, Program, Sink
 from playbook.engine.flows import Enrolment, Instance
 from playbook.engine.policy import LimitCounter
-from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, State, TimerRow, TouchRow
+from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Handoff, Journal, State, TimerRow, TouchRow
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import StateEvent, Touch, TouchRequest
 from playbook.vocab.reasons import Reason
@@ -37,6 +37,20 @@ INDEXED_KINDS = frozenset({"fire", "step", "timeout", "group_step", "close", "sl
                            "sla_escalate"})  # fmt: skip
 CLOCK = "clock"  # engine_state: {"start", "now"}
 PLATFORM = "platform"  # limit_counters.scope of an adapter's quotas (shared by every playbook)
+
+
+def item_contact(item: tuple, held: Mapping[str, str | None]) -> str | None:
+    """The contact a timeline item is about (None: the engine's own, a schedule firing, a
+    group's step): the one place that knows where a payload names it. `held`: a held
+    touch's key → its contact (a retry names the touch)."""
+    kind, payload = item[4], item[5]
+    if kind == "event":
+        return payload[0].contact
+    if kind in ("step", "timeout", "sla_remind", "sla_deadline", "sla_escalate"):
+        return payload[2]
+    if kind == "retry":
+        return held.get(payload[0])
+    return None
 
 
 class Journaler:
@@ -109,6 +123,17 @@ class Journaler:
         return TouchRow(key=key, version=event.version or "", flow=event.flow or "", step=f"tag {action} {tag}",
                         channel="tag", due=event.at, state="pending", account=account, contact=event.contact,
                         at=event.at, content=action, text=tag, outcome="ok", next_attempt_at=event.at)  # fmt: skip
+
+    def handoff(self, cid: str, shard: int) -> Handoff:
+        """What moves with a contact to `shard`: the timeline items that name it (seqs) and
+        its contact-scoped limit counts (keys); its record, enrolments, segment matches, SLA
+        watches, held touches and unprocessed events are found by the store."""
+        engine = self.engine
+        held = {req.key: req.contact for req in engine.held()}
+        timers = sorted(item[3] for item in engine.items() if item_contact(item, held) == cid)
+        counters = [(scope, rule, cid, counter.period_start) for counter, scope, rule in self._counter_scopes.values()
+                    if counter.by_contact and counter.period_start >= 0 and cid in counter.counts]  # fmt: skip
+        return Handoff(shard, timers, counters)
 
     # ---- the commit -------------------------------------------------------------------------------
     def capture(self) -> Journal:

@@ -54,6 +54,7 @@ from playbook.runtime.storage.database import (
 )
 from playbook.runtime.storage.eventlog import EventLog, Logged, event_digest
 from playbook.runtime.storage.fencing import STORE_SHARD, Fence, Holder, LeaseLost
+from playbook.runtime.storage.handoff import GENERATION, ShardMoved
 from playbook.runtime.storage.journal import StateJournal
 from playbook.runtime.storage.leases import Leases
 from playbook.runtime.storage.ledger import SETTLED_STATES, Ledger, touch_row
@@ -63,7 +64,7 @@ from playbook.vocab.model import Event, StateEvent
 
 __all__ = [
     "BATCH", "BUSY_TIMEOUT", "DB_ENV", "DEFAULT_DB", "IMPORTED", "SETTLED_STATES", "STORE_SHARD", "Fence", "Holder",
-    "LeaseLost", "Logged", "ShardCountRefused", "Store", "StoreError", "default_url", "event_digest", "key_text", "normalize_url",
+    "GENERATION", "LeaseLost", "Logged", "ShardCountRefused", "ShardMoved", "Store", "StoreError", "default_url", "event_digest", "key_text", "normalize_url",
     "sqlite_path",
 ]  # fmt: skip
 

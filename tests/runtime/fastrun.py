@@ -1,13 +1,13 @@
 """`playbook run` in a real process whose engine clock runs fast, for the scale-out tests.
 
-    FAST_T0=… FAST_W0=… FAST_SPEED=30 FAST_FREEZE=/tmp/freeze python -m tests.runtime.fastrun CONFIG PATH…
+    FAST_T0=… FAST_SPEED=12 FAST_GO=/tmp/go FAST_FREEZE=/tmp/freeze python -m tests.runtime.fastrun CONFIG PATH…
 
 The process, its store, leases, adapter, signals and log are the daemon's own
 (`runtime.daemon.Daemon`); only the clock it is given (the Daemon takes one by design, as
 the in-process plan-equals-run test gives its Decider one) differs: it stands at FAST_T0
-until the wall clock reaches FAST_W0, then runs FAST_SPEED times faster, and stops moving
-at the wall-clock instant written in the file FAST_FREEZE once that file exists. Leases and
-the store's bookkeeping keep the wall clock.
+until the file FAST_GO holds a wall-clock instant and that instant has come, then runs
+FAST_SPEED times faster, and stops moving at the wall-clock instant written in the file
+FAST_FREEZE once that file exists. Leases and the store's bookkeeping keep the wall clock.
 """
 
 from __future__ import annotations
@@ -16,23 +16,34 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
-def fast_clock() -> float:
-    t0, w0, speed = float(os.environ["FAST_T0"]), float(os.environ["FAST_W0"]), float(os.environ["FAST_SPEED"])
-    freeze = Path(os.environ["FAST_FREEZE"])
+def _instant(path: Path, found: list[float]) -> float | None:
+    """The wall-clock instant written in `path`, read once it is there."""
+    if not found and path.exists():
+        text = path.read_text().strip()
+        if text:
+            found.append(float(text))
+    return found[0] if found else None
+
+
+def fast_clock() -> Callable[[], float]:
+    t0, speed = float(os.environ["FAST_T0"]), float(os.environ["FAST_SPEED"])
+    go_file, freeze_file = Path(os.environ["FAST_GO"]), Path(os.environ["FAST_FREEZE"])
+    go: list[float] = []
     frozen: list[float] = []
 
     def clock() -> float:
+        started = _instant(go_file, go)
+        if started is None:
+            return t0
         now = time.time()
-        if not frozen and freeze.exists():
-            text = freeze.read_text().strip()
-            if text:
-                frozen.append(float(text))
-        if frozen:
-            now = min(now, frozen[0])
-        return t0 + max(0.0, now - w0) * speed
+        stop = _instant(freeze_file, frozen)
+        if stop is not None:
+            now = min(now, stop)
+        return t0 + max(0.0, now - started) * speed
 
     return clock
 

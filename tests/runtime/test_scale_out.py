@@ -4,9 +4,10 @@ time, text and recipients, once, and nothing else.
 
 The bundled examples run over a generated population (bench/population.py, its accounts
 spread over a dozen staff accounts so the shards all have work), its events moved into the
-window the test runs. The daemons are real `playbook run` processes (tests/runtime/fastrun.py)
+window the test runs, and 40 of its contacts moved to another staff account meanwhile (most
+to another shard's: handed over between processes). The daemons are real `playbook run` processes (tests/runtime/fastrun.py)
 whose engine clock stands at the plan's start until they have shared the shards, then runs
-30 times faster (leases keep the wall clock), and stops moving before they are stopped, so
+12 times faster (leases keep the wall clock), and stops moving before they are stopped, so
 what each decided and sent up to that instant is complete. The examples' timezone is set to
 one where the window falls in the daytime, so quiet hours do not hold everything back.
 """
@@ -17,6 +18,8 @@ import csv
 import datetime as dt
 import json
 import os
+import random
+import re
 import subprocess
 import sys
 import time
@@ -34,6 +37,7 @@ from playbook.runtime import schema
 from playbook.runtime.importing import import_files
 from playbook.runtime.store import Store
 from playbook.vocab.localtime import LocalTime
+from playbook.vocab.shards import ranges, shard_of
 from tests.runtime.processes import read_jsonl, wait, write_jsonl_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,9 +47,10 @@ EXAMPLES = sorted((ROOT.parent / "shared" / "examples").glob("*.pb")) or sorted(
 SHARDS = 8
 PROCESSES = 3
 ACCOUNTS = 12
-SPEED = 30.0  # simulated seconds per wall-clock second once the shards are shared
-RUN = 36.0  # wall-clock seconds the clock runs: 18 simulated minutes
-SETTLE = 14.0  # wall-clock seconds the processes have to start and share the shards at the plan's start
+SPEED = 12.0  # simulated seconds per wall-clock second once the shards are shared: a loop may lag 5 s before catch-up (late_after = 60 simulated s) would run items "now"
+RUN = 50.0  # wall-clock seconds the clock runs: 10 simulated minutes
+MOVES = 40  # contacts whose account changes during the run
+SETTLE = 60.0  # wall-clock seconds the processes may take to start and share the shards (their clocks stand still)
 
 
 @pytest.fixture(params=["postgresql"])
@@ -75,9 +80,10 @@ def _population(tmp: Path, t0: int) -> tuple[Path, Path, Path]:
     accounts = tmp / "accounts.csv"
     accounts.write_text("id,name\n" + "".join(f"s{i:02d},员工{i:02d}\n" for i in range(ACCOUNTS)), encoding="utf-8")
     contacts = tmp / "contacts.csv"
-    with (source / "contacts.csv").open(encoding="utf-8", newline="") as src, contacts.open(
-        "w", encoding="utf-8", newline=""
-    ) as out:
+    with (
+        (source / "contacts.csv").open(encoding="utf-8", newline="") as src,
+        contacts.open("w", encoding="utf-8", newline="") as out,
+    ):
         rows = list(csv.reader(src))
         column = rows[0].index("account")
         writer = csv.writer(out)
@@ -100,8 +106,26 @@ def _population(tmp: Path, t0: int) -> tuple[Path, Path, Path]:
         if "account" in event:
             event["account"] = _account(event["contact"])
         lines.append(json.dumps(event, ensure_ascii=False) + "\n")
+    # contacts moving to another staff account (most to another shard's): handed over between shards
+    rng = random.Random(18)
+    known = sorted({json.loads(line)["contact"] for line in lines})
+    for cid in rng.sample(known, MOVES):
+        at = t0 + 10 + rng.randrange(window)
+        moved = {"type": "contact_updated", "contact": cid, "at": dt.datetime.fromtimestamp(at, dt.UTC).isoformat(),
+                 "account": f"s{(int(_account(cid)[1:]) + 1 + rng.randrange(ACCOUNTS - 1)) % ACCOUNTS:02d}"}  # fmt: skip
+        lines.append(json.dumps(moved, ensure_ascii=False) + "\n")
     events.write_text("".join(lines), encoding="utf-8")
     return accounts, contacts, events
+
+
+def _moved(events: Path) -> dict[str, str]:
+    """The contacts the events move to another account: contact → the account it had."""
+    moved = {}
+    for line in events.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        if event["type"] == "contact_updated" and "account" in event:
+            moved[event["contact"]] = _account(event["contact"])
+    return moved
 
 
 def _start(tmp: Path, index: int, url: str, paths: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -127,9 +151,7 @@ def _row(d: dict[str, Any]) -> tuple:
 
 
 def test_three_processes_outboxes_equal_the_plan(tmp_path: Path, store_url: str) -> None:
-    launch = time.time()
-    w0 = launch + SETTLE
-    t0 = int(launch) + 30  # the plan's start; the engines stand there until w0
+    t0 = int(time.time()) + 60  # the plan's start; the engines stand there until the test says go
     zone = _zone_for_morning(t0)
     paths = []
     for example in EXAMPLES:
@@ -149,18 +171,33 @@ def test_three_processes_outboxes_equal_the_plan(tmp_path: Path, store_url: str)
     assert not problems and len(logged) > 300
     store.append_events(sorted(logged, key=lambda e: (e.at, e.seq)), "file")
 
-    freeze = tmp_path / "freeze"
-    env = {"FAST_T0": str(t0), "FAST_W0": str(w0), "FAST_SPEED": str(SPEED), "FAST_FREEZE": str(freeze)}
+    go, freeze = tmp_path / "go", tmp_path / "freeze"
+    env = {"FAST_T0": str(t0), "FAST_GO": str(go), "FAST_SPEED": str(SPEED), "FAST_FREEZE": str(freeze)}
     procs = [_start(tmp_path, i, store_url, paths, env) for i in range(PROCESSES)]
     try:
-        def shared() -> bool:  # every process holds its share: ceil(8 / 3) = 3, 3, 2
-            rows = store.lease_rows()
-            owners = [r.owner for r in rows if r.owner is not None]
-            return len(owners) == SHARDS and len(set(owners)) == PROCESSES
 
-        wait(shared, timeout=SETTLE + 30)
-        assert time.time() < w0, "the processes took longer than SETTLE to share the shards"
-        time.sleep(max(0.0, w0 + RUN - time.time()))
+        def shared() -> bool:
+            """Every process holds its share (ceil(8 / 3): 3, 3, 2) and has restored those shards'
+            engines (its log says so), and every shard's engine has started."""
+            rows = store.lease_rows()
+            held: dict[int, list[int]] = {}
+            for r in rows:
+                if r.owner is not None:
+                    held.setdefault(r.pid, []).append(r.shard)
+            if sorted(map(len, held.values())) != [2, 3, 3]:
+                return False
+            for i, proc in enumerate(procs):
+                said = re.findall(r"holding shards (\S+) of", (tmp_path / f"p{i}.log").read_text(errors="replace"))
+                if not said or said[-1] != ranges(held.get(proc.pid, [])):
+                    return False
+            with store.database.read() as conn:
+                es = schema.engine_state
+                return conn.execute(sa.select(sa.func.count()).where(es.c.name == "clock")).scalar_one() == SHARDS
+
+        wait(shared, timeout=SETTLE)
+        w0 = time.time()
+        go.write_text(str(w0))  # the clocks start
+        time.sleep(RUN)
         stop_at = time.time()
         freeze.write_text(str(stop_at))  # the clocks stop: what is due up to then is decided and sent
         frozen = t0 + (stop_at - w0) * SPEED
@@ -189,6 +226,16 @@ def test_three_processes_outboxes_equal_the_plan(tmp_path: Path, store_url: str)
         es = schema.engine_state
         starts = {v["start"] for v in conn.execute(sa.select(es.c.value).where(es.c.name == "clock")).scalars()}
     assert starts == {t0}, "every shard's engine started at the plan's start"
+    with store.database.read() as conn:
+        co = schema.contacts
+        placed = {
+            cid: (account, shard) for cid, account, shard in conn.execute(sa.select(co.c.id, co.c.account, co.c.shard))
+        }
+    assert all(
+        shard == shard_of(account, SHARDS) for account, shard in placed.values()
+    )  # every contact in its account's shard
+    handed = [cid for cid, old in _moved(events).items() if cid in placed and shard_of(old, SHARDS) != placed[cid][1]]
+    assert len(handed) >= 10, "contacts were handed over between shards"
     sent = [d for i in range(PROCESSES) for d in read_jsonl(tmp_path / f"outbox{i}.jsonl")]
     keys = [d["key"] for d in sent]
     assert len(keys) == len(set(keys)), "a touch was sent twice"

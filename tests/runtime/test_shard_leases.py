@@ -12,6 +12,7 @@ import pytest
 from playbook.runtime.lease import ShardLeases
 from playbook.runtime.rows import Journal
 from playbook.runtime.store import LeaseLost, Store
+from playbook.vocab.shards import ranges
 
 COUNT = 8
 TTL = 15.0
@@ -19,7 +20,7 @@ TTL = 15.0
 
 class Clock:
     def __init__(self) -> None:
-        self.now = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
+        self.now = dt.datetime.now(dt.UTC)  # from the wall clock: `playbook status` reads the same store
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -142,3 +143,37 @@ def test_a_clean_stop_gives_every_shard_up_at_once(make: Callable[[str], ShardLe
     assert {row.owner for row in b.store.processes()} == {"b"}
     assert set(b.balance().taken) == a_held  # no waiting for an expiry
     assert set(b.held) == set(range(COUNT))
+
+
+def test_status_shows_the_processes_and_their_shards(make: Callable[[str], ShardLeases], clock: Clock,
+                                                      backend: str) -> None:  # fmt: skip
+    from click.testing import CliRunner
+
+    from playbook.cli.main import cli
+    from playbook.runtime.report import status
+
+    if backend != "postgresql":
+        pytest.skip("scale-out needs PostgreSQL")
+    a, b, c = make("a"), make("b"), make("c")
+    a.store.record_shards(COUNT)
+    _settle([a, b])
+    c.heartbeat()
+    clock.advance(4)
+    a.heartbeat()
+    doc = status(a.store)["deployment"]
+    assert doc["shards"] == COUNT and doc["free"] == "-" and doc["expired"] == "-"
+    rows = {p["owner"]: p for p in doc["processes"]}
+    assert set(rows) == {"a", "b", "c"}
+    assert (rows["a"]["held"], rows["b"]["held"], rows["c"]["held"]) == (4, 4, 0)
+    assert rows["a"]["lease_age"] == 0.0 and rows["b"]["lease_age"] == 4.0
+    assert rows["a"]["shards"] == ranges(a.held) and rows["c"]["shards"] == "-"
+    b.release()
+    doc = status(a.store)["deployment"]
+    assert doc["free"] == rows["b"]["shards"] and {p["owner"] for p in doc["processes"]} == {"a", "c"}
+    url = a.store.url
+    for lang, words in (("en", "deployment: 8 shards over 2 processes"), ("zh", "部署：8 个分片，分布在 2 个进程上")):
+        result = CliRunner().invoke(cli, ["--lang", lang, "status", "--db", url], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert words in result.output
+    result = CliRunner().invoke(cli, ["status", "--db", url, "--format", "json"])
+    assert '"deployment"' in result.output

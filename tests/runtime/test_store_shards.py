@@ -114,7 +114,7 @@ def _shard_journal(shard: int, account: str) -> Journal:
     return Journal(
         contacts=[{"id": cid, "account": account}],
         enrolments=[EnrolmentRow(V1, "j", cid, 1, T0)],
-        timers=[TimerRow(100 + shard, T0 + 60, 3, (cid,), "day", ())],
+        timers=[TimerRow(100, T0 + 60, 3, (cid,), "day", ())],  # each shard numbers its own items
         counters=[CounterRow("p", "dm per contact per day", cid, T0, T0 + 86400, 1)],
         touches=[TouchRow(key=key, version=V1, flow="j", step="dm", channel="dm", due=T0, state="pending",
                           account=account, contact=cid, at=T0, text="hi", outcome="ok", next_attempt_at=T0)],
@@ -134,7 +134,7 @@ def test_a_view_reads_writes_and_claims_its_shard(pg_store: Store) -> None:
         state = view.load_state()
         assert [c["id"] for c in state.contacts] == [f"c{shard}"]
         assert [e.contact for e in state.enrolments] == [f"c{shard}"]
-        assert [(t.seq, t.shard) for t in state.timers] == [(100 + shard, shard)]
+        assert [(t.seq, t.shard, t.order) for t in state.timers] == [(100, shard, (f"c{shard}",))]
         assert [c.scope_id for c in state.counters] == [f"c{shard}"]
         assert state.flow_state == {(V1, "rotation:r", ""): {"cycle": shard, "first_day": None}}  # one per engine
         assert state.engine_state["clock"]["now"] == T0 + shard
@@ -145,6 +145,8 @@ def test_a_view_reads_writes_and_claims_its_shard(pg_store: Store) -> None:
         assert view.sent_in("p", T0, T0 + 1) == [("dm", acc[shard], f"c{shard}")]
     whole = pg_store.load_state()
     assert len(whole.contacts) == N and len(whole.timers) == N
+    pg_store.view(1).write(Journal(timers_removed=[100]))  # a shard's view removes its own item only
+    assert len(pg_store.load_state().timers) == N - 1 and pg_store.view(1).load_state().timers == []
     # imports are taken in per shard
     pg_store.import_records("contacts", [{"id": f"c{s}", "account": a, "vip": True} for s, a in acc.items()])
     for shard in acc:
@@ -193,3 +195,24 @@ def test_an_existing_store_upgrades_to_one_shard(open_store: Callable[..., Store
     if store.dialect == "postgresql":
         with pytest.raises(ShardCountRefused, match="has 1 shards"):
             store.record_shards(N)
+
+
+def test_the_daemon_refuses_another_count(tmp_path, open_store: Callable[..., Store], backend: str,
+                                          caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """`playbook run` with [daemon] shards the store cannot have: exit 2 and the reason (SQLite:
+    scale-out needs PostgreSQL; PostgreSQL: the recorded count), nothing decided."""
+    from playbook.runtime.config import load_config
+    from playbook.runtime.daemon import EXIT_CONFIG, Daemon, RunOptions
+    from tests.runtime.processes import write_jsonl_config
+
+    store = open_store()
+    store.migrate()
+    if backend == "postgresql":
+        store.record_shards(4)
+    (tmp_path / "p.pb").write_text('playbook "p"\ntimezone "Asia/Shanghai"\n', encoding="utf-8")
+    config = write_jsonl_config(tmp_path / "p.toml", store.url, tmp_path / "out.jsonl", shards=2)
+    code = Daemon(load_config(config), RunOptions([str(tmp_path / "p.pb")], once=True)).run()
+    assert code == EXIT_CONFIG
+    expected = "scale-out needs PostgreSQL" if backend == "sqlite" else "has 4 shards and the configuration asks for 2"
+    assert expected in caplog.text
+    assert store.versions() == []  # nothing loaded

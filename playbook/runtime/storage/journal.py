@@ -5,17 +5,17 @@ event log, timer sequence numbers, limit counters and the engine's bookkeeping v
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from playbook.runtime import schema as s
 from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, State, TimerRow, TouchRow
 from playbook.runtime.storage.contacts import account_of, read_accounts, read_contacts
 from playbook.runtime.storage.database import Database, chunks, key_text
 from playbook.runtime.storage.eventlog import mark_in
+from playbook.runtime.storage.handoff import check_generation, hand_over
 from playbook.runtime.storage.ledger import touch_row
 from playbook.vocab.model import StateEvent
 
@@ -32,6 +32,8 @@ class StateJournal:
         sh = self.db.own_shard  # every row of an engine's state is filed under its shard
         with self.db.write() as conn:
             j = journal
+            if j.generation is not None and self.db.shard is not None:
+                check_generation(conn, self.db, sh, j.generation)
             self.db.upsert(conn, s.accounts, [
                 {"id": key_text(r["id"]), "fields": {k: v for k, v in r.items() if k != "id"}, "updated_at": now}
                 for r in j.accounts
@@ -43,7 +45,9 @@ class StateJournal:
             ])  # fmt: skip
             self.db.delete(conn, s.enrolments, j.enrolments_removed)
             self.db.upsert(conn, s.enrolments, [{**_enrolment(r), "shard": sh} for r in j.enrolments])
-            _remove_timers(conn, self.db.shard, j.timers_removed)
+            ti = s.timers
+            for chunk in chunks(j.timers_removed):  # a shard's view: its own items (each shard numbers its own)
+                conn.execute(ti.delete().where(ti.c.seq.in_(chunk), self.db.in_shard(ti.c.shard)))
             self.db.upsert(conn, s.timers, [_timer(r) if self.db.shard is None else {**_timer(r), "shard": sh}
                                             for r in j.timers])  # fmt: skip
             self.db.delete(conn, s.limit_counters, j.counters_removed)
@@ -66,6 +70,8 @@ class StateJournal:
             self.db.upsert(conn, s.engine_state, [
                 {"shard": sh, "name": k, "value": v, "updated_at": now} for k, v in j.engine_state.items()
             ])  # fmt: skip
+            for cid, handoff in sorted(j.handoffs.items()):
+                hand_over(conn, self.db, sh, cid, handoff)
 
     def load_state(self, versions: Collection[str] | None = None) -> State:
         """Everything an engine needs to resume, in one snapshot: contacts, accounts and
@@ -189,16 +195,6 @@ def _enrolment(r: EnrolmentRow) -> dict[str, Any]:
     return {"version": r.version, "journey": r.journey, "contact": r.contact, "n": r.n, "entered_at": r.entered_at,
             "status": r.status, "epoch": r.epoch, "event": r.event, "arms": r.arms, "wait": r.wait,
             "touch": r.touch, "goal_at": r.goal_at, "segments": r.segments}  # fmt: skip
-
-
-def _remove_timers(conn: Connection, shard: int | None, seqs: Sequence[int]) -> None:
-    """Timers an engine ran or dropped: by its own count (`seq`), in its shard — every
-    shard's engine counts from its own timers, so the same seq is another shard's too. The
-    whole store (one engine) removes by seq alone."""
-    ti = s.timers
-    mine = sa.true() if shard is None else ti.c.shard == shard
-    for chunk in chunks(list(seqs)):
-        conn.execute(ti.delete().where(mine, ti.c.seq.in_(chunk)))
 
 
 def _timer(r: TimerRow) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from playbook.i18n import t
 from playbook.runtime import schema as s
 from playbook.runtime.storage.database import Database, chunks, key_text
+from playbook.runtime.storage.handoff import generation_rows
 from playbook.vocab.model import Event
 from playbook.vocab.shards import shard_of
 
@@ -73,6 +74,7 @@ def record_count(db: Database, count: int) -> None:
         if have is None:
             if count > 1:
                 _route_all(conn, count)
+                db.upsert(conn, s.engine_state, generation_rows(db, count))
             db.upsert(conn, s.engine_state, [{"shard": 0, "name": SHARDS, "value": count, "updated_at": db.now()}])
     db.shard_count = count
 

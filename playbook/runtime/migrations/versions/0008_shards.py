@@ -7,7 +7,8 @@ process runs one engine per shard it holds and loads only those shards' rows.
 
 - `shard` (default 0) on contacts, events, enrolments, limit_counters, touches,
   group_instances, flow_state and engine_state; in the key of `flow_state` (a rotation's
-  cycle and an SLA's base, item "", are per engine) and `engine_state` (each shard's clock).
+  cycle and an SLA's base, item "", are per engine), `engine_state` (each shard's clock) and
+  `timers` (each shard's engine numbers its own timeline items).
   An existing store has every row in shard 0: it is a one-shard store.
 - `processes`: the daemon processes of a deployment, each renewing its row while alive;
   the live ones share the shards between them (runtime/lease.py).
@@ -49,7 +50,7 @@ def upgrade() -> None:
             batch.add_column(_shard())
             batch.drop_constraint(f"pk_{table}", type_="primary")
             batch.create_primary_key(f"pk_{table}", key)
-    with op.batch_alter_table("timers") as batch:  # each shard's engine counts its timers on its own
+    with op.batch_alter_table("timers") as batch:  # each shard's engine numbers its own items
         batch.drop_constraint("pk_timers", type_="primary")
         batch.create_primary_key("pk_timers", ["shard", "seq"])
     op.create_index("ix_contacts_shard", "contacts", ["shard", "updated_at"])
@@ -84,7 +85,7 @@ def downgrade() -> None:
     # back to one engine: what other shards' engines kept under the same key is dropped
     conn.execute(sa.text("DELETE FROM engine_state WHERE shard <> 0"))
     conn.execute(sa.text("DELETE FROM flow_state WHERE shard <> 0 AND item = ''"))
-    conn.execute(sa.text("DELETE FROM timers WHERE shard <> (SELECT min(t.shard) FROM timers t WHERE t.seq = timers.seq)"))
+    conn.execute(sa.text("DELETE FROM timers WHERE shard <> 0"))
     with op.batch_alter_table("timers") as batch:
         batch.drop_constraint("pk_timers", type_="primary")
         batch.create_primary_key("pk_timers", ["seq"])
