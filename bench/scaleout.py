@@ -391,7 +391,9 @@ def targets(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, A
                        "pass": max(r["rss_after_start_mb"]) <= TARGET_RSS_RATIO * total / r["processes"]}
                       for r in rows]  # fmt: skip
     most = max(rows, key=lambda r: r["processes"])
-    at_1m = most["startup_s"]["max"] * 1_000_000 / args.contacts if args.contacts < 1_000_000 else most["startup_s"]["max"]
+    at_1m = (
+        most["startup_s"]["max"] * 1_000_000 / args.contacts if args.contacts < 1_000_000 else most["startup_s"]["max"]
+    )
     out["restore"] = {"processes": most["processes"], "seconds": most["startup_s"]["max"],
                       "scaled_to_1m_s": round(at_1m, 1), "pass": at_1m <= TARGET_RESTORE_S}  # fmt: skip
     fails = [r["failover"] for r in rows if "failover" in r]

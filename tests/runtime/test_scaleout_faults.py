@@ -252,7 +252,13 @@ def _same_touches(outbox: list[dict[str, Any]], went: list[dict[str, Any]]) -> N
     time) — said plainly before `compare` checks every field."""
 
     def ident(t: dict[str, Any]) -> tuple:
-        return (t.get("contact"), t.get("account"), t["flow"], t["step"], int(dt.datetime.fromisoformat(t["at"]).timestamp()))
+        return (
+            t.get("contact"),
+            t.get("account"),
+            t["flow"],
+            t["step"],
+            int(dt.datetime.fromisoformat(t["at"]).timestamp()),
+        )
 
     sent, planned = Counter(map(ident, outbox)), Counter(map(ident, went))
     missing, extra = planned - sent, sent - planned
@@ -311,6 +317,7 @@ def _kill_loop(d: Deployment, kills: int) -> None:
         d.start()
         wait(lambda: d.all_held([p for p in d.live() if d.shards_of(p)]), timeout=90, interval=0.1)
     assert landed >= kills * 0.9
+
 
 def _run_kills(d: Deployment, kills: int) -> None:
     for _ in range(3):
