@@ -139,8 +139,13 @@ class PermanentError(AdapterError):
 
 
 class Fenced(Exception):
-    """The platform has seen a newer writer's fencing token: this process lost the store's
-    lease and must not send (nothing was sent by this call)."""
+    """The platform has seen a newer writer's fencing token for a shard: this process lost
+    that shard's lease and must not send its touches (nothing was sent by this call).
+    `shard`: the shard refused (None: the adapter cannot tell which)."""
+
+    def __init__(self, reason: str, *, shard: int | None = None):
+        super().__init__(reason)
+        self.shard = shard
 
 
 class Adapter:
@@ -163,12 +168,15 @@ class Adapter:
         """Called once before the first send (connect, check credentials)."""
 
     def fence(self, token: int, shard: int = 0) -> None:
-        """Called each time the daemon takes a shard's lease (one shard: the store's), before
-        `reconcile`, with that lease's fencing token (it grows with every take-over). An adapter whose platform can
-        keep a token makes every later call of an older token fail with `Fenced` — so a
-        process paused past its lease cannot deliver after the new holder reconciled (jsonl:
-        a `.fence` file beside the outbox; webhook: the `X-Playbook-Fence` header).
-        Default: nothing (the daemon's lease check before each call is then the guard)."""
+        """Called each time the daemon takes a shard's lease, before `reconcile`, with that
+        lease's fencing token (it grows with every take-over of the shard; one store-wide
+        writer is shard 0). An adapter whose platform can keep a token per shard makes every
+        later call carrying that shard's touches under an older token fail with `Fenced` — so
+        a process paused past its lease cannot deliver a shard's touches after the shard's
+        new holder reconciled, while its calls for shards it still holds go on (jsonl: a
+        `.fence` file beside the outbox; webhook: the `X-Playbook-Fence` and
+        `X-Playbook-Shard` headers). Default: nothing (the daemon's lease check before each
+        call is then the guard)."""
 
     def send(self, batch: Sequence[Delivery]) -> list[Result]:
         raise NotImplementedError

@@ -28,10 +28,15 @@ and authenticated as a send), answered 2xx with `{"results": {key: {"status": "s
 is sent again; answer it only for keys no request still in progress carries. A key left out
 stays undecided (`unknown` in the ledger, for `playbook requeue`).
 
-Every request carries `X-Playbook-Fence: <token>`, the daemon's lease token, which grows
-with each take-over. A receiver that keeps the highest token seen and answers `409` with
-`{"fenced": true}` to a lower one makes sure a daemon paused past its lease cannot deliver
-after the new one reconciled; the adapter then stops that daemon (`Fenced`).
+Every request carries the touches of one shard of the store (scale-out: several daemons,
+each holding some shards; a single daemon is shard 0) and says which: `X-Playbook-Shard:
+<shard>` and `X-Playbook-Fence: <token>`, that shard's lease token, which grows with each
+take-over of the shard. A receiver that keeps **the highest token seen per shard** and
+answers `409` with `{"fenced": true}` to a lower one for the same shard makes sure a daemon
+paused past a shard's lease cannot deliver that shard's touches after the new holder
+reconciled; the adapter then tells the daemon (`Fenced`, with the shard), which stops
+sending that shard. Tokens of different shards are not comparable: keep one per shard (a
+request without `X-Playbook-Shard` is shard 0).
 
 httpx is imported when the first request is made, not with the module: `plan` and `check`
 load this class only for its capabilities.
@@ -77,6 +82,7 @@ log = logging.getLogger("playbook.adapters.webhook")
 
 SIGNATURE_HEADER = "X-Playbook-Signature"
 FENCE_HEADER = "X-Playbook-Fence"
+SHARD_HEADER = "X-Playbook-Shard"
 RECONCILE_CHUNK = 1000  # keys asked about per reconcile request
 HEADERS = {"User-Agent": "playbook-webhook/1"}
 DEFAULT_TIMEOUT = 10.0
@@ -135,7 +141,7 @@ class WebhookAdapter(Adapter):
             parts = urlsplit(self.reconcile_url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise adapter_error(t("the webhook option 'reconcile_url' must be an http:// or https:// URL"))
-        self._token_fence: int | None = None  # the daemon's lease token (`fence`)
+        self._fences: dict[int, int] = {}  # the daemon's lease token per shard it holds (`fence`)
         self.timeout = _number(self.options.get("timeout", DEFAULT_TIMEOUT), "timeout", whole=False)
         batch_size = int(_number(self.options.get("batch_size", DEFAULT_BATCH_SIZE), "batch_size", whole=True))
         # The dispatcher batches by the instance's capabilities: the configured size wins over the class default.
@@ -177,16 +183,20 @@ class WebhookAdapter(Adapter):
             return self._client
 
     def fence(self, token: int, shard: int = 0) -> None:
-        self._token_fence = token
+        self._fences[shard] = token
 
-    def _headers(self, body: bytes) -> dict[str, str]:
+    def _headers(self, body: bytes, shard: int) -> dict[str, str]:
         headers = {"Content-Type": "application/json; charset=utf-8"}
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(body, self._secret)
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        if self._token_fence is not None:
-            headers[FENCE_HEADER] = str(self._token_fence)
+        if self._fences:
+            token = self._fences.get(shard)
+            if token is None:  # the daemon never took this shard: its touches are not ours to send
+                raise Fenced(t("this daemon holds no lease on shard {shard}", shard=shard), shard=shard)
+            headers[FENCE_HEADER] = str(token)
+            headers[SHARD_HEADER] = str(shard)
         return headers
 
     def send(self, batch: Sequence[Delivery]) -> list[Result]:
@@ -195,8 +205,9 @@ class WebhookAdapter(Adapter):
         body = json.dumps(
             {"touches": [delivery_record(d) for d in batch]}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
         ).encode("utf-8")
-        headers = {**self._headers(body), "Idempotency-Key": idempotency_key(batch)}
-        response = self._post(self.url, body, headers, len(batch))
+        shard = _shard_of(batch)
+        headers = {**self._headers(body, shard), "Idempotency-Key": idempotency_key(batch)}
+        response = self._post(self.url, body, headers, len(batch), shard)
         return self._results(batch, response)
 
     def reconcile(self, deliveries: Sequence[Delivery]) -> list[Result]:
@@ -205,10 +216,14 @@ class WebhookAdapter(Adapter):
         if self.reconcile_url is None or not deliveries:
             return []
         out: list[Result] = []
-        for start in range(0, len(deliveries), RECONCILE_CHUNK):
-            chunk = deliveries[start : start + RECONCILE_CHUNK]
+        by_shard: dict[int, list[Delivery]] = {}
+        for d in deliveries:  # one request asks about one shard's keys, under that shard's token
+            by_shard.setdefault(d.shard, []).append(d)
+        chunks = [(shard, ds[i : i + RECONCILE_CHUNK]) for shard, ds in sorted(by_shard.items())
+                  for i in range(0, len(ds), RECONCILE_CHUNK)]  # fmt: skip
+        for shard, chunk in chunks:
             body = json.dumps({"keys": [d.key for d in chunk]}, ensure_ascii=False, separators=(",", ":")).encode()
-            response = self._post(self.reconcile_url, body, self._headers(body), len(chunk))
+            response = self._post(self.reconcile_url, body, self._headers(body, shard), len(chunk), shard)
             try:
                 doc = response.json()
             except ValueError:
@@ -224,7 +239,7 @@ class WebhookAdapter(Adapter):
                     out.append(self._result(d.key, entry))
         return out
 
-    def _post(self, url: str, body: bytes, headers: dict[str, str], count: int) -> httpx.Response:
+    def _post(self, url: str, body: bytes, headers: dict[str, str], count: int, shard: int) -> httpx.Response:
         """POST; a 2xx answer is returned, anything else raised as transient, permanent or fenced."""
         import httpx
 
@@ -240,7 +255,8 @@ class WebhookAdapter(Adapter):
         if 200 <= status < 300:
             return response
         if status == 409 and _says_fenced(response):
-            raise Fenced(t("the webhook refused this daemon's calls: a newer one holds the store"))
+            raise Fenced(t("the webhook refused this daemon's calls for shard {shard}: a newer holder of the shard "
+                           "sent under a higher token", shard=shard), shard=shard)  # fmt: skip
         excerpt = self._excerpt(response.text)
         reason = (
             t("the webhook answered {status}: {body}", status=status, body=excerpt)
@@ -298,6 +314,14 @@ class WebhookAdapter(Adapter):
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+def _shard_of(batch: Sequence[Delivery]) -> int:
+    """The one shard a call's touches belong to (the dispatcher batches by shard)."""
+    shards = {d.shard for d in batch}
+    if len(shards) != 1:
+        raise ValueError(f"a webhook call carries the touches of one shard, not of {sorted(shards)}")
+    return shards.pop()
 
 
 def _says_fenced(response: httpx.Response) -> bool:

@@ -1,4 +1,4 @@
-"""playbook run PATH… [--config playbook.toml] [--migrate] [--once] — the daemon."""
+"""playbook run PATH… [--config playbook.toml] [--db URL] [--port PORT] [--migrate] [--once] [--standby] — the daemon."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ from playbook.i18n import t
 @click.option("--db", metavar="URL", help=t("The store, overriding the configuration's [store] url."))
 @click.option("--adapter", "adapter_name", metavar="NAME", help=t("The adapter, overriding [adapter] name."))
 @click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help=t("The HTTP intake's port, overriding [intake] port (0: off); several daemons on one machine need one each."),
+)
+@click.option(
     "--migrate", is_flag=True, help=t("Move contacts mid-journey in older versions onto the current version.")
 )
 @click.option("--once", is_flag=True, help=t("Decide and send what is due now, then stop (no intake, no loop)."))
@@ -31,8 +37,8 @@ from playbook.i18n import t
 )
 @click.option("-v", "--verbose", is_flag=True, help=t("Log every decision and dispatch round."))
 @click.option("--yes", is_flag=True, help=t("Approve at the start what waits for approval (for scripts)."))
-def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, adapter_name: str | None, migrate: bool,
-            once: bool, standby: bool, verbose: bool, yes: bool) -> None:  # fmt: skip
+def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, adapter_name: str | None,
+            port: int | None, migrate: bool, once: bool, standby: bool, verbose: bool, yes: bool) -> None:  # fmt: skip
     import logging
     import sys
 
@@ -42,7 +48,7 @@ def command(paths: tuple[str, ...], config_path: Path | None, db: str | None, ad
 
     if config_path is None and Path(CONFIG_FILE).is_file():
         config_path = Path(CONFIG_FILE)
-    config = with_overrides(load_config(config_path), db=db, adapter=adapter_name)
+    config = with_overrides(load_config(config_path), db=db, adapter=adapter_name, port=port)
     daemon = Daemon(config, RunOptions(list(paths), migrate=migrate, once=once, standby=standby, yes=yes))
     # Plain lines on stderr, stamped in the playbook's timezone with the offset; a message of
     # several lines (a refused reload's diagnostics) kept as it is, carets in place.

@@ -275,10 +275,13 @@ def _check_adapter(config: DaemonConfig, path: Path | None, text: str) -> None:
         raise _error(path, message, text, ("adapter", "at_least_once"), hint)
 
 
-def with_overrides(config: DaemonConfig, *, db: str | None = None, adapter: str | None = None) -> DaemonConfig:
+def with_overrides(config: DaemonConfig, *, db: str | None = None, adapter: str | None = None,
+                   port: int | None = None) -> DaemonConfig:  # fmt: skip
     """The configuration with command-line choices in place, checked like the file's."""
     if db is not None:
         config.store.url = normalize_url(db)
+    if port is not None:  # as if the file said it (an intake asked for explicitly needs its token)
+        config.intake.port = port
     if adapter is not None:
         config.adapter.name = adapter
         cls = adapter_class(adapter)

@@ -425,9 +425,15 @@ class Daemon:
             return True
         where = store.engine.url.render_as_string(hide_password=True)
         if not self.options.standby:
-            log.error(t("the store {store} is in use by another playbook run: {holder}. Stop that one first, or "
-                        "start this one with --standby to take over when its lease ends", store=where,
-                        holder=describe(holder)))  # fmt: skip
+            if store.dialect == "sqlite":  # one process, whatever asks: scale-out is PostgreSQL's
+                log.error(t("the store {store} is in use by another playbook run: {holder}. A SQLite store is run "
+                            "by one process; several processes (scale-out) need a PostgreSQL store. Stop that one "
+                            "first, or start this one with --standby to take over when its lease ends", store=where,
+                            holder=describe(holder)))  # fmt: skip
+            else:
+                log.error(t("the store {store} is in use by another playbook run: {holder}. Stop that one first, or "
+                            "start this one with --standby to take over when its lease ends", store=where,
+                            holder=describe(holder)))  # fmt: skip
             return False
         self._install_signals()  # SIGTERM ends the wait
         log.info(t("standby: the store is held by {holder}; taking over when its lease ends", holder=describe(holder)))

@@ -126,6 +126,155 @@ def test_a_writer_fenced_off_by_a_newer_token_writes_nothing(tmp_path: Path, mak
         old.send([make_delivery("k2")])
     new.send([make_delivery("k3")])
     assert [json.loads(line)["key"] for line in _lines(out)] == ["k1", "k3"]
-    assert (tmp_path / "outbox.jsonl.fence").read_text() == "2"
+    assert json.loads((tmp_path / "outbox.jsonl.fence").read_text()) == {"0": 2}
     old.fence(1)  # an older token never lowers the file's
-    assert (tmp_path / "outbox.jsonl.fence").read_text() == "2"
+    assert json.loads((tmp_path / "outbox.jsonl.fence").read_text()) == {"0": 2}
+
+
+def test_a_shard_taken_over_is_refused_while_a_shard_still_held_goes_out(tmp_path: Path, make_delivery: Make) -> None:
+    """Scale-out: one token per shard. A process paused past shard 1's lease finds its
+    shard-1 batch refused once another took shard 1, and its shard-0 batch written."""
+    out = tmp_path / "outbox.jsonl"
+    paused, other = JsonlAdapter({"path": str(out)}), JsonlAdapter({"path": str(out)})
+    paused.fence(4, shard=0)
+    paused.fence(4, shard=1)
+    other.fence(7, shard=2)
+    other.fence(5, shard=1)  # took shard 1 over while `paused` was stopped
+    with pytest.raises(Fenced) as refused:
+        paused.send([make_delivery("s1-old", shard=1)])
+    assert refused.value.shard == 1 and "shard 1" in str(refused.value)
+    paused.send([make_delivery("s0", shard=0)])
+    other.send([make_delivery("s1-new", shard=1)])
+    with pytest.raises(Fenced) as never_held:  # a shard this process never took is not its to write
+        paused.send([make_delivery("s2", shard=2)])
+    assert never_held.value.shard == 2
+    with pytest.raises(Fenced):  # a batch with one lost shard writes nothing at all
+        paused.send([make_delivery("s0-b", shard=0), make_delivery("s1-b", shard=1)])
+    assert [json.loads(line)["key"] for line in _lines(out)] == ["s0", "s1-new"]
+    assert json.loads(out.with_name("outbox.jsonl.fence").read_text()) == {"0": 4, "1": 5, "2": 7}
+
+
+def test_an_older_single_number_fence_file_is_shard_0s_token(tmp_path: Path, make_delivery: Make) -> None:
+    out = tmp_path / "outbox.jsonl"
+    out.with_name("outbox.jsonl.fence").write_text("7")  # written by a version before scale-out
+    old = JsonlAdapter({"path": str(out)})
+    old.fence(6)
+    with pytest.raises(Fenced):
+        old.send([make_delivery("k1")])
+    new = JsonlAdapter({"path": str(out)})
+    new.fence(8)
+    new.fence(2, shard=3)
+    new.send([make_delivery("k2"), make_delivery("k3")])
+    new.send([make_delivery("k4", shard=3)])
+    assert [json.loads(line)["key"] for line in _lines(out)] == ["k2", "k3", "k4"]
+    assert json.loads(out.with_name("outbox.jsonl.fence").read_text()) == {"0": 8, "3": 2}
+
+
+def test_a_fence_file_never_shrinks_and_padding_reads_back(tmp_path: Path) -> None:
+    fence = tmp_path / "outbox.jsonl.fence"
+    fence.write_text('{"0":123456,"1":99}')
+    adapter = JsonlAdapter({"path": str(tmp_path / "outbox.jsonl")})
+    adapter.fence(123457)  # rewritten in place (no truncation first: a crash never leaves it empty)
+    assert fence.read_text().rstrip(" ") == '{"0":123457,"1":99}'
+    fd = os.open(fence, os.O_RDWR)
+    try:
+        jsonl._write_tokens(fd, {0: 1})  # shorter: padded with spaces, still one object
+        assert jsonl._parse_tokens(jsonl._read_all(fd)) == {0: 1}
+    finally:
+        os.close(fd)
+    assert len(fence.read_bytes()) == len('{"0":123457,"1":99}')
+
+
+@pytest.mark.parametrize("garbled", ['{"0": "x"}', "[1, 2]", "12 13", '{"a": 1}', "\u00ff"])
+def test_an_unreadable_fence_file_stops_writing(tmp_path: Path, make_delivery: Make, garbled: str) -> None:
+    out = tmp_path / "outbox.jsonl"
+    adapter = JsonlAdapter({"path": str(out)})
+    adapter.fence(1)
+    out.with_name("outbox.jsonl.fence").write_text(garbled)
+    with pytest.raises(TransientError, match="fence file .* is unreadable"):
+        adapter.send([make_delivery("k1")])
+    with pytest.raises(TransientError, match="fence file .* is unreadable"):
+        adapter.fence(2)
+    assert not out.exists() or out.read_text() == ""
+
+
+WRITER = """
+import sys
+from playbook.adapters.base import Fenced
+from playbook.adapters.jsonl import JsonlAdapter
+sys.path.insert(0, sys.argv[2])
+from conftest import delivery
+
+adapter = JsonlAdapter({"path": sys.argv[1]})
+for line in sys.stdin:
+    words = line.split()
+    try:
+        if words[0] == "fence":
+            adapter.fence(int(words[1]), shard=int(words[2]))
+        elif words[0] == "burst":  # burst SHARD BATCHES SIZE: keys SHARD-b-i, a long text each
+            shard, batches, size = map(int, words[1:])
+            for b in range(batches):
+                adapter.send([delivery(f"{shard}-{b}-{i}", shard=shard, text="长" * 2000) for i in range(size)])
+        elif words[0] == "send":  # send SHARD KEY
+            adapter.send([delivery(words[2], shard=int(words[1]))])
+        print("ok", flush=True)
+    except Fenced as exc:
+        print(f"fenced {exc.shard}", flush=True)
+"""
+
+
+class _Writer:
+    """A separate OS process writing the outbox through its own JsonlAdapter, by command."""
+
+    def __init__(self, out: Path) -> None:
+        import subprocess
+        import sys
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]),
+                                                            os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+        self.proc = subprocess.Popen([sys.executable, "-c", WRITER, str(out), str(Path(__file__).parent)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
+
+    def ask(self, command: str) -> str:
+        self.start(command)
+        return self.answer()
+
+    def start(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def answer(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=30) == 0
+
+
+def test_two_processes_share_one_outbox_by_shard(tmp_path: Path) -> None:
+    """Two real processes on one machine, each holding some shards, write one outbox at
+    once: whole lines, every key once; then one takes a shard of the other, whose next batch
+    for it is refused while its batch for a shard it still holds is written."""
+    out = tmp_path / "outbox.jsonl"
+    one, two = _Writer(out), _Writer(out)
+    try:
+        for writer, shards in ((one, (0, 1)), (two, (2, 3))):
+            for shard in shards:
+                assert writer.ask(f"fence 1 {shard}") == "ok"
+        one.start("burst 0 60 4")
+        two.start("burst 2 60 4")
+        assert (one.answer(), two.answer()) == ("ok", "ok")
+        keys = [json.loads(line)["key"] for line in _lines(out)]  # every line whole
+        assert sorted(keys) == sorted(f"{s}-{b}-{i}" for s in (0, 2) for b in range(60) for i in range(4))
+        assert two.ask("fence 2 1") == "ok"  # `one` paused past shard 1's lease; `two` took it
+        assert one.ask("send 1 late") == "fenced 1"
+        assert one.ask("send 0 still-mine") == "ok"
+        assert two.ask("send 1 taken") == "ok"
+    finally:
+        one.close()
+        two.close()
+    assert [json.loads(line)["key"] for line in _lines(out)][-2:] == ["still-mine", "taken"]
+    assert json.loads(out.with_name("outbox.jsonl.fence").read_text()) == {"0": 1, "1": 2, "2": 1, "3": 1}

@@ -275,7 +275,7 @@ def test_reconcile_asks_the_receiver_and_unknown_keys_are_absent(receiver: Recei
     assert got == [Result("k1", SENT, ref="m-1"), Result("k2", ABSENT)]
     headers, body = receiver.requests[0]
     assert json.loads(body) == {"keys": ["k1", "k2", "k3", "k4"]}
-    assert headers["X-Playbook-Fence"] == "7"
+    assert headers["X-Playbook-Fence"] == "7" and headers["X-Playbook-Shard"] == "0"
     assert hmac.compare_digest(headers["X-Playbook-Signature"],
                                "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest())  # fmt: skip
     assert WebhookAdapter({"url": receiver.url}).reconcile(asked) == []  # no reconcile_url: nothing known
@@ -290,4 +290,41 @@ def test_a_receiver_that_saw_a_newer_fence_stops_the_daemon(receiver: Receiver, 
     receiver.replies.append(Reply(409, b'{"error": "conflict"}'))  # another 409 stays permanent
     with pytest.raises(PermanentError):
         hook.send([make_delivery("k1")])
+    hook.close()
+
+
+def test_each_call_carries_its_shard_and_that_shards_token(receiver: Receiver, make_delivery: Make) -> None:
+    """Scale-out: a call holds one shard's touches; the headers name the shard and its token,
+    a 409 names the shard refused, and a shard never fenced is not this daemon's to send."""
+    hook = WebhookAdapter({"url": receiver.url, "reconcile_url": receiver.url.replace("/touches", "/reconcile")})
+    hook.fence(3, shard=0)
+    hook.fence(9, shard=5)
+    hook.send([make_delivery("a", shard=5), make_delivery("b", shard=5)])
+    hook.send([make_delivery("c", shard=0)])
+    sent = [(h["X-Playbook-Shard"], h["X-Playbook-Fence"]) for h, _ in receiver.requests]
+    assert sent == [("5", "9"), ("0", "3")]
+    receiver.replies.append(Reply(409, b'{"fenced": true}'))
+    with pytest.raises(Fenced) as refused:
+        hook.send([make_delivery("d", shard=5)])
+    assert refused.value.shard == 5 and "shard 5" in str(refused.value)
+    with pytest.raises(Fenced) as never_held:
+        hook.send([make_delivery("e", shard=2)])
+    assert never_held.value.shard == 2 and len(receiver.requests) == 3  # nothing sent for shard 2
+    with pytest.raises(ValueError, match="one shard"):
+        hook.send([make_delivery("f", shard=0), make_delivery("g", shard=5)])
+    receiver.requests.clear()
+    receiver.replies += [Reply(body=b'{"results": {"c": {"status": "sent"}}}'),
+                         Reply(body=b'{"results": {"a": {"status": "unknown"}}}')]  # fmt: skip
+    got = hook.reconcile([make_delivery("a", shard=5), make_delivery("c", shard=0)])
+    assert got == [Result("c", SENT), Result("a", ABSENT)]  # one request per shard, shard order
+    asked = [(h["X-Playbook-Shard"], h["X-Playbook-Fence"], json.loads(b)["keys"]) for h, b in receiver.requests]
+    assert asked == [("0", "3", ["c"]), ("5", "9", ["a"])]
+    hook.close()
+
+
+def test_an_unfenced_adapter_sends_no_fence_headers(receiver: Receiver, make_delivery: Make) -> None:
+    hook = WebhookAdapter({"url": receiver.url})
+    hook.send([make_delivery("k1", shard=4)])  # outside a daemon (no lease): no token to send
+    headers, _ = receiver.requests[0]
+    assert "X-Playbook-Fence" not in headers and "X-Playbook-Shard" not in headers
     hook.close()

@@ -50,8 +50,9 @@ BACKLOG = 3000  # the slow run's backlog (the issue's reproduction: 65 % lost be
 class Receiver(ThreadingHTTPServer):
     """A webhook receiver as docs (playbook/adapters/webhook.py) describe the protocol: it
     deduplicates by key, answers the reconcile request (`unknown` for keys it never took)
-    and refuses a request whose X-Playbook-Fence is below the highest it has seen (409,
-    {"fenced": true}). It counts every delivery it was handed, duplicates included."""
+    and refuses a request whose X-Playbook-Fence is below the highest it has seen for the
+    request's X-Playbook-Shard (409, {"fenced": true}). It counts every delivery it was
+    handed, duplicates included."""
 
     daemon_threads = True
 
@@ -59,7 +60,7 @@ class Receiver(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _ReceiverHandler)
         self.lock = threading.Lock()
         self.received: list[str] = []  # every key in every accepted request, in order
-        self.fence = 0
+        self.fences: dict[int, int] = {}  # the highest token seen per shard
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
@@ -74,10 +75,11 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         fence = int(self.headers.get("X-Playbook-Fence", "0"))
+        shard = int(self.headers.get("X-Playbook-Shard", "0"))
         with self.server.lock:
-            if fence < self.server.fence:
+            if fence < self.server.fences.get(shard, 0):
                 return self._answer(HTTPStatus.CONFLICT, {"fenced": True})
-            self.server.fence = fence
+            self.server.fences[shard] = fence
             if self.path == "/reconcile":
                 taken = set(self.server.received)
                 results = {k: {"status": "sent" if k in taken else "unknown"} for k in body["keys"]}

@@ -155,6 +155,22 @@ def test_a_view_reads_writes_and_claims_its_shard(pg_store: Store) -> None:
     assert pg_store.imports() == pg_store.view(3).imports() == 1  # store-wide: shard 0's row
 
 
+def test_shards_count_their_timers_apart(pg_store: Store) -> None:
+    """Each shard's engine numbers its timeline items from its own timers, so two shards
+    write the same seq: both rows are kept, and one shard's engine removing its item leaves
+    the other's (before, a timer of one shard overwrote or deleted another's — an event
+    stamped ahead, a journey's next step or a shard's day tick was lost at the next restore)."""
+    pg_store.record_shards(N)
+    _version(pg_store)
+    for shard in range(N):
+        pg_store.view(shard).write(Journal(timers=[TimerRow(7, T0 + 60 * shard, 3, (shard,), "day", ())]))
+    for shard in range(N):
+        assert [(t.seq, t.due) for t in pg_store.view(shard).load_state().timers] == [(7, T0 + 60 * shard)]
+    pg_store.view(1).write(Journal(timers_removed=[7]))
+    assert [t.seq for t in pg_store.view(1).load_state().timers] == []
+    assert sorted((t.shard, t.seq) for t in pg_store.load_state().timers) == [(0, 7), (2, 7), (3, 7)]
+
+
 def test_an_existing_store_upgrades_to_one_shard(open_store: Callable[..., Store]) -> None:
     store = open_store()
     with store.engine.begin() as conn:
