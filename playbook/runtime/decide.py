@@ -136,7 +136,7 @@ class Decider:
         count = self.store.shard_count() if self.store.shard is not None else 1
         for store in [self.store] if count == 1 else [self.store.view(shard) for shard in range(count)]:
             run_ahead(store, self.paths, now, end, sink, shared_limits=self.shared_limits,
-                      can_dissolve_groups=self.can_dissolve_groups, grace=self.grace)  # fmt: skip
+                      can_dissolve_groups=self.can_dissolve_groups, grace=self.grace, current=current)  # fmt: skip
         asks = {}
         for version in new:
             going = [x for x in touches if x.version == version and x.outcome != "skipped" and x.at < end]
@@ -485,14 +485,17 @@ class Ahead:
 
 
 def run_ahead(store: Store, paths: Sequence[str], start: int, end: int, sink: Sink, *,
-              shared_limits: Sequence[LimitRule] = (), can_dissolve_groups: bool = True, grace: int = 3600) -> Ahead:  # fmt: skip
+              shared_limits: Sequence[LimitRule] = (), can_dissolve_groups: bool = True, grace: int = 3600,
+              current: Sequence[dict[str, Any]] | None = None) -> Ahead:  # fmt: skip
     """The engine restored from `store` at `start` (the daemon's now), as the daemon restores
     it, and run to `end` over a simulated clock, writing nothing: what the daemon will do
-    (`runtime/forecast.py`; the launch gate's first hour). The playbooks are `paths`, or
-    without paths the versions the store runs."""
+    (`runtime/forecast.py`; the launch gate's first hour). The playbooks are `current` (the
+    documents, compiled once for every shard), else `paths`, else the versions the store runs."""
     decider = Decider(store, paths, shared_limits=shared_limits, can_dissolve_groups=can_dissolve_groups,
                       grace=grace)  # fmt: skip
-    current = decider.compile() if paths else current_documents(store)
+    if current is None:
+        current = decider.compile() if paths else current_documents(store)
+    current = list(current)
     report = decider.build(start, current, sink=sink)
     engine = decider.engine
     assert engine is not None

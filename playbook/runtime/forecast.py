@@ -29,7 +29,7 @@ from typing import Any
 from playbook.compiler import ir
 from playbook.engine.contacts import Contacts
 from playbook.engine.core import Engine
-from playbook.runtime.decide import LoadReport, run_ahead
+from playbook.runtime.decide import Decider, LoadReport, current_documents, run_ahead
 from playbook.runtime.store import Store
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import Event, StateEvent, Touch
@@ -55,15 +55,16 @@ def forecast(store: Store, paths: Sequence[str], start: int, end: int, *, shared
     """The engines restored from `store` at `start` (the daemons' now) and run to `end`:
     one engine, or on a store with shards one per shard, put together."""
     count = store.shard_count() if store.shard is None else 1
-    parts = [_one(view, paths, start, end, shared_limits, can_dissolve_groups, grace)
-             for view in ([store] if count == 1 else [store.view(shard) for shard in range(count)])]  # fmt: skip
-    if len(parts) == 1:
-        return parts[0]
+    if count == 1:
+        return _one(store, paths, start, end, shared_limits, can_dissolve_groups, grace, None)
+    current = Decider(store, paths).compile() if paths else current_documents(store)  # once, for every shard
+    parts = [_one(store.view(shard), paths, start, end, shared_limits, can_dissolve_groups, grace, current)
+             for shard in range(count)]  # fmt: skip
     return _merged(parts, store)
 
 
 def _one(store: Store, paths: Sequence[str], start: int, end: int, shared_limits: Sequence[LimitRule],
-         can_dissolve_groups: bool, grace: int) -> Forecast:  # fmt: skip
+         can_dissolve_groups: bool, grace: int, current: Sequence[dict[str, Any]] | None) -> Forecast:  # fmt: skip
     """One engine (the store's, or one shard's) restored and run to `end`."""
     touches: list[Touch] = []
     events: list[StateEvent] = []
@@ -76,7 +77,7 @@ def _one(store: Store, paths: Sequence[str], start: int, end: int, shared_limits
             events.append(record)
 
     ahead = run_ahead(store, paths, start, end, sink, shared_limits=shared_limits,
-                      can_dissolve_groups=can_dissolve_groups, grace=grace)  # fmt: skip
+                      can_dissolve_groups=can_dissolve_groups, grace=grace, current=current)  # fmt: skip
     engine = ahead.decider.engine
     assert engine is not None
     return Forecast([engine], ahead.decider.playbooks, start, end, touches, events, ahead.inputs, ahead.report,
