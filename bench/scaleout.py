@@ -23,8 +23,9 @@ are started at once, and measured:
   + dispatch, all processes together), and per process;
 - **failover** (k ≥ 2): one process is killed (SIGKILL); a purchase is stored at once for a
   contact of each of its shards; the time from the kill to the first of those touches in
-  the outbox (sent by a new owner), and to the last. Expected: about `--lease` plus the
-  restore of the shards taken.
+  the outbox (sent by a new owner), the median over those shards, and the last. Expected:
+  about `--lease` plus the restore of the shards taken before it (a new owner restores the
+  shards it takes one at a time and runs each as soon as it is restored).
 
 The PostgreSQL server: `--db` (an admin URL; databases are created and dropped on it), else
 $PLAYBOOK_BENCH_PG_URL, else $PLAYBOOK_TEST_PG_URL. Results: a table, one JSON line on
@@ -32,7 +33,7 @@ stdout, and bench/out/scaleout-latest.json with a timestamped copy (bench/README
 "Scale-out benchmark").
 
 Targets (issue 18): per-process RSS ≤ 1.2 × total / N; restore of a 1M-contact deployment
-≤ 30 s with 4 processes; failover ≤ lease + 5 s.
+≤ 30 s with 4 processes; failover ≤ lease + 5 s for every moved shard.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ journey 购后感谢 {
   dm 感谢
 }
 """
-HOLDING = re.compile(r"holding shards ")  # the daemon's line after a balance took (restored) or gave up shards
+HOLDING = re.compile(r"holding shards (\S+) of \d+")  # the daemon's line once what it took is restored
 TARGET_RSS_RATIO = 1.2
 TARGET_RESTORE_S = 30.0  # 1M contacts, 4 processes
 FAILOVER_MARGIN_S = 5.0
@@ -137,7 +138,7 @@ class Daemon:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "COLUMNS": "400"},
         )  # fmt: skip
-        self.holding: list[float] = []  # seconds from the spawn to each "holding shards …" line
+        self.holding: list[tuple[float, set[int]]] = []  # (seconds from the spawn, shards) per "holding shards …" line
         self.peak_mb = 0.0
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -147,8 +148,14 @@ class Daemon:
             for raw in self.proc.stderr:
                 out.write(raw)
                 out.flush()
-                if HOLDING.search(raw.decode("utf-8", "replace")):
-                    self.holding.append(time.monotonic() - self.started)
+                found = HOLDING.search(raw.decode("utf-8", "replace"))
+                if found:
+                    self.holding.append((time.monotonic() - self.started, parse_ranges(found.group(1))))
+
+    def ready(self, held: set[int]) -> float | None:
+        """Seconds from the spawn to the line saying it holds (has restored) exactly `held`."""
+        last = self.holding[-1] if self.holding else None
+        return last[0] if last is not None and last[1] == held else None
 
     def rss(self) -> float:
         """Peak resident memory so far, MiB (VmHWM)."""
@@ -169,6 +176,16 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+
+def parse_ranges(text: str) -> set[int]:
+    """The daemon's "0-30,63" (`vocab.shards.ranges`) back into shards; "-" is none."""
+    shards: set[int] = set()
+    for part in text.split(","):
+        if part and part != "-":
+            first, _, last = part.partition("-")
+            shards.update(range(int(first), int(last or first) + 1))
+    return shards
 
 
 def wait_for(check: Any, timeout: float, what: str, interval: float = 0.1) -> float:
@@ -253,17 +270,20 @@ def measure(k: int, args: argparse.Namespace, admin: sa.URL, template: str, cont
         share = -(-args.shards // k)
 
         def balanced() -> bool:
+            """Every shard held, each process at its share, and each has said it restored what it holds."""
             dead = [d for d in daemons if d.proc.poll() is not None]
             if dead:
                 raise SystemExit(f"a process exited at start: {dead[0].log.read_text(errors='replace')[-2000:]}")
-            held = list(holders(engine).values())
-            return (len(held) == args.shards and set(held) <= pids
-                    and max(held.count(pid) for pid in pids) <= share)  # fmt: skip
+            owners = holders(engine)
+            held = list(owners.values())
+            if not (len(held) == args.shards and set(held) <= pids and max(held.count(pid) for pid in pids) <= share):
+                return False
+            return all(d.ready({s for s, pid in owners.items() if pid == d.proc.pid}) is not None for d in daemons)
 
-        wait_for(balanced, args.timeout, "every shard held, each process at its share")
+        wait_for(balanced, args.timeout, "every shard held and restored, each process at its share")
         balanced_after = time.monotonic() - spawned
-        time.sleep(2.0)  # a last balance may still be restoring what it took: its line comes after
-        ready = [max(d.holding) if d.holding else balanced_after for d in daemons]
+        owners = holders(engine)
+        ready = [d.ready({s for s, pid in owners.items() if pid == d.proc.pid}) or balanced_after for d in daemons]
         result["startup_s"] = {"max": round(max(ready), 2), "mean": round(statistics.mean(ready), 2),
                                "balanced_s": round(balanced_after, 2)}  # fmt: skip
         time.sleep(1.0)
@@ -284,8 +304,8 @@ def measure(k: int, args: argparse.Namespace, admin: sa.URL, template: str, cont
 
         if k >= 2:
             result["failover"] = failover(daemons, engine, url, outbox, args)
-            log(f"  failover: first touch of a moved shard after {result['failover']['first_s']} s, "
-                f"all after {result['failover']['all_s']} s (lease {args.lease} s)")  # fmt: skip
+            log(f"  failover: first touch of a moved shard after {result['failover']['first_s']} s, median "
+                f"{result['failover']['median_s']} s, all after {result['failover']['all_s']} s (lease {args.lease} s)")  # fmt: skip
         result["peak_rss_mb"] = [round(d.rss(), 1) for d in daemons]
     finally:
         for d in daemons:
@@ -324,7 +344,8 @@ def failover(daemons: list[Daemon], engine: sa.Engine, url: str, outbox: Path, a
         return len(seen) == len(probes)
 
     wait_for(served, args.lease * 4 + 60, "the moved shards' touches")
-    return {"shards_moved": len(shards), "first_s": round(min(seen.values()), 2), "all_s": round(max(seen.values()), 2),
+    return {"shards_moved": len(shards), "first_s": round(min(seen.values()), 2),
+            "median_s": round(statistics.median(seen.values()), 2), "all_s": round(max(seen.values()), 2),
             "lease_s": args.lease}  # fmt: skip
 
 
@@ -396,24 +417,23 @@ def targets(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, A
     )
     out["restore"] = {"processes": most["processes"], "seconds": most["startup_s"]["max"],
                       "scaled_to_1m_s": round(at_1m, 1), "pass": at_1m <= TARGET_RESTORE_S}  # fmt: skip
-    fails = [r["failover"] for r in rows if "failover" in r]
-    if fails:
-        worst = max(f["first_s"] for f in fails)
-        out["failover"] = {"worst_first_s": worst, "limit_s": args.lease + FAILOVER_MARGIN_S,
-                           "pass": worst <= args.lease + FAILOVER_MARGIN_S}  # fmt: skip
+    limit = args.lease + FAILOVER_MARGIN_S  # every moved shard's first touch by its new owner
+    out["failover"] = [{"processes": r["processes"], "first_s": r["failover"]["first_s"], "all_s": r["failover"]["all_s"],
+                        "limit_s": limit, "pass": r["failover"]["all_s"] <= limit}
+                       for r in rows if "failover" in r]  # fmt: skip
     return out
 
 
 def print_table(doc: dict[str, Any]) -> None:
     head = ("processes", "start-up max / mean s", "RSS per process MiB (max)", "RSS total MiB", "touches/s", "per process",
-            "failover first / all s")  # fmt: skip
+            "failover first / median / all s")  # fmt: skip
     lines = [head]
     for r in doc["runs"]:
         rss = r["peak_rss_mb"]
         fo = r.get("failover")
         lines.append((str(r["processes"]), f"{r['startup_s']['max']} / {r['startup_s']['mean']}", f"{max(rss):,.0f}",
                       f"{sum(rss):,.0f}", f"{r['throughput']['touches_per_s']:,}", f"{r['throughput']['per_process']:,}",
-                      f"{fo['first_s']} / {fo['all_s']}" if fo else "—"))  # fmt: skip
+                      f"{fo['first_s']} / {fo['median_s']} / {fo['all_s']}" if fo else "—"))  # fmt: skip
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     print(f"scale-out: {doc['contacts']:,} contacts, {doc['shards']} shards, lease {doc['lease_s']} s, "
           f"burst {doc['burst']:,} purchases, import {doc['import_s']} s")  # fmt: skip

@@ -81,11 +81,15 @@ def encode(value: Any) -> Any:
     raise TypeError(f"cannot store a value of type {kind.__name__}: {value!r}")
 
 
+_NESTED = (dict, list)  # what `decode` has to look into; anything else is stored as it is
+
+
 def decode(value: Any) -> Any:
-    """The engine value `encode` was given."""
+    """The engine value `encode` was given. (Restoring a shard decodes every contact's
+    fields: scalars are kept without a call each.)"""
     kind = type(value)
     if kind is list:
-        return tuple(decode(x) for x in value)
+        return tuple([decode(x) if type(x) in _NESTED else x for x in value])
     if kind is not dict:
         return value
     if len(value) == 1:
@@ -96,16 +100,16 @@ def decode(value: Any) -> Any:
             if key == "$date":
                 return DateValue(item)
             if key == "$tags":
-                return frozenset(decode(x) for x in item)
+                return frozenset([decode(x) if type(x) in _NESTED else x for x in item])
             if key == "$set":
-                return {decode(x) for x in item}
+                return {decode(x) if type(x) in _NESTED else x for x in item}
             if key == "$list":
-                return [decode(x) for x in item]
+                return [decode(x) if type(x) in _NESTED else x for x in item]
             if key == "$event":
                 kind_, contact, at, data, seq = item
                 return Event(kind_, contact, at, decode(data), seq)
-            return {k: decode(x) for k, x in item.items()}  # $dict
-    return {k: decode(x) for k, x in value.items()}
+            return {k: decode(x) if type(x) in _NESTED else x for k, x in item.items()}  # $dict
+    return {k: decode(x) if type(x) in _NESTED else x for k, x in value.items()}
 
 
 def dumps(doc: Any) -> str:

@@ -18,13 +18,14 @@ are settled, then the adapter, intake and store close and the process exits 0.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +36,7 @@ from playbook.runtime.config import DaemonConfig, intake_settings, load_secrets
 from playbook.runtime.decide import Decider, LoadReport
 from playbook.runtime.dispatch import Dispatcher, RetryPolicy
 from playbook.runtime.importing import sync_contacts
-from playbook.runtime.lease import ShardLeases, WriterLease, describe
+from playbook.runtime.lease import Balance, ShardLeases, WriterLease, describe
 from playbook.runtime.logs import RELOAD_REFUSED, refused_record
 from playbook.runtime.rows import Journal
 from playbook.runtime.store import LeaseLost, ShardCountRefused, Store, StoreError
@@ -97,6 +98,38 @@ class _ShardWork:
 
     decider: Decider
     dispatcher: Dispatcher
+
+
+@dataclass
+class _Held:
+    """The shards this process holds: those running (`work`), those taken and still to
+    restore (`pending`, in the order taken), and what changed since the last log line."""
+
+    work: dict[int, _ShardWork] = field(default_factory=dict)
+    pending: list[int] = field(default_factory=list)
+    taken: list[int] = field(default_factory=list)
+    extra: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)
+    collector_paused: bool = False  # by `_restore_next`, until `pending` is empty
+
+    def note(self, found: Balance) -> None:
+        self.taken += found.taken
+        self.extra += found.extra
+        self.lost += found.lost
+
+    def pause_collector(self) -> None:
+        """While shards are restored one after another: each restore makes objects by the
+        hundred thousand that all stay alive, which the cyclic collector would walk again
+        after every shard (a fifth of a 1M-contact start). `resume_collector` once none is
+        pending, or at the end."""
+        if gc.isenabled():
+            gc.disable()
+            self.collector_paused = True
+
+    def resume_collector(self) -> None:
+        if self.collector_paused:
+            self.collector_paused = False
+            gc.enable()
 
 
 class Daemon:
@@ -284,11 +317,13 @@ class Daemon:
     def _run_shards(self, store: Store, leases: ShardLeases, adapter: Adapter, settings: Any, intake: Any) -> int:
         """Several processes on one PostgreSQL store (docs/daemon.md, "Scale-out"): this one
         runs an engine and a dispatcher per shard it holds, takes its share of the shards as
-        processes come and go (`ShardLeases.balance`, every third of the lease), gives the
-        extra ones up after their step is committed, and drops a shard whose lease was taken
-        (its engine never writes again) while the others go on. The playbooks are compiled
-        once for every shard. SIGTERM gives every shard up at once."""
-        work: dict[int, _ShardWork] = {}
+        processes come and go (`ShardLeases.balance`, every second; renewed every third of the
+        lease), restores the shards it took one at a time between the turns of those it runs
+        (so a shard taken over starts as soon as its own rows are restored, not after all of
+        them), gives the extra ones up after their step is committed, and drops a shard whose
+        lease was taken (its engine never writes again) while the others go on. The playbooks
+        are compiled once for every shard. SIGTERM gives every shard up at once."""
+        held = _Held()
         scheduler = own_intake = None
         try:
             self._surviving(leases.heartbeat)
@@ -296,10 +331,13 @@ class Daemon:
             self._current = Decider(store, self.options.paths).compile()
             self._mtimes = self._playbook_mtimes()
             self._logged_load = False
-            self._rebalance(leases, adapter, work)
+            self._rebalance(leases, held)
             if self.options.once:
-                for shard in sorted(work):
-                    self._shard_turn(leases, work, shard)
+                while held.pending:
+                    self._restore_next(leases, adapter, held)
+                held.resume_collector()
+                for shard in sorted(held.work):
+                    self._shard_turn(leases, held, shard)
                 return 0
             started = self._start_intake(store, adapter, settings, intake)
             own_intake = started if started is not intake else None  # the caller stops the one it bound
@@ -307,53 +345,81 @@ class Daemon:
             self._install_signals()
             balanced = looked = time.monotonic()
             while not self._stopping.is_set():
+                if held.pending:
+                    self._restore_next(leases, adapter, held)
+                else:
+                    held.resume_collector()
                 if self._reload.is_set() or self._files_changed():
                     self._reload.clear()
-                    self._reload_shards(store, work)
-                for shard in sorted(work):
+                    self._reload_shards(store, held.work)
+                for shard in sorted(held.work):
                     if self._stopping.is_set():
                         break
-                    self._shard_turn(leases, work, shard)
+                    self._shard_turn(leases, held, shard)
                 now = time.monotonic()
                 if not self._stopping.is_set() and now - looked >= LOOK_EVERY:
                     full = now - balanced >= leases.ttl / 3
                     balanced, looked = (now if full else balanced), now
-                    self._rebalance(leases, adapter, work, renew=full)
-                dues = [d for d in (w.decider.next_due() for w in work.values()) if d is not None]
+                    self._rebalance(leases, held, renew=full)
+                if held.pending:
+                    continue  # the next shard to restore comes before any wait
+                dues = [d for d in (w.decider.next_due() for w in held.work.values()) if d is not None]
                 self._wake_at_next_due(min(dues, default=None), scheduler)
                 self._wake.wait(self.config.daemon.tick)
                 self._wake.clear()
             return 0
         finally:
+            held.resume_collector()
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             if own_intake is not None:
                 own_intake.stop()
-            for w in work.values():
+            for w in held.work.values():
                 w.dispatcher.close()
 
-    def _rebalance(self, leases: ShardLeases, adapter: Adapter, work: dict[int, _ShardWork], *,
-                   renew: bool = True) -> None:  # fmt: skip
-        """Renew (every third of the lease; the turns between only look), drop what was lost,
-        give up what is above the share, take what is free."""
+    def _rebalance(self, leases: ShardLeases, held: _Held, *, renew: bool = True) -> None:
+        """Renew (every third of the lease; the looks between only look), drop what was lost,
+        give up what is above the share, and take what is free: its lease now, its engine
+        restored by `_restore_next`, one shard at a time."""
         found = self._surviving(lambda: leases.balance(renew=renew))
         for shard in found.lost:
-            self._drop(leases, work, shard, t("its lease was taken by another process"))
+            self._drop(leases, held, shard, t("its lease was taken by another process"))
         for shard in found.extra:
-            gone = work.pop(shard, None)
+            gone = held.work.pop(shard, None)
             if gone is not None:
                 gone.dispatcher.close()  # its round's calls are settled; its step was committed
+            if shard in held.pending:
+                held.pending.remove(shard)
             leases.give_up(shard)
-        for shard in found.taken:
-            try:
-                work[shard] = self._take(leases.lease(shard), adapter)
-            except (LeaseLost, Fenced) as exc:
-                leases.drop(shard)
-                log.warning(t("could not take shard {shard}: {reason}", shard=shard, reason=exc))
-        if found.lost or found.extra or found.taken:
+        held.pending.extend(found.taken)
+        held.note(found)
+        if not held.pending:
+            self._log_holding(leases, held)
+
+    def _restore_next(self, leases: ShardLeases, adapter: Adapter, held: _Held) -> None:
+        """Restore the next shard taken (its engine from its rows) and start running it. The
+        cyclic garbage collector stays paused until every shard taken is restored (`_Held`)."""
+        held.pause_collector()
+        self._restore_one(leases, adapter, held)
+
+    def _restore_one(self, leases: ShardLeases, adapter: Adapter, held: _Held) -> None:
+        shard = held.pending.pop(0)
+        try:
+            held.work[shard] = self._take(leases.lease(shard), adapter)
+        except (LeaseLost, Fenced) as exc:
+            leases.drop(shard)
+            held.lost.append(shard)
+            log.warning(t("could not take shard {shard}: {reason}", shard=shard, reason=exc))
+        if not held.pending:
+            self._log_holding(leases, held)
+
+    def _log_holding(self, leases: ShardLeases, held: _Held) -> None:
+        """Once what was taken is restored: the shards held now, and what changed."""
+        if held.taken or held.extra or held.lost:
             log.info(t("holding shards {shards} of {count} (took {taken}, gave up {extra}, lost {lost})",
-                       shards=ranges(sorted(work)), count=leases.count, taken=ranges(found.taken),
-                       extra=ranges(found.extra), lost=ranges(found.lost)))  # fmt: skip
+                       shards=ranges(sorted(held.work)), count=leases.count, taken=ranges(held.taken),
+                       extra=ranges(held.extra), lost=ranges(held.lost)))  # fmt: skip
+            held.taken, held.extra, held.lost = [], [], []
 
     def _take(self, lease: WriterLease, adapter: Adapter) -> _ShardWork:
         """A shard just taken: its engine restored from the store (its rows only), the adapter
@@ -381,16 +447,20 @@ class Daemon:
                           resent=reconciled.resent + reconciled.absent, unknown=reconciled.unknown))  # fmt: skip
         return _ShardWork(decider, dispatcher)
 
-    def _shard_turn(self, leases: ShardLeases, work: dict[int, _ShardWork], shard: int) -> None:
-        w = work[shard]
+    def _shard_turn(self, leases: ShardLeases, held: _Held, shard: int) -> None:
+        w = held.work[shard]
         try:
             self._turn_surviving(w.decider, w.dispatcher)
         except (LeaseLost, Fenced) as exc:
-            self._drop(leases, work, shard, str(exc))
+            self._drop(leases, held, shard, str(exc))
+            held.lost.append(shard)
+            self._log_holding(leases, held)
 
-    def _drop(self, leases: ShardLeases, work: dict[int, _ShardWork], shard: int, reason: str) -> None:
+    def _drop(self, leases: ShardLeases, held: _Held, shard: int, reason: str) -> None:
         """A shard lost: its engine goes and nothing of it is written any more."""
-        gone = work.pop(shard, None)
+        gone = held.work.pop(shard, None)
+        if shard in held.pending:
+            held.pending.remove(shard)
         leases.drop(shard)
         if gone is not None:
             gone.dispatcher.close()

@@ -25,7 +25,7 @@ from playbook.engine.timeline import IN_FLOW, Fire, Kind
 from playbook.i18n import t
 from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, ApprovePolicy, awaiting, refused
 from playbook.runtime.rows import Handoff, State
-from playbook.runtime.state import Journaler, restore
+from playbook.runtime.state import Journaler, in_bulk, restore
 from playbook.runtime.storage.contacts import account_of
 from playbook.runtime.store import GENERATION, ShardMoved, Store
 from playbook.vocab.limits import LimitRule
@@ -183,6 +183,7 @@ class Decider:
             named[name] = r.path
         return [r.doc for r in results if r.doc is not None]
 
+    @in_bulk  # every contact's record and the engine's state made at once, all of it kept
     def build(self, now: int, current: Sequence[dict[str, Any]], *, migrate: bool = False,
               sink: Sink | None = None) -> LoadReport:  # fmt: skip
         """The engine in the store's state with `current` as the running versions: older

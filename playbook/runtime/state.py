@@ -51,7 +51,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _in_bulk(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+def in_bulk(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run `fn` with the cyclic garbage collector paused: it makes objects by the hundred
     thousand that all stay alive (an engine restored, a journal of everything), which the
     collector would only walk again and again — timeline items and snapshots are tuple
@@ -163,7 +163,7 @@ class Journaler:
         return Handoff(shard, timers, counters)
 
     # ---- the commit -------------------------------------------------------------------------------
-    @_in_bulk
+    @in_bulk
     def capture(self) -> Journal:
         """Everything that changed since the last capture, as one Journal."""
         engine = self.engine
@@ -290,7 +290,7 @@ def _counter_scopes(programs: Sequence[Program]) -> dict[int, tuple[LimitCounter
 
 
 # ---- restore ----------------------------------------------------------------------------------------------
-@_in_bulk
+@in_bulk
 def restore(playbooks: list[ir.Playbook], state: State, sink: Sink, *, start: int,
             shared_limits: Sequence[LimitRule] = (), can_dissolve_groups: bool = True,
             retired: Sequence[str] = (), sent: SentIn | None = None) -> tuple[Engine, bool]:  # fmt: skip
