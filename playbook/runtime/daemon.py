@@ -45,6 +45,7 @@ from playbook.vocab.shards import ranges
 log = logging.getLogger("playbook.daemon")
 IDS_PRUNED_EVERY = 3600.0  # seconds between forgetting old event ids
 LOOK_EVERY = 1.0  # seconds between two looks at the shares (scale-out): free shards are taken within it
+RESTORE_SLICE = 1.0  # scale-out: seconds of restoring taken shards between two rounds of the running shards' turns
 EXIT_HELD = 3  # another process holds the store's lease (refused, or lost while running)
 EXIT_CONFIG = 2  # the configuration cannot run on this store (another count of shards)
 _T = TypeVar("_T")
@@ -318,9 +319,9 @@ class Daemon:
         """Several processes on one PostgreSQL store (docs/daemon.md, "Scale-out"): this one
         runs an engine and a dispatcher per shard it holds, takes its share of the shards as
         processes come and go (`ShardLeases.balance`, every second; renewed every third of the
-        lease), restores the shards it took one at a time between the turns of those it runs
-        (so a shard taken over starts as soon as its own rows are restored, not after all of
-        them), gives the extra ones up after their step is committed, and drops a shard whose
+        lease), restores the shards it took one at a time, a second's worth between two rounds
+        of turns of those it runs (so a shard taken over starts about as soon as its own rows
+        are restored, not after all of them), gives the extra ones up after their step is committed, and drops a shard whose
         lease was taken (its engine never writes again) while the others go on. The playbooks
         are compiled once for every shard. SIGTERM gives every shard up at once."""
         held = _Held()
@@ -345,9 +346,10 @@ class Daemon:
             self._install_signals()
             balanced = looked = time.monotonic()
             while not self._stopping.is_set():
-                if held.pending:
+                restoring = time.monotonic()
+                while held.pending and time.monotonic() - restoring < RESTORE_SLICE and not self._stopping.is_set():
                     self._restore_next(leases, adapter, held)
-                else:
+                if not held.pending:
                     held.resume_collector()
                 if self._reload.is_set() or self._files_changed():
                     self._reload.clear()
