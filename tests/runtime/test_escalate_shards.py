@@ -1,0 +1,219 @@
+"""SLA escalations with scale-out (docs/daemon.md, "SLA escalations"): an escalation's task
+is the supervisor's touch — it counts against the supervisor's limits (per account, `any`),
+not the customer's per-contact ones — and it is decided in the supervisor's shard: the
+customer's shard forwards it through the store (`forwards`, in its own fenced commit), the
+supervisor's shard requests it with its own counts and takes it off in the commit of that
+step. So `limit task K per account per day` holds for a supervisor whatever the number of
+shards, and the shards' touches equal `plan`'s and `plan --db`'s."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from playbook.data.files import read_events
+from playbook.plan.run import PlanInput, run_plan
+from playbook.runtime import schema
+from playbook.runtime.decide import Decider
+from playbook.runtime.explain import explain
+from playbook.runtime.forecast import forecast
+from playbook.runtime.importing import import_files
+from playbook.runtime.rows import ForwardRow, Journal
+from playbook.runtime.storage.handoff import generation_rows
+from playbook.runtime.storage.routing import SHARDS
+from playbook.runtime.store import Fence, LeaseLost, Store
+from playbook.vocab.localtime import LocalTime
+from playbook.vocab.model import Event
+from playbook.vocab.shards import shard_of
+
+N = 4
+CLOCK = LocalTime("Asia/Shanghai")
+TZ = dt.timezone(dt.timedelta(hours=8))
+START = int(dt.datetime(2026, 12, 1, 0, 0, tzinfo=TZ).timestamp())
+DAY = 86400
+K = 2  # the supervisor's tasks a day
+PLAYBOOK = """playbook "升级"
+timezone "Asia/Shanghai"
+quiet 22:00-08:00
+limit task 1 per contact per day
+limit task {k} per account per day
+
+sla 及时回复 {{
+  message answered by staff_message within 10m
+  remind at 5m
+  escalate to {boss} after 20m
+}}
+"""
+
+
+def _ids(wanted: Callable[[dict[int, list[str]]], bool]) -> dict[int, list[str]]:
+    """Account ids `acct0`, `acct1`, … by shard, until `wanted` says there are enough."""
+    found: dict[int, list[str]] = {}
+    i = 0
+    while not wanted(found):
+        found.setdefault(shard_of(f"acct{i}", N), []).append(f"acct{i}")
+        i += 1
+    return found
+
+
+def _write_playbook(tmp_path: Path, boss: str, k: int = K) -> list[str]:
+    (tmp_path / "p.pb").write_text(PLAYBOOK.format(boss=boss, k=k), encoding="utf-8")
+    return [str(tmp_path / "p.pb")]
+
+
+def _force_shards(store: Store, count: int) -> None:
+    """A SQLite store with `count` shards, for the store's own rules (`record_shards` refuses
+    more than one on SQLite: a deployment of several processes needs PostgreSQL)."""
+    db = store.database
+    with db.write(fenced=False) as conn:
+        db.upsert(conn, schema.engine_state, [{"shard": 0, "name": SHARDS, "value": count, "updated_at": db.now()},
+                                              *generation_rows(db, count)])  # fmt: skip
+    db.shard_count = None
+
+
+def _sharded(open_store: Callable[..., Store], backend: str) -> Store:
+    store = open_store()
+    store.migrate()
+    if backend == "sqlite":
+        _force_shards(store, N)
+    else:
+        store.record_shards(N)
+    assert store.shard_count() == N
+    return store
+
+
+def _fenced(store: Store, shard: int, owner: str) -> Store:
+    """A view of `shard` whose writes are fenced by a lease `owner` takes now."""
+    view = store.view(shard)
+    token = view.take_lease(owner, 600, host="test", pid=1, shard=shard)
+    assert isinstance(token, int)
+    view.fence = Fence(shard, owner, token)
+    return view
+
+
+def _taken_over(store: Store, view: Store, owner: str) -> Store:
+    """`view`'s lease given up (as when it expires) and taken by `owner`: `view` writes under a
+    stale token from now on; the view of the new holder."""
+    assert view.fence is not None and view.give_up_lease(view.fence)
+    return _fenced(store, view.fence.shard, owner)
+
+
+def _run(decider: Decider, until: int) -> None:
+    """Step the shard's engine at each of its instants before `until` (as its daemon does)."""
+    decider.step(decider.engine.now if decider.engine else START)
+    while (due := decider.next_due()) is not None and due < until:
+        decider.step(due)
+
+
+def _forward_rows(store: Store) -> list[tuple[str, int, int]]:
+    with store.database.read() as conn:
+        fw = schema.forwards
+        return [tuple(r) for r in conn.execute(sa.select(fw.c.key, fw.c.shard, fw.c.sender).order_by(fw.c.key))]
+
+
+def _ledger_shard(store: Store, key: str) -> int | None:
+    with store.database.read() as conn:
+        to = schema.touches
+        return conn.execute(sa.select(to.c.shard).where(to.c.key == key)).scalar_one_or_none()
+
+
+# ---- the rule, in one engine (plan) ----------------------------------------------------------------------------
+def test_an_escalation_counts_for_the_supervisor_not_the_customer(tmp_path: Path) -> None:
+    """c1's reminder (a task about c1, for its staff) fills c1's `limit task 1 per contact per
+    day`; its escalation, the supervisor's touch, still goes at once. The supervisor's
+    `limit task 2 per account per day` holds: the third escalation waits for the next day."""
+    paths = _write_playbook(tmp_path, "boss")
+    (tmp_path / "accounts.csv").write_text("id,name\na1,小美\nboss,老陈\n", encoding="utf-8")
+    (tmp_path / "contacts.csv").write_text("id,name,account\nc1,老王,a1\nc2,小李,a1\nc3,阿珍,a1\n", encoding="utf-8")
+    events = [{"type": "message", "contact": f"c{i}", "at": f"2026-12-01T10:{7 * (i - 1):02d}:00+08:00"}
+              for i in (1, 2, 3)]  # fmt: skip
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    result = run_plan(PlanInput(paths=paths, contacts=str(tmp_path / "contacts.csv"),
+                                accounts=str(tmp_path / "accounts.csv"), events=str(tmp_path / "events.jsonl"),
+                                start="2026-12-01 00:00", days=3))  # fmt: skip
+    assert not result.problems
+    local = {x.key.split("/")[2]: x for x in result.touches if x.step == "reminder"}
+    escalations = {x.contact: x for x in result.touches if x.step == "escalation"}
+    assert {c: (x.account, x.outcome) for c, x in local.items()} == {"c1": ("a1", "ok"), "c2": ("a1", "ok"),
+                                                                      "c3": ("a1", "deferred")}  # fmt: skip
+    at = {c: dt.datetime.fromtimestamp(x.at, TZ).strftime("%d %H:%M") for c, x in escalations.items()}
+    assert at == {"c1": "01 10:30", "c2": "01 10:37", "c3": "02 08:00"}
+    assert {x.account for x in escalations.values()} == {"boss"}
+    assert [x.outcome for x in escalations.values()] == ["ok", "ok", "deferred"]
+    assert "task 2 per account per day" in str(escalations["c3"].reason)
+
+
+# ---- the store: forwarded in the customer's commit, taken in the supervisor's ---------------------------------
+def _two_shards() -> tuple[str, str, int, int]:
+    ids = _ids(lambda found: len(found) >= 2)
+    (sa_, (a, *_)), (sb, (boss, *_)) = sorted(ids.items())[:2]
+    return a, boss, sa_, sb
+
+
+def _escalating(tmp_path: Path, store: Store, a: str, boss: str) -> tuple[list[str], int, str]:
+    """c1 of `a` messages at 09:01 and is not answered: its escalation to `boss` is due at
+    09:31. The playbook's paths, that instant and the escalation's key."""
+    paths = _write_playbook(tmp_path, boss)
+    store.import_records("accounts", [{"id": a, "name": "小美"}, {"id": boss, "name": "老陈"}])
+    store.append_events([Event("friend_added", "c1", START + 9 * 3600, {"account": a, "name": "老王"}),
+                         Event("message", "c1", START + 9 * 3600 + 60, {})], "cli")  # fmt: skip
+    version = Decider(store, paths).compile()[0]["version"]
+    return paths, START + 9 * 3600 + 60 + 30 * 60, f"{version}/及时回复/c1/1/escalate1"
+
+
+def test_forwarded_in_the_customers_commit_and_taken_in_the_supervisors(
+    tmp_path: Path, open_store: Callable[..., Store], backend: str
+) -> None:
+    store = _sharded(open_store, backend)
+    a, boss, sa_, sb = _two_shards()
+    paths, te, key = _escalating(tmp_path, store, a, boss)
+    va, vb = _fenced(store, sa_, "p1"), _fenced(store, sb, "p2")
+    da, db = Decider(va, paths), Decider(vb, paths)
+    for decider in (da, db):
+        decider.load(START + 9 * 3600)
+        _run(decider, te)
+    assert _forward_rows(store) == []
+    # the customer's shard, under a lease another process took over since: its commit is refused, nothing forwarded
+    va2 = _taken_over(store, va, "p1b")
+    with pytest.raises(LeaseLost):
+        da.step(te)
+    assert _forward_rows(store) == []
+    da = Decider(va2, paths)  # the new holder, from the store
+    da.load(te)
+    report = da.step(te)
+    assert report.forwarded == 1
+    assert _forward_rows(store) == [(key, sb, sa_)]  # to the supervisor's shard, from the customer's
+    [row] = vb.waiting_forwards()
+    assert row == ForwardRow(key, te, row.version, boss, "c1", "及时回复", "escalation", 0, 0, row.text)
+    assert "老王" in row.text and "小美" in row.text  # rendered where the customer is known
+    assert va.waiting_forwards() == [] and store.touches(keys=[key]) == []  # not decided in the customer's shard
+    # the supervisor's shard decides it, but its commit is refused (a crash before the commit alike): it waits
+    vb2 = _taken_over(store, vb, "p2b")
+    with pytest.raises(LeaseLost):
+        db.step(te)
+    assert _forward_rows(store) == [(key, sb, sa_)] and store.touches(keys=[key]) == []
+    # the shard's new holder restores it from the store and takes it, once
+    db = Decider(vb2, paths)
+    db.load(te)
+    assert db.step(te).received == 1
+    [done] = store.touches(keys=[key])
+    assert (done.account, done.contact, done.at, done.due, done.outcome, done.text) == (boss, "c1", te, te, "ok",
+                                                                                        row.text)  # fmt: skip
+    assert _ledger_shard(store, key) == sb and _forward_rows(store) == []
+    assert db.step(te + 60).received == 0
+    db = Decider(vb2, paths)
+    db.load(te + 120)
+    db.step(te + 120)
+    assert len(store.touches(keys=[key])) == 1 and _forward_rows(store) == []
+    # `explain` shows it among the customer's touches, as before
+    doc = explain(store, "c1", now=te + 60, clock=CLOCK)
+    assert [(x["step"], x["account"], x["flow"]) for x in doc["touches"] if x["step"] == "escalation"] == [
+        ("escalation", boss, "及时回复")
+    ]
