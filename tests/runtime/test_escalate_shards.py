@@ -217,3 +217,133 @@ def test_forwarded_in_the_customers_commit_and_taken_in_the_supervisors(
     assert [(x["step"], x["account"], x["flow"]) for x in doc["touches"] if x["step"] == "escalation"] == [
         ("escalation", boss, "及时回复")
     ]
+
+
+# ---- the property: a supervisor's limit holds over 4 shards, and the shards do what plan says ------------------
+class Shards:
+    """One Decider per shard on its view, as the shards' daemons run side by side: at each
+    instant one of them has something due, every shard steps (a daemon steps each of its
+    shards every tick), then the shards that others forwarded touches to step again."""
+
+    def __init__(self, store: Store, paths: list[str], now: int) -> None:
+        self.views = [store.view(shard) for shard in range(N)]
+        self.paths = paths
+        self.deciders = [self.start(shard, now) for shard in range(N)]
+
+    def start(self, shard: int, now: int) -> Decider:
+        decider = Decider(self.views[shard], self.paths)
+        decider.load(now)
+        decider.step(now)
+        return decider
+
+    def restart(self, now: int) -> None:
+        self.deciders = [self.start(shard, now) for shard in range(N)]
+
+    def at(self, t: int) -> None:
+        for decider in self.deciders:
+            decider.step(t)
+        while waiting := [shard for shard, view in enumerate(self.views) if view.waiting_forwards()]:
+            for shard in waiting:
+                assert self.deciders[shard].step(t).received
+
+    def run_until(self, end: int, rng: random.Random | None = None) -> None:
+        while dues := [d for d in (x.next_due() for x in self.deciders) if d is not None and d < end]:
+            t = min(dues)
+            self.at(t)
+            if rng is not None and rng.random() < 0.15:  # a shard's process restarted: its engine from the store
+                shard = rng.randrange(N)
+                self.deciders[shard] = self.start(shard, t)
+
+
+def _population(folder: Path) -> tuple[str, list[tuple[str, str, int]]]:
+    """A supervisor and one staff account in each of the 4 shards, three customers each. Day 1
+    every customer messages (7 minutes apart) and every fourth is answered late, before its
+    escalation; day 2 at 09:00 staff answer everyone, and every second customer messages again
+    from 11:00. The supervisor and the customers: (customer, account, day 1's message at)."""
+    ids = _ids(lambda found: len(found) == N and all(len(v) >= 2 for v in found.values()))
+    staff = {shard: ids[shard][0] for shard in range(N)}
+    boss = ids[1][1]
+    customers = [(f"k{s}{i}", staff[s], 3 * s + i) for s in range(N) for i in range(3)]
+    day1, day2 = START + 10 * 3600, START + DAY + 11 * 3600
+    events = []
+    for cid, _, n in customers:
+        events.append(("message", cid, day1 + 7 * 60 * n))
+        if n % 4 == 3:
+            events.append(("staff_message", cid, day1 + 7 * 60 * n + 15 * 60))
+        events.append(("staff_message", cid, START + DAY + 9 * 3600))
+        if n % 2 == 0:
+            events.append(("message", cid, day2 + 7 * 60 * n))
+    lines = [{"type": kind, "contact": cid, "at": dt.datetime.fromtimestamp(at, TZ).isoformat()}
+             for kind, cid, at in sorted(events, key=lambda e: (e[2], e[1]))]  # fmt: skip
+    (folder / "events.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    (folder / "accounts.csv").write_text("id,name\n" + f"{boss},老陈\n" + "".join(
+        f"{a},店员{s}\n" for s, a in staff.items()), encoding="utf-8")  # fmt: skip
+    (folder / "contacts.csv").write_text("id,name,account\n" + "".join(
+        f"{cid},客{cid[1:]},{a}\n" for cid, a, _ in customers), encoding="utf-8")  # fmt: skip
+    return boss, [(cid, a, day1 + 7 * 60 * n) for cid, a, n in customers]
+
+
+def _store_of(url: str, folder: Path) -> Store:
+    store = Store(url)
+    store.migrate()
+    import_files(store, [str(folder / "accounts.csv")], "accounts", CLOCK)
+    import_files(store, [str(folder / "contacts.csv")], "contacts", CLOCK)
+    events, problems = read_events(str(folder / "events.jsonl"), CLOCK)
+    assert not problems
+    store.append_events(events, "file")
+    store.record_shards(N)
+    return store
+
+
+def _decided(rows: list, end: int) -> list[tuple]:
+    return sorted((r.key, r.at, r.due, r.outcome, str(r.reason), r.text, r.account, r.contact) for r in rows
+                  if r.at is not None and r.at < end)  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_supervisors_limit_holds_over_shards_and_the_shards_do_what_plan_says(
+    tmp_path: Path, store_url: str
+) -> None:
+    boss, customers = _population(tmp_path)
+    paths = _write_playbook(tmp_path, boss)
+    assert len({shard_of(a, N) for _, a, _ in customers}) == N
+    store = _store_of(store_url, tmp_path)
+    end = START + 10 * DAY
+    shards = Shards(store, paths, START)
+    # split at an escalation another shard forwards: decided by the customer's shard, not yet taken
+    cid, account, said = next((c, a, at) for c, a, at in customers if shard_of(a, N) != shard_of(boss, N)
+                              and c.endswith("1"))  # fmt: skip
+    split = said + 30 * 60
+    shards.run_until(split, random.Random(7))
+    assert shards.deciders[shard_of(account, N)].step(split).forwarded == 1
+    assert [row.contact for row in shards.views[shard_of(boss, N)].waiting_forwards()] == [cid]
+    before = {r.key: r.state for r in store.touches()}
+    fc = forecast(store, paths, split, end)  # `plan --db` now, with that forward waiting in the store
+    assert {r.key: r.state for r in store.touches()} == before  # nothing written
+    shards.restart(split)
+    shards.run_until(end)
+    rows = [r for r in store.touches() if r.state != "held"]
+    # the supervisor's shard decided every escalation, from the customers of every shard
+    escalations = [r for r in rows if r.step == "escalation"]
+    assert len(escalations) == 9 + 6 and {r.account for r in escalations} == {boss}
+    assert {_ledger_shard(store, r.key) for r in escalations} == {shard_of(boss, N)}
+    accounts = dict((c, a) for c, a, _ in customers)
+    assert {shard_of(accounts[r.contact or ""], N) for r in escalations} == set(range(N))
+    with store.database.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.forwards)).scalar_one() == 0
+    # the limit: at most K a day for the supervisor, and it did hold them back
+    per_day = Counter(CLOCK.date_of(r.at) for r in rows if r.account == boss and r.outcome != "skipped")
+    assert max(per_day.values()) == K and sum(per_day.values()) == 15 and len(per_day) == 8
+    assert Counter(r.outcome for r in escalations) == {"ok": 2, "deferred": 13}
+    # plan --db made at the split equals what the shards then decided
+    planned = sorted((x.key, x.at, x.due, x.outcome, str(x.reason), x.text, x.account, x.contact)
+                     for x in fc.touches if x.at < end)  # fmt: skip
+    assert planned == _decided([r for r in rows if r.key not in before or before[r.key] == "held"], end)
+    assert any(x.step == "escalation" and x.contact == cid for x in fc.touches)
+    # and `plan` (one engine, from the files) equals everything the shards decided
+    result = run_plan(PlanInput(paths=paths, contacts=str(tmp_path / "contacts.csv"),
+                                accounts=str(tmp_path / "accounts.csv"), events=str(tmp_path / "events.jsonl"),
+                                start="2026-12-01 00:00", days=10))  # fmt: skip
+    assert not result.problems
+    assert _decided(list(result.touches), end) == _decided(rows, end)
+    store.close()
