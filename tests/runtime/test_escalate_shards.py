@@ -347,3 +347,43 @@ def test_a_supervisors_limit_holds_over_shards_and_the_shards_do_what_plan_says(
     assert not result.problems
     assert _decided(list(result.touches), end) == _decided(rows, end)
     store.close()
+
+
+def test_a_held_escalation_stays_with_the_supervisor_when_its_customer_moves(
+    tmp_path: Path, open_store: Callable[..., Store], backend: str
+) -> None:
+    """The supervisor and c1's, c2's staff in shard A: the second escalation waits for the
+    supervisor's next day (`limit task 1 per account per day`). c2 then moves to an account of
+    shard B: c2's rows go there, but the held task is the supervisor's — it stays in A, with
+    its retry, and A sends it the next morning."""
+    ids = _ids(lambda found: len(found) >= 2 and any(len(v) >= 2 for v in found.values()))
+    sa_ = next(shard for shard, v in sorted(ids.items()) if len(v) >= 2)
+    (a, boss), b = ids[sa_][:2], next(v[0] for shard, v in sorted(ids.items()) if shard != sa_)
+    sb = shard_of(b, N)
+    store = _sharded(open_store, backend)
+    paths = _write_playbook(tmp_path, boss, k=1)
+    store.import_records("accounts", [{"id": x, "name": x} for x in (a, boss, b)])
+    nine = START + 9 * 3600
+    store.append_events([Event("friend_added", c, nine, {"account": a, "name": c}) for c in ("c1", "c2")]
+                        + [Event("message", "c1", nine + 60, {}), Event("message", "c2", nine + 8 * 60, {}),
+                           Event("contact_updated", "c2", nine + 40 * 60, {"account": b})], "cli")  # fmt: skip
+    da, db = Decider(store.view(sa_), paths), Decider(store.view(sb), paths)
+    for decider in (da, db):
+        decider.load(nine)
+    _run(da, nine + 40 * 60)
+    assert da.step(nine + 40 * 60).handed_over == 1
+    version = da.playbooks[-1].version
+    key = f"{version}/及时回复/c2/1/escalate1"
+    [held] = store.touches(keys=[key])
+    assert (held.state, held.account, held.contact, _ledger_shard(store, key)) == ("held", boss, "c2", sa_)
+    assert key not in {r.key for r in store.view(sb).load_state().held}
+    assert da.engine is not None and "c2" not in da.engine.contacts.fields  # built again: c2 is B's now
+    req = da.engine.held_touch(key)
+    assert req is not None and req.account_only and req.counted_contact is None
+    assert any(item.payload.kind == "retry" and item.payload.key == key for item in da.engine.items())
+    db.step(nine + 40 * 60 + 1)
+    assert db.engine is not None and "c2" in db.engine.contacts.fields and db.engine.held_touch(key) is None
+    morning = START + DAY + 8 * 3600
+    _run(da, morning + 1)
+    [sent] = store.touches(keys=[key])
+    assert (sent.state, sent.outcome, sent.at, _ledger_shard(store, key)) == ("pending", "deferred", morning, sa_)
