@@ -9,6 +9,7 @@ shards, and the shards' touches equal `plan`'s and `plan --db`'s."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import random
 from collections import Counter
@@ -17,14 +18,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from rich.console import Console
 
+from playbook.cli.status import render
 from playbook.data.files import read_events
+from playbook.i18n import set_language
 from playbook.plan.run import PlanInput, run_plan
 from playbook.runtime import schema
 from playbook.runtime.decide import Decider
 from playbook.runtime.explain import explain
 from playbook.runtime.forecast import forecast
 from playbook.runtime.importing import import_files
+from playbook.runtime.report import status
 from playbook.runtime.rows import ForwardRow, Journal
 from playbook.runtime.storage.handoff import generation_rows
 from playbook.runtime.storage.routing import SHARDS
@@ -194,6 +199,18 @@ def test_forwarded_in_the_customers_commit_and_taken_in_the_supervisors(
     assert row == ForwardRow(key, te, row.version, boss, "c1", "及时回复", "escalation", 0, 0, row.text)
     assert "老王" in row.text and "小美" in row.text  # rendered where the customer is known
     assert va.waiting_forwards() == [] and store.touches(keys=[key]) == []  # not decided in the customer's shard
+    # `status` counts forwards a shard has not taken for over a minute (with shards: PostgreSQL)
+    if backend == "postgresql":
+        assert status(store)["deployment"]["forwards_waiting"] == {"count": 0, "shards": "-"}
+        later = open_store(now=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2))
+        doc = status(later)
+        assert doc["deployment"]["forwards_waiting"] == {"count": 1, "shards": str(sb)}
+        for lang, words in (("en", f"1 escalation tasks forwarded over a minute ago wait for shards {sb}"),
+                            ("zh", f"1 条转交超过一分钟的升级任务仍在等待分片 {sb} 接收")):  # fmt: skip
+            set_language(lang)
+            console = Console(record=True, width=200, file=io.StringIO())
+            render(doc, console)
+            assert words in console.export_text()
     # the supervisor's shard decides it, but its commit is refused (a crash before the commit alike): it waits
     vb2 = _taken_over(store, vb, "p2b")
     with pytest.raises(LeaseLost):
