@@ -348,6 +348,7 @@ def test_timer_rows_of_todays_and_older_shapes_load() -> None:
     a retry with its key only, a group step without the instance's account."""
     v, inst = PB.version, "快闪群/a1/2026-11-30/1"
     event = Event("message", "c1", START, {"text": "在吗"}, 4)
+    forwarded = (v, "k/escalate1", "a2", "c9", "及时回复", "escalation", 0, 0, "t")
     rows = [
         TimerRow(1, START, 0, (4,), "event", (event,)),
         TimerRow(2, START, 1, (), "tick", ()),
@@ -361,8 +362,7 @@ def test_timer_rows_of_todays_and_older_shapes_load() -> None:
         TimerRow(10, START + 99, 3, (), "sla_remind", (v, 0, "c1", 3, START + 600, None, "阿四"), v),
         TimerRow(11, START + 99, 3, (), "sla_deadline", (v, 0, "c1", 3), v),
         TimerRow(12, START + 99, 3, (), "sla_escalate", (v, 0, "c1", 3, 0), v),
-        TimerRow(13, START + 99, 3, (), "forwarded", (v, "k/escalate1", "a2", "c9", "及时回复", "escalation", 0, 0, "t"),
-                 v, account="a2"),  # fmt: skip
+        TimerRow(13, START + 99, 3, (), "forwarded", forwarded, v, account="a2"),
         TimerRow(14, START + 99, 3, (), "step", ("pb-gone", "互动", "c2", 1, "n1", 0), "pb-gone"),  # not loaded: left
     ]
     rows = [TimerRow(r.seq, r.due, r.phase, _stored(r.order), r.kind, _stored(r.payload), r.version, account=r.account)

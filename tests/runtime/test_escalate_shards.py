@@ -30,7 +30,7 @@ from playbook.runtime.explain import explain
 from playbook.runtime.forecast import forecast
 from playbook.runtime.importing import import_files
 from playbook.runtime.report import status
-from playbook.runtime.rows import ForwardRow, Journal
+from playbook.runtime.rows import ForwardRow
 from playbook.runtime.storage.handoff import generation_rows
 from playbook.runtime.storage.routing import SHARDS
 from playbook.runtime.store import Fence, LeaseLost, Store
@@ -318,9 +318,7 @@ def _decided(rows: list, end: int) -> list[tuple]:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_a_supervisors_limit_holds_over_shards_and_the_shards_do_what_plan_says(
-    tmp_path: Path, store_url: str
-) -> None:
+def test_a_supervisors_limit_holds_over_shards_and_the_shards_do_what_plan_says(tmp_path: Path, store_url: str) -> None:
     boss, customers = _population(tmp_path)
     paths = _write_playbook(tmp_path, boss)
     assert len({shard_of(a, N) for _, a, _ in customers}) == N

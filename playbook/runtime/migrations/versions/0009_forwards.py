@@ -36,8 +36,9 @@ def upgrade() -> None:
         sa.Column("contact", sa.String(), nullable=True),
         sa.Column("request", sa.JSON(none_as_null=True), nullable=False),
         sa.Column("created_at", UTC, nullable=False),
-        sa.ForeignKeyConstraint(["version"], ["playbook_versions.version"],
-                                name=op.f("fk_forwards_version_playbook_versions")),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["version"], ["playbook_versions.version"], name=op.f("fk_forwards_version_playbook_versions")
+        ),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_forwards")),
     )
     op.create_index("ix_forwards_shard", "forwards", ["shard", "due"])
