@@ -224,6 +224,8 @@ def test_forwarded_in_the_customers_commit_and_taken_in_the_supervisors(
     assert (done.account, done.contact, done.at, done.due, done.outcome, done.text) == (boss, "c1", te, te, "ok",
                                                                                         row.text)  # fmt: skip
     assert _ledger_shard(store, key) == sb and _forward_rows(store) == []
+    # a limit added by an edit counts the ledger's touches of its period: this one for the supervisor only
+    assert ("task", boss, None) in vb2.sent_in(store.versions()[0].name, START, START + DAY)
     assert db.step(te + 60).received == 0
     db = Decider(vb2, paths)
     db.load(te + 120)
