@@ -265,7 +265,8 @@ class Decider:
             self.build(now, self._docs)  # a contact was handed over to this shard: its rows are in the store
             report.rebuilt = True
         forwards = self.waiting_forwards()
-        if forwards and not {row.version for row in forwards} <= {p.version for p in self._engine().programs}:
+        assert self.engine is not None
+        if forwards and not {row.version for row in forwards} <= {p.version for p in self.engine.programs}:
             self.build(now, self._docs, forwards=forwards)  # forwarded by a version this engine does not run
             report.rebuilt = True
         engine, journaler = self.engine, self.journaler
@@ -306,10 +307,6 @@ class Decider:
         """The touches other shards forwarded to this one, waiting in the store (one shard
         alone has none), and `extra`."""
         return [*(self.store.waiting_forwards() if self.sharded() else ()), *extra]
-
-    def _engine(self) -> Engine:
-        assert self.engine is not None
-        return self.engine
 
     def _handoffs(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Handoff]:
         """Contacts this step moved to an account of another shard (an event or an import

@@ -404,3 +404,30 @@ def test_a_held_escalation_stays_with_the_supervisor_when_its_customer_moves(
     _run(da, morning + 1)
     [sent] = store.touches(keys=[key])
     assert (sent.state, sent.outcome, sent.at, _ledger_shard(store, key)) == ("pending", "deferred", morning, sa_)
+
+
+def test_a_forward_outlives_a_reload_of_the_supervisors_shard(
+    tmp_path: Path, open_store: Callable[..., Store], backend: str
+) -> None:
+    """The supervisor's shard reloads an edited playbook before the customer's shard (which
+    still runs the version it had) escalates: the forward names that older version, and the
+    supervisor's engine is built again with it (finishing) to decide it as it was decided."""
+    store = _sharded(open_store, backend)
+    a, boss, sa_, sb = _two_shards()
+    paths, te, key = _escalating(tmp_path, store, a, boss)
+    da, db = Decider(store.view(sa_), paths), Decider(store.view(sb), paths)
+    for decider in (da, db):
+        decider.load(START + 9 * 3600)
+        _run(decider, te)
+    old = db.playbooks[-1].version
+    _write_playbook(tmp_path, boss, k=3)  # an edit: another version
+    db.load(te - 1)
+    new = db.playbooks[-1].version
+    assert db.engine is not None and new != old and {p.version for p in db.engine.programs} == {new}
+    assert da.step(te).forwarded == 1
+    assert [row.version for row in store.view(sb).waiting_forwards()] == [old]
+    report = db.step(te)
+    assert report.rebuilt and report.received == 1
+    assert db.engine is not None and [p.version for p in db.engine.programs] == [old, new]
+    [done] = store.touches(keys=[key])
+    assert (done.version, done.account, done.outcome, done.at) == (old, boss, "ok", te)
