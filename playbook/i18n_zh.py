@@ -1194,6 +1194,7 @@ ZH: dict[str, str] = {
         "  {host} pid {pid}，自 {since} 起，{age} 秒前续约：分片 {shards}（{n} 个）",
     "  free shards: {shards}": "  空闲分片：{shards}",
     "  shards whose holder stopped renewing (taken over soon): {shards}": "  持有者已停止续约的分片（即将被接管）：{shards}",
+    "  {n} escalation tasks forwarded over a minute ago wait for shards {shards} to take them": "  {n} 条转交超过一分钟的升级任务仍在等待分片 {shards} 接收",
     "the store's timeline item {seq} (shard {shard}, kind {kind!r}) cannot be read: {reason}. Was the store written by a newer version of playbook?":
         "存储中的时间线条目 {seq}（分片 {shard}，类型 {kind!r}）无法读取：{reason}。这个存储是否由更新版本的 playbook 写入？",
 }

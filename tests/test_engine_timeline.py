@@ -27,6 +27,7 @@ from playbook.engine.timeline import (
     Arrival,
     Close,
     Fire,
+    Forwarded,
     GroupStep,
     Item,
     Kind,
@@ -178,10 +179,15 @@ def test_each_handler_runs_its_own_kind() -> None:
         Kind.SLA_REMIND: SlaRemind(0, 0, "c1", 1, START, "a1", "阿四"),
         Kind.SLA_DEADLINE: SlaDeadline(0, 0, "c1", 1),
         Kind.SLA_ESCALATE: SlaEscalate(0, 0, "c1", 1, 0),
+        Kind.FORWARDED: Forwarded(0, "k/escalate1", "a2", "c9", "及时回复", "escalation", 0, 0, "[及时回复] 请跟进"),
     }
     assert set(payloads) == set(Kind)
     for kind, due in payloads.items():
         engine._handlers[kind](due)
+    # a forwarded task is requested at once, for its account only (c9 is no contact of this engine's)
+    [req] = engine._pending
+    assert (req.key, req.account, req.contact, req.account_only, req.counted_contact, req.task_text, req.due) == (
+        "k/escalate1", "a2", "c9", True, None, "[及时回复] 请跟进", START)  # fmt: skip
     assert seen == [
         ("Engine._on_event", event),
         ("Engine._day_tick", None),
@@ -342,6 +348,7 @@ def test_timer_rows_of_todays_and_older_shapes_load() -> None:
     a retry with its key only, a group step without the instance's account."""
     v, inst = PB.version, "快闪群/a1/2026-11-30/1"
     event = Event("message", "c1", START, {"text": "在吗"}, 4)
+    forwarded = (v, "k/escalate1", "a2", "c9", "及时回复", "escalation", 0, 0, "t")
     rows = [
         TimerRow(1, START, 0, (4,), "event", (event,)),
         TimerRow(2, START, 1, (), "tick", ()),
@@ -355,15 +362,17 @@ def test_timer_rows_of_todays_and_older_shapes_load() -> None:
         TimerRow(10, START + 99, 3, (), "sla_remind", (v, 0, "c1", 3, START + 600, None, "阿四"), v),
         TimerRow(11, START + 99, 3, (), "sla_deadline", (v, 0, "c1", 3), v),
         TimerRow(12, START + 99, 3, (), "sla_escalate", (v, 0, "c1", 3, 0), v),
-        TimerRow(13, START + 99, 3, (), "step", ("pb-gone", "互动", "c2", 1, "n1", 0), "pb-gone"),  # not loaded: left
+        TimerRow(13, START + 99, 3, (), "forwarded", forwarded, v, account="a2"),
+        TimerRow(14, START + 99, 3, (), "step", ("pb-gone", "互动", "c2", 1, "n1", 0), "pb-gone"),  # not loaded: left
     ]
-    rows = [TimerRow(r.seq, r.due, r.phase, _stored(r.order), r.kind, _stored(r.payload), r.version) for r in rows]
+    rows = [TimerRow(r.seq, r.due, r.phase, _stored(r.order), r.kind, _stored(r.payload), r.version, account=r.account)
+            for r in rows]  # fmt: skip
     state = State([dict(c) for c in CONTACTS], set(), [dict(a) for a in ACCOUNTS], [], rows, [], [], [], {},
                   {"clock": {"start": START, "now": START}})  # fmt: skip
     engine, fresh = restore([PB], state, lambda record: None, start=START)
     assert not fresh
     got = {item.seq: item for item in engine.items()}
-    assert sorted(got) == list(range(1, 13))
+    assert sorted(got) == list(range(1, 14))
     assert got[1].payload == Arrival(event) and got[1].payload.contact == "c1"
     assert got[2].payload == Tick()
     assert got[3].payload == Retry("k1") and got[3].payload.contact is None
@@ -376,11 +385,13 @@ def test_timer_rows_of_todays_and_older_shapes_load() -> None:
     assert got[10].payload == SlaRemind(0, 0, "c1", 3, START + 600, None, "阿四", 0)
     assert got[11].payload == SlaDeadline(0, 0, "c1", 3)
     assert got[12].payload == SlaEscalate(0, 0, "c1", 3, 0)
+    assert got[13].payload == Forwarded(0, "k/escalate1", "a2", "c9", "及时回复", "escalation", 0, 0, "t")
+    assert got[13].payload.contact is None and got[13].payload.account == "a2"  # the account's, not the contact's
     assert {item.kind for item in got.values()} == set(Kind)
     # and written again, they are the rows they were (the playbook named by its version)
     journaler = Journaler(engine)
     again = {item.seq: journaler._timer_row(item) for item in got.values()}
-    for row in rows[:12]:
+    for row in rows[:13]:
         new = again[row.seq]
         assert (new.due, new.phase, new.order, new.kind, new.version) == (row.due, row.phase, row.order, row.kind,
                                                                           row.version)  # fmt: skip

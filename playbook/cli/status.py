@@ -148,3 +148,8 @@ def _render_deployment(dep: dict[str, Any], out: Any, short_time: Any) -> None:
     if dep["expired"] != "-":
         out.print(t("  shards whose holder stopped renewing (taken over soon): {shards}", shards=dep["expired"]),
                   markup=False, highlight=False, style="yellow")  # fmt: skip
+    waiting = dep.get("forwards_waiting") or {}
+    if waiting.get("count"):
+        out.print(t("  {n} escalation tasks forwarded over a minute ago wait for shards {shards} to take them",
+                    n=waiting["count"], shards=waiting["shards"]), markup=False, highlight=False,
+                  style="yellow")  # fmt: skip

@@ -29,7 +29,7 @@ from playbook.engine.host import Observer
 from playbook.engine.policy import SEND, LimitCounter, Verdict
 from playbook.engine.program import Program
 from playbook.engine.render import MissingValue, render
-from playbook.engine.timeline import Arrival, Item, Kind, Payload, Retry, Tick
+from playbook.engine.timeline import Arrival, Forwarded, Item, Kind, Payload, Retry, Tick
 from playbook.vocab import reasons
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.localtime import DEFAULT_TIMEZONE, LocalTime
@@ -73,6 +73,9 @@ class Engine:
         # and come out as TouchRuns. Otherwise (the daemon) each is a TouchRequest and a Touch.
         self.runs = runs
         self.unknown_contacts: list[Event] = []
+        # Touches for accounts another engine owns (`Contacts.owns`), handed to it through the
+        # store (`forward`): the daemon's journal takes them (observer), else they wait here.
+        self.forwarded: list[TouchRequest] = []
         # The daemon's journal (runtime/state.py) watches what changes; None in a plan.
         self.observer: Observer | None = None
         self.flows = [FlowSet(self, p, i) for i, p in enumerate(self.programs)]
@@ -160,7 +163,15 @@ class Engine:
             Kind.SLA_REMIND: lambda p: flows[p.flow].slas[p.sla].remind(p),
             Kind.SLA_DEADLINE: lambda p: flows[p.flow].slas[p.sla].deadline(p),
             Kind.SLA_ESCALATE: lambda p: flows[p.flow].slas[p.sla].escalate(p),
+            Kind.FORWARDED: self._forwarded,
         }
+
+    def _forwarded(self, p: Forwarded) -> None:
+        """A task another engine decided for one of our accounts: requested now, for the
+        account only (its contact is not ours, and not reached)."""
+        self.request(TouchRequest(due=self.now, channel="task", account=p.account, flow=p.name, step=p.step,
+                                  step_order=p.step_order, priority=p.priority, program=self.programs[p.flow],
+                                  key=p.key, contact=p.about, task_text=p.text, account_only=True))  # fmt: skip
 
     def _retry(self, payload: Retry) -> None:
         req = self._held.pop(payload.key, None)
@@ -224,7 +235,7 @@ class Engine:
         else:
             changed = apply_effects(contacts, event)
             if event.type == "deleted":
-                for req in [r for r in self._held.values() if r.contact == cid]:
+                for req in [r for r in self._held.values() if r.counted_contact == cid]:
                     self.give_up(req, reasons.CONTACT_DELETED)
         # Segment membership only needs a second look when the event changed something a
         # playbook reads (a staff_message changes nothing; a message only last_active_at).
@@ -265,6 +276,20 @@ class Engine:
     def request(self, req: TouchRequest) -> None:
         """A touch is due now: it will compete at the end of this instant."""
         self._pending.append(req)
+
+    def forward(self, req: TouchRequest) -> None:
+        """A touch for an account this engine does not own (`Contacts.owns`: a shard's engine;
+        an SLA's escalation to a supervisor of another shard): not decided here, but handed to
+        the engine that owns the account — through the store, with this engine's commit
+        (runtime/decide.py), where it is requested at its time (`receive`)."""
+        if self.observer is not None:
+            self.observer.forwarded(req)
+        else:
+            self.forwarded.append(req)
+
+    def receive(self, due: int, payload: Forwarded) -> None:
+        """A touch another engine forwarded to this one: requested at `due` (never before now)."""
+        self.at(due, payload)
 
     def request_batch(self, like: TouchRequest, contacts: list[str], keys: list[str]) -> None:
         """Touches alike but for their contact (`like` with each contact and key) are due
@@ -315,7 +340,7 @@ class Engine:
         self._take_retries(keys)
         for key in sorted(keys):
             req = self._held[key]
-            self.at(self.now, Retry(key, req.contact, req.account))
+            self.at(self.now, Retry(key, req.counted_contact, req.account))
         return len(keys)
 
     def refuse(self, version: str, held: str, reason: Reason) -> int:
@@ -387,7 +412,7 @@ class Engine:
         program: Program = req.program
         if req.cancelled:
             return self._finish(req, t, SKIPPED, req.cancelled)
-        contact, account = req.contact, req.account
+        contact, account = req.counted_contact, req.account
         if contact is not None and contact in self.contacts.deleted:
             return self._finish(req, t, SKIPPED, reasons.CONTACT_DELETED)
         if account is None:
@@ -430,11 +455,11 @@ class Engine:
             retry = req.not_after  # it cannot go out in time: given up when the group closes
         if self.observer is not None:
             self.observer.held(req)
-        self.at(retry, Retry(req.key, req.contact, req.account))
+        self.at(retry, Retry(req.key, req.counted_contact, req.account))
 
     def _render(self, req: TouchRequest, program: Program) -> tuple[str, dict[str, Any] | None, Any]:
         clock = program.clock
-        contact = self.contacts.fields.get(req.contact) if req.contact else None
+        contact = self.contacts.fields.get(req.contact) if req.contact and not req.account_only else None
         account = self.contacts.accounts.get(req.account or "")
         audience = req.audience_of() if req.audience_of else None
         if req.task_text is not None:
@@ -455,7 +480,7 @@ class Engine:
         # Touch's fields in order (positional: a plan makes millions of them)
         self.emit(Touch(t, req.due, req.channel, req.account, req.flow, req.step, req.content, text, outcome, reason,
                         req.program.version, req.key, req.contact, req.group, audience, req.priority,
-                        req.step_order, parts))  # fmt: skip
+                        req.step_order, parts, req.account_only))  # fmt: skip
         if req.origin is not None:
             self.flows[req.origin[1]].touch_done(req.origin, None if outcome == SKIPPED else t)
 

@@ -7,7 +7,10 @@ time: only time inside `during` counts. Reminders are tasks for the account that
 answer, at each `remind at D` into the allowance (one at 80 % when none is written); at
 the deadline the watch is missed; each `escalate to ACCOUNT|"role" after D` gives a task
 to a supervisor D of counted time after the miss, if the contact is still unanswered then.
-The exact rules are in docs/semantics.md ("Service levels").
+An escalation is the supervisor's touch: it counts against the supervisor's limits, not the
+customer's, and when another engine owns the supervisor's account (a shard's engine:
+`Contacts.owns`) it is forwarded there to be decided (`Host.forward`). The exact rules are
+in docs/semantics.md ("Service levels").
 """
 
 from __future__ import annotations
@@ -175,34 +178,49 @@ class SlaRun:
         staff = _braces(str(accounts.get(owner or "", {}).get("name") or owner or "?"))
         text = t_in(TASK_LANGUAGE, ESCALATION_TASK, sla=self.sla.name, name=name, trigger=self.sla.trigger, staff=staff)
         key = f"{self._key(cid, serial)}/escalate{n + 1}"
+        # decided now, where the contact is known: a contact deleted by now gives the supervisor
+        # nothing (the task, the supervisor's from here on, is not taken back by a later deletion)
+        gone = reasons.CONTACT_DELETED if cid in self.engine.contacts.deleted else None
         if esc.account is not None:
-            self._task(esc.account, cid, "escalation", n, key, text)
+            self._escalate(esc.account, cid, n, key, text, gone)
             return
         holders = role_holders(accounts.values(), esc.role or "")
         for account in holders:
-            self._task(account, cid, "escalation", n, f"{key}/{account}", text)
+            self._escalate(account, cid, n, f"{key}/{account}", text, gone)
         if not holders:  # the accounts changed since the playbook was checked
             self._task(None, cid, "escalation", n, key, text, cancelled=reasons.no_role(esc.role or ""))
 
+    def _escalate(self, account: str, cid: str, n: int, key: str, text: str, cancelled: str | None) -> None:
+        """An escalation's task: the supervisor's touch (`account_only`), decided by the engine
+        that owns the supervisor's account — this one, or another it is forwarded to."""
+        req = self._request(account, cid, "escalation", n, key, text, cancelled, account_only=True)
+        owns = self.engine.contacts.owns
+        if cancelled is None and owns is not None and not owns(account):
+            self.engine.forward(req)
+        else:
+            self.engine.request(req)
+
     def _task(self, account: str | None, cid: str, step: str, order: int, key: str, text: str,
               cancelled: str | None = None) -> None:  # fmt: skip
-        program = self.flows.program
-        self.engine.request(
-            TouchRequest(
-                due=self.engine.now,
-                channel="task",
-                account=account,
-                flow=self.sla.name,
-                step=step,
-                step_order=order,
-                priority=0,
-                program=program,
-                key=key,
-                contact=cid,
-                task_text=text,
-                cancelled=cancelled,
-            )  # fmt: skip
-        )
+        self.engine.request(self._request(account, cid, step, order, key, text, cancelled))
+
+    def _request(self, account: str | None, cid: str, step: str, order: int, key: str, text: str,
+                 cancelled: str | None, *, account_only: bool = False) -> TouchRequest:  # fmt: skip
+        return TouchRequest(
+            due=self.engine.now,
+            channel="task",
+            account=account,
+            flow=self.sla.name,
+            step=step,
+            step_order=order,
+            priority=0,
+            program=self.flows.program,
+            key=key,
+            contact=cid,
+            task_text=text,
+            cancelled=cancelled,
+            account_only=account_only,
+        )  # fmt: skip
 
     # ---- versions and the daemon's store ------------------------------------------------------------
     def activate(self, t: int) -> None:

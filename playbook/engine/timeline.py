@@ -37,6 +37,7 @@ class Kind(StrEnum):
     SLA_REMIND = "sla_remind"  # a service level's reminder
     SLA_DEADLINE = "sla_deadline"  # a service level's deadline
     SLA_ESCALATE = "sla_escalate"  # a service level's escalation
+    FORWARDED = "forwarded"  # a touch another engine decided for one of this engine's accounts
 
 
 _NONE = property(lambda self: None)  # a payload that names no contact, or no account
@@ -186,11 +187,31 @@ class SlaEscalate(NamedTuple):
     account = _NONE
 
 
-Payload = Arrival | Tick | Retry | Fire | Step | Timeout | GroupStep | Close | SlaRemind | SlaDeadline | SlaEscalate
-PAYLOADS: dict[Kind, type[Any]] = {
-    cls.kind: cls
-    for cls in (Arrival, Tick, Retry, Fire, Step, Timeout, GroupStep, Close, SlaRemind, SlaDeadline, SlaEscalate)
-}
+class Forwarded(NamedTuple):
+    """A task another engine decided for one of this engine's accounts (an SLA's escalation
+    to a supervisor whose account another shard owns: `Contacts.owns`), its text rendered
+    there; requested here at its time, for the account only (`TouchRequest.account_only`).
+    It names the customer (`about`) but is not the customer's: it stays with the account,
+    whichever shard the customer moves to (`contact` is None)."""
+
+    flow: int
+    key: str
+    account: str  # the supervisor's
+    about: str | None  # the contact it is about (the customer; not this engine's)
+    name: str  # the flow (the SLA's name)
+    step: str
+    step_order: int
+    priority: float
+    text: str  # the task's text, rendered by the engine that decided it
+
+    kind = Kind.FORWARDED
+    phase = PHASE_STEP
+    contact = _NONE
+
+
+_TYPES = (Arrival, Tick, Retry, Fire, Step, Timeout, GroupStep, Close, SlaRemind, SlaDeadline, SlaEscalate, Forwarded)
+Payload = Arrival | Tick | Retry | Fire | Step | Timeout | GroupStep | Close | SlaRemind | SlaDeadline | SlaEscalate | Forwarded  # fmt: skip
+PAYLOADS: dict[Kind, type[Any]] = {cls.kind: cls for cls in _TYPES}
 # Kinds whose payload names a playbook (`flow`, its position among the engine's playbooks:
 # always the first field)
 IN_FLOW = frozenset(kind for kind, cls in PAYLOADS.items() if "flow" in cls._fields)

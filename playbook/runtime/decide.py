@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +24,8 @@ from playbook.engine.flows import waiting_steps
 from playbook.engine.timeline import IN_FLOW, Fire, Kind
 from playbook.i18n import t
 from playbook.runtime.approvals import APPROVED, FIRST_HOUR, PENDING, REPLACED, ApprovePolicy, awaiting, refused
-from playbook.runtime.rows import Handoff, State
-from playbook.runtime.state import Journaler, in_bulk, restore
+from playbook.runtime.rows import ForwardRow, Handoff, State
+from playbook.runtime.state import Journaler, forward_row, in_bulk, receive, restore
 from playbook.runtime.storage.contacts import account_of
 from playbook.runtime.store import GENERATION, ShardMoved, Store
 from playbook.vocab.limits import LimitRule
@@ -61,6 +61,8 @@ class StepReport:
     decisions: dict[str, str] = field(default_factory=dict)  # approvals and rejections taken in: version -> state
     handed_over: int = 0  # contacts moved to another shard (their account is one of its)
     rebuilt: bool = False  # the engine was built again (a contact was handed over to this shard)
+    forwarded: int = 0  # touches for other shards' accounts handed to them (SLA escalations)
+    received: int = 0  # touches other shards forwarded to this one, taken in
 
 
 @dataclass
@@ -125,18 +127,27 @@ class Decider:
         if not new:
             return {}
         end = now + FIRST_HOUR
-        touches: list[Touch] = []
+        found: dict[int, list[Touch]] = {}
 
-        def sink(record: Any) -> None:
-            if isinstance(record, Touch) and record.due < end:
-                touches.append(record)
+        def sink_for(shard: int) -> Sink:
+            touches = found[shard] = []  # a shard run again starts afresh
 
-        # scale-out: the first shard to load a new version forecasts every shard (one at a time,
-        # each from its own rows), so the gate judges the deployment's first hour, not one shard's
-        count = self.store.shard_count() if self.store.shard is not None else 1
-        for store in [self.store] if count == 1 else [self.store.view(shard) for shard in range(count)]:
-            run_ahead(store, self.paths, now, end, sink, shared_limits=self.shared_limits,
-                      can_dissolve_groups=self.can_dissolve_groups, grace=self.grace, current=current)  # fmt: skip
+            def sink(record: Any) -> None:
+                if isinstance(record, Touch) and record.due < end:
+                    touches.append(record)
+
+            return sink
+
+        # scale-out: the first shard to load a new version forecasts every shard (each from its
+        # own rows, with what the others forward to it), so the gate judges the deployment's
+        # first hour, not one shard's
+        options = {"shared_limits": self.shared_limits, "can_dissolve_groups": self.can_dissolve_groups,
+                   "grace": self.grace, "current": current}  # fmt: skip
+        if self.store.shard is None or self.store.shard_count() == 1:
+            run_ahead(self.store, self.paths, now, end, sink_for(0), **options)
+        else:
+            run_shards_ahead(self.store, self.paths, now, end, sink_for, **options)
+        touches = [x for shard in sorted(found) for x in found[shard]]
         asks = {}
         for version in new:
             going = [x for x in touches if x.version == version and x.outcome != "skipped" and x.at < end]
@@ -185,21 +196,24 @@ class Decider:
 
     @in_bulk  # every contact's record and the engine's state made at once, all of it kept
     def build(self, now: int, current: Sequence[dict[str, Any]], *, migrate: bool = False,
-              sink: Sink | None = None) -> LoadReport:  # fmt: skip
+              sink: Sink | None = None, forwards: Sequence[ForwardRow] = ()) -> LoadReport:  # fmt: skip
         """The engine in the store's state with `current` as the running versions: older
         versions finishing or remembered, caught up after downtime, new versions taking
         over. Nothing is written here; with `sink` (a forecast, runtime/forecast.py) the
-        engine's records go there and nothing is journaled."""
+        engine's records go there and nothing is journaled. The versions of the touches
+        other shards forwarded to this one (waiting in the store, and `forwards`) are among
+        the engine's, finishing if not running."""
         current_versions = [doc["version"] for doc in current]
         self._docs = list(current)
         state = self.store.load_state()
+        forwarded = {row.version for row in self.waiting_forwards(forwards)}
         self._generation = int(state.engine_state.get(GENERATION) or 0)
         known = {r.version: r for r in self.store.versions()}
         # older versions of the running playbooks whose contacts entered a journey: what they
         # entered counts for re-entry, one-at-a-time and goal windows in the newer version
         names = {doc.get("name") or doc.get("title") or "" for doc in current}
         entered = {row.version for row in state.enrolments if known[row.version].name in names}
-        finishing = [v for v in _versions_with_work(state) if v not in current_versions]
+        finishing = [v for v in sorted({*_versions_with_work(state), *forwarded}) if v not in current_versions]
         retired = sorted({*finishing, *entered} - set(current_versions), key=lambda v: (known[v].created_at, v))
         finishing = [v for v in retired if v in finishing]
         docs = [known[v].document for v in retired] + list(current)
@@ -246,21 +260,28 @@ class Decider:
     def step(self, now: int) -> StepReport:
         """Decide everything up to `now`: new events in, timeline advanced, one commit."""
         report = StepReport()
-        sharded = self.store.shard is not None and self.store.shard_count() > 1
+        sharded = self.sharded()
         if sharded and int(self.store.engine_value(GENERATION) or 0) != self._generation:
             self.build(now, self._docs)  # a contact was handed over to this shard: its rows are in the store
+            report.rebuilt = True
+        forwards = self.waiting_forwards()
+        assert self.engine is not None
+        if forwards and not {row.version for row in forwards} <= {p.version for p in self.engine.programs}:
+            self.build(now, self._docs, forwards=forwards)  # forwarded by a version this engine does not run
             report.rebuilt = True
         engine, journaler = self.engine, self.journaler
         assert engine is not None and journaler is not None
         if self.store.imports() != self._imports:
             report.imported = self._take_imports()
         fed = [event.seq for event in self.take_events()]
+        receive(engine, forwards)
         report.decisions = self.advance(now)
         journal = journaler.capture()
         rejected = {e.seq: "unknown contact" for e in engine.unknown_contacts}
         engine.unknown_contacts.clear()
         journal.events_processed = [seq for seq in fed if seq not in rejected]
         journal.events_rejected = rejected
+        journal.forwards_taken = [row.key for row in forwards]
         if sharded:
             journal.generation = self._generation
             journal.handoffs = self._handoffs(journal.contacts)
@@ -275,7 +296,17 @@ class Decider:
             report.handed_over = len(journal.handoffs)
         report.events, report.rejected = len(fed), len(rejected)
         report.touches, report.state_events = len(journal.touches), len(journal.state_events)
+        report.forwarded, report.received = len(journal.forwards), len(forwards)
         return report
+
+    def sharded(self) -> bool:
+        """Whether this is one shard's engine of a store with several."""
+        return self.store.shard is not None and self.store.shard_count() > 1
+
+    def waiting_forwards(self, extra: Sequence[ForwardRow] = ()) -> list[ForwardRow]:
+        """The touches other shards forwarded to this one, waiting in the store (one shard
+        alone has none), and `extra`."""
+        return [*(self.store.waiting_forwards() if self.sharded() else ()), *extra]
 
     def _handoffs(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Handoff]:
         """Contacts this step moved to an account of another shard (an event or an import
@@ -487,27 +518,54 @@ class Ahead:
 
 def run_ahead(store: Store, paths: Sequence[str], start: int, end: int, sink: Sink, *,
               shared_limits: Sequence[LimitRule] = (), can_dissolve_groups: bool = True, grace: int = 3600,
-              current: Sequence[dict[str, Any]] | None = None) -> Ahead:  # fmt: skip
+              current: Sequence[dict[str, Any]] | None = None, forwards: Sequence[ForwardRow] = ()) -> Ahead:  # fmt: skip
     """The engine restored from `store` at `start` (the daemon's now), as the daemon restores
     it, and run to `end` over a simulated clock, writing nothing: what the daemon will do
     (`runtime/forecast.py`; the launch gate's first hour). The playbooks are `current` (the
-    documents, compiled once for every shard), else `paths`, else the versions the store runs."""
+    documents, compiled once for every shard), else `paths`, else the versions the store runs.
+    A shard's engine takes in the touches other shards forwarded to it — those waiting in the
+    store and `forwards` (what the others' forecasts forward: `run_shards_ahead`) — and keeps
+    what it forwards itself in `engine.forwarded`."""
     decider = Decider(store, paths, shared_limits=shared_limits, can_dissolve_groups=can_dissolve_groups,
                       grace=grace)  # fmt: skip
     if current is None:
         current = decider.compile() if paths else current_documents(store)
     current = list(current)
-    report = decider.build(start, current, sink=sink)
+    report = decider.build(start, current, sink=sink, forwards=forwards)
     engine = decider.engine
     assert engine is not None
     inputs = decider.take_events()
-    decider.advance(start)  # the daemon's first step: events in, approvals taken in
+    receive(engine, decider.waiting_forwards(forwards))
+    decider.advance(start)  # the daemon's first step: events in, forwards and approvals taken in
     t = max(start, engine.now)
     while t < end:  # a day at a time, as `plan` runs
         t = min(t + DAY, end)
         engine.advance(t - 1)
     engine.drain()
     return Ahead(decider, report, inputs, current)
+
+
+def run_shards_ahead(store: Store, paths: Sequence[str], start: int, end: int, sink_for: Callable[[int], Sink], *,
+                     shared_limits: Sequence[LimitRule] = (), can_dissolve_groups: bool = True, grace: int = 3600,
+                     current: Sequence[dict[str, Any]] | None = None) -> list[Ahead]:  # fmt: skip
+    """Every shard of a store with shards run ahead (`run_ahead`), each from its own view,
+    its records into `sink_for(shard)`; then each shard that another forwards touches to (an
+    SLA's escalation for a supervisor of that shard) is run again with them, its records
+    into a new `sink_for(shard)`. A forwarded touch (an escalation's task) forwards nothing
+    itself, so the second run is the last. One `Ahead` per shard, in shard order."""
+    count = store.shard_count()
+    options = {"shared_limits": shared_limits, "can_dissolve_groups": can_dissolve_groups, "grace": grace,
+               "current": current}  # fmt: skip
+    aheads = [run_ahead(store.view(shard), paths, start, end, sink_for(shard), **options) for shard in range(count)]
+    received: dict[int, list[ForwardRow]] = {}
+    for ahead in aheads:
+        assert ahead.decider.engine is not None
+        for req in ahead.decider.engine.forwarded:
+            row = forward_row(req)
+            received.setdefault(shard_of(row.account, count), []).append(row)
+    for shard, rows in sorted(received.items()):
+        aheads[shard] = run_ahead(store.view(shard), paths, start, end, sink_for(shard), forwards=rows, **options)
+    return aheads
 
 
 def current_documents(store: Store) -> list[dict[str, Any]]:

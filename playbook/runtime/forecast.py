@@ -13,7 +13,9 @@ a reload would load) or, without paths, the versions the store runs.
 
 On a store with shards each shard is forecast apart, from its own view (`Store.view`), as
 that shard's daemon engine is restored — its own clock, rotation cycles, SLA base, timers
-— and the shards' results are put together: touches and state events in the plan's order
+— and the shards that others forward touches to (an SLA's escalation for a supervisor of
+that shard: storage/forwards.py) are forecast again with them, at their time, as their
+daemons take them (`run_shards_ahead`); the shards' results are put together: touches and state events in the plan's order
 (by time, then account, then contact; no two shards share an account or a contact, so
 the order between them is not left to chance), every shard's engine kept (`engines`) for
 what is read across them (metrics, who is mid-journey), contacts and unknown contacts
@@ -28,8 +30,8 @@ from typing import Any
 
 from playbook.compiler import ir
 from playbook.engine.contacts import Contacts
-from playbook.engine.core import Engine
-from playbook.runtime.decide import Decider, LoadReport, current_documents, run_ahead
+from playbook.engine.core import Engine, Sink
+from playbook.runtime.decide import Ahead, Decider, LoadReport, current_documents, run_ahead, run_shards_ahead
 from playbook.runtime.store import Store
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import Event, StateEvent, Touch
@@ -56,32 +58,45 @@ def forecast(store: Store, paths: Sequence[str], start: int, end: int, *, shared
     one engine, or on a store with shards one per shard, put together."""
     count = store.shard_count() if store.shard is None else 1
     if count == 1:
-        return _one(store, paths, start, end, shared_limits, can_dissolve_groups, grace, None)
+        records = _Records(end)
+        ahead = run_ahead(store, paths, start, end, records.sink, shared_limits=shared_limits,
+                          can_dissolve_groups=can_dissolve_groups, grace=grace)  # fmt: skip
+        return _part(ahead, records, start, end)
     current = Decider(store, paths).compile() if paths else current_documents(store)  # once, for every shard
-    parts = [_one(store.view(shard), paths, start, end, shared_limits, can_dissolve_groups, grace, current)
-             for shard in range(count)]  # fmt: skip
-    return _merged(parts, store)
+    records_of: dict[int, _Records] = {}
+
+    def sink_for(shard: int) -> Sink:
+        records = records_of[shard] = _Records(end)  # a shard forecast again starts afresh
+        return records.sink
+
+    aheads = run_shards_ahead(store, paths, start, end, sink_for, shared_limits=shared_limits,
+                              can_dissolve_groups=can_dissolve_groups, grace=grace, current=current)  # fmt: skip
+    return _merged([_part(ahead, records_of[shard], start, end) for shard, ahead in enumerate(aheads)], store)
 
 
-def _one(store: Store, paths: Sequence[str], start: int, end: int, shared_limits: Sequence[LimitRule],
-         can_dissolve_groups: bool, grace: int, current: Sequence[dict[str, Any]] | None) -> Forecast:  # fmt: skip
-    """One engine (the store's, or one shard's) restored and run to `end`."""
-    touches: list[Touch] = []
-    events: list[StateEvent] = []
+class _Records:
+    """What one engine's forecast decided before `end`: touches (by due) and state events."""
 
-    def sink(record: Any) -> None:
+    def __init__(self, end: int) -> None:
+        self.end = end
+        self.touches: list[Touch] = []
+        self.events: list[StateEvent] = []
+
+    def sink(self, record: Any) -> None:
         if isinstance(record, Touch):
-            if record.due < end:
-                touches.append(record)
-        elif record.at < end:
-            events.append(record)
+            if record.due < self.end:
+                self.touches.append(record)
+        elif record.at < self.end:
+            self.events.append(record)
 
-    ahead = run_ahead(store, paths, start, end, sink, shared_limits=shared_limits,
-                      can_dissolve_groups=can_dissolve_groups, grace=grace, current=current)  # fmt: skip
+
+def _part(ahead: Ahead, records: _Records, start: int, end: int) -> Forecast:
+    """One engine (the store's, or one shard's) restored and run to `end`."""
     engine = ahead.decider.engine
     assert engine is not None
-    return Forecast([engine], ahead.decider.playbooks, start, end, touches, events, ahead.inputs, ahead.report,
-                    engine.contacts, engine.unknown_contacts, [doc["version"] for doc in ahead.current])  # fmt: skip
+    return Forecast([engine], ahead.decider.playbooks, start, end, records.touches, records.events, ahead.inputs,
+                    ahead.report, engine.contacts, engine.unknown_contacts,
+                    [doc["version"] for doc in ahead.current])  # fmt: skip
 
 
 def _merged(parts: list[Forecast], store: Store) -> Forecast:

@@ -40,6 +40,7 @@ SLA_TYPES = ("sla_started", "sla_met", "sla_late", "sla_missed")
 # An SLA's trigger names the seed metric it measures (PRODUCT.md): 通过率, 回复率.
 SLA_KINDS = {"friend_request": "pass_rate", "message": "reply_rate"}
 STREAM = 2000  # rows fetched at a time from the big tables
+LATE_FORWARD = 60  # seconds: a touch forwarded to a shard and not taken since is shown by `status`
 
 
 @contextmanager
@@ -135,9 +136,12 @@ def status(store: Store, clock: LocalTime | None = None, latest: int = 10) -> di
 
 
 def deployment(store: Store, clock: LocalTime) -> dict[str, Any]:
-    """Scale-out: the live processes with their shards and how long ago they renewed, and
-    the shards nobody holds (free: given up or never taken; expired: their holder stopped
-    renewing — another process takes them at its next look)."""
+    """Scale-out: the live processes with their shards and how long ago they renewed, the
+    shards nobody holds (free: given up or never taken; expired: their holder stopped
+    renewing — another process takes them at its next look), and the touches forwarded to a
+    shard more than a minute ago that it has not taken yet (SLA escalations for a supervisor
+    of that shard: each shard takes its own at every step, so a count here means a shard
+    nobody runs, or one that fails)."""
     count = store.shard_count()
     now = store.now()
     by_owner: dict[str, list[int]] = {}
@@ -157,7 +161,9 @@ def deployment(store: Store, clock: LocalTime) -> dict[str, Any]:
                   "renewed": when_dt(p.renewed_at, clock), "lease_age": round((now - p.renewed_at).total_seconds(), 1),
                   "shards": ranges(by_owner.get(p.owner, [])), "held": len(by_owner.get(p.owner, []))}
                  for p in store.processes()]  # fmt: skip
-    return {"shards": count, "processes": processes, "free": ranges(free), "expired": ranges(expired)}
+    late = store.late_forwards(now - dt.timedelta(seconds=LATE_FORWARD))
+    return {"shards": count, "processes": processes, "free": ranges(free), "expired": ranges(expired),
+            "forwards_waiting": {"count": sum(late.values()), "shards": ranges(sorted(late))}}  # fmt: skip
 
 
 def reload_refused(store: Store, clock: LocalTime) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from playbook.vocab.reasons import Reason, joined
 FlowStateKey = tuple[str, str, str]  # (version, runner, item)
 EnrolmentKey = tuple[str, str, str, int]  # (version, journey, contact, n)
 CounterKey = tuple[str, str, str, int]  # (scope, rule, scope_id, period_start)
+ACCOUNT_ONLY = {"account_only": True}  # `request` of a decided row that counts for its account only
 
 
 @dataclass(slots=True)
@@ -141,6 +142,7 @@ class TouchRow:
             outcome=touch.outcome,
             reason=touch.reason,
             next_attempt_at=None if skipped else touch.at,
+            request=dict(ACCOUNT_ONLY) if touch.account_only else None,
         )
 
     @classmethod
@@ -171,6 +173,7 @@ class TouchRow:
                 "reasons": [reason_doc(r) for r in req.reasons],
                 "not_after": req.not_after,
                 "moments": req.audience_of is not None,
+                "account_only": req.account_only,
             },
         )
 
@@ -182,6 +185,29 @@ class TouchRow:
     def cancelled(self) -> Reason | None:
         """Why a held touch is given up when it is next tried (its request's `cancelled`)."""
         return reason_of_doc((self.request or {}).get("cancelled"))
+
+    def account_only(self) -> bool:
+        """Whether it counts for its account only (TouchRequest.account_only: an SLA's escalation)."""
+        return bool((self.request or {}).get("account_only"))
+
+
+@dataclass(slots=True)
+class ForwardRow:
+    """A touch one shard's engine decided for an account another shard owns — an SLA's
+    escalation task for a supervisor (`Engine.forward`). Written with the deciding shard's
+    journal; the receiving shard's engine requests it at `due` (never before its now) and
+    takes it off in the commit of that step (storage/forwards.py)."""
+
+    key: str  # the touch's idempotency key
+    due: int  # when it was decided
+    version: str  # the playbook version that decided it
+    account: str  # the account it is for: the receiving shard is that account's
+    contact: str | None  # the contact it is about (not reached: the account's touch only)
+    flow: str
+    step: str
+    step_order: int
+    priority: float
+    text: str  # the task's text, rendered where it was decided
 
 
 @dataclass(slots=True)
@@ -218,6 +244,7 @@ class Handoff:
     shard: int  # where it goes
     timers: list[int] = field(default_factory=list)  # seqs of the timeline items that name it
     counters: list[CounterKey] = field(default_factory=list)  # its contact-scoped limit counts
+    held: list[str] = field(default_factory=list)  # keys of its held touches (not its account's only ones)
 
 
 @dataclass
@@ -247,6 +274,8 @@ class Journal:
     state_events: list[StateEvent] = field(default_factory=list)  # appended to the state event log
     engine_state: dict[str, Any] = field(default_factory=dict)  # name -> value (the engine's clock …)
     handoffs: dict[str, Handoff] = field(default_factory=dict)  # contact -> the shard it moves to, with what names it
+    forwards: list[ForwardRow] = field(default_factory=list)  # touches for other shards' accounts, handed there
+    forwards_taken: list[str] = field(default_factory=list)  # keys of forwards to this shard taken in
     # scale-out: the shard's generation the engine was built at; a write finding another one
     # (a contact handed over to this shard meanwhile) is refused with `ShardMoved`
     generation: int | None = None

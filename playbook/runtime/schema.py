@@ -338,6 +338,24 @@ engine_state = sa.Table(
     sa.PrimaryKeyConstraint("shard", "name"),
 )
 
+# Touches one shard's engine decided for an account of another shard (0009): an SLA's
+# escalation task for a supervisor, written in the deciding shard's commit, deleted in the
+# commit of the receiving shard's step that requests it (storage/forwards.py).
+forwards = sa.Table(
+    "forwards",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),  # the touch's idempotency key (the ledger's, once decided)
+    sa.Column("shard", sa.Integer, nullable=False),  # the receiving shard: the account's (vocab.shards.shard_of)
+    sa.Column("sender", sa.Integer, nullable=False),  # the shard that decided it
+    sa.Column("due", Seconds, nullable=False),  # when it was decided; requested then, or at the receiver's now
+    _version_fk(),
+    sa.Column("account", sa.String, nullable=False),
+    sa.Column("contact", sa.String),  # the contact it is about (not reached)
+    sa.Column("request", Doc(), nullable=False),  # the rest: flow, step, step_order, priority, text
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_forwards_shard", "shard", "due"),
+)
+
 # The daemon processes of a deployment (0008): each renews its row while alive; the live
 # ones share the shards (runtime/lease.py, `ShardLeases`).
 processes = sa.Table(

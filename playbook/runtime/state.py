@@ -33,9 +33,19 @@ from playbook.engine.flows import EnrolmentState, InstanceState, JourneyContact,
 from playbook.engine.policy import LimitCounter
 from playbook.engine.sla import SlaBase, SlaWatch
 from playbook.engine.standing import SeatState
-from playbook.engine.timeline import IN_FLOW, Item, Kind, loaded, stored
+from playbook.engine.timeline import IN_FLOW, Forwarded, Item, Kind, loaded, stored
 from playbook.i18n import t
-from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Handoff, Journal, State, TimerRow, TouchRow
+from playbook.runtime.rows import (
+    CounterRow,
+    EnrolmentRow,
+    ForwardRow,
+    GroupRow,
+    Handoff,
+    Journal,
+    State,
+    TimerRow,
+    TouchRow,
+)
 from playbook.vocab.limits import LimitRule
 from playbook.vocab.model import StateEvent, Touch, TouchRequest
 
@@ -100,6 +110,7 @@ class Journaler:
         self.counts: set[tuple[int, str]] = set()  # (id of a LimitCounter, scope id)
         self.runners: set[tuple[int, str, str]] = set()
         self.state_events: list[StateEvent] = []
+        self.forwards: list[ForwardRow] = []
 
     # ---- the Observer hooks -------------------------------------------------------------------
     def timer_added(self, item: Item) -> None:
@@ -120,11 +131,15 @@ class Journaler:
             del self.touches[req.key]  # its outcome (or a new hold) follows before the commit
 
     def counted(self, program: Program, req: TouchRequest) -> None:
-        for counter in program.policies.applicable(req.channel, req.contact is not None):
+        contact = req.counted_contact
+        for counter in program.policies.applicable(req.channel, contact is not None):
             scope = counter.rule.scope
-            scope_id = req.contact if scope == "contact" else req.group if scope == "group" else req.account
+            scope_id = contact if scope == "contact" else req.group if scope == "group" else req.account
             if scope_id is not None:
                 self.counts.add((id(counter), scope_id))
+
+    def forwarded(self, req: TouchRequest) -> None:
+        self.forwards.append(forward_row(req))
 
     def dirty(self, flow_index: int, runner: str, item: str) -> None:
         self.runners.add((flow_index, runner, item))
@@ -152,15 +167,17 @@ class Journaler:
                         at=event.at, content=action, text=tag, outcome="ok", next_attempt_at=event.at)  # fmt: skip
 
     def handoff(self, cid: str, shard: int) -> Handoff:
-        """What moves with a contact to `shard`: the timeline items that name it (seqs) and
-        its contact-scoped limit counts (keys); its record, enrolments, segment matches, SLA
-        watches, held touches and unprocessed events are found by the store."""
+        """What moves with a contact to `shard`: the timeline items that name it (seqs), its
+        contact-scoped limit counts (keys) and its held touches (keys) — not the touches it is
+        only the subject of (`TouchRequest.account_only`: a supervisor's escalation task stays
+        with the supervisor's account); its record, enrolments, segment matches, SLA watches
+        and unprocessed events are found by the store."""
         engine = self.engine
-        held = {req.key: req.contact for req in engine.held()}
+        held = {req.key: req.counted_contact for req in engine.held()}
         timers = sorted(item.seq for item in engine.items() if item_contact(item, held) == cid)
         counters = [(scope, rule, cid, counter.period_start) for counter, scope, rule in self._counter_scopes.values()
                     if counter.by_contact and counter.period_start >= 0 and cid in counter.counts]  # fmt: skip
-        return Handoff(shard, timers, counters)
+        return Handoff(shard, timers, counters, sorted(key for key, contact in held.items() if contact == cid))
 
     # ---- the commit -------------------------------------------------------------------------------
     @in_bulk
@@ -189,6 +206,7 @@ class Journaler:
         for row in self.touches.values():
             journal.touches.append(self._held_row(row) if isinstance(row, TouchRequest) else row)
         journal.state_events = self.state_events
+        journal.forwards = self.forwards
         journal.engine_state = {CLOCK: {"start": engine.start, "now": engine.now}}
         self._reset()
         return journal
@@ -359,12 +377,31 @@ def _held_requests(engine: Engine, rows: Sequence[TouchRow], index: dict[str, in
                            step_order=r["step_order"], priority=r["priority"], program=flows.program, key=row.key,
                            contact=row.contact, group=row.group, content=row.content, task_text=r.get("task_text"),
                            event=r.get("event"), origin=origin, cancelled=row.cancelled(),
-                           reasons=row.held_reasons(), not_after=r.get("not_after"))  # fmt: skip
+                           reasons=row.held_reasons(), not_after=r.get("not_after"),
+                           account_only=row.account_only())  # fmt: skip
         if r.get("moments"):
             run = next(m for m in flows.moments if m.name == row.flow)
             req.audience_of = run.audience_for(req.step_order, row.account or "")
         held[row.key] = req
     return held
+
+
+# ---- touches forwarded between shards' engines -------------------------------------------------------------
+def forward_row(req: TouchRequest) -> ForwardRow:
+    """A touch an engine forwards (`Engine.forward`) as the store keeps it: its playbook by version."""
+    assert req.account is not None and req.task_text is not None  # an escalation's task, for an account
+    return ForwardRow(req.key, req.due, req.program.version, req.account, req.contact, req.flow, req.step,
+                      req.step_order, req.priority, req.task_text)  # fmt: skip
+
+
+def receive(engine: Engine, rows: Sequence[ForwardRow]) -> None:
+    """Touches other engines forwarded to this one onto its timeline, each at its time (never
+    before its now), in (due, key) order; their versions are among the engine's (the caller
+    builds it so: `Decider.build`)."""
+    index = {p.version: i for i, p in enumerate(engine.programs)}
+    for row in sorted(rows, key=lambda r: (r.due, r.key)):
+        engine.receive(row.due, Forwarded(index[row.version], row.key, row.account, row.contact, row.flow, row.step,
+                                          row.step_order, row.priority, row.text))  # fmt: skip
 
 
 # ---- rows → snapshots (restore) ------------------------------------------------------------------------------

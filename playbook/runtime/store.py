@@ -18,6 +18,7 @@ one `Database` (connections, transactions, the fencing check):
     store.shard_leases     storage/leases.py     leases and the writer's fencing token
     store.contacts         storage/contacts.py   contacts and accounts imported and loaded
     store.playbook_versions storage/versions.py  playbook versions and their approvals
+    store.forwards         storage/forwards.py   touches one shard decided for another's account
 
 Every method is one transaction. Write transactions on SQLite start with BEGIN IMMEDIATE,
 so concurrent writers queue on the busy timeout instead of failing with "database is
@@ -37,7 +38,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from playbook.runtime import schema as s
 from playbook.runtime.approvals import ApprovalRow
-from playbook.runtime.rows import Journal, Settlement, State, StoreStatus, TouchRow, UpsertCounts, VersionRow
+from playbook.runtime.rows import (
+    ForwardRow,
+    Journal,
+    Settlement,
+    State,
+    StoreStatus,
+    TouchRow,
+    UpsertCounts,
+    VersionRow,
+)
 from playbook.runtime.storage.contacts import IMPORTED, Contacts
 from playbook.runtime.storage.database import (
     BATCH,
@@ -54,6 +64,7 @@ from playbook.runtime.storage.database import (
 )
 from playbook.runtime.storage.eventlog import EventLog, Logged, event_digest
 from playbook.runtime.storage.fencing import STORE_SHARD, Fence, Holder, LeaseLost
+from playbook.runtime.storage.forwards import Forwards
 from playbook.runtime.storage.handoff import GENERATION, ShardMoved
 from playbook.runtime.storage.journal import StateJournal
 from playbook.runtime.storage.leases import Leases
@@ -86,6 +97,7 @@ class Store:
         self.shard_leases = Leases(self.database)
         self.contacts = Contacts(self.database)
         self.playbook_versions = PlaybookVersions(self.database)
+        self.forwards = Forwards(self.database)
 
     # ---- the database ---------------------------------------------------------------------------
     @property
@@ -250,6 +262,13 @@ class Store:
 
     def engine_value(self, name: str) -> Any:
         return self.journal.engine_value(name)
+
+    # ---- touches forwarded between shards (storage/forwards.py) ---------------------------------------
+    def waiting_forwards(self) -> list[ForwardRow]:
+        return self.forwards.waiting()
+
+    def late_forwards(self, before: dt.datetime) -> dict[int, int]:
+        return self.forwards.late(before)
 
     # ---- the ledger (storage/ledger.py) --------------------------------------------------------------
     def claim_due(self, now: int, owner: str, limit: int = 500,

@@ -46,6 +46,7 @@ class Touch:
     priority: float = 0
     step_order: int = 0
     parts: dict[str, Any] | None = None  # rendered image/link/mini-program parts
+    account_only: bool = False  # counted for its account only (TouchRequest.account_only)
 
 
 @dataclass(slots=True)
@@ -86,10 +87,20 @@ class TouchRequest:
     reasons: list[str] = field(default_factory=list)  # why it was deferred so far
     not_after: int | None = None  # give up when it cannot go out by then (group closed)
     entered_at: int | None = None  # a journey touch: when its contact entered (for `event`)
+    # The account's touch only: it counts against the limits of its account (per account, and
+    # `any`) and not against its contact's, whom it names but does not reach — an SLA's
+    # escalation, a supervisor's task about a customer (docs/semantics.md, "Service levels").
+    account_only: bool = False
 
     def order(self) -> tuple[float, int, str, int, str]:
         """Competition order (LANGUAGE.md §12): priority, due time, flow name, step order."""
         return (-self.priority, self.due, self.flow, self.step_order, self.key)
+
+    @property
+    def counted_contact(self) -> str | None:
+        """The contact whose limits it counts against and whose hand-over to another shard
+        takes it along: its contact, None for the account's touch only (`account_only`)."""
+        return None if self.account_only else self.contact
 
     def member(self, contact: str, key: str) -> TouchRequest:
         """This request for one contact (a TouchBatch's member on its own)."""

@@ -28,7 +28,7 @@ def test_migrate_from_empty_equals_the_table_definitions(open_store: Callable[..
     with pytest.raises(StoreError, match="no tables yet"):
         store.check_schema()
     store.migrate()
-    assert store.revision() == store.head() == "0008"
+    assert store.revision() == store.head() == "0009"
     store.check_schema()
     assert _differences(store, schema.metadata) == []
     names = set(sa.inspect(store.engine).get_table_names())

@@ -5,8 +5,10 @@ decided it hands the contact over in the same transaction as its journal (`hand_
 the contact's row, enrolments, segment matches and SLA watches (`flow_state` rows named by
 it), held touches, contact-scoped limit counts, the timeline items that name it (numbered
 again after the other shard's own) and its unprocessed events move to the other shard;
-group memberships and account-scoped counts stay where they were made, and ledger rows
-already decided are sent by the shard that decided them. The other shard's generation is
+group memberships and account-scoped counts stay where they were made, ledger rows
+already decided are sent by the shard that decided them, and a supervisor's escalation
+task about the contact (held, or forwarded: storage/forwards.py) stays with the
+supervisor's account. The other shard's generation is
 bumped first: its engine's next commit finds another generation than it was built at and is
 refused (`ShardMoved`, nothing written), and its owner builds it again from the store.
 """
@@ -67,8 +69,9 @@ def hand_over(conn: Connection, db: Database, shard: int, cid: str, handoff: Han
     conn.execute(en.update().where(en.c.contact == cid, en.c.shard == shard).values(shard=to))
     named = sa.or_(fs.c.runner.like("journey:%"), fs.c.runner.like("sla:%"))  # items that are contacts
     conn.execute(fs.update().where(fs.c.shard == shard, fs.c.item == cid, named).values(shard=to))
-    conn.execute(to_.update().where(to_.c.contact == cid, to_.c.state == "held", to_.c.shard == shard)
-                 .values(shard=to))  # fmt: skip
+    for chunk in chunks(handoff.held):  # its held touches (not a supervisor's escalation task about it)
+        conn.execute(to_.update().where(to_.c.key.in_(chunk), to_.c.state == "held", to_.c.shard == shard)
+                     .values(shard=to))  # fmt: skip
     conn.execute(ev.update().where(ev.c.contact == cid, ev.c.status == "new").values(shard=to))
     c = s.limit_counters
     for chunk in chunks(handoff.counters):

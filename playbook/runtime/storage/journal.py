@@ -16,6 +16,7 @@ from playbook.runtime.rows import CounterRow, EnrolmentRow, GroupRow, Journal, S
 from playbook.runtime.storage.contacts import account_of, read_accounts, read_contacts
 from playbook.runtime.storage.database import Database, chunks, key_text
 from playbook.runtime.storage.eventlog import mark_in
+from playbook.runtime.storage.forwards import send, take
 from playbook.runtime.storage.handoff import check_generation, hand_over
 from playbook.runtime.storage.ledger import touch_row
 from playbook.vocab.model import StateEvent
@@ -73,6 +74,8 @@ class StateJournal:
             self.db.upsert(conn, s.engine_state, [
                 {"shard": sh, "name": k, "value": v, "updated_at": now} for k, v in j.engine_state.items()
             ])  # fmt: skip
+            send(conn, self.db, j.forwards, sh)  # to the shards of the accounts they are for
+            take(conn, sh, j.forwards_taken)
             for cid, handoff in sorted(j.handoffs.items()):
                 hand_over(conn, self.db, sh, cid, handoff)
 

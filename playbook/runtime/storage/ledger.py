@@ -254,15 +254,17 @@ class Ledger:
 
     def sent_in(self, name: str, start: int, end: int) -> list[tuple[str, str | None, str | None]]:
         """The touches the versions of playbook `name` let go (ok or deferred) in [start, end):
-        (channel, account, contact) — what a limit added by an edit counts from."""
+        (channel, account, contact) — what a limit added by an edit counts from; the contact
+        None for a touch that counts for its account only (an SLA's escalation task)."""
         to, v = s.touches, s.playbook_versions
         query = (
-            sa.select(to.c.channel, to.c.account, to.c.contact)
+            sa.select(to.c.channel, to.c.account, to.c.contact, to.c.request)
             .where(to.c.version.in_(sa.select(v.c.version).where(v.c.name == name)))
             .where(to.c.outcome.in_(("ok", "deferred")), to.c.at >= start, to.c.at < end, self.db.in_shard(to.c.shard))
         )
         with self.db.read() as conn:
-            return [(r.channel, r.account, r.contact) for r in conn.execute(query)]
+            return [(r.channel, r.account, None if (r.request or {}).get("account_only") else r.contact)
+                    for r in conn.execute(query)]  # fmt: skip
 
 
 def _not_settled(conn: Connection, results: Sequence[Settlement], owner: str) -> list[str]:
