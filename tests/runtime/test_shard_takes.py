@@ -60,10 +60,13 @@ def deployment(tmp_path: Path, store_url: str) -> Iterator[tuple[Daemon, Store, 
                          for shard, a in accounts.items()], "cli")  # fmt: skip
     daemon = Daemon(load_config(tmp_path / "playbook.toml"), RunOptions([str(tmp_path / "p.pb")]))
     daemon._current = Decider(store, [str(tmp_path / "p.pb")]).compile()
+    was = gc.isenabled()  # an earlier test in this process may have left it off (`plan` turns it off)
+    gc.enable()
     try:
         yield daemon, store, tmp_path
     finally:
-        gc.enable()
+        if not was:
+            gc.disable()
         store.close()
 
 
