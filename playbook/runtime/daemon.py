@@ -348,8 +348,9 @@ class Daemon:
         lease), restores the shards it took one at a time, a second's worth between two rounds
         of turns of those it runs (so a shard taken over starts about as soon as its own rows
         are restored, not after all of them), gives the extra ones up after their step is committed, and drops a shard whose
-        lease was taken (its engine never writes again) while the others go on. The playbooks
-        are compiled once for every shard. SIGTERM gives every shard up at once."""
+        lease was taken (its engine never writes again) while the others go on. A shard whose
+        turn did nothing is skipped until it may have work (IDLE_CHECK, `_to_turn`). The
+        playbooks are compiled once for every shard. SIGTERM gives every shard up at once."""
         held = _Held()
         scheduler = own_intake = None
         try:
