@@ -46,6 +46,29 @@ log = logging.getLogger("playbook.daemon")
 IDS_PRUNED_EVERY = 3600.0  # seconds between forgetting old event ids
 LOOK_EVERY = 1.0  # seconds between two looks at the shares (scale-out): free shards are taken within it
 RESTORE_SLICE = 1.0  # scale-out: seconds of restoring taken shards between two rounds of the running shards' turns
+# Scale-out: a shard whose turn did nothing is *idle*: its next turns are skipped (its engine's
+# clock moved on in memory; receipts and event-id pruning still done when due) until it may
+# have work (`Daemon._to_turn`). What a turn can find, and what makes an idle shard's turn run:
+# - unprocessed events of the shard (the intake, `playbook event`, an adapter's callbacks,
+#   a platform sync, another process; those moved with a contact handed over): the probe
+#   (`Store.waiting`, one query a loop iteration for every idle shard of the process);
+# - a contact handed over to the shard (its generation bumped, its rows moved): the probe;
+# - forwards waiting (other shards' escalation tasks for its accounts): the probe;
+# - ledger rows a claim would take (pending — requeued by hand, put off by the adapter's
+#   throttle — or failed with their retry time come): the probe;
+# - contacts or accounts imported (`playbook import`, a platform sync), approvals asked,
+#   decided or replaced: the probe (store-wide counts: a change turns every shard once);
+# - timeline items (steps, schedule firings, held touches released, SLA checks, the day
+#   tick): `Decider.next_due`;
+# - a reload (SIGHUP, a playbook file changed): every shard turns;
+# - the platform's contacts to read (`Adapter.sync_due`, store-wide): a shard turns;
+# - what a turn leaves in memory for the next (welcomes and spent quota counted, a round's
+#   results the store refused): such a turn did something, or met an outage — not idle.
+# The safety net: an idle shard turns anyway IDLE_CHECK ticks after its last turn — at most
+# 1/IDLE_CHECK of the shards in one loop iteration, the longest idle first, so a quiet
+# process's shards do not all turn in the same second. Nothing above relies on it; it bounds
+# how long anything unforeseen (a row written by hand) waits.
+IDLE_CHECK = 60  # ticks ([daemon] tick: a minute by default)
 EXIT_HELD = 3  # another process holds the store's lease (refused, or lost while running)
 EXIT_CONFIG = 2  # the configuration cannot run on this store (another count of shards)
 _T = TypeVar("_T")
@@ -99,6 +122,8 @@ class _ShardWork:
 
     decider: Decider
     dispatcher: Dispatcher
+    idle: bool = False  # its last turn did nothing: skipped until it may have work (IDLE_CHECK)
+    turned_at: float = 0.0  # when its last turn started (the daemon's clock)
 
 
 @dataclass
@@ -112,6 +137,7 @@ class _Held:
     extra: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
     collector_paused: bool = False  # by `_restore_next`, until `pending` is empty
+    seen: tuple[int, int] | None = None  # the store-wide counts (imports, approval changes) the last probe found
 
     def note(self, found: Balance) -> None:
         self.taken += found.taken
@@ -322,8 +348,9 @@ class Daemon:
         lease), restores the shards it took one at a time, a second's worth between two rounds
         of turns of those it runs (so a shard taken over starts about as soon as its own rows
         are restored, not after all of them), gives the extra ones up after their step is committed, and drops a shard whose
-        lease was taken (its engine never writes again) while the others go on. The playbooks
-        are compiled once for every shard. SIGTERM gives every shard up at once."""
+        lease was taken (its engine never writes again) while the others go on. A shard whose
+        turn did nothing is skipped until it may have work (IDLE_CHECK, `_to_turn`). The
+        playbooks are compiled once for every shard. SIGTERM gives every shard up at once."""
         held = _Held()
         scheduler = own_intake = None
         try:
@@ -354,10 +381,7 @@ class Daemon:
                 if self._reload.is_set() or self._files_changed():
                     self._reload.clear()
                     self._reload_shards(store, held.work)
-                for shard in sorted(held.work):
-                    if self._stopping.is_set():
-                        break
-                    self._shard_turn(leases, held, shard)
+                self._turns(store, leases, held)
                 now = time.monotonic()
                 if not self._stopping.is_set() and now - looked >= LOOK_EVERY:
                     full = now - balanced >= leases.ttl / 3
@@ -449,14 +473,68 @@ class Daemon:
                           resent=reconciled.resent + reconciled.absent, unknown=reconciled.unknown))  # fmt: skip
         return _ShardWork(decider, dispatcher)
 
-    def _shard_turn(self, leases: ShardLeases, held: _Held, shard: int) -> None:
+    def _turns(self, store: Store, leases: ShardLeases, held: _Held) -> list[int]:
+        """One round of the held shards' turns: a full turn for each shard that may have work
+        (`_to_turn`), the others skipped. The shards that took a full turn."""
+        turn = self._to_turn(store, held)
+        turned = []
+        for shard in sorted(held.work):
+            if self._stopping.is_set():
+                break
+            if self._shard_turn(leases, held, shard, skip=shard not in turn):
+                turned.append(shard)
+        return turned
+
+    def _to_turn(self, store: Store, held: _Held) -> set[int]:
+        """The shards whose turn runs in this loop iteration: those not idle, and the idle ones
+        that may have work — a timeline item due, the safety net's time come (IDLE_CHECK), or
+        the store holding something for them (one query for all of them)."""
+        now = self.clock()
+        turn, idle, stale = set(), [], []
+        for shard, w in held.work.items():
+            due = w.decider.next_due()
+            if not w.idle or (due is not None and due <= now):
+                turn.add(shard)
+                continue
+            if now - w.turned_at >= IDLE_CHECK * self.config.daemon.tick:
+                stale.append((w.turned_at, shard))
+            idle.append(shard)
+        stale.sort()
+        turn.update(shard for _, shard in stale[: -(-len(held.work) // IDLE_CHECK)])  # the safety net
+        idle = [shard for shard in idle if shard not in turn]
+        if not idle:
+            return turn
+        if not turn and held.work[idle[0]].dispatcher.adapter.sync_due(now):
+            turn.add(idle[0])  # the platform's contacts are read in a turn (for every shard: one turn)
+        try:
+            found = store.waiting(sorted(idle), int(now))
+        except StoreError:
+            return set(held.work)  # their turns meet the outage and wait it out
+        if (found.imports, found.approvals) != held.seen:
+            held.seen = (found.imports, found.approvals)
+            return set(held.work)
+        for shard in idle:
+            if shard in found.busy or found.generations.get(shard) != held.work[shard].decider.generation:
+                turn.add(shard)
+        return turn
+
+    def _shard_turn(self, leases: ShardLeases, held: _Held, shard: int, *, skip: bool = False) -> bool:
+        """A shard's turn; `skip` (an idle shard with nothing to do): its engine's clock moves
+        on in memory and only receipts and event-id pruning are done, when due. Whether it
+        took a full turn."""
         w = held.work[shard]
         try:
-            self._turn_surviving(w.decider, w.dispatcher)
+            now = self.clock()
+            if skip and w.decider.skip_to(int(now)):
+                self._surviving(lambda: self._upkeep(w.decider, w.dispatcher))
+                return False
+            w.idle = not self._turn_surviving(w.decider, w.dispatcher)
+            w.turned_at = now
         except (LeaseLost, Fenced) as exc:
             self._drop(leases, held, shard, str(exc))
             held.lost.append(shard)
             self._log_holding(leases, held)
+        return True
 
     def _drop(self, leases: ShardLeases, held: _Held, shard: int, reason: str) -> None:
         """A shard lost: its engine goes and nothing of it is written any more."""
@@ -485,6 +563,7 @@ class Daemon:
         for w in work.values():
             loaded = self._surviving(lambda w=w: w.decider.load(now, current=current))
             self._after_load(w.decider)
+            w.idle = False
         if work:
             self._log_load(loaded)
 
@@ -582,14 +661,14 @@ class Daemon:
                 outage.over()
             return result
 
-    def _turn_surviving(self, decider: Decider, dispatcher: Dispatcher) -> None:
+    def _turn_surviving(self, decider: Decider, dispatcher: Dispatcher) -> bool:
         """A turn; when the store fails during it, the engine in memory may be ahead of the
         store (a step decided, its commit refused) and claimed rows may be left `sending`: so
         once the store is back the engine is built again from the store — as at a start —
-        and this process's unsent claims go back to pending before the next turn."""
+        and this process's unsent claims go back to pending before the next turn. Whether the
+        turn did anything (after an outage: yes)."""
         try:
-            self._turn(decider, dispatcher)
-            return
+            return self._turn(decider, dispatcher)
         except StoreError as exc:
             outage = _Outage(self, exc)
         while True:
@@ -601,15 +680,19 @@ class Daemon:
                 outage.failed(exc)
                 continue
             outage.over()
-            return
+            return True
 
-    def _turn(self, decider: Decider, dispatcher: Dispatcher) -> None:
-        """Decide up to now, then dispatch until nothing more is due (or a stop)."""
-        if dispatcher.adapter.sync_due(self.clock()):  # contacts from the platform first (importing.py)
+    def _turn(self, decider: Decider, dispatcher: Dispatcher) -> bool:
+        """Decide up to now, then dispatch until nothing more is due (or a stop). Whether it
+        did anything: read the platform's contacts, took something in, decided something,
+        claimed touches (scale-out skips an idle shard's next turns: IDLE_CHECK)."""
+        worked = dispatcher.adapter.sync_due(self.clock())
+        if worked:  # contacts from the platform first (importing.py)
             synced = sync_contacts(dispatcher.adapter, decider.store, self.clock(), self.config.adapter.name)
             if synced is not None and synced.spent:
                 decider.count_spent(synced.spent, int(self.clock()))
         step = decider.step(int(self.clock()))
+        worked = worked or not step.idle
         for version, state in step.decisions.items():
             if state == "approved":
                 log.info(t("{version} was approved: its touches go out", version=version))
@@ -620,6 +703,7 @@ class Daemon:
                         touches=step.touches, states=step.state_events))  # fmt: skip
         while True:
             done = dispatcher.run_once()
+            worked = worked or done.claimed > 0
             if decider.engine is not None and decider.engine.welcomes and done.refs:
                 decider.count_welcomes(done.refs, int(self.clock()))  # welcomes that went as tasks
             if done.claimed:
@@ -627,6 +711,12 @@ class Daemon:
                             sent=done.sent, failed=done.failed, dead=done.dead, calls=done.calls))  # fmt: skip
             if done.claimed < dispatcher.batch or self._stopping.is_set():
                 break
+        self._upkeep(decider, dispatcher)
+        return worked
+
+    def _upkeep(self, decider: Decider, dispatcher: Dispatcher) -> None:
+        """What keeps its own clock, turn or no turn: event ids forgotten (hourly), the
+        platform asked about sent touches (every `[daemon] receipts`)."""
         self._forget_old_event_ids(decider.store)
         d = self.config.daemon
         if dispatcher.adapter.gives_receipts and self.clock() - dispatcher.receipts_at >= d.receipts:

@@ -63,6 +63,12 @@ class StepReport:
     rebuilt: bool = False  # the engine was built again (a contact was handed over to this shard)
     forwarded: int = 0  # touches for other shards' accounts handed to them (SLA escalations)
     received: int = 0  # touches other shards forwarded to this one, taken in
+    changed: bool = False  # the step wrote more than the engine's clock: something was decided or taken in
+
+    @property
+    def idle(self) -> bool:
+        """Nothing was taken in, decided or built again: a step that only moved the clock."""
+        return not (self.changed or self.imported or self.decisions or self.handed_over or self.rebuilt)
 
 
 @dataclass
@@ -285,6 +291,7 @@ class Decider:
         if sharded:
             journal.generation = self._generation
             journal.handoffs = self._handoffs(journal.contacts)
+        report.changed = journal.decides()
         try:
             self.store.write(journal)
         except ShardMoved:  # handed a contact meanwhile: nothing was written; decided again from the store
@@ -414,6 +421,25 @@ class Decider:
         """When the engine next has something to do (None: nothing on its timeline)."""
         assert self.engine is not None
         return self.engine.next_due()
+
+    @property
+    def generation(self) -> int:
+        """Scale-out: the shard's generation the engine was built at (storage/handoff.py)."""
+        return self._generation
+
+    def skip_to(self, now: int) -> bool:
+        """A step skipped (the daemon's idle shard, nothing waiting in the store for it): the
+        engine's clock moves to `now` in memory, as that step would have moved it — an event
+        coming late is then placed at `now`, as before — and nothing is written (the next
+        step's journal carries the clock). False, and nothing done, when a timeline item is
+        due by `now`: step instead."""
+        engine = self.engine
+        assert engine is not None
+        due = engine.next_due()
+        if due is not None and due <= now:
+            return False
+        engine.advance(now)
+        return True
 
     # ---- after downtime -----------------------------------------------------------------------------------
     def catch_up(self, now: int) -> tuple[int, int]:

@@ -283,6 +283,10 @@ class Journal:
     def __bool__(self) -> bool:
         return any(getattr(self, f) for f in self.__dataclass_fields__ if f != "generation")
 
+    def decides(self) -> bool:
+        """Whether it holds more than engine values (a step's clock): rows decided or taken in."""
+        return any(getattr(self, f) for f in self.__dataclass_fields__ if f not in ("generation", "engine_state"))
+
 
 @dataclass
 class State:

@@ -19,6 +19,7 @@ one `Database` (connections, transactions, the fencing check):
     store.contacts         storage/contacts.py   contacts and accounts imported and loaded
     store.playbook_versions storage/versions.py  playbook versions and their approvals
     store.forwards         storage/forwards.py   touches one shard decided for another's account
+                           storage/waiting.py    what the store holds for a daemon's idle shards
 
 Every method is one transaction. Write transactions on SQLite start with BEGIN IMMEDIATE,
 so concurrent writers queue on the busy timeout instead of failing with "database is
@@ -71,6 +72,7 @@ from playbook.runtime.storage.leases import Leases
 from playbook.runtime.storage.ledger import SETTLED_STATES, Ledger, touch_row
 from playbook.runtime.storage.routing import ShardCountRefused, record_count, shard_count
 from playbook.runtime.storage.versions import PlaybookVersions
+from playbook.runtime.storage.waiting import Waiting, waiting
 from playbook.vocab.model import Event, StateEvent
 
 __all__ = [
@@ -147,6 +149,12 @@ class Store:
     def shard_count(self) -> int:
         """The store's count of shards (1 until a daemon recorded another)."""
         return shard_count(self.database)
+
+    def waiting(self, shards: Collection[int], now: int) -> Waiting:
+        """What the store holds for `shards` at `now`, in one query: their generations, which
+        have events, touches due or forwards waiting, and the store-wide counts of imports and
+        approval changes (storage/waiting.py: the daemon's idle shards)."""
+        return waiting(self.database, shards, now)
 
     def record_shards(self, count: int) -> None:
         """Record the count of shards at a daemon's start; `ShardCountRefused` for another

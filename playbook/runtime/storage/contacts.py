@@ -117,10 +117,7 @@ class Contacts:
     def _note_import(self, conn: Connection, now: dt.datetime) -> None:
         """Tell a running daemon that contacts or accounts changed from outside (engine_state
         "imported": how many imports so far), so it takes them in without a restart."""
-        es = s.engine_state
-        mark = sa.and_(es.c.shard == 0, es.c.name == IMPORTED)  # store-wide: shard 0's row
-        current = conn.execute(sa.select(es.c.value).where(mark)).scalar_one_or_none()
-        self.db.upsert(conn, es, [{"shard": 0, "name": IMPORTED, "value": (current or 0) + 1, "updated_at": now}])
+        self.db.count_up(conn, IMPORTED, now)
 
     def imports(self) -> int:
         """How many imports changed something so far (0: none)."""

@@ -24,6 +24,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 
 from playbook.extras import missing_extra
+from playbook.runtime import schema as s
 from playbook.runtime.codec import dumps
 from playbook.runtime.storage.fencing import Fence, check_fence
 
@@ -242,6 +243,21 @@ class Database:
         stmt = ins.on_conflict_do_update(index_elements=pk, set_=update, where=where)
         for chunk in chunks(unique):
             conn.execute(stmt, list(chunk))
+
+    def count_up(self, conn: Connection, name: str, now: dt.datetime | None = None) -> None:
+        """Raise a store-wide count of `engine_state` (shard 0's row `name`: imports, approval
+        changes) by one, inside the caller's transaction. A daemon takes what changed when the
+        count is not the one it saw, so two writers counting at once must make two counts: on
+        PostgreSQL the row is made if missing and locked before it is read (on SQLite the write
+        transaction already keeps other writers out)."""
+        es = s.engine_state
+        now = self.now() if now is None else now
+        query = sa.select(es.c.value).where(es.c.shard == 0, es.c.name == name)
+        if self.dialect == "postgresql":
+            conn.execute(self.insert(es).values(shard=0, name=name, value=0, updated_at=now).on_conflict_do_nothing())
+            query = query.with_for_update()
+        current = conn.execute(query).scalar_one_or_none()
+        self.upsert(conn, es, [{"shard": 0, "name": name, "value": (current or 0) + 1, "updated_at": now}])
 
     def delete(self, conn: Connection, table: sa.Table, keys: Sequence[Any]) -> None:
         """Delete rows by primary key (a value, or a tuple for a composite key)."""

@@ -1,5 +1,6 @@
 """Playbook versions (compiled IR documents: saved, activated, retired) and the approval
-requests a version waits on before it goes live (runtime/approvals.py decides when)."""
+requests a version waits on before it goes live (runtime/approvals.py decides when), with
+the count of changes to them a running daemon watches (`APPROVALS`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from playbook.runtime import schema as s
 from playbook.runtime.approvals import ApprovalRow
 from playbook.runtime.rows import VersionRow
 from playbook.runtime.storage.database import Database
+
+# engine_state, store-wide (shard 0's row): how many times an approval was asked, decided or
+# replaced so far — what a daemon's idle shards watch to take a decision in (storage/waiting.py)
+APPROVALS = "approvals"
 
 
 class PlaybookVersions:
@@ -77,7 +82,10 @@ class PlaybookVersions:
         with self.db.write() as conn:
             stmt = self.db.insert(a).values(row)
             stmt = stmt.on_conflict_do_update(index_elements=[a.c.version], set_=again, where=a.c.state == "replaced")
-            return conn.execute(stmt.returning(a.c.version)).first() is not None
+            asked = conn.execute(stmt.returning(a.c.version)).first() is not None
+            if asked:
+                self.db.count_up(conn, APPROVALS)
+            return asked
 
     def replace_pending(self, keep: Collection[str]) -> list[str]:
         """Pending requests of versions not in `keep` (a newer version was loaded before a
@@ -85,8 +93,11 @@ class PlaybookVersions:
         a = s.approvals
         with self.db.write() as conn:
             query = a.update().where(a.c.state == "pending", a.c.version.not_in(list(keep)))
-            done = conn.execute(query.values(state="replaced", decided_at=self.db.now()).returning(a.c.version))
-            return sorted(r.version for r in done)
+            done = sorted(r.version for r in conn.execute(query.values(state="replaced", decided_at=self.db.now())
+                                                          .returning(a.c.version)))  # fmt: skip
+            if done:
+                self.db.count_up(conn, APPROVALS)
+            return done
 
     def decide_approval(self, version: str, state: str, by: str | None, note: str | None) -> ApprovalRow | None:
         """pending → approved or rejected (compare-and-set: one decision per request);
@@ -97,7 +108,10 @@ class PlaybookVersions:
             done = conn.execute(query.values(state=state, decided_at=self.db.now(), decided_by=by, note=note)
                                 .returning(*a.c))  # fmt: skip
             row = done.first()
-            return None if row is None else ApprovalRow(*row)
+            if row is None:
+                return None
+            self.db.count_up(conn, APPROVALS)
+            return ApprovalRow(*row)
 
     def approvals(self) -> list[ApprovalRow]:
         """Every request and decision, the latest request first."""
