@@ -417,7 +417,9 @@ class Daemon:
             if shard in held.pending:
                 held.pending.remove(shard)
             leases.give_up(shard)
-        held.pending.extend(found.taken)
+        # lowest first: a process that took more than its share (it looked before the others
+        # registered) gives the highest up (`ShardLeases.balance`), so those wait unrestored
+        held.pending = sorted({*held.pending, *found.taken})
         held.note(found)
         if not held.pending:
             self._log_holding(leases, held)
