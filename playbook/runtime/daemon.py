@@ -347,10 +347,11 @@ class Daemon:
         processes come and go (`ShardLeases.balance`, every second; renewed every third of the
         lease), restores the shards it took one at a time, a second's worth between two rounds
         of turns of those it runs (so a shard taken over starts about as soon as its own rows
-        are restored, not after all of them), gives the extra ones up after their step is committed, and drops a shard whose
-        lease was taken (its engine never writes again) while the others go on. A shard whose
-        turn did nothing is skipped until it may have work (IDLE_CHECK, `_to_turn`). The
-        playbooks are compiled once for every shard. SIGTERM gives every shard up at once."""
+        are restored, not after all of them), gives the extra ones up after their step is
+        committed, and drops a shard whose lease was taken (its engine never writes again)
+        while the others go on. A shard whose turn did nothing is skipped until it may have
+        work (IDLE_CHECK, `_to_turn`). The playbooks are compiled once for every shard.
+        SIGTERM gives every shard up at once."""
         held = _Held()
         scheduler = own_intake = None
         try:
@@ -428,9 +429,6 @@ class Daemon:
         """Restore the next shard taken (its engine from its rows) and start running it. The
         cyclic garbage collector stays paused until every shard taken is restored (`_Held`)."""
         held.pause_collector()
-        self._restore_one(leases, adapter, held)
-
-    def _restore_one(self, leases: ShardLeases, adapter: Adapter, held: _Held) -> None:
         shard = held.pending.pop(0)
         try:
             held.work[shard] = self._take(leases.lease(shard), adapter)
