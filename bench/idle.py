@@ -26,13 +26,14 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+
+from bench.pg import admin_url, sql  # noqa: E402
 
 PLAYBOOK = """\
 playbook "空闲基准"
@@ -60,25 +61,6 @@ sys.argv = ["playbook", *sys.argv[2:]]
 from playbook.cli.main import main
 main()
 """
-
-
-def admin_url(given: str | None) -> sa.URL:
-    raw = given or os.environ.get("PLAYBOOK_BENCH_PG_URL") or os.environ.get("PLAYBOOK_TEST_PG_URL")
-    if not raw:
-        raise SystemExit("bench/idle.py needs PostgreSQL: --db URL, or PLAYBOOK_BENCH_PG_URL")
-    from playbook.runtime.store import normalize_url
-
-    return sa.make_url(normalize_url(raw))
-
-
-def sql(url: sa.URL, statement: str) -> Any:
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(sa.text(statement))
-            return result.first() if result.returns_rows else None
-    finally:
-        engine.dispose()
 
 
 def cpu_ticks(pid: int) -> int:
@@ -126,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=20.0)
     ap.add_argument("--no-statements", action="store_true", help="plain `playbook run`, without the statement counter")
     args = ap.parse_args(argv)
-    admin = admin_url(args.db)
+    admin = admin_url(args.db, "bench/idle.py")
     name = f"playbook_idle_{os.getpid()}"
     sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     sql(admin, f'CREATE DATABASE "{name}"')

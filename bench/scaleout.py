@@ -63,6 +63,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench import population  # noqa: E402
 from bench.machine import describe  # noqa: E402
+from bench.pg import admin_url, sql  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 PLAYBOOK = """\
@@ -81,24 +82,6 @@ FAILOVER_MARGIN_S = 5.0
 
 
 # ---- the server and its databases -------------------------------------------------------------------
-
-
-def admin_url(given: str | None) -> sa.URL:
-    raw = given or os.environ.get("PLAYBOOK_BENCH_PG_URL") or os.environ.get("PLAYBOOK_TEST_PG_URL")
-    if not raw:
-        raise SystemExit("bench/scaleout.py needs PostgreSQL: --db URL, or PLAYBOOK_BENCH_PG_URL")
-    from playbook.runtime.store import normalize_url
-
-    return sa.make_url(normalize_url(raw))
-
-
-def sql(url: sa.URL, statement: str) -> None:
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(statement))
-    finally:
-        engine.dispose()
 
 
 def build_template(admin: sa.URL, name: str, folder: Path, shards: int, log: Any) -> float:
@@ -366,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.burst = args.burst or min(100_000, max(1, args.contacts // 10))
     counts = [int(x) for x in args.processes.split(",") if x.strip()]
-    admin = admin_url(args.db)
+    admin = admin_url(args.db, "bench/scaleout.py")
 
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
