@@ -202,17 +202,17 @@ class Decider:
 
     @in_bulk  # every contact's record and the engine's state made at once, all of it kept
     def build(self, now: int, current: Sequence[dict[str, Any]], *, migrate: bool = False,
-              sink: Sink | None = None, forwards: Sequence[ForwardRow] = ()) -> LoadReport:  # fmt: skip
+              sink: Sink | None = None, forwards: Sequence[ForwardRow] | None = None) -> LoadReport:  # fmt: skip
         """The engine in the store's state with `current` as the running versions: older
         versions finishing or remembered, caught up after downtime, new versions taking
         over. Nothing is written here; with `sink` (a forecast, runtime/forecast.py) the
         engine's records go there and nothing is journaled. The versions of the touches
-        other shards forwarded to this one (waiting in the store, and `forwards`) are among
-        the engine's, finishing if not running."""
+        other shards forwarded to this one (`forwards`, as the caller read them; None: those
+        waiting in the store) are among the engine's, finishing if not running."""
         current_versions = [doc["version"] for doc in current]
         self._docs = list(current)
         state = self.store.load_state()
-        forwarded = {row.version for row in self.waiting_forwards(forwards)}
+        forwarded = {row.version for row in (self.waiting_forwards() if forwards is None else forwards)}
         self._generation = int(state.engine_state.get(GENERATION) or 0)
         known = {r.version: r for r in self.store.versions()}
         # older versions of the running playbooks whose contacts entered a journey: what they
@@ -267,13 +267,13 @@ class Decider:
         """Decide everything up to `now`: new events in, timeline advanced, one commit."""
         report = StepReport()
         sharded = self.sharded()
-        if sharded and int(self.store.engine_value(GENERATION) or 0) != self._generation:
-            self.build(now, self._docs)  # a contact was handed over to this shard: its rows are in the store
-            report.rebuilt = True
         forwards = self.waiting_forwards()
         assert self.engine is not None
-        if forwards and not {row.version for row in forwards} <= {p.version for p in self.engine.programs}:
-            self.build(now, self._docs, forwards=forwards)  # forwarded by a version this engine does not run
+        # built again: a contact was handed over to this shard (its rows are in the store), or
+        # a touch was forwarded by a version this engine does not run
+        if (sharded and int(self.store.engine_value(GENERATION) or 0) != self._generation) or (
+                forwards and not {row.version for row in forwards} <= {p.version for p in self.engine.programs}):  # fmt: skip
+            self.build(now, self._docs, forwards=forwards)
             report.rebuilt = True
         engine, journaler = self.engine, self.journaler
         assert engine is not None and journaler is not None
@@ -557,11 +557,12 @@ def run_ahead(store: Store, paths: Sequence[str], start: int, end: int, sink: Si
     if current is None:
         current = decider.compile() if paths else current_documents(store)
     current = list(current)
-    report = decider.build(start, current, sink=sink, forwards=forwards)
+    waiting = decider.waiting_forwards(forwards)
+    report = decider.build(start, current, sink=sink, forwards=waiting)
     engine = decider.engine
     assert engine is not None
     inputs = decider.take_events()
-    receive(engine, decider.waiting_forwards(forwards))
+    receive(engine, waiting)
     decider.advance(start)  # the daemon's first step: events in, forwards and approvals taken in
     t = max(start, engine.now)
     while t < end:  # a day at a time, as `plan` runs
